@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is set up on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.installed
+NODE_STAMP := fixtures/node/node_modules/.installed
+BROWSER_STAMP := $(VENV)/.browser
+
+.PHONY: setup demo test bench clean
+
+setup: $(PIP_STAMP) $(NODE_STAMP)
+
+$(PIP_STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test,dask]'
+	touch $@
+
+$(NODE_STAMP): fixtures/node/package.json fixtures/node/package-lock.json
+	cd fixtures/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's headless Chromium for the HTML report and verifier page tests (playwright drives it).
+$(BROWSER_STAMP): | $(PIP_STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null)
+	touch $@
+
+demo: setup
+	$(VENV)/bin/por demo
+
+test: setup $(BROWSER_STAMP)
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) fixtures/node/node_modules demo-out

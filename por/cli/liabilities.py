@@ -1,0 +1,239 @@
+"""Liabilities commands: publish, prove, verify-inclusion, verify-tree."""
+
+from __future__ import annotations
+
+import enum
+import re
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from por.errors import InputError
+from por.verdict import Verdict
+
+
+class ProofFormat(str, enum.Enum):
+    auto = "auto"
+    por = "por"
+    okx_v1 = "okx-v1"
+    okx_v2 = "okx-v2"
+
+
+class TreeFormat(str, enum.Enum):
+    auto = "auto"
+    por = "por"
+    okx_v2 = "okx-v2"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish)
+    app.command("prove")(prove)
+    app.command("verify-inclusion")(verify_inclusion)
+    app.command("verify-tree")(verify_tree)
+
+
+def publish(
+    customers: Annotated[Path, typer.Argument(help="Customer balances: CSV or Parquet, `account_id,asset,amount`.")],
+    out: Annotated[Path, typer.Option("--out", help="Publication folder to create.")],
+    exchange: Annotated[str, typer.Option(help="Exchange name, as in ownership messages.")] = "example-exchange",
+    snapshot_id: Annotated[Optional[str], typer.Option(help="Snapshot id (default: today's date).")] = None,
+    snapshot_time: Annotated[Optional[str], typer.Option(help="Snapshot time, ISO 8601 UTC.")] = None,
+    assets: Annotated[Optional[Path], typer.Option(help="Extra `asset,decimals` table.")] = None,
+    split: Annotated[int, typer.Option(help="Split each balance over 1..N leaves (OKX-style).")] = 1,
+    force: Annotated[bool, typer.Option(help="Replace an existing publication folder.")] = False,
+) -> int:
+    """Commit to every customer balance: writes commitment.json, tree.bin and private/secrets.jsonl."""
+    from datetime import datetime, timezone
+
+    from por.amounts import AssetTable
+    from por.cli.output import progress_bar
+    from por.customers import load_customers
+    from por.publish import publish as do_publish
+
+    table = AssetTable()
+    if assets:
+        table.extend_from_file(assets)
+    liabilities = load_customers(customers, table)
+    snapshot_id = snapshot_id or datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    _check_label(snapshot_id, "snapshot-id")
+    _check_label(exchange, "exchange")
+    with progress_bar("building tree", 2 * len(liabilities.account_ids) * split) as advance:
+        commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
+                                snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance)
+    print(f"published {len(liabilities.account_ids)} accounts in {commitment.leaf_count} leaves "
+          f"(height {commitment.height}) to {out}")
+    print(f"root {commitment.root.hex()}")
+    for asset, total in zip(commitment.assets, commitment.to_json()["totals"].values()):
+        print(f"  {asset.symbol:<8} {total}")
+    print(f"keep {out}/private/ secret: it holds every customer's nonce")
+    return 0
+
+
+def _check_label(value: str, option: str) -> None:
+    if not re.fullmatch(r"[\w.:@+-][\w .:@+/-]{0,199}", value):
+        raise InputError(f"{value[:40]!r} must be 1-200 letters, digits or . : @ + - / _ and spaces",
+                         field=f"--{option}")
+
+
+def prove(
+    folder: Annotated[Path, typer.Argument(help="Publication folder written by `por publish`.")],
+    account_id: Annotated[str, typer.Argument(help="The customer's account id.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the proof here (default: stdout).")] = None,
+) -> int:
+    """Cut one customer's inclusion proof (their id, nonce, balances, path with sums, root)."""
+    from por.atomic import write_text
+    from por.formats.porjson import dumps
+    from por.prove import cut_proof
+
+    text = dumps(cut_proof(folder, account_id).to_json())
+    if out:
+        write_text(out, text)
+        print(f"wrote inclusion proof for {account_id!r} to {out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _read_candidate(path: Path) -> bytes:
+    """Reads the document under test; only an unreadable or non-document file is bad input."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if not raw.strip():
+        raise InputError("empty file", file=str(path))
+    return raw
+
+
+def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
+    """The trusted reference: a commitment file or a root hash (bad reference is exit 2)."""
+    from por.formats.porjson import parse_commitment
+    from por.formats.strictjson import load_file
+
+    if commitment_path and root_hex:
+        raise InputError("give --commitment or --root, not both", field="--root")
+    if commitment_path:
+        return parse_commitment(load_file(commitment_path), str(commitment_path)), None
+    if root_hex:
+        value = root_hex.lower().removeprefix("0x")
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise InputError("expected 64 hex digits", field="--root")
+        return None, bytes.fromhex(value)
+    return None, None
+
+
+def verify_inclusion(
+    proof: Annotated[Path, typer.Argument(help="An inclusion proof: por JSON, OKX V1 proof or OKX V2 user file.")],
+    commitment: Annotated[Optional[Path], typer.Option(help="The published commitment.json to check against.")] = None,
+    root: Annotated[Optional[str], typer.Option(help="The published root hash (hex) to check against.")] = None,
+    format: Annotated[ProofFormat, typer.Option("--format", help="Proof format.")] = ProofFormat.auto,
+    tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> int:
+    """Check that a customer's balance is included in the committed liabilities."""
+    from por.cli.output import emit_verdict
+    from por.formats import detect
+
+    raw = _read_candidate(proof)
+    pinned, root_bytes = _pinned_root(commitment, root)
+    kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
+    verdict = _guarded(lambda: _verify_proof_kind(kind, raw, proof, pinned, root_bytes, tree))
+    if not verdict.facts.get("anchored", True):
+        verdict.facts.setdefault("notes", []).append(
+            "root not compared with a published commitment: pass --commitment or --root")
+    return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
+
+
+def _verify_proof_kind(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
+    from por.formats.porjson import parse_proof
+    from por.formats.strictjson import loads
+    from por.proof import verify_inclusion as check
+
+    source = str(path)
+    expected = pinned.root if pinned is not None else root_bytes
+    if kind == "por":
+        parsed = parse_proof(loads(raw.decode("utf-8-sig"), source), source)
+        verdict = check(parsed, commitment=pinned, root=root_bytes)
+        if tree_path is not None:
+            _check_leaves_in_tree(parsed, tree_path, verdict)
+        return verdict
+    from por.formats import okx
+
+    if kind == "okx-v1":
+        verdict = okx.verify_okx_v1(okx.parse_okx_v1_proof(raw, source),
+                                    expected.hex() if expected else None)
+    else:
+        verdict = okx.verify_okx_v2_user(okx.parse_okx_v2_user(raw, source), tree_path,
+                                         expected.hex() if expected else None)
+    verdict.facts.setdefault("anchored", expected is not None)
+    return verdict
+
+
+def _check_leaves_in_tree(proof, tree_path: Path, verdict: Verdict) -> None:
+    from por.formats.treefile import TreeFile
+    from por.tree import sibling_positions
+
+    with TreeFile(tree_path) as tree:
+        if tree.header.leaf_count != proof.leaf_count:
+            verdict.fail(f"{tree_path}: tree has {tree.header.leaf_count} leaves, the proof says {proof.leaf_count}")
+            return
+        for leaf in proof.leaves:
+            if leaf.index >= proof.leaf_count:
+                continue
+            stored = tree.node(0, leaf.index)
+            if list(stored.sums) != leaf.sums:
+                verdict.fail(f"{tree_path}: leaf {leaf.index} holds other balances than the proof")
+            for step, (height, sibling, _) in zip(leaf.path, sibling_positions(leaf.index, proof.leaf_count)):
+                node = tree.node(height, sibling)
+                if node.hash != step.hash or list(node.sums) != step.sums:
+                    verdict.fail(f"{tree_path}: height {height} node {sibling} differs from the proof's path")
+                    break
+
+
+def _guarded(check) -> Verdict:
+    """A defective document under test is a failed verification (exit 1), not bad input."""
+    try:
+        return check()
+    except InputError as exc:
+        return Verdict(ok=False, reasons=[exc.location_text()])
+
+
+def verify_tree(
+    tree: Annotated[Path, typer.Argument(help="Full liabilities tree: por tree.bin or OKX V2 full-tree text.")],
+    format: Annotated[TreeFormat, typer.Option("--format", help="Tree format.")] = TreeFormat.auto,
+    commitment: Annotated[Optional[Path], typer.Option(help="commitment.json: root and totals must match.")] = None,
+    root: Annotated[Optional[str], typer.Option(help="Root hash (hex) the tree must have.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> int:
+    """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
+    from por.cli.output import emit_verdict, progress_bar
+    from por.formats import detect
+
+    head = _read_head(tree)
+    pinned, root_bytes = _pinned_root(commitment, root)
+    kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
+    if kind == "por":
+        from por.formats.treefile import verify_tree_file
+
+        with progress_bar("verifying tree", None) as advance:
+            verdict = _guarded(lambda: verify_tree_file(tree, pinned, progress=advance))
+        if root_bytes is not None and verdict.facts.get("root") not in (None, root_bytes.hex()):
+            verdict.fail(f"root {verdict.facts['root']} is not the pinned root {root_bytes.hex()}")
+    else:
+        from por.formats import okx
+
+        expected = pinned.root if pinned is not None else root_bytes
+        verdict = _guarded(lambda: okx.verify_okx_v2_tree(tree, expected.hex() if expected else None))
+    return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if not head.strip():
+        raise InputError("empty file", file=str(path))
+    return head

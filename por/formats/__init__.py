@@ -1,0 +1,1 @@
+"""File formats: por's own documents and other exchanges' published formats."""
