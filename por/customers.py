@@ -77,12 +77,16 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
             if [h.strip() for h in header] != HEADER:
                 raise InputError(f"header must be `account_id,asset,amount`, got `{','.join(header)[:80]}`",
                                  file=str(path), line=1)
+            rows = 0
             for row in reader:
                 if not row:
                     continue
                 if len(row) != 3:
                     raise InputError(f"expected 3 fields, got {len(row)}", file=str(path), line=reader.line_num)
+                rows += 1
                 yield reader.line_num, row[0], row[1], row[2]
+            if not rows:
+                raise InputError("no customer rows after the header", file=str(path), line=reader.line_num + 1)
         except csv.Error as exc:
             raise InputError(f"malformed CSV: {exc}", file=str(path), line=reader.line_num) from None
         except UnicodeDecodeError:
@@ -108,7 +112,14 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
             raise InputError(f"column must hold strings (or decimals for amount), not {kind}",
                              file=str(path), field=column)
     row_number = 0
-    for batch in parquet.iter_batches(columns=HEADER, batch_size=65536):
+    batches = parquet.iter_batches(columns=HEADER, batch_size=65536)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"cannot read Parquet: {exc}", file=str(path), line=row_number + 1) from None
+        if batch is None:
+            break
         ids, assets, amounts = (batch.column(i).to_pylist() for i in range(3))
         for account_id, asset, amount in zip(ids, assets, amounts):
             row_number += 1
@@ -122,6 +133,7 @@ def _collect(rows: Iterable[tuple[int, str, str, str]], table: AssetTable, sourc
     balances: list[dict[str, int]] = []
     seen_line: dict[tuple[int, str], int] = {}
     decimals_cache: dict[str, int] = {}
+    totals: dict[str, int] = {}
     for line, account_id, asset, amount in rows:
         try:
             check_account_id(account_id)
@@ -144,12 +156,14 @@ def _collect(rows: Iterable[tuple[int, str, str, str]], table: AssetTable, sourc
                              file=source, line=line)
         seen_line[(slot, asset)] = line
         balances[slot][asset] = units
+        running = totals.get(asset, 0) + units
+        if running > MAX_UNITS:
+            raise InputError(f"total of {asset} exceeds 2^128-1 base units here", file=source, line=line,
+                             field="amount")
+        totals[asset] = running
     if not balances:
-        raise InputError("no customer rows", file=source)
+        raise InputError("no customer rows", file=source, line=1)
     symbols = sorted(decimals_cache)
     assets = [Asset(s, decimals_cache[s]) for s in symbols]
     columns = [[b.get(s, 0) for b in balances] for s in symbols]
-    for asset, column in zip(assets, columns):
-        if sum(column) > MAX_UNITS:
-            raise InputError(f"total of {asset.symbol} exceeds 2^128-1 base units", file=source)
     return Liabilities(assets=assets, account_ids=list(index), columns=columns)

@@ -146,15 +146,22 @@ def verify_inclusion(
 
 
 def _verify_proof_kind(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
-    from por.formats.porjson import parse_proof
+    from por.formats.porjson import canonical_difference, parse_proof
     from por.formats.strictjson import loads
     from por.proof import verify_inclusion as check
 
     source = str(path)
     expected = pinned.root if pinned is not None else root_bytes
     if kind == "por":
-        parsed = parse_proof(loads(raw.decode("utf-8-sig"), source), source)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
+        parsed = parse_proof(loads(text, source), source)
         verdict = check(parsed, commitment=pinned, root=root_bytes)
+        difference = canonical_difference(text, parsed)
+        if difference:
+            verdict.fail(f"{source}: {difference}")
         if tree_path is not None:
             _check_leaves_in_tree(parsed, tree_path, verdict)
         return verdict

@@ -127,6 +127,21 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+def canonical_difference(text: str, proof: "InclusionProof") -> str | None:
+    """Where a proof's text departs from the one spelling `por prove` writes, or None.
+
+    Verified byte for byte, so that no edit to a proof, not even of white
+    space, leaves it verifying: one document, one text.
+    """
+    canonical = dumps(proof.to_json())
+    if text == canonical:
+        return None
+    at = next((i for i, (a, b) in enumerate(zip(text, canonical)) if a != b), min(len(text), len(canonical)))
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    return f"line {line} column {column}: not the canonical text of this proof (edited or re-formatted)"
+
+
 # --- parsing -----------------------------------------------------------------
 
 def _header(f: Fields, fmt: str) -> None:

@@ -105,6 +105,8 @@ class Fields:
         value = self.get(key, str, optional=optional)
         if value is not None and len(value) > max_len:
             raise self.error(key, f"longer than {max_len} characters")
+        if value is not None and not _encodable(value):
+            raise self.error(key, "not valid Unicode text (a lone surrogate escape)")
         return value
 
     def int(self, key: str, *, minimum: int = 0, maximum: int = 2**63, optional: bool = False) -> int:
@@ -138,6 +140,14 @@ class Fields:
             return parse_amount(value, decimals, canonical=True)
         except AmountError as exc:
             raise self.error(key, exc.reason) from None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _name(kind: type | tuple[type, ...]) -> str:

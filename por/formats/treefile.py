@@ -27,6 +27,7 @@ from por.tree import (
     Node,
     TreeError,
     level_sizes,
+    padding_hash,
     padding_record,
     parent_level,
     record_size,
@@ -55,10 +56,15 @@ class TreeHeader:
                 "level_sizes": level_sizes(self.leaf_count)}
 
 
+def header_line(header: TreeHeader) -> bytes:
+    """The one spelling of a header: compact JSON and a newline, checked byte for byte on read."""
+    return (json.dumps(header.to_json(), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
 def write_tree(handle: BinaryIO, header: TreeHeader, levels: list[np.ndarray]) -> bytes:
     """Writes header and levels; returns the file's SHA-256 (pinned in the commitment)."""
     digest = hashlib.sha256()
-    head = (json.dumps(header.to_json(), separators=(",", ":")) + "\n").encode()
+    head = header_line(header)
     for chunk in [head] + [level.tobytes() for level in levels]:
         digest.update(chunk)
         handle.write(chunk)
@@ -79,7 +85,14 @@ class TreeFile:
             self.handle.close()
             raise InputError("not a por tree file (no header line)", file=str(path), line=1)
         self.header_bytes = len(first)
-        self.header = _parse_header(loads(first, str(path)), str(path))
+        try:
+            self.header = _parse_header(loads(first, str(path)), str(path))
+            if first != header_line(self.header):
+                raise InputError("header is not in canonical form (edited or re-formatted)",
+                                 file=str(path), line=1)
+        except BaseException:
+            self.handle.close()
+            raise
         self.sizes = level_sizes(self.header.leaf_count)
         self.offsets = []
         offset = self.header_bytes
@@ -149,6 +162,10 @@ def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
         if actual != tree.expected_bytes:
             return verdict.fail(f"{path}: file has {actual} bytes, the header implies {tree.expected_bytes} "
                                 f"({'truncated' if actual < tree.expected_bytes else 'trailing data'})")
+        last_leaf = tree.node(0, header.leaf_count - 1)
+        if last_leaf.hash == padding_hash(0, header.leaf_count - 1) and not any(last_leaf.sums):
+            # with an odd count n the file for n+1 leaves has the same size: the header lies
+            return verdict.fail(f"leaf {header.leaf_count - 1} is a padding node: the leaf count is wrong")
         leaf_prefixes = np.empty(header.leaf_count, dtype=np.uint64)
         real = header.leaf_count
         for height in range(header.height):
@@ -182,7 +199,7 @@ def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
         verdict.facts.update(root=root.hash.hex(), totals=sums_json(header.assets, list(root.sums)),
                              assets=[a.symbol for a in header.assets], snapshot_id=header.snapshot_id)
         if commitment is not None:
-            _against_commitment(header, root, commitment, verdict)
+            _against_commitment(tree, root, commitment, verdict)
         return verdict
 
 
@@ -197,7 +214,18 @@ def _first_duplicate_leaf(tree: TreeFile, prefixes: np.ndarray) -> tuple[int, in
     return None
 
 
-def _against_commitment(header: TreeHeader, root: Node, commitment: Commitment, verdict: Verdict) -> None:
+def _file_sha256(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def _against_commitment(tree: TreeFile, root: Node, commitment: Commitment, verdict: Verdict) -> None:
+    header = tree.header
+    if commitment.tree_sha256 is not None and _file_sha256(tree.path) != commitment.tree_sha256:
+        verdict.fail("file's sha256 differs from the one the commitment pins (not the published tree)")
     checks = [
         (root.hash == commitment.root, f"root {root.hash.hex()} is not the commitment's root {commitment.root.hex()}"),
         (list(root.sums) == commitment.totals, "root sums differ from the commitment's totals"),

@@ -1,0 +1,5 @@
+"""`python -m por`: the same command as the `por` console script."""
+
+from por.cli import main
+
+main()
