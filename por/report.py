@@ -1,6 +1,6 @@
 """The audit report as one self-contained HTML file: verdict first, then the evidence.
 
-It renders the audit JSON document (docs/formats/audit.schema.json) and
+It renders the audit JSON document (docs/formats/audit-report.schema.json) and
 nothing else, so the HTML can never say more than the JSON. No external
 assets: inline CSS and SVG only. Every value that came from input passes
 through `html.escape` (the `_e` helper) before it reaches the page.
@@ -8,13 +8,20 @@ through `html.escape` (the `_e` helper) before it reaches the page.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from html import escape
 from typing import Any
 
 
 def _e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
+
+
+def percent_text(ratio: Any) -> str:
+    """'1.023456' -> '102.34%', rounded down: a shown coverage never overstates."""
+    if ratio in (None, ""):
+        return "—"
+    return f"{(_dec(ratio) * 100).quantize(Decimal('0.01'), rounding=ROUND_DOWN)}%"
 
 
 def _dec(value: Any) -> Decimal:
@@ -78,11 +85,11 @@ def _assets_section(assets: list[dict[str, Any]]) -> str:
         rows.append(
             f"<tr><td><b>{_e(a.get('asset'))}</b></td>"
             + "".join(f"<td class='num'>{_e(a.get(k))}</td>" for k in ("liabilities", "cold", "hot", "own", "reserves"))
-            + f"<td class='num'>{_e(a.get('coverage') or '—')}</td>"
-            f"<td class='num'>{_e(a.get('surplus'))}</td>"
+            + f"<td class='num'>{_e(percent_text(a.get('coverage_ratio')))}</td>"
+            f"<td class='num'>{_e(a.get('surplus'))}</td><td class='num'>{_e(a.get('shortfall'))}</td>"
             f"<td class='{'ok' if ok else 'bad'}'>{'pass' if ok else 'fail'}</td><td>{reasons}</td></tr>")
     head = "".join(f"<th class='num'>{h}</th>" for h in ("liabilities", "cold", "hot", "own", "reserves",
-                                                           "coverage", "surplus (−shortfall)"))
+                                                           "coverage", "surplus", "shortfall"))
     return ("<section><h2>Reserves against liabilities, per asset</h2><table>"
             f"<tr><th>asset</th>{head}<th>verdict</th><th>reasons</th></tr>{''.join(rows)}</table></section>")
 
@@ -104,7 +111,7 @@ def _charts_section(assets: list[dict[str, Any]]) -> str:
         cov_bars.append(
             f"<text x='0' y='{y + 15}' font-size='13'>{_e(a.get('asset'))}</text>"
             f"<rect x='{label_w}' y='{y}' width='{w}' height='{bar_h}' fill='{color}' rx='3'/>"
-            f"<text x='{label_w + w + 6}' y='{y + 15}' font-size='12'>{_e(a.get('coverage') or 'n/a')}</text>")
+            f"<text x='{label_w + w + 6}' y='{y + 15}' font-size='12'>{_e(percent_text(a.get('coverage_ratio')))}</text>")
         total = sum(_dec(a.get(k)) for k in ("cold", "hot", "own"))
         x = label_w
         split_bars.append(f"<text x='0' y='{y + 15}' font-size='13'>{_e(a.get('asset'))}</text>")
@@ -129,13 +136,20 @@ def _charts_section(assets: list[dict[str, Any]]) -> str:
 
 
 def _extra_rules_section(doc: dict[str, Any]) -> str:
-    rules = doc.get("rules") or []
-    if not rules:
+    checks = [c for a in doc.get("assets", []) for c in a.get("checks", [])] + list(doc.get("checks") or [])
+    if not checks:
         return ""
     rows = "".join(
-        f"<tr><td>{_e(r.get('rule'))}</td><td class='{'ok' if r.get('ok') else 'bad'}'>"
-        f"{'pass' if r.get('ok') else 'fail'}</td><td>{_e(r.get('detail'))}</td></tr>" for r in rules)
-    return f"<section><h2>Policy rules</h2><table><tr><th>rule</th><th>result</th><th>detail</th></tr>{rows}</table></section>"
+        f"<tr><td>{_e(c.get('rule'))}</td><td>{_e(c.get('scope'))}</td>"
+        f"<td class='num'>{_e(c.get('required'))} {_e(c.get('unit'))}</td>"
+        f"<td class='num'>{_e(c.get('actual'))} {_e(c.get('unit'))}</td>"
+        f"<td class='{'ok' if c.get('ok') else 'bad'}'>{'pass' if c.get('ok') else 'fail'}</td>"
+        f"<td>{_e(c.get('reason') or '')}</td></tr>" for c in checks)
+    policy = doc.get("policy") or {}
+    return (f"<section><h2>Policy rules: {_e(policy.get('title') or policy.get('name'))}</h2>"
+            f"<p class='mono'>policy file sha256 {_e(policy.get('sha256'))}</p><table><tr><th>rule</th><th>scope</th>"
+            f"<th class='num'>required</th><th class='num'>actual</th><th>result</th><th>reason</th></tr>{rows}"
+            "</table></section>")
 
 
 def _liabilities_section(liab: dict[str, Any]) -> str:
