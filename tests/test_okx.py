@@ -1,0 +1,428 @@
+"""OKX formats: the genuine files verify, any tampered copy fails, each check stands alone.
+
+Targeted cases are built with fixtures/okx.py, which recomputes every hash above the
+change, so exactly one rule is broken and the test proves that rule is enforced.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import tracemalloc
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from fixtures import okx as gen
+from por.errors import InputError
+from por.formats import okx
+from por.formats.okx_rules import parse_units, units_text
+from por.formats.okx_tree import scan_okx_v2_tree
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "conformance" / "okx"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "okx"
+V1 = (FIX / "merkle_proof_file.json").read_text()
+USER = (FIX / "user_info_file.json").read_text()
+TREE_PATH = FIX / "full-liabilities-merkle-tree.txt"
+TREE = TREE_PATH.read_text()
+V1_ROOT = "ac6b39d2a0aa8112bd1aadff5e7d4b5c2b91cd54d595262ba4367f5d2db4160d"
+V2_ROOT = "9e98ebde32ef22ded88a5fb2d5e53d76ed57cb9c6b2c966f250721defe6ab041"
+JSON_SPACE = " \t\r\n"
+
+
+def v1_verdict(text: str, root: str | None = None):
+    return okx.verify_okx_v1(okx.parse_okx_v1_proof(text, "proof.json"), root)
+
+
+def tree_verdict(text: str, root: str | None = None):
+    return okx.verify_okx_v2_tree(io.BytesIO(text.encode()), root)
+
+
+def user_verdict(text: str, tree: str = TREE, root: str | None = None):
+    return okx.verify_okx_v2_user(okx.parse_okx_v2_user(text, "user.json"), io.BytesIO(tree.encode()), root)
+
+
+def accepted(check, text: str) -> bool:
+    try:
+        return check(text).ok
+    except InputError:
+        return False
+
+
+CHECKS = {"v1": (V1, v1_verdict), "user": (USER, user_verdict), "tree": (TREE, tree_verdict)}
+
+
+# --- the genuine files -------------------------------------------------------------------
+
+def test_fixture_copies_are_the_shared_files():
+    if not SHARED.is_dir():
+        pytest.skip("../shared not present")
+    for name in ("merkle_proof_file.json", "user_info_file.json", "full-liabilities-merkle-tree.txt"):
+        assert (FIX / name).read_bytes() == (SHARED / name).read_bytes()
+
+
+def test_genuine_v1_proof_verifies_and_shows_the_users_balances():
+    v = v1_verdict(V1, V1_ROOT)
+    assert v.ok, v.reasons
+    assert v.facts["format"] == "okx-v1" and v.facts["root"] == V1_ROOT and v.facts["height"] == 24
+    assert v.facts["balances"] == {"BTC": "1.000069", "ETH": "0.99908176", "USDT": "19398.33550812"}
+    assert v.facts["root_balances"]["USDT"] == "3137909428.88369702"
+    path = v.facts["path"]
+    assert [s["height"] for s in path] == list(range(1, 24))
+    assert path[21]["side"] == "padding" and path[0]["side"] == "left"
+
+
+def test_genuine_v2_user_file_verifies_against_the_full_tree():
+    v = okx.verify_okx_v2_user(okx.parse_okx_v2_user(USER, "u"), TREE_PATH, V2_ROOT)
+    assert v.ok, v.reasons
+    assert v.facts["balances"] == {"BTC": "0.00005", "ETH": "0", "USDT": "0"}
+    assert v.facts["inclusion_checked"] and v.facts["root"] == V2_ROOT
+    assert sorted(v.facts["leaf_lines"].values()) == [34, 40]
+
+
+def test_genuine_v2_tree_verifies_with_root_totals_and_counts():
+    v = okx.verify_okx_v2_tree(TREE_PATH, "0x" + V2_ROOT.upper())
+    assert v.ok, v.reasons
+    assert v.facts["root"] == V2_ROOT and v.facts["height"] == 6 and v.facts["leaf_count"] == 21
+    assert v.facts["totals"] == {"BTC": "0.00005", "ETH": "0.1", "USDT": "1.42045977"}
+
+
+def test_v2_tree_from_a_non_seekable_stream_and_with_crlf_lines():
+    class Pipe(io.RawIOBase):
+        def __init__(self, data):
+            self.inner = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            return self.inner.readinto(b)
+
+    assert okx.verify_okx_v2_tree(io.BufferedReader(Pipe(TREE.encode())), V2_ROOT).ok
+    assert tree_verdict(TREE.replace("\n", "\r\n"), V2_ROOT).ok
+
+
+def test_other_published_root_fails_every_format():
+    other = "00" * 32
+    assert "published root" in v1_verdict(V1, other).reasons[-1]
+    assert not tree_verdict(TREE, other).ok
+    assert not user_verdict(USER, root=other).ok
+
+
+def test_v2_user_file_alone_checks_itself_but_cannot_anchor_a_root():
+    user = okx.parse_okx_v2_user(USER, "u")
+    alone = okx.verify_okx_v2_user(user, None, None)
+    assert alone.ok and alone.facts["inclusion_checked"] is False
+    assert not okx.verify_okx_v2_user(user, None, V2_ROOT).ok
+
+
+def test_detect_format():
+    assert okx.detect_format(V1.encode()[:200]) == "okx-v1"
+    assert okx.detect_format(USER.encode()[:200]) == "okx-v2-user"
+    assert okx.detect_format(TREE.encode()[:200]) == "okx-v2-tree"
+    assert okx.detect_format(b'{"format":"por-inclusion-proof","version":1}') == "por"
+    assert okx.detect_format(b"account_id,asset,amount\n") is None
+
+
+# --- one-character tampering, everywhere --------------------------------------------------
+
+def _substitutes(c: str) -> list[str]:
+    out = ["e" if c != "e" else "d", "7" if c != "7" else "3", "x", "-"]
+    if c.isalpha():
+        out.append(c.swapcase())
+    return [r for r in out if r != c]
+
+
+def _significant(text: str, i: int, kind: str) -> bool:
+    """Whitespace between JSON tokens carries no meaning; everything else does."""
+    return not (kind != "tree" and text[i] in JSON_SPACE)
+
+
+@pytest.mark.parametrize("kind", sorted(CHECKS))
+def test_every_one_character_change_is_rejected(kind):
+    text, check = CHECKS[kind]
+    assert check(text).ok
+    tried = 0
+    for i, c in enumerate(text):
+        if not _significant(text, i, kind):
+            continue
+        for r in _substitutes(c):
+            tried += 1
+            assert not accepted(check, text[:i] + r + text[i + 1:]), (kind, i, c, r, text[max(0, i - 40):i + 5])
+    assert tried > 2000
+
+
+@pytest.mark.parametrize("kind", sorted(CHECKS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_hypothesis_random_character_changes_are_rejected(kind, data):
+    text, check = CHECKS[kind]
+    edits = data.draw(st.integers(1, 3))
+    out = list(text)
+    for _ in range(edits):
+        i = data.draw(st.integers(0, len(text) - 1))
+        r = data.draw(st.characters(min_codepoint=9, max_codepoint=0x7f) | st.sampled_from("0123456789abcdef"))
+        assume(_significant(text, i, kind) or r not in JSON_SPACE)
+        out[i] = r
+    tampered = "".join(out)
+    assume(tampered != text)
+    assert not accepted(check, tampered)
+
+
+def test_every_line_deleted_duplicated_or_swapped_is_rejected():
+    lines = TREE.splitlines(keepends=True)
+    for i in range(len(lines)):
+        assert not accepted(tree_verdict, "".join(lines[:i] + lines[i + 1:])), ("deleted", i + 1)
+        assert not accepted(tree_verdict, "".join(lines[:i + 1] + lines[i:])), ("duplicated", i + 1)
+        if i + 1 < len(lines) and lines[i] != lines[i + 1]:
+            swapped = lines[:i] + [lines[i + 1], lines[i]] + lines[i + 2:]
+            assert not accepted(tree_verdict, "".join(swapped)), ("swapped", i + 1)
+
+
+# --- each V2 tree check on its own ---------------------------------------------------------
+
+def _leaves(rng, count):
+    return [gen.split_leaf(rng.randbytes(32).hex(), gen.random_balances(rng)) for _ in range(count)]
+
+
+def _tree_text(levels) -> str:
+    return "".join(gen.tree_lines(levels))
+
+
+def _only(verdict, *words):
+    assert not verdict.ok and len(verdict.reasons) == 1, verdict.reasons
+    assert all(w in verdict.reasons[0] for w in words), verdict.reasons
+
+
+def test_negative_leaf_is_the_only_finding():
+    rng = random.Random(3)
+    leaves = _leaves(rng, 9)
+    leaves[4] = gen.split_leaf("ab" * 32, {"BTC": Decimal("-0.5"), "ETH": Decimal(100), "USDT": Decimal(100)})
+    leaves[5] = (leaves[5][0], {"BTC": Decimal(7), "ETH": Decimal(0), "USDT": Decimal(0)})
+    _only(tree_verdict(_tree_text(gen.build(leaves))), "negative amount BTC -0.5")
+
+
+def test_duplicated_leaf_is_the_only_finding_in_memory_and_spilled_to_disk():
+    rng = random.Random(4)
+    leaves = _leaves(rng, 12)
+    leaves[9] = leaves[2]
+    text = _tree_text(gen.build(leaves))
+    _only(tree_verdict(text), "duplicate leaf")
+    verdict, _ = scan_okx_v2_tree(io.BytesIO(text.encode()), dedupe_batch=3)
+    _only(verdict, "duplicate leaf")
+
+
+def test_padding_with_balances_is_the_only_finding():
+    rng = random.Random(5)
+    leaves = _leaves(rng, 11)
+    bump = {"BTC": Decimal("0.1"), "ETH": Decimal(0), "USDT": Decimal(0)}
+
+    def mutate(height, index, node):
+        return (node[0], bump) if height == 1 and index == 11 else node
+    _only(tree_verdict(_tree_text(gen.build(leaves, mutate))), "padding node with non-zero balances")
+
+
+def test_padding_away_from_the_level_end_is_the_only_finding():
+    rng = random.Random(6)
+    leaves = _leaves(rng, 8)
+    leaves[3] = (leaves[2][0], gen.zero())
+    _only(tree_verdict(_tree_text(gen.build(leaves))), "not the first node of height 1")
+
+
+def test_internal_hash_that_does_not_recompute_is_the_only_finding():
+    rng = random.Random(7)
+
+    def mutate(height, index, node):
+        return ("cd" * 32, node[1]) if (height, index) == (2, 1) else node
+    _only(tree_verdict(_tree_text(gen.build(_leaves(rng, 8), mutate))), "hash of node at height 2")
+
+
+def test_internal_sum_that_does_not_add_up_is_the_only_finding():
+    rng = random.Random(8)
+
+    def mutate(height, index, node):
+        if (height, index) != (3, 0):
+            return node
+        return node[0], {**node[1], "ETH": node[1]["ETH"] + Decimal("0.00000001")}
+    _only(tree_verdict(_tree_text(gen.build(_leaves(rng, 8), mutate))), "balances of node at height 3")
+
+
+def test_second_root_and_truncated_tree_are_rejected():
+    with pytest.raises(InputError):
+        tree_verdict("")
+    assert "not under the root" in tree_verdict(TREE + TREE.splitlines(keepends=True)[0]).reasons[0]
+    cut = "".join(TREE.splitlines(keepends=True)[:-2])
+    assert "no children" in tree_verdict(cut).reasons[0]
+
+
+def test_tree_parse_errors_name_file_line_and_field(tmp_path):
+    lines = TREE.splitlines(keepends=True)
+    path = tmp_path / "tree.txt"
+    for bad, where in [(lines[2].replace(",5,", ",x,"), "height"),
+                       (lines[2].replace('"0.1"', '"0.10"'), "balances.ETH"),
+                       (lines[2].replace('"BTC"', '"BTD"'), "balances"),
+                       (lines[2].upper(), "hash")]:
+        path.write_text("".join(lines[:2] + [bad] + lines[3:]))
+        with pytest.raises(InputError) as err:
+            okx.verify_okx_v2_tree(path)
+        assert str(err.value).startswith(f"{path}:3: ") and where in str(err.value), str(err.value)
+
+
+def test_tree_memory_stays_bounded_on_a_large_file(tmp_path):
+    rng = random.Random(9)
+    levels = gen.build(_leaves(rng, 1 << 15))
+    path = tmp_path / "big.txt"
+    gen.write_tree(path, levels)
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        verdict, _ = scan_okx_v2_tree(path, levels[-1][0][0], dedupe_batch=4096)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert verdict.ok and verdict.facts["leaf_count"] == 1 << 15
+    assert size > 6_000_000 and peak < 6_000_000, (size, peak)
+
+
+# --- each V1 check on its own ------------------------------------------------------------
+
+def _v1(doc) -> object:
+    return v1_verdict(json.dumps(doc), doc["path"][-1]["hash"])
+
+
+def test_v1_generated_proofs_verify_for_every_position_and_size():
+    rng = random.Random(10)
+    for count in (2, 3, 5, 8, 13):
+        for index in range(count):
+            v = _v1(gen.v1_case(rng, count, index))
+            assert v.ok, (count, index, v.reasons)
+
+
+def test_v1_negative_own_balance_is_the_only_finding():
+    own = {"BTC": Decimal("-1"), "ETH": Decimal(0), "USDT": Decimal(0)}
+    bump = lambda h, i, n: (n[0], {**n[1], "BTC": n[1]["BTC"] + 5}) if (h, i) == (1, 1) else n  # noqa: E731
+    _only(_v1(gen.v1_case(random.Random(11), 6, 0, bump, own=own)), "self: negative amount BTC -1")
+
+
+def test_v1_padding_with_balances_is_the_only_finding():
+    def mutate(height, index, node):
+        return (node[0], {**node[1], "USDT": Decimal(1)}) if (height, index) == (1, 5) else node
+    doc = gen.v1_case(random.Random(12), 5, 4, mutate)
+    assert doc["path"][0]["type"] == 4
+    _only(_v1(doc), "path[0]: padding must repeat")
+
+
+def test_v1_padding_not_marked_as_padding_is_the_only_finding():
+    doc = gen.v1_case(random.Random(13), 5, 4)
+    doc["path"][0]["type"] = 2
+    _only(_v1(doc), "not marked padding")
+
+
+def test_v1_wrong_sibling_height_root_sum_audit_id_and_sibling_nonce_each_alone():
+    rng = random.Random(14)
+    doc = gen.v1_case(rng, 8, 3)
+    doc["path"][1]["height"] = 5
+    _only(_v1(doc), "path[1]: height 5")
+    doc = gen.v1_case(rng, 8, 3)
+    doc["path"][0]["auditId"] = "2"
+    _only(_v1(doc), "auditId")
+    doc = gen.v1_case(rng, 8, 3)
+    doc["path"][-1]["balances"]["ETH"] = "1"
+    _only(_v1(doc), "root balances are not the sum")
+    doc = gen.v1_case(rng, 8, 3)
+    doc["path"][0]["nonce"] = "00" * 32
+    _only(_v1(doc), "sibling leaf hash does not recompute")
+    doc = gen.v1_case(rng, 8, 3)
+    doc["path"][1]["type"] = 3
+    assert not _v1(doc).ok
+
+
+def test_v1_parse_errors_name_the_field():
+    doc = json.loads(V1)
+    doc["path"][2]["balances"]["BTC"] = 0.5
+    with pytest.raises(InputError, match=r"path\[2\]\.balances\.BTC"):
+        okx.parse_okx_v1_proof(json.dumps(doc), "p")
+    with pytest.raises(InputError, match="duplicate key"):
+        okx.parse_okx_v1_proof(V1.replace('{"auditId"', '{"type":1,"auditId"', 1), "p")
+    with pytest.raises(InputError, match="unknown field"):
+        okx.parse_okx_v1_proof(V1.replace('"nonce"', '"nonse"', 1), "p")
+
+
+# --- each V2 user check on its own -------------------------------------------------------
+
+def _user_case(rng, doc, extra_leaves=()):
+    leaves = gen.user_leaves(doc) + list(extra_leaves) + _leaves(rng, 5)
+    rng.shuffle(leaves)
+    levels = gen.build(leaves)
+    return user_verdict(json.dumps(doc), _tree_text(levels), levels[-1][0][0])
+
+
+def _resplit(doc, parts):
+    """The same user with other split leaves, hashes recomputed."""
+    parts = [{a: Decimal(v) for a, v in p.items()} for p in parts]
+    doc["nodes"] = [{"balances": {a: gen.text(p[a]) for a in p}, "hash": gen.split_leaf(doc["hash"], p)[0]}
+                    for p in parts]
+    return doc
+
+
+def test_v2_generated_users_verify():
+    rng = random.Random(20)
+    for pieces in (1, 2, 3):
+        assert _user_case(rng, gen.v2_user(rng, pieces=pieces)).ok
+
+
+def test_v2_negative_split_compensated_is_the_only_finding():
+    rng = random.Random(21)
+    doc = gen.v2_user(rng, {"BTC": Decimal(1), "ETH": Decimal(0), "USDT": Decimal(0)})
+    doc = _resplit(doc, [{"BTC": "1.5", "ETH": "0", "USDT": "0"}, {"BTC": "-0.5", "ETH": "0", "USDT": "0"}])
+    _only(okx.verify_okx_v2_user(okx.parse_okx_v2_user(json.dumps(doc), "u"), None, None),
+          "nodes[1]: negative amount BTC -0.5")
+    assert not _user_case(rng, doc).ok       # the tree holding that leaf fails on its own too
+
+
+def test_v2_splits_not_summing_to_total_is_the_only_finding():
+    rng = random.Random(22)
+    doc = gen.v2_user(rng, {"BTC": Decimal(1), "ETH": Decimal(2), "USDT": Decimal(0)})
+    doc = _resplit(doc, [{"BTC": "0.4", "ETH": "2", "USDT": "0"}, {"BTC": "0.5", "ETH": "0", "USDT": "0"}])
+    _only(_user_case(rng, doc), "split balances sum to")
+
+
+def test_v2_user_hash_and_split_hash_must_recompute_each_alone():
+    rng = random.Random(23)
+    doc = gen.v2_user(rng)
+    doc["nonce"] = "11" * 32
+    _only(okx.verify_okx_v2_user(okx.parse_okx_v2_user(json.dumps(doc), "u"), None, None), "user hash")
+    doc = gen.v2_user(rng)
+    doc["nodes"][0]["hash"] = "22" * 32       # and the tree holds exactly that leaf
+    _only(_user_case(rng, doc), "nodes[0]: hash does not recompute")
+
+
+def test_v2_split_leaf_missing_from_tree_or_with_other_balances_is_the_only_finding():
+    rng = random.Random(24)
+    doc = gen.v2_user(rng)
+    leaves = gen.user_leaves(doc)
+    others = _leaves(rng, 6)
+    levels = gen.build(leaves[:1] + others)
+    _only(user_verdict(json.dumps(doc), _tree_text(levels), levels[-1][0][0]), "nodes[1]", "is not a leaf")
+    moved = (leaves[1][0], {**leaves[1][1], "USDT": leaves[1][1]["USDT"] + 1})
+    levels = gen.build(leaves[:1] + [moved] + others)
+    _only(user_verdict(json.dumps(doc), _tree_text(levels), levels[-1][0][0]), "other balances")
+
+
+# --- amount text -------------------------------------------------------------------------
+
+@given(st.integers(-(10**20), 10**20))
+def test_amount_text_round_trips_and_matches_decimal_formatting(units):
+    text = units_text(units)
+    assert parse_units(text) == units
+    assert text == gen.text(Decimal(units) / Decimal(10**8))
+
+
+@pytest.mark.parametrize("bad", ["0.10", "01", "1.", ".5", "+1", "-0", "1e-8", "0.000000001", " 1", "1,5", ""])
+def test_non_canonical_amounts_are_bad_input(bad):
+    with pytest.raises(InputError):
+        parse_units(bad)
