@@ -1,0 +1,319 @@
+"""The sum tree and the auditors' tree file: built right, and no forged tree verifies.
+
+The fast numpy builder is checked against an independent plain-Python tree
+(fixtures/liabilities.py) written from the documented byte layout; forged
+trees are rebuilt with that reference so each one carries exactly one defect.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixtures.liabilities import ReferenceTree, padding_node, random_liabilities, read_leaves, sums_bytes
+from por import tree as T
+from por.amounts import MAX_UNITS, Asset
+from por.customers import Liabilities
+from por.errors import InputError
+from por.formats.porjson import Commitment, parse_commitment
+from por.formats.strictjson import load_file
+from por.formats.treefile import TreeFile, verify_tree_file
+from por.publish import build_tree, publish
+
+SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def publish_to(folder: Path, liabilities: Liabilities, split: int = 1) -> tuple[Path, Commitment]:
+    out = folder / "pub"
+    publish(liabilities, out, exchange="test-exchange", snapshot_id="snap-1",
+            snapshot_time="2024-01-01T00:00:00Z", max_pieces=split)
+    return out, parse_commitment(load_file(out / "commitment.json"), "commitment.json")
+
+
+def verdict_of(path: Path, commitment: Commitment | None = None):
+    """A verdict, or a failed one when the file cannot even be read as a tree."""
+    try:
+        return verify_tree_file(path, commitment)
+    except InputError as exc:
+        return type("Refused", (), {"ok": False, "reasons": [str(exc)]})()
+
+
+# --- shape ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("leaves, sizes", [
+    (1, [2, 1]), (2, [2, 1]), (3, [4, 2, 1]), (5, [6, 4, 2, 1]), (7, [8, 4, 2, 1]), (8, [8, 4, 2, 1]),
+    (9, [10, 6, 4, 2, 1]), (1000, [1000, 500, 250, 126, 64, 32, 16, 8, 4, 2, 1]),
+])
+def test_level_sizes_pad_every_odd_level(leaves, sizes):
+    assert T.level_sizes(leaves) == sizes
+    assert T.tree_height(leaves) == len(sizes) - 1
+
+
+def test_a_tree_needs_a_leaf():
+    with pytest.raises(T.TreeError):
+        T.level_sizes(0)
+
+
+def test_sibling_positions_name_the_padding():
+    assert list(T.sibling_positions(4, 5)) == [(0, 5, True), (1, 3, True), (2, 0, False)]
+    assert list(T.sibling_positions(0, 1)) == [(0, 1, True)]
+    assert [p for _, _, p in T.sibling_positions(6, 8)] == [False, False, False]
+
+
+# --- encoding and sums -----------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [-1, MAX_UNITS + 1, 1.0, "1"])
+def test_sums_refuse_what_the_tree_cannot_hold(bad):
+    with pytest.raises(T.TreeError):
+        T.encode_sums([0, bad])
+
+
+def test_sums_are_fixed_width_big_endian():
+    assert T.encode_sums([1, MAX_UNITS]) == (1).to_bytes(16, "big") + b"\xff" * 16
+    assert T.decode_sums(T.encode_sums([5, 1 << 100])) == [5, 1 << 100]
+
+
+def test_adding_sums_never_wraps():
+    assert T.add_sums([MAX_UNITS - 1, 0], [1, 0]) == [MAX_UNITS, 0]
+    with pytest.raises(T.TreeError):
+        T.add_sums([MAX_UNITS, 0], [1, 0])
+
+
+def level_of(sums_rows: list[list[int]], seed: int = 0) -> np.ndarray:
+    rng = random.Random(seed)
+    raw = b"".join(rng.randbytes(32) + sums_bytes(s) for s in sums_rows)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(sums_rows), -1).copy()
+
+
+@pytest.mark.parametrize("left, right, total", [
+    ((1 << 64) - 1, 1, 1 << 64),                         # carry from the low limb
+    ((1 << 127), (1 << 127) - 1, MAX_UNITS),             # largest sum that fits
+    ((1 << 64) - 1 + (5 << 64), (1 << 64) - 1, (7 << 64) - 2),
+])
+def test_vector_sums_carry_between_limbs(left, right, total):
+    parents = T.parent_level(level_of([[left, 0], [right, 3]]), 1, 2)
+    assert T.Node.from_record(parents[0]).sums == (total, 3)
+
+
+@pytest.mark.parametrize("left, right", [
+    (MAX_UNITS, 1), (1 << 127, 1 << 127), (MAX_UNITS - (1 << 64) + 1, 1 << 64),   # high limb wraps
+    (MAX_UNITS, (1 << 64)),                                                       # carry and high wrap
+])
+def test_vector_sums_refuse_overflow(left, right):
+    with pytest.raises(T.TreeError, match="exceeds"):
+        T.parent_level(level_of([[0, left], [0, right]]), 3, 2)
+
+
+def test_node_kinds_are_domain_separated():
+    user = bytes(32)
+    sums = T.encode_sums([0])
+    leaf = T.leaf_hash(user, 0, sums)
+    inner = T.inner_hash(1, user, sums, user, sums)
+    pads = {T.padding_hash(h, i) for h in range(3) for i in range(3)}
+    assert len(pads) == 9                                 # height and index both bound
+    assert leaf not in pads and inner not in pads and leaf != inner
+    assert T.inner_hash(1, user, sums, user, sums) != T.inner_hash(2, user, sums, user, sums)
+    assert T.leaf_hash(user, 0, sums) != T.leaf_hash(user, 1, sums)
+
+
+# --- the fast builder agrees with the reference ------------------------------------
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32), accounts=st.integers(1, 300), assets=st.integers(1, 4))
+def test_numpy_levels_equal_the_reference_tree(seed, accounts, assets):
+    rng = random.Random(seed)
+    leaves = [(rng.randbytes(32), [rng.choice([0, 1, (1 << 64) - 1, 1 << 64, rng.getrandbits(100)])
+                                   for _ in range(assets)]) for _ in range(accounts)]
+    records = np.frombuffer(b"".join(h + sums_bytes(s) for h, s in leaves), dtype=np.uint8)
+    levels = T.build_levels(records.reshape(accounts, -1).copy(), assets)
+    reference = ReferenceTree.build(leaves, assets)
+    assert [len(level) for level in levels] == T.level_sizes(accounts)
+    for fast, slow in zip(levels, reference.levels, strict=True):
+        assert fast.tobytes() == b"".join(h + sums_bytes(s) for h, s in slow)
+
+
+def test_leaf_records_match_scalar_leaf_hash():
+    rng = random.Random(3)
+    users = np.frombuffer(rng.randbytes(32 * 5), dtype=np.uint8).reshape(5, 32)
+    values = [[rng.getrandbits(110) for _ in range(5)] for _ in range(2)]
+    limbs = [T.ints_to_limbs(v) for v in values]
+    hi = np.stack([h for h, _ in limbs], axis=1)
+    lo = np.stack([lo for _, lo in limbs], axis=1)
+    records = T.leaf_records(users, np.arange(5), hi, lo)
+    for i in range(5):
+        sums = T.encode_sums([values[0][i], values[1][i]])
+        assert bytes(records[i]) == T.leaf_hash(bytes(users[i]), i, sums) + sums
+
+
+def test_built_tree_commits_to_every_account_once():
+    rng = random.Random(11)
+    book = random_liabilities(rng, 40, 3)
+    built = build_tree(book, max_pieces=3)
+    indices = [i for pieces in built.leaf_index for i in pieces]
+    assert sorted(indices) == list(range(len(indices)))                    # every leaf owned once
+    root = T.Node.from_record(built.levels[-1][0])
+    assert list(root.sums) == book.totals
+    assert built.root != build_tree(book, max_pieces=3).root                # fresh nonces, fresh order
+
+
+# --- the tree file -----------------------------------------------------------------
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32), accounts=st.integers(1, 300), assets=st.integers(1, 4),
+       split=st.integers(1, 4), picks=st.lists(st.integers(0, 2**32), min_size=30, max_size=30))
+def test_published_tree_verifies_and_any_flipped_byte_is_caught(seed, accounts, assets, split, picks):
+    rng = random.Random(seed)
+    book = random_liabilities(rng, accounts, assets)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, commitment = publish_to(Path(tmp), book, split)
+        path = folder / "tree.bin"
+        verdict = verify_tree_file(path, commitment)
+        assert verdict.ok, verdict.reasons
+        assert commitment.totals == book.totals
+        head, leaves = read_leaves(path)
+        assert ReferenceTree.build(leaves, assets).root[0] == commitment.root   # independent recompute
+        original = path.read_bytes()
+        positions = list(range(len(head)))                      # every header byte, and records
+        positions += [len(head) + pick % (len(original) - len(head)) for pick in picks]
+        forged = folder / "forged.bin"
+        for position in positions:
+            mask = rng.randint(1, 255)
+            raw = bytearray(original)
+            raw[position] ^= mask
+            forged.write_bytes(bytes(raw))
+            assert not verdict_of(forged, commitment).ok, f"byte {position} ^ {mask:#x} verified"
+            if position >= len(head):   # records are self-checking, even with no commitment
+                assert not verdict_of(forged).ok, f"byte {position} ^ {mask:#x} verified without commitment"
+
+
+@pytest.fixture
+def small_publication(tmp_path):
+    book = random_liabilities(random.Random(5), 9, 2, zero_share=0)   # padding at heights 0, 1, 2
+    folder, commitment = publish_to(tmp_path, book)
+    head, leaves = read_leaves(folder / "tree.bin")
+    return folder, commitment, head, leaves, book.assets
+
+
+def only_reason(verdict) -> str:
+    assert not verdict.ok
+    assert len(verdict.reasons) == 1, verdict.reasons
+    return verdict.reasons[0]
+
+
+def test_duplicate_leaf_is_found_even_when_every_parent_adds_up(small_publication, tmp_path):
+    folder, _, head, leaves, assets = small_publication
+    leaves[7] = leaves[2]                                 # one leaf shown to two customers
+    path = ReferenceTree.build(leaves, len(assets)).write(tmp_path / "dup.bin", assets, "snap-1")
+    assert "leaves 2 and 7 are the same leaf" in only_reason(verify_tree_file(path))
+
+
+def test_sum_that_wraps_around_is_refused(tmp_path):
+    assets = [Asset("BTC", 8)]
+    rng = random.Random(1)
+    leaves = [(rng.randbytes(32), [MAX_UNITS]), (rng.randbytes(32), [2]), (rng.randbytes(32), [5])]
+    tree = ReferenceTree.build(leaves, 1, add=lambda a, b: (a + b) % (MAX_UNITS + 1))
+    assert tree.root[1] == [6]                            # "negative" -1 hidden in the wrap
+    path = tree.write(tmp_path / "wrap.bin", assets, "s")
+    assert "exceeds 2^128-1" in only_reason(verify_tree_file(path))
+
+
+def test_maxwell_parent_with_max_instead_of_sum_is_refused(small_publication, tmp_path):
+    _, _, _, leaves, assets = small_publication
+    path = ReferenceTree.build(leaves, len(assets), add=max).write(tmp_path / "max.bin", assets, "snap-1")
+    assert "sums does not recompute" in only_reason(verify_tree_file(path))
+
+
+@pytest.mark.parametrize("where", [0, 1, 2])
+@pytest.mark.parametrize("forgery", ["zero hash", "other index", "other height", "carries money"])
+def test_malformed_padding_is_refused(small_publication, tmp_path, where, forgery):
+    _, _, _, leaves, assets = small_publication       # 9 leaves: padding at heights 0, 1 and 2
+
+    def pad(height, index, count):
+        node = padding_node(height, index, count)
+        if height != where:
+            return node
+        return {"zero hash": (bytes(32), node[1]), "other index": padding_node(height, index + 1, count),
+                "other height": padding_node(height + 1, index, count),
+                "carries money": (node[0], [1] + node[1][1:])}[forgery]
+
+    path = ReferenceTree.build(leaves, len(assets), pad=pad).write(tmp_path / "pad.bin", assets, "snap-1")
+    assert "malformed padding" in only_reason(verify_tree_file(path))
+
+
+def test_odd_leaf_count_cannot_claim_its_padding_as_a_leaf(small_publication, tmp_path):
+    folder, commitment, head, _, _ = small_publication
+    raw = (folder / "tree.bin").read_bytes()
+    lying = head.replace(b'"leaf_count":9,', b'"leaf_count":10,')
+    assert lying != head and T.level_sizes(9) == T.level_sizes(10)    # same records, same size
+    path = tmp_path / "lie.bin"
+    path.write_bytes(lying + raw[len(head):])
+    assert "padding node" in only_reason(verify_tree_file(path))
+
+
+def test_consistent_tree_with_other_balances_is_not_the_committed_one(small_publication, tmp_path):
+    folder, commitment, _, leaves, assets = small_publication
+    leaves[4] = (leaves[4][0], [0] * len(assets))          # drop one customer's money, rebuild
+    path = ReferenceTree.build(leaves, len(assets)).write(tmp_path / "other.bin", assets, "snap-1")
+    assert verify_tree_file(path).ok                         # internally consistent ...
+    verdict = verify_tree_file(path, commitment)            # ... but not what was committed
+    assert not verdict.ok
+    text = " | ".join(verdict.reasons)
+    assert "is not the commitment's root" in text and "totals" in text and "sha256" in text
+
+
+def test_commitment_with_other_totals_is_refused(small_publication):
+    folder, _, _, _, _ = small_publication
+    doc = json.loads((folder / "commitment.json").read_text())
+    symbol = next(iter(doc["totals"]))
+    doc["totals"][symbol] = "0"
+    verdict = verify_tree_file(folder / "tree.bin", parse_commitment(doc, "c.json"))
+    assert only_reason(verdict) == "root sums differ from the commitment's totals"
+
+
+def test_commitment_of_another_snapshot_is_refused(small_publication):
+    folder, _, _, _, _ = small_publication
+    doc = json.loads((folder / "commitment.json").read_text())
+    doc["snapshot_id"] = "snap-2"
+    del doc["tree"]
+    assert "snapshot id" in only_reason(verify_tree_file(folder / "tree.bin", parse_commitment(doc, "c")))
+
+
+@pytest.mark.parametrize("cut, reason", [(-1, "truncated"), (-100, "truncated"), (1, "trailing data")])
+def test_truncated_or_extended_file_is_refused(small_publication, tmp_path, cut, reason):
+    folder, commitment, _, _, _ = small_publication
+    raw = (folder / "tree.bin").read_bytes()
+    path = tmp_path / "cut.bin"
+    path.write_bytes(raw[:cut] if cut < 0 else raw + b"\0" * cut)
+    assert reason in only_reason(verify_tree_file(path))
+
+
+@pytest.mark.parametrize("header", [
+    b"",                                        # no header line at all
+    b'{"format":"por-tree"',                    # cut inside the header
+    b"not json\n",
+    b'{"format":"por-tree","version":1}\n',
+    b'{"format":"por-tree","version":1,"hash":"sha256","snapshot_id":"s","assets":[{"symbol":"BTC",'
+    b'"decimals":8}],"leaf_count":0,"height":1,"level_sizes":[2,1]}\n',
+])
+def test_broken_header_is_input_error(tmp_path, header):
+    path = tmp_path / "h.bin"
+    path.write_bytes(header)
+    with pytest.raises(InputError):
+        TreeFile(path)
+
+
+def test_reformatted_header_is_refused(small_publication, tmp_path):
+    folder, _, head, _, _ = small_publication
+    raw = (folder / "tree.bin").read_bytes()
+    pretty = (json.dumps(json.loads(head), indent=1).replace("\n", " ") + "\n").encode()
+    path = tmp_path / "pretty.bin"
+    path.write_bytes(pretty + raw[len(head):])
+    with pytest.raises(InputError, match="canonical"):
+        TreeFile(path)
