@@ -42,8 +42,12 @@ def publish(
     assets: Annotated[Optional[Path], typer.Option(help="Extra `asset,decimals` table.")] = None,
     split: Annotated[int, typer.Option(help="Split each balance over 1..N leaves (OKX-style).")] = 1,
     force: Annotated[bool, typer.Option(help="Replace an existing publication folder.")] = False,
+    sign_key: Annotated[Optional[Path], typer.Option(help="Sign commitment.json with this secp256k1 key "
+                                                          "(a file holding 64 hex digits).")] = None,
+    previous: Annotated[Optional[Path], typer.Option(help="The previous period's publication folder: "
+                                                          "link this commitment to it.")] = None,
 ) -> int:
-    """Commit to every customer balance: writes commitment.json, tree.bin and private/secrets.jsonl."""
+    """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
     from datetime import datetime, timezone
 
     from por.amounts import AssetTable
@@ -58,14 +62,23 @@ def publish(
     snapshot_id = snapshot_id or datetime.now(timezone.utc).strftime("%Y-%m-%d")
     _check_label(snapshot_id, "snapshot-id")
     _check_label(exchange, "exchange")
+    from por.attestation import publication_extras
+
+    extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
+                                snapshot_time=snapshot_time, exchange=exchange)
     with progress_bar("building tree", 2 * len(liabilities.account_ids) * split) as advance:
         commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
-                                snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance)
+                                snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
+                                extra_files=extras)
     print(f"published {len(liabilities.account_ids)} accounts in {commitment.leaf_count} leaves "
           f"(height {commitment.height}) to {out}")
     print(f"root {commitment.root.hex()}")
     for asset, total in zip(commitment.assets, commitment.to_json()["totals"].values()):
         print(f"  {asset.symbol:<8} {total}")
+    if extras.link:
+        print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
+    if extras.signer:
+        print(f"signed by {extras.signer}: publish this address where customers can pin it")
     print(f"keep {out}/private/ secret: it holds every customer's nonce")
     return 0
 
@@ -124,17 +137,28 @@ def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
 
 
 def verify_inclusion(
-    proof: Annotated[Path, typer.Argument(help="An inclusion proof: por JSON, OKX V1 proof or OKX V2 user file.")],
-    commitment: Annotated[Optional[Path], typer.Option(help="The published commitment.json to check against.")] = None,
+    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF...", help="An inclusion proof: por JSON, OKX V1 "
+                                                 "proof or OKX V2 user file; several: one customer's periods.")],
+    commitment: Annotated[Optional[list[Path]], typer.Option(help="The published commitment.json to check against "
+                                                             "(repeat for several periods).")] = None,
     root: Annotated[Optional[str], typer.Option(help="The published root hash (hex) to check against.")] = None,
+    signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
+                                                       "signed by.")] = None,
     format: Annotated[ProofFormat, typer.Option("--format", help="Proof format.")] = ProofFormat.auto,
     tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
+    from por.cli.history import pinned_signer, signature_facts, verify_periods
     from por.cli.output import emit_verdict
     from por.formats import detect
 
+    commitments = commitment or []
+    if len(proofs) > 1 or len(commitments) > 1:
+        return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
+                              json_out=json_out)
+    proof, commitment = proofs[0], (commitments[0] if commitments else None)
+    pinned_key = pinned_signer(commitment, signer)
     raw = _read_candidate(proof)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
@@ -142,6 +166,7 @@ def verify_inclusion(
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")
+    signature_facts(verdict, commitment, pinned_key)
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
 
 
@@ -211,12 +236,16 @@ def verify_tree(
     format: Annotated[TreeFormat, typer.Option("--format", help="Tree format.")] = TreeFormat.auto,
     commitment: Annotated[Optional[Path], typer.Option(help="commitment.json: root and totals must match.")] = None,
     root: Annotated[Optional[str], typer.Option(help="Root hash (hex) the tree must have.")] = None,
+    signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
+                                                       "signed by.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
+    from por.cli.history import pinned_signer, signature_facts
     from por.cli.output import emit_verdict, progress_bar
     from por.formats import detect
 
+    pinned_key = pinned_signer(commitment, signer)
     head = _read_head(tree)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
@@ -232,6 +261,7 @@ def verify_tree(
 
         expected = pinned.root if pinned is not None else root_bytes
         verdict = _guarded(lambda: okx.verify_okx_v2_tree(tree, expected.hex() if expected else None))
+    signature_facts(verdict, commitment, pinned_key)
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")
 
 

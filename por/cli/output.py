@@ -28,7 +28,7 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
         console.print(f"[bold red]NOT VERIFIED[/] {escape(title)}")
         for reason in verdict.reasons:
             console.print(f"  [red]✗[/] {escape(reason)}")
-    for key in ("account_id", "snapshot_id", "root", "leaf_count", "height"):
+    for key in ("account_id", "snapshot_id", "root", "leaf_count", "height", "signature"):
         if key in facts and facts[key] is not None:
             console.print(f"  {key.replace('_', ' ')}: {escape(str(facts[key]))}")
     for key, label in (("balances", "balance"), ("totals", "total")):
