@@ -6,11 +6,12 @@ nothing downstream runs, so a publication never commits to a mistyped row.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from por.amounts import MAX_UNITS, AmountError, Asset, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
@@ -18,6 +19,7 @@ from por.errors import InputError
 HEADER = ["account_id", "asset", "amount"]
 MAX_ID_BYTES = 256
 MAX_FIELD_CHARS = 4096
+MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
 
 
 @dataclass
@@ -64,12 +66,12 @@ def load_customers(path: str | Path, table: AssetTable | None = None) -> Liabili
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
     try:
-        handle = open(path, encoding="utf-8-sig", newline="")
+        handle = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
     csv.field_size_limit(MAX_FIELD_CHARS)
     with handle:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(_text_lines(handle, str(path)), strict=True)
         try:
             header = next(reader, None)
             if header is None:
@@ -89,8 +91,25 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
                 raise InputError("no customer rows after the header", file=str(path), line=reader.line_num + 1)
         except csv.Error as exc:
             raise InputError(f"malformed CSV: {exc}", file=str(path), line=reader.line_num) from None
-        except UnicodeDecodeError:
-            raise InputError("not UTF-8 text", file=str(path), line=reader.line_num + 1) from None
+
+
+def _text_lines(handle: BinaryIO, source: str) -> Iterator[str]:
+    """Physical lines as text, decoded one by one so a bad byte names its own line,
+    and bounded so a line of hundreds of megabytes is refused without being read."""
+    number = 0
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise InputError(f"line longer than {MAX_LINE_BYTES} bytes", file=source, line=number)
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start + 1} of the line)", file=source, line=number) from None
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
