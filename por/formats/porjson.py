@@ -222,6 +222,8 @@ def parse_proof(data: Any, source: str) -> InclusionProof:
         for step in leaf.objects("path", max_items=MAX_HEIGHT):
             step.only("height", "hash", "sums", "padding")
             padding = step.get("padding", bool, optional=True, default=False)
+            if step.has("padding") and not padding:
+                raise step.error("padding", "is written only when true")
             path.append(PathStep(step.int("height", maximum=MAX_HEIGHT), step.hex("hash", HASH_BYTES),
                                  _sums(step, "sums", assets), padding))
         leaves.append(ProofLeaf(leaf.int("index", maximum=2**MAX_HEIGHT), leaf.int("piece", maximum=2**32 - 1),
