@@ -111,25 +111,25 @@ def make_adapter(name: str, config: dict[str, Any]) -> "BitcoinAdapter":
     except InputError as exc:
         raise exc.at(field=f"chains.{name}") from None
     settings = _Settings(
-        timeout=_number(config, name, "timeout", 30.0, float), retries=_number(config, name, "retries", 3, int),
+        timeout=_number(config, name, "timeout", 30.0, float), retries=_number(config, name, "retries", 3, int, 0),
         max_concurrency=_number(config, name, "max_concurrency", 8, int),
         batch_size=_number(config, name, "batch_size", 20, int),
         requests_per_second=_number(config, name, "requests_per_second", None, float))
-    urls = [(kind, _urls(config, name, kind)) for kind in ("node_rpc", "esplora")]
-    if not any(u for _, u in urls):
+    providers = [NodeProvider(url, settings) for url in _urls(config, name, "node_rpc")]
+    providers += [EsploraProvider(url, settings) for url in _urls(config, name, "esplora")]
+    if not providers:
         raise InputError("configure at least one provider in node_rpc or esplora", field=f"chains.{name}")
-    providers = [cls(url, settings) for (kind, found), cls in zip(urls, (NodeProvider, EsploraProvider))
-                 for url in found]
     return BitcoinAdapter(name, providers, network(config))
 
 
-def _number(config: dict[str, Any], name: str, key: str, default, kind):
+def _number(config: dict[str, Any], name: str, key: str, default, kind, minimum=None):
     value = config.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)) \
-            or value <= 0:
-        raise InputError(f"must be a positive {kind.__name__}", field=f"chains.{name}.{key}")
+    wrong_type = isinstance(value, bool) or not isinstance(value, int if kind is int else (int, float))
+    if wrong_type or (value <= 0 if minimum is None else value < minimum):
+        bound = "> 0" if minimum is None else f">= {minimum}"
+        raise InputError(f"must be {'an integer' if kind is int else 'a number'} {bound}", field=f"chains.{name}.{key}")
     return kind(value)
 
 

@@ -213,6 +213,7 @@ async def test_a_wrong_api_key_is_named_without_leaking_it(chain):
     ({"esplora": ["http://127.0.0.1:1"], "network": "mainnet"}, "chains.btc.network"),
     ({"esplora": ["http://127.0.0.1:1"], "timeout": 0}, "chains.btc.timeout"),
     ({"esplora": ["http://127.0.0.1:1"], "retries": True}, "chains.btc.retries"),
+    ({"esplora": ["http://127.0.0.1:1"], "retries": -1}, "chains.btc.retries"),
 ])
 def test_bad_config_names_the_field(table, field):
     with pytest.raises(InputError) as err:
