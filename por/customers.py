@@ -9,12 +9,14 @@ from __future__ import annotations
 import codecs
 import csv
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterator
+
+import numpy as np
 
 from por.amounts import MAX_UNITS, AmountError, Asset, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
+from por.tree import TreeError, ints_to_limbs
 
 HEADER = ["account_id", "asset", "amount"]
 MAX_ID_BYTES = 256
@@ -22,20 +24,120 @@ MAX_FIELD_CHARS = 4096
 MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
 
 
-@dataclass
 class Liabilities:
-    """Every customer's per-asset balance in base units, accounts in file order."""
+    """Every customer's per-asset balance in base units, accounts in file order.
 
-    assets: list[Asset]              # sorted by symbol: the order of sums in every node
-    account_ids: list[str]
-    columns: list[list[int]]         # columns[a][i]: account i's balance of assets[a]
+    Two views of the same book: lists (`account_ids`, `columns[a][i]`) for
+    small callers and tests, and columns for millions of accounts (`ids`, an
+    Arrow string array; `limbs()`, (hi, lo) uint64 arrays of shape
+    (accounts, assets)). Whichever view it was made from is the truth; the
+    other is derived on demand, so a book of lists can still be edited.
+    """
+
+    def __init__(self, assets: list[Asset], account_ids: list[str], columns: list[list[int]]) -> None:
+        self.assets = list(assets)           # sorted by symbol: the order of sums in every node
+        self._account_ids: list[str] | None = account_ids
+        self._columns: list[list[int]] | None = columns
+        self._ids = self._hi = self._lo = None
+
+    @classmethod
+    def from_arrays(cls, assets: list[Asset], ids, hi: np.ndarray, lo: np.ndarray) -> "Liabilities":
+        book = cls.__new__(cls)
+        book.assets = list(assets)
+        book._account_ids = book._columns = None
+        book._ids, book._hi, book._lo = ids, hi, lo
+        return book
+
+    @property
+    def _lists(self) -> bool:
+        return self._columns is not None
+
+    def __len__(self) -> int:
+        return len(self._account_ids) if self._lists else len(self._ids)
+
+    @property
+    def account_ids(self) -> list[str]:
+        if self._account_ids is None:
+            self._account_ids = self._ids.to_pylist()
+        return self._account_ids
+
+    @account_ids.setter
+    def account_ids(self, value: list[str]) -> None:
+        self._to_lists()
+        self._account_ids = value
+
+    @property
+    def columns(self) -> list[list[int]]:
+        """columns[a][i]: account i's balance of assets[a]."""
+        if self._columns is None:
+            self._columns = [_ints(self._hi[:, a], self._lo[:, a]) for a in range(len(self.assets))]
+        return self._columns
+
+    @columns.setter
+    def columns(self, value: list[list[int]]) -> None:
+        self._to_lists()
+        self._columns = value
+
+    def _to_lists(self) -> None:
+        if not self._lists:
+            _ = self.account_ids, self.columns
+            self._ids = self._hi = self._lo = None
+
+    @property
+    def ids(self):
+        """Account ids as an Arrow string array, in account order."""
+        if self._lists:
+            import pyarrow as pa
+
+            return pa.array(self._account_ids, pa.string())
+        return self._ids
+
+    def limbs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(hi, lo) uint64 arrays of shape (accounts, assets); refuses what a sum tree cannot hold."""
+        if not self._lists:
+            return self._hi, self._lo
+        count = len(self._account_ids)
+        hi = np.zeros((count, len(self.assets)), dtype=np.uint64)
+        lo = np.zeros((count, len(self.assets)), dtype=np.uint64)
+        for a, column in enumerate(self._columns):
+            if len(column) != count or any(type(v) is not int or not 0 <= v <= MAX_UNITS for v in column):
+                raise TreeError(f"balances of {self.assets[a].symbol} must be {count} integers 0..2^128-1")
+            hi[:, a], lo[:, a] = ints_to_limbs(column)
+        return hi, lo
 
     @property
     def totals(self) -> list[int]:
-        return [sum(col) for col in self.columns]
+        if self._lists:
+            return [sum(col) for col in self._columns]
+        return [_exact_sum(self._hi[:, a], self._lo[:, a]) for a in range(len(self.assets))]
 
     def balances_of(self, index: int) -> dict[str, int]:
-        return {asset.symbol: col[index] for asset, col in zip(self.assets, self.columns)}
+        if self._lists:
+            return {asset.symbol: col[index] for asset, col in zip(self.assets, self._columns)}
+        return {asset.symbol: (int(self._hi[index, a]) << 64) | int(self._lo[index, a])
+                for a, asset in enumerate(self.assets)}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Liabilities):
+            return NotImplemented
+        return (self.assets, self.account_ids, self.columns) == (other.assets, other.account_ids, other.columns)
+
+    def __repr__(self) -> str:
+        return f"Liabilities({len(self)} accounts, assets={[a.symbol for a in self.assets]})"
+
+
+def _ints(hi: np.ndarray, lo: np.ndarray) -> list[int]:
+    if not hi.any():
+        return lo.tolist()
+    return [(h << 64) | low for h, low in zip(hi.tolist(), lo.tolist())]
+
+
+def _exact_sum(hi: np.ndarray, lo: np.ndarray) -> int:
+    """Sum of 128-bit values from limbs, in 32-bit quarters so no uint64 sum can wrap."""
+    quarter = np.uint64(0xFFFFFFFF)
+    shift = np.uint64(32)
+    parts = (lo & quarter, lo >> shift, hi & quarter, hi >> shift)
+    return sum(int(p.sum(dtype=np.uint64)) << (32 * k) for k, p in enumerate(parts))
 
 
 def check_account_id(account_id: str) -> str:
@@ -53,15 +155,26 @@ def check_account_id(account_id: str) -> str:
     return account_id
 
 
+def check_row(account_id: str | None, asset: str | None, amount: str | None, table: AssetTable) -> int:
+    """Every rule one row must obey, in the order a reader applies them: the one
+    place they are written. Returns the amount in base units or raises the
+    InputError the user sees (the caller adds file and line)."""
+    if account_id is None or asset is None or amount is None:
+        raise InputError("null value")
+    try:
+        check_account_id(account_id)
+        check_asset_symbol(asset)
+        return parse_amount(amount.strip(), table.decimals(asset))
+    except AmountError as exc:
+        field = "asset" if "unknown asset" in exc.reason else "amount"
+        raise exc.at(field=exc.field or field) from None
+
+
 def load_customers(path: str | Path, table: AssetTable | None = None) -> Liabilities:
     """CSV or Parquet (by extension) -> validated Liabilities."""
-    path = Path(path)
-    table = table or AssetTable()
-    if path.suffix.lower() in (".parquet", ".pq"):
-        rows = _parquet_rows(path)
-    else:
-        rows = _csv_rows(path)
-    return _collect(rows, table, str(path))
+    from por.ingest import read_customers
+
+    return read_customers(Path(path), table or AssetTable())
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
@@ -110,79 +223,3 @@ def _text_lines(handle: BinaryIO, source: str) -> Iterator[str]:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"not UTF-8 text (byte {exc.start + 1} of the line)", file=source, line=number) from None
-
-
-def _parquet_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
-    names = parquet.schema_arrow.names
-    missing = [c for c in HEADER if c not in names]
-    if missing:
-        raise InputError(f"Parquet file lacks column(s) {', '.join(missing)}", file=str(path))
-    for column in HEADER:
-        kind = parquet.schema_arrow.field(column).type
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-                or (column == "amount" and pa.types.is_decimal(kind))):
-            raise InputError(f"column must hold strings (or decimals for amount), not {kind}",
-                             file=str(path), field=column)
-    row_number = 0
-    batches = parquet.iter_batches(columns=HEADER, batch_size=65536)
-    while True:
-        try:
-            batch = next(batches, None)
-        except (OSError, pa.ArrowException) as exc:
-            raise InputError(f"cannot read Parquet: {exc}", file=str(path), line=row_number + 1) from None
-        if batch is None:
-            break
-        ids, assets, amounts = (batch.column(i).to_pylist() for i in range(3))
-        for account_id, asset, amount in zip(ids, assets, amounts):
-            row_number += 1
-            if account_id is None or asset is None or amount is None:
-                raise InputError("null value", file=str(path), line=row_number)
-            yield row_number, account_id, asset, amount if isinstance(amount, str) else format(amount, "f")
-
-
-def _collect(rows: Iterable[tuple[int, str, str, str]], table: AssetTable, source: str) -> Liabilities:
-    index: dict[str, int] = {}
-    balances: list[dict[str, int]] = []
-    seen_line: dict[tuple[int, str], int] = {}
-    decimals_cache: dict[str, int] = {}
-    totals: dict[str, int] = {}
-    for line, account_id, asset, amount in rows:
-        try:
-            check_account_id(account_id)
-            if asset not in decimals_cache:
-                check_asset_symbol(asset)
-                decimals_cache[asset] = table.decimals(asset)
-            units = parse_amount(amount.strip(), decimals_cache[asset])
-        except AmountError as exc:
-            field = "asset" if "unknown asset" in exc.reason else "amount"
-            raise exc.at(file=source, line=line, field=exc.field or field) from None
-        except InputError as exc:
-            raise exc.at(file=source, line=line) from None
-        slot = index.get(account_id)
-        if slot is None:
-            slot = index[account_id] = len(balances)
-            balances.append({})
-        if asset in balances[slot]:
-            first = seen_line.get((slot, asset), "?")
-            raise InputError(f"duplicate row for account and asset {asset} (first on line {first})",
-                             file=source, line=line)
-        seen_line[(slot, asset)] = line
-        balances[slot][asset] = units
-        running = totals.get(asset, 0) + units
-        if running > MAX_UNITS:
-            raise InputError(f"total of {asset} exceeds 2^128-1 base units here", file=source, line=line,
-                             field="amount")
-        totals[asset] = running
-    if not balances:
-        raise InputError("no customer rows", file=source, line=1)
-    symbols = sorted(decimals_cache)
-    assets = [Asset(s, decimals_cache[s]) for s in symbols]
-    columns = [[b.get(s, 0) for b in balances] for s in symbols]
-    return Liabilities(assets=assets, account_ids=list(index), columns=columns)
