@@ -81,17 +81,17 @@ def _assets_section(assets: list[dict[str, Any]]) -> str:
     rows = []
     for a in assets:
         ok = a.get("verdict") == "pass"
-        reasons = "<br>".join(_e(r) for r in a.get("reasons", []))
         rows.append(
             f"<tr><td><b>{_e(a.get('asset'))}</b></td>"
             + "".join(f"<td class='num'>{_e(a.get(k))}</td>" for k in ("liabilities", "cold", "hot", "own", "reserves"))
             + f"<td class='num'>{_e(percent_text(a.get('coverage_ratio')))}</td>"
             f"<td class='num'>{_e(a.get('surplus'))}</td><td class='num'>{_e(a.get('shortfall'))}</td>"
-            f"<td class='{'ok' if ok else 'bad'}'>{'pass' if ok else 'fail'}</td><td>{reasons}</td></tr>")
+            f"<td class='{'ok' if ok else 'bad'}'>{'pass' if ok else 'fail'}</td></tr>")
     head = "".join(f"<th class='num'>{h}</th>" for h in ("liabilities", "cold", "hot", "own", "reserves",
                                                            "coverage", "surplus", "shortfall"))
     return ("<section><h2>Reserves against liabilities, per asset</h2><table>"
-            f"<tr><th>asset</th>{head}<th>verdict</th><th>reasons</th></tr>{''.join(rows)}</table></section>")
+            f"<tr><th>asset</th>{head}<th>verdict</th></tr>{''.join(rows)}</table>"
+            "<p>Each failed rule and its reason is listed under <a href='#rules'>Policy rules</a>.</p></section>")
 
 
 def _charts_section(assets: list[dict[str, Any]]) -> str:
@@ -146,7 +146,7 @@ def _extra_rules_section(doc: dict[str, Any]) -> str:
         f"<td class='{'ok' if c.get('ok') else 'bad'}'>{'pass' if c.get('ok') else 'fail'}</td>"
         f"<td>{_e(c.get('reason') or '')}</td></tr>" for c in checks)
     policy = doc.get("policy") or {}
-    return (f"<section><h2>Policy rules: {_e(policy.get('title') or policy.get('name'))}</h2>"
+    return (f"<section id='rules'><h2>Policy rules: {_e(policy.get('title') or policy.get('name'))}</h2>"
             f"<p class='mono'>policy file sha256 {_e(policy.get('sha256'))}</p><table><tr><th>rule</th><th>scope</th>"
             f"<th class='num'>required</th><th class='num'>actual</th><th>result</th><th>reason</th></tr>{rows}"
             "</table></section>")

@@ -122,11 +122,14 @@ def _print(doc: dict[str, Any]) -> None:
 
     from por.report import percent_text
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
     table = Table(title=f"Audit of {escape(doc['exchange'])} at {escape(doc['snapshot_id'])} under "
                         f"{escape(doc['policy']['name'])}")
     for column in ("asset", "liabilities", "cold", "hot", "own", "coverage", "surplus", "shortfall", "verdict"):
-        table.add_column(column, justify="left" if column in ("asset", "verdict") else "right")
+        # fold, never truncate: an amount cut short with an ellipsis would be a wrong amount
+        table.add_column(column, justify="left" if column in ("asset", "verdict") else "right", overflow="fold")
     for a in doc["assets"]:
         coverage = percent_text(a["coverage_ratio"])
         verdict = "[green]pass[/]" if a["verdict"] == "pass" else "[red]fail[/]"
