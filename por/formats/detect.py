@@ -15,7 +15,7 @@ def proof_format(raw: bytes, source: str) -> str:
         raise InputError("not an inclusion proof (expected a JSON object)", file=source)
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # deep nesting is a defect for the parser to name
         return "por"
     if isinstance(doc, dict):
         if "path" in doc and "format" not in doc:
@@ -27,7 +27,7 @@ def proof_format(raw: bytes, source: str) -> str:
 
 def tree_format(head: bytes, source: str) -> str:
     """'por' for a tree.bin (JSON header line), 'okx-v2' for `hash,height,balances` lines."""
-    first = head.split(b"\n", 1)[0]
+    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]   # OKX's reader accepts a BOM
     if first.startswith(b'{"format":"por-tree"') or first.startswith(b"{"):
         return "por"
     if b"," in first and first.split(b",", 1)[0].strip().isalnum():
