@@ -6,6 +6,7 @@ columns), docs/formats/snapshot.schema.json, docs/formats/chains.md.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 import tomllib
@@ -21,6 +22,8 @@ WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 _HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*\Z")
 MAX_WALLETS = 1_000_000
+MAX_CONFIG_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20   # eight fields of at most 20,000 characters, with room to spare
 
 
 def load_wallets(path: str | Path) -> tuple[list[DeclaredWallet], str | None]:
@@ -73,16 +76,31 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
                           source=f"{source}:{line}" if line else source)
 
 
+def _lines(handle, source: str):
+    """Decoded lines, refusing an over-long one before reading it whole (a 300 MB line stays on disk)."""
+    number = 0
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise InputError(f"line longer than {MAX_LINE_BYTES} bytes", file=source, line=number)
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("not UTF-8 text", file=source, line=number) from None
+
+
 def _wallets_csv(path: Path) -> list[DeclaredWallet]:
     source = str(path)
     try:
-        handle = open(path, encoding="utf-8-sig", newline="")
+        handle = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=source) from None
     csv.field_size_limit(65536)
     wallets = []
     with handle:
-        reader = csv.DictReader(handle, strict=True)
+        reader = csv.DictReader(_lines(handle, source), strict=True)
         try:
             if reader.fieldnames is None:
                 raise InputError("empty file: expected header " + ",".join(WALLET_COLUMNS), file=source, line=1)
@@ -158,6 +176,9 @@ def load_chains_config(path: str | Path) -> dict[str, dict[str, Any]]:
     """chains.toml -> {chain name: its table}; each family module checks its own keys."""
     source = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise InputError(f"file is {size} bytes, over the {MAX_CONFIG_BYTES} limit", file=source)
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=source) from None
