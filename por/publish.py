@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,9 +71,11 @@ def build_tree(liabilities: Liabilities, *, max_pieces: int = 1,
     """Nonces, (optional) splitting, random leaf order, then every level of the tree."""
     count = len(liabilities.account_ids)
     nonces = os.urandom(32 * count)
-    users = np.frombuffer(b"".join(
-        _sha256(bytes([TAG_USER]) + nonces[32 * i:32 * i + 32] + account_id.encode("utf-8")).digest()
-        for i, account_id in enumerate(liabilities.account_ids)), dtype=np.uint8).reshape(count, HASH_BYTES)
+    tag = bytes([TAG_USER])
+    users = np.frombuffer(b"".join([
+        _sha256(tag + nonces[offset:offset + 32] + account_id.encode("utf-8")).digest()
+        for offset, account_id in zip(range(0, 32 * count, 32), liabilities.account_ids)]),
+        dtype=np.uint8).reshape(count, HASH_BYTES)
     if max_pieces > 1:
         owners_list, columns = split_amounts(liabilities.columns, max_pieces, random.SystemRandom())
         owners = np.asarray(owners_list, dtype=np.int64)
@@ -93,9 +96,12 @@ def build_tree(liabilities: Liabilities, *, max_pieces: int = 1,
     levels = build_levels(leaves, len(liabilities.assets), progress)
     position = np.empty(leaf_total, dtype=np.int64)
     position[order] = np.arange(leaf_total)
-    leaf_index: list[list[int]] = [[] for _ in range(count)]
-    for piece, owner in enumerate(owners.tolist()):
-        leaf_index[owner].append(int(position[piece]))
+    positions = position.tolist()                   # pieces are grouped by owner, in piece order
+    if leaf_total == count:
+        leaf_index = [[p] for p in positions]
+    else:
+        bounds = np.searchsorted(owners, np.arange(count + 1)).tolist()
+        leaf_index = [positions[bounds[a]:bounds[a + 1]] for a in range(count)]
     return BuiltTree(liabilities, nonces, leaf_index, levels)
 
 
@@ -135,13 +141,29 @@ def _padding_at_leaves(built: BuiltTree) -> int:
     return len(built.levels[0]) - sum(len(p) for p in built.leaf_index)
 
 
+# what json.dumps(..., ensure_ascii=False) escapes: ids free of these are quoted as they are
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
 def _write_secrets(path: Path, built: BuiltTree, snapshot_id: str) -> None:
+    ids = built.liabilities.account_ids
+    quote = _quote_plain if not _JSON_ESCAPED.search("".join(ids)) else _quote_json
+    nonces = built.nonces.hex()
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(json.dumps({"format": SECRETS_FORMAT, "version": 1, "snapshot_id": snapshot_id,
                                  "root": built.root.hex(), "warning": "private: never publish this file"}) + "\n")
-        nonces = built.nonces
-        for i, account_id in enumerate(built.liabilities.account_ids):
-            handle.write(f'{{"account_id":{json.dumps(account_id, ensure_ascii=False)},'
-                         f'"nonce":"{nonces[32 * i:32 * i + 32].hex()}","leaves":{built.leaf_index[i]}}}\n')
+        for start in range(0, len(ids), 65536):
+            handle.write("".join([
+                f'{{"account_id":{quote(ids[i])},"nonce":"{nonces[64 * i:64 * i + 64]}",'
+                f'"leaves":{built.leaf_index[i]}}}\n'
+                for i in range(start, min(start + 65536, len(ids)))]))
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _quote_plain(text: str) -> str:
+    return f'"{text}"'
+
+
+def _quote_json(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)

@@ -139,7 +139,7 @@ def limbs_to_bytes(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
 def ints_to_limbs(values: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Python ints (already checked 0..2^128-1) -> (hi, lo) uint64 arrays."""
     mask = (1 << 64) - 1
-    if all(v <= mask for v in values):
+    if not values or max(values) <= mask:          # max() runs in C: the common case is one pass
         lo = np.fromiter(values, dtype=np.uint64, count=len(values))
         return np.zeros(len(values), dtype=np.uint64), lo
     hi = np.fromiter((v >> 64 for v in values), dtype=np.uint64, count=len(values))
