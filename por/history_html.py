@@ -95,7 +95,8 @@ td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 tr.bad td {{ background: #fdeeed; }} .mono {{ font-family: ui-monospace, monospace; font-size: 12.5px; }}
 td.link.broken, td.link.missing, td.sig.failed {{ color: #b42318; font-weight: 600; }}
 td.link.ok, td.sig.verified {{ color: #12733d; }} td.sig.not-checked {{ color: #8a4b00; }}
-figure {{ margin: 0 0 14px; }} figcaption {{ font-weight: 600; font-size: 13px; color: #5b6673; }}
+.plots {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 8px 20px; }}
+figure {{ margin: 0 0 8px; }} figcaption {{ font-weight: 600; font-size: 13px; color: #5b6673; }}
 svg .axis {{ stroke: #b8c2cf; }} svg .line {{ fill: none; stroke: #1f4fd1; stroke-width: 2; }}
 svg .dot {{ fill: #1f4fd1; }} svg .dot.bad {{ fill: #b42318; }}
 svg .tick {{ font-size: 11px; fill: #5b6673; }} svg .val {{ font-size: 11px; fill: #17202a; }}
@@ -105,6 +106,6 @@ svg .tick {{ font-size: 11px; fill: #5b6673; }} svg .val {{ font-size: 11px; fil
 <section class="card">{verdict}<ul class="findings">{findings}</ul><ul class="notes">{notes}</ul></section>
 <section class="card"><table><thead><tr><th>Snapshot</th><th>Time</th><th class="num">Leaves</th>{heads}<th>Link</th>
 <th>Signature</th><th>Root</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>
-<section class="card">{plots}</section>
+<section class="card plots">{plots}</section>
 </main></body></html>
 """

@@ -147,11 +147,10 @@ _SIG = {"verified": "[green]✓ verified[/]", "failed": "[red]✗ failed[/]", "n
 
 
 def _print_report(report, html: Path | None) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
     if report.ok:
         console.print(f"[bold green]CHAIN VERIFIED[/] {len(report.periods)} periods")
     else:
@@ -172,6 +171,13 @@ def _print_report(report, html: Path | None) -> None:
         console.print(f"  [yellow]![/] {escape(note)}")
     if html:
         console.print(f"  wrote {escape(str(html))}")
+
+
+def _console():
+    """Rich console; piped output gets room for whole amounts instead of folding digits."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 
 
 # --- verify-inclusion / verify-tree support -----------------------------------
@@ -271,11 +277,10 @@ def _peek_snapshot(raw: bytes) -> str | None:
 
 
 def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
     console.print(f"[bold green]VERIFIED[/] {len(results)} periods" if ok else "[bold red]NOT VERIFIED[/]")
     for finding in findings:
         console.print(f"  [red]✗[/] {escape(finding)}")

@@ -1,0 +1,458 @@
+"""The offline verifier page (por/web/verifier.html) in Debian's headless Chromium.
+
+The page is opened from a publication folder over file://, exactly as a customer
+would, and driven through its file picker, drag and drop and paste. Its verdicts
+are compared with the Python verifier's on random trees and edited proofs, and
+on OKX's genuine files and edited copies. Screenshots go to tests/artifacts/web/
+(or $POR_TEST_ARTIFACTS/web/).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from fixtures.liabilities import random_liabilities, run_por
+from fixtures.sample import write_customers
+from por.errors import InputError
+from por.formats.porjson import dumps, parse_commitment
+from por.formats.strictjson import load_file
+from por.prove import cut_proof
+from por.publish import publish
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARTIFACTS = Path(os.environ.get("POR_TEST_ARTIFACTS", Path(__file__).parent / "artifacts")) / "web"
+OKX = next(p for p in (Path(__file__).parents[1] / "fixtures/conformance/okx",
+                       Path(__file__).parents[2] / "shared/conformance/okx") if p.exists())
+KEY, OTHER = "3c" * 32, "c3" * 32
+ADDRESS = Account.from_key(bytes.fromhex(KEY)).address
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A signed publication (with its verify.html), one unsigned, and proofs cut from them."""
+    root = tmp_path_factory.mktemp("web")
+    (root / "key.hex").write_text(KEY)
+    customers = write_customers(root / "customers.csv", 40, seed=5)
+    for name, extra in (("signed", ["--sign-key", root / "key.hex"]), ("unsigned", [])):
+        code, _, err = run_por("publish", customers, "--out", root / name, "--snapshot-id", "2026-05",
+                               "--snapshot-time", "2026-05-31T00:00:00Z", "--split", "2", *extra)
+        assert code == 0, err
+    for account in ("user-0000007", "user-0000012"):
+        code, _, err = run_por("prove", root / "signed", account, "--out", root / f"{account}.json")
+        assert code == 0, err
+    return root
+
+
+@pytest.fixture
+def page(browser, site):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.requests = []
+    page.errors = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto((site / "signed" / "verify.html").as_uri())
+    yield page
+    assert all(url.startswith("file://") for url in page.requests), page.requests     # nothing leaves the page
+    assert not page.errors, page.errors
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def settle(page) -> dict[str, Any]:
+    page.wait_for_selector("body[data-status]:not([data-status='idle'])", state="attached")   # no eval: the CSP forbids it
+    return page.evaluate("window.porLastResult")
+
+
+def load(page, how: str, text: str, name: str = "proof.json") -> dict[str, Any]:
+    page.evaluate("document.body.dataset.status = 'idle'")
+    if how == "file":
+        page.set_input_files("#proof-file", files=[{"name": name, "mimeType": "application/json",
+                                                     "buffer": text.encode("utf-8")}])
+    elif how == "drop":
+        page.evaluate("""([name, text]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], name, {type: "application/json"}));
+            document.getElementById("proof-drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+        }""", [name, text])
+    else:
+        page.fill("#proof-text", text)
+        page.click("#verify")
+    return settle(page)
+
+
+def pin_commitment(page, path: Path) -> None:
+    """Loads commitment.json through the picker and waits until the page has read it."""
+    page.evaluate("document.getElementById('commitment-name').textContent = ''")
+    page.set_input_files("#commitment-file", str(path))
+    page.wait_for_selector(f"#commitment-name:text-is('{path.name}')")
+
+
+def recheck(page) -> dict[str, Any]:
+    """Runs the check again now that every input is in place (as the Verify button does)."""
+    page.evaluate("document.body.dataset.status = 'idle'")
+    page.click("#verify")
+    return settle(page)
+
+
+def reasons_shown(page) -> list[str]:
+    return page.locator("[data-testid=reasons] li").all_inner_texts()
+
+
+def proof_doc(site: Path, account: str = "user-0000007") -> dict[str, Any]:
+    return json.loads((site / f"{account}.json").read_text())
+
+
+# --- a customer's checks, through the page ---------------------------------------------
+
+def test_a_valid_proof_shows_verified_with_exact_balances_and_checked_signature(page, site):
+    pin_commitment(page, site / "signed" / "commitment.json")
+    page.fill("#signer", ADDRESS)
+    doc = proof_doc(site)
+    result = load(page, "file", (site / "user-0000007.json").read_text(), "user-0000007.json")
+    assert result["state"] == "verified" and result["reasons"] == []
+    assert result["balances"] == list(map(list, doc["balances"].items()))        # exact decimal strings
+    assert result["signature"]["state"] == "verified"
+    assert page.locator("[data-testid=status] h3").inner_text() == "Verified: your balances are included"
+    rows = page.locator("table.balances tbody tr").all_inner_texts()
+    assert [r.split("\t") for r in rows] == [[a, v] for a, v in doc["balances"].items()]
+    assert page.locator("[data-testid=step]").count() == sum(len(leaf["path"]) for leaf in doc["leaves"])
+    assert page.locator("[data-testid=root-step].bad").count() == 0
+    assert "verified: signed by the pinned key" in page.locator("[data-testid=signature]").inner_text()
+    shot(page, "por-verified")
+
+
+def test_without_a_published_root_it_says_what_was_not_compared(page, site):
+    result = load(page, "paste", (site / "user-0000012.json").read_text().rstrip("\n"))
+    assert result["state"] == "verified"
+    assert any("not compared with a published commitment" in n for n in result["notes"])
+    assert page.locator("[data-testid=root-value]").inner_text() == proof_doc(site, "user-0000012")["root"]["hash"]
+
+
+def _bump(amount: str) -> str:
+    whole, dot, frac = amount.partition(".")
+    return str(int(whole) + 1) + dot + frac
+
+
+def _flip(hex_text: str, at: int = 5) -> str:
+    return hex_text[:at] + ("0" if hex_text[at] != "0" else "1") + hex_text[at + 1:]
+
+
+def tamper_balance(doc):
+    symbol = next(iter(doc["balances"]))
+    doc["leaves"][0]["balances"][symbol] = _bump(doc["leaves"][0]["balances"][symbol])
+    doc["balances"][symbol] = _bump(doc["balances"][symbol]) if len(doc["leaves"]) == 1 else doc["balances"][symbol]
+    if len(doc["leaves"]) > 1:                                    # keep the declared total consistent
+        doc["balances"][symbol] = _sum_text(doc, symbol)
+    return "path does not recompute the root"
+
+
+def _sum_text(doc, symbol):
+    from por.amounts import format_amount, parse_amount
+
+    decimals = {a["symbol"]: a["decimals"] for a in doc["assets"]}[symbol]
+    return format_amount(sum(parse_amount(leaf["balances"][symbol], decimals) for leaf in doc["leaves"]), decimals)
+
+
+def tamper_sibling(doc):
+    doc["leaves"][0]["path"][-1]["hash"] = _flip(doc["leaves"][0]["path"][-1]["hash"])
+    return "path does not recompute the root"
+
+
+def tamper_nonce(doc):
+    doc["nonce"] = _flip(doc["nonce"], 0)
+    return "path does not recompute the root"
+
+
+def tamper_root_sums(doc):
+    symbol = next(iter(doc["root"]["sums"]))
+    doc["root"]["sums"][symbol] = _bump(doc["root"]["sums"][symbol])
+    return "path sums do not add up to the root's sums"
+
+
+@pytest.mark.parametrize("tamper", [tamper_balance, tamper_sibling, tamper_nonce, tamper_root_sums])
+def test_a_tampered_proof_shows_what_failed(page, site, tamper):
+    pin_commitment(page, site / "signed" / "commitment.json")
+    doc = proof_doc(site)
+    expected = tamper(doc)
+    result = load(page, "file", dumps(doc), "tampered.json")
+    assert result["state"] == "failed"
+    shown = reasons_shown(page)
+    assert shown == result["reasons"] and any(expected in r for r in shown), shown
+    assert page.locator("[data-testid=status] h3").inner_text() == "Not verified"
+    if "recompute the root" in expected:
+        assert page.locator("[data-testid=root-step].bad").count() >= 1
+    shot(page, f"por-{tamper.__name__.replace('_', '-')}")
+
+
+def test_a_root_other_than_the_pinned_one_fails(page, site):
+    page.fill("#root", "ab" * 32)
+    result = load(page, "drop", (site / "user-0000007.json").read_text())
+    assert result["state"] == "failed"
+    assert result["reasons"] == [f"root {proof_doc(site)['root']['hash']} is not the pinned root {'ab' * 32}"]
+    shot(page, "por-pinned-root-mismatch")
+    page.fill("#root", "")
+    pin_commitment(page, site / "unsigned" / "commitment.json")          # same customers, another tree
+    result = recheck(page)
+    assert result["state"] == "failed" and any("is not the commitment's root" in r for r in result["reasons"])
+
+
+def test_an_edit_that_only_changes_white_space_is_refused(page, site):
+    text = json.dumps(proof_doc(site), indent=4) + "\n"
+    result = load(page, "file", text, "reformatted.json")
+    assert result["state"] == "failed"
+    assert result["reasons"] == python_verdict(text, None, "reformatted.json")["reasons"] == [
+        "reformatted.json: line 2 column 3: not the canonical text of this proof (edited or re-formatted)"]
+
+
+def test_signatures_by_another_key_or_missing_fail_and_no_key_says_not_checked(page, site):
+    pin_commitment(page, site / "signed" / "commitment.json")
+    other = Account.from_key(bytes.fromhex(OTHER)).address
+    page.fill("#signer", other)
+    result = load(page, "file", (site / "user-0000007.json").read_text())
+    assert result["state"] == "failed"
+    assert f"signed by {ADDRESS.lower()}, not by the pinned key {other.lower()}" in result["signature"]["text"]
+    shot(page, "por-wrong-signer")
+    page.fill("#signer", "")
+    result = recheck(page)
+    assert result["state"] == "verified" and result["signature"]["state"] == "not-checked"
+    assert page.locator("[data-testid=signature]").inner_text().startswith("not checked (no key pinned)")
+    pin_commitment(page, site / "unsigned" / "commitment.json")
+    page.fill("#signer", ADDRESS)
+    result = recheck(page)
+    assert "the commitment is not signed, but a signing key is pinned" in result["signature"]["text"]
+    page.fill("#signer", ADDRESS[:-1] + ("A" if ADDRESS[-1] != "A" else "b"))      # a typo in the key
+    assert recheck(page)["state"] == "error"
+
+
+def test_okx_genuine_files_verify(page):
+    v1 = load(page, "drop", (OKX / "merkle_proof_file.json").read_text(), "merkle_proof_file.json")
+    assert v1["state"] == "verified" and v1["format"] == "okx-v1"
+    assert v1["balances"] == [["BTC", "1.000069"], ["ETH", "0.99908176"], ["USDT", "19398.33550812"]]
+    assert v1["root"] == "ac6b39d2a0aa8112bd1aadff5e7d4b5c2b91cd54d595262ba4367f5d2db4160d"
+    assert page.locator("[data-testid=step]").count() == 23
+    shot(page, "okx-v1-verified")
+    v2 = load(page, "paste", (OKX / "user_info_file.json").read_text())
+    assert v2["state"] == "verified" and v2["format"] == "okx-v2"
+    assert v2["balances"] == [["BTC", "0.00005"], ["ETH", "0"], ["USDT", "0"]]
+    assert any("not checked here" in n for n in v2["notes"])
+    shot(page, "okx-v2-verified")
+
+
+def test_okx_tampered_files_fail(page):
+    v1 = json.loads((OKX / "merkle_proof_file.json").read_text())
+    v1["path"][5]["balances"]["USDT"] = _bump(v1["path"][5]["balances"]["USDT"])
+    result = load(page, "file", json.dumps(v1), "merkle_proof_file.json")
+    assert result["state"] == "failed" and "path[23]: root hash does not recompute from the leaf and its path" in \
+        "\n".join(result["reasons"])
+    shot(page, "okx-v1-tampered")
+    v2 = json.loads((OKX / "user_info_file.json").read_text())
+    v2["nodes"][1]["balances"]["BTC"] = "0.0000014"
+    result = load(page, "file", json.dumps(v2), "user_info_file.json")
+    assert result["state"] == "failed"
+    assert "proof.json" not in result["reasons"][0]
+    assert result["reasons"][:1] == ["nodes[1]: hash does not recompute from the user hash and its balances"]
+    shot(page, "okx-v2-tampered")
+
+
+# --- the page against the Python verifier ------------------------------------------------
+
+def python_verdict(text: str, commitment, source: str) -> dict[str, Any] | None:
+    """What `por verify-inclusion SOURCE [--commitment]` concludes; None for bad input (exit 2)."""
+    from por.cli.liabilities import _guarded, _verify_proof_kind
+    from por.formats import detect
+
+    raw = text.encode("utf-8")
+    try:
+        kind = detect.proof_format(raw, source)
+    except InputError:
+        return None
+    verdict = _guarded(lambda: _verify_proof_kind(kind, raw, Path(source), commitment, None, None))
+    return {"ok": verdict.ok, "reasons": verdict.reasons}
+
+
+def page_verdicts(page, cases: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    return page.evaluate("""async (cases) => {
+        const out = [];
+        for (const [text, commitmentText, name] of cases) out.push(await window.porVerifier.verify(text, {commitmentText}, name));
+        return out;
+    }""", cases)
+
+
+def _scalars(node: Any, path: tuple = ()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _scalars(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _scalars(value, path + (i,))
+    else:
+        yield path, node
+
+
+def _edited_value(rng: random.Random, value: Any) -> Any:
+    if isinstance(value, bool):
+        return rng.choice([not value, 1, None])
+    if isinstance(value, int):
+        return rng.choice([value + 1, max(value - 1, 0), value + 2**64, -1, str(value), float(value)])
+    if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return _flip(value, rng.randrange(64)) if rng.random() < 0.9 else value.upper()
+    if value and value[0].isdigit() and all(c.isdigit() or c == "." for c in value):
+        return rng.choice([_bump(value), value + ("0" if "." in value else ".0"), "-" + value, value[:-1] or "1"])
+    return rng.choice([value + "x", value[:-1], " " + value, "\ud800", value + "ü"])
+
+
+def mutations(rng: random.Random, doc: dict[str, Any], text: str, count: int):
+    """Edited proofs: field edits re-serialised canonically, and raw one-character edits."""
+    fields = list(_scalars(doc))
+    for _ in range(count):
+        if rng.random() < 0.6:
+            edited = copy.deepcopy(doc)
+            path, value = rng.choice(fields)
+            target = edited
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = _edited_value(rng, value)
+            text_out = json.dumps(edited, indent=2, ensure_ascii=False) + "\n"
+            try:
+                text_out.encode("utf-8")
+            except UnicodeEncodeError:                            # a lone surrogate: send it escaped
+                text_out = json.dumps(edited, indent=2) + "\n"
+            yield text_out
+        else:
+            at = rng.randrange(len(text))
+            char = rng.choice('0123456789abcdef{}[]":, \n.')
+            yield rng.choice([text[:at] + char + text[at + 1:], text[:at] + text[at + 1:], text[:at] + char + text[at:]])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_page_verdict_equals_python_verdict_on_random_trees(page, tmp_path, seed):
+    rng = random.Random(1000 + seed)
+    book = random_liabilities(rng, rng.randint(1, 40), rng.randint(1, 4))
+    folder = tmp_path / "pub"
+    publish(book, folder, exchange="x", snapshot_id=f"s{seed}", snapshot_time="2026-01-01T00:00:00Z",
+            max_pieces=rng.randint(1, 3))
+    commitment_text = (folder / "commitment.json").read_text()
+    commitment = parse_commitment(load_file(folder / "commitment.json"), "commitment.json")
+    cases, expected = [], []
+    for account in rng.sample(book.account_ids, min(3, len(book.account_ids))):
+        proof = cut_proof(folder, account)
+        text = dumps(proof.to_json())
+        for candidate in [text, *mutations(rng, proof.to_json(), text, 25)]:
+            cases.append((candidate, commitment_text, "proof.json"))
+            expected.append(python_verdict(candidate, commitment, "proof.json"))
+    got = page_verdicts(page, cases)
+    checked_reasons = 0
+    for (candidate, _, _), want, have in zip(cases, expected, got):
+        if want is None:
+            assert have["state"] == "error", candidate
+            continue
+        assert have["ok"] == want["ok"], (candidate, want, have)
+        if want["ok"]:
+            assert have["balances"] == [list(x) for x in json.loads(candidate)["balances"].items()]
+        elif "invalid JSON" not in want["reasons"][0] and "duplicate key" not in want["reasons"][0]:
+            assert have["reasons"] == want["reasons"], candidate
+            checked_reasons += 1
+    assert sum(1 for w in expected if w and w["ok"]) >= 3 and checked_reasons >= 10
+
+
+def test_page_verdict_equals_python_verdict_on_edited_okx_files(page):
+    rng = random.Random(7)
+    cases, expected = [], []
+    for name in ("merkle_proof_file.json", "user_info_file.json"):
+        text = (OKX / name).read_text()
+        doc = json.loads(text)
+        edits = [text]
+        for path, value in _scalars(doc):
+            if isinstance(value, str) and path[-1] != "auditId":
+                edits.append(_okx_edit(doc, path, value, rng))
+            elif path[-1] == "height":
+                edits.append(_okx_edit(doc, path, value + 1, rng))
+        for candidate in edits:
+            cases.append((candidate, "", name))
+            expected.append(python_verdict(candidate, None, name))
+    got = page_verdicts(page, cases)
+    for (candidate, _, _), want, have in zip(cases, expected, got):
+        assert have["ok"] == want["ok"], (candidate[:200], want, have)
+        assert have["reasons"] == want["reasons"], (want, have)
+    assert sum(1 for w in expected if w["ok"]) == 2 and len(cases) > 130
+
+
+def _okx_edit(doc, path, value, rng):
+    edited = copy.deepcopy(doc)
+    target = edited
+    for key in path[:-1]:
+        target = target[key]
+    if isinstance(value, int):
+        target[path[-1]] = value
+    elif len(value) == 64:
+        target[path[-1]] = _flip(value, rng.randrange(64))
+    else:
+        target[path[-1]] = rng.choice([_bump(value), value + "1" if "." in value else value + ".1", "-" + value])
+    return json.dumps(edited)
+
+
+def test_page_checks_signatures_exactly_like_python(page, tmp_path):
+    from por import signing
+
+    rng = random.Random(3)
+    base = json.loads(json.dumps(_commitment_doc()))
+    cases, expected = [], []
+    for i in range(8):
+        key = rng.randbytes(32)
+        doc = copy.deepcopy(base)
+        doc["exchange"] = f"ex-{i}-ü\u2028\"\\"
+        doc["signature"] = signing.sign(doc, key)
+        signer = Account.from_key(key).address
+        pinned = [signer, signer.lower(), Account.from_key(rng.randbytes(32)).address]
+        variants = [doc]
+        altered = copy.deepcopy(doc)
+        altered["totals"]["BTC"] = "2"
+        variants.append(altered)
+        for variant in variants:
+            text = json.dumps(variant, ensure_ascii=False)
+            for key_text in pinned:
+                cases.append((text, key_text))
+                expected.append(signing.check(json.loads(text), signing.normalise_address(key_text)))
+    proof = json.dumps(json.loads((OKX / "merkle_proof_file.json").read_text()))
+    got = page.evaluate("""async ([proof, cases]) => {
+        const out = [];
+        for (const [commitmentText, signerText] of cases) out.push((await window.porVerifier.verify(proof, {commitmentText, signerText})).signature);
+        return out;
+    }""", [proof, cases])
+    assert [g["state"] for g in got] == [e.state for e in expected]
+    assert [g["text"] for g in got] == [e.text for e in expected]
+    assert sum(e.state == "verified" for e in expected) == 16
+
+
+def _commitment_doc() -> dict[str, Any]:
+    return {"format": "por-commitment", "version": 1, "exchange": "ex", "snapshot_id": "s", "snapshot_time": "t",
+            "hash": "sha256", "root": "ab" * 32, "height": 2, "leaf_count": 3,
+            "assets": [{"symbol": "BTC", "decimals": 8}], "totals": {"BTC": "1.5"},
+            "tree": {"file": "tree.bin", "sha256": "cd" * 32}}
