@@ -264,3 +264,13 @@ def test_dropping_an_empty_last_piece_is_refused(tmp_path):
         pytest.fail("precondition: a verifying proof with several pieces")   # not the expected failure
     del doc["leaves"][-1]
     assert not accepted(doc, commitment), "a proof without its empty last piece verifies"
+
+
+def test_ids_that_json_must_escape_are_proved(tmp_path):
+    ids = ['quote"d', "back\\slash", "tab\there", "客户-ü", "plain"]
+    book = Liabilities(assets=[Asset("BTC", 8)], account_ids=ids, columns=[[1, 2, 3, 4, 5]])
+    commitment = publish_to(tmp_path / "pub", book, split=2)
+    for i, account in enumerate(ids):
+        proof = cut_proof(tmp_path / "pub", account)
+        assert proof.account_id == account and proof.balances() == [i + 1]
+        assert verify_inclusion(proof, commitment=commitment).ok
