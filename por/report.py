@@ -33,12 +33,12 @@ def _dec(value: Any) -> Decimal:
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f6f7f9;color:#1d2433}
-main{max-width:1100px;margin:0 auto;padding:24px}
+main{max-width:1280px;margin:0 auto;padding:24px}
 .verdict{border-radius:10px;padding:20px 24px;color:#fff;margin-bottom:20px}
 .verdict.pass{background:#1f7a4d}.verdict.fail{background:#b42318}
 .verdict h1{margin:0 0 4px;font-size:30px;letter-spacing:.5px}
 .verdict ul{margin:8px 0 0;padding-left:20px}
-section{background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:16px 20px;margin-bottom:18px}
+section{background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:16px 20px;margin-bottom:18px;overflow-x:auto}
 h2{font-size:18px;margin:0 0 12px}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:6px 8px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}

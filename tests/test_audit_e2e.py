@@ -1,0 +1,188 @@
+"""End-to-end audits on real local hardhat and bcoin nodes, through the `por audit` CLI.
+
+One module-wide pair of nodes; every scenario is its own exchange with its own
+keys, funded to its own fractions of the same published liabilities, signed,
+snapshotted, then moved after the snapshot.
+"""
+
+import csv
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from fixtures.exchange import INSOLVENT, SOLVENT, Funding, local_chains, open_exchange
+from fixtures.sample import write_customers
+from por.customers import load_customers
+from por.publish import publish
+
+NAME = "e2e-exchange"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def chains():
+    with local_chains() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def publication(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pub")
+    customers = write_customers(folder / "customers.csv", 120, seed=3)
+    publish(load_customers(customers), folder / "publication", exchange=NAME, snapshot_id="2026-11-e2e")
+    return folder / "publication"
+
+
+def run_audit(publication, files, policy, tmp_path, *extra):
+    cmd = [sys.executable, "-m", "por", "audit", "--commitment", str(publication / "commitment.json"),
+           "--tree", str(publication / "tree.bin"), "--wallets", str(files.wallets), "--snapshot",
+           str(files.snapshot), "--config", str(files.chains), "--policy", policy, "--prices", str(files.prices),
+           "--insurance-jpy", "2500000000", "--json", str(tmp_path / f"{policy}.json"),
+           "--html", str(tmp_path / f"{policy}.html"), *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert "Traceback" not in done.stderr + done.stdout
+    report = json.loads((tmp_path / f"{policy}.json").read_text()) if done.returncode in (0, 1) else None
+    return done, report
+
+
+def reasons_of(report):
+    return " | ".join(report["reasons"])
+
+
+def test_solvent_exchange_passes_both_policies_with_tip_balances_moved(chains, publication, tmp_path):
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=SOLVENT)
+    for policy in ("jp-fsa", "full-reserve"):
+        done, report = run_audit(publication, files, policy, tmp_path, )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert report["verdict"] == "pass" and report["liabilities"]["tree_verified"] is True
+        by_asset = {a["asset"]: a for a in report["assets"]}
+        for asset, kinds in files.expected.items():
+            # ETH hot holds one extra ether for gas; everything else is exactly what was funded at the snapshot
+            extra = 10**18 if asset == "ETH" else 0
+            decimals = by_asset[asset]["decimals"]
+            assert _units(by_asset[asset]["cold"], decimals) == kinds["cold"]
+            assert _units(by_asset[asset]["hot"], decimals) == kinds["hot"] + extra
+            assert _units(by_asset[asset]["own"], decimals) == kinds["own"]
+        assert "PASS" in (tmp_path / f"{policy}.html").read_text()
+
+
+def test_insolvent_exchange_fails_with_every_reason(chains, publication, tmp_path):
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=INSOLVENT)
+    done, report = run_audit(publication, files, "jp-fsa", tmp_path)
+    assert done.returncode == 1
+    text = reasons_of(report)
+    for asset in ("BTC", "ETH", "USDT"):
+        assert f"{asset}: cold wallets hold" in text
+        assert f"{asset}: reserves (cold+hot)" in text
+    assert "not matched by own coins" in text
+    assert "FAIL" in done.stdout
+
+
+def test_94_percent_cold_fails_jp_fsa_only(chains, publication, tmp_path):
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME,
+                          funding=Funding(cold=Fraction(94, 100), hot=Fraction(6, 100), own=Fraction(6, 100)))
+    done, report = run_audit(publication, files, "jp-fsa", tmp_path)
+    assert done.returncode == 1
+    assert all("cold wallets hold" in r and "94.00%" in r for r in report["reasons"]), report["reasons"]
+    assert len(report["reasons"]) == 3
+    done, report = run_audit(publication, files, "full-reserve", tmp_path)
+    assert done.returncode == 0, reasons_of(report)
+
+
+def test_hot_part_not_covered_by_own_coins_fails_jp_fsa(chains, publication, tmp_path):
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME,
+                          funding=Funding(cold=Fraction(96, 100), hot=Fraction(4, 100), own=Fraction(0)))
+    done, report = run_audit(publication, files, "jp-fsa", tmp_path)
+    assert done.returncode == 1
+    assert report["reasons"] and all("not matched by own coins" in r for r in report["reasons"])
+
+
+def test_one_asset_short_while_the_others_are_fine(chains, publication, tmp_path):
+    short = Funding(cold=Fraction(96, 100), hot=Fraction(2, 100), own=Fraction(5, 100))
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, per_asset={"USDT": short})
+    done, report = run_audit(publication, files, "jp-fsa", tmp_path)
+    assert done.returncode == 1
+    verdicts = {a["asset"]: a["verdict"] for a in report["assets"]}
+    assert verdicts == {"BTC": "pass", "ETH": "pass", "USDT": "fail"}
+    assert all(r.startswith("USDT: reserves (cold+hot)") for r in report["reasons"]), report["reasons"]
+
+
+def test_an_address_declared_twice_counts_once(chains, publication, tmp_path):
+    # Half the BTC in cold: declaring the cold P2WSH twice would make it look fully covered.
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME,
+                          per_asset={"BTC": Funding(cold=Fraction(50, 100), hot=Fraction(2, 100), own=Fraction(0))})
+    rows = list(csv.DictReader(open(files.wallets, encoding="utf-8")))
+    cold = next(r for r in rows if r["asset"] == "BTC" and r["wallet_type"] == "cold" and r["scheme"] == "bip322")
+    with open(files.wallets, "a", newline="", encoding="utf-8") as handle:
+        csv.DictWriter(handle, list(rows[0])).writerow(cold)
+    done, report = run_audit(publication, files, "full-reserve", tmp_path)
+    assert done.returncode == 1
+    btc = next(a for a in report["assets"] if a["asset"] == "BTC")
+    assert btc["verdict"] == "fail"
+    flagged = [a for a in report["addresses"] if a["address"] == cold["address"]]
+    assert len(flagged) == 2 and all(any("declared 2 times" in f for f in a["flags"]) for a in flagged)
+    assert sum(1 for a in flagged if a["counted"]) == 1
+
+
+def test_an_address_also_claimed_by_another_exchange_is_excluded(chains, publication, tmp_path):
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=SOLVENT)
+    rows = list(csv.DictReader(open(files.wallets, encoding="utf-8")))
+    cold = next(r for r in rows if r["asset"] == "BTC" and r["wallet_type"] == "cold" and r["scheme"] == "bip322")
+    other = tmp_path / "other-exchange.csv"
+    with open(other, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerow(cold)
+    done, report = run_audit(publication, files, "full-reserve", tmp_path, "--also-claimed", str(other))
+    assert done.returncode == 1
+    row = next(a for a in report["addresses"] if a["address"] == cold["address"])
+    assert not row["counted"] and any("also claimed by other-exchange" in f for f in row["flags"])
+    assert any(r.startswith("BTC:") for r in report["reasons"])
+
+
+def test_a_failed_ownership_proof_fails_the_audit(chains, publication, tmp_path):
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=SOLVENT)
+    text = files.wallets.read_text(encoding="utf-8").replace(f"by {NAME}:", "by someone-else:", 1)
+    files.wallets.write_text(text, encoding="utf-8")
+    done, report = run_audit(publication, files, "full-reserve", tmp_path)
+    assert done.returncode == 1
+    assert any(r.startswith("ownership proof failed") and "is not the expected" in r for r in report["reasons"])
+
+
+def test_an_unreachable_provider_is_exit_2_naming_it(chains, publication, tmp_path):
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=SOLVENT)
+    dead = "http://127.0.0.1:9"
+    files.chains.write_text(files.chains.read_text().replace(chains.esplora.url, dead))
+    done, _ = run_audit(publication, files, "full-reserve", tmp_path)
+    assert done.returncode == 2
+    assert dead in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def _units(text, decimals):
+    whole, _, frac = text.partition(".")
+    return int(whole) * 10**decimals + int(frac.ljust(decimals, "0") or 0)
+
+
+def test_html_reports_render_in_chromium_with_the_verdict_first(chains, publication, tmp_path, chromium,
+                                                                 screenshot_dir):
+    outcomes = {}
+    for name, funding in (("solvent", SOLVENT), ("insolvent", INSOLVENT)):
+        files = open_exchange(chains, publication, tmp_path / name, exchange=NAME, funding=funding)
+        out = tmp_path / name
+        done, report = run_audit(publication, files, "jp-fsa", out)
+        page = chromium.new_page(viewport={"width": 1200, "height": 900})
+        page.goto((out / "jp-fsa.html").as_uri())
+        verdict = page.locator("#verdict")
+        assert verdict.is_visible()
+        box = verdict.bounding_box()
+        assert box["y"] < 100                      # the verdict is the first thing on the page
+        outcomes[name] = verdict.locator("h1").inner_text()
+        assert page.locator("svg[aria-label='coverage per asset'] rect").count() == len(report["assets"])
+        assert page.evaluate("document.querySelectorAll('script, link[rel=stylesheet], img').length") == 0
+        page.screenshot(path=str(screenshot_dir / f"audit-{name}.png"), full_page=True)
+        page.close()
+    assert outcomes == {"solvent": "PASS", "insolvent": "FAIL"}
