@@ -143,7 +143,7 @@ def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
 
 
 def verify_inclusion(
-    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF...", help="An inclusion proof: por JSON, OKX V1 "
+    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX V1 "
                                                  "proof or OKX V2 user file; several: one customer's periods.")],
     commitment: Annotated[Optional[list[Path]], typer.Option(help="The published commitment.json to check against "
                                                              "(repeat for several periods).")] = None,
