@@ -14,7 +14,7 @@ proves the key signed, which is all an ownership proof claims.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -181,4 +181,4 @@ def make_adapter(name: str, config: dict[str, Any]) -> ChainAdapter:
     return EvmAdapter(settings(name, config))
 
 
-__all__: Sequence[str] = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings"]
+__all__ = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings"]

@@ -236,7 +236,7 @@ class FaultyProxy:
             if fault == "rpc-limit":
                 return web.json_response({"jsonrpc": "2.0", "id": None,
                                           "error": {"code": -32005, "message": "limit exceeded"}})
-            await asyncio.sleep(0.01)        # keeps requests overlapping, so the limit is visible
+            await asyncio.sleep(0.03)        # keeps requests overlapping, so the limit is visible
             async with aiohttp.ClientSession() as session:
                 async with session.post(self.target, data=body,
                                         headers={"Content-Type": "application/json"}) as resp:
@@ -441,3 +441,19 @@ async def test_read_reserves_end_to_end(world, tmp_path):
     assert not report.rows[-1].ownership.ok and not report.ok
     assert report.assets["ETH"].cold == sum(world.native[h.address] for h in world.holders)
     json.dumps(report.to_json())
+
+
+# --- the hand-written aggregate3 codec against eth_abi --------------------------------------------
+def test_aggregate3_codec_matches_eth_abi():
+    from eth_abi import decode, encode
+    from chains.evm_rpc import AGGREGATE3, decode_results, encode_aggregate3
+    calls = [(Account.create().address, bytes(range(n))) for n in (0, 1, 31, 32, 36, 33, 100)]
+    assert encode_aggregate3(calls) == AGGREGATE3 + encode(["(address,bool,bytes)[]"],
+                                                           [[(a, True, d) for a, d in calls]])
+    results = [(True, bytes(32)), (False, b""), (True, b"\x01" * 70), (False, b"\x08\xc3\x79\xa0")]
+    raw = encode(["(bool,bytes)[]"], [results])
+    assert decode_results(raw) == results == [tuple(r) for r in decode(["(bool,bytes)[]"], raw)[0]]
+    assert decode_results(encode(["(bool,bytes)[]"], [[]])) == []
+    for bad in (raw[:-32], raw[:100], b"", raw[:64] + b"\xff" * 32 + raw[96:]):
+        with pytest.raises(ValueError):
+            decode_results(bad)
