@@ -187,6 +187,16 @@ def test_an_unreadable_commitment_is_a_finding_that_names_it(chain, tmp_path):
     assert code == 2 and "nowhere" in err
 
 
+def test_history_never_follows_a_tree_path_out_of_the_folder(chain, tmp_path):
+    copy = copy_chain(chain, tmp_path)
+    path = copy / "p2" / "commitment.json"
+    doc = json.loads(path.read_text())
+    doc["tree"]["file"] = "../p1/tree.bin"
+    path.write_text(json.dumps(doc))
+    code, out, _ = history(copy / "p2")
+    assert code == 1 and "'../p1/tree.bin' is not a plain file name beside the commitment" in out
+
+
 def test_history_html_is_self_contained_plots_totals_and_escapes_every_value(chain, tmp_path):
     copy = copy_chain(chain, tmp_path)
     path = copy / "p3" / "commitment.json"

@@ -94,6 +94,9 @@ def _check_tree(folder: Path, period, notes: list[str]) -> None:
     if not commitment.tree_file:
         notes.append(f"{period.label}: the commitment names no tree file: tree not checked")
         return
+    if Path(commitment.tree_file).name != commitment.tree_file or commitment.tree_file in (".", ".."):
+        period.problems.append(f"tree file {commitment.tree_file!r} is not a plain file name beside the commitment")
+        return
     path = base / commitment.tree_file
     if not path.exists():
         notes.append(f"{period.label}: {commitment.tree_file} not present: tree not checked")
