@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from collections import defaultdict
@@ -81,7 +82,6 @@ def test_publications_link_sign_and_carry_the_verifier_page(chain):
     assert "previous" not in docs[0]
     for before, (i, doc) in zip(docs, enumerate(docs[1:], 2)):
         raw = (chain / f"p{i - 1}" / "commitment.json").read_bytes()
-        import hashlib
         assert doc["previous"] == {"snapshot_id": before["snapshot_id"], "sha256": hashlib.sha256(raw).hexdigest()}
     assert all(d["signature"]["signer"] == ADDRESS for d in docs)
     for i in (1, 2, 3):
