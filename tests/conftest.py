@@ -12,9 +12,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Chromium; `make test` installs it, so its absence fails rather than skips in CI."""
+    """A headless Chromium; `make test` installs it, so its absence fails rather than skips in CI.
+
+    Module-scoped: playwright's sync API keeps an event loop running in this thread,
+    which the async tests of the next module must not find there."""
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         if os.environ.get("CI"):
             pytest.fail("Debian's chromium is missing: `make test` installs it")
