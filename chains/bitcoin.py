@@ -29,7 +29,7 @@ from por.errors import InputError, ProviderError
 from por.models import DeclaredWallet, OwnershipResult, Scheme
 
 CONFIG_KEYS = {"family", "network", "native_asset", "min_confirmations", "node_rpc", "esplora", "timeout",
-               "retries", "max_concurrency", "requests_per_second", "batch_size"}
+               "retries", "concurrency", "rate_limit", "batch_size"}
 MAX_SATS = 21_000_000 * 100_000_000
 _HASH_RE = re.compile(r"[0-9a-f]{64}\Z")
 
@@ -112,9 +112,9 @@ def make_adapter(name: str, config: dict[str, Any]) -> "BitcoinAdapter":
         raise exc.at(field=f"chains.{name}") from None
     settings = _Settings(
         timeout=_number(config, name, "timeout", 30.0, float), retries=_number(config, name, "retries", 3, int, 0),
-        max_concurrency=_number(config, name, "max_concurrency", 8, int),
+        max_concurrency=_number(config, name, "concurrency", 8, int),
         batch_size=_number(config, name, "batch_size", 20, int),
-        requests_per_second=_number(config, name, "requests_per_second", None, float))
+        requests_per_second=_number(config, name, "rate_limit", None, float))
     providers = [NodeProvider(url, settings) for url in _urls(config, name, "node_rpc")]
     providers += [EsploraProvider(url, settings) for url in _urls(config, name, "esplora")]
     if not providers:

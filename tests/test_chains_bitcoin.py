@@ -95,7 +95,7 @@ async def test_esplora_pagination_and_concurrency_limit(chain):
     shim.max_in_flight = 0
     miner = sc.wallets["miner"]           # > 100 transactions: five Esplora pages
     query = BalanceQuery(miner.address, "BTC", None, miner.output_script.hex())
-    async with bitcoin.make_adapter("btc", config(node, shim.url, max_concurrency=2)) as adapter:
+    async with bitcoin.make_adapter("btc", config(node, shim.url, concurrency=2)) as adapter:
         both = await adapter.balances([query] + queries(sc), sc.snapshot_height)
     assert both[0].amount == sc.miner_at_snapshot
     assert [r.amount for r in both[1:]] == [sc.at_snapshot[n] for n in NAMES]
