@@ -10,10 +10,9 @@ end, so a killed run never leaves a publication that looks complete.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import random
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,13 +21,16 @@ from typing import Callable
 import numpy as np
 
 from por.atomic import atomic_directory
+from por.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels
 from por.customers import Liabilities
 from por.errors import InputError
 from por.formats.porjson import Commitment, dumps
-from por.formats.treefile import TreeHeader, write_tree
-from por.tree import HASH_BYTES, TAG_USER, build_levels, ints_to_limbs, leaf_records, _sha256
+from por.formats.secrets import SECRETS_FORMAT, write_secrets
+from por.formats.treefile import TreeHeader, header_line
+from por.tree import AMOUNT_BYTES, HASH_BYTES, build_levels, ints_to_limbs, tree_height
 
-SECRETS_FORMAT = "por-secrets"
+__all__ = ["BuiltTree", "Shuffle", "build_tree", "publish", "split_amounts", "SECRETS_FORMAT"]
+
 COMMITMENT_FILE = "commitment.json"
 TREE_FILE = "tree.bin"
 SECRETS_FILE = "private/secrets.jsonl"
@@ -66,104 +68,111 @@ def split_amounts(columns: list[list[int]], max_pieces: int, rng: random.Random)
     return owners, pieces
 
 
+def _pieces(liabilities: Liabilities, max_pieces: int) -> Pieces:
+    """The amounts the leaves hold: the book itself, or its OKX-style split."""
+    if max_pieces == 1:
+        hi, lo = liabilities.limbs()
+        return Pieces(hi, lo)
+    count = len(liabilities)
+    owners_list, columns = split_amounts(liabilities.columns, max_pieces, random.SystemRandom())
+    owners = np.asarray(owners_list, dtype=np.int64)
+    starts = np.searchsorted(owners, np.arange(count))
+    limbs = [ints_to_limbs(column) for column in columns]
+    shape = (len(owners), len(columns))
+    hi = np.stack([h for h, _ in limbs], axis=1) if limbs else np.zeros(shape, np.uint64)
+    lo = np.stack([low for _, low in limbs], axis=1) if limbs else np.zeros(shape, np.uint64)
+    return Pieces(hi, lo, owners, np.arange(len(owners)) - starts[owners])
+
+
+def _leaf_maker(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) -> tuple[LeafMaker, Shuffle]:
+    pieces = _pieces(liabilities, max_pieces)
+    shuffle = shuffle or Shuffle.draw(len(liabilities), len(pieces))
+    shuffle.check(len(liabilities), len(pieces))
+    return LeafMaker(liabilities.ids, shuffle.nonces, pieces, shuffle.order), shuffle
+
+
+def _positions(shuffle: Shuffle) -> np.ndarray:
+    """Leaf index of each piece: the inverse of the leaf order."""
+    position = np.empty(len(shuffle.order), dtype=np.int64)
+    position[shuffle.order] = np.arange(len(shuffle.order))
+    return position
+
+
 def build_tree(liabilities: Liabilities, *, max_pieces: int = 1,
-               progress: Callable[[int], None] | None = None) -> BuiltTree:
-    """Nonces, (optional) splitting, random leaf order, then every level of the tree."""
-    count = len(liabilities.account_ids)
-    nonces = os.urandom(32 * count)
-    tag = bytes([TAG_USER])
-    users = np.frombuffer(b"".join([
-        _sha256(tag + nonces[offset:offset + 32] + account_id.encode("utf-8")).digest()
-        for offset, account_id in zip(range(0, 32 * count, 32), liabilities.account_ids)]),
-        dtype=np.uint8).reshape(count, HASH_BYTES)
-    if max_pieces > 1:
-        owners_list, columns = split_amounts(liabilities.columns, max_pieces, random.SystemRandom())
-        owners = np.asarray(owners_list, dtype=np.int64)
-        starts = np.searchsorted(owners, np.arange(count))
-        piece_numbers = np.arange(len(owners)) - starts[owners]
-    else:
-        owners, columns = np.arange(count), liabilities.columns
-        piece_numbers = np.zeros(count, dtype=np.int64)
-    leaf_total = len(owners)
-    rng = np.random.default_rng(int.from_bytes(os.urandom(32), "big"))
-    order = rng.permutation(leaf_total)            # position -> piece
-    limbs = [ints_to_limbs(col) for col in columns]
-    hi = np.stack([h[order] for h, _ in limbs], axis=1) if limbs else np.zeros((leaf_total, 0), np.uint64)
-    lo = np.stack([l[order] for _, l in limbs], axis=1) if limbs else np.zeros((leaf_total, 0), np.uint64)
-    leaves = leaf_records(users[owners[order]], piece_numbers[order], hi, lo)
+               progress: Callable[[int], None] | None = None, shuffle: Shuffle | None = None) -> BuiltTree:
+    """Nonces, (optional) splitting, random leaf order, then every level of the tree, in memory.
+
+    `shuffle` fixes the nonces and leaf order (tests, distributed builds);
+    by default both are fresh from the OS.
+    """
+    maker, shuffle = _leaf_maker(liabilities, max_pieces, shuffle)
+    leaf_total = len(maker)
+    leaves = maker.records(0, leaf_total)
     if progress:
         progress(leaf_total)
     levels = build_levels(leaves, len(liabilities.assets), progress)
-    position = np.empty(leaf_total, dtype=np.int64)
-    position[order] = np.arange(leaf_total)
-    positions = position.tolist()                   # pieces are grouped by owner, in piece order
+    positions = _positions(shuffle).tolist()       # pieces are grouped by owner, in piece order
+    count = len(liabilities)
     if leaf_total == count:
         leaf_index = [[p] for p in positions]
     else:
-        bounds = np.searchsorted(owners, np.arange(count + 1)).tolist()
+        bounds = np.searchsorted(maker.pieces.owners, np.arange(count + 1)).tolist()
         leaf_index = [positions[bounds[a]:bounds[a + 1]] for a in range(count)]
-    return BuiltTree(liabilities, nonces, leaf_index, levels)
+    return BuiltTree(liabilities, shuffle.nonces, leaf_index, levels)
 
 
 def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapshot_id: str,
             snapshot_time: str | None = None, max_pieces: int = 1, force: bool = False,
             progress: Callable[[int], None] | None = None,
-            extra_files: Callable[[Path, Commitment], None] | None = None) -> Commitment:
-    """Builds the tree and writes the publication folder atomically."""
+            extra_files: Callable[[Path, Commitment], None] | None = None,
+            shuffle: Shuffle | None = None, dask: str | None = None, dask_workers: int | None = None) -> Commitment:
+    """Builds the tree and writes the publication folder atomically, in bounded memory.
+
+    Levels go to tree.bin as they are made (por/build.py), so memory holds the
+    book and a few chunks, never the tree. With `dask` (a scheduler address,
+    or "local") the leaves and subtrees are built on Dask workers; the bytes
+    written are the same.
+    """
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
     snapshot_time = snapshot_time or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    built = build_tree(liabilities, max_pieces=max_pieces, progress=progress)
-    header = TreeHeader(liabilities.assets, len(built.levels[0]) - _padding_at_leaves(built),
-                        len(built.levels) - 1, snapshot_id)
-    root = built.levels[-1]
-    with atomic_directory(out, replace=force) as staging:
-        with open(staging / TREE_FILE, "wb") as handle:
-            tree_digest = write_tree(handle, header, built.levels)
+    maker, shuffle = _leaf_maker(liabilities, max_pieces, shuffle)
+    leaf_count = len(maker)
+    asset_count = len(liabilities.assets)
+    header = TreeHeader(liabilities.assets, leaf_count, tree_height(leaf_count), snapshot_id)
+    with contextlib.ExitStack() as stack:
+        staging = stack.enter_context(atomic_directory(out, replace=force))
+        client = None
+        if dask:
+            from por.distributed import connect
+
+            client = stack.enter_context(connect(dask, dask_workers))
+        with open(staging / TREE_FILE, "w+b") as handle:
+            sink = LevelSink(handle, header_line(header))
+            if client is not None:
+                from por.distributed import stream_levels_dask
+
+                root = stream_levels_dask(client, sink, maker, leaf_count, asset_count, progress)
+            else:
+                root = stream_levels(sink, maker.chunks(), leaf_count, asset_count, header.record_size, progress)
+            os.fsync(handle.fileno())
+        root_hash = bytes(root[:HASH_BYTES])
+        (staging / "private").mkdir(mode=0o700)
+        first_piece = None
+        if maker.pieces.owners is not None:
+            first_piece = np.searchsorted(maker.pieces.owners, np.arange(len(liabilities) + 1))
+        with open(staging / SECRETS_FILE, "wb") as handle:
+            write_secrets(handle, maker.ids, shuffle.nonces, _positions(shuffle), snapshot_id, root_hash,
+                          first_piece)
             handle.flush()
             os.fsync(handle.fileno())
-        (staging / "private").mkdir(mode=0o700)
-        _write_secrets(staging / SECRETS_FILE, built, snapshot_id)
+        sums = bytes(root[HASH_BYTES:])
         commitment = Commitment(
             exchange=exchange, snapshot_id=snapshot_id, snapshot_time=snapshot_time,
-            root=built.root, height=header.height, leaf_count=header.leaf_count,
-            assets=liabilities.assets,
-            totals=[int.from_bytes(bytes(root[0, HASH_BYTES + 16 * a:HASH_BYTES + 16 * a + 16]), "big")
-                    for a in range(len(liabilities.assets))],
-            tree_file=TREE_FILE, tree_sha256=tree_digest)
+            root=root_hash, height=header.height, leaf_count=leaf_count, assets=liabilities.assets,
+            totals=[int.from_bytes(sums[AMOUNT_BYTES * a:AMOUNT_BYTES * (a + 1)], "big") for a in range(asset_count)],
+            tree_file=TREE_FILE, tree_sha256=sink.digest.digest())
         if extra_files:
             extra_files(staging, commitment)
         (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
     return commitment
-
-
-def _padding_at_leaves(built: BuiltTree) -> int:
-    return len(built.levels[0]) - sum(len(p) for p in built.leaf_index)
-
-
-# what json.dumps(..., ensure_ascii=False) escapes: ids free of these are quoted as they are
-_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
-
-
-def _write_secrets(path: Path, built: BuiltTree, snapshot_id: str) -> None:
-    ids = built.liabilities.account_ids
-    quote = _quote_plain if not _JSON_ESCAPED.search("".join(ids)) else _quote_json
-    nonces = built.nonces.hex()
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps({"format": SECRETS_FORMAT, "version": 1, "snapshot_id": snapshot_id,
-                                 "root": built.root.hex(), "warning": "private: never publish this file"}) + "\n")
-        for start in range(0, len(ids), 65536):
-            handle.write("".join([
-                f'{{"account_id":{quote(ids[i])},"nonce":"{nonces[64 * i:64 * i + 64]}",'
-                f'"leaves":{built.leaf_index[i]}}}\n'
-                for i in range(start, min(start + 65536, len(ids)))]))
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _quote_plain(text: str) -> str:
-    return f'"{text}"'
-
-
-def _quote_json(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
