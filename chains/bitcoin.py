@@ -12,6 +12,7 @@ is keyed by hash, so the P2PKH and P2WPKH of one key share an entry.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -183,7 +184,8 @@ class _Provider:
     def __init__(self, url: str, settings: _Settings) -> None:
         parsed = URL(url)
         self.base = parsed.with_user(None).with_password(None)
-        self.auth = aiohttp.BasicAuth(parsed.user or "", parsed.password or "") if parsed.password else None
+        credentials = f"{parsed.user or ''}:{parsed.password}".encode() if parsed.password else None
+        self.headers = {"Authorization": "Basic " + base64.b64encode(credentials).decode()} if credentials else {}
         self.label = f"{self.kind} {self.base}"          # names the provider in errors, never its credentials
         self.settings = settings
         self.session: aiohttp.ClientSession | None = None
@@ -211,7 +213,7 @@ class _Provider:
             if self.limiter:
                 await self.limiter.acquire()
             try:
-                async with self.session.request(method, url, json=body, auth=self.auth) as resp:
+                async with self.session.request(method, url, json=body, headers=self.headers) as resp:
                     if resp.status == 429 or resp.status >= 500:
                         raise _Transient(f"HTTP {resp.status} from {url}")
                     if resp.status != 200:
