@@ -76,5 +76,8 @@ def print_reserves(report) -> None:
     if report.ok:
         console.print("[bold green]ALL OWNERSHIP PROOFS VERIFIED[/]")
     else:
-        failed = sum(1 for r in report.rows if not r.ownership.ok)
-        console.print(f"[bold red]{failed} OWNERSHIP PROOF(S) FAILED[/]: those addresses are not counted")
+        failed = [r for r in report.rows if not r.ownership.ok]
+        console.print(f"[bold red]{len(failed)} OWNERSHIP PROOF(S) FAILED[/]: those addresses are not counted")
+        for r in failed:   # one unwrapped line each: table cells wrap long reasons
+            console.print(f"  [red]✗[/] {escape(r.wallet.chain)} {escape(r.wallet.address)} "
+                          f"({escape(r.wallet.source)}): {escape(r.ownership.reason)}")
