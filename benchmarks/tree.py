@@ -47,15 +47,20 @@ def generate(accounts: int, asset_count: int, seed: int = 1) -> Liabilities:
     rng = np.random.default_rng(seed)
     symbols = ["BTC", "ETH", "USDT", "SOL", "XRP", "DOGE"][:asset_count]
     decimals = {"BTC": 8, "ETH": 18, "USDT": 6, "SOL": 9, "XRP": 6, "DOGE": 8}
-    columns = []
-    for _ in symbols:
+    symbols = sorted(symbols)
+    lo = np.empty((accounts, len(symbols)), dtype=np.uint64)
+    for a in range(len(symbols)):
         digits = rng.integers(0, 16, size=accounts)
         values = (rng.random(accounts) * 10.0 ** digits).astype(np.uint64)
         values[rng.random(accounts) < 0.33] = 0
-        columns.append(values.tolist())
+        lo[:, a] = values
     ids = [f"user-{i:08d}" for i in range(accounts)]
-    assets = sorted((Asset(s, decimals[s]) for s in symbols), key=lambda a: a.symbol)
-    return Liabilities(assets=assets, account_ids=ids, columns=columns)
+    assets = [Asset(s, decimals[s]) for s in symbols]
+    if hasattr(Liabilities, "from_arrays"):           # the columnar form the file readers produce
+        import pyarrow as pa
+
+        return Liabilities.from_arrays(assets, pa.array(ids, pa.string()), np.zeros_like(lo), lo)
+    return Liabilities(assets=assets, account_ids=ids, columns=[lo[:, a].tolist() for a in range(len(assets))])
 
 
 def preimages(folder: Path, asset_count: int) -> tuple[list[bytes], list[bytes]]:
