@@ -224,6 +224,8 @@ class _Provider:
                 raise _Transient(f"no answer within {self.settings.timeout:g}s from {url}") from None
             except aiohttp.ClientConnectionError as exc:
                 raise _Transient(f"cannot reach {url}: {exc}") from None
+            except aiohttp.ClientPayloadError:        # the body was cut short: like a dropped connection
+                raise _Transient(f"answer from {url} was cut short") from None
             except (aiohttp.ContentTypeError, ValueError) as exc:
                 raise ProviderError(self.label, f"unreadable answer from {url}: {exc}", address=address) from None
 
