@@ -140,8 +140,12 @@ def _urls(config: dict[str, Any], name: str, key: str) -> list[str]:
     if not isinstance(value, list):
         raise InputError("expected a list of URLs", field=f"chains.{name}.{key}")
     for i, url in enumerate(value):
-        parsed = URL(url) if isinstance(url, str) else None
-        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        try:
+            parsed = URL(url) if isinstance(url, str) else None
+            ok = parsed is not None and parsed.scheme in ("http", "https") and bool(parsed.host) and parsed.port
+        except ValueError:      # yarl refuses e.g. a port that is not a number
+            ok = False
+        if not ok:
             raise InputError("expected an http(s) URL", field=f"chains.{name}.{key}[{i}]")
     return value
 

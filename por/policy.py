@@ -151,9 +151,10 @@ def parse_policy(raw: bytes, source: str) -> Policy:
         raise InputError("not UTF-8 text", file=source) from None
     try:
         data = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:     # TOMLDecodeError, or an integer of more than 4300 digits
         match = _LINE_RE.search(str(exc))
-        raise InputError(f"invalid TOML: {exc}", file=source, line=int(match.group(1)) if match else None) from None
+        raise InputError(f"invalid TOML: {str(exc)[:200]}", file=source,
+                         line=int(match.group(1)) if match else None) from None
     top = _Table(data, source, "")
     top.only("policy", "coverage", "cold_storage", "hot_guarantee", "liability_reserve", "addresses")
     head = top.table("policy")

@@ -182,8 +182,10 @@ def load_chains_config(path: str | Path) -> dict[str, dict[str, Any]]:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=source) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"invalid TOML: {exc}", file=source) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=source) from None
+    except ValueError as exc:     # TOMLDecodeError, or an integer of more than 4300 digits
+        raise InputError(f"invalid TOML: {str(exc)[:200]}", file=source) from None
     chains = data.get("chains")
     if not isinstance(chains, dict) or not chains:
         raise InputError("expected [chains.NAME] tables", file=source, field="chains")
