@@ -1,0 +1,299 @@
+"""Fuzzing every parser and verifier with hypothesis: never an exception other than a PorError,
+and through the CLI never an exit other than 1 or 2 (0 only for an unchanged or valid input)
+and never an internal error.
+
+Inputs are valid documents mutated byte-wise (flips, cuts, splices, hostile tokens) plus raw
+random bytes. Example counts are bounded for CI (POR_FUZZ_EXAMPLES raises them locally).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import tempfile
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chains.evm  # noqa: F401 - py_ecc raises the recursion limit on import; do it before hypothesis looks
+from chains import family_module
+from fixtures.adversarial.input_cases import CHAINS, SNAPSHOT, WALLET_HEAD, WALLET_ROW
+from fixtures.adversarial.por_cases import Book, _text
+from fixtures.okx import build, random_balances, split_leaf, tree_lines, user_leaves, v1_case, v2_user
+from por.amounts import AssetTable, parse_amount
+from por.customers import load_customers
+from por.errors import PorError
+from por.formats import okx
+from por.formats.porjson import parse_commitment, parse_proof
+from por.formats.strictjson import loads
+from por.formats.treefile import verify_tree_file
+from por.formats.wallets import load_chains_config, load_snapshot, load_wallets
+from por.models import ownership_message
+from por.policy import parse_policy
+from por.prices import load_prices
+from por.proof import verify_inclusion
+
+EXAMPLES = int(os.environ.get("POR_FUZZ_EXAMPLES", "40"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("POR_FUZZ_EXAMPLES"),
+                suppress_health_check=list(HealthCheck))
+TOKENS = [b"-", b"-1", b"+", b"e", b"1e999999", b"NaN", b"Infinity", b"null", b"true", b"[]", b"{}", b'"', b"\\",
+          b"\\ud800", b"\x00", b"\xff", b"\xef\xbb\xbf", b"\r\n", b",", b"\n", b"0" * 400, b"9" * 5000,
+          "\u202e".encode(), "١".encode(), b"0x", b"|", b"[chains.x]", b"=", b"'''"]
+
+# --- valid documents to start from -------------------------------------------------------------------
+_rng = random.Random(8)
+BOOK = Book.make(_rng, 7)
+PROOF = _text(BOOK.proof(3)).encode()
+COMMITMENT_DOC = BOOK.commitment()
+COMMITMENT = _text(COMMITMENT_DOC).encode()
+TREE = BOOK.tree_bytes()
+OKX_V1 = json.dumps(v1_case(_rng, 6, 2), indent=2).encode()
+_user = v2_user(_rng)
+OKX_USER = json.dumps(_user, indent=2).encode()
+OKX_TREE = "".join(tree_lines(build(user_leaves(_user) + [split_leaf(f"{i:064x}", random_balances(_rng))
+                                                          for i in range(3)]))).encode()
+CUSTOMERS = b"account_id,asset,amount\r\nalice,BTC,1.5\r\n\"bob, jr\",ETH,0.000000000000000001\r\ncarol,USDT,7\r\n"
+WALLETS_CSV = (WALLET_HEAD + WALLET_ROW).encode()
+WALLETS_JSON = json.dumps({"exchange": "ex", "wallets": list(csv.DictReader(io.StringIO(WALLET_HEAD + WALLET_ROW)))}
+                          ).encode()
+SNAPSHOT_BYTES = json.dumps(SNAPSHOT).encode()
+CHAINS_BYTES = (CHAINS + '[chains.btc]\nfamily = "bitcoin"\nnetwork = "regtest"\nnode_rpc = ["http://x:k@127.0.0.1:9"]\n'
+                ).encode()
+POLICY = (Path(__file__).resolve().parents[1] / "por" / "policies" / "jp-fsa.toml").read_bytes()
+PRICES = b"asset,price_jpy,source,time\nBTC,14500000.5,a quote,2024-06-30T00:00:00+09:00\nETH,500000,b,2024-06-30T00:00:00Z\n"
+
+
+@st.composite
+def mutated(draw, original: bytes) -> bytes:
+    """A few edits of `original`: flip, cut, splice in a hostile token, duplicate, truncate."""
+    data = bytearray(original)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "cut", "token", "dup", "truncate", "byte"]))
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        if kind == "flip" and data:
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "cut":
+            del data[at:at + draw(st.integers(1, 40))]
+        elif kind == "token":
+            data[at:at + draw(st.integers(0, 3))] = draw(st.sampled_from(TOKENS))
+        elif kind == "dup":
+            end = at + draw(st.integers(1, 200))
+            data[at:at] = data[at:end]
+        elif kind == "truncate":
+            del data[at:]
+        else:
+            data[at:at + 1] = bytes([draw(st.integers(0, 255))])
+    return bytes(data)
+
+
+def inputs(original: bytes):
+    return st.one_of(mutated(original), st.binary(max_size=300))
+
+
+def refused_or_accepted(call, *args):
+    """Runs a parser/verifier: a PorError is a refusal; anything else escaping is a bug."""
+    try:
+        return call(*args)
+    except PorError:
+        return None
+
+
+def _file(data: bytes, name: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="por-fuzz-"))
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+# --- parsers and verifiers, in process ---------------------------------------------------------------
+
+@FUZZ
+@given(data=inputs(PROOF))
+def test_por_proof(data):
+    commitment = parse_commitment(loads(COMMITMENT, "c.json"), "c.json")
+    parsed = refused_or_accepted(lambda: parse_proof(loads(data.decode("utf-8", "replace"), "p.json"), "p.json"))
+    if parsed is not None and verify_inclusion(parsed, commitment=commitment).ok:
+        assert parsed.to_json() == parse_proof(loads(PROOF, "p.json"), "p.json").to_json()   # only layout changed
+
+
+@FUZZ
+@given(data=inputs(COMMITMENT))
+def test_por_commitment(data):
+    refused_or_accepted(lambda: parse_commitment(loads(data.decode("utf-8", "replace"), "c.json"), "c.json"))
+
+
+@FUZZ
+@given(data=inputs(TREE))
+def test_por_tree_file(data):
+    commitment = parse_commitment(loads(COMMITMENT, "c.json"), "c.json")
+    path = _file(data, "tree.bin")
+    verdict = refused_or_accepted(verify_tree_file, path, commitment)
+    if verdict is not None and verdict.ok:
+        assert data == TREE
+    path.unlink()
+
+
+@FUZZ
+@given(data=inputs(OKX_V1))
+def test_okx_v1(data):
+    proof = refused_or_accepted(okx.parse_okx_v1_proof, data, "v1.json")
+    if proof is not None:
+        okx.verify_okx_v1(proof, json.loads(OKX_V1)["path"][-1]["hash"])
+
+
+@FUZZ
+@given(data=inputs(OKX_USER), tree=inputs(OKX_TREE))
+def test_okx_v2_user_and_tree(data, tree):
+    user = refused_or_accepted(okx.parse_okx_v2_user, data, "user.json")
+    path = _file(tree, "tree.txt")
+    refused_or_accepted(okx.verify_okx_v2_tree, path)
+    if user is not None:
+        refused_or_accepted(okx.verify_okx_v2_user, user, path, None)
+    path.unlink()
+
+
+@FUZZ
+@given(data=inputs(CUSTOMERS), name=st.sampled_from(["c.csv", "c.parquet"]))
+def test_customers(data, name):
+    path = _file(data, name)
+    book = refused_or_accepted(load_customers, path, AssetTable())
+    if book is not None:
+        assert all(v >= 0 for column in book.columns for v in column)
+
+
+@FUZZ
+@given(data=inputs(WALLETS_CSV), json_data=inputs(WALLETS_JSON))
+def test_wallets_and_ownership(data, json_data):
+    for raw, name in ((data, "w.csv"), (json_data, "w.json")):
+        loaded = refused_or_accepted(load_wallets, _file(raw, name))
+        for wallet in (loaded or ([], None))[0]:
+            config = {"family": "evm", "chain_id": 1, "rpc": ["http://127.0.0.1:9"], "native_asset": "ETH"}
+            for family in ("evm", "bitcoin"):
+                module = family_module(family)
+                cfg = config if family == "evm" else {"family": "bitcoin", "network": "regtest"}
+                result = module.verify_ownership(wallet, ownership_message("s", "ex", wallet.address), cfg)
+                assert isinstance(result.ok, bool) and result.reason
+                refused_or_accepted(module.validate_address, wallet.address, cfg)
+                refused_or_accepted(module.balance_query, wallet, cfg)
+
+
+@FUZZ
+@given(data=inputs(SNAPSHOT_BYTES))
+def test_snapshot(data):
+    refused_or_accepted(load_snapshot, _file(data, "snapshot.json"))
+
+
+@FUZZ
+@given(data=inputs(CHAINS_BYTES))
+def test_chains_toml_and_adapter_settings(data):
+    chains = refused_or_accepted(load_chains_config, _file(data, "chains.toml"))
+    for name, table in (chains or {}).items():
+        try:
+            module = family_module(table["family"])
+        except ValueError:
+            continue
+        refused_or_accepted(module.make_adapter, name, table)
+
+
+@FUZZ
+@given(data=inputs(POLICY))
+def test_policy(data):
+    refused_or_accepted(parse_policy, data, "policy.toml")
+
+
+@FUZZ
+@given(data=inputs(PRICES))
+def test_prices(data):
+    refused_or_accepted(load_prices, _file(data, "prices.csv"))
+
+
+@FUZZ
+@given(text=st.text(max_size=90) | st.sampled_from(["1e999999", "+1", "-0", "0.10", "١", "1_0", "9" * 81]),
+       decimals=st.integers(0, 36), canonical=st.booleans())
+def test_amounts(text, decimals, canonical):
+    units = refused_or_accepted(lambda: parse_amount(text, decimals, canonical=canonical))
+    if units is not None:
+        assert units >= 0 and not any(c in text for c in "+-eE_")
+
+
+# --- through the CLI: exit 1 or 2, one line on stderr, never an internal error --------------------------
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    from por.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+CLI = {
+    "proof": (PROOF, "proof.json", ["verify-inclusion", "{file}", "--commitment", "{dir}/commitment.json"]),
+    "okx-v1": (OKX_V1, "proof.json", ["verify-inclusion", "{file}"]),
+    "okx-user": (OKX_USER, "user.json", ["verify-inclusion", "{file}", "--tree", "{dir}/tree.txt"]),
+    "tree": (TREE, "tree.bin", ["verify-tree", "{file}", "--commitment", "{dir}/commitment.json"]),
+    "okx-tree": (OKX_TREE, "tree.txt", ["verify-tree", "{file}"]),
+    "commitment": (COMMITMENT, "c.json", ["verify-tree", "{dir}/tree.bin", "--commitment", "{file}"]),
+    "customers": (CUSTOMERS, "c.csv", ["publish", "{file}", "--out", "{dir}/out"]),
+    "wallets": (WALLETS_CSV, "w.csv", ["reserves", "{file}", "--snapshot", "{dir}/snapshot.json", "--config",
+                                       "{dir}/chains.toml", "--exchange", "ex"]),
+    "policy": (POLICY, "p.toml", ["audit", "--commitment", "{dir}/commitment.json", "--wallets", "{dir}/w.csv",
+                                  "--snapshot", "{dir}/snapshot.json", "--config", "{dir}/chains.toml",
+                                  "--policy", "{file}"]),
+}
+
+
+def same_document(kind: str, data: bytes, original: bytes) -> bool:
+    """Only layout changed: JSON that parses to the same value, tree lines with other line ends."""
+    if data == original:
+        return True
+    if kind == "commitment":      # exchange name and time are not bound to the tree; the rest must be
+        bound = ("root", "totals", "assets", "leaf_count", "height", "snapshot_id", "tree_sha256")
+        doc, ref = (parse_commitment(loads(d, "c.json"), "c.json") for d in (data, original))
+        return all(getattr(doc, k) == getattr(ref, k) for k in bound)
+    if kind == "okx-tree":
+        return data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n").rstrip(b"\n") == original.rstrip(b"\n")
+    try:
+        return kind != "tree" and json.loads(data.decode("utf-8-sig")) == json.loads(original)
+    except ValueError:
+        return False
+
+
+@pytest.mark.parametrize("kind", sorted(CLI))
+def test_cli_exits_1_or_2_with_one_line(kind):
+    original, name, argv = CLI[kind]
+
+    @settings(max_examples=max(EXAMPLES // 4, 5), deadline=None, derandomize=FUZZ.derandomize,
+              suppress_health_check=list(HealthCheck))
+    @given(data=mutated(original))
+    def check(data):
+        folder = Path(tempfile.mkdtemp(prefix="por-fuzz-cli-"))
+        (folder / "commitment.json").write_bytes(COMMITMENT)
+        (folder / "tree.bin").write_bytes(TREE)
+        (folder / "tree.txt").write_bytes(OKX_TREE)
+        (folder / "snapshot.json").write_bytes(SNAPSHOT_BYTES)
+        (folder / "chains.toml").write_text(CHAINS.replace('native_asset = "ETH"\n',
+                                                           'native_asset = "ETH"\nretries = 1\ntimeout = 1\n'))
+        (folder / "w.csv").write_bytes(WALLETS_CSV)
+        (folder / name).write_bytes(data)
+        code, out, err = run_cli(*[a.format(file=folder / name, dir=folder) for a in argv])
+        assert "Traceback" not in out + err and "internal error" not in err, err
+        assert len(err.strip().splitlines()) <= 1, err
+        if code == 0:
+            assert kind in ("customers", "policy") or same_document(kind, data, original), (kind, out)
+        else:
+            assert code in (1, 2), (code, err)
+            if code == 2:
+                assert err.startswith("por: ") and len(err.strip().splitlines()) == 1, err
+
+    check()
