@@ -222,6 +222,51 @@ def test_amounts(text, decimals, canonical):
         assert units >= 0 and not any(c in text for c in "+-eE_")
 
 
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                       max_size=3), max_leaves=6)
+
+
+def _paths(doc, prefix=()):
+    yield prefix
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in items:
+        yield from _paths(value, prefix + (key,))
+
+
+JSON_PARSERS = {
+    "proof": (PROOF, lambda d: verify_inclusion(parse_proof(d, "p.json"))),
+    "commitment": (COMMITMENT, lambda d: parse_commitment(d, "c.json")),
+    "okx-v1": (OKX_V1, lambda d: okx.verify_okx_v1(okx.parse_okx_v1_proof(json.dumps(d), "v1.json"), None)),
+    "okx-user": (OKX_USER, lambda d: okx.verify_okx_v2_user(okx.parse_okx_v2_user(json.dumps(d), "u.json"), None,
+                                                            None)),
+    "snapshot": (SNAPSHOT_BYTES, lambda d: load_snapshot(_file(json.dumps(d).encode(), "s.json"))),
+    "wallets": (WALLETS_JSON, lambda d: load_wallets(_file(json.dumps(d).encode(), "w.json"))),
+}
+
+
+@FUZZ
+@given(kind=st.sampled_from(sorted(JSON_PARSERS)), data=st.data())
+def test_json_fields_of_any_type(kind, data):
+    """Type confusion: any field (or the whole document) replaced by any JSON value."""
+    original, check = JSON_PARSERS[kind]
+    doc = json.loads(original)
+    path = data.draw(st.sampled_from(list(_paths(doc))))
+    value = data.draw(JSON_VALUES)
+    if not path:
+        doc = value
+    else:
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    try:
+        json.dumps(doc, allow_nan=False)
+    except ValueError:
+        return                                    # NaN/inf: strict JSON never yields them (tested above)
+    refused_or_accepted(check, doc)
+
+
 # --- through the CLI: exit 1 or 2, one line on stderr, never an internal error --------------------------
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
