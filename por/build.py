@@ -14,8 +14,11 @@ would give it. So block roots combine into the very same tree.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -33,7 +36,7 @@ from por.tree import (
     parent_level,
 )
 
-CHUNK_NODES = 1 << 17            # nodes per step: ~15 MB of records at 5 assets
+CHUNK_NODES = 1 << 15            # nodes per step: 3.7 MB of records at 5 assets, cache-friendly
 MIN_BLOCK_LEAVES = 1 << 12       # smallest block worth a task on a worker
 _GATHER_CELLS = 1 << 22          # bytes gathered at once when assembling user-hash preimages
 
@@ -104,8 +107,15 @@ def user_hashes(nonces: np.ndarray, starts: np.ndarray, lengths: np.ndarray, dat
     if not count:
         return out
     distinct = np.unique(lengths)
+    if len(distinct) == 1 and int(starts[-1] - starts[0]) == (count - 1) * int(distinct[0]):
+        length, first = int(distinct[0]), int(starts[0])            # ids back to back: no gather
+        pre = np.empty((count, 1 + 32 + length), dtype=np.uint8)
+        pre[:, 0] = TAG_USER
+        pre[:, 1:33] = nonces
+        pre[:, 33:] = data[first:first + count * length].reshape(count, length)
+        return hash_rows(pre)
     for length in distinct.tolist():
-        rows = np.arange(count) if len(distinct) == 1 else np.nonzero(lengths == length)[0]
+        rows = np.nonzero(lengths == length)[0]
         step = max(1, _GATHER_CELLS // max(length, 1))
         for s in range(0, len(rows), step):
             r = rows[s:s + step]
@@ -118,70 +128,115 @@ def user_hashes(nonces: np.ndarray, starts: np.ndarray, lengths: np.ndarray, dat
     return out
 
 
-class LeafMaker:
-    """Leaf records for any range of leaf positions, from ids, nonces, pieces and the order."""
+def user_table(ids, nonces: bytes | np.ndarray, progress: Progress | None = None) -> np.ndarray:
+    """Every account's user hash, in account order: (accounts, 32) bytes."""
+    offsets, data = string_buffers(ids)
+    nonce_rows = np.frombuffer(nonces, dtype=np.uint8).reshape(-1, 32)
+    out = np.empty((len(offsets) - 1, HASH_BYTES), dtype=np.uint8)
+    for start in range(0, len(out), CHUNK_NODES):
+        stop = min(start + CHUNK_NODES, len(out))
+        starts = offsets[start:stop]
+        out[start:stop] = user_hashes(nonce_rows[start:stop], starts, offsets[start + 1:stop + 1] - starts, data)
+        if progress:
+            progress(stop - start)
+    return out
 
-    def __init__(self, ids, nonces: bytes | np.ndarray, pieces: Pieces, order: np.ndarray) -> None:
-        self.ids = ids
-        self.offsets, self.data = string_buffers(ids)
-        self.nonces = np.frombuffer(nonces, dtype=np.uint8).reshape(-1, 32) if isinstance(nonces, bytes) \
-            else nonces
+
+class LeafMaker:
+    """Leaf records for any range of leaf positions, from user hashes, pieces and the order."""
+
+    def __init__(self, users: np.ndarray, pieces: Pieces, order: np.ndarray) -> None:
+        self.users = users                   # (accounts, 32): see user_table
         self.pieces = pieces
         self.order = np.asarray(order, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.order)
 
-    def __reduce__(self):                # pickle the inputs, not the views derived from them
-        return LeafMaker, (self.ids, self.nonces, self.pieces, self.order)
-
-    def records(self, start: int, stop: int) -> np.ndarray:
+    def _gather(self, start: int, stop: int):
         piece = self.order[start:stop]
         owners = self.pieces.owners
         account = piece if owners is None else owners[piece]
-        starts = self.offsets[account]
-        users = user_hashes(self.nonces[account], starts, self.offsets[account + 1] - starts, self.data)
         numbers = np.zeros(len(piece), np.int64) if self.pieces.numbers is None else self.pieces.numbers[piece]
-        return leaf_records(users, numbers, self.pieces.hi[piece], self.pieces.lo[piece])
+        return self.users[account], numbers, self.pieces.hi[piece], self.pieces.lo[piece]
+
+    def records(self, start: int, stop: int) -> np.ndarray:
+        return leaf_records(*self._gather(start, stop))
 
     def chunks(self, chunk: int = CHUNK_NODES) -> Iterator[np.ndarray]:
         for start in range(0, len(self), chunk):
             yield self.records(start, min(start + chunk, len(self)))
 
     def block(self, start: int, stop: int) -> "LeafMaker":
-        """Only what leaves start..stop need (ids, nonces, amounts), in leaf order: a worker's input."""
-        import pyarrow as pa
-
-        piece = self.order[start:stop]
-        owners = self.pieces.owners
-        account = piece if owners is None else owners[piece]
-        pieces = Pieces(self.pieces.hi[piece], self.pieces.lo[piece], None,
-                        None if self.pieces.numbers is None else self.pieces.numbers[piece])
-        ids = self.ids.take(pa.array(account))
-        return LeafMaker(ids, np.ascontiguousarray(self.nonces[account]), pieces, np.arange(len(piece)))
+        """Only what leaves start..stop need, in leaf order: a worker's input."""
+        users, numbers, hi, lo = self._gather(start, stop)
+        return LeafMaker(users, Pieces(hi, lo, None, numbers), np.arange(stop - start))
 
 
 # --- levels on disk ---------------------------------------------------------------
 
 class LevelSink:
-    """Appends records to an open tree file, hashing exactly what it writes, and reads
-    back the level below (the page cache holds it; our memory does not)."""
+    """Appends records to an open tree file and reads back the level below.
+
+    A writer thread does the pwrite and the running SHA-256 of the file (both
+    release the GIL), so on a second core they overlap the hashing of nodes.
+    Use as a context manager: leaving it waits for every byte to be written;
+    `digest` is final after that. Reads come from the page cache, not our memory.
+    """
+
+    QUEUE_CHUNKS = 32
 
     def __init__(self, handle, head: bytes) -> None:
         self.fd = handle.fileno()
         self.digest = hashlib.sha256()
-        self.size = 0
+        self.size = 0                    # bytes appended (queued or written)
+        self._written = 0
+        self._error: BaseException | None = None
+        self._done = threading.Condition()
+        self._queue: queue.Queue = queue.Queue(self.QUEUE_CHUNKS)
+        self._thread = threading.Thread(target=self._write, name="tree.bin writer", daemon=True)
+        self._thread.start()
         self.append(head)
 
+    def __enter__(self) -> "LevelSink":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:                               # the producer's error is the one to report
+            with contextlib.suppress(BaseException):
+                self.close()
+
     def append(self, data) -> None:
-        view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data).cast("B")
-        self.digest.update(view)
-        while view:
-            written = os.pwrite(self.fd, view, self.size)
-            self.size += written
-            view = view[written:]
+        if self._error is not None:
+            raise self._error
+        item = np.ascontiguousarray(data) if isinstance(data, np.ndarray) else bytes(data)
+        self.size += item.nbytes if isinstance(item, np.ndarray) else len(item)
+        self._queue.put(item)
+
+    def _write(self) -> None:
+        offset = 0
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    view = memoryview(item).cast("B")
+                    self.digest.update(view)
+                    while view:
+                        written = os.pwrite(self.fd, view, offset)
+                        offset += written
+                        view = view[written:]
+                except BaseException as exc:      # reported to the producer on its next call
+                    self._error = exc
+            with self._done:
+                self._written = offset
+                self._done.notify_all()
 
     def read(self, offset: int, nbytes: int) -> bytes:
+        with self._done:
+            self._done.wait_for(lambda: self._written >= offset + nbytes or self._error is not None)
+        if self._error is not None:
+            raise self._error
         parts = []
         while nbytes:
             part = os.pread(self.fd, nbytes, offset)
@@ -191,6 +246,13 @@ class LevelSink:
             offset += len(part)
             nbytes -= len(part)
         return b"".join(parts) if len(parts) != 1 else parts[0]
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def stream_levels(sink: LevelSink, leaves: Iterator[np.ndarray], leaf_count: int, asset_count: int,

@@ -39,6 +39,7 @@ class Liabilities:
         self._account_ids: list[str] | None = account_ids
         self._columns: list[list[int]] | None = columns
         self._ids = self._hi = self._lo = None
+        self._lists = True                   # which view is the truth
 
     @classmethod
     def from_arrays(cls, assets: list[Asset], ids, hi: np.ndarray, lo: np.ndarray) -> "Liabilities":
@@ -46,11 +47,8 @@ class Liabilities:
         book.assets = list(assets)
         book._account_ids = book._columns = None
         book._ids, book._hi, book._lo = ids, hi, lo
+        book._lists = False
         return book
-
-    @property
-    def _lists(self) -> bool:
-        return self._columns is not None
 
     def __len__(self) -> int:
         return len(self._account_ids) if self._lists else len(self._ids)
@@ -82,6 +80,7 @@ class Liabilities:
         if not self._lists:
             _ = self.account_ids, self.columns
             self._ids = self._hi = self._lo = None
+            self._lists = True
 
     @property
     def ids(self):

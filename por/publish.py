@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,11 +22,11 @@ from typing import Callable
 import numpy as np
 
 from por.atomic import atomic_directory
-from por.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels
+from por.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
 from por.customers import Liabilities
 from por.errors import InputError
 from por.formats.porjson import Commitment, dumps
-from por.formats.secrets import SECRETS_FORMAT, write_secrets
+from por.formats.secrets import SECRETS_FORMAT, set_root, write_secrets
 from por.formats.treefile import TreeHeader, header_line
 from por.tree import AMOUNT_BYTES, HASH_BYTES, build_levels, ints_to_limbs, tree_height
 
@@ -84,11 +85,18 @@ def _pieces(liabilities: Liabilities, max_pieces: int) -> Pieces:
     return Pieces(hi, lo, owners, np.arange(len(owners)) - starts[owners])
 
 
-def _leaf_maker(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) -> tuple[LeafMaker, Shuffle]:
+def _plan(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) -> tuple[Pieces, Shuffle]:
     pieces = _pieces(liabilities, max_pieces)
     shuffle = shuffle or Shuffle.draw(len(liabilities), len(pieces))
     shuffle.check(len(liabilities), len(pieces))
-    return LeafMaker(liabilities.ids, shuffle.nonces, pieces, shuffle.order), shuffle
+    return pieces, shuffle
+
+
+def _write_secrets(path: Path, ids, shuffle: Shuffle, snapshot_id: str, first_piece: np.ndarray | None) -> None:
+    with open(path, "wb") as handle:
+        write_secrets(handle, ids, shuffle.nonces, _positions(shuffle), snapshot_id, bytes(HASH_BYTES), first_piece)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _positions(shuffle: Shuffle) -> np.ndarray:
@@ -105,7 +113,8 @@ def build_tree(liabilities: Liabilities, *, max_pieces: int = 1,
     `shuffle` fixes the nonces and leaf order (tests, distributed builds);
     by default both are fresh from the OS.
     """
-    maker, shuffle = _leaf_maker(liabilities, max_pieces, shuffle)
+    pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
+    maker = LeafMaker(user_table(liabilities.ids, shuffle.nonces), pieces, shuffle.order)
     leaf_total = len(maker)
     leaves = maker.records(0, leaf_total)
     if progress:
@@ -136,10 +145,14 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
     snapshot_time = snapshot_time or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    maker, shuffle = _leaf_maker(liabilities, max_pieces, shuffle)
-    leaf_count = len(maker)
+    pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
+    ids = liabilities.ids
+    leaf_count = len(pieces)
     asset_count = len(liabilities.assets)
     header = TreeHeader(liabilities.assets, leaf_count, tree_height(leaf_count), snapshot_id)
+    first_piece = None
+    if pieces.owners is not None:
+        first_piece = np.searchsorted(pieces.owners, np.arange(len(liabilities) + 1))
     with contextlib.ExitStack() as stack:
         staging = stack.enter_context(atomic_directory(out, replace=force))
         client = None
@@ -147,25 +160,26 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
             from por.distributed import connect
 
             client = stack.enter_context(connect(dask, dask_workers))
+        (staging / "private").mkdir(mode=0o700)
+        # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
+        background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
+        secrets = background.submit(_write_secrets, staging / SECRETS_FILE, ids, shuffle, snapshot_id, first_piece)
         with open(staging / TREE_FILE, "w+b") as handle:
-            sink = LevelSink(handle, header_line(header))
-            if client is not None:
-                from por.distributed import stream_levels_dask
+            with LevelSink(handle, header_line(header)) as sink:
+                if client is not None:
+                    from por.distributed import stream_levels_dask, user_table_dask
 
-                root = stream_levels_dask(client, sink, maker, leaf_count, asset_count, progress)
-            else:
-                root = stream_levels(sink, maker.chunks(), leaf_count, asset_count, header.record_size, progress)
+                    maker = LeafMaker(user_table_dask(client, ids, shuffle.nonces, progress), pieces, shuffle.order)
+                    root = stream_levels_dask(client, sink, maker, leaf_count, asset_count, progress)
+                else:
+                    maker = LeafMaker(user_table(ids, shuffle.nonces, progress), pieces, shuffle.order)
+                    root = stream_levels(sink, maker.chunks(), leaf_count, asset_count, header.record_size,
+                                         progress)
+                del maker
             os.fsync(handle.fileno())
         root_hash = bytes(root[:HASH_BYTES])
-        (staging / "private").mkdir(mode=0o700)
-        first_piece = None
-        if maker.pieces.owners is not None:
-            first_piece = np.searchsorted(maker.pieces.owners, np.arange(len(liabilities) + 1))
-        with open(staging / SECRETS_FILE, "wb") as handle:
-            write_secrets(handle, maker.ids, shuffle.nonces, _positions(shuffle), snapshot_id, root_hash,
-                          first_piece)
-            handle.flush()
-            os.fsync(handle.fileno())
+        secrets.result()
+        set_root(staging / SECRETS_FILE, snapshot_id, root_hash)
         sums = bytes(root[HASH_BYTES:])
         commitment = Commitment(
             exchange=exchange, snapshot_id=snapshot_id, snapshot_time=snapshot_time,

@@ -21,6 +21,7 @@ verifying never create a Python object per node beyond the hash call itself.
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -148,10 +149,18 @@ def ints_to_limbs(values: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hash_rows(preimages: np.ndarray) -> np.ndarray:
-    """SHA-256 of every row: the one loop the design cannot vectorise."""
+    """SHA-256 of every row: the one loop the design cannot vectorise.
+
+    struct.iter_unpack cuts the rows straight from the array's memory, so the
+    only object per row is the bytes hashlib needs. (A list comprehension, not
+    map(): it lets the writer thread in por/build.py have the GIL now and then.)
+    """
     n, width = preimages.shape
-    flat = preimages.tobytes()
-    digests = b"".join([_sha256(flat[i:i + width]).digest() for i in range(0, n * width, width)])
+    if not n:
+        return np.zeros((0, HASH_BYTES), dtype=np.uint8)
+    rows = struct.Struct(f"{width}s").iter_unpack(memoryview(np.ascontiguousarray(preimages)).cast("B"))
+    sha256 = _sha256
+    digests = b"".join([sha256(row).digest() for (row,) in rows])
     return np.frombuffer(digests, dtype=np.uint8).reshape(n, HASH_BYTES)
 
 
@@ -175,15 +184,19 @@ def parent_level(level: np.ndarray, height: int, asset_count: int) -> np.ndarray
     out = np.empty((n, width), dtype=np.uint8)
     out[:, :HASH_BYTES] = hash_rows(pre)
     if asset_count:
-        hi, lo = sums_to_limbs(level, asset_count)
-        lo_sum = lo[0::2] + lo[1::2]
-        carry = (lo_sum < lo[0::2]).astype(np.uint64)
-        hi_sum = hi[0::2] + hi[1::2]
-        overflow = (hi_sum < hi[0::2]) | (hi_sum + carry < hi_sum)
-        hi_sum = hi_sum + carry
+        # 128-bit sums as (hi, lo) uint64 limbs, in place: lo + lo, carry into hi + hi
+        limbs = level[:, HASH_BYTES:].view(">u8").reshape(n, 2, 2 * asset_count)
+        left = limbs[:, 0].astype(np.uint64)
+        total = limbs[:, 1].astype(np.uint64)
+        total += left
+        carry = total[:, 1::2] < left[:, 1::2]
+        high = total[:, 0::2]
+        overflow = high < left[:, 0::2]
+        np.add(high, carry, out=high, casting="unsafe")
+        overflow |= carry & (high == 0)
         if overflow.any():
             raise TreeError(f"a sum at height {height} exceeds 2^128-1 base units")
-        out[:, HASH_BYTES:] = limbs_to_bytes(hi_sum, lo_sum)
+        out[:, HASH_BYTES:].view(">u8")[...] = total
     return out
 
 
@@ -197,13 +210,15 @@ def leaf_records(users: np.ndarray, pieces: np.ndarray, hi: np.ndarray, lo: np.n
     """Leaf records from user hashes (n, 32), piece numbers (n,) and sums as limbs (n, assets)."""
     n = len(users)
     asset_count = hi.shape[1]
-    sums = limbs_to_bytes(hi, lo)
     pre = np.empty((n, 2 + HASH_BYTES + 4 + AMOUNT_BYTES * asset_count), dtype=np.uint8)
     pre[:, 0] = TAG_LEAF
     pre[:, 1] = 0
     pre[:, 2:2 + HASH_BYTES] = users
-    pre[:, 2 + HASH_BYTES:6 + HASH_BYTES] = pieces.astype(">u4").view(np.uint8).reshape(n, 4)
-    pre[:, 6 + HASH_BYTES:] = sums
+    pre[:, 2 + HASH_BYTES:6 + HASH_BYTES].view(">u4")[:, 0] = pieces
+    sums = pre[:, 6 + HASH_BYTES:]                 # written once, big-endian, straight from the limbs
+    limbs = sums.view(">u8").reshape(n, asset_count, 2)
+    limbs[:, :, 0] = hi
+    limbs[:, :, 1] = lo
     out = np.empty((n, record_size(asset_count)), dtype=np.uint8)
     out[:, :HASH_BYTES] = hash_rows(pre)
     out[:, HASH_BYTES:] = sums

@@ -16,7 +16,7 @@ import pytest
 from fixtures.liabilities import random_liabilities
 from por import build
 from por.amounts import Asset
-from por.build import LeafMaker, Pieces, Shuffle, block_levels, upper_levels
+from por.build import LeafMaker, Pieces, Shuffle, block_levels, upper_levels, user_table
 from por.customers import Liabilities
 from por.formats.porjson import parse_commitment
 from por.formats.strictjson import load_file
@@ -91,7 +91,7 @@ def test_power_of_two_blocks_combine_into_the_same_tree(leaves):
     book = random_liabilities(random.Random(leaves), leaves, 2)
     shuffle = Shuffle.draw(leaves, leaves)
     hi, lo = book.limbs()
-    maker = LeafMaker(book.ids, shuffle.nonces, Pieces(hi, lo), shuffle.order)
+    maker = LeafMaker(user_table(book.ids, shuffle.nonces), Pieces(hi, lo), shuffle.order)
     whole = build_levels(maker.records(0, leaves), 2)
     height = len(level_sizes(leaves)) - 1
     for top in range(0, height + 1):

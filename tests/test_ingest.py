@@ -199,3 +199,11 @@ def test_book_is_columnar_and_exact(tmp_path):
     assert book.columns == [[21000000 * 10**8, 1], [eth, 0]]
     assert book.totals == [21000000 * 10**8 + 1, eth]
     assert book.balances_of(0) == {"BTC": 21000000 * 10**8, "ETH": eth}
+
+
+def test_a_columnar_book_keeps_its_columns_after_list_views(tmp_path):
+    book = load_customers(write_plain(tmp_path / "c.csv", [("a", "BTC", "1"), ("b", "BTC", "2")]))
+    assert book.columns == [[100_000_000, 200_000_000]] and len(book) == 2
+    assert book.ids.to_pylist() == ["a", "b"] and book.limbs()[1].tolist() == [[100_000_000], [200_000_000]]
+    book.columns = [[5, 6]]                          # an edited view becomes the truth
+    assert book.limbs()[1].tolist() == [[5], [6]] and book.totals == [11]

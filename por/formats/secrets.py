@@ -10,6 +10,7 @@ that JSON must escape (quote, backslash, control characters) go through
 from __future__ import annotations
 
 import json
+import os
 from typing import BinaryIO
 
 import numpy as np
@@ -22,6 +23,19 @@ _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 def header_line(snapshot_id: str, root: bytes) -> str:
     return json.dumps({"format": SECRETS_FORMAT, "version": 1, "snapshot_id": snapshot_id,
                        "root": root.hex(), "warning": "private: never publish this file"}) + "\n"
+
+
+def set_root(path, snapshot_id: str, root: bytes) -> None:
+    """Writes the real root into a secrets file written with a placeholder (same length:
+    the root is always 64 hex digits), so the file can be written before the tree is done."""
+    line = header_line(snapshot_id, root).encode()
+    with open(path, "r+b") as handle:
+        if len(handle.readline()) != len(line):
+            raise ValueError("secrets header changed length")
+        handle.seek(0)
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_secrets(handle: BinaryIO, ids, nonces: bytes, positions: np.ndarray, snapshot_id: str, root: bytes,
