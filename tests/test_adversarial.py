@@ -58,6 +58,30 @@ def test_corpus_covers_every_category_and_the_attacks_the_issue_lists():
     assert {"por_honest_proof", "por_honest_tree", "okx_genuine_v1", "okx_genuine_v2"} <= {e.case for e in expected}
 
 
+def test_security_doc_names_only_cases_and_tests_that_exist():
+    """docs/security.md is the index of this corpus: every case and test it cites must exist."""
+    import re
+
+    doc = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    names = set(CORPUS.names)
+    for name in re.findall(r"test_case\[([a-z0-9_*]+)\]", doc):
+        pattern = re.compile(name.replace("*", ".*") + r"\Z")
+        assert any(pattern.match(n) for n in names), f"docs/security.md cites missing case {name}"
+    reserves = (ROOT / "fixtures" / "adversarial" / "reserves_cases.py").read_text(encoding="utf-8")
+    for name in re.findall(r"reserves\[([a-z0-9_]+)\]", doc):
+        assert f'case("{name}"' in reserves, f"docs/security.md cites missing reserves case {name}"
+    for path, test in re.findall(r"(tests/test_\w+\.py)::(test_\w+)", doc):
+        assert re.search(rf"def {test}\(", (ROOT / path).read_text(encoding="utf-8")), f"{path}::{test} missing"
+    import importlib
+
+    for module, attr in re.findall(r"`((?:por|chains)(?:\.\w+)+):(\w+(?:\.\w+)?)", doc):
+        target = importlib.import_module(module)
+        for part in attr.split("."):
+            target = getattr(target, part)       # AttributeError: the doc names a check that is gone
+    for short in re.findall(r"`(test_\w+)`", doc):
+        assert any(re.search(rf"def {short}\(", p.read_text(encoding="utf-8")) for p in (ROOT / "tests").glob("*.py")), short
+
+
 def test_generation_is_deterministic(tmp_path):
     again = generate(tmp_path / "again")
     assert again.names == CORPUS.names
