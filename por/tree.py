@@ -25,9 +25,21 @@ import struct
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import numpy as np
-
 from por.amounts import AMOUNT_BYTES, MAX_UNITS
+
+
+class _LazyNumpy:
+    """numpy, imported on first use. Checking one proof needs only the scalar functions
+    below, so `por verify-inclusion` starts without paying ~100 ms for numpy."""
+
+    def __getattr__(self, name: str):
+        import numpy
+
+        globals()["np"] = numpy
+        return getattr(numpy, name)
+
+
+np = _LazyNumpy()
 
 HASH_NAME = "sha256"
 HASH_BYTES = 32
