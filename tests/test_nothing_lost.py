@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +35,9 @@ ENV = {**{k: v for k, v in os.environ.items() if k != "POR_DEBUG"}, "PYTHONPATH"
 
 @pytest.fixture(scope="module")
 def big_customers(tmp_path_factory):
-    return write_customers(tmp_path_factory.mktemp("big") / "customers.csv", 300_000)
+    folder = tmp_path_factory.mktemp("big")
+    yield write_customers(folder / "customers.csv", 300_000)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def publish_cmd(customers: Path, out: Path) -> list[str]:
@@ -46,8 +49,15 @@ def verify_tree(out: Path) -> subprocess.CompletedProcess:
                            str(out / "commitment.json")], capture_output=True, text=True, env=ENV, timeout=300)
 
 
+@pytest.fixture
+def scratch(tmp_path):
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)      # ~50 MB per publication: pytest keeps recent temp dirs
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.2, 0.5])
-def test_publish_killed_mid_write_leaves_nothing_that_looks_complete(big_customers, tmp_path, delay):
+def test_publish_killed_mid_write_leaves_nothing_that_looks_complete(big_customers, scratch, delay):
+    tmp_path = scratch
     out = tmp_path / "publication"
     proc = subprocess.Popen(publish_cmd(big_customers, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=ENV)
@@ -76,7 +86,7 @@ def test_publish_killed_mid_write_leaves_nothing_that_looks_complete(big_custome
     assert json.loads((out / "commitment.json").read_text())["leaf_count"] == 300_000
 
 
-def test_prove_refuses_a_staging_folder(big_customers, tmp_path):
+def test_prove_refuses_a_staging_folder(tmp_path):
     """A half-written publication is not something a customer can be handed a proof from."""
     staging = tmp_path / ".publication.partial-abc"
     staging.mkdir()
