@@ -192,8 +192,8 @@ def test_snapshot(data):
 @FUZZ
 @given(data=inputs(CHAINS_BYTES))
 def test_chains_toml_and_adapter_settings(data):
-    chains = refused_or_accepted(load_chains_config, _file(data, "chains.toml"))
-    for name, table in (chains or {}).items():
+    tables = refused_or_accepted(load_chains_config, _file(data, "chains.toml"))
+    for name, table in (tables or {}).items():
         try:
             module = family_module(table["family"])
         except ValueError:
