@@ -10,7 +10,7 @@ import codecs
 import csv
 import unicodedata
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -169,11 +169,12 @@ def check_row(account_id: str | None, asset: str | None, amount: str | None, tab
         raise exc.at(field=exc.field or field) from None
 
 
-def load_customers(path: str | Path, table: AssetTable | None = None) -> Liabilities:
-    """CSV or Parquet (by extension) -> validated Liabilities."""
+def load_customers(path: str | Path, table: AssetTable | None = None, *,
+                   progress: Callable[[int], None] | None = None) -> Liabilities:
+    """CSV or Parquet (by extension) -> validated Liabilities. `progress(rows)` as rows are read."""
     from por.ingest import read_customers
 
-    return read_customers(Path(path), table or AssetTable())
+    return read_customers(Path(path), table or AssetTable(), progress)
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -54,14 +54,14 @@ class Batch:
         return int(self.lines[row]) if self.lines is not None else self.first_line + row
 
 
-def read_customers(path: Path, table: AssetTable) -> Liabilities:
+def read_customers(path: Path, table: AssetTable, progress: Callable[[int], None] | None = None) -> Liabilities:
     _returning_allocator()
     if path.suffix.lower() in (".parquet", ".pq"):
-        return _collect(_parquet_batches(path), table, str(path))
+        return _collect(_parquet_batches(path), table, str(path), progress)
     try:
-        return _collect(_plain_csv_batches(path), table, str(path))
+        return _collect(_plain_csv_batches(path), table, str(path), progress)
     except _Irregular:
-        return _collect(_python_csv_batches(path), table, str(path))
+        return _collect(_python_csv_batches(path), table, str(path), progress)
 
 
 def _returning_allocator() -> None:
@@ -76,13 +76,16 @@ def _returning_allocator() -> None:
             pass
 
 
-def _collect(batches: Iterator[Batch], table: AssetTable, source: str) -> Liabilities:
+def _collect(batches: Iterator[Batch], table: AssetTable, source: str,
+             progress: Callable[[int], None] | None) -> Liabilities:
     collector = _Collector(table, source)
     pending = None
     try:
         for batch in batches:
             if not collector.add(batch):
                 break
+            if progress:
+                progress(len(batch.ids))
     except InputError as exc:            # a reader error: rows before it still come first
         pending = exc
     return collector.finish(pending)

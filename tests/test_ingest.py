@@ -76,7 +76,8 @@ def parquet_rows(path: Path):
     table = pq.read_table(path)
     for number, row in enumerate(table.to_pylist(), 1):
         amount = row["amount"]
-        yield number, row["account_id"], row["asset"], amount if not isinstance(amount, Decimal) else format(amount, "f")
+        text = format(amount, "f") if isinstance(amount, Decimal) else amount
+        yield number, row["account_id"], row["asset"], text
 
 
 any_row = st.tuples(st.sampled_from(IDS), st.sampled_from(ASSETS), st.sampled_from(AMOUNTS))

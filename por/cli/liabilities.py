@@ -46,8 +46,8 @@ def publish(
                                                           "(a file holding 64 hex digits).")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="The previous period's publication folder: "
                                                           "link this commitment to it.")] = None,
-    dask: Annotated[Optional[str], typer.Option(help="Build on a Dask cluster: scheduler address "
-                                                     "(tcp://HOST:8786), or `local` for worker processes here.")] = None,
+    dask: Annotated[Optional[str], typer.Option(help="Build on a Dask cluster: scheduler address (tcp://HOST:8786), "
+                                                     "or `local` for worker processes here.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Worker processes for `--dask local` "
                                                         "(default: one per CPU).", min=1)] = None,
 ) -> int:
@@ -64,7 +64,8 @@ def publish(
     table = AssetTable()
     if assets:
         table.extend_from_file(assets)
-    liabilities = load_customers(customers, table)
+    with progress_bar("reading customers", None) as advance:
+        liabilities = load_customers(customers, table, progress=advance)
     loaded = time.perf_counter()
     snapshot_id = snapshot_id or datetime.now(timezone.utc).strftime("%Y-%m-%d")
     _check_label(snapshot_id, "snapshot-id")
@@ -73,7 +74,8 @@ def publish(
 
     extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
                                 snapshot_time=snapshot_time, exchange=exchange)
-    with progress_bar("building tree", 2 * len(liabilities) * split) as advance:
+    # nodes hashed: a user hash per account, then leaves and inner nodes (about two per leaf)
+    with progress_bar("building tree", len(liabilities) * (1 + 2 * (1 if split == 1 else (split + 1) // 2))) as advance:
         commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
                                 snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
                                 extra_files=extras, dask=dask, dask_workers=workers)
