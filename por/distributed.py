@@ -1,14 +1,14 @@
 """The tree on a Dask cluster: leaves and subtrees on the workers, the top and the file here.
 
-First the user hashes: account ranges (ids and nonces) go to the workers and
-their hashes come back. Then the shuffled leaves are cut into blocks of 2^k
-consecutive positions (see por/build.py for why that gives the very same
-tree). Each worker gets only what its block needs (user hashes and amounts
-of those leaves, in leaf order), hashes the leaves and builds the block's
-subtree up to its root.
-The client writes tree.bin level by level as the blocks' levels arrive (so its
-memory holds one block level at a time) and builds the few levels above the
-block roots itself.
+The shuffled leaves are cut into blocks of 2^k consecutive positions (see
+por/build.py for why that gives the very same tree). Each worker gets only
+what its block needs (owner ids, nonces and amounts of those leaves, in leaf
+order), hashes the user ids and the leaves, and builds the block's subtree up
+to its root. Workers see customer ids and nonces: the cluster must be the
+exchange's own (see docs/scale.md).
+The client writes each block's levels into their places in tree.bin as the
+block comes back (its memory holds one block at a time), builds the few
+levels above the block roots itself, and reads the file once for its SHA-256.
 
 `address` is a scheduler address ("tcp://host:8786") or "local" for a
 LocalCluster of worker processes on this machine.
@@ -17,17 +17,26 @@ LocalCluster of worker processes on this machine.
 from __future__ import annotations
 
 import contextlib
-import operator
+import hashlib
 import os
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
-from por import build
-from por.build import LeafMaker, LevelSink, Progress, block_height, block_levels, upper_levels, user_table
+from por.build import (
+    Pieces,
+    Progress,
+    block_height,
+    block_levels,
+    string_buffers,
+    upper_levels,
+    user_hashes,
+)
 from por.errors import InputError
+from por.tree import leaf_records, level_sizes, record_size
 
-BLOCKS_PER_WORKER = 4
+BLOCKS_PER_WORKER = 8
 CONNECT_TIMEOUT = "20s"
 
 
@@ -52,60 +61,89 @@ def connect(address: str, workers: int | None = None) -> Iterator:
         yield client
 
 
-def _user_block(part) -> np.ndarray:
-    ids, nonces = part
-    return user_table(ids, nonces)
+@dataclass
+class Block:
+    """What one worker needs for leaves first..first+len: ids, nonces and amounts in leaf order."""
+
+    first: int
+    ids: object                  # Arrow string array: the owner of each leaf
+    nonces: np.ndarray           # (leaves, 32)
+    numbers: np.ndarray | None   # piece numbers (None: all 0)
+    hi: np.ndarray
+    lo: np.ndarray
+
+    def records(self) -> np.ndarray:
+        offsets, data = string_buffers(self.ids)
+        users = user_hashes(self.nonces, offsets[:-1], np.diff(offsets), data)
+        numbers = np.zeros(len(self.hi), np.int64) if self.numbers is None else self.numbers
+        return leaf_records(users, numbers, self.hi, self.lo)
 
 
-def user_table_dask(client, ids, nonces: bytes, progress: Progress | None = None) -> np.ndarray:
-    """por.build.user_table with account ranges hashed on the workers."""
-    count = len(ids)
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    step = max(build.MIN_BLOCK_LEAVES, -(-count // (BLOCKS_PER_WORKER * workers)))
-    parts = []
-    for start in range(0, count, step):
-        stop = min(start + step, count)
-        data = client.scatter((ids.slice(start, stop - start), nonces[32 * start:32 * stop]), hash=False)
-        parts.append((start, client.submit(_user_block, data, pure=False)))
-    out = np.empty((count, 32), dtype=np.uint8)
-    for start, future in parts:
-        users = future.result()
-        out[start:start + len(users)] = users
-        future.release()
-        if progress:
-            progress(len(users))
-    return out
+def blocks(ids, nonces: bytes, pieces: Pieces, order: np.ndarray, size: int) -> Iterator[Block]:
+    """The leaf order cut into blocks of `size` positions, each with only its own inputs."""
+    import pyarrow as pa
+
+    nonce_rows = np.frombuffer(nonces, dtype=np.uint8).reshape(-1, 32)
+    for first in range(0, len(order), size):
+        piece = order[first:first + size]
+        account = piece if pieces.owners is None else pieces.owners[piece]
+        yield Block(first, ids.take(pa.array(account)), nonce_rows[account],
+                    None if pieces.numbers is None else pieces.numbers[piece], pieces.hi[piece], pieces.lo[piece])
 
 
-def _build_block(maker: LeafMaker, first_leaf: int, top: int, asset_count: int) -> list[np.ndarray]:
-    """On a worker: the block's leaves, then its levels 0..top."""
-    return block_levels(maker.records(0, len(maker)), first_leaf, top, asset_count)
+def _build_block(block: Block, top: int, asset_count: int) -> list[np.ndarray]:
+    """On a worker: user hashes and leaves of the block, then its levels 0..top."""
+    return block_levels(block.records(), block.first, top, asset_count)
 
 
-def stream_levels_dask(client, sink: LevelSink, maker: LeafMaker, leaf_count: int, asset_count: int,
-                       progress: Progress | None = None) -> np.ndarray:
-    """Same bytes into `sink` as por.build.stream_levels; returns the root record."""
+def write_tree_dask(client, handle, head: bytes, ids, nonces: bytes, pieces: Pieces, order: np.ndarray,
+                    asset_count: int, progress: Progress | None = None) -> tuple[np.ndarray, bytes]:
+    """Writes the same tree.bin as por.build.stream_levels; returns (root record, file SHA-256).
+
+    Each block's levels are written straight to their places in the file (every
+    offset is known from the leaf count) as the block comes back, in whatever
+    order blocks finish; one round trip per block. The SHA-256 is then read
+    back in file order.
+    """
+    from dask.distributed import as_completed
+
+    leaf_count = len(order)
+    width = record_size(asset_count)
+    sizes = level_sizes(leaf_count)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]) * width + len(head)
+    fd = handle.fileno()
+    _pwrite(fd, head, 0)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     top = block_height(leaf_count, BLOCKS_PER_WORKER * workers)
-    size = 1 << top
-    blocks = []
-    for first in range(0, leaf_count, size):
-        part = client.scatter(maker.block(first, min(first + size, leaf_count)), hash=False)
-        built = client.submit(_build_block, part, first, top, asset_count, pure=False)
-        blocks.append([client.submit(operator.getitem, built, h, pure=False) for h in range(top + 1)])
-        del part, built
-    for height in range(top):
-        for levels in blocks:
-            records = levels[height].result()
-            levels[height].release()
-            sink.append(records)
-            if progress:
-                progress(len(records))
-    roots = np.concatenate([levels[top].result() for levels in blocks])
-    del blocks
-    upper = upper_levels(roots, top, asset_count)
-    for level in upper:
-        sink.append(level)
+    first_of = {}
+    for block in blocks(ids, nonces, pieces, order, 1 << top):
+        future = client.submit(_build_block, client.scatter(block, hash=False), top, asset_count, pure=False)
+        first_of[future] = block.first
+    roots = {}
+    for future in as_completed(list(first_of)):
+        levels = future.result()
+        first = first_of.pop(future)
+        future.release()
+        for height in range(top):
+            _pwrite(fd, levels[height], int(offsets[height]) + (first >> height) * width)
+        roots[first] = levels[top]
         if progress:
-            progress(len(level))
-    return upper[-1][0]
+            progress(len(levels[0]) + sum(len(level) for level in levels))      # users, leaves, inner nodes
+        del levels
+    upper = upper_levels(np.concatenate([roots[first] for first in sorted(roots)]), top, asset_count)
+    for height, level in enumerate(upper, top):
+        _pwrite(fd, level, int(offsets[height]))
+    digest = hashlib.sha256()
+    position = 0
+    while chunk := os.pread(fd, 1 << 22, position):
+        digest.update(chunk)
+        position += len(chunk)
+    return upper[-1][0], digest.digest()
+
+
+def _pwrite(fd: int, data, offset: int) -> None:
+    view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data).cast("B")
+    while view:
+        written = os.pwrite(fd, view, offset)
+        offset += written
+        view = view[written:]

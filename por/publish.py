@@ -165,17 +165,18 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
         secrets = background.submit(_write_secrets, staging / SECRETS_FILE, ids, shuffle, snapshot_id, first_piece)
         with open(staging / TREE_FILE, "w+b") as handle:
-            with LevelSink(handle, header_line(header)) as sink:
-                if client is not None:
-                    from por.distributed import stream_levels_dask, user_table_dask
+            if client is not None:
+                from por.distributed import write_tree_dask
 
-                    maker = LeafMaker(user_table_dask(client, ids, shuffle.nonces, progress), pieces, shuffle.order)
-                    root = stream_levels_dask(client, sink, maker, leaf_count, asset_count, progress)
-                else:
+                root, tree_digest = write_tree_dask(client, handle, header_line(header), ids, shuffle.nonces, pieces,
+                                                    shuffle.order, asset_count, progress)
+            else:
+                with LevelSink(handle, header_line(header)) as sink:
                     maker = LeafMaker(user_table(ids, shuffle.nonces, progress), pieces, shuffle.order)
                     root = stream_levels(sink, maker.chunks(), leaf_count, asset_count, header.record_size,
                                          progress)
-                del maker
+                    del maker
+                tree_digest = sink.digest.digest()
             os.fsync(handle.fileno())
         root_hash = bytes(root[:HASH_BYTES])
         secrets.result()
@@ -185,7 +186,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
             exchange=exchange, snapshot_id=snapshot_id, snapshot_time=snapshot_time,
             root=root_hash, height=header.height, leaf_count=leaf_count, assets=liabilities.assets,
             totals=[int.from_bytes(sums[AMOUNT_BYTES * a:AMOUNT_BYTES * (a + 1)], "big") for a in range(asset_count)],
-            tree_file=TREE_FILE, tree_sha256=sink.digest.digest())
+            tree_file=TREE_FILE, tree_sha256=tree_digest)
         if extra_files:
             extra_files(staging, commitment)
         (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
