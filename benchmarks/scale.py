@@ -1,7 +1,7 @@
 """10M accounts in bounded memory: `por publish` and `por verify-tree` under GNU `/usr/bin/time -v`.
 
 Not a test (minutes, gigabytes). Run:
-    .venv/bin/python benchmarks/scale.py [--accounts 10000000] [--assets 5] [--format csv|parquet]
+    .venv/bin/python benchmarks/scale.py [--accounts 10000000] [--assets 5] [--format csv,parquet]
                                          [--dir DIR] [--dask local] [--keep]
 It generates the customers file with benchmarks/gen_customers.py, runs the commands as a user
 would (`por publish`, `por verify-tree --commitment`, `por prove`, `por verify-inclusion`), reads
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000_000)
     parser.add_argument("--assets", type=int, default=5)
-    parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    parser.add_argument("--format", default="csv", help="csv, parquet, or both: csv,parquet")
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed after)")
     parser.add_argument("--dask", help="also publish with --dask ADDRESS (e.g. local)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
@@ -54,48 +54,61 @@ def main() -> None:
 
     import gen_customers
 
+    formats = args.format.split(",")
+    if not set(formats) <= {"csv", "parquet"}:
+        raise SystemExit("--format: csv, parquet or csv,parquet")
     work = args.dir or Path(tempfile.mkdtemp(prefix="por-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
-        customers = work / f"customers.{args.format}"
-        if not customers.exists():
-            print(f"generating {args.accounts:,} accounts x {args.assets} assets -> {customers}", flush=True)
-            gen_customers.write(customers, args.accounts, args.assets)
-        size = customers.stat().st_size / 2**20
-        pub = work / "pub"
-        shutil.rmtree(pub, ignore_errors=True)
-        print("por publish ...", flush=True)
-        wall, rss, out = timed([POR, "publish", str(customers), "--out", str(pub), "--snapshot-id", "scale-1"])
-        phases = re.search(r"wall time .*", out).group(0)
-        tree_size = (pub / "tree.bin").stat().st_size / 2**30
-        secrets_size = (pub / "private" / "secrets.jsonl").stat().st_size / 2**30
-        rows.append((f"`por publish` {args.format.upper()} ({size:,.0f} MiB) -> tree.bin {tree_size:.2f} GiB, "
-                     f"secrets {secrets_size:.2f} GiB", f"{wall:.1f} s ({phases})", rss, 4 * GIB))
-        if args.dask:
-            shutil.rmtree(work / "pub-dask", ignore_errors=True)
-            print(f"por publish --dask {args.dask} ...", flush=True)
-            d_wall, d_rss, d_out = timed([POR, "publish", str(customers), "--out", str(work / "pub-dask"),
-                                          "--snapshot-id", "scale-1", "--dask", args.dask])
-            rows.append((f"`por publish --dask {args.dask}` (client process only)",
-                         f"{d_wall:.1f} s ({re.search(r'wall time .*', d_out).group(0)})", d_rss, 4 * GIB))
-            shutil.rmtree(work / "pub-dask", ignore_errors=True)
-        print("por verify-tree ...", flush=True)
-        wall, rss, out = timed([POR, "verify-tree", str(pub / "tree.bin"),
-                                "--commitment", str(pub / "commitment.json")])
-        assert "VERIFIED" in out, out
-        rows.append(("`por verify-tree tree.bin --commitment commitment.json`",
-                     f"{wall:.1f} s ({tree_size * 1024 / wall:.0f} MiB/s)", rss, GIB))
-        account = f"user-{args.accounts - 1:08d}"               # the last line of the secrets file
-        wall, rss, _ = timed([POR, "prove", str(pub), account, "--out", str(work / "proof.json")])
-        rows.append((f"`por prove` (last account of {args.accounts:,})", f"{wall:.2f} s", rss, None))
-        wall, rss, _ = timed([POR, "verify-inclusion", str(work / "proof.json"),
-                              "--commitment", str(pub / "commitment.json")])
-        rows.append(("`por verify-inclusion` of that proof", f"{wall:.2f} s", rss, None))
+        for number, kind in enumerate(formats):
+            customers = work / f"customers.{kind}"
+            if not customers.exists():
+                print(f"generating {args.accounts:,} accounts x {args.assets} assets -> {customers}", flush=True)
+                gen_customers.write(customers, args.accounts, args.assets)
+            rows += run_commands(work, customers, args, full=number == 0)
     finally:
-        if not args.keep:          # with --dir, the generated customers file stays for the next run
+        if not args.keep:          # with --dir, the generated customers files stay for the next run
             shutil.rmtree(work if args.dir is None else work / "pub", ignore_errors=True)
     write(args.out, args, rows)
+
+
+def run_commands(work: Path, customers: Path, args, full: bool) -> list:
+    rows = []
+    size = customers.stat().st_size / 2**20
+    kind = customers.suffix[1:].upper()
+    pub = work / "pub"
+    shutil.rmtree(pub, ignore_errors=True)
+    print(f"por publish {customers.name} ...", flush=True)
+    wall, rss, out = timed([POR, "publish", str(customers), "--out", str(pub), "--snapshot-id", "scale-1"])
+    phases = re.search(r"wall time .*", out).group(0)
+    tree_size = (pub / "tree.bin").stat().st_size / 2**30
+    secrets_size = (pub / "private" / "secrets.jsonl").stat().st_size / 2**30
+    rows.append((f"`por publish` {kind} ({size:,.0f} MiB) -> tree.bin {tree_size:.2f} GiB, "
+                 f"secrets {secrets_size:.2f} GiB", f"{wall:.1f} s ({phases})", rss, 4 * GIB))
+    if args.dask and full:
+        shutil.rmtree(work / "pub-dask", ignore_errors=True)
+        print(f"por publish --dask {args.dask} ...", flush=True)
+        d_wall, d_rss, d_out = timed([POR, "publish", str(customers), "--out", str(work / "pub-dask"),
+                                      "--snapshot-id", "scale-1", "--dask", args.dask])
+        rows.append((f"`por publish --dask {args.dask}` {kind} (peak of the client process)",
+                     f"{d_wall:.1f} s ({re.search(r'wall time .*', d_out).group(0)})", d_rss, 4 * GIB))
+        shutil.rmtree(work / "pub-dask", ignore_errors=True)
+    if not full:
+        return rows
+    print("por verify-tree ...", flush=True)
+    wall, rss, out = timed([POR, "verify-tree", str(pub / "tree.bin"),
+                            "--commitment", str(pub / "commitment.json")])
+    assert "VERIFIED" in out, out
+    rows.append(("`por verify-tree tree.bin --commitment commitment.json`",
+                 f"{wall:.1f} s ({tree_size * 1024 / wall:.0f} MiB/s)", rss, GIB))
+    account = f"user-{args.accounts - 1:08d}"               # the last line of the secrets file
+    wall, rss, _ = timed([POR, "prove", str(pub), account, "--out", str(work / "proof.json")])
+    rows.append((f"`por prove` (last account of {args.accounts:,})", f"{wall:.2f} s", rss, None))
+    wall, rss, _ = timed([POR, "verify-inclusion", str(work / "proof.json"),
+                          "--commitment", str(pub / "commitment.json")])
+    rows.append(("`por verify-inclusion` of that proof", f"{wall:.2f} s", rss, None))
+    return rows
 
 
 def write(path: Path, args, rows) -> None:
