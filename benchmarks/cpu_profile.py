@@ -54,7 +54,6 @@ def main() -> None:
             book = step("read", lambda: load_customers(args.customers))
             step("publish", lambda: publish(book, tmp / "pub", exchange="x", snapshot_id="s", force=True))
             step("verify-tree", lambda: verify_tree_file(tmp / "pub" / "tree.bin"))
-            del book
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -167,11 +167,6 @@ class LeafMaker:
         for start in range(0, len(self), chunk):
             yield self.records(start, min(start + chunk, len(self)))
 
-    def block(self, start: int, stop: int) -> "LeafMaker":
-        """Only what leaves start..stop need, in leaf order: a worker's input."""
-        users, numbers, hi, lo = self._gather(start, stop)
-        return LeafMaker(users, Pieces(hi, lo, None, numbers), np.arange(stop - start))
-
 
 # --- levels on disk ---------------------------------------------------------------
 

@@ -96,8 +96,7 @@ def test_power_of_two_blocks_combine_into_the_same_tree(leaves):
     height = len(level_sizes(leaves)) - 1
     for top in range(0, height + 1):
         size = 1 << top
-        blocks = [block_levels(maker.block(s, min(s + size, leaves)).records(0, min(size, leaves - s)), s, top, 2)
-                  for s in range(0, leaves, size)]
+        blocks = [block_levels(maker.records(s, min(s + size, leaves)), s, top, 2) for s in range(0, leaves, size)]
         levels = [np.concatenate([b[h] for b in blocks]) for h in range(top)]
         levels += upper_levels(np.concatenate([b[top] for b in blocks]), top, 2)
         assert [lv.tobytes() for lv in levels] == [lv.tobytes() for lv in whole], (leaves, top)
