@@ -184,6 +184,11 @@ def verify_inclusion(
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")
+    elif commitment is None and root is not None:
+        # The root binds amounts by position only: asset labels, snapshot id and leaf count come from the proof.
+        verdict.facts.setdefault("notes", []).append(
+            "only the root was pinned: asset names, snapshot id and leaf count are checked against "
+            "the published commitment only with --commitment")
     signature_facts(verdict, commitment, pinned_key)
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
 
