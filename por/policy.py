@@ -133,14 +133,9 @@ def load_policy(spec: str | Path) -> Policy:
         known = ", ".join(builtin_policies())
         raise InputError(f"{text_spec[:80]!r} is neither a built-in policy ({known}) nor a policy file",
                          field="--policy")
-    try:
-        size = path.stat().st_size
-        if size > MAX_POLICY_BYTES:
-            raise InputError(f"file is {size} bytes, over the {MAX_POLICY_BYTES} limit", file=str(path))
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    return parse_policy(raw, str(path))
+    from por.formats.strictjson import read_bounded
+
+    return parse_policy(read_bounded(path, MAX_POLICY_BYTES, empty_ok=True), str(path))
 
 
 def parse_policy(raw: bytes, source: str) -> Policy:

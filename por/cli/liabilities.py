@@ -125,16 +125,9 @@ MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a g
 
 def _read_candidate(path: Path) -> bytes:
     """Reads the document under test; only an unreadable or non-document file is bad input."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_PROOF_BYTES:
-            raise InputError(f"file is {size} bytes, over the {MAX_PROOF_BYTES} limit for a proof", file=str(path))
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if not raw.strip():
-        raise InputError("empty file", file=str(path))
-    return raw
+    from por.formats.strictjson import read_bounded
+
+    return read_bounded(path, MAX_PROOF_BYTES, " for a proof")
 
 
 def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):

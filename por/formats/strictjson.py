@@ -42,17 +42,24 @@ def loads(text: str | bytes, source: str) -> Any:
         raise InputError(f"invalid JSON: {exc}", file=source) from None
 
 
-def load_file(path: str | Path) -> Any:
+def read_bounded(path: str | Path, limit: int, what: str = "", *, empty_ok: bool = False) -> bytes:
+    """The file's bytes, refusing before reading when it is over `limit` (never load a giant to find out)."""
     path = Path(path)
     try:
         size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise InputError(f"file is {size} bytes, over the {MAX_DOCUMENT_BYTES} limit", file=str(path))
+        if size > limit:
+            raise InputError(f"file is {size} bytes, over the {limit} limit{what}", file=str(path))
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if not raw.strip():
+    if not empty_ok and not raw.strip():
         raise InputError("empty file", file=str(path))
+    return raw
+
+
+def load_file(path: str | Path) -> Any:
+    path = Path(path)
+    raw = read_bounded(path, MAX_DOCUMENT_BYTES)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
