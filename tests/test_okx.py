@@ -121,11 +121,15 @@ def test_v2_user_file_alone_checks_itself_but_cannot_anchor_a_root():
 
 
 def test_detect_format():
-    assert okx.detect_format(V1.encode()[:200]) == "okx-v1"
-    assert okx.detect_format(USER.encode()[:200]) == "okx-v2-user"
-    assert okx.detect_format(TREE.encode()[:200]) == "okx-v2-tree"
-    assert okx.detect_format(b'{"format":"por-inclusion-proof","version":1}') == "por"
-    assert okx.detect_format(b"account_id,asset,amount\n") is None
+    from por.errors import InputError
+    from por.formats import detect
+
+    assert detect.proof_format(V1.encode(), "p") == "okx-v1"
+    assert detect.proof_format(USER.encode(), "p") == "okx-v2"
+    assert detect.tree_format(TREE.encode()[:200], "t") == "okx-v2"
+    assert detect.proof_format(b'{"format":"por-inclusion-proof","version":1}', "p") == "por"
+    with pytest.raises(InputError):
+        detect.proof_format(b"account_id,asset,amount\n", "p")
 
 
 # --- one-character tampering, everywhere --------------------------------------------------

@@ -11,7 +11,6 @@ Verdict with ok False and reasons naming the place. No floats anywhere.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -24,7 +23,7 @@ from por.formats.okx_tree import scan_okx_v2_tree, verify_okx_v2_tree
 from por.formats.strictjson import Fields, loads
 from por.verdict import Verdict
 
-__all__ = ["OkxNode", "OkxV1Proof", "OkxV2User", "detect_format", "parse_okx_v1_proof", "parse_okx_v2_user",
+__all__ = ["OkxNode", "OkxV1Proof", "OkxV2User", "parse_okx_v1_proof", "parse_okx_v2_user",
            "verify_okx_v1", "verify_okx_v2_tree", "verify_okx_v2_user"]
 
 LEFT, RIGHT, ROOT, PADDING = 1, 2, 3, 4
@@ -241,22 +240,3 @@ def verify_okx_v2_user(user: OkxV2User, tree: str | Path | BinaryIO | None,
     v.facts["leaf_lines"] = {h: line for h, (line, _) in found.items()}
     return v
 
-
-_TREE_LINE = re.compile(rb"[0-9a-fA-F]{64},[0-9]+,\{")
-_POR_FORMAT = re.compile(rb'"format"\s*:\s*"por-')
-
-
-def detect_format(first_bytes: bytes) -> str | None:
-    """'okx-v1', 'okx-v2-user', 'okx-v2-tree', 'por' or None, from a file's first bytes."""
-    text = first_bytes.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if _TREE_LINE.match(text):
-        return "okx-v2-tree"
-    if not text.startswith(b"{"):
-        return None
-    if _POR_FORMAT.search(text):
-        return "por"
-    if b'"totalBalances"' in text or b'"nodes"' in text:
-        return "okx-v2-user"
-    if b'"self"' in text or (b'"path"' in text and b'"auditId"' in text):
-        return "okx-v1"
-    return None
