@@ -242,7 +242,7 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
             raise InputError(f"balance {row.amount!r} is not a whole number of base units in 0..2^128-1",
                              file=source, field="amount")
         # The reading stage marks duplicates too; they are recomputed here, with all positions.
-        flags = [f for f in row.flags if not f.startswith("declared twice")]
+        flags = list(row.flags)
         group = groups[key]
         if len(group) > 1:
             others = [rows[j].wallet.source or f"row {j + 1}" for j in group if j != i]

@@ -93,6 +93,7 @@ def summarize(rows: list[AddressReserve], decimals: dict[str, int]) -> dict[str,
 
 
 def flag_duplicates(rows: list[AddressReserve]) -> None:
+    """Marks repeated declarations for `por reserves`; `por audit` leaves this to the reconciler."""
     first: dict[tuple[str, str, str], str] = {}
     for row in rows:
         key = (row.wallet.chain, row.wallet.asset, row.wallet.address.lower())
@@ -136,7 +137,6 @@ async def read_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chain
         rows.extend(row for row, _ in chain_rows)
         jobs.append(_read_chain(module, chain, config, snapshot, chain_rows, progress))
     await asyncio.gather(*jobs)
-    flag_duplicates(rows)
     return ReservesReport(exchange, snapshot, rows, summarize(rows, decimals))
 
 

@@ -39,11 +39,12 @@ def reserves(
     import asyncio
 
     from por.cli.output import progress_bar
-    from por.reserves import read_reserves
+    from por.reserves import flag_duplicates, read_reserves
 
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)
     with progress_bar("reading reserves", len(declared)) as advance:
         report = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
+    flag_duplicates(report.rows)
     if json_out:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
     else:
