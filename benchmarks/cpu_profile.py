@@ -28,9 +28,9 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(args.code.resolve() if args.code else Path(__file__).resolve().parents[1]))
 
-    from por.customers import load_customers
-    from por.formats.treefile import verify_tree_file
-    from por.publish import publish
+    from por.liabilities.book import load_customers
+    from por.liabilities.treefile import verify_tree_file
+    from por.liabilities.publish import publish
 
     print(f"por from {sys.modules['por'].__file__}")
     tmp = Path(tempfile.mkdtemp(prefix="por-profile-"))

@@ -125,13 +125,13 @@ def main() -> None:
 
     import gen_customers
 
-    from por.build import Shuffle
-    from por.customers import load_customers
-    from por.formats.porjson import dumps, parse_commitment
-    from por.formats.strictjson import load_file
-    from por.formats.treefile import verify_tree_file
-    from por.prove import cut_proof
-    from por.publish import publish
+    from por.liabilities.build import Shuffle
+    from por.liabilities.book import load_customers
+    from por.liabilities.porjson import dumps, parse_commitment
+    from por.strictjson import load_file
+    from por.liabilities.treefile import verify_tree_file
+    from por.liabilities.prove import cut_proof
+    from por.liabilities.publish import publish
 
     rows: list[tuple[str, str, str, str]] = []          # what, measured, limit, ratio / target
     notes: list[str] = []

@@ -32,10 +32,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from por.amounts import Asset  # noqa: E402
-from por.customers import Liabilities  # noqa: E402
-from por.prove import cut_proof  # noqa: E402
-from por.publish import SECRETS_FILE, TREE_FILE, build_tree, publish  # noqa: E402
-from por.tree import HASH_BYTES, TAG_INNER, TAG_LEAF, TAG_USER, level_sizes  # noqa: E402
+from por.liabilities.book import Liabilities  # noqa: E402
+from por.liabilities.prove import cut_proof  # noqa: E402
+from por.liabilities.publish import SECRETS_FILE, TREE_FILE, build_tree, publish  # noqa: E402
+from por.liabilities.tree import HASH_BYTES, TAG_INNER, TAG_LEAF, TAG_USER, level_sizes  # noqa: E402
 
 
 def peak_mib() -> float:

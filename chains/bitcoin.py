@@ -27,7 +27,7 @@ from chains.bitcoin_address import NETWORKS, Decoded, Network, decode_address
 from chains.bitcoin_proofs import (ProofError, verify_bip137_single, verify_bip322_p2wpkh, verify_multisig_bip137,
                                    verify_multisig_bip322)
 from por.errors import InputError, ProviderError
-from por.models import DeclaredWallet, OwnershipResult, Scheme
+from chains.records import DeclaredWallet, OwnershipResult, Scheme
 
 CONFIG_KEYS = {"family", "network", "native_asset", "min_confirmations", "node_rpc", "esplora", "timeout",
                "retries", "concurrency", "rate_limit", "batch_size"}

@@ -16,8 +16,8 @@ import pytest
 
 from fixtures.exchange import INSOLVENT, SOLVENT, Funding, local_chains, open_exchange
 from fixtures.sample import write_customers
-from por.customers import load_customers
-from por.publish import publish
+from por.liabilities.book import load_customers
+from por.liabilities.publish import publish
 
 NAME = "e2e-exchange"
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from chains.bitcoin_address import NETWORKS, decode_address, encode_address, mul
 from chains.bitcoin_proofs import sign_bip137, sign_bip322_multisig, sign_bip322_p2wpkh
 from fixtures.bitcoin_wallets import multisig, single
 from por.errors import InputError
-from por.models import DeclaredWallet, Scheme, WalletType, ownership_message
+from chains.records import DeclaredWallet, Scheme, WalletType, ownership_message
 
 REGTEST = {"family": "bitcoin", "network": "regtest", "native_asset": "BTC"}
 MAINNET = {"family": "bitcoin", "network": "bitcoin", "native_asset": "BTC"}

@@ -19,8 +19,8 @@ from fixtures.bitcoin_wallets import fund_and_move, single
 from fixtures.esplora import EsploraShim
 from fixtures.localchains.bcoin import BcoinNode
 from por.errors import InputError, ProviderError
-from por.models import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType, ownership_message
-from por.reserves import read_reserves
+from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType, ownership_message
+from por.reserves.read import read_reserves
 
 NAMES = ("p2pkh", "p2wpkh", "p2sh", "p2wsh")
 
@@ -231,7 +231,7 @@ def test_replay_is_by_exact_script_and_height():
     assert balance_at(history + history, mine, 10) == 500          # a transaction listed twice counts once
 
 
-# --- end to end through por.reserves --------------------------------------------------------------------------------
+# --- end to end through por.reserves.read --------------------------------------------------------------------------------
 def declare(scenario, snapshot_id, exchange):
     rows = []
     for name, scheme in (("p2pkh", "bip137"), ("p2wpkh", "bip322"), ("p2sh", "bip137"), ("p2wsh", "bip322")):

@@ -25,7 +25,7 @@ from fixtures.localchains import free_port
 from fixtures.localchains.hardhat import (HardhatNode, deploy_batch_reader, deploy_token, encode_call,
                                           token_abi)
 from por.errors import InputError, ProviderError
-from por.models import DeclaredWallet, Scheme, Snapshot, ChainSnapshot, WalletType, ownership_message
+from chains.records import DeclaredWallet, Scheme, Snapshot, ChainSnapshot, WalletType, ownership_message
 
 ETH = 10**18
 SNAP_ID = "2025-06-30"
@@ -428,7 +428,7 @@ def test_wrong_shapes_fail_with_a_reason():
 
 # --- end to end through por's reserves reader ---------------------------------------------------
 async def test_read_reserves_end_to_end(world, tmp_path):
-    from por.reserves import read_reserves
+    from por.reserves.read import read_reserves
     wallets = [signed(h, expected_for(h.address), asset=asset)
                for h in world.holders for asset in ("ETH", "TUSD")]
     thief = Account.create()

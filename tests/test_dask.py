@@ -14,12 +14,12 @@ pytest.importorskip("dask.distributed")
 
 from fixtures.liabilities import random_liabilities, run_por, write_customers_csv  # noqa: E402
 from fixtures.localchains import free_port  # noqa: E402
-from por import build, distributed  # noqa: E402
-from por.build import Shuffle  # noqa: E402
-from por.formats.porjson import dumps  # noqa: E402
-from por.formats.treefile import verify_tree_file  # noqa: E402
-from por.prove import cut_proof  # noqa: E402
-from por.publish import publish  # noqa: E402
+from por.liabilities import build, distributed  # noqa: E402
+from por.liabilities.build import Shuffle  # noqa: E402
+from por.liabilities.porjson import dumps  # noqa: E402
+from por.liabilities.treefile import verify_tree_file  # noqa: E402
+from por.liabilities.prove import cut_proof  # noqa: E402
+from por.liabilities.publish import publish  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -27,17 +27,17 @@ from fixtures.adversarial.input_cases import CHAINS, SNAPSHOT, WALLET_HEAD, WALL
 from fixtures.adversarial.por_cases import Book, _text
 from fixtures.okx import build, random_balances, split_leaf, tree_lines, user_leaves, v1_case, v2_user
 from por.amounts import AssetTable, parse_amount
-from por.customers import load_customers
+from por.liabilities.book import load_customers
 from por.errors import PorError
-from por.formats import okx
-from por.formats.porjson import parse_commitment, parse_proof
-from por.formats.strictjson import loads
-from por.formats.treefile import verify_tree_file
-from por.formats.wallets import load_chains_config, load_snapshot, load_wallets
-from por.models import ownership_message
-from por.policy import parse_policy
-from por.prices import load_prices
-from por.proof import verify_inclusion
+from por.liabilities.foreign import okx
+from por.liabilities.porjson import parse_commitment, parse_proof
+from por.strictjson import loads
+from por.liabilities.treefile import verify_tree_file
+from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
+from chains.records import ownership_message
+from por.audit.policy import parse_policy
+from por.audit.prices import load_prices
+from por.liabilities.inclusion import verify_inclusion
 
 EXAMPLES = int(os.environ.get("POR_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("POR_FUZZ_EXAMPLES"),

@@ -16,7 +16,7 @@ from eth_account import Account
 from fixtures.liabilities import run_por, run_por_process
 from fixtures.sample import write_customers
 from por.amounts import BUILTIN_DECIMALS, format_amount, parse_amount
-from por.attestation import verifier_page
+from por.publication.attestation import verifier_page
 
 KEY, OTHER = "5a" * 32, "a5" * 32
 ADDRESS = Account.from_key(bytes.fromhex(KEY)).address

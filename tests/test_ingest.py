@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from por import ingest
+from por.liabilities import ingest
 from por.amounts import MAX_UNITS, Asset, AssetTable
-from por.customers import _csv_rows, check_row, load_customers
+from por.liabilities.book import _csv_rows, check_row, load_customers
 from por.errors import InputError
 
 IDS = ["a", "b", "c", "user-001", "客户", "ü", " a", "a ", "", "a\x01", "a\u200bb", "x" * 257, "é" * 130,

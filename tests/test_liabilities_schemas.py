@@ -18,9 +18,9 @@ from jsonschema import Draft202012Validator
 from fixtures.liabilities import random_liabilities
 from fixtures.proof_edits import field_edits
 from por.errors import InputError
-from por.formats.porjson import parse_proof
-from por.prove import cut_proof
-from por.publish import publish
+from por.liabilities.porjson import parse_proof
+from por.liabilities.prove import cut_proof
+from por.liabilities.publish import publish
 
 FORMATS = Path(__file__).resolve().parent.parent / "docs" / "formats"
 NAMES = ["commitment", "inclusion-proof", "tree-header", "secrets"]

@@ -3,7 +3,7 @@
 - `por publish` killed with SIGKILL in the middle of writing leaves no output folder that
   looks complete (only a hidden `.NAME.partial-*` staging folder); a rerun then succeeds.
 - Every value from input that reaches an HTML page is shown as text: the audit report
-  (por.report.render_html) with markup in every field, and the offline verifier page with a
+  (por.audit.html.render_html) with markup in every field, and the offline verifier page with a
   real proof for an account id full of markup, both opened in headless Chromium.
 """
 
@@ -23,10 +23,10 @@ import pytest
 
 from fixtures.adversarial import ROOT
 from fixtures.sample import write_customers
-from por.models import AddressReserve, DeclaredWallet, OwnershipResult, Scheme, WalletType
-from por.policy import load_policy
-from por.reconcile import ReconcileOptions, reconcile
-from por.report import render_html
+from chains.records import AddressReserve, DeclaredWallet, OwnershipResult, Scheme, WalletType
+from por.audit.policy import load_policy
+from por.audit.reconcile import ReconcileOptions, reconcile
+from por.audit.html import render_html
 
 ENV = {**{k: v for k, v in os.environ.items() if k != "POR_DEBUG"}, "PYTHONPATH": str(ROOT)}
 

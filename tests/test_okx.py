@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from fixtures import okx as gen
 from por.errors import InputError
-from por.formats import okx
-from por.formats.okx_rules import parse_units, units_text
-from por.formats.okx_tree import scan_okx_v2_tree
+from por.liabilities.foreign import okx
+from por.liabilities.foreign.okx.rules import parse_units, units_text
+from por.liabilities.foreign.okx.tree import scan_okx_v2_tree
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "conformance" / "okx"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "okx"
@@ -122,7 +122,7 @@ def test_v2_user_file_alone_checks_itself_but_cannot_anchor_a_root():
 
 def test_detect_format():
     from por.errors import InputError
-    from por.formats import detect
+    from por.liabilities.foreign import detect
 
     assert detect.proof_format(V1.encode(), "p") == "okx-v1"
     assert detect.proof_format(USER.encode(), "p") == "okx-v2"

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from por.errors import InputError
-from por.models import WalletType
-from por.policy import builtin_policies, load_policy, parse_policy
+from chains.records import WalletType
+from por.audit.policy import builtin_policies, load_policy, parse_policy
 
 POLICY_DIR = Path(__file__).parents[1] / "por" / "policies"
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from por.errors import InputError
-from por.prices import load_prices
+from por.audit.prices import load_prices
 
 HEADER = "asset,price_jpy,source,time\n"
 

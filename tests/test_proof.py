@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 from fixtures.liabilities import random_liabilities
 from fixtures.proof_edits import field_edits
 from por.amounts import MAX_UNITS, Asset, format_amount
-from por.customers import Liabilities
+from por.liabilities.book import Liabilities
 from por.errors import InputError
-from por.formats.porjson import Commitment, canonical_difference, dumps, parse_commitment, parse_proof
-from por.formats.strictjson import load_file, loads
-from por.proof import verify_inclusion
-from por.prove import cut_proof
-from por.publish import publish
+from por.liabilities.porjson import Commitment, canonical_difference, dumps, parse_commitment, parse_proof
+from por.strictjson import load_file, loads
+from por.liabilities.inclusion import verify_inclusion
+from por.liabilities.prove import cut_proof
+from por.liabilities.publish import publish
 
 SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

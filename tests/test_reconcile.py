@@ -10,10 +10,10 @@ import pytest
 
 from por.amounts import MAX_UNITS
 from por.errors import InputError
-from por.models import AddressReserve, DeclaredWallet, OwnershipResult, Scheme, WalletType
-from por.policy import load_policy, parse_policy
-from por.prices import Price, Prices
-from por.reconcile import ReconcileOptions, check_prices, reconcile
+from chains.records import AddressReserve, DeclaredWallet, OwnershipResult, Scheme, WalletType
+from por.audit.policy import load_policy, parse_policy
+from por.audit.prices import Price, Prices
+from por.audit.reconcile import ReconcileOptions, check_prices, reconcile
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs/formats/audit-report.schema.json").read_text())
 BTC = 10**8          # one bitcoin in satoshis

@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.liabilities import ReferenceTree, padding_node, random_liabilities, read_leaves, sums_bytes
-from por import tree as T
+from por.liabilities import tree as T
 from por.amounts import MAX_UNITS, Asset
-from por.customers import Liabilities
+from por.liabilities.book import Liabilities
 from por.errors import InputError
-from por.formats.porjson import Commitment, parse_commitment
-from por.formats.strictjson import load_file
-from por.formats.treefile import TreeFile, verify_tree_file
-from por.publish import build_tree, publish
+from por.liabilities.porjson import Commitment, parse_commitment
+from por.strictjson import load_file
+from por.liabilities.treefile import TreeFile, verify_tree_file
+from por.liabilities.publish import build_tree, publish
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -22,10 +22,10 @@ from eth_account import Account
 from fixtures.liabilities import random_liabilities, run_por
 from fixtures.sample import write_customers
 from por.errors import InputError
-from por.formats.porjson import dumps, parse_commitment
-from por.formats.strictjson import load_file
-from por.prove import cut_proof
-from por.publish import publish
+from por.liabilities.porjson import dumps, parse_commitment
+from por.strictjson import load_file
+from por.liabilities.prove import cut_proof
+from por.liabilities.publish import publish
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -286,7 +286,7 @@ def test_okx_tampered_files_fail(page):
 def python_verdict(text: str, commitment, source: str) -> dict[str, Any] | None:
     """What `por verify-inclusion SOURCE [--commitment]` concludes; None for bad input (exit 2)."""
     from por.cli.liabilities import _guarded, _verify_proof_kind
-    from por.formats import detect
+    from por.liabilities.foreign import detect
 
     raw = text.encode("utf-8")
     try:

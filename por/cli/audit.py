@@ -35,12 +35,12 @@ def audit(
 
     from por.cli.output import progress_bar
     from por.cli.reserves import load_reserves_inputs
-    from por.formats.porjson import parse_commitment
-    from por.formats.strictjson import load_file
-    from por.policy import load_policy
-    from por.prices import load_prices, parse_price
-    from por.reconcile import ReconcileOptions, check_prices, reconcile
-    from por.reserves import read_reserves
+    from por.liabilities.porjson import parse_commitment
+    from por.strictjson import load_file
+    from por.audit.policy import load_policy
+    from por.audit.prices import load_prices, parse_price
+    from por.audit.reconcile import ReconcileOptions, check_prices, reconcile
+    from por.reserves.read import read_reserves
 
     pinned = parse_commitment(load_file(commitment), str(commitment))
     rules = load_policy(policy)
@@ -56,7 +56,7 @@ def audit(
     reasons: list[str] = []
     tree_verified = None
     if tree is not None:
-        from por.formats.treefile import verify_tree_file
+        from por.liabilities.treefile import verify_tree_file
 
         with progress_bar("recomputing the liabilities tree", pinned.leaf_count) as advance:
             tree_verdict = verify_tree_file(tree, pinned, progress=advance)
@@ -84,7 +84,7 @@ def audit(
 
 
 def _claims_of_others(paths: list[Path]) -> dict[tuple[str, str], str]:
-    from por.formats.wallets import load_wallets
+    from por.reserves.inputs import load_wallets
 
     claims = {}
     for path in paths:
@@ -110,7 +110,7 @@ def _write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Opti
     if json_out:
         write_text(json_out, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     if html_out:
-        from por.report import render_html
+        from por.audit.html import render_html
 
         write_text(html_out, render_html(doc))
 
@@ -120,7 +120,7 @@ def _print(doc: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from por.report import percent_text
+    from por.audit.html import percent_text
 
     console = Console(highlight=False)
     if not console.is_terminal:

@@ -36,7 +36,7 @@ def history(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Verify a chain of periodic commitments and show the totals over time."""
-    from por.history import check_chain
+    from por.publication.history import check_chain
 
     pinned = _pinned_key(signer)
     periods, findings, notes = [], [], []
@@ -51,7 +51,7 @@ def history(
     report.notes.extend(notes)
     if html:
         from por.atomic import write_text
-        from por.history_html import render_history
+        from por.publication.history_html import render_history
 
         write_text(html, render_history(report, signer=pinned))
     if json_out:
@@ -69,8 +69,8 @@ def _pinned_key(signer: str | None) -> str | None:
 
 def _load_period(folder: Path, trees: bool, notes: list[str]):
     """A period from its folder; a commitment that cannot be read is a finding (it is under test)."""
-    from por.attestation import read_commitment
-    from por.history import Period, parse_link
+    from por.publication.attestation import read_commitment
+    from por.publication.history import Period, parse_link
 
     if not folder.exists():
         raise InputError("no such folder or file", file=str(folder))
@@ -87,7 +87,7 @@ def _load_period(folder: Path, trees: bool, notes: list[str]):
 
 def _check_tree(folder: Path, period, notes: list[str]) -> None:
     """The tree file must be the one the commitment pins, and its root the commitment's root and totals."""
-    from por.formats.treefile import TreeFile
+    from por.liabilities.treefile import TreeFile
 
     commitment = period.commitment
     base = folder if folder.is_dir() else folder.parent
@@ -194,7 +194,7 @@ def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
 
 def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None) -> None:
     """Checks the pinned commitment's signature and says what was (not) checked."""
-    from por.attestation import read_commitment
+    from por.publication.attestation import read_commitment
     from por.signing import check
 
     if commitment is None:
@@ -210,10 +210,10 @@ def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | Non
 def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | None, signer: str | None,
                    kind_option: str, tree: Path | None, json_out: bool) -> int:
     """One customer's proofs over several periods, each checked against its period's commitment."""
-    from por.attestation import read_commitment
+    from por.publication.attestation import read_commitment
     from por.cli.liabilities import _guarded, _read_candidate, _verify_proof_kind
-    from por.formats import detect
-    from por.history import index_commitments
+    from por.liabilities.foreign import detect
+    from por.publication.history import index_commitments
     from por.signing import check
 
     if root:

@@ -57,8 +57,8 @@ def publish(
 
     from por.amounts import AssetTable
     from por.cli.output import progress_bar
-    from por.customers import load_customers
-    from por.publish import publish as do_publish
+    from por.liabilities.book import load_customers
+    from por.liabilities.publish import publish as do_publish
 
     started = time.perf_counter()
     table = AssetTable()
@@ -70,7 +70,7 @@ def publish(
     snapshot_id = snapshot_id or datetime.now(timezone.utc).strftime("%Y-%m-%d")
     _check_label(snapshot_id, "snapshot-id")
     _check_label(exchange, "exchange")
-    from por.attestation import publication_extras
+    from por.publication.attestation import publication_extras
 
     extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
                                 snapshot_time=snapshot_time, exchange=exchange)
@@ -108,8 +108,8 @@ def prove(
 ) -> int:
     """Cut one customer's inclusion proof (their id, nonce, balances, path with sums, root)."""
     from por.atomic import write_text
-    from por.formats.porjson import dumps
-    from por.prove import cut_proof
+    from por.liabilities.porjson import dumps
+    from por.liabilities.prove import cut_proof
 
     text = dumps(cut_proof(folder, account_id).to_json())
     if out:
@@ -125,15 +125,15 @@ MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a g
 
 def _read_candidate(path: Path) -> bytes:
     """Reads the document under test; only an unreadable or non-document file is bad input."""
-    from por.formats.strictjson import read_bounded
+    from por.strictjson import read_bounded
 
     return read_bounded(path, MAX_PROOF_BYTES, " for a proof")
 
 
 def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
     """The trusted reference: a commitment file or a root hash (bad reference is exit 2)."""
-    from por.formats.porjson import parse_commitment
-    from por.formats.strictjson import load_file
+    from por.liabilities.porjson import parse_commitment
+    from por.strictjson import load_file
 
     if commitment_path and root_hex:
         raise InputError("give --commitment or --root, not both", field="--root")
@@ -162,7 +162,7 @@ def verify_inclusion(
     """Check that a customer's balance is included in the committed liabilities."""
     from por.cli.history import pinned_signer, signature_facts, verify_periods
     from por.cli.output import emit_verdict
-    from por.formats import detect
+    from por.liabilities.foreign import detect
 
     commitments = commitment or []
     if len(proofs) > 1 or len(commitments) > 1:
@@ -187,9 +187,9 @@ def verify_inclusion(
 
 
 def _verify_proof_kind(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
-    from por.formats.porjson import canonical_difference, parse_proof
-    from por.formats.strictjson import loads
-    from por.proof import verify_inclusion as check
+    from por.liabilities.porjson import canonical_difference, parse_proof
+    from por.strictjson import loads
+    from por.liabilities.inclusion import verify_inclusion as check
 
     source = str(path)
     expected = pinned.root if pinned is not None else root_bytes
@@ -206,7 +206,7 @@ def _verify_proof_kind(kind, raw, path, pinned, root_bytes, tree_path) -> Verdic
         if tree_path is not None:
             _check_leaves_in_tree(parsed, tree_path, verdict)
         return verdict
-    from por.formats import okx
+    from por.liabilities.foreign import okx
 
     if kind == "okx-v1":
         verdict = okx.verify_okx_v1(okx.parse_okx_v1_proof(raw, source),
@@ -219,8 +219,8 @@ def _verify_proof_kind(kind, raw, path, pinned, root_bytes, tree_path) -> Verdic
 
 
 def _check_leaves_in_tree(proof, tree_path: Path, verdict: Verdict) -> None:
-    from por.formats.treefile import TreeFile
-    from por.tree import sibling_positions
+    from por.liabilities.treefile import TreeFile
+    from por.liabilities.tree import sibling_positions
 
     with TreeFile(tree_path) as tree:
         if tree.header.leaf_count != proof.leaf_count:
@@ -259,21 +259,21 @@ def verify_tree(
     """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
     from por.cli.history import pinned_signer, signature_facts
     from por.cli.output import emit_verdict, progress_bar
-    from por.formats import detect
+    from por.liabilities.foreign import detect
 
     pinned_key = pinned_signer(commitment, signer)
     head = _read_head(tree)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
     if kind == "por":
-        from por.formats.treefile import verify_tree_file
+        from por.liabilities.treefile import verify_tree_file
 
         with progress_bar("verifying tree", None) as advance:
             verdict = _guarded(lambda: verify_tree_file(tree, pinned, progress=advance))
         if root_bytes is not None and verdict.facts.get("root") not in (None, root_bytes.hex()):
             verdict.fail(f"root {verdict.facts['root']} is not the pinned root {root_bytes.hex()}")
     else:
-        from por.formats import okx
+        from por.liabilities.foreign import okx
 
         expected = pinned.root if pinned is not None else root_bytes
         verdict = _guarded(lambda: okx.verify_okx_v2_tree(tree, expected.hex() if expected else None))

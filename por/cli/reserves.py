@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: Optional[str]):
     """Parses the three reserves inputs and settles the exchange name (shared with `por audit`)."""
-    from por.formats.wallets import load_chains_config, load_snapshot, load_wallets
+    from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
 
     declared, stated = load_wallets(wallets)
     exchange = exchange or stated
@@ -39,7 +39,7 @@ def reserves(
     import asyncio
 
     from por.cli.output import progress_bar
-    from por.reserves import flag_duplicates, read_reserves
+    from por.reserves.read import flag_duplicates, read_reserves
 
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)
     with progress_bar("reading reserves", len(declared)) as advance:

@@ -15,8 +15,8 @@ from typing import Any
 
 from por.amounts import check_asset_symbol
 from por.errors import InputError
-from por.formats.strictjson import Fields, load_file
-from por.models import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
+from por.strictjson import Fields, load_file
+from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
 
 WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message", "signature", "script"]
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from por.errors import InputError
-from por.models import WalletType
-from por.prices import decimal_text
+from chains.records import WalletType
+from por.audit.prices import decimal_text
 
 MAX_POLICY_BYTES = 1024 * 1024
 POLICY_VERSION = 1
@@ -133,7 +133,7 @@ def load_policy(spec: str | Path) -> Policy:
         known = ", ".join(builtin_policies())
         raise InputError(f"{text_spec[:80]!r} is neither a built-in policy ({known}) nor a policy file",
                          field="--policy")
-    from por.formats.strictjson import read_bounded
+    from por.strictjson import read_bounded
 
     return parse_policy(read_bounded(path, MAX_POLICY_BYTES, empty_ok=True), str(path))
 

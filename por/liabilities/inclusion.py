@@ -5,8 +5,8 @@ walk the path with its sums, and land on the published root.
 from __future__ import annotations
 
 from por.amounts import format_amount
-from por.formats.porjson import Commitment, InclusionProof
-from por.tree import (
+from por.liabilities.porjson import Commitment, InclusionProof
+from por.liabilities.tree import (
     MAX_UNITS,
     TreeError,
     add_sums,

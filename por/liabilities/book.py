@@ -16,7 +16,7 @@ import numpy as np
 
 from por.amounts import MAX_UNITS, AmountError, Asset, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
-from por.tree import TreeError, ints_to_limbs
+from por.liabilities.tree import TreeError, ints_to_limbs
 
 HEADER = ["account_id", "asset", "amount"]
 MAX_ID_BYTES = 256
@@ -172,7 +172,7 @@ def check_row(account_id: str | None, asset: str | None, amount: str | None, tab
 def load_customers(path: str | Path, table: AssetTable | None = None, *,
                    progress: Callable[[int], None] | None = None) -> Liabilities:
     """CSV or Parquet (by extension) -> validated Liabilities. `progress(rows)` as rows are read."""
-    from por.ingest import read_customers
+    from por.liabilities.ingest import read_customers
 
     return read_customers(Path(path), table or AssetTable(), progress)
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from por.errors import InputError
-from por.formats.okx_rules import SCALE, UNIT, add, balances_dict, negatives, parent_hash, parse_balances
-from por.formats.strictjson import loads
+from por.liabilities.foreign.okx.rules import SCALE, UNIT, add, balances_dict, negatives, parent_hash, parse_balances
+from por.strictjson import loads
 from por.verdict import Verdict
 
 BLOCK = 1 << 20

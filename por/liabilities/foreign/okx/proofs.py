@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from por.errors import InputError
-from por.formats.okx_rules import (
+from por.liabilities.foreign.okx.rules import (
     add, balances_dict, check_hash, leaf_hash, negatives, parent_hash, parse_balances, split_hash,
 )
-from por.formats.okx_tree import scan_okx_v2_tree, verify_okx_v2_tree
-from por.formats.strictjson import Fields, loads
+from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, verify_okx_v2_tree
+from por.strictjson import Fields, loads
 from por.verdict import Verdict
 
 __all__ = ["OkxNode", "OkxV1Proof", "OkxV2User", "parse_okx_v1_proof", "parse_okx_v2_user",

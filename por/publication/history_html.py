@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from por.amounts import format_amount
-from por.history import ChainReport
+from por.publication.history import ChainReport
 
 _W, _H, _LEFT, _TOP, _RIGHT, _BOTTOM = 640, 150, 14, 16, 14, 30
 

@@ -23,10 +23,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from por.amounts import MAX_UNITS, AssetTable, check_asset_symbol, format_amount
 from por.errors import InputError
-from por.models import AddressReserve, WalletType
-from por.policy import Policy
-from por.prices import Prices
-from por.rules import (Check, ceil_times, cold_check, cold_total_jpy_check, coverage_check, hot_guarantee_check,
+from chains.records import AddressReserve, WalletType
+from por.audit.policy import Policy
+from por.audit.prices import Prices
+from por.audit.rules import (Check, ceil_times, cold_check, cold_total_jpy_check, coverage_check, hot_guarantee_check,
                        liability_reserve_check, ratio_text)
 
 REPORT_FORMAT = "por-audit-report"

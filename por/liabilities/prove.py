@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 from por.errors import InputError
-from por.formats.porjson import Commitment, InclusionProof, PathStep, ProofLeaf, parse_commitment
-from por.formats.strictjson import load_file
-from por.formats.treefile import TreeFile
-from por.publish import COMMITMENT_FILE, SECRETS_FILE, TREE_FILE
-from por.tree import sibling_positions
+from por.liabilities.porjson import Commitment, InclusionProof, PathStep, ProofLeaf, parse_commitment
+from por.strictjson import load_file
+from por.liabilities.treefile import TreeFile
+from por.liabilities.publish import COMMITMENT_FILE, SECRETS_FILE, TREE_FILE
+from por.liabilities.tree import sibling_positions
 
 
 def find_secret(path: Path, account_id: str) -> tuple[bytes, list[int]]:

@@ -3,7 +3,7 @@ the exchange's signature over the commitment, and the offline verifier page.
 
 `publication_extras(...)` reads the previous commitment and the signing key up
 front, so bad input fails before a tree is built; the object it returns is the
-`extra_files` hook of por.publish.publish, run inside the staging folder just
+`extra_files` hook of por.liabilities.publish.publish, run inside the staging folder just
 before commitment.json is written (so the signature covers the link).
 """
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from por import history, signing
+from por import signing
+from por.publication import history
 from por.errors import InputError
-from por.formats.porjson import Commitment, parse_commitment
-from por.formats.strictjson import MAX_DOCUMENT_BYTES, loads
+from por.liabilities.porjson import Commitment, parse_commitment
+from por.strictjson import MAX_DOCUMENT_BYTES, loads
 
 PAGE_FILE = "verify.html"
 

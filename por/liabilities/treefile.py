@@ -19,9 +19,9 @@ import numpy as np
 
 from por.amounts import Asset
 from por.errors import InputError
-from por.formats.porjson import Commitment, assets_json, sums_json
-from por.formats.strictjson import Fields, loads
-from por.tree import (
+from por.liabilities.porjson import Commitment, assets_json, sums_json
+from por.strictjson import Fields, loads
+from por.liabilities.tree import (
     HASH_BYTES,
     HASH_NAME,
     MAX_HEIGHT,
@@ -136,7 +136,7 @@ class TreeFile:
 
 
 def _parse_header(data, source: str) -> TreeHeader:
-    from por.formats.porjson import _assets  # one definition of a valid asset list
+    from por.liabilities.porjson import _assets  # one definition of a valid asset list
 
     f = Fields(data, source, "header")
     f.only("format", "version", "hash", "snapshot_id", "assets", "leaf_count", "height", "level_sizes")

@@ -13,8 +13,8 @@ from fractions import Fraction
 from typing import Any
 
 from por.amounts import format_amount
-from por.policy import ColdStorageRule, CoverageRule, HotGuaranteeRule, LiabilityReserveRule
-from por.prices import decimal_text
+from por.audit.policy import ColdStorageRule, CoverageRule, HotGuaranteeRule, LiabilityReserveRule
+from por.audit.prices import decimal_text
 
 
 @dataclass

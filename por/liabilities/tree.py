@@ -165,7 +165,7 @@ def hash_rows(preimages: np.ndarray) -> np.ndarray:
 
     struct.iter_unpack cuts the rows straight from the array's memory, so the
     only object per row is the bytes hashlib needs. (A list comprehension, not
-    map(): it lets the writer thread in por/build.py have the GIL now and then.)
+    map(): it lets the writer thread in por/liabilities/build.py have the GIL now and then.)
     """
     n, width = preimages.shape
     if not n:

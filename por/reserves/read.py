@@ -16,7 +16,7 @@ from chains import family_module
 from chains.base import BalanceQuery
 from por.amounts import AssetTable, format_amount
 from por.errors import InputError, ProviderError
-from por.models import AddressReserve, DeclaredWallet, Snapshot, ownership_message
+from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_message
 
 DEFAULT_MIN_CONFIRMATIONS = 6
 

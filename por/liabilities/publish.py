@@ -22,13 +22,13 @@ from typing import Callable
 import numpy as np
 
 from por.atomic import atomic_directory
-from por.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
-from por.customers import Liabilities
+from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
+from por.liabilities.book import Liabilities
 from por.errors import InputError
-from por.formats.porjson import Commitment, dumps
-from por.formats.secrets import SECRETS_FORMAT, set_root, write_secrets
-from por.formats.treefile import TreeHeader, header_line
-from por.tree import AMOUNT_BYTES, HASH_BYTES, build_levels, ints_to_limbs, tree_height
+from por.liabilities.porjson import Commitment, dumps
+from por.liabilities.secrets import SECRETS_FORMAT, set_root, write_secrets
+from por.liabilities.treefile import TreeHeader, header_line
+from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, build_levels, ints_to_limbs, tree_height
 
 __all__ = ["BuiltTree", "Shuffle", "build_tree", "publish", "split_amounts", "SECRETS_FORMAT"]
 
@@ -137,7 +137,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
             shuffle: Shuffle | None = None, dask: str | None = None, dask_workers: int | None = None) -> Commitment:
     """Builds the tree and writes the publication folder atomically, in bounded memory.
 
-    Levels go to tree.bin as they are made (por/build.py), so memory holds the
+    Levels go to tree.bin as they are made (por/liabilities/build.py), so memory holds the
     book and a few chunks, never the tree. With `dask` (a scheduler address,
     or "local") the leaves and subtrees are built on Dask workers; the bytes
     written are the same.
@@ -157,7 +157,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         staging = stack.enter_context(atomic_directory(out, replace=force))
         client = None
         if dask:
-            from por.distributed import connect
+            from por.liabilities.distributed import connect
 
             client = stack.enter_context(connect(dask, dask_workers))
         (staging / "private").mkdir(mode=0o700)
@@ -166,7 +166,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         secrets = background.submit(_write_secrets, staging / SECRETS_FILE, ids, shuffle, snapshot_id, first_piece)
         with open(staging / TREE_FILE, "w+b") as handle:
             if client is not None:
-                from por.distributed import write_tree_dask
+                from por.liabilities.distributed import write_tree_dask
 
                 root, tree_digest = write_tree_dask(client, handle, header_line(header), ids, shuffle.nonces, pieces,
                                                     shuffle.order, asset_count, progress)

@@ -1,7 +1,7 @@
 """The tree on a Dask cluster: leaves and subtrees on the workers, the top and the file here.
 
 The shuffled leaves are cut into blocks of 2^k consecutive positions (see
-por/build.py for why that gives the very same tree). Each worker gets only
+por/liabilities/build.py for why that gives the very same tree). Each worker gets only
 what its block needs (owner ids, nonces and amounts of those leaves, in leaf
 order), hashes the user ids and the leaves, and builds the block's subtree up
 to its root. Workers see customer ids and nonces: the cluster must be the
@@ -24,7 +24,7 @@ from typing import Iterator
 
 import numpy as np
 
-from por.build import (
+from por.liabilities.build import (
     Pieces,
     Progress,
     block_height,
@@ -34,7 +34,7 @@ from por.build import (
     user_hashes,
 )
 from por.errors import InputError
-from por.tree import leaf_records, level_sizes, record_size
+from por.liabilities.tree import leaf_records, level_sizes, record_size
 
 BLOCKS_PER_WORKER = 8
 CONNECT_TIMEOUT = "20s"
@@ -98,7 +98,7 @@ def _build_block(block: Block, top: int, asset_count: int) -> list[np.ndarray]:
 
 def write_tree_dask(client, handle, head: bytes, ids, nonces: bytes, pieces: Pieces, order: np.ndarray,
                     asset_count: int, progress: Progress | None = None) -> tuple[np.ndarray, bytes]:
-    """Writes the same tree.bin as por.build.stream_levels; returns (root record, file SHA-256).
+    """Writes the same tree.bin as por.liabilities.build.stream_levels; returns (root record, file SHA-256).
 
     Each block's levels are written straight to their places in the file (every
     offset is known from the leaf count) as the block comes back, in whatever

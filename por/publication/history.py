@@ -19,8 +19,8 @@ from typing import Any
 
 from por import signing
 from por.errors import InputError
-from por.formats.porjson import Commitment
-from por.formats.strictjson import Fields
+from por.liabilities.porjson import Commitment
+from por.strictjson import Fields
 
 PREVIOUS = "previous"
 

@@ -1,6 +1,6 @@
 """Reading customer files column-wise: Arrow batches in, validated (hi, lo) limbs out.
 
-The rules live in `por.customers.check_row`. Vectorised checks here only pick
+The rules live in `por.liabilities.book.check_row`. Vectorised checks here only pick
 the rows that *might* break one (a superset: anything not plainly ASCII, not
 a plain decimal that fits the asset's decimals in 38 digits, or of an asset
 the table refuses); each picked row goes through `check_row`. So the error a
@@ -14,7 +14,7 @@ integer, i.e. (lo, hi) uint64 pairs.
 
 CSV comes in two ways. A plain file (no quotes, CR, NUL or blank lines: what
 exporters write) is parsed by Arrow's multi-threaded reader, and row k is
-line k + 2. Anything else goes through `csv` line by line (por.customers),
+line k + 2. Anything else goes through `csv` line by line (por.liabilities.book),
 which knows quoting and names the line of a malformed record exactly.
 """
 
@@ -28,7 +28,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from por.amounts import MAX_UNITS, Asset, AssetTable
-from por.customers import HEADER, MAX_FIELD_CHARS, Liabilities, _csv_rows, check_asset_symbol, check_row
+from por.liabilities.book import HEADER, MAX_FIELD_CHARS, Liabilities, _csv_rows, check_asset_symbol, check_row
 from por.errors import InputError
 
 BATCH_ROWS = 1 << 16
@@ -227,7 +227,7 @@ class _Collector:
                                file=self.source, line=self._line(row))
 
     def _first_overflow(self, upto: int) -> tuple[int, InputError] | None:
-        from por.customers import _exact_sum
+        from por.liabilities.book import _exact_sum
 
         totals = [0] * len(self.symbols)
         for codes, hi, lo in zip(self.row_codes, self.row_hi, self.row_lo):

@@ -1,1 +1,0 @@
-"""File formats: por's own documents and other exchanges' published formats."""
