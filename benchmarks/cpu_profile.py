@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(args.code.resolve() if args.code else Path(__file__).resolve().parents[1]))
 
-    from por.liabilities.book import load_customers
+    from por.liabilities.ingest import load_customers
     from por.liabilities.treefile import verify_tree_file
     from por.liabilities.publish import publish
 

@@ -126,7 +126,7 @@ def main() -> None:
     import gen_customers
 
     from por.liabilities.build import Shuffle
-    from por.liabilities.book import load_customers
+    from por.liabilities.ingest import load_customers
     from por.liabilities.porjson import dumps, parse_commitment
     from por.strictjson import load_file
     from por.liabilities.treefile import verify_tree_file

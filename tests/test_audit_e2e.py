@@ -16,7 +16,7 @@ import pytest
 
 from fixtures.exchange import INSOLVENT, SOLVENT, Funding, local_chains, open_exchange
 from fixtures.sample import write_customers
-from por.liabilities.book import load_customers
+from por.liabilities.ingest import load_customers
 from por.liabilities.publish import publish
 
 NAME = "e2e-exchange"

@@ -14,17 +14,18 @@ import numpy as np
 import pytest
 
 from fixtures.liabilities import random_liabilities
-from por.liabilities import build
 from por.amounts import Asset
-from por.liabilities.build import LeafMaker, Pieces, Shuffle, block_levels, upper_levels, user_table
+from por.liabilities import build
 from por.liabilities.book import Liabilities
-from por.liabilities.porjson import parse_commitment
-from por.strictjson import load_file
-from por.liabilities.treefile import TreeHeader, verify_tree_file, write_tree
-from por.liabilities.prove import cut_proof
+from por.liabilities.build import LeafMaker, Pieces, Shuffle, block_levels, upper_levels, user_table
 from por.liabilities.inclusion import verify_inclusion
+from por.liabilities.levels import build_levels
+from por.liabilities.porjson import parse_commitment
+from por.liabilities.prove import cut_proof
 from por.liabilities.publish import build_tree, publish
-from por.liabilities.tree import TreeError, build_levels, level_sizes
+from por.liabilities.tree import TreeError, level_sizes
+from por.liabilities.treefile import TreeHeader, verify_tree_file, write_tree
+from por.strictjson import load_file
 
 
 def reference_files(book: Liabilities, shuffle: Shuffle, snapshot_id: str) -> tuple[bytes, bytes]:

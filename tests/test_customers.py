@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.liabilities import run_por, run_por_process
 from por.amounts import AssetTable
-from por.liabilities.book import load_customers
+from por.liabilities.ingest import load_customers
 from por.errors import InputError
 
 HEADER = "account_id,asset,amount\n"

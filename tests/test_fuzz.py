@@ -27,7 +27,7 @@ from fixtures.adversarial.input_cases import CHAINS, SNAPSHOT, WALLET_HEAD, WALL
 from fixtures.adversarial.por_cases import Book, _text
 from fixtures.okx import build, random_balances, split_leaf, tree_lines, user_leaves, v1_case, v2_user
 from por.amounts import AssetTable, parse_amount
-from por.liabilities.book import load_customers
+from por.liabilities.ingest import load_customers
 from por.errors import PorError
 from por.liabilities.foreign import okx
 from por.liabilities.porjson import parse_commitment, parse_proof

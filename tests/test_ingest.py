@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from por.liabilities import ingest
 from por.amounts import MAX_UNITS, Asset, AssetTable
-from por.liabilities.book import _csv_rows, check_row, load_customers
+from por.liabilities.ingest import load_customers
+from por.liabilities.rows import check_row, csv_rows
 from por.errors import InputError
 
 IDS = ["a", "b", "c", "user-001", "客户", "ü", " a", "a ", "", "a\x01", "a\u200bb", "x" * 257, "é" * 130,
@@ -123,7 +124,7 @@ def compare_csv(tmp_path: Path, rows) -> None:
     for writer, name in ((write_plain, "plain.csv"), (write_quoted, "quoted.csv")):
         path = tmp_path / name
         writer(path, rows)
-        expected = outcome(lambda: oracle(_csv_rows(path), str(path), table))
+        expected = outcome(lambda: oracle(csv_rows(path), str(path), table))
         assert outcome(lambda: load_customers(path, table)) == expected, (name, rows)
 
 

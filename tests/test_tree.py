@@ -18,14 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.liabilities import ReferenceTree, padding_node, random_liabilities, read_leaves, sums_bytes
-from por.liabilities import tree as T
 from por.amounts import MAX_UNITS, Asset
-from por.liabilities.book import Liabilities
 from por.errors import InputError
+from por.liabilities import levels as L
+from por.liabilities import tree as T
+from por.liabilities.book import Liabilities
 from por.liabilities.porjson import Commitment, parse_commitment
-from por.strictjson import load_file
-from por.liabilities.treefile import TreeFile, verify_tree_file
 from por.liabilities.publish import build_tree, publish
+from por.liabilities.treefile import TreeFile, verify_tree_file
+from por.strictjson import load_file
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -98,7 +99,7 @@ def level_of(sums_rows: list[list[int]], seed: int = 0) -> np.ndarray:
     ((1 << 64) - 1 + (5 << 64), (1 << 64) - 1, (7 << 64) - 2),
 ])
 def test_vector_sums_carry_between_limbs(left, right, total):
-    parents = T.parent_level(level_of([[left, 0], [right, 3]]), 1, 2)
+    parents = L.parent_level(level_of([[left, 0], [right, 3]]), 1, 2)
     assert T.Node.from_record(parents[0]).sums == (total, 3)
 
 
@@ -108,7 +109,7 @@ def test_vector_sums_carry_between_limbs(left, right, total):
 ])
 def test_vector_sums_refuse_overflow(left, right):
     with pytest.raises(T.TreeError, match="exceeds"):
-        T.parent_level(level_of([[0, left], [0, right]]), 3, 2)
+        L.parent_level(level_of([[0, left], [0, right]]), 3, 2)
 
 
 def test_node_kinds_are_domain_separated():
@@ -132,7 +133,7 @@ def test_numpy_levels_equal_the_reference_tree(seed, accounts, assets):
     leaves = [(rng.randbytes(32), [rng.choice([0, 1, (1 << 64) - 1, 1 << 64, rng.getrandbits(100)])
                                    for _ in range(assets)]) for _ in range(accounts)]
     records = np.frombuffer(b"".join(h + sums_bytes(s) for h, s in leaves), dtype=np.uint8)
-    levels = T.build_levels(records.reshape(accounts, -1).copy(), assets)
+    levels = L.build_levels(records.reshape(accounts, -1).copy(), assets)
     reference = ReferenceTree.build(leaves, assets)
     assert [len(level) for level in levels] == T.level_sizes(accounts)
     for fast, slow in zip(levels, reference.levels, strict=True):
@@ -143,10 +144,10 @@ def test_leaf_records_match_scalar_leaf_hash():
     rng = random.Random(3)
     users = np.frombuffer(rng.randbytes(32 * 5), dtype=np.uint8).reshape(5, 32)
     values = [[rng.getrandbits(110) for _ in range(5)] for _ in range(2)]
-    limbs = [T.ints_to_limbs(v) for v in values]
+    limbs = [L.ints_to_limbs(v) for v in values]
     hi = np.stack([h for h, _ in limbs], axis=1)
     lo = np.stack([lo for _, lo in limbs], axis=1)
-    records = T.leaf_records(users, np.arange(5), hi, lo)
+    records = L.leaf_records(users, np.arange(5), hi, lo)
     for i in range(5):
         sums = T.encode_sums([values[0][i], values[1][i]])
         assert bytes(records[i]) == T.leaf_hash(bytes(users[i]), i, sums) + sums

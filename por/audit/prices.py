@@ -8,6 +8,7 @@ ambiguous: a sign, an exponent, zero, a duplicate asset, a time without a zone.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from por.amounts import check_asset_symbol
 from por.errors import InputError
+from por.strictjson import read_bounded
+from por.text import csv_field_limit
 
 PRICE_COLUMNS = ["asset", "price_jpy", "source", "time"]
 MAX_PRICE_FILE_BYTES = 16 * 1024 * 1024
@@ -85,35 +88,27 @@ def load_prices(path: str | Path) -> Prices:
     """Reads a prices CSV; any defect is an InputError naming file, line and field."""
     path = Path(path)
     source = str(path)
+    raw = read_bounded(path, MAX_PRICE_FILE_BYTES, empty_ok=True)
     try:
-        size = path.stat().st_size
-        if size > MAX_PRICE_FILE_BYTES:
-            raise InputError(f"file is {size} bytes, over the {MAX_PRICE_FILE_BYTES} limit", file=source)
-        handle = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=source) from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=source) from None
     prices = Prices(source)
-    old_limit = csv.field_size_limit(4096)
-    try:
-        with handle:
-            reader = csv.reader(handle, strict=True)
-            try:
-                header = next(reader, None)
-                if header is None:
-                    raise InputError("empty file: expected header " + ",".join(PRICE_COLUMNS), file=source, line=1)
-                if [h.strip() for h in header] != PRICE_COLUMNS:
-                    raise InputError("header must be exactly " + ",".join(PRICE_COLUMNS), file=source, line=1)
-                for row in reader:
-                    line = reader.line_num
-                    if not row or (len(row) == 1 and not row[0].strip()):
-                        continue
-                    _add_row(prices, row, source, line)
-            except csv.Error as exc:
-                raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None
-            except UnicodeDecodeError:
-                raise InputError("not UTF-8 text", file=source) from None
-    finally:
-        csv.field_size_limit(old_limit)
+    with csv_field_limit(4096):
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise InputError("empty file: expected header " + ",".join(PRICE_COLUMNS), file=source, line=1)
+            if [h.strip() for h in header] != PRICE_COLUMNS:
+                raise InputError("header must be exactly " + ",".join(PRICE_COLUMNS), file=source, line=1)
+            for row in reader:
+                line = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                _add_row(prices, row, source, line)
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None
     if not prices.by_asset:
         raise InputError("no prices in the file", file=source)
     return prices

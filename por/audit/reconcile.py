@@ -21,13 +21,21 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, Sequence
 
-from por.amounts import MAX_UNITS, AssetTable, check_asset_symbol, format_amount
-from por.errors import InputError
 from chains.records import AddressReserve, WalletType
+from por.amounts import MAX_UNITS, AssetTable, check_asset_symbol, format_amount
 from por.audit.policy import Policy
 from por.audit.prices import Prices
-from por.audit.rules import (Check, ceil_times, cold_check, cold_total_jpy_check, coverage_check, hot_guarantee_check,
-                       liability_reserve_check, ratio_text)
+from por.audit.rules import (
+    Check,
+    ceil_times,
+    cold_check,
+    cold_total_jpy_check,
+    coverage_check,
+    hot_guarantee_check,
+    liability_reserve_check,
+    ratio_text,
+)
+from por.errors import InputError
 
 REPORT_FORMAT = "por-audit-report"
 REPORT_VERSION = 1

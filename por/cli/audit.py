@@ -33,14 +33,14 @@ def audit(
     """Does the exchange hold what it owes, under this policy? Exit 0 pass, 1 fail, 2 bad input."""
     import asyncio
 
-    from por.cli.output import progress_bar
-    from por.cli.reserves import load_reserves_inputs
-    from por.liabilities.porjson import parse_commitment
-    from por.strictjson import load_file
     from por.audit.policy import load_policy
     from por.audit.prices import load_prices, parse_price
     from por.audit.reconcile import ReconcileOptions, check_prices, reconcile
+    from por.cli.output import progress_bar
+    from por.cli.reserves import load_reserves_inputs
+    from por.liabilities.porjson import parse_commitment
     from por.reserves.read import read_reserves
+    from por.strictjson import load_file
 
     pinned = parse_commitment(load_file(commitment), str(commitment))
     rules = load_policy(policy)

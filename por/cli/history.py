@@ -210,9 +210,9 @@ def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | Non
 def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | None, signer: str | None,
                    kind_option: str, tree: Path | None, json_out: bool) -> int:
     """One customer's proofs over several periods, each checked against its period's commitment."""
-    from por.publication.attestation import read_commitment
     from por.cli.liabilities import _guarded, _read_candidate, _verify_proof_kind
     from por.liabilities.foreign import detect
+    from por.publication.attestation import read_commitment
     from por.publication.history import index_commitments
     from por.signing import check
 

@@ -57,7 +57,7 @@ def publish(
 
     from por.amounts import AssetTable
     from por.cli.output import progress_bar
-    from por.liabilities.book import load_customers
+    from por.liabilities.ingest import load_customers
     from por.liabilities.publish import publish as do_publish
 
     started = time.perf_counter()
@@ -187,9 +187,9 @@ def verify_inclusion(
 
 
 def _verify_proof_kind(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
+    from por.liabilities.inclusion import verify_inclusion as check
     from por.liabilities.porjson import canonical_difference, parse_proof
     from por.strictjson import loads
-    from por.liabilities.inclusion import verify_inclusion as check
 
     source = str(path)
     expected = pinned.root if pinned is not None else root_bytes
@@ -219,8 +219,8 @@ def _verify_proof_kind(kind, raw, path, pinned, root_bytes, tree_path) -> Verdic
 
 
 def _check_leaves_in_tree(proof, tree_path: Path, verdict: Verdict) -> None:
-    from por.liabilities.treefile import TreeFile
     from por.liabilities.tree import sibling_positions
+    from por.liabilities.treefile import TreeFile
 
     with TreeFile(tree_path) as tree:
         if tree.header.leaf_count != proof.leaf_count:

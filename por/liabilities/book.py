@@ -1,27 +1,12 @@
-"""Customer balances in: the long `account_id,asset,amount` table, validated once.
-
-Everything wrong with the file is reported as `file:line: field: reason` and
-nothing downstream runs, so a publication never commits to a mistyped row.
-"""
+"""The book of liabilities: every customer's balance per asset, exact, as the tree builder reads it."""
 
 from __future__ import annotations
 
-import codecs
-import csv
-import unicodedata
-from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
-
 import numpy as np
 
-from por.amounts import MAX_UNITS, AmountError, Asset, AssetTable, check_asset_symbol, parse_amount
-from por.errors import InputError
-from por.liabilities.tree import TreeError, ints_to_limbs
-
-HEADER = ["account_id", "asset", "amount"]
-MAX_ID_BYTES = 256
-MAX_FIELD_CHARS = 4096
-MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
+from por.amounts import MAX_UNITS, Asset
+from por.liabilities.levels import ints_to_limbs
+from por.liabilities.tree import TreeError
 
 
 class Liabilities:
@@ -108,7 +93,7 @@ class Liabilities:
     def totals(self) -> list[int]:
         if self._lists:
             return [sum(col) for col in self._columns]
-        return [_exact_sum(self._hi[:, a], self._lo[:, a]) for a in range(len(self.assets))]
+        return [exact_sum(self._hi[:, a], self._lo[:, a]) for a in range(len(self.assets))]
 
     def balances_of(self, index: int) -> dict[str, int]:
         if self._lists:
@@ -131,95 +116,9 @@ def _ints(hi: np.ndarray, lo: np.ndarray) -> list[int]:
     return [(h << 64) | low for h, low in zip(hi.tolist(), lo.tolist())]
 
 
-def _exact_sum(hi: np.ndarray, lo: np.ndarray) -> int:
+def exact_sum(hi: np.ndarray, lo: np.ndarray) -> int:
     """Sum of 128-bit values from limbs, in 32-bit quarters so no uint64 sum can wrap."""
     quarter = np.uint64(0xFFFFFFFF)
     shift = np.uint64(32)
     parts = (lo & quarter, lo >> shift, hi & quarter, hi >> shift)
     return sum(int(p.sum(dtype=np.uint64)) << (32 * k) for k, p in enumerate(parts))
-
-
-def check_account_id(account_id: str) -> str:
-    """Ids are bytes-exact: no trimming or normalisation, so reject what would be ambiguous."""
-    if not account_id:
-        raise InputError("empty account id", field="account_id")
-    if account_id != account_id.strip():
-        raise InputError("account id has leading or trailing whitespace", field="account_id")
-    if len(account_id.encode("utf-8")) > MAX_ID_BYTES:
-        raise InputError(f"account id longer than {MAX_ID_BYTES} bytes", field="account_id")
-    for char in account_id:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            raise InputError(f"account id contains control or invisible character U+{ord(char):04X}",
-                             field="account_id")
-    return account_id
-
-
-def check_row(account_id: str | None, asset: str | None, amount: str | None, table: AssetTable) -> int:
-    """Every rule one row must obey, in the order a reader applies them: the one
-    place they are written. Returns the amount in base units or raises the
-    InputError the user sees (the caller adds file and line)."""
-    if account_id is None or asset is None or amount is None:
-        raise InputError("null value")
-    try:
-        check_account_id(account_id)
-        check_asset_symbol(asset)
-        return parse_amount(amount.strip(), table.decimals(asset))
-    except AmountError as exc:
-        field = "asset" if "unknown asset" in exc.reason else "amount"
-        raise exc.at(field=exc.field or field) from None
-
-
-def load_customers(path: str | Path, table: AssetTable | None = None, *,
-                   progress: Callable[[int], None] | None = None) -> Liabilities:
-    """CSV or Parquet (by extension) -> validated Liabilities. `progress(rows)` as rows are read."""
-    from por.liabilities.ingest import read_customers
-
-    return read_customers(Path(path), table or AssetTable(), progress)
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    csv.field_size_limit(MAX_FIELD_CHARS)
-    with handle:
-        reader = csv.reader(_text_lines(handle, str(path)), strict=True)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise InputError("empty file: expected header `account_id,asset,amount`", file=str(path), line=1)
-            if [h.strip() for h in header] != HEADER:
-                raise InputError(f"header must be `account_id,asset,amount`, got `{','.join(header)[:80]}`",
-                                 file=str(path), line=1)
-            rows = 0
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != 3:
-                    raise InputError(f"expected 3 fields, got {len(row)}", file=str(path), line=reader.line_num)
-                rows += 1
-                yield reader.line_num, row[0], row[1], row[2]
-            if not rows:
-                raise InputError("no customer rows after the header", file=str(path), line=reader.line_num + 1)
-        except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}", file=str(path), line=reader.line_num) from None
-
-
-def _text_lines(handle: BinaryIO, source: str) -> Iterator[str]:
-    """Physical lines as text, decoded one by one so a bad byte names its own line,
-    and bounded so a line of hundreds of megabytes is refused without being read."""
-    number = 0
-    while True:
-        raw = handle.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > MAX_LINE_BYTES:
-            raise InputError(f"line longer than {MAX_LINE_BYTES} bytes", file=source, line=number)
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start + 1} of the line)", file=source, line=number) from None

@@ -1,10 +1,10 @@
 """Building trees of any size: leaves made in chunks, levels streamed to disk,
 or cut into power-of-two blocks that workers build independently.
 
-Every function here yields exactly the records of `por.liabilities.tree.build_levels` for
+Every function here yields exactly the records of `por.liabilities.levels.build_levels` for
 the same nonces and leaf order; only where nodes are computed and kept
 differs. The hot path is numpy over fixed-size records plus the one hashlib
-loop in `por.liabilities.tree.hash_rows`: no Python object per node.
+loop in `por.liabilities.levels.hash_rows`: no Python object per node.
 
 Why blocks are powers of two: a block of 2^k leaves that starts at a multiple
 of 2^k is exactly one subtree of height k, and its padding (odd levels) can
@@ -24,17 +24,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from por.liabilities.tree import (
-    HASH_BYTES,
-    MAX_HEIGHT,
-    TAG_USER,
-    TreeError,
-    hash_rows,
-    leaf_records,
-    level_sizes,
-    padding_record,
-    parent_level,
-)
+from por.liabilities.levels import hash_rows, leaf_records, padding_record, parent_level
+from por.liabilities.tree import HASH_BYTES, MAX_HEIGHT, TAG_USER, TreeError, level_sizes
 
 CHUNK_NODES = 1 << 15            # nodes per step: 3.7 MB of records at 5 assets, cache-friendly
 MIN_BLOCK_LEAVES = 1 << 12       # smallest block worth a task on a worker

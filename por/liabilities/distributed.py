@@ -24,6 +24,7 @@ from typing import Iterator
 
 import numpy as np
 
+from por.errors import InputError
 from por.liabilities.build import (
     Pieces,
     Progress,
@@ -33,8 +34,8 @@ from por.liabilities.build import (
     upper_levels,
     user_hashes,
 )
-from por.errors import InputError
-from por.liabilities.tree import leaf_records, level_sizes, record_size
+from por.liabilities.levels import leaf_records
+from por.liabilities.tree import level_sizes, record_size
 
 BLOCKS_PER_WORKER = 8
 CONNECT_TIMEOUT = "20s"

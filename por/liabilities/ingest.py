@@ -1,6 +1,6 @@
 """Reading customer files column-wise: Arrow batches in, validated (hi, lo) limbs out.
 
-The rules live in `por.liabilities.book.check_row`. Vectorised checks here only pick
+The rules live in `por.liabilities.rows.check_row`. Vectorised checks here only pick
 the rows that *might* break one (a superset: anything not plainly ASCII, not
 a plain decimal that fits the asset's decimals in 38 digits, or of an asset
 the table refuses); each picked row goes through `check_row`. So the error a
@@ -28,8 +28,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from por.amounts import MAX_UNITS, Asset, AssetTable
-from por.liabilities.book import HEADER, MAX_FIELD_CHARS, Liabilities, _csv_rows, check_asset_symbol, check_row
 from por.errors import InputError
+from por.liabilities.book import Liabilities, exact_sum
+from por.liabilities.rows import HEADER, MAX_FIELD_CHARS, check_asset_symbol, check_row, csv_rows
 
 BATCH_ROWS = 1 << 16
 _PLAIN_ID = r"^[\x21-\x7e]{1,256}$"             # printable ASCII, no space: passes check_account_id
@@ -52,6 +53,12 @@ class Batch:
 
     def line(self, row: int) -> int:
         return int(self.lines[row]) if self.lines is not None else self.first_line + row
+
+
+def load_customers(path: str | Path, table: AssetTable | None = None, *,
+                   progress: Callable[[int], None] | None = None) -> Liabilities:
+    """CSV or Parquet (by extension) -> validated Liabilities. `progress(rows)` as rows are read."""
+    return read_customers(Path(path), table or AssetTable(), progress)
 
 
 def read_customers(path: Path, table: AssetTable, progress: Callable[[int], None] | None = None) -> Liabilities:
@@ -227,13 +234,11 @@ class _Collector:
                                file=self.source, line=self._line(row))
 
     def _first_overflow(self, upto: int) -> tuple[int, InputError] | None:
-        from por.liabilities.book import _exact_sum
-
         totals = [0] * len(self.symbols)
         for codes, hi, lo in zip(self.row_codes, self.row_hi, self.row_lo):
             for code in np.unique(codes).tolist():
                 rows = codes == code
-                totals[code] += _exact_sum(hi[rows] if hi is not None else np.zeros(1, np.uint64), lo[rows])
+                totals[code] += exact_sum(hi[rows] if hi is not None else np.zeros(1, np.uint64), lo[rows])
         if all(total <= MAX_UNITS for total in totals):
             return None
         codes = np.concatenate(self.row_codes)[:upto]
@@ -338,7 +343,7 @@ def _python_csv_batches(path: Path) -> Iterator[Batch]:
         return made
 
     try:
-        for line, account_id, asset, amount in _csv_rows(path):
+        for line, account_id, asset, amount in csv_rows(path):
             lines.append(line)
             ids.append(account_id)
             assets.append(asset)

@@ -13,8 +13,8 @@ from typing import Any
 
 from por.amounts import Asset, check_asset_symbol, format_amount
 from por.errors import InputError
-from por.strictjson import Fields
 from por.liabilities.tree import HASH_BYTES, HASH_NAME, MAX_HEIGHT
+from por.strictjson import Fields
 
 COMMITMENT_FORMAT = "por-commitment"
 PROOF_FORMAT = "por-inclusion-proof"

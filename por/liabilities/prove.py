@@ -7,10 +7,10 @@ from pathlib import Path
 
 from por.errors import InputError
 from por.liabilities.porjson import Commitment, InclusionProof, PathStep, ProofLeaf, parse_commitment
-from por.strictjson import load_file
-from por.liabilities.treefile import TreeFile
 from por.liabilities.publish import COMMITMENT_FILE, SECRETS_FILE, TREE_FILE
 from por.liabilities.tree import sibling_positions
+from por.liabilities.treefile import TreeFile
+from por.strictjson import load_file
 
 
 def find_secret(path: Path, account_id: str) -> tuple[bytes, list[int]]:

@@ -22,13 +22,14 @@ from typing import Callable
 import numpy as np
 
 from por.atomic import atomic_directory
-from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
-from por.liabilities.book import Liabilities
 from por.errors import InputError
+from por.liabilities.book import Liabilities
+from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
+from por.liabilities.levels import build_levels, ints_to_limbs
 from por.liabilities.porjson import Commitment, dumps
 from por.liabilities.secrets import SECRETS_FORMAT, set_root, write_secrets
+from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, tree_height
 from por.liabilities.treefile import TreeHeader, header_line
-from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, build_levels, ints_to_limbs, tree_height
 
 __all__ = ["BuiltTree", "Shuffle", "build_tree", "publish", "split_amounts", "SECRETS_FORMAT"]
 

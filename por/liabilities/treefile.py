@@ -19,8 +19,8 @@ import numpy as np
 
 from por.amounts import Asset
 from por.errors import InputError
+from por.liabilities.levels import padding_record, parent_level
 from por.liabilities.porjson import Commitment, assets_json, sums_json
-from por.strictjson import Fields, loads
 from por.liabilities.tree import (
     HASH_BYTES,
     HASH_NAME,
@@ -29,10 +29,9 @@ from por.liabilities.tree import (
     TreeError,
     level_sizes,
     padding_hash,
-    padding_record,
-    parent_level,
     record_size,
 )
+from por.strictjson import Fields, loads
 from por.verdict import Verdict
 
 TREE_FORMAT = "por-tree"

@@ -13,10 +13,10 @@ from importlib import resources
 from pathlib import Path
 
 from por import signing
-from por.publication import history
 from por.errors import InputError
 from por.liabilities.porjson import Commitment, parse_commitment
-from por.strictjson import MAX_DOCUMENT_BYTES, loads
+from por.publication import history
+from por.strictjson import MAX_DOCUMENT_BYTES, loads, read_bounded
 
 PAGE_FILE = "verify.html"
 
@@ -30,12 +30,7 @@ def read_commitment(path: str | Path) -> tuple[str, bytes, dict, Commitment]:
     """A commitment from a publication folder or a commitment.json path: (place, bytes, doc, parsed)."""
     path = Path(path)
     file = path / "commitment.json" if path.is_dir() else path
-    try:
-        if file.stat().st_size > MAX_DOCUMENT_BYTES:
-            raise InputError("file is too large for a commitment", file=str(file))
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(file)) from None
+    raw = read_bounded(file, MAX_DOCUMENT_BYTES, " for a commitment", empty_ok=True)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

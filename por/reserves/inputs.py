@@ -6,17 +6,17 @@ columns), docs/formats/snapshot.schema.json, docs/formats/chains.md.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
 from por.amounts import check_asset_symbol
 from por.errors import InputError
-from por.strictjson import Fields, load_file
-from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
+from por.strictjson import Fields, load_file, read_bounded
+from por.text import bounded_lines, csv_field_limit
 
 WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message", "signature", "script"]
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
@@ -76,31 +76,15 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
                           source=f"{source}:{line}" if line else source)
 
 
-def _lines(handle, source: str):
-    """Decoded lines, refusing an over-long one before reading it whole (a 300 MB line stays on disk)."""
-    number = 0
-    while raw := handle.readline(MAX_LINE_BYTES + 1):
-        number += 1
-        if len(raw) > MAX_LINE_BYTES:
-            raise InputError(f"line longer than {MAX_LINE_BYTES} bytes", file=source, line=number)
-        if number == 1:
-            raw = raw.removeprefix(codecs.BOM_UTF8)
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("not UTF-8 text", file=source, line=number) from None
-
-
 def _wallets_csv(path: Path) -> list[DeclaredWallet]:
     source = str(path)
     try:
         handle = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=source) from None
-    csv.field_size_limit(65536)
     wallets = []
-    with handle:
-        reader = csv.DictReader(_lines(handle, source), strict=True)
+    with handle, csv_field_limit(65536):
+        reader = csv.DictReader(bounded_lines(handle, source, MAX_LINE_BYTES), strict=True)
         try:
             if reader.fieldnames is None:
                 raise InputError("empty file: expected header " + ",".join(WALLET_COLUMNS), file=source, line=1)
@@ -175,13 +159,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
 def load_chains_config(path: str | Path) -> dict[str, dict[str, Any]]:
     """chains.toml -> {chain name: its table}; each family module checks its own keys."""
     source = str(path)
+    raw = read_bounded(path, MAX_CONFIG_BYTES, empty_ok=True)
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise InputError(f"file is {size} bytes, over the {MAX_CONFIG_BYTES} limit", file=source)
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=source) from None
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=source) from None
     except ValueError as exc:     # TOMLDecodeError, or an integer of more than 4300 digits

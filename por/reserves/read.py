@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 from chains import family_module
 from chains.base import BalanceQuery
+from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_message
 from por.amounts import AssetTable, format_amount
 from por.errors import InputError, ProviderError
-from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_message
 
 DEFAULT_MIN_CONFIRMATIONS = 6
 

@@ -17,7 +17,14 @@ from typing import BinaryIO
 
 from por.errors import InputError
 from por.liabilities.foreign.okx.rules import (
-    add, balances_dict, check_hash, leaf_hash, negatives, parent_hash, parse_balances, split_hash,
+    add,
+    balances_dict,
+    check_hash,
+    leaf_hash,
+    negatives,
+    parent_hash,
+    parse_balances,
+    split_hash,
 )
 from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, verify_okx_v2_tree
 from por.strictjson import Fields, loads
