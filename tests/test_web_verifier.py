@@ -285,7 +285,7 @@ def test_okx_tampered_files_fail(page):
 
 def python_verdict(text: str, commitment, source: str) -> dict[str, Any] | None:
     """What `por verify-inclusion SOURCE [--commitment]` concludes; None for bad input (exit 2)."""
-    from por.cli.liabilities import _guarded, _verify_proof_kind
+    from por.liabilities.check import verify_proof_document
     from por.liabilities.foreign import detect
 
     raw = text.encode("utf-8")
@@ -293,7 +293,7 @@ def python_verdict(text: str, commitment, source: str) -> dict[str, Any] | None:
         kind = detect.proof_format(raw, source)
     except InputError:
         return None
-    verdict = _guarded(lambda: _verify_proof_kind(kind, raw, Path(source), commitment, None, None))
+    verdict = verify_proof_document(kind, raw, Path(source), commitment, None, None)
     return {"ok": verdict.ok, "reasons": verdict.reasons}
 
 

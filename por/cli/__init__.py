@@ -13,7 +13,7 @@ import sys
 import click
 import typer
 
-from por.cli import liabilities
+from por.cli import audit, demo, history, liabilities, reserves
 
 app = typer.Typer(
     name="por",
@@ -22,16 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-liabilities.register(app)
-
-for _optional in ("reserves", "audit", "history", "demo"):
-    try:
-        __import__(f"por.cli.{_optional}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"por.cli.{_optional}":
-            raise
-    else:
-        sys.modules[f"por.cli.{_optional}"].register(app)
+for _group in (liabilities, reserves, audit, history, demo):
+    _group.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

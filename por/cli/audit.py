@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
+from por.cli import output
 
 
 def register(app: typer.Typer) -> None:
@@ -31,80 +32,19 @@ def audit(
     html_out: Annotated[Optional[Path], typer.Option("--html", help="Write the audit report as HTML here.")] = None,
 ) -> int:
     """Does the exchange hold what it owes, under this policy? Exit 0 pass, 1 fail, 2 bad input."""
-    import asyncio
-
-    from por.audit.policy import load_policy
-    from por.audit.prices import load_prices, parse_price
-    from por.audit.reconcile import ReconcileOptions, check_prices, reconcile
+    from por.audit.run import run_audit
     from por.cli.output import progress_bar
-    from por.cli.reserves import load_reserves_inputs
-    from por.liabilities.porjson import parse_commitment
-    from por.reserves.read import read_reserves
-    from por.strictjson import load_file
 
-    pinned = parse_commitment(load_file(commitment), str(commitment))
-    rules = load_policy(policy)
-    price_table = load_prices(prices) if prices else None
-    liabilities = {a.symbol: total for a, total in zip(pinned.assets, pinned.totals)}
-    check_prices(rules, liabilities, price_table)
-    declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange or pinned.exchange)
-    options = ReconcileOptions(
-        also_claimed=_claims_of_others(also_claimed or []),
-        reserve_deposits_jpy=None if reserve_deposits_jpy is None else parse_price(reserve_deposits_jpy),
-        insurance_jpy=None if insurance_jpy is None else parse_price(insurance_jpy))
-
-    reasons: list[str] = []
-    tree_verified = None
-    if tree is not None:
-        from por.liabilities.treefile import verify_tree_file
-
-        with progress_bar("recomputing the liabilities tree", pinned.leaf_count) as advance:
-            tree_verdict = verify_tree_file(tree, pinned, progress=advance)
-        tree_verified = tree_verdict.ok
-        reasons += [f"liabilities tree: {r}" for r in tree_verdict.reasons]
-    if snap.snapshot_id != pinned.snapshot_id:
-        reasons.append(f"the snapshot file is for {snap.snapshot_id!r}, the commitment for {pinned.snapshot_id!r}")
-    with progress_bar("reading reserves at the snapshot", len(declared)) as advance:
-        reserves = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
-    decimals = {a.symbol: a.decimals for a in pinned.assets} | {a.asset: a.decimals for a in reserves.assets.values()}
-    result = reconcile(liabilities, reserves.rows, rules, assets=decimals, prices=price_table, options=options)
-    reasons += [f"ownership proof failed for {r.wallet.chain} {r.wallet.address} ({r.wallet.source}): "
-                f"{r.ownership.reason}" for r in reserves.rows if not r.ownership.ok]
-    reasons += result.reasons
-    doc = result.to_json()
-    doc.update(
-        verdict="pass" if not reasons else "fail", ok=not reasons, reasons=reasons,
-        exchange=exchange, snapshot_id=pinned.snapshot_id, generated_at=_now(), por_version=_version(),
-        liabilities={"root": pinned.root.hex(), "leaf_count": pinned.leaf_count, "tree_verified": tree_verified,
-                     "totals": pinned.to_json()["totals"]},
-        chains=reserves.to_json()["chains"])
-    _write_reports(doc, json_out, html_out)
-    _print(doc)
-    return 0 if not reasons else 1
+    report = run_audit(commitment=commitment, wallets=wallets, snapshot=snapshot, config=config, policy=policy,
+                       tree=tree, prices=prices, exchange=exchange, also_claimed=also_claimed,
+                       reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, progress=progress_bar)
+    doc = report.to_json()
+    write_reports(doc, json_out, html_out)
+    print_audit(doc)
+    return 0 if report.ok else 1
 
 
-def _claims_of_others(paths: list[Path]) -> dict[tuple[str, str], str]:
-    from por.reserves.inputs import load_wallets
-
-    claims = {}
-    for path in paths:
-        wallets, name = load_wallets(path)
-        for w in wallets:
-            claims[(w.chain, w.address)] = name or path.stem
-    return claims
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _version() -> str:
-    from por import __version__
-
-    return __version__
-
-
-def _write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path]) -> None:
+def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path]) -> None:
     from por.atomic import write_text
 
     if json_out:
@@ -115,16 +55,13 @@ def _write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Opti
         write_text(html_out, render_html(doc))
 
 
-def _print(doc: dict[str, Any]) -> None:
-    from rich.console import Console
+def print_audit(doc: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
     from por.audit.html import percent_text
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160)
+    console = output.console(soft_wrap=False, piped_width=160)
     table = Table(title=f"Audit of {escape(doc['exchange'])} at {escape(doc['snapshot_id'])} under "
                         f"{escape(doc['policy']['name'])}")
     for column in ("asset", "liabilities", "cold", "hot", "own", "coverage", "surplus", "shortfall", "verdict"):

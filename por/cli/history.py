@@ -2,14 +2,13 @@
 
 - `por history DIR...` verifies the chain of attestations (links, signatures,
   each folder's tree file against its commitment) and shows totals over time.
-- `signature_facts` and `verify_periods` serve `por verify-inclusion` and
+- `pinned_signer` and `verify_periods` serve `por verify-inclusion` and
   `por verify-tree`: a pinned `--signer`, and one customer's proofs over
   several periods, each against its own commitment (matched by snapshot id).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from por.cli import output
 from por.errors import InputError
 from por.verdict import Verdict
 
@@ -36,19 +36,10 @@ def history(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Verify a chain of periodic commitments and show the totals over time."""
-    from por.publication.history import check_chain
+    from por.publication.verify import verify_chain
 
     pinned = _pinned_key(signer)
-    periods, findings, notes = [], [], []
-    for folder in folders:
-        period, problem = _load_period(folder, trees, notes)
-        if problem:
-            findings.append(problem)
-        else:
-            periods.append(period)
-    report = check_chain(periods, pinned)
-    report.findings[:0] = findings
-    report.notes.extend(notes)
+    report = verify_chain(folders, pinned, trees=trees)
     if html:
         from por.atomic import write_text
         from por.publication.history_html import render_history
@@ -57,7 +48,7 @@ def history(
     if json_out:
         sys.stdout.write(json.dumps(_report_json(report), indent=2, ensure_ascii=False) + "\n")
     else:
-        _print_report(report, html)
+        print_chain(report, html)
     return 0 if report.ok else 1
 
 
@@ -65,61 +56,6 @@ def _pinned_key(signer: str | None) -> str | None:
     from por.signing import normalise_address
 
     return normalise_address(signer) if signer else None
-
-
-def _load_period(folder: Path, trees: bool, notes: list[str]):
-    """A period from its folder; a commitment that cannot be read is a finding (it is under test)."""
-    from por.publication.attestation import read_commitment
-    from por.publication.history import Period, parse_link
-
-    if not folder.exists():
-        raise InputError("no such folder or file", file=str(folder))
-    try:
-        place, raw, doc, commitment = read_commitment(folder)
-        link = parse_link(doc, place)
-    except InputError as exc:
-        return None, f"{folder}: commitment cannot be read: {exc.location_text()}"
-    period = Period(place, hashlib.sha256(raw).hexdigest(), doc, commitment, link)
-    if trees:
-        _check_tree(folder, period, notes)
-    return period, None
-
-
-def _check_tree(folder: Path, period, notes: list[str]) -> None:
-    """The tree file must be the one the commitment pins, and its root the commitment's root and totals."""
-    from por.liabilities.treefile import TreeFile
-
-    commitment = period.commitment
-    base = folder if folder.is_dir() else folder.parent
-    if not commitment.tree_file:
-        notes.append(f"{period.label}: the commitment names no tree file: tree not checked")
-        return
-    if Path(commitment.tree_file).name != commitment.tree_file or commitment.tree_file in (".", ".."):
-        period.problems.append(f"tree file {commitment.tree_file!r} is not a plain file name beside the commitment")
-        return
-    path = base / commitment.tree_file
-    if not path.exists():
-        notes.append(f"{period.label}: {commitment.tree_file} not present: tree not checked")
-        return
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.digest() != commitment.tree_sha256:
-        period.problems.append(f"{commitment.tree_file} is not the tree the commitment pins "
-                               f"(sha256 {digest.hexdigest()}, pinned {commitment.tree_sha256.hex()})")
-        return
-    try:
-        with TreeFile(path) as tree:
-            root = tree.node(tree.header.height, 0)
-            header = tree.header
-    except InputError as exc:
-        period.problems.append(f"{commitment.tree_file}: {exc.reason}")
-        return
-    if root.hash != commitment.root or list(root.sums) != commitment.totals or \
-            header.leaf_count != commitment.leaf_count or header.snapshot_id != commitment.snapshot_id:
-        period.problems.append(f"root, totals, leaf count or snapshot id differ from {commitment.tree_file}'s "
-                               f"(root there {root.hash.hex()})")
 
 
 def _totals(report) -> tuple[list[str], list[dict[str, str]]]:
@@ -149,11 +85,11 @@ _LINK = {"first": "first", "ok": "[green]✓ linked[/]", "broken": "[red]✗ bro
 _SIG = {"verified": "[green]✓ verified[/]", "failed": "[red]✗ failed[/]", "not-checked": "[yellow]not checked[/]"}
 
 
-def _print_report(report, html: Path | None) -> None:
+def print_chain(report, html: Path | None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = _console()
+    console = output.console(piped_width=240)
     if report.ok:
         console.print(f"[bold green]CHAIN VERIFIED[/] {len(report.periods)} periods")
     else:
@@ -176,13 +112,6 @@ def _print_report(report, html: Path | None) -> None:
         console.print(f"  wrote {escape(str(html))}")
 
 
-def _console():
-    """Rich console; piped output gets room for whole amounts instead of folding digits."""
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
-
-
 # --- verify-inclusion / verify-tree support -----------------------------------
 
 def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
@@ -192,25 +121,10 @@ def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
     return _pinned_key(signer)
 
 
-def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None) -> None:
-    """Checks the pinned commitment's signature and says what was (not) checked."""
-    from por.publication.attestation import read_commitment
-    from por.signing import check
-
-    if commitment is None:
-        verdict.facts["signature"] = "not checked (no commitment given)"
-        return
-    _, _, doc, _ = read_commitment(commitment)
-    result = check(doc, pinned)
-    verdict.facts["signature"] = result.text
-    if result.failed:
-        verdict.fail(f"{commitment}: signature: {result.text}")
-
-
 def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | None, signer: str | None,
                    kind_option: str, tree: Path | None, json_out: bool) -> int:
     """One customer's proofs over several periods, each checked against its period's commitment."""
-    from por.cli.liabilities import _guarded, _read_candidate, _verify_proof_kind
+    from por.liabilities.check import read_candidate, verify_proof_document
     from por.liabilities.foreign import detect
     from por.publication.attestation import read_commitment
     from por.publication.history import index_commitments
@@ -224,7 +138,7 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
     by_snapshot, findings = index_commitments([read_commitment(c) for c in commitments])
     results, used, owners, seen = [], set(), {}, {}
     for path in proofs:
-        raw = _read_candidate(path)
+        raw = read_candidate(path)
         kind = kind_option if kind_option != "auto" else detect.proof_format(raw, str(path))
         snapshot = _peek_snapshot(raw) if kind == "por" else None
         entry = by_snapshot.get(snapshot) if snapshot is not None else None
@@ -233,7 +147,7 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
         elif commitments and entry is None:
             verdict = Verdict(False, [f"no --commitment given for snapshot {snapshot!r}"])
         else:
-            verdict = _guarded(lambda: _verify_proof_kind(kind, raw, path, entry[2] if entry else None, None, None))
+            verdict = verify_proof_document(kind, raw, path, entry[2] if entry else None, None, None)
             if entry:
                 used.add(snapshot)
                 result = check(entry[1], pinned_key)
@@ -283,7 +197,7 @@ def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> 
     from rich.markup import escape
     from rich.table import Table
 
-    console = _console()
+    console = output.console(piped_width=240)
     console.print(f"[bold green]VERIFIED[/] {len(results)} periods" if ok else "[bold red]NOT VERIFIED[/]")
     for finding in findings:
         console.print(f"  [red]✗[/] {escape(finding)}")

@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 import typer
 
 from por.errors import InputError
-from por.verdict import Verdict
 
 
 class ProofFormat(str, enum.Enum):
@@ -120,16 +119,6 @@ def prove(
     return 0
 
 
-MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a giant file to find out
-
-
-def _read_candidate(path: Path) -> bytes:
-    """Reads the document under test; only an unreadable or non-document file is bad input."""
-    from por.strictjson import read_bounded
-
-    return read_bounded(path, MAX_PROOF_BYTES, " for a proof")
-
-
 def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
     """The trusted reference: a commitment file or a root hash (bad reference is exit 2)."""
     from por.liabilities.porjson import parse_commitment
@@ -160,9 +149,11 @@ def verify_inclusion(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
-    from por.cli.history import pinned_signer, signature_facts, verify_periods
+    from por.cli.history import pinned_signer, verify_periods
     from por.cli.output import emit_verdict
+    from por.liabilities.check import read_candidate, verify_proof_document
     from por.liabilities.foreign import detect
+    from por.publication.verify import signature_facts
 
     commitments = commitment or []
     if len(proofs) > 1 or len(commitments) > 1:
@@ -170,10 +161,10 @@ def verify_inclusion(
                               json_out=json_out)
     proof, commitment = proofs[0], (commitments[0] if commitments else None)
     pinned_key = pinned_signer(commitment, signer)
-    raw = _read_candidate(proof)
+    raw = read_candidate(proof)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
-    verdict = _guarded(lambda: _verify_proof_kind(kind, raw, proof, pinned, root_bytes, tree))
+    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree)
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")
@@ -186,67 +177,6 @@ def verify_inclusion(
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
 
 
-def _verify_proof_kind(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
-    from por.liabilities.inclusion import verify_inclusion as check
-    from por.liabilities.porjson import canonical_difference, parse_proof
-    from por.strictjson import loads
-
-    source = str(path)
-    expected = pinned.root if pinned is not None else root_bytes
-    if kind == "por":
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
-        parsed = parse_proof(loads(text, source), source)
-        verdict = check(parsed, commitment=pinned, root=root_bytes)
-        difference = canonical_difference(text, parsed)
-        if difference:
-            verdict.fail(f"{source}: {difference}")
-        if tree_path is not None:
-            _check_leaves_in_tree(parsed, tree_path, verdict)
-        return verdict
-    from por.liabilities.foreign import okx
-
-    if kind == "okx-v1":
-        verdict = okx.verify_okx_v1(okx.parse_okx_v1_proof(raw, source),
-                                    expected.hex() if expected else None)
-    else:
-        verdict = okx.verify_okx_v2_user(okx.parse_okx_v2_user(raw, source), tree_path,
-                                         expected.hex() if expected else None)
-    verdict.facts.setdefault("anchored", expected is not None)
-    return verdict
-
-
-def _check_leaves_in_tree(proof, tree_path: Path, verdict: Verdict) -> None:
-    from por.liabilities.tree import sibling_positions
-    from por.liabilities.treefile import TreeFile
-
-    with TreeFile(tree_path) as tree:
-        if tree.header.leaf_count != proof.leaf_count:
-            verdict.fail(f"{tree_path}: tree has {tree.header.leaf_count} leaves, the proof says {proof.leaf_count}")
-            return
-        for leaf in proof.leaves:
-            if leaf.index >= proof.leaf_count:
-                continue
-            stored = tree.node(0, leaf.index)
-            if list(stored.sums) != leaf.sums:
-                verdict.fail(f"{tree_path}: leaf {leaf.index} holds other balances than the proof")
-            for step, (height, sibling, _) in zip(leaf.path, sibling_positions(leaf.index, proof.leaf_count)):
-                node = tree.node(height, sibling)
-                if node.hash != step.hash or list(node.sums) != step.sums:
-                    verdict.fail(f"{tree_path}: height {height} node {sibling} differs from the proof's path")
-                    break
-
-
-def _guarded(check) -> Verdict:
-    """A defective document under test is a failed verification (exit 1), not bad input."""
-    try:
-        return check()
-    except InputError as exc:
-        return Verdict(ok=False, reasons=[exc.location_text()])
-
-
 def verify_tree(
     tree: Annotated[Path, typer.Argument(help="Full liabilities tree: por tree.bin or OKX V2 full-tree text.")],
     format: Annotated[TreeFormat, typer.Option("--format", help="Tree format.")] = TreeFormat.auto,
@@ -257,36 +187,17 @@ def verify_tree(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
-    from por.cli.history import pinned_signer, signature_facts
+    from por.cli.history import pinned_signer
     from por.cli.output import emit_verdict, progress_bar
+    from por.liabilities.check import read_head, verify_tree_document
     from por.liabilities.foreign import detect
+    from por.publication.verify import signature_facts
 
     pinned_key = pinned_signer(commitment, signer)
-    head = _read_head(tree)
+    head = read_head(tree)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
-    if kind == "por":
-        from por.liabilities.treefile import verify_tree_file
-
-        with progress_bar("verifying tree", None) as advance:
-            verdict = _guarded(lambda: verify_tree_file(tree, pinned, progress=advance))
-        if root_bytes is not None and verdict.facts.get("root") not in (None, root_bytes.hex()):
-            verdict.fail(f"root {verdict.facts['root']} is not the pinned root {root_bytes.hex()}")
-    else:
-        from por.liabilities.foreign import okx
-
-        expected = pinned.root if pinned is not None else root_bytes
-        verdict = _guarded(lambda: okx.verify_okx_v2_tree(tree, expected.hex() if expected else None))
+    with progress_bar("verifying tree", None) as advance:
+        verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance)
     signature_facts(verdict, commitment, pinned_key)
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")
-
-
-def _read_head(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if not head.strip():
-        raise InputError("empty file", file=str(path))
-    return head

@@ -10,27 +10,37 @@ from typing import Any, Callable, Iterator
 from por.verdict import Verdict
 
 
+def console(*, stderr: bool = False, soft_wrap: bool = True, piped_width: int | None = None):
+    """The one rich Console every command prints through. No highlighting: amounts and hashes are
+    shown as they are. Piped output gets `piped_width` columns, room for whole amounts."""
+    from rich.console import Console
+
+    out = Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
+    if piped_width and not out.is_terminal:
+        out = Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap, width=piped_width)
+    return out
+
+
 def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
     """Prints a verdict (JSON on stdout, or a human summary) and returns the exit code."""
     if as_json:
         doc = {"verified": verdict.ok, "reasons": verdict.reasons, **_jsonable(verdict.facts)}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         return 0 if verdict.ok else 1
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    out = console()
     facts = verdict.facts
     if verdict.ok:
-        console.print(f"[bold green]VERIFIED[/] {escape(title)}")
+        out.print(f"[bold green]VERIFIED[/] {escape(title)}")
     else:
-        console.print(f"[bold red]NOT VERIFIED[/] {escape(title)}")
+        out.print(f"[bold red]NOT VERIFIED[/] {escape(title)}")
         for reason in verdict.reasons:
-            console.print(f"  [red]✗[/] {escape(reason)}")
+            out.print(f"  [red]✗[/] {escape(reason)}")
     for key in ("account_id", "snapshot_id", "root", "leaf_count", "height", "signature"):
         if key in facts and facts[key] is not None:
-            console.print(f"  {key.replace('_', ' ')}: {escape(str(facts[key]))}")
+            out.print(f"  {key.replace('_', ' ')}: {escape(str(facts[key]))}")
     for key, label in (("balances", "balance"), ("totals", "total")):
         amounts = facts.get(key)
         if amounts:
@@ -39,9 +49,9 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
             table.add_column(label if verdict.ok else f"claimed {label} (unverified)", justify="right")
             for asset, amount in amounts.items():
                 table.add_row(escape(str(asset)), escape(str(amount)))
-            console.print(table)
+            out.print(table)
     for note in facts.get("notes", []):
-        console.print(f"  [yellow]![/] {escape(note)}")
+        out.print(f"  [yellow]![/] {escape(note)}")
     return 0 if verdict.ok else 1
 
 
@@ -58,14 +68,13 @@ def _jsonable(value: Any) -> Any:
 @contextlib.contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr when it is a terminal; silent otherwise."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
-    if not console.is_terminal:
+    err = console(stderr=True)
+    if not err.is_terminal:
         yield lambda advance: None
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+                  console=err, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda advance: progress.advance(task, advance)

@@ -9,23 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from por.errors import InputError
+from por.cli import output
 
 
 def register(app: typer.Typer) -> None:
     app.command("reserves")(reserves)
-
-
-def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: Optional[str]):
-    """Parses the three reserves inputs and settles the exchange name (shared with `por audit`)."""
-    from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
-
-    declared, stated = load_wallets(wallets)
-    exchange = exchange or stated
-    if not exchange:
-        raise InputError("the exchange name is needed to check ownership messages: pass --exchange",
-                         field="--exchange")
-    return declared, load_snapshot(snapshot), load_chains_config(config), exchange
 
 
 def reserves(
@@ -39,6 +27,7 @@ def reserves(
     import asyncio
 
     from por.cli.output import progress_bar
+    from por.reserves.inputs import load_reserves_inputs
     from por.reserves.read import flag_duplicates, read_reserves
 
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)
@@ -53,11 +42,10 @@ def reserves(
 
 
 def print_reserves(report) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = output.console()
     doc = report.to_json()
     table = Table(title=f"Reserves of {escape(report.exchange)} at snapshot {escape(report.snapshot.snapshot_id)}")
     for column in ("chain", "asset", "type", "address", "balance", "ownership"):

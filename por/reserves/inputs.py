@@ -178,3 +178,13 @@ def load_chains_config(path: str | Path) -> dict[str, dict[str, Any]]:
         if not _NAME_RE.match(name):
             raise InputError("not a chain name", file=source, field=f"chains.{name}")
     return chains
+
+
+def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: str | None):
+    """The three reserves inputs, parsed, and the exchange name settled (shared by `por reserves` and the audit)."""
+    declared, stated = load_wallets(wallets)
+    exchange = exchange or stated
+    if not exchange:
+        raise InputError("the exchange name is needed to check ownership messages: pass --exchange",
+                         field="--exchange")
+    return declared, load_snapshot(snapshot), load_chains_config(config), exchange
