@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
+
+from por.errors import ProviderError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,14 @@ class ChainAdapter(abc.ABC):
 
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
+
+
+def agreed(labels: Sequence[str], answers: Sequence[T], disagreement: Callable[[T, T], str], *,
+           address: str | None = None) -> T:
+    """The one answer every provider gave; the first that differs is a ProviderError naming both.
+
+    Several providers are read so that one lying or lagging provider cannot decide a balance."""
+    for label, answer in zip(labels[1:], answers[1:]):
+        if answer != answers[0]:
+            raise ProviderError(f"{labels[0]} and {label}", disagreement(answers[0], answer), address=address)
+    return answers[0]

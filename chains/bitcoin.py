@@ -22,12 +22,17 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 from yarl import URL
 
-from chains.base import BalanceQuery, BalanceReading, ChainAdapter
+from chains.base import BalanceQuery, BalanceReading, ChainAdapter, agreed
 from chains.bitcoin_address import NETWORKS, Decoded, Network, decode_address
-from chains.bitcoin_proofs import (ProofError, verify_bip137_single, verify_bip322_p2wpkh, verify_multisig_bip137,
-                                   verify_multisig_bip322)
-from por.errors import InputError, ProviderError
+from chains.bitcoin_proofs import (
+    ProofError,
+    verify_bip137_single,
+    verify_bip322_p2wpkh,
+    verify_multisig_bip137,
+    verify_multisig_bip322,
+)
 from chains.records import DeclaredWallet, OwnershipResult, Scheme
+from por.errors import InputError, ProviderError
 
 CONFIG_KEYS = {"family", "network", "native_asset", "min_confirmations", "node_rpc", "esplora", "timeout",
                "retries", "concurrency", "rate_limit", "batch_size"}
@@ -357,6 +362,7 @@ class BitcoinAdapter(ChainAdapter):
     def __init__(self, name: str, providers: list[_Provider], net: Network) -> None:
         self.name = name
         self.providers = providers
+        self.labels = [p.label for p in providers]
         self.network = net
 
     async def tip_height(self) -> int:
@@ -365,11 +371,8 @@ class BitcoinAdapter(ChainAdapter):
 
     async def block_hash(self, height: int) -> str:
         hashes = await asyncio.gather(*(p.block_hash(height) for p in self.providers))
-        for provider, block in zip(self.providers[1:], hashes[1:]):
-            if block != hashes[0]:
-                raise ProviderError(f"{self.providers[0].label} vs {provider.label}",
-                                    f"block at height {height} is {hashes[0]} vs {block}: providers on different forks")
-        return hashes[0]
+        return agreed(self.labels, hashes,
+                      lambda a, b: f"block at height {height} is {a} vs {b}: providers on different forks")
 
     async def balances(self, queries: Sequence[BalanceQuery], height: int) -> list[BalanceReading]:
         before = await self.block_hash(height)
@@ -380,13 +383,9 @@ class BitcoinAdapter(ChainAdapter):
         readings = []
         for query in queries:
             script = query.script or self._script(query.address)
-            amounts = [balance_at(h[query.address], script.lower(), height) for h in histories]
-            for provider, amount in zip(self.providers[1:], amounts[1:]):
-                if amount != amounts[0]:
-                    raise ProviderError(f"{self.providers[0].label} vs {provider.label}",
-                                        f"balance at height {height} is {amounts[0]} vs {amount} satoshis",
-                                        address=query.address)
-            readings.append(BalanceReading(query, amounts[0], height, ", ".join(p.label for p in self.providers)))
+            amount = agreed(self.labels, [balance_at(h[query.address], script.lower(), height) for h in histories],
+                            lambda a, b: f"balance at height {height} is {a} vs {b} satoshis", address=query.address)
+            readings.append(BalanceReading(query, amount, height, ", ".join(self.labels)))
         return readings
 
     def _script(self, address: str) -> str:

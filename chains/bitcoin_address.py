@@ -13,8 +13,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bitcoinlib.encoding import (EncodingError, addr_bech32_to_pubkeyhash, change_base, pubkeyhash_to_addr_base58,
-                                 pubkeyhash_to_addr_bech32)
+from bitcoinlib.encoding import (
+    EncodingError,
+    addr_bech32_to_pubkeyhash,
+    change_base,
+    pubkeyhash_to_addr_base58,
+    pubkeyhash_to_addr_bech32,
+)
 
 OP_0, OP_PUSHDATA1, OP_CHECKMULTISIG = 0x00, 0x4C, 0xAE
 

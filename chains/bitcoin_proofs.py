@@ -28,8 +28,16 @@ from embit import compact
 from embit.script import Script
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from chains.bitcoin_address import (Decoded, hash160, p2pkh_script, p2sh_script, p2wpkh_script, p2wsh_script,
-                                    parse_multisig, sha256)
+from chains.bitcoin_address import (
+    Decoded,
+    hash160,
+    p2pkh_script,
+    p2sh_script,
+    p2wpkh_script,
+    p2wsh_script,
+    parse_multisig,
+    sha256,
+)
 
 SIGHASH_ALL = 0x01
 _BIP322_TAG = sha256(b"BIP0322-signed-message")

@@ -22,8 +22,8 @@ from eth_utils import to_checksum_address
 
 from chains.base import BalanceQuery, ChainAdapter
 from chains.evm_rpc import EvmAdapter, EvmSettings
-from por.errors import InputError
 from chains.records import DeclaredWallet, OwnershipResult, Scheme
+from por.errors import InputError
 
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _SIG_RE = re.compile(r"(0x)?[0-9a-fA-F]{130}\Z")

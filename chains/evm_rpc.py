@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Awaitable, Callable, Sequence, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -24,7 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import Web3RPCError
 
-from chains.base import BalanceQuery, BalanceReading, ChainAdapter
+from chains.base import BalanceQuery, BalanceReading, ChainAdapter, agreed
 from por.amounts import MAX_UNITS
 from por.errors import ProviderError
 
@@ -323,7 +323,8 @@ class EvmAdapter(ChainAdapter):
     def __init__(self, settings: EvmSettings) -> None:
         self.name, self.settings = settings.name, settings
         self.providers = [Provider(url, settings) for url in settings.rpc]
-        self.provider_names = ", ".join(p.label for p in self.providers)
+        self.labels = [p.label for p in self.providers]
+        self.provider_names = ", ".join(self.labels)
 
     async def tip_height(self) -> int:
         """The lowest tip among providers: confirmations are counted on the one furthest behind."""
@@ -331,24 +332,17 @@ class EvmAdapter(ChainAdapter):
 
     async def block_hash(self, height: int) -> str:
         hashes = await _all([p.block_hash(height) for p in self.providers])
-        for provider, value in zip(self.providers[1:], hashes[1:]):
-            if value != hashes[0]:
-                raise ProviderError(f"{self.providers[0].label} and {provider.label}",
-                                    f"disagree on block {height}: {hashes[0]} vs {value} (different forks)")
-        return hashes[0]
+        return agreed(self.labels, hashes, lambda a, b: f"disagree on block {height}: {a} vs {b} (different forks)")
 
     async def balances(self, queries: Sequence[BalanceQuery], height: int) -> list[BalanceReading]:
         if not queries:
             return []
         per_provider = await _all([p.read(queries, height) for p in self.providers])
-        first = per_provider[0]
-        for provider, amounts in zip(self.providers[1:], per_provider[1:]):
-            for query, a, b in zip(queries, first, amounts):
-                if a != b:
-                    raise ProviderError(f"{self.providers[0].label} and {provider.label}",
-                                        f"disagree on the {query.asset} balance at height {height}: {a} vs {b}",
-                                        address=query.address)
-        return [BalanceReading(q, amount, height, self.provider_names) for q, amount in zip(queries, first)]
+        amounts = [agreed(self.labels, [answers[i] for answers in per_provider],
+                          lambda a, b: f"disagree on the {query.asset} balance at height {height}: {a} vs {b}",
+                          address=query.address)
+                   for i, query in enumerate(queries)]
+        return [BalanceReading(q, amount, height, self.provider_names) for q, amount in zip(queries, amounts)]
 
     async def aclose(self) -> None:
         for provider in self.providers:

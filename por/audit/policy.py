@@ -20,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from chains.records import WalletType
 from por.audit.prices import decimal_text
 from por.errors import InputError
+from por.reserves import WalletType
 
 MAX_POLICY_BYTES = 1024 * 1024
 POLICY_VERSION = 1

@@ -21,7 +21,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, Sequence
 
-from chains.records import AddressReserve, WalletType
 from por.amounts import MAX_UNITS, AssetTable, check_asset_symbol, format_amount
 from por.audit.policy import Policy
 from por.audit.prices import Prices
@@ -36,6 +35,8 @@ from por.audit.rules import (
     ratio_text,
 )
 from por.errors import InputError
+from por.reserves import AddressReserve, WalletType
+from por.reserves.classify import address_key, not_counted
 
 REPORT_FORMAT = "por-audit-report"
 REPORT_VERSION = 1
@@ -236,7 +237,7 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
     """Decides which declarations count; sums counted balances per asset and wallet type."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
-        groups[(row.wallet.chain, row.wallet.asset, row.wallet.address.lower())].append(i)
+        groups[address_key(row.wallet)].append(i)
     sums: dict[str, dict[WalletType, int]] = defaultdict(lambda: {t: 0 for t in ALL_TYPES})
     excluded: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     counted_at: dict[tuple[str, str, str], str] = {}
@@ -244,7 +245,7 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
     for i, row in enumerate(rows):
         wallet = row.wallet
         source = wallet.source or f"row {i + 1}"
-        key = (wallet.chain, wallet.asset, wallet.address.lower())
+        key = address_key(wallet)
         if row.amount is not None and (isinstance(row.amount, bool) or not isinstance(row.amount, int)
                                        or not 0 <= row.amount <= MAX_UNITS):
             raise InputError(f"balance {row.amount!r} is not a whole number of base units in 0..2^128-1",
@@ -258,15 +259,8 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
         claimed_by = claims.get((wallet.chain, wallet.address.lower()))
         if claimed_by is not None:
             flags.append(f"also claimed by {claimed_by}")
-        reason, category = None, None
-        if not row.ownership.ok:
-            reason, category = f"ownership not proven: {row.ownership.reason}", "with unproven ownership"
-        elif row.amount is None:
-            reason, category = "balance not read at the snapshot", "whose balance was not read"
-        elif claimed_by is not None and policy.addresses.also_claimed == "exclude":
-            reason, category = f"also claimed by {claimed_by}: excluded by the policy", f"also claimed by {claimed_by}"
-        elif key in counted_at:
-            reason, category = f"declared again: already counted at {counted_at[key]}", "duplicate"
+        reason, category = not_counted(row, counted_at=counted_at.get(key), claimed_by=claimed_by,
+                                       exclude_claimed=policy.addresses.also_claimed == "exclude") or (None, None)
         if reason is None:
             counted_at[key] = source
             sums[wallet.asset][wallet.wallet_type] += row.amount

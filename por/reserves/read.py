@@ -17,6 +17,7 @@ from chains.base import BalanceQuery
 from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_message
 from por.amounts import AssetTable, format_amount
 from por.errors import InputError, ProviderError
+from por.reserves.classify import address_key, not_counted
 
 DEFAULT_MIN_CONFIRMATIONS = 6
 
@@ -81,12 +82,12 @@ def asset_decimals(asset: str, config: dict[str, Any], table: AssetTable) -> int
 def summarize(rows: list[AddressReserve], decimals: dict[str, int]) -> dict[str, AssetReserves]:
     """Per asset cold/hot/own of proven addresses; an address counts once however often declared."""
     out = {asset: AssetReserves(asset, d) for asset, d in sorted(decimals.items())}
-    seen: set[tuple[str, str, str]] = set()
+    counted_at: dict[tuple[str, str, str], str] = {}
     for row in rows:
-        key = (row.wallet.chain, row.wallet.asset, row.wallet.address.lower())
-        if not row.ownership.ok or row.amount is None or key in seen:
+        key = address_key(row.wallet)
+        if not_counted(row, counted_at=counted_at.get(key)) is not None:
             continue
-        seen.add(key)
+        counted_at[key] = row.wallet.source
         bucket = out[row.wallet.asset]
         setattr(bucket, row.wallet.wallet_type.value, getattr(bucket, row.wallet.wallet_type.value) + row.amount)
     return out
@@ -96,7 +97,7 @@ def flag_duplicates(rows: list[AddressReserve]) -> None:
     """Marks repeated declarations for `por reserves`; `por audit` leaves this to the reconciler."""
     first: dict[tuple[str, str, str], str] = {}
     for row in rows:
-        key = (row.wallet.chain, row.wallet.asset, row.wallet.address.lower())
+        key = address_key(row.wallet)
         if key in first:
             row.flags.append(f"declared twice (first at {first[key]}); counted once")
         else:
