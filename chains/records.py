@@ -1,6 +1,6 @@
 """Validated records that cross module boundaries on the reserves side.
 
-Parsers in `por.formats` build these once, at the edge; the core and the
+Readers in `por.reserves.inputs` build these once, at the edge; adapters and the
 reconciler trust them.
 """
 

@@ -69,13 +69,3 @@ class ProviderError(PorError):
         self.address = address
         where = f" for {address}" if address else ""
         super().__init__(f"provider {provider}{where}: {reason}")
-
-
-class VerificationFailed(PorError):
-    """A verification ran and found the claim false; carries every reason."""
-
-    exit_code = EXIT_FAILED
-
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = list(reasons)
-        super().__init__("; ".join(self.reasons) if self.reasons else "verification failed")

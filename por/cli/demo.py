@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from por.errors import InputError
+
+# The demo's exchange, wallets and local chains are test tooling (fixtures/), kept in the source tree, not the wheel.
+SOURCE_TREE = Path(__file__).resolve().parents[2]
 
 
 def register(app: typer.Typer) -> None:
@@ -20,11 +24,11 @@ def demo(
     insolvent: Annotated[bool, typer.Option(help="Run the failing exchange instead.")] = False,
 ) -> int:
     """Sample exchange → publish → prove → verify-inclusion → verify-tree."""
-    try:
-        from fixtures.demo import run_demo   # the demo's local chains live in the source tree, not in the wheel
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("fixtures"):
-            raise
+    if not (SOURCE_TREE / "fixtures" / "demo.py").is_file():
         raise InputError("`por demo` runs from a source checkout: it starts local hardhat and bcoin nodes from "
-                         "fixtures/ (Node.js and npm needed); clone the repository and run `make demo`") from None
+                         "fixtures/ (Node.js and npm needed); clone the repository and run `make demo`")
+    if str(SOURCE_TREE) not in sys.path:
+        sys.path.insert(0, str(SOURCE_TREE))
+    from fixtures.demo import run_demo
+
     return run_demo(out, accounts=accounts, insolvent=insolvent)

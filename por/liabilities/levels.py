@@ -15,20 +15,6 @@ from por.amounts import AMOUNT_BYTES
 from por.liabilities.tree import HASH_BYTES, MAX_HEIGHT, TAG_INNER, TAG_LEAF, TreeError, padding_hash, record_size
 
 
-def sums_to_limbs(records: np.ndarray, asset_count: int) -> tuple[np.ndarray, np.ndarray]:
-    """(hi, lo) uint64 arrays of shape (n, assets) from big-endian record sums."""
-    limbs = records[:, HASH_BYTES:].view(">u8").reshape(len(records), asset_count, 2)
-    return limbs[:, :, 0].astype(np.uint64), limbs[:, :, 1].astype(np.uint64)
-
-
-def limbs_to_bytes(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    n, assets = hi.shape
-    out = np.empty((n, assets, 2), dtype=">u8")
-    out[:, :, 0] = hi
-    out[:, :, 1] = lo
-    return out.view(np.uint8).reshape(n, assets * AMOUNT_BYTES)
-
-
 def ints_to_limbs(values: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Python ints (already checked 0..2^128-1) -> (hi, lo) uint64 arrays."""
     mask = (1 << 64) - 1

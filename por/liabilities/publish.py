@@ -27,11 +27,11 @@ from por.liabilities.book import Liabilities
 from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
 from por.liabilities.levels import build_levels, ints_to_limbs
 from por.liabilities.porjson import Commitment, dumps
-from por.liabilities.secrets import SECRETS_FORMAT, set_root, write_secrets
+from por.liabilities.secrets import set_root, write_secrets
 from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, tree_height
 from por.liabilities.treefile import TreeHeader, header_line
 
-__all__ = ["BuiltTree", "Shuffle", "build_tree", "publish", "split_amounts", "SECRETS_FORMAT"]
+__all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "COMMITMENT_FILE", "TREE_FILE", "SECRETS_FILE"]
 
 COMMITMENT_FILE = "commitment.json"
 TREE_FILE = "tree.bin"

@@ -26,12 +26,12 @@ from por.liabilities.foreign.okx.rules import (
     parse_balances,
     split_hash,
 )
-from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, verify_okx_v2_tree
+from por.liabilities.foreign.okx.tree import scan_okx_v2_tree
 from por.strictjson import Fields, loads
 from por.verdict import Verdict
 
 __all__ = ["OkxNode", "OkxV1Proof", "OkxV2User", "parse_okx_v1_proof", "parse_okx_v2_user",
-           "verify_okx_v1", "verify_okx_v2_tree", "verify_okx_v2_user"]
+           "verify_okx_v1", "verify_okx_v2_user"]
 
 LEFT, RIGHT, ROOT, PADDING = 1, 2, 3, 4
 _SIDE = {LEFT: "left", RIGHT: "right", ROOT: "root", PADDING: "padding"}

@@ -1,0 +1,184 @@
+"""EVM chains: balances at the snapshot block over JSON-RPC, EIP-191 ownership proofs.
+
+Reads go through web3's `AsyncWeb3` over HTTP, each one pinned to the snapshot
+height. With `multicall3` configured, native and ERC-20 balances travel in
+`aggregate3` batches (one `eth_call` answers hundreds of addresses); without
+it, or where that contract did not yet exist at the height, they travel as
+JSON-RPC batches. Every configured provider is read and must agree.
+
+Ownership: `personal_sign` (EIP-191 version 0x45) over the exact expected
+message, recovered with eth-account. A high-s signature is accepted: it still
+proves the key signed, which is all an ownership proof claims.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import to_checksum_address
+
+from chains.base import BalanceQuery, ChainAdapter
+from chains.evm_rpc import EvmAdapter, EvmSettings
+from chains.records import DeclaredWallet, OwnershipResult, Scheme
+from por.errors import InputError
+
+_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
+_SIG_RE = re.compile(r"(0x)?[0-9a-fA-F]{130}\Z")
+_URL_RE = re.compile(r"https?://[^\s/?#]+(/\S*)?\Z")
+
+KNOWN_KEYS = {"family", "chain_id", "rpc", "native_asset", "min_confirmations", "multicall3", "tokens",
+              "batch_size", "multicall_size", "concurrency", "timeout", "retries", "rate_limit"}
+
+
+# --- addresses and queries ----------------------------------------------------------------------
+def validate_address(address: str, config: dict[str, Any] | None = None) -> str:
+    """EIP-55 checksummed form; a mixed-case address must carry a valid checksum (it catches typos)."""
+    if not isinstance(address, str) or not _ADDRESS_RE.match(address):
+        raise InputError(f"{str(address)[:50]!r} is not an EVM address (0x and 40 hex digits)", field="address")
+    checksummed = to_checksum_address(address)
+    body = address[2:]
+    if body != body.lower() and body != body.upper() and address != checksummed:
+        raise InputError(f"{address} fails its EIP-55 checksum (mixed case that does not match): "
+                         "a mistyped address?", field="address")
+    return checksummed
+
+
+def _tokens(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """{symbol: checksummed contract address} from the chain's [tokens] tables."""
+    tokens = config.get("tokens") or {}
+    if not isinstance(tokens, dict):
+        raise InputError("expected [tokens.SYMBOL] tables", field=f"{prefix}tokens")
+    out = {}
+    for symbol, table in tokens.items():
+        field = f"{prefix}tokens.{symbol}"
+        if not isinstance(table, dict) or not isinstance(table.get("address"), str):
+            raise InputError("needs `address` (and `decimals`)", field=field)
+        extra = sorted(set(table) - {"address", "decimals"})
+        if extra:
+            raise InputError("unknown key", field=f"{field}.{extra[0]}")
+        decimals = table.get("decimals")
+        if not isinstance(decimals, int) or isinstance(decimals, bool) or not 0 <= decimals <= 36:
+            raise InputError("must be an integer from 0 to 36", field=f"{field}.decimals")
+        try:
+            out[symbol] = validate_address(table["address"])
+        except InputError as exc:
+            raise InputError(exc.reason, field=f"{field}.address") from None
+    return out
+
+
+def _native_asset(config: dict[str, Any], prefix: str = "") -> str:
+    native = config.get("native_asset")
+    if not isinstance(native, str) or not native:
+        raise InputError("missing: the symbol of the chain's coin, e.g. \"ETH\"", field=f"{prefix}native_asset")
+    return native
+
+
+def balance_query(wallet: DeclaredWallet, config: dict[str, Any]) -> BalanceQuery:
+    """The native coin by eth_getBalance, a configured token by its contract's balanceOf."""
+    address = validate_address(wallet.address)
+    native = _native_asset(config)
+    if wallet.asset == native:
+        return BalanceQuery(address, wallet.asset)
+    tokens = _tokens(config)
+    if wallet.asset not in tokens:
+        known = ", ".join([native, *sorted(tokens)])
+        raise InputError(f"{wallet.asset} is not an asset of chain {wallet.chain} (configured: {known})",
+                         field="asset")
+    return BalanceQuery(address, wallet.asset, token=tokens[wallet.asset])
+
+
+# --- ownership ----------------------------------------------------------------------------------
+def _fail(reason: str) -> OwnershipResult:
+    return OwnershipResult(False, reason)
+
+
+def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: dict[str, Any]) -> OwnershipResult:
+    """One EIP-191 signature over exactly `expected_message`, recovering to the declared address."""
+    if wallet.scheme is not Scheme.EIP191:
+        return _fail(f"scheme {wallet.scheme.value} is for Bitcoin; an EVM address signs with eip191")
+    if wallet.script:
+        return _fail("a script is for Bitcoin multisig; an EVM address proves ownership with one signature")
+    if wallet.message != expected_message:
+        return _fail(f"the signed message is {wallet.message[:200]!r}, expected {expected_message!r} "
+                     "(another exchange, snapshot or address)")
+    if len(wallet.signatures) != 1:
+        return _fail(f"expected one eip191 signature, got {len(wallet.signatures)} "
+                     "(contract wallets, EIP-1271, are not supported)")
+    try:
+        address = validate_address(wallet.address)
+    except InputError as exc:
+        return _fail(exc.reason)
+    text = wallet.signatures[0]
+    if not _SIG_RE.match(text):
+        return _fail(f"malformed signature: expected 65 bytes as 130 hex digits, got {len(text)} characters")
+    sig = bytearray.fromhex(text.removeprefix("0x"))
+    if sig[64] in (0, 1):          # some signers (Ledger) write the recovery id without the +27
+        sig[64] += 27
+    if sig[64] not in (27, 28):
+        return _fail(f"malformed signature: recovery byte is {sig[64]}, expected 27 or 28")
+    try:
+        signer = Account.recover_message(encode_defunct(text=wallet.message), signature=bytes(sig))
+    except Exception as exc:      # eth-keys' BadSignature, eth-utils' ValidationError, ValueError
+        return _fail(f"malformed signature: {exc}")
+    if signer.lower() != address.lower():
+        return _fail(f"signature is by {signer}, not by {address}")
+    return OwnershipResult(True, f"eip191 signature by {address} over the expected message")
+
+
+# --- adapter ------------------------------------------------------------------------------------
+def _positive(config: dict[str, Any], key: str, default, prefix: str, kind=int):
+    value = config.get(key, default)
+    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool) and value > 0
+    if not ok:
+        raise InputError(f"must be a positive {'number' if kind is float else 'integer'}", field=f"{prefix}{key}")
+    return kind(value)
+
+
+def settings(name: str, config: dict[str, Any]) -> EvmSettings:
+    """chains.toml table -> validated settings; every mistake names its field."""
+    prefix = f"chains.{name}."
+    extra = sorted(set(config) - KNOWN_KEYS)
+    if extra:
+        raise InputError(f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})", field=f"{prefix}{extra[0]}")
+    chain_id = config.get("chain_id")
+    if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
+        raise InputError("missing or not a positive integer: every provider is checked against it",
+                         field=f"{prefix}chain_id")
+    rpc = config.get("rpc")
+    if isinstance(rpc, str):
+        rpc = [rpc]
+    if not isinstance(rpc, list) or not rpc:
+        raise InputError("expected a list of one or more JSON-RPC URLs", field=f"{prefix}rpc")
+    for i, url in enumerate(rpc):
+        if not isinstance(url, str) or not _URL_RE.match(url):
+            raise InputError(f"{str(url)[:80]!r} is not an http(s) URL", field=f"{prefix}rpc[{i}]")
+    if len(set(rpc)) != len(rpc):
+        raise InputError("the same URL twice: a provider cannot confirm itself", field=f"{prefix}rpc")
+    multicall = config.get("multicall3")
+    if multicall is not None:
+        try:
+            multicall = validate_address(multicall)
+        except InputError as exc:
+            raise InputError(exc.reason, field=f"{prefix}multicall3") from None
+    _native_asset(config, prefix)
+    _tokens(config, prefix)
+    rate = config.get("rate_limit")
+    return EvmSettings(
+        name=name, chain_id=chain_id, rpc=tuple(rpc), multicall3=multicall,
+        batch_size=_positive(config, "batch_size", 100, prefix),
+        multicall_size=_positive(config, "multicall_size", 500, prefix),
+        concurrency=_positive(config, "concurrency", 4, prefix),
+        timeout=_positive(config, "timeout", 30.0, prefix, float),
+        retries=_positive(config, "retries", 4, prefix),
+        rate_limit=None if rate is None else _positive(config, "rate_limit", None, prefix, float),
+    )
+
+
+def make_adapter(name: str, config: dict[str, Any]) -> ChainAdapter:
+    return EvmAdapter(settings(name, config))
+
+
+__all__ = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings"]

@@ -1,0 +1,73 @@
+"""Validated records that cross module boundaries on the reserves side.
+
+Parsers in `por.formats` build these once, at the edge; the core and the
+reconciler trust them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class WalletType(str, Enum):
+    COLD = "cold"   # customer coins, offline keys
+    HOT = "hot"     # customer coins, online keys
+    OWN = "own"     # the exchange's own coins (Japan: 履行保証暗号資産 backing the hot part)
+
+
+class Scheme(str, Enum):
+    EIP191 = "eip191"   # EVM personal_sign
+    BIP137 = "bip137"   # Bitcoin signmessage (legacy, also P2SH-P2WPKH / P2WPKH headers)
+    BIP322 = "bip322"   # BIP-322 simple, for segwit
+
+
+def ownership_message(snapshot_id: str, exchange: str, address: str) -> str:
+    """The exact text every ownership proof signs: binds exchange, period and address."""
+    return f"Proof of reserves {snapshot_id} by {exchange}: {address}"
+
+
+@dataclass(frozen=True)
+class DeclaredWallet:
+    """One row of an exchange's wallet declaration."""
+
+    chain: str            # a chain name from chains.toml, e.g. "ethereum", "bitcoin"
+    asset: str            # asset symbol, e.g. "ETH", "USDT", "BTC"
+    address: str
+    wallet_type: WalletType
+    scheme: Scheme
+    message: str
+    signatures: tuple[str, ...]   # one per signing key; several for multisig
+    script: str | None = None     # hex redeem/witness script for multisig
+    source: str = ""              # "file:line" where it was declared, for reasons
+
+
+@dataclass(frozen=True)
+class ChainSnapshot:
+    chain: str
+    height: int
+    block_hash: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: str
+    chains: dict[str, ChainSnapshot]
+
+
+@dataclass(frozen=True)
+class OwnershipResult:
+    ok: bool
+    reason: str            # why it is (not) proven; shown to the auditor
+
+
+@dataclass
+class AddressReserve:
+    """One declared address after ownership check and balance read at the snapshot."""
+
+    wallet: DeclaredWallet
+    ownership: OwnershipResult
+    amount: int | None             # base units at the snapshot height; None if not read
+    height: int | None = None
+    provider: str = ""             # which provider(s) agreed on the amount
+    flags: list[str] = field(default_factory=list)   # e.g. "declared twice", "also claimed by X"

@@ -1,0 +1,344 @@
+"""Reconciliation: do the verified reserves cover the liabilities, per asset, under a policy?
+
+Pure and exact: liabilities and balances are integer base units, ratios exact
+fractions, JPY values exact (Decimal prices). Which addresses count is decided
+here, once, with a reason for every one that does not:
+- ownership not proven, or no balance read: not counted;
+- the same (chain, asset, address) declared more than once: counted once, every
+  declaration flagged (a second declaration must never double the reserves);
+- an address another exchange's declaration also claims: flagged, and by the
+  policy's `addresses.also_claimed` setting excluded (default) or counted.
+Addresses are compared case-insensitively (EVM hex, bech32): over-matching can
+only lower the reserves, never raise them.
+JSON form: docs/formats/audit-report.schema.json.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Iterable, Mapping, Sequence
+
+from por.amounts import MAX_UNITS, AssetTable, check_asset_symbol, format_amount
+from por.audit.policy import Policy
+from por.audit.prices import Prices
+from por.audit.rules import (
+    Check,
+    ceil_times,
+    cold_check,
+    cold_total_jpy_check,
+    coverage_check,
+    hot_guarantee_check,
+    liability_reserve_check,
+    ratio_text,
+)
+from por.errors import InputError
+from por.reserves import AddressReserve, WalletType
+from por.reserves.classify import address_key, not_counted
+
+REPORT_FORMAT = "por-audit-report"
+REPORT_VERSION = 1
+ALL_TYPES = (WalletType.COLD, WalletType.HOT, WalletType.OWN)
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    """Inputs beside the policy: other exchanges' claims and the exchange's JPY declarations.
+
+    also_claimed maps (chain, address) to the other exchange's name; the JPY
+    declarations, when given, replace the policy file's values.
+    """
+
+    also_claimed: Mapping[tuple[str, str], str] | Iterable[tuple[str, str]] = field(default_factory=dict)
+    reserve_deposits_jpy: Decimal | None = None
+    insurance_jpy: Decimal | None = None
+    trading_volume_jpy: Decimal | None = None
+
+
+@dataclass
+class AddressRow:
+    chain: str
+    asset: str
+    address: str
+    wallet_type: str
+    source: str
+    ownership_ok: bool
+    ownership_reason: str
+    amount: int | None
+    decimals: int
+    counted: bool
+    not_counted_reason: str | None
+    flags: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chain": self.chain, "asset": self.asset, "address": self.address, "wallet_type": self.wallet_type,
+                "source": self.source, "ownership": {"verified": self.ownership_ok, "reason": self.ownership_reason},
+                "balance": None if self.amount is None else format_amount(self.amount, self.decimals),
+                "counted": self.counted, "not_counted_reason": self.not_counted_reason, "flags": list(self.flags)}
+
+
+@dataclass
+class AssetResult:
+    asset: str
+    decimals: int
+    liabilities: int
+    cold: int
+    hot: int
+    own: int
+    counted_types: tuple[WalletType, ...]
+    reserves: int                 # sum of the counted wallet types
+    required: int                 # what the coverage rule asks (liabilities when the policy has none)
+    checks: list[Check]
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.reason for c in self.checks if not c.ok and c.reason]
+
+    @property
+    def coverage_ratio(self) -> str | None:
+        """reserves / liabilities rounded down to 6 places; None when nothing is owed. Display only."""
+        return None if self.liabilities == 0 else ratio_text(self.reserves, self.liabilities, 6)
+
+    @property
+    def surplus(self) -> int:
+        return max(self.reserves - self.required, 0)
+
+    @property
+    def shortfall(self) -> int:
+        return max(self.required - self.reserves, 0)
+
+    def to_json(self) -> dict[str, Any]:
+        fmt = lambda u: format_amount(u, self.decimals)  # noqa: E731
+        return {"asset": self.asset, "decimals": self.decimals, "liabilities": fmt(self.liabilities),
+                "cold": fmt(self.cold), "hot": fmt(self.hot), "own": fmt(self.own),
+                "counted_types": [t.value for t in self.counted_types], "reserves": fmt(self.reserves),
+                "required": fmt(self.required), "coverage_ratio": self.coverage_ratio,
+                "surplus": fmt(self.surplus), "shortfall": fmt(self.shortfall), "ok": self.ok,
+                "verdict": "pass" if self.ok else "fail",
+                "reasons": self.reasons, "notes": list(self.notes), "checks": [c.to_json() for c in self.checks]}
+
+
+@dataclass
+class Reconciliation:
+    policy: Policy
+    assets: list[AssetResult]
+    checks: list[Check]           # rules over the whole exchange (JPY)
+    addresses: list[AddressRow]
+    prices: Prices | None = None
+    policy_reasons: list[str] = field(default_factory=list)   # e.g. duplicates under duplicates = "fail"
+
+    @property
+    def ok(self) -> bool:
+        return all(a.ok for a in self.assets) and all(c.ok for c in self.checks) and not self.policy_reasons
+
+    @property
+    def reasons(self) -> list[str]:
+        out = [r for a in self.assets for r in a.reasons]
+        out += [c.reason for c in self.checks if not c.ok and c.reason]
+        return out + list(self.policy_reasons)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every address that did not count or carries a flag, in one line each."""
+        out = []
+        for row in self.addresses:
+            where = f"{row.chain} {row.asset} {row.address}" + (f" ({row.source})" if row.source else "")
+            notes = [f"not counted: {row.not_counted_reason}"] if not row.counted else []
+            notes += [f for f in row.flags if row.counted or f not in (row.not_counted_reason or "")]
+            if notes:
+                out.append(f"{where}: " + "; ".join(notes))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": REPORT_FORMAT, "version": REPORT_VERSION, "ok": self.ok,
+                "verdict": "pass" if self.ok else "fail", "reasons": self.reasons, "warnings": self.warnings,
+                "policy": self.policy.to_json(), "assets": [a.to_json() for a in self.assets],
+                "checks": [c.to_json() for c in self.checks],
+                "prices": None if self.prices is None else self.prices.to_json(),
+                "addresses": [r.to_json() for r in self.addresses]}
+
+
+def reconcile(liabilities: Mapping[str, int], rows: Sequence[AddressReserve], policy: Policy, *,
+              assets: AssetTable | Mapping[str, int] | None = None, prices: Prices | None = None,
+              options: ReconcileOptions | None = None) -> Reconciliation:
+    """Liabilities (base units per asset) and read reserves -> per-asset and overall verdicts with reasons."""
+    options = options or ReconcileOptions()
+    table = assets if isinstance(assets, AssetTable) else AssetTable(None if assets is None else dict(assets))
+    for asset, units in liabilities.items():
+        check_asset_symbol(asset)
+        if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units <= MAX_UNITS:
+            raise InputError(f"must be a whole number of base units in 0..2^128-1, got {units!r}",
+                             field=f"liabilities.{asset}")
+    symbols = set(liabilities) | {row.wallet.asset for row in rows}
+    decimals = {a: _decimals(table, a) for a in symbols}
+    addresses, sums, excluded, repeated = _classify(rows, policy, _claims(options.also_claimed), decimals)
+    check_prices(policy, liabilities, prices)
+
+    results = []
+    for asset in sorted(symbols):
+        results.append(_asset_result(policy, asset, decimals[asset], liabilities.get(asset, 0), sums[asset],
+                                     excluded.get(asset, {})))
+    checks = _global_checks(policy, liabilities, decimals, sums, prices, options)
+    policy_reasons = []
+    if policy.addresses.duplicates == "fail":
+        policy_reasons = [f"{addresses[i].chain} {addresses[i].asset} {addresses[i].address} is declared "
+                          f"{n} times; the {policy.name} policy fails duplicate declarations" for i, n in repeated]
+    return Reconciliation(policy, results, checks, addresses, prices, policy_reasons)
+
+
+def check_prices(policy: Policy, liabilities: Mapping[str, int], prices: Prices | None) -> None:
+    """InputError unless every asset owed to customers has a JPY price when a rule values it in JPY.
+
+    Callable on its own, so a CLI can refuse before the slow chain reads.
+    """
+    rules = []
+    if policy.cold_storage and policy.cold_storage.scope == "total_jpy":
+        rules.append("cold_storage (scope total_jpy)")
+    if policy.liability_reserve and policy.liability_reserve.basis == "customer_liabilities_jpy":
+        rules.append("liability_reserve (basis customer_liabilities_jpy)")
+    if not rules:
+        return
+    owed = sorted(a for a, units in liabilities.items() if units > 0)
+    if prices is None:
+        if owed:
+            raise InputError(f"the {policy.name} policy values customer crypto in JPY for {' and '.join(rules)}: "
+                             f"give a prices file (asset,price_jpy,source,time)", field="--prices")
+        return
+    for asset in owed:
+        if asset not in prices:
+            raise InputError(f"no JPY price for {asset}, which the {policy.name} policy needs for "
+                             f"{' and '.join(rules)}", file=prices.source, field=asset)
+
+
+def _decimals(table: AssetTable, asset: str) -> int:
+    try:
+        return table.decimals(asset)
+    except InputError as exc:
+        raise InputError(exc.reason, field=f"assets.{asset}") from None
+
+
+def _claims(also_claimed: Mapping[tuple[str, str], str] | Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    if isinstance(also_claimed, Mapping):
+        items = also_claimed.items()
+    else:
+        items = ((key, "another exchange") for key in also_claimed)
+    return {(chain, address.lower()): name for (chain, address), name in items}
+
+
+def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple[str, str], str],
+              decimals: dict[str, int]):
+    """Decides which declarations count; sums counted balances per asset and wallet type."""
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        groups[address_key(row.wallet)].append(i)
+    sums: dict[str, dict[WalletType, int]] = defaultdict(lambda: {t: 0 for t in ALL_TYPES})
+    excluded: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    counted_at: dict[tuple[str, str, str], str] = {}
+    out = []
+    for i, row in enumerate(rows):
+        wallet = row.wallet
+        source = wallet.source or f"row {i + 1}"
+        key = address_key(wallet)
+        if row.amount is not None and (isinstance(row.amount, bool) or not isinstance(row.amount, int)
+                                       or not 0 <= row.amount <= MAX_UNITS):
+            raise InputError(f"balance {row.amount!r} is not a whole number of base units in 0..2^128-1",
+                             file=source, field="amount")
+        # The reading stage marks duplicates too; they are recomputed here, with all positions.
+        flags = list(row.flags)
+        group = groups[key]
+        if len(group) > 1:
+            others = [rows[j].wallet.source or f"row {j + 1}" for j in group if j != i]
+            flags.append(f"declared {len(group)} times (also at {', '.join(others)}); counted at most once")
+        claimed_by = claims.get((wallet.chain, wallet.address.lower()))
+        if claimed_by is not None:
+            flags.append(f"also claimed by {claimed_by}")
+        reason, category = not_counted(row, counted_at=counted_at.get(key), claimed_by=claimed_by,
+                                       exclude_claimed=policy.addresses.also_claimed == "exclude") or (None, None)
+        if reason is None:
+            counted_at[key] = source
+            sums[wallet.asset][wallet.wallet_type] += row.amount
+        else:
+            excluded[wallet.asset][category].append(row.amount or 0)
+        out.append(AddressRow(wallet.chain, wallet.asset, wallet.address, wallet.wallet_type.value, wallet.source,
+                              row.ownership.ok, row.ownership.reason, row.amount, decimals[wallet.asset],
+                              reason is None, reason, flags))
+    repeated = [(group[0], len(group)) for group in groups.values() if len(group) > 1]   # (first row, count)
+    return out, sums, excluded, repeated
+
+
+def _excluded_notes(asset: str, dec: int, excluded: dict[str, list[int]]) -> list[str]:
+    """One line per kind of declaration that did not count, with how much it held."""
+    notes = []
+    for category, amounts in excluded.items():
+        n, held = len(amounts), f"{format_amount(sum(amounts), dec)} {asset}"
+        if category == "duplicate":
+            notes.append(f"counted once: {n} repeated declaration{'s' if n > 1 else ''} of an address already "
+                         f"counted ({held} not counted again)")
+        else:
+            notes.append(f"not counted: {n} address{'es' if n > 1 else ''} {category} ({held})")
+    return notes
+
+
+def _asset_result(policy: Policy, asset: str, dec: int, liab: int, sums: dict[WalletType, int],
+                  excluded: dict[str, list[int]]) -> AssetResult:
+    cold, hot, own = sums[WalletType.COLD], sums[WalletType.HOT], sums[WalletType.OWN]
+    counted_types = policy.coverage.count if policy.coverage else ALL_TYPES
+    reserves = sum(sums[t] for t in counted_types)
+    notes = _excluded_notes(asset, dec, excluded)
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    checks = []
+    required = liab
+    if policy.coverage:
+        checks.append(coverage_check(policy.coverage, asset, dec, liab, reserves, suffix))
+        required = ceil_times(Fraction(policy.coverage.min_ratio), liab)
+    if policy.cold_storage and policy.cold_storage.scope == "per_asset":
+        checks.append(cold_check(policy.cold_storage, asset, dec, liab, cold, suffix))
+    if policy.hot_guarantee:
+        checks.append(hot_guarantee_check(policy.hot_guarantee, asset, dec, liab, cold, hot, own, suffix))
+    if liab == 0 and cold + hot + own > 0:
+        notes.append(f"no customer liabilities in {asset}: these reserves back nothing owed")
+    return AssetResult(asset, dec, liab, cold, hot, own, counted_types, reserves, required, checks, notes)
+
+
+def _per_base_unit(prices: Prices, asset: str, dec: int) -> Fraction:
+    return Fraction(prices.by_asset[asset].price_jpy) / 10**dec
+
+
+def _global_checks(policy: Policy, liabilities: Mapping[str, int], decimals: dict[str, int],
+                   sums: dict[str, dict[WalletType, int]], prices: Prices | None,
+                   options: ReconcileOptions) -> list[Check]:
+    checks = []
+    owed = sorted(a for a, units in liabilities.items() if units > 0)
+    if policy.cold_storage and policy.cold_storage.scope == "total_jpy":
+        values = [(liabilities[a], sums[a][WalletType.COLD], _per_base_unit(prices, a, decimals[a])) for a in owed]
+        checks.append(cold_total_jpy_check(policy.cold_storage, values))
+    rule = policy.liability_reserve
+    if rule:
+        if rule.basis == "customer_liabilities_jpy":
+            basis = sum((liabilities[a] * _per_base_unit(prices, a, decimals[a]) for a in owed), Fraction(0))
+        else:
+            volume = options.trading_volume_jpy if options.trading_volume_jpy is not None else rule.trading_volume_jpy
+            if volume is None:
+                raise InputError("the liability reserve is based on trading volume: declare trading_volume_jpy",
+                                 file=policy.source, field="liability_reserve.trading_volume_jpy")
+            basis = Fraction(_non_negative(volume, "trading_volume_jpy"))
+        deposits = (options.reserve_deposits_jpy if options.reserve_deposits_jpy is not None
+                    else rule.reserve_deposits_jpy)
+        insurance = options.insurance_jpy if options.insurance_jpy is not None else rule.insurance_jpy
+        checks.append(liability_reserve_check(rule, basis, _non_negative(deposits, "reserve_deposits_jpy"),
+                                              _non_negative(insurance, "insurance_jpy")))
+    return checks
+
+
+def _non_negative(value: Decimal, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not Decimal(value).is_finite() \
+            or value < 0:
+        raise InputError(f"must be a non-negative number, got {value!r}", field=name)
+    return Decimal(value)

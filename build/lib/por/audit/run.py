@@ -1,0 +1,113 @@
+"""The audit use case: liabilities commitment + reserves at the snapshot + policy → one report.
+
+`run_audit` does the whole job and returns an `AuditReport`; the CLI only parses
+options, shows progress and prints or writes the report. Every input is parsed
+and checked (policy, prices, wallets, snapshot, chains.toml) before the slow work:
+recomputing the tree and reading the chains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Iterator
+
+from por import __version__
+from por.audit.policy import load_policy
+from por.audit.prices import load_prices, parse_price
+from por.audit.reconcile import ReconcileOptions, Reconciliation, check_prices, reconcile
+from por.liabilities.porjson import parse_commitment
+from por.reserves.inputs import load_reserves_inputs, load_wallets
+from por.reserves.read import read_reserves
+from por.strictjson import load_file
+
+# progress(description, total) -> a context manager yielding advance(n); the CLI passes its progress bar
+Progress = Callable[[str, "int | None"], ContextManager[Callable[[int], None]]]
+
+
+@contextlib.contextmanager
+def no_progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    yield lambda advance: None
+
+
+@dataclass
+class AuditReport:
+    """Everything the audit found; `to_json()` is the whole report (docs/formats/audit-report.schema.json)."""
+
+    reconciliation: Reconciliation
+    reasons: list[str]                 # every reason the verdict is fail, in one list
+    exchange: str
+    snapshot_id: str
+    liabilities: dict[str, Any]
+    chains: dict[str, Any]
+    generated_at: str
+    por_version: str = __version__
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+    def to_json(self) -> dict[str, Any]:
+        doc = self.reconciliation.to_json()
+        doc.update(verdict="pass" if self.ok else "fail", ok=self.ok, reasons=list(self.reasons),
+                   exchange=self.exchange, snapshot_id=self.snapshot_id, generated_at=self.generated_at,
+                   por_version=self.por_version, liabilities=self.liabilities, chains=self.chains)
+        return doc
+
+
+def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, policy: str,
+              tree: Path | None = None, prices: Path | None = None, exchange: str | None = None,
+              also_claimed: list[Path] | None = None, reserve_deposits_jpy: str | None = None,
+              insurance_jpy: str | None = None, progress: Progress = no_progress) -> AuditReport:
+    """Does the exchange hold what it owes, under this policy? Bad input raises InputError before slow work."""
+    pinned = parse_commitment(load_file(commitment), str(commitment))
+    rules = load_policy(policy)
+    price_table = load_prices(prices) if prices else None
+    liabilities = {a.symbol: total for a, total in zip(pinned.assets, pinned.totals)}
+    check_prices(rules, liabilities, price_table)
+    declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange or pinned.exchange)
+    options = ReconcileOptions(
+        also_claimed=claims_of_others(also_claimed or []),
+        reserve_deposits_jpy=None if reserve_deposits_jpy is None else parse_price(reserve_deposits_jpy),
+        insurance_jpy=None if insurance_jpy is None else parse_price(insurance_jpy))
+
+    reasons: list[str] = []
+    tree_verified = None
+    if tree is not None:
+        from por.liabilities.treefile import verify_tree_file  # numpy: only when a tree is recomputed
+
+        with progress("recomputing the liabilities tree", pinned.leaf_count) as advance:
+            tree_verdict = verify_tree_file(tree, pinned, progress=advance)
+        tree_verified = tree_verdict.ok
+        reasons += [f"liabilities tree: {r}" for r in tree_verdict.reasons]
+    if snap.snapshot_id != pinned.snapshot_id:
+        reasons.append(f"the snapshot file is for {snap.snapshot_id!r}, the commitment for {pinned.snapshot_id!r}")
+    with progress("reading reserves at the snapshot", len(declared)) as advance:
+        reserves = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
+    decimals = {a.symbol: a.decimals for a in pinned.assets} | {a.asset: a.decimals for a in reserves.assets.values()}
+    result = reconcile(liabilities, reserves.rows, rules, assets=decimals, prices=price_table, options=options)
+    reasons += [f"ownership proof failed for {r.wallet.chain} {r.wallet.address} ({r.wallet.source}): "
+                f"{r.ownership.reason}" for r in reserves.rows if not r.ownership.ok]
+    reasons += result.reasons
+    return AuditReport(
+        reconciliation=result, reasons=reasons, exchange=exchange, snapshot_id=pinned.snapshot_id,
+        liabilities={"root": pinned.root.hex(), "leaf_count": pinned.leaf_count, "tree_verified": tree_verified,
+                     "totals": pinned.to_json()["totals"]},
+        chains=reserves.to_json()["chains"], generated_at=_now())
+
+
+def claims_of_others(paths: list[Path]) -> dict[tuple[str, str], str]:
+    """(chain, address) → the other exchange that also declares it."""
+    claims = {}
+    for path in paths:
+        wallets, name = load_wallets(path)
+        for w in wallets:
+            claims[(w.chain, w.address)] = name or path.stem
+    return claims
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

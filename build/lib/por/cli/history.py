@@ -1,0 +1,218 @@
+"""`por history`, and the command-line side of signed, periodic commitments.
+
+- `por history DIR...` verifies the chain of attestations (links, signatures,
+  each folder's tree file against its commitment) and shows totals over time.
+- `pinned_signer` and `verify_periods` serve `por verify-inclusion` and
+  `por verify-tree`: a pinned `--signer`, and one customer's proofs over
+  several periods, each against its own commitment (matched by snapshot id).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from por.cli import output
+from por.errors import InputError
+from por.verdict import Verdict
+
+
+def register(app: typer.Typer) -> None:
+    app.command("history")(history)
+
+
+def history(
+    folders: Annotated[list[Path], typer.Argument(help="Publication folders (or their commitment.json), any order.")],
+    signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address): every period must be "
+                                                       "signed by it.")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report with "
+                                                                "a plot of the totals.")] = None,
+    trees: Annotated[bool, typer.Option("--trees/--no-trees", help="Check each folder's tree file digest and "
+                                                                   "root against its commitment.")] = True,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> int:
+    """Verify a chain of periodic commitments and show the totals over time."""
+    from por.publication.verify import verify_chain
+
+    pinned = _pinned_key(signer)
+    report = verify_chain(folders, pinned, trees=trees)
+    if html:
+        from por.atomic import write_text
+        from por.publication.history_html import render_history
+
+        write_text(html, render_history(report, signer=pinned))
+    if json_out:
+        sys.stdout.write(json.dumps(_report_json(report), indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_chain(report, html)
+    return 0 if report.ok else 1
+
+
+def _pinned_key(signer: str | None) -> str | None:
+    from por.signing import normalise_address
+
+    return normalise_address(signer) if signer else None
+
+
+def _totals(report) -> tuple[list[str], list[dict[str, str]]]:
+    from por.amounts import format_amount
+
+    symbols = sorted({a.symbol for p in report.periods for a in p.commitment.assets})
+    rows = []
+    for p in report.periods:
+        amounts = {a.symbol: format_amount(v, a.decimals) for a, v in zip(p.commitment.assets, p.commitment.totals)}
+        rows.append({s: amounts.get(s, "") for s in symbols})
+    return symbols, rows
+
+
+def _report_json(report) -> dict[str, Any]:
+    symbols, totals = _totals(report)
+    return {
+        "verified": report.ok, "findings": report.findings, "notes": report.notes,
+        "periods": [{"place": p.place, "snapshot_id": p.commitment.snapshot_id,
+                     "snapshot_time": p.commitment.snapshot_time, "root": p.commitment.root.hex(),
+                     "leaf_count": p.commitment.leaf_count, "totals": t, "sha256": p.raw_sha256,
+                     "link": s.link, "signature": s.signature.text if s.signature else None}
+                    for p, s, t in zip(report.periods, report.status, totals)],
+    }
+
+
+_LINK = {"first": "first", "ok": "[green]✓ linked[/]", "broken": "[red]✗ broken[/]", "missing": "[red]✗ missing[/]"}
+_SIG = {"verified": "[green]✓ verified[/]", "failed": "[red]✗ failed[/]", "not-checked": "[yellow]not checked[/]"}
+
+
+def print_chain(report, html: Path | None) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = output.console(piped_width=240)
+    if report.ok:
+        console.print(f"[bold green]CHAIN VERIFIED[/] {len(report.periods)} periods")
+    else:
+        console.print(f"[bold red]CHAIN NOT VERIFIED[/] {len(report.findings)} problem(s)")
+        for finding in report.findings:
+            console.print(f"  [red]✗[/] {escape(finding)}")
+    symbols, totals = _totals(report)
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("snapshot", "time", "leaves", *symbols, "link", "signature"):
+        table.add_column(escape(name), justify="right" if name in symbols or name == "leaves" else "left",
+                         overflow="fold")
+    for p, s, row in zip(report.periods, report.status, totals):
+        table.add_row(escape(p.commitment.snapshot_id), escape(p.commitment.snapshot_time), str(p.commitment.leaf_count),
+                      *(escape(row[sym]) for sym in symbols), _LINK[s.link],
+                      _SIG[s.signature.state] if s.signature else "")
+    console.print(table)
+    for note in report.notes:
+        console.print(f"  [yellow]![/] {escape(note)}")
+    if html:
+        console.print(f"  wrote {escape(str(html))}")
+
+
+# --- verify-inclusion / verify-tree support -----------------------------------
+
+def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
+    """The --signer option, checked before any work (bad input is exit 2)."""
+    if signer and commitment is None:
+        raise InputError("needs --commitment: the signature is inside commitment.json", field="--signer")
+    return _pinned_key(signer)
+
+
+def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | None, signer: str | None,
+                   kind_option: str, tree: Path | None, json_out: bool) -> int:
+    """One customer's proofs over several periods, each checked against its period's commitment."""
+    from por.liabilities.check import read_candidate, verify_proof_document
+    from por.liabilities.foreign import detect
+    from por.publication.attestation import read_commitment
+    from por.publication.history import index_commitments
+    from por.signing import check
+
+    if root:
+        raise InputError("--root pins one period: give --commitment for each period instead", field="--root")
+    if tree:
+        raise InputError("--tree belongs to one period: verify that proof on its own", field="--tree")
+    pinned_key = _pinned_key(signer)
+    by_snapshot, findings = index_commitments([read_commitment(c) for c in commitments])
+    results, used, owners, seen = [], set(), {}, {}
+    for path in proofs:
+        raw = read_candidate(path)
+        kind = kind_option if kind_option != "auto" else detect.proof_format(raw, str(path))
+        snapshot = _peek_snapshot(raw) if kind == "por" else None
+        entry = by_snapshot.get(snapshot) if snapshot is not None else None
+        if commitments and kind != "por":
+            verdict = Verdict(False, [f"an {kind} file names no snapshot: check it alone with --root"])
+        elif commitments and entry is None:
+            verdict = Verdict(False, [f"no --commitment given for snapshot {snapshot!r}"])
+        else:
+            verdict = verify_proof_document(kind, raw, path, entry[2] if entry else None, None, None)
+            if entry:
+                used.add(snapshot)
+                result = check(entry[1], pinned_key)
+                verdict.facts["signature"] = result.text
+                verdict.facts["signature_state"] = result.state
+                if result.failed:
+                    verdict.fail(f"{entry[0]}: signature: {result.text}")
+        account = verdict.facts.get("account_id")
+        if account is not None:
+            owners.setdefault(account, []).append(str(path))
+        if snapshot is not None:
+            if snapshot in seen:
+                findings.append(f"{path}: a second proof for snapshot {snapshot!r} (first: {seen[snapshot]})")
+            seen.setdefault(snapshot, str(path))
+        results.append((path, snapshot, verdict))
+    if len(owners) > 1:
+        findings.append("the proofs are of different customers: " + ", ".join(sorted(map(repr, owners))))
+    notes = [f"commitment for snapshot {s!r} ({by_snapshot[s][0]}) matches none of the proofs"
+             for s in by_snapshot if s not in used]
+    if not commitments:
+        notes.append("roots not compared with published commitments: pass --commitment for each period")
+    elif pinned_key is None:
+        notes.append("signatures: not checked (no key pinned)")
+    ok = not findings and all(v.ok for _, _, v in results)
+    if json_out:
+        doc = {"verified": ok, "findings": findings, "notes": notes,
+               "periods": [{"proof": str(p), "snapshot_id": s, "verified": v.ok, "reasons": v.reasons,
+                            "balances": v.facts.get("balances"), "signature": v.facts.get("signature")}
+                           for p, s, v in results]}
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        _print_periods(results, findings, notes, ok)
+    return 0 if ok else 1
+
+
+def _peek_snapshot(raw: bytes) -> str | None:
+    """The snapshot id a por proof claims, only to pick its commitment (the full parse comes later)."""
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = doc.get("snapshot_id") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = output.console(piped_width=240)
+    console.print(f"[bold green]VERIFIED[/] {len(results)} periods" if ok else "[bold red]NOT VERIFIED[/]")
+    for finding in findings:
+        console.print(f"  [red]✗[/] {escape(finding)}")
+    symbols = sorted({a for _, _, v in results for a in (v.facts.get("balances") or {})})
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("proof", "snapshot", "result", *symbols, "signature"):
+        table.add_column(escape(name), justify="right" if name in symbols else "left")
+    for path, snapshot, v in results:
+        balances = v.facts.get("balances") or {}
+        table.add_row(escape(str(path)), escape(snapshot or "-"), "[green]✓[/]" if v.ok else "[red]✗[/]",
+                      *(escape(str(balances.get(s, ""))) for s in symbols),
+                      _SIG.get(v.facts.get("signature_state"), "-"))
+    console.print(table)
+    for path, _, v in results:
+        for reason in v.reasons:
+            console.print(f"  [red]✗[/] {escape(str(path))}: {escape(reason)}")
+    for note in notes:
+        console.print(f"  [yellow]![/] {escape(note)}")

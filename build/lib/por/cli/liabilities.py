@@ -1,0 +1,203 @@
+"""Liabilities commands: publish, prove, verify-inclusion, verify-tree."""
+
+from __future__ import annotations
+
+import enum
+import re
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from por.errors import InputError
+
+
+class ProofFormat(str, enum.Enum):
+    auto = "auto"
+    por = "por"
+    okx_v1 = "okx-v1"
+    okx_v2 = "okx-v2"
+
+
+class TreeFormat(str, enum.Enum):
+    auto = "auto"
+    por = "por"
+    okx_v2 = "okx-v2"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish)
+    app.command("prove")(prove)
+    app.command("verify-inclusion")(verify_inclusion)
+    app.command("verify-tree")(verify_tree)
+
+
+def publish(
+    customers: Annotated[Path, typer.Argument(help="Customer balances: CSV or Parquet, `account_id,asset,amount`.")],
+    out: Annotated[Path, typer.Option("--out", help="Publication folder to create.")],
+    exchange: Annotated[str, typer.Option(help="Exchange name, as in ownership messages.")] = "example-exchange",
+    snapshot_id: Annotated[Optional[str], typer.Option(help="Snapshot id (default: today's date).")] = None,
+    snapshot_time: Annotated[Optional[str], typer.Option(help="Snapshot time, ISO 8601 UTC.")] = None,
+    assets: Annotated[Optional[Path], typer.Option(help="Extra `asset,decimals` table.")] = None,
+    split: Annotated[int, typer.Option(help="Split each balance over 1..N leaves (OKX-style).")] = 1,
+    force: Annotated[bool, typer.Option(help="Replace an existing publication folder.")] = False,
+    sign_key: Annotated[Optional[Path], typer.Option(help="Sign commitment.json with this secp256k1 key "
+                                                          "(a file holding 64 hex digits).")] = None,
+    previous: Annotated[Optional[Path], typer.Option(help="The previous period's publication folder: "
+                                                          "link this commitment to it.")] = None,
+    dask: Annotated[Optional[str], typer.Option(help="Build on a Dask cluster: scheduler address (tcp://HOST:8786), "
+                                                     "or `local` for worker processes here.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes for `--dask local` "
+                                                        "(default: one per CPU).", min=1)] = None,
+) -> int:
+    """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
+    import time
+    from datetime import datetime, timezone
+
+    from por.amounts import AssetTable
+    from por.cli.output import progress_bar
+    from por.liabilities.ingest import load_customers
+    from por.liabilities.publish import publish as do_publish
+
+    started = time.perf_counter()
+    table = AssetTable()
+    if assets:
+        table.extend_from_file(assets)
+    with progress_bar("reading customers", None) as advance:
+        liabilities = load_customers(customers, table, progress=advance)
+    loaded = time.perf_counter()
+    snapshot_id = snapshot_id or datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    _check_label(snapshot_id, "snapshot-id")
+    _check_label(exchange, "exchange")
+    from por.publication.attestation import publication_extras
+
+    extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
+                                snapshot_time=snapshot_time, exchange=exchange)
+    # nodes hashed: a user hash per account, then leaves and inner nodes (about two per leaf)
+    with progress_bar("building tree", len(liabilities) * (1 + 2 * (1 if split == 1 else (split + 1) // 2))) as advance:
+        commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
+                                snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
+                                extra_files=extras, dask=dask, dask_workers=workers)
+    done = time.perf_counter()
+    print(f"published {len(liabilities)} accounts in {commitment.leaf_count} leaves "
+          f"(height {commitment.height}) to {out}")
+    print(f"wall time {done - started:.1f} s (read customers {loaded - started:.1f} s, "
+          f"tree and files {done - loaded:.1f} s{', on Dask' if dask else ''})")
+    print(f"root {commitment.root.hex()}")
+    for asset, total in zip(commitment.assets, commitment.to_json()["totals"].values()):
+        print(f"  {asset.symbol:<8} {total}")
+    if extras.link:
+        print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
+    if extras.signer:
+        print(f"signed by {extras.signer}: publish this address where customers can pin it")
+    print(f"keep {out}/private/ secret: it holds every customer's nonce")
+    return 0
+
+
+def _check_label(value: str, option: str) -> None:
+    if not re.fullmatch(r"[\w.:@+-][\w .:@+/-]{0,199}", value):
+        raise InputError(f"{value[:40]!r} must be 1-200 letters, digits or . : @ + - / _ and spaces",
+                         field=f"--{option}")
+
+
+def prove(
+    folder: Annotated[Path, typer.Argument(help="Publication folder written by `por publish`.")],
+    account_id: Annotated[str, typer.Argument(help="The customer's account id.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the proof here (default: stdout).")] = None,
+) -> int:
+    """Cut one customer's inclusion proof (their id, nonce, balances, path with sums, root)."""
+    from por.atomic import write_text
+    from por.liabilities.porjson import dumps
+    from por.liabilities.prove import cut_proof
+
+    text = dumps(cut_proof(folder, account_id).to_json())
+    if out:
+        write_text(out, text)
+        print(f"wrote inclusion proof for {account_id!r} to {out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
+    """The trusted reference: a commitment file or a root hash (bad reference is exit 2)."""
+    from por.liabilities.porjson import parse_commitment
+    from por.strictjson import load_file
+
+    if commitment_path and root_hex:
+        raise InputError("give --commitment or --root, not both", field="--root")
+    if commitment_path:
+        return parse_commitment(load_file(commitment_path), str(commitment_path)), None
+    if root_hex:
+        value = root_hex.lower().removeprefix("0x")
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise InputError("expected 64 hex digits", field="--root")
+        return None, bytes.fromhex(value)
+    return None, None
+
+
+def verify_inclusion(
+    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX V1 "
+                                                 "proof or OKX V2 user file; several: one customer's periods.")],
+    commitment: Annotated[Optional[list[Path]], typer.Option(help="The published commitment.json to check against "
+                                                             "(repeat for several periods).")] = None,
+    root: Annotated[Optional[str], typer.Option(help="The published root hash (hex) to check against.")] = None,
+    signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
+                                                       "signed by.")] = None,
+    format: Annotated[ProofFormat, typer.Option("--format", help="Proof format.")] = ProofFormat.auto,
+    tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> int:
+    """Check that a customer's balance is included in the committed liabilities."""
+    from por.cli.history import pinned_signer, verify_periods
+    from por.cli.output import emit_verdict
+    from por.liabilities.check import read_candidate, verify_proof_document
+    from por.liabilities.foreign import detect
+    from por.publication.verify import signature_facts
+
+    commitments = commitment or []
+    if len(proofs) > 1 or len(commitments) > 1:
+        return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
+                              json_out=json_out)
+    proof, commitment = proofs[0], (commitments[0] if commitments else None)
+    pinned_key = pinned_signer(commitment, signer)
+    raw = read_candidate(proof)
+    pinned, root_bytes = _pinned_root(commitment, root)
+    kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
+    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree)
+    if not verdict.facts.get("anchored", True):
+        verdict.facts.setdefault("notes", []).append(
+            "root not compared with a published commitment: pass --commitment or --root")
+    elif commitment is None and root is not None:
+        # The root binds amounts by position only: asset labels, snapshot id and leaf count come from the proof.
+        verdict.facts.setdefault("notes", []).append(
+            "only the root was pinned: asset names, snapshot id and leaf count are checked against "
+            "the published commitment only with --commitment")
+    signature_facts(verdict, commitment, pinned_key)
+    return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
+
+
+def verify_tree(
+    tree: Annotated[Path, typer.Argument(help="Full liabilities tree: por tree.bin or OKX V2 full-tree text.")],
+    format: Annotated[TreeFormat, typer.Option("--format", help="Tree format.")] = TreeFormat.auto,
+    commitment: Annotated[Optional[Path], typer.Option(help="commitment.json: root and totals must match.")] = None,
+    root: Annotated[Optional[str], typer.Option(help="Root hash (hex) the tree must have.")] = None,
+    signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
+                                                       "signed by.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> int:
+    """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
+    from por.cli.history import pinned_signer
+    from por.cli.output import emit_verdict, progress_bar
+    from por.liabilities.check import read_head, verify_tree_document
+    from por.liabilities.foreign import detect
+    from por.publication.verify import signature_facts
+
+    pinned_key = pinned_signer(commitment, signer)
+    head = read_head(tree)
+    pinned, root_bytes = _pinned_root(commitment, root)
+    kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
+    with progress_bar("verifying tree", None) as advance:
+        verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance)
+    signature_facts(verdict, commitment, pinned_key)
+    return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")

@@ -1,0 +1,71 @@
+"""Errors are values with reasons a user can act on.
+
+Exit codes are the contract of every `por` command: 0 verified, 1 verification
+failed, 2 bad input (or a provider that cannot be reached).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class PorError(Exception):
+    """Base of every error `por` reports to a user as one line."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class InputError(PorError):
+    """Input that cannot be used: names the place (file, line, field) and the reason."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, reason: str, *, file: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.reason = reason
+        self.file = file
+        self.line = line
+        self.field = field
+        super().__init__(self.location_text())
+
+    def location_text(self) -> str:
+        place = ""
+        if self.file is not None:
+            place = str(self.file)
+            if self.line is not None:
+                place += f":{self.line}"
+            place += ": "
+        if self.field:
+            place += f"{self.field}: "
+        return place + self.reason
+
+    def at(self, *, file: str | None = None, line: int | None = None,
+           field: str | None = None) -> "InputError":
+        """The same error with the outer location filled in where it was missing."""
+        return InputError(
+            self.reason,
+            file=self.file if self.file is not None else file,
+            line=self.line if self.line is not None else line,
+            field=self._join_field(field, self.field),
+        )
+
+    @staticmethod
+    def _join_field(outer: str | None, inner: str | None) -> str | None:
+        if outer and inner:
+            return f"{outer}.{inner}" if not inner.startswith("[") else f"{outer}{inner}"
+        return outer or inner
+
+
+class ProviderError(PorError):
+    """A chain data provider failed hard: never a silent zero."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, provider: str, reason: str, *, address: str | None = None) -> None:
+        self.provider = provider
+        self.reason = reason
+        self.address = address
+        where = f" for {address}" if address else ""
+        super().__init__(f"provider {provider}{where}: {reason}")

@@ -1,0 +1,110 @@
+"""Any proof or tree document → a Verdict: the one entry point the CLI, history and the demo use.
+
+The document is what is under test: a defect in it (it does not parse, a field is
+wrong) is a failed verification (exit 1), never bad input. Only the reference the
+user pinned (a commitment, a root) can be bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from por.errors import InputError
+from por.liabilities.foreign.detect import foreign_format
+from por.liabilities.inclusion import verify_inclusion
+from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof
+from por.liabilities.tree import sibling_positions
+from por.strictjson import loads, read_bounded
+from por.verdict import Verdict
+
+MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a giant file to find out
+
+
+def read_candidate(path: Path) -> bytes:
+    """Reads the document under test; only an unreadable or non-document file is bad input."""
+    return read_bounded(path, MAX_PROOF_BYTES, " for a proof")
+
+
+def read_head(path: Path) -> bytes:
+    """The first bytes of a tree file, to tell its format."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if not head.strip():
+        raise InputError("empty file", file=str(path))
+    return head
+
+
+def guarded(check: Callable[[], Verdict]) -> Verdict:
+    """A defective document under test is a failed verification (exit 1), not bad input."""
+    try:
+        return check()
+    except InputError as exc:
+        return Verdict(ok=False, reasons=[exc.location_text()])
+
+
+def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitment | None, root: bytes | None,
+                          tree: Path | None) -> Verdict:
+    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing)."""
+    return guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree))
+
+
+def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
+    source = str(path)
+    expected = pinned.root if pinned is not None else root_bytes
+    if kind == "por":
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
+        parsed = parse_proof(loads(text, source), source)
+        verdict = verify_inclusion(parsed, commitment=pinned, root=root_bytes)
+        difference = canonical_difference(text, parsed)
+        if difference:
+            verdict.fail(f"{source}: {difference}")
+        if tree_path is not None:
+            check_leaves_in_tree(parsed, tree_path, verdict)
+        return verdict
+    verdict = foreign_format(kind).verify_proof(kind, raw, source, expected_root=expected.hex() if expected else None,
+                                                tree=tree_path)
+    verdict.facts.setdefault("anchored", expected is not None)
+    return verdict
+
+
+def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdict) -> None:
+    """Every leaf and path node of a por proof must be the tree file's node at that place."""
+    from por.liabilities.treefile import TreeFile  # numpy: only when a tree is given (one proof starts fast)
+
+    with TreeFile(tree_path) as tree:
+        if tree.header.leaf_count != proof.leaf_count:
+            verdict.fail(f"{tree_path}: tree has {tree.header.leaf_count} leaves, the proof says {proof.leaf_count}")
+            return
+        for leaf in proof.leaves:
+            if leaf.index >= proof.leaf_count:
+                continue
+            stored = tree.node(0, leaf.index)
+            if list(stored.sums) != leaf.sums:
+                verdict.fail(f"{tree_path}: leaf {leaf.index} holds other balances than the proof")
+            for step, (height, sibling, _) in zip(leaf.path, sibling_positions(leaf.index, proof.leaf_count)):
+                node = tree.node(height, sibling)
+                if node.hash != step.hash or list(node.sums) != step.sums:
+                    verdict.fail(f"{tree_path}: height {height} node {sibling} differs from the proof's path")
+                    break
+
+
+def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, root: bytes | None, *,
+                         progress: Callable[[int], None] | None = None) -> Verdict:
+    """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing)."""
+    from por.liabilities.treefile import verify_tree_file  # numpy: only for trees
+
+    if kind == "por":
+        verdict = guarded(lambda: verify_tree_file(path, commitment, progress=progress))
+        if root is not None and verdict.facts.get("root") not in (None, root.hex()):
+            verdict.fail(f"root {verdict.facts['root']} is not the pinned root {root.hex()}")
+        return verdict
+    expected = commitment.root if commitment is not None else root
+    return guarded(lambda: foreign_format(kind).verify_tree(kind, path, expected_root=expected.hex() if expected else None,
+                                                            progress=progress))

@@ -1,0 +1,38 @@
+"""The interface every foreign proof format implements.
+
+A foreign format is one exchange's published proofs (OKX today). It says which
+documents are its own (`detect_proof`, `detect_tree`), and verifies them into a
+`Verdict` whose facts say what was checked and what was not (`anchored`: the
+result was compared with a root the user supplied). Parsing a document that is
+its own but defective raises `InputError`; `por.liabilities.check` turns that
+into a failed verification, because the document is what is under test.
+
+Adding a format is one module in this package with an object that satisfies
+`ForeignFormat`, and one line in `detect.FORMATS` (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from por.verdict import Verdict
+
+
+class ForeignFormat(Protocol):
+    proof_formats: tuple[str, ...]   # `--format` names of its inclusion proofs, e.g. ("okx-v1", "okx-v2")
+    tree_formats: tuple[str, ...]    # `--format` names of its full trees
+
+    def detect_proof(self, doc: Any) -> str | None:
+        """The proof format name if this parsed JSON document is one of this format's, else None."""
+
+    def detect_tree(self, first_line: bytes) -> str | None:
+        """The tree format name if a file starting with this line is one of this format's trees."""
+
+    def verify_proof(self, name: str, raw: bytes, source: str, *, expected_root: str | None,
+                     tree: Path | None) -> Verdict:
+        """One customer's proof; `tree`, when given, is the full tree its leaves must be in."""
+
+    def verify_tree(self, name: str, path: Path, *, expected_root: str | None,
+                    progress: Callable[[int], None] | None = None) -> Verdict:
+        """Every node of a full tree, recomputed."""

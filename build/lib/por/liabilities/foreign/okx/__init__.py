@@ -1,0 +1,45 @@
+"""OKX's published proofs: V1 inclusion paths, V2 user files and full trees (rules in `rules`)."""
+
+from por.liabilities.foreign.okx.proofs import (
+                                                OkxV1Proof,
+                                                OkxV2User,
+                                                parse_okx_v1_proof,
+                                                parse_okx_v2_user,
+                                                verify_okx_v1,
+                                                verify_okx_v2_user,
+)
+from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, verify_okx_v2_tree
+
+__all__ = ["OkxV1Proof", "OkxV2User", "parse_okx_v1_proof", "parse_okx_v2_user", "verify_okx_v1",
+           "verify_okx_v2_user", "scan_okx_v2_tree", "verify_okx_v2_tree", "FORMAT", "OkxFormat"]
+
+
+class OkxFormat:
+    """OKX behind `por.liabilities.foreign.base.ForeignFormat`."""
+
+    proof_formats = ("okx-v1", "okx-v2")
+    tree_formats = ("okx-v2",)
+
+    def detect_proof(self, doc):
+        if isinstance(doc, dict):
+            if "path" in doc and "format" not in doc:
+                return "okx-v1"
+            if "nodes" in doc and "totalBalances" in doc:
+                return "okx-v2"
+        return None
+
+    def detect_tree(self, first_line: bytes):
+        if b"," in first_line and first_line.split(b",", 1)[0].strip().isalnum():
+            return "okx-v2"
+        return None
+
+    def verify_proof(self, name, raw, source, *, expected_root, tree):
+        if name == "okx-v1":
+            return verify_okx_v1(parse_okx_v1_proof(raw, source), expected_root)
+        return verify_okx_v2_user(parse_okx_v2_user(raw, source), tree, expected_root)
+
+    def verify_tree(self, name, path, *, expected_root, progress=None):
+        return verify_okx_v2_tree(path, expected_root, progress=progress)
+
+
+FORMAT = OkxFormat()

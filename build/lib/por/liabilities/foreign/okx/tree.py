@@ -1,0 +1,307 @@
+"""Streaming verifier for OKX's V2 full liabilities tree (full-liabilities-merkle-tree.txt).
+
+One node a line: `hash,height,{"BTC":"..",...}`. The root comes first, then each
+level top-down; within a level the nodes run right to left (the reverse of the
+order they were built), so the children of the k-th non-padding node of a level
+are lines 2k (right) and 2k+1 (left) of the level below, and a level's padding
+(a right node repeating its left sibling's hash, zero balances, no children) is
+its first line.
+
+OKX's own validator only adds up the leaves. Here every internal node's hash and
+sums are recomputed from its two children. Two cursors walk the same file: one
+reads each node as a parent, the other reads ahead as its children. Memory holds
+two read buffers, one padding mark per level and a bounded batch of leaf hashes
+for the duplicate check (spilled to sorted runs on disk and merged).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+import shutil
+import struct
+import tempfile
+from contextlib import ExitStack, closing
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+from por.errors import InputError
+from por.liabilities.foreign.okx.rules import SCALE, UNIT, add, balances_dict, negatives, parent_hash, parse_balances
+from por.strictjson import loads
+from por.verdict import Verdict
+
+BLOCK = 1 << 20
+MAX_LINE = 1 << 16
+MAX_REASONS = 50
+DEDUPE_BATCH = 1 << 19
+_LINE = re.compile(rb"([0-9a-f]{64}),([1-9][0-9]{0,3}),(.*)\Z", re.S)
+
+Node = tuple[int, str, int, tuple[int, ...]]   # line number, hash, height, units
+_CANONICAL = rb"-?(?:0|[1-9][0-9]{0,29})(?:\.[0-9]{0,7}[1-9])?"
+
+
+def _fast_units(text: bytes) -> int | None:
+    """The hot path of okx_rules.parse_units for text the line pattern already vetted."""
+    whole, _, frac = text.partition(b".")
+    units = abs(int(whole)) * UNIT + (int(frac.ljust(SCALE, b"0")) if frac else 0)
+    if text[:1] == b"-":
+        return -units if units else None    # "-0" is not how OKX writes zero
+    return units
+
+
+class _Cursor:
+    """Reads lines of a shared seekable handle from its own offset, in blocks."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.offset, self.buf, self.pos, self.line, self.eof = handle, 0, b"", 0, 0, False
+
+    def next(self) -> tuple[int, bytes] | None:
+        while True:
+            end = self.buf.find(b"\n", self.pos)
+            if end >= 0 or (self.eof and self.pos < len(self.buf)):
+                end = len(self.buf) if end < 0 else end
+                raw, self.pos = self.buf[self.pos:end], end + 1
+                self.line += 1
+                return self.line, raw
+            if self.eof:
+                return None
+            if len(self.buf) - self.pos > MAX_LINE:
+                raise InputError(f"line longer than {MAX_LINE} bytes", line=self.line + 1)
+            self.handle.seek(self.offset)
+            chunk = self.handle.read(BLOCK)
+            self.offset += len(chunk)
+            self.eof = not chunk
+            self.buf, self.pos = self.buf[self.pos:] + chunk, 0
+
+
+class _Parser:
+    """Parses node lines; the first line fixes the coins and their order."""
+
+    def __init__(self) -> None:
+        self.assets: tuple[str, ...] | None = None
+        self.fast: re.Pattern | None = None
+
+    def __call__(self, number: int, raw: bytes) -> Node:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        match = _LINE.match(raw)
+        if not match:
+            raise InputError(self._why(raw), line=number)
+        hash_, height, body = match.groups()
+        try:
+            units = self._units(body)
+        except InputError as exc:
+            raise exc.at(line=number, field="balances") from None
+        return number, hash_.decode(), int(height), units
+
+    def _units(self, body: bytes) -> tuple[int, ...]:
+        if self.fast is not None and (m := self.fast.match(body)):
+            units = tuple(map(_fast_units, m.groups()))
+            if None not in units:
+                return units            # else the slow path below names the coin at fault
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            raise InputError("not UTF-8 text") from None
+        try:
+            doc = loads(text, None)
+        except InputError as exc:
+            raise InputError(exc.reason) from None
+        assets, units = parse_balances(doc, self.assets)
+        if self.assets is None:
+            self.assets = assets
+            pattern = b",".join(b'"%s":"(%s)"' % (a.encode(), _CANONICAL) for a in assets)
+            self.fast = re.compile(b"\\{" + pattern + b"\\}\\Z")
+        return units
+
+    @staticmethod
+    def _why(raw: bytes) -> str:
+        parts = raw.split(b",", 2)
+        if not raw:
+            return "empty line"
+        if not re.fullmatch(rb"[0-9a-f]{64}", parts[0]):
+            return "hash: expected 64 lower-case hex digits"
+        if len(parts) < 3 or not re.fullmatch(rb"[1-9][0-9]{0,3}", parts[1]):
+            return "height: expected a whole number from 1"
+        return "expected hash,height,balances"
+
+
+class _Duplicates:
+    """Finds repeated leaf hashes in bounded memory: sorted batches spilled to disk, merged."""
+
+    _REC = struct.Struct(">32sQ")
+
+    def __init__(self, batch: int) -> None:
+        self.batch, self.items, self.runs = batch, [], []
+        self.dir: tempfile.TemporaryDirectory | None = None
+
+    def add(self, hash_hex: str, line: int) -> None:
+        self.items.append(self._REC.pack(bytes.fromhex(hash_hex), line))
+        if len(self.items) >= self.batch:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.dir is None:
+            self.dir = tempfile.TemporaryDirectory(prefix="por-okx-")
+        self.items.sort()
+        path = os.path.join(self.dir.name, f"run{len(self.runs)}")
+        with open(path, "wb") as out:
+            out.write(b"".join(self.items))
+        self.runs.append(path)
+        self.items = []
+
+    def _read(self, path: str) -> Iterator[bytes]:
+        with open(path, "rb") as handle:
+            while block := handle.read(self._REC.size * 4096):
+                yield from (block[i:i + self._REC.size] for i in range(0, len(block), self._REC.size))
+
+    def repeats(self) -> Iterator[tuple[str, int, int]]:
+        """(hash, first line, repeating line) for every repeat, in hash order."""
+        if self.runs:
+            self._spill()
+            stream = heapq.merge(*(self._read(p) for p in self.runs))
+        else:
+            stream = iter(sorted(self.items))
+        prev = None
+        for rec in stream:
+            h, line = self._REC.unpack(rec)
+            if prev is not None and prev[0] == h:
+                yield h.hex(), prev[1], line
+            else:
+                prev = (h, line)
+
+    def close(self) -> None:
+        self.items = []
+        if self.dir is not None:
+            self.dir.cleanup()
+
+
+def verify_okx_v2_tree(tree: str | Path | BinaryIO, expected_root: str | None = None, *,
+                       progress: Callable[[int], None] | None = None) -> Verdict:
+    """Recomputes every node of an OKX V2 full tree; facts: root, totals, leaf count, height."""
+    return scan_okx_v2_tree(tree, expected_root, progress=progress)[0]
+
+
+def scan_okx_v2_tree(tree, expected_root=None, *, watch: dict[str, tuple[int, ...]] | None = None,
+                     progress=None, dedupe_batch: int = DEDUPE_BATCH):
+    """The full check; also returns {hash: (line, units)} for the leaves named in `watch`."""
+    source = str(tree) if isinstance(tree, (str, Path)) else getattr(tree, "name", "tree")
+    source = source if isinstance(source, str) else "tree"
+    with ExitStack() as stack:
+        handle = _open(tree, stack, source)
+        try:
+            return _scan(handle, expected_root, watch or {}, progress, dedupe_batch)
+        except InputError as exc:
+            raise exc.at(file=source) from None
+
+
+def _open(tree, stack: ExitStack, source: str) -> BinaryIO:
+    if isinstance(tree, (str, Path)):
+        try:
+            return stack.enter_context(open(tree, "rb"))
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=source) from None
+    if getattr(tree, "seekable", lambda: False)():
+        return tree
+    spool = stack.enter_context(tempfile.TemporaryFile(prefix="por-okx-"))
+    shutil.copyfileobj(tree, spool, BLOCK)
+    return spool
+
+
+class _Stop(Exception):
+    """The tree's shape is broken: parents and children no longer line up."""
+
+
+def _scan(handle: BinaryIO, expected_root, watch, progress, dedupe_batch):
+    parse, v = _Parser(), Verdict.start(format="okx-v2-tree")
+    parents, children = _Cursor(handle), _Cursor(handle)
+    dupes, found, padding = _Duplicates(dedupe_batch), {}, set()
+    first = parents.next()
+    if first is None:
+        raise InputError("empty file")
+    children.next()
+    root = parse(*first)
+    leaves, leaf_count, child_height, first_pair = None, 0, None, False
+
+    def fail(reason: str) -> None:
+        v.fail(reason)
+        if len(v.reasons) >= MAX_REASONS:
+            v.reasons.append(f"stopped after {MAX_REASONS} problems")
+            raise _Stop
+
+    def child(parent: Node) -> Node:
+        if children.line + 1 <= parent[0]:      # its children would be itself or above it
+            fail(f"line {parent[0]}: not under the root at line 1 (a second root or a stray node)")
+            raise _Stop
+        item = children.next()
+        if item is None:
+            fail(f"line {parent[0]}: node at height {parent[2]} has no children (the file ends)")
+            raise _Stop
+        node = parse(*item)
+        if node[2] != parent[2] - 1:
+            fail(f"line {node[0]}: height {node[2]} where the children of line {parent[0]} "
+                 f"have height {parent[2] - 1}")
+            raise _Stop
+        return node
+
+    try:
+        node = root
+        while node is not None:
+            number, hash_, height, units = node
+            if bad := negatives(parse.assets, units):
+                fail(f"line {number}: negative amount {', '.join(bad)}")
+            if number in padding:
+                padding.discard(number)
+            elif height == 1:
+                leaf_count += 1
+                leaves = units if leaves is None else add(leaves, units)
+                dupes.add(hash_, number)
+                if hash_ in watch:
+                    found.setdefault(hash_, (number, units))
+            else:
+                right, left = child(node), child(node)
+                if right[2] != child_height:
+                    child_height, first_pair = right[2], True
+                else:
+                    first_pair = False
+                if right[1] == left[1]:
+                    padding.add(right[0])
+                    if not first_pair:
+                        fail(f"line {right[0]}: repeats its sibling's hash (padding) but is not "
+                             f"the first node of height {right[2]}")
+                    if any(right[3]):
+                        fail(f"line {right[0]}: padding node with non-zero balances")
+                sums = add(left[3], right[3])
+                if parent_hash(left[1], right[1], sums, height) != hash_:
+                    fail(f"line {number}: hash of node at height {height} does not recompute "
+                         f"from its children (lines {left[0]} and {right[0]})")
+                if sums != units:
+                    fail(f"line {number}: balances of node at height {height} are not the sum of "
+                         f"its children (lines {left[0]} and {right[0]})")
+            if progress is not None and number % 65536 == 0:
+                progress(65536)
+            item = parents.next()
+            node = parse(*item) if item is not None else None
+        extra = children.next()
+        if extra is not None:
+            fail(f"line {extra[0]}: not under the root at line 1 (a second root or a stray node)")
+        with closing(dupes.repeats()) as repeats:
+            for h, first_line, line in repeats:
+                fail(f"line {line}: duplicate leaf, same hash as line {first_line} ({h})")
+    except _Stop:
+        pass
+    finally:
+        dupes.close()
+    assets = parse.assets
+    v.facts.update(root=root[1], height=root[2], totals=balances_dict(assets, root[3]), leaf_count=leaf_count,
+                   anchored=expected_root is not None)
+    if v.ok and leaves != root[3]:
+        v.fail("line 1: root balances differ from the sum of all leaves")
+    if expected_root is not None:
+        expected = expected_root.strip().lower().removeprefix("0x")
+        if root[1] != expected:
+            v.fail(f"line 1: root {root[1]} is not the published root {expected}")
+    return v, found

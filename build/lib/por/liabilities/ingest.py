@@ -1,0 +1,411 @@
+"""Reading customer files column-wise: Arrow batches in, validated (hi, lo) limbs out.
+
+The rules live in `por.liabilities.rows.check_row`. Vectorised checks here only pick
+the rows that *might* break one (a superset: anything not plainly ASCII, not
+a plain decimal that fits the asset's decimals in 38 digits, or of an asset
+the table refuses); each picked row goes through `check_row`. So the error a
+user sees, and the line it names, are exactly what a row-by-row reader
+reports: the first bad row wins; a duplicate (account, asset) or a running
+total over 2^128-1 on an earlier line wins over it.
+
+Amounts become limbs without floats: Arrow casts the decimal string to
+decimal128(38, decimals), whose unscaled value is a 16-byte little-endian
+integer, i.e. (lo, hi) uint64 pairs.
+
+CSV comes in two ways. A plain file (no quotes, CR, NUL or blank lines: what
+exporters write) is parsed by Arrow's multi-threaded reader, and row k is
+line k + 2. Anything else goes through `csv` line by line (por.liabilities.book),
+which knows quoting and names the line of a malformed record exactly.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from por.amounts import MAX_UNITS, Asset, AssetTable
+from por.errors import InputError
+from por.liabilities.book import Liabilities, exact_sum
+from por.liabilities.rows import HEADER, MAX_FIELD_CHARS, check_asset_symbol, check_row, csv_rows
+
+BATCH_ROWS = 1 << 16
+_PLAIN_ID = r"^[\x21-\x7e]{1,256}$"             # printable ASCII, no space: passes check_account_id
+_PLAIN_AMOUNT = r"^[0-9]+(\.[0-9]+)?$"          # what parse_amount accepts, minus stripping
+_DECIMAL_DIGITS = 38
+
+
+class _Irregular(Exception):
+    """The fast CSV path cannot promise exact line numbers for this file."""
+
+
+@dataclass
+class Batch:
+    first_line: int                      # line of the first row (rows consecutive) ...
+    lines: np.ndarray | None             # ... or each row's line
+    ids: object                          # Arrow string arrays, one value per row
+    assets: object
+    amounts: object
+    decimal_amounts: object = None       # Parquet decimals: the source of the text of picked rows
+
+    def line(self, row: int) -> int:
+        return int(self.lines[row]) if self.lines is not None else self.first_line + row
+
+
+def load_customers(path: str | Path, table: AssetTable | None = None, *,
+                   progress: Callable[[int], None] | None = None) -> Liabilities:
+    """CSV or Parquet (by extension) -> validated Liabilities. `progress(rows)` as rows are read."""
+    return read_customers(Path(path), table or AssetTable(), progress)
+
+
+def read_customers(path: Path, table: AssetTable, progress: Callable[[int], None] | None = None) -> Liabilities:
+    _returning_allocator()
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return _collect(_parquet_batches(path), table, str(path), progress)
+    try:
+        return _collect(_plain_csv_batches(path), table, str(path), progress)
+    except _Irregular:
+        return _collect(_python_csv_batches(path), table, str(path), progress)
+
+
+def _returning_allocator() -> None:
+    """Arrow on jemalloc, which hands freed pages back to the OS within a second; its
+    default mimalloc keeps them, and reading 10M accounts then peaks 0.8 GB higher."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name == "mimalloc":
+        try:
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+        except NotImplementedError:          # a pyarrow built without jemalloc
+            pass
+
+
+def _collect(batches: Iterator[Batch], table: AssetTable, source: str,
+             progress: Callable[[int], None] | None) -> Liabilities:
+    collector = _Collector(table, source)
+    pending = None
+    try:
+        for batch in batches:
+            if not collector.add(batch):
+                break
+            if progress:
+                progress(len(batch.ids))
+    except InputError as exc:            # a reader error: rows before it still come first
+        pending = exc
+    return collector.finish(pending)
+
+
+class _Collector:
+    def __init__(self, table: AssetTable, source: str) -> None:
+        self.table, self.source = table, source
+        self.codes: dict[str, int] = {}          # asset symbol -> code; -1 for a refused symbol
+        self.decimals: list[int] = []
+        self.symbols: list[str] = []
+        # kept rows, one entry per batch: ids (Arrow), asset codes, limbs (hi None when all zero)
+        self.row_ids, self.row_codes, self.row_hi, self.row_lo = [], [], [], []
+        self.starts: list[int] = []              # first global row of each batch
+        self.batches: list[Batch] = []           # for line numbers only (arrays dropped)
+        self.rows = 0
+        self.error: tuple[int, InputError] | None = None
+
+    def _code(self, symbol: str | None) -> int:
+        code = self.codes.get(symbol)
+        if code is None:
+            try:
+                check_asset_symbol(symbol)
+                decimals = self.table.decimals(symbol)
+            except InputError:
+                code = -1
+            else:
+                code = len(self.symbols)
+                self.symbols.append(symbol)
+                self.decimals.append(decimals)
+            self.codes[symbol] = code
+        return code
+
+    def add(self, batch: Batch) -> bool:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        count = len(batch.ids)
+        if not count:
+            return True
+        encoded = batch.assets.dictionary_encode()
+        code_of = np.array([self._code(s) for s in encoded.dictionary.to_pylist()] or [-1], dtype=np.int32)
+        codes = code_of[pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)]
+        plain = _mask(pc.match_substring_regex(batch.ids, _PLAIN_ID))
+        plain &= _mask(pc.match_substring_regex(batch.amounts, _PLAIN_AMOUNT))
+        plain &= codes >= 0
+        for column in (batch.ids, batch.assets, batch.amounts):
+            if column.null_count:
+                plain &= _mask(pc.is_valid(column))
+        length = pc.fill_null(pc.binary_length(batch.amounts), 0).to_numpy(zero_copy_only=False)
+        dot = pc.fill_null(pc.find_substring(batch.amounts, "."), -1).to_numpy(zero_copy_only=False)
+        whole = np.where(dot >= 0, dot, length)
+        frac = np.where(dot >= 0, length - dot - 1, 0)
+        decimals = np.asarray(self.decimals + [0], dtype=np.int64)[codes]      # code -1 -> the 0 at the end
+        plain &= (frac <= decimals) & (whole + decimals <= _DECIMAL_DIGITS)
+        hi = np.zeros(count, dtype=np.uint64)
+        lo = np.zeros(count, dtype=np.uint64)
+        for code in np.unique(codes[plain]).tolist():
+            rows = plain & (codes == code)
+            exact = pc.cast(batch.amounts.filter(pa.array(rows)), pa.decimal128(_DECIMAL_DIGITS, self.decimals[code]))
+            limbs = np.frombuffer(exact.buffers()[1], dtype="<u8").reshape(-1, 2)
+            limbs = limbs[exact.offset:exact.offset + len(exact)]
+            lo[rows], hi[rows] = limbs[:, 0], limbs[:, 1]
+        keep = self._check_picked(batch, np.nonzero(~plain)[0], codes, hi, lo)
+        self.starts.append(self.rows)
+        self.batches.append(Batch(batch.first_line, batch.lines, None, None, None))
+        self.row_ids.append(batch.ids.slice(0, keep))
+        self.row_codes.append(codes[:keep].astype(np.int16 if len(self.symbols) < 1 << 15 else np.int32))
+        self.row_hi.append(hi[:keep].copy() if hi[:keep].any() else None)
+        self.row_lo.append(lo[:keep].copy())
+        self.rows += keep
+        return self.error is None
+
+    def _check_picked(self, batch: Batch, rows: np.ndarray, codes, hi, lo) -> int:
+        """Runs the row rules on each picked row; returns how many rows of the batch stand."""
+        if not len(rows):
+            return len(codes)
+        import pyarrow as pa
+
+        picked = pa.array(rows)
+        if batch.decimal_amounts is not None:
+            amounts = [None if v is None else format(v, "f") for v in batch.decimal_amounts.take(picked).to_pylist()]
+        else:
+            amounts = batch.amounts.take(picked).to_pylist()
+        values = zip(batch.ids.take(picked).to_pylist(), batch.assets.take(picked).to_pylist(), amounts)
+        for row, (account_id, asset, amount) in zip(rows.tolist(), values):
+            try:
+                units = check_row(account_id, asset, amount, self.table)
+            except InputError as exc:
+                self.error = (self.rows + row, exc.at(file=self.source, line=batch.line(row)))
+                return row
+            codes[row] = self._code(asset)
+            hi[row], lo[row] = units >> 64, units & ((1 << 64) - 1)
+        return len(codes)
+
+    def _line(self, row: int) -> int:
+        at = bisect.bisect_right(self.starts, row) - 1
+        return self.batches[at].line(row - self.starts[at])
+
+    def finish(self, pending: InputError | None) -> Liabilities:
+        """The book, or the first error: a row's own, a duplicate, or a total over 2^128-1."""
+        import pyarrow as pa
+
+        encoded = pa.chunked_array(self.row_ids, pa.string()).dictionary_encode()     # one dictionary
+        self.row_ids = None
+        accounts = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+        ids = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
+        del encoded
+        first = self._first_duplicate(accounts, len(ids))
+        overflow = self._first_overflow(first[0] if first else self.rows)
+        # at one row, the row's own rules come first, then duplicates, then the running total
+        candidates = [(c[0], rank, c[1]) for rank, c in enumerate((self.error, first, overflow)) if c is not None]
+        if candidates:
+            raise min(candidates, key=lambda c: c[:2])[2]
+        if pending is not None:
+            raise pending
+        if not self.rows:
+            raise InputError("no customer rows", file=self.source, line=1)
+        return self._book(ids, accounts)
+
+    def _first_duplicate(self, accounts: list[np.ndarray], count: int) -> tuple[int, InputError] | None:
+        width = max(1, len(self.symbols))
+        seen = np.zeros(count * width, dtype=bool)          # one flag per (account, asset) cell
+        for acct, codes in zip(accounts, self.row_codes):
+            seen[acct.astype(np.int64) * width + codes] = True
+        if int(np.count_nonzero(seen)) == self.rows:
+            return None
+        del seen
+        codes = np.concatenate(self.row_codes)
+        keys = np.concatenate(accounts).astype(np.int64) * width + codes
+        order = np.argsort(keys, kind="stable")
+        ranked = keys[order]
+        repeat = np.nonzero(ranked[1:] == ranked[:-1])[0] + 1
+        at = int(repeat[np.argmin(order[repeat])])
+        row = int(order[at])
+        first_row = int(order[np.searchsorted(ranked, ranked[at])])
+        symbol = self.symbols[int(codes[row])]
+        return row, InputError(f"duplicate row for account and asset {symbol} (first on line {self._line(first_row)})",
+                               file=self.source, line=self._line(row))
+
+    def _first_overflow(self, upto: int) -> tuple[int, InputError] | None:
+        totals = [0] * len(self.symbols)
+        for codes, hi, lo in zip(self.row_codes, self.row_hi, self.row_lo):
+            for code in np.unique(codes).tolist():
+                rows = codes == code
+                totals[code] += exact_sum(hi[rows] if hi is not None else np.zeros(1, np.uint64), lo[rows])
+        if all(total <= MAX_UNITS for total in totals):
+            return None
+        codes = np.concatenate(self.row_codes)[:upto]
+        lo = np.concatenate(self.row_lo)[:upto]
+        hi = np.concatenate([h if h is not None else np.zeros(len(low), np.uint64)
+                             for h, low in zip(self.row_hi, self.row_lo)])[:upto]
+        for code, symbol in enumerate(self.symbols):
+            if totals[code] <= MAX_UNITS:
+                continue
+            running = 0
+            rows = np.nonzero(codes == code)[0]
+            for row, h, low in zip(rows.tolist(), hi[rows].tolist(), lo[rows].tolist()):
+                running += (h << 64) | low
+                if running > MAX_UNITS:
+                    return row, InputError(f"total of {symbol} exceeds 2^128-1 base units here",
+                                           file=self.source, line=self._line(row), field="amount")
+        return None
+
+    def _book(self, ids, accounts: list[np.ndarray]) -> Liabilities:
+        used = sorted({c for codes in self.row_codes for c in np.unique(codes).tolist()}, key=lambda c: self.symbols[c])
+        column_of = np.full(len(self.symbols), -1, dtype=np.int64)
+        column_of[used] = np.arange(len(used))
+        book_hi = np.zeros((len(ids), len(used)), dtype=np.uint64)
+        book_lo = np.zeros((len(ids), len(used)), dtype=np.uint64)
+        for acct, codes, hi, lo in zip(accounts, self.row_codes, self.row_hi, self.row_lo):
+            columns = column_of[codes]
+            book_lo[acct, columns] = lo
+            if hi is not None:
+                book_hi[acct, columns] = hi
+        assets = [Asset(self.symbols[c], self.decimals[c]) for c in used]
+        return Liabilities.from_arrays(assets, ids, book_hi, book_lo)
+
+
+def _mask(array) -> np.ndarray:
+    import pyarrow.compute as pc
+
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+
+
+# --- readers ----------------------------------------------------------------------
+
+def _plain_csv_batches(path: Path) -> Iterator[Batch]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if not _is_plain_csv(path):
+        raise _Irregular
+    options = dict(
+        read_options=pacsv.ReadOptions(skip_rows=1, column_names=HEADER, block_size=8 << 20),
+        parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False,
+                                         newlines_in_values=False, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in HEADER},
+                                             strings_can_be_null=False, check_utf8=True))
+    line = 2
+    try:
+        reader = pacsv.open_csv(path, **options)
+        for record_batch in reader:
+            columns = [record_batch.column(i) for i in range(3)]
+            if any((pc.max(pc.binary_length(c)).as_py() or 0) > MAX_FIELD_CHARS for c in columns):
+                raise _Irregular
+            for start in range(0, len(record_batch), BATCH_ROWS):
+                count = min(BATCH_ROWS, len(record_batch) - start)
+                yield Batch(line + start, None, *(c.slice(start, count) for c in columns))
+            line += len(record_batch)
+    except (pa.ArrowException, OSError):
+        raise _Irregular from None
+
+
+def _is_plain_csv(path: Path, block: int = 16 << 20) -> bool:
+    """Header exactly `account_id,asset,amount`, at least one row, and nothing that
+    makes a record span lines or a line hold no record."""
+    try:
+        handle = open(path, "rb")
+    except OSError:
+        return False
+    with handle:
+        first = handle.readline(64)
+        if first.removeprefix(b"\xef\xbb\xbf") != b"account_id,asset,amount\n":
+            return False
+        previous, rows = b"\n", False
+        while chunk := handle.read(block):
+            rows = True
+            if (b'"' in chunk or b"\r" in chunk or b"\x00" in chunk or b"\n\n" in chunk
+                    or (previous == b"\n" and chunk[:1] == b"\n")):
+                return False
+            previous = chunk[-1:]
+        return rows
+
+
+def _python_csv_batches(path: Path) -> Iterator[Batch]:
+    """Rows from the `csv` reader (exact for quotes, blank lines, CR), batched."""
+    import pyarrow as pa
+
+    lines, ids, assets, amounts = [], [], [], []
+
+    def batch() -> Batch:
+        made = Batch(0, np.asarray(lines, dtype=np.int64), pa.array(ids, pa.string()),
+                     pa.array(assets, pa.string()), pa.array(amounts, pa.string()))
+        for column in (lines, ids, assets, amounts):
+            column.clear()
+        return made
+
+    try:
+        for line, account_id, asset, amount in csv_rows(path):
+            lines.append(line)
+            ids.append(account_id)
+            assets.append(asset)
+            amounts.append(amount)
+            if len(lines) == BATCH_ROWS:
+                yield batch()
+    except InputError:
+        if lines:
+            yield batch()
+        raise
+    if lines:
+        yield batch()
+
+
+def _parquet_batches(path: Path) -> Iterator[Batch]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
+    names = parquet.schema_arrow.names
+    missing = [c for c in HEADER if c not in names]
+    if missing:
+        raise InputError(f"Parquet file lacks column(s) {', '.join(missing)}", file=str(path))
+    for column in HEADER:
+        kind = parquet.schema_arrow.field(column).type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                or (column == "amount" and pa.types.is_decimal(kind))):
+            raise InputError(f"column must hold strings (or decimals for amount), not {kind}",
+                             file=str(path), field=column)
+    row_number = 0
+    batches = parquet.iter_batches(columns=HEADER, batch_size=BATCH_ROWS)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"cannot read Parquet: {exc}", file=str(path), line=row_number + 1) from None
+        if batch is None:
+            return
+        ids, assets, amounts = (batch.column(i) for i in range(3))
+        text, decimal = _amount_text(amounts)
+        yield Batch(row_number + 1, None, _as_string(ids), _as_string(assets), text, decimal)
+        row_number += len(batch)
+
+
+def _as_string(array):
+    import pyarrow as pa
+
+    return array if array.type == pa.string() else array.cast(pa.string())
+
+
+def _amount_text(array):
+    """(text, decimal source) of an amount column. Arrow prints a decimal128 of scale >= 0
+    exactly as `format(value, "f")` unless it chooses an exponent ("1E-9") or a sign, and
+    such text never passes the plain-decimal filter: those rows take Python's text."""
+    import pyarrow as pa
+
+    kind = array.type
+    if not pa.types.is_decimal(kind):
+        return _as_string(array), None
+    if pa.types.is_decimal128(kind) and kind.scale >= 0:
+        return array.cast(pa.string()), array
+    return pa.array([None if v is None else format(v, "f") for v in array.to_pylist()], pa.string()), None

@@ -1,0 +1,248 @@
+"""`por`'s own public documents: the commitment and the customer inclusion proof.
+
+Schemas: docs/formats/commitment.schema.json, docs/formats/inclusion-proof.schema.json.
+Amounts are canonical decimal strings keyed by asset symbol; hashes are
+lower-case hex. Parsing is strict and names the field at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from por.amounts import Asset, check_asset_symbol, format_amount
+from por.errors import InputError
+from por.liabilities.tree import HASH_BYTES, HASH_NAME, MAX_HEIGHT
+from por.strictjson import Fields
+
+COMMITMENT_FORMAT = "por-commitment"
+PROOF_FORMAT = "por-inclusion-proof"
+VERSION = 1
+
+
+@dataclass
+class Commitment:
+    exchange: str
+    snapshot_id: str
+    snapshot_time: str
+    root: bytes
+    height: int
+    leaf_count: int
+    assets: list[Asset]
+    totals: list[int]                       # base units, in `assets` order
+    tree_file: str | None = None
+    tree_sha256: bytes | None = None
+    extra: dict[str, Any] = field(default_factory=dict)   # signature, previous link (issue 6)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "format": COMMITMENT_FORMAT,
+            "version": VERSION,
+            "exchange": self.exchange,
+            "snapshot_id": self.snapshot_id,
+            "snapshot_time": self.snapshot_time,
+            "hash": HASH_NAME,
+            "root": self.root.hex(),
+            "height": self.height,
+            "leaf_count": self.leaf_count,
+            "assets": assets_json(self.assets),
+            "totals": sums_json(self.assets, self.totals),
+        }
+        if self.tree_file:
+            doc["tree"] = {"file": self.tree_file, "sha256": self.tree_sha256.hex()}
+        doc.update(self.extra)
+        return doc
+
+
+@dataclass
+class PathStep:
+    height: int
+    hash: bytes
+    sums: list[int]
+    padding: bool = False
+
+
+@dataclass
+class ProofLeaf:
+    index: int
+    piece: int
+    sums: list[int]
+    path: list[PathStep]
+
+
+@dataclass
+class InclusionProof:
+    snapshot_id: str
+    account_id: str
+    nonce: bytes
+    assets: list[Asset]
+    leaves: list[ProofLeaf]
+    root: bytes
+    root_height: int
+    root_sums: list[int]
+    leaf_count: int
+
+    def balances(self) -> list[int]:
+        return [sum(leaf.sums[a] for leaf in self.leaves) for a in range(len(self.assets))]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": PROOF_FORMAT,
+            "version": VERSION,
+            "hash": HASH_NAME,
+            "snapshot_id": self.snapshot_id,
+            "account_id": self.account_id,
+            "nonce": self.nonce.hex(),
+            "assets": assets_json(self.assets),
+            "balances": sums_json(self.assets, self.balances()),
+            "leaves": [
+                {
+                    "index": leaf.index,
+                    "piece": leaf.piece,
+                    "balances": sums_json(self.assets, leaf.sums),
+                    "path": [
+                        {"height": s.height, "hash": s.hash.hex(), "sums": sums_json(self.assets, s.sums),
+                         **({"padding": True} if s.padding else {})}
+                        for s in leaf.path
+                    ],
+                }
+                for leaf in self.leaves
+            ],
+            "root": {"hash": self.root.hex(), "height": self.root_height,
+                     "sums": sums_json(self.assets, self.root_sums)},
+            "leaf_count": self.leaf_count,
+        }
+
+
+def assets_json(assets: list[Asset]) -> list[dict[str, Any]]:
+    return [{"symbol": a.symbol, "decimals": a.decimals} for a in assets]
+
+
+def sums_json(assets: list[Asset], sums: list[int]) -> dict[str, str]:
+    return {a.symbol: format_amount(v, a.decimals) for a, v in zip(assets, sums)}
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def canonical_difference(text: str, proof: "InclusionProof") -> str | None:
+    """Where a proof's text departs from the one spelling `por prove` writes, or None.
+
+    Verified byte for byte, so that no edit to a proof, not even of white
+    space, leaves it verifying: one document, one text.
+    """
+    canonical = dumps(proof.to_json())
+    if text == canonical:
+        return None
+    at = next((i for i, (a, b) in enumerate(zip(text, canonical)) if a != b), min(len(text), len(canonical)))
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    return f"line {line} column {column}: not the canonical text of this proof (edited or re-formatted)"
+
+
+# --- parsing -----------------------------------------------------------------
+
+def _header(f: Fields, fmt: str) -> None:
+    got = f.str("format")
+    if got != fmt:
+        raise f.error("format", f"expected {fmt!r}, got {got[:40]!r}")
+    if f.int("version") != VERSION:
+        raise f.error("version", f"unsupported version (this por reads version {VERSION})")
+    if f.str("hash") != HASH_NAME:
+        raise f.error("hash", f"unsupported hash (this por uses {HASH_NAME})")
+
+
+def _assets(f: Fields) -> list[Asset]:
+    assets = []
+    for item in f.objects("assets", max_items=1000):
+        item.only("symbol", "decimals")
+        symbol = item.str("symbol")
+        try:
+            check_asset_symbol(symbol)
+        except InputError as exc:
+            raise item.error("symbol", exc.reason) from None
+        assets.append(Asset(symbol, item.int("decimals", maximum=36)))
+    symbols = [a.symbol for a in assets]
+    if not assets:
+        raise f.error("assets", "no assets")
+    if symbols != sorted(set(symbols)):
+        raise f.error("assets", "symbols must be unique and sorted")
+    return assets
+
+
+def _sums(f: Fields, key: str, assets: list[Asset]) -> list[int]:
+    obj = f.obj(key)
+    symbols = [a.symbol for a in assets]
+    if sorted(obj.data) != symbols:
+        missing = sorted(set(symbols) - set(obj.data))
+        extra = sorted(set(obj.data) - set(symbols))
+        what = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(extra)}"
+        raise f.error(key, f"assets differ from the declared list ({what[:80]})")
+    return [obj.amount(a.symbol, a.decimals) for a in assets]
+
+
+def parse_commitment(data: Any, source: str) -> Commitment:
+    f = Fields(data, source)
+    _header(f, COMMITMENT_FORMAT)
+    assets = _assets(f)
+    tree = f.obj("tree", optional=True)
+    known = {"format", "version", "hash", "exchange", "snapshot_id", "snapshot_time", "root", "height",
+             "leaf_count", "assets", "totals", "tree"}
+    extra = {k: v for k, v in f.data.items() if k not in known}
+    commitment = Commitment(
+        exchange=f.str("exchange", max_len=200),
+        snapshot_id=f.str("snapshot_id", max_len=200),
+        snapshot_time=f.str("snapshot_time", max_len=64),
+        root=f.hex("root", HASH_BYTES),
+        height=f.int("height", minimum=1, maximum=MAX_HEIGHT),
+        leaf_count=f.int("leaf_count", minimum=1, maximum=2**MAX_HEIGHT),
+        assets=assets,
+        totals=_sums(f, "totals", assets),
+        tree_file=tree.str("file", max_len=255) if tree else None,
+        tree_sha256=tree.hex("sha256", 32) if tree else None,
+        extra=extra,
+    )
+    if tree:
+        tree.only("file", "sha256")
+    return commitment
+
+
+def parse_proof(data: Any, source: str) -> InclusionProof:
+    f = Fields(data, source)
+    f.only("format", "version", "hash", "snapshot_id", "account_id", "nonce", "assets", "balances",
+           "leaves", "root", "leaf_count")
+    _header(f, PROOF_FORMAT)
+    assets = _assets(f)
+    leaves = []
+    for leaf in f.objects("leaves", max_items=1024):
+        leaf.only("index", "piece", "balances", "path")
+        path = []
+        for step in leaf.objects("path", max_items=MAX_HEIGHT):
+            step.only("height", "hash", "sums", "padding")
+            padding = step.get("padding", bool, optional=True, default=False)
+            if step.has("padding") and not padding:
+                raise step.error("padding", "is written only when true")
+            path.append(PathStep(step.int("height", maximum=MAX_HEIGHT), step.hex("hash", HASH_BYTES),
+                                 _sums(step, "sums", assets), padding))
+        leaves.append(ProofLeaf(leaf.int("index", maximum=2**MAX_HEIGHT), leaf.int("piece", maximum=2**32 - 1),
+                                _sums(leaf, "balances", assets), path))
+    if not leaves:
+        raise f.error("leaves", "no leaves")
+    root = f.obj("root").only("hash", "height", "sums")
+    proof = InclusionProof(
+        snapshot_id=f.str("snapshot_id", max_len=200),
+        account_id=f.str("account_id", max_len=1024),
+        nonce=f.hex("nonce", 32),
+        assets=assets,
+        leaves=leaves,
+        root=root.hex("hash", HASH_BYTES),
+        root_height=root.int("height", minimum=1, maximum=MAX_HEIGHT),
+        root_sums=_sums(root, "sums", assets),
+        leaf_count=f.int("leaf_count", minimum=1, maximum=2**MAX_HEIGHT),
+    )
+    declared = _sums(f, "balances", assets)
+    if declared != proof.balances():
+        raise f.error("balances", "do not equal the sum of the leaves' balances")
+    return proof

@@ -1,0 +1,55 @@
+"""Cutting one customer's inclusion proof out of a publication folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from por.errors import InputError
+from por.liabilities.porjson import Commitment, InclusionProof, PathStep, ProofLeaf, parse_commitment
+from por.liabilities.publish import COMMITMENT_FILE, SECRETS_FILE, TREE_FILE
+from por.liabilities.tree import sibling_positions
+from por.liabilities.treefile import TreeFile
+from por.strictjson import load_file
+
+
+def find_secret(path: Path, account_id: str) -> tuple[bytes, list[int]]:
+    """Scans the private secrets file for one account (streamed: no full load)."""
+    needle = json.dumps(account_id, ensure_ascii=False)
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read secrets: {exc.strerror}", file=str(path)) from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if number == 1 or needle not in line:
+                continue
+            try:
+                entry = json.loads(line)
+                if entry["account_id"] == account_id:
+                    return bytes.fromhex(entry["nonce"]), [int(i) for i in entry["leaves"]]
+            except (ValueError, KeyError, TypeError):
+                raise InputError("malformed secrets entry", file=str(path), line=number) from None
+    raise InputError(f"account {account_id!r} is not in this publication", file=str(path))
+
+
+def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
+    folder = Path(folder)
+    commitment: Commitment = parse_commitment(load_file(folder / COMMITMENT_FILE), str(folder / COMMITMENT_FILE))
+    nonce, indices = find_secret(folder / SECRETS_FILE, account_id)
+    leaves = []
+    with TreeFile(folder / (commitment.tree_file or TREE_FILE)) as tree:
+        if tree.header.leaf_count != commitment.leaf_count:
+            raise InputError("tree file does not belong to this commitment", file=str(tree.path))
+        for piece, index in enumerate(indices):
+            leaf = tree.node(0, index)
+            path = []
+            for height, sibling, is_padding in sibling_positions(index, commitment.leaf_count):
+                node = tree.node(height, sibling)
+                path.append(PathStep(height, node.hash, list(node.sums), is_padding))
+            leaves.append(ProofLeaf(index, piece, list(leaf.sums), path))
+        root = tree.node(commitment.height, 0)
+    return InclusionProof(
+        snapshot_id=commitment.snapshot_id, account_id=account_id, nonce=nonce, assets=commitment.assets,
+        leaves=leaves, root=root.hash, root_height=commitment.height, root_sums=list(root.sums),
+        leaf_count=commitment.leaf_count)

@@ -1,0 +1,194 @@
+"""Publishing: customer balances -> a commitment, the auditors' tree, and private secrets.
+
+The folder a publication writes:
+    commitment.json          public: root, totals, height, leaf count, snapshot
+    tree.bin                 for auditors: every node (docs/formats/tree.md)
+    private/secrets.jsonl    never published: each account's nonce and leaf indices
+Everything is written into a staging folder and renamed into place at the
+end, so a killed run never leaves a publication that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from por.atomic import atomic_directory
+from por.errors import InputError
+from por.liabilities.book import Liabilities
+from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
+from por.liabilities.levels import build_levels, ints_to_limbs
+from por.liabilities.porjson import Commitment, dumps
+from por.liabilities.secrets import set_root, write_secrets
+from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, tree_height
+from por.liabilities.treefile import TreeHeader, header_line
+
+__all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "COMMITMENT_FILE", "TREE_FILE", "SECRETS_FILE"]
+
+COMMITMENT_FILE = "commitment.json"
+TREE_FILE = "tree.bin"
+SECRETS_FILE = "private/secrets.jsonl"
+
+
+@dataclass
+class BuiltTree:
+    """A tree in memory with what is needed to cut every customer's proof."""
+
+    liabilities: Liabilities
+    nonces: bytes                 # 32 bytes per account, in account order
+    leaf_index: list[list[int]]   # per account: leaf index of each piece, piece order
+    levels: list[np.ndarray]
+
+    @property
+    def root(self) -> bytes:
+        return bytes(self.levels[-1][0, :HASH_BYTES])
+
+
+def split_amounts(columns: list[list[int]], max_pieces: int, rng: random.Random) -> tuple[list[int], list[list[int]]]:
+    """OKX-style balance splitting: each account spread over 1..max_pieces leaves.
+
+    Returns the owner account of each piece and the per-asset columns of pieces.
+    """
+    owners: list[int] = []
+    pieces: list[list[int]] = [[] for _ in columns]
+    for account in range(len(columns[0]) if columns else 0):
+        count = rng.randint(1, max_pieces)
+        owners.extend([account] * count)
+        for a, column in enumerate(columns):
+            total = column[account]
+            cuts = sorted(rng.randint(0, total) for _ in range(count - 1))
+            bounds = [0, *cuts, total]
+            pieces[a].extend(bounds[i + 1] - bounds[i] for i in range(count))
+    return owners, pieces
+
+
+def _pieces(liabilities: Liabilities, max_pieces: int) -> Pieces:
+    """The amounts the leaves hold: the book itself, or its OKX-style split."""
+    if max_pieces == 1:
+        hi, lo = liabilities.limbs()
+        return Pieces(hi, lo)
+    count = len(liabilities)
+    owners_list, columns = split_amounts(liabilities.columns, max_pieces, random.SystemRandom())
+    owners = np.asarray(owners_list, dtype=np.int64)
+    starts = np.searchsorted(owners, np.arange(count))
+    limbs = [ints_to_limbs(column) for column in columns]
+    shape = (len(owners), len(columns))
+    hi = np.stack([h for h, _ in limbs], axis=1) if limbs else np.zeros(shape, np.uint64)
+    lo = np.stack([low for _, low in limbs], axis=1) if limbs else np.zeros(shape, np.uint64)
+    return Pieces(hi, lo, owners, np.arange(len(owners)) - starts[owners])
+
+
+def _plan(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) -> tuple[Pieces, Shuffle]:
+    pieces = _pieces(liabilities, max_pieces)
+    shuffle = shuffle or Shuffle.draw(len(liabilities), len(pieces))
+    shuffle.check(len(liabilities), len(pieces))
+    return pieces, shuffle
+
+
+def _write_secrets(path: Path, ids, shuffle: Shuffle, snapshot_id: str, first_piece: np.ndarray | None) -> None:
+    with open(path, "wb") as handle:
+        write_secrets(handle, ids, shuffle.nonces, _positions(shuffle), snapshot_id, bytes(HASH_BYTES), first_piece)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _positions(shuffle: Shuffle) -> np.ndarray:
+    """Leaf index of each piece: the inverse of the leaf order."""
+    position = np.empty(len(shuffle.order), dtype=np.int64)
+    position[shuffle.order] = np.arange(len(shuffle.order))
+    return position
+
+
+def build_tree(liabilities: Liabilities, *, max_pieces: int = 1,
+               progress: Callable[[int], None] | None = None, shuffle: Shuffle | None = None) -> BuiltTree:
+    """Nonces, (optional) splitting, random leaf order, then every level of the tree, in memory.
+
+    `shuffle` fixes the nonces and leaf order (tests, distributed builds);
+    by default both are fresh from the OS.
+    """
+    pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
+    maker = LeafMaker(user_table(liabilities.ids, shuffle.nonces), pieces, shuffle.order)
+    leaf_total = len(maker)
+    leaves = maker.records(0, leaf_total)
+    if progress:
+        progress(leaf_total)
+    levels = build_levels(leaves, len(liabilities.assets), progress)
+    positions = _positions(shuffle).tolist()       # pieces are grouped by owner, in piece order
+    count = len(liabilities)
+    if leaf_total == count:
+        leaf_index = [[p] for p in positions]
+    else:
+        bounds = np.searchsorted(maker.pieces.owners, np.arange(count + 1)).tolist()
+        leaf_index = [positions[bounds[a]:bounds[a + 1]] for a in range(count)]
+    return BuiltTree(liabilities, shuffle.nonces, leaf_index, levels)
+
+
+def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapshot_id: str,
+            snapshot_time: str | None = None, max_pieces: int = 1, force: bool = False,
+            progress: Callable[[int], None] | None = None,
+            extra_files: Callable[[Path, Commitment], None] | None = None,
+            shuffle: Shuffle | None = None, dask: str | None = None, dask_workers: int | None = None) -> Commitment:
+    """Builds the tree and writes the publication folder atomically, in bounded memory.
+
+    Levels go to tree.bin as they are made (por/liabilities/build.py), so memory holds the
+    book and a few chunks, never the tree. With `dask` (a scheduler address,
+    or "local") the leaves and subtrees are built on Dask workers; the bytes
+    written are the same.
+    """
+    if max_pieces < 1 or max_pieces > 64:
+        raise InputError("--split must be between 1 and 64", field="split")
+    snapshot_time = snapshot_time or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
+    ids = liabilities.ids
+    leaf_count = len(pieces)
+    asset_count = len(liabilities.assets)
+    header = TreeHeader(liabilities.assets, leaf_count, tree_height(leaf_count), snapshot_id)
+    first_piece = None
+    if pieces.owners is not None:
+        first_piece = np.searchsorted(pieces.owners, np.arange(len(liabilities) + 1))
+    with contextlib.ExitStack() as stack:
+        staging = stack.enter_context(atomic_directory(out, replace=force))
+        client = None
+        if dask:
+            from por.liabilities.distributed import connect
+
+            client = stack.enter_context(connect(dask, dask_workers))
+        (staging / "private").mkdir(mode=0o700)
+        # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
+        background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
+        secrets = background.submit(_write_secrets, staging / SECRETS_FILE, ids, shuffle, snapshot_id, first_piece)
+        with open(staging / TREE_FILE, "w+b") as handle:
+            if client is not None:
+                from por.liabilities.distributed import write_tree_dask
+
+                root, tree_digest = write_tree_dask(client, handle, header_line(header), ids, shuffle.nonces, pieces,
+                                                    shuffle.order, asset_count, progress)
+            else:
+                with LevelSink(handle, header_line(header)) as sink:
+                    maker = LeafMaker(user_table(ids, shuffle.nonces, progress), pieces, shuffle.order)
+                    root = stream_levels(sink, maker.chunks(), leaf_count, asset_count, header.record_size,
+                                         progress)
+                    del maker
+                tree_digest = sink.digest.digest()
+            os.fsync(handle.fileno())
+        root_hash = bytes(root[:HASH_BYTES])
+        secrets.result()
+        set_root(staging / SECRETS_FILE, snapshot_id, root_hash)
+        sums = bytes(root[HASH_BYTES:])
+        commitment = Commitment(
+            exchange=exchange, snapshot_id=snapshot_id, snapshot_time=snapshot_time,
+            root=root_hash, height=header.height, leaf_count=leaf_count, assets=liabilities.assets,
+            totals=[int.from_bytes(sums[AMOUNT_BYTES * a:AMOUNT_BYTES * (a + 1)], "big") for a in range(asset_count)],
+            tree_file=TREE_FILE, tree_sha256=tree_digest)
+        if extra_files:
+            extra_files(staging, commitment)
+        (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
+    return commitment

@@ -1,0 +1,80 @@
+"""The rules every customer row obeys, written once: the CSV reader, the columnar
+readers and the verifier all apply these.
+
+Everything wrong with the file is reported as `file:line: field: reason` and
+nothing downstream runs, so a publication never commits to a mistyped row.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from pathlib import Path
+from typing import Iterator
+
+from por.amounts import AmountError, AssetTable, check_asset_symbol, parse_amount
+from por.errors import InputError
+from por.text import bounded_lines, csv_field_limit
+
+HEADER = ["account_id", "asset", "amount"]
+MAX_ID_BYTES = 256
+MAX_FIELD_CHARS = 4096
+MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
+
+
+def check_account_id(account_id: str) -> str:
+    """Ids are bytes-exact: no trimming or normalisation, so reject what would be ambiguous."""
+    if not account_id:
+        raise InputError("empty account id", field="account_id")
+    if account_id != account_id.strip():
+        raise InputError("account id has leading or trailing whitespace", field="account_id")
+    if len(account_id.encode("utf-8")) > MAX_ID_BYTES:
+        raise InputError(f"account id longer than {MAX_ID_BYTES} bytes", field="account_id")
+    for char in account_id:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise InputError(f"account id contains control or invisible character U+{ord(char):04X}",
+                             field="account_id")
+    return account_id
+
+
+def check_row(account_id: str | None, asset: str | None, amount: str | None, table: AssetTable) -> int:
+    """Every rule one row must obey, in the order a reader applies them: the one
+    place they are written. Returns the amount in base units or raises the
+    InputError the user sees (the caller adds file and line)."""
+    if account_id is None or asset is None or amount is None:
+        raise InputError("null value")
+    try:
+        check_account_id(account_id)
+        check_asset_symbol(asset)
+        return parse_amount(amount.strip(), table.decimals(asset))
+    except AmountError as exc:
+        field = "asset" if "unknown asset" in exc.reason else "amount"
+        raise exc.at(field=exc.field or field) from None
+
+
+def csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    with handle, csv_field_limit(MAX_FIELD_CHARS):
+        reader = csv.reader(bounded_lines(handle, str(path), MAX_LINE_BYTES), strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise InputError("empty file: expected header `account_id,asset,amount`", file=str(path), line=1)
+            if [h.strip() for h in header] != HEADER:
+                raise InputError(f"header must be `account_id,asset,amount`, got `{','.join(header)[:80]}`",
+                                 file=str(path), line=1)
+            rows = 0
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != 3:
+                    raise InputError(f"expected 3 fields, got {len(row)}", file=str(path), line=reader.line_num)
+                rows += 1
+                yield reader.line_num, row[0], row[1], row[2]
+            if not rows:
+                raise InputError("no customer rows after the header", file=str(path), line=reader.line_num + 1)
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV: {exc}", file=str(path), line=reader.line_num) from None

@@ -1,0 +1,92 @@
+"""Verifying publications from their folders: a chain of periods, and a pinned commitment's signature."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from por.errors import InputError
+from por.publication.attestation import read_commitment
+from por.publication.history import ChainReport, Period, check_chain, parse_link
+from por.signing import check
+from por.verdict import Verdict
+
+
+def verify_chain(folders: list[Path], pinned: str | None, *, trees: bool = True) -> ChainReport:
+    """Every period's commitment (and tree file), every link, every signature against the pinned key."""
+    periods, findings, notes = [], [], []
+    for folder in folders:
+        period, problem = _load_period(folder, trees, notes)
+        if problem:
+            findings.append(problem)
+        else:
+            periods.append(period)
+    report = check_chain(periods, pinned)
+    report.findings[:0] = findings
+    report.notes.extend(notes)
+    return report
+
+
+def _load_period(folder: Path, trees: bool, notes: list[str]):
+    """A period from its folder; a commitment that cannot be read is a finding (it is under test)."""
+
+    if not folder.exists():
+        raise InputError("no such folder or file", file=str(folder))
+    try:
+        place, raw, doc, commitment = read_commitment(folder)
+        link = parse_link(doc, place)
+    except InputError as exc:
+        return None, f"{folder}: commitment cannot be read: {exc.location_text()}"
+    period = Period(place, hashlib.sha256(raw).hexdigest(), doc, commitment, link)
+    if trees:
+        _check_tree(folder, period, notes)
+    return period, None
+
+
+def _check_tree(folder: Path, period, notes: list[str]) -> None:
+    """The tree file must be the one the commitment pins, and its root the commitment's root and totals."""
+    from por.liabilities.treefile import TreeFile  # numpy: only when trees are checked
+
+    commitment = period.commitment
+    base = folder if folder.is_dir() else folder.parent
+    if not commitment.tree_file:
+        notes.append(f"{period.label}: the commitment names no tree file: tree not checked")
+        return
+    if Path(commitment.tree_file).name != commitment.tree_file or commitment.tree_file in (".", ".."):
+        period.problems.append(f"tree file {commitment.tree_file!r} is not a plain file name beside the commitment")
+        return
+    path = base / commitment.tree_file
+    if not path.exists():
+        notes.append(f"{period.label}: {commitment.tree_file} not present: tree not checked")
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.digest() != commitment.tree_sha256:
+        period.problems.append(f"{commitment.tree_file} is not the tree the commitment pins "
+                               f"(sha256 {digest.hexdigest()}, pinned {commitment.tree_sha256.hex()})")
+        return
+    try:
+        with TreeFile(path) as tree:
+            root = tree.node(tree.header.height, 0)
+            header = tree.header
+    except InputError as exc:
+        period.problems.append(f"{commitment.tree_file}: {exc.reason}")
+        return
+    if root.hash != commitment.root or list(root.sums) != commitment.totals or \
+            header.leaf_count != commitment.leaf_count or header.snapshot_id != commitment.snapshot_id:
+        period.problems.append(f"root, totals, leaf count or snapshot id differ from {commitment.tree_file}'s "
+                               f"(root there {root.hash.hex()})")
+
+
+def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None) -> None:
+    """Checks the pinned commitment's signature and says what was (not) checked."""
+    if commitment is None:
+        verdict.facts["signature"] = "not checked (no commitment given)"
+        return
+    _, _, doc, _ = read_commitment(commitment)
+    result = check(doc, pinned)
+    verdict.facts["signature"] = result.text
+    if result.failed:
+        verdict.fail(f"{commitment}: signature: {result.text}")

@@ -1,0 +1,190 @@
+"""Reserves inputs: the declared wallets, the snapshot file and chains.toml.
+
+Schemas: docs/formats/wallets.schema.json (JSON form; the CSV form has the same
+columns), docs/formats/snapshot.schema.json, docs/formats/chains.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
+from por.amounts import check_asset_symbol
+from por.errors import InputError
+from por.strictjson import Fields, load_file, read_bounded
+from por.text import bounded_lines, csv_field_limit
+
+WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message", "signature", "script"]
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
+_HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*\Z")
+MAX_WALLETS = 1_000_000
+MAX_CONFIG_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20   # eight fields of at most 20,000 characters, with room to spare
+
+
+def load_wallets(path: str | Path) -> tuple[list[DeclaredWallet], str | None]:
+    """CSV or JSON declaration -> wallets, and the exchange name if the file states it."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return _wallets_json(path)
+    return _wallets_csv(path), None
+
+
+def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: str = "") -> DeclaredWallet:
+    def bad(field: str, reason: str) -> InputError:
+        return InputError(reason, file=source, line=line, field=f"{field_prefix}{field}")
+
+    for key in WALLET_COLUMNS:
+        value = row.get(key, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise bad(key, f"expected a string, got {type(value).__name__}")
+        if len(value) > 20000:
+            raise bad(key, "longer than 20000 characters")
+        row[key] = value
+    chain = row["chain"].strip()
+    if not _NAME_RE.match(chain):
+        raise bad("chain", f"{chain[:40]!r} is not a chain name (lower-case letters, digits, - and _)")
+    try:
+        asset = check_asset_symbol(row["asset"].strip())
+    except InputError as exc:
+        raise bad("asset", exc.reason) from None
+    address = row["address"].strip()
+    if not address or not address.isascii() or not address.isalnum():
+        raise bad("address", f"{address[:60]!r} is not an address")
+    try:
+        wallet_type = WalletType(row["wallet_type"].strip().lower())
+    except ValueError:
+        raise bad("wallet_type", f"{row['wallet_type'][:20]!r} must be cold, hot or own") from None
+    try:
+        scheme = Scheme(row["scheme"].strip().lower())
+    except ValueError:
+        raise bad("scheme", f"{row['scheme'][:20]!r} must be eip191, bip137 or bip322") from None
+    signatures = tuple(s.strip() for s in row["signature"].split("|") if s.strip())
+    if not signatures:
+        raise bad("signature", "missing")
+    script = row["script"].strip() or None
+    if script is not None and not _HEX_RE.match(script):
+        raise bad("script", "must be hex")
+    return DeclaredWallet(chain=chain, asset=asset, address=address, wallet_type=wallet_type, scheme=scheme,
+                          message=row["message"], signatures=signatures, script=script,
+                          source=f"{source}:{line}" if line else source)
+
+
+def _wallets_csv(path: Path) -> list[DeclaredWallet]:
+    source = str(path)
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=source) from None
+    wallets = []
+    with handle, csv_field_limit(65536):
+        reader = csv.DictReader(bounded_lines(handle, source, MAX_LINE_BYTES), strict=True)
+        try:
+            if reader.fieldnames is None:
+                raise InputError("empty file: expected header " + ",".join(WALLET_COLUMNS), file=source, line=1)
+            header = [h.strip() for h in reader.fieldnames]
+            missing = [c for c in WALLET_COLUMNS if c not in header]
+            if missing or len(header) != len(set(header)):
+                raise InputError(f"header must be {','.join(WALLET_COLUMNS)} (missing {', '.join(missing)})",
+                                 file=source, line=1)
+            reader.fieldnames = header
+            for row in reader:
+                if None in row:
+                    raise InputError("too many fields", file=source, line=reader.line_num)
+                wallets.append(_wallet(row, source, reader.line_num))
+                if len(wallets) > MAX_WALLETS:
+                    raise InputError(f"more than {MAX_WALLETS} wallets", file=source)
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None
+        except UnicodeDecodeError:
+            raise InputError("not UTF-8 text", file=source) from None
+    if not wallets:
+        raise InputError("no wallets declared", file=source)
+    return wallets
+
+
+def _wallets_json(path: Path) -> tuple[list[DeclaredWallet], str | None]:
+    source = str(path)
+    data = load_file(path)
+    if isinstance(data, list):
+        data = {"wallets": data}
+    f = Fields(data, source)
+    f.only("format", "version", "exchange", "snapshot_id", "wallets")
+    exchange = f.str("exchange", optional=True, max_len=200)
+    items = f.get("wallets", list)
+    if not items:
+        raise f.error("wallets", "no wallets declared")
+    wallets = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InputError("expected an object", file=source, field=f"wallets[{i}]")
+        extra = sorted(set(item) - set(WALLET_COLUMNS))
+        if extra:
+            raise InputError("unknown field", file=source, field=f"wallets[{i}].{extra[0]}")
+        row = dict(item)
+        if isinstance(row.get("signature"), list):
+            if not all(isinstance(s, str) for s in row["signature"]):
+                raise InputError("signatures must be strings", file=source, field=f"wallets[{i}].signature")
+            row["signature"] = "|".join(row["signature"])
+        wallets.append(_wallet(row, source, None, field_prefix=f"wallets[{i}]."))
+    return wallets, exchange
+
+
+def load_snapshot(path: str | Path) -> Snapshot:
+    source = str(path)
+    f = Fields(load_file(path), source)
+    f.only("format", "version", "snapshot_id", "time", "chains")
+    snapshot_id = f.str("snapshot_id", max_len=200)
+    chains_obj = f.obj("chains")
+    chains = {}
+    for name in chains_obj.data:
+        entry = chains_obj.obj(name).only("height", "block_hash", "time")
+        if not _NAME_RE.match(name):
+            raise chains_obj.error(name, "not a chain name")
+        block_hash = entry.str("block_hash", max_len=66).lower()
+        if not re.fullmatch(r"(0x)?[0-9a-f]{64}", block_hash):
+            raise entry.error("block_hash", "expected 64 hex digits")
+        chains[name] = ChainSnapshot(name, entry.int("height", maximum=2**40), block_hash.removeprefix("0x"))
+    if not chains:
+        raise f.error("chains", "no chains")
+    return Snapshot(snapshot_id, chains)
+
+
+def load_chains_config(path: str | Path) -> dict[str, dict[str, Any]]:
+    """chains.toml -> {chain name: its table}; each family module checks its own keys."""
+    source = str(path)
+    raw = read_bounded(path, MAX_CONFIG_BYTES, empty_ok=True)
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=source) from None
+    except ValueError as exc:     # TOMLDecodeError, or an integer of more than 4300 digits
+        raise InputError(f"invalid TOML: {str(exc)[:200]}", file=source) from None
+    chains = data.get("chains")
+    if not isinstance(chains, dict) or not chains:
+        raise InputError("expected [chains.NAME] tables", file=source, field="chains")
+    extra = sorted(set(data) - {"chains"})
+    if extra:
+        raise InputError("unknown table", file=source, field=extra[0])
+    for name, table in chains.items():
+        if not isinstance(table, dict) or not isinstance(table.get("family"), str):
+            raise InputError("each chain needs a `family`", file=source, field=f"chains.{name}.family")
+        if not _NAME_RE.match(name):
+            raise InputError("not a chain name", file=source, field=f"chains.{name}")
+    return chains
+
+
+def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: str | None):
+    """The three reserves inputs, parsed, and the exchange name settled (shared by `por reserves` and the audit)."""
+    declared, stated = load_wallets(wallets)
+    exchange = exchange or stated
+    if not exchange:
+        raise InputError("the exchange name is needed to check ownership messages: pass --exchange",
+                         field="--exchange")
+    return declared, load_snapshot(snapshot), load_chains_config(config), exchange

@@ -1,0 +1,181 @@
+"""Reserves at the snapshot: ownership proofs checked, balances read at the snapshot height.
+
+This is the I/O edge of the reserves side: it drives the chain adapters
+(`chains/`), checks every provider sits on the snapshot's block and that the
+block is buried deep enough, and hands plain records to the reconciler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chains import family_module
+from chains.base import BalanceQuery
+from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_message
+from por.amounts import AssetTable, format_amount
+from por.errors import InputError, ProviderError
+from por.reserves.classify import address_key, not_counted
+
+DEFAULT_MIN_CONFIRMATIONS = 6
+
+
+@dataclass
+class AssetReserves:
+    asset: str
+    decimals: int
+    cold: int = 0
+    hot: int = 0
+    own: int = 0
+
+    @property
+    def customer(self) -> int:
+        return self.cold + self.hot
+
+    @property
+    def total(self) -> int:
+        return self.cold + self.hot + self.own
+
+
+@dataclass
+class ReservesReport:
+    exchange: str
+    snapshot: Snapshot
+    rows: list[AddressReserve]
+    assets: dict[str, AssetReserves] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ownership.ok for row in self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        decimals = {a.asset: a.decimals for a in self.assets.values()}
+        return {
+            "exchange": self.exchange,
+            "snapshot_id": self.snapshot.snapshot_id,
+            "verified": self.ok,
+            "chains": {c.chain: {"height": c.height, "block_hash": c.block_hash}
+                       for c in self.snapshot.chains.values()},
+            "addresses": [
+                {"chain": r.wallet.chain, "asset": r.wallet.asset, "address": r.wallet.address,
+                 "wallet_type": r.wallet.wallet_type.value, "source": r.wallet.source,
+                 "ownership": {"verified": r.ownership.ok, "reason": r.ownership.reason},
+                 "balance": None if r.amount is None else format_amount(r.amount, decimals[r.wallet.asset]),
+                 "height": r.height, "provider": r.provider, "flags": r.flags}
+                for r in self.rows
+            ],
+            "assets": {a.asset: {k: format_amount(getattr(a, k), a.decimals)
+                                 for k in ("cold", "hot", "own", "total")}
+                       for a in self.assets.values()},
+        }
+
+
+def asset_decimals(asset: str, config: dict[str, Any], table: AssetTable) -> int:
+    token = (config.get("tokens") or {}).get(asset)
+    if isinstance(token, dict) and isinstance(token.get("decimals"), int):
+        return token["decimals"]
+    return table.decimals(asset)
+
+
+def summarize(rows: list[AddressReserve], decimals: dict[str, int]) -> dict[str, AssetReserves]:
+    """Per asset cold/hot/own of proven addresses; an address counts once however often declared."""
+    out = {asset: AssetReserves(asset, d) for asset, d in sorted(decimals.items())}
+    counted_at: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        key = address_key(row.wallet)
+        if not_counted(row, counted_at=counted_at.get(key)) is not None:
+            continue
+        counted_at[key] = row.wallet.source
+        bucket = out[row.wallet.asset]
+        setattr(bucket, row.wallet.wallet_type.value, getattr(bucket, row.wallet.wallet_type.value) + row.amount)
+    return out
+
+
+def flag_duplicates(rows: list[AddressReserve]) -> None:
+    """Marks repeated declarations for `por reserves`; `por audit` leaves this to the reconciler."""
+    first: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        key = address_key(row.wallet)
+        if key in first:
+            row.flags.append(f"declared twice (first at {first[key]}); counted once")
+        else:
+            first[key] = row.wallet.source
+
+
+async def read_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: dict[str, dict[str, Any]],
+                        exchange: str, *, table: AssetTable | None = None,
+                        progress: Callable[[int], None] | None = None) -> ReservesReport:
+    """Checks every ownership proof and reads every balance at the snapshot height."""
+    table = table or AssetTable()
+    by_chain: dict[str, list[DeclaredWallet]] = defaultdict(list)
+    for wallet in wallets:
+        if wallet.chain not in chains:
+            raise InputError(f"chain {wallet.chain!r} is not configured in chains.toml", file=wallet.source,
+                             field="chain")
+        if wallet.chain not in snapshot.chains:
+            raise InputError(f"the snapshot file has no height for chain {wallet.chain!r}", file=wallet.source,
+                             field="chain")
+        by_chain[wallet.chain].append(wallet)
+    rows: list[AddressReserve] = []
+    decimals: dict[str, int] = {}
+    jobs = []
+    for chain, chain_wallets in by_chain.items():
+        config = chains[chain]
+        module = _module(chain, config)
+        chain_rows = []
+        for wallet in chain_wallets:
+            try:
+                module.validate_address(wallet.address, config)
+                query = module.balance_query(wallet, config)
+                decimals[wallet.asset] = asset_decimals(wallet.asset, config, table)
+            except InputError as exc:
+                raise exc.at(file=wallet.source) from None
+            expected = ownership_message(snapshot.snapshot_id, exchange, wallet.address)
+            ownership = module.verify_ownership(wallet, expected, config)
+            chain_rows.append((AddressReserve(wallet, ownership, None), query))
+        rows.extend(row for row, _ in chain_rows)
+        jobs.append(_read_chain(module, chain, config, snapshot, chain_rows, progress))
+    await asyncio.gather(*jobs)
+    return ReservesReport(exchange, snapshot, rows, summarize(rows, decimals))
+
+
+def _module(chain: str, config: dict[str, Any]):
+    try:
+        return family_module(config["family"])
+    except ValueError as exc:
+        raise InputError(str(exc), field=f"chains.{chain}.family") from None
+
+
+async def _read_chain(module, chain: str, config: dict[str, Any], snapshot: Snapshot,
+                      chain_rows: list[tuple[AddressReserve, BalanceQuery]],
+                      progress: Callable[[int], None] | None) -> None:
+    target = snapshot.chains[chain]
+    min_conf = config.get("min_confirmations", DEFAULT_MIN_CONFIRMATIONS)
+    if not isinstance(min_conf, int) or isinstance(min_conf, bool) or min_conf < 0:
+        raise InputError("must be a non-negative integer", field=f"chains.{chain}.min_confirmations")
+    async with module.make_adapter(chain, config) as adapter:
+        tip = await adapter.tip_height()
+        confirmations = tip - target.height + 1
+        if confirmations < min_conf:
+            raise InputError(f"snapshot height {target.height} on {chain} has {max(confirmations, 0)} "
+                             f"confirmation(s), {min_conf} required", field=f"chains.{chain}")
+        block_hash = (await adapter.block_hash(target.height)).lower().removeprefix("0x")
+        if block_hash != target.block_hash:
+            raise ProviderError(f"{chain}", f"block at height {target.height} is {block_hash}, the snapshot says "
+                                f"{target.block_hash}: provider on another fork, or a wrong snapshot file")
+        unique: dict[BalanceQuery, int] = {}
+        for _, query in chain_rows:
+            unique.setdefault(query, len(unique))
+        readings = await adapter.balances(list(unique), target.height)
+        if len(readings) != len(unique):
+            raise ProviderError(chain, f"returned {len(readings)} balances for {len(unique)} addresses")
+        for row, query in chain_rows:
+            reading = readings[unique[query]]
+            if reading.query != query or reading.height != target.height:
+                raise ProviderError(reading.provider or chain, "answered for another address or height",
+                                    address=query.address)
+            row.amount, row.height, row.provider = reading.amount, reading.height, reading.provider
+        if progress:
+            progress(len(chain_rows))

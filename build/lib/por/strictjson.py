@@ -1,0 +1,170 @@
+"""Strict JSON reading: one meaning per document, every error names its field.
+
+Duplicate keys, NaN, floats where strings are required and oversized
+documents are refused, because two readers must never see two documents.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from por.amounts import AmountError, parse_amount
+from por.errors import InputError
+
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+_HEX_RE = re.compile(r"[0-9a-f]*\Z")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise InputError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise InputError(f"{name} is not allowed")
+
+
+def loads(text: str | bytes, source: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except InputError as exc:
+        raise exc.at(file=source) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=source, line=exc.lineno) from None
+    except (RecursionError, ValueError) as exc:
+        raise InputError(f"invalid JSON: {exc}", file=source) from None
+
+
+def read_bounded(path: str | Path, limit: int, what: str = "", *, empty_ok: bool = False) -> bytes:
+    """The file's bytes, refusing before reading when it is over `limit` (never load a giant to find out)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(f"file is {size} bytes, over the {limit} limit{what}", file=str(path))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if not empty_ok and not raw.strip():
+        raise InputError("empty file", file=str(path))
+    return raw
+
+
+def load_file(path: str | Path) -> Any:
+    path = Path(path)
+    raw = read_bounded(path, MAX_DOCUMENT_BYTES)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=str(path)) from None
+    return loads(text, str(path))
+
+
+class Fields:
+    """Typed access to a JSON object that reports `file: a.b[3].c: reason`."""
+
+    def __init__(self, data: Any, source: str, path: str = "") -> None:
+        if not isinstance(data, dict):
+            raise InputError(f"expected an object, got {_kind(data)}", file=source, field=path or None)
+        self.data = data
+        self.source = source
+        self.path = path
+
+    def error(self, key: str | None, reason: str) -> InputError:
+        return InputError(reason, file=self.source, field=self._at(key))
+
+    def _at(self, key: str | int | None) -> str | None:
+        if key is None:
+            return self.path or None
+        if isinstance(key, int):
+            return f"{self.path}[{key}]"
+        return f"{self.path}.{key}" if self.path else key
+
+    def only(self, *allowed: str) -> "Fields":
+        extra = sorted(set(self.data) - set(allowed))
+        if extra:
+            raise self.error(extra[0], "unknown field")
+        return self
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str, kind: type | tuple[type, ...], *, optional: bool = False, default: Any = None) -> Any:
+        if key not in self.data:
+            if optional:
+                return default
+            raise self.error(key, "missing")
+        value = self.data[key]
+        if kind is int and isinstance(value, bool):
+            raise self.error(key, "expected an integer, got a boolean")
+        if not isinstance(value, kind):
+            raise self.error(key, f"expected {_name(kind)}, got {_kind(value)}")
+        return value
+
+    def str(self, key: str, *, optional: bool = False, max_len: int = 4096) -> str:
+        value = self.get(key, str, optional=optional)
+        if value is not None and len(value) > max_len:
+            raise self.error(key, f"longer than {max_len} characters")
+        if value is not None and not _encodable(value):
+            raise self.error(key, "not valid Unicode text (a lone surrogate escape)")
+        return value
+
+    def int(self, key: str, *, minimum: int = 0, maximum: int = 2**63, optional: bool = False) -> int:
+        value = self.get(key, int, optional=optional)
+        if value is not None and not (minimum <= value <= maximum):
+            raise self.error(key, f"{value} outside {minimum}..{maximum}")
+        return value
+
+    def hex(self, key: str, nbytes: int, *, optional: bool = False) -> bytes:
+        value = self.str(key, optional=optional)
+        if value is None:
+            return None
+        if len(value) != 2 * nbytes or not _HEX_RE.match(value):
+            raise self.error(key, f"expected {2 * nbytes} lower-case hex digits")
+        return bytes.fromhex(value)
+
+    def obj(self, key: str, *, optional: bool = False) -> "Fields":
+        value = self.get(key, dict, optional=optional)
+        return None if value is None else Fields(value, self.source, self._at(key))
+
+    def objects(self, key: str, *, max_items: int = 10_000_000) -> list["Fields"]:
+        items = self.get(key, list)
+        if len(items) > max_items:
+            raise self.error(key, f"more than {max_items} items")
+        return [Fields(item, self.source, self._at(key) + f"[{i}]") for i, item in enumerate(items)]
+
+    def amount(self, key: str, decimals: int) -> int:
+        """A canonical decimal string in base units (no floats, signs or exponents)."""
+        value = self.get(key, str)
+        try:
+            return parse_amount(value, decimals, canonical=True)
+        except AmountError as exc:
+            raise self.error(key, exc.reason) from None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", dict: "an object", list: "an array", bool: "a boolean"}
+    if isinstance(kind, tuple):
+        return " or ".join(names.get(k, k.__name__) for k in kind)
+    return names.get(kind, kind.__name__)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return _name(type(value)) if type(value) in (str, int, dict, list, bool) else type(value).__name__
