@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+from por.errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
@@ -47,7 +49,6 @@ def atomic_directory(target: str | Path, *, replace: bool = False) -> Iterator[P
     """
     target = Path(target)
     if target.exists() and any(target.iterdir()) and not replace:
-        from por.errors import InputError
         raise InputError("output folder exists and is not empty (use --force to replace it)",
                          file=str(target))
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from fixtures.exchange import INSOLVENT, SOLVENT, Funding, local_chains, open_exchange
@@ -21,6 +22,7 @@ from por.liabilities.publish import publish
 
 NAME = "e2e-exchange"
 ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "docs/formats/audit-report.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,8 @@ def run_audit(publication, files, policy, tmp_path, *extra):
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert "Traceback" not in done.stderr + done.stdout
     report = json.loads((tmp_path / f"{policy}.json").read_text()) if done.returncode in (0, 1) else None
+    if report is not None:
+        jsonschema.validate(report, SCHEMA)    # the whole report, as written, is the documented format
     return done, report
 
 

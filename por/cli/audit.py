@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from por.cli import output
+from por.text import terminal_text
 
 
 def register(app: typer.Typer) -> None:
@@ -56,28 +57,27 @@ def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optio
 
 
 def print_audit(doc: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from por.audit.html import percent_text
 
     console = output.console(soft_wrap=False, piped_width=160)
-    table = Table(title=f"Audit of {escape(doc['exchange'])} at {escape(doc['snapshot_id'])} under "
-                        f"{escape(doc['policy']['name'])}")
+    table = Table(title=f"Audit of {terminal_text(doc['exchange'])} at {terminal_text(doc['snapshot_id'])} under "
+                        f"{terminal_text(doc['policy']['name'])}")
     for column in ("asset", "liabilities", "cold", "hot", "own", "coverage", "surplus", "shortfall", "verdict"):
         # fold, never truncate: an amount cut short with an ellipsis would be a wrong amount
         table.add_column(column, justify="left" if column in ("asset", "verdict") else "right", overflow="fold")
     for a in doc["assets"]:
         coverage = percent_text(a["coverage_ratio"])
         verdict = "[green]pass[/]" if a["verdict"] == "pass" else "[red]fail[/]"
-        table.add_row(escape(a["asset"]), a["liabilities"], a["cold"], a["hot"], a["own"], coverage,
+        table.add_row(terminal_text(a["asset"]), a["liabilities"], a["cold"], a["hot"], a["own"], coverage,
                       a["surplus"], a["shortfall"], verdict)
     console.print(table)
     for warning in doc.get("warnings", []):
-        console.print(f"  [yellow]![/] {escape(warning)}")
+        console.print(f"  [yellow]![/] {terminal_text(warning)}")
     if doc["verdict"] == "pass":
         console.print("[bold green]PASS[/]: verified reserves cover liabilities under the policy")
     else:
         console.print("[bold red]FAIL[/]")
         for reason in doc["reasons"]:
-            console.print(f"  [red]✗[/] {escape(reason)}")
+            console.print(f"  [red]✗[/] {terminal_text(reason)}")

@@ -18,6 +18,7 @@ import typer
 
 from por.cli import output
 from por.errors import InputError
+from por.text import terminal_text
 from por.verdict import Verdict
 
 
@@ -86,7 +87,6 @@ _SIG = {"verified": "[green]✓ verified[/]", "failed": "[red]✗ failed[/]", "n
 
 
 def print_chain(report, html: Path | None) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     console = output.console(piped_width=240)
@@ -95,21 +95,21 @@ def print_chain(report, html: Path | None) -> None:
     else:
         console.print(f"[bold red]CHAIN NOT VERIFIED[/] {len(report.findings)} problem(s)")
         for finding in report.findings:
-            console.print(f"  [red]✗[/] {escape(finding)}")
+            console.print(f"  [red]✗[/] {terminal_text(finding)}")
     symbols, totals = _totals(report)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for name in ("snapshot", "time", "leaves", *symbols, "link", "signature"):
-        table.add_column(escape(name), justify="right" if name in symbols or name == "leaves" else "left",
+        table.add_column(terminal_text(name), justify="right" if name in symbols or name == "leaves" else "left",
                          overflow="fold")
     for p, s, row in zip(report.periods, report.status, totals):
-        table.add_row(escape(p.commitment.snapshot_id), escape(p.commitment.snapshot_time), str(p.commitment.leaf_count),
-                      *(escape(row[sym]) for sym in symbols), _LINK[s.link],
+        table.add_row(terminal_text(p.commitment.snapshot_id), terminal_text(p.commitment.snapshot_time), str(p.commitment.leaf_count),
+                      *(terminal_text(row[sym]) for sym in symbols), _LINK[s.link],
                       _SIG[s.signature.state] if s.signature else "")
     console.print(table)
     for note in report.notes:
-        console.print(f"  [yellow]![/] {escape(note)}")
+        console.print(f"  [yellow]![/] {terminal_text(note)}")
     if html:
-        console.print(f"  wrote {escape(str(html))}")
+        console.print(f"  wrote {terminal_text(str(html))}")
 
 
 # --- verify-inclusion / verify-tree support -----------------------------------
@@ -194,25 +194,24 @@ def _peek_snapshot(raw: bytes) -> str | None:
 
 
 def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     console = output.console(piped_width=240)
     console.print(f"[bold green]VERIFIED[/] {len(results)} periods" if ok else "[bold red]NOT VERIFIED[/]")
     for finding in findings:
-        console.print(f"  [red]✗[/] {escape(finding)}")
+        console.print(f"  [red]✗[/] {terminal_text(finding)}")
     symbols = sorted({a for _, _, v in results for a in (v.facts.get("balances") or {})})
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for name in ("proof", "snapshot", "result", *symbols, "signature"):
-        table.add_column(escape(name), justify="right" if name in symbols else "left")
+        table.add_column(terminal_text(name), justify="right" if name in symbols else "left")
     for path, snapshot, v in results:
         balances = v.facts.get("balances") or {}
-        table.add_row(escape(str(path)), escape(snapshot or "-"), "[green]✓[/]" if v.ok else "[red]✗[/]",
-                      *(escape(str(balances.get(s, ""))) for s in symbols),
+        table.add_row(terminal_text(str(path)), terminal_text(snapshot or "-"), "[green]✓[/]" if v.ok else "[red]✗[/]",
+                      *(terminal_text(str(balances.get(s, ""))) for s in symbols),
                       _SIG.get(v.facts.get("signature_state"), "-"))
     console.print(table)
     for path, _, v in results:
         for reason in v.reasons:
-            console.print(f"  [red]✗[/] {escape(str(path))}: {escape(reason)}")
+            console.print(f"  [red]✗[/] {terminal_text(str(path))}: {terminal_text(reason)}")
     for note in notes:
-        console.print(f"  [yellow]![/] {escape(note)}")
+        console.print(f"  [yellow]![/] {terminal_text(note)}")

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, Callable, Iterator
 
+from por.text import terminal_text
 from por.verdict import Verdict
 
 
@@ -27,20 +28,19 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
         doc = {"verified": verdict.ok, "reasons": verdict.reasons, **_jsonable(verdict.facts)}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         return 0 if verdict.ok else 1
-    from rich.markup import escape
     from rich.table import Table
 
     out = console()
     facts = verdict.facts
     if verdict.ok:
-        out.print(f"[bold green]VERIFIED[/] {escape(title)}")
+        out.print(f"[bold green]VERIFIED[/] {terminal_text(title)}")
     else:
-        out.print(f"[bold red]NOT VERIFIED[/] {escape(title)}")
+        out.print(f"[bold red]NOT VERIFIED[/] {terminal_text(title)}")
         for reason in verdict.reasons:
-            out.print(f"  [red]✗[/] {escape(reason)}")
+            out.print(f"  [red]✗[/] {terminal_text(reason)}")
     for key in ("account_id", "snapshot_id", "root", "leaf_count", "height", "signature"):
         if key in facts and facts[key] is not None:
-            out.print(f"  {key.replace('_', ' ')}: {escape(str(facts[key]))}")
+            out.print(f"  {key.replace('_', ' ')}: {terminal_text(str(facts[key]))}")
     for key, label in (("balances", "balance"), ("totals", "total")):
         amounts = facts.get(key)
         if amounts:
@@ -48,10 +48,10 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
             table.add_column("asset")
             table.add_column(label if verdict.ok else f"claimed {label} (unverified)", justify="right")
             for asset, amount in amounts.items():
-                table.add_row(escape(str(asset)), escape(str(amount)))
+                table.add_row(terminal_text(str(asset)), terminal_text(str(amount)))
             out.print(table)
     for note in facts.get("notes", []):
-        out.print(f"  [yellow]![/] {escape(note)}")
+        out.print(f"  [yellow]![/] {terminal_text(note)}")
     return 0 if verdict.ok else 1
 
 

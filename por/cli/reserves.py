@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from por.cli import output
+from por.text import terminal_text
 
 
 def register(app: typer.Typer) -> None:
@@ -42,25 +43,24 @@ def reserves(
 
 
 def print_reserves(report) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     console = output.console()
     doc = report.to_json()
-    table = Table(title=f"Reserves of {escape(report.exchange)} at snapshot {escape(report.snapshot.snapshot_id)}")
+    table = Table(title=f"Reserves of {terminal_text(report.exchange)} at snapshot {terminal_text(report.snapshot.snapshot_id)}")
     for column in ("chain", "asset", "type", "address", "balance", "ownership"):
         table.add_column(column, justify="right" if column == "balance" else "left")
     for row in doc["addresses"]:
-        owner = "[green]verified[/]" if row["ownership"]["verified"] else f"[red]{escape(row['ownership']['reason'])}[/]"
-        flags = "".join(f"\n[yellow]{escape(f)}[/]" for f in row["flags"])
-        table.add_row(escape(row["chain"]), escape(row["asset"]), row["wallet_type"], escape(row["address"]),
+        owner = "[green]verified[/]" if row["ownership"]["verified"] else f"[red]{terminal_text(row['ownership']['reason'])}[/]"
+        flags = "".join(f"\n[yellow]{terminal_text(f)}[/]" for f in row["flags"])
+        table.add_row(terminal_text(row["chain"]), terminal_text(row["asset"]), row["wallet_type"], terminal_text(row["address"]),
                       row["balance"] or "-", owner + flags)
     console.print(table)
     totals = Table(title="Proven reserves per asset")
     for column in ("asset", "cold", "hot", "own", "total"):
         totals.add_column(column, justify="left" if column == "asset" else "right")
     for asset, values in doc["assets"].items():
-        totals.add_row(escape(asset), values["cold"], values["hot"], values["own"], values["total"])
+        totals.add_row(terminal_text(asset), values["cold"], values["hot"], values["own"], values["total"])
     console.print(totals)
     if report.ok:
         console.print("[bold green]ALL OWNERSHIP PROOFS VERIFIED[/]")
@@ -68,5 +68,5 @@ def print_reserves(report) -> None:
         failed = [r for r in report.rows if not r.ownership.ok]
         console.print(f"[bold red]{len(failed)} OWNERSHIP PROOF(S) FAILED[/]: those addresses are not counted")
         for r in failed:   # one unwrapped line each: table cells wrap long reasons
-            console.print(f"  [red]✗[/] {escape(r.wallet.chain)} {escape(r.wallet.address)} "
-                          f"({escape(r.wallet.source)}): {escape(r.ownership.reason)}")
+            console.print(f"  [red]✗[/] {terminal_text(r.wallet.chain)} {terminal_text(r.wallet.address)} "
+                          f"({terminal_text(r.wallet.source)}): {terminal_text(r.ownership.reason)}")

@@ -1,22 +1,18 @@
 """`por history --html`: one self-contained page (inline CSS and SVG, no script,
 no network) with the chain's verdict, the periods and a plot of totals over time.
 
-Every value that came from an input file goes through `_e` (html.escape); plot
+Every value that came from an input file goes through `por.text.html_text`; plot
 coordinates are computed with integers from the exact base-unit totals.
 """
 
 from __future__ import annotations
 
-from html import escape
-
 from por.amounts import format_amount
 from por.publication.history import ChainReport
+from por.text import html_text
 
 _W, _H, _LEFT, _TOP, _RIGHT, _BOTTOM = 640, 150, 14, 16, 14, 30
 
-
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
 
 
 def _series(report: ChainReport) -> dict[str, tuple[int, list[int | None]]]:
@@ -36,18 +32,18 @@ def _plot(symbol: str, decimals: int, values: list[int | None], labels: list[str
     xs = [_LEFT + (inner_w * i) // max(n - 1, 1) if n > 1 else _LEFT + inner_w // 2 for i in range(n)]
     ys = [None if v is None else _TOP + inner_h - (v * inner_h) // top_value for v in values]
     points = " ".join(f"{x},{y}" for x, y in zip(xs, ys) if y is not None)
-    parts = [f'<svg viewBox="0 0 {_W} {_H}" width="100%" role="img" aria-label="{_e(symbol)} total over time">',
+    parts = [f'<svg viewBox="0 0 {_W} {_H}" width="100%" role="img" aria-label="{html_text(symbol)} total over time">',
              f'<line x1="{_LEFT}" y1="{_TOP + inner_h}" x2="{_W - _RIGHT}" y2="{_TOP + inner_h}" class="axis"/>',
              f'<polyline points="{points}" class="line"/>']
     for i, (x, y, v) in enumerate(zip(xs, ys, values)):
         anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
-        parts.append(f'<text x="{x}" y="{_H - 10}" text-anchor="{anchor}" class="tick">{_e(labels[i])}</text>')
+        parts.append(f'<text x="{x}" y="{_H - 10}" text-anchor="{anchor}" class="tick">{html_text(labels[i])}</text>')
         if y is None:
             continue
         amount = format_amount(v, decimals)
         parts.append(f'<circle cx="{x}" cy="{y}" r="4" class="{"dot bad" if bad[i] else "dot"}">'
-                     f'<title>{_e(labels[i])}: {_e(amount)} {_e(symbol)}</title></circle>')
-        parts.append(f'<text x="{x}" y="{max(y - 8, 11)}" text-anchor="{anchor}" class="val">{_e(amount)}</text>')
+                     f'<title>{html_text(labels[i])}: {html_text(amount)} {html_text(symbol)}</title></circle>')
+        parts.append(f'<text x="{x}" y="{max(y - 8, 11)}" text-anchor="{anchor}" class="val">{html_text(amount)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -59,26 +55,26 @@ def render_history(report: ChainReport, *, signer: str | None) -> str:
     series = _series(report)
     for i, (p, s) in enumerate(zip(report.periods, report.status)):
         totals = {a.symbol: format_amount(v, a.decimals) for a, v in zip(p.commitment.assets, p.commitment.totals)}
-        cells = "".join(f'<td class="num">{_e(totals.get(sym, "–"))}</td>' for sym in series)
+        cells = "".join(f'<td class="num">{html_text(totals.get(sym, "–"))}</td>' for sym in series)
         sig = s.signature.state if s.signature else "not-checked"
-        rows.append(f'<tr class="{"bad" if flagged[i] else ""}"><td>{_e(p.commitment.snapshot_id)}</td>'
-                    f'<td>{_e(p.commitment.snapshot_time)}</td><td class="num">{_e(p.commitment.leaf_count)}</td>'
-                    f'{cells}<td class="link {_e(s.link)}">{_e(s.link)}</td><td class="sig {_e(sig)}">'
-                    f'{_e(sig.replace("-", " "))}</td><td class="mono">{_e(p.commitment.root.hex()[:16])}…</td></tr>')
-    heads = "".join(f'<th class="num">{_e(sym)}</th>' for sym in series)
-    plots = "".join(f'<figure><figcaption>{_e(sym)} total</figcaption>{_plot(sym, dec, vals, labels, flagged)}'
+        rows.append(f'<tr class="{"bad" if flagged[i] else ""}"><td>{html_text(p.commitment.snapshot_id)}</td>'
+                    f'<td>{html_text(p.commitment.snapshot_time)}</td><td class="num">{html_text(p.commitment.leaf_count)}</td>'
+                    f'{cells}<td class="link {html_text(s.link)}">{html_text(s.link)}</td><td class="sig {html_text(sig)}">'
+                    f'{html_text(sig.replace("-", " "))}</td><td class="mono">{html_text(p.commitment.root.hex()[:16])}…</td></tr>')
+    heads = "".join(f'<th class="num">{html_text(sym)}</th>' for sym in series)
+    plots = "".join(f'<figure><figcaption>{html_text(sym)} total</figcaption>{_plot(sym, dec, vals, labels, flagged)}'
                     f'</figure>' for sym, (dec, vals) in series.items())
-    findings = "".join(f"<li>{_e(f)}</li>" for f in report.findings)
-    notes = "".join(f"<li>{_e(n)}</li>" for n in report.notes)
+    findings = "".join(f"<li>{html_text(f)}</li>" for f in report.findings)
+    notes = "".join(f"<li>{html_text(n)}</li>" for n in report.notes)
     verdict = (f'<div class="verdict ok">Chain verified: {len(report.periods)} periods</div>' if report.ok else
                f'<div class="verdict bad">Chain not verified: {len(report.findings)} problem(s)</div>')
     exchange = report.periods[0].commitment.exchange if report.periods else ""
-    key = f"signatures checked against pinned key {_e(signer)}" if signer else "signatures not checked (no key pinned)"
+    key = f"signatures checked against pinned key {html_text(signer)}" if signer else "signatures not checked (no key pinned)"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Proof-of-reserves history: {_e(exchange)}</title>
+<title>Proof-of-reserves history: {html_text(exchange)}</title>
 <style>
 body {{ margin: 0; background: #f4f6f8; color: #17202a; font: 15px/1.5 system-ui, sans-serif; }}
 header {{ background: #0f1f3d; color: #fff; padding: 18px 24px; }} header h1 {{ margin: 0; font-size: 20px; }}
@@ -101,7 +97,7 @@ svg .axis {{ stroke: #b8c2cf; }} svg .line {{ fill: none; stroke: #1f4fd1; strok
 svg .dot {{ fill: #1f4fd1; }} svg .dot.bad {{ fill: #b42318; }}
 svg .tick {{ font-size: 11px; fill: #5b6673; }} svg .val {{ font-size: 11px; fill: #17202a; }}
 </style></head><body>
-<header><h1>Proof-of-reserves history: {_e(exchange)}</h1><p>Chain of periodic commitments &middot; {key}</p></header>
+<header><h1>Proof-of-reserves history: {html_text(exchange)}</h1><p>Chain of periodic commitments &middot; {key}</p></header>
 <main>
 <section class="card">{verdict}<ul class="findings">{findings}</ul><ul class="notes">{notes}</ul></section>
 <section class="card"><table><thead><tr><th>Snapshot</th><th>Time</th><th class="num">Leaves</th>{heads}<th>Link</th>
