@@ -19,7 +19,7 @@ import typer
 from por.cli import output
 from por.errors import InputError
 from por.text import terminal_text
-from por.verdict import Verdict
+from por.verdict import SELF_CONSISTENT, Verdict
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +50,7 @@ def history(
         sys.stdout.write(json.dumps(_report_json(report), indent=2, ensure_ascii=False) + "\n")
     else:
         print_chain(report, html)
-    return 0 if report.ok else 1
+    return 0 if report.verified else 1
 
 
 def _pinned_key(signer: str | None) -> str | None:
@@ -73,7 +73,8 @@ def _totals(report) -> tuple[list[str], list[dict[str, str]]]:
 def _report_json(report) -> dict[str, Any]:
     symbols, totals = _totals(report)
     return {
-        "verified": report.ok, "findings": report.findings, "notes": report.notes,
+        "verified": report.verified, "state": report.state, "findings": report.findings,
+        "reasons": report.findings or ([] if report.verified else [report.unanchored_reason]), "notes": report.notes,
         "periods": [{"place": p.place, "snapshot_id": p.commitment.snapshot_id,
                      "snapshot_time": p.commitment.snapshot_time, "root": p.commitment.root.hex(),
                      "leaf_count": p.commitment.leaf_count, "totals": t, "sha256": p.raw_sha256,
@@ -90,8 +91,11 @@ def print_chain(report, html: Path | None) -> None:
     from rich.table import Table
 
     console = output.console(piped_width=240)
-    if report.ok:
+    if report.verified:
         console.print(f"[bold green]CHAIN VERIFIED[/] {len(report.periods)} periods")
+    elif report.ok:
+        console.print(f"[bold yellow]CHAIN NOT VERIFIED: {SELF_CONSISTENT}[/] ({len(report.periods)} periods)")
+        console.print(f"  [yellow]![/] {terminal_text(report.unanchored_reason)}")
     else:
         console.print(f"[bold red]CHAIN NOT VERIFIED[/] {len(report.findings)} problem(s)")
         for finding in report.findings:
@@ -134,6 +138,9 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
         raise InputError("--root pins one period: give --commitment for each period instead", field="--root")
     if tree:
         raise InputError("--tree belongs to one period: verify that proof on its own", field="--tree")
+    if signer and not commitments:
+        raise InputError("nothing to check the key against: the signature is inside commitment.json, "
+                         "give --commitment for each period", field="--signer")
     pinned_key = _pinned_key(signer)
     by_snapshot, findings = index_commitments([read_commitment(c) for c in commitments])
     results, used, owners, seen = [], set(), {}, {}
@@ -171,15 +178,18 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
         notes.append("roots not compared with published commitments: pass --commitment for each period")
     elif pinned_key is None:
         notes.append("signatures: not checked (no key pinned)")
-    ok = not findings and all(v.ok for _, _, v in results)
+    ok = not findings and all(v.verified for _, _, v in results)
+    state = "verified" if ok else "self-consistent" if not findings and all(
+        v.state in ("verified", "self-consistent") for _, _, v in results) else "failed"
     if json_out:
-        doc = {"verified": ok, "findings": findings, "notes": notes,
-               "periods": [{"proof": str(p), "snapshot_id": s, "verified": v.ok, "reasons": v.reasons,
-                            "balances": v.facts.get("balances"), "signature": v.facts.get("signature")}
+        doc = {"verified": ok, "state": state, "findings": findings, "notes": notes,
+               "periods": [{"proof": str(p), "snapshot_id": s, "verified": v.verified, "state": v.state,
+                            "reasons": v.reasons, "balances": v.facts.get("balances"),
+                            "signature": v.facts.get("signature")}
                            for p, s, v in results]}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        _print_periods(results, findings, notes, ok)
+        _print_periods(results, findings, notes, state)
     return 0 if ok else 1
 
 
@@ -193,11 +203,16 @@ def _peek_snapshot(raw: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> None:
+_STATE = {"verified": "[green]✓[/]", "self-consistent": "[yellow]? unanchored[/]", "failed": "[red]✗[/]"}
+
+
+def _print_periods(results, findings: list[str], notes: list[str], state: str) -> None:
     from rich.table import Table
 
     console = output.console(piped_width=240)
-    console.print(f"[bold green]VERIFIED[/] {len(results)} periods" if ok else "[bold red]NOT VERIFIED[/]")
+    console.print({"verified": f"[bold green]VERIFIED[/] {len(results)} periods",
+                   "self-consistent": f"[bold yellow]NOT VERIFIED: {SELF_CONSISTENT}[/]",
+                   "failed": "[bold red]NOT VERIFIED[/]"}[state])
     for finding in findings:
         console.print(f"  [red]✗[/] {terminal_text(finding)}")
     symbols = sorted({a for _, _, v in results for a in (v.facts.get("balances") or {})})
@@ -206,12 +221,13 @@ def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> 
         table.add_column(terminal_text(name), justify="right" if name in symbols else "left")
     for path, snapshot, v in results:
         balances = v.facts.get("balances") or {}
-        table.add_row(terminal_text(str(path)), terminal_text(snapshot or "-"), "[green]✓[/]" if v.ok else "[red]✗[/]",
+        table.add_row(terminal_text(str(path)), terminal_text(snapshot or "-"), _STATE[v.state],
                       *(terminal_text(str(balances.get(s, ""))) for s in symbols),
                       _SIG.get(v.facts.get("signature_state"), "-"))
     console.print(table)
     for path, _, v in results:
+        mark = "[yellow]![/]" if v.state == "self-consistent" else "[red]✗[/]"
         for reason in v.reasons:
-            console.print(f"  [red]✗[/] {terminal_text(str(path))}: {terminal_text(reason)}")
+            console.print(f"  {mark} {terminal_text(str(path))}: {terminal_text(reason)}")
     for note in notes:
         console.print(f"  [yellow]![/] {terminal_text(note)}")

@@ -165,15 +165,11 @@ def verify_inclusion(
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
     verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree)
-    if not verdict.facts.get("anchored", True):
-        verdict.facts.setdefault("notes", []).append(
-            "root not compared with a published commitment: pass --commitment or --root")
-    elif commitment is None and root is not None:
-        # The root binds amounts by position only: asset labels, snapshot id and leaf count come from the proof.
-        verdict.facts.setdefault("notes", []).append(
-            "only the root was pinned: asset names, snapshot id and leaf count are checked against "
-            "the published commitment only with --commitment")
     signature_facts(verdict, commitment, pinned_key)
+    if verdict.anchor is None:
+        verdict.facts.setdefault("notes", []).append(
+            "pin what the exchange published, from a source you trust: --commitment commitment.json"
+            + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else ""))
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
 
 
@@ -200,4 +196,7 @@ def verify_tree(
     with progress_bar("verifying tree", None) as advance:
         verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance)
     signature_facts(verdict, commitment, pinned_key)
+    if verdict.anchor is None:
+        verdict.facts.setdefault("notes", []).append(
+            "pin what the exchange published, from a source you trust: --commitment commitment.json")
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")

@@ -8,7 +8,7 @@ import sys
 from typing import Any, Callable, Iterator
 
 from por.text import terminal_text
-from por.verdict import Verdict
+from por.verdict import SELF_CONSISTENT, Verdict
 
 
 def console(*, stderr: bool = False, soft_wrap: bool = True, piped_width: int | None = None):
@@ -24,16 +24,21 @@ def console(*, stderr: bool = False, soft_wrap: bool = True, piped_width: int | 
 
 def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
     """Prints a verdict (JSON on stdout, or a human summary) and returns the exit code."""
+    state = verdict.state
     if as_json:
-        doc = {"verified": verdict.ok, "reasons": verdict.reasons, **_jsonable(verdict.facts)}
+        doc = {"verified": verdict.verified, "state": state, "reasons": verdict.reasons, **_jsonable(verdict.facts)}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        return 0 if verdict.ok else 1
+        return 0 if verdict.verified else 1
     from rich.table import Table
 
     out = console()
     facts = verdict.facts
-    if verdict.ok:
+    if state == "verified":
         out.print(f"[bold green]VERIFIED[/] {terminal_text(title)}")
+    elif state == "self-consistent":
+        out.print(f"[bold yellow]NOT VERIFIED: {SELF_CONSISTENT}[/] ({terminal_text(title)})")
+        for reason in verdict.reasons:
+            out.print(f"  [yellow]![/] {terminal_text(reason)}")
     else:
         out.print(f"[bold red]NOT VERIFIED[/] {terminal_text(title)}")
         for reason in verdict.reasons:
@@ -46,13 +51,17 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
         if amounts:
             table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
             table.add_column("asset")
-            table.add_column(label if verdict.ok else f"claimed {label} (unverified)", justify="right")
+            table.add_column(label if verdict.verified else f"claimed {label} (unverified)", justify="right")
             for asset, amount in amounts.items():
                 table.add_row(terminal_text(str(asset)), terminal_text(str(amount)))
             out.print(table)
+    for what in facts.get("checked", []):
+        out.print(f"  checked: {terminal_text(what)}")
+    for what in facts.get("not_checked", []):
+        out.print(f"  not checked: {terminal_text(what)}")
     for note in facts.get("notes", []):
         out.print(f"  [yellow]![/] {terminal_text(note)}")
-    return 0 if verdict.ok else 1
+    return 0 if verdict.verified else 1
 
 
 def _jsonable(value: Any) -> Any:

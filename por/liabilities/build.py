@@ -44,6 +44,8 @@ class Shuffle:
 
     nonces: bytes            # 32 bytes per account, in account order
     order: np.ndarray        # leaf position -> piece (a permutation)
+    split: tuple[list[int], list[list[int]]] | None = None   # fixed balance split (owners, per-asset pieces):
+                                                             # see publish.split_amounts; None: drawn fresh
 
     @classmethod
     def draw(cls, accounts: int, pieces: int) -> "Shuffle":
@@ -71,6 +73,7 @@ class Pieces:
     lo: np.ndarray                       # (pieces, assets) uint64: low limbs
     owners: np.ndarray | None = None     # piece -> account; None: piece i is account i
     numbers: np.ndarray | None = None    # piece number within its account; None: all 0
+    counts: np.ndarray | None = None     # pieces of the piece's account (bound into its leaf); None: all 1
 
     def __len__(self) -> int:
         return len(self.hi)
@@ -148,8 +151,9 @@ class LeafMaker:
         piece = self.order[start:stop]
         owners = self.pieces.owners
         account = piece if owners is None else owners[piece]
-        numbers = np.zeros(len(piece), np.int64) if self.pieces.numbers is None else self.pieces.numbers[piece]
-        return self.users[account], numbers, self.pieces.hi[piece], self.pieces.lo[piece]
+        numbers = 0 if self.pieces.numbers is None else self.pieces.numbers[piece]
+        counts = 1 if self.pieces.counts is None else self.pieces.counts[piece]
+        return self.users[account], numbers, counts, self.pieces.hi[piece], self.pieces.lo[piece]
 
     def records(self, start: int, stop: int) -> np.ndarray:
         return leaf_records(*self._gather(start, stop))

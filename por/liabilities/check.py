@@ -2,7 +2,8 @@
 
 The document is what is under test: a defect in it (it does not parse, a field is
 wrong) is a failed verification (exit 1), never bad input. Only the reference the
-user pinned (a commitment, a root) can be bad input.
+user pinned (a commitment, a root) can be bad input. Every verdict leaves here
+concluded (`Verdict.conclude`): VERIFIED only when anchored to what the user pinned.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Callable
 
 from por.errors import InputError
 from por.liabilities.foreign.detect import foreign_format
-from por.liabilities.inclusion import verify_inclusion
+from por.liabilities.inclusion import binding, verify_inclusion
 from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof
 from por.liabilities.tree import sibling_positions
 from por.strictjson import loads, read_bounded
-from por.verdict import Verdict
+from por.verdict import Pins, Verdict
 
 MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a giant file to find out
 
@@ -46,10 +47,26 @@ def guarded(check: Callable[[], Verdict]) -> Verdict:
         return Verdict(ok=False, reasons=[exc.location_text()])
 
 
+def pins_of(commitment: Commitment | None, root: bytes | None, **more: bool) -> Pins:
+    return Pins(commitment=commitment is not None, root=root is not None, **more)
+
+
 def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitment | None, root: bytes | None,
-                          tree: Path | None) -> Verdict:
-    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing)."""
-    return guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree))
+                          tree: Path | None, *, pins: Pins | None = None) -> Verdict:
+    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing), concluded."""
+    verdict = guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree))
+    return _conclude(verdict, kind, pins or pins_of(commitment, root))
+
+
+def _conclude(verdict: Verdict, kind: str, pins: Pins) -> Verdict:
+    """The rule, with what this document's root binds: a por version, or the foreign format's own word."""
+    if kind == "por":
+        what = binding(verdict.facts.get("version", 2))
+    else:
+        what = foreign_format(kind).root_binding(kind)
+    verdict.conclude(pins, what)
+    verdict.facts["anchored"] = verdict.anchor is not None
+    return verdict
 
 
 def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
@@ -68,10 +85,8 @@ def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
         if tree_path is not None:
             check_leaves_in_tree(parsed, tree_path, verdict)
         return verdict
-    verdict = foreign_format(kind).verify_proof(kind, raw, source, expected_root=expected.hex() if expected else None,
-                                                tree=tree_path)
-    verdict.facts.setdefault("anchored", expected is not None)
-    return verdict
+    return foreign_format(kind).verify_proof(kind, raw, source, expected_root=expected.hex() if expected else None,
+                                             tree=tree_path)
 
 
 def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdict) -> None:
@@ -96,15 +111,18 @@ def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdic
 
 
 def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, root: bytes | None, *,
-                         progress: Callable[[int], None] | None = None) -> Verdict:
-    """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing)."""
+                         progress: Callable[[int], None] | None = None, pins: Pins | None = None) -> Verdict:
+    """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing), concluded."""
     from por.liabilities.treefile import verify_tree_file  # numpy: only for trees
 
     if kind == "por":
         verdict = guarded(lambda: verify_tree_file(path, commitment, progress=progress))
         if root is not None and verdict.facts.get("root") not in (None, root.hex()):
             verdict.fail(f"root {verdict.facts['root']} is not the pinned root {root.hex()}")
-        return verdict
-    expected = commitment.root if commitment is not None else root
-    return guarded(lambda: foreign_format(kind).verify_tree(kind, path, expected_root=expected.hex() if expected else None,
-                                                            progress=progress))
+        elif root is not None:
+            verdict.checked("the root against the pinned root")
+    else:
+        expected = commitment.root if commitment is not None else root
+        verdict = guarded(lambda: foreign_format(kind).verify_tree(
+            kind, path, expected_root=expected.hex() if expected else None, progress=progress))
+    return _conclude(verdict, kind, pins or pins_of(commitment, root))

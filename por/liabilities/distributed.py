@@ -34,8 +34,8 @@ from por.liabilities.build import (
     upper_levels,
     user_hashes,
 )
-from por.liabilities.levels import leaf_records
-from por.liabilities.tree import level_sizes, record_size
+from por.liabilities.levels import leaf_records, root_record
+from por.liabilities.tree import Header, level_sizes, record_size
 
 BLOCKS_PER_WORKER = 8
 CONNECT_TIMEOUT = "20s"
@@ -70,14 +70,16 @@ class Block:
     ids: object                  # Arrow string array: the owner of each leaf
     nonces: np.ndarray           # (leaves, 32)
     numbers: np.ndarray | None   # piece numbers (None: all 0)
+    counts: np.ndarray | None    # pieces of each leaf's account (None: all 1)
     hi: np.ndarray
     lo: np.ndarray
 
     def records(self) -> np.ndarray:
         offsets, data = string_buffers(self.ids)
         users = user_hashes(self.nonces, offsets[:-1], np.diff(offsets), data)
-        numbers = np.zeros(len(self.hi), np.int64) if self.numbers is None else self.numbers
-        return leaf_records(users, numbers, self.hi, self.lo)
+        numbers = 0 if self.numbers is None else self.numbers
+        counts = 1 if self.counts is None else self.counts
+        return leaf_records(users, numbers, counts, self.hi, self.lo)
 
 
 def blocks(ids, nonces: bytes, pieces: Pieces, order: np.ndarray, size: int) -> Iterator[Block]:
@@ -89,7 +91,8 @@ def blocks(ids, nonces: bytes, pieces: Pieces, order: np.ndarray, size: int) -> 
         piece = order[first:first + size]
         account = piece if pieces.owners is None else pieces.owners[piece]
         yield Block(first, ids.take(pa.array(account)), nonce_rows[account],
-                    None if pieces.numbers is None else pieces.numbers[piece], pieces.hi[piece], pieces.lo[piece])
+                    None if pieces.numbers is None else pieces.numbers[piece],
+                    None if pieces.counts is None else pieces.counts[piece], pieces.hi[piece], pieces.lo[piece])
 
 
 def _build_block(block: Block, top: int, asset_count: int) -> list[np.ndarray]:
@@ -97,9 +100,10 @@ def _build_block(block: Block, top: int, asset_count: int) -> list[np.ndarray]:
     return block_levels(block.records(), block.first, top, asset_count)
 
 
-def write_tree_dask(client, handle, head: bytes, ids, nonces: bytes, pieces: Pieces, order: np.ndarray,
-                    asset_count: int, progress: Progress | None = None) -> tuple[np.ndarray, bytes]:
-    """Writes the same tree.bin as por.liabilities.build.stream_levels; returns (root record, file SHA-256).
+def write_tree_dask(client, handle, header: Header, head: bytes, ids, nonces: bytes, pieces: Pieces,
+                    order: np.ndarray, asset_count: int, progress: Progress | None = None) -> tuple[np.ndarray, bytes]:
+    """Writes the same tree.bin as por.liabilities.build.stream_levels and the root record after the
+    levels; returns (root record, file SHA-256).
 
     Each block's levels are written straight to their places in the file (every
     offset is known from the leaf count) as the block comes back, in whatever
@@ -134,12 +138,14 @@ def write_tree_dask(client, handle, head: bytes, ids, nonces: bytes, pieces: Pie
     upper = upper_levels(np.concatenate([roots[first] for first in sorted(roots)]), top, asset_count)
     for height, level in enumerate(upper, top):
         _pwrite(fd, level, int(offsets[height]))
+    root = root_record(header, upper[-1][0])
+    _pwrite(fd, root, int(offsets[len(sizes)]))
     digest = hashlib.sha256()
     position = 0
     while chunk := os.pread(fd, 1 << 22, position):
         digest.update(chunk)
         position += len(chunk)
-    return upper[-1][0], digest.digest()
+    return root[0], digest.digest()
 
 
 def _pwrite(fd: int, data, offset: int) -> None:

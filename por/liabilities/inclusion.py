@@ -1,5 +1,6 @@
 """Customer inclusion proofs: recompute the leaf from what only the customer knows,
-walk the path with its sums, and land on the published root.
+walk the path with its sums to the top, bind the labels into the root (format 2),
+and land on the published root.
 """
 
 from __future__ import annotations
@@ -8,29 +9,41 @@ from por.amounts import format_amount
 from por.liabilities.porjson import Commitment, InclusionProof
 from por.liabilities.tree import (
     MAX_UNITS,
+    VERSION,
     TreeError,
     add_sums,
     encode_sums,
     inner_hash,
     leaf_hash,
+    legacy_leaf_hash,
     padding_hash,
+    root_hash,
     sibling_positions,
     tree_height,
     user_hash,
 )
-from por.verdict import Verdict
+from por.verdict import POR_V1, POR_V2, RootBinding, Verdict
+
+
+def binding(proof_or_version) -> RootBinding:
+    """What the root of a por document of this version binds (por.verdict)."""
+    version = getattr(proof_or_version, "version", proof_or_version)
+    return POR_V2 if version >= VERSION else POR_V1
 
 
 def verify_inclusion(proof: InclusionProof, *, commitment: Commitment | None = None,
                      root: bytes | None = None) -> Verdict:
-    """Every check a customer needs; reasons name the leaf and height that failed."""
+    """Every check a customer needs; reasons name the leaf and height that failed.
+
+    Not concluded: `por.liabilities.check` decides whether a pin anchors the result.
+    """
     verdict = Verdict.start(
         format="por",
+        version=proof.version,
         account_id=proof.account_id,
         snapshot_id=proof.snapshot_id,
         balances={a.symbol: format_amount(v, a.decimals) for a, v in zip(proof.assets, _safe(proof.balances()))},
         root=proof.root.hex(),
-        anchored=commitment is not None or root is not None,
         steps=[],
     )
     try:
@@ -51,7 +64,9 @@ def verify_inclusion(proof: InclusionProof, *, commitment: Commitment | None = N
             verdict.fail(f"{where}: path has {len(leaf.path)} steps, the tree has height {expected_height}")
             continue
         try:
-            node_hash, node_sums = _walk(user, leaf, expected_height, proof.leaf_count, verdict, where)
+            node_hash, node_sums = _walk(proof, user, leaf, verdict, where)
+            if node_hash is not None and proof.version >= VERSION:
+                node_hash = root_hash(proof.header(), node_hash, encode_sums(node_sums))
         except TreeError as exc:
             verdict.fail(f"{where}: {exc}")
             continue
@@ -61,18 +76,31 @@ def verify_inclusion(proof: InclusionProof, *, commitment: Commitment | None = N
             verdict.fail(f"{where}: path does not recompute the root (got {node_hash.hex()[:16]}…)")
         elif node_sums != proof.root_sums:
             verdict.fail(f"{where}: path sums do not add up to the root's sums")
+    verdict.checked("each leaf from the account id, nonce, piece number" +
+                    (", piece count" if proof.version >= VERSION else "") + " and balances")
+    verdict.checked("every step of each path (hash, height, padding, sums) up to the top of the tree")
+    if proof.version >= VERSION:
+        verdict.checked("the root from the top and the labels (exchange, snapshot id and time, leaf count, "
+                        "height, asset symbols and decimals)")
     if commitment is not None:
         _against_commitment(proof, commitment, verdict)
-    elif root is not None and root != proof.root:
-        verdict.fail(f"root {proof.root.hex()} is not the pinned root {root.hex()}")
+        verdict.checked("root, labels and totals against the pinned commitment")
+    elif root is not None:
+        if root != proof.root:
+            verdict.fail(f"root {proof.root.hex()} is not the pinned root {root.hex()}")
+        verdict.checked("the root against the pinned root")
     return verdict
 
 
-def _walk(user: bytes, leaf, height: int, leaf_count: int, verdict: Verdict, where: str):
-    node_hash = leaf_hash(user, leaf.piece, encode_sums(leaf.sums))
+def _walk(proof: InclusionProof, user: bytes, leaf, verdict: Verdict, where: str):
+    """(hash, sums) of the top node the leaf's path leads to, or (None, None) after a failure."""
+    if proof.version >= VERSION:
+        node_hash = leaf_hash(user, leaf.piece, len(proof.leaves), encode_sums(leaf.sums))
+    else:
+        node_hash = legacy_leaf_hash(user, leaf.piece, encode_sums(leaf.sums))
     node_sums = list(leaf.sums)
     index = leaf.index
-    for step, (level, sibling_index, is_padding) in zip(leaf.path, sibling_positions(leaf.index, leaf_count)):
+    for step, (level, sibling_index, is_padding) in zip(leaf.path, sibling_positions(leaf.index, proof.leaf_count)):
         if step.height != level:
             verdict.fail(f"{where}: step at height {level} says height {step.height}")
             return None, None
@@ -107,6 +135,8 @@ def _check_pieces(proof: InclusionProof, verdict: Verdict) -> None:
 
 def _against_commitment(proof: InclusionProof, commitment: Commitment, verdict: Verdict) -> None:
     checks = [
+        (proof.version == commitment.version,
+         f"format version {proof.version} differs from the commitment's {commitment.version}"),
         (proof.root == commitment.root, f"root {proof.root.hex()} is not the commitment's root {commitment.root.hex()}"),
         (proof.snapshot_id == commitment.snapshot_id,
          f"snapshot {proof.snapshot_id!r} is not the commitment's {commitment.snapshot_id!r}"),
@@ -115,6 +145,11 @@ def _against_commitment(proof: InclusionProof, commitment: Commitment, verdict: 
         (proof.root_height == commitment.height, "tree height differs from the commitment's"),
         (proof.root_sums == commitment.totals, "root sums differ from the commitment's totals"),
     ]
+    if proof.version >= VERSION and commitment.version >= VERSION:
+        checks += [(proof.exchange == commitment.exchange,
+                    f"exchange {proof.exchange!r} is not the commitment's {commitment.exchange!r}"),
+                   (proof.snapshot_time == commitment.snapshot_time,
+                    f"snapshot time {proof.snapshot_time!r} is not the commitment's {commitment.snapshot_time!r}")]
     for ok, reason in checks:
         if not ok:
             verdict.fail(reason)

@@ -12,7 +12,17 @@ from typing import Sequence
 import numpy as np
 
 from por.amounts import AMOUNT_BYTES
-from por.liabilities.tree import HASH_BYTES, MAX_HEIGHT, TAG_INNER, TAG_LEAF, TreeError, padding_hash, record_size
+from por.liabilities.tree import (
+    HASH_BYTES,
+    MAX_HEIGHT,
+    TAG_INNER,
+    TAG_LEAF,
+    Header,
+    TreeError,
+    padding_hash,
+    record_size,
+    root_hash,
+)
 
 
 def ints_to_limbs(values: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -84,16 +94,19 @@ def pad_level(level: np.ndarray, height: int, asset_count: int) -> np.ndarray:
     return np.concatenate([level, padding_record(height, len(level), asset_count)])
 
 
-def leaf_records(users: np.ndarray, pieces: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Leaf records from user hashes (n, 32), piece numbers (n,) and sums as limbs (n, assets)."""
+def leaf_records(users: np.ndarray, pieces, counts, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Leaf records from user hashes (n, 32), piece numbers and piece counts ((n,) or one number for
+    all) and sums as limbs (n, assets): `tree.leaf_hash` for every row at once."""
     n = len(users)
     asset_count = hi.shape[1]
-    pre = np.empty((n, 2 + HASH_BYTES + 4 + AMOUNT_BYTES * asset_count), dtype=np.uint8)
+    pre = np.empty((n, 2 + HASH_BYTES + 8 + AMOUNT_BYTES * asset_count), dtype=np.uint8)
     pre[:, 0] = TAG_LEAF
     pre[:, 1] = 0
     pre[:, 2:2 + HASH_BYTES] = users
-    pre[:, 2 + HASH_BYTES:6 + HASH_BYTES].view(">u4")[:, 0] = pieces
-    sums = pre[:, 6 + HASH_BYTES:]                 # written once, big-endian, straight from the limbs
+    numbers = pre[:, 2 + HASH_BYTES:10 + HASH_BYTES].view(">u4")
+    numbers[:, 0] = pieces
+    numbers[:, 1] = counts
+    sums = pre[:, 10 + HASH_BYTES:]                # written once, big-endian, straight from the limbs
     limbs = sums.view(">u8").reshape(n, asset_count, 2)
     limbs[:, :, 0] = hi
     limbs[:, :, 1] = lo
@@ -101,6 +114,14 @@ def leaf_records(users: np.ndarray, pieces: np.ndarray, hi: np.ndarray, lo: np.n
     out[:, :HASH_BYTES] = hash_rows(pre)
     out[:, HASH_BYTES:] = sums
     return out
+
+
+def root_record(header: Header, top: np.ndarray) -> np.ndarray:
+    """The format-2 root node over the top record: its hash (`tree.root_hash`) and the top's sums."""
+    rec = np.array(top, dtype=np.uint8).reshape(1, -1)
+    rec[0, :HASH_BYTES] = np.frombuffer(root_hash(header, bytes(rec[0, :HASH_BYTES]), bytes(rec[0, HASH_BYTES:])),
+                                        dtype=np.uint8)
+    return rec
 
 
 def build_levels(leaves: np.ndarray, asset_count: int, progress=None) -> list[np.ndarray]:

@@ -2,7 +2,9 @@
 
 Schemas: docs/formats/commitment.schema.json, docs/formats/inclusion-proof.schema.json.
 Amounts are canonical decimal strings keyed by asset symbol; hashes are
-lower-case hex. Parsing is strict and names the field at fault.
+lower-case hex. Parsing is strict and names the field at fault. Format 2 (what
+`por publish` writes) carries every label its root binds (`tree.Header`);
+format 1 documents are still read, as legacy.
 """
 
 from __future__ import annotations
@@ -13,12 +15,21 @@ from typing import Any
 
 from por.amounts import Asset, check_asset_symbol, format_amount
 from por.errors import InputError
-from por.liabilities.tree import HASH_BYTES, HASH_NAME, MAX_HEIGHT
+from por.liabilities.tree import (
+    HASH_BYTES,
+    HASH_NAME,
+    MAX_HEIGHT,
+    MAX_LEAVES,
+    VERSION,
+    VERSIONS,
+    Header,
+    TreeError,
+    check_snapshot_time,
+)
 from por.strictjson import Fields
 
 COMMITMENT_FORMAT = "por-commitment"
 PROOF_FORMAT = "por-inclusion-proof"
-VERSION = 1
 
 
 @dataclass
@@ -34,11 +45,18 @@ class Commitment:
     tree_file: str | None = None
     tree_sha256: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)   # signature, previous link (issue 6)
+    version: int = VERSION
+
+    def header(self) -> Header:
+        """The labels this commitment's root binds (format 2)."""
+        return Header(self.version, self.exchange if self.version >= VERSION else None, self.snapshot_id,
+                      self.snapshot_time if self.version >= VERSION else None, self.leaf_count, self.height,
+                      tuple(self.assets))
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "format": COMMITMENT_FORMAT,
-            "version": VERSION,
+            "version": self.version,
             "exchange": self.exchange,
             "snapshot_id": self.snapshot_id,
             "snapshot_time": self.snapshot_time,
@@ -82,16 +100,28 @@ class InclusionProof:
     root_height: int
     root_sums: list[int]
     leaf_count: int
+    version: int = VERSION
+    exchange: str | None = None             # format 2: bound into the root with the other labels
+    snapshot_time: str | None = None        # format 2
 
     def balances(self) -> list[int]:
         return [sum(leaf.sums[a] for leaf in self.leaves) for a in range(len(self.assets))]
 
+    def header(self) -> Header:
+        """The labels the proof's root must bind (format 2)."""
+        return Header(self.version, self.exchange, self.snapshot_id, self.snapshot_time, self.leaf_count,
+                      self.root_height, tuple(self.assets))
+
     def to_json(self) -> dict[str, Any]:
+        labels: dict[str, Any] = {"exchange": self.exchange} if self.version >= VERSION else {}
+        labels["snapshot_id"] = self.snapshot_id
+        if self.version >= VERSION:
+            labels["snapshot_time"] = self.snapshot_time
         return {
             "format": PROOF_FORMAT,
-            "version": VERSION,
+            "version": self.version,
             "hash": HASH_NAME,
-            "snapshot_id": self.snapshot_id,
+            **labels,
             "account_id": self.account_id,
             "nonce": self.nonce.hex(),
             "assets": assets_json(self.assets),
@@ -144,14 +174,27 @@ def canonical_difference(text: str, proof: "InclusionProof") -> str | None:
 
 # --- parsing -----------------------------------------------------------------
 
-def _header(f: Fields, fmt: str) -> None:
+def _header(f: Fields, fmt: str) -> int:
+    """The document's format version (1: legacy, 2: current)."""
     got = f.str("format")
     if got != fmt:
         raise f.error("format", f"expected {fmt!r}, got {got[:40]!r}")
-    if f.int("version") != VERSION:
-        raise f.error("version", f"unsupported version (this por reads version {VERSION})")
+    version = f.int("version", maximum=2**32)
+    if version not in VERSIONS:
+        raise f.error("version", "unsupported version (this por reads versions 1 and 2)")
     if f.str("hash") != HASH_NAME:
         raise f.error("hash", f"unsupported hash (this por uses {HASH_NAME})")
+    return version
+
+
+def _snapshot_time(f: Fields, version: int) -> str:
+    text = f.str("snapshot_time", max_len=64)
+    if version >= VERSION:
+        try:
+            check_snapshot_time(text)
+        except TreeError as exc:
+            raise f.error("snapshot_time", str(exc)) from None
+    return text
 
 
 def _assets(f: Fields) -> list[Asset]:
@@ -185,7 +228,7 @@ def _sums(f: Fields, key: str, assets: list[Asset]) -> list[int]:
 
 def parse_commitment(data: Any, source: str) -> Commitment:
     f = Fields(data, source)
-    _header(f, COMMITMENT_FORMAT)
+    version = _header(f, COMMITMENT_FORMAT)
     assets = _assets(f)
     tree = f.obj("tree", optional=True)
     known = {"format", "version", "hash", "exchange", "snapshot_id", "snapshot_time", "root", "height",
@@ -194,15 +237,16 @@ def parse_commitment(data: Any, source: str) -> Commitment:
     commitment = Commitment(
         exchange=f.str("exchange", max_len=200),
         snapshot_id=f.str("snapshot_id", max_len=200),
-        snapshot_time=f.str("snapshot_time", max_len=64),
+        snapshot_time=_snapshot_time(f, version),
         root=f.hex("root", HASH_BYTES),
         height=f.int("height", minimum=1, maximum=MAX_HEIGHT),
-        leaf_count=f.int("leaf_count", minimum=1, maximum=2**MAX_HEIGHT),
+        leaf_count=f.int("leaf_count", minimum=1, maximum=MAX_LEAVES),
         assets=assets,
         totals=_sums(f, "totals", assets),
         tree_file=tree.str("file", max_len=255) if tree else None,
         tree_sha256=tree.hex("sha256", 32) if tree else None,
         extra=extra,
+        version=version,
     )
     if tree:
         tree.only("file", "sha256")
@@ -211,9 +255,10 @@ def parse_commitment(data: Any, source: str) -> Commitment:
 
 def parse_proof(data: Any, source: str) -> InclusionProof:
     f = Fields(data, source)
-    f.only("format", "version", "hash", "snapshot_id", "account_id", "nonce", "assets", "balances",
+    version = _header(f, PROOF_FORMAT)
+    labels = ("exchange", "snapshot_id", "snapshot_time") if version >= VERSION else ("snapshot_id",)
+    f.only("format", "version", "hash", *labels, "account_id", "nonce", "assets", "balances",
            "leaves", "root", "leaf_count")
-    _header(f, PROOF_FORMAT)
     assets = _assets(f)
     leaves = []
     for leaf in f.objects("leaves", max_items=1024):
@@ -226,7 +271,7 @@ def parse_proof(data: Any, source: str) -> InclusionProof:
                 raise step.error("padding", "is written only when true")
             path.append(PathStep(step.int("height", maximum=MAX_HEIGHT), step.hex("hash", HASH_BYTES),
                                  _sums(step, "sums", assets), padding))
-        leaves.append(ProofLeaf(leaf.int("index", maximum=2**MAX_HEIGHT), leaf.int("piece", maximum=2**32 - 1),
+        leaves.append(ProofLeaf(leaf.int("index", maximum=MAX_LEAVES), leaf.int("piece", maximum=2**32 - 1),
                                 _sums(leaf, "balances", assets), path))
     if not leaves:
         raise f.error("leaves", "no leaves")
@@ -240,7 +285,10 @@ def parse_proof(data: Any, source: str) -> InclusionProof:
         root=root.hex("hash", HASH_BYTES),
         root_height=root.int("height", minimum=1, maximum=MAX_HEIGHT),
         root_sums=_sums(root, "sums", assets),
-        leaf_count=f.int("leaf_count", minimum=1, maximum=2**MAX_HEIGHT),
+        leaf_count=f.int("leaf_count", minimum=1, maximum=MAX_LEAVES),
+        version=version,
+        exchange=f.str("exchange", max_len=200) if version >= VERSION else None,
+        snapshot_time=_snapshot_time(f, version) if version >= VERSION else None,
     )
     declared = _sums(f, "balances", assets)
     if declared != proof.balances():

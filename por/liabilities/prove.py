@@ -8,7 +8,7 @@ from pathlib import Path
 from por.errors import InputError
 from por.liabilities.porjson import Commitment, InclusionProof, PathStep, ProofLeaf, parse_commitment
 from por.liabilities.publish import COMMITMENT_FILE, SECRETS_FILE, TREE_FILE
-from por.liabilities.tree import sibling_positions
+from por.liabilities.tree import VERSION, sibling_positions
 from por.liabilities.treefile import TreeFile
 from por.strictjson import load_file
 
@@ -39,7 +39,7 @@ def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
     nonce, indices = find_secret(folder / SECRETS_FILE, account_id)
     leaves = []
     with TreeFile(folder / (commitment.tree_file or TREE_FILE)) as tree:
-        if tree.header.leaf_count != commitment.leaf_count:
+        if tree.header != commitment.header():
             raise InputError("tree file does not belong to this commitment", file=str(tree.path))
         for piece, index in enumerate(indices):
             leaf = tree.node(0, index)
@@ -48,8 +48,10 @@ def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
                 node = tree.node(height, sibling)
                 path.append(PathStep(height, node.hash, list(node.sums), is_padding))
             leaves.append(ProofLeaf(index, piece, list(leaf.sums), path))
-        root = tree.node(commitment.height, 0)
+        root = tree.root()
     return InclusionProof(
         snapshot_id=commitment.snapshot_id, account_id=account_id, nonce=nonce, assets=commitment.assets,
         leaves=leaves, root=root.hash, root_height=commitment.height, root_sums=list(root.sums),
-        leaf_count=commitment.leaf_count)
+        leaf_count=commitment.leaf_count, version=commitment.version,
+        exchange=commitment.exchange if commitment.version >= VERSION else None,
+        snapshot_time=commitment.snapshot_time if commitment.version >= VERSION else None)

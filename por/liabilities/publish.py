@@ -25,11 +25,11 @@ from por.atomic import atomic_directory
 from por.errors import InputError
 from por.liabilities.book import Liabilities
 from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
-from por.liabilities.levels import build_levels, ints_to_limbs
+from por.liabilities.levels import build_levels, ints_to_limbs, root_record
 from por.liabilities.porjson import Commitment, dumps
 from por.liabilities.secrets import set_root, write_secrets
-from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, tree_height
-from por.liabilities.treefile import TreeHeader, header_line
+from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, VERSION, Header, TreeError, check_snapshot_time, tree_height
+from por.liabilities.treefile import header_line
 
 __all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "COMMITMENT_FILE", "TREE_FILE", "SECRETS_FILE"]
 
@@ -45,11 +45,15 @@ class BuiltTree:
     liabilities: Liabilities
     nonces: bytes                 # 32 bytes per account, in account order
     leaf_index: list[list[int]]   # per account: leaf index of each piece, piece order
-    levels: list[np.ndarray]
+    levels: list[np.ndarray]      # leaves (padded) up to the top node
 
     @property
-    def root(self) -> bytes:
+    def top(self) -> bytes:
+        """The top node's hash; the root (format 2) is over it and the header: `root_of`."""
         return bytes(self.levels[-1][0, :HASH_BYTES])
+
+    def root_of(self, header: Header) -> bytes:
+        return bytes(root_record(header, self.levels[-1][0])[0, :HASH_BYTES])
 
 
 def split_amounts(columns: list[list[int]], max_pieces: int, rng: random.Random) -> tuple[list[int], list[list[int]]]:
@@ -70,24 +74,40 @@ def split_amounts(columns: list[list[int]], max_pieces: int, rng: random.Random)
     return owners, pieces
 
 
-def _pieces(liabilities: Liabilities, max_pieces: int) -> Pieces:
-    """The amounts the leaves hold: the book itself, or its OKX-style split."""
-    if max_pieces == 1:
+def _pieces(liabilities: Liabilities, max_pieces: int, split: tuple[list[int], list[list[int]]] | None) -> Pieces:
+    """The amounts the leaves hold: the book itself, or its OKX-style split (`split`, or drawn fresh)."""
+    if max_pieces == 1 and split is None:
         hi, lo = liabilities.limbs()
         return Pieces(hi, lo)
     count = len(liabilities)
-    owners_list, columns = split_amounts(liabilities.columns, max_pieces, random.SystemRandom())
+    owners_list, columns = split or split_amounts(liabilities.columns, max_pieces, random.SystemRandom())
     owners = np.asarray(owners_list, dtype=np.int64)
+    if split is not None:
+        _check_split(liabilities, owners, columns)
     starts = np.searchsorted(owners, np.arange(count))
     limbs = [ints_to_limbs(column) for column in columns]
     shape = (len(owners), len(columns))
     hi = np.stack([h for h, _ in limbs], axis=1) if limbs else np.zeros(shape, np.uint64)
     lo = np.stack([low for _, low in limbs], axis=1) if limbs else np.zeros(shape, np.uint64)
-    return Pieces(hi, lo, owners, np.arange(len(owners)) - starts[owners])
+    counts = np.bincount(owners, minlength=count)
+    return Pieces(hi, lo, owners, np.arange(len(owners)) - starts[owners], counts[owners])
+
+
+def _check_split(liabilities: Liabilities, owners: np.ndarray, columns: list[list[int]]) -> None:
+    """A fixed split must cover every account, in account order, and add up to its balances exactly."""
+    if len(owners) and (np.any(np.diff(owners) < 0) or owners[0] != 0 or owners[-1] != len(liabilities) - 1
+                        or len(np.unique(owners)) != len(liabilities)):
+        raise TreeError("a split must give every account one or more pieces, in account order")
+    for column, book_column in zip(columns, liabilities.columns, strict=True):
+        sums = [0] * len(liabilities)
+        for owner, amount in zip(owners.tolist(), column, strict=True):
+            sums[owner] += amount
+        if sums != book_column:
+            raise TreeError("a split's pieces do not add up to the balances")
 
 
 def _plan(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) -> tuple[Pieces, Shuffle]:
-    pieces = _pieces(liabilities, max_pieces)
+    pieces = _pieces(liabilities, max_pieces, shuffle.split if shuffle else None)
     shuffle = shuffle or Shuffle.draw(len(liabilities), len(pieces))
     shuffle.check(len(liabilities), len(pieces))
     return pieces, shuffle
@@ -146,11 +166,17 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
     snapshot_time = snapshot_time or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        check_snapshot_time(snapshot_time)
+    except TreeError as exc:
+        raise InputError(f"{exc}: write it as e.g. 2026-06-30T23:59:59Z", field="--snapshot-time") from None
     pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
     ids = liabilities.ids
     leaf_count = len(pieces)
     asset_count = len(liabilities.assets)
-    header = TreeHeader(liabilities.assets, leaf_count, tree_height(leaf_count), snapshot_id)
+    header = Header(VERSION, exchange, snapshot_id, snapshot_time, leaf_count, tree_height(leaf_count),
+                    tuple(liabilities.assets))
+    width = HASH_BYTES + AMOUNT_BYTES * asset_count
     first_piece = None
     if pieces.owners is not None:
         first_piece = np.searchsorted(pieces.owners, np.arange(len(liabilities) + 1))
@@ -169,14 +195,15 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
             if client is not None:
                 from por.liabilities.distributed import write_tree_dask
 
-                root, tree_digest = write_tree_dask(client, handle, header_line(header), ids, shuffle.nonces, pieces,
-                                                    shuffle.order, asset_count, progress)
+                root, tree_digest = write_tree_dask(client, handle, header, header_line(header), ids,
+                                                    shuffle.nonces, pieces, shuffle.order, asset_count, progress)
             else:
                 with LevelSink(handle, header_line(header)) as sink:
                     maker = LeafMaker(user_table(ids, shuffle.nonces, progress), pieces, shuffle.order)
-                    root = stream_levels(sink, maker.chunks(), leaf_count, asset_count, header.record_size,
-                                         progress)
+                    top = stream_levels(sink, maker.chunks(), leaf_count, asset_count, width, progress)
                     del maker
+                    root = root_record(header, top)[0]
+                    sink.append(root.reshape(1, -1))
                 tree_digest = sink.digest.digest()
             os.fsync(handle.fileno())
         root_hash = bytes(root[:HASH_BYTES])

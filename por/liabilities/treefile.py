@@ -1,7 +1,8 @@
 """The full tree for auditors: compact, fixed-size records, streamable.
 
 Layout (docs/formats/tree.md): one JSON header line, then every level from
-the leaves (padding included) to the root, each node `hash[32] || sums[16*A]`.
+the leaves (padding included) to the top node, each node `hash[32] || sums[16*A]`,
+then (format 2) the root record: the root hash and the top node's sums.
 Any node is one seek away, so proofs are cut from the file without loading
 it, and verification reads two levels side by side in bounded chunks.
 """
@@ -11,22 +12,25 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from por.amounts import Asset
 from por.errors import InputError
-from por.liabilities.levels import padding_record, parent_level
+from por.liabilities.levels import padding_record, parent_level, root_record
 from por.liabilities.porjson import Commitment, assets_json, sums_json
 from por.liabilities.tree import (
     HASH_BYTES,
     HASH_NAME,
     MAX_HEIGHT,
+    MAX_LEAVES,
+    VERSION,
+    VERSIONS,
+    Header,
     Node,
     TreeError,
+    check_snapshot_time,
     level_sizes,
     padding_hash,
     record_size,
@@ -39,33 +43,31 @@ MAX_HEADER = 1 << 20
 CHUNK_NODES = 1 << 13            # records per read: small enough to stay in the CPU caches
 
 
-@dataclass
-class TreeHeader:
-    assets: list[Asset]
-    leaf_count: int
-    height: int
-    snapshot_id: str
-
-    @property
-    def record_size(self) -> int:
-        return record_size(len(self.assets))
-
-    def to_json(self) -> dict:
-        return {"format": TREE_FORMAT, "version": 1, "hash": HASH_NAME, "snapshot_id": self.snapshot_id,
-                "assets": assets_json(self.assets), "leaf_count": self.leaf_count, "height": self.height,
-                "level_sizes": level_sizes(self.leaf_count)}
+def header_json(header: Header) -> dict:
+    """The header line's fields, in their one order (format 1 has no exchange and no snapshot time)."""
+    doc: dict = {"format": TREE_FORMAT, "version": header.version, "hash": HASH_NAME}
+    if header.version >= VERSION:
+        doc["exchange"] = header.exchange
+    doc["snapshot_id"] = header.snapshot_id
+    if header.version >= VERSION:
+        doc["snapshot_time"] = header.snapshot_time
+    doc.update(assets=assets_json(list(header.assets)), leaf_count=header.leaf_count, height=header.height,
+               level_sizes=level_sizes(header.leaf_count))
+    return doc
 
 
-def header_line(header: TreeHeader) -> bytes:
+def header_line(header: Header) -> bytes:
     """The one spelling of a header: compact JSON and a newline, checked byte for byte on read."""
-    return (json.dumps(header.to_json(), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    return (json.dumps(header_json(header), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
-def write_tree(handle: BinaryIO, header: TreeHeader, levels: list[np.ndarray]) -> bytes:
-    """Writes header and levels; returns the file's SHA-256 (pinned in the commitment)."""
+def write_tree(handle: BinaryIO, header: Header, levels: list[np.ndarray]) -> bytes:
+    """Writes header, levels and (format 2) the root record; returns the file's SHA-256 (pinned in the
+    commitment)."""
     digest = hashlib.sha256()
     head = header_line(header)
-    for chunk in [head] + [level.tobytes() for level in levels]:
+    tail = [root_record(header, levels[-1][0]).tobytes()] if header.version >= VERSION else []
+    for chunk in [head] + [level.tobytes() for level in levels] + tail:
         digest.update(chunk)
         handle.write(chunk)
     return digest.digest()
@@ -93,13 +95,15 @@ class TreeFile:
         except BaseException:
             self.handle.close()
             raise
+        self.record_size = record_size(len(self.header.assets))
         self.sizes = level_sizes(self.header.leaf_count)
         self.offsets = []
         offset = self.header_bytes
         for size in self.sizes:
             self.offsets.append(offset)
-            offset += size * self.header.record_size
-        self.expected_bytes = offset
+            offset += size * self.record_size
+        self.root_offset = offset                          # format 2: the root record follows the top
+        self.expected_bytes = offset + (self.record_size if self.header.version >= VERSION else 0)
 
     def close(self) -> None:
         self.handle.close()
@@ -111,16 +115,37 @@ class TreeFile:
         self.close()
 
     def node(self, height: int, index: int) -> Node:
-        width = self.header.record_size
-        self.handle.seek(self.offsets[height] + index * width)
-        raw = self.handle.read(width)
-        if len(raw) != width:
-            raise InputError(f"truncated at height {height} node {index}", file=str(self.path))
-        return Node.from_record(raw)
+        return Node.from_record(self._record(self.offsets[height] + index * self.record_size,
+                                             f"height {height} node {index}"))
+
+    def top(self) -> Node:
+        """The node at the top of the levels (format 1 calls it the root)."""
+        return self.node(self.header.height, 0)
+
+    def root(self) -> Node:
+        """The root the commitment and proofs carry: the stored root record (format 2), else the top."""
+        if self.header.version < VERSION:
+            return self.top()
+        return Node.from_record(self._record(self.root_offset, "the root record"))
+
+    def root_from_top(self) -> Node:
+        """The root as it must be: over the header's labels and the stored top (format 2), else the top."""
+        top = self.top()
+        if self.header.version < VERSION:
+            return top
+        record = np.frombuffer(top.hash + b"".join(v.to_bytes(16, "big") for v in top.sums), np.uint8)
+        return Node.from_record(root_record(self.header, record)[0])
+
+    def _record(self, offset: int, what: str) -> bytes:
+        self.handle.seek(offset)
+        raw = self.handle.read(self.record_size)
+        if len(raw) != self.record_size:
+            raise InputError(f"truncated at {what}", file=str(self.path))
+        return raw
 
     def chunks(self, height: int, chunk_nodes: int = CHUNK_NODES) -> Iterator[tuple[int, np.ndarray]]:
         """(first index, records) over one level, from an independent file handle."""
-        width = self.header.record_size
+        width = self.record_size
         with open(self.path, "rb") as handle:
             handle.seek(self.offsets[height])
             done = 0
@@ -134,16 +159,27 @@ class TreeFile:
                 done += count
 
 
-def _parse_header(data, source: str) -> TreeHeader:
+def _parse_header(data, source: str) -> Header:
     from por.liabilities.porjson import _assets  # one definition of a valid asset list
 
     f = Fields(data, source, "header")
-    f.only("format", "version", "hash", "snapshot_id", "assets", "leaf_count", "height", "level_sizes")
-    if f.str("format") != TREE_FORMAT or f.int("version") != 1 or f.str("hash") != HASH_NAME:
-        raise f.error("format", "not a por-tree version 1 (sha256) file")
-    header = TreeHeader(assets=_assets(f), leaf_count=f.int("leaf_count", minimum=1, maximum=2**MAX_HEIGHT),
-                        height=f.int("height", minimum=1, maximum=MAX_HEIGHT),
-                        snapshot_id=f.str("snapshot_id", max_len=200))
+    version = f.int("version", maximum=255)
+    if f.str("format") != TREE_FORMAT or version not in VERSIONS or f.str("hash") != HASH_NAME:
+        raise f.error("format", "not a por-tree version 1 or 2 (sha256) file")
+    if version >= VERSION:
+        f.only("format", "version", "hash", "exchange", "snapshot_id", "snapshot_time", "assets", "leaf_count",
+               "height", "level_sizes")
+        exchange, snapshot_time = f.str("exchange", max_len=200), f.str("snapshot_time", max_len=64)
+        try:
+            check_snapshot_time(snapshot_time)
+        except TreeError as exc:
+            raise f.error("snapshot_time", str(exc)) from None
+    else:
+        f.only("format", "version", "hash", "snapshot_id", "assets", "leaf_count", "height", "level_sizes")
+        exchange = snapshot_time = None
+    header = Header(version=version, exchange=exchange, snapshot_id=f.str("snapshot_id", max_len=200),
+                    snapshot_time=snapshot_time, leaf_count=f.int("leaf_count", minimum=1, maximum=MAX_LEAVES),
+                    height=f.int("height", minimum=1, maximum=MAX_HEIGHT), assets=tuple(_assets(f)))
     if header.height != len(level_sizes(header.leaf_count)) - 1:
         raise f.error("height", f"does not match {header.leaf_count} leaves")
     if f.get("level_sizes", list) != level_sizes(header.leaf_count):
@@ -157,7 +193,8 @@ def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
     with TreeFile(path) as tree, _FileDigest(tree.path, commitment is not None) as file_digest:
         header = tree.header
         count = len(header.assets)
-        verdict = Verdict.start(format="por", leaf_count=header.leaf_count, height=header.height)
+        verdict = Verdict.start(format="por", version=header.version, leaf_count=header.leaf_count,
+                                height=header.height)
         actual = tree.path.stat().st_size
         if actual != tree.expected_bytes:
             return verdict.fail(f"{path}: file has {actual} bytes, the header implies {tree.expected_bytes} "
@@ -199,12 +236,28 @@ def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
         duplicate = _first_duplicate_leaf(tree, leaf_prefixes)
         if duplicate is not None:
             verdict.fail(f"leaves {duplicate[0]} and {duplicate[1]} are the same leaf (one leaf for two customers)")
-        root = tree.node(header.height, 0)
-        verdict.facts.update(root=root.hash.hex(), totals=sums_json(header.assets, list(root.sums)),
+        root = _check_root(tree, verdict)
+        verdict.checked("every node's hash and sums from its children, every padding node, no leaf twice")
+        if header.version >= VERSION:
+            verdict.checked("the root record from the header's labels and the top node")
+        verdict.facts.update(root=root.hash.hex(), totals=sums_json(list(header.assets), list(root.sums)),
                              assets=[a.symbol for a in header.assets], snapshot_id=header.snapshot_id)
         if commitment is not None:
             _against_commitment(tree, root, commitment, verdict, file_digest.result())
+            verdict.checked("the file's sha256, root, labels and totals against the pinned commitment")
         return verdict
+
+
+def _check_root(tree: TreeFile, verdict: Verdict) -> Node:
+    """Format 2: the stored root record must be the root node over the header and the top."""
+    expected = tree.root_from_top()
+    stored = tree.root()
+    if stored.hash != expected.hash:
+        verdict.fail("root record: hash does not recompute from the header and the top node "
+                     "(a label or the top was changed)")
+    elif stored.sums != expected.sums:
+        verdict.fail("root record: sums differ from the top node's")
+    return expected
 
 
 def _first_duplicate_leaf(tree: TreeFile, prefixes: np.ndarray) -> tuple[int, int] | None:
@@ -261,13 +314,18 @@ def _against_commitment(tree: TreeFile, root: Node, commitment: Commitment, verd
     if commitment.tree_sha256 is not None and file_sha256 != commitment.tree_sha256:
         verdict.fail("file's sha256 differs from the one the commitment pins (not the published tree)")
     checks = [
+        (header.version == commitment.version,
+         f"format version {header.version} differs from the commitment's {commitment.version}"),
         (root.hash == commitment.root, f"root {root.hash.hex()} is not the commitment's root {commitment.root.hex()}"),
         (list(root.sums) == commitment.totals, "root sums differ from the commitment's totals"),
-        (header.assets == commitment.assets, "asset list differs from the commitment's"),
+        (list(header.assets) == commitment.assets, "asset list differs from the commitment's"),
         (header.leaf_count == commitment.leaf_count, "leaf count differs from the commitment's"),
         (header.height == commitment.height, "height differs from the commitment's"),
         (header.snapshot_id == commitment.snapshot_id, "snapshot id differs from the commitment's"),
     ]
+    if header.version >= VERSION and commitment.version >= VERSION:
+        checks += [(header.exchange == commitment.exchange, "exchange differs from the commitment's"),
+                   (header.snapshot_time == commitment.snapshot_time, "snapshot time differs from the commitment's")]
     for ok, reason in checks:
         if not ok:
             verdict.fail(reason)

@@ -21,6 +21,7 @@ from por import signing
 from por.errors import InputError
 from por.liabilities.porjson import Commitment
 from por.strictjson import Fields
+from por.verdict import SELF_CONSISTENT
 
 PREVIOUS = "previous"
 
@@ -99,10 +100,25 @@ class ChainReport:
     findings: list[str]             # each names the period at fault
     notes: list[str]
     flagged: set[str] = field(default_factory=set)      # places of the periods at fault
+    anchored: bool = False          # a signing key was pinned: every period is the exchange's own
 
     @property
     def ok(self) -> bool:
+        """No problem found (the chain is at least self-consistent)."""
         return not self.findings
+
+    @property
+    def verified(self) -> bool:
+        """No problem, and anchored to the pinned key: anyone can write a consistent chain of their own."""
+        return self.ok and self.anchored
+
+    @property
+    def state(self) -> str:
+        return "verified" if self.verified else "self-consistent" if self.ok else "failed"
+
+    @property
+    def unanchored_reason(self) -> str:
+        return f"{SELF_CONSISTENT}: no signing key was pinned, so nothing ties these periods to the exchange"
 
 
 def order(periods: list[Period]) -> list[Period]:
@@ -136,8 +152,8 @@ def check_chain(periods: list[Period], signer: str | None) -> ChainReport:
         if status[i].signature.failed:
             findings.at(period, f"signature: {status[i].signature.text}")
     if signer is None:
-        notes.append(f"signatures: {signing.NOT_CHECKED}")
-    return ChainReport(chain, status, list(findings), notes, findings.flagged)
+        notes.append(f"signatures: {signing.NOT_CHECKED}: pin the exchange's key with --signer")
+    return ChainReport(chain, status, list(findings), notes, findings.flagged, anchored=signer is not None)
 
 
 class _Findings(list):

@@ -66,8 +66,11 @@ def render_history(report: ChainReport, *, signer: str | None) -> str:
                     f'</figure>' for sym, (dec, vals) in series.items())
     findings = "".join(f"<li>{html_text(f)}</li>" for f in report.findings)
     notes = "".join(f"<li>{html_text(n)}</li>" for n in report.notes)
-    verdict = (f'<div class="verdict ok">Chain verified: {len(report.periods)} periods</div>' if report.ok else
-               f'<div class="verdict bad">Chain not verified: {len(report.findings)} problem(s)</div>')
+    verdict = {"verified": f'<div class="verdict ok">Chain verified: {len(report.periods)} periods</div>',
+               "self-consistent": f'<div class="verdict warn">Chain not verified: {html_text(report.unanchored_reason)}'
+                                  f'</div>',
+               "failed": f'<div class="verdict bad">Chain not verified: {len(report.findings)} problem(s)</div>'
+               }[report.state]
     exchange = report.periods[0].commitment.exchange if report.periods else ""
     key = f"signatures checked against pinned key {html_text(signer)}" if signer else "signatures not checked (no key pinned)"
     return f"""<!doctype html>
@@ -83,6 +86,7 @@ main {{ max-width: 1000px; margin: 0 auto; padding: 20px; }}
 .card {{ background: #fff; border: 1px solid #dfe3e8; border-radius: 12px; padding: 16px 20px; margin-bottom: 16px; }}
 .verdict {{ font-size: 18px; font-weight: 650; padding: 12px 16px; border-radius: 10px; }}
 .verdict.ok {{ background: #e9f7ef; color: #12733d; }} .verdict.bad {{ background: #fdeeed; color: #b42318; }}
+.verdict.warn {{ background: #fff6e5; color: #8a4b00; }}
 ul.findings li {{ color: #b42318; }} ul.notes li {{ color: #8a4b00; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 14px; }}
 th, td {{ text-align: left; padding: 6px 8px; border-bottom: 1px solid #dfe3e8; }}

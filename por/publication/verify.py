@@ -69,13 +69,13 @@ def _check_tree(folder: Path, period, notes: list[str]) -> None:
         return
     try:
         with TreeFile(path) as tree:
-            root = tree.node(tree.header.height, 0)
-            header = tree.header
+            root, stored, header = tree.root_from_top(), tree.root(), tree.header
     except InputError as exc:
         period.problems.append(f"{commitment.tree_file}: {exc.reason}")
         return
-    if root.hash != commitment.root or list(root.sums) != commitment.totals or \
-            header.leaf_count != commitment.leaf_count or header.snapshot_id != commitment.snapshot_id:
+    if stored != root:
+        period.problems.append(f"{commitment.tree_file}: its root record does not recompute from its header and top")
+    elif root.hash != commitment.root or list(root.sums) != commitment.totals or header != commitment.header():
         period.problems.append(f"root, totals, leaf count or snapshot id differ from {commitment.tree_file}'s "
                                f"(root there {root.hash.hex()})")
 
@@ -90,3 +90,7 @@ def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | Non
     verdict.facts["signature"] = result.text
     if result.failed:
         verdict.fail(f"{commitment}: signature: {result.text}")
+    elif result.state == "verified":
+        verdict.checked("the commitment's signature against the pinned key")
+    else:
+        verdict.not_checked("the commitment's signature (no key pinned: --signer)")

@@ -3,7 +3,8 @@
 A foreign format is one exchange's published proofs (OKX today). It says which
 documents are its own (`detect_proof`, `detect_tree`), and verifies them into a
 `Verdict` whose facts say what was checked and what was not (`anchored`: the
-result was compared with a root the user supplied). Parsing a document that is
+result was compared with a root the user supplied; `root_binding`: what that
+root binds, so por.verdict can decide what anchors it). Parsing a document that is
 its own but defective raises `InputError`; `por.liabilities.check` turns that
 into a failed verification, because the document is what is under test.
 
@@ -16,12 +17,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from por.verdict import Verdict
+from por.verdict import RootBinding, Verdict
 
 
 class ForeignFormat(Protocol):
     proof_formats: tuple[str, ...]   # `--format` names of its inclusion proofs, e.g. ("okx-v1", "okx-v2")
     tree_formats: tuple[str, ...]    # `--format` names of its full trees
+
+    def root_binding(self, name: str) -> RootBinding:
+        """What this format's root hash binds: whether a pinned root alone can anchor a result."""
 
     def detect_proof(self, doc: Any) -> str | None:
         """The proof format name if this parsed JSON document is one of this format's, else None."""

@@ -9,6 +9,7 @@ from por.liabilities.foreign.okx.proofs import (
                                                 verify_okx_v2_user,
 )
 from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, verify_okx_v2_tree
+from por.verdict import RootBinding
 
 __all__ = ["OkxV1Proof", "OkxV2User", "parse_okx_v1_proof", "parse_okx_v2_user", "verify_okx_v1",
            "verify_okx_v2_user", "scan_okx_v2_tree", "verify_okx_v2_tree", "FORMAT", "OkxFormat"]
@@ -19,6 +20,13 @@ class OkxFormat:
 
     proof_formats = ("okx-v1", "okx-v2")
     tree_formats = ("okx-v2",)
+    # OKX's parent hash concatenates amount texts and the height without separators: its root
+    # does not bind the totals or the height unambiguously, so a root alone anchors nothing.
+    ROOT_BINDING = RootBinding(labels=False, totals=False, name="an OKX file",
+                               unbound="the coin labels, the totals or the height unambiguously")
+
+    def root_binding(self, name):
+        return self.ROOT_BINDING
 
     def detect_proof(self, doc):
         if isinstance(doc, dict):
