@@ -23,8 +23,8 @@ from por.liabilities.levels import build_levels
 from por.liabilities.porjson import parse_commitment
 from por.liabilities.prove import cut_proof
 from por.liabilities.publish import build_tree, publish
-from por.liabilities.tree import TreeError, level_sizes
-from por.liabilities.treefile import TreeHeader, verify_tree_file, write_tree
+from por.liabilities.tree import Header, TreeError, level_sizes
+from por.liabilities.treefile import verify_tree_file, write_tree
 from por.strictjson import load_file
 
 
@@ -34,9 +34,10 @@ def reference_files(book: Liabilities, shuffle: Shuffle, snapshot_id: str) -> tu
     import io
 
     tree = io.BytesIO()
-    write_tree(tree, TreeHeader(book.assets, len(book), len(built.levels) - 1, snapshot_id), built.levels)
-    lines = [json.dumps({"format": "por-secrets", "version": 1, "snapshot_id": snapshot_id, "root": built.root.hex(),
-                         "warning": "private: never publish this file"})]
+    header = Header(2, "x", snapshot_id, "2024-01-01T00:00:00Z", len(book), len(built.levels) - 1, tuple(book.assets))
+    write_tree(tree, header, built.levels)
+    lines = [json.dumps({"format": "por-secrets", "version": 1, "snapshot_id": snapshot_id,
+                         "root": built.root_of(header).hex(), "warning": "private: never publish this file"})]
     for i, account_id in enumerate(book.account_ids):
         lines.append(f'{{"account_id":{json.dumps(account_id, ensure_ascii=False)},'
                      f'"nonce":"{built.nonces[32 * i:32 * i + 32].hex()}","leaves":{built.leaf_index[i]}}}')

@@ -7,6 +7,7 @@ trees are rebuilt with that reference so each one carries exactly one defect.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import tempfile
@@ -115,13 +116,47 @@ def test_vector_sums_refuse_overflow(left, right):
 def test_node_kinds_are_domain_separated():
     user = bytes(32)
     sums = T.encode_sums([0])
-    leaf = T.leaf_hash(user, 0, sums)
+    leaf = T.leaf_hash(user, 0, 1, sums)
     inner = T.inner_hash(1, user, sums, user, sums)
+    header = T.Header(2, "x", "s", "2026-01-01T00:00:00Z", 1, 1, (Asset("BTC", 8),))
+    root = T.root_hash(header, user, sums)
     pads = {T.padding_hash(h, i) for h in range(3) for i in range(3)}
     assert len(pads) == 9                                 # height and index both bound
-    assert leaf not in pads and inner not in pads and leaf != inner
+    assert len({leaf, inner, root, T.legacy_leaf_hash(user, 0, sums)} | pads) == 13
     assert T.inner_hash(1, user, sums, user, sums) != T.inner_hash(2, user, sums, user, sums)
-    assert T.leaf_hash(user, 0, sums) != T.leaf_hash(user, 1, sums)
+    assert T.leaf_hash(user, 0, 2, sums) != T.leaf_hash(user, 1, 2, sums)
+    assert T.leaf_hash(user, 0, 1, sums) != T.leaf_hash(user, 0, 2, sums)    # the piece count is bound
+
+
+@pytest.mark.parametrize("piece, count", [(1, 1), (0, 0), (5, 3), (0, 2**32)])
+def test_a_piece_must_be_one_of_its_count(piece, count):
+    with pytest.raises(T.TreeError):
+        T.leaf_hash(bytes(32), piece, count, T.encode_sums([0]))
+
+
+HEADER = T.Header(2, "ex", "2026-06", "2026-06-30T23:59:59Z", 5, 3, (Asset("BTC", 8), Asset("ETH", 18)))
+
+
+@pytest.mark.parametrize("change", [
+    {"exchange": "ex2"}, {"snapshot_id": "2026-07"}, {"snapshot_time": "2026-06-30T23:59:58Z"}, {"leaf_count": 6},
+    {"height": 4}, {"assets": (Asset("BTC", 1), Asset("ETH", 18))}, {"assets": (Asset("BTX", 8), Asset("ETH", 18))},
+    {"assets": (Asset("BTC", 8),)}, {"exchange": "e", "snapshot_id": "x2026-06"},      # a byte moved between texts
+])
+def test_the_root_binds_every_label(change):
+    sums = T.encode_sums([1, 2])
+    other = dataclasses.replace(HEADER, **change)
+    assert T.canonical_header(other) != T.canonical_header(HEADER)
+    assert T.root_hash(other, bytes(32), sums) != T.root_hash(HEADER, bytes(32), sums)
+
+
+@pytest.mark.parametrize("text", ["2026-06-30 23:59:59Z", "2026-06-30T23:59:59", "2026-06-30T23:59:59+00:00",
+                                  "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-06-30T24:00:00Z",
+                                  "2026-6-30T23:59:59Z", "0001-01-01T00:00:00Z", "２026-06-30T23:59:59Z", ""])
+def test_a_snapshot_time_has_one_spelling(text):
+    with pytest.raises(T.TreeError):
+        T.check_snapshot_time(text)
+    with pytest.raises(T.TreeError):
+        T.canonical_header(dataclasses.replace(HEADER, snapshot_time=text))
 
 
 # --- the fast builder agrees with the reference ------------------------------------
@@ -147,10 +182,10 @@ def test_leaf_records_match_scalar_leaf_hash():
     limbs = [L.ints_to_limbs(v) for v in values]
     hi = np.stack([h for h, _ in limbs], axis=1)
     lo = np.stack([lo for _, lo in limbs], axis=1)
-    records = L.leaf_records(users, np.arange(5), hi, lo)
+    records = L.leaf_records(users, np.arange(5), np.arange(5) + 3, hi, lo)
     for i in range(5):
         sums = T.encode_sums([values[0][i], values[1][i]])
-        assert bytes(records[i]) == T.leaf_hash(bytes(users[i]), i, sums) + sums
+        assert bytes(records[i]) == T.leaf_hash(bytes(users[i]), i, i + 3, sums) + sums
 
 
 def test_built_tree_commits_to_every_account_once():
@@ -161,7 +196,7 @@ def test_built_tree_commits_to_every_account_once():
     assert sorted(indices) == list(range(len(indices)))                    # every leaf owned once
     root = T.Node.from_record(built.levels[-1][0])
     assert list(root.sums) == book.totals
-    assert built.root != build_tree(book, max_pieces=3).root                # fresh nonces, fresh order
+    assert built.top != build_tree(book, max_pieces=3).top                  # fresh nonces, fresh order
 
 
 # --- the tree file -----------------------------------------------------------------
@@ -179,7 +214,8 @@ def test_published_tree_verifies_and_any_flipped_byte_is_caught(seed, accounts, 
         assert verdict.ok, verdict.reasons
         assert commitment.totals == book.totals
         head, leaves = read_leaves(path)
-        assert ReferenceTree.build(leaves, assets).root[0] == commitment.root   # independent recompute
+        reference = ReferenceTree.build(leaves, assets)                          # independent recompute
+        assert reference.root(book.assets, "snap-1")[0] == commitment.root
         original = path.read_bytes()
         positions = list(range(len(head)))                      # every header byte, and records
         positions += [len(head) + pick % (len(original) - len(head)) for pick in picks]
@@ -220,7 +256,7 @@ def test_sum_that_wraps_around_is_refused(tmp_path):
     rng = random.Random(1)
     leaves = [(rng.randbytes(32), [MAX_UNITS]), (rng.randbytes(32), [2]), (rng.randbytes(32), [5])]
     tree = ReferenceTree.build(leaves, 1, add=lambda a, b: (a + b) % (MAX_UNITS + 1))
-    assert tree.root[1] == [6]                            # "negative" -1 hidden in the wrap
+    assert tree.top[1] == [6]                             # "negative" -1 hidden in the wrap
     path = tree.write(tmp_path / "wrap.bin", assets, "s")
     assert "exceeds 2^128-1" in only_reason(verify_tree_file(path))
 
