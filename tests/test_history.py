@@ -113,17 +113,33 @@ def test_a_bad_key_file_is_bad_input_and_writes_nothing(tmp_path):
 # --- por history ---------------------------------------------------------------------
 
 def test_history_of_an_honest_chain_shows_totals_over_time(chain):
-    code, out, err = history(chain / "p3", chain / "p1", chain / "p2", "--json")     # any order
+    code, out, err = history(chain / "p3", chain / "p1", chain / "p2", "--signer", ADDRESS, "--json")   # any order
     assert code == 0, out
     doc = json.loads(out)
+    assert doc["verified"] is True and doc["state"] == "verified" and doc["reasons"] == []
     assert [p["snapshot_id"] for p in doc["periods"]] == ["2026-01", "2026-02", "2026-03"]
     assert [p["link"] for p in doc["periods"]] == ["first", "ok", "ok"]
     for i, period in enumerate(doc["periods"], 1):
         assert {k: v for k, v in period["totals"].items() if v} == csv_totals(chain / f"p{i}.csv")
-        assert period["signature"].startswith("not checked (no key pinned)")
-    assert "signatures: not checked (no key pinned)" in doc["notes"]
+        assert period["signature"].startswith("verified")
     code, out, _ = history(chain / "p1", chain / "p2", chain / "p3", "--signer", ADDRESS)
     assert code == 0 and "CHAIN VERIFIED" in out and out.count("✓ verified") == 3
+
+
+def test_history_with_no_key_pinned_is_only_self_consistent(chain):
+    """Anyone can write a chain of consistent, linked periods: without the exchange's key nothing ties
+    them to the exchange, so the chain is NOT VERIFIED (exit 1), amber, with what to pin."""
+    code, out, _ = history(chain / "p3", chain / "p1", chain / "p2", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["verified"] is False and doc["state"] == "self-consistent"
+    assert doc["findings"] == [] and doc["reasons"] == [
+        "self-consistent, but nothing to compare it with: no signing key was pinned, so nothing ties these "
+        "periods to the exchange"]
+    assert all(p["signature"].startswith("not checked (no key pinned)") for p in doc["periods"])
+    assert "signatures: not checked (no key pinned): pin the exchange's key with --signer" in doc["notes"]
+    code, out, _ = history(chain / "p1", chain / "p2", chain / "p3")
+    assert code == 1 and "CHAIN NOT VERIFIED: self-consistent, but nothing to compare it with" in out
+    assert "CHAIN VERIFIED" not in out
 
 
 @pytest.mark.parametrize("altered", ["p1", "p2"])
@@ -148,7 +164,8 @@ def test_history_points_at_an_altered_last_commitment(chain, tmp_path):
     code, out, _ = history(copy / "p1", copy / "p2", copy / "p3", "--no-trees", "--signer", ADDRESS)
     assert code == 1 and f"{copy / 'p3'} (snapshot '2026-03'): signature: the commitment was changed" in out
     code, out, _ = history(copy / "p1", copy / "p2", copy / "p3", "--no-trees")
-    assert code == 0          # no tree, no key, nothing after it: nothing can tell, and it says what it skipped
+    assert code == 1          # no tree, no key, nothing after it: nothing can tell, and it says so
+    assert "self-consistent, but nothing to compare it with" in out and "✗" not in out
     assert "signatures: not checked (no key pinned)" in out
 
 
@@ -249,6 +266,30 @@ def test_each_proof_is_checked_against_its_own_period(chain, tmp_path):
     assert code == 1 and "the proofs are of different customers" in out
     code, _, err = run_por("verify-inclusion", p1, p2, "--root", "00" * 32)
     assert code == 2 and "--root" in err
+
+
+def test_several_proofs_with_nothing_pinned_are_not_verified(chain):
+    proofs = [chain / f"proof-p{i}.json" for i in (1, 2, 3)]
+    code, out, _ = run_por("verify-inclusion", *proofs, "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["verified"] is False and doc["state"] == "self-consistent"
+    assert all(p["state"] == "self-consistent" for p in doc["periods"])
+    assert all(p["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or "
+                                "root was given"] for p in doc["periods"])
+    code, out, _ = run_por("verify-inclusion", *proofs)
+    assert code == 1 and "NOT VERIFIED: self-consistent, but nothing to compare it with" in out
+
+
+def test_a_pinned_key_with_nothing_to_check_it_against_is_a_usage_error(chain):
+    """The key signs commitment.json: without one it would be silently ignored, so it is refused (exit 2)."""
+    proofs = [chain / f"proof-p{i}.json" for i in (1, 2)]
+    for argv in (["verify-inclusion", *proofs, "--signer", ADDRESS],
+                 ["verify-inclusion", proofs[0], "--signer", ADDRESS],
+                 ["verify-inclusion", proofs[0], "--root", "00" * 32, "--signer", ADDRESS],
+                 ["verify-tree", chain / "p1" / "tree.bin", "--signer", ADDRESS]):
+        code, out, err = run_por_process(*argv)
+        assert code == 2 and out == "" and err.count("\n") == 1 and "--signer" in err, (argv, out, err)
+        assert "nothing to check the key against" in err, err
 
 
 def test_signature_checked_when_pinned_and_said_so_when_not(chain, tmp_path):

@@ -121,7 +121,8 @@ def print_chain(report, html: Path | None) -> None:
 def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
     """The --signer option, checked before any work (bad input is exit 2)."""
     if signer and commitment is None:
-        raise InputError("needs --commitment: the signature is inside commitment.json", field="--signer")
+        raise InputError("nothing to check the key against: the signature is inside commitment.json, "
+                         "give --commitment", field="--signer")
     return _pinned_key(signer)
 
 
