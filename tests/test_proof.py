@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from fixtures.liabilities import random_liabilities
 from fixtures.proof_edits import field_edits
+from fixtures.vectors import SETS, load_vectors, publication_inputs
 from por.amounts import MAX_UNITS, Asset, format_amount
 from por.liabilities.book import Liabilities
 from por.errors import InputError
@@ -284,3 +285,94 @@ def test_ids_that_json_must_escape_are_proved(tmp_path):
         proof = cut_proof(tmp_path / "pub", account)
         assert proof.account_id == account and proof.balances() == [i + 1]
         assert verify_inclusion(proof, commitment=commitment).ok
+
+
+# --- frozen known-answer vectors (fixtures/vectors) ----------------------------------
+
+def _verdict(version: int, name: str, **pins):
+    from por.liabilities.check import verify_proof_document
+
+    raw = (SETS[version] / name).read_bytes()
+    return verify_proof_document("por", raw, Path(name), pins.get("commitment"), pins.get("root"), None)
+
+
+def test_frozen_proofs_are_what_prove_cuts_and_verify(tmp_path):
+    vectors = load_vectors(2)
+    book, shuffle, labels = publication_inputs(vectors)
+    publish(book, tmp_path / "pub", shuffle=shuffle, **labels)
+    commitment = parse_commitment(load_file(SETS[2] / "commitment.json"), "commitment.json")
+    for account, name in vectors["files"]["proofs"].items():
+        assert dumps(cut_proof(tmp_path / "pub", account).to_json()) == (SETS[2] / name).read_text(encoding="utf-8")
+        for pins in ({"commitment": commitment}, {"root": bytes.fromhex(vectors["root"]["digest"])}):
+            verdict = _verdict(2, name, **pins)
+            assert verdict.state == "verified" and verdict.reasons == [], verdict.reasons
+        nothing = _verdict(2, name)
+        assert nothing.state == "self-consistent" and nothing.reasons == [
+            "self-consistent, but nothing to compare it with: no published commitment or root was given"]
+    bob = json.loads((SETS[2] / vectors["files"]["proofs"]["bob-ü"]).read_text())
+    assert [leaf["piece"] for leaf in bob["leaves"]] == [0, 1, 2]
+    assert all(v == "0" for v in bob["leaves"][-1]["balances"].values())       # the empty last piece
+    from por import signing
+
+    doc = json.loads((SETS[2] / "commitment.json").read_text())
+    address = signing.normalise_address(vectors["signing_key"]["address"])
+    assert signing.check(doc, address).state == "verified"
+
+
+def test_frozen_legacy_proofs_still_read_and_say_so():
+    """Format 1: with its commitment it verifies, labelled legacy; its root alone binds no label: not verified."""
+    vectors = load_vectors(1)
+    commitment = parse_commitment(load_file(SETS[1] / "commitment.json"), "commitment.json")
+    root = bytes.fromhex(vectors["root"]["digest"])
+    for name in vectors["files"]["proofs"].values():
+        verdict = _verdict(1, name, commitment=commitment)
+        assert verdict.state == "verified" and "legacy: labels not bound" in verdict.facts["notes"]
+        alone = _verdict(1, name, root=root)
+        assert alone.state == "self-consistent" and alone.reasons == [
+            "self-consistent, but nothing to compare it with: the root of a por format 1 (legacy) document does not "
+            "bind the asset labels, snapshot id or leaf count, so a pinned root alone anchors nothing: give the "
+            "published commitment"]
+        assert _verdict(1, name).state == "self-consistent"
+    v2 = parse_commitment(load_file(SETS[2] / "commitment.json"), "c")
+    mixed = _verdict(1, vectors["files"]["proofs"]["carol"], commitment=v2)
+    assert mixed.state == "failed" and "format version 1 differs from the commitment's 2" in mixed.reasons
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["assets"][0].update(decimals=1),                       # BTC counted in tenths
+    lambda d: [a.update(symbol={"BTC": "BTX", "ETH": "ETH", "USDT": "USDT"}[a["symbol"]]) for a in d["assets"]],
+    lambda d: d.update(snapshot_id="2026-07-31"),
+    lambda d: d.update(exchange="Another Exchange"),
+    lambda d: d.update(snapshot_time="2026-06-30T23:59:58Z"),
+])
+def test_a_bare_root_binds_every_label(edit):
+    """Format 1 bound amounts by position only: a relabelled proof verified under a bare --root."""
+    vectors = load_vectors(2)
+    doc = json.loads((SETS[2] / vectors["files"]["proofs"]["carol"]).read_text())
+    _respell(doc)
+    root = bytes.fromhex(vectors["root"]["digest"])
+    assert verify_inclusion(parse_proof(doc, "p"), root=root).ok          # respelling alone changes nothing
+    edit(doc)
+    _respell(doc)
+    verdict = verify_inclusion(parse_proof(doc, "p"), root=root)
+    assert not verdict.ok and "path does not recompute the root" in verdict.reasons[0], verdict.reasons
+
+
+def _respell(doc: dict[str, Any]) -> None:
+    """Rewrites every amount under the document's (edited) asset labels, keeping the base units."""
+    original = {"BTC": 8, "ETH": 18, "USDT": 6, "BTX": 8}
+    from por.amounts import parse_amount
+
+    def fix(sums):
+        out = {}
+        for asset, (symbol, text) in zip(doc["assets"], list(sums.items())):
+            units = parse_amount(text, original[symbol] if symbol in original else asset["decimals"])
+            out[asset["symbol"]] = format_amount(units, asset["decimals"])
+        return out
+
+    doc["balances"] = fix(doc["balances"])
+    doc["root"]["sums"] = fix(doc["root"]["sums"])
+    for leaf in doc["leaves"]:
+        leaf["balances"] = fix(leaf["balances"])
+        for step in leaf["path"]:
+            step["sums"] = fix(step["sums"])

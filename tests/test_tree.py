@@ -8,6 +8,7 @@ trees are rebuilt with that reference so each one carries exactly one defect.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import random
 import tempfile
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.liabilities import ReferenceTree, padding_node, random_liabilities, read_leaves, sums_bytes
+from fixtures.vectors import SETS, load_vectors, publication_inputs
 from por.amounts import MAX_UNITS, Asset
 from por.errors import InputError
 from por.liabilities import levels as L
@@ -354,3 +356,116 @@ def test_reformatted_header_is_refused(small_publication, tmp_path):
     path.write_bytes(pretty + raw[len(head):])
     with pytest.raises(InputError, match="canonical"):
         TreeFile(path)
+
+
+# --- frozen known-answer vectors (fixtures/vectors) ----------------------------------
+
+V2 = load_vectors(2)
+
+
+def vector_header(vectors) -> T.Header:
+    f = vectors["header"]["fields"]
+    return T.Header(f["version"], f["exchange"], f["snapshot_id"], f["snapshot_time"], f["leaf_count"], f["height"],
+                    tuple(Asset(a["symbol"], a["decimals"]) for a in f["assets"]))
+
+
+def test_vectors_are_what_the_generator_writes(tmp_path):
+    """The committed data is what fixtures/vectors/generate.py (the independent reference) writes."""
+    from fixtures.vectors.generate import write
+
+    for path in write(tmp_path):
+        committed = SETS[2 if path.parent.name == "v2" else 1] / path.name
+        assert path.read_bytes() == committed.read_bytes(), f"{committed} is not what the generator writes"
+
+
+def test_every_vector_preimage_and_digest_is_the_scalar_rules():
+    """Each digest is SHA-256 of its preimage, and the preimage is what por's rules hash for that node."""
+    users = {u["account_id"]: bytes.fromhex(u["digest"]) for u in V2["users"]}
+    for u in V2["users"]:
+        assert T.user_hash(bytes.fromhex(u["nonce"]), u["account_id"]).hex() == u["digest"]
+        assert hashlib.sha256(bytes.fromhex(u["preimage"])).hexdigest() == u["digest"]
+    nodes = {(n["height"], n["index"]): n for n in V2["nodes"]}
+    kinds = {n["kind"] for n in V2["nodes"]}
+    assert kinds == {"leaf", "inner", "padding"} and sum(n["kind"] == "padding" for n in V2["nodes"]) == 3
+    for node in V2["nodes"]:
+        assert hashlib.sha256(bytes.fromhex(node["preimage"])).hexdigest() == node["digest"]
+        sums = T.encode_sums([int(v) for v in node["sums"]])
+        h, i = node["height"], node["index"]
+        if node["kind"] == "leaf":
+            digest = T.leaf_hash(users[node["account_id"]], node["piece"], node["count"], sums)
+        elif node["kind"] == "padding":
+            digest = T.padding_hash(h, i)
+            assert not any(int(v) for v in node["sums"])
+        else:
+            left, right = nodes[(h - 1, 2 * i)], nodes[(h - 1, 2 * i + 1)]
+            digest = T.inner_hash(h, bytes.fromhex(left["digest"]), T.encode_sums([int(v) for v in left["sums"]]),
+                                  bytes.fromhex(right["digest"]), T.encode_sums([int(v) for v in right["sums"]]))
+        assert digest.hex() == node["digest"], node
+    header = vector_header(V2)
+    assert T.canonical_header(header).hex() == V2["header"]["canonical"]
+    assert hashlib.sha256(T.canonical_header(header)).hexdigest() == V2["header"]["digest"]
+    top = V2["top"]
+    assert T.root_hash(header, bytes.fromhex(top["hash"]), T.encode_sums([int(v) for v in top["sums"]])).hex() == \
+        V2["root"]["digest"] == hashlib.sha256(bytes.fromhex(V2["root"]["preimage"])).hexdigest()
+
+
+def test_the_canonical_header_vector_reads_field_by_field():
+    """The header bytes, cut by the layout of docs/design.md, give back every field (no hidden byte)."""
+    raw, at = bytes.fromhex(V2["header"]["canonical"]), 0
+
+    def take(n):
+        nonlocal at
+        at += n
+        return raw[at - n:at]
+
+    def text():
+        return take(int.from_bytes(take(2), "big")).decode("utf-8")
+
+    fields = V2["header"]["fields"]
+    assert take(1)[0] == 2 and text() == "sha256" and text() == fields["exchange"]
+    assert text() == fields["snapshot_id"] and text() == fields["snapshot_time"]
+    assert int.from_bytes(take(8), "big") == fields["leaf_count"] and take(1)[0] == fields["height"]
+    assets = [{"symbol": text(), "decimals": take(1)[0]} for _ in range(int.from_bytes(take(2), "big"))]
+    assert assets == fields["assets"] and at == len(raw)
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_builder_and_reference_reproduce_the_frozen_tree(tmp_path, version):
+    """por publish (numpy, streamed) and the reference tree both write the committed tree.bin byte for byte."""
+    vectors = load_vectors(version)
+    files = SETS[version]
+    book, shuffle, labels = publication_inputs(vectors)
+    if version == 2:
+        commitment = publish(book, tmp_path / "pub", shuffle=shuffle, **labels)
+        assert (tmp_path / "pub" / "tree.bin").read_bytes() == (files / "tree.bin").read_bytes()
+        assert commitment.root.hex() == vectors["root"]["digest"]
+        published = json.loads((tmp_path / "pub" / "commitment.json").read_text())
+        frozen = json.loads((files / "commitment.json").read_text())
+        assert published == {k: v for k, v in frozen.items() if k != "signature"}
+    levels = L.build_levels(np.frombuffer(b"".join(bytes.fromhex(n["digest"]) + T.encode_sums([int(v) for v in n["sums"]])
+                                                   for n in vectors["nodes"] if n["kind"] == "leaf"),
+                                          dtype=np.uint8).reshape(9, -1).copy(), 3)
+    assert [bytes.fromhex(n["digest"]) for n in vectors["nodes"]] == [bytes(r[:32]) for lv in levels for r in lv]
+    head, leaves = read_leaves(files / "tree.bin")
+    reference = ReferenceTree.build(leaves, 3)
+    labels_of = {"exchange": vectors["inputs"]["exchange"], "snapshot_time": vectors["inputs"]["snapshot_time"],
+                 "version": version}
+    assets = [Asset(a["symbol"], a["decimals"]) for a in vectors["inputs"]["assets"]]
+    assert reference.file_bytes(assets, vectors["inputs"]["snapshot_id"], **labels_of) == (files / "tree.bin").read_bytes()
+    verdict = verify_tree_file(files / "tree.bin", parse_commitment(load_file(files / "commitment.json"), "c"))
+    assert verdict.ok and verdict.facts["root"] == vectors["root"]["digest"], verdict.reasons
+
+
+def test_a_header_with_other_decimals_no_longer_has_the_pinned_root(tmp_path):
+    """verify-tree --root: in format 1 a header edited to other decimals printed totals 10^6 times too large
+    under a matching root; in format 2 the decimals are in the root."""
+    from por.liabilities.check import verify_tree_document
+
+    raw = (SETS[2] / "tree.bin").read_bytes()
+    forged = tmp_path / "tree.bin"
+    forged.write_bytes(raw.replace(b'"symbol":"USDT","decimals":6', b'"symbol":"USDT","decimals":0', 1))
+    root = bytes.fromhex(V2["root"]["digest"])
+    assert verify_tree_document("por", SETS[2] / "tree.bin", None, root).verified
+    verdict = verify_tree_document("por", forged, None, root)
+    assert verdict.state == "failed" and "root record: hash does not recompute from the header" in verdict.reasons[0]
+    assert any("is not the pinned root" in r for r in verdict.reasons), verdict.reasons
