@@ -113,7 +113,7 @@ class Verdict:
             self.ok = False
             self.reasons.append(f"{SELF_CONSISTENT}: {why}")
         if anchor is None:
-            self.not_checked(f"the result against anything published: {why}")
+            self.not_checked("the result against anything the exchange published (nothing pinned anchors it)")
         else:
             self.checked(f"anchored to {anchor}")
         return self

@@ -117,7 +117,9 @@ def test_root_option_and_tree_option(book):
     assert run_por("verify-inclusion", path, "--root", "ab" * 32)[0] == 1
     assert run_por("verify-inclusion", path, "--tree", tmp / "pub" / "tree.bin", "--root", root)[0] == 0
     code, out, _ = run_por("verify-inclusion", path)
-    assert code == 0 and "not compared with a published commitment" in out
+    assert code == 1 and "NOT VERIFIED: self-consistent, but nothing to compare it with" in out
+    code, out, _ = run_por("verify-inclusion", path, "--tree", tmp / "pub" / "tree.bin")     # the exchange's tree
+    assert code == 1 and "NOT VERIFIED: self-consistent, but nothing to compare it with" in out
 
 
 def test_whole_tree_verifies(book):
@@ -126,8 +128,12 @@ def test_whole_tree_verifies(book):
                                       "--commitment", tmp / "pub" / "commitment.json")
     assert code == 0 and err == "", out + err
     assert "VERIFIED" in out and "leaf count: 1000" in out
-    code, out, _ = run_por("verify-tree", tmp / "pub" / "tree.bin", "--json")
+    root = json.loads((tmp / "pub" / "commitment.json").read_text())["root"]
+    code, out, _ = run_por("verify-tree", tmp / "pub" / "tree.bin", "--root", root, "--json")
     assert code == 0 and json.loads(out)["verified"] is True
+    code, out, _ = run_por("verify-tree", tmp / "pub" / "tree.bin", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["verified"] is False and doc["state"] == "self-consistent"
 
 
 # --- one character changed -------------------------------------------------------
@@ -215,8 +221,9 @@ def test_any_changed_byte_in_the_tree_fails(book):
                 assert i == 0 and err.count("\n") == 1, (label, err)
             else:
                 assert code == 1 and "NOT VERIFIED" in out, (label, out, err)
-            if i >= header:  # records are checked by recomputation alone
-                assert run_por("verify-tree", edited_path)[0] == 1, label
+            if i >= header:  # records are checked by recomputation alone: a failure, not only unanchored
+                code, out, _ = run_por("verify-tree", edited_path, "--json")
+                assert code == 1 and json.loads(out)["state"] == "failed", label
 
 
 def test_truncated_or_extended_tree_fails(book):
@@ -334,3 +341,125 @@ def test_prove_to_stdout_is_the_same_document(book):
     assert code == 0
     assert json.loads(out)["account_id"] == account
     assert json.loads(out)["nonce"] == json.loads(prove(book, account).read_text())["nonce"]
+
+
+# --- what a verdict is anchored to (issue 12) ------------------------------------------------
+
+def test_nothing_pinned_is_not_verified_but_self_consistent(book):
+    """A proof or tree compared with nothing could be the exchange's own invention: exit 1, amber, what to pin."""
+    tmp, balances, _, _ = book
+    path = prove(book, sorted(balances)[5])
+    for argv in (["verify-inclusion", path], ["verify-tree", tmp / "pub" / "tree.bin"]):
+        code, out, err = run_por_process(*argv)
+        assert code == 1 and err == "", (argv, err)
+        assert out.startswith("NOT VERIFIED: self-consistent, but nothing to compare it with")
+        assert "no published commitment or root was given" in out and "--commitment" in out
+        assert "claimed" in out and "VERIFIED " not in out.replace("NOT VERIFIED", "")
+        code, out, _ = run_por(*argv, "--json")
+        doc = json.loads(out)
+        assert code == 1 and doc["verified"] is False and doc["state"] == "self-consistent" and doc["anchor"] is None
+        assert doc["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or "
+                                  "root was given"]
+        assert doc["checked"] and any("nothing" in n for n in doc["not_checked"])
+
+
+def test_a_verdict_says_what_was_checked_and_what_was_not(book):
+    tmp, balances, _, _ = book
+    path = prove(book, sorted(balances)[6])
+    code, out, _ = run_por("verify-inclusion", path, "--commitment", tmp / "pub" / "commitment.json", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["state"] == "verified" and doc["anchor"] == "the pinned commitment"
+    assert "root, labels and totals against the pinned commitment" in doc["checked"]
+    assert "the commitment's signature (no key pinned: --signer)" in doc["not_checked"]
+    code, out, _ = run_por("verify-inclusion", path, "--commitment", tmp / "pub" / "commitment.json")
+    assert "checked: root, labels and totals against the pinned commitment" in out
+    assert "not checked: the commitment's signature (no key pinned: --signer)" in out
+
+
+def _edit_json(path: Path, out: Path, edit) -> Path:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    edit(doc)
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+def test_a_bare_root_catches_relabelled_decimals_symbols_and_snapshot(book, tmp_path):
+    """Format 1: a proof declaring BTC with 1 decimal (amounts respelled) printed VERIFIED BTC 1.5 under --root."""
+    from fixtures.vectors import SETS, load_vectors
+
+    vectors = load_vectors(2)
+    root = vectors["root"]["digest"]
+    proof = SETS[2] / vectors["files"]["proofs"]["carol"]
+    assert run_por_process("verify-inclusion", proof, "--root", root)[0] == 0
+
+    def decimals(doc):
+        doc["assets"][0]["decimals"] = 1                              # BTC 21000000 -> "210000000000000"
+        for sums in _all_sums(doc):
+            sums["BTC"] = format_units(sums["BTC"], 8, 1)
+
+    def symbol(doc):
+        doc["assets"][0]["symbol"] = "BTX"
+        for sums in _all_sums(doc):
+            sums["BTX"] = sums.pop("BTC")
+            sums.update({k: sums.pop(k) for k in sorted(sums)})
+    for n, edit in enumerate((decimals, symbol, lambda d: d.update(snapshot_id="2026-07-31"),
+                              lambda d: d.update(exchange="Other"), lambda d: d.update(leaf_count=10))):
+        forged = _edit_json(proof, tmp_path / f"forged{n}.json", edit)
+        code, out, err = run_por_process("verify-inclusion", forged, "--root", root)
+        assert code == 1 and "NOT VERIFIED" in out and "✗" in out, (n, out, err)
+        assert "does not recompute the root" in out or "does not match" in out, (n, out)
+
+
+def _all_sums(doc):
+    yield doc["balances"]
+    yield doc["root"]["sums"]
+    for leaf in doc["leaves"]:
+        yield leaf["balances"]
+        for step in leaf["path"]:
+            yield step["sums"]
+
+
+def format_units(text: str, old: int, new: int) -> str:
+    from por.amounts import format_amount, parse_amount
+
+    return format_amount(parse_amount(text, old), new)
+
+
+def test_legacy_format_1_reads_with_its_commitment_and_not_with_a_bare_root(tmp_path):
+    from fixtures.vectors import SETS, load_vectors
+
+    vectors = load_vectors(1)
+    folder = SETS[1]
+    proof = folder / vectors["files"]["proofs"]["bob-ü"]
+    code, out, _ = run_por_process("verify-inclusion", proof, "--commitment", folder / "commitment.json")
+    assert code == 0 and out.startswith("VERIFIED") and "legacy: labels not bound" in out
+    code, out, _ = run_por_process("verify-inclusion", proof, "--root", vectors["root"]["digest"])
+    assert code == 1 and "NOT VERIFIED: self-consistent, but nothing to compare it with" in out
+    assert "por format 1 (legacy) document does not bind the asset labels" in out
+    code, out, _ = run_por("verify-tree", folder / "tree.bin", "--root", vectors["root"]["digest"])
+    assert code == 1 and "legacy" in out
+    code, out, _ = run_por("verify-tree", folder / "tree.bin", "--commitment", folder / "commitment.json")
+    assert code == 0 and "legacy: labels not bound" in out
+
+
+def test_a_split_proof_without_its_last_piece_fails_through_the_cli(book, tmp_path):
+    tmp, balances, _, _ = book
+    out = tmp_path / "split"
+    assert run_por("publish", tmp / "customers.csv", "--out", out, "--split", "3")[0] == 0
+    commitment = json.loads((out / "commitment.json").read_text())
+    for account in sorted(balances):
+        path = tmp_path / "p.json"
+        assert run_por("prove", out, account, "--out", path)[0] == 0
+        doc = json.loads(path.read_text())
+        if len(doc["leaves"]) > 1:
+            break
+    last = doc["leaves"][-1]["balances"]
+    dropped = _edit_json(path, tmp_path / "dropped.json", lambda d: d["leaves"].pop())
+    doc = json.loads(dropped.read_text())
+    doc["balances"] = {k: format_units(str(sum(Decimal(l["balances"][k]) for l in doc["leaves"])), DECIMALS[k],
+                                       DECIMALS[k]) for k in doc["balances"]}
+    dropped.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert last is not None
+    for pin in (["--commitment", out / "commitment.json"], ["--root", commitment["root"]]):
+        code, stdout, _ = run_por_process("verify-inclusion", dropped, *pin)
+        assert code == 1 and "path does not recompute the root" in stdout, stdout

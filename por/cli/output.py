@@ -38,7 +38,7 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
     elif state == "self-consistent":
         out.print(f"[bold yellow]NOT VERIFIED: {SELF_CONSISTENT}[/] ({terminal_text(title)})")
         for reason in verdict.reasons:
-            out.print(f"  [yellow]![/] {terminal_text(reason)}")
+            out.print(f"  [yellow]![/] {terminal_text(reason.removeprefix(SELF_CONSISTENT + ': '))}")
     else:
         out.print(f"[bold red]NOT VERIFIED[/] {terminal_text(title)}")
         for reason in verdict.reasons:
