@@ -99,3 +99,19 @@ def test_schema_accepts_every_proof_the_parser_accepts(publication):
         assert schema.is_valid(edited), f"schema stricter than the parser: {label}"
         checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_frozen_vectors_validate_in_both_formats(version):
+    """The schemas describe format 2 and the legacy format 1 (fixtures/vectors)."""
+    from fixtures.vectors import SETS, load_vectors
+
+    folder, vectors = SETS[version], load_vectors(version)
+    validator("commitment").validate(json.loads((folder / "commitment.json").read_text()))
+    with open(folder / "tree.bin", "rb") as handle:
+        validator("tree-header").validate(json.loads(handle.readline()))
+    for name in vectors["files"]["proofs"].values():
+        doc = json.loads((folder / name).read_text())
+        validator("inclusion-proof").validate(doc)
+        doc["version"] = 3 - version                  # the other format's fields are refused
+        assert not validator("inclusion-proof").is_valid(doc)
