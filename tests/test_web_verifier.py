@@ -148,11 +148,25 @@ def test_a_valid_proof_shows_verified_with_exact_balances_and_checked_signature(
     shot(page, "por-verified")
 
 
-def test_without_a_published_root_it_says_what_was_not_compared(page, site):
+def test_without_a_published_root_it_is_only_self_consistent_in_amber(page, site):
+    """Nothing pinned: every hash recomputes, but the page must not say verified (issue 12: fail closed)."""
     result = load(page, "paste", (site / "user-0000012.json").read_text().rstrip("\n"))
-    assert result["state"] == "verified"
-    assert any("not compared with a published commitment" in n for n in result["notes"])
+    assert result["state"] == "self-consistent" and result["verified"] is False and result["anchor"] is None
+    assert result["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or root "
+                                 "was given"]
+    assert any("Load the commitment.json the exchange published" in n for n in result["notes"])
+    assert page.locator("[data-testid=status] h3").inner_text() == \
+        "Not verified: self-consistent, but nothing to compare it with"
+    assert_no_green(page)
     assert page.locator("[data-testid=root-value]").inner_text() == proof_doc(site, "user-0000012")["root"]["hash"]
+    shot(page, "por-self-consistent")
+
+
+def assert_no_green(page) -> None:
+    """No green tick, pill or headline anywhere when the verdict is not VERIFIED."""
+    assert page.locator("[data-testid=status]").get_attribute("data-state") != "verified"
+    assert page.locator(".status.verified, .pill.match, .sig.verified").count() == 0
+    assert "\u2713" not in page.locator("[data-testid=status] .icon").inner_text()
 
 
 def _bump(amount: str) -> str:
@@ -239,6 +253,7 @@ def test_signatures_by_another_key_or_missing_fail_and_no_key_says_not_checked(p
     assert result["state"] == "failed"
     assert f"signed by {ADDRESS.lower()}, not by the pinned key {other.lower()}" in result["signature"]["text"]
     shot(page, "por-wrong-signer")
+    assert_no_green(page)                                 # the pill of a verified signature is muted under red
     page.fill("#signer", "")
     result = recheck(page)
     assert result["state"] == "verified" and result["signature"]["state"] == "not-checked"
@@ -251,18 +266,26 @@ def test_signatures_by_another_key_or_missing_fail_and_no_key_says_not_checked(p
     assert recheck(page)["state"] == "error"
 
 
-def test_okx_genuine_files_verify(page):
+def test_okx_genuine_files_are_self_consistent_but_anchored_to_nothing(page):
+    """OKX's root binds neither its totals nor its height unambiguously: a file alone, or under a bare root,
+    is self-consistent (amber), as in the CLI."""
     v1 = load(page, "drop", (OKX / "merkle_proof_file.json").read_text(), "merkle_proof_file.json")
-    assert v1["state"] == "verified" and v1["format"] == "okx-v1"
+    assert v1["state"] == "self-consistent" and v1["format"] == "okx-v1"
     assert v1["balances"] == [["BTC", "1.000069"], ["ETH", "0.99908176"], ["USDT", "19398.33550812"]]
     assert v1["root"] == "ac6b39d2a0aa8112bd1aadff5e7d4b5c2b91cd54d595262ba4367f5d2db4160d"
     assert page.locator("[data-testid=step]").count() == 23
-    shot(page, "okx-v1-verified")
+    assert_no_green(page)
+    shot(page, "okx-v1-self-consistent")
+    page.fill("#root", v1["root"])
+    pinned = recheck(page)
+    assert pinned["state"] == "self-consistent" and "so a pinned root alone anchors nothing" in pinned["reasons"][0]
+    page.fill("#root", "")
     v2 = load(page, "paste", (OKX / "user_info_file.json").read_text())
-    assert v2["state"] == "verified" and v2["format"] == "okx-v2"
+    assert v2["state"] == "self-consistent" and v2["format"] == "okx-v2"
     assert v2["balances"] == [["BTC", "0.00005"], ["ETH", "0"], ["USDT", "0"]]
     assert any("not checked here" in n for n in v2["notes"])
-    shot(page, "okx-v2-verified")
+    assert_no_green(page)
+    shot(page, "okx-v2-self-consistent")
 
 
 def test_okx_tampered_files_fail(page):
@@ -283,8 +306,8 @@ def test_okx_tampered_files_fail(page):
 
 # --- the page against the Python verifier ------------------------------------------------
 
-def python_verdict(text: str, commitment, source: str) -> dict[str, Any] | None:
-    """What `por verify-inclusion SOURCE [--commitment]` concludes; None for bad input (exit 2)."""
+def python_verdict(text: str, commitment, source: str, root: bytes | None = None) -> dict[str, Any] | None:
+    """What `por verify-inclusion SOURCE [--commitment | --root]` concludes; None for bad input (exit 2)."""
     from por.liabilities.check import verify_proof_document
     from por.liabilities.foreign import detect
 
@@ -293,8 +316,8 @@ def python_verdict(text: str, commitment, source: str) -> dict[str, Any] | None:
         kind = detect.proof_format(raw, source)
     except InputError:
         return None
-    verdict = verify_proof_document(kind, raw, Path(source), commitment, None, None)
-    return {"ok": verdict.ok, "reasons": verdict.reasons}
+    verdict = verify_proof_document(kind, raw, Path(source), commitment, root, None)
+    return {"ok": verdict.verified, "state": verdict.state, "reasons": verdict.reasons}
 
 
 def page_verdicts(page, cases: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
@@ -373,7 +396,7 @@ def test_page_verdict_equals_python_verdict_on_random_trees(page, tmp_path, seed
         if want is None:
             assert have["state"] == "error", candidate
             continue
-        assert have["ok"] == want["ok"], (candidate, want, have)
+        assert have["ok"] == want["ok"] and have["state"] == want["state"], (candidate, want, have)
         if want["ok"]:
             assert have["balances"] == [list(x) for x in json.loads(candidate)["balances"].items()]
         elif "invalid JSON" not in want["reasons"][0] and "duplicate key" not in want["reasons"][0]:
@@ -399,9 +422,9 @@ def test_page_verdict_equals_python_verdict_on_edited_okx_files(page):
             expected.append(python_verdict(candidate, None, name))
     got = page_verdicts(page, cases)
     for (candidate, _, _), want, have in zip(cases, expected, got):
-        assert have["ok"] == want["ok"], (candidate[:200], want, have)
+        assert have["state"] == want["state"], (candidate[:200], want, have)
         assert have["reasons"] == want["reasons"], (want, have)
-    assert sum(1 for w in expected if w["ok"]) == 2 and len(cases) > 130
+    assert sum(1 for w in expected if w["state"] == "self-consistent") == 2 and len(cases) > 130
 
 
 def _okx_edit(doc, path, value, rng):
