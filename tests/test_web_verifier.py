@@ -80,9 +80,14 @@ def page(browser, site):
     context.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, *, verdict: bool = False) -> None:
+    """A full-page screenshot; with `verdict`, also one screen from the verdict down (what a customer sees first)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if verdict:
+        page.locator("[data-testid=status]").scroll_into_view_if_needed()
+        page.evaluate("document.getElementById('result').scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(ARTIFACTS / f"{name}-verdict.png"))
 
 
 def settle(page) -> dict[str, Any]:
@@ -479,3 +484,183 @@ def _commitment_doc() -> dict[str, Any]:
             "hash": "sha256", "root": "ab" * 32, "height": 2, "leaf_count": 3,
             "assets": [{"symbol": "BTC", "decimals": 8}], "totals": {"BTC": "1.5"},
             "tree": {"file": "tree.bin", "sha256": "cd" * 32}}
+
+
+# --- issue 12: the page and the CLI on what anchors a verdict --------------------------------
+
+def cli_verdict(proof: Path, *pins: object) -> dict[str, Any]:
+    """`por verify-inclusion PROOF PINS --json` as a customer runs it: state, reasons, exit code."""
+    from fixtures.liabilities import run_por
+
+    code, out, err = run_por("verify-inclusion", proof, *pins, "--json")
+    if code == 2:
+        return {"code": 2, "state": "error", "reasons": [err]}
+    doc = json.loads(out)
+    return {"code": code, "state": doc["state"], "reasons": doc["reasons"]}
+
+
+def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[object]]]:
+    """(label, proof file, page pins, CLI pins) over formats 2 and 1, OKX, forgeries and bad pins."""
+    from fixtures.vectors import SETS, load_vectors
+
+    v2, v1 = load_vectors(2), load_vectors(1)
+    c2, c1 = SETS[2] / "commitment.json", SETS[1] / "commitment.json"
+    root2, root1 = v2["root"]["digest"], v1["root"]["digest"]
+    okx_v1 = OKX / "merkle_proof_file.json"
+    okx_root = json.loads(okx_v1.read_text())["path"][-1]["hash"]
+    okx_commitment = tmp / "okx-commitment.json"                 # a commitment naming OKX's root
+    okx_commitment.write_text(json.dumps(_commitment_doc() | {"root": okx_root}))
+    signer = "0x" + "22" * 20
+    cases = []
+
+    def add(label, proof, commitment=None, root=None, signer_text=None):
+        page_pins = {"commitmentText": commitment.read_text() if commitment else "", "rootText": root or "",
+                     "signerText": signer_text or ""}
+        cli = [*(["--commitment", commitment] if commitment else []), *(["--root", root] if root else []),
+               *(["--signer", signer_text] if signer_text else [])]
+        cases.append((label, proof, page_pins, cli))
+
+    for name in v2["files"]["proofs"].values():
+        proof = SETS[2] / name
+        add(f"v2 {name} nothing", proof)
+        add(f"v2 {name} root", proof, root=root2)
+        add(f"v2 {name} other root", proof, root="ab" * 32)
+        add(f"v2 {name} commitment", proof, commitment=c2)
+        add(f"v2 {name} legacy commitment", proof, commitment=c1)
+        add(f"v2 {name} signer alone", proof, signer_text=signer)
+        add(f"v2 {name} root and signer", proof, root=root2, signer_text=signer)
+    for name in v1["files"]["proofs"].values():
+        proof = SETS[1] / name
+        add(f"v1 {name} nothing", proof)
+        add(f"v1 {name} root", proof, root=root1)
+        add(f"v1 {name} commitment", proof, commitment=c1)
+        add(f"v1 {name} v2 commitment", proof, commitment=c2)
+    carol = json.loads((SETS[2] / v2["files"]["proofs"]["carol"]).read_text())
+    for label, edit in (("decimals", lambda d: d["assets"][0].update(decimals=1)),
+                        ("snapshot", lambda d: d.update(snapshot_id="2026-07-31")),
+                        ("exchange", lambda d: d.update(exchange="Other")),
+                        ("time", lambda d: d.update(snapshot_time="2026-06-30 23:59:59")),
+                        ("version", lambda d: d.update(version=1))):
+        doc = copy.deepcopy(carol)
+        edit(doc)
+        path = tmp / f"relabelled-{label}.json"
+        path.write_text(dumps(doc), encoding="utf-8")
+        add(f"relabelled {label} root", path, root=root2)
+        add(f"relabelled {label} nothing", path)
+    bob = json.loads((SETS[2] / v2["files"]["proofs"]["bob-ü"]).read_text())
+    bob["leaves"].pop()                                            # the empty last piece
+    dropped = tmp / "dropped.json"
+    dropped.write_text(dumps(bob), encoding="utf-8")
+    add("dropped empty piece root", dropped, root=root2)
+    add("dropped empty piece commitment", dropped, commitment=c2)
+    add("okx v1 nothing", okx_v1)
+    add("okx v1 root", okx_v1, root=okx_root)
+    add("okx v1 other root", okx_v1, root="ef" * 32)
+    add("okx v1 commitment", okx_v1, commitment=okx_commitment)
+    add("okx v2 user file alone", OKX / "user_info_file.json")
+    add("okx v2 user file root", OKX / "user_info_file.json", root=okx_root)
+    return cases
+
+
+def test_page_reaches_the_cli_verdict_on_every_anchoring_case(page, tmp_path):
+    """Same state (verified / self-consistent / failed / refused input) and the same reasons as the CLI."""
+    cases = anchoring_cases(tmp_path)
+    got = page.evaluate("""async (cases) => {
+        const out = [];
+        for (const [text, pins, name] of cases) out.push(await window.porVerifier.verify(text, pins, name));
+        return out;
+    }""", [[proof.read_text(encoding="utf-8"), pins, str(proof)] for _, proof, pins, _ in cases])
+    seen = set()
+    for (label, proof, _, cli), have in zip(cases, got):
+        want = cli_verdict(proof, *cli)
+        seen.add(want["state"])
+        assert have["state"] == want["state"], (label, want, have)
+        if want["state"] != "error":
+            assert have["reasons"] == want["reasons"], (label, want, have)
+            assert have["verified"] == (want["code"] == 0), label
+    assert seen == {"verified", "self-consistent", "failed", "error"} and len(cases) >= 40
+
+
+def test_the_page_recomputes_every_frozen_vector(page):
+    """fixtures/vectors: the page's own rules give every digest, the canonical header and the root, and it
+    verifies the frozen proofs against the signed commitment with the test key."""
+    from fixtures.vectors import SETS, load_vectors
+
+    for version in (2, 1):
+        vectors = load_vectors(version)
+        got = page.evaluate("""async (v) => {
+            const R = window.porVerifier.rules, users = {}, nodes = {}, out = {users: [], nodes: []};
+            for (const u of v.users) { users[u.account_id] = await R.userHash(u.nonce, u.account_id); out.users.push(users[u.account_id]); }
+            for (const n of v.nodes) nodes[n.height + "/" + n.index] = n;
+            for (const n of v.nodes) {
+                const sums = R.encodeSums(n.sums);
+                if (n.kind === "leaf") out.nodes.push(n.count === undefined ? await R.legacyLeafHash(users[n.account_id], n.piece, sums)
+                                                                           : await R.leafHash(users[n.account_id], n.piece, n.count, sums));
+                else if (n.kind === "padding") out.nodes.push(await R.paddingHash(n.height, n.index));
+                else {
+                    const l = nodes[(n.height - 1) + "/" + (2 * n.index)], r = nodes[(n.height - 1) + "/" + (2 * n.index + 1)];
+                    out.nodes.push(await R.innerHash(n.height, l.digest, R.encodeSums(l.sums), r.digest, R.encodeSums(r.sums)));
+                }
+            }
+            if (v.header) {
+                const f = v.header.fields;
+                out.header = R.canonicalHeader(f);
+                out.root = await R.rootHash(f, v.top.hash, R.encodeSums(v.top.sums));
+            }
+            return out;
+        }""", vectors)
+        assert got["users"] == [u["digest"] for u in vectors["users"]]
+        assert got["nodes"] == [n["digest"] for n in vectors["nodes"]]
+        if version == 2:
+            assert got["header"] == vectors["header"]["canonical"] and got["root"] == vectors["root"]["digest"]
+        folder = SETS[version]
+        pins = {"commitmentText": (folder / "commitment.json").read_text(),
+                "signerText": vectors["signing_key"]["address"] if version == 2 else ""}
+        for name in vectors["files"]["proofs"].values():
+            result = page.evaluate("([t, p]) => window.porVerifier.verify(t, p, 'proof.json')",
+                                   [(folder / name).read_text(encoding="utf-8"), pins])
+            assert result["state"] == "verified", result
+            if version == 2:
+                assert result["signature"]["state"] == "verified"
+            else:
+                assert "legacy: labels not bound" in result["notes"]
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_pass_amber_and_fail_screenshots_at_phone_and_desktop_width(browser, site, width):
+    """The three verdicts a customer can see, as they see them; green only under a verified headline."""
+    from fixtures.vectors import SETS, load_vectors
+
+    vectors = load_vectors(2)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    view = context.new_page()
+    errors = []
+    view.on("pageerror", lambda error: errors.append(str(error)))
+    view.goto((site / "signed" / "verify.html").as_uri())
+    proof = (SETS[2] / vectors["files"]["proofs"]["bob-ü"]).read_text(encoding="utf-8")
+    pin_commitment(view, SETS[2] / "commitment.json")
+    view.fill("#signer", vectors["signing_key"]["address"])
+    passed = load(view, "file", proof, "proof-bob.json")
+    assert passed["state"] == "verified" and passed["signature"]["state"] == "verified"
+    assert view.locator(".status.verified").count() == 1
+    assert view.locator("[data-testid=status] h3").inner_text() == "Verified: your balances are included"
+    shot(view, f"pass-{width}", verdict=True)
+    doc = json.loads(proof)
+    doc["leaves"].pop()                                      # a dropped piece, with the signature still good
+    failed = load(view, "file", dumps(doc), "proof-bob.json")
+    assert failed["state"] == "failed" and failed["signature"]["state"] == "verified"
+    assert_no_green(view)
+    shot(view, f"fail-{width}", verdict=True)
+    view.evaluate("document.getElementById('commitment-name').textContent = ''")
+    view.click("#clear")
+    view.fill("#signer", "")
+    view.evaluate("document.getElementById('commitment-text').value = ''; document.getElementById('commitment-text')"
+                  ".dispatchEvent(new Event('input'))")
+    amber = load(view, "file", proof, "proof-bob.json")
+    assert amber["state"] == "self-consistent"
+    assert view.locator(".status.self-consistent").count() == 1
+    assert_no_green(view)
+    shot(view, f"amber-{width}", verdict=True)
+    assert view.evaluate("document.documentElement.scrollWidth") <= width    # nothing wider than the screen
+    assert not errors, errors
+    context.close()
