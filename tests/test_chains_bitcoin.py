@@ -13,7 +13,7 @@ import pytest
 
 from chains import bitcoin
 from chains.base import BalanceQuery
-from chains.bitcoin import TxRecord, balance_at
+from chains.bitcoin_rpc import TxRecord, balance_at
 from chains.bitcoin_proofs import sign_bip137, sign_bip322_multisig, sign_bip322_p2wpkh
 from fixtures.bitcoin_wallets import fund_and_move, single
 from fixtures.esplora import EsploraShim
@@ -134,7 +134,7 @@ async def test_providers_that_disagree_on_a_balance_are_named_with_the_address(c
         shim.hide = set()
     assert "node_rpc" in err.value.provider and "esplora" in err.value.provider
     assert err.value.address == sc.wallets["p2wsh"].address
-    assert f"is {sc.at_snapshot['p2wsh']} vs {3 * 10**8} satoshis" in err.value.reason
+    assert f"is {sc.at_snapshot['p2wsh']} vs {3 * 10**8} base units" in err.value.reason
 
 
 # --- faults -------------------------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ async def test_transient_5xx_and_429_are_retried(chain):
     node, shim, sc = chain
     shim.fail_next(2, 503)
     shim.fail_next(1, 429)
-    readings = await read(config(None, shim.url, retries=3), sc, sc.snapshot_height)
+    readings = await read(config(None, shim.url, attempts=4), sc, sc.snapshot_height)
     assert [r.amount for r in readings] == [sc.at_snapshot[n] for n in NAMES]
 
 
@@ -151,7 +151,7 @@ async def test_persistent_429_is_a_provider_error_not_a_zero(chain):
     shim.fail_next(50, 429)
     try:
         with pytest.raises(ProviderError) as err:
-            await read(config(None, shim.url, retries=1), sc, sc.snapshot_height)
+            await read(config(None, shim.url, attempts=2), sc, sc.snapshot_height)
     finally:
         shim._fail.clear()
     assert err.value.provider == f"esplora {shim.url}" and "HTTP 429" in err.value.reason
@@ -163,8 +163,8 @@ async def test_a_provider_that_stops_answering_is_named(chain):
     with EsploraShim(node.base_url, node.api_key) as gone:
         url = gone.url
     with pytest.raises(ProviderError) as err:
-        await read(config(node, url, retries=1), sc, sc.snapshot_height)
-    assert err.value.provider == f"esplora {url}" and "cannot reach" in err.value.reason
+        await read(config(node, url, attempts=2), sc, sc.snapshot_height)
+    assert err.value.provider == f"esplora {url}" and "cannot connect" in err.value.reason
 
 
 async def test_a_provider_that_hangs_times_out_with_its_name_and_the_address(chain):
@@ -184,7 +184,7 @@ async def test_a_provider_that_hangs_times_out_with_its_name_and_the_address(cha
     thread.start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
-        async with bitcoin.make_adapter("btc", config(None, url, timeout=0.3, retries=1)) as adapter:
+        async with bitcoin.make_adapter("btc", config(None, url, timeout=0.3, attempts=2)) as adapter:
             with pytest.raises(ProviderError) as err:
                 await adapter.balances(queries(sc)[:1], sc.snapshot_height)
     finally:
@@ -214,6 +214,9 @@ async def test_a_wrong_api_key_is_named_without_leaking_it(chain):
     ({"esplora": ["http://127.0.0.1:1"], "timeout": 0}, "chains.btc.timeout"),
     ({"esplora": ["http://127.0.0.1:1"], "retries": True}, "chains.btc.retries"),
     ({"esplora": ["http://127.0.0.1:1"], "retries": -1}, "chains.btc.retries"),
+    ({"esplora": ["http://127.0.0.1:1"], "attempts": 0}, "chains.btc.attempts"),
+    ({"esplora": ["http://127.0.0.1:1"], "attempts": 2, "retries": 1}, "chains.btc.retries"),
+    ({"esplora": ["http://127.0.0.1:1"], "network": ["regtest"]}, "chains.btc.network"),
 ])
 def test_bad_config_names_the_field(table, field):
     with pytest.raises(InputError) as err:

@@ -51,7 +51,7 @@ class World:
         conf = {"family": "evm", "chain_id": 31337, "rpc": rpc or [self.node.url], "native_asset": "ETH",
                 "min_confirmations": 2, "tokens": {"TUSD": {"address": self.token, "decimals": 6},
                                                    "LATE": {"address": self.late_token, "decimals": 6}},
-                "retries": 2, **extra}
+                "attempts": 2, **extra}
         if multicall:
             conf["multicall3"] = self.reader
         return conf
@@ -261,7 +261,7 @@ async def proxy(world):
 @pytest.mark.parametrize("faults", [["503"], ["429", "503"], ["rpc-limit"]])
 async def test_transient_failures_are_retried(world, proxy, faults):
     queries = world.queries()
-    async with evm.make_adapter("hardhat", world.config(rpc=[proxy.url], retries=3)) as adapter:
+    async with evm.make_adapter("hardhat", world.config(rpc=[proxy.url], attempts=3)) as adapter:
         await adapter.tip_height()                 # the chain id check goes through cleanly first
         proxy.fail_next = list(faults)
         readings = await adapter.balances(queries, world.snapshot)
@@ -272,7 +272,7 @@ async def test_transient_failures_are_retried(world, proxy, faults):
 async def test_retries_are_bounded_then_the_provider_is_named(world, proxy):
     proxy.always = "503"
     with pytest.raises(ProviderError) as err:
-        await read(world.config(rpc=[proxy.url], retries=2), world.queries(), world.snapshot)
+        await read(world.config(rpc=[proxy.url], attempts=2), world.queries(), world.snapshot)
     assert err.value.provider == proxy.url and "HTTP 503" in err.value.reason
     assert proxy.requests == 2
 
@@ -280,7 +280,7 @@ async def test_retries_are_bounded_then_the_provider_is_named(world, proxy):
 async def test_a_hanging_provider_times_out(world, proxy):
     proxy.always = "hang"
     with pytest.raises(ProviderError, match="timed out"):
-        await read(world.config(rpc=[proxy.url], retries=1, timeout=0.5), world.queries(), world.snapshot)
+        await read(world.config(rpc=[proxy.url], attempts=1, timeout=0.5), world.queries(), world.snapshot)
 
 
 async def test_concurrency_limit_holds(world, proxy):

@@ -328,7 +328,7 @@ def test_cli_exits_1_or_2_with_one_line(kind):
         (folder / "tree.txt").write_bytes(OKX_TREE)
         (folder / "snapshot.json").write_bytes(SNAPSHOT_BYTES)
         (folder / "chains.toml").write_text(CHAINS.replace('native_asset = "ETH"\n',
-                                                           'native_asset = "ETH"\nretries = 1\ntimeout = 1\n'))
+                                                           'native_asset = "ETH"\nattempts = 1\ntimeout = 1\n'))
         (folder / "w.csv").write_bytes(WALLETS_CSV)
         (folder / name).write_bytes(data)
         code, out, err = run_cli(*[a.format(file=folder / name, dir=folder) for a in argv])

@@ -76,8 +76,11 @@ def test_snapshot_file(tmp_path):
 
 
 def test_chains_config(tmp_path):
-    conf = load_chains_config(write(tmp_path, "c.toml", '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\n'))
+    conf = load_chains_config(write(tmp_path, "c.toml", '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\n'
+                                                        'chain_id = 31337\nnative_asset = "ETH"\n'))
     assert conf["hardhat"]["family"] == "evm"
+    with pytest.raises(InputError, match="chains.hardhat.chain_id"):     # each table checked by its family now
+        load_chains_config(write(tmp_path, "f.toml", '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\n'))
     with pytest.raises(InputError, match="family"):
         load_chains_config(write(tmp_path, "d.toml", "[chains.hardhat]\nrpc = []\n"))
     with pytest.raises(InputError, match="invalid TOML"):
