@@ -30,4 +30,5 @@ def family_module(family: str) -> ChainFamily:
         raise ValueError(f"unknown chain family {family!r}; known: {', '.join(sorted(FAMILIES))}") from None
 
 
-__all__ = ["FAMILIES", "ChainFamily", "family_module"]
+__all__ = ["FAMILIES", "ChainFamily", "family_module", "base", "bitcoin", "bitcoin_address", "bitcoin_proofs",
+           "bitcoin_rpc", "evm", "evm_rpc", "records"]

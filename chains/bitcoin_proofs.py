@@ -168,10 +168,11 @@ def sign_bip322_p2wpkh(secret: bytes, message: str) -> str:
     pub = key.public_key.format(compressed=True)
     h = hash160(pub)
     sig = key.sign(bip322_sighash(message, p2wpkh_script(h), p2pkh_script(h)), hasher=None) + bytes([SIGHASH_ALL])
-    return base64.b64encode(_encode_witness([sig, pub])).decode()
+    return base64.b64encode(encode_witness([sig, pub])).decode()
 
 
-def _encode_witness(items: list[bytes]) -> bytes:
+def encode_witness(items: list[bytes]) -> bytes:
+    """A witness stack as BIP-322 serializes it: the item count, then each item with its length."""
     return compact.to_bytes(len(items)) + b"".join(compact.to_bytes(len(i)) + i for i in items)
 
 
@@ -256,4 +257,4 @@ def sign_bip322_multisig(secrets: list[bytes], message: str, witness_script: byt
             for k in keys if k in by_key]
     if not full:
         return [base64.b64encode(s).decode() for s in sigs]
-    return [base64.b64encode(_encode_witness([b""] + sigs + [witness_script])).decode()]
+    return [base64.b64encode(encode_witness([b""] + sigs + [witness_script])).decode()]
