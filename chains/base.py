@@ -166,7 +166,7 @@ class AgreeingAdapter(ChainAdapter):
 
     def _agreed_amount(self, query: BalanceQuery, height: int, amounts: list[int]) -> int:
         return agreed(self.labels, amounts,
-                      lambda a, b: f"the {query.asset} balance at height {height} is {a} vs {b} base units",
+                      lambda a, b: f"disagree on the {query.asset} balance at height {height}: {a} vs {b} base units",
                       address=query.address)
 
     async def aclose(self) -> None:

@@ -25,6 +25,8 @@ from fixtures.adversarial.reserves_cases import EXCHANGE, honest_rows, reserves_
 from fixtures.faultproxy import FaultProxy
 from por.errors import ProviderError
 
+pytestmark = pytest.mark.nodes      # real hardhat and bcoin nodes behind fault proxies
+
 EXPECTED = {"BTC": {"cold": "9", "hot": "1", "own": "0.5", "total": "10.5"},
             "ETH": {"cold": "96", "hot": "5", "own": "5", "total": "106"}}
 

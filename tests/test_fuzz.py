@@ -143,19 +143,25 @@ def test_por_tree_file(data):
 @given(data=inputs(OKX_V1))
 def test_okx_v1(data):
     proof = refused_or_accepted(okx.parse_okx_v1_proof, data, "v1.json")
-    if proof is not None:
-        okx.verify_okx_v1(proof, json.loads(OKX_V1)["path"][-1]["hash"])
+    if proof is not None and okx.verify_okx_v1(proof, json.loads(OKX_V1)["path"][-1]["hash"]).ok:
+        assert proof == okx.parse_okx_v1_proof(OKX_V1, "v1.json")      # only layout changed
 
 
 @FUZZ
 @given(data=inputs(OKX_USER), tree=inputs(OKX_TREE))
 def test_okx_v2_user_and_tree(data, tree):
     user = refused_or_accepted(okx.parse_okx_v2_user, data, "user.json")
-    path = _file(tree, "tree.txt")
-    refused_or_accepted(okx.verify_okx_v2_tree, path)
+    path, genuine = _file(tree, "tree.txt"), _file(OKX_TREE, "tree.txt")
+    verdict = refused_or_accepted(okx.verify_okx_v2_tree, path)
+    if verdict is not None and verdict.ok:
+        assert same_document("okx-tree", tree, OKX_TREE)                 # only line ends changed
     if user is not None:
         refused_or_accepted(okx.verify_okx_v2_user, user, path, None)
+        included = refused_or_accepted(okx.verify_okx_v2_user, user, genuine, None)
+        if included is not None and included.ok:
+            assert user == okx.parse_okx_v2_user(OKX_USER, "user.json")  # only layout changed
     path.unlink()
+    genuine.unlink()
 
 
 @FUZZ
