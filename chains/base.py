@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -60,7 +60,7 @@ class ChainAdapter(abc.ABC):
     async def balances(self, queries: Sequence[BalanceQuery], height: int) -> list[BalanceReading]:
         """Balances at `height`, one reading per query, in order. Never a silent zero."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: an adapter without connections keeps this
         """Releases connections."""
 
     async def __aenter__(self) -> ChainAdapter:
@@ -108,11 +108,12 @@ def agreed(labels: Sequence[str], answers: Sequence[T], disagreement: Callable[[
     return answers[0]
 
 
-async def gather_all(coros: Sequence[Awaitable[T]]) -> list[T]:
+async def gather_all(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
     """Runs concurrently; the first failure cancels the rest and is raised as itself (not as a group)."""
+    tasks: list[asyncio.Task[T]] = []
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(c) for c in coros]   # type: ignore[arg-type]
+            tasks = [group.create_task(c) for c in coros]
     except BaseExceptionGroup as failed:
         first: BaseException = failed
         while isinstance(first, BaseExceptionGroup):

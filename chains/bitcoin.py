@@ -19,8 +19,8 @@ from chains.bitcoin_proofs import (
     verify_multisig_bip137,
     verify_multisig_bip322,
 )
-from chains.records import DeclaredWallet, OwnershipResult, Scheme
 from chains.bitcoin_rpc import BitcoinAdapter, BitcoinSettings, EsploraProvider, HttpProvider, NodeProvider
+from chains.records import DeclaredWallet, OwnershipResult, Scheme
 from por.errors import InputError
 
 CONFIG_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"network", "node_rpc", "esplora", "batch_size"}

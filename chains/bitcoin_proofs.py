@@ -229,7 +229,8 @@ def verify_multisig_bip322(decoded: Decoded, script: bytes | None, signatures: t
         sigs = stack[1:-1]
         if stack[0] != b"" or len(sigs) != m:
             raise ProofError(f"BIP-322 witness must be [<>, {m} signatures, witness script]")
-        signed, k = set(), 0
+        signed: set[int] = set()
+        k = 0
         for sig in sigs:       # CHECKMULTISIG: signatures in the order of their keys
             while k < len(keys) and not _der_verify(sig, keys[k], digest):
                 k += 1

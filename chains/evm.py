@@ -14,6 +14,7 @@ proves the key signed, which is all an ownership proof claims.
 from __future__ import annotations
 
 import re
+
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address

@@ -14,13 +14,15 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import Web3RPCError
+from web3.types import RPCEndpoint
 
 from chains._http import Transient, Transport, TransportSettings
 from chains.base import AgreeingAdapter, BalanceQuery, gather_all
@@ -193,18 +195,20 @@ class Provider:
     async def _multicall_exists(self, height: int) -> bool:
         """A snapshot older than the contract falls back to JSON-RPC batches rather than failing."""
         if height not in self._has_multicall:
-            code = await self._retrying(lambda: self.w3.eth.get_code(self.settings.multicall3, height))
+            multicall = cast(ChecksumAddress, self.settings.multicall3)     # only asked when it is configured
+            code = await self._retrying(lambda: self.w3.eth.get_code(multicall, height))
             self._has_multicall[height] = len(code) > 0
         return self._has_multicall[height]
 
     async def _batch_chunk(self, chunk: Sequence[BalanceQuery], height: int) -> list[int]:
         tag = hex(height)
-        calls = [("eth_getBalance", [q.address, tag]) if q.token is None else
-                 ("eth_call", [{"to": q.token, "data": "0x" + (BALANCE_OF + _word(q.address)).hex()}, tag])
-                 for q in chunk]
+        calls: list[tuple[RPCEndpoint, Any]] = [
+            (RPCEndpoint("eth_getBalance"), [q.address, tag]) if q.token is None else
+            (RPCEndpoint("eth_call"), [{"to": q.token, "data": "0x" + (BALANCE_OF + _word(q.address)).hex()}, tag])
+            for q in chunk]
 
-        async def once() -> list[dict]:
-            answers = await self.w3.provider.make_batch_request(calls)
+        async def once() -> Any:
+            answers: Any = await self.w3.provider.make_batch_request(calls)
             if isinstance(answers, dict):      # the whole batch refused in one error object
                 error = answers.get("error") or {}
                 if error.get("code") in _LIMIT_CODES:
@@ -234,7 +238,7 @@ class Provider:
         return amounts
 
     async def _multicall_chunk(self, chunk: Sequence[BalanceQuery], height: int) -> list[int]:
-        multicall = self.settings.multicall3
+        multicall = cast(ChecksumAddress, self.settings.multicall3)     # only called when it is configured
         calls = [(multicall, GET_ETH_BALANCE + _word(q.address)) if q.token is None else
                  (q.token, BALANCE_OF + _word(q.address)) for q in chunk]
         data = encode_aggregate3(calls)

@@ -5,7 +5,6 @@ P2WSH multisig) are funded, spend before the snapshot, and move again after it,
 so a reading at the snapshot that looked at the tip would be wrong.
 """
 
-import asyncio
 import socket
 import threading
 
@@ -13,13 +12,13 @@ import pytest
 
 from chains import bitcoin
 from chains.base import BalanceQuery
-from chains.bitcoin_rpc import TxRecord, balance_at
 from chains.bitcoin_proofs import sign_bip137, sign_bip322_multisig, sign_bip322_p2wpkh
+from chains.bitcoin_rpc import TxRecord, balance_at
+from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType, ownership_message
 from fixtures.bitcoin_wallets import fund_and_move, single
 from fixtures.esplora import EsploraShim
 from fixtures.localchains.bcoin import BcoinNode
 from por.errors import InputError, ProviderError
-from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType, ownership_message
 from por.reserves.read import read_reserves
 
 NAMES = ("p2pkh", "p2wpkh", "p2sh", "p2wsh")
@@ -247,7 +246,7 @@ def test_replay_is_by_exact_script_and_height():
     assert balance_at(history + history, mine, 10) == 500          # a transaction listed twice counts once
 
 
-# --- end to end through por.reserves.read --------------------------------------------------------------------------------
+# --- end to end through por.reserves.read ---------------------------------------------------------------------
 def declare(scenario, snapshot_id, exchange):
     rows = []
     for name, scheme in (("p2pkh", "bip137"), ("p2wpkh", "bip322"), ("p2sh", "bip137"), ("p2wsh", "bip322")):

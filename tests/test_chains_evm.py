@@ -21,11 +21,10 @@ from eth_account.messages import encode_defunct
 
 from chains import evm, family_module
 from chains.base import BalanceQuery
+from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType, ownership_message
 from fixtures.localchains import free_port
-from fixtures.localchains.hardhat import (HardhatNode, deploy_batch_reader, deploy_token, encode_call,
-                                          token_abi)
+from fixtures.localchains.hardhat import HardhatNode, deploy_batch_reader, deploy_token, encode_call, token_abi
 from por.errors import InputError, ProviderError
-from chains.records import DeclaredWallet, Scheme, Snapshot, ChainSnapshot, WalletType, ownership_message
 
 ETH = 10**18
 SNAP_ID = "2025-06-30"
@@ -463,6 +462,7 @@ async def test_read_reserves_end_to_end(world, tmp_path):
 # --- the hand-written aggregate3 codec against eth_abi --------------------------------------------
 def test_aggregate3_codec_matches_eth_abi():
     from eth_abi import decode, encode
+
     from chains.evm_rpc import AGGREGATE3, decode_results, encode_aggregate3
     calls = [(Account.create().address, bytes(range(n))) for n in (0, 1, 31, 32, 36, 33, 100)]
     assert encode_aggregate3(calls) == AGGREGATE3 + encode(["(address,bool,bytes)[]"],

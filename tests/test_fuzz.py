@@ -23,21 +23,21 @@ from hypothesis import strategies as st
 
 import chains.evm  # noqa: F401 - py_ecc raises the recursion limit on import; do it before hypothesis looks
 from chains import family_module
+from chains.records import ownership_message
 from fixtures.adversarial.input_cases import CHAINS, SNAPSHOT, WALLET_HEAD, WALLET_ROW
 from fixtures.adversarial.por_cases import Book, _text
 from fixtures.okx import build, random_balances, split_leaf, tree_lines, user_leaves, v1_case, v2_user
 from por.amounts import AssetTable, parse_amount
-from por.liabilities.ingest import load_customers
-from por.errors import PorError
-from por.liabilities.foreign import okx
-from por.liabilities.porjson import parse_commitment, parse_proof
-from por.strictjson import loads
-from por.liabilities.treefile import verify_tree_file
-from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
-from chains.records import ownership_message
 from por.audit.policy import parse_policy
 from por.audit.prices import load_prices
+from por.errors import PorError
+from por.liabilities.foreign import okx
 from por.liabilities.inclusion import verify_inclusion
+from por.liabilities.ingest import load_customers
+from por.liabilities.porjson import parse_commitment, parse_proof
+from por.liabilities.treefile import verify_tree_file
+from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
+from por.strictjson import loads
 
 EXAMPLES = int(os.environ.get("POR_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("POR_FUZZ_EXAMPLES"),
@@ -66,7 +66,8 @@ SNAPSHOT_BYTES = json.dumps(SNAPSHOT).encode()
 CHAINS_BYTES = (CHAINS + '[chains.btc]\nfamily = "bitcoin"\nnetwork = "regtest"\nnode_rpc = ["http://x:k@127.0.0.1:9"]\n'
                 ).encode()
 POLICY = (Path(__file__).resolve().parents[1] / "por" / "policies" / "jp-fsa.toml").read_bytes()
-PRICES = b"asset,price_jpy,source,time\nBTC,14500000.5,a quote,2024-06-30T00:00:00+09:00\nETH,500000,b,2024-06-30T00:00:00Z\n"
+PRICES = (b"asset,price_jpy,source,time\nBTC,14500000.5,a quote,2024-06-30T00:00:00+09:00\n"
+          b"ETH,500000,b,2024-06-30T00:00:00Z\n")
 
 
 @st.composite

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from chains.records import AddressReserve, DeclaredWallet, OwnershipResult, Scheme, WalletType
 from fixtures.adversarial import ROOT
 from fixtures.sample import write_customers
-from chains.records import AddressReserve, DeclaredWallet, OwnershipResult, Scheme, WalletType
+from por.audit.html import render_html
 from por.audit.policy import load_policy
 from por.audit.reconcile import ReconcileOptions, reconcile
-from por.audit.html import render_html
 
 ENV = {**{k: v for k, v in os.environ.items() if k != "POR_DEBUG"}, "PYTHONPATH": str(ROOT)}
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from chains.records import Scheme, WalletType
 from por.errors import InputError
 from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
-from chains.records import Scheme, WalletType
 
 HEADER = "chain,asset,address,wallet_type,scheme,message,signature,script\n"
 ROW = "hardhat,ETH,0xabc123,cold,eip191,Proof of reserves s1 by ex: 0xabc123,0xsig,\n"

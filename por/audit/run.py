@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any
 
 from por import __version__
 from por.audit.policy import load_policy
@@ -25,7 +27,7 @@ from por.reserves.read import plan_reserves, read_planned
 from por.strictjson import load_file
 
 # progress(description, total) -> a context manager yielding advance(n); the CLI passes its progress bar
-Progress = Callable[[str, "int | None"], ContextManager[Callable[[int], None]]]
+Progress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None]]]
 
 
 @contextlib.contextmanager
@@ -111,4 +113,4 @@ def claims_of_others(paths: list[Path]) -> dict[tuple[str, str], str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

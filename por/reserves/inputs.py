@@ -10,8 +10,9 @@ import csv
 import re
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from chains import family_module
 from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
@@ -199,7 +200,8 @@ def _stderr_note(message: str) -> None:
     print(f"por: note: {message}", file=sys.stderr)
 
 
-def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: str | None):
+def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path,
+                         exchange: str | None) -> tuple[list[DeclaredWallet], Snapshot, dict[str, dict[str, Any]], str]:
     """The three reserves inputs, parsed, and the exchange name settled (shared by `por reserves` and the audit)."""
     declared, stated = load_wallets(wallets)
     exchange = exchange or stated

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chains import family_module
 from chains.base import BalanceQuery, ChainAdapter, ChainConfig, ChainFamily, min_confirmations
@@ -110,13 +111,13 @@ class ReservesPlan:
 
     exchange: str
     snapshot: Snapshot
-    chains: dict[str, ChainConfig]
+    chains: Mapping[str, ChainConfig]
     rows: list[AddressReserve]
     queries: dict[str, list[tuple[AddressReserve, BalanceQuery]]]   # per chain: each row and its query
     decimals: dict[str, int]
 
 
-def plan_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: dict[str, ChainConfig],
+def plan_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Mapping[str, ChainConfig],
                   exchange: str, *, table: AssetTable | None = None) -> ReservesPlan:
     """Every check that needs no chain, so bad input fails before any slow work: each chain's table
     (`check_config`), each wallet's chain, snapshot height, address and asset, each ownership proof."""
@@ -153,7 +154,7 @@ async def read_planned(plan: ReservesPlan, *, make_adapter: MakeAdapter | None =
     return ReservesReport(plan.exchange, plan.snapshot, plan.rows, summarize(plan.rows, plan.decimals))
 
 
-async def read_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: dict[str, ChainConfig],
+async def read_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Mapping[str, ChainConfig],
                         exchange: str, *, table: AssetTable | None = None,
                         progress: Callable[[int], None] | None = None,
                         make_adapter: MakeAdapter | None = None) -> ReservesReport:
