@@ -24,7 +24,12 @@ def _version() -> str:
             return "0+unknown"
 
 
-__version__ = _version()
+def __getattr__(name: str) -> str:
+    """`por.__version__`, looked up on first use: importlib.metadata costs start-up time."""
+    if name == "__version__":
+        globals()["__version__"] = version = _version()
+        return version
+    raise AttributeError(f"module 'por' has no attribute {name!r}")
 
 __all__ = ["__version__", "amounts", "atomic", "audit", "cli", "errors", "liabilities", "publication", "reserves",
            "signing", "strictjson", "text", "verdict"]
