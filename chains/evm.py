@@ -33,16 +33,21 @@ KNOWN_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"chain_id", "rpc", "multicall3", "t
 
 
 # --- addresses and queries ----------------------------------------------------------------------
-def validate_address(address: str, config: ChainConfig | None = None) -> str:
+def validate_address(address: str, config: ChainConfig) -> str:
     """EIP-55 checksummed form; a mixed-case address must carry a valid checksum (it catches typos)."""
+    return checksummed(address)
+
+
+def checksummed(address: str) -> str:
+    """`validate_address` for any EVM address (a token contract, multicall3): no chain table needed."""
     if not isinstance(address, str) or not _ADDRESS_RE.match(address):
         raise InputError(f"{str(address)[:50]!r} is not an EVM address (0x and 40 hex digits)", field="address")
-    checksummed = to_checksum_address(address)
+    expected = to_checksum_address(address)
     body = address[2:]
-    if body != body.lower() and body != body.upper() and address != checksummed:
+    if body != body.lower() and body != body.upper() and address != expected:
         raise InputError(f"{address} fails its EIP-55 checksum (mixed case that does not match): "
                          "a mistyped address?", field="address")
-    return checksummed
+    return expected
 
 
 def _tokens(config: ChainConfig, prefix: str = "") -> dict[str, str]:
@@ -62,7 +67,7 @@ def _tokens(config: ChainConfig, prefix: str = "") -> dict[str, str]:
         if not isinstance(decimals, int) or isinstance(decimals, bool) or not 0 <= decimals <= 36:
             raise InputError("must be an integer from 0 to 36", field=f"{field}.decimals")
         try:
-            out[symbol] = validate_address(table["address"])
+            out[symbol] = checksummed(table["address"])
         except InputError as exc:
             raise InputError(exc.reason, field=f"{field}.address") from None
     return out
@@ -77,7 +82,7 @@ def _native_asset(config: ChainConfig, prefix: str = "") -> str:
 
 def balance_query(wallet: DeclaredWallet, config: ChainConfig) -> BalanceQuery:
     """The native coin by eth_getBalance, a configured token by its contract's balanceOf."""
-    address = validate_address(wallet.address)
+    address = checksummed(wallet.address)
     native = _native_asset(config)
     if wallet.asset == native:
         return BalanceQuery(address, wallet.asset)
@@ -107,7 +112,7 @@ def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: Chai
         return _fail(f"expected one eip191 signature, got {len(wallet.signatures)} "
                      "(contract wallets, EIP-1271, are not supported)")
     try:
-        address = validate_address(wallet.address)
+        address = checksummed(wallet.address)
     except InputError as exc:
         return _fail(exc.reason)
     text = wallet.signatures[0]
@@ -154,7 +159,7 @@ def _settings(name: str, config: ChainConfig) -> tuple[EvmSettings, list[str]]:
     multicall = config.get("multicall3")
     if multicall is not None:
         try:
-            multicall = validate_address(multicall)
+            multicall = checksummed(multicall)
         except InputError as exc:
             raise InputError(exc.reason, field=f"{prefix}multicall3") from None
     _native_asset(config, prefix)
@@ -183,4 +188,4 @@ def make_adapter(name: str, config: ChainConfig) -> ChainAdapter:
 
 
 __all__ = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings", "check_config",
-           "KNOWN_KEYS"]
+           "checksummed", "KNOWN_KEYS"]
