@@ -65,7 +65,10 @@ def parse_totals(data: Any, source: str) -> PublishedTotals:
             raise obj.error(symbol, f"{text[:40]!r} is not a canonical decimal (no sign, exponent, "
                                     "leading or trailing zeros; at most 60 digits each side)")
         totals[symbol] = Decimal(text)
-    return PublishedTotals(source=source, totals=totals, snapshot_id=f.str("snapshot_id", optional=True, max_len=200),
+    snapshot_id = f.str("snapshot_id", optional=True, max_len=200)
+    if snapshot_id == "":
+        raise f.error("snapshot_id", "empty (leave it out when the totals name no snapshot)")
+    return PublishedTotals(source=source, totals=totals, snapshot_id=snapshot_id,
                            published_at=f.str("published_at", optional=True, max_len=1000))
 
 

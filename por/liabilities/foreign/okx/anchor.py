@@ -23,8 +23,7 @@ NO_ACCOUNT_ID = ("OKX leaves carry no account id: only the nonce ties a leaf to 
 def as_pins(pins: Pins | str | None) -> Pins:
     """Pins as given; a bare string is a root alone (hex, `0x` and upper case allowed); None is nothing."""
     if isinstance(pins, str):
-        value = pins.strip().lower()
-        return Pins(root=bytes.fromhex(value[2:] if value.startswith("0x") else value))
+        return Pins(root=bytes.fromhex(pins.strip().lower().removeprefix("0x")))
     return pins if pins is not None else Pins()
 
 
