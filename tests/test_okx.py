@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import tracemalloc
 from decimal import Decimal
 from pathlib import Path
@@ -448,3 +449,113 @@ def test_amount_text_round_trips_and_matches_decimal_formatting(units):
 def test_non_canonical_amounts_are_bad_input(bad):
     with pytest.raises(InputError):
         parse_units(bad)
+
+
+# --- issue 12: only what OKX writes; totals, height and coins bound by name ------------------------
+
+def test_an_okx_root_reads_as_other_totals_and_heights():
+    """Why a root alone is not enough: the joined texts split more than one canonical way."""
+    root = json.loads(V1)["path"][-1]
+    assert readings([root["balances"][c] for c in okx.COINS], root["height"]) == 144
+    assert readings(list(V2_TOTALS.values()), 6) == 6          # "1.42045977"+"6" is also "1.4204597"+"76"
+    assert readings(["12", "3"], 5) == 3 and readings(["1"], 2) == 1
+
+
+def test_v1_leaf_count_range_is_exactly_the_trees_that_fit_the_path():
+    """A V1 proof shows the leaf count as a range; every count in it, and none outside, builds this path."""
+    rng = random.Random(30)
+    cases = {(n, i): gen.v1_case(rng, n, i) for n in range(2, 41) for i in range(n)}
+    shape = {key: [n["type"] for n in doc["path"]] for key, doc in cases.items()}
+    for (count, index), doc in cases.items():
+        if count > 20:
+            continue
+        low, high = _v1(doc).facts["leaf_count_range"]
+        fits = [n for n in range(2, 41) if (n, index) in shape and shape[n, index] == shape[count, index]]
+        assert fits == list(range(low, high + 1)), (count, index, low, high, fits)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d["self"]["balances"].pop("ETH"), "missing ETH"),
+    (lambda d: d["self"].update(balances={"ETH": d["self"]["balances"]["ETH"], "BTC": d["self"]["balances"]["BTC"],
+                                          "USDT": d["self"]["balances"]["USDT"]}), "coins in the order ETH, BTC, USDT"),
+    (lambda d: d["self"].update(balances={("btc" if k == "BTC" else k): v for k, v in d["self"]["balances"].items()}),
+     "'btc' is not a coin"),
+    (lambda d: d["path"][3]["balances"].update(DOGE="0"), "'DOGE' is not a coin"),
+    (lambda d: d["self"].update(nonce=d["self"]["nonce"].upper()), "self.nonce: expected 64 lower-case hex"),
+    (lambda d: d["path"][0].update(nonce=d["path"][0]["nonce"][:-1]), "path[0].nonce"),
+    (lambda d: d["path"][2].update(auditId="4999 30592"), "path[2].auditId: expected 1-20 digits"),
+])
+def test_v1_spellings_okx_never_writes_are_refused(edit, words):
+    doc = json.loads(V1)
+    edit(doc)
+    with pytest.raises(InputError, match=re.escape(words)):
+        okx.parse_okx_v1_proof(json.dumps(doc), "p")
+
+
+def test_json_escapes_and_user_node_heights_okx_never_writes_are_refused():
+    with pytest.raises(InputError, match=r"p:1: a JSON escape .* not as OKX writes it"):
+        okx.parse_okx_v1_proof(V1.replace('"0.00007282"', '"0.0000728\\u0032"', 1), "p")
+    with pytest.raises(InputError, match="not as OKX writes it"):
+        okx.parse_okx_v2_user(USER.replace('"ETH"', '"\\u0045TH"', 1), "u")
+    doc = json.loads(USER)
+    doc["nodes"][0]["height"] = 1
+    with pytest.raises(InputError, match=r"nodes\[0\]\.height: unknown field"):
+        okx.parse_okx_v2_user(json.dumps(doc), "u")
+
+
+@pytest.mark.parametrize("before, after", [
+    (b'"ETH":"0"', b'"ETH": "0"'), (b'"ETH":"0"', b'"\\u0045TH":"0"'), (b'"ETH":"0"', b'"ETH":"\\u0030"'),
+    (b'"}', b'"} '), (b'"}', b'"}\r\r'), (b'{"BTC"', b'{ "BTC"'), (b'"ETH"', b'"eth"'),
+])
+def test_tree_line_spellings_okx_never_writes_are_refused(before, after):
+    lines = TREE.encode().split(b"\n")
+    assert before in lines[1]
+    lines[1] = lines[1].replace(before, after, 1)
+    with pytest.raises(InputError, match=r"tree:2: balances"):
+        okx.verify_okx_v2_tree(io.BytesIO(b"\n".join(lines)), pinned(V2_ROOT, V2_TOTALS))
+
+
+def test_no_pattern_is_built_from_a_coin_name():
+    """`B.C` on line 1 once made the line pattern match `BXC` on every other line (issue 12, item 11)."""
+    lines = TREE.splitlines(keepends=True)
+    forged = [lines[0].replace('"BTC"', '"B.C"')] + [line.replace('"BTC"', '"BXC"') for line in lines[1:]]
+    with pytest.raises(InputError, match="'B.C' is not a coin"):
+        tree_verdict("".join(forged), V2_ROOT)
+    source = (Path(okx.__file__).parent / "tree.py").read_text()
+    assert "re.compile(b\"\\\\{\" + pattern" not in source and "re.escape(c.encode())" in source
+
+
+def test_a_tree_that_rereads_the_users_own_leaf_as_another_coin_fails_by_name():
+    """The user's split leaf "0.0000487","0","0" hashes like "0.000048","70","0": same leaf hash,
+    70 ETH instead of 0.0000487 BTC. A tree published with that reading owes another coin."""
+    doc = json.loads(USER)
+    leaves = gen.user_leaves(doc)
+    assert leaves[0][1]["BTC"] == Decimal("0.0000487") and not leaves[0][1]["ETH"]
+    reread = (leaves[0][0], {"BTC": Decimal("0.000048"), "ETH": Decimal(70), "USDT": Decimal(0)})
+    assert gen.split_leaf(doc["hash"], reread[1])[0] == leaves[0][0]
+    levels = gen.build([reread, leaves[1]] + _leaves(random.Random(31), 5))
+    _only(user_verdict(USER, _tree_text(levels), *levels[-1][0]), "nodes[0]", "other balances")
+
+
+def test_root_alone_is_not_verified_and_totals_are_compared_by_name():
+    v = v1_verdict(V1)
+    assert v.ok and not v.facts["anchored"]                 # nothing pinned: the fail-closed rule is the CLI's
+    alone = okx.verify_okx_v1(okx.parse_okx_v1_proof(V1, "p"), V1_ROOT)
+    assert not alone.ok and "reads 144 ways" in alone.reasons[0] and "--totals" in alone.reasons[0]
+    assert v1_verdict(V1, V1_ROOT).ok
+    swapped = {"BTC": V1_TOTALS["ETH"], "ETH": V1_TOTALS["BTC"], "USDT": V1_TOTALS["USDT"]}
+    assert [r.split(" is not")[0] for r in v1_verdict(V1, V1_ROOT, swapped).reasons] == \
+        ["totals: BTC 95088.55505656", "totals: ETH 939953.49090361"]
+    assert "lists DOGE" in v1_verdict(V1, V1_ROOT, {**V1_TOTALS, "DOGE": 0}).reasons[0]
+    assert any("the tree holds USDT" in r for r in v1_verdict(V1, V1_ROOT, {"BTC": 1, "ETH": 1}).reasons)
+
+
+def test_every_okx_verdict_says_what_the_root_does_not_bind():
+    user = okx.parse_okx_v2_user(USER, "u")
+    verdicts = [v1_verdict(V1), v1_verdict(V1, V1_ROOT), okx.verify_okx_v1(okx.parse_okx_v1_proof(V1, "p"), V1_ROOT),
+                okx.verify_okx_v2_user(user, TREE_PATH), okx.verify_okx_v2_user(user, TREE_PATH, pinned(V2_ROOT, V2_TOTALS)),
+                okx.verify_okx_v2_tree(TREE_PATH), okx.verify_okx_v2_tree(TREE_PATH, pinned(V2_ROOT, V2_TOTALS))]
+    for v in verdicts:
+        assert v.facts["root_does_not_bind"][:2] == ["per-coin totals", "height"]
+        assert any("does not bind the per-coin totals or the height" in t for t in v.facts["notes"] + v.reasons)
+    assert all("account id" in v.facts["root_does_not_bind"] for v in verdicts[:5])
