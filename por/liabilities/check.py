@@ -51,7 +51,7 @@ def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitm
                           tree: Path | None, totals: PublishedTotals | None = None) -> Verdict:
     """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing), and
     with a root the totals the exchange published. A combination of pins that leaves one unchecked
-    is bad input (exit 2), raised before the document is read."""
+    is bad input (exit 2), raised before the document is verified."""
     pins = check_usage(commitment, root, totals)
     return guarded(lambda: _verify_proof(kind, raw, path, pins, tree))
 
