@@ -16,7 +16,7 @@ SELF_CONSISTENT = "self-consistent, but nothing to compare it with"
 
 
 @dataclass(frozen=True)
-class Pins:
+class Pinned:
     """What the user supplied to compare a result with, from a source they trust."""
 
     commitment: bool = False     # the published commitment.json
@@ -41,7 +41,7 @@ POR_V1 = RootBinding(labels=False, totals=True, name="a por format 1 (legacy) do
                      unbound="the asset labels, snapshot id or leaf count", legacy="legacy: labels not bound")
 
 
-def anchor_of(pins: Pins, binding: RootBinding) -> tuple[str | None, str | None]:
+def anchor_of(pins: Pinned, binding: RootBinding) -> tuple[str | None, str | None]:
     """(what the result is anchored to, None) or (None, why nothing anchors it): the one rule.
 
     A commitment anchors (the verifier compares every field of it); a root anchors
@@ -97,7 +97,7 @@ class Verdict:
     def not_checked(self, what: str) -> None:
         self.facts.setdefault("not_checked", []).append(what)
 
-    def conclude(self, pins: Pins, binding: RootBinding) -> "Verdict":
+    def conclude(self, pins: Pinned, binding: RootBinding) -> "Verdict":
         """Applies the rule (`anchor_of`) and says what anchors the result, or why nothing does.
 
         Call it once, when every check of the document has run; a failure found

@@ -136,6 +136,12 @@ def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
     return None, None
 
 
+def _published_totals(path: Optional[Path]):
+    from por.liabilities.pins import read_totals
+
+    return read_totals(path) if path else None
+
+
 def verify_inclusion(
     proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX V1 "
                                                  "proof or OKX V2 user file; several: one customer's periods.")],
@@ -146,6 +152,9 @@ def verify_inclusion(
                                                        "signed by.")] = None,
     format: Annotated[ProofFormat, typer.Option("--format", help="Proof format.")] = ProofFormat.auto,
     tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it.")] = None,
+    totals: Annotated[Optional[Path], typer.Option(help="The per-asset totals the exchange published (JSON, "
+                                                   "docs/formats/totals.schema.json), with --root: compared by "
+                                                   "asset name and exact value.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
@@ -156,6 +165,8 @@ def verify_inclusion(
     from por.publication.verify import signature_facts
 
     commitments = commitment or []
+    if totals and (len(proofs) > 1 or len(commitments) > 1):
+        raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
                               json_out=json_out)
@@ -164,7 +175,7 @@ def verify_inclusion(
     raw = read_candidate(proof)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
-    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree)
+    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals))
     signature_facts(verdict, commitment, pinned_key)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
@@ -180,6 +191,9 @@ def verify_tree(
     root: Annotated[Optional[str], typer.Option(help="Root hash (hex) the tree must have.")] = None,
     signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
                                                        "signed by.")] = None,
+    totals: Annotated[Optional[Path], typer.Option(help="The per-asset totals the exchange published (JSON, "
+                                                   "docs/formats/totals.schema.json), with --root: compared by "
+                                                   "asset name and exact value.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
@@ -194,7 +208,8 @@ def verify_tree(
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
     with progress_bar("verifying tree", None) as advance:
-        verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance)
+        verdict = verify_tree_document(kind, tree, pinned, root_bytes, totals=_published_totals(totals),
+                                       progress=advance)
     signature_facts(verdict, commitment, pinned_key)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(

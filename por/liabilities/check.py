@@ -14,10 +14,11 @@ from typing import Callable
 from por.errors import InputError
 from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import binding, verify_inclusion
-from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof
+from por.liabilities.pins import Pins, PublishedTotals, check_usage, compare_snapshot, compare_totals
+from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof, sums_json
 from por.liabilities.tree import sibling_positions
 from por.strictjson import loads, read_bounded
-from por.verdict import Pins, Verdict
+from por.verdict import Pinned, Verdict
 
 MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a giant file to find out
 
@@ -47,31 +48,30 @@ def guarded(check: Callable[[], Verdict]) -> Verdict:
         return Verdict(ok=False, reasons=[exc.location_text()])
 
 
-def pins_of(commitment: Commitment | None, root: bytes | None, **more: bool) -> Pins:
-    return Pins(commitment=commitment is not None, root=root is not None, **more)
-
-
 def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitment | None, root: bytes | None,
-                          tree: Path | None, *, pins: Pins | None = None) -> Verdict:
-    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing), concluded."""
-    verdict = guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree))
-    return _conclude(verdict, kind, pins or pins_of(commitment, root))
+                          tree: Path | None, totals: PublishedTotals | None = None) -> Verdict:
+    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing), and
+    with a root the totals the exchange published; concluded. A combination of pins that leaves one
+    unchecked is bad input (exit 2), raised before the document is verified."""
+    pins = check_usage(commitment, root, totals)
+    return _conclude(guarded(lambda: _verify_proof(kind, raw, path, pins, tree)), kind, pins)
 
 
 def _conclude(verdict: Verdict, kind: str, pins: Pins) -> Verdict:
-    """The rule, with what this document's root binds: a por version, or the foreign format's own word."""
+    """The rule (por.verdict), with what this document's root binds: a por version, or the foreign format's word."""
     if kind == "por":
         what = binding(verdict.facts.get("version", 2))
     else:
         what = foreign_format(kind).root_binding(kind)
-    verdict.conclude(pins, what)
+    verdict.conclude(Pinned(commitment=pins.commitment is not None, root=pins.root is not None,
+                            totals=pins.totals is not None), what)
     verdict.facts["anchored"] = verdict.anchor is not None
     return verdict
 
 
-def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
+def _verify_proof(kind, raw, path, pins, tree_path) -> Verdict:
     source = str(path)
-    expected = pinned.root if pinned is not None else root_bytes
+    pinned, root_bytes = pins.commitment, pins.root
     if kind == "por":
         try:
             text = raw.decode("utf-8")
@@ -84,9 +84,17 @@ def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
             verdict.fail(f"{source}: {difference}")
         if tree_path is not None:
             check_leaves_in_tree(parsed, tree_path, verdict)
+        if pins.totals is not None:
+            _against_totals(verdict, pins.totals, sums_json(parsed.assets, parsed.root_sums), parsed.snapshot_id)
         return verdict
-    return foreign_format(kind).verify_proof(kind, raw, source, expected_root=expected.hex() if expected else None,
-                                             tree=tree_path)
+    return foreign_format(kind).verify_proof(kind, raw, source, pins=pins, tree=tree_path)
+
+
+def _against_totals(verdict: Verdict, totals: PublishedTotals, shown: dict[str, str], snapshot_id: str | None) -> None:
+    """por's root binds amounts by position; published totals bind the labels: by name, exact value."""
+    compare_totals(verdict, shown, totals.totals, totals.source)
+    compare_snapshot(verdict, totals, snapshot_id)
+    verdict.facts["totals_pinned"] = totals.source
 
 
 def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdict) -> None:
@@ -111,18 +119,21 @@ def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdic
 
 
 def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, root: bytes | None, *,
-                         progress: Callable[[int], None] | None = None, pins: Pins | None = None) -> Verdict:
-    """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing), concluded."""
+                         totals: PublishedTotals | None = None,
+                         progress: Callable[[int], None] | None = None) -> Verdict:
+    """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing),
+    and with a root the totals the exchange published; concluded."""
     from por.liabilities.treefile import verify_tree_file  # numpy: only for trees
 
+    pins = check_usage(commitment, root, totals)
     if kind == "por":
         verdict = guarded(lambda: verify_tree_file(path, commitment, progress=progress))
         if root is not None and verdict.facts.get("root") not in (None, root.hex()):
             verdict.fail(f"root {verdict.facts['root']} is not the pinned root {root.hex()}")
         elif root is not None:
             verdict.checked("the root against the pinned root")
+        if totals is not None and "totals" in verdict.facts:
+            _against_totals(verdict, totals, verdict.facts["totals"], verdict.facts.get("snapshot_id"))
     else:
-        expected = commitment.root if commitment is not None else root
-        verdict = guarded(lambda: foreign_format(kind).verify_tree(
-            kind, path, expected_root=expected.hex() if expected else None, progress=progress))
-    return _conclude(verdict, kind, pins or pins_of(commitment, root))
+        verdict = guarded(lambda: foreign_format(kind).verify_tree(kind, path, pins=pins, progress=progress))
+    return _conclude(verdict, kind, pins)

@@ -3,8 +3,10 @@
 A foreign format is one exchange's published proofs (OKX today). It says which
 documents are its own (`detect_proof`, `detect_tree`), and verifies them into a
 `Verdict` whose facts say what was checked and what was not (`anchored`: the
-result was compared with a root the user supplied; `root_binding`: what that
-root binds, so por.verdict can decide what anchors it). Parsing a document that is
+result was compared with a root the user supplied; `root_binding`: what that root
+binds, so por.verdict can decide what anchors it). It compares its result with
+everything the user pinned (`Pins`: root, commitment, published totals), or fails
+saying what it cannot check: no pin is ever silently ignored. Parsing a document that is
 its own but defective raises `InputError`; `por.liabilities.check` turns that
 into a failed verification, because the document is what is under test.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from por.liabilities.pins import Pins
 from por.verdict import RootBinding, Verdict
 
 
@@ -33,10 +36,9 @@ class ForeignFormat(Protocol):
     def detect_tree(self, first_line: bytes) -> str | None:
         """The tree format name if a file starting with this line is one of this format's trees."""
 
-    def verify_proof(self, name: str, raw: bytes, source: str, *, expected_root: str | None,
-                     tree: Path | None) -> Verdict:
+    def verify_proof(self, name: str, raw: bytes, source: str, *, pins: Pins, tree: Path | None) -> Verdict:
         """One customer's proof; `tree`, when given, is the full tree its leaves must be in."""
 
-    def verify_tree(self, name: str, path: Path, *, expected_root: str | None,
+    def verify_tree(self, name: str, path: Path, *, pins: Pins,
                     progress: Callable[[int], None] | None = None) -> Verdict:
         """Every node of a full tree, recomputed."""

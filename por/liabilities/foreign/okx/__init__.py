@@ -8,11 +8,13 @@ from por.liabilities.foreign.okx.proofs import (
                                                 verify_okx_v1,
                                                 verify_okx_v2_user,
 )
-from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, verify_okx_v2_tree
+from por.liabilities.foreign.okx.anchor import UNBOUND
+from por.liabilities.foreign.okx.rules import COINS
+from por.liabilities.foreign.okx.tree import TreeScan, scan_okx_v2_tree, verify_okx_v2_tree
 from por.verdict import RootBinding
 
-__all__ = ["OkxV1Proof", "OkxV2User", "parse_okx_v1_proof", "parse_okx_v2_user", "verify_okx_v1",
-           "verify_okx_v2_user", "scan_okx_v2_tree", "verify_okx_v2_tree", "FORMAT", "OkxFormat"]
+__all__ = ["COINS", "OkxV1Proof", "OkxV2User", "TreeScan", "parse_okx_v1_proof", "parse_okx_v2_user",
+           "verify_okx_v1", "verify_okx_v2_user", "scan_okx_v2_tree", "verify_okx_v2_tree", "FORMAT", "OkxFormat"]
 
 
 class OkxFormat:
@@ -22,8 +24,7 @@ class OkxFormat:
     tree_formats = ("okx-v2",)
     # OKX's parent hash concatenates amount texts and the height without separators: its root
     # does not bind the totals or the height unambiguously, so a root alone anchors nothing.
-    ROOT_BINDING = RootBinding(labels=False, totals=False, name="an OKX file",
-                               unbound="the coin labels, the totals or the height unambiguously")
+    ROOT_BINDING = RootBinding(labels=False, totals=False, name="an OKX file", unbound=UNBOUND)
 
     def root_binding(self, name):
         return self.ROOT_BINDING
@@ -41,13 +42,13 @@ class OkxFormat:
             return "okx-v2"
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root, tree):
+    def verify_proof(self, name, raw, source, *, pins, tree):
         if name == "okx-v1":
-            return verify_okx_v1(parse_okx_v1_proof(raw, source), expected_root)
-        return verify_okx_v2_user(parse_okx_v2_user(raw, source), tree, expected_root)
+            return verify_okx_v1(parse_okx_v1_proof(raw, source), pins)
+        return verify_okx_v2_user(parse_okx_v2_user(raw, source), tree, pins)
 
-    def verify_tree(self, name, path, *, expected_root, progress=None):
-        return verify_okx_v2_tree(path, expected_root, progress=progress)
+    def verify_tree(self, name, path, *, pins, progress=None):
+        return verify_okx_v2_tree(path, pins, progress=progress)
 
 
 FORMAT = OkxFormat()
