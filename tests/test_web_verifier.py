@@ -277,7 +277,14 @@ def test_okx_genuine_files_are_self_consistent_but_anchored_to_nothing(page):
     shot(page, "okx-v1-self-consistent")
     page.fill("#root", v1["root"])
     pinned = recheck(page)
-    assert pinned["state"] == "self-consistent" and "so a pinned root alone anchors nothing" in pinned["reasons"][0]
+    assert pinned["state"] == "failed" and "the published root alone does not bind" in pinned["reasons"][0]
+    assert_no_green(page)
+    totals = json.loads((OKX / "merkle_proof_file.json").read_text())["path"][-1]["balances"]
+    page.fill("#totals", json.dumps({"format": "por-totals", "version": 1, "totals": totals}))
+    anchored = recheck(page)
+    assert anchored["state"] == "verified" and anchored["anchor"] == "the pinned root and totals"
+    shot(page, "okx-v1-verified-root-and-totals")
+    page.fill("#totals", "")
     page.fill("#root", "")
     v2 = load(page, "paste", (OKX / "user_info_file.json").read_text())
     assert v2["state"] == "self-consistent" and v2["format"] == "okx-v2"
@@ -507,12 +514,24 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
     signer = "0x" + "22" * 20
     cases = []
 
-    def add(label, proof, commitment=None, root=None, signer_text=None):
+    def add(label, proof, commitment=None, root=None, signer_text=None, totals=None):
         page_pins = {"commitmentText": commitment.read_text() if commitment else "", "rootText": root or "",
-                     "signerText": signer_text or ""}
+                     "signerText": signer_text or "", "totalsText": totals.read_text() if totals else "",
+                     "totalsName": str(totals)}
         cli = [*(["--commitment", commitment] if commitment else []), *(["--root", root] if root else []),
-               *(["--signer", signer_text] if signer_text else [])]
+               *(["--signer", signer_text] if signer_text else []), *(["--totals", totals] if totals else [])]
         cases.append((label, proof, page_pins, cli))
+
+    def totals_file(name, totals, **more):
+        path = tmp / name
+        path.write_text(json.dumps({"format": "por-totals", "version": 1, "totals": totals, **more}))
+        return path
+
+    okx_totals = totals_file("okx-totals.json", json.loads(okx_v1.read_text())["path"][-1]["balances"])
+    okx_low = totals_file("okx-low.json", {**json.loads(okx_v1.read_text())["path"][-1]["balances"], "BTC": "1"})
+    v1_totals = totals_file("v1-totals.json", json.loads(c1.read_text())["totals"])
+    v2_wrong = totals_file("v2-wrong.json", {**json.loads(c2.read_text())["totals"], "ETH": "0"})
+    v2_other_snapshot = totals_file("v2-snap.json", json.loads(c2.read_text())["totals"], snapshot_id="2026-07")
 
     for name in v2["files"]["proofs"].values():
         proof = SETS[2] / name
@@ -551,6 +570,14 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
     add("okx v1 root", okx_v1, root=okx_root)
     add("okx v1 other root", okx_v1, root="ef" * 32)
     add("okx v1 commitment", okx_v1, commitment=okx_commitment)
+    add("okx v1 root and totals", okx_v1, root=okx_root, totals=okx_totals)
+    add("okx v1 root and lower totals", okx_v1, root=okx_root, totals=okx_low)
+    add("okx v1 totals and commitment", okx_v1, commitment=okx_commitment, totals=okx_totals)
+    add("okx v1 totals alone", okx_v1, totals=okx_totals)
+    add("v1 root and totals", SETS[1] / v1["files"]["proofs"]["carol"], root=root1, totals=v1_totals)
+    add("v2 root and wrong totals", SETS[2] / v2["files"]["proofs"]["carol"], root=root2, totals=v2_wrong)
+    add("v2 root and totals of another snapshot", SETS[2] / v2["files"]["proofs"]["carol"], root=root2,
+        totals=v2_other_snapshot)
     add("okx v2 user file alone", OKX / "user_info_file.json")
     add("okx v2 user file root", OKX / "user_info_file.json", root=okx_root)
     return cases
