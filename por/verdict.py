@@ -70,14 +70,14 @@ class Verdict:
     anchor: str | None = None                            # what it was compared with; None: nothing
     consistent: bool | None = None                       # set by `conclude`: no defect in the document
 
-    def fail(self, reason: str) -> "Verdict":
+    def fail(self, reason: str) -> Verdict:
         self.ok = False
         self.consistent = False
         self.reasons.append(reason)
         return self
 
     @classmethod
-    def start(cls, **facts: Any) -> "Verdict":
+    def start(cls, **facts: Any) -> Verdict:
         return cls(ok=True, facts=dict(facts))
 
     @property
@@ -97,7 +97,7 @@ class Verdict:
     def not_checked(self, what: str) -> None:
         self.facts.setdefault("not_checked", []).append(what)
 
-    def conclude(self, pins: Pinned, binding: RootBinding) -> "Verdict":
+    def conclude(self, pins: Pinned, binding: RootBinding) -> Verdict:
         """Applies the rule (`anchor_of`) and says what anchors the result, or why nothing does.
 
         Call it once, when every check of the document has run; a failure found

@@ -456,7 +456,7 @@ def test_a_split_proof_without_its_last_piece_fails_through_the_cli(book, tmp_pa
     last = doc["leaves"][-1]["balances"]
     dropped = _edit_json(path, tmp_path / "dropped.json", lambda d: d["leaves"].pop())
     doc = json.loads(dropped.read_text())
-    doc["balances"] = {k: format_units(str(sum(Decimal(l["balances"][k]) for l in doc["leaves"])), DECIMALS[k],
+    doc["balances"] = {k: format_units(str(sum(Decimal(lf["balances"][k]) for lf in doc["leaves"])), DECIMALS[k],
                                        DECIMALS[k]) for k in doc["balances"]}
     dropped.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     assert last is not None

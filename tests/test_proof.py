@@ -23,13 +23,13 @@ from fixtures.liabilities import random_liabilities
 from fixtures.proof_edits import field_edits
 from fixtures.vectors import SETS, load_vectors, publication_inputs
 from por.amounts import MAX_UNITS, Asset, format_amount
-from por.liabilities.book import Liabilities
 from por.errors import InputError
-from por.liabilities.porjson import Commitment, canonical_difference, dumps, parse_commitment, parse_proof
-from por.strictjson import load_file, loads
+from por.liabilities.book import Liabilities
 from por.liabilities.inclusion import verify_inclusion
+from por.liabilities.porjson import Commitment, canonical_difference, dumps, parse_commitment, parse_proof
 from por.liabilities.prove import cut_proof
 from por.liabilities.publish import publish
+from por.strictjson import load_file, loads
 
 SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

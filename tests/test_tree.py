@@ -442,16 +442,17 @@ def test_builder_and_reference_reproduce_the_frozen_tree(tmp_path, version):
         published = json.loads((tmp_path / "pub" / "commitment.json").read_text())
         frozen = json.loads((files / "commitment.json").read_text())
         assert published == {k: v for k, v in frozen.items() if k != "signature"}
-    levels = L.build_levels(np.frombuffer(b"".join(bytes.fromhex(n["digest"]) + T.encode_sums([int(v) for v in n["sums"]])
-                                                   for n in vectors["nodes"] if n["kind"] == "leaf"),
-                                          dtype=np.uint8).reshape(9, -1).copy(), 3)
+    records = b"".join(bytes.fromhex(n["digest"]) + T.encode_sums([int(v) for v in n["sums"]])
+                       for n in vectors["nodes"] if n["kind"] == "leaf")
+    levels = L.build_levels(np.frombuffer(records, dtype=np.uint8).reshape(9, -1).copy(), 3)
     assert [bytes.fromhex(n["digest"]) for n in vectors["nodes"]] == [bytes(r[:32]) for lv in levels for r in lv]
     head, leaves = read_leaves(files / "tree.bin")
     reference = ReferenceTree.build(leaves, 3)
     labels_of = {"exchange": vectors["inputs"]["exchange"], "snapshot_time": vectors["inputs"]["snapshot_time"],
                  "version": version}
     assets = [Asset(a["symbol"], a["decimals"]) for a in vectors["inputs"]["assets"]]
-    assert reference.file_bytes(assets, vectors["inputs"]["snapshot_id"], **labels_of) == (files / "tree.bin").read_bytes()
+    frozen = (files / "tree.bin").read_bytes()
+    assert reference.file_bytes(assets, vectors["inputs"]["snapshot_id"], **labels_of) == frozen
     verdict = verify_tree_file(files / "tree.bin", parse_commitment(load_file(files / "commitment.json"), "c"))
     assert verdict.ok and verdict.facts["root"] == vectors["root"]["digest"], verdict.reasons
 

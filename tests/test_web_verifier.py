@@ -23,9 +23,9 @@ from fixtures.liabilities import random_liabilities, run_por
 from fixtures.sample import write_customers
 from por.errors import InputError
 from por.liabilities.porjson import dumps, parse_commitment
-from por.strictjson import load_file
 from por.liabilities.prove import cut_proof
 from por.liabilities.publish import publish
+from por.strictjson import load_file
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -611,17 +611,23 @@ def test_the_page_recomputes_every_frozen_vector(page):
         vectors = load_vectors(version)
         got = page.evaluate("""async (v) => {
             const R = window.porVerifier.rules, users = {}, nodes = {}, out = {users: [], nodes: []};
-            for (const u of v.users) { users[u.account_id] = await R.userHash(u.nonce, u.account_id); out.users.push(users[u.account_id]); }
+            for (const u of v.users) {
+                users[u.account_id] = await R.userHash(u.nonce, u.account_id);
+                out.users.push(users[u.account_id]);
+            }
             for (const n of v.nodes) nodes[n.height + "/" + n.index] = n;
             for (const n of v.nodes) {
-                const sums = R.encodeSums(n.sums);
-                if (n.kind === "leaf") out.nodes.push(n.count === undefined ? await R.legacyLeafHash(users[n.account_id], n.piece, sums)
-                                                                           : await R.leafHash(users[n.account_id], n.piece, n.count, sums));
-                else if (n.kind === "padding") out.nodes.push(await R.paddingHash(n.height, n.index));
+                const sums = R.encodeSums(n.sums), user = users[n.account_id];
+                let digest;
+                if (n.kind === "leaf" && n.count === undefined) digest = await R.legacyLeafHash(user, n.piece, sums);
+                else if (n.kind === "leaf") digest = await R.leafHash(user, n.piece, n.count, sums);
+                else if (n.kind === "padding") digest = await R.paddingHash(n.height, n.index);
                 else {
-                    const l = nodes[(n.height - 1) + "/" + (2 * n.index)], r = nodes[(n.height - 1) + "/" + (2 * n.index + 1)];
-                    out.nodes.push(await R.innerHash(n.height, l.digest, R.encodeSums(l.sums), r.digest, R.encodeSums(r.sums)));
+                    const l = nodes[(n.height - 1) + "/" + (2 * n.index)];
+                    const r = nodes[(n.height - 1) + "/" + (2 * n.index + 1)];
+                    digest = await R.innerHash(n.height, l.digest, R.encodeSums(l.sums), r.digest, R.encodeSums(r.sums));
                 }
+                out.nodes.push(digest);
             }
             if (v.header) {
                 const f = v.header.fields;

@@ -19,8 +19,8 @@ import hashlib
 import os
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class Shuffle:
                                                              # see publish.split_amounts; None: drawn fresh
 
     @classmethod
-    def draw(cls, accounts: int, pieces: int) -> "Shuffle":
+    def draw(cls, accounts: int, pieces: int) -> Shuffle:
         nonces = os.urandom(32 * accounts)
         rng = np.random.default_rng(int.from_bytes(os.urandom(32), "big"))
         return cls(nonces, rng.permutation(pieces))
@@ -188,7 +188,7 @@ class LevelSink:
         self._thread.start()
         self.append(head)
 
-    def __enter__(self) -> "LevelSink":
+    def __enter__(self) -> LevelSink:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:

@@ -137,7 +137,8 @@ def _against_commitment(proof: InclusionProof, commitment: Commitment, verdict: 
     checks = [
         (proof.version == commitment.version,
          f"format version {proof.version} differs from the commitment's {commitment.version}"),
-        (proof.root == commitment.root, f"root {proof.root.hex()} is not the commitment's root {commitment.root.hex()}"),
+        (proof.root == commitment.root,
+         f"root {proof.root.hex()} is not the commitment's root {commitment.root.hex()}"),
         (proof.snapshot_id == commitment.snapshot_id,
          f"snapshot {proof.snapshot_id!r} is not the commitment's {commitment.snapshot_id!r}"),
         (proof.assets == commitment.assets, "asset list differs from the commitment's"),

@@ -157,7 +157,7 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def canonical_difference(text: str, proof: "InclusionProof") -> str | None:
+def canonical_difference(text: str, proof: InclusionProof) -> str | None:
     """Where a proof's text departs from the one spelling `por prove` writes, or None.
 
     Verified byte for byte, so that no edit to a proof, not even of white

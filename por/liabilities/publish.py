@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -165,7 +165,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
     """
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
-    snapshot_time = snapshot_time or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    snapshot_time = snapshot_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         check_snapshot_time(snapshot_time)
     except TreeError as exc:

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator, Sequence
 
 from por.amounts import AMOUNT_BYTES, MAX_UNITS, Asset
 
@@ -217,6 +217,6 @@ class Node:
     sums: tuple[int, ...]
 
     @classmethod
-    def from_record(cls, record) -> "Node":   # bytes or a numpy record row
+    def from_record(cls, record) -> Node:   # bytes or a numpy record row
         raw = bytes(record)
         return cls(raw[:HASH_BYTES], tuple(decode_sums(raw[HASH_BYTES:])))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -108,7 +109,7 @@ class TreeFile:
     def close(self) -> None:
         self.handle.close()
 
-    def __enter__(self) -> "TreeFile":
+    def __enter__(self) -> TreeFile:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -283,7 +284,7 @@ class _FileDigest:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree sha256", daemon=True) if wanted else None
 
-    def __enter__(self) -> "_FileDigest":
+    def __enter__(self) -> _FileDigest:
         if self._thread:
             self._thread.start()
         return self
