@@ -43,7 +43,7 @@ def run_audit(publication, files, policy, tmp_path, *extra):
     cmd = [sys.executable, "-m", "por", "audit", "--commitment", str(publication / "commitment.json"),
            "--tree", str(publication / "tree.bin"), "--wallets", str(files.wallets), "--snapshot",
            str(files.snapshot), "--config", str(files.chains), "--policy", policy, "--prices", str(files.prices),
-           "--insurance-jpy", "2500000000", "--json", str(tmp_path / f"{policy}.json"),
+           "--insurance-jpy", "2500000000", "--json-out", str(tmp_path / f"{policy}.json"),
            "--html", str(tmp_path / f"{policy}.html"), *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert "Traceback" not in done.stderr + done.stdout

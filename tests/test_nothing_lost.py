@@ -41,7 +41,7 @@ def big_customers(tmp_path_factory):
 
 
 def publish_cmd(customers: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "por", "publish", str(customers), "--out", str(out), "--snapshot-id", "s-kill"]
+    return [sys.executable, "-m", "por", "publish", str(customers), "--exchange", "Ex", "--out", str(out), "--snapshot-id", "s-kill"]
 
 
 def verify_tree(out: Path) -> subprocess.CompletedProcess:
@@ -198,7 +198,7 @@ def test_verifier_page_shows_a_markup_account_id_as_text(tmp_path, chromium):
     customers.write_text('account_id,asset,amount\n"' + account.replace('"', '""') + '",BTC,1.5\nbob,BTC,2\n',
                          encoding="utf-8")
     pub = tmp_path / "pub"
-    for argv in (["publish", str(customers), "--out", str(pub), "--snapshot-id", "s-xss"],
+    for argv in (["publish", str(customers), "--exchange", "Ex", "--out", str(pub), "--snapshot-id", "s-xss"],
                  ["prove", str(pub), account, "--out", str(tmp_path / "proof.json")]):
         done = subprocess.run([sys.executable, "-m", "por", *argv], capture_output=True, text=True, env=ENV,
                               timeout=120)

@@ -133,7 +133,7 @@ class PorGroup(TyperGroup):
     """The `por` group: plain-text help listing the commands; a bare `por` is a usage error naming them."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        if not args:
+        if not args and not ctx.resilient_parsing:        # resilient: shell completion asking
             raise UsageError(f"missing command: one of {', '.join(self.list_commands(ctx))}")
         return super().parse_args(ctx, args)
 

@@ -108,10 +108,10 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
     table = AssetTable()
     if assets:
         table.extend_from_file(assets)
-    with progress_bar("reading customers", None, quiet=quiet) as advance:
+    with progress_bar("reading customers", None, quiet=quiet, unit="rows") as advance:
         liabilities = load_customers(customers, table, progress=advance)
     loaded = time.perf_counter()
-    with progress_bar("building tree", None, quiet=quiet) as advance:
+    with progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
         commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
                                 snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
                                 extra_files=extras, dask=dask, dask_workers=workers)
@@ -253,7 +253,7 @@ def verify_tree(
     head = read_head(tree)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
-    with progress_bar("verifying tree", None, quiet=quiet or json_out) as advance:
+    with progress_bar("verifying tree", None, quiet=quiet or json_out, unit="nodes") as advance:
         verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance)
     signature_facts(verdict, commitment, pinned_key)
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}", quiet=quiet)

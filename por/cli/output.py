@@ -234,7 +234,8 @@ def _jsonable(value: Any) -> Any:
 # --- progress ------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def progress_bar(description: str, total: int | None, *, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+def progress_bar(description: str, total: int | None, *, quiet: bool = False,
+                 unit: str = "") -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr when it is a terminal; silent otherwise, or with --quiet.
 
     Without a total it counts (`12,345 rows`) instead of showing `12345/?`."""
@@ -244,7 +245,7 @@ def progress_bar(description: str, total: int | None, *, quiet: bool = False) ->
     if quiet or not err.is_terminal:
         yield lambda advance: None
         return
-    columns = ([BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed:,}")])
+    columns = ([BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed:,} " + unit)])
     with Progress(TextColumn("{task.description}"), *columns, TimeElapsedColumn(), console=err,
                   transient=True) as progress:
         task = progress.add_task(description, total=total)
