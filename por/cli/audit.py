@@ -10,7 +10,6 @@ import typer
 
 from por.cli import output
 from por.cli.output import JsonOut, Quiet
-from por.text import terminal_text
 
 
 def register(app: typer.Typer, cls: type) -> None:
@@ -127,7 +126,7 @@ def print_audit(doc: dict[str, Any], *, quiet: bool = False) -> None:
                         title=f"Rules of the {doc['policy']['name']} policy", out=console)
             console.print()
         for warning in doc.get("warnings", []):
-            console.print(f"  [yellow]![/] {terminal_text(warning)}")
+            output.print_wrapped(warning, first="  [yellow]![/] ", out=console)
     if doc["verdict"] == "pass":
         if not quiet:
             console.print("[bold green]PASS[/]: verified reserves cover liabilities under the policy")
@@ -135,9 +134,9 @@ def print_audit(doc: dict[str, Any], *, quiet: bool = False) -> None:
     console.print("[bold red]FAIL[/]")
     hints = {c["reason"]: _rule_inputs(c) for c in _checks(doc) if not c["ok"] and c.get("reason")}
     for reason in doc["reasons"]:
-        console.print(f"  [red]✗[/] {terminal_text(reason)}")
+        output.print_wrapped(reason, first="  [red]✗[/] ", out=console)
         if reason in hints:
-            console.print(f"    to change it: {terminal_text(hints[reason])}")
+            output.print_wrapped(f"to change it: {hints[reason]}", first="    ", rest="      ", out=console)
 
 
 def _verdict(ok: bool) -> tuple[str, str]:

@@ -102,7 +102,7 @@ def print_chain(report, html: Path | None, *, quiet: bool = False) -> None:
     else:
         console.print(f"[bold red]CHAIN NOT VERIFIED[/] {len(report.findings)} problem(s)")
         for finding in report.findings:
-            console.print(f"  [red]✗[/] {terminal_text(finding)}")
+            output.print_wrapped(finding, first="  [red]✗[/] ", out=console)
     if quiet:
         return
     symbols, totals = _totals(report)
@@ -113,7 +113,7 @@ def print_chain(report, html: Path | None, *, quiet: bool = False) -> None:
             for p, s, row in zip(report.periods, report.status, totals)]
     print_table(columns, rows, out=console)
     for note in report.notes:
-        console.print(f"  [yellow]![/] {terminal_text(note)}")
+        output.print_wrapped(note, first="  [yellow]![/] ", out=console)
     if html:
         console.print(f"  wrote {terminal_text(str(html))}")
 
@@ -205,7 +205,7 @@ def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> 
     console = output.console()
     console.print(f"[bold green]VERIFIED[/] {len(results)} periods" if ok else "[bold red]NOT VERIFIED[/]")
     for finding in findings:
-        console.print(f"  [red]✗[/] {terminal_text(finding)}")
+        output.print_wrapped(finding, first="  [red]✗[/] ", out=console)
     symbols = sorted({a for _, _, v in results for a in (v.facts.get("balances") or {})})
     columns = [Column("proof", "atom"), Column("snapshot", "atom"), Column("result"),
                *(Column(sym, "amount") for sym in symbols), Column("signature")]
@@ -215,6 +215,6 @@ def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> 
     print_table(columns, rows, out=console)
     for path, _, v in results:
         for reason in v.reasons:
-            console.print(f"  [red]✗[/] {terminal_text(str(path))}: {terminal_text(reason)}")
+            output.print_wrapped(f"{path}: {reason}", first="  [red]✗[/] ", out=console)
     for note in notes:
-        console.print(f"  [yellow]![/] {terminal_text(note)}")
+        output.print_wrapped(note, first="  [yellow]![/] ", out=console)

@@ -2,7 +2,7 @@
 verdicts, tables that never cut an amount, and progress bars.
 
 Tables: an amount, a hash or an address is never truncated nor folded. Amounts are right-aligned
-on their decimal point with thousands separators and every digit; text folds on whole words;
+with thousands separators and every digit; text folds on whole words;
 a table too wide for the terminal is shown one record per block instead. Piped output (no
 terminal, no COLUMNS) has no width limit: one line per row, for grep.
 """
@@ -55,8 +55,8 @@ def write_json(doc: Any) -> None:
 
 @dataclass(frozen=True)
 class Column:
-    """`kind`: "text" folds on whole words; "amount" is aligned on its decimal point, grouped by
-    thousands, never cut; "atom" (a hash, an address, an id) is never cut either."""
+    """`kind`: "text" folds on whole words; "amount" is right-aligned, grouped by thousands, never
+    cut; "atom" (a hash, an address, an id) is never cut either."""
 
     name: str
     kind: str = "text"
@@ -94,27 +94,14 @@ def _fold(text: str, width: int) -> list[str]:
     return lines
 
 
-def _align_amounts(cells: list[str]) -> list[str]:
-    """A column of amounts aligned on the decimal point."""
-    wholes, fracs = [], []
-    for cell in cells:
-        whole, dot, frac = cell.partition(".")
-        wholes.append(whole)
-        fracs.append(dot + frac)
-    whole_width = max((_cell_len(w) for w in wholes), default=0)
-    frac_width = max((len(f) for f in fracs), default=0)
-    return [w.rjust(whole_width) + f.ljust(frac_width) for w, f in zip(wholes, fracs)]
-
-
 def table_lines(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int | None) -> list[list[tuple[str, str]]]:
     """The table as lines of (text, style) segments, fitted to `width` (None: no limit)."""
     texts = [[c if isinstance(c, str) else c[0] for c in row] for row in rows]
     styles = [["" if isinstance(c, str) else c[1] for c in row] for row in rows]
     for i, column in enumerate(columns):
         if column.kind == "amount":
-            values = _align_amounts([group_amount(r[i]) for r in texts])
-            for r, value in zip(texts, values):
-                r[i] = value
+            for r in texts:
+                r[i] = group_amount(r[i])
     natural = [max([_cell_len(c.name)] + [_cell_len(r[i]) for r in texts]) for i, c in enumerate(columns)]
     gap = 2
     if width is None or sum(natural) + gap * (len(columns) - 1) <= width:
@@ -169,12 +156,29 @@ def _blocks(columns, texts, styles, width: int) -> list[list[tuple[str, str]]]:
         if r:
             lines.append([])
         for column, text, style in zip(columns, row, row_styles):
-            text = text.strip() if column.kind == "amount" else text
             values = _fold(text, max(width - label, 20)) if column.kind == "text" else [text]
             for n, value in enumerate(values):
                 name = column.name if n == 0 else ""
                 lines.append([(name.ljust(label), "bold" if name else ""), (value, style)])
     return lines
+
+
+def print_wrapped(text: str, *, first: str = "  ", rest: str = "    ", style: str = "", out=None) -> None:
+    """A line of prose folded on whole words to the terminal (amounts and hashes are words: never cut);
+    `first` starts it (rich markup allowed), `rest` indents what follows. Piped: one line."""
+    out = out or console()
+    width = terminal_width()
+    lead = len(_plain(first))
+    lines = [text] if width is None else _fold(text, max(width - max(lead, len(rest)), 20))
+    for n, line in enumerate(lines):
+        body = f"[{style}]{terminal_text(line)}[/]" if style else terminal_text(line)
+        out.print((first if n == 0 else rest) + body)
+
+
+def _plain(markup: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(markup).plain
 
 
 def print_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, title: str | None = None,
@@ -204,7 +208,7 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str, quiet: bool = F
     else:
         out.print(f"[bold red]NOT VERIFIED[/] {terminal_text(title)}")
         for reason in verdict.reasons:
-            out.print(f"  [red]✗[/] {terminal_text(reason)}")
+            print_wrapped(reason, first="  [red]✗[/] ", out=out)
     if quiet:
         return 1
     for key in ("account_id", "snapshot_id", "root", "leaf_count", "height", "signature"):
@@ -217,7 +221,7 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str, quiet: bool = F
             print_table([Column("asset", "atom"), Column(heading, "amount")],
                         [[str(asset), str(amount)] for asset, amount in amounts.items()], out=out)
     for note in facts.get("notes", []):
-        out.print(f"  [yellow]![/] {terminal_text(note)}")
+        print_wrapped(note, first="  [yellow]![/] ", out=out)
     return 0 if verdict.ok else 1
 
 

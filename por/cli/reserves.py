@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from por.cli import output
-from por.text import terminal_text
 
 
 def register(app: typer.Typer, cls: type) -> None:
@@ -70,6 +69,6 @@ def print_reserves(report, *, quiet: bool = False) -> None:
     else:
         failed = [r for r in report.rows if not r.ownership.ok]
         console.print(f"[bold red]{len(failed)} OWNERSHIP PROOF(S) FAILED[/]: those addresses are not counted")
-        for r in failed:   # one unwrapped line each
-            console.print(f"  [red]✗[/] {terminal_text(r.wallet.chain)} {terminal_text(r.wallet.address)} "
-                          f"({terminal_text(r.wallet.source)}): {terminal_text(r.ownership.reason)}")
+        for r in failed:
+            output.print_wrapped(f"{r.wallet.chain} {r.wallet.address} ({r.wallet.source}): {r.ownership.reason}",
+                                 first="  [red]✗[/] ", out=console)
