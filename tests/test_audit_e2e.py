@@ -212,4 +212,5 @@ def test_audit_in_an_80_column_terminal_cuts_no_amount(chains, publication, tmp_
     rules = [line.split()[1] for line in text.splitlines() if line.startswith("rule ")]
     assert rules == [c["rule"] for a in report["assets"] for c in a["checks"]] + [c["rule"] for c in report["checks"]]
     assert "--insurance-jpy" in text and "Traceback" not in text
-    assert all(len(line) <= 80 or " " not in line.strip() for line in text.splitlines())
+    long = [line for line in text.splitlines() if len(line) > 80 and " " in line.strip() and "━" not in line]
+    assert not long, long             # progress bars (━) are drawn by rich to the terminal's width
