@@ -1,4 +1,5 @@
-"""Text at the edges: bounded line reading, the csv field limit, and escaping untrusted text for output.
+"""Text at the edges: bounded line reading, the csv field limit, escaping untrusted text for output,
+and the one spelling of a UTC time we accept.
 
 One of each, so every reader refuses the same way and every writer escapes the same way.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import re
 from html import escape as _html_escape
 from typing import Any, BinaryIO, Iterator
 
@@ -50,3 +52,24 @@ def terminal_text(value: Any) -> str:
     from rich.markup import escape  # rich is imported by the commands that print, not by the library
 
     return escape(str(value))
+
+
+_UTC_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:\d{2})")
+
+
+def utc_time(text: str, field: str) -> str:
+    """An ISO 8601 UTC time (`2024-06-01T00:00:00Z` or `+00:00`), written back as `...Z`."""
+    from datetime import datetime, timezone
+
+    example = "such as 2024-06-01T00:00:00Z"
+    match = _UTC_TIME.fullmatch(text.strip())
+    if not match:
+        raise InputError(f"{text[:40]!r} is not an ISO 8601 UTC time: give one {example}", field=field)
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{text[:40]!r} is not a real date and time: give one {example}", field=field) from None
+    if when.utcoffset() != timezone.utc.utcoffset(None):
+        utc = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise InputError(f"{text!r} is not in UTC: give it as {utc}", field=field)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

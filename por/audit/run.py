@@ -80,9 +80,11 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     reasons: list[str] = []
     tree_verified = None
     if tree is not None:
+        from por.liabilities.tree import level_sizes
         from por.liabilities.treefile import verify_tree_file  # numpy: only when a tree is recomputed
 
-        with progress("recomputing the liabilities tree", pinned.leaf_count) as advance:
+        below_root = sum(level_sizes(pinned.leaf_count)[:-1])   # the nodes whose parents are recomputed
+        with progress("recomputing the liabilities tree", below_root) as advance:
             tree_verdict = verify_tree_file(tree, pinned, progress=advance)
         tree_verified = tree_verdict.ok
         reasons += [f"liabilities tree: {r}" for r in tree_verdict.reasons]

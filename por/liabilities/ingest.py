@@ -21,6 +21,7 @@ which knows quoting and names the line of a malformed record exactly.
 from __future__ import annotations
 
 import bisect
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -295,7 +296,7 @@ def _plain_csv_batches(path: Path) -> Iterator[Batch]:
                                              strings_can_be_null=False, check_utf8=True))
     line = 2
     try:
-        reader = pacsv.open_csv(path, **options)
+        reader = pacsv.open_csv(_arrow_source(path), **options)
         for record_batch in reader:
             columns = [record_batch.column(i) for i in range(3)]
             if any((pc.max(pc.binary_length(c)).as_py() or 0) > MAX_FIELD_CHARS for c in columns):
@@ -358,12 +359,23 @@ def _python_csv_batches(path: Path) -> Iterator[Batch]:
         yield batch()
 
 
+def _arrow_source(path: Path):
+    """What pyarrow opens: the path, or an open file when the name is not UTF-8 (pyarrow encodes names as UTF-8)."""
+    import pyarrow as pa
+
+    try:
+        str(path).encode("utf-8")
+        return str(path)
+    except UnicodeEncodeError:
+        return pa.OSFile(os.fsencode(path))
+
+
 def _parquet_batches(path: Path) -> Iterator[Batch]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(_arrow_source(path))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
     names = parquet.schema_arrow.names

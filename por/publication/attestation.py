@@ -15,10 +15,9 @@ from pathlib import Path
 from por import signing
 from por.errors import InputError
 from por.liabilities.porjson import Commitment, parse_commitment
+from por.liabilities.folder import PAGE_FILE
 from por.publication import history
 from por.strictjson import MAX_DOCUMENT_BYTES, loads, read_bounded
-
-PAGE_FILE = "verify.html"
 
 
 def verifier_page() -> bytes:

@@ -30,10 +30,14 @@ def verify_chain(folders: list[Path], pinned: str | None, *, trees: bool = True)
 
 
 def _load_period(folder: Path, trees: bool, notes: list[str]) -> tuple[Period, None] | tuple[None, str]:
-    """A period from its folder; a commitment that cannot be read is a finding (it is under test)."""
+    """A period from its folder; a commitment that cannot be read is a finding (it is under test),
+    a folder with no commitment at all is bad input."""
 
     if not folder.exists():
         raise InputError("no such folder or file", file=str(folder))
+    if folder.is_dir() and not (folder / "commitment.json").exists():     # not a publication at all: bad input
+        raise InputError("not a publication folder: it has no commitment.json (give folders `por publish` wrote)",
+                         file=str(folder))
     try:
         place, raw, doc, commitment = read_commitment(folder)
         link = parse_link(doc, place)
