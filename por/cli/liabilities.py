@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from por.errors import InputError
+from por.text import terminal_text
 
 
 class ProofFormat(str, enum.Enum):
@@ -90,8 +91,17 @@ def publish(
         print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
     if extras.signer:
         print(f"signed by {extras.signer}: publish this address where customers can pin it")
-    print(f"keep {out}/private/ secret: it holds every customer's nonce")
+    _print_warnings(liabilities.warnings)
+    print(f"keep {terminal_text(out, markup=False)}/private/ secret: it holds every customer's nonce")
     return 0
+
+
+def _print_warnings(warnings: list[str], shown: int = 20) -> None:
+    """What publish accepted but a person should look at (ids that mix scripts): listed, never refused."""
+    for warning in warnings[:shown]:
+        print(f"warning: {terminal_text(warning, markup=False)}")
+    if len(warnings) > shown:
+        print(f"warning: ... and {len(warnings) - shown} more account ids that mix scripts")
 
 
 def _check_label(value: str, option: str) -> None:
@@ -146,25 +156,29 @@ def verify_inclusion(
                                                        "signed by.")] = None,
     format: Annotated[ProofFormat, typer.Option("--format", help="Proof format.")] = ProofFormat.auto,
     tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it.")] = None,
+    account: Annotated[Optional[str], typer.Option("--account", help="Your own account id: the proof must be "
+                                                                     "for it.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
     from por.cli.history import pinned_signer, verify_periods
     from por.cli.output import emit_verdict
-    from por.liabilities.check import read_candidate, verify_proof_document
+    from por.liabilities.check import check_account, pinned_account, read_candidate, verify_proof_document
     from por.liabilities.foreign import detect
     from por.publication.verify import signature_facts
 
     commitments = commitment or []
+    account = pinned_account(account)
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
-                              json_out=json_out)
+                              json_out=json_out, account=account)
     proof, commitment = proofs[0], (commitments[0] if commitments else None)
     pinned_key = pinned_signer(commitment, signer)
     raw = read_candidate(proof)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
     verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree)
+    check_account(verdict, account, kind)
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")

@@ -7,6 +7,7 @@ user pinned (a commitment, a root) can be bad input.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +15,7 @@ from por.errors import InputError
 from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import verify_inclusion
 from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof
+from por.liabilities.rows import check_account_id
 from por.liabilities.tree import sibling_positions
 from por.strictjson import loads, read_bounded
 from por.verdict import Verdict
@@ -72,6 +74,33 @@ def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
                                                 tree=tree_path)
     verdict.facts.setdefault("anchored", expected is not None)
     return verdict
+
+
+def pinned_account(account: str | None) -> str | None:
+    """`--account`: the customer's own id, composed (NFC, as a keyboard may not type it) and
+    under the id rule every publication obeys; a bad one is bad input (exit 2)."""
+    if account is None:
+        return None
+    try:
+        return check_account_id(unicodedata.normalize("NFC", account))
+    except InputError as exc:
+        raise InputError(exc.reason, field="--account") from None
+
+
+def check_account(verdict: Verdict, account: str | None, kind: str) -> None:
+    """The proof must be for the customer's own id: a valid proof of someone else's balance
+    proves nothing to this customer. Ids are compared exactly (case-sensitive)."""
+    if account is None:
+        return
+    if kind != "por":
+        raise InputError(f"an {kind} proof carries no account id to compare with", field="--account")
+    claimed = verdict.facts.get("account_id")
+    if claimed is None:
+        verdict.fail("the proof's account id could not be read, so it is not known to be yours (--account)")
+    elif claimed != account:
+        verdict.fail(f"the proof is for account {claimed!r}, not for yours ({account!r})")
+    else:
+        verdict.facts["account_checked"] = True
 
 
 def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdict) -> None:
