@@ -77,6 +77,7 @@ def _report_json(report) -> dict[str, Any]:
         "periods": [{"place": p.place, "snapshot_id": p.commitment.snapshot_id,
                      "snapshot_time": p.commitment.snapshot_time, "root": p.commitment.root.hex(),
                      "leaf_count": p.commitment.leaf_count, "totals": t, "sha256": p.raw_sha256,
+                     "digest": p.digest,
                      "link": s.link, "signature": s.signature.text if s.signature else None}
                     for p, s, t in zip(report.periods, report.status, totals)],
     }

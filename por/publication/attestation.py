@@ -47,9 +47,9 @@ class PublicationExtras:
         self.link: dict[str, str] | None = None
         self.previous: Commitment | None = None
         if previous is not None:
-            _, raw, _, self.previous = read_commitment(previous)
+            _, _, doc, self.previous = read_commitment(previous)
             history.check_next(self.previous, snapshot_id, snapshot_time or "", exchange)
-            self.link = history.link_for(raw, self.previous)
+            self.link = history.link_for(doc, self.previous)
         self.key = signing.load_private_key(sign_key) if sign_key else None
         self.signer = signing.address_of(self.key) if self.key else None
         self.page = verifier_page()

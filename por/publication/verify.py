@@ -34,10 +34,9 @@ def _load_period(folder: Path, trees: bool, notes: list[str]):
         raise InputError("no such folder or file", file=str(folder))
     try:
         place, raw, doc, commitment = read_commitment(folder)
-        link = parse_link(doc, place)
+        period = Period(place, hashlib.sha256(raw).hexdigest(), doc, commitment, parse_link(doc, place))
     except InputError as exc:
         return None, f"{folder}: commitment cannot be read: {exc.location_text()}"
-    period = Period(place, hashlib.sha256(raw).hexdigest(), doc, commitment, link)
     if trees:
         _check_tree(folder, period, notes)
     return period, None
