@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from por.errors import InputError
+from por.text import read_bounded
 
 SCHEME = "eip191-sha256"
 NOT_CHECKED = "not checked (no key pinned)"
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _DIGEST_RE = re.compile(r"[0-9a-f]{64}\Z")
 _VALUE_RE = re.compile(r"0x[0-9a-f]{130}\Z")
+MAX_KEY_FILE_BYTES = 4096       # 64 hex digits, a newline, perhaps a comment: never a stream read whole
 CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141   # secp256k1 n
 
 
@@ -61,11 +63,11 @@ def digest_hex(doc: dict[str, Any]) -> str:
 
 def load_private_key(path: str | Path) -> bytes:
     """A file holding one secp256k1 private key as 64 hex digits (0x optional)."""
+    raw = read_bounded(path, MAX_KEY_FILE_BYTES, " for a signing key", empty_ok=True)
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read signing key: {getattr(exc, 'strerror', None) or exc}",
-                         file=str(path)) from None
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InputError("cannot read signing key: not UTF-8 text", file=str(path), field="--sign-key") from None
     value = text[2:] if text[:2].lower() == "0x" else text
     if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
         raise InputError("expected a secp256k1 private key as 64 hex digits", file=str(path), field="--sign-key")

@@ -18,6 +18,7 @@ from por.liabilities.porjson import Commitment, InclusionProof, canonical_differ
 from por.liabilities.rows import check_account_id
 from por.liabilities.tree import sibling_positions
 from por.strictjson import loads, read_bounded
+from por.text import is_regular_file
 from por.verdict import Verdict
 
 MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a giant file to find out
@@ -29,7 +30,11 @@ def read_candidate(path: Path) -> bytes:
 
 
 def read_head(path: Path) -> bytes:
-    """The first bytes of a tree file, to tell its format."""
+    """The first bytes of a tree file, to tell its format. A tree is read more than once (and
+    a por tree by seeking), so it must be a regular file, not a pipe or a device."""
+    if path.exists() and not path.is_dir() and not is_regular_file(path):
+        raise InputError("not a regular file: a tree is read more than once (save it to a file first)",
+                         file=str(path))
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)

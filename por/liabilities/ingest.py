@@ -14,8 +14,10 @@ integer, i.e. (lo, hi) uint64 pairs.
 
 CSV comes in two ways. A plain file (no quotes, CR, NUL or blank lines: what
 exporters write) is parsed by Arrow's multi-threaded reader, and row k is
-line k + 2. Anything else goes through `csv` line by line (por.liabilities.book),
-which knows quoting and names the line of a malformed record exactly.
+line k + 2. Anything else goes through `csv` line by line (por.liabilities.rows),
+which knows quoting and names the line of a malformed record exactly. So does
+anything that is not a regular file (`-`, a pipe, a device): the fast path reads
+a file twice, a stream can be read once.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ import numpy as np
 
 from por.amounts import MAX_UNITS, Asset, AssetTable
 from por.errors import InputError
+from por.text import is_regular_file
 from por.liabilities.book import Liabilities, exact_sum
 from por.liabilities.rows import (
     HEADER,
+    MAX_CUSTOMER_BYTES,
     MAX_FIELD_CHARS,
     ambiguous_ids,
     check_asset_symbol,
@@ -72,6 +76,11 @@ def load_customers(path: str | Path, table: AssetTable | None = None, *,
 
 def read_customers(path: Path, table: AssetTable, progress: Callable[[int], None] | None = None) -> Liabilities:
     _returning_allocator()
+    if not is_regular_file(path):
+        # `-`, a pipe (`publish <(...)`), a device: read once, as it streams, by the exact reader
+        return _collect(_python_csv_batches(path), table, str(path), progress)
+    if path.stat().st_size > MAX_CUSTOMER_BYTES:
+        raise InputError(f"file is {path.stat().st_size} bytes, over the {MAX_CUSTOMER_BYTES} limit", file=str(path))
     if path.suffix.lower() in (".parquet", ".pq"):
         return _collect(_parquet_batches(path), table, str(path), progress)
     try:

@@ -14,12 +14,13 @@ from typing import Iterator
 
 from por.amounts import AmountError, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
-from por.text import bounded_lines, csv_field_limit, is_hidden
+from por.text import CappedReader, bounded_lines, csv_field_limit, is_hidden, open_input
 
 HEADER = ["account_id", "asset", "amount"]
 MAX_ID_BYTES = 256
 MAX_FIELD_CHARS = 4096
 MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
+MAX_CUSTOMER_BYTES = 16 << 30     # ~170M rows, past what one machine publishes: the end of a stream that never ends
 
 
 def check_account_id(account_id: str) -> str:
@@ -106,18 +107,18 @@ def check_row(account_id: str | None, asset: str | None, amount: str | None, tab
 
 
 def csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    with handle, csv_field_limit(MAX_FIELD_CHARS):
-        reader = csv.reader(bounded_lines(handle, str(path), MAX_LINE_BYTES), strict=True)
+    """(line, account_id, asset, amount) of a customers CSV: a file, a pipe or `-`, read once."""
+    with open_input(path) as handle, csv_field_limit(MAX_FIELD_CHARS):
+        capped = CappedReader(handle, MAX_CUSTOMER_BYTES, str(path))
+        reader = csv.reader(bounded_lines(capped, str(path), MAX_LINE_BYTES), strict=True)
         try:
             header = next(reader, None)
             if header is None:
                 raise InputError("empty file: expected header `account_id,asset,amount`", file=str(path), line=1)
             if [h.strip() for h in header] != HEADER:
-                raise InputError(f"header must be `account_id,asset,amount`, got `{','.join(header)[:80]}`",
+                hint = " (Parquet is read from a file named *.parquet, never from a pipe)" \
+                    if header and header[0].startswith("PAR1") else ""
+                raise InputError(f"header must be `account_id,asset,amount`, got `{','.join(header)[:80]}`{hint}",
                                  file=str(path), line=1)
             rows = 0
             for row in reader:

@@ -58,20 +58,17 @@ def _check_tree(folder: Path, period, notes: list[str]) -> None:
     if not path.exists():
         notes.append(f"{period.label}: {commitment.tree_file} not present: tree not checked")
         return
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.digest() != commitment.tree_sha256:
-        period.problems.append(f"{commitment.tree_file} is not the tree the commitment pins "
-                               f"(sha256 {digest.hexdigest()}, pinned {commitment.tree_sha256.hex()})")
-        return
     try:
-        with TreeFile(path) as tree:
+        with TreeFile(path) as tree:        # the header first: it bounds how much is hashed
+            digest = tree.sha256()
             root = tree.node(tree.header.height, 0)
             header = tree.header
     except InputError as exc:
         period.problems.append(f"{commitment.tree_file}: {exc.reason}")
+        return
+    if digest != commitment.tree_sha256:
+        period.problems.append(f"{commitment.tree_file} is not the tree the commitment pins "
+                               f"(sha256 {digest.hex()}, pinned {commitment.tree_sha256.hex()})")
         return
     if root.hash != commitment.root or list(root.sums) != commitment.totals or \
             header.leaf_count != commitment.leaf_count or header.snapshot_id != commitment.snapshot_id:
