@@ -43,9 +43,9 @@ def loads(text: str | bytes, source: str) -> Any:
         raise InputError(f"invalid JSON: {exc}", file=source) from None
 
 
-def load_file(path: str | Path) -> Any:
+def load_file(path: str | Path, limit: int = MAX_DOCUMENT_BYTES, what: str = "") -> Any:
     path = Path(path)
-    raw = read_bounded(path, MAX_DOCUMENT_BYTES)
+    raw = read_bounded(path, limit, what)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -130,20 +130,22 @@ def prove(
 
 
 def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
-    """The trusted reference: a commitment file or a root hash (bad reference is exit 2)."""
-    from por.liabilities.porjson import parse_commitment
+    """The trusted reference: a commitment file (with its JSON, for the signature: a pipe is read
+    once) or a root hash; a bad reference is exit 2."""
+    from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
     from por.strictjson import load_file
 
     if commitment_path and root_hex:
         raise InputError("give --commitment or --root, not both", field="--root")
     if commitment_path:
-        return parse_commitment(load_file(commitment_path), str(commitment_path)), None
+        doc = load_file(commitment_path, MAX_COMMITMENT_BYTES, " for a commitment")
+        return parse_commitment(doc, str(commitment_path)), None, doc
     if root_hex:
         value = root_hex.lower().removeprefix("0x")
         if not re.fullmatch(r"[0-9a-f]{64}", value):
             raise InputError("expected 64 hex digits", field="--root")
-        return None, bytes.fromhex(value)
-    return None, None
+        return None, bytes.fromhex(value), None
+    return None, None, None
 
 
 def verify_inclusion(
@@ -175,7 +177,7 @@ def verify_inclusion(
     proof, commitment = proofs[0], (commitments[0] if commitments else None)
     pinned_key = pinned_signer(commitment, signer)
     raw = read_candidate(proof)
-    pinned, root_bytes = _pinned_root(commitment, root)
+    pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
     verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree)
     check_account(verdict, account, kind)
@@ -187,7 +189,7 @@ def verify_inclusion(
         verdict.facts.setdefault("notes", []).append(
             "only the root was pinned: asset names, snapshot id and leaf count are checked against "
             "the published commitment only with --commitment")
-    signature_facts(verdict, commitment, pinned_key)
+    signature_facts(verdict, commitment, pinned_key, doc=doc)
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
 
 
@@ -209,9 +211,9 @@ def verify_tree(
 
     pinned_key = pinned_signer(commitment, signer)
     head = read_head(tree)
-    pinned, root_bytes = _pinned_root(commitment, root)
+    pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
     with progress_bar("verifying tree", None) as advance:
         verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance)
-    signature_facts(verdict, commitment, pinned_key)
+    signature_facts(verdict, commitment, pinned_key, doc=doc)
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")

@@ -20,6 +20,7 @@ from por.strictjson import Fields
 COMMITMENT_FORMAT = "por-commitment"
 PROOF_FORMAT = "por-inclusion-proof"
 VERSION = 1
+MAX_COMMITMENT_BYTES = 16 << 20     # a commitment is kilobytes: a pipe or a device is never read past this
 
 
 @dataclass

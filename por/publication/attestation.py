@@ -14,9 +14,9 @@ from pathlib import Path
 
 from por import signing
 from por.errors import InputError
-from por.liabilities.porjson import Commitment, parse_commitment
+from por.liabilities.porjson import MAX_COMMITMENT_BYTES, Commitment, parse_commitment
 from por.publication import history
-from por.strictjson import MAX_DOCUMENT_BYTES, loads, read_bounded
+from por.strictjson import loads, read_bounded
 
 PAGE_FILE = "verify.html"
 
@@ -30,7 +30,7 @@ def read_commitment(path: str | Path) -> tuple[str, bytes, dict, Commitment]:
     """A commitment from a publication folder or a commitment.json path: (place, bytes, doc, parsed)."""
     path = Path(path)
     file = path / "commitment.json" if path.is_dir() else path
-    raw = read_bounded(file, MAX_DOCUMENT_BYTES, " for a commitment", empty_ok=True)
+    raw = read_bounded(file, MAX_COMMITMENT_BYTES, " for a commitment", empty_ok=True)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -76,12 +76,15 @@ def _check_tree(folder: Path, period, notes: list[str]) -> None:
                                f"(root there {root.hash.hex()})")
 
 
-def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None) -> None:
-    """Checks the pinned commitment's signature and says what was (not) checked."""
+def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None, *,
+                    doc: dict | None = None) -> None:
+    """Checks the pinned commitment's signature and says what was (not) checked. `doc`: the
+    commitment's JSON when the caller has read it already (a pipe can be read only once)."""
     if commitment is None:
         verdict.facts["signature"] = "not checked (no commitment given)"
         return
-    _, _, doc, _ = read_commitment(commitment)
+    if doc is None:
+        _, _, doc, _ = read_commitment(commitment)
     result = check(doc, pinned)
     verdict.facts["signature"] = result.text
     if result.failed:

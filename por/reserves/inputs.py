@@ -23,6 +23,7 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 _HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*\Z")
 MAX_WALLETS = 1_000_000
 MAX_CONFIG_BYTES = 1 << 20
+MAX_SNAPSHOT_BYTES = 16 << 20    # a height and a hash per chain
 MAX_LINE_BYTES = 1 << 20   # eight fields of at most 20,000 characters, with room to spare
 MAX_WALLET_FILE_BYTES = 1 << 30    # a million wallets of a kilobyte: the end of a pipe that never ends
 
@@ -136,7 +137,7 @@ def _wallets_json(path: Path) -> tuple[list[DeclaredWallet], str | None]:
 
 def load_snapshot(path: str | Path) -> Snapshot:
     source = str(path)
-    f = Fields(load_file(path), source)
+    f = Fields(load_file(path, MAX_SNAPSHOT_BYTES, " for a snapshot"), source)
     f.only("format", "version", "snapshot_id", "time", "chains")
     snapshot_id = f.str("snapshot_id", max_len=200)
     chains_obj = f.obj("chains")
