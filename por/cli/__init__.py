@@ -187,5 +187,8 @@ def os_error_text(exc: OSError) -> str:
 
 
 def _say(message: str) -> None:
+    """One line on stderr; input quoted in it (a header, an id) cannot move the cursor or hide."""
+    from por.text import terminal_text
+
     message = " ".join(message.split())   # one line, always
-    print(f"por: {message}", file=sys.stderr, flush=True)
+    print(f"por: {terminal_text(message, markup=False)}", file=sys.stderr, flush=True)

@@ -16,8 +16,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 import por
-from por.errors import UsageError
 from por.cli import audit, demo, history, liabilities, reserves
+from por.errors import UsageError
 
 
 def _width() -> int:

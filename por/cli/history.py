@@ -83,6 +83,7 @@ def _report_json(report) -> dict[str, Any]:
         "periods": [{"place": p.place, "snapshot_id": p.commitment.snapshot_id,
                      "snapshot_time": p.commitment.snapshot_time, "root": p.commitment.root.hex(),
                      "leaf_count": p.commitment.leaf_count, "totals": t, "sha256": p.raw_sha256,
+                     "digest": p.digest,
                      "link": s.link, "signature": s.signature.text if s.signature else None}
                     for p, s, t in zip(report.periods, report.status, totals)],
     }
@@ -128,9 +129,10 @@ def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
 
 
 def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | None, signer: str | None,
-                   kind_option: str, tree: Path | None, json_out: bool, quiet: bool = False) -> int:
+                   kind_option: str, tree: Path | None, json_out: bool, quiet: bool = False,
+                   account: str | None = None) -> int:
     """One customer's proofs over several periods, each checked against its period's commitment."""
-    from por.liabilities.check import read_candidate, verify_proof_document
+    from por.liabilities.check import check_account, read_candidate, verify_proof_document
     from por.liabilities.foreign import detect
     from por.publication.attestation import read_commitment
     from por.publication.history import index_commitments
@@ -162,9 +164,10 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
                 verdict.facts["signature_state"] = result.state
                 if result.failed:
                     verdict.fail(f"{entry[0]}: signature: {result.text}")
-        account = verdict.facts.get("account_id")
-        if account is not None:
-            owners.setdefault(account, []).append(str(path))
+        check_account(verdict, account, kind)
+        owner = verdict.facts.get("account_id")
+        if owner is not None:
+            owners.setdefault(owner, []).append(str(path))
         if snapshot is not None:
             if snapshot in seen:
                 findings.append(f"{path}: a second proof for snapshot {snapshot!r} (first: {seen[snapshot]})")

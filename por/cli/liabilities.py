@@ -11,6 +11,7 @@ import typer
 
 from por.cli.output import JsonOut, Quiet
 from por.errors import InputError
+from por.text import terminal_text
 
 
 class ProofFormat(str, enum.Enum):
@@ -132,8 +133,17 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
         print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
     if extras.signer:
         print(f"signed by {extras.signer}: publish this address where customers can pin it")
-    print(f"keep {out}/private/ secret: it holds every customer's nonce")
+    _print_warnings(liabilities.warnings)
+    print(f"keep {terminal_text(out, markup=False)}/private/ secret: it holds every customer's nonce")
     return 0
+
+
+def _print_warnings(warnings: list[str], shown: int = 20) -> None:
+    """What publish accepted but a person should look at (ids that mix scripts): listed, never refused."""
+    for warning in warnings[:shown]:
+        print(f"warning: {terminal_text(warning, markup=False)}")
+    if len(warnings) > shown:
+        print(f"warning: ... and {len(warnings) - shown} more account ids that mix scripts")
 
 
 def _check_label(value: str, option: str) -> None:
@@ -167,20 +177,22 @@ def prove(
 
 
 def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
-    """The trusted reference: a commitment file or a root hash (bad reference is exit 2)."""
-    from por.liabilities.porjson import parse_commitment
+    """The trusted reference: a commitment file (with its JSON, for the signature: a pipe is read
+    once) or a root hash; a bad reference is exit 2."""
+    from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
     from por.strictjson import load_file
 
     if commitment_path and root_hex:
         raise InputError("give --commitment or --root, not both", field="--root")
     if commitment_path:
-        return parse_commitment(load_file(commitment_path), str(commitment_path)), None
+        doc = load_file(commitment_path, MAX_COMMITMENT_BYTES, " for a commitment")
+        return parse_commitment(doc, str(commitment_path)), None, doc
     if root_hex:
         value = root_hex.lower().removeprefix("0x")
         if not re.fullmatch(r"[0-9a-f]{64}", value):
             raise InputError("expected 64 hex digits", field="--root")
-        return None, bytes.fromhex(value)
-    return None, None
+        return None, bytes.fromhex(value), None
+    return None, None, None
 
 
 def _published_totals(path: Optional[Path]):
@@ -206,28 +218,32 @@ def verify_inclusion(
     totals: Annotated[Optional[Path], typer.Option(metavar="FILE", help="The per-asset totals the exchange "
                                                    "published (JSON, docs/formats/totals.schema.json), with --root: "
                                                    "compared by asset name and exact value.")] = None,
+    account: Annotated[Optional[str], typer.Option("--account", metavar="ID", help="Your own account id: the "
+                                                   "proof must be for it.")] = None,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
     from por.cli.history import pinned_signer, verify_periods
     from por.cli.output import emit_verdict
-    from por.liabilities.check import read_candidate, verify_proof_document
+    from por.liabilities.check import check_account, pinned_account, read_candidate, verify_proof_document
     from por.liabilities.foreign import detect
     from por.publication.verify import signature_facts
 
     commitments = commitment or []
     if totals and (len(proofs) > 1 or len(commitments) > 1):
         raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
+    account = pinned_account(account)
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
-                              json_out=json_out, quiet=quiet)
+                              json_out=json_out, quiet=quiet, account=account)
     proof, commitment = proofs[0], (commitments[0] if commitments else None)
     pinned_key = pinned_signer(commitment, signer)
     raw = read_candidate(proof)
-    pinned, root_bytes = _pinned_root(commitment, root)
+    pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
     verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals))
+    check_account(verdict, account, kind)
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")
@@ -236,7 +252,7 @@ def verify_inclusion(
         verdict.facts.setdefault("notes", []).append(
             "only the root was pinned: asset names, snapshot id and leaf count are checked against "
             "the published commitment only with --commitment")
-    signature_facts(verdict, commitment, pinned_key)
+    signature_facts(verdict, commitment, pinned_key, doc=doc)
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}", quiet=quiet)
 
 
@@ -265,10 +281,10 @@ def verify_tree(
 
     pinned_key = pinned_signer(commitment, signer)
     head = read_head(tree)
-    pinned, root_bytes = _pinned_root(commitment, root)
+    pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
     with progress_bar("verifying tree", None, quiet=quiet or json_out, unit="nodes") as advance:
         verdict = verify_tree_document(kind, tree, pinned, root_bytes, totals=_published_totals(totals),
                                        progress=advance)
-    signature_facts(verdict, commitment, pinned_key)
+    signature_facts(verdict, commitment, pinned_key, doc=doc)
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}", quiet=quiet)

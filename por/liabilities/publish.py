@@ -24,8 +24,8 @@ import numpy as np
 from por.atomic import atomic_directory
 from por.errors import InputError
 from por.liabilities.book import Liabilities
-from por.liabilities.folder import COMMITMENT_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
 from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
+from por.liabilities.folder import COMMITMENT_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
 from por.liabilities.levels import build_levels, ints_to_limbs
 from por.liabilities.porjson import Commitment, dumps
 from por.liabilities.secrets import set_root, write_secrets
