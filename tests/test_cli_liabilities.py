@@ -447,7 +447,7 @@ def test_legacy_format_1_reads_with_its_commitment_and_not_with_a_bare_root(tmp_
 def test_a_split_proof_without_its_last_piece_fails_through_the_cli(book, tmp_path):
     tmp, balances, _, _ = book
     out = tmp_path / "split"
-    assert run_por("publish", tmp / "customers.csv", "--out", out, "--split", "3")[0] == 0
+    assert run_por("publish", tmp / "customers.csv", "--out", out, "--split", "3", "--exchange", "x")[0] == 0
     commitment = json.loads((out / "commitment.json").read_text())
     for account in sorted(balances):
         path = tmp_path / "p.json"

@@ -464,6 +464,7 @@ def test_page_checks_signatures_exactly_like_python(page, tmp_path):
         altered = copy.deepcopy(doc)
         altered["totals"]["BTC"] = "2"
         variants.append(altered)
+        variants.append(_high_s(doc))                 # the same signature's second spelling (EIP-2)
         for variant in variants:
             text = json.dumps(variant, ensure_ascii=False)
             for key_text in pinned:
@@ -478,6 +479,16 @@ def test_page_checks_signatures_exactly_like_python(page, tmp_path):
     assert [g["state"] for g in got] == [e.state for e in expected]
     assert [g["text"] for g in got] == [e.text for e in expected]
     assert sum(e.state == "verified" for e in expected) == 16
+
+
+def _high_s(doc: dict[str, Any]) -> dict[str, Any]:
+    """(r, n - s) with the recovery bit flipped: recovers the same key, refused by low-s."""
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    out = copy.deepcopy(doc)
+    raw = bytes.fromhex(out["signature"]["value"][2:])
+    s = n - int.from_bytes(raw[32:64], "big")
+    out["signature"]["value"] = "0x" + (raw[:32] + s.to_bytes(32, "big") + bytes([55 - raw[64]])).hex()
+    return out
 
 
 def _commitment_doc() -> dict[str, Any]:
@@ -514,12 +525,13 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
     signer = "0x" + "22" * 20
     cases = []
 
-    def add(label, proof, commitment=None, root=None, signer_text=None, totals=None):
+    def add(label, proof, commitment=None, root=None, signer_text=None, totals=None, account=None):
         page_pins = {"commitmentText": commitment.read_text() if commitment else "", "rootText": root or "",
                      "signerText": signer_text or "", "totalsText": totals.read_text() if totals else "",
-                     "totalsName": str(totals)}
+                     "totalsName": str(totals), "accountText": account or ""}
         cli = [*(["--commitment", commitment] if commitment else []), *(["--root", root] if root else []),
-               *(["--signer", signer_text] if signer_text else []), *(["--totals", totals] if totals else [])]
+               *(["--signer", signer_text] if signer_text else []), *(["--totals", totals] if totals else []),
+               *(["--account", account] if account else [])]
         cases.append((label, proof, page_pins, cli))
 
     def totals_file(name, totals, **more):
@@ -578,6 +590,18 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
     add("v2 root and wrong totals", SETS[2] / v2["files"]["proofs"]["carol"], root=root2, totals=v2_wrong)
     add("v2 root and totals of another snapshot", SETS[2] / v2["files"]["proofs"]["carol"], root=root2,
         totals=v2_other_snapshot)
+    carol_proof = SETS[2] / v2["files"]["proofs"]["carol"]
+    add("own account", carol_proof, root=root2, account="carol")
+    add("another customer's account", carol_proof, root=root2, account="Carol")
+    add("account, nothing else pinned", carol_proof, account="carol")
+    add("account with an okx file", okx_v1, root=okx_root, totals=okx_totals, account="carol")
+    for name, account_id in (("decomposed", "cafe\u0301"), ("zero width", "car\u200bol"), ("bidi", "\u202ecarol"),
+                             ("trailing space", "carol\u3000"), ("nbsp", "car\u00a0ol")):
+        doc = copy.deepcopy(carol)
+        doc["account_id"] = account_id
+        path = tmp / f"id-{name.replace(' ', '-')}.json"
+        path.write_text(dumps(doc), encoding="utf-8")
+        add(f"id {name}", path, root=root2)
     add("okx v2 user file alone", OKX / "user_info_file.json")
     add("okx v2 user file root", OKX / "user_info_file.json", root=okx_root)
     return cases
