@@ -120,7 +120,7 @@ def test_publish_reads_customers_from_a_pipe_and_from_stdin(folder, tmp_path):
     code, out, err = run_por("publish", "--exchange", "Ex", folder / "customers.csv", "--out", tmp_path / "file", "--snapshot-id", "s")
     assert code == 0, err
     totals = json.loads((tmp_path / "file" / "commitment.json").read_text())["totals"]
-    shell = subprocess.run(["bash", "-c", f'"{sys.executable}" -m por publish <(cat customers.csv) '
+    shell = subprocess.run(["bash", "-c", f'"{sys.executable}" -m por publish <(cat customers.csv) --exchange Ex '
                                           f'--out "{tmp_path / "pipe"}" --snapshot-id s'],
                            cwd=folder, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                            timeout=60)
