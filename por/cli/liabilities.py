@@ -17,12 +17,27 @@ class ProofFormat(str, enum.Enum):
     por = "por"
     okx_v1 = "okx-v1"
     okx_v2 = "okx-v2"
+    okx_stark = "okx-stark"
+    bybit = "bybit"
+    bitget = "bitget"
+    mexc = "mexc"
+    coinex = "coinex"
+    bitmex = "bitmex"
+    merkletreejs = "merkletreejs"
+    gate_zk = "gate-zk"
+    htx_zk = "htx-zk"
+    binance_zk = "binance-zk"
 
 
 class TreeFormat(str, enum.Enum):
     auto = "auto"
     por = "por"
     okx_v2 = "okx-v2"
+    bitmex = "bitmex"
+    merkletreejs = "merkletreejs"
+    gate_zk = "gate-zk"
+    htx_zk = "htx-zk"
+    binance_zk = "binance-zk"
 
 
 def register(app: typer.Typer) -> None:
@@ -129,9 +144,13 @@ def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
     if commitment_path:
         return parse_commitment(load_file(commitment_path), str(commitment_path)), None
     if root_hex:
-        value = root_hex.lower().removeprefix("0x")
-        if not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise InputError("expected 64 hex digits", field="--root")
+        # The format's native width: 64 hex digits (por, SHA-256), 32 (MEXC), 16 (Bitget,
+        # merkletreejs leaves); a zk root is a field element, written with or without leading zeros.
+        value = root_hex.strip().lower()
+        if value.startswith("0x") and 0 < len(value) - 2 <= 64 and re.fullmatch(r"0x[0-9a-f]+", value):
+            value = value[2:].rjust(64, "0") if len(value) - 2 not in (16, 32) else value[2:]
+        if not re.fullmatch(r"[0-9a-f]{16}|[0-9a-f]{32}|[0-9a-f]{64}", value):
+            raise InputError("expected 64 hex digits (16 or 32 for formats with shorter hashes)", field="--root")
         return None, bytes.fromhex(value)
     return None, None
 
@@ -145,7 +164,16 @@ def verify_inclusion(
     signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
                                                        "signed by.")] = None,
     format: Annotated[ProofFormat, typer.Option("--format", help="Proof format.")] = ProofFormat.auto,
-    tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it.")] = None,
+    tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it "
+                                                 "(zk formats: the audit's proof table, proof.csv).")] = None,
+    account: Annotated[Optional[str], typer.Option("--account", help="Your account id: a full-tree file "
+                                                   "(BitMEX, merkletreejs) is searched for your leaves; a proof "
+                                                   "that names an account must be for it.")] = None,
+    nonce: Annotated[Optional[str], typer.Option("--nonce", help="Your nonce (hex), for a full-tree file "
+                                                 "(BitMEX: the proof nonce or the account nonce).")] = None,
+    balance: Annotated[Optional[list[str]], typer.Option("--balance", metavar="ASSET=AMOUNT",
+                                                         help="One of your balances, for a merkletreejs file "
+                                                              "(repeat for each asset).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
@@ -156,6 +184,10 @@ def verify_inclusion(
     from por.publication.verify import signature_facts
 
     commitments = commitment or []
+    customer = _customer(account, nonce, balance or [])
+    if customer.given and (len(proofs) > 1 or len(commitments) > 1):
+        raise InputError("--account, --nonce and --balance check one file: verify each on its own",
+                         field="--account")
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
                               json_out=json_out)
@@ -164,7 +196,7 @@ def verify_inclusion(
     raw = read_candidate(proof)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
-    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree)
+    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, customer)
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")
@@ -175,6 +207,19 @@ def verify_inclusion(
             "the published commitment only with --commitment")
     signature_facts(verdict, commitment, pinned_key)
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
+
+
+def _customer(account: Optional[str], nonce: Optional[str], balances: list[str]):
+    """The customer's own details (`--account`, `--nonce`, `--balance ASSET=AMOUNT`)."""
+    from por.liabilities.foreign.common import Customer
+
+    pairs = []
+    for item in balances:
+        asset, sep, amount = item.partition("=")
+        if not sep or not asset.strip() or not amount.strip():
+            raise InputError(f"{item[:40]!r}: expected ASSET=AMOUNT, e.g. btc=0.5", field="--balance")
+        pairs.append((asset.strip(), amount.strip()))
+    return Customer(account=account, nonce=nonce, balances=tuple(pairs))
 
 
 def verify_tree(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from por.errors import InputError
+from por.liabilities.foreign.common import Customer, check_customer
 from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import verify_inclusion
 from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof
@@ -47,12 +48,22 @@ def guarded(check: Callable[[], Verdict]) -> Verdict:
 
 
 def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitment | None, root: bytes | None,
-                          tree: Path | None) -> Verdict:
-    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing)."""
-    return guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree))
+                          tree: Path | None, customer: Customer | None = None) -> Verdict:
+    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing).
+    `customer` (account, nonce, balances) finds the customer's own leaves in a full-tree file."""
+    if kind != "por":
+        fmt = foreign_format(kind)
+        required, allowed = fmt.customer_options(kind) if hasattr(fmt, "customer_options") else ((), ())
+        check_customer(customer, kind, required, allowed)
+        if tree is not None and kind not in fmt.tree_formats:
+            raise InputError(f"a {kind} proof has no full tree to be checked against", field="--tree")
+    elif customer is not None and (customer.nonce is not None or customer.balances):
+        raise InputError("a por proof names its own leaf: --nonce and --balance are for full-tree files",
+                         field="--nonce" if customer.nonce is not None else "--balance")
+    return guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree, customer))
 
 
-def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
+def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path, customer=None) -> Verdict:
     source = str(path)
     expected = pinned.root if pinned is not None else root_bytes
     if kind == "por":
@@ -67,9 +78,13 @@ def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path) -> Verdict:
             verdict.fail(f"{source}: {difference}")
         if tree_path is not None:
             check_leaves_in_tree(parsed, tree_path, verdict)
+        if customer is not None and customer.account is not None and verdict.facts.get("account_id") != customer.account:
+            verdict.fail(f"the proof is for account {verdict.facts.get('account_id')!r}, not for yours "
+                         f"({customer.account!r})")
         return verdict
+    options = {"customer": customer} if customer is not None and customer.given else {}
     verdict = foreign_format(kind).verify_proof(kind, raw, source, expected_root=expected.hex() if expected else None,
-                                                tree=tree_path)
+                                                tree=tree_path, **options)
     verdict.facts.setdefault("anchored", expected is not None)
     return verdict
 

@@ -1,0 +1,272 @@
+"""Other exchanges' inclusion proofs (SHA-256 JSON formats): the genuine files give the verdict
+their conformance notes state, any one-character change never verifies, and forgeries whose
+hashes were recomputed after breaking one rule are rejected for that rule.
+
+Genuine files: fixtures/conformance/<format>/ (README there: repository, path, commit).
+Forgeries: fixtures/foreign.py, written apart from por/liabilities/foreign/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixtures import foreign as gen
+from por.errors import InputError
+from por.liabilities.foreign import bybit, detect, mexc
+
+FIX = gen.CONFORMANCE
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+ROOT_DIR = Path(__file__).resolve().parents[1]
+
+MEXC = "mexc/merkle_proof.json"
+MEXC_ROOT = "35d01ffef2beec3ff0166c03f3d9b0cc"
+BYBIT = {  # file -> (asset table, root)
+    "bybit/mock_user_merkle_tree_path_40.json":
+        ("Asset40", "8837e3a902aa996279fdc3d70e38e46cd18232dfb614c515a25ba34778eb1765"),
+    "bybit/mock_user_merkle_tree_path_40_v2.json":
+        ("Asset40V2", "8a9e4bb937aac2d92559791fa711ffa6a38c4861564b87ad8f1f42f5d0ac6c93"),
+    "bybit/mock_user_merkle_tree_path_40_v3.json": ("Asset40V3", None),
+    "bybit/mock_user_merkle_tree_path_40_v4.json": ("Asset40V4", None),
+    "bybit/mock_user_merkle_tree_path_40_v5.json": ("Asset40V5", None),
+}
+
+
+def raw(name: str) -> bytes:
+    return (FIX / name).read_bytes()
+
+
+def mexc_verdict(data: bytes, root: str | None = None, **kw):
+    return mexc.verify_mexc(mexc.parse_mexc(data, "proof.json"), root, **kw)
+
+
+def bybit_verdict(data: bytes, root: str | None = None, **kw):
+    return bybit.verify_bybit(bybit.parse_bybit(data, "proof.json"), root, **kw)
+
+
+def accepted(check, data: bytes) -> bool:
+    try:
+        return check(data).ok
+    except InputError:
+        return False
+
+
+def por_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "por", *args], capture_output=True, text=True, cwd=ROOT_DIR,
+                          env={"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+
+
+def cli_json(*args: str) -> tuple[int, dict]:
+    run = por_cli("verify-inclusion", *args, "--json")
+    assert run.stdout, run.stderr
+    return run.returncode, json.loads(run.stdout)
+
+
+@pytest.mark.parametrize("folder", ["mexc", "bybit", "bitget", "coinex"])
+def test_copies_equal_the_shared_originals(folder):
+    shared = {"bitget": "bitget"}.get(folder, folder)
+    if not (SHARED / shared).is_dir():
+        pytest.fail(f"{SHARED / shared} missing: the copies cannot be compared (run beside ../shared)")
+    for original in (SHARED / shared).iterdir():
+        if original.suffix in (".json", ".csv", ".tsv", ".txt"):
+            assert (FIX / folder / original.name).read_bytes() == original.read_bytes(), original.name
+
+
+# --- MEXC ----------------------------------------------------------------------------------
+
+def test_mexc_genuine_file_verifies_and_says_what_it_checked():
+    v = mexc_verdict(raw(MEXC))
+    assert v.ok, v.reasons
+    assert v.facts["root"] == MEXC_ROOT and v.facts["format"] == "mexc"
+    assert v.facts["computed_root_balances"] == {"BTC": "4386831.37", "ETH": "5001729.74", "USDC": "0",
+                                                 "USDT": "5099023.18"}
+    assert v.facts["anchored"] is False and "taken from the file" in v.facts["coverage"]["root"]
+    assert "2^64" in v.facts["coverage"]["hash"]
+    pinned = mexc_verdict(raw(MEXC), MEXC_ROOT)
+    assert pinned.ok and pinned.facts["anchored"] is True
+
+
+def test_mexc_pinned_root_of_another_width_or_value_fails():
+    assert "not the pinned root" in " ".join(mexc_verdict(raw(MEXC), "0" * 32).reasons)
+    assert "32" in " ".join(mexc_verdict(raw(MEXC), "0" * 64).reasons)
+
+
+def test_mexc_forged_root_balances_are_caught_though_mexc_compares_only_the_hash():
+    doc = gen.load(MEXC)
+    doc["pathList"][-1]["balances"]["BTC"] = "9999999"
+    v = mexc_verdict(gen.dumps(doc))
+    assert not v.ok and "root balances are not the sums" in " ".join(v.reasons)
+
+
+def test_mexc_forgery_recomputed_after_a_negative_balance_is_rejected():
+    doc = gen.load(MEXC)
+    doc["self"]["balances"]["ETH"] = "-195462.73"
+    forged = gen.dumps(gen.mexc_rehash(doc))
+    v = mexc_verdict(forged)
+    assert not v.ok and all("negative" in r for r in v.reasons), v.reasons
+
+
+def test_mexc_honest_recomputation_is_self_consistent_but_not_the_published_root():
+    doc = gen.load(MEXC)
+    doc["self"]["balances"]["ETH"] = "195462.74"
+    forged = gen.dumps(gen.mexc_rehash(doc))
+    assert mexc_verdict(forged).ok                      # the rehash is a faithful MEXC generator ...
+    assert not mexc_verdict(forged, MEXC_ROOT).ok       # ... and the published root catches the forgery
+
+
+def test_mexc_blank_sibling_holding_amounts_is_rejected():
+    doc = gen.load(MEXC)
+    doc["pathList"][0]["balances"]["BTC"] = "5"        # MEXC's tool ignores a blank-hash sibling's balances
+    assert "missing sibling" in " ".join(mexc_verdict(gen.dumps(doc)).reasons)
+
+
+def test_mexc_account_is_compared_when_given():
+    from por.liabilities.foreign.common import Customer
+    assert mexc_verdict(raw(MEXC), customer=Customer(account="1745297673")).ok
+    assert not mexc_verdict(raw(MEXC), customer=Customer(account="1745297674")).ok
+
+
+# --- Bybit ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(BYBIT))
+def test_bybit_genuine_files_verify_under_their_own_table_only(name):
+    table, root = BYBIT[name]
+    v = bybit_verdict(raw(name), root)
+    assert v.ok, v.reasons
+    assert v.facts["variant"] == table == v.facts["asset_table"]
+    assert "asset names" in v.facts["asset_table_chosen_by"]
+    for other in bybit.TABLES:
+        if other.name != table:
+            assert not bybit_verdict(raw(name), table=other).ok
+
+
+def test_bybit_root_alone_does_not_anchor_labels():
+    name = "bybit/mock_user_merkle_tree_path_40.json"
+    v = bybit_verdict(raw(name), BYBIT[name][1])
+    assert v.ok and v.facts["anchored"] is False
+    assert any("asset labels" in line for line in v.facts["not_checked"])
+
+
+def test_bybit_relabelled_file_verifies_under_another_table_with_the_same_root():
+    """Why a Bybit root does not bind labels: Asset40 and Asset40V2 both sum 40 assets, so the
+    same value texts under 40V2's names give the same hashes."""
+    name = "bybit/mock_user_merkle_tree_path_40.json"
+    doc = gen.load(name)
+    old = [a for a in bybit.TABLES[5].online]            # Asset40
+    new = [a for a in bybit.TABLES[4].online]            # Asset40V2
+    assert bybit.TABLES[5].name == "Asset40" and bybit.TABLES[4].name == "Asset40V2" and len(old) == len(new)
+    for node in [doc["self"], *doc["path"]]:
+        node["balance"] = {n: node["balance"][o] for o, n in zip(old, new)}
+    v = bybit_verdict(gen.dumps(doc), BYBIT[name][1])
+    assert v.ok and v.facts["asset_table"] == "Asset40V2" and v.facts["anchored"] is False
+
+
+def test_bybit_forgery_with_a_negative_balance_is_rejected():
+    name = "bybit/mock_user_merkle_tree_path_40.json"
+    doc = gen.load(name)
+    doc["self"]["balance"]["DOT"] = "-7.16384740"
+    order = list(bybit.TABLES[5].assets)
+    forged = gen.dumps(gen.bybit_rehash(doc, order, [a for a in order if a != "BUSD"]))
+    v = bybit_verdict(forged)
+    assert not v.ok and any("negative amount" in r and "DOT" in r for r in v.reasons), v.reasons
+
+
+def test_bybit_forgery_with_an_unknown_asset_fits_no_table():
+    name = "bybit/mock_user_merkle_tree_path_40_v2.json"
+    doc = gen.load(name)
+    doc["self"]["balance"]["DAI"] = "0.00000000"          # Asset40's coin in a 40V2 file
+    v = bybit_verdict(gen.dumps(doc))
+    assert not v.ok and "no Bybit asset table" in v.reasons[0]
+
+
+def test_bybit_ambiguous_spelling_is_refused():
+    """The leaf joins the amount texts with no separator: '1.0000000' + '02.00000000' would hash
+    like '1.00000000' + '2.00000000'. Only Bybit's own spelling is read."""
+    name = "bybit/mock_user_merkle_tree_path_40.json"
+    doc = gen.load(name)
+    doc["self"]["balance"]["DOT"] = "7.1638474"
+    order = list(bybit.TABLES[5].assets)
+    forged = gen.dumps(gen.bybit_rehash(doc, order, [a for a in order if a != "BUSD"]))
+    assert "not written as Bybit writes" in " ".join(bybit_verdict(forged).reasons)
+
+
+def test_bybit_padding_sibling_must_hold_nothing():
+    name = "bybit/mock_user_merkle_tree_path_40_v2.json"     # path[0] repeats self's hash: padding
+    assert bybit_verdict(raw(name)).facts["path"][0]["padding"] is True
+    doc = gen.load(name)
+    doc["path"][0]["balance"]["BTC"] = "1.00000000"
+    order = list(bybit.TABLES[4].assets)
+    forged = gen.dumps(gen.bybit_rehash(doc, order, [a for a in order if a != "BUSD"]))
+    assert "padding" in " ".join(bybit_verdict(forged).reasons)
+
+
+# --- one-character mutations never verify --------------------------------------------------
+
+# Fields no hash binds (documented in docs/formats/foreign.md): a change there cannot be seen.
+UNBOUND = {"mexc": set(), "bybit": {"nonce", "auditId"}}
+CASES = {"mexc": (MEXC, mexc_verdict), "bybit": ("bybit/mock_user_merkle_tree_path_40.json", bybit_verdict)}
+
+
+def _placeholder_moved(fmt: str, doc, path) -> bool:
+    """MEXC: a blank-hash entry only says a sibling is missing; moving it to another level where
+    the sibling is missing either way is the same proof."""
+    return fmt == "mexc" and path[0] == "pathList" and path[-1] == "level" and doc["pathList"][path[1]]["hash"] == ""
+
+
+@pytest.mark.parametrize("fmt", sorted(CASES))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_one_character_changed_never_verifies(fmt, data):
+    name, check = CASES[fmt]
+    doc = gen.load(name)
+    places = [(p, v) for p, v in gen.scalars(doc) if not (set(str(x) for x in p) & UNBOUND[fmt])
+              and not any(isinstance(x, tuple) and x[1] in UNBOUND[fmt] for x in p)]
+    path, value = data.draw(st.sampled_from(places))
+    position = data.draw(st.integers(0, 80))
+    char = data.draw(st.sampled_from("0123456789abcdefABCDEF.-,:{} \"xé"))
+    mutated = gen.with_char(doc, path, position, char)
+    if mutated == doc or _placeholder_moved(fmt, doc, path):
+        return
+    assert not accepted(check, gen.dumps(mutated)), (path, position, char)
+
+
+# --- detection and the CLI -----------------------------------------------------------------
+
+@pytest.mark.parametrize("name,fmt", [(MEXC, "mexc"), *[(n, "bybit") for n in BYBIT]])
+def test_auto_detection_names_the_format(name, fmt):
+    assert detect.proof_format(raw(name), name) == fmt
+
+
+def test_okx_v1_is_still_recognised_and_unknown_json_is_bad_input():
+    assert detect.proof_format(raw("okx/merkle_proof_file.json"), "p") == "okx-v1"
+    with pytest.raises(InputError, match="no reader recognises.*bybit.*mexc"):
+        detect.proof_format(b'{"hello": "world"}', "p")
+
+
+def test_cli_verifies_mexc_and_bybit_with_their_native_roots():
+    code, out = cli_json(str(FIX / MEXC), "--format", "auto", "--root", MEXC_ROOT)
+    assert code == 0 and out["format"] == "mexc" and out["anchored"] is True
+    name = "bybit/mock_user_merkle_tree_path_40.json"
+    code, out = cli_json(str(FIX / name), "--format", "auto", "--root", BYBIT[name][1])
+    assert out["format"] == "bybit" and out["variant"] == "Asset40" and out["anchored"] is False
+    assert out["reasons"] == [] or code == 1
+
+
+def test_cli_unknown_json_is_exit_2_naming_the_formats_tried(tmp_path):
+    doc = tmp_path / "x.json"
+    doc.write_text('{"hello": 1}')
+    run = por_cli("verify-inclusion", str(doc))
+    assert run.returncode == 2 and "tried" in run.stderr and "bybit" in run.stderr
+
+
+def test_cli_refuses_options_a_format_cannot_use():
+    run = por_cli("verify-inclusion", str(FIX / MEXC), "--nonce", "00")
+    assert run.returncode == 2 and "does not use --nonce" in run.stderr
+    run = por_cli("verify-inclusion", str(FIX / MEXC), "--tree", str(FIX / MEXC))
+    assert run.returncode == 2 and "--tree" in run.stderr
