@@ -38,6 +38,16 @@ BYBIT = {  # file -> (asset table, root)
 }
 
 
+BITGET = {  # file -> (codec, root, negative subtotals)
+    "bitget/merkel_tree_bg.2025-11.Au2025111815.json": ("2025", "8eac815c495e6a67", 2),
+    "bitget/merkel_tree_bg.2025-08.pr210-ce8c0b9.json": ("2022", "f4b519b688f6ea41", 1),
+    "bitget/merkel_tree_bg.2023-03.c64cefe.json": ("2022", "fc76a155015f04ee", 0),
+    "bitget/merkel_tree_bg.2022-12.6863e2d.json": ("2022", "ffedeaf82363b23c", 0),
+}
+BITGET_TAMPERED = ["bitget/tampered.pr-2a5bc8d.json", "bitget/tampered.pr-da5bb91.json",
+                   "bitget/tampered.pr-fb30d57.json", "bitget/tampered.pr-08498b2.json"]
+
+
 def raw(name: str) -> bytes:
     return (FIX / name).read_bytes()
 
@@ -50,11 +60,17 @@ def bybit_verdict(data: bytes, root: str | None = None, **kw):
     return bybit.verify_bybit(bybit.parse_bybit(data, "proof.json"), root, **kw)
 
 
+def bitget_verdict(data: bytes, root: str | None = None, **kw):
+    from por.liabilities.foreign import bitget
+    return bitget.verify_bitget(bitget.parse_bitget(data, "proof.json"), root, **kw)
+
+
 def accepted(check, data: bytes) -> bool:
     try:
-        return check(data).ok
+        result = check(data)
     except InputError:
         return False
+    return result if isinstance(result, bool) else result.ok
 
 
 def por_cli(*args: str) -> subprocess.CompletedProcess:
@@ -209,8 +225,12 @@ def test_bybit_padding_sibling_must_hold_nothing():
 # --- one-character mutations never verify --------------------------------------------------
 
 # Fields no hash binds (documented in docs/formats/foreign.md): a change there cannot be seen.
-UNBOUND = {"mexc": set(), "bybit": {"nonce", "auditId"}}
-CASES = {"mexc": (MEXC, mexc_verdict), "bybit": ("bybit/mock_user_merkle_tree_path_40.json", bybit_verdict)}
+UNBOUND = {"mexc": set(), "bybit": {"nonce", "auditId"}, "bitget": set(), "bitget-2022": set()}
+CASES = {"mexc": (MEXC, lambda d: mexc_verdict(d)),
+         "bybit": ("bybit/mock_user_merkle_tree_path_40.json", lambda d: bybit_verdict(d)),
+         "bitget": ("bitget/merkel_tree_bg.2025-11.Au2025111815.json",
+                    lambda d: bitget_verdict(d).facts.get("hashes_recompute") is not None),
+         "bitget-2022": ("bitget/merkel_tree_bg.2022-12.6863e2d.json", lambda d: bitget_verdict(d))}
 
 
 def _placeholder_moved(fmt: str, doc, path) -> bool:
@@ -238,7 +258,8 @@ def test_one_character_changed_never_verifies(fmt, data):
 
 # --- detection and the CLI -----------------------------------------------------------------
 
-@pytest.mark.parametrize("name,fmt", [(MEXC, "mexc"), *[(n, "bybit") for n in BYBIT]])
+@pytest.mark.parametrize("name,fmt", [(MEXC, "mexc"), *[(n, "bybit") for n in BYBIT],
+                                      *[(n, "bitget") for n in [*BITGET, *BITGET_TAMPERED]]])
 def test_auto_detection_names_the_format(name, fmt):
     assert detect.proof_format(raw(name), name) == fmt
 
@@ -270,3 +291,80 @@ def test_cli_refuses_options_a_format_cannot_use():
     assert run.returncode == 2 and "does not use --nonce" in run.stderr
     run = por_cli("verify-inclusion", str(FIX / MEXC), "--tree", str(FIX / MEXC))
     assert run.returncode == 2 and "--tree" in run.stderr
+
+
+# --- Bitget --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(BITGET))
+def test_bitget_genuine_files_recompute_under_one_codec_only(name):
+    codec, root, negatives = BITGET[name]
+    v = bitget_verdict(raw(name), root)
+    assert v.facts["variant"].startswith(f"codec {codec}")
+    assert v.facts["hashes_recompute"].startswith("every hash recomputes")
+    other = "2022" if codec == "2025" else "2025"
+    assert "either Bitget number codec" in bitget_verdict(raw(name), codec=other).reasons[0]
+    # Negative subtotals are a finding (exit 1), never a crash: the correction to "valid" in the
+    # conformance notes, with every hash shown to recompute.
+    assert len(v.facts.get("negative", [])) == negatives
+    assert v.ok == (negatives == 0), v.reasons
+    assert all(r.startswith("negative amount") and "USDC" in r for r in v.reasons)
+
+
+def test_bitget_2025_negative_subtotals_are_the_ones_in_the_notes():
+    v = bitget_verdict(raw("bitget/merkel_tree_bg.2025-11.Au2025111815.json"))
+    assert v.facts["negative"] == ["path[10] USDC -1536.70659782", "path[13] USDC -20885.31318921"]
+
+
+@pytest.mark.parametrize("name", BITGET_TAMPERED)
+def test_bitget_files_users_edited_are_rejected(name):
+    assert not accepted(bitget_verdict, raw(name))
+
+
+def test_bitget_64_bit_root_alone_does_not_anchor_and_says_why():
+    name = "bitget/merkel_tree_bg.2022-12.6863e2d.json"
+    v = bitget_verdict(raw(name), BITGET[name][1])
+    assert v.ok and v.facts["anchored"] is False
+    assert "2^32" in v.facts["coverage"]["hash"] and "minutes on a laptop" in v.facts["coverage"]["hash"]
+    assert any("2^32" in note for note in v.facts["notes"])
+
+
+def test_bitget_hashmap_order_and_java_numbers_match_openjdk():
+    """Recorded once with OpenJDK 17 (java.util.HashMap keySet(), BigDecimal toString and
+    stripTrailingZeros().toPlainString())."""
+    from por.liabilities.foreign.bitget import hashmap_order
+    from por.liabilities.foreign.common import java_string, plain, strip_zeros
+    from decimal import Decimal
+    orders = {"BTC ETH USDT USDC": "BTC ETH USDT USDC", "USDC USDT ETH BTC": "BTC ETH USDT USDC",
+              "Aa BB C": "Aa BB C", "BB Aa": "BB Aa",
+              "BTC ETH USDT USDC SOL XRP DOGE TRX TON ADA LINK DOT MATIC LTC BCH":
+                  "MATIC BCH DOT USDT DOGE BTC SOL TON XRP ETH LINK USDC LTC TRX ADA",
+              "é z ÿ 𝔘 A1 SHIB PEPE": "A1 𝔘 SHIB é z ÿ PEPE"}
+    for keys, java in orders.items():
+        assert " ".join(hashmap_order(keys.split())) == java
+    numbers = {"0": ("0", "0"), "0.00000001": ("1E-8", "0.00000001"), "0.00000000": ("0E-8", "0"),
+               "100": ("100", "100"), "1E+2": ("1E+2", "100"), "1.50": ("1.50", "1.5"),
+               "-0.0000012": ("-0.0000012", "-0.0000012"), "0.0000001": ("1E-7", "0.0000001"),
+               "-0": ("0", "0")}
+    for text, (to_string, stripped) in numbers.items():
+        assert (java_string(Decimal(text)), plain(strip_zeros(Decimal(text)))) == (to_string, stripped)
+
+
+@pytest.mark.parametrize("codec,name", [("2025", "bitget/merkel_tree_bg.2025-11.Au2025111815.json"),
+                                        ("2022", "bitget/merkel_tree_bg.2022-12.6863e2d.json")])
+def test_bitget_forgeries_recomputed_after_breaking_a_rule(codec, name):
+    honest = gen.load(name)
+    assert bitget_verdict(gen.dumps(gen.bitget_rehash(honest, codec))).facts.get("hashes_recompute")
+    doc = gen.load(name)
+    first = next(iter(doc["self"]["balances"]))
+    doc["self"]["balances"][first] = "-5" if codec == "2025" else gen.Decimal("-5")
+    v = bitget_verdict(gen.dumps(gen.bitget_rehash(doc, codec)))
+    assert not v.ok and any(f"self {first} -5" in r for r in v.reasons), v.reasons
+    doc = gen.bitget_rehash(gen.load(name), codec)
+    doc["path"][-1]["balances"][first] = "1" if codec == "2025" else gen.Decimal(1)
+    assert "root balances are not the sums" in " ".join(bitget_verdict(gen.dumps(doc)).reasons)
+    doc = gen.load(name)
+    doc["path"][2]["level"] += 1                            # a right friend's level is hashed nowhere
+    if doc["path"][2]["role"] == 1:
+        doc["path"][2]["role"] = 2
+    v = bitget_verdict(gen.dumps(gen.bitget_rehash(doc, codec)))
+    assert any("level" in r for r in v.reasons), v.reasons

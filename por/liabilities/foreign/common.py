@@ -56,6 +56,7 @@ class Design:
     labels: str               # how asset names enter the hashes ("by name", "by position in ...")
     root_binds_totals: bool   # a pinned root alone fixes every per-asset total (or there are none)
     root_binds_labels: bool   # ... and which asset each total is for
+    unbound_totals: str = ""  # why a root alone does not fix the totals, when it does not
 
     def collision_text(self) -> str:
         half = self.bits // 2
@@ -245,9 +246,10 @@ def describe(v: Verdict, design: Design, *, fmt: str, variant: str | None, leaf:
     anchored = pinned and (totals_pinned or (design.root_binds_totals and design.root_binds_labels))
     v.facts["anchored"] = anchored
     if pinned and not anchored:
+        why = [w for w, bound in ((f"which asset each total is for ({design.labels})", design.root_binds_labels),
+                                  (f"the totals ({design.unbound_totals})", design.root_binds_totals)) if not bound]
         v.facts.setdefault("notes", []).append(
-            f"a pinned {fmt} root alone does not fix which asset each total is for ({design.labels}): "
-            "pin the published totals too")
+            f"a pinned {fmt} root alone does not fix {' or '.join(why)}: pin the published totals too (--totals)")
     return v
 
 
@@ -306,6 +308,6 @@ def root_binding(design: Design, name: str):
     if not design.root_binds_labels:
         unbound.append(f"which asset each amount is for ({design.labels})")
     if not design.root_binds_totals:
-        unbound.append("the totals unambiguously")
+        unbound.append(f"the totals ({design.unbound_totals})")
     return binding(labels=design.root_binds_labels, totals=design.root_binds_totals, name=f"a {name} document",
                    unbound=" or ".join(unbound))
