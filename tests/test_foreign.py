@@ -225,12 +225,13 @@ def test_bybit_padding_sibling_must_hold_nothing():
 # --- one-character mutations never verify --------------------------------------------------
 
 # Fields no hash binds (documented in docs/formats/foreign.md): a change there cannot be seen.
-UNBOUND = {"mexc": set(), "bybit": {"nonce", "auditId"}, "bitget": set(), "bitget-2022": set()}
+UNBOUND = {"mexc": set(), "bybit": {"nonce", "auditId"}, "bitget": set(), "bitget-2022": set(), "coinex": set()}
 CASES = {"mexc": (MEXC, lambda d: mexc_verdict(d)),
          "bybit": ("bybit/mock_user_merkle_tree_path_40.json", lambda d: bybit_verdict(d)),
          "bitget": ("bitget/merkel_tree_bg.2025-11.Au2025111815.json",
                     lambda d: bitget_verdict(d).facts.get("hashes_recompute") is not None),
-         "bitget-2022": ("bitget/merkel_tree_bg.2022-12.6863e2d.json", lambda d: bitget_verdict(d))}
+         "bitget-2022": ("bitget/merkel_tree_bg.2022-12.6863e2d.json", lambda d: bitget_verdict(d)),
+         "coinex": ("coinex/merkle_proof_file.json", lambda d: coinex_verdict(d))}
 
 
 def _placeholder_moved(fmt: str, doc, path) -> bool:
@@ -259,7 +260,8 @@ def test_one_character_changed_never_verifies(fmt, data):
 # --- detection and the CLI -----------------------------------------------------------------
 
 @pytest.mark.parametrize("name,fmt", [(MEXC, "mexc"), *[(n, "bybit") for n in BYBIT],
-                                      *[(n, "bitget") for n in [*BITGET, *BITGET_TAMPERED]]])
+                                      *[(n, "bitget") for n in [*BITGET, *BITGET_TAMPERED]],
+                                      ("coinex/merkle_proof_file.json", "coinex")])
 def test_auto_detection_names_the_format(name, fmt):
     assert detect.proof_format(raw(name), name) == fmt
 
@@ -368,3 +370,51 @@ def test_bitget_forgeries_recomputed_after_breaking_a_rule(codec, name):
         doc["path"][2]["role"] = 2
     v = bitget_verdict(gen.dumps(gen.bitget_rehash(doc, codec)))
     assert any("level" in r for r in v.reasons), v.reasons
+
+
+# --- CoinEx --------------------------------------------------------------------------------
+
+COINEX = "coinex/merkle_proof_file.json"
+COINEX_ROOT = "b272a9a8142f3942dc640936d267ce785ae9d29aaf904c1ec1f0990242047569"
+
+
+def coinex_verdict(data: bytes, root: str | None = None, **kw):
+    from por.liabilities.foreign import coinex
+    return coinex.verify_coinex(coinex.parse_coinex(data, "proof.json"), root, **kw)
+
+
+def test_coinex_example_is_reported_inconsistent_with_both_rules_named():
+    v = coinex_verdict(raw(COINEX), COINEX_ROOT)
+    assert v.ok and v.facts["variant"] == "coinex-2022-lone-empty" and v.facts["anchored"] is True
+    assert v.facts["rules"]["coinex-as-coded"]["root"] == \
+        "6bf6716d7704fb21ee594ca259e48bb3aa90293d195baae09b183326770e38af"
+    assert v.facts["rules"]["coinex-as-coded"]["matches_the_file"] is False
+    assert any("known inconsistency" in n for n in v.facts["notes"])
+    as_coded = coinex_verdict(raw(COINEX), rule="coinex-as-coded")
+    assert not as_coded.ok and "6bf6716d" in as_coded.reasons[0]
+
+
+def test_coinex_balances_text_is_go_json_of_shopspring_decimals():
+    from decimal import Decimal
+    from por.liabilities.foreign.coinex import balances_json
+    text = balances_json({"USDT": Decimal("20.2343322"), "BTC": Decimal("1.023"), "ETH": Decimal("0.560")})
+    assert text == '{"BTC":"1.023","ETH":"0.56","USDT":"20.2343322"}'   # CoinEx's help-page example
+
+
+@pytest.mark.parametrize("lone,variant", [("h+h", "coinex-as-coded"), ("h+''", "coinex-2022-lone-empty")])
+def test_coinex_files_made_under_either_rule_verify_and_say_which(lone, variant):
+    v = coinex_verdict(gen.dumps(gen.coinex_rehash(gen.load(COINEX), lone)))
+    assert v.ok and v.facts["variant"] == variant
+
+
+def test_coinex_forgeries_recomputed_after_breaking_a_rule():
+    doc = gen.load(COINEX)
+    doc["self"]["balances"]["USDT"] = "-374.250573"
+    v = coinex_verdict(gen.dumps(gen.coinex_rehash(doc)))
+    assert not v.ok and all("negative" in r for r in v.reasons) and v.reasons
+    doc = gen.coinex_rehash(gen.load(COINEX))
+    doc["root"]["balances"]["BTC"] = "1"
+    assert "running totals" in " ".join(coinex_verdict(gen.dumps(doc)).reasons)
+    doc = gen.load(COINEX)
+    doc["path"][3]["balances"]["BTC"] = "920.0"             # the same amount, another spelling
+    assert not accepted(coinex_verdict, gen.dumps(doc))
