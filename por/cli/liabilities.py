@@ -179,7 +179,7 @@ def verify_inclusion(
     """Check that a customer's balance is included in the committed liabilities."""
     from por.cli.history import pinned_signer, verify_periods
     from por.cli.output import emit_verdict
-    from por.liabilities.check import read_candidate, verify_proof_document
+    from por.liabilities.check import read_document, verify_proof_document
     from por.liabilities.foreign import detect
     from por.publication.verify import signature_facts
 
@@ -193,7 +193,7 @@ def verify_inclusion(
                               json_out=json_out)
     proof, commitment = proofs[0], (commitments[0] if commitments else None)
     pinned_key = pinned_signer(commitment, signer)
-    raw = read_candidate(proof)
+    raw = read_document(proof)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
     verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, customer)

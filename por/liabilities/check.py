@@ -27,6 +27,19 @@ def read_candidate(path: Path) -> bytes:
     return read_bounded(path, MAX_PROOF_BYTES, " for a proof")
 
 
+def read_document(path: Path) -> bytes:
+    """A proof document: the whole of a JSON proof (bounded), or only the first bytes of a
+    full-tree text file (BitMEX, merkletreejs), which its format streams from the path."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return read_candidate(path)         # names the error
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"") or not path.is_file():
+        return read_candidate(path)
+    return head
+
+
 def read_head(path: Path) -> bytes:
     """The first bytes of a tree file, to tell its format."""
     try:
@@ -53,8 +66,10 @@ def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitm
     `customer` (account, nonce, balances) finds the customer's own leaves in a full-tree file."""
     if kind != "por":
         fmt = foreign_format(kind)
-        required, allowed = fmt.customer_options(kind) if hasattr(fmt, "customer_options") else ((), ())
-        check_customer(customer, kind, required, allowed)
+        if hasattr(fmt, "check_customer"):
+            fmt.check_customer(kind, customer)
+        else:
+            check_customer(customer, kind, (), ())
         if tree is not None and kind not in fmt.tree_formats:
             raise InputError(f"a {kind} proof has no full tree to be checked against", field="--tree")
     elif customer is not None and (customer.nonce is not None or customer.balances):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 
 from por.errors import InputError
-from por.liabilities.foreign import bitget, bybit, coinex, mexc, okx
+from por.liabilities.foreign import bitget, bitmex, bybit, coinex, mexc, okx
 from por.liabilities.foreign.base import ForeignFormat
 
-FORMATS: tuple[ForeignFormat, ...] = (bybit.FORMAT, bitget.FORMAT, mexc.FORMAT, coinex.FORMAT, okx.FORMAT)
+FORMATS: tuple[ForeignFormat, ...] = (bybit.FORMAT, bitget.FORMAT, mexc.FORMAT, coinex.FORMAT, bitmex.FORMAT,
+                                      okx.FORMAT)
 
 
 def names() -> list[str]:

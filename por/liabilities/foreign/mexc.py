@@ -24,6 +24,7 @@ from por.liabilities.foreign.common import (
     SUMS_PARENT_ONLY,
     Customer,
     Design,
+    check_customer,
     compare_root,
     compare_totals,
     decimal_of,
@@ -194,8 +195,8 @@ class MexcFormat:
     proof_formats = ("mexc",)
     tree_formats: tuple[str, ...] = ()
 
-    def customer_options(self, name):
-        return (), ("--account",)       # the proof names the account in clear
+    def check_customer(self, name, customer):
+        check_customer(customer, "MEXC", (), ("--account",))   # the proof names the account in clear
 
     def root_binding(self, name):
         return root_binding(DESIGN, "MEXC")
