@@ -136,3 +136,105 @@ def test_bitmex_through_the_cli(tmp_path):
     run = por_cli("verify-inclusion", str(BITMEX))
     assert run.returncode == 2 and "--account and --nonce" in run.stderr
     assert detect.tree_format(BITMEX.read_bytes()[:100], "t") == "bitmex"
+
+
+# --- merkletreejs --------------------------------------------------------------------------
+
+from por.liabilities.foreign import merkletreejs  # noqa: E402
+
+BITSO = FIX / "merkletreejs" / "bitso.example-merkle-tree.tsv"
+BITSO_ROOT = "e0f6eb0f1b1c71018dd00a625c20868f85b3fbba0991ce8280171fa91b7a647c"
+BITSO_ME = Customer(account="d7ae2e6e-c36b-4b44-8b98-bdd59c4eebad", balances=(("btc", "0.00000001"),))
+TNF_INPUT = FIX / "merkletreejs" / "tnf.example_input.txt"
+
+
+def mtjs_verdict(path: Path, root: str | None = None, customer: Customer | None = None):
+    try:
+        return merkletreejs.verify_merkletreejs(path, root, customer=customer)
+    except InputError as exc:
+        from por.verdict import Verdict
+        return Verdict(ok=False, reasons=[exc.location_text()])
+
+
+def leaf_list(leaves: list[str], layers: int | None = None, ending: str = "\n") -> str:
+    n = merkletreejs.layers(len(leaves)) if layers is None else layers
+    return "Level\tHash" + ending + "".join(f"{n},{i}\t{x}{ending}" for i, x in enumerate(leaves))
+
+
+def test_bitso_example_root_and_the_readme_leaf():
+    v = mtjs_verdict(BITSO, BITSO_ROOT, BITSO_ME)
+    assert v.ok and v.facts["root"] == BITSO_ROOT and v.facts["leaf_count"] == 18 and v.facts["height"] == 6
+    assert v.facts["leaf"] == "e17e7edf6faa1a6a" and v.facts["leaf_position"] == 14
+    assert v.facts["leaf_rule"].startswith("bitso") and v.facts["anchored"] is True
+    assert "2^32" in v.facts["coverage"]["hash"] and v.facts["coverage"]["sums"].startswith("none")
+    unpinned = mtjs_verdict(BITSO)
+    assert unpinned.ok and unpinned.facts["anchored"] is False
+
+
+def test_merkletreejs_someone_else_is_not_found():
+    other = Customer(account=BITSO_ME.account, balances=(("btc", "0.00000002"),))
+    v = mtjs_verdict(BITSO, BITSO_ROOT, other)
+    assert not v.ok and "not in the file" in v.reasons[0]
+
+
+def test_bitso_zero_stripping_is_reproduced_with_its_bug():
+    """Bitso's regex strips one zero too many from integers: '10' is hashed as '1'."""
+    from por.liabilities.foreign.common import sha256_hex
+    me = Customer(account="acct", balances=(("usd", "10"),))
+    leaves = merkletreejs.customer_leaves(me)
+    assert leaves["bitso (as Bitso's tool strips zeros)"] == sha256_hex("acct" + sha256_hex("1"))[:16]
+    assert leaves["bitso (balances as typed)"] == sha256_hex("acct" + sha256_hex("10"))[:16]
+
+
+def test_tnf_reference_roots_from_its_example_input():
+    text = TNF_INPUT.read_text()
+    leaves, root = merkletreejs.tnf_tree(text)
+    assert leaves == ["4d5b6745607fb0f8", "fceae9bdf4ac639a", "21544f90b6a6f44b", "22bf213fc87d039d", "a15eb5f9d7cb1fa8"]
+    assert root == "aece07167a9b1391710bbef42ceafdceb3a0c0e0d43434070f6dea178daf0960"
+    assert merkletreejs.tnf_tree(text, concatenate=True)[1] == \
+        "b03c200f074fe4ddf0cbbef4fbeda6a02e9f36349e5b8fb1130fad3a9af38ad9"
+
+
+def test_tnf_output_tree_with_crlf_finds_a_customer_under_the_tnf_rule(tmp_path):
+    leaves, root = merkletreejs.tnf_tree(TNF_INPUT.read_text())
+    path = tree_file(tmp_path, leaf_list(leaves, ending="\r\n"), "out.txt")
+    me = Customer(account="2", balances=(("balance1", "1.0000001"), ("balance2", "100.0000001"),
+                                         ("balance3", "1.0000001"), ("balance4", "10000")))
+    v = mtjs_verdict(path, root, me)
+    assert v.ok and v.facts["leaf_rule"].startswith("tnf") and v.facts["leaf_position"] == 1
+
+
+def test_merkletreejs_list_defects_are_rejected(tmp_path):
+    leaves = [f"{i:016x}" for i in range(5)]
+    assert mtjs_verdict(tree_file(tmp_path, leaf_list(leaves))).ok
+    assert "layers" in mtjs_verdict(tree_file(tmp_path, leaf_list(leaves, layers=3))).reasons[0]
+    twice = leaf_list(leaves[:4] + leaves[:1])
+    assert any("listed twice" in r for r in mtjs_verdict(tree_file(tmp_path, twice)).reasons)
+    swapped = leaf_list(leaves).replace("4,1\t", "4,7\t")
+    assert any("position" in r for r in mtjs_verdict(tree_file(tmp_path, swapped)).reasons)
+    mixed = leaf_list(leaves).replace("4,2\t0000000000000002\n", "4,2\t0000000000000002\r\n")
+    assert "mixed line endings" in mtjs_verdict(tree_file(tmp_path, mixed)).reasons[0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(line=st.integers(0, 18), pos=st.integers(0, 40), char=st.sampled_from("0123456789abcdef,\t x"))
+def test_merkletreejs_one_character_changed_never_verifies(tmp_path_factory, line, pos, char):
+    lines = BITSO.read_text().split("\n")
+    text = lines[line]
+    i = pos % (len(text) + 1)
+    lines[line] = text[:i] + char + text[i + 1:]
+    if "\n".join(lines) == BITSO.read_text():
+        return
+    path = tree_file(tmp_path_factory.mktemp("m"), "\n".join(lines))
+    assert not mtjs_verdict(path, BITSO_ROOT).ok
+
+
+def test_merkletreejs_through_the_cli():
+    run = por_cli("verify-inclusion", str(BITSO), "--format", "auto", "--account", BITSO_ME.account,
+                  "--balance", "btc=0.00000001", "--root", BITSO_ROOT, "--json")
+    out = json.loads(run.stdout)
+    assert run.returncode == 0 and out["format"] == "merkletreejs" and out["leaf"] == "e17e7edf6faa1a6a"
+    run = por_cli("verify-tree", str(TNF_INPUT))
+    assert run.returncode == 2 and "generator input" in run.stderr
+    run = por_cli("verify-inclusion", str(BITSO), "--account", "x")
+    assert run.returncode == 2 and "--balance" in run.stderr
