@@ -225,13 +225,15 @@ def test_bybit_padding_sibling_must_hold_nothing():
 # --- one-character mutations never verify --------------------------------------------------
 
 # Fields no hash binds (documented in docs/formats/foreign.md): a change there cannot be seen.
-UNBOUND = {"mexc": set(), "bybit": {"nonce", "auditId"}, "bitget": set(), "bitget-2022": set(), "coinex": set()}
+UNBOUND = {"mexc": set(), "bybit": {"nonce", "auditId"}, "bitget": set(), "bitget-2022": set(), "coinex": set(),
+           "okx-stark": {"main_coins_num"}}
 CASES = {"mexc": (MEXC, lambda d: mexc_verdict(d)),
          "bybit": ("bybit/mock_user_merkle_tree_path_40.json", lambda d: bybit_verdict(d)),
          "bitget": ("bitget/merkel_tree_bg.2025-11.Au2025111815.json",
                     lambda d: bitget_verdict(d).facts.get("hashes_recompute") is not None),
          "bitget-2022": ("bitget/merkel_tree_bg.2022-12.6863e2d.json", lambda d: bitget_verdict(d)),
-         "coinex": ("coinex/merkle_proof_file.json", lambda d: coinex_verdict(d))}
+         "coinex": ("coinex/merkle_proof_file.json", lambda d: coinex_verdict(d)),
+         "okx-stark": ("okx-stark/user_14_inclusion_proof.9c9b54f.json", lambda d: stark_verdict(d))}
 
 
 def _placeholder_moved(fmt: str, doc, path) -> bool:
@@ -261,7 +263,8 @@ def test_one_character_changed_never_verifies(fmt, data):
 
 @pytest.mark.parametrize("name,fmt", [(MEXC, "mexc"), *[(n, "bybit") for n in BYBIT],
                                       *[(n, "bitget") for n in [*BITGET, *BITGET_TAMPERED]],
-                                      ("coinex/merkle_proof_file.json", "coinex")])
+                                      ("coinex/merkle_proof_file.json", "coinex"),
+                                      ("okx-stark/user_14_inclusion_proof.9c9b54f.json", "okx-stark")])
 def test_auto_detection_names_the_format(name, fmt):
     assert detect.proof_format(raw(name), name) == fmt
 
@@ -418,3 +421,54 @@ def test_coinex_forgeries_recomputed_after_breaking_a_rule():
     doc = gen.load(COINEX)
     doc["path"][3]["balances"]["BTC"] = "920.0"             # the same amount, another spelling
     assert not accepted(coinex_verdict, gen.dumps(doc))
+
+
+# --- OKX zk-STARK --------------------------------------------------------------------------
+
+STARK = "okx-stark/user_14_inclusion_proof.9c9b54f.json"
+STARK_ROOT = "dfd76b9180535fbaa15e1497e4af7fb1275a29baf85c5ab674ae624aa6ff9fa5"
+
+
+def stark_verdict(data: bytes, root: str | None = None):
+    from por.liabilities.foreign import okx_stark
+    return okx_stark.verify_okx_stark(okx_stark.parse_okx_stark(data, "proof.json"), root)
+
+
+def test_okx_stark_genuine_user_file_recomputes_and_says_the_coin_order_is_unbound():
+    v = stark_verdict(raw(STARK), STARK_ROOT)
+    assert v.ok, v.reasons
+    assert v.facts["user_index"] == 14 and v.facts["batch_index"] == 2 and v.facts["coins"] == 156
+    assert v.facts["variant"].startswith("OKX main branch")
+    assert v.facts["anchored"] is False                      # config.coins is the file's own
+    assert any("coin order" in line for line in v.facts["not_checked"])
+    assert "not checked" in v.facts["coverage"]["zk_proof"]
+    assert not stark_verdict(raw(STARK), "00" * 32).ok
+
+
+def test_keccak_is_the_original_keccak_not_sha3():
+    from por.liabilities.foreign.okx_stark import keccak_256
+    assert keccak_256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+
+
+@pytest.mark.parametrize("blake", [False, True])
+def test_okx_stark_synthetic_files_in_both_variants(blake):
+    v = stark_verdict(gen.dumps(gen.okx_stark_file({"BTC": 5, "ETH": 2, "USDT": 100}, blake=blake)))
+    assert v.ok, v.reasons
+    assert ("PR-22" in v.facts["variant"]) == blake
+    loan = stark_verdict(gen.dumps(gen.okx_stark_file({"BTC": 5, "ETH": -2}, blake=blake)))
+    if blake:                       # PR-22 sums the values mod P: a negative coin value fails its check
+        assert any("mod P" in r for r in loan.reasons)
+    else:                           # a loan, allowed by OKX's design: said, not refused
+        assert loan.ok and "negative" in loan.facts["coverage"]["non_negative"]
+
+
+def test_okx_stark_forgeries_recomputed_after_breaking_a_rule():
+    doc = gen.okx_stark_file({"BTC": 5, "ETH": 1}, total=7)          # total_value is not the sum
+    assert any("not the sum" in r for r in stark_verdict(gen.dumps(doc)).reasons)
+    doc = gen.okx_stark_file({"BTC": 5, "ETH": 1}, user_index=100)   # a position outside the tree
+    assert any("outside" in r for r in stark_verdict(gen.dumps(doc)).reasons)
+    doc = gen.okx_stark_file({"BTC": 5, "ETH": 1})
+    doc["trunk_inclusion_proof"]["batch_id"] = "ab" * 32
+    assert not stark_verdict(gen.dumps(doc)).ok
+    doc = gen.okx_stark_file({"BTC": 4**14, "ETH": 0}, uts=16)        # too large for the user trace
+    assert any("does not fit the user trace" in r for r in stark_verdict(gen.dumps(doc)).reasons)

@@ -57,6 +57,7 @@ class Design:
     root_binds_totals: bool   # a pinned root alone fixes every per-asset total (or there are none)
     root_binds_labels: bool   # ... and which asset each total is for
     unbound_totals: str = ""  # why a root alone does not fix the totals, when it does not
+    pin_hint: str = "pin the published totals too (--totals)"   # what would anchor a verdict the root cannot
 
     def collision_text(self) -> str:
         half = self.bits // 2
@@ -249,7 +250,7 @@ def describe(v: Verdict, design: Design, *, fmt: str, variant: str | None, leaf:
         why = [w for w, bound in ((f"which asset each total is for ({design.labels})", design.root_binds_labels),
                                   (f"the totals ({design.unbound_totals})", design.root_binds_totals)) if not bound]
         v.facts.setdefault("notes", []).append(
-            f"a pinned {fmt} root alone does not fix {' or '.join(why)}: pin the published totals too (--totals)")
+            f"a pinned {fmt} root alone does not fix {' or '.join(why)}: {design.pin_hint}")
     return v
 
 
