@@ -38,6 +38,7 @@ class TreeFormat(str, enum.Enum):
     gate_zk = "gate-zk"
     htx_zk = "htx-zk"
     binance_zk = "binance-zk"
+    zk_proof_table = "zk-proof-table"
 
 
 def register(app: typer.Typer) -> None:
@@ -174,6 +175,8 @@ def verify_inclusion(
     balance: Annotated[Optional[list[str]], typer.Option("--balance", metavar="ASSET=AMOUNT",
                                                          help="One of your balances, for a merkletreejs file "
                                                               "(repeat for each asset).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="The audit's asset list (zk formats: "
+                                                   "cex_config.json or config.json, with CexAssetsInfo).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
@@ -185,9 +188,9 @@ def verify_inclusion(
 
     commitments = commitment or []
     customer = _customer(account, nonce, balance or [])
-    if customer.given and (len(proofs) > 1 or len(commitments) > 1):
-        raise InputError("--account, --nonce and --balance check one file: verify each on its own",
-                         field="--account")
+    if (customer.given or config) and (len(proofs) > 1 or len(commitments) > 1):
+        raise InputError("--account, --nonce, --balance and --config check one file: verify each on its own",
+                         field="--config" if config else "--account")
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
                               json_out=json_out)
@@ -196,7 +199,7 @@ def verify_inclusion(
     raw = read_document(proof)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
-    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, customer)
+    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, customer, config)
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")
@@ -229,6 +232,8 @@ def verify_tree(
     root: Annotated[Optional[str], typer.Option(help="Root hash (hex) the tree must have.")] = None,
     signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
                                                        "signed by.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="The audit's asset list (zk proof tables: "
+                                                   "cex_config.json or config.json, with CexAssetsInfo).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
@@ -243,6 +248,6 @@ def verify_tree(
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
     with progress_bar("verifying tree", None) as advance:
-        verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance)
+        verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance, config=config)
     signature_facts(verdict, commitment, pinned_key)
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")

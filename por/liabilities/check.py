@@ -61,9 +61,10 @@ def guarded(check: Callable[[], Verdict]) -> Verdict:
 
 
 def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitment | None, root: bytes | None,
-                          tree: Path | None, customer: Customer | None = None) -> Verdict:
+                          tree: Path | None, customer: Customer | None = None, config: Path | None = None) -> Verdict:
     """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing).
-    `customer` (account, nonce, balances) finds the customer's own leaves in a full-tree file."""
+    `customer` (account, nonce, balances) finds the customer's own leaves in a full-tree file;
+    `config` is the audit's asset list (zk formats)."""
     if kind != "por":
         fmt = foreign_format(kind)
         if hasattr(fmt, "check_customer"):
@@ -75,10 +76,17 @@ def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitm
     elif customer is not None and (customer.nonce is not None or customer.balances):
         raise InputError("a por proof names its own leaf: --nonce and --balance are for full-tree files",
                          field="--nonce" if customer.nonce is not None else "--balance")
-    return guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree, customer))
+    _check_config(kind, config)
+    return guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree, customer, config))
 
 
-def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path, customer=None) -> Verdict:
+def _check_config(kind: str, config: Path | None) -> None:
+    """`--config` only where a format reads the audit's asset list: never silently ignored."""
+    if config is not None and (kind == "por" or not getattr(foreign_format(kind), "reads_config", False)):
+        raise InputError(f"a {kind} document has no audit asset list to check", field="--config")
+
+
+def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path, customer=None, config=None) -> Verdict:
     source = str(path)
     expected = pinned.root if pinned is not None else root_bytes
     if kind == "por":
@@ -98,6 +106,8 @@ def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path, customer=None)
                          f"({customer.account!r})")
         return verdict
     options = {"customer": customer} if customer is not None and customer.given else {}
+    if config is not None:
+        options["config"] = config
     verdict = foreign_format(kind).verify_proof(kind, raw, source, expected_root=expected.hex() if expected else None,
                                                 tree=tree_path, **options)
     verdict.facts.setdefault("anchored", expected is not None)
@@ -126,7 +136,7 @@ def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdic
 
 
 def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, root: bytes | None, *,
-                         progress: Callable[[int], None] | None = None) -> Verdict:
+                         progress: Callable[[int], None] | None = None, config: Path | None = None) -> Verdict:
     """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing)."""
     from por.liabilities.treefile import verify_tree_file  # numpy: only for trees
 
@@ -135,6 +145,8 @@ def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, r
         if root is not None and verdict.facts.get("root") not in (None, root.hex()):
             verdict.fail(f"root {verdict.facts['root']} is not the pinned root {root.hex()}")
         return verdict
+    _check_config(kind, config)
     expected = commitment.root if commitment is not None else root
+    options = {"config": config} if config is not None else {}
     return guarded(lambda: foreign_format(kind).verify_tree(kind, path, expected_root=expected.hex() if expected else None,
-                                                            progress=progress))
+                                                            progress=progress, **options))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 
 from por.errors import InputError
-from por.liabilities.foreign import bitget, bitmex, bybit, coinex, merkletreejs, mexc, okx, okx_stark
+from por.liabilities.foreign import bitget, bitmex, bybit, coinex, merkletreejs, mexc, okx, okx_stark, zk
 from por.liabilities.foreign.base import ForeignFormat
 
 FORMATS: tuple[ForeignFormat, ...] = (bybit.FORMAT, bitget.FORMAT, mexc.FORMAT, coinex.FORMAT, okx_stark.FORMAT,
-                                      bitmex.FORMAT,
+                                      zk.FORMAT, bitmex.FORMAT,
                                       merkletreejs.FORMAT, okx.FORMAT)
 
 
