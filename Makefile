@@ -7,13 +7,13 @@ PIP_STAMP := $(VENV)/.installed
 NODE_STAMP := fixtures/node/node_modules/.installed
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(PIP_STAMP) $(NODE_STAMP)
 
 $(PIP_STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test,dask]'
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test,dask,lint]'
 	touch $@
 
 $(NODE_STAMP): fixtures/node/package.json fixtures/node/package-lock.json
@@ -30,6 +30,11 @@ demo: setup
 
 test: setup $(BROWSER_STAMP)
 	$(PY) -m pytest -q
+
+# ruff check (rules in pyproject.toml; never `ruff format` here) and mypy on por/ and chains/.
+lint: $(PIP_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) benchmarks/run.py

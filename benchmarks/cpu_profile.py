@@ -29,14 +29,14 @@ def main() -> None:
     sys.path.insert(0, str(args.code.resolve() if args.code else Path(__file__).resolve().parents[1]))
 
     from por.liabilities.ingest import load_customers
-    from por.liabilities.treefile import verify_tree_file
     from por.liabilities.publish import publish
+    from por.liabilities.treefile import verify_tree_file
 
     print(f"por from {sys.modules['por'].__file__}")
     tmp = Path(tempfile.mkdtemp(prefix="por-profile-"))
     try:
         for profiled in (False, True):
-            def step(name, run):
+            def step(name, run, profiled=profiled):
                 profiler = cProfile.Profile() if profiled else None
                 started = time.perf_counter()
                 if profiler:
@@ -52,7 +52,7 @@ def main() -> None:
                 return result
 
             book = step("read", lambda: load_customers(args.customers))
-            step("publish", lambda: publish(book, tmp / "pub", exchange="x", snapshot_id="s", force=True))
+            step("publish", lambda book=book: publish(book, tmp / "pub", exchange="x", snapshot_id="s", force=True))
             step("verify-tree", lambda: verify_tree_file(tmp / "pub" / "tree.bin"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

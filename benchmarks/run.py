@@ -128,10 +128,10 @@ def main() -> None:
     from por.liabilities.build import Shuffle
     from por.liabilities.ingest import load_customers
     from por.liabilities.porjson import dumps, parse_commitment
-    from por.strictjson import load_file
-    from por.liabilities.treefile import verify_tree_file
     from por.liabilities.prove import cut_proof
     from por.liabilities.publish import publish
+    from por.liabilities.treefile import verify_tree_file
+    from por.strictjson import load_file
 
     rows: list[tuple[str, str, str, str]] = []          # what, measured, limit, ratio / target
     notes: list[str] = []

@@ -168,10 +168,11 @@ def sign_bip322_p2wpkh(secret: bytes, message: str) -> str:
     pub = key.public_key.format(compressed=True)
     h = hash160(pub)
     sig = key.sign(bip322_sighash(message, p2wpkh_script(h), p2pkh_script(h)), hasher=None) + bytes([SIGHASH_ALL])
-    return base64.b64encode(_encode_witness([sig, pub])).decode()
+    return base64.b64encode(encode_witness([sig, pub])).decode()
 
 
-def _encode_witness(items: list[bytes]) -> bytes:
+def encode_witness(items: list[bytes]) -> bytes:
+    """A witness stack as BIP-322 serializes it: the item count, then each item with its length."""
     return compact.to_bytes(len(items)) + b"".join(compact.to_bytes(len(i)) + i for i in items)
 
 
@@ -228,7 +229,8 @@ def verify_multisig_bip322(decoded: Decoded, script: bytes | None, signatures: t
         sigs = stack[1:-1]
         if stack[0] != b"" or len(sigs) != m:
             raise ProofError(f"BIP-322 witness must be [<>, {m} signatures, witness script]")
-        signed, k = set(), 0
+        signed: set[int] = set()
+        k = 0
         for sig in sigs:       # CHECKMULTISIG: signatures in the order of their keys
             while k < len(keys) and not _der_verify(sig, keys[k], digest):
                 k += 1
@@ -256,4 +258,4 @@ def sign_bip322_multisig(secrets: list[bytes], message: str, witness_script: byt
             for k in keys if k in by_key]
     if not full:
         return [base64.b64encode(s).decode() for s in sigs]
-    return [base64.b64encode(_encode_witness([b""] + sigs + [witness_script])).decode()]
+    return [base64.b64encode(encode_witness([b""] + sigs + [witness_script])).decode()]

@@ -14,13 +14,13 @@ proves the key signed, which is all an ownership proof claims.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 
-from chains.base import BalanceQuery, ChainAdapter
+from chains._http import TRANSPORT_KEYS, integer, transport_settings
+from chains.base import COMMON_KEYS, BalanceQuery, ChainAdapter, ChainConfig, min_confirmations
 from chains.evm_rpc import EvmAdapter, EvmSettings
 from chains.records import DeclaredWallet, OwnershipResult, Scheme
 from por.errors import InputError
@@ -29,24 +29,28 @@ _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _SIG_RE = re.compile(r"(0x)?[0-9a-fA-F]{130}\Z")
 _URL_RE = re.compile(r"https?://[^\s/?#]+(/\S*)?\Z")
 
-KNOWN_KEYS = {"family", "chain_id", "rpc", "native_asset", "min_confirmations", "multicall3", "tokens",
-              "batch_size", "multicall_size", "concurrency", "timeout", "retries", "rate_limit"}
+KNOWN_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"chain_id", "rpc", "multicall3", "tokens", "batch_size", "multicall_size"}
 
 
 # --- addresses and queries ----------------------------------------------------------------------
-def validate_address(address: str, config: dict[str, Any] | None = None) -> str:
+def validate_address(address: str, config: ChainConfig) -> str:
     """EIP-55 checksummed form; a mixed-case address must carry a valid checksum (it catches typos)."""
+    return checksummed(address)
+
+
+def checksummed(address: str) -> str:
+    """`validate_address` for any EVM address (a token contract, multicall3): no chain table needed."""
     if not isinstance(address, str) or not _ADDRESS_RE.match(address):
         raise InputError(f"{str(address)[:50]!r} is not an EVM address (0x and 40 hex digits)", field="address")
-    checksummed = to_checksum_address(address)
+    expected = to_checksum_address(address)
     body = address[2:]
-    if body != body.lower() and body != body.upper() and address != checksummed:
+    if body != body.lower() and body != body.upper() and address != expected:
         raise InputError(f"{address} fails its EIP-55 checksum (mixed case that does not match): "
                          "a mistyped address?", field="address")
-    return checksummed
+    return expected
 
 
-def _tokens(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
+def _tokens(config: ChainConfig, prefix: str = "") -> dict[str, str]:
     """{symbol: checksummed contract address} from the chain's [tokens] tables."""
     tokens = config.get("tokens") or {}
     if not isinstance(tokens, dict):
@@ -63,22 +67,22 @@ def _tokens(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
         if not isinstance(decimals, int) or isinstance(decimals, bool) or not 0 <= decimals <= 36:
             raise InputError("must be an integer from 0 to 36", field=f"{field}.decimals")
         try:
-            out[symbol] = validate_address(table["address"])
+            out[symbol] = checksummed(table["address"])
         except InputError as exc:
             raise InputError(exc.reason, field=f"{field}.address") from None
     return out
 
 
-def _native_asset(config: dict[str, Any], prefix: str = "") -> str:
+def _native_asset(config: ChainConfig, prefix: str = "") -> str:
     native = config.get("native_asset")
     if not isinstance(native, str) or not native:
         raise InputError("missing: the symbol of the chain's coin, e.g. \"ETH\"", field=f"{prefix}native_asset")
     return native
 
 
-def balance_query(wallet: DeclaredWallet, config: dict[str, Any]) -> BalanceQuery:
+def balance_query(wallet: DeclaredWallet, config: ChainConfig) -> BalanceQuery:
     """The native coin by eth_getBalance, a configured token by its contract's balanceOf."""
-    address = validate_address(wallet.address)
+    address = checksummed(wallet.address)
     native = _native_asset(config)
     if wallet.asset == native:
         return BalanceQuery(address, wallet.asset)
@@ -95,7 +99,7 @@ def _fail(reason: str) -> OwnershipResult:
     return OwnershipResult(False, reason)
 
 
-def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: dict[str, Any]) -> OwnershipResult:
+def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: ChainConfig) -> OwnershipResult:
     """One EIP-191 signature over exactly `expected_message`, recovering to the declared address."""
     if wallet.scheme is not Scheme.EIP191:
         return _fail(f"scheme {wallet.scheme.value} is for Bitcoin; an EVM address signs with eip191")
@@ -108,7 +112,7 @@ def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: dict
         return _fail(f"expected one eip191 signature, got {len(wallet.signatures)} "
                      "(contract wallets, EIP-1271, are not supported)")
     try:
-        address = validate_address(wallet.address)
+        address = checksummed(wallet.address)
     except InputError as exc:
         return _fail(exc.reason)
     text = wallet.signatures[0]
@@ -129,24 +133,7 @@ def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: dict
 
 
 # --- adapter ------------------------------------------------------------------------------------
-def _positive(config: dict[str, Any], key: str, default, prefix: str, kind=int):
-    value = config.get(key, default)
-    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool) and value > 0
-    if not ok:
-        raise InputError(f"must be a positive {'number' if kind is float else 'integer'}", field=f"{prefix}{key}")
-    return kind(value)
-
-
-def settings(name: str, config: dict[str, Any]) -> EvmSettings:
-    """chains.toml table -> validated settings; every mistake names its field."""
-    prefix = f"chains.{name}."
-    extra = sorted(set(config) - KNOWN_KEYS)
-    if extra:
-        raise InputError(f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})", field=f"{prefix}{extra[0]}")
-    chain_id = config.get("chain_id")
-    if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
-        raise InputError("missing or not a positive integer: every provider is checked against it",
-                         field=f"{prefix}chain_id")
+def _rpc_urls(config: ChainConfig, prefix: str) -> tuple[str, ...]:
     rpc = config.get("rpc")
     if isinstance(rpc, str):
         rpc = [rpc]
@@ -157,28 +144,48 @@ def settings(name: str, config: dict[str, Any]) -> EvmSettings:
             raise InputError(f"{str(url)[:80]!r} is not an http(s) URL", field=f"{prefix}rpc[{i}]")
     if len(set(rpc)) != len(rpc):
         raise InputError("the same URL twice: a provider cannot confirm itself", field=f"{prefix}rpc")
+    return tuple(rpc)
+
+
+def _settings(name: str, config: ChainConfig) -> tuple[EvmSettings, list[str]]:
+    prefix = f"chains.{name}."
+    extra = sorted(set(config) - KNOWN_KEYS)
+    if extra:
+        raise InputError(f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})", field=f"{prefix}{extra[0]}")
+    chain_id = config.get("chain_id")
+    if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
+        raise InputError("missing or not a positive integer: every provider is checked against it",
+                         field=f"{prefix}chain_id")
     multicall = config.get("multicall3")
     if multicall is not None:
         try:
-            multicall = validate_address(multicall)
+            multicall = checksummed(multicall)
         except InputError as exc:
             raise InputError(exc.reason, field=f"{prefix}multicall3") from None
     _native_asset(config, prefix)
     _tokens(config, prefix)
-    rate = config.get("rate_limit")
+    min_confirmations(name, config)
+    transport, notes = transport_settings(name, config, concurrency=4)
     return EvmSettings(
-        name=name, chain_id=chain_id, rpc=tuple(rpc), multicall3=multicall,
-        batch_size=_positive(config, "batch_size", 100, prefix),
-        multicall_size=_positive(config, "multicall_size", 500, prefix),
-        concurrency=_positive(config, "concurrency", 4, prefix),
-        timeout=_positive(config, "timeout", 30.0, prefix, float),
-        retries=_positive(config, "retries", 4, prefix),
-        rate_limit=None if rate is None else _positive(config, "rate_limit", None, prefix, float),
-    )
+        name=name, chain_id=chain_id, rpc=_rpc_urls(config, prefix), multicall3=multicall,
+        batch_size=integer(config, prefix, "batch_size", 100) or 100,
+        multicall_size=integer(config, prefix, "multicall_size", 500) or 500,
+        transport=transport), notes
 
 
-def make_adapter(name: str, config: dict[str, Any]) -> ChainAdapter:
+def settings(name: str, config: ChainConfig) -> EvmSettings:
+    """chains.toml table -> validated settings; every mistake names its field."""
+    return _settings(name, config)[0]
+
+
+def check_config(name: str, config: ChainConfig) -> list[str]:
+    """Every key of the chain's table checked (before any long work); deprecation notes returned."""
+    return _settings(name, config)[1]
+
+
+def make_adapter(name: str, config: ChainConfig) -> ChainAdapter:
     return EvmAdapter(settings(name, config))
 
 
-__all__ = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings"]
+__all__ = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings", "check_config",
+           "checksummed", "KNOWN_KEYS"]

@@ -1,30 +1,31 @@
 """The EVM adapter's wire side: batched balance reads at one height from one or more JSON-RPC providers.
 
-Each provider is an `AsyncWeb3` over HTTP with its own concurrency limit,
-optional rate limit and retries (tenacity: exponential backoff with jitter on
-timeouts, dropped connections, HTTP 429/5xx and JSON-RPC "limit exceeded").
-web3's own retry layer is switched off so one policy governs. Anything else,
-or retries used up, is a `ProviderError` naming the provider and the address:
-a balance is never guessed, and an empty `balanceOf` answer (no contract at
-that height) is an error, not a zero.
+Each provider is an `AsyncWeb3` over HTTP behind one `chains._http.Transport`
+(concurrency, rate limit, retries on timeouts, dropped connections, HTTP 429/5xx
+and JSON-RPC "limit exceeded"). web3's own retry layer is switched off so one
+policy governs. Anything else, or attempts used up, is a `ProviderError` naming
+the provider and the address: a balance is never guessed, and an empty
+`balanceOf` answer (no contract at that height) is an error, not a zero.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
-from typing import Awaitable, Callable, Sequence, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from aiolimiter import AsyncLimiter
+from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import Web3RPCError
+from web3.types import RPCEndpoint
 
-from chains.base import BalanceQuery, BalanceReading, ChainAdapter, agreed
+from chains._http import Transient, Transport, TransportSettings
+from chains.base import AgreeingAdapter, BalanceQuery, gather_all
 from por.amounts import MAX_UNITS
 from por.errors import ProviderError
 
@@ -43,37 +44,7 @@ class EvmSettings:
     multicall3: str | None = None
     batch_size: int = 100          # JSON-RPC requests per HTTP batch
     multicall_size: int = 500      # calls per aggregate3
-    concurrency: int = 4           # HTTP requests in flight per provider
-    timeout: float = 30.0          # seconds per HTTP request
-    retries: int = 4               # attempts per request, the first included
-    rate_limit: float | None = None   # requests per second per provider
-
-
-class _Transient(Exception):
-    """A failure worth retrying that arrived inside a 200 answer (a rate limit in the JSON body)."""
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return exc.status == 429 or exc.status >= 500
-    if isinstance(exc, Web3RPCError):
-        error = (exc.rpc_response or {}).get("error")
-        return isinstance(error, dict) and error.get("code") in _LIMIT_CODES
-    return isinstance(exc, (_Transient, TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError))
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"HTTP {exc.status} {exc.message}".strip()
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect ({exc.os_error.strerror or exc.os_error})"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "closed the connection without answering"
-    if isinstance(exc, Web3RPCError):
-        return f"JSON-RPC error: {exc.message}"
-    return str(exc) or type(exc).__name__
+    transport: TransportSettings = field(default_factory=TransportSettings)
 
 
 def display_url(url: str) -> str:
@@ -159,49 +130,28 @@ def decode_results(raw: bytes) -> list[tuple[bool, bytes]]:
     return out
 
 
-async def _all(coros: Sequence[Awaitable[T]]) -> list[T]:
-    """Runs concurrently; the first failure cancels the rest and is raised as itself."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(c) for c in coros]
-    except BaseExceptionGroup as failed:
-        first: BaseException = failed
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
-    return [t.result() for t in tasks]
-
-
 class Provider:
-    """One JSON-RPC endpoint: limits, retries, chain-id check, batched reads."""
+    """One JSON-RPC endpoint: its transport (limits, retries), chain-id check, batched reads."""
 
     def __init__(self, url: str, settings: EvmSettings) -> None:
         self.url, self.label, self.settings = url, display_url(url), settings
-        http = AsyncHTTPProvider(url, request_kwargs={"timeout": aiohttp.ClientTimeout(total=settings.timeout)},
-                                 exception_retry_configuration=None)
+        timeout = aiohttp.ClientTimeout(total=settings.transport.timeout)
+        http = AsyncHTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
         self.w3 = AsyncWeb3(http, middleware=[])
-        self._slots = asyncio.Semaphore(settings.concurrency)
-        self._limiter = AsyncLimiter(settings.rate_limit, 1) if settings.rate_limit else None
-        self._chain_checked: asyncio.Task | None = None
+        self.transport = Transport(self.label, settings.transport)
+        self._chain_checked: asyncio.Future[None] | None = None
         self._has_multicall: dict[int, bool] = {}
 
     async def _retrying(self, request: Callable[[], Awaitable[T]], address: str | None = None) -> T:
-        retryer = AsyncRetrying(stop=stop_after_attempt(self.settings.retries), reraise=True,
-                                wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.25),
-                                retry=retry_if_exception(_is_transient))
-        try:
-            async for attempt in retryer:
-                with attempt:
-                    async with self._slots:
-                        if self._limiter is not None:
-                            await self._limiter.acquire()
-                        return await request()
-        except ProviderError:
-            raise
-        except Exception as exc:
-            tries = f" (after {self.settings.retries} attempts)" if _is_transient(exc) else ""
-            raise ProviderError(self.label, _describe(exc) + tries, address=address) from None
-        raise AssertionError("unreachable")
+        async def once() -> T:
+            try:
+                return await request()
+            except Web3RPCError as exc:
+                error = (exc.rpc_response or {}).get("error")
+                if isinstance(error, dict) and error.get("code") in _LIMIT_CODES:
+                    raise Transient(f"rate limited: {exc.message}") from None
+                raise ProviderError(self.label, f"JSON-RPC error: {exc.message}", address=address) from None
+        return await self.transport.call(once, address=address)
 
     async def ready(self) -> None:
         """Checks once that the provider serves the configured chain id (shared by concurrent callers)."""
@@ -215,7 +165,7 @@ class Provider:
             raise ProviderError(self.label, f"serves chain id {chain_id}, but chains.toml says "
                                 f"{self.settings.chain_id} for {self.settings.name}")
 
-    async def tip(self) -> int:
+    async def tip_height(self) -> int:
         await self.ready()
         return int(await self._retrying(lambda: self.w3.eth.block_number))
 
@@ -231,7 +181,7 @@ class Provider:
         return result["hash"].lower()
 
     # --- balances ----------------------------------------------------------------------------
-    async def read(self, queries: Sequence[BalanceQuery], height: int) -> list[int]:
+    async def amounts(self, queries: Sequence[BalanceQuery], height: int) -> list[int]:
         """Every query's amount at `height`, in order."""
         await self.ready()
         if self.settings.multicall3 and await self._multicall_exists(height):
@@ -239,32 +189,34 @@ class Provider:
         else:
             size, chunk_reader = self.settings.batch_size, self._batch_chunk
         chunks = [queries[i:i + size] for i in range(0, len(queries), size)]
-        parts = await _all([chunk_reader(chunk, height) for chunk in chunks])
+        parts = await gather_all([chunk_reader(chunk, height) for chunk in chunks])
         return [amount for part in parts for amount in part]
 
     async def _multicall_exists(self, height: int) -> bool:
         """A snapshot older than the contract falls back to JSON-RPC batches rather than failing."""
         if height not in self._has_multicall:
-            code = await self._retrying(lambda: self.w3.eth.get_code(self.settings.multicall3, height))
+            multicall = cast(ChecksumAddress, self.settings.multicall3)     # only asked when it is configured
+            code = await self._retrying(lambda: self.w3.eth.get_code(multicall, height))
             self._has_multicall[height] = len(code) > 0
         return self._has_multicall[height]
 
     async def _batch_chunk(self, chunk: Sequence[BalanceQuery], height: int) -> list[int]:
         tag = hex(height)
-        calls = [("eth_getBalance", [q.address, tag]) if q.token is None else
-                 ("eth_call", [{"to": q.token, "data": "0x" + (BALANCE_OF + _word(q.address)).hex()}, tag])
-                 for q in chunk]
+        calls: list[tuple[RPCEndpoint, Any]] = [
+            (RPCEndpoint("eth_getBalance"), [q.address, tag]) if q.token is None else
+            (RPCEndpoint("eth_call"), [{"to": q.token, "data": "0x" + (BALANCE_OF + _word(q.address)).hex()}, tag])
+            for q in chunk]
 
-        async def once() -> list[dict]:
-            answers = await self.w3.provider.make_batch_request(calls)
+        async def once() -> Any:
+            answers: Any = await self.w3.provider.make_batch_request(calls)
             if isinstance(answers, dict):      # the whole batch refused in one error object
                 error = answers.get("error") or {}
                 if error.get("code") in _LIMIT_CODES:
-                    raise _Transient(f"rate limited: {error.get('message')}")
+                    raise Transient(f"rate limited: {error.get('message')}")
                 raise ProviderError(self.label, f"batch of {len(calls)} refused: {error.get('message')}",
                                     address=chunk[0].address)
             if any(isinstance(a, dict) and (a.get("error") or {}).get("code") in _LIMIT_CODES for a in answers):
-                raise _Transient("rate limited inside a batch")
+                raise Transient("rate limited inside a batch")
             return answers
 
         answers = await self._retrying(once, address=chunk[0].address)
@@ -286,7 +238,7 @@ class Provider:
         return amounts
 
     async def _multicall_chunk(self, chunk: Sequence[BalanceQuery], height: int) -> list[int]:
-        multicall = self.settings.multicall3
+        multicall = cast(ChecksumAddress, self.settings.multicall3)     # only called when it is configured
         calls = [(multicall, GET_ETH_BALANCE + _word(q.address)) if q.token is None else
                  (q.token, BALANCE_OF + _word(q.address)) for q in chunk]
         data = encode_aggregate3(calls)
@@ -317,33 +269,9 @@ class Provider:
         await self.w3.provider.disconnect()
 
 
-class EvmAdapter(ChainAdapter):
+class EvmAdapter(AgreeingAdapter):
     """Reads every configured provider; any disagreement between them is an error naming both."""
 
     def __init__(self, settings: EvmSettings) -> None:
-        self.name, self.settings = settings.name, settings
-        self.providers = [Provider(url, settings) for url in settings.rpc]
-        self.labels = [p.label for p in self.providers]
-        self.provider_names = ", ".join(self.labels)
-
-    async def tip_height(self) -> int:
-        """The lowest tip among providers: confirmations are counted on the one furthest behind."""
-        return min(await _all([p.tip() for p in self.providers]))
-
-    async def block_hash(self, height: int) -> str:
-        hashes = await _all([p.block_hash(height) for p in self.providers])
-        return agreed(self.labels, hashes, lambda a, b: f"disagree on block {height}: {a} vs {b} (different forks)")
-
-    async def balances(self, queries: Sequence[BalanceQuery], height: int) -> list[BalanceReading]:
-        if not queries:
-            return []
-        per_provider = await _all([p.read(queries, height) for p in self.providers])
-        amounts = [agreed(self.labels, [answers[i] for answers in per_provider],
-                          lambda a, b: f"disagree on the {query.asset} balance at height {height}: {a} vs {b}",
-                          address=query.address)
-                   for i, query in enumerate(queries)]
-        return [BalanceReading(q, amount, height, self.provider_names) for q, amount in zip(queries, amounts)]
-
-    async def aclose(self) -> None:
-        for provider in self.providers:
-            await provider.aclose()
+        super().__init__(settings.name, [Provider(url, settings) for url in settings.rpc])
+        self.settings = settings

@@ -79,7 +79,8 @@ def test_security_doc_names_only_cases_and_tests_that_exist():
         for part in attr.split("."):
             target = getattr(target, part)       # AttributeError: the doc names a check that is gone
     for short in re.findall(r"`(test_\w+)`", doc):
-        assert any(re.search(rf"def {short}\(", p.read_text(encoding="utf-8")) for p in (ROOT / "tests").glob("*.py")), short
+        assert any(re.search(rf"def {short}\(", p.read_text(encoding="utf-8"))
+                   for p in (ROOT / "tests").glob("*.py")), short
 
 
 def test_generation_is_deterministic(tmp_path):

@@ -25,6 +25,8 @@ from fixtures.adversarial.reserves_cases import EXCHANGE, honest_rows, reserves_
 from fixtures.faultproxy import FaultProxy
 from por.errors import ProviderError
 
+pytestmark = pytest.mark.nodes      # real hardhat and bcoin nodes behind fault proxies
+
 EXPECTED = {"BTC": {"cold": "9", "hot": "1", "own": "0.5", "total": "10.5"},
             "ETH": {"cold": "96", "hot": "5", "own": "5", "total": "106"}}
 
@@ -65,9 +67,9 @@ def proxied_toml(world, proxies, *, multicall: bool = True) -> str:
     c = world.chains
     return ("[chains.hardhat]\nfamily = \"evm\"\nchain_id = 31337\n"
             f"rpc = [\"{proxies['evm'].url}\"]\nnative_asset = \"ETH\"\nmin_confirmations = 2\n"
-            "retries = 3\ntimeout = 2\nbatch_size = 2\n" + (f"multicall3 = \"{c.reader}\"\n" if multicall else "")
+            "attempts = 3\ntimeout = 2\nbatch_size = 2\n" + (f"multicall3 = \"{c.reader}\"\n" if multicall else "")
             + "\n[chains.bitcoin]\nfamily = \"bitcoin\"\nnetwork = \"regtest\"\nnative_asset = \"BTC\"\n"
-            "min_confirmations = 2\nretries = 2\ntimeout = 2\nbatch_size = 2\n"
+            "min_confirmations = 2\nattempts = 3\ntimeout = 2\nbatch_size = 2\n"
             f"node_rpc = [\"{proxies['node'].wrap(c.bcoin.rpc_url)}\"]\nesplora = [\"{proxies['esplora'].url}\"]\n")
 
 
@@ -162,7 +164,7 @@ async def test_the_error_names_the_address_whose_read_failed(world, proxies):
     target = rows[-1]["address"]
     proxies["evm"].reset(always="status:500", only=target)
     config = {"family": "evm", "chain_id": 31337, "rpc": [proxies["evm"].url], "native_asset": "ETH",
-              "retries": 2, "timeout": 2, "batch_size": 1}
+              "attempts": 2, "timeout": 2, "batch_size": 1}
     module = family_module("evm")
     queries = [BalanceQuery(r["address"], "ETH") for r in rows if r["chain"] == "hardhat"]
     async with module.make_adapter("hardhat", config) as adapter:

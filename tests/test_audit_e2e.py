@@ -20,6 +20,8 @@ from fixtures.sample import write_customers
 from por.liabilities.ingest import load_customers
 from por.liabilities.publish import publish
 
+pytestmark = pytest.mark.nodes      # real hardhat and bcoin nodes
+
 NAME = "e2e-exchange"
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "docs/formats/audit-report.schema.json").read_text())

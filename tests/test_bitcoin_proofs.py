@@ -13,9 +13,9 @@ from bitcoinlib.encoding import pubkeyhash_to_addr_bech32
 from chains import bitcoin
 from chains.bitcoin_address import NETWORKS, decode_address, encode_address, multisig_script, p2wsh_script
 from chains.bitcoin_proofs import sign_bip137, sign_bip322_multisig, sign_bip322_p2wpkh
+from chains.records import DeclaredWallet, Scheme, WalletType, ownership_message
 from fixtures.bitcoin_wallets import multisig, single
 from por.errors import InputError
-from chains.records import DeclaredWallet, Scheme, WalletType, ownership_message
 
 REGTEST = {"family": "bitcoin", "network": "regtest", "native_asset": "BTC"}
 MAINNET = {"family": "bitcoin", "network": "bitcoin", "native_asset": "BTC"}
@@ -218,9 +218,9 @@ def test_p2wsh_bip322_multisig_forgeries_fail():
 def test_p2wsh_bip322_witness_with_signatures_out_of_key_order_fails():
     wallet = multisig("p2wsh")
     (witness,) = sign_bip322_multisig(wallet.secrets[:2], msg(wallet.address), wallet.script)
-    from chains.bitcoin_proofs import _encode_witness, decode_witness
+    from chains.bitcoin_proofs import decode_witness, encode_witness
     stack = decode_witness(base64.b64decode(witness))
-    swapped = base64.b64encode(_encode_witness([stack[0], stack[2], stack[1], stack[3]])).decode()
+    swapped = base64.b64encode(encode_witness([stack[0], stack[2], stack[1], stack[3]])).decode()
     result = check(declared(wallet.address, "bip322", [swapped], script=wallet.script))
     assert not result.ok and "in order" in result.reason
 

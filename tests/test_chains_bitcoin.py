@@ -5,7 +5,6 @@ P2WSH multisig) are funded, spend before the snapshot, and move again after it,
 so a reading at the snapshot that looked at the tip would be wrong.
 """
 
-import asyncio
 import socket
 import threading
 
@@ -13,13 +12,13 @@ import pytest
 
 from chains import bitcoin
 from chains.base import BalanceQuery
-from chains.bitcoin import TxRecord, balance_at
 from chains.bitcoin_proofs import sign_bip137, sign_bip322_multisig, sign_bip322_p2wpkh
+from chains.bitcoin_rpc import TxRecord, balance_at
+from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType, ownership_message
 from fixtures.bitcoin_wallets import fund_and_move, single
 from fixtures.esplora import EsploraShim
 from fixtures.localchains.bcoin import BcoinNode
 from por.errors import InputError, ProviderError
-from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType, ownership_message
 from por.reserves.read import read_reserves
 
 NAMES = ("p2pkh", "p2wpkh", "p2sh", "p2wsh")
@@ -50,6 +49,7 @@ async def read(cfg, scenario, height):
 
 
 # --- balances at the snapshot --------------------------------------------------------------------------------
+@pytest.mark.nodes
 @pytest.mark.parametrize("providers", ["node", "esplora", "both"])
 async def test_exact_balances_at_the_snapshot_and_at_the_tip(chain, providers):
     node, shim, sc = chain
@@ -65,6 +65,7 @@ async def test_exact_balances_at_the_snapshot_and_at_the_tip(chain, providers):
         assert node.api_key not in at_snapshot[0].provider
 
 
+@pytest.mark.nodes
 async def test_bcoin_index_is_keyed_by_hash_but_outputs_are_matched_by_script(chain):
     node, shim, sc = chain
     p2pkh, p2wpkh = sc.wallets["p2pkh"], sc.wallets["p2wpkh"]
@@ -76,6 +77,7 @@ async def test_bcoin_index_is_keyed_by_hash_but_outputs_are_matched_by_script(ch
     assert readings[1].amount == sc.at_snapshot["p2wpkh"] != sc.at_snapshot["p2wpkh"] + sc.at_snapshot["p2pkh"]
 
 
+@pytest.mark.nodes
 async def test_unconfirmed_transactions_count_nowhere(chain):
     node, shim, sc = chain
     assert node.tx(sc.unconfirmed[0])["height"] == -1
@@ -83,6 +85,7 @@ async def test_unconfirmed_transactions_count_nowhere(chain):
     assert readings[0].amount == sc.at_tip["p2pkh"]
 
 
+@pytest.mark.nodes
 @pytest.mark.parametrize("batch_size", [1, 3, 50])
 async def test_node_batches_give_the_same_answer(chain, batch_size):
     node, _, sc = chain
@@ -90,6 +93,7 @@ async def test_node_batches_give_the_same_answer(chain, batch_size):
     assert [r.amount for r in readings] == [sc.at_snapshot[n] for n in NAMES]
 
 
+@pytest.mark.nodes
 async def test_esplora_pagination_and_concurrency_limit(chain):
     node, shim, sc = chain
     shim.max_in_flight = 0
@@ -103,6 +107,7 @@ async def test_esplora_pagination_and_concurrency_limit(chain):
 
 
 # --- heights and forks ------------------------------------------------------------------------------------------
+@pytest.mark.nodes
 async def test_tip_and_block_hash_agree_across_providers(chain):
     node, shim, sc = chain
     async with bitcoin.make_adapter("btc", config(node, shim.url)) as adapter:
@@ -110,6 +115,7 @@ async def test_tip_and_block_hash_agree_across_providers(chain):
         assert await adapter.block_hash(sc.snapshot_height) == sc.snapshot_hash
 
 
+@pytest.mark.nodes
 async def test_a_provider_on_another_fork_is_named():
     with BcoinNode() as a, BcoinNode() as b:
         a.mine(3, single("p2pkh").address)
@@ -123,6 +129,7 @@ async def test_a_provider_on_another_fork_is_named():
     assert "different forks" in err.value.reason
 
 
+@pytest.mark.nodes
 async def test_providers_that_disagree_on_a_balance_are_named_with_the_address(chain):
     node, shim, sc = chain
     listed = node.rest(f"/tx/address/{sc.wallets['p2wsh'].address}")
@@ -134,39 +141,43 @@ async def test_providers_that_disagree_on_a_balance_are_named_with_the_address(c
         shim.hide = set()
     assert "node_rpc" in err.value.provider and "esplora" in err.value.provider
     assert err.value.address == sc.wallets["p2wsh"].address
-    assert f"is {sc.at_snapshot['p2wsh']} vs {3 * 10**8} satoshis" in err.value.reason
+    assert f"{sc.at_snapshot['p2wsh']} vs {3 * 10**8} base units" in err.value.reason
 
 
 # --- faults -------------------------------------------------------------------------------------------------------
+@pytest.mark.nodes
 async def test_transient_5xx_and_429_are_retried(chain):
     node, shim, sc = chain
     shim.fail_next(2, 503)
     shim.fail_next(1, 429)
-    readings = await read(config(None, shim.url, retries=3), sc, sc.snapshot_height)
+    readings = await read(config(None, shim.url, attempts=4), sc, sc.snapshot_height)
     assert [r.amount for r in readings] == [sc.at_snapshot[n] for n in NAMES]
 
 
+@pytest.mark.nodes
 async def test_persistent_429_is_a_provider_error_not_a_zero(chain):
     node, shim, sc = chain
     shim.fail_next(50, 429)
     try:
         with pytest.raises(ProviderError) as err:
-            await read(config(None, shim.url, retries=1), sc, sc.snapshot_height)
+            await read(config(None, shim.url, attempts=2), sc, sc.snapshot_height)
     finally:
         shim._fail.clear()
     assert err.value.provider == f"esplora {shim.url}" and "HTTP 429" in err.value.reason
     assert "after 2 attempts" in err.value.reason
 
 
+@pytest.mark.nodes
 async def test_a_provider_that_stops_answering_is_named(chain):
     node, _, sc = chain
     with EsploraShim(node.base_url, node.api_key) as gone:
         url = gone.url
     with pytest.raises(ProviderError) as err:
-        await read(config(node, url, retries=1), sc, sc.snapshot_height)
-    assert err.value.provider == f"esplora {url}" and "cannot reach" in err.value.reason
+        await read(config(node, url, attempts=2), sc, sc.snapshot_height)
+    assert err.value.provider == f"esplora {url}" and "cannot connect" in err.value.reason
 
 
+@pytest.mark.nodes
 async def test_a_provider_that_hangs_times_out_with_its_name_and_the_address(chain):
     node, _, sc = chain
     listener = socket.create_server(("127.0.0.1", 0))
@@ -184,7 +195,7 @@ async def test_a_provider_that_hangs_times_out_with_its_name_and_the_address(cha
     thread.start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
-        async with bitcoin.make_adapter("btc", config(None, url, timeout=0.3, retries=1)) as adapter:
+        async with bitcoin.make_adapter("btc", config(None, url, timeout=0.3, attempts=2)) as adapter:
             with pytest.raises(ProviderError) as err:
                 await adapter.balances(queries(sc)[:1], sc.snapshot_height)
     finally:
@@ -196,6 +207,7 @@ async def test_a_provider_that_hangs_times_out_with_its_name_and_the_address(cha
     assert err.value.provider == f"esplora {url}" and "no answer within 0.3s" in err.value.reason
 
 
+@pytest.mark.nodes
 async def test_a_wrong_api_key_is_named_without_leaking_it(chain):
     node, _, sc = chain
     wrong = node.rpc_url.replace(node.api_key, "not-the-key")
@@ -214,6 +226,9 @@ async def test_a_wrong_api_key_is_named_without_leaking_it(chain):
     ({"esplora": ["http://127.0.0.1:1"], "timeout": 0}, "chains.btc.timeout"),
     ({"esplora": ["http://127.0.0.1:1"], "retries": True}, "chains.btc.retries"),
     ({"esplora": ["http://127.0.0.1:1"], "retries": -1}, "chains.btc.retries"),
+    ({"esplora": ["http://127.0.0.1:1"], "attempts": 0}, "chains.btc.attempts"),
+    ({"esplora": ["http://127.0.0.1:1"], "attempts": 2, "retries": 1}, "chains.btc.retries"),
+    ({"esplora": ["http://127.0.0.1:1"], "network": ["regtest"]}, "chains.btc.network"),
 ])
 def test_bad_config_names_the_field(table, field):
     with pytest.raises(InputError) as err:
@@ -231,7 +246,7 @@ def test_replay_is_by_exact_script_and_height():
     assert balance_at(history + history, mine, 10) == 500          # a transaction listed twice counts once
 
 
-# --- end to end through por.reserves.read --------------------------------------------------------------------------------
+# --- end to end through por.reserves.read ---------------------------------------------------------------------
 def declare(scenario, snapshot_id, exchange):
     rows = []
     for name, scheme in (("p2pkh", "bip137"), ("p2wpkh", "bip322"), ("p2sh", "bip137"), ("p2wsh", "bip322")):
@@ -250,6 +265,7 @@ def declare(scenario, snapshot_id, exchange):
     return rows
 
 
+@pytest.mark.nodes
 async def test_read_reserves_end_to_end_and_refuses_a_snapshot_on_another_fork(chain):
     node, shim, sc = chain
     chains = {"btc": config(node, shim.url)}

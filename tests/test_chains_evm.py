@@ -21,11 +21,10 @@ from eth_account.messages import encode_defunct
 
 from chains import evm, family_module
 from chains.base import BalanceQuery
+from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType, ownership_message
 from fixtures.localchains import free_port
-from fixtures.localchains.hardhat import (HardhatNode, deploy_batch_reader, deploy_token, encode_call,
-                                          token_abi)
+from fixtures.localchains.hardhat import HardhatNode, deploy_batch_reader, deploy_token, encode_call, token_abi
 from por.errors import InputError, ProviderError
-from chains.records import DeclaredWallet, Scheme, Snapshot, ChainSnapshot, WalletType, ownership_message
 
 ETH = 10**18
 SNAP_ID = "2025-06-30"
@@ -51,7 +50,7 @@ class World:
         conf = {"family": "evm", "chain_id": 31337, "rpc": rpc or [self.node.url], "native_asset": "ETH",
                 "min_confirmations": 2, "tokens": {"TUSD": {"address": self.token, "decimals": 6},
                                                    "LATE": {"address": self.late_token, "decimals": 6}},
-                "retries": 2, **extra}
+                "attempts": 2, **extra}
         if multicall:
             conf["multicall3"] = self.reader
         return conf
@@ -112,6 +111,7 @@ async def read(conf, queries, height):
 
 
 # --- balances at the snapshot -------------------------------------------------------------------
+@pytest.mark.nodes
 @pytest.mark.parametrize("multicall", [False, True], ids=["jsonrpc-batch", "multicall3"])
 async def test_balances_are_read_at_the_snapshot_not_the_tip(world, multicall):
     queries = world.queries(with_disputed=True)
@@ -128,6 +128,7 @@ async def test_balances_are_read_at_the_snapshot_not_the_tip(world, multicall):
     assert at_tip[0].amount == world.node.balance(queries[0].address, tip)
 
 
+@pytest.mark.nodes
 async def test_tip_and_block_hash_come_from_the_node(world):
     async with evm.make_adapter("hardhat", world.config()) as adapter:
         assert await adapter.tip_height() == world.node.block_number()
@@ -136,12 +137,14 @@ async def test_tip_and_block_hash_come_from_the_node(world):
             await adapter.block_hash(world.node.block_number() + 100)
 
 
+@pytest.mark.nodes
 async def test_multicall_older_than_the_reader_falls_back_to_batches(world):
     queries = world.queries()
     readings = await read(world.config(multicall=True), queries, world.before_reader)
     assert [r.amount for r in readings] == world.expected(queries)
 
 
+@pytest.mark.nodes
 @pytest.mark.parametrize("multicall", [False, True], ids=["jsonrpc-batch", "multicall3"])
 async def test_token_without_code_at_the_height_is_an_error_not_zero(world, multicall):
     victim = world.holders[1].address
@@ -153,6 +156,7 @@ async def test_token_without_code_at_the_height_is_an_error_not_zero(world, mult
 
 
 # --- several providers --------------------------------------------------------------------------
+@pytest.mark.nodes
 @pytest.mark.parametrize("multicall", [False, True], ids=["jsonrpc-batch", "multicall3"])
 async def test_two_providers_that_agree_are_both_named(world, multicall):
     queries = world.queries()
@@ -162,6 +166,7 @@ async def test_two_providers_that_agree_are_both_named(world, multicall):
     assert readings[0].provider == f"{world.node.url}, {world.fork.url}"
 
 
+@pytest.mark.nodes
 @pytest.mark.parametrize("multicall", [False, True], ids=["jsonrpc-batch", "multicall3"])
 async def test_providers_on_two_forks_disagree_on_the_balance(world, multicall):
     conf = world.config(rpc=[world.node.url, world.fork.url], multicall=multicall)
@@ -172,6 +177,7 @@ async def test_providers_on_two_forks_disagree_on_the_balance(world, multicall):
     assert f"{5 * ETH} vs {6 * ETH}" in err.value.reason
 
 
+@pytest.mark.nodes
 async def test_providers_on_two_forks_disagree_on_the_block_hash(world):
     async with evm.make_adapter("hardhat", world.config(rpc=[world.node.url, world.fork.url])) as adapter:
         assert await adapter.block_hash(world.fork_block) == world.node.block_hash(world.fork_block)
@@ -180,6 +186,7 @@ async def test_providers_on_two_forks_disagree_on_the_block_hash(world):
     assert world.fork.url in err.value.provider
 
 
+@pytest.mark.nodes
 async def test_unreachable_provider_is_named(world):
     dead = f"http://127.0.0.1:{free_port()}"
     conf = world.config(rpc=[world.node.url, dead])
@@ -189,6 +196,7 @@ async def test_unreachable_provider_is_named(world):
     assert "after 2 attempts" in err.value.reason
 
 
+@pytest.mark.nodes
 async def test_provider_that_stops_answering_is_named(world):
     with HardhatNode() as short_lived:
         async with evm.make_adapter("hardhat", world.config(rpc=[short_lived.url])) as adapter:
@@ -199,6 +207,7 @@ async def test_provider_that_stops_answering_is_named(world):
     assert err.value.provider == short_lived.url and err.value.address == world.disputed
 
 
+@pytest.mark.nodes
 async def test_provider_on_another_chain_id_is_refused(world):
     conf = {**world.config(), "chain_id": 1}
     with pytest.raises(ProviderError, match="serves chain id 31337, but chains.toml says 1") as err:
@@ -258,10 +267,11 @@ async def proxy(world):
     await runner.cleanup()
 
 
+@pytest.mark.nodes
 @pytest.mark.parametrize("faults", [["503"], ["429", "503"], ["rpc-limit"]])
 async def test_transient_failures_are_retried(world, proxy, faults):
     queries = world.queries()
-    async with evm.make_adapter("hardhat", world.config(rpc=[proxy.url], retries=3)) as adapter:
+    async with evm.make_adapter("hardhat", world.config(rpc=[proxy.url], attempts=3)) as adapter:
         await adapter.tip_height()                 # the chain id check goes through cleanly first
         proxy.fail_next = list(faults)
         readings = await adapter.balances(queries, world.snapshot)
@@ -269,20 +279,23 @@ async def test_transient_failures_are_retried(world, proxy, faults):
     assert not proxy.fail_next
 
 
+@pytest.mark.nodes
 async def test_retries_are_bounded_then_the_provider_is_named(world, proxy):
     proxy.always = "503"
     with pytest.raises(ProviderError) as err:
-        await read(world.config(rpc=[proxy.url], retries=2), world.queries(), world.snapshot)
+        await read(world.config(rpc=[proxy.url], attempts=2), world.queries(), world.snapshot)
     assert err.value.provider == proxy.url and "HTTP 503" in err.value.reason
     assert proxy.requests == 2
 
 
+@pytest.mark.nodes
 async def test_a_hanging_provider_times_out(world, proxy):
     proxy.always = "hang"
     with pytest.raises(ProviderError, match="timed out"):
-        await read(world.config(rpc=[proxy.url], retries=1, timeout=0.5), world.queries(), world.snapshot)
+        await read(world.config(rpc=[proxy.url], attempts=1, timeout=0.5), world.queries(), world.snapshot)
 
 
+@pytest.mark.nodes
 async def test_concurrency_limit_holds(world, proxy):
     queries = world.queries()
     readings = await read(world.config(rpc=[proxy.url], batch_size=1, concurrency=2), queries, world.snapshot)
@@ -304,6 +317,7 @@ async def test_concurrency_limit_holds(world, proxy):
     ({"tokens": {"TUSD": {"address": "0xdAC17F958D2ee523a2206206994597C13D831ec7"}}},
      "chains.hardhat.tokens.TUSD.decimals"),
 ])
+@pytest.mark.nodes
 def test_bad_config_names_the_field(world, change, field):
     with pytest.raises(InputError) as err:
         evm.make_adapter("hardhat", {**world.config(), **change})
@@ -331,6 +345,7 @@ def wallet(address, asset="ETH", message=None, signatures=("0x00",), scheme=Sche
                           signatures=tuple(signatures), script=script, source="w.csv:2")
 
 
+@pytest.mark.nodes
 def test_balance_query_picks_native_or_token(world):
     holder = world.holders[0].address
     assert evm.balance_query(wallet(holder.lower()), world.config()) == BalanceQuery(holder, "ETH")
@@ -427,6 +442,7 @@ def test_wrong_shapes_fail_with_a_reason():
 
 
 # --- end to end through por's reserves reader ---------------------------------------------------
+@pytest.mark.nodes
 async def test_read_reserves_end_to_end(world, tmp_path):
     from por.reserves.read import read_reserves
     wallets = [signed(h, expected_for(h.address), asset=asset)
@@ -446,6 +462,7 @@ async def test_read_reserves_end_to_end(world, tmp_path):
 # --- the hand-written aggregate3 codec against eth_abi --------------------------------------------
 def test_aggregate3_codec_matches_eth_abi():
     from eth_abi import decode, encode
+
     from chains.evm_rpc import AGGREGATE3, decode_results, encode_aggregate3
     calls = [(Account.create().address, bytes(range(n))) for n in (0, 1, 31, 32, 36, 33, 100)]
     assert encode_aggregate3(calls) == AGGREGATE3 + encode(["(address,bool,bytes)[]"],

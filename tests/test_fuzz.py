@@ -23,21 +23,21 @@ from hypothesis import strategies as st
 
 import chains.evm  # noqa: F401 - py_ecc raises the recursion limit on import; do it before hypothesis looks
 from chains import family_module
+from chains.records import ownership_message
 from fixtures.adversarial.input_cases import CHAINS, SNAPSHOT, WALLET_HEAD, WALLET_ROW
 from fixtures.adversarial.por_cases import Book, _text
 from fixtures.okx import build, random_balances, split_leaf, tree_lines, user_leaves, v1_case, v2_user
 from por.amounts import AssetTable, parse_amount
-from por.liabilities.ingest import load_customers
-from por.errors import PorError
-from por.liabilities.foreign import okx
-from por.liabilities.porjson import parse_commitment, parse_proof
-from por.strictjson import loads
-from por.liabilities.treefile import verify_tree_file
-from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
-from chains.records import ownership_message
 from por.audit.policy import parse_policy
 from por.audit.prices import load_prices
+from por.errors import PorError
+from por.liabilities.foreign import okx
 from por.liabilities.inclusion import verify_inclusion
+from por.liabilities.ingest import load_customers
+from por.liabilities.porjson import parse_commitment, parse_proof
+from por.liabilities.treefile import verify_tree_file
+from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
+from por.strictjson import loads
 
 EXAMPLES = int(os.environ.get("POR_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("POR_FUZZ_EXAMPLES"),
@@ -66,7 +66,8 @@ SNAPSHOT_BYTES = json.dumps(SNAPSHOT).encode()
 CHAINS_BYTES = (CHAINS + '[chains.btc]\nfamily = "bitcoin"\nnetwork = "regtest"\nnode_rpc = ["http://x:k@127.0.0.1:9"]\n'
                 ).encode()
 POLICY = (Path(__file__).resolve().parents[1] / "por" / "policies" / "jp-fsa.toml").read_bytes()
-PRICES = b"asset,price_jpy,source,time\nBTC,14500000.5,a quote,2024-06-30T00:00:00+09:00\nETH,500000,b,2024-06-30T00:00:00Z\n"
+PRICES = (b"asset,price_jpy,source,time\nBTC,14500000.5,a quote,2024-06-30T00:00:00+09:00\n"
+          b"ETH,500000,b,2024-06-30T00:00:00Z\n")
 
 
 @st.composite
@@ -143,19 +144,25 @@ def test_por_tree_file(data):
 @given(data=inputs(OKX_V1))
 def test_okx_v1(data):
     proof = refused_or_accepted(okx.parse_okx_v1_proof, data, "v1.json")
-    if proof is not None:
-        okx.verify_okx_v1(proof, json.loads(OKX_V1)["path"][-1]["hash"])
+    if proof is not None and okx.verify_okx_v1(proof, json.loads(OKX_V1)["path"][-1]["hash"]).ok:
+        assert proof == okx.parse_okx_v1_proof(OKX_V1, "v1.json")      # only layout changed
 
 
 @FUZZ
 @given(data=inputs(OKX_USER), tree=inputs(OKX_TREE))
 def test_okx_v2_user_and_tree(data, tree):
     user = refused_or_accepted(okx.parse_okx_v2_user, data, "user.json")
-    path = _file(tree, "tree.txt")
-    refused_or_accepted(okx.verify_okx_v2_tree, path)
+    path, genuine = _file(tree, "tree.txt"), _file(OKX_TREE, "tree.txt")
+    verdict = refused_or_accepted(okx.verify_okx_v2_tree, path)
+    if verdict is not None and verdict.ok:
+        assert same_document("okx-tree", tree, OKX_TREE)                 # only line ends changed
     if user is not None:
         refused_or_accepted(okx.verify_okx_v2_user, user, path, None)
+        included = refused_or_accepted(okx.verify_okx_v2_user, user, genuine, None)
+        if included is not None and included.ok:
+            assert user == okx.parse_okx_v2_user(OKX_USER, "user.json")  # only layout changed
     path.unlink()
+    genuine.unlink()
 
 
 @FUZZ
@@ -328,7 +335,7 @@ def test_cli_exits_1_or_2_with_one_line(kind):
         (folder / "tree.txt").write_bytes(OKX_TREE)
         (folder / "snapshot.json").write_bytes(SNAPSHOT_BYTES)
         (folder / "chains.toml").write_text(CHAINS.replace('native_asset = "ETH"\n',
-                                                           'native_asset = "ETH"\nretries = 1\ntimeout = 1\n'))
+                                                           'native_asset = "ETH"\nattempts = 1\ntimeout = 1\n'))
         (folder / "w.csv").write_bytes(WALLETS_CSV)
         (folder / name).write_bytes(data)
         code, out, err = run_cli(*[a.format(file=folder / name, dir=folder) for a in argv])

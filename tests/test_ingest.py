@@ -175,7 +175,7 @@ def test_quoted_and_blank_line_files_take_the_exact_reader(tmp_path):
     body = 'account_id,asset,amount\na,BTC,1\n\n"b",BTC,2\na,BTC,3\n'
     path = tmp_path / "c.csv"
     path.write_text(body)
-    assert not ingest._is_plain_csv(path)
+    assert not ingest.is_plain_csv(path)
     with pytest.raises(InputError, match=r"c\.csv:5: duplicate row .*first on line 2"):
         load_customers(path)
 
@@ -184,7 +184,7 @@ def test_errors_after_many_batches_name_their_line(tmp_path, monkeypatch):
     monkeypatch.setattr(ingest, "BATCH_ROWS", 1000)
     rows = [(f"u{i}", "BTC", "1") for i in range(5000)] + [("u17", "BTC", "2")] + [("z", "BTC", "-1")]
     path = write_plain(tmp_path / "c.csv", rows)
-    assert ingest._is_plain_csv(path)
+    assert ingest.is_plain_csv(path)
     with pytest.raises(InputError, match=r"c\.csv:5002: duplicate row .*first on line 19"):
         load_customers(path)
     path = write_plain(tmp_path / "d.csv", rows[:4000] + [("u9", "BTC", "1e-8")] + rows[4000:])

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from por.errors import InputError
 from chains.records import WalletType
 from por.audit.policy import builtin_policies, load_policy, parse_policy
+from por.errors import InputError
 
 POLICY_DIR = Path(__file__).parents[1] / "por" / "policies"
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from por.errors import InputError
 from por.audit.prices import load_prices
+from por.errors import InputError
 
 HEADER = "asset,price_jpy,source,time\n"
 

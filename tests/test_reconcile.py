@@ -8,12 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from por.amounts import MAX_UNITS
-from por.errors import InputError
 from chains.records import AddressReserve, DeclaredWallet, OwnershipResult, Scheme, WalletType
+from por.amounts import MAX_UNITS
 from por.audit.policy import load_policy, parse_policy
 from por.audit.prices import Price, Prices
 from por.audit.reconcile import ReconcileOptions, check_prices, reconcile
+from por.errors import InputError
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs/formats/audit-report.schema.json").read_text())
 BTC = 10**8          # one bitcoin in satoshis

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from chains.records import Scheme, WalletType
 from por.errors import InputError
 from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
-from chains.records import Scheme, WalletType
 
 HEADER = "chain,asset,address,wallet_type,scheme,message,signature,script\n"
 ROW = "hardhat,ETH,0xabc123,cold,eip191,Proof of reserves s1 by ex: 0xabc123,0xsig,\n"
@@ -76,8 +76,11 @@ def test_snapshot_file(tmp_path):
 
 
 def test_chains_config(tmp_path):
-    conf = load_chains_config(write(tmp_path, "c.toml", '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\n'))
+    conf = load_chains_config(write(tmp_path, "c.toml", '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\n'
+                                                        'chain_id = 31337\nnative_asset = "ETH"\n'))
     assert conf["hardhat"]["family"] == "evm"
+    with pytest.raises(InputError, match="chains.hardhat.chain_id"):     # each table checked by its family now
+        load_chains_config(write(tmp_path, "f.toml", '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\n'))
     with pytest.raises(InputError, match="family"):
         load_chains_config(write(tmp_path, "d.toml", "[chains.hardhat]\nrpc = []\n"))
     with pytest.raises(InputError, match="invalid TOML"):

@@ -38,15 +38,9 @@ ADDRESS = Account.from_key(bytes.fromhex(KEY)).address
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+def browser(chromium):
+    """conftest's one Chromium (it never skips), under the name this module's fixtures use."""
+    return chromium
 
 
 @pytest.fixture(scope="module")

@@ -180,7 +180,7 @@ def parse_policy(raw: bytes, source: str) -> Policy:
     return policy
 
 
-def _coverage(t: "_Table") -> CoverageRule:
+def _coverage(t: _Table) -> CoverageRule:
     t.only("min_ratio", "count")
     count = t.get("count", ["cold", "hot", "own"])
     if not isinstance(count, list) or not count or not all(isinstance(c, str) for c in count):
@@ -194,19 +194,19 @@ def _coverage(t: "_Table") -> CoverageRule:
     return CoverageRule(t.decimal("min_ratio", default=Decimal(1)), types)
 
 
-def _cold(t: "_Table") -> ColdStorageRule:
+def _cold(t: _Table) -> ColdStorageRule:
     t.only("min_ratio", "scope")
     return ColdStorageRule(t.decimal("min_ratio", default=Decimal("0.95"), maximum=Decimal(1)),
                            t.choice("scope", COLD_SCOPES, default="per_asset"))
 
 
-def _hot(t: "_Table") -> HotGuaranteeRule:
+def _hot(t: _Table) -> HotGuaranteeRule:
     t.only("basis", "min_ratio")
     return HotGuaranteeRule(t.choice("basis", HOT_BASES, default="customer_not_cold"),
                             t.decimal("min_ratio", default=Decimal(1)))
 
 
-def _reserve(t: "_Table") -> LiabilityReserveRule:
+def _reserve(t: _Table) -> LiabilityReserveRule:
     t.only("basis", "rate", "floor_jpy", "cap_jpy", "insurance_max_share", "reserve_deposits_jpy",
            "insurance_jpy", "trading_volume_jpy")
     floor = t.decimal("floor_jpy", default=Decimal(0))
@@ -223,7 +223,7 @@ def _reserve(t: "_Table") -> LiabilityReserveRule:
     )
 
 
-def _addresses(t: "_Table") -> AddressRules:
+def _addresses(t: _Table) -> AddressRules:
     t.only("duplicates", "also_claimed")
     return AddressRules(t.choice("duplicates", DUPLICATE_ACTIONS, default="count_once"),
                         t.choice("also_claimed", CLAIMED_ACTIONS, default="exclude"))
@@ -256,7 +256,7 @@ class _Table:
             raise self.error(key, "missing")
         return default
 
-    def table(self, key: str) -> "_Table":
+    def table(self, key: str) -> _Table:
         value = self.get(key)
         if not isinstance(value, dict):
             raise self.error(key, f"must be a table, got {_type_name(value)}")
@@ -295,7 +295,8 @@ class _Table:
             raise self.error(key, f"must be >= 0, got {value}")
         if maximum is not None and number > maximum:
             raise self.error(key, f"must be <= {decimal_text(maximum)}, got {value}")
-        if abs(number.as_tuple().exponent) > 30 or number.adjusted() > 30:
+        exponent = number.as_tuple().exponent       # an int once the number is finite
+        if not isinstance(exponent, int) or abs(exponent) > 30 or number.adjusted() > 30:
             raise self.error(key, "has too many digits (at most 30 before and 30 after the point)")
         return number
 

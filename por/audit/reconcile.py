@@ -16,10 +16,11 @@ JSON form: docs/formats/audit-report.schema.json.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from por.amounts import MAX_UNITS, AssetTable, check_asset_symbol, format_amount
 from por.audit.policy import Policy
@@ -225,6 +226,7 @@ def _decimals(table: AssetTable, asset: str) -> int:
 
 
 def _claims(also_claimed: Mapping[tuple[str, str], str] | Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    items: Iterable[tuple[tuple[str, str], str]]
     if isinstance(also_claimed, Mapping):
         items = also_claimed.items()
     else:
@@ -233,7 +235,8 @@ def _claims(also_claimed: Mapping[tuple[str, str], str] | Iterable[tuple[str, st
 
 
 def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple[str, str], str],
-              decimals: dict[str, int]):
+              decimals: dict[str, int]) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]],
+                                                 dict[str, dict[str, list[int]]], list[tuple[int, int]]]:
     """Decides which declarations count; sums counted balances per asset and wallet type."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
@@ -259,12 +262,14 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
         claimed_by = claims.get((wallet.chain, wallet.address.lower()))
         if claimed_by is not None:
             flags.append(f"also claimed by {claimed_by}")
-        reason, category = not_counted(row, counted_at=counted_at.get(key), claimed_by=claimed_by,
-                                       exclude_claimed=policy.addresses.also_claimed == "exclude") or (None, None)
-        if reason is None:
+        verdict = not_counted(row, counted_at=counted_at.get(key), claimed_by=claimed_by,
+                              exclude_claimed=policy.addresses.also_claimed == "exclude")
+        reason = None
+        if verdict is None and row.amount is not None:         # not_counted refuses a row without an amount
             counted_at[key] = source
             sums[wallet.asset][wallet.wallet_type] += row.amount
-        else:
+        elif verdict is not None:
+            reason, category = verdict
             excluded[wallet.asset][category].append(row.amount or 0)
         out.append(AddressRow(wallet.chain, wallet.asset, wallet.address, wallet.wallet_type.value, wallet.source,
                               row.ownership.ok, row.ownership.reason, row.amount, decimals[wallet.asset],
@@ -307,7 +312,9 @@ def _asset_result(policy: Policy, asset: str, dec: int, liab: int, sums: dict[Wa
     return AssetResult(asset, dec, liab, cold, hot, own, counted_types, reserves, required, checks, notes)
 
 
-def _per_base_unit(prices: Prices, asset: str, dec: int) -> Fraction:
+def _per_base_unit(prices: Prices | None, asset: str, dec: int) -> Fraction:
+    if prices is None:            # check_prices refused this before: a rule in yen needs prices
+        raise InputError(f"a rule in yen needs the price of {asset}: pass --prices", field="--prices")
     return Fraction(prices.by_asset[asset].price_jpy) / 10**dec
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any
 
 from por import __version__
 from por.audit.policy import load_policy
@@ -21,11 +23,11 @@ from por.audit.prices import load_prices, parse_price
 from por.audit.reconcile import ReconcileOptions, Reconciliation, check_prices, reconcile
 from por.liabilities.porjson import parse_commitment
 from por.reserves.inputs import load_reserves_inputs, load_wallets
-from por.reserves.read import read_reserves
+from por.reserves.read import plan_reserves, read_planned
 from por.strictjson import load_file
 
 # progress(description, total) -> a context manager yielding advance(n); the CLI passes its progress bar
-Progress = Callable[[str, "int | None"], ContextManager[Callable[[int], None]]]
+Progress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None]]]
 
 
 @contextlib.contextmanager
@@ -69,6 +71,7 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     liabilities = {a.symbol: total for a, total in zip(pinned.assets, pinned.totals)}
     check_prices(rules, liabilities, price_table)
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange or pinned.exchange)
+    plan = plan_reserves(declared, snap, chains, exchange)     # every chain table and wallet checked: no slow work yet
     options = ReconcileOptions(
         also_claimed=claims_of_others(also_claimed or []),
         reserve_deposits_jpy=None if reserve_deposits_jpy is None else parse_price(reserve_deposits_jpy),
@@ -86,7 +89,7 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     if snap.snapshot_id != pinned.snapshot_id:
         reasons.append(f"the snapshot file is for {snap.snapshot_id!r}, the commitment for {pinned.snapshot_id!r}")
     with progress("reading reserves at the snapshot", len(declared)) as advance:
-        reserves = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
+        reserves = asyncio.run(read_planned(plan, progress=advance))
     decimals = {a.symbol: a.decimals for a in pinned.assets} | {a.asset: a.decimals for a in reserves.assets.values()}
     result = reconcile(liabilities, reserves.rows, rules, assets=decimals, prices=price_table, options=options)
     reasons += [f"ownership proof failed for {r.wallet.chain} {r.wallet.address} ({r.wallet.source}): "
@@ -110,4 +113,4 @@ def claims_of_others(paths: list[Path]) -> dict[tuple[str, str], str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -143,7 +143,8 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
         snapshot = _peek_snapshot(raw) if kind == "por" else None
         entry = by_snapshot.get(snapshot) if snapshot is not None else None
         if commitments and kind != "por":
-            verdict = Verdict(False, [f"an {kind} file names no snapshot: check it alone with --root"])
+            verdict = Verdict(False, [f"an {kind} file names no snapshot: check it alone, with --root and "
+                                      "--totals or with --commitment"])
         elif commitments and entry is None:
             verdict = Verdict(False, [f"no --commitment given for snapshot {snapshot!r}"])
         else:

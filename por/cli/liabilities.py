@@ -156,6 +156,12 @@ def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
     return None, None
 
 
+def _published_totals(path: Optional[Path]):
+    from por.liabilities.pins import read_totals
+
+    return read_totals(path) if path else None
+
+
 def verify_inclusion(
     proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX V1 "
                                                  "proof or OKX V2 user file; several: one customer's periods.")],
@@ -167,6 +173,9 @@ def verify_inclusion(
     format: Annotated[ProofFormat, typer.Option("--format", help="Proof format.")] = ProofFormat.auto,
     tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it "
                                                  "(zk formats: the audit's proof table, proof.csv).")] = None,
+    totals: Annotated[Optional[Path], typer.Option(help="The per-asset totals the exchange published (JSON, "
+                                                   "docs/formats/totals.schema.json), with --root: compared by "
+                                                   "asset name and exact value.")] = None,
     account: Annotated[Optional[str], typer.Option("--account", help="Your account id: a full-tree file "
                                                    "(BitMEX, merkletreejs) is searched for your leaves; a proof "
                                                    "that names an account must be for it.")] = None,
@@ -191,6 +200,8 @@ def verify_inclusion(
     if (customer.given or config) and (len(proofs) > 1 or len(commitments) > 1):
         raise InputError("--account, --nonce, --balance and --config check one file: verify each on its own",
                          field="--config" if config else "--account")
+    if totals and (len(proofs) > 1 or len(commitments) > 1):
+        raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
                               json_out=json_out)
@@ -199,11 +210,12 @@ def verify_inclusion(
     raw = read_document(proof)
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
-    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, customer, config)
+    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals),
+                                    customer, config)
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")
-    elif commitment is None and root is not None:
+    elif commitment is None and root is not None and kind == "por" and not totals:
         # The root binds amounts by position only: asset labels, snapshot id and leaf count come from the proof.
         verdict.facts.setdefault("notes", []).append(
             "only the root was pinned: asset names, snapshot id and leaf count are checked against "
@@ -232,6 +244,9 @@ def verify_tree(
     root: Annotated[Optional[str], typer.Option(help="Root hash (hex) the tree must have.")] = None,
     signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
                                                        "signed by.")] = None,
+    totals: Annotated[Optional[Path], typer.Option(help="The per-asset totals the exchange published (JSON, "
+                                                   "docs/formats/totals.schema.json), with --root: compared by "
+                                                   "asset name and exact value.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="The audit's asset list (zk proof tables: "
                                                    "cex_config.json or config.json, with CexAssetsInfo).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -248,6 +263,7 @@ def verify_tree(
     pinned, root_bytes = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
     with progress_bar("verifying tree", None) as advance:
-        verdict = verify_tree_document(kind, tree, pinned, root_bytes, progress=advance, config=config)
+        verdict = verify_tree_document(kind, tree, pinned, root_bytes, totals=_published_totals(totals),
+                                       progress=advance, config=config)
     signature_facts(verdict, commitment, pinned_key)
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")

@@ -14,7 +14,8 @@ from por.errors import InputError
 from por.liabilities.foreign.common import Customer, check_customer
 from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import verify_inclusion
-from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof
+from por.liabilities.pins import PublishedTotals, check_usage, compare_snapshot, compare_totals
+from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof, sums_json
 from por.liabilities.tree import sibling_positions
 from por.strictjson import loads, read_bounded
 from por.verdict import Verdict
@@ -61,10 +62,14 @@ def guarded(check: Callable[[], Verdict]) -> Verdict:
 
 
 def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitment | None, root: bytes | None,
-                          tree: Path | None, customer: Customer | None = None, config: Path | None = None) -> Verdict:
-    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing).
-    `customer` (account, nonce, balances) finds the customer's own leaves in a full-tree file;
-    `config` is the audit's asset list (zk formats)."""
+                          tree: Path | None, totals: PublishedTotals | None = None,
+                          customer: Customer | None = None, config: Path | None = None) -> Verdict:
+    """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing), and
+    with a root the totals the exchange published. A combination of pins that leaves one unchecked
+    is bad input (exit 2), raised before the document is verified. `customer` (account, nonce,
+    balances) finds the customer's own leaves in a full-tree file; `config` is the audit's asset
+    list (zk formats): both refused (exit 2) where the format does not use them."""
+    pins = check_usage(commitment, root, totals)
     if kind != "por":
         fmt = foreign_format(kind)
         if hasattr(fmt, "check_customer"):
@@ -77,7 +82,7 @@ def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitm
         raise InputError("a por proof names its own leaf: --nonce and --balance are for full-tree files",
                          field="--nonce" if customer.nonce is not None else "--balance")
     _check_config(kind, config)
-    return guarded(lambda: _verify_proof(kind, raw, path, commitment, root, tree, customer, config))
+    return guarded(lambda: _verify_proof(kind, raw, path, pins, tree, customer, config))
 
 
 def _check_config(kind: str, config: Path | None) -> None:
@@ -86,9 +91,9 @@ def _check_config(kind: str, config: Path | None) -> None:
         raise InputError(f"a {kind} document has no audit asset list to check", field="--config")
 
 
-def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path, customer=None, config=None) -> Verdict:
+def _verify_proof(kind, raw, path, pins, tree_path, customer=None, config=None) -> Verdict:
     source = str(path)
-    expected = pinned.root if pinned is not None else root_bytes
+    pinned, root_bytes = pins.commitment, pins.root
     if kind == "por":
         try:
             text = raw.decode("utf-8")
@@ -101,6 +106,8 @@ def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path, customer=None,
             verdict.fail(f"{source}: {difference}")
         if tree_path is not None:
             check_leaves_in_tree(parsed, tree_path, verdict)
+        if pins.totals is not None:
+            _against_totals(verdict, pins.totals, sums_json(parsed.assets, parsed.root_sums), parsed.snapshot_id)
         if customer is not None and customer.account is not None and verdict.facts.get("account_id") != customer.account:
             verdict.fail(f"the proof is for account {verdict.facts.get('account_id')!r}, not for yours "
                          f"({customer.account!r})")
@@ -108,10 +115,16 @@ def _verify_proof(kind, raw, path, pinned, root_bytes, tree_path, customer=None,
     options = {"customer": customer} if customer is not None and customer.given else {}
     if config is not None:
         options["config"] = config
-    verdict = foreign_format(kind).verify_proof(kind, raw, source, expected_root=expected.hex() if expected else None,
-                                                tree=tree_path, **options)
-    verdict.facts.setdefault("anchored", expected is not None)
+    verdict = foreign_format(kind).verify_proof(kind, raw, source, pins=pins, tree=tree_path, **options)
+    verdict.facts.setdefault("anchored", pins.anchored)
     return verdict
+
+
+def _against_totals(verdict: Verdict, totals: PublishedTotals, shown: dict[str, str], snapshot_id: str | None) -> None:
+    """por's root binds amounts by position; published totals bind the labels: by name, exact value."""
+    compare_totals(verdict, shown, totals.totals, totals.source)
+    compare_snapshot(verdict, totals, snapshot_id)
+    verdict.facts["totals_pinned"] = totals.source
 
 
 def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdict) -> None:
@@ -136,17 +149,20 @@ def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdic
 
 
 def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, root: bytes | None, *,
+                         totals: PublishedTotals | None = None,
                          progress: Callable[[int], None] | None = None, config: Path | None = None) -> Verdict:
-    """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing)."""
+    """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing),
+    and with a root the totals the exchange published; `config`: the audit's asset list (zk)."""
     from por.liabilities.treefile import verify_tree_file  # numpy: only for trees
 
+    pins = check_usage(commitment, root, totals)
     if kind == "por":
         verdict = guarded(lambda: verify_tree_file(path, commitment, progress=progress))
         if root is not None and verdict.facts.get("root") not in (None, root.hex()):
             verdict.fail(f"root {verdict.facts['root']} is not the pinned root {root.hex()}")
+        if totals is not None and "totals" in verdict.facts:
+            _against_totals(verdict, totals, verdict.facts["totals"], verdict.facts.get("snapshot_id"))
         return verdict
     _check_config(kind, config)
-    expected = commitment.root if commitment is not None else root
     options = {"config": config} if config is not None else {}
-    return guarded(lambda: foreign_format(kind).verify_tree(kind, path, expected_root=expected.hex() if expected else None,
-                                                            progress=progress, **options))
+    return guarded(lambda: foreign_format(kind).verify_tree(kind, path, pins=pins, progress=progress, **options))

@@ -409,3 +409,8 @@ def _amount_text(array):
     if pa.types.is_decimal128(kind) and kind.scale >= 0:
         return array.cast(pa.string()), array
     return pa.array([None if v is None else format(v, "f") for v in array.to_pylist()], pa.string()), None
+
+
+def is_plain_csv(path: Path) -> bool:
+    """Whether the fast path may read `path` (no quotes, no CR, no blank lines, the exact header)."""
+    return _is_plain_csv(path)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from por import signing
@@ -49,7 +49,7 @@ def snapshot_instant(commitment: Commitment) -> datetime | None:
         when = datetime.fromisoformat(commitment.snapshot_time)
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def check_next(previous: Commitment, snapshot_id: str, snapshot_time: str, exchange: str) -> None:
@@ -64,7 +64,7 @@ def check_next(previous: Commitment, snapshot_id: str, snapshot_time: str, excha
     except ValueError:
         raise InputError(f"{snapshot_time[:40]!r} is not an ISO 8601 time", field="--snapshot-time") from None
     if before and now:
-        now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
         if now <= before:
             raise InputError(f"snapshot time {snapshot_time} is not after the previous one "
                              f"({previous.snapshot_time})", field="--snapshot-time")
@@ -107,7 +107,7 @@ class ChainReport:
 
 def order(periods: list[Period]) -> list[Period]:
     """Chronological by snapshot time (as given when a time cannot be read)."""
-    far = datetime.max.replace(tzinfo=timezone.utc)
+    far = datetime.max.replace(tzinfo=UTC)
     return [p for _, _, p in sorted((snapshot_instant(p.commitment) or far, i, p) for i, p in enumerate(periods))]
 
 
@@ -132,9 +132,9 @@ def check_chain(periods: list[Period], signer: str | None) -> ChainReport:
                              f"{period.previous.snapshot_id!r} (not given)")
         else:
             status[i].link = _check_link(chain[i - 1], period, findings)
-        status[i].signature = signing.check(period.doc, signer)
-        if status[i].signature.failed:
-            findings.at(period, f"signature: {status[i].signature.text}")
+        signature = status[i].signature = signing.check(period.doc, signer)
+        if signature.failed:
+            findings.at(period, f"signature: {signature.text}")
     if signer is None:
         notes.append(f"signatures: {signing.NOT_CHECKED}")
     return ChainReport(chain, status, list(findings), notes, findings.flagged)

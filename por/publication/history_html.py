@@ -38,7 +38,7 @@ def _plot(symbol: str, decimals: int, values: list[int | None], labels: list[str
     for i, (x, y, v) in enumerate(zip(xs, ys, values)):
         anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
         parts.append(f'<text x="{x}" y="{_H - 10}" text-anchor="{anchor}" class="tick">{html_text(labels[i])}</text>')
-        if y is None:
+        if y is None or v is None:
             continue
         amount = format_amount(v, decimals)
         parts.append(f'<circle cx="{x}" cy="{y}" r="4" class="{"dot bad" if bad[i] else "dot"}">'

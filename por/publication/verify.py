@@ -14,12 +14,14 @@ from por.verdict import Verdict
 
 def verify_chain(folders: list[Path], pinned: str | None, *, trees: bool = True) -> ChainReport:
     """Every period's commitment (and tree file), every link, every signature against the pinned key."""
-    periods, findings, notes = [], [], []
+    periods: list[Period] = []
+    findings: list[str] = []
+    notes: list[str] = []
     for folder in folders:
         period, problem = _load_period(folder, trees, notes)
-        if problem:
+        if problem is not None:
             findings.append(problem)
-        else:
+        elif period is not None:
             periods.append(period)
     report = check_chain(periods, pinned)
     report.findings[:0] = findings
@@ -27,7 +29,7 @@ def verify_chain(folders: list[Path], pinned: str | None, *, trees: bool = True)
     return report
 
 
-def _load_period(folder: Path, trees: bool, notes: list[str]):
+def _load_period(folder: Path, trees: bool, notes: list[str]) -> tuple[Period, None] | tuple[None, str]:
     """A period from its folder; a commitment that cannot be read is a finding (it is under test)."""
 
     if not folder.exists():
@@ -43,13 +45,13 @@ def _load_period(folder: Path, trees: bool, notes: list[str]):
     return period, None
 
 
-def _check_tree(folder: Path, period, notes: list[str]) -> None:
+def _check_tree(folder: Path, period: Period, notes: list[str]) -> None:
     """The tree file must be the one the commitment pins, and its root the commitment's root and totals."""
     from por.liabilities.treefile import TreeFile  # numpy: only when trees are checked
 
     commitment = period.commitment
     base = folder if folder.is_dir() else folder.parent
-    if not commitment.tree_file:
+    if not commitment.tree_file or commitment.tree_sha256 is None:     # the parser sets both or neither
         notes.append(f"{period.label}: the commitment names no tree file: tree not checked")
         return
     if Path(commitment.tree_file).name != commitment.tree_file or commitment.tree_file in (".", ".."):

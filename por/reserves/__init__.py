@@ -6,4 +6,4 @@ The records adapters and this wing share live in `chains.records`; the wings abo
 
 from chains.records import AddressReserve, DeclaredWallet, Scheme, Snapshot, WalletType
 
-__all__ = ["AddressReserve", "DeclaredWallet", "Scheme", "Snapshot", "WalletType"]
+__all__ = ["AddressReserve", "DeclaredWallet", "Scheme", "Snapshot", "WalletType", "classify", "inputs", "read"]

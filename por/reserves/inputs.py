@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import csv
 import re
+import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chains import family_module
 from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
 from por.amounts import check_asset_symbol
 from por.errors import InputError
@@ -156,8 +159,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
     return Snapshot(snapshot_id, chains)
 
 
-def load_chains_config(path: str | Path) -> dict[str, dict[str, Any]]:
-    """chains.toml -> {chain name: its table}; each family module checks its own keys."""
+def load_chains_config(path: str | Path, *, note: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+    """chains.toml -> {chain name: its table}, every table checked by its family's `check_config` now,
+    before any long work. Deprecation notes go to `note` (default: one line on stderr)."""
     source = str(path)
     raw = read_bounded(path, MAX_CONFIG_BYTES, empty_ok=True)
     try:
@@ -177,10 +181,27 @@ def load_chains_config(path: str | Path) -> dict[str, dict[str, Any]]:
             raise InputError("each chain needs a `family`", file=source, field=f"chains.{name}.family")
         if not _NAME_RE.match(name):
             raise InputError("not a chain name", file=source, field=f"chains.{name}")
+        for message in check_chain_table(name, table, source):
+            (note or _stderr_note)(f"{source}: {message}")
     return chains
 
 
-def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: str | None):
+def check_chain_table(name: str, table: dict[str, Any], source: str = "") -> list[str]:
+    """One [chains.NAME] table checked by its family module; returns its deprecation notes."""
+    try:
+        return family_module(table["family"]).check_config(name, table)
+    except ValueError as exc:        # an unknown family
+        raise InputError(str(exc), file=source or None, field=f"chains.{name}.family") from None
+    except InputError as exc:
+        raise exc.at(file=source) if source else exc from None
+
+
+def _stderr_note(message: str) -> None:
+    print(f"por: note: {message}", file=sys.stderr)
+
+
+def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path,
+                         exchange: str | None) -> tuple[list[DeclaredWallet], Snapshot, dict[str, dict[str, Any]], str]:
     """The three reserves inputs, parsed, and the exchange name settled (shared by `por reserves` and the audit)."""
     declared, stated = load_wallets(wallets)
     exchange = exchange or stated

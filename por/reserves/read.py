@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chains import family_module
-from chains.base import BalanceQuery
+from chains.base import BalanceQuery, ChainAdapter, ChainConfig, ChainFamily, min_confirmations
 from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_message
 from por.amounts import AssetTable, format_amount
 from por.errors import InputError, ProviderError
 from por.reserves.classify import address_key, not_counted
 
-DEFAULT_MIN_CONFIRMATIONS = 6
+MakeAdapter = Callable[[str, ChainConfig], ChainAdapter]      # (chain name, its chains.toml table) -> adapter
 
 
 @dataclass
@@ -72,7 +73,7 @@ class ReservesReport:
         }
 
 
-def asset_decimals(asset: str, config: dict[str, Any], table: AssetTable) -> int:
+def asset_decimals(asset: str, config: ChainConfig, table: AssetTable) -> int:
     token = (config.get("tokens") or {}).get(asset)
     if isinstance(token, dict) and isinstance(token.get("decimals"), int):
         return token["decimals"]
@@ -104,12 +105,27 @@ def flag_duplicates(rows: list[AddressReserve]) -> None:
             first[key] = row.wallet.source
 
 
-async def read_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: dict[str, dict[str, Any]],
-                        exchange: str, *, table: AssetTable | None = None,
-                        progress: Callable[[int], None] | None = None) -> ReservesReport:
-    """Checks every ownership proof and reads every balance at the snapshot height."""
+@dataclass
+class ReservesPlan:
+    """Everything `read_reserves` checks before it reaches a chain, and the balance queries it will send."""
+
+    exchange: str
+    snapshot: Snapshot
+    chains: Mapping[str, ChainConfig]
+    rows: list[AddressReserve]
+    queries: dict[str, list[tuple[AddressReserve, BalanceQuery]]]   # per chain: each row and its query
+    decimals: dict[str, int]
+
+
+def plan_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Mapping[str, ChainConfig],
+                  exchange: str, *, table: AssetTable | None = None) -> ReservesPlan:
+    """Every check that needs no chain, so bad input fails before any slow work: each chain's table
+    (`check_config`), each wallet's chain, snapshot height, address and asset, each ownership proof."""
     table = table or AssetTable()
-    by_chain: dict[str, list[DeclaredWallet]] = defaultdict(list)
+    families = {chain: _family(chain, config) for chain, config in chains.items()}
+    for chain, config in chains.items():
+        families[chain].check_config(chain, config)
+    plan = ReservesPlan(exchange, snapshot, chains, [], defaultdict(list), {})
     for wallet in wallets:
         if wallet.chain not in chains:
             raise InputError(f"chain {wallet.chain!r} is not configured in chains.toml", file=wallet.source,
@@ -117,45 +133,55 @@ async def read_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chain
         if wallet.chain not in snapshot.chains:
             raise InputError(f"the snapshot file has no height for chain {wallet.chain!r}", file=wallet.source,
                              field="chain")
-        by_chain[wallet.chain].append(wallet)
-    rows: list[AddressReserve] = []
-    decimals: dict[str, int] = {}
-    jobs = []
-    for chain, chain_wallets in by_chain.items():
-        config = chains[chain]
-        module = _module(chain, config)
-        chain_rows = []
-        for wallet in chain_wallets:
-            try:
-                module.validate_address(wallet.address, config)
-                query = module.balance_query(wallet, config)
-                decimals[wallet.asset] = asset_decimals(wallet.asset, config, table)
-            except InputError as exc:
-                raise exc.at(file=wallet.source) from None
-            expected = ownership_message(snapshot.snapshot_id, exchange, wallet.address)
-            ownership = module.verify_ownership(wallet, expected, config)
-            chain_rows.append((AddressReserve(wallet, ownership, None), query))
-        rows.extend(row for row, _ in chain_rows)
-        jobs.append(_read_chain(module, chain, config, snapshot, chain_rows, progress))
-    await asyncio.gather(*jobs)
-    return ReservesReport(exchange, snapshot, rows, summarize(rows, decimals))
+        family, config = families[wallet.chain], chains[wallet.chain]
+        try:
+            family.validate_address(wallet.address, config)
+            query = family.balance_query(wallet, config)
+            plan.decimals[wallet.asset] = asset_decimals(wallet.asset, config, table)
+        except InputError as exc:
+            raise exc.at(file=wallet.source) from None
+        expected = ownership_message(snapshot.snapshot_id, exchange, wallet.address)
+        row = AddressReserve(wallet, family.verify_ownership(wallet, expected, config), None)
+        plan.rows.append(row)
+        plan.queries[wallet.chain].append((row, query))
+    return plan
 
 
-def _module(chain: str, config: dict[str, Any]):
+async def read_planned(plan: ReservesPlan, *, make_adapter: MakeAdapter | None = None,
+                       progress: Callable[[int], None] | None = None) -> ReservesReport:
+    """Reads every planned balance at the snapshot height, all chains at once."""
+    await asyncio.gather(*(_read_chain(chain, plan, make_adapter, progress) for chain in plan.queries))
+    return ReservesReport(plan.exchange, plan.snapshot, plan.rows, summarize(plan.rows, plan.decimals))
+
+
+async def read_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Mapping[str, ChainConfig],
+                        exchange: str, *, table: AssetTable | None = None,
+                        progress: Callable[[int], None] | None = None,
+                        make_adapter: MakeAdapter | None = None) -> ReservesReport:
+    """Checks every ownership proof and reads every balance at the snapshot height.
+
+    `make_adapter(chain, config)` reaches a chain (default: its family's); tests pass a
+    `chains.base.MockAdapter` to show faults a node cannot."""
+    plan = plan_reserves(wallets, snapshot, chains, exchange, table=table)
+    return await read_planned(plan, make_adapter=make_adapter, progress=progress)
+
+
+def _family(chain: str, config: ChainConfig) -> ChainFamily:
     try:
         return family_module(config["family"])
-    except ValueError as exc:
-        raise InputError(str(exc), field=f"chains.{chain}.family") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(str(exc) if isinstance(exc, ValueError) else "each chain needs a `family`",
+                         field=f"chains.{chain}.family") from None
 
 
-async def _read_chain(module, chain: str, config: dict[str, Any], snapshot: Snapshot,
-                      chain_rows: list[tuple[AddressReserve, BalanceQuery]],
+async def _read_chain(chain: str, plan: ReservesPlan, make_adapter: MakeAdapter | None,
                       progress: Callable[[int], None] | None) -> None:
-    target = snapshot.chains[chain]
-    min_conf = config.get("min_confirmations", DEFAULT_MIN_CONFIRMATIONS)
-    if not isinstance(min_conf, int) or isinstance(min_conf, bool) or min_conf < 0:
-        raise InputError("must be a non-negative integer", field=f"chains.{chain}.min_confirmations")
-    async with module.make_adapter(chain, config) as adapter:
+    """One chain: the snapshot block buried deep enough, on the snapshot's fork, every balance read at it."""
+    config, target = plan.chains[chain], plan.snapshot.chains[chain]
+    chain_rows = plan.queries[chain]
+    min_conf = min_confirmations(chain, config)
+    make = make_adapter or _family(chain, config).make_adapter
+    async with make(chain, config) as adapter:
         tip = await adapter.tip_height()
         confirmations = tip - target.height + 1
         if confirmations < min_conf:
@@ -165,17 +191,23 @@ async def _read_chain(module, chain: str, config: dict[str, Any], snapshot: Snap
         if block_hash != target.block_hash:
             raise ProviderError(f"{chain}", f"block at height {target.height} is {block_hash}, the snapshot says "
                                 f"{target.block_hash}: provider on another fork, or a wrong snapshot file")
-        unique: dict[BalanceQuery, int] = {}
-        for _, query in chain_rows:
-            unique.setdefault(query, len(unique))
-        readings = await adapter.balances(list(unique), target.height)
-        if len(readings) != len(unique):
-            raise ProviderError(chain, f"returned {len(readings)} balances for {len(unique)} addresses")
-        for row, query in chain_rows:
-            reading = readings[unique[query]]
-            if reading.query != query or reading.height != target.height:
-                raise ProviderError(reading.provider or chain, "answered for another address or height",
-                                    address=query.address)
-            row.amount, row.height, row.provider = reading.amount, reading.height, reading.provider
-        if progress:
-            progress(len(chain_rows))
+        await _read_balances(chain, adapter, target.height, chain_rows)
+    if progress:
+        progress(len(chain_rows))
+
+
+async def _read_balances(chain: str, adapter: ChainAdapter, height: int,
+                         chain_rows: list[tuple[AddressReserve, BalanceQuery]]) -> None:
+    """Each distinct query once; every reading must be for its query, at the height, one per query."""
+    unique: dict[BalanceQuery, int] = {}
+    for _, query in chain_rows:
+        unique.setdefault(query, len(unique))
+    readings = await adapter.balances(list(unique), height)
+    if len(readings) != len(unique):
+        raise ProviderError(chain, f"returned {len(readings)} balances for {len(unique)} addresses")
+    for row, query in chain_rows:
+        reading = readings[unique[query]]
+        if reading.query != query or reading.height != height:
+            raise ProviderError(reading.provider or chain, "answered for another address or height",
+                                address=query.address)
+        row.amount, row.height, row.provider = reading.amount, reading.height, reading.provider

@@ -1,0 +1,3 @@
+"""Other exchanges' proof formats behind one interface (`base.ForeignFormat`); `detect` tries each."""
+
+__all__ = ["base", "detect", "okx"]

@@ -4,7 +4,9 @@ A foreign format is one exchange's published proofs (OKX, Bybit, Bitget, MEXC, C
 merkletreejs trees, OKX zk-STARK, the Binance/Gate.io/HTX zk family). It says which
 documents are its own (`detect_proof`, `detect_tree`), and verifies them into a
 `Verdict` whose facts say what was checked and what was not (`anchored`: the
-result was compared with a root the user supplied). Parsing a document that is
+result was compared with a root the user supplied). It compares its result with
+everything the user pinned (`Pins`: root, commitment, published totals), or fails
+saying what it cannot check: no pin is ever silently ignored. Parsing a document that is
 its own but defective raises `InputError`; `por.liabilities.check` turns that
 into a failed verification, because the document is what is under test.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from por.liabilities.pins import Pins
 from por.verdict import Verdict
 
 
@@ -39,13 +42,13 @@ class ForeignFormat(Protocol):
     def detect_tree(self, first_line: bytes) -> str | None:
         """The tree format name if a file starting with this line is one of this format's trees."""
 
-    def verify_proof(self, name: str, raw: bytes, source: str, *, expected_root: str | None,
-                     tree: Path | None, **options: Any) -> Verdict:
+    def verify_proof(self, name: str, raw: bytes, source: str, *, pins: Pins, tree: Path | None,
+                     **options: Any) -> Verdict:
         """One customer's proof; `tree`, when given, is the full tree its leaves must be in (zk: the
         audit's proof table). `options`: `customer` (a `common.Customer`) and `config` (a path), only
         when the format declares it reads them (`check_customer`, `reads_config`). A full-tree format
         gets only the file's first bytes in `raw` and reads `source` itself."""
 
-    def verify_tree(self, name: str, path: Path, *, expected_root: str | None,
+    def verify_tree(self, name: str, path: Path, *, pins: Pins,
                     progress: Callable[[int], None] | None = None, **options: Any) -> Verdict:
         """Every node of a full tree, recomputed."""

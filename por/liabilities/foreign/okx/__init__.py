@@ -8,10 +8,11 @@ from por.liabilities.foreign.okx.proofs import (
                                                 verify_okx_v1,
                                                 verify_okx_v2_user,
 )
-from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, verify_okx_v2_tree
+from por.liabilities.foreign.okx.rules import COINS
+from por.liabilities.foreign.okx.tree import TreeScan, scan_okx_v2_tree, verify_okx_v2_tree
 
-__all__ = ["OkxV1Proof", "OkxV2User", "parse_okx_v1_proof", "parse_okx_v2_user", "verify_okx_v1",
-           "verify_okx_v2_user", "scan_okx_v2_tree", "verify_okx_v2_tree", "FORMAT", "OkxFormat"]
+__all__ = ["COINS", "OkxV1Proof", "OkxV2User", "TreeScan", "parse_okx_v1_proof", "parse_okx_v2_user",
+           "verify_okx_v1", "verify_okx_v2_user", "scan_okx_v2_tree", "verify_okx_v2_tree", "FORMAT", "OkxFormat"]
 
 
 class OkxFormat:
@@ -33,13 +34,13 @@ class OkxFormat:
             return "okx-v2"
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root, tree):
+    def verify_proof(self, name, raw, source, *, pins, tree):
         if name == "okx-v1":
-            return verify_okx_v1(parse_okx_v1_proof(raw, source), expected_root)
-        return verify_okx_v2_user(parse_okx_v2_user(raw, source), tree, expected_root)
+            return verify_okx_v1(parse_okx_v1_proof(raw, source), pins)
+        return verify_okx_v2_user(parse_okx_v2_user(raw, source), tree, pins)
 
-    def verify_tree(self, name, path, *, expected_root, progress=None):
-        return verify_okx_v2_tree(path, expected_root, progress=progress)
+    def verify_tree(self, name, path, *, pins, progress=None):
+        return verify_okx_v2_tree(path, pins, progress=progress)
 
 
 FORMAT = OkxFormat()

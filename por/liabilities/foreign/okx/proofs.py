@@ -16,17 +16,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 from por.errors import InputError
+from por.liabilities.foreign.okx.anchor import anchor, as_pins
 from por.liabilities.foreign.okx.rules import (
+    COINS,
     add,
     balances_dict,
+    check_audit_id,
     check_hash,
+    check_nonce,
     leaf_hash,
     negatives,
     parent_hash,
     parse_balances,
     split_hash,
 )
-from por.liabilities.foreign.okx.tree import scan_okx_v2_tree
+from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, wants_digest
+from por.liabilities.pins import Pins
 from por.strictjson import Fields, loads
 from por.verdict import Verdict
 
@@ -73,6 +78,10 @@ def _document(data: bytes | str, source: str) -> Fields:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InputError("not UTF-8 text", file=source) from None
+    if "\\" in data:      # Go's encoder escapes nothing in hex, digits and coin names: OKX writes no escape
+        at = data.index("\\")
+        raise InputError(f"a JSON escape (\\) at column {at - data.rfind(chr(10), 0, at)}: not as OKX writes it",
+                         file=source, line=data.count("\n", 0, at) + 1)
     return Fields(loads(data, source), source)
 
 
@@ -83,31 +92,38 @@ def _hash(f: Fields, key: str) -> str:
         raise exc.at(file=f.source, field=f._at(key)) from None
 
 
-def _balances(f: Fields, key: str, assets: tuple[str, ...] | None) -> tuple[tuple[str, ...], tuple[int, ...]]:
+def _balances(f: Fields, key: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
     try:
-        return parse_balances(f.get(key, dict), assets)
+        return parse_balances(f.get(key, dict))
     except InputError as exc:
         raise exc.at(file=f.source, field=f._at(key)) from None
 
 
 def _nonce(f: Fields, key: str = "nonce", optional: bool = False) -> str | None:
-    value = f.str(key, optional=optional, max_len=1024)
-    if value is not None and not value:
-        raise f.error(key, "empty nonce")
-    return value
+    value = f.get(key, str, optional=optional)
+    try:
+        return None if value is None else check_nonce(value)
+    except InputError as exc:
+        raise exc.at(file=f.source, field=f._at(key)) from None
+
+
+def _audit_id(f: Fields) -> str | None:
+    value = f.get("auditId", str, optional=True)
+    try:
+        return None if value is None else check_audit_id(value)
+    except InputError as exc:
+        raise exc.at(file=f.source, field=f._at("auditId")) from None
 
 
 def parse_okx_v1_proof(data: bytes | str, source: str) -> OkxV1Proof:
     doc = _document(data, source).only("self", "path")
-    assets: tuple[str, ...] | None = None
 
     def node(f: Fields, where: str) -> OkxNode:
-        nonlocal assets
         f.only(*_V1_KEYS)
-        assets, units = _balances(f, "balances", assets)
+        _, units = _balances(f, "balances")
         return OkxNode(where=where, hash=_hash(f, "hash"), height=f.int("height", minimum=1, maximum=256),
                        type=f.int("type", minimum=1, maximum=4), units=units,
-                       nonce=_nonce(f, optional=True), audit_id=f.str("auditId", optional=True, max_len=256))
+                       nonce=_nonce(f, optional=True), audit_id=_audit_id(f))
 
     leaf = node(doc.obj("self"), "self")
     entries = doc.objects("path", max_items=256)
@@ -116,15 +132,17 @@ def parse_okx_v1_proof(data: bytes | str, source: str) -> OkxV1Proof:
     path = [node(f, f"path[{i}]") for i, f in enumerate(entries)]
     if leaf.nonce is None:
         raise doc.error("self.nonce", "missing")
-    return OkxV1Proof(source=source, assets=assets, leaf=leaf, path=path)
+    return OkxV1Proof(source=source, assets=COINS, leaf=leaf, path=path)
 
 
-def verify_okx_v1(proof: OkxV1Proof, expected_root: str | None) -> Verdict:
-    """Recomputes the leaf from nonce and balances, then every parent up to the root."""
+def verify_okx_v1(proof: OkxV1Proof, pins: Pins | str | None = None) -> Verdict:
+    """Recomputes the leaf from nonce and balances, then every parent up to the root, then
+    compares the root with the pins (a bare string is a root alone, which is not enough)."""
+    pins = as_pins(pins)
     assets, leaf, root, siblings = proof.assets, proof.leaf, proof.path[-1], proof.path[:-1]
     v = Verdict.start(format="okx-v1", root=root.hash, balances=balances_dict(assets, leaf.units),
                       root_balances=balances_dict(assets, root.units), height=root.height,
-                      leaf_hash=leaf.hash, audit_id=leaf.audit_id, anchored=expected_root is not None)
+                      leaf_hash=leaf.hash, audit_id=leaf.audit_id, anchored=pins.anchored)
     for n in [leaf, *proof.path]:
         if bad := negatives(assets, n.units):
             v.fail(f"{n.where}: negative amount {', '.join(bad)}")
@@ -174,39 +192,53 @@ def verify_okx_v1(proof: OkxV1Proof, expected_root: str | None) -> Verdict:
     if sums != root.units:
         v.fail(f"{root.where}: root balances are not the sum along the path "
                f"(recomputed {balances_dict(assets, sums)})")
-    _compare_root(v, root.hash, expected_root)
+    leaf_range = _leaf_count_range(siblings, len(siblings) + 1)
+    if leaf_range is None:
+        v.fail("path: its sibling types (left, right, padding) fit no tree OKX builds")
+    else:
+        v.facts["leaf_count_range"] = list(leaf_range)
+    anchor(v, pins, root=root.hash, root_units=root.units, height=root.height, leaf_range=leaf_range)
     return v
 
 
-def _compare_root(v: Verdict, root: str, expected: str | None) -> None:
-    if expected is not None and root != _normal_hex(expected):
-        v.fail(f"root {root} is not the published root {_normal_hex(expected)}")
-
-
-def _normal_hex(value: str) -> str:
-    value = value.strip().lower()
-    return value[2:] if value.startswith("0x") else value
+def _leaf_count_range(siblings: list[OkxNode], height: int) -> tuple[int, int] | None:
+    """How many leaves a tree can have for this path: OKX pads each odd level with one node,
+    so level k (leaves at 1) has ceil(n / 2^(k-1)) nodes; a padding sibling says the node is
+    the last of its level, a right sibling that one more follows, and the root's two children
+    that 2^(height-2) < n <= 2^(height-1). None when no n fits."""
+    low, high = 2 ** (height - 2) + 1, 2 ** (height - 1)
+    index = 0
+    for k, sib in enumerate(siblings):
+        if sib.type == LEFT:
+            index |= 1 << k
+    for k, sib in enumerate(siblings, start=1):
+        at, span = index >> (k - 1), 2 ** (k - 1)       # the node's place in level k; leaves per node there
+        if sib.type == PADDING:                            # exactly at + 1 nodes at level k
+            low, high = max(low, at * span + 1), min(high, (at + 1) * span)
+        else:                                              # at least at + 1 (+1 for a right sibling) nodes
+            low = max(low, (at + (1 if sib.type == RIGHT else 0)) * span + 1)
+    return (low, high) if low <= high else None
 
 
 def parse_okx_v2_user(data: bytes | str, source: str) -> OkxV2User:
     doc = _document(data, source).only("hash", "nodes", "nonce", "totalBalances")
-    assets, total = _balances(doc, "totalBalances", None)
+    assets, total = _balances(doc, "totalBalances")
     user = OkxV2User(source=source, assets=assets, hash=_hash(doc, "hash"), nonce=_nonce(doc), total=total)
     entries = doc.objects("nodes", max_items=1024)
     if not entries:
         raise doc.error("nodes", "no split leaves")
     for f in entries:
-        f.only("balances", "hash", "height")
-        if f.has("height") and f.int("height") != 1:
-            raise f.error("height", "a split leaf has height 1")
-        user.nodes.append((_hash(f, "hash"), _balances(f, "balances", assets)[1]))
+        f.only("balances", "hash")
+        user.nodes.append((_hash(f, "hash"), _balances(f, "balances")[1]))
     return user
 
 
 def verify_okx_v2_user(user: OkxV2User, tree: str | Path | BinaryIO | None,
-                       expected_root: str | None, *, progress=None) -> Verdict:
+                       pins: Pins | str | None = None, *, progress=None) -> Verdict:
     """User hash from nonce + totals; each split leaf from the user hash + its balances;
-    splits sum exactly to the totals; with the tree, every split is a leaf of it."""
+    splits sum exactly to the totals; with the tree, every split is a leaf of it, with
+    the same balances coin by coin; then the tree's root against the pins."""
+    pins = as_pins(pins)
     assets = user.assets
     v = Verdict.start(format="okx-v2-user", user_hash=user.hash, balances=balances_dict(assets, user.total),
                       leaves=[{"hash": h, "balances": balances_dict(assets, u)} for h, u in user.nodes],
@@ -229,21 +261,25 @@ def verify_okx_v2_user(user: OkxV2User, tree: str | Path | BinaryIO | None,
         v.fail(f"nodes: split balances sum to {balances_dict(assets, sums)}, not totalBalances")
     if tree is None:
         v.facts["inclusion_checked"] = False
-        if expected_root is not None:
+        if pins.anchored:
             v.fail("a V2 user file holds no root: give the full tree to check inclusion under the published root")
         return v
     watch = {h: units for h, units in user.nodes}
-    tv, found = scan_okx_v2_tree(tree, expected_root, watch=watch, progress=progress)
+    scan = scan_okx_v2_tree(tree, watch=watch, progress=progress, digest=wants_digest(pins))
     where = str(tree) if isinstance(tree, (str, Path)) else "tree"
-    v.reasons.extend(f"{where}: {r}" for r in tv.reasons)
-    v.ok = v.ok and tv.ok
-    v.facts.update(inclusion_checked=True, anchored=expected_root is not None, root=tv.facts.get("root"),
-                   tree_totals=tv.facts.get("totals"), tree_leaf_count=tv.facts.get("leaf_count"))
+    v.reasons.extend(f"{where}: {r}" for r in scan.verdict.reasons)
+    v.ok = v.ok and scan.verdict.ok
+    tree_totals = scan.verdict.facts.get("totals") or {}
+    v.facts.update(inclusion_checked=True, root=scan.root, tree_totals=tree_totals,
+                   tree_leaf_count=scan.leaf_count, height=scan.height)
+    if set(tree_totals) != set(assets):
+        v.fail(f"{where}: the tree owes {', '.join(tree_totals)}, the user file {', '.join(assets)}")
     for i, (h, units) in enumerate(user.nodes):
-        if h not in found:
+        if h not in scan.found:
             v.fail(f"nodes[{i}]: leaf {h} is not a leaf of {where}")
-        elif found[h][1] != units:
-            v.fail(f"nodes[{i}]: leaf {h} has other balances in {where} (line {found[h][0]})")
-    v.facts["leaf_lines"] = {h: line for h, (line, _) in found.items()}
+        elif scan.found[h][1] != balances_dict(assets, units):      # coin by coin, by name
+            v.fail(f"nodes[{i}]: leaf {h} has other balances in {where} (line {scan.found[h][0]})")
+    v.facts["leaf_lines"] = {h: line for h, (line, _) in scan.found.items()}
+    anchor(v, pins, root=scan.root, root_units=scan.root_units, height=scan.height, leaf_count=scan.leaf_count,
+           file_sha256=scan.sha256)
     return v
-

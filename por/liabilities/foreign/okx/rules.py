@@ -17,6 +17,12 @@ then confirmed on the genuine example files in fixtures/conformance/okx/:
 - padding: a right sibling that repeats its left sibling's hash with zero balances.
 
 Every hash is lower-case hex of the UTF-8 preimage. Amounts are int units of 1e-8.
+
+Only what OKX writes is read (`COINS`, `parse_units`, `check_nonce`): its verifier's
+`Balances` struct has exactly the fields BTC, ETH, USDT (common/merkle.go), and
+every recomputed sum is shopspring/decimal `RoundDown(8).String()`. Even so the
+joined amount texts read more than one way ("12"+"3" is "1"+"23"), so a root hash
+alone does not bind totals or height; `readings` counts the ways.
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ from por.errors import InputError
 
 SCALE = 8
 UNIT = 10**SCALE
+COINS = ("BTC", "ETH", "USDT")      # the only coins, in the only order, of OKX's Merkle V1/V2 files
 HASH_RE = re.compile(r"[0-9a-f]{64}\Z")
-_ASSET_RE = re.compile(r"[A-Za-z0-9._-]{1,32}\Z")
+_NONCE_RE = re.compile(r"[0-9a-f]{64}\Z")
+_AUDIT_ID_RE = re.compile(r"[0-9]{1,20}\Z")
+_READING_RE = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{0,7}[1-9])?\Z")
 # Signed on purpose: a negative balance is a finding (exit 1), not unreadable input.
 _AMOUNT_RE = re.compile(r"(-?)(0|[1-9][0-9]{0,29})(?:\.([0-9]{0,7}[1-9]))?\Z")
 
@@ -65,19 +74,34 @@ def check_hash(value: Any) -> str:
     return value
 
 
-def parse_balances(value: Any, assets: tuple[str, ...] | None) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """A balances object -> (coins in order, units). Every object of one file must list
-    the same coins in the same order, because the order is part of the hashed text."""
+def check_nonce(value: Any) -> str:
+    """OKX nonces are 64 lower-case hex digits (a SHA-256 in hex)."""
+    if not isinstance(value, str) or not _NONCE_RE.match(value):
+        raise InputError("expected 64 lower-case hex digits, as OKX writes a nonce")
+    return value
+
+
+def check_audit_id(value: Any) -> str:
+    if not isinstance(value, str) or not _AUDIT_ID_RE.match(value):
+        raise InputError("expected 1-20 digits, as OKX writes an audit id")
+    return value
+
+
+def parse_balances(value: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """A balances object -> (COINS, units). OKX writes exactly BTC, ETH, USDT in that order
+    (its Go struct), and the order is part of the hashed text, so nothing else is read."""
     if not isinstance(value, dict):
         raise InputError("expected an object of amounts")
     keys = tuple(value)
-    for key in keys:
-        if not _ASSET_RE.match(key):
-            raise InputError(f"{key[:40]!r} is not a coin symbol")
-    if not keys:
-        raise InputError("no coins")
-    if assets is not None and keys != assets:
-        raise InputError(f"coins {list(keys)} differ from the file's {list(assets)}")
+    if keys != COINS:
+        other = [k for k in keys if k not in COINS]
+        if other:
+            why = f"{other[0][:40]!r} is not a coin of OKX's Merkle files"
+        elif len(keys) != len(COINS):
+            why = f"missing {', '.join(c for c in COINS if c not in keys)}"
+        else:
+            why = f"coins in the order {', '.join(keys)}"
+        raise InputError(f"{why}: OKX writes exactly {', '.join(COINS)}, in that order")
     units = []
     for key in keys:
         try:
@@ -115,3 +139,19 @@ def add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 def negatives(assets: tuple[str, ...], units: tuple[int, ...]) -> list[str]:
     return [f"{a} {units_text(u)}" for a, u in zip(assets, units) if u < 0]
+
+
+def readings(texts: list[str], height: int) -> int:
+    """In how many ways the joined amount texts and height of a parent preimage read as
+    len(texts) non-negative amounts as OKX writes them, then a height: 1 means the hash
+    binds them; more means another set of totals hashes to the same root."""
+    whole = "".join(texts) + str(height)
+    ways = {0: 1}                            # end of the amounts read so far -> in how many ways
+    for _ in texts:
+        nxt: dict[int, int] = {}
+        for start, count in ways.items():
+            for end in range(start + 1, len(whole)):      # leave at least one digit of height
+                if _READING_RE.match(whole[start:end]):
+                    nxt[end] = nxt.get(end, 0) + count
+        ways = nxt
+    return sum(count for end, count in ways.items() if re.fullmatch(r"[1-9][0-9]*", whole[end:]))

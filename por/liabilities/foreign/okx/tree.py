@@ -16,6 +16,7 @@ for the duplicate check (spilled to sorted runs on disk and merged).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import os
 import re
@@ -23,11 +24,24 @@ import shutil
 import struct
 import tempfile
 from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from por.errors import InputError
-from por.liabilities.foreign.okx.rules import SCALE, UNIT, add, balances_dict, negatives, parent_hash, parse_balances
+from por.liabilities.foreign.okx.anchor import anchor, as_pins
+from por.liabilities.foreign.okx.rules import (
+    COINS,
+    SCALE,
+    UNIT,
+    add,
+    balances_dict,
+    balances_json,
+    negatives,
+    parent_hash,
+    parse_balances,
+)
+from por.liabilities.pins import Pins
 from por.strictjson import loads
 from por.verdict import Verdict
 
@@ -39,6 +53,10 @@ _LINE = re.compile(rb"([0-9a-f]{64}),([1-9][0-9]{0,3}),(.*)\Z", re.S)
 
 Node = tuple[int, str, int, tuple[int, ...]]   # line number, hash, height, units
 _CANONICAL = rb"-?(?:0|[1-9][0-9]{0,29})(?:\.[0-9]{0,7}[1-9])?"
+# The one spelling of a node's balances: OKX's coins in its order, compact. Built from constants only:
+# no pattern is ever built from input (a coin name such as "B.C" would be a wildcard).
+_BALANCES = re.compile(b"\\{" + b",".join(b'"%s":"(%s)"' % (re.escape(c.encode()), _CANONICAL) for c in COINS)
+                       + b"\\}\\Z")
 
 
 def _fast_units(text: bytes) -> int | None:
@@ -53,8 +71,9 @@ def _fast_units(text: bytes) -> int | None:
 class _Cursor:
     """Reads lines of a shared seekable handle from its own offset, in blocks."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, hasher=None) -> None:
         self.handle, self.offset, self.buf, self.pos, self.line, self.eof = handle, 0, b"", 0, 0, False
+        self.hasher = hasher                # sees every byte once, in order, when this cursor reads to the end
 
     def next(self) -> tuple[int, bytes] | None:
         while True:
@@ -71,16 +90,19 @@ class _Cursor:
             self.handle.seek(self.offset)
             chunk = self.handle.read(BLOCK)
             self.offset += len(chunk)
+            if self.hasher is not None:
+                self.hasher.update(chunk)
             self.eof = not chunk
             self.buf, self.pos = self.buf[self.pos:] + chunk, 0
 
 
 class _Parser:
-    """Parses node lines; the first line fixes the coins and their order."""
+    """Parses node lines, each exactly as OKX writes it: `hash,height,{"BTC":"..","ETH":"..","USDT":".."}`.
 
-    def __init__(self) -> None:
-        self.assets: tuple[str, ...] | None = None
-        self.fast: re.Pattern | None = None
+    Line ends (LF or CRLF) and a byte-order mark before line 1 are the layout a file transfer can
+    change, and are accepted; inside a line only OKX's own spelling is."""
+
+    assets = COINS
 
     def __call__(self, number: int, raw: bytes) -> Node:
         if raw.endswith(b"\r"):
@@ -97,8 +119,9 @@ class _Parser:
             raise exc.at(line=number, field="balances") from None
         return number, hash_.decode(), int(height), units
 
-    def _units(self, body: bytes) -> tuple[int, ...]:
-        if self.fast is not None and (m := self.fast.match(body)):
+    @staticmethod
+    def _units(body: bytes) -> tuple[int, ...]:
+        if m := _BALANCES.match(body):
             units = tuple(map(_fast_units, m.groups()))
             if None not in units:
                 return units            # else the slow path below names the coin at fault
@@ -110,12 +133,9 @@ class _Parser:
             doc = loads(text, None)
         except InputError as exc:
             raise InputError(exc.reason) from None
-        assets, units = parse_balances(doc, self.assets)
-        if self.assets is None:
-            self.assets = assets
-            pattern = b",".join(b'"%s":"(%s)"' % (a.encode(), _CANONICAL) for a in assets)
-            self.fast = re.compile(b"\\{" + pattern + b"\\}\\Z")
-        return units
+        _, units = parse_balances(doc)
+        raise InputError(f"not as OKX writes it: compact JSON with no spaces or escapes, "
+                         f"{balances_json(COINS, units)}")
 
     @staticmethod
     def _why(raw: bytes) -> str:
@@ -179,23 +199,45 @@ class _Duplicates:
             self.dir.cleanup()
 
 
-def verify_okx_v2_tree(tree: str | Path | BinaryIO, expected_root: str | None = None, *,
+@dataclass
+class TreeScan:
+    """What a full check of the tree found (its verdict), and the root's numbers to anchor."""
+
+    verdict: Verdict
+    found: dict[str, tuple[int, dict[str, str]]]     # watched leaf hash -> (line, balances by coin)
+    root: str
+    root_units: tuple[int, ...]
+    height: int
+    leaf_count: int
+    sha256: bytes | None                             # of the whole file, when asked for and read to the end
+
+
+def verify_okx_v2_tree(tree: str | Path | BinaryIO, pins: Pins | str | None = None, *,
                        progress: Callable[[int], None] | None = None) -> Verdict:
-    """Recomputes every node of an OKX V2 full tree; facts: root, totals, leaf count, height."""
-    return scan_okx_v2_tree(tree, expected_root, progress=progress)[0]
+    """Recomputes every node of an OKX V2 full tree, then compares its root with the pins
+    (a bare string is a root alone); facts: root, totals, leaf count, height."""
+    pins = as_pins(pins)
+    scan = scan_okx_v2_tree(tree, progress=progress, digest=wants_digest(pins))
+    anchor(scan.verdict, pins, root=scan.root, root_units=scan.root_units, height=scan.height,
+           leaf_count=scan.leaf_count, file_sha256=scan.sha256, customer=False)
+    return scan.verdict
 
 
-def scan_okx_v2_tree(tree, expected_root=None, *, watch: dict[str, tuple[int, ...]] | None = None,
-                     progress=None, dedupe_batch: int = DEDUPE_BATCH):
-    """The full check; also returns {hash: (line, units)} for the leaves named in `watch`."""
+def scan_okx_v2_tree(tree, *, watch: dict[str, tuple[int, ...]] | None = None, progress=None,
+                     dedupe_batch: int = DEDUPE_BATCH, digest: bool = False) -> TreeScan:
+    """The full check, anchored to nothing; `found` holds the leaves named in `watch`."""
     source = str(tree) if isinstance(tree, (str, Path)) else getattr(tree, "name", "tree")
     source = source if isinstance(source, str) else "tree"
     with ExitStack() as stack:
         handle = _open(tree, stack, source)
         try:
-            return _scan(handle, expected_root, watch or {}, progress, dedupe_batch)
+            return _scan(handle, watch or {}, progress, dedupe_batch, digest)
         except InputError as exc:
             raise exc.at(file=source) from None
+
+
+def wants_digest(pins: Pins) -> bool:
+    return pins.commitment is not None and pins.commitment.tree_sha256 is not None
 
 
 def _open(tree, stack: ExitStack, source: str) -> BinaryIO:
@@ -215,9 +257,9 @@ class _Stop(Exception):
     """The tree's shape is broken: parents and children no longer line up."""
 
 
-def _scan(handle: BinaryIO, expected_root, watch, progress, dedupe_batch):
+def _scan(handle: BinaryIO, watch, progress, dedupe_batch, digest) -> TreeScan:
     parse, v = _Parser(), Verdict.start(format="okx-v2-tree")
-    parents, children = _Cursor(handle), _Cursor(handle)
+    parents, children = _Cursor(handle, hashlib.sha256() if digest else None), _Cursor(handle)
     dupes, found, padding = _Duplicates(dedupe_batch), {}, set()
     first = parents.next()
     if first is None:
@@ -251,7 +293,7 @@ def _scan(handle: BinaryIO, expected_root, watch, progress, dedupe_batch):
         node = root
         while node is not None:
             number, hash_, height, units = node
-            if bad := negatives(parse.assets, units):
+            if bad := negatives(COINS, units):
                 fail(f"line {number}: negative amount {', '.join(bad)}")
             if number in padding:
                 padding.discard(number)
@@ -260,7 +302,7 @@ def _scan(handle: BinaryIO, expected_root, watch, progress, dedupe_batch):
                 leaves = units if leaves is None else add(leaves, units)
                 dupes.add(hash_, number)
                 if hash_ in watch:
-                    found.setdefault(hash_, (number, units))
+                    found.setdefault(hash_, (number, balances_dict(COINS, units)))
             else:
                 right, left = child(node), child(node)
                 if right[2] != child_height:
@@ -295,13 +337,8 @@ def _scan(handle: BinaryIO, expected_root, watch, progress, dedupe_batch):
         pass
     finally:
         dupes.close()
-    assets = parse.assets
-    v.facts.update(root=root[1], height=root[2], totals=balances_dict(assets, root[3]), leaf_count=leaf_count,
-                   anchored=expected_root is not None)
+    v.facts.update(root=root[1], height=root[2], totals=balances_dict(COINS, root[3]), leaf_count=leaf_count)
     if v.ok and leaves != root[3]:
         v.fail("line 1: root balances differ from the sum of all leaves")
-    if expected_root is not None:
-        expected = expected_root.strip().lower().removeprefix("0x")
-        if root[1] != expected:
-            v.fail(f"line 1: root {root[1]} is not the published root {expected}")
-    return v, found
+    sha256 = parents.hasher.digest() if parents.hasher is not None and parents.eof else None
+    return TreeScan(v, found, root[1], root[3], root[2], leaf_count, sha256)

@@ -1,3 +1,0 @@
-"""por: publish and verify proofs of reserves and liabilities for crypto exchanges."""
-
-__version__ = "0.1.0"

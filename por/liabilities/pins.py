@@ -1,0 +1,138 @@
+"""What the user pinned a verification to: a commitment, a root, and the totals the exchange published.
+
+A root hash says *which* tree; it does not always say *how much* it owes. OKX's root
+joins amount texts without separators, and a por v1 root binds amounts by position
+only, so a customer can also pin the per-asset totals the exchange published, in a
+small file (`--totals FILE`, docs/formats/totals.schema.json):
+
+    {"format": "por-totals", "version": 1,
+     "totals": {"BTC": "95088.55505656", "ETH": "939953.49090361", "USDT": "3137909428.88369702"}}
+
+Totals are compared by asset name and exact value, never by position. A pinned file
+is input to *use*: a defect in it is bad input (exit 2), not a failed verification.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from por.amounts import check_asset_symbol, format_amount
+from por.errors import InputError
+from por.liabilities.porjson import Commitment
+from por.strictjson import Fields, load_file
+from por.verdict import Verdict
+
+TOTALS_FORMAT = "por-totals"
+TOTALS_VERSION = 1
+MAX_ASSETS = 1000
+# One spelling per number, as in every por document: no sign, exponent, leading or trailing zeros.
+_DECIMAL_RE = re.compile(r"(0|[1-9][0-9]{0,59})(?:\.[0-9]{0,59}[1-9])?\Z")
+
+
+@dataclass(frozen=True)
+class PublishedTotals:
+    """Per-asset totals an exchange published, read from `--totals FILE`."""
+
+    source: str                              # the file, named in reasons
+    totals: dict[str, Decimal]               # asset symbol -> exact amount in whole units
+    snapshot_id: str | None = None
+    published_at: str | None = None          # where the exchange published them (free text, shown only)
+
+
+def parse_totals(data: Any, source: str) -> PublishedTotals:
+    f = Fields(data, source).only("format", "version", "totals", "snapshot_id", "published_at")
+    if f.str("format", max_len=64) != TOTALS_FORMAT:
+        raise f.error("format", f"expected {TOTALS_FORMAT!r}")
+    if f.int("version") != TOTALS_VERSION:
+        raise f.error("version", f"unsupported version (this por reads version {TOTALS_VERSION})")
+    obj = f.obj("totals")
+    if not obj.data:
+        raise f.error("totals", "no assets")
+    if len(obj.data) > MAX_ASSETS:
+        raise f.error("totals", f"more than {MAX_ASSETS} assets")
+    totals = {}
+    for symbol in obj.data:
+        try:
+            check_asset_symbol(symbol)
+        except InputError as exc:
+            raise obj.error(symbol[:40], exc.reason) from None
+        text = obj.get(symbol, str)
+        if not _DECIMAL_RE.match(text):
+            raise obj.error(symbol, f"{text[:40]!r} is not a canonical decimal (no sign, exponent, "
+                                    "leading or trailing zeros; at most 60 digits each side)")
+        totals[symbol] = Decimal(text)
+    snapshot_id = f.str("snapshot_id", optional=True, max_len=200)
+    if snapshot_id == "":
+        raise f.error("snapshot_id", "empty (leave it out when the totals name no snapshot)")
+    return PublishedTotals(source=source, totals=totals, snapshot_id=snapshot_id,
+                           published_at=f.str("published_at", optional=True, max_len=1000))
+
+
+def read_totals(path: str | Path) -> PublishedTotals:
+    return parse_totals(load_file(path), str(path))
+
+
+@dataclass(frozen=True)
+class Pins:
+    """Everything the user pinned; `check_usage` has vetted the combination."""
+
+    root: bytes | None = None
+    commitment: Commitment | None = None
+    totals: PublishedTotals | None = None
+
+    @property
+    def pinned_root(self) -> bytes | None:
+        return self.commitment.root if self.commitment is not None else self.root
+
+    @property
+    def anchored(self) -> bool:
+        return self.pinned_root is not None
+
+    def published(self) -> tuple[dict[str, Decimal], str] | None:
+        """(totals by asset, where they come from), from --totals or the commitment, else None."""
+        if self.totals is not None:
+            return self.totals.totals, self.totals.source
+        if self.commitment is not None:
+            c = self.commitment
+            return {a.symbol: Decimal(format_amount(v, a.decimals)) for a, v in zip(c.assets, c.totals)}, \
+                "the commitment"
+        return None
+
+
+def check_usage(commitment: Commitment | None, root: bytes | None, totals: PublishedTotals | None) -> Pins:
+    """The pins, or bad input (exit 2) for a combination that would leave something unchecked."""
+    if totals is not None and commitment is not None:
+        raise InputError("give --totals with --root, not with --commitment (a commitment carries its own totals)",
+                         field="--totals")
+    if totals is not None and root is None:
+        raise InputError("needs --root: published totals say how much is owed, only a root says which tree",
+                         field="--totals")
+    return Pins(root=root, commitment=commitment, totals=totals)
+
+
+def compare_totals(verdict: Verdict, shown: dict[str, str], published: dict[str, Decimal], source: str) -> None:
+    """The document's totals (asset -> decimal text) against the published ones, by name and exact value."""
+    missing = [s for s in published if s not in shown]
+    extra = [s for s in shown if s not in published]
+    if missing:
+        verdict.fail(f"totals: {source} lists {', '.join(missing[:10])}, which the tree does not hold")
+    if extra:
+        verdict.fail(f"totals: the tree holds {', '.join(extra[:10])}, which {source} does not list")
+    for symbol, text in shown.items():
+        if symbol in published and Decimal(text) != published[symbol]:
+            verdict.fail(f"totals: {symbol} {text} is not the published total {published[symbol]:f} ({source})")
+
+
+def compare_snapshot(verdict: Verdict, totals: PublishedTotals, snapshot_id: str | None) -> None:
+    """The totals file's snapshot id, when it names one, against the document's (None: it carries none)."""
+    if totals.snapshot_id is None:
+        return
+    if snapshot_id is None:
+        verdict.facts.setdefault("notes", []).append(
+            f"{totals.source} names snapshot {totals.snapshot_id!r}: not checked, this file carries no snapshot id")
+    elif snapshot_id != totals.snapshot_id:
+        verdict.fail(f"snapshot {snapshot_id!r} is not the published totals' {totals.snapshot_id!r} ({totals.source})")
