@@ -472,3 +472,27 @@ def test_okx_stark_forgeries_recomputed_after_breaking_a_rule():
     assert not stark_verdict(gen.dumps(doc)).ok
     doc = gen.okx_stark_file({"BTC": 4**14, "ETH": 0}, uts=16)        # too large for the user trace
     assert any("does not fit the user trace" in r for r in stark_verdict(gen.dumps(doc)).reasons)
+
+
+# --- published totals (--totals) anchor what a bare root cannot ----------------------------
+
+def _totals_file(tmp_path, totals: dict[str, str]) -> str:
+    path = tmp_path / "totals.json"
+    path.write_text(json.dumps({"format": "por-totals", "version": 1, "totals": totals}))
+    return str(path)
+
+
+def test_bybit_and_bitget_anchor_with_their_published_totals(tmp_path):
+    from decimal import Decimal
+    name = "bybit/mock_user_merkle_tree_path_40.json"
+    root_balances = gen.load(name)["path"][-1]["balance"]
+    canonical = {k: format(Decimal(v).normalize(), "f") if Decimal(v) else "0" for k, v in root_balances.items()}
+    code, out = cli_json(str(FIX / name), "--root", BYBIT[name][1], "--totals", _totals_file(tmp_path, canonical))
+    assert code == 0 and out["anchored"] is True and out["totals_pinned"]
+    wrong = dict(canonical, BTC="1")
+    code, out = cli_json(str(FIX / name), "--root", BYBIT[name][1], "--totals", _totals_file(tmp_path, wrong))
+    assert code == 1 and any("BTC" in r and "published total" in r for r in out["reasons"])
+    name = "bitget/merkel_tree_bg.2022-12.6863e2d.json"
+    totals = {k: format(Decimal(str(v)).normalize(), "f") for k, v in gen.load(name)["path"][-1]["balances"].items()}
+    code, out = cli_json(str(FIX / name), "--root", BITGET[name][1], "--totals", _totals_file(tmp_path, totals))
+    assert code == 0 and out["anchored"] is True
