@@ -336,9 +336,10 @@ def test_bitget_64_bit_root_alone_does_not_anchor_and_says_why():
 def test_bitget_hashmap_order_and_java_numbers_match_openjdk():
     """Recorded once with OpenJDK 17 (java.util.HashMap keySet(), BigDecimal toString and
     stripTrailingZeros().toPlainString())."""
+    from decimal import Decimal
+
     from por.liabilities.foreign.bitget import hashmap_order
     from por.liabilities.foreign.common import java_string, plain, strip_zeros
-    from decimal import Decimal
     orders = {"BTC ETH USDT USDC": "BTC ETH USDT USDC", "USDC USDT ETH BTC": "BTC ETH USDT USDC",
               "Aa BB C": "Aa BB C", "BB Aa": "BB Aa",
               "BTC ETH USDT USDC SOL XRP DOGE TRX TON ADA LINK DOT MATIC LTC BCH":
@@ -399,6 +400,7 @@ def test_coinex_example_is_reported_inconsistent_with_both_rules_named():
 
 def test_coinex_balances_text_is_go_json_of_shopspring_decimals():
     from decimal import Decimal
+
     from por.liabilities.foreign.coinex import balances_json
     text = balances_json({"USDT": Decimal("20.2343322"), "BTC": Decimal("1.023"), "ETH": Decimal("0.560")})
     assert text == '{"BTC":"1.023","ETH":"0.56","USDT":"20.2343322"}'   # CoinEx's help-page example

@@ -189,7 +189,8 @@ def test_bitso_zero_stripping_is_reproduced_with_its_bug():
 def test_tnf_reference_roots_from_its_example_input():
     text = TNF_INPUT.read_text()
     leaves, root = merkletreejs.tnf_tree(text)
-    assert leaves == ["4d5b6745607fb0f8", "fceae9bdf4ac639a", "21544f90b6a6f44b", "22bf213fc87d039d", "a15eb5f9d7cb1fa8"]
+    assert leaves == ["4d5b6745607fb0f8", "fceae9bdf4ac639a", "21544f90b6a6f44b", "22bf213fc87d039d",
+                      "a15eb5f9d7cb1fa8"]
     assert root == "aece07167a9b1391710bbef42ceafdceb3a0c0e0d43434070f6dea178daf0960"
     assert merkletreejs.tnf_tree(text, concatenate=True)[1] == \
         "b03c200f074fe4ddf0cbbef4fbeda6a02e9f36349e5b8fb1130fad3a9af38ad9"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -68,7 +69,7 @@ def publish(
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
     import time
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from por.amounts import AssetTable
     from por.cli.output import progress_bar
@@ -82,7 +83,7 @@ def publish(
     with progress_bar("reading customers", None) as advance:
         liabilities = load_customers(customers, table, progress=advance)
     loaded = time.perf_counter()
-    snapshot_id = snapshot_id or datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    snapshot_id = snapshot_id or datetime.now(UTC).strftime("%Y-%m-%d")
     _check_label(snapshot_id, "snapshot-id")
     _check_label(exchange, "exchange")
     from por.publication.attestation import publication_extras

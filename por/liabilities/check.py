@@ -7,8 +7,8 @@ user pinned (a commitment, a root) can be bad input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from por.errors import InputError
 from por.liabilities.foreign.common import Customer, check_customer
@@ -108,7 +108,8 @@ def _verify_proof(kind, raw, path, pins, tree_path, customer=None, config=None) 
             check_leaves_in_tree(parsed, tree_path, verdict)
         if pins.totals is not None:
             _against_totals(verdict, pins.totals, sums_json(parsed.assets, parsed.root_sums), parsed.snapshot_id)
-        if customer is not None and customer.account is not None and verdict.facts.get("account_id") != customer.account:
+        claimed = verdict.facts.get("account_id")
+        if customer is not None and customer.account is not None and claimed != customer.account:
             verdict.fail(f"the proof is for account {verdict.facts.get('account_id')!r}, not for yours "
                          f"({customer.account!r})")
         return verdict

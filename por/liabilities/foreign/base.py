@@ -25,8 +25,9 @@ Adding a format is one module in this package with an object that satisfies
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from por.liabilities.pins import Pins
 from por.verdict import Verdict

@@ -19,9 +19,9 @@ negative subtotals), and the 64-bit width is stated: a collision costs about 2^3
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (

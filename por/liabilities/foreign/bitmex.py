@@ -22,16 +22,17 @@ import hashlib
 import hmac
 import re
 import struct
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (
     SUMS_EACH_CHILD,
     Customer,
-    check_customer,
     Design,
+    check_customer,
     compare_root,
     compare_totals,
     describe,

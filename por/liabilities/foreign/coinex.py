@@ -157,8 +157,9 @@ def verify_coinex(proof: CoinexProof, expected_root: str | None = None, *, pins=
             f"(root {results['coinex-as-coded'][0]}); it verifies with the missing sibling hashed as \"\" "
             f"({RULES[chosen]})")
     if not matching:
-        v.fail("root hash does not recompute under " + (
-            " or ".join(f"{n} ({results[n][0]})" for n in results) if lone else f"CoinEx's rule ({results[chosen][0]})"))
+        tried = " or ".join(f"{n} ({results[n][0]})" for n in results) if lone else \
+            f"CoinEx's rule ({results[chosen][0]})"
+        v.fail(f"root hash does not recompute under {tried}")
     computed, sums = results[chosen]
     compare_root(v, computed if matching else None, pin)
     if set(sums) != set(proof.root_balances) or any(sums[c] != proof.root_balances[c] for c in sums):

@@ -30,7 +30,8 @@ from por.verdict import Verdict
 
 __all__ = ["Design", "Customer", "EXACT", "read_json", "sha256_hex", "decimal_of", "plain", "java_string",
            "strip_zeros", "scale_down", "pinned_root", "compare_root", "describe", "check_customer",
-           "Pinned", "pinned_of", "compare_totals", "root_binding", "SUMS_EACH_CHILD", "SUMS_PARENT_ONLY", "SUMS_IN_ZK_PROOF", "SUMS_NONE"]
+           "Pinned", "pinned_of", "compare_totals", "root_binding", "SUMS_EACH_CHILD", "SUMS_PARENT_ONLY",
+           "SUMS_IN_ZK_PROOF", "SUMS_NONE"]
 
 # Every sum exact: 28 digits (Python's default) would round a 30-digit balance.
 EXACT = Context(prec=400, Emax=10**6, Emin=-10**6, rounding=ROUND_DOWN,
@@ -207,7 +208,8 @@ class _Lines:
 
 
 def describe(v: Verdict, design: Design, *, fmt: str, variant: str | None, leaf: str, path: str,
-             non_negative: str, pinned: bool, totals_pinned: bool = False, zk_proof: str = "not applicable (no zk proof in this format)",
+             non_negative: str, pinned: bool, totals_pinned: bool = False,
+             zk_proof: str = "not applicable (no zk proof in this format)",
              extra_checked: list[str] | tuple[str, ...] = (), extra_not_checked: list[str] | tuple[str, ...] = ()
              ) -> Verdict:
     """Writes the one vocabulary into the verdict's facts (see the module docstring).

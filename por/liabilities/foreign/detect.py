@@ -8,15 +8,20 @@ every format tried; one a reader recognises but finds defective is a failed veri
 
 from __future__ import annotations
 
-import json
-
 from por.errors import InputError
 from por.liabilities.foreign import bitget, bitmex, bybit, coinex, merkletreejs, mexc, okx, okx_stark, zk
 from por.liabilities.foreign.base import ForeignFormat
+from por.strictjson import loads
 
 FORMATS: tuple[ForeignFormat, ...] = (bybit.FORMAT, bitget.FORMAT, mexc.FORMAT, coinex.FORMAT, okx_stark.FORMAT,
                                       zk.FORMAT, bitmex.FORMAT,
                                       merkletreejs.FORMAT, okx.FORMAT)
+
+
+# The members of a por inclusion proof (por.liabilities.porjson:parse_proof): a document with any of
+# them is a por proof, defective if it does not parse.
+POR_PROOF_KEYS = {"format", "version", "hash", "snapshot_id", "account_id", "nonce", "assets", "balances",
+                  "leaves", "root", "leaf_count"}
 
 
 def names() -> list[str]:
@@ -56,15 +61,17 @@ def proof_format(raw: bytes, source: str) -> str:
                          f"{', '.join(n for f in FORMATS for n in f.tree_formats if n in f.proof_formats)})",
                          file=source)
     try:
-        doc = json.loads(raw.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError, RecursionError):   # deep nesting is a defect for the parser to name
-        return "por"
+        doc = loads(raw.decode("utf-8-sig"), source)
+    except (InputError, UnicodeDecodeError, RecursionError):   # a defect (duplicate key, NaN, nesting) for
+        return "por"                                             # the parser to name: exit 1
     if isinstance(doc, dict) and "format" in doc:
         return "por"
     for fmt in FORMATS:
         name = fmt.detect_proof(doc)
         if name:
             return name
+    if not isinstance(doc, dict) or not doc or POR_PROOF_KEYS & set(doc):
+        return "por"                     # a por proof with a broken member: the por parser names it
     raise InputError("no reader recognises this JSON document; tried por (a \"format\" member) and "
                      f"{', '.join(names())}: name one with --format", file=source)
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Callable
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (

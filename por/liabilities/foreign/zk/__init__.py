@@ -69,12 +69,14 @@ def verify_zk_user(user: ZkUser, expected_root: str | None = None, *, pins=None,
     compare_root(v, root_hex, pin)
     return describe(v, DESIGN, fmt=user.fmt, variant=v.facts.get("variant"),
                     leaf="recomputed from your account id hash, totals and assets",
-                    path=f"28 levels recomputed to the root{', and the root found at the end of the proof table' if table else ''}",
+                    path="28 levels recomputed to the root"
+                         + (", and the root found at the end of the proof table" if table else ""),
                     non_negative="not checkable from this file: only the Groth16 proofs show it",
                     pinned=pin is not None, zk_proof=GROTH16,
                     extra_checked=[f"asset count: {v.facts['asset_count']} ({v.facts['asset_count_from']})"]
                     if v.facts.get("asset_count") else (),
-                    extra_not_checked=(["the sign of each Balance: HTX hashes |Balance|"] if user.layout == "htx" else [])
+                    extra_not_checked=(["the sign of each Balance: HTX hashes |Balance|"]
+                                       if user.layout == "htx" else [])
                     + ([] if table else ["the audit's batch chain: give its proof table (--tree proof.csv)"]))
 
 

@@ -15,7 +15,7 @@ rest of the state dropped); the output is state[1] (circomlib outputs state[0]).
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 __all__ = ["P", "poseidon", "permutation", "round_constants", "generate_constants", "constants_bytes"]
@@ -70,7 +70,7 @@ def constants_bytes() -> bytes:
                     for x in (part if isinstance(part[0], int) else [y for row in part for y in row]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stored() -> dict[int, tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]]:
     data = CONSTANTS_FILE.read_bytes()
     if hashlib.sha256(data).hexdigest() != CONSTANTS_SHA256:
@@ -89,7 +89,7 @@ def round_constants(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...
     return _stored()[t]
 
 
-@lru_cache(maxsize=None)
+@cache
 def generate_constants(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
     """(round constants, MDS matrix) for width t, from the Grain generator."""
     partial = PARTIAL_ROUNDS[t]

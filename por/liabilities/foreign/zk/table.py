@@ -134,7 +134,8 @@ def read_asset_list(path: Path) -> AssetList:
     layout = "htx" if infos and "TotalBalance" in infos[0].data else "gate"
     assets, symbols = {}, {}
     for a in infos:
-        a.only("Symbol", "Index", *(("TotalBalance",) if layout == "htx" else ("TotalEquity", "TotalDebt", "BasePrice")))
+        a.only("Symbol", "Index",
+               *(("TotalBalance",) if layout == "htx" else ("TotalEquity", "TotalDebt", "BasePrice")))
         index = a.int("Index", maximum=100_000)
         if index in assets:
             raise a.error("Index", f"index {index} listed twice")

@@ -24,7 +24,6 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from por.errors import InputError
 from por.liabilities.foreign.zk.poseidon import CHUNK, P, permutation, poseidon
 from por.strictjson import Fields
 
