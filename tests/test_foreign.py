@@ -498,3 +498,14 @@ def test_bybit_and_bitget_anchor_with_their_published_totals(tmp_path):
     totals = {k: format(Decimal(str(v)).normalize(), "f") for k, v in gen.load(name)["path"][-1]["balances"].items()}
     code, out = cli_json(str(FIX / name), "--root", BITGET[name][1], "--totals", _totals_file(tmp_path, totals))
     assert code == 0 and out["anchored"] is True
+
+
+@pytest.mark.parametrize("name,fmt,root,anchored", [
+    (COINEX, "coinex", COINEX_ROOT, True),
+    (STARK, "okx-stark", STARK_ROOT, False),                 # the coin order is the file's own
+    ("bitget/merkel_tree_bg.2023-03.c64cefe.json", "bitget", "fc76a155015f04ee", False),   # 64-bit root
+])
+def test_cli_auto_detects_and_states_what_a_pinned_root_anchors(name, fmt, root, anchored):
+    code, out = cli_json(str(FIX / name), "--format", "auto", "--root", root)
+    assert out["format"] == fmt and out["reasons"] == [] and out["anchored"] is anchored
+    assert out["coverage"]["root"].startswith("pinned by you")
