@@ -7,7 +7,7 @@ PIP_STAMP := $(VENV)/.installed
 NODE_STAMP := fixtures/node/node_modules/.installed
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean install-check
 
 setup: $(PIP_STAMP) $(NODE_STAMP)
 
@@ -35,6 +35,10 @@ test: setup $(BROWSER_STAMP)
 lint: $(PIP_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+# `pip install .` in clean virtualenvs, without and with requirements.lock, then por run as a user would (CI runs it)
+install-check:
+	bash .ci/install-check
 
 bench: setup
 	$(PY) benchmarks/run.py

@@ -80,7 +80,7 @@ def run_commands(work: Path, customers: Path, args, full: bool) -> list:
     pub = work / "pub"
     shutil.rmtree(pub, ignore_errors=True)
     print(f"por publish {customers.name} ...", flush=True)
-    wall, rss, out = timed([POR, "publish", str(customers), "--out", str(pub), "--snapshot-id", "scale-1"])
+    wall, rss, out = timed([POR, "publish", str(customers), "--exchange", "Ex", "--out", str(pub), "--snapshot-id", "scale-1"])
     phases = re.search(r"wall time .*", out).group(0)
     tree_size = (pub / "tree.bin").stat().st_size / 2**30
     secrets_size = (pub / "private" / "secrets.jsonl").stat().st_size / 2**30
@@ -89,7 +89,7 @@ def run_commands(work: Path, customers: Path, args, full: bool) -> list:
     if args.dask and full:
         shutil.rmtree(work / "pub-dask", ignore_errors=True)
         print(f"por publish --dask {args.dask} ...", flush=True)
-        d_wall, d_rss, d_out = timed([POR, "publish", str(customers), "--out", str(work / "pub-dask"),
+        d_wall, d_rss, d_out = timed([POR, "publish", str(customers), "--exchange", "Ex", "--out", str(work / "pub-dask"),
                                       "--snapshot-id", "scale-1", "--dask", args.dask])
         rows.append((f"`por publish --dask {args.dask}` {kind} (peak of the client process)",
                      f"{d_wall:.1f} s ({re.search(r'wall time .*', d_out).group(0)})", d_rss, 4 * GIB))

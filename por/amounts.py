@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from por.errors import InputError
+from por.text import read_bounded
 
 # Sums in the tree are unsigned 128-bit: enough for any real supply in base
 # units (1e9 ETH in wei is ~2^90), small enough to hash cheaply. A sum that
 # overflows is an error, never a wrap-around.
 AMOUNT_BYTES = 16
 MAX_UNITS = (1 << (8 * AMOUNT_BYTES)) - 1
+MAX_ASSET_TABLE_BYTES = 1 << 20       # an `asset,decimals` table: a few thousand lines at most
 
 # Decimals of the common assets, as their chains count base units.
 BUILTIN_DECIMALS: dict[str, int] = {
@@ -102,10 +104,11 @@ class AssetTable:
     def extend_from_file(self, path: str | Path) -> "AssetTable":
         """Reads `asset,decimals` lines (CSV, header optional) and adds or overrides."""
         path = Path(path)
+        raw = read_bounded(path, MAX_ASSET_TABLE_BYTES, " for an asset table", empty_ok=True)
         try:
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read asset table: {exc}", file=str(path)) from None
+            lines = raw.decode("utf-8-sig").splitlines()
+        except UnicodeDecodeError:
+            raise InputError("cannot read asset table: not UTF-8 text", file=str(path)) from None
         for number, raw in enumerate(lines, 1):
             line = raw.strip()
             if not line or line.startswith("#") or line.lower().replace(" ", "") == "asset,decimals":

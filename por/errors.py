@@ -58,6 +58,16 @@ class InputError(PorError):
         return outer or inner
 
 
+class UsageError(PorError):
+    """A command line that does not say what to do: `por: usage: WHAT — try 'COMMAND --help'`."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, what: str, command: str = "por") -> None:
+        super().__init__(what)
+        self.command = command
+
+
 class ProviderError(PorError):
     """A chain data provider failed hard: never a silent zero."""
 

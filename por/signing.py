@@ -6,8 +6,11 @@ What is signed (docs/formats/signing.md):
                 non-ASCII escaped as \\uXXXX (= Python json.dumps(sort_keys=True,
                 separators=(",", ":"), ensure_ascii=True)); integers only, no floats
     digest    = SHA-256(canonical), as 64 lower-case hex characters
-    value     = EIP-191 personal_sign of the ASCII text `digest` (65 bytes r||s||v)
+    value     = EIP-191 personal_sign of the ASCII text `digest` (65 bytes r||s||v),
+                with s in the lower half of the curve order (EIP-2, "low-s")
 and the commitment carries {"scheme", "signer", "digest", "value"} under "signature".
+Low-s is required because (r, n - s) with the recovery bit flipped recovers the same key:
+without it one signature has two spellings, so one period two valid signed files.
 
 A signature proves who wrote the commitment only against a key the verifier
 pinned beforehand (the exchange's website, past periods): the signer named in
@@ -24,12 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from por.errors import InputError
+from por.text import read_bounded
 
 SCHEME = "eip191-sha256"
 NOT_CHECKED = "not checked (no key pinned)"
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _DIGEST_RE = re.compile(r"[0-9a-f]{64}\Z")
 _VALUE_RE = re.compile(r"0x[0-9a-f]{130}\Z")
+MAX_KEY_FILE_BYTES = 4096       # 64 hex digits, a newline, perhaps a comment: never a stream read whole
+CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141   # secp256k1 n
 
 
 def canonical_bytes(doc: dict[str, Any]) -> bytes:
@@ -57,16 +63,16 @@ def digest_hex(doc: dict[str, Any]) -> str:
 
 def load_private_key(path: str | Path) -> bytes:
     """A file holding one secp256k1 private key as 64 hex digits (0x optional)."""
+    raw = read_bounded(path, MAX_KEY_FILE_BYTES, " for a signing key", empty_ok=True)
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read signing key: {getattr(exc, 'strerror', None) or exc}",
-                         file=str(path)) from None
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InputError("cannot read signing key: not UTF-8 text", file=str(path), field="--sign-key") from None
     value = text[2:] if text[:2].lower() == "0x" else text
     if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
         raise InputError("expected a secp256k1 private key as 64 hex digits", file=str(path), field="--sign-key")
     key = bytes.fromhex(value)
-    if not 0 < int.from_bytes(key, "big") < 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141:
+    if not 0 < int.from_bytes(key, "big") < CURVE_ORDER:
         raise InputError("not a valid secp256k1 private key (out of range)", file=str(path), field="--sign-key")
     return key
 
@@ -83,9 +89,17 @@ def sign(doc: dict[str, Any], private_key: bytes) -> dict[str, str]:
     from eth_account.messages import encode_defunct
 
     digest = digest_hex(doc)
-    signed = Account.sign_message(encode_defunct(text=digest), private_key=private_key)
+    signed = bytes(Account.sign_message(encode_defunct(text=digest), private_key=private_key).signature)
     return {"scheme": SCHEME, "signer": Account.from_key(private_key).address, "digest": digest,
-            "value": "0x" + bytes(signed.signature).hex()}
+            "value": "0x" + low_s(signed).hex()}
+
+
+def low_s(signature: bytes) -> bytes:
+    """The one spelling EIP-2 allows: s above n/2 becomes n - s, with the recovery bit flipped."""
+    s = int.from_bytes(signature[32:64], "big")
+    if s <= CURVE_ORDER // 2:
+        return signature
+    return signature[:32] + (CURVE_ORDER - s).to_bytes(32, "big") + bytes([55 - signature[64]])   # 27 <-> 28
 
 
 def normalise_address(text: str, option: str = "--signer") -> str:
@@ -158,6 +172,13 @@ def _malformed(sig: Any) -> str | None:
         return "digest: expected 64 lower-case hex digits"
     if not _VALUE_RE.match(sig["value"]):
         return "value: expected 0x and 65 bytes in lower-case hex"
+    raw = bytes.fromhex(sig["value"][2:])
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big")
+    if not (0 < r < CURVE_ORDER and 0 < s < CURVE_ORDER):
+        return "value: r or s outside 1..n-1"
+    if s > CURVE_ORDER // 2:
+        return "value: s is in the upper half of the curve order (EIP-2 allows only low-s: this is the " \
+               "second spelling of a signature)"
     return None
 
 

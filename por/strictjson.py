@@ -13,6 +13,7 @@ from typing import Any
 
 from por.amounts import AmountError, parse_amount
 from por.errors import InputError
+from por.text import read_bounded  # noqa: F401  (the one bounded reader, used from here by most readers)
 
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 _HEX_RE = re.compile(r"[0-9a-f]*\Z")
@@ -42,24 +43,9 @@ def loads(text: str | bytes, source: str) -> Any:
         raise InputError(f"invalid JSON: {exc}", file=source) from None
 
 
-def read_bounded(path: str | Path, limit: int, what: str = "", *, empty_ok: bool = False) -> bytes:
-    """The file's bytes, refusing before reading when it is over `limit` (never load a giant to find out)."""
+def load_file(path: str | Path, limit: int = MAX_DOCUMENT_BYTES, what: str = "") -> Any:
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InputError(f"file is {size} bytes, over the {limit} limit{what}", file=str(path))
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if not empty_ok and not raw.strip():
-        raise InputError("empty file", file=str(path))
-    return raw
-
-
-def load_file(path: str | Path) -> Any:
-    path = Path(path)
-    raw = read_bounded(path, MAX_DOCUMENT_BYTES)
+    raw = read_bounded(path, limit, what)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

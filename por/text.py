@@ -1,6 +1,9 @@
-"""Text at the edges: bounded line reading, the csv field limit, and escaping untrusted text for output.
+"""Text at the edges: opening and reading input within a limit, bounded line reading, the csv
+field limit, escaping untrusted text for output, and the one spelling of a UTC time we accept.
 
 One of each, so every reader refuses the same way and every writer escapes the same way.
+Every limit counts the bytes actually read: a pipe, `-` (standard input) or a device such as
+/dev/zero has no size worth trusting, so each is read once, as it streams, up to the limit.
 """
 
 from __future__ import annotations
@@ -8,10 +11,100 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import os
+import re
+import stat
+import sys
+import unicodedata
 from html import escape as _html_escape
+from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from por.errors import InputError
+
+STDIN = "-"
+_CHUNK = 1 << 20
+
+
+def is_regular_file(path: str | Path) -> bool:
+    """A file with a size that means something, and that can be read twice; `-`, a pipe
+    (`<(...)`) or a device is not (stat does not block on a FIFO, open would)."""
+    if str(path) == STDIN:
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def open_input(path: str | Path) -> Iterator[BinaryIO]:
+    """The one way an input file is opened: `-` is standard input; anything that cannot be
+    opened is one line of bad input. Opening a FIFO waits for its writer, as any Unix tool
+    does; Ctrl-C ends the wait (KeyboardInterrupt, exit 130)."""
+    if str(path) == STDIN:
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    with handle:
+        yield handle
+
+
+class CappedReader:
+    """A binary stream that yields at most `limit` bytes in all, then refuses: the bound is the
+    count of bytes read, never a size the file claims."""
+
+    def __init__(self, handle: BinaryIO, limit: int, source: str, what: str = "") -> None:
+        self.handle, self.limit, self.source, self.what = handle, limit, source, what
+        self.total = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self.total += len(data)
+        if self.total > self.limit:
+            raise InputError(f"more than {self.limit} bytes read, over the {self.limit} limit{self.what}",
+                             file=self.source)
+        return data
+
+    def _room(self, size: int | None) -> int:
+        room = self.limit + 1 - self.total          # one byte more than allowed shows the excess
+        return room if size is None or size < 0 else min(size, room)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        try:
+            return self._count(self.handle.read(self._room(size)))
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=self.source) from None
+
+    def readline(self, size: int | None = -1) -> bytes:
+        try:
+            return self._count(self.handle.readline(self._room(size)))
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=self.source) from None
+
+
+def read_bounded(path: str | Path, limit: int, what: str = "", *, empty_ok: bool = False) -> bytes:
+    """The whole input, at most `limit` bytes. A regular file over the limit is refused before
+    a byte is read; anything else (a pipe, `-`, a device, a file still growing) when the
+    count of bytes read passes it."""
+    source = str(path)
+    with open_input(path) as handle:
+        try:
+            info = os.fstat(handle.fileno())
+        except (OSError, ValueError, AttributeError):  # a stand-in stdin without a descriptor
+            info = None
+        if info is not None and stat.S_ISREG(info.st_mode) and info.st_size > limit:
+            raise InputError(f"file is {info.st_size} bytes, over the {limit} limit{what}", file=source)
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise InputError("cannot read: Is a directory", file=source)
+        raw = CappedReader(handle, limit, source, what).read()
+    if not empty_ok and not raw.strip():
+        raise InputError("empty file", file=source)
+    return raw
 
 
 def bounded_lines(handle: BinaryIO, source: str, limit: int) -> Iterator[str]:
@@ -45,8 +138,67 @@ def html_text(value: Any) -> str:
     return _html_escape("" if value is None else str(value), quote=True)
 
 
-def terminal_text(value: Any) -> str:
-    """Untrusted text for a rich console: markup in it is shown, never interpreted."""
+# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties.txt), less what the categories
+# below already catch: characters a terminal or a font draws as nothing at all.
+_IGNORABLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x3164, 0x3164),
+              (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF))
+# control (C0, DEL, C1), format (bidi, zero-width, tags), surrogate, private use, unassigned, line/paragraph
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def is_hidden(char: str) -> bool:
+    """A character that draws as nothing, moves the cursor, reorders text or passes for a space:
+    terminals show it as an escape (`terminal_text`) and ids refuse it (`liabilities.rows`)."""
+    code = ord(char)
+    if 0x20 <= code < 0x7F:
+        return False
+    category = unicodedata.category(char)
+    if category in _HIDDEN_CATEGORIES or (category == "Zs" and code != 0x20):
+        return True
+    return any(low <= code <= high for low, high in _IGNORABLE)
+
+
+def visible_text(value: Any) -> str:
+    """`value` with every hidden character spelled as a Python escape (`\\x1b`, `\\u202e`), so no
+    input can repaint the terminal or pass one string off as another."""
+    text = "" if value is None else str(value)
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_escape(c) if is_hidden(c) else c for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def terminal_text(value: Any, *, markup: bool = True) -> str:
+    """Untrusted text for the terminal: hidden characters shown as escapes (`visible_text`) and,
+    for a rich console (`markup=True`), markup in it shown, never interpreted."""
+    text = visible_text(value)
+    if not markup:
+        return text
     from rich.markup import escape  # rich is imported by the commands that print, not by the library
 
-    return escape(str(value))
+    return escape(text)
+
+
+_UTC_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:\d{2})")
+
+
+def utc_time(text: str, field: str) -> str:
+    """An ISO 8601 UTC time (`2024-06-01T00:00:00Z` or `+00:00`), written back as `...Z`."""
+    from datetime import datetime, timezone
+
+    example = "such as 2024-06-01T00:00:00Z"
+    match = _UTC_TIME.fullmatch(text.strip())
+    if not match:
+        raise InputError(f"{text[:40]!r} is not an ISO 8601 UTC time: give one {example}", field=field)
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{text[:40]!r} is not a real date and time: give one {example}", field=field) from None
+    if when.utcoffset() != timezone.utc.utcoffset(None):
+        utc = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise InputError(f"{text!r} is not in UTC: give it as {utc}", field=field)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -110,7 +110,7 @@ def test_problems_notices_a_wrong_exit_code_and_a_traceback():
 
 HUGE = 300 << 20
 HUGE_COMMANDS = {
-    "customers": (["publish", "big", "--out", "out"], 2, "line longer than"),
+    "customers": (["publish", "big", "--exchange", "Ex", "--out", "out"], 2, "line longer than"),
     "wallets": (["reserves", "big", "--snapshot", "snapshot.json", "--config", "chains.toml", "--exchange", "x"], 2,
                 "line longer than"),
     "prices": (["audit", "--commitment", "commitment.json", "--wallets", "w", "--snapshot", "s", "--config", "c",

@@ -134,7 +134,7 @@ def test_a_failing_chain_leaves_no_partial_audit_report(world, proxies, tmp_path
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "por", "audit", "--commitment", str(pub / "commitment.json"),
                            "--wallets", "wallets.csv", "--snapshot", "snapshot.json", "--config", "chains.toml",
-                           "--policy", "full-reserve", "--json", "report.json", "--html", "report.html"],
+                           "--policy", "full-reserve", "--json-out", "report.json", "--html", "report.html"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=240)
     assert done.returncode == 2 and "provider esplora" in done.stderr, done.stderr
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "report.html").exists()

@@ -45,7 +45,7 @@ def run_audit(publication, files, policy, tmp_path, *extra):
     cmd = [sys.executable, "-m", "por", "audit", "--commitment", str(publication / "commitment.json"),
            "--tree", str(publication / "tree.bin"), "--wallets", str(files.wallets), "--snapshot",
            str(files.snapshot), "--config", str(files.chains), "--policy", policy, "--prices", str(files.prices),
-           "--insurance-jpy", "2500000000", "--json", str(tmp_path / f"{policy}.json"),
+           "--insurance-jpy", "2500000000", "--json-out", str(tmp_path / f"{policy}.json"),
            "--html", str(tmp_path / f"{policy}.html"), *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert "Traceback" not in done.stderr + done.stdout
@@ -192,3 +192,27 @@ def test_html_reports_render_in_chromium_with_the_verdict_first(chains, publicat
         page.screenshot(path=str(screenshot_dir / f"audit-{name}.png"), full_page=True)
         page.close()
     assert outcomes == {"solvent": "PASS", "insolvent": "FAIL"}
+
+
+def test_audit_in_an_80_column_terminal_cuts_no_amount(chains, publication, tmp_path):
+    """The real `por audit` on a real pseudo-terminal of 80 columns: every amount whole, every rule a row."""
+    from fixtures.terminal import Terminal
+    from por.cli.output import group_amount
+
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=SOLVENT)
+    term = Terminal("audit", "--commitment", publication / "commitment.json", "--tree", publication / "tree.bin",
+                    "--wallets", files.wallets, "--snapshot", files.snapshot, "--config", files.chains,
+                    "--policy", "jp-fsa", "--prices", files.prices, "--json-out", tmp_path / "r.json",
+                    columns=80, cwd=ROOT)
+    code, text = term.finish(300)
+    assert code == 1, text        # no --insurance-jpy: the liability reserve fails, and says which option
+    report = json.loads((tmp_path / "r.json").read_text())
+    words = text.split()
+    for asset in report["assets"]:
+        for key in ("liabilities", "cold", "hot", "own", "surplus", "shortfall"):
+            assert group_amount(asset[key]) in words, (asset["asset"], key, asset[key])
+    rules = [line.split()[1] for line in text.splitlines() if line.startswith("rule ")]
+    assert rules == [c["rule"] for a in report["assets"] for c in a["checks"]] + [c["rule"] for c in report["checks"]]
+    assert "--insurance-jpy" in text and "Traceback" not in text
+    long = [line for line in text.splitlines() if len(line) > 80 and " " in line.strip() and "━" not in line]
+    assert not long, long             # progress bars (━) are drawn by rich to the terminal's width

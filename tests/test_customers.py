@@ -58,7 +58,7 @@ def write(path: Path, body: str | bytes) -> Path:
 
 def assert_refused(tmp_path: Path, path: Path, line: int | None, reason: str, *, process: bool = False) -> str:
     out = tmp_path / "pub"
-    code, stdout, stderr = (run_por_process if process else run_por)("publish", path, "--out", out,
+    code, stdout, stderr = (run_por_process if process else run_por)("publish", path, "--exchange", "Ex", "--out", out,
                                                                       "--snapshot-id", "s1")
     assert code == 2, stderr
     assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
@@ -187,5 +187,5 @@ def test_truncated_parquet_is_refused(tmp_path):
     corrupt = bytearray(raw)
     corrupt[len(raw) // 3: len(raw) // 3 + 64] = b"\xff" * 64        # damage inside the data pages
     path.write_bytes(bytes(corrupt))
-    code, _, stderr = run_por("publish", path, "--out", tmp_path / "pub")
+    code, _, stderr = run_por("publish", path, "--exchange", "Ex", "--out", tmp_path / "pub")
     assert code == 2 and stderr.count("\n") == 1 and "internal error" not in stderr, stderr

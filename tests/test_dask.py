@@ -63,7 +63,7 @@ def test_dask_build_is_the_local_build(tmp_path, scheduler, accounts, pieces):
 def test_por_publish_dask_from_the_command_line(tmp_path, scheduler):
     book = random_liabilities(random.Random(3), 500, 2)
     customers = write_customers_csv(tmp_path / "c.csv", book)
-    code, out, err = run_por("publish", customers, "--out", tmp_path / "pub", "--snapshot-id", "s1",
+    code, out, err = run_por("publish", customers, "--exchange", "Ex", "--out", tmp_path / "pub", "--snapshot-id", "s1",
                              "--dask", scheduler)
     assert code == 0, err
     code, out, err = run_por("verify-tree", tmp_path / "pub" / "tree.bin",
@@ -74,7 +74,7 @@ def test_por_publish_dask_from_the_command_line(tmp_path, scheduler):
 def test_an_unreachable_scheduler_is_bad_input(tmp_path, monkeypatch):
     monkeypatch.setattr(distributed, "CONNECT_TIMEOUT", "1s")
     customers = write_customers_csv(tmp_path / "c.csv", random_liabilities(random.Random(1), 5, 1))
-    code, _, err = run_por("publish", customers, "--out", tmp_path / "pub", "--dask",
+    code, _, err = run_por("publish", customers, "--exchange", "Ex", "--out", tmp_path / "pub", "--dask",
                            f"tcp://127.0.0.1:{free_port()}")
     assert code == 2 and err.count("\n") == 1 and "--dask: cannot reach the Dask scheduler" in err, err
     assert not (tmp_path / "pub").exists()

@@ -296,7 +296,7 @@ CLI = {
     "tree": (TREE, "tree.bin", ["verify-tree", "{file}", "--commitment", "{dir}/commitment.json"]),
     "okx-tree": (OKX_TREE, "tree.txt", ["verify-tree", "{file}"]),
     "commitment": (COMMITMENT, "c.json", ["verify-tree", "{dir}/tree.bin", "--commitment", "{file}"]),
-    "customers": (CUSTOMERS, "c.csv", ["publish", "{file}", "--out", "{dir}/out"]),
+    "customers": (CUSTOMERS, "c.csv", ["publish", "{file}", "--exchange", "Ex", "--out", "{dir}/out"]),
     "wallets": (WALLETS_CSV, "w.csv", ["reserves", "{file}", "--snapshot", "{dir}/snapshot.json", "--config",
                                        "{dir}/chains.toml", "--exchange", "ex"]),
     "policy": (POLICY, "p.toml", ["audit", "--commitment", "{dir}/commitment.json", "--wallets", "{dir}/w.csv",

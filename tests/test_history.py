@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 from collections import defaultdict
@@ -15,7 +14,9 @@ from eth_account import Account
 
 from fixtures.liabilities import run_por, run_por_process
 from fixtures.sample import write_customers
+from fixtures.signatures import high_s_twin
 from por.amounts import BUILTIN_DECIMALS, format_amount, parse_amount
+from por import signing
 from por.publication.attestation import verifier_page
 
 KEY, OTHER = "5a" * 32, "a5" * 32
@@ -81,9 +82,10 @@ def history(*args: object) -> tuple[int, str, str]:
 def test_publications_link_sign_and_carry_the_verifier_page(chain):
     docs = [json.loads((chain / f"p{i}" / "commitment.json").read_text()) for i in (1, 2, 3)]
     assert "previous" not in docs[0]
-    for before, (i, doc) in zip(docs, enumerate(docs[1:], 2)):
-        raw = (chain / f"p{i - 1}" / "commitment.json").read_bytes()
-        assert doc["previous"] == {"snapshot_id": before["snapshot_id"], "sha256": hashlib.sha256(raw).hexdigest()}
+    for before, doc in zip(docs, docs[1:]):
+        # the link names the very bytes the previous signature covers: one identity per commitment
+        assert doc["previous"] == {"snapshot_id": before["snapshot_id"], "sha256": before["signature"]["digest"]}
+        assert before["signature"]["digest"] == signing.digest_hex(before)
     assert all(d["signature"]["signer"] == ADDRESS for d in docs)
     for i in (1, 2, 3):
         assert (chain / f"p{i}" / "verify.html").read_bytes() == verifier_page()
@@ -106,7 +108,7 @@ def test_publish_refuses_a_link_that_cannot_be_right(chain, tmp_path, args, mess
 def test_a_bad_key_file_is_bad_input_and_writes_nothing(tmp_path):
     customers = write_customers(tmp_path / "c.csv", 5)
     (tmp_path / "key").write_text("not a key\n")
-    code, out, err = run_por_process("publish", customers, "--out", tmp_path / "out", "--sign-key", tmp_path / "key")
+    code, out, err = run_por_process("publish", customers, "--exchange", "Ex", "--out", tmp_path / "out", "--sign-key", tmp_path / "key")
     assert code == 2 and "Traceback" not in err and "--sign-key" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
@@ -280,3 +282,56 @@ def test_verify_tree_checks_the_pinned_signer(chain):
     assert code == 1 and "not by the pinned key" in out
     code, out, _ = run_por("verify-tree", tree, "--commitment", commitment)
     assert code == 0 and "signature: not checked (no key pinned)" in out
+
+
+# --- one commitment, one identity: canonical links, low-s signatures (issue 12, class 9) ------------
+
+def reformat(path: Path) -> None:
+    """A harmless re-format: other indentation and key order, same JSON values."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(dict(reversed(list(doc.items()))), indent=4, ensure_ascii=True) + "\r\n")
+
+
+def test_a_reformatted_signed_commitment_is_the_same_commitment_not_an_alarm(chain, tmp_path):
+    copy = copy_chain(chain, tmp_path / "c")
+    for name in ("p1", "p2"):
+        reformat(copy / name / "commitment.json")
+    assert (copy / "p1" / "commitment.json").read_bytes() != (chain / "p1" / "commitment.json").read_bytes()
+    code, out, _ = history(copy / "p1", copy / "p2", copy / "p3", "--signer", ADDRESS)
+    assert code == 0 and "CHAIN VERIFIED" in out and out.count("✓ verified") == 3, out
+    # the original and its re-formatted copy, side by side: one commitment, not two for one snapshot
+    code, out, _ = history(chain / "p1", copy / "p1", chain / "p2", chain / "p3", "--signer", ADDRESS)
+    assert code == 0 and "different commitment" not in out, out
+    code, out, _ = run_por("verify-inclusion", chain / "proof-p1.json", chain / "proof-p2.json",
+                           "--commitment", chain / "p1", "--commitment", copy / "p1", "--commitment", copy / "p2",
+                           "--signer", ADDRESS)
+    assert code == 0 and "a different commitment" not in out, out
+
+
+def test_a_high_s_twin_of_a_signed_commitment_is_refused_everywhere(chain, tmp_path):
+    copy = copy_chain(chain, tmp_path / "c")
+    path = copy / "p2" / "commitment.json"
+    path.write_text(json.dumps(high_s_twin(json.loads(path.read_text())), indent=2, ensure_ascii=False) + "\n")
+    code, out, _ = history(copy / "p1", copy / "p2", copy / "p3", "--signer", ADDRESS)
+    assert code == 1 and f"{copy / 'p2'} (snapshot '2026-02'): signature: malformed signature: value: s is in " \
+                         "the upper half" in out, out
+    code, out, _ = run_por_process("verify-inclusion", chain / "proof-p2.json", "--commitment", path,
+                                   "--signer", ADDRESS)
+    assert code == 1 and "upper half of the curve order" in out, out
+    code, out, _ = run_por_process("verify-tree", copy / "p2" / "tree.bin", "--commitment", path, "--signer", ADDRESS)
+    assert code == 1 and "upper half of the curve order" in out, out
+
+
+def test_a_link_to_the_file_bytes_written_before_canonical_links_still_verifies(chain, tmp_path):
+    copy = copy_chain(chain, tmp_path / "c")
+    raw = (copy / "p1" / "commitment.json").read_bytes()
+    path = copy / "p2" / "commitment.json"
+    doc = json.loads(path.read_text())
+    doc["previous"]["sha256"] = __import__("hashlib").sha256(raw).hexdigest()
+    del doc["signature"]
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    code, out, _ = history(copy / "p1", copy / "p2", "--no-trees")
+    assert code == 0 and "✓ linked" in out, out
+    reformat(copy / "p1" / "commitment.json")        # such a link names bytes: a re-format breaks it
+    code, out, _ = history(copy / "p1", copy / "p2", "--no-trees")
+    assert code == 1 and "it was changed after publication" in out

@@ -1,7 +1,7 @@
 """Nothing lost, nothing injected.
 
 - `por publish` killed with SIGKILL in the middle of writing leaves no output folder that
-  looks complete (only a hidden `.NAME.partial-*` staging folder); a rerun then succeeds.
+  looks complete (only a hidden `.NAME.partial-*` staging folder); a rerun then succeeds and removes it.
 - Every value from input that reaches an HTML page is shown as text: the audit report
   (por.audit.html.render_html) with markup in every field, and the offline verifier page with a
   real proof for an account id full of markup, both opened in headless Chromium.
@@ -41,7 +41,7 @@ def big_customers(tmp_path_factory):
 
 
 def publish_cmd(customers: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "por", "publish", str(customers), "--out", str(out), "--snapshot-id", "s-kill"]
+    return [sys.executable, "-m", "por", "publish", str(customers), "--exchange", "Ex", "--out", str(out), "--snapshot-id", "s-kill"]
 
 
 def verify_tree(out: Path) -> subprocess.CompletedProcess:
@@ -73,8 +73,10 @@ def test_publish_killed_mid_write_leaves_nothing_that_looks_complete(big_custome
     if delay == 0.0:
         assert not out.exists(), "killed as soon as it started writing, yet the publication exists"
     if proc.returncode == -signal.SIGKILL and not out.exists():
-        # killed while staging: the publication does not exist, only the hidden staging folder does
-        assert all(p.name.startswith(".publication.partial-") for p in tmp_path.iterdir())
+        # killed while staging: the publication does not exist, only the hidden staging folder does (and the
+        # lock file beside it, whose lock died with the process)
+        assert all(p.name.startswith(".publication.partial-") or p.name == ".publication.lock"
+                   for p in tmp_path.iterdir())
     else:
         # the rename had happened: then it is complete, every node recomputes against its commitment
         assert verify_tree(out).returncode == 0
@@ -84,6 +86,7 @@ def test_publish_killed_mid_write_leaves_nothing_that_looks_complete(big_custome
     done = verify_tree(out)
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads((out / "commitment.json").read_text())["leaf_count"] == 300_000
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".publication.")]   # the rerun cleaned up
 
 
 def test_prove_refuses_a_staging_folder(tmp_path):
@@ -198,7 +201,7 @@ def test_verifier_page_shows_a_markup_account_id_as_text(tmp_path, chromium):
     customers.write_text('account_id,asset,amount\n"' + account.replace('"', '""') + '",BTC,1.5\nbob,BTC,2\n',
                          encoding="utf-8")
     pub = tmp_path / "pub"
-    for argv in (["publish", str(customers), "--out", str(pub), "--snapshot-id", "s-xss"],
+    for argv in (["publish", str(customers), "--exchange", "Ex", "--out", str(pub), "--snapshot-id", "s-xss"],
                  ["prove", str(pub), account, "--out", str(tmp_path / "proof.json")]):
         done = subprocess.run([sys.executable, "-m", "por", *argv], capture_output=True, text=True, env=ENV,
                               timeout=120)

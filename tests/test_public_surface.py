@@ -93,6 +93,11 @@ def test_every_package_declares_what_it_exports(name):
 
 
 def test_version_is_pyprojects():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert por.__version__ == project["version"]
+    """One place: pyproject reads the version from por.__version__, and the installed metadata agrees."""
+    from importlib.metadata import version
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert config["project"]["dynamic"] == ["version"]
+    assert config["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "por.__version__"}
+    assert version("por") == por.__version__
     assert "__version__" in por.__all__

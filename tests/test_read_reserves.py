@@ -188,7 +188,7 @@ def test_audit_refuses_bad_chain_input_before_recomputing_the_tree(tmp_path, mis
     from por.audit.run import run_audit
 
     customers = write_customers(tmp_path / "customers.csv", 20, seed=3)
-    code, _, err = run_por("publish", customers, "--out", tmp_path / "pub", "--snapshot-id", SNAPSHOT.snapshot_id)
+    code, _, err = run_por("publish", customers, "--exchange", "example-exchange", "--out", tmp_path / "pub", "--snapshot-id", SNAPSHOT.snapshot_id)
     assert code == 0, err
     toml = '[chains.eth]\nfamily = "evm"\nchain_id = 1\nrpc = ["http://127.0.0.1:9"]\nnative_asset = "ETH"\n'
     (tmp_path / "chains.toml").write_text(toml + ("batch_sise = 5\n" if mistake == "chains" else ""))

@@ -8,6 +8,7 @@ import json
 import pytest
 from eth_account import Account
 
+from fixtures.signatures import high_s, high_s_twin
 from por import signing
 from por.errors import InputError
 
@@ -126,3 +127,35 @@ def test_pinned_addresses_and_key_files(tmp_path):
     zero.write_text("00" * 32)
     with pytest.raises(InputError, match="out of range"):
         signing.load_private_key(zero)
+
+
+def test_a_high_s_twin_of_a_signature_is_refused_though_it_recovers_the_same_key():
+    from eth_account.messages import encode_defunct
+
+    doc = signed_doc()
+    twin = high_s_twin(doc)
+    value = bytes.fromhex(twin["signature"]["value"][2:])
+    message = encode_defunct(text=doc["signature"]["digest"])
+    assert Account.recover_message(message, signature=value).lower() == ADDRESS     # a real second spelling
+    result = signing.check(twin, ADDRESS)
+    assert result.failed and "upper half of the curve order (EIP-2" in result.text, result.text
+    assert signing.check(doc, ADDRESS).state == "verified"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sign_always_writes_the_low_s_spelling(seed):
+    doc = commitment_doc()
+    doc["snapshot_id"] = f"2026-{seed}"
+    value = bytes.fromhex(signing.sign(doc, KEY)["value"][2:])
+    assert int.from_bytes(value[32:64], "big") <= signing.CURVE_ORDER // 2
+    assert signing.low_s(high_s(value)) == value
+
+
+@pytest.mark.parametrize("r, s, words", [(0, 1, "r or s outside"), (1, 0, "r or s outside"),
+                                         (signing.CURVE_ORDER, 1, "r or s outside"),
+                                         (1, signing.CURVE_ORDER - 1, "upper half")])
+def test_out_of_range_r_and_s_are_malformed(r, s, words):
+    doc = signed_doc()
+    doc["signature"]["value"] = "0x" + (r.to_bytes(32, "big") + s.to_bytes(32, "big") + b"\x1b").hex()
+    result = signing.check(doc, ADDRESS)
+    assert result.failed and words in result.text, result.text

@@ -38,7 +38,7 @@ def totals_doc(amounts: dict, **extra) -> dict:
 def published(tmp_path_factory):
     folder = tmp_path_factory.mktemp("totals")
     (folder / "customers.csv").write_text(CUSTOMERS)
-    assert por(folder, "publish", "customers.csv", "--out", "pub", "--snapshot-id", "2024-06-01")[0] == 0
+    assert por(folder, "publish", "customers.csv", "--exchange", "example-exchange", "--out", "pub", "--snapshot-id", "2024-06-01")[0] == 0
     assert por(folder, "prove", "pub", "alice", "--out", "alice.json")[0] == 0
     root = json.loads((folder / "pub" / "commitment.json").read_text())["root"]
     (folder / "totals.json").write_text(json.dumps(totals_doc(TOTALS, snapshot_id="2024-06-01")))

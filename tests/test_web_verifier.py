@@ -50,7 +50,7 @@ def site(tmp_path_factory):
     (root / "key.hex").write_text(KEY)
     customers = write_customers(root / "customers.csv", 40, seed=5)
     for name, extra in (("signed", ["--sign-key", root / "key.hex"]), ("unsigned", [])):
-        code, _, err = run_por("publish", customers, "--out", root / name, "--snapshot-id", "2026-05",
+        code, _, err = run_por("publish", customers, "--exchange", "Ex", "--out", root / name, "--snapshot-id", "2026-05",
                                "--snapshot-time", "2026-05-31T00:00:00Z", "--split", "2", *extra)
         assert code == 0, err
     for account in ("user-0000007", "user-0000012"):

@@ -129,7 +129,7 @@ def load_policy(spec: str | Path) -> Policy:
         if resource.is_file():
             return parse_policy(resource.read_bytes(), str(resource))
     path = Path(text_spec)
-    if not path.is_file():
+    if text_spec != "-" and (not path.exists() or path.is_dir()):      # a pipe (`<(...)`) is a policy file too
         known = ", ".join(builtin_policies())
         raise InputError(f"{text_spec[:80]!r} is neither a built-in policy ({known}) nor a policy file",
                          field="--policy")

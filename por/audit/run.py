@@ -21,7 +21,7 @@ from por import __version__
 from por.audit.policy import load_policy
 from por.audit.prices import load_prices, parse_price
 from por.audit.reconcile import ReconcileOptions, Reconciliation, check_prices, reconcile
-from por.liabilities.porjson import parse_commitment
+from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
 from por.reserves.inputs import load_reserves_inputs, load_wallets
 from por.reserves.read import plan_reserves, read_planned
 from por.strictjson import load_file
@@ -65,7 +65,7 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
               also_claimed: list[Path] | None = None, reserve_deposits_jpy: str | None = None,
               insurance_jpy: str | None = None, progress: Progress = no_progress) -> AuditReport:
     """Does the exchange hold what it owes, under this policy? Bad input raises InputError before slow work."""
-    pinned = parse_commitment(load_file(commitment), str(commitment))
+    pinned = parse_commitment(load_file(commitment, MAX_COMMITMENT_BYTES, " for a commitment"), str(commitment))
     rules = load_policy(policy)
     price_table = load_prices(prices) if prices else None
     liabilities = {a.symbol: total for a, total in zip(pinned.assets, pinned.totals)}
@@ -80,9 +80,11 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     reasons: list[str] = []
     tree_verified = None
     if tree is not None:
+        from por.liabilities.tree import level_sizes
         from por.liabilities.treefile import verify_tree_file  # numpy: only when a tree is recomputed
 
-        with progress("recomputing the liabilities tree", pinned.leaf_count) as advance:
+        below_root = sum(level_sizes(pinned.leaf_count)[:-1])   # the nodes whose parents are recomputed
+        with progress("recomputing the liabilities tree", below_root) as advance:
             tree_verdict = verify_tree_file(tree, pinned, progress=advance)
         tree_verified = tree_verdict.ok
         reasons += [f"liabilities tree: {r}" for r in tree_verdict.reasons]

@@ -9,39 +9,66 @@ from typing import Annotated, Any, Optional
 import typer
 
 from por.cli import output
-from por.text import terminal_text
+from por.cli.output import JsonOut, Quiet
 
 
-def register(app: typer.Typer) -> None:
-    app.command("audit")(audit)
+def register(app: typer.Typer, cls: type) -> None:
+    app.command("audit", cls=cls, epilog="por audit --commitment pub/commitment.json --tree pub/tree.bin "
+                                         "--wallets wallets.csv --snapshot snapshot.json --config chains.toml "
+                                         "--policy jp-fsa --prices prices.csv --insurance-jpy 2500000000 "
+                                         "--html audit.html")(audit)
 
 
 def audit(
-    commitment: Annotated[Path, typer.Option(help="The exchange's commitment.json.")],
-    wallets: Annotated[Path, typer.Option(help="Declared wallets (CSV or JSON).")],
-    snapshot: Annotated[Path, typer.Option(help="Snapshot file: per chain, height and block hash.")],
-    config: Annotated[Path, typer.Option(help="chains.toml: providers per chain.")],
-    policy: Annotated[str, typer.Option(help="Policy: full-reserve, jp-fsa, or a TOML file of your own.")],
-    tree: Annotated[Optional[Path], typer.Option(help="Full tree: recompute every node before trusting totals.")] = None,
-    prices: Annotated[Optional[Path], typer.Option(help="JPY prices: `asset,price_jpy,source,time`.")] = None,
-    exchange: Annotated[Optional[str], typer.Option(help="Exchange name bound into ownership messages.")] = None,
+    commitment: Annotated[Path, typer.Option(metavar="FILE", help="The exchange's commitment.json.")],
+    wallets: Annotated[Path, typer.Option(metavar="FILE", help="Declared wallets (CSV or JSON).")],
+    snapshot: Annotated[Path, typer.Option(metavar="FILE", help="Snapshot file: per chain, height and block "
+                                           "hash.")],
+    config: Annotated[Path, typer.Option(metavar="FILE", help="chains.toml: providers per chain.")],
+    policy: Annotated[str, typer.Option(metavar="NAME|FILE", help="Policy: full-reserve, jp-fsa, or a TOML file "
+                                        "of your own.")],
+    tree: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Full tree: recompute every node before "
+                                                 "trusting totals.")] = None,
+    prices: Annotated[Optional[Path], typer.Option(metavar="FILE", help="JPY prices: "
+                                                   "`asset,price_jpy,source,time`.")] = None,
+    exchange: Annotated[Optional[str], typer.Option(metavar="NAME", help="Exchange name bound into ownership "
+                                                    "messages (default: the wallets file's, else the "
+                                                    "commitment's).")] = None,
     also_claimed: Annotated[Optional[list[Path]], typer.Option(
-        "--also-claimed", help="Another exchange's wallet declaration; addresses it also claims are flagged.")] = None,
-    reserve_deposits_jpy: Annotated[Optional[str], typer.Option(help="Declared liability-reserve deposits (JPY).")] = None,
-    insurance_jpy: Annotated[Optional[str], typer.Option(help="Declared insurance cover (JPY).")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the audit report as JSON here.")] = None,
-    html_out: Annotated[Optional[Path], typer.Option("--html", help="Write the audit report as HTML here.")] = None,
+        "--also-claimed", metavar="FILE", help="Another exchange's wallet declaration; addresses it also claims "
+                                               "are flagged.")] = None,
+    reserve_deposits_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared liability-reserve "
+                                                                "deposits (責任準備金), in yen.")] = None,
+    insurance_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared insurance cover, in "
+                                                         "yen.")] = None,
+    json_out: JsonOut = False,
+    json_file: Annotated[Optional[Path], typer.Option("--json-out", metavar="FILE", help="Also write the audit "
+                                                      "report as JSON to this file.")] = None,
+    html_out: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report "
+                                                     "as HTML to this file.")] = None,
+    quiet: Quiet = False,
 ) -> int:
     """Does the exchange hold what it owes, under this policy? Exit 0 pass, 1 fail, 2 bad input."""
+    from por.atomic import check_output_file
     from por.audit.run import run_audit
     from por.cli.output import progress_bar
 
+    for path, option in ((json_file, "--json-out"), (html_out, "--html")):
+        if path is not None:
+            check_output_file(path, option)
+
+    def progress(description: str, total: int | None):
+        return progress_bar(description, total, quiet=quiet or json_out)
+
     report = run_audit(commitment=commitment, wallets=wallets, snapshot=snapshot, config=config, policy=policy,
                        tree=tree, prices=prices, exchange=exchange, also_claimed=also_claimed,
-                       reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, progress=progress_bar)
+                       reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, progress=progress)
     doc = report.to_json()
-    write_reports(doc, json_out, html_out)
-    print_audit(doc)
+    write_reports(doc, json_file, html_out)
+    if json_out:
+        output.write_json(doc)
+    else:
+        print_audit(doc, quiet=quiet)
     return 0 if report.ok else 1
 
 
@@ -56,28 +83,61 @@ def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optio
         write_text(html_out, render_html(doc))
 
 
-def print_audit(doc: dict[str, Any]) -> None:
-    from rich.table import Table
+# What would change a failing rule: the inputs and options that feed it.
+RULE_INPUTS = {
+    "coverage": "more verified reserves in the counted wallet types of --wallets; the ratio is the --policy's",
+    "cold_storage": "cold wallets (wallet type cold) in --wallets; the ratio is the --policy's",
+    "cold_storage/JPY": "cold wallets in --wallets, valued with --prices; the ratio is the --policy's",
+    "hot_guarantee": "own wallets (wallet type own) in --wallets; the ratio is the --policy's",
+    "liability_reserve": "declare deposits with --reserve-deposits-jpy and insurance with --insurance-jpy "
+                         "(or reserve_deposits_jpy / insurance_jpy in a --policy file of your own)",
+}
 
+
+def _rule_inputs(check: dict[str, Any]) -> str:
+    key = check["rule"] + ("/JPY" if check["rule"] == "cold_storage" and check["unit"] == "JPY" else "")
+    return RULE_INPUTS.get(key, "the --policy's settings")
+
+
+def _checks(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for a in doc["assets"] for c in a.get("checks", [])] + list(doc.get("checks", []))
+
+
+def print_audit(doc: dict[str, Any], *, quiet: bool = False) -> None:
     from por.audit.html import percent_text
+    from por.cli.output import Column, print_table
 
-    console = output.console(soft_wrap=False, piped_width=160)
-    table = Table(title=f"Audit of {terminal_text(doc['exchange'])} at {terminal_text(doc['snapshot_id'])} under "
-                        f"{terminal_text(doc['policy']['name'])}")
-    for column in ("asset", "liabilities", "cold", "hot", "own", "coverage", "surplus", "shortfall", "verdict"):
-        # fold, never truncate: an amount cut short with an ellipsis would be a wrong amount
-        table.add_column(column, justify="left" if column in ("asset", "verdict") else "right", overflow="fold")
-    for a in doc["assets"]:
-        coverage = percent_text(a["coverage_ratio"])
-        verdict = "[green]pass[/]" if a["verdict"] == "pass" else "[red]fail[/]"
-        table.add_row(terminal_text(a["asset"]), a["liabilities"], a["cold"], a["hot"], a["own"], coverage,
-                      a["surplus"], a["shortfall"], verdict)
-    console.print(table)
-    for warning in doc.get("warnings", []):
-        console.print(f"  [yellow]![/] {terminal_text(warning)}")
+    console = output.console()
+    if not quiet:
+        title = (f"Audit of {doc['exchange']} at {doc['snapshot_id']} under {doc['policy']['name']}")
+        columns = [Column("asset", "atom"), *(Column(name, "amount") for name in
+                                              ("liabilities", "cold", "hot", "own")),
+                   Column("coverage", "amount"), Column("surplus", "amount"), Column("shortfall", "amount"),
+                   Column("verdict")]
+        rows = [[a["asset"], a["liabilities"], a["cold"], a["hot"], a["own"], percent_text(a["coverage_ratio"]),
+                 a["surplus"], a["shortfall"], _verdict(a["verdict"] == "pass")] for a in doc["assets"]]
+        print_table(columns, rows, title=title, out=console)
+        console.print()
+        rule_rows = [[c["rule"], c["scope"], c["required"], c["actual"], c["unit"], _verdict(c["ok"])]
+                     for c in _checks(doc)]
+        if rule_rows:
+            print_table([Column("rule", "atom"), Column("scope", "atom"), Column("required", "amount"),
+                         Column("actual", "amount"), Column("unit", "atom"), Column("verdict")], rule_rows,
+                        title=f"Rules of the {doc['policy']['name']} policy", out=console)
+            console.print()
+        for warning in doc.get("warnings", []):
+            output.print_wrapped(warning, first="  [yellow]![/] ", out=console)
     if doc["verdict"] == "pass":
-        console.print("[bold green]PASS[/]: verified reserves cover liabilities under the policy")
-    else:
-        console.print("[bold red]FAIL[/]")
-        for reason in doc["reasons"]:
-            console.print(f"  [red]✗[/] {terminal_text(reason)}")
+        if not quiet:
+            console.print("[bold green]PASS[/]: verified reserves cover liabilities under the policy")
+        return
+    console.print("[bold red]FAIL[/]")
+    hints = {c["reason"]: _rule_inputs(c) for c in _checks(doc) if not c["ok"] and c.get("reason")}
+    for reason in doc["reasons"]:
+        output.print_wrapped(reason, first="  [red]✗[/] ", out=console)
+        if reason in hints:
+            output.print_wrapped(f"to change it: {hints[reason]}", first="    ", rest="      ", out=console)
+
+
+def _verdict(ok: bool) -> tuple[str, str]:
+    return ("pass", "green") if ok else ("fail", "red")

@@ -14,14 +14,16 @@ from por.errors import InputError
 SOURCE_TREE = Path(__file__).resolve().parents[2]
 
 
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+def register(app: typer.Typer, cls: type) -> None:
+    app.command("demo", cls=cls, epilog="por demo --out demo-out --insolvent")(demo)
 
 
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for everything the demo writes.")] = Path("demo-out"),
-    accounts: Annotated[int, typer.Option(help="Sample customers to generate.")] = 1000,
-    insolvent: Annotated[bool, typer.Option(help="Run the failing exchange instead.")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for everything the demo writes "
+                                      "(a folder holding anything but an earlier demo's output is "
+                                      "refused).")] = Path("demo-out"),
+    accounts: Annotated[int, typer.Option(metavar="N", help="Sample customers to generate.", min=1)] = 1000,
+    insolvent: Annotated[bool, typer.Option("--insolvent", help="Run the failing exchange instead.")] = False,
 ) -> int:
     """Sample exchange → publish → prove → verify-inclusion → verify-tree."""
     if not (SOURCE_TREE / "fixtures" / "demo.py").is_file():

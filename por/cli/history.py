@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -22,24 +21,31 @@ from por.text import terminal_text
 from por.verdict import Verdict
 
 
-def register(app: typer.Typer) -> None:
-    app.command("history")(history)
+def register(app: typer.Typer, cls: type) -> None:
+    app.command("history", cls=cls, epilog="por history pub/2024-05 pub/2024-06 --signer 0xABC... "
+                                           "--html history.html")(history)
 
 
 def history(
-    folders: Annotated[list[Path], typer.Argument(help="Publication folders (or their commitment.json), any order.")],
-    signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address): every period must be "
-                                                       "signed by it.")] = None,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report with "
-                                                                "a plot of the totals.")] = None,
+    folders: Annotated[list[Path], typer.Argument(metavar="DIR", help="Publication folders (or their "
+                                                  "commitment.json), any order.")],
+    signer: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address): "
+                                                  "every period must be signed by it.")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write a self-contained "
+                                                 "HTML report with a plot of the totals.")] = None,
     trees: Annotated[bool, typer.Option("--trees/--no-trees", help="Check each folder's tree file digest and "
                                                                    "root against its commitment.")] = True,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_out: output.JsonOut = False,
+    quiet: output.Quiet = False,
 ) -> int:
     """Verify a chain of periodic commitments and show the totals over time."""
     from por.publication.verify import verify_chain
 
     pinned = _pinned_key(signer)
+    if html:
+        from por.atomic import check_output_file
+
+        check_output_file(html, "--html")
     report = verify_chain(folders, pinned, trees=trees)
     if html:
         from por.atomic import write_text
@@ -47,9 +53,9 @@ def history(
 
         write_text(html, render_history(report, signer=pinned))
     if json_out:
-        sys.stdout.write(json.dumps(_report_json(report), indent=2, ensure_ascii=False) + "\n")
-    else:
-        print_chain(report, html)
+        output.write_json(_report_json(report))
+    elif not (quiet and report.ok):
+        print_chain(report, html, quiet=quiet)
     return 0 if report.ok else 1
 
 
@@ -77,37 +83,38 @@ def _report_json(report) -> dict[str, Any]:
         "periods": [{"place": p.place, "snapshot_id": p.commitment.snapshot_id,
                      "snapshot_time": p.commitment.snapshot_time, "root": p.commitment.root.hex(),
                      "leaf_count": p.commitment.leaf_count, "totals": t, "sha256": p.raw_sha256,
+                     "digest": p.digest,
                      "link": s.link, "signature": s.signature.text if s.signature else None}
                     for p, s, t in zip(report.periods, report.status, totals)],
     }
 
 
-_LINK = {"first": "first", "ok": "[green]✓ linked[/]", "broken": "[red]✗ broken[/]", "missing": "[red]✗ missing[/]"}
-_SIG = {"verified": "[green]✓ verified[/]", "failed": "[red]✗ failed[/]", "not-checked": "[yellow]not checked[/]"}
+_LINK = {"first": ("first", ""), "ok": ("✓ linked", "green"), "broken": ("✗ broken", "red"),
+         "missing": ("✗ missing", "red")}
+_SIG = {"verified": ("✓ verified", "green"), "failed": ("✗ failed", "red"), "not-checked": ("not checked", "yellow")}
 
 
-def print_chain(report, html: Path | None) -> None:
-    from rich.table import Table
+def print_chain(report, html: Path | None, *, quiet: bool = False) -> None:
+    from por.cli.output import Column, print_table
 
-    console = output.console(piped_width=240)
+    console = output.console()
     if report.ok:
         console.print(f"[bold green]CHAIN VERIFIED[/] {len(report.periods)} periods")
     else:
         console.print(f"[bold red]CHAIN NOT VERIFIED[/] {len(report.findings)} problem(s)")
         for finding in report.findings:
-            console.print(f"  [red]✗[/] {terminal_text(finding)}")
+            output.print_wrapped(finding, first="  [red]✗[/] ", out=console)
+    if quiet:
+        return
     symbols, totals = _totals(report)
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for name in ("snapshot", "time", "leaves", *symbols, "link", "signature"):
-        table.add_column(terminal_text(name), justify="right" if name in symbols or name == "leaves" else "left",
-                         overflow="fold")
-    for p, s, row in zip(report.periods, report.status, totals):
-        table.add_row(terminal_text(p.commitment.snapshot_id), terminal_text(p.commitment.snapshot_time), str(p.commitment.leaf_count),
-                      *(terminal_text(row[sym]) for sym in symbols), _LINK[s.link],
-                      _SIG[s.signature.state] if s.signature else "")
-    console.print(table)
+    columns = [Column("snapshot", "atom"), Column("time", "atom"), Column("leaves", "amount"),
+               *(Column(sym, "amount") for sym in symbols), Column("link"), Column("signature")]
+    rows = [[p.commitment.snapshot_id, p.commitment.snapshot_time, str(p.commitment.leaf_count),
+             *(row[sym] for sym in symbols), _LINK[s.link], _SIG[s.signature.state] if s.signature else ""]
+            for p, s, row in zip(report.periods, report.status, totals)]
+    print_table(columns, rows, out=console)
     for note in report.notes:
-        console.print(f"  [yellow]![/] {terminal_text(note)}")
+        output.print_wrapped(note, first="  [yellow]![/] ", out=console)
     if html:
         console.print(f"  wrote {terminal_text(str(html))}")
 
@@ -122,9 +129,10 @@ def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
 
 
 def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | None, signer: str | None,
-                   kind_option: str, tree: Path | None, json_out: bool) -> int:
+                   kind_option: str, tree: Path | None, json_out: bool, quiet: bool = False,
+                   account: str | None = None) -> int:
     """One customer's proofs over several periods, each checked against its period's commitment."""
-    from por.liabilities.check import read_candidate, verify_proof_document
+    from por.liabilities.check import check_account, read_candidate, verify_proof_document
     from por.liabilities.foreign import detect
     from por.publication.attestation import read_commitment
     from por.publication.history import index_commitments
@@ -156,9 +164,10 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
                 verdict.facts["signature_state"] = result.state
                 if result.failed:
                     verdict.fail(f"{entry[0]}: signature: {result.text}")
-        account = verdict.facts.get("account_id")
-        if account is not None:
-            owners.setdefault(account, []).append(str(path))
+        check_account(verdict, account, kind)
+        owner = verdict.facts.get("account_id")
+        if owner is not None:
+            owners.setdefault(owner, []).append(str(path))
         if snapshot is not None:
             if snapshot in seen:
                 findings.append(f"{path}: a second proof for snapshot {snapshot!r} (first: {seen[snapshot]})")
@@ -178,8 +187,8 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
                "periods": [{"proof": str(p), "snapshot_id": s, "verified": v.ok, "reasons": v.reasons,
                             "balances": v.facts.get("balances"), "signature": v.facts.get("signature")}
                            for p, s, v in results]}
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    else:
+        output.write_json(doc)
+    elif not (quiet and ok):
         _print_periods(results, findings, notes, ok)
     return 0 if ok else 1
 
@@ -195,24 +204,21 @@ def _peek_snapshot(raw: bytes) -> str | None:
 
 
 def _print_periods(results, findings: list[str], notes: list[str], ok: bool) -> None:
-    from rich.table import Table
+    from por.cli.output import Column, print_table
 
-    console = output.console(piped_width=240)
+    console = output.console()
     console.print(f"[bold green]VERIFIED[/] {len(results)} periods" if ok else "[bold red]NOT VERIFIED[/]")
     for finding in findings:
-        console.print(f"  [red]✗[/] {terminal_text(finding)}")
+        output.print_wrapped(finding, first="  [red]✗[/] ", out=console)
     symbols = sorted({a for _, _, v in results for a in (v.facts.get("balances") or {})})
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for name in ("proof", "snapshot", "result", *symbols, "signature"):
-        table.add_column(terminal_text(name), justify="right" if name in symbols else "left")
-    for path, snapshot, v in results:
-        balances = v.facts.get("balances") or {}
-        table.add_row(terminal_text(str(path)), terminal_text(snapshot or "-"), "[green]✓[/]" if v.ok else "[red]✗[/]",
-                      *(terminal_text(str(balances.get(s, ""))) for s in symbols),
-                      _SIG.get(v.facts.get("signature_state"), "-"))
-    console.print(table)
+    columns = [Column("proof", "atom"), Column("snapshot", "atom"), Column("result"),
+               *(Column(sym, "amount") for sym in symbols), Column("signature")]
+    rows = [[str(path), snapshot or "-", ("✓", "green") if v.ok else ("✗", "red"),
+             *(str((v.facts.get("balances") or {}).get(s, "")) for s in symbols),
+             _SIG.get(v.facts.get("signature_state"), "-")] for path, snapshot, v in results]
+    print_table(columns, rows, out=console)
     for path, _, v in results:
         for reason in v.reasons:
-            console.print(f"  [red]✗[/] {terminal_text(str(path))}: {terminal_text(reason)}")
+            output.print_wrapped(f"{path}: {reason}", first="  [red]✗[/] ", out=console)
     for note in notes:
-        console.print(f"  [yellow]![/] {terminal_text(note)}")
+        output.print_wrapped(note, first="  [yellow]![/] ", out=console)

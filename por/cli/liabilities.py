@@ -10,7 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from por.cli.output import JsonOut, Quiet
 from por.errors import InputError
+from por.text import terminal_text
 
 
 class ProofFormat(str, enum.Enum):
@@ -42,73 +44,123 @@ class TreeFormat(str, enum.Enum):
     zk_proof_table = "zk-proof-table"
 
 
-def register(app: typer.Typer) -> None:
-    app.command("publish")(publish)
-    app.command("prove")(prove)
-    app.command("verify-inclusion")(verify_inclusion)
-    app.command("verify-tree")(verify_tree)
+def _choices(kind: type[enum.Enum]) -> str:
+    return "|".join(member.value for member in kind)
+
+
+EXAMPLES = {
+    "publish": "por publish customers.csv --exchange \"Example Exchange\" -o pub/2024-06",
+    "prove": "por prove pub/2024-06 alice -o alice.json",
+    "verify-inclusion": "por verify-inclusion alice.json --commitment pub/2024-06/commitment.json",
+    "verify-tree": "por verify-tree pub/2024-06/tree.bin --commitment pub/2024-06/commitment.json",
+}
+
+
+def register(app: typer.Typer, cls: type) -> None:
+    for name, command in (("publish", publish), ("prove", prove), ("verify-inclusion", verify_inclusion),
+                          ("verify-tree", verify_tree)):
+        app.command(name, cls=cls, epilog=EXAMPLES[name])(command)
 
 
 def publish(
-    customers: Annotated[Path, typer.Argument(help="Customer balances: CSV or Parquet, `account_id,asset,amount`.")],
-    out: Annotated[Path, typer.Option("--out", help="Publication folder to create.")],
-    exchange: Annotated[str, typer.Option(help="Exchange name, as in ownership messages.")] = "example-exchange",
-    snapshot_id: Annotated[Optional[str], typer.Option(help="Snapshot id (default: today's date).")] = None,
-    snapshot_time: Annotated[Optional[str], typer.Option(help="Snapshot time, ISO 8601 UTC.")] = None,
-    assets: Annotated[Optional[Path], typer.Option(help="Extra `asset,decimals` table.")] = None,
-    split: Annotated[int, typer.Option(help="Split each balance over 1..N leaves (OKX-style).")] = 1,
-    force: Annotated[bool, typer.Option(help="Replace an existing publication folder.")] = False,
-    sign_key: Annotated[Optional[Path], typer.Option(help="Sign commitment.json with this secp256k1 key "
-                                                          "(a file holding 64 hex digits).")] = None,
-    previous: Annotated[Optional[Path], typer.Option(help="The previous period's publication folder: "
-                                                          "link this commitment to it.")] = None,
-    dask: Annotated[Optional[str], typer.Option(help="Build on a Dask cluster: scheduler address (tcp://HOST:8786), "
-                                                     "or `local` for worker processes here.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes for `--dask local` "
-                                                        "(default: one per CPU).", min=1)] = None,
+    customers: Annotated[Path, typer.Argument(metavar="CUSTOMERS", help="Customer balances: CSV or Parquet, "
+                                              "`account_id,asset,amount`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Publication folder to create.")],
+    exchange: Annotated[str, typer.Option(metavar="NAME", help="Exchange name, shown on every customer's page "
+                                          "and bound into ownership messages.")],
+    snapshot_id: Annotated[Optional[str], typer.Option(metavar="ID", help="Snapshot id (default: today's date, "
+                                                       "UTC).")] = None,
+    snapshot_time: Annotated[Optional[str], typer.Option(metavar="TIME", help="Snapshot time, ISO 8601 UTC, "
+                                                         "such as 2024-06-01T00:00:00Z (default: now).")] = None,
+    assets: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Extra `asset,decimals` table.")] = None,
+    split: Annotated[int, typer.Option(metavar="N", help="Split each balance over 1..N leaves (OKX-style).")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing publication folder (only one "
+                                                        "`por publish` wrote).")] = False,
+    sign_key: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Sign commitment.json with this "
+                                                     "secp256k1 key (a file holding 64 hex digits).")] = None,
+    previous: Annotated[Optional[Path], typer.Option(metavar="DIR", help="The previous period's publication "
+                                                     "folder: link this commitment to it.")] = None,
+    dask: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Build on a Dask cluster: scheduler "
+                                                "address (tcp://HOST:8786), or `local` for worker processes "
+                                                "here.")] = None,
+    workers: Annotated[Optional[int], typer.Option(metavar="N", help="Worker processes for `--dask local` "
+                                                   "(default: one per CPU).", min=1)] = None,
+    quiet: Quiet = False,
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
-    import time
     from datetime import datetime
+
+    from por.atomic import check_not_inside, check_output_folder, claim_folder
+    from por.liabilities.folder import not_a_publication
+    from por.text import utc_time
+
+    snapshot_id = snapshot_id or datetime.now(UTC).strftime("%Y-%m-%d")
+    _check_label(snapshot_id, "snapshot-id")
+    _check_label(exchange, "exchange")
+    if snapshot_time is not None:
+        snapshot_time = utc_time(snapshot_time, "--snapshot-time")
+    if split < 1 or split > 64:
+        raise InputError("must be between 1 and 64", field="--split")
+    replace = not_a_publication if force else False
+    check_output_folder(out, replaceable=replace or None)
+    check_not_inside(out, {"CUSTOMERS": customers, "--assets": assets, "--sign-key": sign_key,
+                           "--previous": previous})
+    with claim_folder(out, replace=replace):
+        return _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key,
+                        previous, dask, workers, quiet)
+
+
+def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key, previous,
+             dask, workers, quiet) -> int:
+    import time
 
     from por.amounts import AssetTable
     from por.cli.output import progress_bar
     from por.liabilities.ingest import load_customers
     from por.liabilities.publish import publish as do_publish
+    from por.publication.attestation import publication_extras
 
     started = time.perf_counter()
+    extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
+                                snapshot_time=snapshot_time, exchange=exchange)
     table = AssetTable()
     if assets:
         table.extend_from_file(assets)
-    with progress_bar("reading customers", None) as advance:
+    with progress_bar("reading customers", None, quiet=quiet, unit="rows") as advance:
         liabilities = load_customers(customers, table, progress=advance)
     loaded = time.perf_counter()
-    snapshot_id = snapshot_id or datetime.now(UTC).strftime("%Y-%m-%d")
-    _check_label(snapshot_id, "snapshot-id")
-    _check_label(exchange, "exchange")
-    from por.publication.attestation import publication_extras
-
-    extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
-                                snapshot_time=snapshot_time, exchange=exchange)
-    # nodes hashed: a user hash per account, then leaves and inner nodes (about two per leaf)
-    with progress_bar("building tree", len(liabilities) * (1 + 2 * (1 if split == 1 else (split + 1) // 2))) as advance:
+    with progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
         commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
                                 snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
                                 extra_files=extras, dask=dask, dask_workers=workers)
     done = time.perf_counter()
+    if quiet:
+        return 0
     print(f"published {len(liabilities)} accounts in {commitment.leaf_count} leaves "
           f"(height {commitment.height}) to {out}")
     print(f"wall time {done - started:.1f} s (read customers {loaded - started:.1f} s, "
           f"tree and files {done - loaded:.1f} s{', on Dask' if dask else ''})")
     print(f"root {commitment.root.hex()}")
-    for asset, total in zip(commitment.assets, commitment.to_json()["totals"].values()):
-        print(f"  {asset.symbol:<8} {total}")
+    from por.cli.output import Column, print_table
+
+    print_table([Column("asset", "atom"), Column("total", "amount")],
+                [[asset.symbol, total] for asset, total in zip(commitment.assets,
+                                                               commitment.to_json()["totals"].values())])
     if extras.link:
         print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
     if extras.signer:
         print(f"signed by {extras.signer}: publish this address where customers can pin it")
-    print(f"keep {out}/private/ secret: it holds every customer's nonce")
+    _print_warnings(liabilities.warnings)
+    print(f"keep {terminal_text(out, markup=False)}/private/ secret: it holds every customer's nonce")
     return 0
+
+
+def _print_warnings(warnings: list[str], shown: int = 20) -> None:
+    """What publish accepted but a person should look at (ids that mix scripts): listed, never refused."""
+    for warning in warnings[:shown]:
+        print(f"warning: {terminal_text(warning, markup=False)}")
+    if len(warnings) > shown:
+        print(f"warning: ... and {len(warnings) - shown} more account ids that mix scripts")
 
 
 def _check_label(value: str, option: str) -> None:
@@ -118,33 +170,40 @@ def _check_label(value: str, option: str) -> None:
 
 
 def prove(
-    folder: Annotated[Path, typer.Argument(help="Publication folder written by `por publish`.")],
-    account_id: Annotated[str, typer.Argument(help="The customer's account id.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write the proof here (default: stdout).")] = None,
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`.")],
+    account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID", help="The customer's account id.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof here "
+                                                "(default: stdout).")] = None,
+    quiet: Quiet = False,
 ) -> int:
     """Cut one customer's inclusion proof (their id, nonce, balances, path with sums, root)."""
-    from por.atomic import write_text
+    from por.atomic import check_output_file, write_text
     from por.liabilities.porjson import dumps
     from por.liabilities.prove import cut_proof
 
+    if out:
+        check_output_file(out)
     text = dumps(cut_proof(folder, account_id).to_json())
     if out:
         write_text(out, text)
-        print(f"wrote inclusion proof for {account_id!r} to {out}")
+        if not quiet:
+            print(f"wrote inclusion proof for {account_id!r} to {out}")
     else:
         print(text, end="")
     return 0
 
 
 def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
-    """The trusted reference: a commitment file or a root hash (bad reference is exit 2)."""
-    from por.liabilities.porjson import parse_commitment
+    """The trusted reference: a commitment file (with its JSON, for the signature: a pipe is read
+    once) or a root hash; a bad reference is exit 2."""
+    from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
     from por.strictjson import load_file
 
     if commitment_path and root_hex:
         raise InputError("give --commitment or --root, not both", field="--root")
     if commitment_path:
-        return parse_commitment(load_file(commitment_path), str(commitment_path)), None
+        doc = load_file(commitment_path, MAX_COMMITMENT_BYTES, " for a commitment")
+        return parse_commitment(doc, str(commitment_path)), None, doc
     if root_hex:
         # The format's native width: 64 hex digits (por, SHA-256), 32 (MEXC), 16 (Bitget,
         # merkletreejs leaves); a zk root is a field element, written with or without leading zeros.
@@ -153,8 +212,8 @@ def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
             value = value[2:].rjust(64, "0") if len(value) - 2 not in (16, 32) else value[2:]
         if not re.fullmatch(r"[0-9a-f]{16}|[0-9a-f]{32}|[0-9a-f]{64}", value):
             raise InputError("expected 64 hex digits (16 or 32 for formats with shorter hashes)", field="--root")
-        return None, bytes.fromhex(value)
-    return None, None
+        return None, bytes.fromhex(value), None
+    return None, None, None
 
 
 def _published_totals(path: Optional[Path]):
@@ -164,55 +223,64 @@ def _published_totals(path: Optional[Path]):
 
 
 def verify_inclusion(
-    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX V1 "
-                                                 "proof or OKX V2 user file; several: one customer's periods.")],
-    commitment: Annotated[Optional[list[Path]], typer.Option(help="The published commitment.json to check against "
-                                                             "(repeat for several periods).")] = None,
-    root: Annotated[Optional[str], typer.Option(help="The published root hash (hex) to check against.")] = None,
-    signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
-                                                       "signed by.")] = None,
-    format: Annotated[ProofFormat, typer.Option("--format", help="Proof format.")] = ProofFormat.auto,
-    tree: Annotated[Optional[Path], typer.Option(help="Full tree: check the proof's leaves are in it "
-                                                 "(zk formats: the audit's proof table, proof.csv).")] = None,
-    totals: Annotated[Optional[Path], typer.Option(help="The per-asset totals the exchange published (JSON, "
-                                                   "docs/formats/totals.schema.json), with --root: compared by "
-                                                   "asset name and exact value.")] = None,
-    account: Annotated[Optional[str], typer.Option("--account", help="Your account id: a full-tree file "
-                                                   "(BitMEX, merkletreejs) is searched for your leaves; a proof "
-                                                   "that names an account must be for it.")] = None,
-    nonce: Annotated[Optional[str], typer.Option("--nonce", help="Your nonce (hex), for a full-tree file "
-                                                 "(BitMEX: the proof nonce or the account nonce).")] = None,
+    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX, "
+                                                 "Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX zk, a BitMEX "
+                                                 "or merkletreejs full tree; several: one customer's periods.")],
+    commitment: Annotated[Optional[list[Path]], typer.Option(metavar="FILE", help="The published commitment.json "
+                                                             "to check against (repeat for several "
+                                                             "periods).")] = None,
+    root: Annotated[Optional[str], typer.Option(metavar="HEX", help="The published root hash to check "
+                                                "against.")] = None,
+    signer: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address) the "
+                                                  "commitment must be signed by.")] = None,
+    format: Annotated[ProofFormat, typer.Option("--format", metavar=_choices(ProofFormat),
+                                                help="Proof format.")] = ProofFormat.auto,
+    tree: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Full tree: check the proof's leaves are "
+                                                 "in it (zk formats: the audit's proof table, proof.csv).")] = None,
+    totals: Annotated[Optional[Path], typer.Option(metavar="FILE", help="The per-asset totals the exchange "
+                                                   "published (JSON, docs/formats/totals.schema.json), with --root: "
+                                                   "compared by asset name and exact value.")] = None,
+    account: Annotated[Optional[str], typer.Option("--account", metavar="ID", help="Your own account id: the "
+                                                   "proof must be for it; a full-tree file (BitMEX, "
+                                                   "merkletreejs) is searched for your leaves.")] = None,
+    nonce: Annotated[Optional[str], typer.Option("--nonce", metavar="HEX", help="Your nonce, for a full-tree "
+                                                 "file (BitMEX: the proof nonce or the account nonce).")] = None,
     balance: Annotated[Optional[list[str]], typer.Option("--balance", metavar="ASSET=AMOUNT",
                                                          help="One of your balances, for a merkletreejs file "
                                                               "(repeat for each asset).")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="The audit's asset list (zk formats: "
-                                                   "cex_config.json or config.json, with CexAssetsInfo).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="The audit's asset list "
+                                                   "(zk formats: cex_config.json or config.json, with "
+                                                   "CexAssetsInfo).")] = None,
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
     from por.cli.history import pinned_signer, verify_periods
     from por.cli.output import emit_verdict
-    from por.liabilities.check import read_document, verify_proof_document
+    from por.liabilities.check import check_account, pinned_account, read_document, verify_proof_document
     from por.liabilities.foreign import detect
     from por.publication.verify import signature_facts
 
     commitments = commitment or []
-    customer = _customer(account, nonce, balance or [])
-    if (customer.given or config) and (len(proofs) > 1 or len(commitments) > 1):
-        raise InputError("--account, --nonce, --balance and --config check one file: verify each on its own",
-                         field="--config" if config else "--account")
     if totals and (len(proofs) > 1 or len(commitments) > 1):
         raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
+    account = pinned_account(account)
+    customer = _customer(account, nonce, balance or [])
+    if (customer.nonce is not None or customer.balances or config) and (len(proofs) > 1 or len(commitments) > 1):
+        raise InputError("--nonce, --balance and --config check one file: verify each on its own",
+                         field="--config" if config else "--nonce")
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
-                              json_out=json_out)
+                              json_out=json_out, quiet=quiet, account=account)
     proof, commitment = proofs[0], (commitments[0] if commitments else None)
     pinned_key = pinned_signer(commitment, signer)
     raw = read_document(proof)
-    pinned, root_bytes = _pinned_root(commitment, root)
+    pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
     verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals),
                                     customer, config)
+    if kind == "por":                       # a foreign format checks --account itself, or refuses it
+        check_account(verdict, account, kind)
     if not verdict.facts.get("anchored", True):
         verdict.facts.setdefault("notes", []).append(
             "root not compared with a published commitment: pass --commitment or --root")
@@ -221,8 +289,8 @@ def verify_inclusion(
         verdict.facts.setdefault("notes", []).append(
             "only the root was pinned: asset names, snapshot id and leaf count are checked against "
             "the published commitment only with --commitment")
-    signature_facts(verdict, commitment, pinned_key)
-    return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}")
+    signature_facts(verdict, commitment, pinned_key, doc=doc)
+    return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}", quiet=quiet)
 
 
 def _customer(account: Optional[str], nonce: Optional[str], balances: list[str]):
@@ -239,18 +307,23 @@ def _customer(account: Optional[str], nonce: Optional[str], balances: list[str])
 
 
 def verify_tree(
-    tree: Annotated[Path, typer.Argument(help="Full liabilities tree: por tree.bin or OKX V2 full-tree text.")],
-    format: Annotated[TreeFormat, typer.Option("--format", help="Tree format.")] = TreeFormat.auto,
-    commitment: Annotated[Optional[Path], typer.Option(help="commitment.json: root and totals must match.")] = None,
-    root: Annotated[Optional[str], typer.Option(help="Root hash (hex) the tree must have.")] = None,
-    signer: Annotated[Optional[str], typer.Option(help="Pinned signing key (0x address) the commitment must be "
-                                                       "signed by.")] = None,
-    totals: Annotated[Optional[Path], typer.Option(help="The per-asset totals the exchange published (JSON, "
-                                                   "docs/formats/totals.schema.json), with --root: compared by "
-                                                   "asset name and exact value.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="The audit's asset list (zk proof tables: "
-                                                   "cex_config.json or config.json, with CexAssetsInfo).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    tree: Annotated[Path, typer.Argument(metavar="TREE", help="Full liabilities tree: por tree.bin or OKX V2 "
+                                         "full-tree text.")],
+    format: Annotated[TreeFormat, typer.Option("--format", metavar=_choices(TreeFormat),
+                                               help="Tree format.")] = TreeFormat.auto,
+    commitment: Annotated[Optional[Path], typer.Option(metavar="FILE", help="commitment.json: root and totals "
+                                                       "must match.")] = None,
+    root: Annotated[Optional[str], typer.Option(metavar="HEX", help="Root hash the tree must have.")] = None,
+    signer: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address) the "
+                                                  "commitment must be signed by.")] = None,
+    totals: Annotated[Optional[Path], typer.Option(metavar="FILE", help="The per-asset totals the exchange "
+                                                   "published (JSON, docs/formats/totals.schema.json), with --root: "
+                                                   "compared by asset name and exact value.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="The audit's asset list "
+                                                   "(zk proof tables: cex_config.json or config.json, with "
+                                                   "CexAssetsInfo).")] = None,
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> int:
     """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
     from por.cli.history import pinned_signer
@@ -261,10 +334,10 @@ def verify_tree(
 
     pinned_key = pinned_signer(commitment, signer)
     head = read_head(tree)
-    pinned, root_bytes = _pinned_root(commitment, root)
+    pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
-    with progress_bar("verifying tree", None) as advance:
+    with progress_bar("verifying tree", None, quiet=quiet or json_out, unit="nodes") as advance:
         verdict = verify_tree_document(kind, tree, pinned, root_bytes, totals=_published_totals(totals),
                                        progress=advance, config=config)
-    signature_facts(verdict, commitment, pinned_key)
-    return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}")
+    signature_facts(verdict, commitment, pinned_key, doc=doc)
+    return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}", quiet=quiet)

@@ -1,35 +1,206 @@
-"""Terminal and JSON output shared by the commands, and progress bars."""
+"""Terminal and JSON output shared by the commands: options every command spells the same way,
+verdicts, tables that never cut an amount, and progress bars.
+
+Tables: an amount, a hash or an address is never truncated nor folded. Amounts are right-aligned
+with thousands separators and every digit; text folds on whole words;
+a table too wide for the terminal is shown one record per block instead. Piped output (no
+terminal, no COLUMNS) has no width limit: one line per row, for grep.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import sys
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, Iterator, Sequence
+
+import typer
 
 from por.text import terminal_text
 from por.verdict import Verdict
 
+# --- options spelled the same way in every command ------------------------------------------------
 
-def console(*, stderr: bool = False, soft_wrap: bool = True, piped_width: int | None = None):
-    """The one rich Console every command prints through. No highlighting: amounts and hashes are
-    shown as they are. Piped output gets `piped_width` columns, room for whole amounts."""
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success and show no progress; "
+                                                           "failures and errors still say why.")]
+JsonOut = Annotated[bool, typer.Option("--json", "-j", help="Print the result as JSON on stdout (nothing else).")]
+
+
+def console(*, stderr: bool = False):
+    """The one rich Console every command prints through: no highlighting (amounts and hashes are
+    shown as they are), no wrapping by rich (tables fold themselves, on whole words)."""
     from rich.console import Console
 
-    out = Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
-    if piped_width and not out.is_terminal:
-        out = Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap, width=piped_width)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def terminal_width() -> int | None:
+    """COLUMNS, else the terminal's width; None when piped (no limit)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((80, 24)).columns
+    return None
+
+
+def write_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(doc), indent=2, ensure_ascii=False) + "\n")
+
+
+# --- tables ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    """`kind`: "text" folds on whole words; "amount" is right-aligned, grouped by thousands, never
+    cut; "atom" (a hash, an address, an id) is never cut either."""
+
+    name: str
+    kind: str = "text"
+
+
+Cell = str | tuple[str, str]          # text, or (text, rich style)
+
+
+def group_amount(text: str) -> str:
+    """'1234567.000012' → '1,234,567.000012': every digit kept, thousands marked in the whole part."""
+    sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, frac = body.partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        return text
+    return f"{sign}{int(whole):,}{dot}{frac}"
+
+
+def _cell_len(text: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def _fold(text: str, width: int) -> list[str]:
+    """Whole words per line; a word longer than the line stays whole on its own line."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and _cell_len(line) + 1 + _cell_len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return lines
+
+
+def table_lines(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int | None) -> list[list[tuple[str, str]]]:
+    """The table as lines of (text, style) segments, fitted to `width` (None: no limit)."""
+    texts = [[c if isinstance(c, str) else c[0] for c in row] for row in rows]
+    styles = [["" if isinstance(c, str) else c[1] for c in row] for row in rows]
+    for i, column in enumerate(columns):
+        if column.kind == "amount":
+            for r in texts:
+                r[i] = group_amount(r[i])
+    natural = [max([_cell_len(c.name)] + [_cell_len(r[i]) for r in texts]) for i, c in enumerate(columns)]
+    gap = 2
+    if width is None or sum(natural) + gap * (len(columns) - 1) <= width:
+        widths = natural
+    else:
+        least = [max([max(_cell_len(w) for w in (c.name.split() or [""]))] +
+                     [max((_cell_len(w) for w in r[i].split()), default=0) for r in texts])
+                 if c.kind == "text" else natural[i] for i, c in enumerate(columns)]
+        spare = width - sum(least) - gap * (len(columns) - 1)
+        if spare < 0:
+            return _blocks(columns, texts, styles, width)
+        widths = list(least)
+        for i, column in enumerate(columns):        # text columns grow back towards their natural width
+            if column.kind == "text" and spare > 0:
+                grow = min(spare, natural[i] - least[i])
+                widths[i] += grow
+                spare -= grow
+    lines: list[list[tuple[str, str]]] = []
+    header = [_fold(c.name, widths[i]) if c.kind == "text" else [c.name] for i, c in enumerate(columns)]
+    lines += _join_cells(columns, header, ["bold"] * len(columns), widths, gap)
+    for row, row_styles in zip(texts, styles):
+        cells = [_fold(text, widths[i]) if columns[i].kind == "text" else [text] for i, text in enumerate(row)]
+        lines += _join_cells(columns, cells, row_styles, widths, gap)
+    return lines
+
+
+def _join_cells(columns, cells: list[list[str]], styles: list[str], widths: list[int], gap: int):
+    height = max(len(c) for c in cells)
+    out = []
+    for n in range(height):
+        segments = []
+        for i, column in enumerate(columns):
+            text = cells[i][n] if n < len(cells[i]) else ""
+            pad = widths[i] - _cell_len(text)
+            right = column.kind == "amount"
+            if i:
+                segments.append((" " * gap, ""))
+            if right:
+                segments.append((" " * pad, ""))
+            segments.append((text, styles[i] if text else ""))
+            if not right and i < len(columns) - 1:
+                segments.append((" " * pad, ""))
+        out.append(segments)
     return out
 
 
-def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
+def _blocks(columns, texts, styles, width: int) -> list[list[tuple[str, str]]]:
+    """One record per block: `name  value` lines, a blank line between records."""
+    label = max(_cell_len(c.name) for c in columns) + 2
+    lines: list[list[tuple[str, str]]] = []
+    for r, (row, row_styles) in enumerate(zip(texts, styles)):
+        if r:
+            lines.append([])
+        for column, text, style in zip(columns, row, row_styles):
+            values = _fold(text, max(width - label, 20)) if column.kind == "text" else [text]
+            for n, value in enumerate(values):
+                name = column.name if n == 0 else ""
+                lines.append([(name.ljust(label), "bold" if name else ""), (value, style)])
+    return lines
+
+
+def print_wrapped(text: str, *, first: str = "  ", rest: str = "    ", style: str = "", out=None) -> None:
+    """A line of prose folded on whole words to the terminal (amounts and hashes are words: never cut);
+    `first` starts it (rich markup allowed), `rest` indents what follows. Piped: one line."""
+    out = out or console()
+    width = terminal_width()
+    lead = len(_plain(first))
+    lines = [text] if width is None else _fold(text, max(width - max(lead, len(rest)), 20))
+    for n, line in enumerate(lines):
+        body = f"[{style}]{terminal_text(line)}[/]" if style else terminal_text(line)
+        out.print((first if n == 0 else rest) + body)
+
+
+def _plain(markup: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(markup).plain
+
+
+def print_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, title: str | None = None,
+                out=None) -> None:
+    out = out or console()
+    if title:
+        out.print(f"[bold]{terminal_text(title)}[/]")
+    for line in table_lines(columns, rows, terminal_width()):
+        markup = "".join(f"[{style}]{terminal_text(text)}[/]" if style else terminal_text(text)
+                         for text, style in line)
+        out.print(markup.rstrip())
+
+
+# --- verdicts ------------------------------------------------------------------------------------------
+
+def emit_verdict(verdict: Verdict, *, as_json: bool, title: str, quiet: bool = False) -> int:
     """Prints a verdict (JSON on stdout, or a human summary) and returns the exit code."""
     if as_json:
-        doc = {"verified": verdict.ok, "reasons": verdict.reasons, **_jsonable(verdict.facts)}
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        write_json({"verified": verdict.ok, "reasons": verdict.reasons, **verdict.facts})
         return 0 if verdict.ok else 1
-    from rich.table import Table
-
+    if quiet and verdict.ok:
+        return 0
     out = console()
     facts = verdict.facts
     if verdict.ok:
@@ -37,21 +208,20 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str) -> int:
     else:
         out.print(f"[bold red]NOT VERIFIED[/] {terminal_text(title)}")
         for reason in verdict.reasons:
-            out.print(f"  [red]✗[/] {terminal_text(reason)}")
+            print_wrapped(reason, first="  [red]✗[/] ", out=out)
+    if quiet:
+        return 1
     for key in ("account_id", "snapshot_id", "root", "leaf_count", "height", "signature"):
         if key in facts and facts[key] is not None:
             out.print(f"  {key.replace('_', ' ')}: {terminal_text(str(facts[key]))}")
     for key, label in (("balances", "balance"), ("totals", "total")):
         amounts = facts.get(key)
         if amounts:
-            table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-            table.add_column("asset")
-            table.add_column(label if verdict.ok else f"claimed {label} (unverified)", justify="right")
-            for asset, amount in amounts.items():
-                table.add_row(terminal_text(str(asset)), terminal_text(str(amount)))
-            out.print(table)
+            heading = label if verdict.ok else f"claimed {label} (unverified)"
+            print_table([Column("asset", "atom"), Column(heading, "amount")],
+                        [[str(asset), str(amount)] for asset, amount in amounts.items()], out=out)
     for note in facts.get("notes", []):
-        out.print(f"  [yellow]![/] {terminal_text(note)}")
+        print_wrapped(note, first="  [yellow]![/] ", out=out)
     return 0 if verdict.ok else 1
 
 
@@ -65,16 +235,22 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# --- progress ------------------------------------------------------------------------------------------
+
 @contextlib.contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
+def progress_bar(description: str, total: int | None, *, quiet: bool = False,
+                 unit: str = "") -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr when it is a terminal; silent otherwise, or with --quiet.
+
+    Without a total it counts (`12,345 rows`) instead of showing `12345/?`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     err = console(stderr=True)
-    if not err.is_terminal:
+    if quiet or not err.is_terminal:
         yield lambda advance: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as progress:
+    columns = ([BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed:,} " + unit)])
+    with Progress(TextColumn("{task.description}"), *columns, TimeElapsedColumn(), console=err,
+                  transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda advance: progress.advance(task, advance)

@@ -25,6 +25,7 @@ class Liabilities:
         self._columns: list[list[int]] | None = columns
         self._ids = self._hi = self._lo = None
         self._lists = True                   # which view is the truth
+        self.warnings: list[str] = []        # what the reader found worth a look (ids that mix scripts)
 
     @classmethod
     def from_arrays(cls, assets: list[Asset], ids, hi: np.ndarray, lo: np.ndarray) -> "Liabilities":
@@ -33,6 +34,7 @@ class Liabilities:
         book._account_ids = book._columns = None
         book._ids, book._hi, book._lo = ids, hi, lo
         book._lists = False
+        book.warnings = []
         return book
 
     def __len__(self) -> int:

@@ -7,6 +7,7 @@ user pinned (a commitment, a root) can be bad input.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import verify_inclusion
 from por.liabilities.pins import PublishedTotals, check_usage, compare_snapshot, compare_totals
 from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof, sums_json
+from por.liabilities.rows import check_account_id
 from por.liabilities.tree import sibling_positions
 from por.strictjson import loads, read_bounded
+from por.text import is_regular_file
 from por.verdict import Verdict
 
 MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a giant file to find out
@@ -42,7 +45,11 @@ def read_document(path: Path) -> bytes:
 
 
 def read_head(path: Path) -> bytes:
-    """The first bytes of a tree file, to tell its format."""
+    """The first bytes of a tree file, to tell its format. A tree is read more than once (and
+    a por tree by seeking), so it must be a regular file, not a pipe or a device."""
+    if path.exists() and not path.is_dir() and not is_regular_file(path):
+        raise InputError("not a regular file: a tree is read more than once (save it to a file first)",
+                         file=str(path))
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
@@ -108,11 +115,7 @@ def _verify_proof(kind, raw, path, pins, tree_path, customer=None, config=None) 
             check_leaves_in_tree(parsed, tree_path, verdict)
         if pins.totals is not None:
             _against_totals(verdict, pins.totals, sums_json(parsed.assets, parsed.root_sums), parsed.snapshot_id)
-        claimed = verdict.facts.get("account_id")
-        if customer is not None and customer.account is not None and claimed != customer.account:
-            verdict.fail(f"the proof is for account {verdict.facts.get('account_id')!r}, not for yours "
-                         f"({customer.account!r})")
-        return verdict
+        return verdict                      # --account: check_account, after
     options = {"customer": customer} if customer is not None and customer.given else {}
     if config is not None:
         options["config"] = config
@@ -126,6 +129,33 @@ def _against_totals(verdict: Verdict, totals: PublishedTotals, shown: dict[str, 
     compare_totals(verdict, shown, totals.totals, totals.source)
     compare_snapshot(verdict, totals, snapshot_id)
     verdict.facts["totals_pinned"] = totals.source
+
+
+def pinned_account(account: str | None) -> str | None:
+    """`--account`: the customer's own id, composed (NFC, as a keyboard may not type it) and
+    under the id rule every publication obeys; a bad one is bad input (exit 2)."""
+    if account is None:
+        return None
+    try:
+        return check_account_id(unicodedata.normalize("NFC", account))
+    except InputError as exc:
+        raise InputError(exc.reason, field="--account") from None
+
+
+def check_account(verdict: Verdict, account: str | None, kind: str) -> None:
+    """The proof must be for the customer's own id: a valid proof of someone else's balance
+    proves nothing to this customer. Ids are compared exactly (case-sensitive)."""
+    if account is None:
+        return
+    if kind != "por":
+        raise InputError(f"an {kind} proof carries no account id to compare with", field="--account")
+    claimed = verdict.facts.get("account_id")
+    if claimed is None:
+        verdict.fail("the proof's account id could not be read, so it is not known to be yours (--account)")
+    elif claimed != account:
+        verdict.fail(f"the proof is for account {claimed!r}, not for yours ({account!r})")
+    else:
+        verdict.facts["account_checked"] = True
 
 
 def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdict) -> None:

@@ -14,13 +14,17 @@ integer, i.e. (lo, hi) uint64 pairs.
 
 CSV comes in two ways. A plain file (no quotes, CR, NUL or blank lines: what
 exporters write) is parsed by Arrow's multi-threaded reader, and row k is
-line k + 2. Anything else goes through `csv` line by line (por.liabilities.book),
-which knows quoting and names the line of a malformed record exactly.
+line k + 2. Anything else goes through `csv` line by line (por.liabilities.rows),
+which knows quoting and names the line of a malformed record exactly. So does
+anything that is not a regular file (`-`, a pipe, a device): the fast path reads
+a file twice, a stream can be read once.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -30,7 +34,17 @@ import numpy as np
 from por.amounts import MAX_UNITS, Asset, AssetTable
 from por.errors import InputError
 from por.liabilities.book import Liabilities, exact_sum
-from por.liabilities.rows import HEADER, MAX_FIELD_CHARS, check_asset_symbol, check_row, csv_rows
+from por.liabilities.rows import (
+    HEADER,
+    MAX_CUSTOMER_BYTES,
+    MAX_FIELD_CHARS,
+    ambiguous_ids,
+    check_asset_symbol,
+    check_row,
+    csv_rows,
+    mixed_scripts,
+)
+from por.text import is_regular_file
 
 BATCH_ROWS = 1 << 16
 _PLAIN_ID = r"^[\x21-\x7e]{1,256}$"             # printable ASCII, no space: passes check_account_id
@@ -63,6 +77,11 @@ def load_customers(path: str | Path, table: AssetTable | None = None, *,
 
 def read_customers(path: Path, table: AssetTable, progress: Callable[[int], None] | None = None) -> Liabilities:
     _returning_allocator()
+    if not is_regular_file(path):
+        # `-`, a pipe (`publish <(...)`), a device: read once, as it streams, by the exact reader
+        return _collect(_python_csv_batches(path), table, str(path), progress)
+    if path.stat().st_size > MAX_CUSTOMER_BYTES:
+        raise InputError(f"file is {path.stat().st_size} bytes, over the {MAX_CUSTOMER_BYTES} limit", file=str(path))
     if path.suffix.lower() in (".parquet", ".pq"):
         return _collect(_parquet_batches(path), table, str(path), progress)
     try:
@@ -203,15 +222,58 @@ class _Collector:
         del encoded
         first = self._first_duplicate(accounts, len(ids))
         overflow = self._first_overflow(first[0] if first else self.rows)
-        # at one row, the row's own rules come first, then duplicates, then the running total
-        candidates = [(c[0], rank, c[1]) for rank, c in enumerate((self.error, first, overflow)) if c is not None]
+        ambiguous, warnings = self._look_alikes(ids, accounts)
+        # at one row, the row's own rules come first, then duplicates, then the running total, then look-alikes
+        candidates = [(c[0], rank, c[1]) for rank, c in enumerate((self.error, first, overflow, ambiguous))
+                      if c is not None]
         if candidates:
             raise min(candidates, key=lambda c: c[:2])[2]
         if pending is not None:
             raise pending
         if not self.rows:
             raise InputError("no customer rows", file=self.source, line=1)
-        return self._book(ids, accounts)
+        book = self._book(ids, accounts)
+        book.warnings = warnings
+        return book
+
+    def _look_alikes(self, ids, accounts: list[np.ndarray]) -> tuple[tuple[int, InputError] | None, list[str]]:
+        """Ids equal after NFKC (refused) and ids that mix scripts confusably (warnings). Only
+        non-ASCII ids can be either, so the common all-ASCII book costs one scan."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not len(ids) or pc.all(pc.match_substring_regex(ids, r"^[\x00-\x7f]*$")).as_py():
+            return None, []
+        wide = np.nonzero(~_mask(pc.match_substring_regex(ids, r"^[\x00-\x7f]*$")))[0]
+        texts = ids.take(pa.array(wide)).to_pylist()
+        # ids are numbered in order of first appearance, so id k first appears where the running max reaches k
+        running = np.maximum.accumulate(np.concatenate(accounts).astype(np.int64))
+        first_rows = np.nonzero(np.diff(running, prepend=-1) > 0)[0]
+
+        def first_line(index: int) -> int:
+            return self._line(int(first_rows[index]))
+
+        found = None
+        # an ASCII id is its own NFKC form: look up each wide id's form among all ids, then among the wide ones
+        forms = [unicodedata.normalize("NFKC", t) for t in texts]
+        equal = pc.index_in(pa.array(forms, pa.string()), value_set=ids).to_pylist()
+        pairs = {(min(int(w), e), max(int(w), e)) for w, e in zip(wide, equal) if e is not None and e != w}
+        pairs |= {(int(wide[a]), int(wide[b])) for a, b in ambiguous_ids(texts)}
+        if pairs:
+            earlier, later = min(pairs, key=lambda p: (first_line(p[1]), p[0]))
+            value = ids[later].as_py()
+            line = first_line(later)
+            found = (int(first_rows[later]), InputError(
+                f"account id {value!r} and {ids[earlier].as_py()!r} (line {first_line(earlier)}) are equal after "
+                f"Unicode NFKC normalisation: a customer cannot tell them apart (ambiguous ids)",
+                file=self.source, line=line, field="account_id"))
+        warnings = []
+        for index, text in zip(wide.tolist(), texts):
+            scripts = mixed_scripts(text)
+            if scripts:
+                warnings.append(f"{self.source}:{first_line(index)}: account id {text!r} mixes scripts "
+                                f"({', '.join(scripts)}): it may pass for another id")
+        return found, warnings
 
     def _first_duplicate(self, accounts: list[np.ndarray], count: int) -> tuple[int, InputError] | None:
         width = max(1, len(self.symbols))
@@ -295,7 +357,7 @@ def _plain_csv_batches(path: Path) -> Iterator[Batch]:
                                              strings_can_be_null=False, check_utf8=True))
     line = 2
     try:
-        reader = pacsv.open_csv(path, **options)
+        reader = pacsv.open_csv(_arrow_source(path), **options)
         for record_batch in reader:
             columns = [record_batch.column(i) for i in range(3)]
             if any((pc.max(pc.binary_length(c)).as_py() or 0) > MAX_FIELD_CHARS for c in columns):
@@ -358,12 +420,23 @@ def _python_csv_batches(path: Path) -> Iterator[Batch]:
         yield batch()
 
 
+def _arrow_source(path: Path):
+    """What pyarrow opens: the path, or an open file when the name is not UTF-8 (pyarrow encodes names as UTF-8)."""
+    import pyarrow as pa
+
+    try:
+        str(path).encode("utf-8")
+        return str(path)
+    except UnicodeEncodeError:
+        return pa.OSFile(os.fsencode(path))
+
+
 def _parquet_batches(path: Path) -> Iterator[Batch]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(_arrow_source(path))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
     names = parquet.schema_arrow.names

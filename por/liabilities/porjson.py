@@ -13,12 +13,14 @@ from typing import Any
 
 from por.amounts import Asset, check_asset_symbol, format_amount
 from por.errors import InputError
+from por.liabilities.rows import check_account_id
 from por.liabilities.tree import HASH_BYTES, HASH_NAME, MAX_HEIGHT
 from por.strictjson import Fields
 
 COMMITMENT_FORMAT = "por-commitment"
 PROOF_FORMAT = "por-inclusion-proof"
 VERSION = 1
+MAX_COMMITMENT_BYTES = 16 << 20     # a commitment is kilobytes: a pipe or a device is never read past this
 
 
 @dataclass
@@ -209,6 +211,16 @@ def parse_commitment(data: Any, source: str) -> Commitment:
     return commitment
 
 
+def _account_id(f: Fields) -> str:
+    """The id rule `publish` applies (por.liabilities.rows), so a proof cannot carry an id no
+    publication could hold: hidden characters, another normal form."""
+    value = f.str("account_id", max_len=1024)
+    try:
+        return check_account_id(value)
+    except InputError as exc:
+        raise f.error("account_id", exc.reason) from None
+
+
 def parse_proof(data: Any, source: str) -> InclusionProof:
     f = Fields(data, source)
     f.only("format", "version", "hash", "snapshot_id", "account_id", "nonce", "assets", "balances",
@@ -233,7 +245,7 @@ def parse_proof(data: Any, source: str) -> InclusionProof:
     root = f.obj("root").only("hash", "height", "sums")
     proof = InclusionProof(
         snapshot_id=f.str("snapshot_id", max_len=200),
-        account_id=f.str("account_id", max_len=1024),
+        account_id=_account_id(f),
         nonce=f.hex("nonce", 32),
         assets=assets,
         leaves=leaves,

@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 from por.errors import InputError
-from por.liabilities.porjson import Commitment, InclusionProof, PathStep, ProofLeaf, parse_commitment
+from por.liabilities.porjson import (
+    MAX_COMMITMENT_BYTES,
+    Commitment,
+    InclusionProof,
+    PathStep,
+    ProofLeaf,
+    parse_commitment,
+)
 from por.liabilities.publish import COMMITMENT_FILE, SECRETS_FILE, TREE_FILE
 from por.liabilities.tree import sibling_positions
 from por.liabilities.treefile import TreeFile
@@ -35,7 +42,8 @@ def find_secret(path: Path, account_id: str) -> tuple[bytes, list[int]]:
 
 def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
     folder = Path(folder)
-    commitment: Commitment = parse_commitment(load_file(folder / COMMITMENT_FILE), str(folder / COMMITMENT_FILE))
+    commitment: Commitment = parse_commitment(load_file(folder / COMMITMENT_FILE, MAX_COMMITMENT_BYTES),
+                                              str(folder / COMMITMENT_FILE))
     nonce, indices = find_secret(folder / SECRETS_FILE, account_id)
     leaves = []
     with TreeFile(folder / (commitment.tree_file or TREE_FILE)) as tree:

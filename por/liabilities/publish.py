@@ -25,17 +25,15 @@ from por.atomic import atomic_directory
 from por.errors import InputError
 from por.liabilities.book import Liabilities
 from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
+from por.liabilities.folder import COMMITMENT_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
 from por.liabilities.levels import build_levels, ints_to_limbs
 from por.liabilities.porjson import Commitment, dumps
 from por.liabilities.secrets import set_root, write_secrets
 from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, tree_height
 from por.liabilities.treefile import TreeHeader, header_line
 
-__all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "COMMITMENT_FILE", "TREE_FILE", "SECRETS_FILE"]
-
-COMMITMENT_FILE = "commitment.json"
-TREE_FILE = "tree.bin"
-SECRETS_FILE = "private/secrets.jsonl"
+__all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "not_a_publication", "COMMITMENT_FILE",
+           "TREE_FILE", "SECRETS_FILE", "PAGE_FILE"]
 
 
 @dataclass
@@ -155,7 +153,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
     if pieces.owners is not None:
         first_piece = np.searchsorted(pieces.owners, np.arange(len(liabilities) + 1))
     with contextlib.ExitStack() as stack:
-        staging = stack.enter_context(atomic_directory(out, replace=force))
+        staging = stack.enter_context(atomic_directory(out, replace=not_a_publication if force else False))
         client = None
         if dask:
             from por.liabilities.distributed import connect

@@ -14,27 +14,81 @@ from typing import Iterator
 
 from por.amounts import AmountError, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
-from por.text import bounded_lines, csv_field_limit
+from por.text import CappedReader, bounded_lines, csv_field_limit, is_hidden, open_input
 
 HEADER = ["account_id", "asset", "amount"]
 MAX_ID_BYTES = 256
 MAX_FIELD_CHARS = 4096
 MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
+MAX_CUSTOMER_BYTES = 16 << 30     # ~170M rows, past what one machine publishes: the end of a stream that never ends
 
 
 def check_account_id(account_id: str) -> str:
-    """Ids are bytes-exact: no trimming or normalisation, so reject what would be ambiguous."""
+    """One rule for ids on both sides, `publish` and every proof reader. Ids are compared
+    byte for byte and stay case-sensitive, so an id that could display as another, or
+    normalise to another, is refused: no trimming, NFC required, nothing hidden."""
     if not account_id:
         raise InputError("empty account id", field="account_id")
     if account_id != account_id.strip():
         raise InputError("account id has leading or trailing whitespace", field="account_id")
-    if len(account_id.encode("utf-8")) > MAX_ID_BYTES:
+    if len(account_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         raise InputError(f"account id longer than {MAX_ID_BYTES} bytes", field="account_id")
+    if account_id.isascii() and account_id.isprintable():
+        return account_id
     for char in account_id:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        if is_hidden(char):
             raise InputError(f"account id contains control or invisible character U+{ord(char):04X}",
                              field="account_id")
+    if not unicodedata.is_normalized("NFC", account_id):
+        raise InputError("account id is not in Unicode NFC form (a decomposed spelling of another id): "
+                         "write it composed (NFC)", field="account_id")
     return account_id
+
+
+def ambiguous_ids(ids: list[str]) -> list[tuple[int, int]]:
+    """(earlier, later) positions of distinct ids that are equal after NFKC (`ﬁ`/`fi`, `ａ`/`a`,
+    `²`/`2`): a customer cannot tell them apart, so `publish` refuses them. Case is kept."""
+    first: dict[str, int] = {}
+    pairs = []
+    for position, account_id in enumerate(ids):
+        key = account_id if account_id.isascii() else unicodedata.normalize("NFKC", account_id)
+        if key in first:
+            pairs.append((first[key], position))
+        else:
+            first[key] = position
+    return pairs
+
+
+# TS #39 section 5.1: a Han, Hiragana, Katakana, Hangul or Bopomofo character also counts for the
+# writing systems that combine them (Japanese, Korean, Han with Bopomofo)
+_AUGMENTED = {"Hani": {"Hanb", "Jpan", "Kore"}, "Hira": {"Jpan"}, "Kana": {"Jpan"}, "Hang": {"Kore"},
+              "Bopo": {"Hanb"}}
+_CONFUSABLE_WITH_LATIN = {"Cyrl", "Grek"}
+
+
+def mixed_scripts(account_id: str) -> list[str] | None:
+    """The scripts of an id that mixes scripts confusably, else None (Unicode TS #39: the
+    resolved script set of section 5.1 is empty, and the id is not Moderately Restrictive
+    (5.2): Latin plus one other script, Cyrillic and Greek excepted). `pаypal` with a
+    Cyrillic `а` is; `user-张三` and `山田タロウ` are not. A warning, never a refusal."""
+    if account_id.isascii():
+        return None
+    from fontTools.unicodedata import script, script_extension, script_name  # Unicode's own Script_Extensions
+
+    sets = []
+    for char in set(account_id):
+        scripts = set(script_extension(char))
+        if scripts <= {"Zyyy", "Zinh"}:          # Common and Inherited go with any script
+            continue
+        for name in list(scripts):
+            scripts |= _AUGMENTED.get(name, set())
+        sets.append(scripts)
+    if not sets or set.intersection(*sets):
+        return None
+    others = [s for s in sets if "Latn" not in s]
+    if others and set.intersection(*others) - _CONFUSABLE_WITH_LATIN:
+        return None
+    return sorted({script_name(script(c)) for c in account_id if script(c) not in ("Zyyy", "Zinh", "Zzzz")})
 
 
 def check_row(account_id: str | None, asset: str | None, amount: str | None, table: AssetTable) -> int:
@@ -53,18 +107,18 @@ def check_row(account_id: str | None, asset: str | None, amount: str | None, tab
 
 
 def csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    with handle, csv_field_limit(MAX_FIELD_CHARS):
-        reader = csv.reader(bounded_lines(handle, str(path), MAX_LINE_BYTES), strict=True)
+    """(line, account_id, asset, amount) of a customers CSV: a file, a pipe or `-`, read once."""
+    with open_input(path) as handle, csv_field_limit(MAX_FIELD_CHARS):
+        capped = CappedReader(handle, MAX_CUSTOMER_BYTES, str(path))
+        reader = csv.reader(bounded_lines(capped, str(path), MAX_LINE_BYTES), strict=True)
         try:
             header = next(reader, None)
             if header is None:
                 raise InputError("empty file: expected header `account_id,asset,amount`", file=str(path), line=1)
             if [h.strip() for h in header] != HEADER:
-                raise InputError(f"header must be `account_id,asset,amount`, got `{','.join(header)[:80]}`",
+                hint = " (Parquet is read from a file named *.parquet, never from a pipe)" \
+                    if header and header[0].startswith("PAR1") else ""
+                raise InputError(f"header must be `account_id,asset,amount`, got `{','.join(header)[:80]}`{hint}",
                                  file=str(path), line=1)
             rows = 0
             for row in reader:

@@ -32,6 +32,7 @@ from por.liabilities.tree import (
     record_size,
 )
 from por.strictjson import Fields, loads
+from por.text import is_regular_file
 from por.verdict import Verdict
 
 TREE_FORMAT = "por-tree"
@@ -76,6 +77,9 @@ class TreeFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.exists() and not is_regular_file(self.path):
+            raise InputError("not a regular file: a tree is read by seeking (save it to a file first)",
+                             file=str(path))
         try:
             self.handle = open(self.path, "rb")
         except OSError as exc:
@@ -103,6 +107,17 @@ class TreeFile:
 
     def close(self) -> None:
         self.handle.close()
+
+    def sha256(self, stop: threading.Event | None = None) -> bytes:
+        """The file's SHA-256, reading no more than the size its header declares and one byte
+        (so a file with trailing data, or a link to an endless device, differs and ends)."""
+        digest = hashlib.sha256()
+        left = self.expected_bytes + 1
+        with open(self.path, "rb") as handle:
+            while left and (chunk := handle.read(min(1 << 22, left))) and not (stop and stop.is_set()):
+                digest.update(chunk)
+                left -= len(chunk)
+        return digest.digest()
 
     def __enter__(self) -> "TreeFile":
         return self
@@ -154,7 +169,7 @@ def _parse_header(data, source: str) -> TreeHeader:
 def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
                      progress: Callable[[int], None] | None = None) -> Verdict:
     """Recomputes every inner node (hash and sums) level by level in bounded memory."""
-    with TreeFile(path) as tree, _FileDigest(tree.path, commitment is not None) as file_digest:
+    with TreeFile(path) as tree, _FileDigest(tree, commitment is not None) as file_digest:
         header = tree.header
         count = len(header.assets)
         verdict = Verdict.start(format="por", leaf_count=header.leaf_count, height=header.height)
@@ -225,8 +240,8 @@ class _FileDigest:
     """The file's SHA-256, read in a thread while the nodes are recomputed (reading and
     hashing large blocks release the GIL, so it costs a second core, not time)."""
 
-    def __init__(self, path: Path, wanted: bool) -> None:
-        self.path, self._digest, self._error = path, None, None
+    def __init__(self, tree: TreeFile, wanted: bool) -> None:
+        self.tree, self.path, self._digest, self._error = tree, tree.path, None, None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree sha256", daemon=True) if wanted else None
 
@@ -239,14 +254,10 @@ class _FileDigest:
         self._stop.set()
 
     def _run(self) -> None:
-        digest = hashlib.sha256()
         try:
-            with open(self.path, "rb") as handle:
-                while (chunk := handle.read(1 << 22)) and not self._stop.is_set():
-                    digest.update(chunk)
+            self._digest = self.tree.sha256(self._stop)
         except OSError as exc:
             self._error = exc
-        self._digest = digest.digest()
 
     def result(self) -> bytes:
         self._thread.join()

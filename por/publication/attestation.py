@@ -14,11 +14,10 @@ from pathlib import Path
 
 from por import signing
 from por.errors import InputError
-from por.liabilities.porjson import Commitment, parse_commitment
+from por.liabilities.folder import PAGE_FILE
+from por.liabilities.porjson import MAX_COMMITMENT_BYTES, Commitment, parse_commitment
 from por.publication import history
-from por.strictjson import MAX_DOCUMENT_BYTES, loads, read_bounded
-
-PAGE_FILE = "verify.html"
+from por.strictjson import loads, read_bounded
 
 
 def verifier_page() -> bytes:
@@ -30,7 +29,7 @@ def read_commitment(path: str | Path) -> tuple[str, bytes, dict, Commitment]:
     """A commitment from a publication folder or a commitment.json path: (place, bytes, doc, parsed)."""
     path = Path(path)
     file = path / "commitment.json" if path.is_dir() else path
-    raw = read_bounded(file, MAX_DOCUMENT_BYTES, " for a commitment", empty_ok=True)
+    raw = read_bounded(file, MAX_COMMITMENT_BYTES, " for a commitment", empty_ok=True)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -47,9 +46,9 @@ class PublicationExtras:
         self.link: dict[str, str] | None = None
         self.previous: Commitment | None = None
         if previous is not None:
-            _, raw, _, self.previous = read_commitment(previous)
+            _, _, doc, self.previous = read_commitment(previous)
             history.check_next(self.previous, snapshot_id, snapshot_time or "", exchange)
-            self.link = history.link_for(raw, self.previous)
+            self.link = history.link_for(doc, self.previous)
         self.key = signing.load_private_key(sign_key) if sign_key else None
         self.signer = signing.address_of(self.key) if self.key else None
         self.page = verifier_page()

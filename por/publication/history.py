@@ -2,17 +2,19 @@
 bytes of the one before it.
 
     "previous": {"snapshot_id": "<previous snapshot id>",
-                 "sha256": "<SHA-256 of the previous commitment.json file, hex>"}
+                 "sha256": "<SHA-256 of the previous commitment's canonical bytes, hex>"}
 
 The link is inside the (signed) commitment, so an exchange cannot later swap an
 old commitment for another one under the same snapshot id without breaking
 the next period's link; a verifier who kept any later commitment catches it.
+It hashes the bytes a signature covers (por.signing.canonical_bytes), so a copy
+re-formatted on its way to a verifier is the same commitment, not an alarm; a
+link to the file bytes (written before canonical links) is still honoured.
 Pure functions over parsed periods; reading folders happens in por/cli/history.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,12 +30,13 @@ PREVIOUS = "previous"
 @dataclass(frozen=True)
 class Link:
     snapshot_id: str
-    sha256: str          # hex SHA-256 of the previous commitment.json bytes
+    sha256: str          # hex SHA-256 of the previous commitment's canonical bytes (or, legacy, its file bytes)
 
 
-def link_for(raw: bytes, commitment: Commitment) -> dict[str, str]:
-    """The "previous" member that links a new commitment to `raw` (the old file's bytes)."""
-    return {"snapshot_id": commitment.snapshot_id, "sha256": hashlib.sha256(raw).hexdigest()}
+def link_for(doc: dict[str, Any], commitment: Commitment) -> dict[str, str]:
+    """The "previous" member that links a new commitment to the old one (`doc`, as read):
+    the digest its signature covers, so signing and linking name the same bytes."""
+    return {"snapshot_id": commitment.snapshot_id, "sha256": signing.digest_hex(doc)}
 
 
 def parse_link(doc: dict[str, Any], source: str) -> Link | None:
@@ -80,6 +83,10 @@ class Period:
     commitment: Commitment
     previous: Link | None
     problems: list[str] = field(default_factory=list)   # found at the I/O edge (tree file)
+    digest: str = ""                # of its canonical bytes: the commitment's identity, whatever its spacing
+
+    def __post_init__(self) -> None:
+        self.digest = self.digest or signing.digest_hex(self.doc)
 
     @property
     def label(self) -> str:
@@ -153,7 +160,8 @@ class _Findings(list):
 
 
 def _drop_repeats(periods: list[Period], findings: _Findings) -> list[Period]:
-    """The same file twice is harmless; two different commitments for one snapshot id are equivocation."""
+    """The same commitment twice (even re-formatted) is harmless; two different commitments
+    for one snapshot id are equivocation."""
     seen: dict[str, Period] = {}
     unique = []
     for period in periods:
@@ -161,9 +169,9 @@ def _drop_repeats(periods: list[Period], findings: _Findings) -> list[Period]:
         if first is None:
             seen[period.commitment.snapshot_id] = period
             unique.append(period)
-        elif first.raw_sha256 != period.raw_sha256:
+        elif first.digest != period.digest:
             findings.at(period, f"a different commitment under the same snapshot id as {first.place} "
-                                f"(sha256 {period.raw_sha256[:16]}… vs {first.raw_sha256[:16]}…): "
+                                f"(canonical sha256 {period.digest[:16]}… vs {first.digest[:16]}…): "
                                 f"one of them was changed after publication")
     return unique
 
@@ -181,10 +189,10 @@ def _check_link(before: Period, period: Period, findings: _Findings) -> str:
         findings.at(period, f"links to snapshot {link.snapshot_id!r}, but the period before it is "
                             f"{before.commitment.snapshot_id!r} (a period is missing, or the link was altered)")
         return "broken"
-    if link.sha256 != before.raw_sha256:
+    if link.sha256 not in (before.digest, before.raw_sha256):        # the file bytes: a link made before 0.2
         findings.at(before, f"commitment.json is not the one snapshot {period.commitment.snapshot_id!r} "
                             f"linked to: it was changed after publication "
-                            f"(file sha256 {before.raw_sha256}, linked {link.sha256})")
+                            f"(canonical sha256 {before.digest}, linked {link.sha256})")
         return "broken"
     return "ok"
 
@@ -193,14 +201,15 @@ def index_commitments(commitments: list[tuple[str, bytes, dict[str, Any], Commit
                       ) -> tuple[dict[str, tuple[str, dict[str, Any], Commitment]], list[str]]:
     """Pinned commitments by snapshot id, for checking one customer's proofs period by period.
 
-    Input items are (place, raw bytes, JSON doc, parsed). Two different files for
-    one snapshot id are a finding: the exchange showed two versions of that period.
+    Input items are (place, raw bytes, JSON doc, parsed). Two different commitments for
+    one snapshot id are a finding: the exchange showed two versions of that period (one
+    file re-formatted is the same commitment).
     """
     by_snapshot: dict[str, tuple[str, dict[str, Any], Commitment]] = {}
     digests: dict[str, str] = {}
     findings = []
-    for place, raw, doc, commitment in commitments:
-        digest = hashlib.sha256(raw).hexdigest()
+    for place, _raw, doc, commitment in commitments:
+        digest = signing.digest_hex(doc)
         sid = commitment.snapshot_id
         if sid in by_snapshot:
             if digests[sid] != digest:

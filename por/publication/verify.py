@@ -30,16 +30,19 @@ def verify_chain(folders: list[Path], pinned: str | None, *, trees: bool = True)
 
 
 def _load_period(folder: Path, trees: bool, notes: list[str]) -> tuple[Period, None] | tuple[None, str]:
-    """A period from its folder; a commitment that cannot be read is a finding (it is under test)."""
+    """A period from its folder; a commitment that cannot be read is a finding (it is under test),
+    a folder with no commitment at all is bad input."""
 
     if not folder.exists():
         raise InputError("no such folder or file", file=str(folder))
+    if folder.is_dir() and not (folder / "commitment.json").exists():     # not a publication at all: bad input
+        raise InputError("not a publication folder: it has no commitment.json (give folders `por publish` wrote)",
+                         file=str(folder))
     try:
         place, raw, doc, commitment = read_commitment(folder)
-        link = parse_link(doc, place)
+        period = Period(place, hashlib.sha256(raw).hexdigest(), doc, commitment, parse_link(doc, place))
     except InputError as exc:
         return None, f"{folder}: commitment cannot be read: {exc.location_text()}"
-    period = Period(place, hashlib.sha256(raw).hexdigest(), doc, commitment, link)
     if trees:
         _check_tree(folder, period, notes)
     return period, None
@@ -61,20 +64,17 @@ def _check_tree(folder: Path, period: Period, notes: list[str]) -> None:
     if not path.exists():
         notes.append(f"{period.label}: {commitment.tree_file} not present: tree not checked")
         return
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.digest() != commitment.tree_sha256:
-        period.problems.append(f"{commitment.tree_file} is not the tree the commitment pins "
-                               f"(sha256 {digest.hexdigest()}, pinned {commitment.tree_sha256.hex()})")
-        return
     try:
-        with TreeFile(path) as tree:
+        with TreeFile(path) as tree:        # the header first: it bounds how much is hashed
+            digest = tree.sha256()
             root = tree.node(tree.header.height, 0)
             header = tree.header
     except InputError as exc:
         period.problems.append(f"{commitment.tree_file}: {exc.reason}")
+        return
+    if digest != commitment.tree_sha256:
+        period.problems.append(f"{commitment.tree_file} is not the tree the commitment pins "
+                               f"(sha256 {digest.hex()}, pinned {commitment.tree_sha256.hex()})")
         return
     if root.hash != commitment.root or list(root.sums) != commitment.totals or \
             header.leaf_count != commitment.leaf_count or header.snapshot_id != commitment.snapshot_id:
@@ -82,12 +82,15 @@ def _check_tree(folder: Path, period: Period, notes: list[str]) -> None:
                                f"(root there {root.hash.hex()})")
 
 
-def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None) -> None:
-    """Checks the pinned commitment's signature and says what was (not) checked."""
+def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None, *,
+                    doc: dict | None = None) -> None:
+    """Checks the pinned commitment's signature and says what was (not) checked. `doc`: the
+    commitment's JSON when the caller has read it already (a pipe can be read only once)."""
     if commitment is None:
         verdict.facts["signature"] = "not checked (no commitment given)"
         return
-    _, _, doc, _ = read_commitment(commitment)
+    if doc is None:
+        _, _, doc, _ = read_commitment(commitment)
     result = check(doc, pinned)
     verdict.facts["signature"] = result.text
     if result.failed:

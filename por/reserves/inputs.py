@@ -19,14 +19,16 @@ from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, Wall
 from por.amounts import check_asset_symbol
 from por.errors import InputError
 from por.strictjson import Fields, load_file, read_bounded
-from por.text import bounded_lines, csv_field_limit
+from por.text import CappedReader, bounded_lines, csv_field_limit, open_input
 
 WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message", "signature", "script"]
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 _HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*\Z")
 MAX_WALLETS = 1_000_000
 MAX_CONFIG_BYTES = 1 << 20
+MAX_SNAPSHOT_BYTES = 16 << 20    # a height and a hash per chain
 MAX_LINE_BYTES = 1 << 20   # eight fields of at most 20,000 characters, with room to spare
+MAX_WALLET_FILE_BYTES = 1 << 30    # a million wallets of a kilobyte: the end of a pipe that never ends
 
 
 def load_wallets(path: str | Path) -> tuple[list[DeclaredWallet], str | None]:
@@ -81,13 +83,10 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
 
 def _wallets_csv(path: Path) -> list[DeclaredWallet]:
     source = str(path)
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=source) from None
     wallets = []
-    with handle, csv_field_limit(65536):
-        reader = csv.DictReader(bounded_lines(handle, source, MAX_LINE_BYTES), strict=True)
+    with open_input(path) as handle, csv_field_limit(65536):
+        capped = CappedReader(handle, MAX_WALLET_FILE_BYTES, source)
+        reader = csv.DictReader(bounded_lines(capped, source, MAX_LINE_BYTES), strict=True)
         try:
             if reader.fieldnames is None:
                 raise InputError("empty file: expected header " + ",".join(WALLET_COLUMNS), file=source, line=1)
@@ -141,7 +140,7 @@ def _wallets_json(path: Path) -> tuple[list[DeclaredWallet], str | None]:
 
 def load_snapshot(path: str | Path) -> Snapshot:
     source = str(path)
-    f = Fields(load_file(path), source)
+    f = Fields(load_file(path, MAX_SNAPSHOT_BYTES, " for a snapshot"), source)
     f.only("format", "version", "snapshot_id", "time", "chains")
     snapshot_id = f.str("snapshot_id", max_len=200)
     chains_obj = f.obj("chains")
