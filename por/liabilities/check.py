@@ -32,14 +32,16 @@ def read_candidate(path: Path) -> bytes:
 
 
 def read_document(path: Path) -> bytes:
-    """A proof document: the whole of a JSON proof (bounded), or only the first bytes of a
-    full-tree text file (BitMEX, merkletreejs), which its format streams from the path."""
+    """A proof document: the whole of a JSON proof (bounded; a pipe is read once), or only the first
+    bytes of a full-tree text file (BitMEX, merkletreejs), which its format streams from the path."""
+    if str(path) == "-" or not path.is_file():
+        return read_candidate(path)
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
     except OSError:
         return read_candidate(path)         # names the error
-    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"") or not path.is_file():
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b""):
         return read_candidate(path)
     return head
 

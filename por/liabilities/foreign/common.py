@@ -93,7 +93,8 @@ def check_customer(customer: Customer | None, fmt: str, required: tuple[str, ...
                          field=missing[0])
     for opt, given in have.items():
         if given and opt not in required and opt not in allowed:
-            raise InputError(f"a {fmt} document does not use {opt}", field=opt)
+            raise InputError(f"an {fmt} proof carries no account id to compare with" if opt == "--account"
+                             else f"a {fmt} document does not use {opt}", field=opt)
 
 
 def sha256_hex(text: str | bytes) -> str:
