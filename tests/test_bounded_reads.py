@@ -62,9 +62,9 @@ DEVICE_AS = {
     "proof": (["verify-inclusion", ZERO, "--commitment", "commitment.json"], "over the 67108864 limit"),
     "commitment": (["verify-inclusion", "proof.json", "--commitment", ZERO], "over the 16777216 limit"),
     "commitment_of_a_tree": (["verify-tree", "tree.bin", "--commitment", ZERO], "over the 16777216 limit"),
-    "assets": (["publish", "customers.csv", "--out", "out", "--assets", ZERO], "over the 1048576 limit"),
-    "sign_key": (["publish", "customers.csv", "--out", "out", "--sign-key", ZERO], "over the 4096 limit"),
-    "customers": (["publish", ZERO, "--out", "out"], "line longer than 65536 bytes"),
+    "assets": (["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--assets", ZERO], "over the 1048576 limit"),
+    "sign_key": (["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--sign-key", ZERO], "over the 4096 limit"),
+    "customers": (["publish", "--exchange", "Ex", ZERO, "--out", "out"], "line longer than 65536 bytes"),
     "tree": (["verify-tree", ZERO], "not a regular file"),
     "wallets": (["reserves", ZERO, "--snapshot", "snapshot.json", "--config", "chains.toml", "--exchange", "ex"],
                 "line longer than 1048576 bytes"),
@@ -117,15 +117,15 @@ def test_a_65_mib_proof_through_a_named_pipe_is_refused_at_the_limit(folder, tmp
 
 def test_publish_reads_customers_from_a_pipe_and_from_stdin(folder, tmp_path):
     customers = (folder / "customers.csv").read_bytes()
-    code, out, err = run_por("publish", folder / "customers.csv", "--out", tmp_path / "file", "--snapshot-id", "s")
+    code, out, err = run_por("publish", "--exchange", "Ex", folder / "customers.csv", "--out", tmp_path / "file", "--snapshot-id", "s")
     assert code == 0, err
     totals = json.loads((tmp_path / "file" / "commitment.json").read_text())["totals"]
-    shell = subprocess.run(["bash", "-c", f'"{sys.executable}" -m por publish <(cat customers.csv) '
+    shell = subprocess.run(["bash", "-c", f'"{sys.executable}" -m por publish <(cat customers.csv) --exchange Ex '
                                           f'--out "{tmp_path / "pipe"}" --snapshot-id s'],
                            cwd=folder, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                            timeout=60)
     assert shell.returncode == 0, shell.stderr
-    code, out, err, _, _ = por("publish", "-", "--out", tmp_path / "stdin", "--snapshot-id", "s", cwd=folder,
+    code, out, err, _, _ = por("publish", "--exchange", "Ex", "-", "--out", tmp_path / "stdin", "--snapshot-id", "s", cwd=folder,
                                stdin=customers)
     assert code == 0, err
     for name in ("pipe", "stdin"):
@@ -159,7 +159,7 @@ def test_ctrl_c_ends_a_wait_for_a_fifo_with_no_writer_cleanly(folder, tmp_path):
 @pytest.mark.parametrize("target", ["dev_zero", "trailing_data"])
 def test_history_hashes_a_tree_no_further_than_its_header_declares(tmp_path, target):
     customers = write_customers(tmp_path / "c.csv", 10)
-    code, _, err = run_por("publish", customers, "--out", tmp_path / "pub", "--snapshot-id", "s1")
+    code, _, err = run_por("publish", "--exchange", "Ex", customers, "--out", tmp_path / "pub", "--snapshot-id", "s1")
     assert code == 0, err
     tree = tmp_path / "pub" / "tree.bin"
     if target == "dev_zero":

@@ -32,7 +32,7 @@ def publish_csv(tmp_path: Path, body: str, *, quoted: bool = False) -> tuple[int
     rows = body if not quoted else "".join(f'"{line.split(",")[0]}",{line.split(",", 1)[1]}\n'
                                            for line in body.splitlines())
     path.write_text(HEAD + rows, encoding="utf-8")
-    return run_por_process("publish", path, "--out", tmp_path / "out", "--snapshot-id", "s1")
+    return run_por_process("publish", path, "--exchange", "Ex", "--out", tmp_path / "out", "--snapshot-id", "s1")
 
 
 # --- the rule itself ---------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def test_publish_keeps_ids_that_differ_only_in_case(tmp_path):
 def test_publish_from_parquet_refuses_look_alikes_too(tmp_path):
     table = pa.table({"account_id": ["fish", "bob", "ﬁsh"], "asset": ["BTC"] * 3, "amount": ["1", "1", "1"]})
     pq.write_table(table, tmp_path / "c.parquet")
-    code, _, err = run_por_process("publish", tmp_path / "c.parquet", "--out", tmp_path / "out")
+    code, _, err = run_por_process("publish", tmp_path / "c.parquet", "--exchange", "Ex", "--out", tmp_path / "out")
     assert code == 2 and "c.parquet:3: account_id:" in err and "NFKC" in err, err
 
 
@@ -130,7 +130,7 @@ def test_a_proof_whose_id_no_publication_could_hold_is_not_verified(tmp_path, ac
 def cafe(tmp_path_factory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("account")
     (tmp / "c.csv").write_text(HEAD + "café,BTC,1.5\nbob,BTC,2\n", encoding="utf-8")
-    code, _, err = run_por("publish", tmp / "c.csv", "--out", tmp / "pub", "--snapshot-id", "s1")
+    code, _, err = run_por("publish", tmp / "c.csv", "--exchange", "Ex", "--out", tmp / "pub", "--snapshot-id", "s1")
     assert code == 0, err
     assert run_por("prove", tmp / "pub", "café", "--out", tmp / "cafe.json")[0] == 0
     assert run_por("prove", tmp / "pub", "bob", "--out", tmp / "bob.json")[0] == 0

@@ -40,7 +40,7 @@ def test_ordinary_text_is_left_alone(text):
 def publication(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("text")
     customers = write_customers(root / "c.csv", 5)
-    code, _, err = run_por("publish", customers, "--out", root / "pub", "--snapshot-id", "s1")
+    code, _, err = run_por("publish", "--exchange", "Ex", customers, "--exchange", "Ex", "--out", root / "pub", "--snapshot-id", "s1")
     assert code == 0, err
     code, _, err = run_por("prove", root / "pub", "user-0000001", "--out", root / "proof.json")
     assert code == 0, err
@@ -86,7 +86,7 @@ def test_escape_codes_in_the_pinned_commitment_are_shown_visibly(publication, tm
 
 def test_nul_and_escape_bytes_in_an_input_header_are_shown_visibly(tmp_path):
     (tmp_path / "c.csv").write_bytes(b"acc\x00ount\x1b[2K_id,asset,amount\nalice,BTC,1\n")
-    code, out, err = run_por_process("publish", tmp_path / "c.csv", "--out", tmp_path / "out")
+    code, out, err = run_por_process("publish", "--exchange", "Ex", tmp_path / "c.csv", "--out", tmp_path / "out")
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "\x00" not in err and "\x1b" not in err
     assert "acc\\x00ount\\x1b[2K_id" in err, err
