@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,12 +20,28 @@ class ProofFormat(str, enum.Enum):
     por = "por"
     okx_v1 = "okx-v1"
     okx_v2 = "okx-v2"
+    okx_stark = "okx-stark"
+    bybit = "bybit"
+    bitget = "bitget"
+    mexc = "mexc"
+    coinex = "coinex"
+    bitmex = "bitmex"
+    merkletreejs = "merkletreejs"
+    gate_zk = "gate-zk"
+    htx_zk = "htx-zk"
+    binance_zk = "binance-zk"
 
 
 class TreeFormat(str, enum.Enum):
     auto = "auto"
     por = "por"
     okx_v2 = "okx-v2"
+    bitmex = "bitmex"
+    merkletreejs = "merkletreejs"
+    gate_zk = "gate-zk"
+    htx_zk = "htx-zk"
+    binance_zk = "binance-zk"
+    zk_proof_table = "zk-proof-table"
 
 
 def _choices(kind: type[enum.Enum]) -> str:
@@ -71,13 +88,13 @@ def publish(
     quiet: Quiet = False,
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from por.atomic import check_not_inside, check_output_folder, claim_folder
     from por.liabilities.folder import not_a_publication
     from por.text import utc_time
 
-    snapshot_id = snapshot_id or datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    snapshot_id = snapshot_id or datetime.now(UTC).strftime("%Y-%m-%d")
     _check_label(snapshot_id, "snapshot-id")
     _check_label(exchange, "exchange")
     if snapshot_time is not None:
@@ -188,9 +205,13 @@ def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
         doc = load_file(commitment_path, MAX_COMMITMENT_BYTES, " for a commitment")
         return parse_commitment(doc, str(commitment_path)), None, doc
     if root_hex:
-        value = root_hex.lower().removeprefix("0x")
-        if not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise InputError("expected 64 hex digits", field="--root")
+        # The format's native width: 64 hex digits (por, SHA-256), 32 (MEXC), 16 (Bitget,
+        # merkletreejs leaves); a zk root is a field element, written with or without leading zeros.
+        value = root_hex.strip().lower()
+        if value.startswith("0x") and 0 < len(value) - 2 <= 64 and re.fullmatch(r"0x[0-9a-f]+", value):
+            value = value[2:].rjust(64, "0") if len(value) - 2 not in (16, 32) else value[2:]
+        if not re.fullmatch(r"[0-9a-f]{16}|[0-9a-f]{32}|[0-9a-f]{64}", value):
+            raise InputError("expected 64 hex digits (16 or 32 for formats with shorter hashes)", field="--root")
         return None, bytes.fromhex(value), None
     return None, None, None
 
@@ -202,8 +223,9 @@ def _published_totals(path: Optional[Path]):
 
 
 def verify_inclusion(
-    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX V1 "
-                                                 "proof or OKX V2 user file; several: one customer's periods.")],
+    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX, "
+                                                 "Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX zk, a BitMEX "
+                                                 "or merkletreejs full tree; several: one customer's periods.")],
     commitment: Annotated[Optional[list[Path]], typer.Option(metavar="FILE", help="The published commitment.json "
                                                              "to check against (repeat for several "
                                                              "periods).")] = None,
@@ -214,19 +236,28 @@ def verify_inclusion(
     format: Annotated[ProofFormat, typer.Option("--format", metavar=_choices(ProofFormat),
                                                 help="Proof format.")] = ProofFormat.auto,
     tree: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Full tree: check the proof's leaves are "
-                                                 "in it.")] = None,
+                                                 "in it (zk formats: the audit's proof table, proof.csv).")] = None,
     totals: Annotated[Optional[Path], typer.Option(metavar="FILE", help="The per-asset totals the exchange "
                                                    "published (JSON, docs/formats/totals.schema.json), with --root: "
                                                    "compared by asset name and exact value.")] = None,
     account: Annotated[Optional[str], typer.Option("--account", metavar="ID", help="Your own account id: the "
-                                                   "proof must be for it.")] = None,
+                                                   "proof must be for it; a full-tree file (BitMEX, "
+                                                   "merkletreejs) is searched for your leaves.")] = None,
+    nonce: Annotated[Optional[str], typer.Option("--nonce", metavar="HEX", help="Your nonce, for a full-tree "
+                                                 "file (BitMEX: the proof nonce or the account nonce).")] = None,
+    balance: Annotated[Optional[list[str]], typer.Option("--balance", metavar="ASSET=AMOUNT",
+                                                         help="One of your balances, for a merkletreejs file "
+                                                              "(repeat for each asset).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="The audit's asset list "
+                                                   "(zk formats: cex_config.json or config.json, with "
+                                                   "CexAssetsInfo).")] = None,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
     from por.cli.history import pinned_signer, verify_periods
     from por.cli.output import emit_verdict
-    from por.liabilities.check import check_account, pinned_account, read_candidate, verify_proof_document
+    from por.liabilities.check import check_account, pinned_account, read_document, verify_proof_document
     from por.liabilities.foreign import detect
     from por.publication.verify import signature_facts
 
@@ -234,22 +265,41 @@ def verify_inclusion(
     if totals and (len(proofs) > 1 or len(commitments) > 1):
         raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
     account = pinned_account(account)
+    customer = _customer(account, nonce, balance or [])
+    if (customer.nonce is not None or customer.balances or config) and (len(proofs) > 1 or len(commitments) > 1):
+        raise InputError("--nonce, --balance and --config check one file: verify each on its own",
+                         field="--config" if config else "--nonce")
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
                               json_out=json_out, quiet=quiet, account=account)
     proof, commitment = proofs[0], (commitments[0] if commitments else None)
     pinned_key = pinned_signer(commitment, signer)
-    raw = read_candidate(proof)
+    raw = read_document(proof)
     pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
-    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals))
-    check_account(verdict, account, kind)
+    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals),
+                                    customer, config)
+    if kind == "por":                       # a foreign format checks --account itself, or refuses it
+        check_account(verdict, account, kind)
     signature_facts(verdict, commitment, pinned_key, doc=doc)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"
             + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else ""))
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}", quiet=quiet)
+
+
+def _customer(account: Optional[str], nonce: Optional[str], balances: list[str]):
+    """The customer's own details (`--account`, `--nonce`, `--balance ASSET=AMOUNT`)."""
+    from por.liabilities.foreign.common import Customer
+
+    pairs = []
+    for item in balances:
+        asset, sep, amount = item.partition("=")
+        if not sep or not asset.strip() or not amount.strip():
+            raise InputError(f"{item[:40]!r}: expected ASSET=AMOUNT, e.g. btc=0.5", field="--balance")
+        pairs.append((asset.strip(), amount.strip()))
+    return Customer(account=account, nonce=nonce, balances=tuple(pairs))
 
 
 def verify_tree(
@@ -265,6 +315,9 @@ def verify_tree(
     totals: Annotated[Optional[Path], typer.Option(metavar="FILE", help="The per-asset totals the exchange "
                                                    "published (JSON, docs/formats/totals.schema.json), with --root: "
                                                    "compared by asset name and exact value.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="The audit's asset list "
+                                                   "(zk proof tables: cex_config.json or config.json, with "
+                                                   "CexAssetsInfo).")] = None,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:
@@ -281,7 +334,7 @@ def verify_tree(
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
     with progress_bar("verifying tree", None, quiet=quiet or json_out, unit="nodes") as advance:
         verdict = verify_tree_document(kind, tree, pinned, root_bytes, totals=_published_totals(totals),
-                                       progress=advance)
+                                       progress=advance, config=config)
     signature_facts(verdict, commitment, pinned_key, doc=doc)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(

@@ -9,10 +9,11 @@ concluded (`Verdict.conclude`): VERIFIED only when anchored to what the user pin
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from por.errors import InputError
+from por.liabilities.foreign.common import Customer, check_customer
 from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import binding, verify_inclusion
 from por.liabilities.pins import Pins, PublishedTotals, check_usage, compare_snapshot, compare_totals
@@ -29,6 +30,21 @@ MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a g
 def read_candidate(path: Path) -> bytes:
     """Reads the document under test; only an unreadable or non-document file is bad input."""
     return read_bounded(path, MAX_PROOF_BYTES, " for a proof")
+
+
+def read_document(path: Path) -> bytes:
+    """A proof document: the whole of a JSON proof (bounded; a pipe is read once), or only the first
+    bytes of a full-tree text file (BitMEX, merkletreejs), which its format streams from the path."""
+    if str(path) == "-" or not path.is_file():
+        return read_candidate(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return read_candidate(path)         # names the error
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b""):
+        return read_candidate(path)
+    return head
 
 
 def read_head(path: Path) -> bytes:
@@ -56,12 +72,27 @@ def guarded(check: Callable[[], Verdict]) -> Verdict:
 
 
 def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitment | None, root: bytes | None,
-                          tree: Path | None, totals: PublishedTotals | None = None) -> Verdict:
+                          tree: Path | None, totals: PublishedTotals | None = None,
+                          customer: Customer | None = None, config: Path | None = None) -> Verdict:
     """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing), and
-    with a root the totals the exchange published; concluded. A combination of pins that leaves one
-    unchecked is bad input (exit 2), raised before the document is verified."""
+    with a root the totals the exchange published; concluded. A combination of pins that leaves one unchecked
+    is bad input (exit 2), raised before the document is verified. `customer` (account, nonce,
+    balances) finds the customer's own leaves in a full-tree file; `config` is the audit's asset
+    list (zk formats): both refused (exit 2) where the format does not use them."""
     pins = check_usage(commitment, root, totals)
-    return _conclude(guarded(lambda: _verify_proof(kind, raw, path, pins, tree)), kind, pins)
+    if kind != "por":
+        fmt = foreign_format(kind)
+        if hasattr(fmt, "check_customer"):
+            fmt.check_customer(kind, customer)
+        else:
+            check_customer(customer, kind, (), ())
+        if tree is not None and kind not in fmt.tree_formats:
+            raise InputError(f"a {kind} proof has no full tree to be checked against", field="--tree")
+    elif customer is not None and (customer.nonce is not None or customer.balances):
+        raise InputError("a por proof names its own leaf: --nonce and --balance are for full-tree files",
+                         field="--nonce" if customer.nonce is not None else "--balance")
+    _check_config(kind, config)
+    return _conclude(guarded(lambda: _verify_proof(kind, raw, path, pins, tree, customer, config)), kind, pins)
 
 
 def _conclude(verdict: Verdict, kind: str, pins: Pins) -> Verdict:
@@ -76,7 +107,13 @@ def _conclude(verdict: Verdict, kind: str, pins: Pins) -> Verdict:
     return verdict
 
 
-def _verify_proof(kind, raw, path, pins, tree_path) -> Verdict:
+def _check_config(kind: str, config: Path | None) -> None:
+    """`--config` only where a format reads the audit's asset list: never silently ignored."""
+    if config is not None and (kind == "por" or not getattr(foreign_format(kind), "reads_config", False)):
+        raise InputError(f"a {kind} document has no audit asset list to check", field="--config")
+
+
+def _verify_proof(kind, raw, path, pins, tree_path, customer=None, config=None) -> Verdict:
     source = str(path)
     pinned, root_bytes = pins.commitment, pins.root
     if kind == "por":
@@ -93,8 +130,11 @@ def _verify_proof(kind, raw, path, pins, tree_path) -> Verdict:
             check_leaves_in_tree(parsed, tree_path, verdict)
         if pins.totals is not None:
             _against_totals(verdict, pins.totals, sums_json(parsed.assets, parsed.root_sums), parsed.snapshot_id)
-        return verdict
-    return foreign_format(kind).verify_proof(kind, raw, source, pins=pins, tree=tree_path)
+        return verdict                      # --account: check_account, after
+    options = {"customer": customer} if customer is not None and customer.given else {}
+    if config is not None:
+        options["config"] = config
+    return foreign_format(kind).verify_proof(kind, raw, source, pins=pins, tree=tree_path, **options)
 
 
 def _against_totals(verdict: Verdict, totals: PublishedTotals, shown: dict[str, str], snapshot_id: str | None) -> None:
@@ -154,9 +194,9 @@ def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdic
 
 def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, root: bytes | None, *,
                          totals: PublishedTotals | None = None,
-                         progress: Callable[[int], None] | None = None) -> Verdict:
+                         progress: Callable[[int], None] | None = None, config: Path | None = None) -> Verdict:
     """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing),
-    and with a root the totals the exchange published; concluded."""
+    and with a root the totals the exchange published; `config`: the audit's asset list (zk); concluded."""
     from por.liabilities.treefile import verify_tree_file  # numpy: only for trees
 
     pins = check_usage(commitment, root, totals)
@@ -169,5 +209,7 @@ def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, r
         if totals is not None and "totals" in verdict.facts:
             _against_totals(verdict, totals, verdict.facts["totals"], verdict.facts.get("snapshot_id"))
     else:
-        verdict = guarded(lambda: foreign_format(kind).verify_tree(kind, path, pins=pins, progress=progress))
+        _check_config(kind, config)
+        options = {"config": config} if config is not None else {}
+        verdict = guarded(lambda: foreign_format(kind).verify_tree(kind, path, pins=pins, progress=progress, **options))
     return _conclude(verdict, kind, pins)

@@ -1,6 +1,7 @@
 """The interface every foreign proof format implements.
 
-A foreign format is one exchange's published proofs (OKX today). It says which
+A foreign format is one exchange's published proofs (OKX, Bybit, Bitget, MEXC, CoinEx, BitMEX,
+merkletreejs trees, OKX zk-STARK, the Binance/Gate.io/HTX zk family). It says which
 documents are its own (`detect_proof`, `detect_tree`), and verifies them into a
 `Verdict` whose facts say what was checked and what was not (`anchored`: the
 result was compared with a root the user supplied; `root_binding`: what that root
@@ -10,14 +11,24 @@ saying what it cannot check: no pin is ever silently ignored. Parsing a document
 its own but defective raises `InputError`; `por.liabilities.check` turns that
 into a failed verification, because the document is what is under test.
 
+Facts use one vocabulary across formats (`por.liabilities.foreign.common.describe`): what was
+recomputed, how the hashes bind sums and labels, non-negativity, root pinned or from the file,
+zk proofs checked or not, hash width and collision cost.
+
+A full-tree format may also answer `verify-inclusion` for one customer (`customer`: account,
+nonce, balances); a format that uses those options, or the audit's asset list (`config`), says
+so (`check_customer`, `reads_config`), and `por.liabilities.check` refuses them (exit 2) for any
+other: an option is never silently ignored.
+
 Adding a format is one module in this package with an object that satisfies
 `ForeignFormat`, and one line in `detect.FORMATS` (docs/architecture.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from por.liabilities.pins import Pins
 from por.verdict import RootBinding, Verdict
@@ -36,9 +47,13 @@ class ForeignFormat(Protocol):
     def detect_tree(self, first_line: bytes) -> str | None:
         """The tree format name if a file starting with this line is one of this format's trees."""
 
-    def verify_proof(self, name: str, raw: bytes, source: str, *, pins: Pins, tree: Path | None) -> Verdict:
-        """One customer's proof; `tree`, when given, is the full tree its leaves must be in."""
+    def verify_proof(self, name: str, raw: bytes, source: str, *, pins: Pins, tree: Path | None,
+                     **options: Any) -> Verdict:
+        """One customer's proof; `tree`, when given, is the full tree its leaves must be in (zk: the
+        audit's proof table). `options`: `customer` (a `common.Customer`) and `config` (a path), only
+        when the format declares it reads them (`check_customer`, `reads_config`). A full-tree format
+        gets only the file's first bytes in `raw` and reads `source` itself."""
 
     def verify_tree(self, name: str, path: Path, *, pins: Pins,
-                    progress: Callable[[int], None] | None = None) -> Verdict:
+                    progress: Callable[[int], None] | None = None, **options: Any) -> Verdict:
         """Every node of a full tree, recomputed."""

@@ -23,10 +23,11 @@ import re
 import shutil
 import struct
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from por.errors import InputError
 from por.liabilities.foreign.okx.anchor import anchor, as_pins
