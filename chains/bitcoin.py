@@ -14,7 +14,10 @@ from chains.base import COMMON_KEYS, BalanceQuery, ChainConfig, min_confirmation
 from chains.bitcoin_address import NETWORKS, Decoded, Network, decode_address
 from chains.bitcoin_proofs import (
     ProofError,
+    Unsupported,
+    looks_like_bip137,
     verify_bip137_single,
+    verify_bip322_p2tr,
     verify_bip322_p2wpkh,
     verify_multisig_bip137,
     verify_multisig_bip322,
@@ -50,7 +53,10 @@ def balance_query(wallet: DeclaredWallet, config: ChainConfig) -> BalanceQuery:
 
 
 def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: ChainConfig) -> OwnershipResult:
-    """Pure: the message binds this exchange, snapshot and address, and the signature(s) prove control."""
+    """Pure: the message binds this exchange, snapshot and address, and the signature(s) prove control.
+
+    A proof por cannot check (a future witness version, a P2TR script path, proof of funds)
+    is `unsupported`: not counted, reported per address, never a verified one."""
     if wallet.message != expected_message:
         return OwnershipResult(False, f"signed message {wallet.message[:200]!r} is not the expected "
                                       f"{expected_message!r}")
@@ -60,6 +66,8 @@ def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: Chai
         return OwnershipResult(False, f"address: {exc}")
     try:
         return OwnershipResult(True, _verify(decoded, wallet))
+    except Unsupported as exc:
+        return OwnershipResult(False, f"unsupported: {exc}", unsupported=True)
     except ProofError as exc:
         return OwnershipResult(False, str(exc))
 
@@ -70,28 +78,36 @@ def _verify(decoded: Decoded, wallet: DeclaredWallet) -> str:
     except ValueError:
         raise ProofError("script is not hex") from None
     sigs = wallet.signatures
+    if not decoded.supported:
+        raise Unsupported(f"a witness v{decoded.version} address ({len(decoded.program)}-byte program): no "
+                          f"ownership proof for it can be checked yet")
+    if wallet.scheme not in (Scheme.BIP137, Scheme.BIP322):
+        raise ProofError(f"scheme {wallet.scheme.value} does not apply to Bitcoin")
     if decoded.kind == "p2wsh" or (decoded.kind == "p2sh" and script is not None):
         if wallet.scheme == Scheme.BIP137:
             if script is None:
                 raise ProofError("a multisig address needs its redeem / witness script in `script`")
             return "multisig, BIP-137: " + verify_multisig_bip137(decoded, script, sigs, wallet.message)
-        if wallet.scheme == Scheme.BIP322:
-            return "multisig, BIP-322: " + verify_multisig_bip322(decoded, script, sigs, wallet.message)
-        raise ProofError(f"scheme {wallet.scheme.value} does not apply to Bitcoin")
+        if decoded.kind == "p2sh":
+            raise Unsupported("BIP-322 for a P2SH multisig needs a legacy script interpreter: sign it with bip137")
+        return "multisig, BIP-322: " + verify_multisig_bip322(decoded, script, sigs, wallet.message)
     if script is not None:
         raise ProofError(f"`script` is only for multisig addresses; {decoded.address} is {decoded.kind}")
     if len(sigs) != 1:
         raise ProofError(f"a single-key address takes one signature, got {len(sigs)}")
-    if wallet.scheme == Scheme.BIP137 or (wallet.scheme == Scheme.BIP322 and decoded.kind == "p2pkh"):
-        # BIP-322 lets a P2PKH address prove with the legacy (BIP-137) format.
+    if wallet.scheme == Scheme.BIP137:
+        if decoded.kind == "p2tr":
+            raise ProofError("BIP-137 cannot prove a P2TR address (its key is tweaked, x-only): use bip322")
         verify_bip137_single(decoded, sigs[0], wallet.message)
         return f"BIP-137 signature by the key of this {decoded.kind} address"
-    if wallet.scheme == Scheme.BIP322 and decoded.kind == "p2wpkh":
-        verify_bip322_p2wpkh(decoded, sigs[0], wallet.message)
-        return "BIP-322 simple signature by the key of this p2wpkh address"
-    if wallet.scheme == Scheme.BIP322:
-        raise ProofError("BIP-322 simple for a wrapped (P2SH-P2WPKH) address is not supported; use bip137")
-    raise ProofError(f"scheme {wallet.scheme.value} does not apply to Bitcoin")
+    if looks_like_bip137(sigs[0]):
+        raise ProofError("a BIP-137 (signmessage) signature declared as scheme bip322: declare it as bip137")
+    if decoded.kind == "p2wpkh":
+        return verify_bip322_p2wpkh(decoded, sigs[0], wallet.message) + " signature by the key of this p2wpkh address"
+    if decoded.kind == "p2tr":
+        return (verify_bip322_p2tr(decoded, sigs[0], wallet.message)
+                + " Schnorr signature by the output key of this p2tr address (key path)")
+    raise Unsupported(f"BIP-322 for a {decoded.kind} address needs a legacy script interpreter: sign it with bip137")
 
 
 def _settings(name: str, config: ChainConfig) -> tuple[BitcoinSettings, list[str]]:

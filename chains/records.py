@@ -59,6 +59,7 @@ class Snapshot:
 class OwnershipResult:
     ok: bool
     reason: str            # why it is (not) proven; shown to the auditor
+    unsupported: bool = False   # not a failed proof: one por cannot check (reported per address, never counted)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import base64
 import coincurve
 import pytest
 from bitcoinlib.encoding import pubkeyhash_to_addr_bech32
+from embit import bech32
 
 from chains import bitcoin
 from chains.bitcoin_address import NETWORKS, decode_address, encode_address, multisig_script, p2wsh_script
@@ -68,7 +69,7 @@ def test_bitcoin_core_signmessage_vectors_verify(address, message, signature):
 # --- single key -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind, scheme, header_kind", [
     ("p2pkh", "bip137", "p2pkh"), ("p2wpkh", "bip137", "p2wpkh"), ("p2wpkh", "bip137", "p2pkh"),
-    ("p2wpkh", "bip322", None), ("p2pkh", "bip322", "p2pkh"),
+    ("p2wpkh", "bip322", None),
 ])
 def test_single_key_proofs_verify(kind, scheme, header_kind):
     wallet = single(kind)
@@ -225,11 +226,21 @@ def test_p2wsh_bip322_witness_with_signatures_out_of_key_order_fails():
     assert not result.ok and "in order" in result.reason
 
 
-def test_bip322_for_p2sh_multisig_is_refused_with_a_reason():
+def test_bip322_for_p2sh_multisig_is_unsupported_with_a_reason():
     wallet = multisig("p2sh")
     sigs = bip137_sigs(wallet, wallet.secrets[:2], msg(wallet.address))
     result = check(declared(wallet.address, "bip322", sigs, script=wallet.script))
-    assert not result.ok and "segwit only" in result.reason
+    assert not result.ok and result.unsupported and "sign it with bip137" in result.reason
+
+
+@pytest.mark.parametrize("kind, header_kind", [("p2pkh", "p2pkh"), ("p2wpkh", "p2wpkh"), ("p2wpkh", "p2pkh")])
+def test_a_bip137_signature_under_the_bip322_label_is_refused(kind, header_kind):
+    """The label says which encoding the signature is: a signmessage signature is never read as BIP-322."""
+    wallet = single(kind)
+    sig = sign_bip137(wallet.secrets[0], msg(wallet.address), header_kind)
+    assert check(declared(wallet.address, "bip137", [sig])).ok
+    result = check(declared(wallet.address, "bip322", [sig]))
+    assert not result.ok and not result.unsupported and "declare it as bip137" in result.reason
 
 
 def test_uncompressed_multisig_keys_match_only_as_serialised_in_the_script():
@@ -261,7 +272,8 @@ def test_bcoin_regtest_prefixes_round_trip():
     (VECTOR_P2WPKH, "another network"),
     (VECTOR_P2PKH, "of bitcoin, not of regtest"),
     (pubkeyhash_to_addr_bech32(b"\x07" * 20, prefix="bcrt"), "neither"),   # Bitcoin Core's regtest, not bcoin's
-    (pubkeyhash_to_addr_bech32(b"\x07" * 32, prefix="rb", witver=1), "witness version 1"),
+    (bech32.bech32_encode(bech32.Encoding.BECH32, "rb", [1] + bech32.convertbits(b"\x07" * 32, 8, 5)),
+     "bech32m, not bech32"),                                                   # witness v1 under bech32's checksum
     ("rb1qxyz", "invalid bech32"),
     ("hello", "neither"),
 ])
