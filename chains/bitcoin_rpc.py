@@ -6,7 +6,7 @@ read the history: a node with an address index (bcoin's REST `/tx/address`,
 batched; height and hashes over its Bitcoin Core-compatible JSON-RPC) and
 Esplora's REST API. Outputs are matched by exact script, never by address or
 hash: bcoin's index is keyed by hash, so the P2PKH and P2WPKH of one key share
-an entry. Every request goes through one `chains._http.Transport`.
+an entry, and so do a P2TR and the P2WSH of the same 32 bytes. Every request goes through one `chains._http.Transport`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from yarl import URL
 
 from chains._http import Transient, Transport, TransportSettings
 from chains.base import AgreeingAdapter, BalanceQuery, BalanceReading, gather_all
-from chains.bitcoin_address import Network, decode_address
+from chains.bitcoin_address import Network, decode_address, encode_address, witness_script_pubkey
 from por.errors import InputError, ProviderError
 
 MAX_SATS = 21_000_000 * 100_000_000
@@ -37,6 +37,16 @@ def output_script(query: BalanceQuery, net: Network) -> str:
         return decode_address(query.address, net).script.hex()
     except ValueError as exc:
         raise InputError(f"{query.address[:90]!r}: {exc}", field="address") from None
+
+
+def index_address(address: str, net: Network) -> str:
+    """The spelling a bcoin address index is asked with. bcoin (1.0.2) cannot parse bech32m, so a P2TR
+    is asked for by the bech32 (P2WSH) spelling of its 32-byte program: the index is keyed by those
+    bytes alone, and the exact-script match then keeps only the P2TR's own outputs."""
+    decoded = decode_address(address, net)
+    if decoded.version < 1:
+        return address
+    return encode_address(witness_script_pubkey(0, decoded.program), net)
 
 
 # --- history replay (pure) ---------------------------------------------------------------------------------
@@ -164,9 +174,12 @@ class NodeProvider(HttpProvider):
         answers = await gather_all([self._batch(batch) for batch in batches])
         return {address: records for batch, records in zip(batches, answers) for address in batch}
 
+    def _asked(self, batch: list[str]) -> list[str]:
+        return [index_address(a, self.settings.network) for a in batch]
+
     async def _batch(self, batch: list[str]) -> list[TxRecord]:
         named = batch[0] + (f" (and {len(batch) - 1} more in the batch)" if len(batch) > 1 else "")
-        txs = await self.request("POST", "/tx/address", body={"addresses": batch}, address=named)
+        txs = await self.request("POST", "/tx/address", body={"addresses": self._asked(batch)}, address=named)
         if not isinstance(txs, list):
             raise self.bad("/tx/address did not return a list", named)
         return [self._record(tx, named) for tx in txs]

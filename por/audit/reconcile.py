@@ -37,7 +37,7 @@ from por.audit.rules import (
 )
 from por.errors import InputError
 from por.reserves import AddressReserve, WalletType
-from por.reserves.classify import address_key, not_counted
+from por.reserves.classify import address_key, duplicate_positions, not_counted
 
 REPORT_FORMAT = "por-audit-report"
 REPORT_VERSION = 1
@@ -241,6 +241,7 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         groups[address_key(row.wallet)].append(i)
+    duplicates = duplicate_positions(list(rows))
     sums: dict[str, dict[WalletType, int]] = defaultdict(lambda: {t: 0 for t in ALL_TYPES})
     excluded: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     counted_at: dict[tuple[str, str, str], str] = {}
@@ -255,10 +256,9 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
                              file=source, field="amount")
         # The reading stage marks duplicates too; they are recomputed here, with all positions.
         flags = list(row.flags)
-        group = groups[key]
-        if len(group) > 1:
-            others = [rows[j].wallet.source or f"row {j + 1}" for j in group if j != i]
-            flags.append(f"declared {len(group)} times (also at {', '.join(others)}); counted at most once")
+        others = duplicates[i]
+        if others:
+            flags.append(f"declared {len(others) + 1} times (also at {', '.join(others)}); counted at most once")
         claimed_by = claims.get((wallet.chain, wallet.address.lower()))
         if claimed_by is not None:
             flags.append(f"also claimed by {claimed_by}")

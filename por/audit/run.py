@@ -95,7 +95,7 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     decimals = {a.symbol: a.decimals for a in pinned.assets} | {a.asset: a.decimals for a in reserves.assets.values()}
     result = reconcile(liabilities, reserves.rows, rules, assets=decimals, prices=price_table, options=options)
     reasons += [f"ownership proof failed for {r.wallet.chain} {r.wallet.address} ({r.wallet.source}): "
-                f"{r.ownership.reason}" for r in reserves.rows if not r.ownership.ok]
+                f"{r.ownership.reason}" for r in reserves.rows if not (r.ownership.ok or r.ownership.unsupported)]
     reasons += result.reasons
     return AuditReport(
         reconciliation=result, reasons=reasons, exchange=exchange, snapshot_id=pinned.snapshot_id,

@@ -52,7 +52,8 @@ def print_reserves(report, *, quiet: bool = False) -> None:
     if not quiet:
         rows = []
         for row in doc["addresses"]:
-            owner = ("verified", "green") if row["ownership"]["verified"] else ("not verified", "red")
+            owner = {"verified": ("verified", "green"), "failed": ("not verified", "red"),
+                     "unsupported": ("unsupported", "yellow")}[row["ownership"]["status"]]
             rows.append([row["chain"], row["asset"], row["wallet_type"], row["address"], row["balance"] or "-",
                          owner, "; ".join(row["flags"])])
         print_table([Column("chain", "atom"), Column("asset", "atom"), Column("type", "atom"),
@@ -65,10 +66,17 @@ def print_reserves(report, *, quiet: bool = False) -> None:
                     title="Proven reserves per asset", out=console)
         console.print()
     if report.ok:
-        console.print("[bold green]ALL OWNERSHIP PROOFS VERIFIED[/]")
+        console.print("[bold green]ALL OWNERSHIP PROOFS VERIFIED[/]" if not report.unsupported else
+                      "[bold green]EVERY OWNERSHIP PROOF POR CAN CHECK VERIFIED[/]")
     else:
-        failed = [r for r in report.rows if not r.ownership.ok]
+        failed = [r for r in report.rows if not (r.ownership.ok or r.ownership.unsupported)]
         console.print(f"[bold red]{len(failed)} OWNERSHIP PROOF(S) FAILED[/]: those addresses are not counted")
         for r in failed:
             output.print_wrapped(f"{r.wallet.chain} {r.wallet.address} ({r.wallet.source}): {r.ownership.reason}",
                                  first="  [red]✗[/] ", out=console)
+    if report.unsupported:
+        console.print(f"[bold yellow]{len(report.unsupported)} ADDRESS(ES) NOT COUNTED: UNSUPPORTED[/] "
+                      "(a kind por cannot check; not read)")
+        for r in report.unsupported:
+            output.print_wrapped(f"{r.wallet.chain} {r.wallet.address} ({r.wallet.source}): {r.ownership.reason}",
+                                 first="  [yellow]?[/] ", out=console)

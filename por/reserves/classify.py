@@ -1,7 +1,8 @@
 """What counts as a reserve: the one rule `por reserves` and `por audit` both apply to each declared address.
 
 An address counts when its ownership is proven, its balance was read at the
-snapshot, no other exchange claims it (when the policy excludes those), and it
+snapshot (an address of a kind por cannot check is never read: "not counted:
+unsupported", a finding about that address alone), no other exchange claims it (when the policy excludes those), and it
 was not already counted: an address declared twice counts once.
 """
 
@@ -21,6 +22,8 @@ def not_counted(row: AddressReserve, *, counted_at: str | None = None, claimed_b
 
     `counted_at`: where the same address was already counted; `claimed_by`: another
     exchange that declares it too. The category groups reasons in the report's notes."""
+    if row.ownership.unsupported:
+        return f"not counted: {row.ownership.reason}", "of a kind por cannot check (unsupported)"
     if not row.ownership.ok:
         return f"ownership not proven: {row.ownership.reason}", "with unproven ownership"
     if row.amount is None:
@@ -30,3 +33,19 @@ def not_counted(row: AddressReserve, *, counted_at: str | None = None, claimed_b
     if counted_at is not None:
         return f"declared again: already counted at {counted_at}", "duplicate"
     return None
+
+
+def ownership_status(row: AddressReserve) -> str:
+    """verified | failed | unsupported: one word per declaration, for reports and --json."""
+    if row.ownership.ok:
+        return "verified"
+    return "unsupported" if row.ownership.unsupported else "failed"
+
+
+def duplicate_positions(rows: list[AddressReserve]) -> list[list[str]]:
+    """Per row, the positions of every other declaration of the same address (empty when declared once)."""
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(address_key(row.wallet), []).append(i)
+    return [[rows[j].wallet.source or f"row {j + 1}" for j in groups[address_key(row.wallet)] if j != i]
+            for i, row in enumerate(rows)]

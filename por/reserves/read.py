@@ -18,7 +18,7 @@ from chains.base import BalanceQuery, ChainAdapter, ChainConfig, ChainFamily, mi
 from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_message
 from por.amounts import AssetTable, format_amount
 from por.errors import InputError, ProviderError
-from por.reserves.classify import address_key, not_counted
+from por.reserves.classify import address_key, duplicate_positions, not_counted, ownership_status
 
 MakeAdapter = Callable[[str, ChainConfig], ChainAdapter]      # (chain name, its chains.toml table) -> adapter
 
@@ -49,7 +49,12 @@ class ReservesReport:
 
     @property
     def ok(self) -> bool:
-        return all(row.ownership.ok for row in self.rows)
+        """Every proof por can check verified; an unsupported kind is a per-address finding, not a failure."""
+        return all(row.ownership.ok or row.ownership.unsupported for row in self.rows)
+
+    @property
+    def unsupported(self) -> list[AddressReserve]:
+        return [row for row in self.rows if row.ownership.unsupported]
 
     def to_json(self) -> dict[str, Any]:
         decimals = {a.asset: a.decimals for a in self.assets.values()}
@@ -57,12 +62,14 @@ class ReservesReport:
             "exchange": self.exchange,
             "snapshot_id": self.snapshot.snapshot_id,
             "verified": self.ok,
+            "unsupported": len(self.unsupported),
             "chains": {c.chain: {"height": c.height, "block_hash": c.block_hash}
                        for c in self.snapshot.chains.values()},
             "addresses": [
                 {"chain": r.wallet.chain, "asset": r.wallet.asset, "address": r.wallet.address,
                  "wallet_type": r.wallet.wallet_type.value, "source": r.wallet.source,
-                 "ownership": {"verified": r.ownership.ok, "reason": r.ownership.reason},
+                 "ownership": {"verified": r.ownership.ok, "status": ownership_status(r),
+                               "reason": r.ownership.reason},
                  "balance": None if r.amount is None else format_amount(r.amount, decimals[r.wallet.asset]),
                  "height": r.height, "provider": r.provider, "flags": r.flags}
                 for r in self.rows
@@ -95,14 +102,11 @@ def summarize(rows: list[AddressReserve], decimals: dict[str, int]) -> dict[str,
 
 
 def flag_duplicates(rows: list[AddressReserve]) -> None:
-    """Marks repeated declarations for `por reserves`; `por audit` leaves this to the reconciler."""
-    first: dict[tuple[str, str, str], str] = {}
-    for row in rows:
-        key = address_key(row.wallet)
-        if key in first:
-            row.flags.append(f"declared twice (first at {first[key]}); counted once")
-        else:
-            first[key] = row.wallet.source
+    """Marks every declaration of a repeated address with all the others' positions, for `por reserves`;
+    `por audit` leaves this to the reconciler (the same `duplicate_positions`)."""
+    for row, others in zip(rows, duplicate_positions(rows)):
+        if others:
+            row.flags.append(f"declared {len(others) + 1} times (also at {', '.join(others)}); counted at most once")
 
 
 @dataclass
@@ -143,7 +147,8 @@ def plan_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Map
         expected = ownership_message(snapshot.snapshot_id, exchange, wallet.address)
         row = AddressReserve(wallet, family.verify_ownership(wallet, expected, config), None)
         plan.rows.append(row)
-        plan.queries[wallet.chain].append((row, query))
+        if not row.ownership.unsupported:          # a kind por cannot check is never read, never counted
+            plan.queries[wallet.chain].append((row, query))
     return plan
 
 
