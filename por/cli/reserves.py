@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from por.cli import output
+from por.errors import InputError
+
+
+class WalletsFormat(str, enum.Enum):
+    por = "por"
+    okx = "okx"
 
 
 def register(app: typer.Typer, cls: type) -> None:
     app.command("reserves", cls=cls, epilog="por reserves wallets.csv --snapshot snapshot.json --config chains.toml "
-                                            "--exchange \"Example Exchange\"")(reserves)
+                                            "--exchange \"Example Exchange\"\n\n"
+                                            "por reserves okx_por_example.csv --format okx")(reserves)
 
 
 def reserves(
-    wallets: Annotated[Path, typer.Argument(metavar="WALLETS", help="Declared wallets (CSV or JSON).")],
-    snapshot: Annotated[Path, typer.Option(metavar="FILE", help="Snapshot file: per chain, height and block "
-                                           "hash.")],
-    config: Annotated[Path, typer.Option(metavar="FILE", help="chains.toml: providers per chain.")],
+    wallets: Annotated[Path, typer.Argument(metavar="WALLETS", help="Declared wallets (CSV or JSON), or with "
+                                            "--format okx OKX's published address file.")],
+    snapshot: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Snapshot file: per chain, height and "
+                                                     "block hash (required for --format por).")] = None,
+    config: Annotated[Optional[Path], typer.Option(metavar="FILE", help="chains.toml: providers per chain "
+                                                   "(required for --format por).")] = None,
     exchange: Annotated[Optional[str], typer.Option(metavar="NAME", help="Exchange name bound into ownership "
                                                     "messages: required unless the wallets file (JSON) names "
                                                     "it.")] = None,
+    format: Annotated[WalletsFormat, typer.Option("--format", metavar="por|okx", help="por: our wallets file "
+                                                  "(docs/formats/wallets.md); okx: OKX's address file, every "
+                                                  "row's signature checked offline.")] = WalletsFormat.por,
     json_out: output.JsonOut = False,
     quiet: output.Quiet = False,
 ) -> int:
@@ -33,6 +46,11 @@ def reserves(
     from por.reserves.inputs import load_reserves_inputs
     from por.reserves.read import flag_duplicates, read_reserves
 
+    if format == WalletsFormat.okx:
+        return okx_reserves(wallets, json_out=json_out, quiet=quiet)
+    if snapshot is None or config is None:
+        raise InputError("--snapshot and --config are required to read reserves (or pass --format okx)",
+                         field="--snapshot" if snapshot is None else "--config")
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)
     with progress_bar("reading reserves", len(declared), quiet=quiet or json_out) as advance:
         report = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
@@ -80,3 +98,44 @@ def print_reserves(report, *, quiet: bool = False) -> None:
         for r in report.unsupported:
             output.print_wrapped(f"{r.wallet.chain} {r.wallet.address} ({r.wallet.source}): {r.ownership.reason}",
                                  first="  [yellow]?[/] ", out=console)
+
+
+OKX_STYLES = {"verified": "green", "owner-verified": "yellow", "not checked": "yellow", "unsupported": "yellow",
+              "failed": "red"}
+
+
+def okx_reserves(path: Path, *, json_out: bool, quiet: bool) -> int:
+    """OKX's address file: each row's status, the summary beside the rows, exit 1 if any row failed."""
+    from por.cli.output import Column, print_table
+    from por.reserves.okx_addresses import check_okx_file
+
+    report = check_okx_file(path)
+    if json_out:
+        output.write_json(report.to_json())
+        return 0 if report.ok else 1
+    if quiet and report.ok:
+        return 0
+    console = output.console()
+    print_table([Column("line", "amount"), Column("coin", "atom"), Column("type", "atom"), Column("address", "atom"),
+                 Column("amount", "amount"), Column("status"), Column("why")],
+                [[str(v.row.line), v.row.coin, v.row.type or "-", v.row.address, v.row.amount,
+                  (v.status, OKX_STYLES[v.status]), v.reason] for v in report.verdicts],
+                title=f"OKX address file {path.name}: ownership of every row, checked offline", out=console)
+    console.print()
+    print_table([Column("summary coin", "atom"), Column("height", "atom"), Column("summary amount", "amount"),
+                 Column("rows", "amount"), Column("rows' amount", "amount")],
+                [[t["coin"], t["snapshot_height"], t["summary_amount"], str(t["rows"]), t["rows_amount"]]
+                 for t in report.totals()],
+                title="The file's summary beside its rows (information: a sample need not add up)", out=console)
+    console.print()
+    counts = report.counts()
+    for message in sorted({v.row.message for v in report.verdicts}):
+        output.print_wrapped(f"every row signs {message!r}: it names no snapshot or period, so a signature made "
+                             "for another period verifies just as well", first="  [yellow]note[/] ",
+                             out=console)
+    line = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    if report.ok:
+        console.print(f"[bold green]NO ROW FAILED[/] ({line}); only 'verified' rows are proven by signature alone")
+    else:
+        console.print(f"[bold red]{counts['failed']} ROW(S) FAILED[/] ({line})")
+    return 0 if report.ok else 1
