@@ -31,4 +31,4 @@ def family_module(family: str) -> ChainFamily:
 
 
 __all__ = ["FAMILIES", "ChainFamily", "family_module", "base", "bitcoin", "bitcoin_address", "bitcoin_proofs",
-           "bitcoin_rpc", "evm", "evm_rpc", "records"]
+           "bitcoin_rpc", "evm", "evm_rpc", "okx_signatures", "records"]
