@@ -142,7 +142,7 @@ def cold_total_jpy_check(rule: ColdStorageRule, values: list[tuple[int, int, Fra
     """
     total = sum((price * liab for liab, _, price in values), Fraction(0))
     in_cold = sum((price * min(cold, liab) for liab, cold, price in values), Fraction(0))
-    required = Fraction(rule.min_ratio) * total
+    required = Fraction(ceil_times(Fraction(rule.min_ratio) * total, 1))    # rounded up to a whole yen
     ok = in_cold >= required
     reason = None
     if not ok:

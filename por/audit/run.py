@@ -70,7 +70,8 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     price_table = load_prices(prices) if prices else None
     liabilities = {a.symbol: total for a, total in zip(pinned.assets, pinned.totals)}
     check_prices(rules, liabilities, price_table)
-    declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange or pinned.exchange)
+    declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange,
+                                                            commitment_exchange=pinned.exchange)
     plan = plan_reserves(declared, snap, chains, exchange)     # every chain table and wallet checked: no slow work yet
     options = ReconcileOptions(
         also_claimed=claims_of_others(also_claimed or []),

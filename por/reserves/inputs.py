@@ -11,6 +11,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,26 @@ MAX_LINE_BYTES = 1 << 20   # eight fields of at most 20,000 characters, with roo
 MAX_WALLET_FILE_BYTES = 1 << 30    # a million wallets of a kilobyte: the end of a pipe that never ends
 
 
+@dataclass(frozen=True)
+class WalletsFile:
+    """A wallet declaration: the wallets, and the labels a JSON declaration states (checked, never ignored)."""
+
+    wallets: list[DeclaredWallet]
+    exchange: str | None = None
+    snapshot_id: str | None = None
+
+
 def load_wallets(path: str | Path) -> tuple[list[DeclaredWallet], str | None]:
     """CSV or JSON declaration -> wallets, and the exchange name if the file states it."""
+    declaration = load_declaration(path)
+    return declaration.wallets, declaration.exchange
+
+
+def load_declaration(path: str | Path) -> WalletsFile:
     path = Path(path)
     if path.suffix.lower() == ".json":
         return _wallets_json(path)
-    return _wallets_csv(path), None
+    return WalletsFile(_wallets_csv(path))
 
 
 def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: str = "") -> DeclaredWallet:
@@ -111,7 +126,7 @@ def _wallets_csv(path: Path) -> list[DeclaredWallet]:
     return wallets
 
 
-def _wallets_json(path: Path) -> tuple[list[DeclaredWallet], str | None]:
+def _wallets_json(path: Path) -> WalletsFile:
     source = str(path)
     data = load_file(path)
     if isinstance(data, list):
@@ -119,6 +134,7 @@ def _wallets_json(path: Path) -> tuple[list[DeclaredWallet], str | None]:
     f = Fields(data, source)
     f.only("format", "version", "exchange", "snapshot_id", "wallets")
     exchange = f.str("exchange", optional=True, max_len=200)
+    snapshot_id = f.str("snapshot_id", optional=True, max_len=200)
     items = f.get("wallets", list)
     if not items:
         raise f.error("wallets", "no wallets declared")
@@ -135,7 +151,7 @@ def _wallets_json(path: Path) -> tuple[list[DeclaredWallet], str | None]:
                 raise InputError("signatures must be strings", file=source, field=f"wallets[{i}].signature")
             row["signature"] = "|".join(row["signature"])
         wallets.append(_wallet(row, source, None, field_prefix=f"wallets[{i}]."))
-    return wallets, exchange
+    return WalletsFile(wallets, exchange, snapshot_id)
 
 
 def load_snapshot(path: str | Path) -> Snapshot:
@@ -199,12 +215,35 @@ def _stderr_note(message: str) -> None:
     print(f"por: note: {message}", file=sys.stderr)
 
 
-def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path,
-                         exchange: str | None) -> tuple[list[DeclaredWallet], Snapshot, dict[str, dict[str, Any]], str]:
-    """The three reserves inputs, parsed, and the exchange name settled (shared by `por reserves` and the audit)."""
-    declared, stated = load_wallets(wallets)
-    exchange = exchange or stated
-    if not exchange:
+def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: str | None, *,
+                         commitment_exchange: str | None = None,
+                         ) -> tuple[list[DeclaredWallet], Snapshot, dict[str, dict[str, Any]], str]:
+    """The three reserves inputs, parsed, and the exchange name settled (shared by `por reserves` and the audit).
+
+    Every label is enforced: the exchange named by `--exchange`, the wallets file and the
+    commitment (`commitment_exchange`, for the audit) must be one name, and a wallets file's
+    `snapshot_id` must be the snapshot file's. A disagreement is bad input (exit 2): the
+    ownership messages bind one exchange and one period, and which one was meant is the
+    user's to say, not ours to guess."""
+    declaration = load_declaration(wallets)
+    exchange = settle_exchange(exchange, declaration.exchange, commitment_exchange, str(wallets))
+    snap = load_snapshot(snapshot)
+    if declaration.snapshot_id is not None and declaration.snapshot_id != snap.snapshot_id:
+        raise InputError(f"the wallets file declares snapshot {declaration.snapshot_id!r}, the snapshot file "
+                         f"{str(snapshot)!r} is {snap.snapshot_id!r}: pass the wallets and snapshot of one period",
+                         file=str(wallets), field="snapshot_id")
+    return declaration.wallets, snap, load_chains_config(config), exchange
+
+
+def settle_exchange(option: str | None, stated: str | None, committed: str | None, wallets: str) -> str:
+    """The one exchange name every source agrees on; InputError naming each source when they differ."""
+    named = {"--exchange": option, f"the wallets file {wallets!r}": stated, "the commitment": committed}
+    given = {where: name for where, name in named.items() if name}
+    if len(set(given.values())) > 1:
+        listed = ", ".join(f"{where} says {name!r}" for where, name in given.items())
+        raise InputError(f"exchange names disagree ({listed}): ownership messages bind one exchange; pass the "
+                         f"files of one exchange (or the --exchange it names)", field="--exchange")
+    if not given:
         raise InputError("the exchange name is needed to check ownership messages: pass --exchange",
                          field="--exchange")
-    return declared, load_snapshot(snapshot), load_chains_config(config), exchange
+    return next(iter(given.values()))
