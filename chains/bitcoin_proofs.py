@@ -190,7 +190,8 @@ def describe(proof: Bip322Proof) -> str:
     """How the proof was made, for the reason shown: variant and, for full, any time lock it carries."""
     if proof.variant == "simple":
         return "BIP-322 simple"
-    locks = [f"nLockTime {proof.locktime}"] * bool(proof.locktime) + [f"nSequence {proof.sequence}"] * bool(proof.sequence)
+    locks = ([f"nLockTime {proof.locktime}"] if proof.locktime else []) + \
+        ([f"nSequence {proof.sequence}"] if proof.sequence else [])
     return "BIP-322 full" + (f" (valid at {', '.join(locks)})" if locks else "")
 
 

@@ -177,7 +177,8 @@ def test_tron_rows_both_message_versions(tmp_path):
     address = tron_address(coincurve.PrivateKey(secret).public_key)
     v1, v2 = tron_hashes(coin_table()["tron_headers"], MESSAGE)
     rows = [["USDT-TRC20", "TRX", "1", address, "5", MESSAGE, sig, "", "", "", ""]
-            for sig in (hex_sig(v1, secret), hex_sig(v2, secret), hex_sig(v1, key(8)), flip_hex(hex_sig(v1, secret), 5))]
+            for sig in (hex_sig(v1, secret), hex_sig(v2, secret), hex_sig(v1, key(8)),
+                        flip_hex(hex_sig(v1, secret), 5))]
     got = [v.status for v in check_okx_file(okx_file(tmp_path, rows)).verdicts]
     assert address.startswith("T") and got == ["verified", "verified", "failed", "failed"]
 

@@ -135,7 +135,9 @@ def _plain(value: Decimal) -> str:
 # --- reading -------------------------------------------------------------------------------------------------------
 def split_line(line: str) -> list[str]:
     """OKX's split: on commas, except inside [...] or {...} (EOS's JSON keys) and "..." quotes."""
-    fields, current, depth, quoted = [], [], 0, False
+    fields: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     for char in line:
         if char == '"':
             quoted = not quoted
