@@ -26,7 +26,7 @@ from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from por.errors import InputError
-from por.verdict import Verdict
+from por.verdict import RootBinding, Verdict
 
 __all__ = ["Design", "Customer", "EXACT", "read_json", "sha256_hex", "decimal_of", "plain", "java_string",
            "strip_zeros", "scale_down", "pinned_root", "compare_root", "describe", "check_customer",
@@ -300,18 +300,14 @@ def compare_totals(v: Verdict, shown: dict[str, Decimal] | None, pinned: Pinned)
     return True
 
 
-def root_binding(design: Design, name: str):
-    """The format's root, in the terms of the shared fail-closed rule (`por.verdict.RootBinding`,
-    where it exists): whether a pinned root alone anchors a verdict."""
-    from por import verdict as shared
-
-    binding = getattr(shared, "RootBinding", None)
-    if binding is None:      # before the shared rule lands, the verdict's `anchored` fact says it
-        return None
+def root_binding(design: Design, name: str) -> RootBinding:
+    """The format's root, in the terms of the shared fail-closed rule (`por.verdict.RootBinding`):
+    whether a pinned root alone anchors a verdict."""
     unbound = []
     if not design.root_binds_labels:
         unbound.append(f"which asset each amount is for ({design.labels})")
     if not design.root_binds_totals:
         unbound.append(f"the totals ({design.unbound_totals})")
-    return binding(labels=design.root_binds_labels, totals=design.root_binds_totals, name=f"a {name} document",
+    article = "an" if name[0] in "AEIOU" or name.startswith(("HTX", "MEXC")) else "a"
+    return RootBinding(labels=design.root_binds_labels, totals=design.root_binds_totals, name=f"{article} {name} document",
                    unbound=" or ".join(unbound))
