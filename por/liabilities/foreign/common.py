@@ -31,7 +31,7 @@ from por.verdict import RootBinding, Verdict
 __all__ = ["Design", "Customer", "EXACT", "read_json", "sha256_hex", "decimal_of", "plain", "java_string",
            "strip_zeros", "scale_down", "pinned_root", "compare_root", "describe", "check_customer",
            "Pinned", "pinned_of", "compare_totals", "root_binding", "SUMS_EACH_CHILD", "SUMS_PARENT_ONLY",
-           "SUMS_IN_ZK_PROOF", "SUMS_NONE"]
+           "SUMS_IN_ZK_PROOF", "SUMS_NONE", "ProofOnlyFormat"]
 
 # Every sum exact: 28 digits (Python's default) would round a 30-digit balance.
 EXACT = Context(prec=400, Emax=10**6, Emin=-10**6, rounding=ROUND_DOWN,
@@ -309,5 +309,33 @@ def root_binding(design: Design, name: str) -> RootBinding:
     if not design.root_binds_totals:
         unbound.append(f"the totals ({design.unbound_totals})")
     article = "an" if name[0] in "AEIOU" or name.startswith(("HTX", "MEXC")) else "a"
-    return RootBinding(labels=design.root_binds_labels, totals=design.root_binds_totals, name=f"{article} {name} document",
-                   unbound=" or ".join(unbound))
+    return RootBinding(labels=design.root_binds_labels, totals=design.root_binds_totals,
+                       name=f"{article} {name} document", unbound=" or ".join(unbound))
+
+
+class ProofOnlyFormat:
+    """An exchange that hands customers proofs and publishes no full tree: one `--format` name.
+
+    Subclasses set `name`, `exchange` (as verdicts name it) and `design`, and give
+    `detect_proof` and `verify_proof`; what a root binds and the refusal of `verify-tree`
+    are the same for all of them.
+    """
+
+    name: str
+    exchange: str
+    design: Design
+    no_tree: str | None = None   # the refusal of verify-tree, when it says more than the default
+    tree_formats: tuple[str, ...] = ()
+
+    @property
+    def proof_formats(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def root_binding(self, name: str) -> RootBinding:
+        return root_binding(self.design, self.exchange)
+
+    def detect_tree(self, first_line: bytes) -> str | None:
+        return None
+
+    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
+        raise InputError(self.no_tree or f"{self.exchange} publishes no full tree", field="--format")
