@@ -47,6 +47,10 @@ def reserves(
     from por.reserves.read import flag_duplicates, read_reserves
 
     if format == WalletsFormat.okx:
+        if snapshot is not None or config is not None:
+            raise InputError("--format okx checks every row's ownership offline; reading OKX rows' balances at a "
+                             "snapshot is not supported yet: drop --snapshot and --config",
+                             field="--snapshot" if snapshot is not None else "--config")
         return okx_reserves(wallets, json_out=json_out, quiet=quiet)
     if snapshot is None or config is None:
         raise InputError("--snapshot and --config are required to read reserves (or pass --format okx)",
