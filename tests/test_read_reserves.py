@@ -208,5 +208,5 @@ def test_audit_refuses_bad_chain_input_before_recomputing_the_tree(tmp_path, mis
     with pytest.raises(InputError) as err:
         run_audit(commitment=tmp_path / "pub" / "commitment.json", tree=tmp_path / "pub" / "tree.bin",
                   wallets=tmp_path / "w.csv", snapshot=tmp_path / "s.json", config=tmp_path / "chains.toml",
-                  policy="full-reserve", exchange="ex", progress=progress)
+                  policy="full-reserve", exchange="example-exchange", progress=progress)
     assert err.value.field == field and started == []
