@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from por.cli import output
-from por.errors import InputError
+from por.errors import InputError, UsageError
 
 
 class WalletsFormat(str, enum.Enum):
@@ -53,8 +53,9 @@ def reserves(
                              field="--snapshot" if snapshot is not None else "--config")
         return okx_reserves(wallets, json_out=json_out, quiet=quiet)
     if snapshot is None or config is None:
-        raise InputError("--snapshot and --config are required to read reserves (or pass --format okx)",
-                         field="--snapshot" if snapshot is None else "--config")
+        missing = " and ".join(o for o, v in (("--snapshot", snapshot), ("--config", config)) if v is None)
+        raise UsageError(f"missing option {missing} (required to read reserves; --format okx needs neither)",
+                         "por reserves")
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)
     with progress_bar("reading reserves", len(declared), quiet=quiet or json_out) as advance:
         report = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
