@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from por.liabilities.foreign.common import (
     EXACT,
@@ -36,6 +37,7 @@ from por.liabilities.foreign.common import (
     sha256_hex,
     strip_zeros,
 )
+from por.liabilities.pins import Pins
 from por.strictjson import Fields
 from por.verdict import Verdict
 
@@ -122,7 +124,7 @@ def parent(left: tuple[str, dict[str, Decimal]], right: tuple[str, dict[str, Dec
     return sha256_hex(f"{left[0]},{right[0]},{text}")[:32], sums
 
 
-def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins=None,
+def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins: Pins | None = None,
                 customer: Customer | None = None) -> Verdict:
     """The leaf from proofId, accountId and balances; each level's parent up to the root; the
     root's hash and balances."""
@@ -193,17 +195,17 @@ def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins=None
 class MexcFormat(ProofOnlyFormat):
     name, exchange, design = "mexc", "MEXC", DESIGN
 
-    def check_customer(self, name, customer):
+    def check_customer(self, name: str, customer: Customer | None) -> None:
         check_customer(customer, "MEXC", (), ("--account",))   # the proof names the account in clear
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         if isinstance(doc, dict) and "pathList" in doc and isinstance(doc.get("self"), dict) \
                 and "proofId" in doc["self"]:
             return "mexc"
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, customer=None, pins=None):
-        return verify_mexc(parse_mexc(raw, source), expected_root, pins=pins, customer=customer)
+    def verify_document(self, raw: bytes, source: str, pins: Pins, customer: Customer | None) -> Verdict:
+        return verify_mexc(parse_mexc(raw, source), pins=pins, customer=customer)
 
 
 FORMAT = MexcFormat()

@@ -99,12 +99,15 @@ def _balances(f: Fields, key: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
         raise exc.at(file=f.source, field=f._at(key)) from None
 
 
-def _nonce(f: Fields, key: str = "nonce", optional: bool = False) -> str | None:
-    value = f.get(key, str, optional=optional)
+def _nonce(f: Fields) -> str:
     try:
-        return None if value is None else check_nonce(value)
+        return check_nonce(f.get("nonce", str))
     except InputError as exc:
-        raise exc.at(file=f.source, field=f._at(key)) from None
+        raise exc.at(file=f.source, field=f._at("nonce")) from None
+
+
+def _optional_nonce(f: Fields) -> str | None:
+    return _nonce(f) if f.has("nonce") else None
 
 
 def _audit_id(f: Fields) -> str | None:
@@ -123,7 +126,7 @@ def parse_okx_v1_proof(data: bytes | str, source: str) -> OkxV1Proof:
         _, units = _balances(f, "balances")
         return OkxNode(where=where, hash=_hash(f, "hash"), height=f.int("height", minimum=1, maximum=256),
                        type=f.int("type", minimum=1, maximum=4), units=units,
-                       nonce=_nonce(f, optional=True), audit_id=_audit_id(f))
+                       nonce=_optional_nonce(f), audit_id=_audit_id(f))
 
     leaf = node(doc.obj("self"), "self")
     entries = doc.objects("path", max_items=256)
@@ -154,7 +157,7 @@ def verify_okx_v1(proof: OkxV1Proof, pins: Pins | str | None = None) -> Verdict:
             v.fail(f"{n.where}: type 3 (root) before the end of the path")
     if leaf.height != 1 or leaf.type not in (LEFT, RIGHT):
         v.fail(f"self: a leaf has height 1 and type 1 or 2, not height {leaf.height} type {leaf.type}")
-    if leaf_hash(leaf.nonce, assets, leaf.units) != leaf.hash:
+    if leaf.nonce is None or leaf_hash(leaf.nonce, assets, leaf.units) != leaf.hash:
         v.fail("self: leaf hash does not recompute from nonce and balances")
     if root.type != ROOT:
         v.fail(f"{root.where}: the last entry must be the root (type 3), not type {root.type}")
