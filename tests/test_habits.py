@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOL = ROOT / "tools" / "longest_functions.py"
 
 HELD = [
-    "por/liabilities/foreign",          # every foreign format, okx/ and zk/ included
+    "por/liabilities/foreign",  # every foreign format, okx/ and zk/ included
     "por/amounts.py",
     "por/atomic.py",
     "por/errors.py",
@@ -33,8 +33,9 @@ HELD = [
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, str(TOOL), *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_held_files_have_no_function_over_60_lines():
@@ -45,12 +46,14 @@ def test_held_files_have_no_function_over_60_lines():
 
 
 def test_the_tool_counts_from_def_to_the_last_line_and_names_methods_and_nested_functions(tmp_path):
-    def body(indent: int) -> str:                              # 59 lines: with its def, a function of 60
+    def body(indent: int) -> str:  # 59 lines: with its def, a function of 60
         return "\n".join(" " * indent + f"x{i} = {i}" for i in range(59)) + "\n"
 
-    source = ("def at_limit():\n" + body(4) + "\n\n"                  # lines 1-60
-              "class Book:\n    @property\n    def over(self):\n" + body(8) + "        return 1\n\n\n"
-              "def outer():\n    def inner():\n" + body(8) + "        return 2\n    return inner\n")
+    source = (
+        "def at_limit():\n" + body(4) + "\n\n"  # lines 1-60
+        "class Book:\n    @property\n    def over(self):\n" + body(8) + "        return 1\n\n\n"
+        "def outer():\n    def inner():\n" + body(8) + "        return 2\n    return inner\n"
+    )
     file = tmp_path / "long.py"
     file.write_text(source)
     done = run(file)
@@ -58,7 +61,7 @@ def test_the_tool_counts_from_def_to_the_last_line_and_names_methods_and_nested_
     found = done.stdout.splitlines()
     assert len(found) == 3, found
     assert found[0].endswith(": outer (63 lines)") and f"{file}:" in found[0]
-    assert any(":65: Book.over (61 lines)" in line for line in found)       # the decorator is not counted
+    assert any(":65: Book.over (61 lines)" in line for line in found)  # the decorator is not counted
     assert any(": outer.<locals>.inner (61 lines)" in line for line in found)
     assert not any("at_limit" in line for line in found)
     assert run("--limit", "70", file).returncode == 0

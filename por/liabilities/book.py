@@ -24,7 +24,7 @@ class _Lists:
 class _Arrays:
     """The book as columns: the truth for millions of accounts; the lists derived on demand."""
 
-    ids: Any                                   # an Arrow string array
+    ids: Any  # an Arrow string array
     hi: np.ndarray
     lo: np.ndarray
     account_ids: list[str] | None = None
@@ -43,7 +43,7 @@ class Liabilities:
 
     def __init__(self, assets: list[Asset], account_ids: list[str], columns: list[list[int]]) -> None:
         self.assets = list(assets)           # sorted by symbol: the order of sums in every node
-        self._view: _Lists | _Arrays = _Lists(account_ids, columns)   # which view is the truth
+        self._view: _Lists | _Arrays = _Lists(account_ids, columns)  # which view is the truth
         self.warnings: list[str] = []        # what the reader found worth a look (ids that mix scripts)
 
     @classmethod

@@ -148,8 +148,9 @@ def _siblings(proof: MexcProof, v: Verdict) -> dict[int, Node]:
     return by_level
 
 
-def _climb(leaf: Node, root_level: int, by_level: dict[int, Node],
-           v: Verdict) -> tuple[tuple[str, dict[str, Decimal]], list[dict[str, Any]], list[str]]:
+def _climb(
+    leaf: Node, root_level: int, by_level: dict[int, Node], v: Verdict
+) -> tuple[tuple[str, dict[str, Decimal]], list[dict[str, Any]], list[str]]:
     """From the leaf up to the root's level, each parent recomputed: (hash, sums) reached, the steps
     taken (as the verdict shows them), and every negative sum on the way."""
     node, node_type = (leaf.hash, leaf.amounts), leaf.type

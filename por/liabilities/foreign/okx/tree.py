@@ -276,7 +276,7 @@ class _Walk:
         self.children = _Cursor(handle)
         self.watch, self.dupes = watch, _Duplicates(dedupe_batch)
         self.found: dict[str, tuple[int, dict[str, str]]] = {}
-        self.padding: set[int] = set()              # line numbers of padding nodes not yet reached
+        self.padding: set[int] = set()  # line numbers of padding nodes not yet reached
         self.leaves: tuple[int, ...] | None = None  # the sum of every leaf so far
         self.leaf_count = 0
         self.child_height: int | None = None
@@ -337,20 +337,26 @@ class _Walk:
         if right[1] == left[1]:
             self.padding.add(right[0])
             if not first_pair:
-                self.fail(f"line {right[0]}: repeats its sibling's hash (padding) but is not "
-                          f"the first node of height {right[2]}")
+                self.fail(
+                    f"line {right[0]}: repeats its sibling's hash (padding) but is not "
+                    f"the first node of height {right[2]}"
+                )
             if any(right[3]):
                 self.fail(f"line {right[0]}: padding node with non-zero balances")
         sums = add(left[3], right[3])
         if parent_hash(left[1], right[1], sums, height) != hash_:
-            self.fail(f"line {number}: hash of node at height {height} does not recompute "
-                      f"from its children (lines {left[0]} and {right[0]})")
+            self.fail(
+                f"line {number}: hash of node at height {height} does not recompute "
+                f"from its children (lines {left[0]} and {right[0]})"
+            )
         if sums != units:
-            self.fail(f"line {number}: balances of node at height {height} are not the sum of "
-                      f"its children (lines {left[0]} and {right[0]})")
+            self.fail(
+                f"line {number}: balances of node at height {height} are not the sum of "
+                f"its children (lines {left[0]} and {right[0]})"
+            )
 
     def child(self, parent: Node) -> Node:
-        if self.children.line + 1 <= parent[0]:      # its children would be itself or above it
+        if self.children.line + 1 <= parent[0]:  # its children would be itself or above it
             self.fail(f"line {parent[0]}: not under the root at line 1 (a second root or a stray node)")
             raise _Stop
         item = self.children.next()
@@ -359,8 +365,9 @@ class _Walk:
             raise _Stop
         node = self.parse(*item)
         if node[2] != parent[2] - 1:
-            self.fail(f"line {node[0]}: height {node[2]} where the children of line {parent[0]} "
-                      f"have height {parent[2] - 1}")
+            self.fail(
+                f"line {node[0]}: height {node[2]} where the children of line {parent[0]} have height {parent[2] - 1}"
+            )
             raise _Stop
         return node
 
@@ -373,8 +380,13 @@ class _Walk:
         return TreeScan(v, self.found, root[1], root[3], root[2], self.leaf_count, sha256)
 
 
-def _scan(handle: BinaryIO, watch: dict[str, tuple[int, ...]], progress: Callable[[int], None] | None,
-          dedupe_batch: int, digest: bool) -> TreeScan:
+def _scan(
+    handle: BinaryIO,
+    watch: dict[str, tuple[int, ...]],
+    progress: Callable[[int], None] | None,
+    dedupe_batch: int,
+    digest: bool,
+) -> TreeScan:
     walk = _Walk(handle, watch, dedupe_batch, digest)
     root = walk.root()
     try:
