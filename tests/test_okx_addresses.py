@@ -206,3 +206,23 @@ def test_the_coin_table_is_okx_s_own(tmp_path):
     made = generate(excerpt)
     assert made["coins"] == {"BTC": table["coins"]["BTC"], "ETH": table["coins"]["ETH"]}
     assert made["okx_header"] == table["okx_header"]
+
+
+def test_okx_s_own_bitcoin_multisig_and_tron_rows_verify(tmp_path):
+    """OKX's example/test.csv (genuine mainnet signatures, another layout), turned into address-file rows."""
+    import csv as csvlib
+    rows = [r for r in csvlib.reader((OKX / "test.csv").read_text(encoding="utf-8").splitlines()[1:])
+            if r[1] in ("BTC", "TRON")]
+    assert [r[1] for r in rows] == ["BTC", "TRON"]
+    as_rows = [[r[0], r[1], "1", r[2], "1", r[5], r[3], r[4] if r[4] != "null" else "", r[6] if r[6] != "null" else "",
+                "", ""] for r in rows]
+    got = [(v.status, v.reason) for v in check_okx_file(okx_file(tmp_path, as_rows)).verdicts]
+    assert got == [("verified", "multisig: 2 of 3 keys signed (2 needed)"),
+                   ("verified", "TRON signature by the address's key")]
+    for column in (6, 7):                            # either multisig signature swapped for the other's
+        forged = [list(as_rows[0])]
+        forged[0][column] = as_rows[0][13 - column]
+        assert check_okx_file(okx_file(tmp_path, forged)).verdicts[0].status == "failed"
+    wrong = [list(as_rows[1])]
+    wrong[0][5] = "I am an OKX address"               # another message
+    assert check_okx_file(okx_file(tmp_path, wrong)).verdicts[0].status == "failed"
