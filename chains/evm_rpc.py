@@ -201,15 +201,26 @@ class Provider:
         return int(await self._retrying(lambda: self.w3.eth.block_number))
 
     async def block_hash(self, height: int) -> str:
+        return (await self._block(height))["hash"].lower()
+
+    async def block_time(self, height: int) -> int:
+        """The block's timestamp (seconds since 1970): `por snapshot` searches by it."""
+        block = await self._block(height)
+        try:
+            return _quantity(block.get("timestamp", ""), "eth_getBlockByNumber timestamp")
+        except (ValueError, TypeError) as exc:
+            raise ProviderError(self.label, f"block {height}: {exc}") from None
+
+    async def _block(self, height: int) -> dict[str, Any]:
         await self.ready()
-        block = await self._retrying(lambda: self.w3.provider.make_request("eth_getBlockByNumber",
+        block = await self._retrying(lambda: self.w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"),
                                                                            [hex(height), False]))
         result = block.get("result") if isinstance(block, dict) else None
         if isinstance(block, dict) and block.get("error"):
             raise ProviderError(self.label, f"eth_getBlockByNumber({height}): {block['error'].get('message')}")
         if not isinstance(result, dict) or not isinstance(result.get("hash"), str):
             raise ProviderError(self.label, f"has no block at height {height} (its tip is below it)")
-        return result["hash"].lower()
+        return result
 
     # --- balances ----------------------------------------------------------------------------
     async def amounts(self, queries: Sequence[BalanceQuery], height: int) -> list[int]:
