@@ -34,7 +34,8 @@ _SAFE_MSG_TYPEHASH = keccak(b"SafeMessage(bytes message)")
 _SAFE_DOMAIN_TYPEHASH = keccak(b"EIP712Domain(uint256 chainId,address verifyingContract)")
 _URL_RE = re.compile(r"https?://[^\s/?#]+(/\S*)?\Z")
 
-KNOWN_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"chain_id", "rpc", "multicall3", "tokens", "batch_size", "multicall_size"}
+KNOWN_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"chain_id", "rpc", "multicall3", "tokens", "batch_size", "multicall_size",
+                                             "anchor_registry", "anchor_from_block"}
 
 
 # --- addresses and queries ----------------------------------------------------------------------
@@ -207,6 +208,15 @@ def _settings(name: str, config: ChainConfig) -> tuple[EvmSettings, list[str]]:
             multicall = checksummed(multicall)
         except InputError as exc:
             raise InputError(exc.reason, field=f"{prefix}multicall3") from None
+    if config.get("anchor_registry") is not None:
+        try:
+            checksummed(config["anchor_registry"])
+        except InputError as exc:
+            raise InputError(exc.reason, field=f"{prefix}anchor_registry") from None
+    start = config.get("anchor_from_block", 0)
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise InputError("must be a block height (where the anchor registry was deployed)",
+                         field=f"{prefix}anchor_from_block")
     _native_asset(config, prefix)
     _tokens(config, prefix)
     min_confirmations(name, config)

@@ -333,13 +333,19 @@ class Provider:
             return "valid"
         return f"isValidSignature returned 0x{raw[:32].hex()}, not the EIP-1271 magic value 0x1626ba7e"
 
-    async def _call_raw(self, method: str, params: list[Any], address: str) -> Any:
+    async def _call_raw(self, method: str, params: list[Any], address: str | None = None) -> Any:
         answer = await self._retrying(lambda: self.w3.provider.make_request(RPCEndpoint(method), params),
                                       address=address)
         if not isinstance(answer, dict) or answer.get("error"):
             error = answer.get("error") if isinstance(answer, dict) else answer
-            raise ProviderError(self.label, f"{method}: {str(error)[:200]}", address=address)
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ProviderError(self.label, f"{method}: {str(message)[:200]}", address=address)
         return answer.get("result")
+
+    async def request(self, method: str, params: list[Any], address: str | None = None) -> Any:
+        """One JSON-RPC call under the transport policy, chain id checked first; its `result`."""
+        await self.ready()
+        return await self._call_raw(method, params, address)
 
     async def aclose(self) -> None:
         if self._chain_checked is not None and not self._chain_checked.done():
