@@ -21,17 +21,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from por.errors import InputError
-from por.verdict import Verdict
+from por.verdict import RootBinding, Verdict
+
+if TYPE_CHECKING:
+    from por.liabilities.pins import Pins
 
 __all__ = ["Design", "Customer", "EXACT", "read_json", "sha256_hex", "decimal_of", "plain", "java_string",
            "strip_zeros", "scale_down", "pinned_root", "compare_root", "describe", "check_customer",
            "Pinned", "pinned_of", "compare_totals", "root_binding", "SUMS_EACH_CHILD", "SUMS_PARENT_ONLY",
-           "SUMS_IN_ZK_PROOF", "SUMS_NONE"]
+           "SUMS_IN_ZK_PROOF", "SUMS_NONE", "ProofOnlyFormat"]
 
 # Every sum exact: 28 digits (Python's default) would round a 30-digit balance.
 EXACT = Context(prec=400, Emax=10**6, Emin=-10**6, rounding=ROUND_DOWN,
@@ -147,7 +153,9 @@ def decimal_of(value: Any, where: str) -> Decimal:
             raise InputError(f"{value[:40]!r} is not a decimal number", field=where)
         value = Decimal(value)
     d = Decimal(value)
-    sign, digits, exponent = d.as_tuple()
+    _, digits, exponent = d.as_tuple()
+    if isinstance(exponent, str):          # NaN or Infinity: a Decimal given in, never a JSON number
+        raise InputError(f"{value} is not a finite number", field=where)
     if len(digits) > MAX_DIGITS or abs(exponent) > MAX_DIGITS:
         raise InputError("a number with more than 100 digits or an exponent over 100", field=where)
     return d
@@ -300,18 +308,72 @@ def compare_totals(v: Verdict, shown: dict[str, Decimal] | None, pinned: Pinned)
     return True
 
 
-def root_binding(design: Design, name: str):
-    """The format's root, in the terms of the shared fail-closed rule (`por.verdict.RootBinding`,
-    where it exists): whether a pinned root alone anchors a verdict."""
-    from por import verdict as shared
-
-    binding = getattr(shared, "RootBinding", None)
-    if binding is None:      # before the shared rule lands, the verdict's `anchored` fact says it
-        return None
+def root_binding(design: Design, name: str) -> RootBinding:
+    """The format's root, in the terms of the shared fail-closed rule (`por.verdict.RootBinding`):
+    whether a pinned root alone anchors a verdict."""
     unbound = []
     if not design.root_binds_labels:
         unbound.append(f"which asset each amount is for ({design.labels})")
     if not design.root_binds_totals:
         unbound.append(f"the totals ({design.unbound_totals})")
-    return binding(labels=design.root_binds_labels, totals=design.root_binds_totals, name=f"a {name} document",
-                   unbound=" or ".join(unbound))
+    article = "an" if name[0] in "AEIOU" or name.startswith(("HTX", "MEXC")) else "a"
+    return RootBinding(labels=design.root_binds_labels, totals=design.root_binds_totals,
+                       name=f"{article} {name} document", unbound=" or ".join(unbound))
+
+
+class ProofOnlyFormat(ABC):
+    """An exchange that hands customers proofs and publishes no full tree: one `--format` name.
+
+    Subclasses set `name`, `exchange` (as verdicts name it) and `design`, and give
+    `detect_proof` and `verify_document` (one proof, parsed and verified); what a root binds,
+    the `ForeignFormat` signatures and the refusal of `verify-tree` are the same for all of them.
+    """
+
+    name: str
+    exchange: str
+    design: Design
+    no_tree: str | None = None   # the refusal of verify-tree, when it says more than the default
+    tree_formats: tuple[str, ...] = ()
+
+    @property
+    def proof_formats(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def root_binding(self, name: str) -> RootBinding:
+        return root_binding(self.design, self.exchange)
+
+    @abstractmethod
+    def detect_proof(self, doc: Any) -> str | None:
+        """This format's name if the parsed JSON document is one of its proofs, else None."""
+
+    @abstractmethod
+    def verify_document(self, raw: bytes, source: str, pins: Pins, customer: Customer | None) -> Verdict:
+        """One proof, parsed and verified against the pins (`customer` only where `check_customer` allows it)."""
+
+    def detect_tree(self, first_line: bytes) -> str | None:
+        return None
+
+    def verify_proof(
+        self,
+        name: str,
+        raw: bytes,
+        source: str,
+        *,
+        pins: Pins,
+        tree: Path | None = None,
+        customer: Customer | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        """No full tree and no asset list: por.liabilities.check refuses `tree` and `config` for this format."""
+        return self.verify_document(raw, source, pins, customer)
+
+    def verify_tree(
+        self,
+        name: str,
+        path: Path,
+        *,
+        pins: Pins,
+        progress: Callable[[int], None] | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        raise InputError(self.no_tree or f"{self.exchange} publishes no full tree", field="--format")
