@@ -229,3 +229,29 @@ def test_a_malformed_key_is_refused_without_showing_it(tmp_path):
     with pytest.raises(InputError) as caught:
         read_secrets([tmp_path / "keys.txt"], [])
     assert secret not in str(caught.value) and "keys.txt:1" in str(caught.value)
+
+
+def test_bip137_multisig_partial_signatures_of_two_runs_merge(tmp_path):
+    """Two key holders sign on their own machines; the second run merges the first run's signature."""
+    from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
+    from por.reserves.read import plan_reserves
+    from por.reserves.sign import sign_wallets
+
+    wallet = multisig("p2sh")
+    chains = {"bitcoin": {"family": "bitcoin", "network": "regtest", "native_asset": "BTC",
+                          "node_rpc": ["http://127.0.0.1:9"]}}
+    row = {"chain": "bitcoin", "asset": "BTC", "address": wallet.address, "wallet_type": "cold", "scheme": "bip137",
+           "script": wallet.script.hex(), "signers": "", "message": "", "signature": "", "source": "declared.csv:2"}
+    first = sign_wallets([row], wallet.secrets[:1], chains, exchange=EXCHANGE, snapshot_id="s1")["wallets"][0]
+    second = sign_wallets([{**row, "signature": first["signature"]}], wallet.secrets[2:], chains,
+                          exchange=EXCHANGE, snapshot_id="s1")["wallets"][0]
+    snap = Snapshot("s1", {"bitcoin": ChainSnapshot("bitcoin", 1, "00" * 32)})
+
+    def proven(signed):
+        sigs = signed["signature"] if isinstance(signed["signature"], list) else [signed["signature"]]
+        declared = DeclaredWallet("bitcoin", "BTC", wallet.address, WalletType.COLD, Scheme.BIP137,
+                                  signed["message"], tuple(sigs), signed["script"], "test")
+        return plan_reserves([declared], snap, chains, EXCHANGE).rows[0].ownership
+
+    assert not proven(first).ok                 # one key of a 2-of-3: below the threshold
+    assert proven(second).ok, proven(second).reason
