@@ -76,6 +76,13 @@ class LiabilityReserveRule:
 
 
 @dataclass(frozen=True)
+class CustodianRule:
+    """A wallet held by a third party counts only if the custodian is registered on the snapshot date."""
+
+    require_registry: bool = True     # a custodial wallet without --custodians is bad input, not a silent pass
+
+
+@dataclass(frozen=True)
 class AddressRules:
     duplicates: str = "count_once"
     also_claimed: str = "exclude"
@@ -92,6 +99,7 @@ class Policy:
     hot_guarantee: HotGuaranteeRule | None = None
     liability_reserve: LiabilityReserveRule | None = None
     addresses: AddressRules = field(default_factory=AddressRules)
+    custodians: CustodianRule | None = None
 
     def to_json(self) -> dict[str, Any]:
         rules: dict[str, Any] = {}
@@ -110,6 +118,8 @@ class Policy:
                 "basis": r.basis, "rate": decimal_text(r.rate), "floor_jpy": decimal_text(r.floor_jpy),
                 "cap_jpy": None if r.cap_jpy is None else decimal_text(r.cap_jpy),
                 "insurance_max_share": decimal_text(r.insurance_max_share)}
+        if self.custodians:
+            rules["custodians"] = {"require_registry": self.custodians.require_registry}
         rules["addresses"] = {"duplicates": self.addresses.duplicates, "also_claimed": self.addresses.also_claimed}
         return {"name": self.name, "title": self.title, "source": self.source, "sha256": self.sha256,
                 "rules": rules}
@@ -151,7 +161,7 @@ def parse_policy(raw: bytes, source: str) -> Policy:
         raise InputError(f"invalid TOML: {str(exc)[:200]}", file=source,
                          line=int(match.group(1)) if match else None) from None
     top = _Table(data, source, "")
-    top.only("policy", "coverage", "cold_storage", "hot_guarantee", "liability_reserve", "addresses")
+    top.only("policy", "coverage", "cold_storage", "hot_guarantee", "liability_reserve", "custodians", "addresses")
     head = top.table("policy")
     head.only("name", "title", "version", "description", "references")
     name = head.string("name")
@@ -173,6 +183,7 @@ def parse_policy(raw: bytes, source: str) -> Policy:
         hot_guarantee=_hot(top.table("hot_guarantee")) if "hot_guarantee" in data else None,
         liability_reserve=_reserve(top.table("liability_reserve")) if "liability_reserve" in data else None,
         addresses=_addresses(top.table("addresses")) if "addresses" in data else AddressRules(),
+        custodians=_custodians(top.table("custodians")) if "custodians" in data else None,
     )
     if not any((policy.coverage, policy.cold_storage, policy.hot_guarantee, policy.liability_reserve)):
         raise InputError("a policy needs at least one rule table: coverage, cold_storage, hot_guarantee "
@@ -221,6 +232,14 @@ def _reserve(t: _Table) -> LiabilityReserveRule:
         insurance_jpy=t.decimal("insurance_jpy", default=Decimal(0)),
         trading_volume_jpy=t.decimal("trading_volume_jpy", default=None),
     )
+
+
+def _custodians(t: _Table) -> CustodianRule:
+    t.only("require_registry")
+    required = t.get("require_registry", True)
+    if not isinstance(required, bool):
+        raise t.error("require_registry", f"must be true or false, got {_type_name(required)}")
+    return CustodianRule(required)
 
 
 def _addresses(t: _Table) -> AddressRules:

@@ -7,7 +7,9 @@ here, once, with a reason for every one that does not:
 - the same (chain, asset, address) declared more than once: counted once, every
   declaration flagged (a second declaration must never double the reserves);
 - an address another exchange's declaration also claims: flagged, and by the
-  policy's `addresses.also_claimed` setting excluded (default) or counted.
+  policy's `addresses.also_claimed` setting excluded (default) or counted;
+- a wallet held by a custodian not registered on the snapshot date (when the
+  auditor gives a registry): not counted, and failed by a `custodians` rule.
 Addresses are compared case-insensitively (EVM hex, bech32): over-matching can
 only lower the reserves, never raise them.
 JSON form: docs/formats/audit-report.schema.json.
@@ -36,8 +38,9 @@ from por.audit.rules import (
     ratio_text,
 )
 from por.errors import InputError
-from por.reserves import AddressReserve, WalletType
+from por.reserves import AddressReserve, DeclaredWallet, WalletType
 from por.reserves.classify import address_key, not_counted
+from por.reserves.custodians import CustodianCheck
 
 REPORT_FORMAT = "por-audit-report"
 REPORT_VERSION = 1
@@ -56,6 +59,7 @@ class ReconcileOptions:
     reserve_deposits_jpy: Decimal | None = None
     insurance_jpy: Decimal | None = None
     trading_volume_jpy: Decimal | None = None
+    custodians: CustodianCheck | None = None     # the registry, at the snapshot date
 
 
 @dataclass
@@ -72,12 +76,15 @@ class AddressRow:
     counted: bool
     not_counted_reason: str | None
     flags: list[str]
+    custodian: dict[str, str] | None = None
+    unregistered: str | None = None     # why its custodian is not registered on the snapshot date
 
     def to_json(self) -> dict[str, Any]:
         return {"chain": self.chain, "asset": self.asset, "address": self.address, "wallet_type": self.wallet_type,
                 "source": self.source, "ownership": {"verified": self.ownership_ok, "reason": self.ownership_reason},
                 "balance": None if self.amount is None else format_amount(self.amount, self.decimals),
-                "counted": self.counted, "not_counted_reason": self.not_counted_reason, "flags": list(self.flags)}
+                "counted": self.counted, "not_counted_reason": self.not_counted_reason, "flags": list(self.flags),
+                "custodian": self.custodian}
 
 
 @dataclass
@@ -179,7 +186,9 @@ def reconcile(liabilities: Mapping[str, int], rows: Sequence[AddressReserve], po
                              field=f"liabilities.{asset}")
     symbols = set(liabilities) | {row.wallet.asset for row in rows}
     decimals = {a: _decimals(table, a) for a in symbols}
-    addresses, sums, excluded, repeated = _classify(rows, policy, _claims(options.also_claimed), decimals)
+    check_custodians(policy, [row.wallet for row in rows], options.custodians)
+    addresses, sums, excluded, repeated = _classify(rows, policy, _claims(options.also_claimed), decimals,
+                                                    options.custodians)
     check_prices(policy, liabilities, prices)
 
     results = []
@@ -187,11 +196,40 @@ def reconcile(liabilities: Mapping[str, int], rows: Sequence[AddressReserve], po
         results.append(_asset_result(policy, asset, decimals[asset], liabilities.get(asset, 0), sums[asset],
                                      excluded.get(asset, {})))
     checks = _global_checks(policy, liabilities, decimals, sums, prices, options)
+    if policy.custodians:
+        checks.append(custodian_check(addresses, options.custodians))
     policy_reasons = []
     if policy.addresses.duplicates == "fail":
         policy_reasons = [f"{addresses[i].chain} {addresses[i].asset} {addresses[i].address} is declared "
                           f"{n} times; the {policy.name} policy fails duplicate declarations" for i, n in repeated]
     return Reconciliation(policy, results, checks, addresses, prices, policy_reasons)
+
+
+def check_custodians(policy: Policy, wallets: Sequence[DeclaredWallet], custodians: CustodianCheck | None) -> None:
+    """InputError when the policy needs a registry for custodial wallets and none was given (before slow work)."""
+    if custodians is not None or not policy.custodians or not policy.custodians.require_registry:
+        return
+    held = [w for w in wallets if w.custodian is not None]
+    if held:
+        w = held[0]
+        raise InputError(f"{len(held)} wallet(s) are held by custodians (first: {w.source or w.address} at "
+                         f"{w.custodian.name if w.custodian else ''}); the {policy.name} policy counts them only if "
+                         f"registered: give the registry with --custodians FILE", field="--custodians")
+
+
+def custodian_check(addresses: Sequence[AddressRow], custodians: CustodianCheck | None) -> Check:
+    """The `custodians` rule: every wallet held by a custodian is at one registered on the snapshot date."""
+    held = [a for a in addresses if a.custodian is not None]
+    bad = [a for a in held if a.unregistered is not None]
+    reason = None
+    if bad:
+        reason = (f"{len(bad)} of {len(held)} custodial wallet(s) at a custodian not registered on the snapshot date, "
+                  "not counted: " + "; ".join(f"{a.chain} {a.asset} {a.address} ({a.source}): {a.unregistered}"
+                                              for a in bad))
+    return Check("custodians", "all", not bad, "wallets", "0", str(len(bad)), reason, {
+        "registry": None if custodians is None else custodians.registry.source,
+        "snapshot_date_jst": None if custodians is None else custodians.day.isoformat(),
+        "custodial_wallets": str(len(held))})
 
 
 def check_prices(policy: Policy, liabilities: Mapping[str, int], prices: Prices | None) -> None:
@@ -235,7 +273,7 @@ def _claims(also_claimed: Mapping[tuple[str, str], str] | Iterable[tuple[str, st
 
 
 def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple[str, str], str],
-              decimals: dict[str, int]) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]],
+              decimals: dict[str, int], custodians: CustodianCheck | None) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]],
                                                  dict[str, dict[str, list[int]]], list[tuple[int, int]]]:
     """Decides which declarations count; sums counted balances per asset and wallet type."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -262,8 +300,9 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
         claimed_by = claims.get((wallet.chain, wallet.address.lower()))
         if claimed_by is not None:
             flags.append(f"also claimed by {claimed_by}")
+        unregistered = custodians.reason(wallet) if custodians else None
         verdict = not_counted(row, counted_at=counted_at.get(key), claimed_by=claimed_by,
-                              exclude_claimed=policy.addresses.also_claimed == "exclude")
+                              exclude_claimed=policy.addresses.also_claimed == "exclude", unregistered=unregistered)
         reason = None
         if verdict is None and row.amount is not None:         # not_counted refuses a row without an amount
             counted_at[key] = source
@@ -273,7 +312,10 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
             excluded[wallet.asset][category].append(row.amount or 0)
         out.append(AddressRow(wallet.chain, wallet.asset, wallet.address, wallet.wallet_type.value, wallet.source,
                               row.ownership.ok, row.ownership.reason, row.amount, decimals[wallet.asset],
-                              reason is None, reason, flags))
+                              reason is None, reason, flags,
+                              None if wallet.custodian is None else {"name": wallet.custodian.name,
+                                                                     "registration": wallet.custodian.registration},
+                              unregistered))
     repeated = [(group[0], len(group)) for group in groups.values() if len(group) > 1]   # (first row, count)
     return out, sums, excluded, repeated
 

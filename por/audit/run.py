@@ -13,15 +13,17 @@ import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from por import __version__
 from por.audit.policy import load_policy
 from por.audit.prices import load_prices, parse_price
-from por.audit.reconcile import ReconcileOptions, Reconciliation, check_prices, reconcile
+from por.audit.reconcile import ReconcileOptions, Reconciliation, check_custodians, check_prices, reconcile
+from por.errors import InputError
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
+from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
 from por.reserves.inputs import load_reserves_inputs, load_wallets
 from por.reserves.read import plan_reserves, read_planned
 from por.strictjson import load_file
@@ -63,7 +65,8 @@ class AuditReport:
 def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, policy: str,
               tree: Path | None = None, prices: Path | None = None, exchange: str | None = None,
               also_claimed: list[Path] | None = None, reserve_deposits_jpy: str | None = None,
-              insurance_jpy: str | None = None, progress: Progress = no_progress) -> AuditReport:
+              insurance_jpy: str | None = None, custodians: Path | None = None,
+              progress: Progress = no_progress) -> AuditReport:
     """Does the exchange hold what it owes, under this policy? Bad input raises InputError before slow work."""
     pinned = parse_commitment(load_file(commitment, MAX_COMMITMENT_BYTES, " for a commitment"), str(commitment))
     rules = load_policy(policy)
@@ -72,8 +75,13 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     check_prices(rules, liabilities, price_table)
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange or pinned.exchange)
     plan = plan_reserves(declared, snap, chains, exchange)     # every chain table and wallet checked: no slow work yet
+    registry = None
+    if custodians is not None:
+        registry = CustodianCheck(load_custodians(custodians), snapshot_day(
+            pinned.snapshot_time if pinned.version >= 2 else None, snap.time))
+    check_custodians(rules, declared, registry)
     options = ReconcileOptions(
-        also_claimed=claims_of_others(also_claimed or []),
+        custodians=registry, also_claimed=claims_of_others(also_claimed or []),
         reserve_deposits_jpy=None if reserve_deposits_jpy is None else parse_price(reserve_deposits_jpy),
         insurance_jpy=None if insurance_jpy is None else parse_price(insurance_jpy))
 
@@ -102,6 +110,15 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
         liabilities={"root": pinned.root.hex(), "leaf_count": pinned.leaf_count, "tree_verified": tree_verified,
                      "totals": pinned.to_json()["totals"]},
         chains=reserves.to_json()["chains"], generated_at=_now())
+
+
+def snapshot_day(commitment_time: str | None, snapshot_file_time: str | None) -> date:
+    """The snapshot's calendar day in Japan: the commitment's time (format 2 binds it), else the snapshot file's."""
+    for moment, field in ((commitment_time, "snapshot_time"), (snapshot_file_time, "time")):
+        if moment:
+            return japan_date(moment, field)
+    raise InputError("dates are checked against the snapshot time: use a format-2 commitment (snapshot_time) or "
+                     "give `time` in the snapshot file", field="--snapshot")
 
 
 def claims_of_others(paths: list[Path]) -> dict[tuple[str, str], str]:

@@ -41,6 +41,10 @@ def audit(
                                                                 "deposits (責任準備金), in yen.")] = None,
     insurance_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared insurance cover, in "
                                                          "yen.")] = None,
+    custodians: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Registry of custodians (CSV "
+                                                       "name,registration_number,registered_from,registered_until): "
+                                                       "a wallet at a custodian not registered on the snapshot date "
+                                                       "does not count.")] = None,
     json_out: JsonOut = False,
     json_file: Annotated[Optional[Path], typer.Option("--json-out", metavar="FILE", help="Also write the audit "
                                                       "report as JSON to this file.")] = None,
@@ -62,7 +66,8 @@ def audit(
 
     report = run_audit(commitment=commitment, wallets=wallets, snapshot=snapshot, config=config, policy=policy,
                        tree=tree, prices=prices, exchange=exchange, also_claimed=also_claimed,
-                       reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, progress=progress)
+                       reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, custodians=custodians,
+                       progress=progress)
     doc = report.to_json()
     write_reports(doc, json_file, html_out)
     if json_out:
@@ -89,6 +94,7 @@ RULE_INPUTS = {
     "cold_storage": "cold wallets (wallet type cold) in --wallets; the ratio is the --policy's",
     "cold_storage/JPY": "cold wallets in --wallets, valued with --prices; the ratio is the --policy's",
     "hot_guarantee": "own wallets (wallet type own) in --wallets; the ratio is the --policy's",
+    "custodians": "hold the wallet yourself or at a custodian in the --custodians registry on the snapshot date",
     "liability_reserve": "declare deposits with --reserve-deposits-jpy and insurance with --insurance-jpy "
                          "(or reserve_deposits_jpy / insurance_jpy in a --policy file of your own)",
 }
