@@ -14,13 +14,22 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from por import __version__
 from por.audit.policy import load_policy
-from por.audit.prices import load_prices, parse_price
-from por.audit.reconcile import ReconcileOptions, Reconciliation, check_custodians, check_prices, reconcile
+from por.audit.prices import load_prices
+from por.audit.declarations import load_insurance, load_volumes, yen
+from por.audit.reconcile import (
+    ReconcileOptions,
+    Reconciliation,
+    check_custodians,
+    check_prices,
+    reconcile,
+    reserve_window,
+)
 from por.errors import InputError
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
 from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
@@ -65,8 +74,8 @@ class AuditReport:
 def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, policy: str,
               tree: Path | None = None, prices: Path | None = None, exchange: str | None = None,
               also_claimed: list[Path] | None = None, reserve_deposits_jpy: str | None = None,
-              insurance_jpy: str | None = None, custodians: Path | None = None,
-              progress: Progress = no_progress) -> AuditReport:
+              insurance_jpy: str | None = None, custodians: Path | None = None, volumes: Path | None = None,
+              insurance: Path | None = None, progress: Progress = no_progress) -> AuditReport:
     """Does the exchange hold what it owes, under this policy? Bad input raises InputError before slow work."""
     pinned = parse_commitment(load_file(commitment, MAX_COMMITMENT_BYTES, " for a commitment"), str(commitment))
     rules = load_policy(policy)
@@ -75,15 +84,24 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     check_prices(rules, liabilities, price_table)
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange or pinned.exchange)
     plan = plan_reserves(declared, snap, chains, exchange)     # every chain table and wallet checked: no slow work yet
-    registry = None
-    if custodians is not None:
-        registry = CustodianCheck(load_custodians(custodians), snapshot_day(
-            pinned.snapshot_time if pinned.version >= 2 else None, snap.time))
+    reserve = rules.liability_reserve
+    day = None
+    if custodians is not None or insurance is not None or (reserve and reserve.method == "trading_volume"):
+        day = snapshot_day(pinned.snapshot_time if pinned.version >= 2 else None, snap.time)
+    registry = CustodianCheck(load_custodians(custodians), day) if custodians is not None and day else None
     check_custodians(rules, declared, registry)
+    if insurance is not None and insurance_jpy is not None:
+        raise InputError("give the insurance as a file (--insurance) or as one amount (--insurance-jpy), not both",
+                         field="--insurance-jpy")
     options = ReconcileOptions(
         custodians=registry, also_claimed=claims_of_others(also_claimed or []),
-        reserve_deposits_jpy=None if reserve_deposits_jpy is None else parse_price(reserve_deposits_jpy),
-        insurance_jpy=None if insurance_jpy is None else parse_price(insurance_jpy))
+        reserve_deposits_jpy=None if reserve_deposits_jpy is None else yen_option(reserve_deposits_jpy,
+                                                                                  "--reserve-deposits-jpy"),
+        insurance_jpy=None if insurance_jpy is None else yen_option(insurance_jpy, "--insurance-jpy"),
+        volumes=None if volumes is None else load_volumes(volumes),
+        insurance=None if insurance is None else load_insurance(insurance), snapshot_day=day)
+    if reserve and reserve.method == "trading_volume":
+        reserve_window(reserve, options.volumes, day)           # a missing month is bad input before slow work
 
     reasons: list[str] = []
     tree_verified = None
@@ -110,6 +128,10 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
         liabilities={"root": pinned.root.hex(), "leaf_count": pinned.leaf_count, "tree_verified": tree_verified,
                      "totals": pinned.to_json()["totals"]},
         chains=reserves.to_json()["chains"], generated_at=_now())
+
+
+def yen_option(text: str, option: str) -> Decimal:
+    return yen(text.strip(), None, option)
 
 
 def snapshot_day(commitment_time: str | None, snapshot_file_time: str | None) -> date:

@@ -15,7 +15,7 @@ from por.cli.output import JsonOut, Quiet
 def register(app: typer.Typer, cls: type) -> None:
     app.command("audit", cls=cls, epilog="por audit --commitment pub/commitment.json --tree pub/tree.bin "
                                          "--wallets wallets.csv --snapshot snapshot.json --config chains.toml "
-                                         "--policy jp-fsa --prices prices.csv --insurance-jpy 2500000000 "
+                                         "--policy jp-fsa --prices prices.csv --volumes volumes.json --insurance insurance.csv "
                                          "--html audit.html")(audit)
 
 
@@ -40,7 +40,13 @@ def audit(
     reserve_deposits_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared liability-reserve "
                                                                 "deposits (責任準備金), in yen.")] = None,
     insurance_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared insurance cover, in "
-                                                         "yen.")] = None,
+                                                         "yen (shorthand for --insurance without a period).")] = None,
+    volumes: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Monthly trading volumes by category "
+                                                    "(JSON, docs/formats/volumes.schema.json): the basis of the "
+                                                    "liability reserve under jp-fsa.")] = None,
+    insurance: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Insurance policies (CSV insurer,"
+                                                      "policy_number,cover_jpy,valid_from,valid_until); only those "
+                                                      "in force on the snapshot date count.")] = None,
     custodians: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Registry of custodians (CSV "
                                                        "name,registration_number,registered_from,registered_until): "
                                                        "a wallet at a custodian not registered on the snapshot date "
@@ -67,7 +73,7 @@ def audit(
     report = run_audit(commitment=commitment, wallets=wallets, snapshot=snapshot, config=config, policy=policy,
                        tree=tree, prices=prices, exchange=exchange, also_claimed=also_claimed,
                        reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, custodians=custodians,
-                       progress=progress)
+                       volumes=volumes, insurance=insurance, progress=progress)
     doc = report.to_json()
     write_reports(doc, json_file, html_out)
     if json_out:
@@ -95,8 +101,9 @@ RULE_INPUTS = {
     "cold_storage/JPY": "cold wallets in --wallets, valued with --prices; the ratio is the --policy's",
     "hot_guarantee": "own wallets (wallet type own) in --wallets; the ratio is the --policy's",
     "custodians": "hold the wallet yourself or at a custodian in the --custodians registry on the snapshot date",
-    "liability_reserve": "declare deposits with --reserve-deposits-jpy and insurance with --insurance-jpy "
-                         "(or reserve_deposits_jpy / insurance_jpy in a --policy file of your own)",
+    "liability_reserve": "declare deposits with --reserve-deposits-jpy and insurance in force on the snapshot "
+                         "date with --insurance FILE or --insurance-jpy (or reserve_deposits_jpy / insurance_jpy "
+                         "in a --policy file of your own); the requirement comes from --volumes and the --policy",
 }
 
 
