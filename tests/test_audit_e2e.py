@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from fixtures.exchange import INSOLVENT, SOLVENT, Funding, local_chains, open_exchange
+from fixtures.japan import write_steady_volumes
 from fixtures.sample import write_customers
 from por.liabilities.ingest import load_customers
 from por.liabilities.publish import publish
@@ -42,6 +43,8 @@ def publication(tmp_path_factory):
 
 
 def run_audit(publication, files, policy, tmp_path, *extra):
+    if policy == "jp-fsa":      # its liability reserve is computed from the monthly trading volumes
+        extra = ("--volumes", str(write_steady_volumes(tmp_path / "volumes.json")), *extra)
     cmd = [sys.executable, "-m", "por", "audit", "--commitment", str(publication / "commitment.json"),
            "--tree", str(publication / "tree.bin"), "--wallets", str(files.wallets), "--snapshot",
            str(files.snapshot), "--config", str(files.chains), "--policy", policy, "--prices", str(files.prices),
@@ -203,7 +206,7 @@ def test_audit_in_an_80_column_terminal_cuts_no_amount(chains, publication, tmp_
     term = Terminal("audit", "--commitment", publication / "commitment.json", "--tree", publication / "tree.bin",
                     "--wallets", files.wallets, "--snapshot", files.snapshot, "--config", files.chains,
                     "--policy", "jp-fsa", "--prices", files.prices, "--json-out", tmp_path / "r.json",
-                    columns=80, cwd=ROOT)
+                    "--volumes", write_steady_volumes(tmp_path / "volumes.json"), columns=80, cwd=ROOT)
     code, text = term.finish(300)
     assert code == 1, text        # no --insurance-jpy: the liability reserve fails, and says which option
     report = json.loads((tmp_path / "r.json").read_text())
