@@ -86,13 +86,14 @@ class AddressRow:
     flags: list[str]
     custodian: dict[str, str] | None = None
     unregistered: str | None = None     # why its custodian is not registered on the snapshot date
+    provider: str = ""                  # which provider(s) agreed on the balance
 
     def to_json(self) -> dict[str, Any]:
         return {"chain": self.chain, "asset": self.asset, "address": self.address, "wallet_type": self.wallet_type,
                 "source": self.source, "ownership": {"verified": self.ownership_ok, "reason": self.ownership_reason},
                 "balance": None if self.amount is None else format_amount(self.amount, self.decimals),
                 "counted": self.counted, "not_counted_reason": self.not_counted_reason, "flags": list(self.flags),
-                "custodian": self.custodian}
+                "custodian": self.custodian, "provider": self.provider}
 
 
 @dataclass
@@ -323,7 +324,7 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
                               reason is None, reason, flags,
                               None if wallet.custodian is None else {"name": wallet.custodian.name,
                                                                      "registration": wallet.custodian.registration},
-                              unregistered))
+                              unregistered, row.provider))
     repeated = [(group[0], len(group)) for group in groups.values() if len(group) > 1]   # (first row, count)
     return out, sums, excluded, repeated
 

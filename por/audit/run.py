@@ -58,6 +58,7 @@ class AuditReport:
     chains: dict[str, Any]
     generated_at: str
     por_version: str = __version__
+    snapshot_time: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -66,7 +67,8 @@ class AuditReport:
     def to_json(self) -> dict[str, Any]:
         doc = self.reconciliation.to_json()
         doc.update(verdict="pass" if self.ok else "fail", ok=self.ok, reasons=list(self.reasons),
-                   exchange=self.exchange, snapshot_id=self.snapshot_id, generated_at=self.generated_at,
+                   exchange=self.exchange, snapshot_id=self.snapshot_id, snapshot_time=self.snapshot_time,
+                   generated_at=self.generated_at,
                    por_version=self.por_version, liabilities=self.liabilities, chains=self.chains)
         return doc
 
@@ -127,7 +129,8 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
         reconciliation=result, reasons=reasons, exchange=exchange, snapshot_id=pinned.snapshot_id,
         liabilities={"root": pinned.root.hex(), "leaf_count": pinned.leaf_count, "tree_verified": tree_verified,
                      "totals": pinned.to_json()["totals"]},
-        chains=reserves.to_json()["chains"], generated_at=_now())
+        chains=reserves.to_json()["chains"], generated_at=_now(),
+        snapshot_time=(pinned.snapshot_time if pinned.version >= 2 else None) or snap.time)
 
 
 def yen_option(text: str, option: str) -> Decimal:

@@ -56,6 +56,12 @@ def audit(
                                                       "report as JSON to this file.")] = None,
     html_out: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report "
                                                      "as HTML to this file.")] = None,
+    statement: Annotated[Optional[str], typer.Option(metavar="ja|en", help="Also write the segregation "
+                                                     "statement (分別管理の状況), in Japanese or English: HTML and "
+                                                     "CSV into --statement-out.")] = None,
+    statement_out: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Folder for the statement's "
+                                                          "statement.html and statement-*.csv (created if "
+                                                          "missing).")] = None,
     quiet: Quiet = False,
 ) -> int:
     """Does the exchange hold what it owes, under this policy? Exit 0 pass, 1 fail, 2 bad input."""
@@ -66,6 +72,7 @@ def audit(
     for path, option in ((json_file, "--json-out"), (html_out, "--html")):
         if path is not None:
             check_output_file(path, option)
+    check_statement_options(statement, statement_out)
 
     def progress(description: str, total: int | None):
         return progress_bar(description, total, quiet=quiet or json_out)
@@ -76,11 +83,29 @@ def audit(
                        volumes=volumes, insurance=insurance, progress=progress)
     doc = report.to_json()
     write_reports(doc, json_file, html_out)
+    if statement and statement_out:
+        from por.audit.statement import write_statement
+
+        write_statement(doc, statement, statement_out)
     if json_out:
         output.write_json(doc)
     else:
         print_audit(doc, quiet=quiet)
     return 0 if report.ok else 1
+
+
+def check_statement_options(lang: Optional[str], folder: Optional[Path]) -> None:
+    """--statement and --statement-out go together; the folder is checked before the slow work."""
+    from por.atomic import check_output_file
+    from por.errors import InputError
+
+    if lang is None and folder is None:
+        return
+    if lang not in ("ja", "en"):
+        raise InputError(f"{str(lang)[:10]!r}: the statement is written in ja or en", field="--statement")
+    if folder is None:
+        raise InputError("where to write the statement: give --statement-out DIR", field="--statement-out")
+    check_output_file(folder / "statement.html" if folder.is_dir() else folder, "--statement-out")
 
 
 def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path]) -> None:
