@@ -109,3 +109,19 @@ def test_csvs_are_the_same_tables_in_either_language(doc):
         ja_rows, en_rows = read_csv(ja[name]), read_csv(en[name])
         assert len(ja_rows) == len(en_rows) and ja_rows[0] != en_rows[0]      # headers translated
     assert read_csv(ja["statement-assets.csv"])[1][:4] == read_csv(en["statement-assets.csv"])[1][:4]
+
+
+def test_the_japanese_statement_renders_in_chromium_with_a_cjk_font(doc, tmp_path, chromium, screenshot_dir):
+    write_statement(doc, "ja", tmp_path / "out")
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((tmp_path / "out" / "statement.html").as_uri())
+    verdict = page.locator("#verdict")
+    assert verdict.is_visible() and verdict.bounding_box()["y"] < 100
+    assert verdict.locator("h1").inner_text() == "利用者暗号資産の分別管理の状況"
+    family = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert family.startswith('"Noto Sans CJK JP"'), family
+    assert page.evaluate("document.fonts.check('16px \"Noto Sans CJK JP\"', '利用者暗号資産')")
+    assert page.locator("#assets tr").count() == 1 + len(doc["assets"])
+    assert page.evaluate("document.querySelectorAll('script, link[rel=stylesheet], img').length") == 0
+    page.screenshot(path=str(screenshot_dir / "statement-ja.png"), full_page=True)
+    page.close()
