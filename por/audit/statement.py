@@ -25,12 +25,12 @@ LANGS = ("ja", "en")
 # Every label in both languages: (ja, en). Terms as the Act and the Order use them.
 T = {
     "title": ("利用者暗号資産の分別管理の状況", "Segregation of customer crypto-assets"),
-    "asset": ("暗号資産の名称", "Crypto-asset"),
-    "customer": ("利用者暗号資産（負債総額）", "Customer crypto-assets (liabilities)"),
-    "cold": ("コールドウォレットで管理する利用者暗号資産", "Held in cold wallets"),
-    "hot": ("ホットウォレットで管理する利用者暗号資産", "Held in hot wallets"),
+    "asset": ("暗号資産", "Crypto-asset"),
+    "customer": ("利用者暗号資産", "Customer crypto-assets (liabilities)"),
+    "cold": ("うちコールドウォレットで管理", "Held in cold wallets"),
+    "hot": ("うちホットウォレットで管理", "Held in hot wallets"),
     "cold_ratio": ("コールドウォレット管理比率", "Cold ratio"),
-    "outside_cold": ("コールドウォレット以外で管理する利用者暗号資産", "Customer crypto outside cold wallets"),
+    "outside_cold": ("コールドウォレット以外で管理", "Customer crypto outside cold wallets"),
     "own": ("履行保証暗号資産", "Own crypto-assets held as guarantee (履行保証暗号資産)"),
     "verdict": ("判定", "Result"),
     "pass": ("適合", "pass"), "fail": ("不適合", "fail"),
@@ -205,6 +205,8 @@ section{background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:16px
 h2{font-size:18px;margin:0 0 12px}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:6px 8px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}
+th{font-size:13px}td:first-child,th:first-child{min-width:6em}td.ok,td.bad{white-space:nowrap}
+#rules td:first-child{min-width:12em}
 td.num,th.num{text-align:right;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px;white-space:nowrap}
 .ok{color:#1f7a4d;font-weight:600}.bad{color:#b42318;font-weight:600}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}
