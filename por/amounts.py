@@ -101,7 +101,7 @@ class AssetTable:
     def asset(self, symbol: str) -> Asset:
         return Asset(symbol, self.decimals(symbol))
 
-    def extend_from_file(self, path: str | Path) -> "AssetTable":
+    def extend_from_file(self, path: str | Path) -> AssetTable:
         """Reads `asset,decimals` lines (CSV, header optional) and adds or overrides."""
         path = Path(path)
         raw = read_bounded(path, MAX_ASSET_TABLE_BYTES, " for an asset table", empty_ok=True)

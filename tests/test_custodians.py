@@ -8,8 +8,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from chains.records import AddressReserve, ChainSnapshot, Custodian, DeclaredWallet, OwnershipResult, Scheme
-from chains.records import Snapshot, WalletType
+from chains.records import (
+    AddressReserve,
+    ChainSnapshot,
+    Custodian,
+    DeclaredWallet,
+    OwnershipResult,
+    Scheme,
+    Snapshot,
+    WalletType,
+)
 from fixtures.japan import REGISTRY, write_registry
 from por.audit.policy import load_policy, parse_policy
 from por.audit.reconcile import ReconcileOptions, reconcile

@@ -13,7 +13,8 @@ import pytest
 from fixtures.japan import volumes_doc, write_insurance, write_volumes
 from por.audit.declarations import Volumes, declared_insurance, load_insurance, load_volumes
 from por.audit.policy import load_policy, parse_policy
-from por.audit.reconcile import ReconcileOptions, reconcile, reserve_window
+from por.audit.reconcile import ReconcileOptions, reconcile
+from por.audit.reserve import reserve_window
 from por.errors import InputError
 
 DOCS = Path(__file__).parents[1] / "docs/formats"

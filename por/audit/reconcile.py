@@ -27,8 +27,9 @@ from typing import Any
 
 from por.amounts import MAX_UNITS, AssetTable, check_asset_symbol, format_amount
 from por.audit.declarations import Insurance, Volumes
-from por.audit.policy import LiabilityReserveRule, Policy
-from por.audit.prices import Prices, decimal_text
+from por.audit.policy import Policy
+from por.audit.prices import Prices
+from por.audit.reserve import liability_reserve
 from por.audit.rules import (
     Check,
     ceil_times,
@@ -36,11 +37,7 @@ from por.audit.rules import (
     cold_total_jpy_check,
     coverage_check,
     hot_guarantee_check,
-    fraction_text,
-    liability_reserve_check,
     ratio_text,
-    volume_reserve_formula,
-    yen_text,
 )
 from por.errors import InputError
 from por.reserves import AddressReserve, DeclaredWallet, WalletType
@@ -282,7 +279,8 @@ def _claims(also_claimed: Mapping[tuple[str, str], str] | Iterable[tuple[str, st
 
 
 def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple[str, str], str],
-              decimals: dict[str, int], custodians: CustodianCheck | None) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]],
+              decimals: dict[str, int], custodians: CustodianCheck | None
+              ) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]],
                                                  dict[str, dict[str, list[int]]], list[tuple[int, int]]]:
     """Decides which declarations count; sums counted balances per asset and wallet type."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -379,90 +377,11 @@ def _global_checks(policy: Policy, liabilities: Mapping[str, int], decimals: dic
         checks.append(cold_total_jpy_check(policy.cold_storage, values))
     rule = policy.liability_reserve
     if rule:
-        deposits = (options.reserve_deposits_jpy if options.reserve_deposits_jpy is not None
-                    else rule.reserve_deposits_jpy)
-        deposits = _non_negative(deposits, "reserve_deposits_jpy")
-        in_force, lapsed = _insurance(rule, options)
-        if rule.method == "trading_volume":
-            months = reserve_window(rule, options.volumes, options.snapshot_day)
-            formula, per_category, _ = volume_reserve_formula(rule, months)
-            details: dict[str, str | None] = {
-                "basis": rule.basis, "window": f"{months[0][0]}..{months[-1][0]}",
-                "window_months": str(rule.window_months), "aggregate": rule.aggregate,
-                "volumes": None if options.volumes is None else options.volumes.source}
-            for category, rate in rule.rates:
-                details[f"rate.{category}"] = decimal_text(rate)
-                details[f"volume_jpy.{category}"] = fraction_text(per_category[category])
-            how = (f"Σ yen traded x rate by category, {rule.aggregate} over {months[0][0]}..{months[-1][0]} = "
-                   f"{yen_text(formula)}")
-        else:
-            if rule.basis == "customer_liabilities_jpy":
-                basis = sum((liabilities[a] * _per_base_unit(prices, a, decimals[a]) for a in owed), Fraction(0))
-            else:
-                volume = (options.trading_volume_jpy if options.trading_volume_jpy is not None
-                          else rule.trading_volume_jpy)
-                if volume is None:
-                    raise InputError("the liability reserve is based on trading volume: declare trading_volume_jpy",
-                                     file=policy.source, field="liability_reserve.trading_volume_jpy")
-                basis = Fraction(_non_negative(volume, "trading_volume_jpy"))
-            formula = Fraction(rule.rate) * basis
-            details = {"basis": rule.basis, "basis_jpy": fraction_text(basis), "rate": decimal_text(rule.rate)}
-            how = f"{decimal_text(rule.rate)} x {rule.basis} {yen_text(basis)}"
-        checks.append(liability_reserve_check(rule, formula, deposits, in_force, how=how, lapsed=lapsed,
-                                              details=details))
+        def customer_jpy() -> Fraction:
+            return sum((liabilities[a] * _per_base_unit(prices, a, decimals[a]) for a in owed), Fraction(0))
+
+        checks.append(liability_reserve(
+            rule, policy.source, customer_jpy=customer_jpy, deposits=options.reserve_deposits_jpy,
+            insurance_jpy=options.insurance_jpy, insurance=options.insurance, volumes=options.volumes,
+            day=options.snapshot_day, trading_volume_jpy=options.trading_volume_jpy))
     return checks
-
-
-def reserve_window(rule: LiabilityReserveRule, volumes: Volumes | None,
-                   day: date | None) -> list[tuple[str, dict[str, Decimal]]]:
-    """The window_months calendar months before the snapshot's month (JST), oldest first; InputError if any
-    is missing or names a category without a rate. Callable on its own, before the slow chain reads."""
-    if volumes is None:
-        raise InputError("the liability reserve is computed from monthly trading volumes by category: give "
-                         "--volumes FILE (docs/formats/volumes.schema.json)", field="--volumes")
-    if day is None:
-        raise InputError("the trading-volume window ends before the snapshot month: the snapshot time is needed",
-                         field="--snapshot")
-    year, month = day.year, day.month
-    window = []
-    for _ in range(rule.window_months):
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-        window.append(f"{year:04d}-{month:02d}")
-    window.reverse()
-    missing = [m for m in window if m not in volumes.months]
-    if missing:
-        raise InputError(f"no trading volumes for {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}: the "
-                         f"reserve needs the {rule.window_months} months {window[0]}..{window[-1]} before the "
-                         f"snapshot date {day}", file=volumes.source, field="months")
-    rated = {c for c, _ in rule.rates}
-    for m in window:
-        unknown = sorted(set(volumes.months[m]) - rated)
-        if unknown:
-            raise InputError(f"category {unknown[0]!r} has no rate in the policy (rates: {', '.join(sorted(rated))})",
-                             file=volumes.source, field=f"{m}.{unknown[0]}")
-    return [(m, volumes.months[m]) for m in window]
-
-
-def _insurance(rule: LiabilityReserveRule, options: ReconcileOptions) -> tuple[Decimal, list[str]]:
-    """Cover of the policies in force on the snapshot date, and the ones that are not (by label)."""
-    if options.insurance is not None and options.insurance_jpy is not None:
-        raise InputError("give the insurance either as a file (--insurance) or as one amount (--insurance-jpy), "
-                         "not both", field="--insurance")
-    if options.insurance is None:
-        amount = options.insurance_jpy if options.insurance_jpy is not None else rule.insurance_jpy
-        return _non_negative(amount, "insurance_jpy"), []
-    dated = [p for p in options.insurance.policies if p.valid_from is not None]
-    if dated and options.snapshot_day is None:
-        raise InputError("insurance periods are checked against the snapshot date: the snapshot time is needed",
-                         field="--snapshot")
-    day = options.snapshot_day
-    in_force = [p for p in options.insurance.policies if day is None or p.in_force(day)]
-    lapsed = [p.label() for p in options.insurance.policies if day is not None and not p.in_force(day)]
-    return sum((p.cover_jpy for p in in_force), Decimal(0)), lapsed
-
-
-def _non_negative(value: Decimal, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not Decimal(value).is_finite() \
-            or value < 0:
-        raise InputError(f"must be a non-negative number, got {value!r}", field=name)
-    return Decimal(value)

@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from por import __version__
+from por.audit.declarations import load_insurance, load_volumes, yen
 from por.audit.policy import load_policy
 from por.audit.prices import load_prices
-from por.audit.declarations import load_insurance, load_volumes, yen
 from por.audit.reconcile import (
     ReconcileOptions,
     Reconciliation,
     check_custodians,
     check_prices,
     reconcile,
-    reserve_window,
 )
+from por.audit.reserve import reserve_window
 from por.errors import InputError
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
 from por.reserves.custodians import CustodianCheck, japan_date, load_custodians

@@ -51,7 +51,8 @@ T = {
     "reason": ("不適合の理由（英語）", "Reason"),
     "snapshot": ("基準日時", "Snapshot"), "snapshot_id": ("基準日の識別子", "Snapshot id"),
     "exchange": ("暗号資産交換業者", "Crypto-asset exchange service provider"),
-    "chain": ("チェーン", "Chain"), "height": ("ブロック高", "Block height"), "block": ("ブロックハッシュ", "Block hash"),
+    "chain": ("チェーン", "Chain"), "height": ("ブロック高", "Block height"),
+    "block": ("ブロックハッシュ", "Block hash"),
     "providers": ("残高の取得元", "Balance providers"),
     "chains": ("基準日のブロックと残高の取得元", "Snapshot blocks and balance providers"),
     "policy": ("適用した基準", "Policy applied"),
@@ -101,10 +102,12 @@ def statement(doc: dict[str, Any], lang: str) -> Statement:
     """The audit report -> the statement's tables, in `lang` (ja or en); numbers copied as text."""
     if lang not in LANGS:
         raise ValueError(f"statement language must be one of {', '.join(LANGS)}")
+    policy = doc.get("policy") or {}
     out = Statement(lang, str(doc.get("exchange", "")), str(doc.get("snapshot_id", "")),
                     str(doc.get("snapshot_time") or ""), doc.get("verdict") == "pass",
-                    policy=f"{(doc.get('policy') or {}).get('title', '')} ({(doc.get('policy') or {}).get('name', '')})",
-                    root=str((doc.get("liabilities") or {}).get("root", "")), generated_at=str(doc.get("generated_at", "")))
+                    policy=f"{policy.get('title', '')} ({policy.get('name', '')})",
+                    root=str((doc.get("liabilities") or {}).get("root", "")),
+                    generated_at=str(doc.get("generated_at", "")))
     for a in doc.get("assets", []):
         checks = {c["rule"]: c for c in a.get("checks", [])}
         hot = checks.get("hot_guarantee", {}).get("details", {})
@@ -179,7 +182,8 @@ def statement_csvs(st: Statement) -> dict[str, str]:
         writer.writerows(rows)
         return "\ufeff" + buf.getvalue()
 
-    meta = [[st.t("exchange"), st.exchange], [st.t("snapshot_id"), st.snapshot_id], [st.t("snapshot"), st.snapshot_time],
+    meta = [[st.t("exchange"), st.exchange], [st.t("snapshot_id"), st.snapshot_id],
+            [st.t("snapshot"), st.snapshot_time],
             [st.t("overall"), st.t("pass" if st.ok else "fail")]]
     return {
         "statement-assets.csv": table([st.t(c) for c in ASSET_COLUMNS],
@@ -201,7 +205,8 @@ main{max-width:1280px;margin:0 auto;padding:24px}
 .verdict{border-radius:10px;padding:20px 24px;color:#fff;margin-bottom:20px}
 .verdict.pass{background:#1f7a4d}.verdict.fail{background:#b42318}
 .verdict h1{margin:0 0 4px;font-size:26px}
-section{background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:16px 20px;margin-bottom:18px;overflow-x:auto}
+section{background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:16px 20px;margin-bottom:18px;
+overflow-x:auto}
 h2{font-size:18px;margin:0 0 12px}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:6px 8px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}

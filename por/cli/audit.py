@@ -15,7 +15,8 @@ from por.cli.output import JsonOut, Quiet
 def register(app: typer.Typer, cls: type) -> None:
     app.command("audit", cls=cls, epilog="por audit --commitment pub/commitment.json --tree pub/tree.bin "
                                          "--wallets wallets.csv --snapshot snapshot.json --config chains.toml "
-                                         "--policy jp-fsa --prices prices.csv --volumes volumes.json --insurance insurance.csv "
+                                         "--policy jp-fsa --volumes volumes.json --insurance insurance.csv "
+                                         "--custodians custodians.csv --statement ja --statement-out statement "
                                          "--html audit.html")(audit)
 
 

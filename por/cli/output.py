@@ -14,8 +14,9 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Iterator, Sequence
+from typing import Annotated, Any
 
 import typer
 

@@ -35,8 +35,8 @@ def reserves(
     import asyncio
 
     from por.cli.output import progress_bar
-    from por.reserves.inputs import load_reserves_inputs
     from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
+    from por.reserves.inputs import load_reserves_inputs
     from por.reserves.read import check_custodians, flag_duplicates, read_reserves
 
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)

@@ -28,7 +28,7 @@ class Liabilities:
         self.warnings: list[str] = []        # what the reader found worth a look (ids that mix scripts)
 
     @classmethod
-    def from_arrays(cls, assets: list[Asset], ids, hi: np.ndarray, lo: np.ndarray) -> "Liabilities":
+    def from_arrays(cls, assets: list[Asset], ids, hi: np.ndarray, lo: np.ndarray) -> Liabilities:
         book = cls.__new__(cls)
         book.assets = list(assets)
         book._account_ids = book._columns = None

@@ -1,14 +1,14 @@
 """OKX's published proofs: V1 inclusion paths, V2 user files and full trees (rules in `rules`)."""
 
-from por.liabilities.foreign.okx.proofs import (
-                                                OkxV1Proof,
-                                                OkxV2User,
-                                                parse_okx_v1_proof,
-                                                parse_okx_v2_user,
-                                                verify_okx_v1,
-                                                verify_okx_v2_user,
-)
 from por.liabilities.foreign.okx.anchor import UNBOUND
+from por.liabilities.foreign.okx.proofs import (
+    OkxV1Proof,
+    OkxV2User,
+    parse_okx_v1_proof,
+    parse_okx_v2_user,
+    verify_okx_v1,
+    verify_okx_v2_user,
+)
 from por.liabilities.foreign.okx.rules import COINS
 from por.liabilities.foreign.okx.tree import TreeScan, scan_okx_v2_tree, verify_okx_v2_tree
 from por.verdict import RootBinding
