@@ -109,8 +109,8 @@ class AssetTable:
             lines = raw.decode("utf-8-sig").splitlines()
         except UnicodeDecodeError:
             raise InputError("cannot read asset table: not UTF-8 text", file=str(path)) from None
-        for number, raw in enumerate(lines, 1):
-            line = raw.strip()
+        for number, text in enumerate(lines, 1):
+            line = text.strip()
             if not line or line.startswith("#") or line.lower().replace(" ", "") == "asset,decimals":
                 continue
             parts = [p.strip() for p in line.split(",")]

@@ -17,7 +17,7 @@ import stat
 import sys
 import unicodedata
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from html import escape as _html_escape
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -190,8 +190,6 @@ _UTC_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\
 
 def utc_time(text: str, field: str) -> str:
     """An ISO 8601 UTC time (`2024-06-01T00:00:00Z` or `+00:00`), written back as `...Z`."""
-    from datetime import datetime
-
     example = "such as 2024-06-01T00:00:00Z"
     match = _UTC_TIME.fullmatch(text.strip())
     if not match:

@@ -25,9 +25,9 @@ from __future__ import annotations
 import bisect
 import os
 import unicodedata
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Iterator
 
 from por.amounts import AmountError, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
