@@ -16,15 +16,16 @@ COMMITMENT_FILE = "commitment.json"
 TREE_FILE = "tree.bin"
 SECRETS_FILE = "private/secrets.jsonl"
 PAGE_FILE = "verify.html"        # written by por.publication.attestation, through publish's extra_files hook
-PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, "private"}
+MANIFEST_FILE = "manifest.json"  # SHA-256 of every public file, verify.html included (publish's finish_files hook)
+PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, MANIFEST_FILE, "private"}
 
 
 def not_a_publication(folder: Path) -> str:
     """Why `folder` is not a por publication ("" when it is one, the only kind --force replaces).
 
     A publication is what `publish` writes and nothing else: a commitment.json that parses as a
-    por commitment, tree.bin, verify.html and private/secrets.jsonl (any of the last three may
-    have been moved away). A folder holding anything else holds something of the user's.
+    por commitment, tree.bin, verify.html, manifest.json and private/secrets.jsonl (any but the
+    commitment may have been moved away). A folder holding anything else holds something of the user's.
     """
     try:
         entries = sorted(os.listdir(folder))

@@ -153,6 +153,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
             snapshot_time: str | None = None, max_pieces: int = 1, force: bool = False,
             progress: Callable[[int], None] | None = None,
             extra_files: Callable[[Path, Commitment], None] | None = None,
+            finish_files: Callable[[Path], None] | None = None,
             shuffle: Shuffle | None = None, dask: str | None = None, dask_workers: int | None = None) -> Commitment:
     """Builds the tree and writes the publication folder atomically, in bounded memory.
 
@@ -216,4 +217,6 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         if extra_files:
             extra_files(staging, commitment)
         (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
+        if finish_files:                       # after every public file is final (a manifest of their digests)
+            finish_files(staging)
     return commitment
