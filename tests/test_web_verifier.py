@@ -34,6 +34,7 @@ ARTIFACTS = Path(os.environ.get("POR_TEST_ARTIFACTS", Path(__file__).parent / "a
 OKX = next(p for p in (Path(__file__).parents[1] / "fixtures/conformance/okx",
                        Path(__file__).parents[2] / "shared/conformance/okx") if p.exists())
 KEY, OTHER = "3c" * 32, "c3" * 32
+GENERIC = Path(__file__).parents[1] / "por" / "web" / "verifier.html"      # the page with no publication embedded
 ADDRESS = Account.from_key(bytes.fromhex(KEY)).address
 
 
@@ -67,7 +68,7 @@ def page(browser, site):
     page.errors = []
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto((site / "signed" / "verify.html").as_uri())
+    page.goto(GENERIC.as_uri())
     yield page
     assert all(url.startswith("file://") for url in page.requests), page.requests     # nothing leaves the page
     assert not page.errors, page.errors
@@ -101,6 +102,7 @@ def load(page, how: str, text: str, name: str = "proof.json") -> dict[str, Any]:
             document.getElementById("proof-drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
         }""", [name, text])
     else:
+        page.evaluate("document.getElementById('more').open = true")       # the paste box is folded away
         page.fill("#proof-text", text)
         page.click("#verify")
     return settle(page)
@@ -115,9 +117,13 @@ def pin_commitment(page, path: Path) -> None:
 
 def recheck(page) -> dict[str, Any]:
     """Runs the check again now that every input is in place (as the Verify button does)."""
-    page.evaluate("document.body.dataset.status = 'idle'")
+    page.evaluate("document.body.dataset.status = 'idle'; document.getElementById('more').open = true")
     page.click("#verify")
     return settle(page)
+
+
+def open_technical(page) -> None:
+    page.evaluate("for (const d of document.querySelectorAll('details.tech')) d.open = true")
 
 
 def reasons_shown(page) -> list[str]:
@@ -143,6 +149,7 @@ def test_a_valid_proof_shows_verified_with_exact_balances_and_checked_signature(
     assert [r.split("\t") for r in rows] == [[a, v] for a, v in doc["balances"].items()]
     assert page.locator("[data-testid=step]").count() == sum(len(leaf["path"]) for leaf in doc["leaves"])
     assert page.locator("[data-testid=root-step].bad").count() == 0
+    open_technical(page)
     assert "verified: signed by the pinned key" in page.locator("[data-testid=signature]").inner_text()
     shot(page, "por-verified")
 
@@ -154,9 +161,9 @@ def test_without_a_published_root_it_is_only_self_consistent_in_amber(page, site
     assert result["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or root "
                                  "was given"]
     assert any("Load the commitment.json the exchange published" in n for n in result["notes"])
-    assert page.locator("[data-testid=status] h3").inner_text() == \
-        "Not verified: self-consistent, but nothing to compare it with"
+    assert page.locator("[data-testid=status] h3").inner_text() == "Not verified yet: nothing to compare it with"
     assert_no_green(page)
+    open_technical(page)
     assert page.locator("[data-testid=root-value]").inner_text() == proof_doc(site, "user-0000012")["root"]["hash"]
     shot(page, "por-self-consistent")
 
@@ -218,7 +225,7 @@ def test_a_tampered_proof_shows_what_failed(page, site, tamper):
     assert result["state"] == "failed"
     shown = reasons_shown(page)
     assert shown == result["reasons"] and any(expected in r for r in shown), shown
-    assert page.locator("[data-testid=status] h3").inner_text() == "Not verified"
+    assert page.locator("[data-testid=status] h3").inner_text() == "Not verified: your proof does not match"
     if "recompute the root" in expected:
         assert page.locator("[data-testid=root-step].bad").count() >= 1
     shot(page, f"por-{tamper.__name__.replace('_', '-')}")
@@ -256,6 +263,7 @@ def test_signatures_by_another_key_or_missing_fail_and_no_key_says_not_checked(p
     page.fill("#signer", "")
     result = recheck(page)
     assert result["state"] == "verified" and result["signature"]["state"] == "not-checked"
+    open_technical(page)
     assert page.locator("[data-testid=signature]").inner_text().startswith("not checked (no key pinned)")
     pin_commitment(page, site / "unsigned" / "commitment.json")
     page.fill("#signer", ADDRESS)
@@ -687,7 +695,7 @@ def test_pass_amber_and_fail_screenshots_at_phone_and_desktop_width(browser, sit
     view = context.new_page()
     errors = []
     view.on("pageerror", lambda error: errors.append(str(error)))
-    view.goto((site / "signed" / "verify.html").as_uri())
+    view.goto(GENERIC.as_uri())
     proof = (SETS[2] / vectors["files"]["proofs"]["bob-ü"]).read_text(encoding="utf-8")
     pin_commitment(view, SETS[2] / "commitment.json")
     view.fill("#signer", vectors["signing_key"]["address"])
@@ -703,6 +711,7 @@ def test_pass_amber_and_fail_screenshots_at_phone_and_desktop_width(browser, sit
     assert_no_green(view)
     shot(view, f"fail-{width}", verdict=True)
     view.evaluate("document.getElementById('commitment-name').textContent = ''")
+    view.evaluate("document.getElementById('more').open = true")
     view.click("#clear")
     view.fill("#signer", "")
     view.evaluate("document.getElementById('commitment-text').value = ''; document.getElementById('commitment-text')"
