@@ -58,6 +58,23 @@ class InputError(PorError):
         return outer or inner
 
 
+class InputErrors(InputError):
+    """Several bad rows of one file, named in one run (each `file:line: field: reason`), so a
+    user fixes them all at once; `total` counts the ones not named. Reads as its first error."""
+
+    def __init__(self, errors: list[InputError], total: int) -> None:
+        first = errors[0]
+        super().__init__(first.reason, file=first.file, line=first.line, field=first.field)
+        self.errors = list(errors)
+        self.total = max(total, len(errors))
+
+    def lines(self) -> list[str]:
+        out = [error.location_text() for error in self.errors]
+        if self.total > len(self.errors):
+            out.append(f"and {self.total - len(self.errors)} more bad rows (fix these and run again)")
+        return out
+
+
 class UsageError(PorError):
     """A command line that does not say what to do: `por: usage: WHAT — try 'COMMAND --help'`."""
 
