@@ -87,7 +87,7 @@ class Fields:
             return f"{self.path}[{key}]"
         return f"{self.path}.{key}" if self.path else key
 
-    def only(self, *allowed: str) -> "Fields":
+    def only(self, *allowed: str) -> Fields:
         extra = sorted(set(self.data) - set(allowed))
         if extra:
             raise self.error(extra[0], "unknown field")
@@ -130,11 +130,11 @@ class Fields:
             raise self.error(key, f"expected {2 * nbytes} lower-case hex digits")
         return bytes.fromhex(value)
 
-    def obj(self, key: str, *, optional: bool = False) -> "Fields":
+    def obj(self, key: str, *, optional: bool = False) -> Fields:
         value = self.get(key, dict, optional=optional)
         return None if value is None else Fields(value, self.source, self._at(key))
 
-    def objects(self, key: str, *, max_items: int = 10_000_000) -> list["Fields"]:
+    def objects(self, key: str, *, max_items: int = 10_000_000) -> list[Fields]:
         items = self.get(key, list)
         if len(items) > max_items:
             raise self.error(key, f"more than {max_items} items")

@@ -31,8 +31,8 @@ from por.amounts import AssetTable, parse_amount
 from por.audit.policy import parse_policy
 from por.audit.prices import load_prices
 from por.errors import PorError
-from por.liabilities.foreign import okx
 from por.liabilities.check import verify_proof_document
+from por.liabilities.foreign import okx
 from por.liabilities.inclusion import verify_inclusion
 from por.liabilities.ingest import load_customers
 from por.liabilities.porjson import parse_commitment, parse_proof

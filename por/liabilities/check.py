@@ -17,7 +17,7 @@ from por.liabilities.foreign.common import Customer, check_customer
 from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import binding, verify_inclusion
 from por.liabilities.pins import Pins, PublishedTotals, check_usage, compare_snapshot, compare_totals
-from por.liabilities.porjson import Commitment, InclusionProof, parse_proof, value_difference, sums_json
+from por.liabilities.porjson import Commitment, InclusionProof, parse_proof, sums_json, value_difference
 from por.liabilities.rows import check_account_id
 from por.liabilities.tree import sibling_positions
 from por.strictjson import decode, loads, read_bounded

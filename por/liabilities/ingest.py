@@ -27,26 +27,26 @@ from __future__ import annotations
 import bisect
 import os
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
 from por.amounts import MAX_UNITS, Asset, AssetTable
-from por.errors import InputError, InputErrors
+from por.errors import MAX_REPORTED_ROWS, InputError, InputErrors
 from por.liabilities.book import Liabilities, exact_sum
 from por.liabilities.rows import (
     HEADER,
     MAX_CUSTOMER_BYTES,
     MAX_FIELD_CHARS,
-    MAX_REPORTED_ROWS,
     ambiguous_ids,
     check_asset_symbol,
     check_row,
     csv_rows,
     mixed_scripts,
 )
+from por.liabilities.tree import MAX_ASSETS
 from por.text import is_regular_file
 
 BATCH_ROWS = 1 << 16
@@ -144,6 +144,8 @@ class _Collector:
             except InputError:
                 code = -1
             else:
+                if len(self.symbols) == MAX_ASSETS:      # the writer's limit, which every reader shares
+                    return -1                            # not cached: the row names the limit (`_check_picked`)
                 code = len(self.symbols)
                 self.symbols.append(symbol)
                 self.decimals.append(decimals)
@@ -226,6 +228,12 @@ class _Collector:
                 bad.append(row)
                 continue
             codes[row] = self._code(asset)
+            if codes[row] < 0:
+                errors.append(InputError(f"asset {asset} would be asset number {MAX_ASSETS + 1}: a publication holds "
+                                         f"at most {MAX_ASSETS} assets", file=self.source, line=batch.line(row),
+                                         field="asset"))
+                bad.append(row)
+                continue
             hi[row], lo[row] = units >> 64, units & ((1 << 64) - 1)
         return bad, errors
 

@@ -19,6 +19,7 @@ from por.liabilities.rows import check_account_id
 from por.liabilities.tree import (
     HASH_BYTES,
     HASH_NAME,
+    MAX_ASSETS,
     MAX_HEIGHT,
     MAX_LEAVES,
     VERSION,
@@ -226,7 +227,7 @@ def _snapshot_time(f: Fields, version: int) -> str:
 
 def _assets(f: Fields) -> list[Asset]:
     assets = []
-    for item in f.objects("assets", max_items=1000):
+    for item in f.objects("assets", max_items=MAX_ASSETS):
         item.only("symbol", "decimals")
         symbol = item.str("symbol")
         try:

@@ -2,7 +2,7 @@
 readers and the verifier all apply these.
 
 Everything wrong with the file is reported as `file:line: field: reason` (up to
-MAX_REPORTED_ROWS bad rows in one run, then how many more), with a hint for the
+por.errors.MAX_REPORTED_ROWS bad rows in one run, then how many more), with a hint for the
 mistakes spreadsheets make (semicolons, tabs, thousands separators, decimal
 commas), and nothing downstream runs, so a publication never commits to a mistyped row.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from por.amounts import AmountError, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
@@ -24,7 +24,6 @@ MAX_ID_BYTES = 256
 MAX_FIELD_CHARS = 4096
 MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
 MAX_CUSTOMER_BYTES = 16 << 30     # ~170M rows, past what one machine publishes: the end of a stream that never ends
-MAX_REPORTED_ROWS = 20            # bad rows named in one run; the rest are counted ("and N more")
 _GROUPED = re.compile(r"[0-9][0-9,.' _\u00a0]*[0-9]\Z")
 
 
