@@ -96,8 +96,8 @@ def test_embedded_text_cannot_close_the_data_block():
     block = page.split(b'id="por-publication">', 1)[1].split(b"</script>", 1)[0]
     assert b"<" not in block and b">" not in block and b"&" not in block and "\u2028".encode() not in block
     data = json.loads(block)
-    assert data == {"format": "por-page-data", "version": 1, "commitment": '{"x": "</script><script>alert(1)</script>"}',
-                    "contact": "a</script>&<!--\u2028"}
+    assert data == {"format": "por-page-data", "version": 1,
+                    "commitment": '{"x": "</script><script>alert(1)</script>"}', "contact": "a</script>&<!--\u2028"}
 
 
 # --- the customer's flow in Chromium ----------------------------------------------------------
@@ -237,8 +237,9 @@ def test_a_tampered_proof_tells_the_customer_what_to_do_next(chromium, site, tmp
     doc["nonce"] = ("0" if doc["nonce"][0] != "0" else "1") + doc["nonce"][1:]      # another customer's nonce
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    for locale, headline, contact_phrase in (("en-US", "Not verified: your proof does not match", "contact the exchange"),
-                                             ("ja-JP", "確認できませんでした：証明が一致しません", "取引所（")):
+    for locale, headline, contact_phrase in (
+            ("en-US", "Not verified: your proof does not match", "contact the exchange"),
+            ("ja-JP", "確認できませんでした：証明が一致しません", "取引所（")):
         context, page = open_page(chromium, (site / "signed" / "verify.html").as_uri(), 390, locale)
         result = choose(page, tampered)
         assert result["state"] == "failed"
@@ -318,7 +319,8 @@ def test_touch_devices_say_choose_file_and_desktops_offer_a_drop(chromium, site)
     assert "private" in page.locator("[data-testid=private]").inner_text()
     close(context, page)
     context, page = open_page(chromium, (site / "signed" / "verify.html").as_uri(), 1280, touch=False)
-    assert page.locator("#pick-text").inner_text() == "Choose your proof file" and page.locator("#drop-hint").is_visible()
+    assert page.locator("#pick-text").inner_text() == "Choose your proof file"
+    assert page.locator("#drop-hint").is_visible()
     close(context, page)
 
 

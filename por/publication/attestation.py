@@ -25,10 +25,9 @@ from por import signing
 from por.errors import InputError
 from por.liabilities.folder import COMMITMENT_FILE, MANIFEST_FILE, PAGE_FILE, TREE_FILE
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, Commitment, dumps, parse_commitment
-from por.text import is_hidden
 from por.publication import history
 from por.strictjson import loads, read_bounded
-
+from por.text import is_hidden
 
 PAGE_DATA_SLOT = b'<script type="application/json" id="por-publication"></script>'
 MAX_CONTACT = 200
@@ -54,13 +53,14 @@ def publication_page(commitment_text: str, contact: str | None = None, page: byt
     are escaped, so no text of the exchange's can close the block or run as script."""
     page = verifier_page() if page is None else page
     if page.count(PAGE_DATA_SLOT) != 1:
-        raise InputError("the verifier page has no (or more than one) por-publication block", file="por/web/verifier.html")
+        raise InputError("the verifier page has no (or more than one) por-publication block",
+                         file="por/web/verifier.html")
     data: dict[str, object] = {"format": "por-page-data", "version": 1, "commitment": commitment_text}
     if contact is not None:
         data["contact"] = contact
     text = json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, escape)
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
     filled = PAGE_DATA_SLOT.replace(b"></script>", b">" + text.encode("utf-8") + b"</script>")
     return page.replace(PAGE_DATA_SLOT, filled)
 
@@ -131,6 +131,7 @@ class PublicationExtras:
 
 
 def publication_extras(*, previous: Path | None = None, sign_key: Path | None = None, snapshot_id: str,
-                       snapshot_time: str | None = None, exchange: str, contact: str | None = None) -> PublicationExtras:
+                       snapshot_time: str | None = None, exchange: str,
+                       contact: str | None = None) -> PublicationExtras:
     return PublicationExtras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
                              snapshot_time=snapshot_time, exchange=exchange, contact=contact)
