@@ -5,11 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NODE_STAMP := fixtures/node/node_modules/.installed
+WEB_STAMP := web-src/node_modules/.installed
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: setup demo test lint bench clean install-check
+.PHONY: setup demo test lint bench clean install-check page
 
-setup: $(PIP_STAMP) $(NODE_STAMP)
+setup: $(PIP_STAMP) $(NODE_STAMP) $(WEB_STAMP)
 
 $(PIP_STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,16 @@ $(PIP_STAMP): pyproject.toml requirements.lock
 $(NODE_STAMP): fixtures/node/package.json fixtures/node/package-lock.json
 	cd fixtures/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# @noble/hashes, @noble/curves and esbuild, pinned by web-src/package-lock.json, for the verifier page's crypto.
+$(WEB_STAMP): web-src/package.json web-src/package-lock.json
+	cd web-src && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Rebuild the crypto bundle inside por/web/verifier.html (committed, so `pip install` needs no Node);
+# tests/test_web_crypto.py checks the committed page is a fresh build.
+page: $(WEB_STAMP)
+	node web-src/build.mjs
 
 # Debian's headless Chromium for the HTML report and verifier page tests (playwright drives it).
 $(BROWSER_STAMP): | $(PIP_STAMP)
@@ -44,4 +55,4 @@ bench: setup
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) fixtures/node/node_modules demo-out
+	rm -rf $(VENV) fixtures/node/node_modules web-src/node_modules demo-out

@@ -233,7 +233,7 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
 def _peek_snapshot(raw: bytes) -> str | None:
     """The snapshot id a por proof claims, only to pick its commitment (the full parse comes later)."""
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8-sig"))          # a re-saved proof (BOM) is the same proof
     except (ValueError, UnicodeDecodeError):
         return None
     value = doc.get("snapshot_id") if isinstance(doc, dict) else None

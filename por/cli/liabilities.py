@@ -80,6 +80,9 @@ def publish(
                                                      "secp256k1 key (a file holding 64 hex digits).")] = None,
     previous: Annotated[Optional[Path], typer.Option(metavar="DIR", help="The previous period's publication "
                                                      "folder: link this commitment to it.")] = None,
+    contact: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Where customers reach the exchange "
+                                                   "(e-mail, web address or phone), shown on verify.html when "
+                                                   "a check fails.")] = None,
     dask: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Build on a Dask cluster: scheduler "
                                                 "address (tcp://HOST:8786), or `local` for worker processes "
                                                 "here.")] = None,
@@ -115,14 +118,14 @@ def publish(
                            "--previous": previous, "--config": config})
     with claim_folder(out, replace=replace):
         code = _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key,
-                        previous, dask, workers, quiet)
+                        previous, dask, workers, quiet, contact)
         if anchor is not None and config is not None and sign_key is not None:
             record_anchor(out, anchor, config, sign_key, quiet=quiet, chains=anchor_config)
         return code
 
 
 def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key, previous,
-             dask, workers, quiet) -> int:
+             dask, workers, quiet, contact) -> int:
     import time
 
     from por.amounts import AssetTable
@@ -133,7 +136,7 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
 
     started = time.perf_counter()
     extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
-                                snapshot_time=snapshot_time, exchange=exchange)
+                                snapshot_time=snapshot_time, exchange=exchange, contact=contact)
     table = AssetTable()
     if assets:
         table.extend_from_file(assets)
@@ -143,7 +146,7 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
     with progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
         commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
                                 snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
-                                extra_files=extras, dask=dask, dask_workers=workers)
+                                extra_files=extras, finish_files=extras.finish, dask=dask, dask_workers=workers)
     done = time.perf_counter()
     if quiet:
         return 0
@@ -161,6 +164,12 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
         print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
     if extras.signer:
         print(f"signed by {extras.signer}: publish this address where customers can pin it")
+    print("the root is the fingerprint customers compare on verify.html: publish it on your site and in the "
+          "auditor's report")
+    if extras.manifest:
+        print("manifest.json (SHA-256 of every public file; publish it beside them):")
+        for entry in extras.manifest["files"]:
+            print(f"  {entry['sha256']}  {entry['file']}")
     _print_warnings(liabilities.warnings)
     print(f"keep {terminal_text(out, markup=False)}/private/ secret: it holds every customer's nonce")
     return 0

@@ -29,7 +29,16 @@ from por.liabilities.folder import COMMITMENT_FILE, PAGE_FILE, SECRETS_FILE, TRE
 from por.liabilities.levels import build_levels, ints_to_limbs, root_record
 from por.liabilities.porjson import Commitment, dumps
 from por.liabilities.secrets import set_root, write_secrets
-from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, VERSION, Header, TreeError, check_snapshot_time, tree_height
+from por.liabilities.tree import (
+    AMOUNT_BYTES,
+    HASH_BYTES,
+    MAX_ASSETS,
+    VERSION,
+    Header,
+    TreeError,
+    check_snapshot_time,
+    tree_height,
+)
 from por.liabilities.treefile import header_line
 
 __all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "not_a_publication", "COMMITMENT_FILE",
@@ -153,6 +162,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
             snapshot_time: str | None = None, max_pieces: int = 1, force: bool = False,
             progress: Callable[[int], None] | None = None,
             extra_files: Callable[[Path, Commitment], None] | None = None,
+            finish_files: Callable[[Path], None] | None = None,
             shuffle: Shuffle | None = None, dask: str | None = None, dask_workers: int | None = None) -> Commitment:
     """Builds the tree and writes the publication folder atomically, in bounded memory.
 
@@ -163,6 +173,8 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
     """
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
+    if len(liabilities.assets) > MAX_ASSETS:        # what every reader of the publication accepts
+        raise InputError(f"{len(liabilities.assets)} assets: a publication holds at most {MAX_ASSETS}")
     snapshot_time = snapshot_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         check_snapshot_time(snapshot_time)
@@ -216,4 +228,6 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         if extra_files:
             extra_files(staging, commitment)
         (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
+        if finish_files:                       # after every public file is final (a manifest of their digests)
+            finish_files(staging)
     return commitment
