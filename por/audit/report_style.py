@@ -82,20 +82,25 @@ svg.chart .grid{stroke:#e3e6eb} svg.chart .axis{stroke:#8a94a3} svg.chart .ref{s
  .grid2{grid-template-columns:repeat(2,minmax(0,1fr))}
  .amt,td .ok,td .bad{white-space:nowrap}
 }
-@media (max-width:699px){
- table.cards thead{display:none}
- table.cards,table.cards tbody,table.cards tr,table.cards td{display:block;width:100%}
- table.cards tr{border:1px solid #e3e6eb;border-radius:8px;margin:0 0 8px;padding:4px 10px}
- table.cards td{display:flex;flex-wrap:wrap;justify-content:space-between;gap:0 12px;border:0;padding:3px 0;
-  text-align:right;min-width:0}
- table.cards td::before{content:attr(data-label);font-weight:600;color:#3d4754;text-align:left;font-size:12.5px}
- table.cards td>*{min-width:0}
- table.cards td{overflow-wrap:anywhere}
- table.cards tr.has-detail{border-bottom:0;border-radius:8px 8px 0 0;margin:0;padding-bottom:0}
- table.cards tr.detail{border-top:0;border-radius:0 0 8px 8px;margin-top:0}
- table.cards tr.detail td{display:block;text-align:left}
-}
 """.replace("MONO", MONO_STACK).replace("FONT", FONT_STACK)
+
+# Below these widths a table is a stack of cards, one per row: `wide` tables (many columns) sooner.
+_CARDS = """
+@media (max-width:WIDTHpx){
+ T thead{display:none}
+ T,T tbody,T tr,T td{display:block;width:100%}
+ T tr{border:1px solid #e3e6eb;border-radius:8px;margin:0 0 8px;padding:4px 10px}
+ T td{display:flex;flex-wrap:wrap;justify-content:space-between;gap:0 12px;border:0;padding:3px 0;
+  text-align:right;min-width:0;overflow-wrap:anywhere}
+ T td::before{content:attr(data-label);font-weight:600;color:#3d4754;text-align:left;font-size:12.5px}
+ T td>*{min-width:0}
+ T .amt{white-space:normal}
+ T tr.has-detail{border-bottom:0;border-radius:8px 8px 0 0;margin:0;padding-bottom:0}
+ T tr.detail{border-top:0;border-radius:0 0 8px 8px;margin-top:0}
+ T tr.detail td{display:block;text-align:left}
+}"""
+CSS += _CARDS.replace("WIDTH", "699").replace("T", "table.cards") + _CARDS.replace("WIDTH", "1023").replace(
+    "T", "table.cards.wide")
 
 
 def report_page(title: str, body: str, *, lang: str = "en", css: str = "") -> str:
@@ -216,8 +221,9 @@ class Column:
 
 
 def table_html(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, row_classes: Sequence[str] = (),
-               details: Sequence[str] = (), caption: str = "") -> str:
-    """Rows of trusted cell HTML. On a phone each row becomes a card of `label: value` lines.
+               details: Sequence[str] = (), caption: str = "", wide: bool = False) -> str:
+    """Rows of trusted cell HTML. On a phone each row becomes a card of `label: value` lines
+    (a `wide` table, one with many columns, already below 1024 px).
 
     `details[i]`, when not empty, is a line of text under row i across the whole table (a reason)."""
     head = "".join(f"<th scope='col'{' class=num' if c.numeric else ''}>{c.head}</th>" for c in columns)
@@ -235,7 +241,7 @@ def table_html(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, row_
             body.append(f"<tr class='detail{' fail' if 'fail' in cls.split() else ''}'>"
                         f"<td colspan='{len(columns)}' data-label=''>{detail}</td></tr>")
     cap = f"<caption class='note'>{caption}</caption>" if caption else ""
-    return f"<table class='cards'>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<table class='cards{' wide' if wide else ''}'>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 # --- charts --------------------------------------------------------------------------------------------------
@@ -339,7 +345,7 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
     """Lines over periods on labelled axes. The y ticks sit on their grid lines at the left, so the
     plot keeps the whole width; x labels are thinned to at most one per ~90 px of a 320 px phone."""
     n = len(x_labels)
-    top, plot_h = 22, 150
+    top, plot_h = 36, 150
     base = top + plot_h
     height = base + 52
     known = [v for s in series for v in s.values if v is not None]
@@ -388,7 +394,7 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
         for x, y, _, tip in points:
             parts.append(f"<circle cx='{_pct(x)}' cy='{float(y):.1f}' r='4' fill='{s.colour}'>"
                          f"<title>{html_text(tip)}</title></circle>")
-    parts.append(f"<text x='{_pct(_LEFT)}' y='{top - 8}' class='axis-label'>{html_text(y_label)}</text>"
+    parts.append(f"<text x='{_pct(_LEFT)}' y='12' class='axis-label' font-weight='600'>{html_text(y_label)}</text>"
                  f"<text x='{_pct(_RIGHT)}' y='{height - 4}' text-anchor='end' class='axis-label'>"
                  f"{html_text(x_label)}</text></svg>")
     return "".join(parts)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from por.cli import output
-from por.cli.output import JsonOut, Quiet
+from por.cli.output import HtmlLang, JsonOut, Quiet, html_lang
 
 
 def register(app: typer.Typer, cls: type) -> None:
@@ -46,6 +46,7 @@ def audit(
                                                       "report as JSON to this file.")] = None,
     html_out: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report "
                                                      "as HTML to this file.")] = None,
+    lang: HtmlLang = "en",
     quiet: Quiet = False,
 ) -> int:
     """Does the exchange hold what it owes, under this policy? Exit 0 pass, 1 fail, 2 bad input."""
@@ -53,6 +54,7 @@ def audit(
     from por.audit.run import run_audit
     from por.cli.output import progress_bar
 
+    lang = html_lang(lang)
     for path, option in ((json_file, "--json-out"), (html_out, "--html")):
         if path is not None:
             check_output_file(path, option)
@@ -64,7 +66,7 @@ def audit(
                        tree=tree, prices=prices, exchange=exchange, also_claimed=also_claimed,
                        reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, progress=progress)
     doc = report.to_json()
-    write_reports(doc, json_file, html_out)
+    write_reports(doc, json_file, html_out, lang=lang)
     if json_out:
         output.write_json(doc)
     else:
@@ -72,7 +74,8 @@ def audit(
     return 0 if report.ok else 1
 
 
-def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path]) -> None:
+def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path], *,
+                  lang: str = "en") -> None:
     from por.atomic import write_text
 
     if json_out:
@@ -80,7 +83,7 @@ def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optio
     if html_out:
         from por.audit.html import render_html
 
-        write_text(html_out, render_html(doc))
+        write_text(html_out, render_html(doc, lang=lang))
 
 
 # What would change a failing rule: the inputs and options that feed it.

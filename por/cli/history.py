@@ -33,6 +33,10 @@ def history(
                                                   "every period must be signed by it.")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write a self-contained "
                                                  "HTML report with a plot of the totals.")] = None,
+    audits: Annotated[Optional[list[Path]], typer.Option(
+        "--audit", metavar="FILE", help="An audit report (por audit --json-out) of one of the periods: the HTML "
+                                        "report plots its reserve ratio. Repeat for more periods.")] = None,
+    lang: output.HtmlLang = "en",
     trees: Annotated[bool, typer.Option("--trees/--no-trees", help="Check each folder's tree file digest and "
                                                                    "root against its commitment.")] = True,
     json_out: output.JsonOut = False,
@@ -42,6 +46,14 @@ def history(
     from por.publication.verify import verify_chain
 
     pinned = _pinned_key(signer)
+    lang = output.html_lang(lang)
+    summaries = []
+    if audits:
+        from por.audit.summary import load_audit_summary
+
+        if not html:
+            raise InputError("an audit report is plotted in the HTML report: give --html FILE too", field="--audit")
+        summaries = [load_audit_summary(path) for path in audits]
     if html:
         from por.atomic import check_output_file
 
@@ -51,7 +63,7 @@ def history(
         from por.atomic import write_text
         from por.publication.history_html import render_history
 
-        write_text(html, render_history(report, signer=pinned))
+        write_text(html, render_history(report, signer=pinned, audits=summaries, lang=lang))
     if json_out:
         output.write_json(_report_json(report))
     elif not (quiet and report.verified):

@@ -179,26 +179,25 @@ def render_history(report: ChainReport, *, signer: str | None, audits: Sequence[
     flagged = [p.place in report.flagged for p in report.periods]
     series = _series(report)
     columns = [Column(label("Snapshot", "スナップショット", lang), plain("Snapshot", "スナップショット", lang)),
-               Column(label("Time", "時刻", lang), plain("Time", "時刻", lang)),
                Column(label("Accounts", "アカウント数", lang), plain("Accounts", "アカウント数", lang), True),
                *(Column(html_text(sym), sym, True) for sym in series),
                Column(label("Link", "前期とのリンク", lang), plain("Link", "前期とのリンク", lang)),
-               Column(label("Signature", "署名", lang), plain("Signature", "署名", lang)),
-               Column(label("Root", "ルート", lang), plain("Root", "ルート", lang))]
-    rows, classes = [], []
+               Column(label("Signature", "署名", lang), plain("Signature", "署名", lang))]
+    rows, classes, details = [], [], []
     for i, (p, s) in enumerate(zip(report.periods, report.status)):
         totals = {a.symbol: format_amount(v, a.decimals) for a, v in zip(p.commitment.assets, p.commitment.totals)}
         sig = s.signature.state if s.signature else "not-checked"
         link_cls = "bad" if s.link in ("broken", "missing") else "ok" if s.link == "ok" else ""
         sig_cls = "bad" if sig == "failed" else "ok" if sig == "verified" else "flag"
         root = p.commitment.root.hex()
-        rows.append([html_text(p.commitment.snapshot_id), html_text(p.commitment.snapshot_time),
+        rows.append([f"<b>{html_text(p.commitment.snapshot_id)}</b><div class='note'>"
+                     f"{html_text(p.commitment.snapshot_time)}</div>",
                      html_text(f"{p.commitment.leaf_count:,}"),
                      *(amount_html(totals.get(sym), sym) if sym in totals else "–" for sym in series),
                      f"<span class='{link_cls}'>{html_text(s.link)}</span>",
-                     f"<span class='{sig_cls}'>{html_text(sig.replace('-', ' '))}</span>",
-                     f"<span class='mono' title='{html_text(root)}'>{html_text(root[:16])}…</span>"])
+                     f"<span class='{sig_cls}'>{html_text(sig.replace('-', ' '))}</span>"])
         classes.append("fail" if flagged[i] else "")
+        details.append(f"{label('root', 'ルート', lang, both=False)} <span class='mono'>{html_text(root)}</span>")
     plots = "".join(f"<figure><figcaption>{label(f'{sym} owed to customers', f'{sym} 顧客への債務', lang)}"
                     "</figcaption>" + _liability_chart(sym, dec, vals, labels, lang, f"liab{k}") + "</figure>"
                     for k, (sym, (dec, vals)) in enumerate(series.items()))
@@ -227,6 +226,7 @@ def render_history(report: ChainReport, *, signer: str | None, audits: Sequence[
             + f"<section class='card' id='liabilities'><h2>{label('Owed to customers over time', '顧客への債務の推移', lang)}</h2>"
             f"<div class='grid2'>{plots}</div></section>"
             f"<section class='card' id='periods'><h2>{label('Periods', '期間', lang)}</h2>"
-            + table_html(columns, rows, row_classes=classes) + "</section></main>")
+            + table_html(columns, rows, row_classes=classes, details=details, wide=len(columns) > 6)
+            + "</section></main>")
     title = f"{plain('Proof-of-reserves history', '準備金証明の履歴', lang)}: {exchange}"
     return report_page(title, body, lang=lang)
