@@ -285,7 +285,7 @@ def nice_step(top: Fraction, ticks: int = 4) -> Fraction:
 
 def _svg_open(title: str, desc: str, height: int, ident: str) -> str:
     return (f"<svg class='chart' role='img' aria-labelledby='{ident}-t {ident}-d' aria-label='{html_text(title)}' "
-            f"width='100%' height='{height}' xmlns='http://www.w3.org/2000/svg'>"
+            f"width='100%' height='{height}'>"
             f"<title id='{ident}-t'>{html_text(title)}</title><desc id='{ident}-d'>{html_text(desc)}</desc>")
 
 

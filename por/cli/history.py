@@ -32,7 +32,7 @@ def history(
     signer: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address): "
                                                   "every period must be signed by it.")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write a self-contained "
-                                                 "HTML report with a plot of the totals.")] = None,
+                                                 "HTML report with plots of the totals (and reserve ratios).")] = None,
     audits: Annotated[Optional[list[Path]], typer.Option(
         "--audit", metavar="FILE", help="An audit report (por audit --json-out) of one of the periods: the HTML "
                                         "report plots its reserve ratio. Repeat for more periods.")] = None,
