@@ -336,4 +336,4 @@ def _addresses_section(addresses: list[dict[str, Any]], lang: str) -> str:
                      f"<div>{counted_text}</div>{flags}"])
         classes.append("" if own.get("verified") and counted is not False else "fail")
     return (f"<section class='card' id='addresses'><h2>{label('Declared addresses at the snapshot', '申告されたアドレス（スナップショット時点）', lang)}</h2>"
-            + table_html(columns, rows, row_classes=classes) + "</section>")
+            + table_html(columns, rows, row_classes=classes, wide=True) + "</section>")

@@ -75,6 +75,7 @@ tr.has-detail td{border-bottom:0}
 figure{margin:0 0 14px} figcaption{font-weight:600;font-size:14px;margin:0 0 4px}
 svg.chart{display:block;width:100%;overflow:visible;font-family:FONT}
 svg.chart text{font-size:12.5px;fill:#3d4754} svg.chart text.axis-label{font-size:12px;fill:#5b6673}
+svg.chart text.val{paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round;font-weight:600}
 svg.chart .grid{stroke:#e3e6eb} svg.chart .axis{stroke:#8a94a3} svg.chart .ref{stroke:#17202a;stroke-dasharray:4 3}
 .grid2{display:grid;grid-template-columns:minmax(0,1fr);gap:0 20px}
 @media (min-width:700px){
@@ -321,7 +322,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, id
                          f"fill='{colour}' rx='2'><title>{html_text(tip)}</title></rect>")
             start += length
         if bar.value_text:
-            parts.append(f"<text x='{_pct(scale(start))}' dx='6' y='{y + 33}'>{html_text(bar.value_text)}</text>")
+            parts.append(f"<text x='{_pct(scale(start))}' dx='6' y='{y + 33}' class='val'>{html_text(bar.value_text)}</text>")
     parts.append(f"<line class='axis' x1='{_pct(_LEFT)}' x2='{_pct(_LEFT + span)}' y1='{axis_y}' y2='{axis_y}'/>")
     if reference is not None:
         x = _pct(scale(reference))
