@@ -232,7 +232,7 @@ def table_html(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, row_
     for i, row in enumerate(rows):
         cls = row_classes[i] if i < len(row_classes) and row_classes[i] else ""
         cells = "".join(f"<td data-label='{html_text(c.card_label)}'{' class=num' if c.numeric else ''}>"
-                        f"{cell}</td>" for c, cell in zip(columns, row))
+                        f"<div class='v'>{cell}</div></td>" for c, cell in zip(columns, row))   # one item per card line
         detail = details[i] if i < len(details) else ""
         if detail:
             cls = f"{cls} has-detail".strip()
