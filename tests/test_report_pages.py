@@ -16,7 +16,7 @@ from eth_account import Account
 from fixtures.liabilities import run_por
 from fixtures.reports import audit_document, audit_of, history_folders
 from por.audit.html import render_html, rule_words
-from por.audit.report_style import FONT_STACK, amount_html, grouped, report_page
+from por.audit.report_style import FONT_STACK, Column, amount_html, card, grouped, report_page, table_html
 from por.audit.summary import parse_audit_summary
 from por.errors import InputError
 from por.publication.history_html import render_history, reserves_by_period
@@ -95,6 +95,15 @@ def test_pages_name_the_cjk_fonts_and_their_language():
         assert "<script" not in page and "default-src 'none'" in page
     with pytest.raises(ValueError):
         report_page("t", "", lang="fr")
+
+
+def test_a_statement_can_be_written_in_the_reports_layout():
+    """What another page (a segregation statement) uses: the frame, a card, a table, an amount."""
+    table = table_html([Column("Asset", "Asset / 資産"), Column("Held", "Held / 保有額", True)],
+                       [["BTC", amount_html("1234.500", "BTC")]])
+    page = report_page("分別管理の報告", card("Segregation", "分別管理", table, lang="ja", ident="seg"), lang="ja")
+    assert "<html lang='ja'>" in page and "<section class='card' id='seg'><h2><span lang='ja'>分別管理</span>" in page
+    assert "data-label='Held / 保有額'" in page and "1,234.5" in page and FONT_STACK in page
 
 
 def test_an_audit_summary_is_read_strictly():

@@ -5,7 +5,8 @@ statement written in their layout (e.g. a Japanese segregation statement) share 
   script, no network), mobile-first, with the CJK fallback fonts named and `lang` set.
 - `amount_html(value, unit)`: an amount as people read it (thousands separators, trailing
   zeros trimmed, at most 8 decimals shown) with the exact value kept in its `title`.
-- `label(en, ja, lang)`: a label in both languages, the page's language first.
+- `label(en, ja, lang)`: a label in both languages, the page's language first; `card(...)` a
+  section with such a heading.
 - `table_html(columns, rows)`: a table that turns into one card per row on a phone, so no
   cell is ever cut off or scrolled sideways.
 - `bar_chart` / `line_chart`: dependency-free SVG with axes, units, `<title>` and `<desc>`.
@@ -114,6 +115,12 @@ def report_page(title: str, body: str, *, lang: str = "en", css: str = "") -> st
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"
             f"<title>{html_text(title)}</title><style>{CSS}{css}</style></head><body>{body}</body></html>\n")
+
+
+def card(title_en: str, title_ja: str, inner: str, *, lang: str = "en", ident: str = "") -> str:
+    """One section of a report: a white card with its heading in both languages around `inner` (HTML)."""
+    attr = f" id='{html_text(ident)}'" if ident else ""
+    return f"<section class='card'{attr}><h2>{label(title_en, title_ja, lang)}</h2>{inner}</section>"
 
 
 def check_lang(lang: str) -> str:
