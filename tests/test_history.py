@@ -15,8 +15,8 @@ from eth_account import Account
 from fixtures.liabilities import run_por, run_por_process
 from fixtures.sample import write_customers
 from fixtures.signatures import high_s_twin
-from por.amounts import BUILTIN_DECIMALS, format_amount, parse_amount
 from por import signing
+from por.amounts import BUILTIN_DECIMALS, format_amount, parse_amount
 from por.audit.report_style import grouped
 from por.publication.attestation import verifier_page
 

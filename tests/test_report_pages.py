@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -52,7 +51,8 @@ def test_an_amount_keeps_its_exact_value_and_unit_in_its_title():
 def test_rules_are_named_in_words_in_both_languages():
     assert rule_words("cold_storage", {"min_ratio": "0.95", "scope": "per_asset"}) == (
         "Cold storage ≥ 95%", "コールドウォレット管理 95%以上")
-    assert rule_words("cold_storage", {"min_ratio": "0.95", "scope": "total_jpy"})[1] == "コールドウォレット管理 95%以上（円換算）"
+    by_value = rule_words("cold_storage", {"min_ratio": "0.95", "scope": "total_jpy"})
+    assert by_value == ("Cold storage ≥ 95% (by JPY value)", "コールドウォレット管理 95%以上（円換算）")
     assert rule_words("hot_guarantee", {"min_ratio": "1"})[1] == "履行保証暗号資産 100%以上"
     assert rule_words("liability_reserve", {}) == ("Liability reserve", "責任準備金")
     assert rule_words("coverage", {"min_ratio": "1"})[0] == "Reserves cover customer liabilities ≥ 100%"
@@ -79,7 +79,7 @@ def test_the_report_shows_height_block_hash_and_providers_per_chain():
     doc = audit_document(insolvent=False)
     page = render_html(doc)
     section = page[page.index("id='chains'"):page.index("id='liabilities'")]
-    for name, info in doc["chains"].items():
+    for info in doc["chains"].values():
         assert f"{info['height']:,}" in section and info["block_hash"] in section and info["providers"]
         for provider in info["providers"]:
             assert provider in section

@@ -300,7 +300,8 @@ def _liabilities_section(liab: dict[str, Any], lang: str) -> str:
     state = (f"<span class='ok'>{label('every node recomputed', 'すべてのノードを再計算', lang)}</span>" if checked
              else f"<span class='bad'>{label('tree check failed', 'ツリーの検証に失敗', lang)}</span>" if checked is False
              else f"<span class='flag'>{label('full tree not given: totals taken from the commitment', 'ツリー全体なし：合計はコミットメントから', lang)}</span>")
-    totals = liab.get("totals") if isinstance(liab.get("totals"), dict) else {}
+    given = liab.get("totals")
+    totals: dict[str, Any] = given if isinstance(given, dict) else {}
     columns = [Column(label("Asset", "資産", lang), plain("Asset", "資産", lang)),
                Column(label("Total owed to customers", "顧客への債務合計", lang),
                       plain("Total owed to customers", "顧客への債務合計", lang), True)]

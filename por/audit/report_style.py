@@ -20,7 +20,7 @@ Amounts arrive as decimal strings and are only ever re-spelled, never computed w
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
@@ -249,7 +249,9 @@ def table_html(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, row_
             body.append(f"<tr class='detail{' fail' if 'fail' in cls.split() else ''}'>"
                         f"<td colspan='{len(columns)}' data-label=''>{detail}</td></tr>")
     cap = f"<caption class='note'>{caption}</caption>" if caption else ""
-    return f"<table class='cards{' wide' if wide else ''}'>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    classes = "cards wide" if wide else "cards"
+    return (f"<table class='{classes}'>{cap}<thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
 
 
 # --- charts --------------------------------------------------------------------------------------------------
@@ -298,11 +300,12 @@ def _svg_open(title: str, desc: str, height: int, ident: str) -> str:
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, ident: str,
-              axis_max: Fraction, tick_text, reference: Fraction | None = None, reference_text: str = "",
+              axis_max: Fraction, tick_text: Callable[[Fraction], str], reference: Fraction | None = None, reference_text: str = "",
               aria_label: str | None = None, keep_zero: bool = False) -> str:
     """Horizontal bars on a labelled axis from 0 to `axis_max`; `tick_text(value)` spells a tick.
 
-    `keep_zero` draws a sliver for a zero bar (so every bar has its rect). Each bar's name sits on its own line above it, so a long name never pushes the bars off a phone."""
+    `keep_zero` draws a sliver for a zero bar (so every bar has its rect). Each bar's name sits
+    on its own line above it, so a long name never pushes the bars off a phone."""
     row_h, bar_h, top = 44, 16, 4
     axis_y = top + row_h * len(bars) + 4
     height = axis_y + 40
@@ -329,7 +332,8 @@ def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, id
                          f"fill='{colour}' rx='2'><title>{html_text(tip)}</title></rect>")
             start += length
         if bar.value_text:
-            parts.append(f"<text x='{_pct(scale(start))}' dx='6' y='{y + 33}' class='val'>{html_text(bar.value_text)}</text>")
+            parts.append(f"<text x='{_pct(scale(start))}' dx='6' y='{y + 33}' class='val'>"
+                         f"{html_text(bar.value_text)}</text>")
     parts.append(f"<line class='axis' x1='{_pct(_LEFT)}' x2='{_pct(_LEFT + span)}' y1='{axis_y}' y2='{axis_y}'/>")
     if reference is not None:
         x = _pct(scale(reference))
@@ -348,7 +352,7 @@ class Series:
 
 
 def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str, desc: str, y_label: str,
-               x_label: str, ident: str, y_text, y_min: Fraction = Fraction(0), y_max: Fraction | None = None,
+               x_label: str, ident: str, y_text: Callable[[Fraction], str], y_min: Fraction = Fraction(0), y_max: Fraction | None = None,
                reference: Fraction | None = None, reference_text: str = "", missing_text: str = "") -> str:
     """Lines over periods on labelled axes. The y ticks sit on their grid lines at the left, so the
     plot keeps the whole width; x labels are thinned to at most one per ~90 px of a 320 px phone."""
@@ -377,17 +381,17 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
                      f"<text x='{_pct(_RIGHT)}' y='{y - 3:.1f}' text-anchor='end' class='axis-label'>"
                      f"{html_text(reference_text)}</text>")
     every = max(1, -(-n * 90 // 320))
+    anchor_at = lambda i: "middle" if n == 1 else "start" if i == 0 else "end" if i == n - 1 else "middle"  # noqa: E731
     for i, name in enumerate(x_labels):
         x = _pct(xs[i])
         parts.append(f"<line class='axis' x1='{x}' x2='{x}' y1='{base}' y2='{base + 4}'/>")
         if i % every == 0 or i == n - 1:
             if i != n - 1 and n - 1 - i < every:
                 continue                   # the last label is always shown; skip a neighbour it would hit
-            anchor = "middle" if n == 1 else "start" if i == 0 else "end" if i == n - 1 else "middle"
-            parts.append(f"<text x='{x}' y='{base + 18}' text-anchor='{anchor}'>{html_text(name)}</text>")
+            parts.append(f"<text x='{x}' y='{base + 18}' text-anchor='{anchor_at(i)}'>{html_text(name)}</text>")
         if missing_text and series and all(s.values[i] is None for s in series):
-            parts.append(f"<text x='{x}' y='{base - 6}' text-anchor='{'start' if i == 0 and n > 1 else 'end' if i == n - 1 and n > 1 else 'middle'}' "
-                         f"class='axis-label'>{html_text(missing_text)}</text>")
+            parts.append(f"<text x='{x}' y='{base - 6}' text-anchor='{anchor_at(i)}' class='axis-label'>"
+                         f"{html_text(missing_text)}</text>")
     for s in series:
         points = [(xs[i], ys(v), v, s.tips[i]) for i, v in enumerate(s.values) if v is not None]
         prev = None
@@ -399,8 +403,8 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
                 parts.append(f"<line x1='{_pct(xs[prev])}' y1='{float(ys(s.values[prev])):.1f}' x2='{_pct(xs[i])}' "
                              f"y2='{float(ys(v)):.1f}' stroke='{s.colour}' stroke-width='2'/>")
             prev = i
-        for x, y, _, tip in points:
-            parts.append(f"<circle cx='{_pct(x)}' cy='{float(y):.1f}' r='4' fill='{s.colour}'>"
+        for px, py, _, tip in points:
+            parts.append(f"<circle cx='{_pct(px)}' cy='{float(py):.1f}' r='4' fill='{s.colour}'>"
                          f"<title>{html_text(tip)}</title></circle>")
     parts.append(f"<text x='{_pct(_LEFT)}' y='12' class='axis-label' font-weight='600'>{html_text(y_label)}</text>"
                  f"<text x='{_pct(_RIGHT)}' y='{height - 4}' text-anchor='end' class='axis-label'>"

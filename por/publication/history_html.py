@@ -10,7 +10,7 @@ Every value that came from an input file goes through `por.text.html_text`; the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -68,15 +68,16 @@ def reserves_by_period(report: ChainReport, audits: Sequence[AuditSummary]) -> P
             notes.append(f"{audit.source}: audit of snapshot {audit.snapshot_id!r} read commitment root "
                          f"{audit.root[:16]}…, but this period's root is {root[:16]}…: another commitment, not used")
             continue
-        if found[i] is not None:
+        first = found[i]
+        if first is not None:
             notes.append(f"{audit.source}: a second audit report for snapshot {audit.snapshot_id!r}; "
-                         f"{found[i].source} is used")
+                         f"{first.source} is used")
             continue
         found[i] = audit
     return PeriodReserves(found, notes)
 
 
-def _amount_tick(decimals: int):
+def _amount_tick(decimals: int) -> Callable[[Fraction], str]:
     def text(value: Fraction) -> str:
         units = value.numerator // value.denominator
         return amount_html_plain(format_amount(max(units, 0), decimals))
