@@ -177,8 +177,8 @@ def _assets_section(assets: list[dict[str, Any]], lang: str) -> str:
 
 
 def _result(ok: bool, lang: str) -> str:
-    return (f"<span class='ok'>{label('pass', '適合', lang, both=False)}</span>" if ok
-            else f"<span class='bad'>{label('fail', '不適合', lang, both=False)}</span>")
+    return (f"<span class='ok res'>{label('pass', '適合', lang, both=False)}</span>" if ok
+            else f"<span class='bad res'>{label('fail', '不適合', lang, both=False)}</span>")
 
 
 def _ratio(value: Any) -> Fraction:
@@ -327,13 +327,13 @@ def _addresses_section(addresses: list[dict[str, Any]], lang: str) -> str:
     rows, classes = [], []
     for a in addresses:
         own = a.get("ownership") or {}
-        flags = "".join(f"<div class='flag'>{html_text(f)}</div>" for f in a.get("flags") or [])
+        flags = "".join(f"<div class='flag brk'>{html_text(f)}</div>" for f in a.get("flags") or [])
         counted = a.get("counted")
         counted_text = "" if counted is None else (label("yes", "はい", lang) if counted else label("no", "いいえ", lang))
         rows.append([html_text(a.get("chain")), html_text(a.get("asset")), html_text(a.get("wallet_type")),
                      f"<span class='mono'>{html_text(a.get('address'))}</span>",
                      amount_html(a.get("balance"), a.get("asset"), show_unit=False),
-                     f"<span class='{'ok' if own.get('verified') else 'bad'}'>{html_text(own.get('reason'))}</span>",
+                     f"<span class='brk {'ok' if own.get('verified') else 'bad'}'>{html_text(own.get('reason'))}</span>",
                      f"<div>{counted_text}</div>{flags}"])
         classes.append("" if own.get("verified") and counted is not False else "fail")
     return (f"<section class='card' id='addresses'><h2>{label('Declared addresses at the snapshot', '申告されたアドレス（スナップショット時点）', lang)}</h2>"

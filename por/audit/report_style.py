@@ -69,6 +69,7 @@ tr.detail td{padding-top:0;color:#5b6673;font-size:13px}
 tr.has-detail td{border-bottom:0}
 .rid{font-family:MONO;font-size:11.5px;color:#5b6673}
 .mono{font-family:MONO;font-size:12.5px;word-break:break-all}
+.brk{overflow-wrap:anywhere}
 .meta{display:grid;grid-template-columns:minmax(0,max-content) minmax(0,1fr);gap:4px 14px;font-size:14px}
 .note{color:#5b6673;font-size:13.5px}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:13px;margin:0 0 6px}
@@ -82,7 +83,7 @@ svg.chart .grid{stroke:#e3e6eb} svg.chart .axis{stroke:#8a94a3} svg.chart .ref{s
 @media (min-width:700px){
  main{padding:18px} header.top{padding:18px 24px} .card{padding:16px 20px}
  .grid2{grid-template-columns:repeat(2,minmax(0,1fr))}
- .amt,td .ok,td .bad{white-space:nowrap}
+ .amt,.res{white-space:nowrap}
 }
 """.replace("MONO", MONO_STACK).replace("FONT", FONT_STACK)
 
