@@ -109,7 +109,9 @@ def test_publish_refuses_a_link_that_cannot_be_right(chain, tmp_path, args, mess
 def test_a_bad_key_file_is_bad_input_and_writes_nothing(tmp_path):
     customers = write_customers(tmp_path / "c.csv", 5)
     (tmp_path / "key").write_text("not a key\n")
-    code, out, err = run_por_process("publish", customers, "--exchange", "Ex", "--out", tmp_path / "out", "--sign-key", tmp_path / "key")
+    code, out, err = run_por_process(
+        "publish", customers, "--exchange", "Ex", "--out", tmp_path / "out", "--sign-key", tmp_path / "key"
+    )
     assert code == 2 and "Traceback" not in err and "--sign-key" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 

@@ -13,7 +13,7 @@ import pytest
 from eth_account import Account
 
 from fixtures.liabilities import run_por
-from fixtures.reports import audit_document, audit_of, history_folders
+from fixtures.report_pages import audit_document, audit_of, history_folders
 from por.audit.html import render_html, rule_words
 from por.audit.report_style import FONT_STACK, Column, amount_html, card, grouped, report_page, table_html
 from por.audit.summary import parse_audit_summary
