@@ -77,6 +77,8 @@ def rule_words(rule: Any, details: dict[str, Any] | None = None) -> tuple[str, s
         return (f"Own coins match {what}{at_least_en}", f"履行保証暗号資産{at_least_ja}")
     if rule == "liability_reserve":
         return ("Liability reserve", "責任準備金")
+    if rule == "custodians":
+        return ("Wallets held by the exchange or a registered custodian", "管理の委託先（登録事業者）")
     text = "" if rule is None else str(rule)
     return text, text
 
