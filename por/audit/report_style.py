@@ -301,7 +301,8 @@ def _svg_open(title: str, desc: str, height: int, ident: str) -> str:
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, ident: str,
-              axis_max: Fraction, tick_text: Callable[[Fraction], str], reference: Fraction | None = None, reference_text: str = "",
+              axis_max: Fraction, tick_text: Callable[[Fraction], str], reference: Fraction | None = None,
+              reference_text: str = "",
               aria_label: str | None = None, keep_zero: bool = False) -> str:
     """Horizontal bars on a labelled axis from 0 to `axis_max`; `tick_text(value)` spells a tick.
 
@@ -353,7 +354,8 @@ class Series:
 
 
 def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str, desc: str, y_label: str,
-               x_label: str, ident: str, y_text: Callable[[Fraction], str], y_min: Fraction = Fraction(0), y_max: Fraction | None = None,
+               x_label: str, ident: str, y_text: Callable[[Fraction], str], y_min: Fraction = Fraction(0),
+               y_max: Fraction | None = None,
                reference: Fraction | None = None, reference_text: str = "", missing_text: str = "") -> str:
     """Lines over periods on labelled axes. The y ticks sit on their grid lines at the left, so the
     plot keeps the whole width; x labels are thinned to at most one per ~90 px of a 320 px phone."""
