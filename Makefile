@@ -31,9 +31,10 @@ $(WEB_STAMP): web-src/package.json web-src/package-lock.json
 page: $(WEB_STAMP)
 	node web-src/build.mjs
 
-# Debian's headless Chromium for the HTML report and verifier page tests (playwright drives it).
-$(BROWSER_STAMP): | $(PIP_STAMP)
-	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null)
+# Debian's headless Chromium for the HTML report and verifier page tests (playwright drives it), and
+# Debian's Noto CJK fonts, without which every Japanese word of the pages is drawn as empty boxes.
+$(BROWSER_STAMP): Makefile | $(PIP_STAMP)
+	(command -v chromium >/dev/null && dpkg -s fonts-noto-cjk >/dev/null 2>&1) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null)
 	touch $@
 
 demo: setup

@@ -17,6 +17,7 @@ from fixtures.sample import write_customers
 from fixtures.signatures import high_s_twin
 from por import signing
 from por.amounts import BUILTIN_DECIMALS, format_amount, parse_amount
+from por.audit.report_style import grouped
 from por.publication.attestation import publication_page, verifier_page
 
 KEY, OTHER = "5a" * 32, "a5" * 32
@@ -235,8 +236,9 @@ def test_history_html_is_self_contained_plots_totals_and_escapes_every_value(cha
     assert page.count("<svg") == len(doc["totals"]) and "<script" not in page
     assert "http://" not in page and "https:" not in page
     for i in (1, 2):
-        for amount in csv_totals(chain / f"p{i}.csv").values():
-            assert f">{amount}<" in page
+        for asset, amount in csv_totals(chain / f"p{i}.csv").items():
+            assert f"title='{amount} {asset}'" in page           # exact in the title, grouped on the page
+            assert grouped(amount)[0] in page
 
 
 # --- verify-inclusion / verify-tree with keys and periods ------------------------------
