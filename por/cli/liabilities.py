@@ -50,7 +50,7 @@ def _choices(kind: type[enum.Enum]) -> str:
 
 EXAMPLES = {
     "publish": "por publish customers.csv --exchange \"Example Exchange\" -o pub/2024-06",
-    "prove": "por prove pub/2024-06 alice -o alice.json",
+    "prove": "por prove pub/2024-06 alice -o alice.json; por prove pub/2024-06 --all --out-dir proofs/",
     "verify-inclusion": "por verify-inclusion alice.json --commitment pub/2024-06/commitment.json",
     "verify-tree": "por verify-tree pub/2024-06/tree.bin --commitment pub/2024-06/commitment.json",
 }
@@ -171,25 +171,96 @@ def _check_label(value: str, option: str) -> None:
 
 def prove(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`.")],
-    account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID", help="The customer's account id.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof here "
+    account_ids: Annotated[Optional[list[str]], typer.Argument(metavar="ACCOUNT_ID...",
+                                                               help="The customers' account ids (one: a JSON "
+                                                               "document; several: one compact proof per line).",
+                                                               show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof(s) here "
                                                 "(default: stdout).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every customer's proof, in one streaming pass "
+                                        "(with --out-dir).")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", metavar="DIR", help="With --all: a new folder "
+                                                    "of JSONL shards proofs-XX.jsonl (XX: first byte of "
+                                                    "sha256 of the account id); `-`: every line to stdout.")] = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", metavar="N", help="With --all: only N accounts "
+                                                  "drawn at random (to measure, or to hand an auditor).")] = None,
     quiet: Quiet = False,
 ) -> int:
-    """Cut one customer's inclusion proof (their id, nonce, balances, path with sums, root)."""
+    """Cut customers' inclusion proofs (id, nonce, balances, path with sums, root)."""
     from por.atomic import check_output_file, write_text
     from por.liabilities.porjson import dumps
     from por.liabilities.prove import cut_proof
 
-    if out:
+    account_ids = account_ids or []
+    if every:
+        if account_ids or out:
+            raise InputError("--all cuts every proof: give no ACCOUNT_ID and --out-dir, not --out", field="--all")
+        if out_dir is None:
+            raise InputError("--all needs --out-dir DIR (a new folder), or --out-dir - for stdout",
+                             field="--out-dir")
+        return _prove_all(folder, out_dir, sample, quiet)
+    if out_dir is not None or sample is not None:
+        raise InputError("--out-dir and --sample go with --all", field="--out-dir" if out_dir else "--sample")
+    if not account_ids:
+        raise InputError("give one or more ACCOUNT_IDs, or --all --out-dir DIR", field="ACCOUNT_ID")
+    if out and str(out) != "-":
         check_output_file(out)
-    text = dumps(cut_proof(folder, account_id).to_json())
-    if out:
+    if len(account_ids) == 1:
+        text = dumps(cut_proof(folder, account_ids[0]).to_json())
+    else:
+        import json
+
+        text = "".join(json.dumps(cut_proof(folder, a).to_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
+                       for a in account_ids)
+    if out and str(out) != "-":
         write_text(out, text)
         if not quiet:
-            print(f"wrote inclusion proof for {account_id!r} to {out}")
+            who = repr(account_ids[0]) if len(account_ids) == 1 else f"{len(account_ids)} accounts"
+            print(f"wrote inclusion proof{'s' if len(account_ids) > 1 else ''} for {terminal_text(who, markup=False)} "
+                  f"to {out}")
     else:
         print(text, end="")
+    return 0
+
+
+def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool) -> int:
+    import sys
+    import time
+
+    from por.atomic import check_output_folder
+    from por.cli.output import progress_bar
+    from por.liabilities.allproofs import choose_sample, count_accounts, write_shards, ShardWriter, cut_every_proof
+    from por.liabilities.folder import SECRETS_FILE
+    from por.liabilities.prove import open_publication
+
+    to_stdout = str(out_dir) == "-"
+    if not to_stdout:
+        check_output_folder(out_dir, option="--out-dir")
+    started = time.perf_counter()
+    commitment, tree = open_publication(folder)
+    secrets = folder / SECRETS_FILE
+    with tree:
+        try:
+            accounts = count_accounts(secrets)
+        except OSError as exc:
+            raise InputError(f"cannot read secrets: {exc.strerror}", file=str(secrets)) from None
+        chosen = choose_sample(accounts, sample)
+        total = accounts if chosen is None else len(chosen)
+        with progress_bar("cutting proofs", total, quiet=quiet, unit="proofs") as advance:
+            if to_stdout:
+                writer = ShardWriter(None, sys.stdout.buffer)
+                cut = cut_every_proof(commitment, tree, secrets, writer, sample=chosen, progress=advance)
+                sys.stdout.buffer.flush()
+            else:
+                cut = write_shards(commitment, tree, secrets, out_dir, sample=chosen, progress=advance)
+    seconds = time.perf_counter() - started
+    if not quiet and not to_stdout:
+        print(f"wrote {cut.proofs:,} inclusion proofs ({cut.bytes / 2**20:,.1f} MiB, "
+              f"{cut.bytes / max(cut.proofs, 1):,.0f} bytes each) to {out_dir} in {seconds:.1f} s "
+              f"({cut.proofs / max(seconds, 1e-9):,.0f} proofs/s)")
+        print(f"keep {terminal_text(out_dir, markup=False)} private: every proof holds a customer's nonce")
+    elif not quiet:
+        print(f"wrote {cut.proofs:,} inclusion proofs ({cut.bytes:,} bytes) in {seconds:.1f} s", file=sys.stderr)
     return 0
 
 

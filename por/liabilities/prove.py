@@ -40,15 +40,24 @@ def find_secret(path: Path, account_id: str) -> tuple[bytes, list[int]]:
     raise InputError(f"account {account_id!r} is not in this publication", file=str(path))
 
 
-def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
+def open_publication(folder: str | Path) -> tuple[Commitment, TreeFile]:
+    """The commitment and its tree file, checked to belong together (close the tree when done)."""
     folder = Path(folder)
     commitment: Commitment = parse_commitment(load_file(folder / COMMITMENT_FILE, MAX_COMMITMENT_BYTES),
                                               str(folder / COMMITMENT_FILE))
-    nonce, indices = find_secret(folder / SECRETS_FILE, account_id)
-    leaves = []
-    with TreeFile(folder / (commitment.tree_file or TREE_FILE)) as tree:
-        if tree.header != commitment.header():
-            raise InputError("tree file does not belong to this commitment", file=str(tree.path))
+    tree = TreeFile(folder / (commitment.tree_file or TREE_FILE))
+    if tree.header != commitment.header():
+        tree.close()
+        raise InputError("tree file does not belong to this commitment", file=str(tree.path))
+    return commitment, tree
+
+
+def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
+    folder = Path(folder)
+    commitment, tree = open_publication(folder)
+    with tree:
+        nonce, indices = find_secret(folder / SECRETS_FILE, account_id)
+        leaves = []
         for piece, index in enumerate(indices):
             leaf = tree.node(0, index)
             path = []

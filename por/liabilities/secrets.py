@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from por.errors import InputError
+
 SECRETS_FORMAT = "por-secrets"
 CHUNK_ACCOUNTS = 1 << 18
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
@@ -23,6 +25,20 @@ _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 def header_line(snapshot_id: str, root: bytes) -> str:
     return json.dumps({"format": SECRETS_FORMAT, "version": 1, "snapshot_id": snapshot_id,
                        "root": root.hex(), "warning": "private: never publish this file"}) + "\n"
+
+
+def read_header(line: bytes, source: str, snapshot_id: str, root: bytes) -> None:
+    """The secrets' header line must name this snapshot and this root: secrets of another
+    publication would cut proofs that fail (or, worse, belong to someone else's tree)."""
+    try:
+        doc = json.loads(line)
+        ok = doc["format"] == SECRETS_FORMAT and doc["version"] == 1
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise InputError("not a por secrets file (no por-secrets header line)", file=source, line=1)
+    if doc.get("snapshot_id") != snapshot_id or doc.get("root") != root.hex():
+        raise InputError("these secrets belong to another snapshot or root than tree.bin", file=source, line=1)
 
 
 def set_root(path, snapshot_id: str, root: bytes) -> None:
