@@ -31,7 +31,7 @@ from por.errors import InputError
 from por.liabilities.build import string_buffers, user_hashes
 from por.liabilities.levels import leaf_records
 from por.liabilities.porjson import PROOF_FORMAT, Commitment, assets_json, sums_json
-from por.liabilities.prooftext import hex_strings, join_lists, json_strings, path_steps, sums_objects
+from por.liabilities.prooftext import hex_strings, json_strings, path_steps, sums_objects
 from por.liabilities.secrets import read_header
 from por.liabilities.tree import HASH_BYTES, HASH_NAME, VERSION
 from por.liabilities.treefile import TreeFile
@@ -39,7 +39,9 @@ from por.liabilities.treefile import TreeFile
 SHARD_FORMAT = "por-proof-shards"
 MANIFEST_FILE = "manifest.json"
 SHARDS = 256
-BLOCK_BYTES = 4 << 20               # secrets read per block: ~40,000 accounts, a few MB of tree records
+BLOCK_BYTES = 4 << 20               # secrets read per block: ~40,000 accounts
+UPPER_NODES = 1 << 14               # levels this small are spelled once per run (~5 MB of text at 5 assets)
+CUT_PIECES = 1 << 15                # leaves proved at once: ~40 MB of text at 5 assets, far from Arrow's 2 GiB
 
 Progress = Callable[[int], None]
 
@@ -59,6 +61,21 @@ class SecretsBlock:
     ids: pa.Array             # strings
     nonces: np.ndarray        # (n, 32) bytes
     leaves: pa.ListArray      # each account's leaf indices, in piece order
+    numbers: np.ndarray       # each row's account number (0-based, secrets order: line number - 2)
+
+    def select(self, rows: np.ndarray) -> SecretsBlock:
+        picked = pa.array(rows)
+        return SecretsBlock(self.first, self.ids.take(picked), self.nonces[rows], self.leaves.take(picked),
+                            self.numbers[rows])
+
+    def parts(self, pieces: int) -> Iterator[SecretsBlock]:
+        """Runs of whole accounts holding about `pieces` leaves each (split accounts hold several)."""
+        offsets = self.leaves.offsets.to_numpy()
+        cuts = np.searchsorted(offsets - offsets[0], np.arange(pieces, int(offsets[-1] - offsets[0]), pieces))
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(self.ids)]):
+            if hi > lo:
+                yield SecretsBlock(self.first, self.ids.slice(lo, hi - lo), self.nonces[lo:hi],
+                                   self.leaves.slice(lo, hi - lo), self.numbers[lo:hi])
 
 
 def count_accounts(path: Path) -> int:
@@ -116,7 +133,7 @@ def secrets_blocks(path: Path, leaf_count: int) -> Iterator[SecretsBlock]:
             if len(flat) and (flat.min() < 0 or flat.max() >= leaf_count) or pc.min(pc.list_value_length(leaves)).as_py() == 0:
                 raise InputError(f"an account after line {first + 1} has no leaves or a leaf outside the tree",
                                  file=str(path))
-            yield SecretsBlock(first, ids, _nonces(nonces, path, first), leaves)
+            yield SecretsBlock(first, ids, _nonces(nonces, path, first), leaves, np.arange(first, first + len(ids)))
             first += len(ids)
 
 
@@ -150,6 +167,12 @@ class ProofCutter:
         self._map = mmap.mmap(tree.handle.fileno(), 0, access=mmap.ACCESS_READ)
         self.levels = [np.frombuffer(self._map, np.uint8, count=size * self.width, offset=offset).reshape(size, -1)
                        for size, offset in zip(tree.sizes, tree.offsets)]
+        # the small levels at the top are spelled once for the whole run (with the tail last):
+        # every proof passes through them
+        self.small = next((h for h in range(self.height) if tree.sizes[h] <= UPPER_NODES), self.height)
+        upper = [self._steps(h, np.arange(tree.sizes[h])) for h in range(self.small, self.height)]
+        self.upper_first = np.cumsum([0] + [len(u) for u in upper])[:-1]
+        self.upper = pa.concat_arrays(upper + [pa.array([self.tail])])
 
     def close(self) -> None:
         self.levels = []
@@ -160,37 +183,57 @@ class ProofCutter:
         if hasattr(mmap, "MADV_DONTNEED"):
             self._map.madvise(mmap.MADV_DONTNEED)
 
-    def lines(self, block: SecretsBlock) -> pa.Array:
-        """One compact JSON proof per account of the block, newline-terminated, in block order."""
+    def cut(self, block: SecretsBlock) -> tuple[np.ndarray, np.ndarray]:
+        """The block's proofs, in block order, as one byte buffer and the n+1 offsets between them.
+
+        Every text is made once per distinct node (a sibling shared by many paths is spelled
+        once), then one gather lays the parts of every proof end to end.
+        """
         leaves = block.leaves
-        offsets = leaves.offsets.to_numpy() - leaves.offsets[0].as_py()
+        offsets = leaves.offsets.to_numpy().astype(np.int64)
+        offsets -= offsets[0]
+        n, height = len(block.ids), self.height
         counts = np.diff(offsets)
         index = leaves.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
-        owner = np.repeat(np.arange(len(counts)), counts)
+        owner = np.repeat(np.arange(n), counts)
         piece = np.arange(len(index)) - offsets[:-1][owner]
         leaf = self.levels[0][index]
         self._check_leaves(block, leaf, owner, piece, counts[owner])
-        steps = []
-        for height in range(self.height):
-            sibling = (index >> height) ^ 1
+        leaf_sums = sums_objects(leaf, self.assets)
+        balances = leaf_sums if len(index) == n else self._account_balances(leaf, offsets)
+        parts = [pc.binary_join_element_wise(self.head, json_strings(block.ids), ',"nonce":"', hex_strings(block.nonces),
+                                             '","assets":' + self.assets_text + ',"balances":', balances,
+                                             ',"leaves":[', ""),
+                 pc.binary_join_element_wise(pc.if_else(pa.array(piece > 0), ',{"index":', '{"index":'),
+                                             pc.cast(pa.array(index), pa.string()), ',"piece":',
+                                             pc.cast(pa.array(piece), pa.string()), ',"balances":',
+                                             leaf_sums, ',"path":[', "")]
+        row = 1 + height                                        # texts per piece: its head, one per step
+        starts = 2 * np.arange(n + 1) + row * offsets          # where each account's texts begin
+        at = starts[owner] + 1 + piece * row                    # where each piece's texts begin
+        take = np.empty(int(starts[-1]), dtype=np.int64)
+        take[starts[:-1]] = np.arange(n)
+        take[at] = n + np.arange(len(index))
+        base = n + len(index)
+        for h in range(self.small):
+            sibling = (index >> h) ^ 1
             unique, inverse = np.unique(sibling, return_inverse=True)
-            text = path_steps(self.levels[height][unique], height, unique >= self.real[height], self.assets)
-            steps.append(text.take(pa.array(inverse.ravel())))
-        paths = pc.binary_join_element_wise(*steps, ",")
-        leaf_text = pc.binary_join_element_wise('{"index":', pc.cast(pa.array(index), pa.string()),
-                                                ',"piece":', pc.cast(pa.array(piece), pa.string()),
-                                                ',"balances":', sums_objects(leaf, self.assets),
-                                                ',"path":[', paths, "]}", "")
-        if len(index) == len(counts):
-            balances = sums_objects(leaf, self.assets)
-            leaves_text = leaf_text
-        else:
-            balances = self._account_balances(leaf, offsets)
-            leaves_text = join_lists(leaf_text, offsets)
-        nonce = hex_strings(block.nonces)
-        return pc.binary_join_element_wise(self.head, json_strings(block.ids), ',"nonce":"', nonce,
-                                           '","assets":' + self.assets_text + ',"balances":', balances,
-                                           ',"leaves":[', leaves_text, self.tail, "")
+            parts.append(self._steps(h, unique))
+            take[at + 1 + h] = base + inverse.ravel()
+            base += len(unique)
+        for h in range(self.small, height):
+            take[at + 1 + h] = base + self.upper_first[h - self.small] + ((index >> h) ^ 1)
+        parts.append(self.upper)
+        take[starts[1:] - 1] = base + len(self.upper) - 1
+        texts = pa.concat_arrays(parts).take(pa.array(take))
+        text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
+        data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
+        bounds = text_offsets[starts].astype(np.int64)
+        return data[bounds[0]:bounds[-1]], bounds - bounds[0]
+
+    def _steps(self, height: int, nodes: np.ndarray) -> pa.Array:
+        return path_steps(self.levels[height][nodes], height, nodes >= self.real[height], self.assets,
+                          end="," if height < self.height - 1 else "]}")
 
     def _account_balances(self, leaf: np.ndarray, offsets: np.ndarray) -> pa.Array:
         """Balances of accounts split over several leaves: the exact sum of their pieces."""
@@ -212,13 +255,13 @@ class ProofCutter:
                             sums[:, :, 1].astype(np.uint64))
         bad = np.nonzero((made[:, :HASH_BYTES] != leaf[:, :HASH_BYTES]).any(axis=1))[0]
         if len(bad):
-            line = block.first + int(owner[bad[0]]) + 2
+            line = int(block.numbers[owner[bad[0]]]) + 2
             raise InputError("this account's nonce, id or leaves do not make the tree's leaf: the secrets "
                              "are not this tree's (or were edited)", file="private/secrets.jsonl", line=line)
 
 
 class ShardWriter:
-    """Appends proof lines to `proofs-XX.jsonl` by the SHA-256 of their account id, or all to one stream."""
+    """Writes proofs to `proofs-XX.jsonl` by the SHA-256 of their account id, or all to one stream."""
 
     def __init__(self, folder: Path | None, stream=None) -> None:
         self.folder, self.stream = folder, stream
@@ -226,30 +269,28 @@ class ShardWriter:
         self.bytes = 0
         self.per_shard = [0] * SHARDS
 
-    def write(self, ids: pa.Array, lines: pa.Array) -> None:
+    def order(self, ids: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+        """The permutation that groups a block's accounts by shard, and the shard bounds in it."""
         if self.stream is not None:
-            self._emit(self.stream, lines)
-            return
+            return None
         shards = np.frombuffer(b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:1]
                                         for i in ids.to_pylist()), dtype=np.uint8)
         order = np.argsort(shards, kind="stable")
-        ranked = shards[order]
-        lines = lines.take(pa.array(order))
-        bounds = np.searchsorted(ranked, np.arange(SHARDS + 1))
-        for shard in np.unique(ranked).tolist():
-            lo, hi = int(bounds[shard]), int(bounds[shard + 1])
+        return order, np.searchsorted(shards[order], np.arange(SHARDS + 1))
+
+    def write(self, data: np.ndarray, bounds: np.ndarray, shard_bounds: np.ndarray | None) -> None:
+        if self.stream is not None:
+            self.stream.write(memoryview(data))
+            self.bytes += len(data)
+            return
+        for shard in np.nonzero(np.diff(shard_bounds))[0].tolist():
+            lo, hi = int(shard_bounds[shard]), int(shard_bounds[shard + 1])
             if shard not in self.handles:
                 self.handles[shard] = open(self.folder / shard_name(shard), "wb")
-            self._emit(self.handles[shard], lines.slice(lo, hi - lo))
+            chunk = memoryview(data[bounds[lo]:bounds[hi]])
+            self.handles[shard].write(chunk)
+            self.bytes += len(chunk)
             self.per_shard[shard] += hi - lo
-
-    def _emit(self, handle, lines: pa.Array) -> None:
-        if not len(lines):
-            return
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
-        data = memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])]
-        handle.write(data)
-        self.bytes += len(data)
 
     def close(self) -> None:
         for handle in self.handles.values():
@@ -281,15 +322,20 @@ def cut_every_proof(commitment: Commitment, tree: TreeFile, secrets: Path, write
                 lo, hi = np.searchsorted(sample, [block.first, accounts])
                 if lo == hi:
                     continue
-                rows = pa.array(sample[lo:hi] - block.first)
-                block = SecretsBlock(block.first, block.ids.take(rows), block.nonces[sample[lo:hi] - block.first],
-                                     block.leaves.take(rows))
-            lines = cutter.lines(block)
-            writer.write(block.ids, lines)
-            cutter.release()
-            proofs += len(lines)
-            if progress:
-                progress(len(lines))
+                block = block.select(sample[lo:hi] - block.first)
+            grouped = writer.order(block.ids)
+            if grouped is not None:
+                block = block.select(grouped[0])
+            first = 0
+            for part in block.parts(CUT_PIECES):
+                data, bounds = cutter.cut(part)
+                shard_bounds = None if grouped is None else np.clip(grouped[1] - first, 0, len(part.ids))
+                first += len(part.ids)
+                writer.write(data, bounds, shard_bounds)
+                cutter.release()
+                proofs += len(part.ids)
+                if progress:
+                    progress(len(part.ids))
     finally:
         cutter.close()
     return Cut(proofs, writer.bytes, accounts)
