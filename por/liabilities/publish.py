@@ -4,6 +4,7 @@ The folder a publication writes:
     commitment.json          public: root, totals, height, leaf count, snapshot
     tree.bin                 for auditors: every node (docs/formats/tree.md)
     private/secrets.jsonl    never published: each account's nonce and leaf indices
+    private/index.bin        never published: where each account's line is (por.liabilities.secretsindex)
 Everything is written into a staging folder and renamed into place at the
 end, so a killed run never leaves a publication that looks complete.
 """
@@ -25,15 +26,16 @@ from por.atomic import atomic_directory
 from por.errors import InputError
 from por.liabilities.book import Liabilities
 from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
-from por.liabilities.folder import COMMITMENT_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
+from por.liabilities.folder import COMMITMENT_FILE, INDEX_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
 from por.liabilities.levels import build_levels, ints_to_limbs, root_record
 from por.liabilities.porjson import Commitment, dumps
 from por.liabilities.secrets import set_root, write_secrets
+from por.liabilities.secretsindex import write_index
 from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, VERSION, Header, TreeError, check_snapshot_time, tree_height
 from por.liabilities.treefile import header_line
 
 __all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "not_a_publication", "COMMITMENT_FILE",
-           "TREE_FILE", "SECRETS_FILE", "PAGE_FILE"]
+           "TREE_FILE", "SECRETS_FILE", "INDEX_FILE", "PAGE_FILE"]
 
 
 @dataclass
@@ -111,9 +113,16 @@ def _plan(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) ->
     return pieces, shuffle
 
 
-def _write_secrets(path: Path, ids, shuffle: Shuffle, snapshot_id: str, first_piece: np.ndarray | None) -> None:
+def _write_secrets(path: Path, index: Path, ids, shuffle: Shuffle, snapshot_id: str,
+                   first_piece: np.ndarray | None) -> None:
+    """The secrets and their index (for `prove DIR ID` in milliseconds), beside the tree's hashing."""
     with open(path, "wb") as handle:
-        write_secrets(handle, ids, shuffle.nonces, _positions(shuffle), snapshot_id, bytes(HASH_BYTES), first_piece)
+        starts, size = write_secrets(handle, ids, shuffle.nonces, _positions(shuffle), snapshot_id, bytes(HASH_BYTES),
+                                     first_piece)
+        handle.flush()
+        os.fsync(handle.fileno())
+    with open(index, "wb") as handle:
+        write_index(handle, ids, starts, size)
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -188,7 +197,8 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         (staging / "private").mkdir(mode=0o700)
         # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
         background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
-        secrets = background.submit(_write_secrets, staging / SECRETS_FILE, ids, shuffle, snapshot_id, first_piece)
+        secrets = background.submit(_write_secrets, staging / SECRETS_FILE, staging / INDEX_FILE, ids, shuffle,
+                                    snapshot_id, first_piece)
         with open(staging / TREE_FILE, "w+b") as handle:
             if client is not None:
                 from por.liabilities.distributed import write_tree_dask
