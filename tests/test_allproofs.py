@@ -227,3 +227,76 @@ def test_ids_needing_json_escapes_in_shards(tmp_path):
     lines = _lines(tmp_path / "all")
     assert sorted(lines) == sorted(ODD_IDS)
     assert {p.name for p in (tmp_path / "all").iterdir()} == {MANIFEST_FILE} | {shard_name(shard_of(a)) for a in ODD_IDS}
+
+
+# --- verify-inclusion --batch (issue 13 item 9) -------------------------------------------------
+
+def test_batch_verifies_shards_and_single_proofs(publication, tmp_path):
+    folder, book = publication
+    shards = tmp_path / "all"
+    assert run_por("prove", folder, "--all", "--out-dir", shards, "--sample", "40", "-q")[0] == 0
+    assert run_por("prove", folder, book.account_ids[3], "-o", shards / "one.json", "-q")[0] == 0
+    commitment = folder / "commitment.json"
+    code, out, err = run_por_process("verify-inclusion", "--batch", shards, "--commitment", commitment)
+    assert code == 0 and err == "" and "VERIFIED 41 proofs" in out and "NOT VERIFIED" not in out, (out, err)
+    code, out, _ = run_por("verify-inclusion", "--batch", shards, "--commitment", commitment, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["verified"] and doc["proofs"] == 41 and doc["skipped"] == []
+    assert all(r["verified"] and r["state"] == "verified" for r in doc["results"])
+    assert {r["account_id"] for r in doc["results"]} <= set(book.account_ids)
+
+
+def test_batch_without_a_pin_is_self_consistent_only(publication, tmp_path):
+    folder, _ = publication
+    assert run_por("prove", folder, "--all", "--out-dir", tmp_path / "all", "--sample", "5", "-q")[0] == 0
+    code, out, _ = run_por_process("verify-inclusion", "--batch", tmp_path / "all")
+    assert code == 1 and "NOT VERIFIED" in out and "self-consistent" in out
+    code, out, _ = run_por("verify-inclusion", "--batch", tmp_path / "all", "--json")
+    doc = json.loads(out)
+    assert code == 1 and not doc["verified"] and doc["counts"] == {"self-consistent": 5}
+
+
+def test_batch_names_every_failed_proof(publication, tmp_path):
+    """Edited values (a balance, a path hash, another snapshot's commitment, broken JSON) each fail:
+    exit 1, the count and the reason, the other proofs still verified."""
+    folder, _ = publication
+    shards = tmp_path / "all"
+    assert run_por("prove", folder, "--all", "--out-dir", shards, "-q")[0] == 0
+    files = sorted(shards.glob("proofs-*.jsonl"))
+    edits = 0
+    for path, edit in zip(files, ("balance", "hash", "json")):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        doc = json.loads(lines[0])
+        if edit == "balance":
+            leaf = doc["leaves"][0]
+            symbol = next(iter(leaf["balances"]))
+            leaf["balances"][symbol] = str(int(leaf["balances"][symbol].split(".")[0]) + 1)
+            doc["balances"] = {k: v for k, v in doc["balances"].items()}
+            lines[0] = json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n"
+        elif edit == "hash":
+            step = doc["leaves"][0]["path"][2]
+            step["hash"] = ("1" if step["hash"][0] == "0" else "0") + step["hash"][1:]
+            lines[0] = json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n"
+        else:
+            lines[0] = lines[0][:-40] + "\n"
+        path.write_text("".join(lines), encoding="utf-8")
+        edits += 1
+    code, out, _ = run_por("verify-inclusion", "--batch", shards, "--commitment", folder / "commitment.json",
+                           "--json")
+    doc = json.loads(out)
+    assert code == 1 and not doc["verified"]
+    failed = [r for r in doc["results"] if not r["verified"]]
+    assert len(failed) == edits and all(r["state"] == "failed" and r["reasons"] for r in failed)
+    assert {r["source"] for r in failed} == {f"{p}:1" for p in files[:edits]}
+    code, out, _ = run_por_process("verify-inclusion", "--batch", shards, "--commitment", folder / "commitment.json")
+    assert code == 1 and f"{edits} not" in out and "failed" in out
+
+
+def test_batch_usage_errors(publication, tmp_path):
+    folder, _ = publication
+    (tmp_path / "empty").mkdir()
+    for argv, what in (([], "PROOF"), (["--batch", tmp_path / "empty"], "no proofs"),
+                       (["--batch", tmp_path / "missing"], "no such file"),
+                       (["x.json", "--batch", tmp_path], "--batch")):
+        code, _, err = run_por("verify-inclusion", *argv)
+        assert code == 2 and what in err and "Traceback" not in err, (argv, err)

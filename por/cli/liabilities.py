@@ -51,7 +51,8 @@ def _choices(kind: type[enum.Enum]) -> str:
 EXAMPLES = {
     "publish": "por publish customers.csv --exchange \"Example Exchange\" -o pub/2024-06",
     "prove": "por prove pub/2024-06 alice -o alice.json; por prove pub/2024-06 --all --out-dir proofs/",
-    "verify-inclusion": "por verify-inclusion alice.json --commitment pub/2024-06/commitment.json",
+    "verify-inclusion": "por verify-inclusion alice.json --commitment pub/2024-06/commitment.json; "
+                        "por verify-inclusion --batch proofs/ --commitment pub/2024-06/commitment.json",
     "verify-tree": "por verify-tree pub/2024-06/tree.bin --commitment pub/2024-06/commitment.json",
 }
 
@@ -294,9 +295,14 @@ def _published_totals(path: Optional[Path]):
 
 
 def verify_inclusion(
-    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX, "
-                                                 "Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX zk, a BitMEX "
-                                                 "or merkletreejs full tree; several: one customer's periods.")],
+    proofs: Annotated[Optional[list[Path]], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, "
+                                                           "OKX, Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX "
+                                                           "zk, a BitMEX or merkletreejs full tree; several: one "
+                                                           "customer's periods.", show_default=False)] = None,
+    batch: Annotated[Optional[Path], typer.Option("--batch", metavar="FILE_OR_DIR", help="Many customers' proofs "
+                                                  "(auditors): a .json proof, a .jsonl file of proofs (one per "
+                                                  "line, as `prove --all` writes), or a folder of them; prints a "
+                                                  "summary, exit 1 if any fails.")] = None,
     commitment: Annotated[Optional[list[Path]], typer.Option(metavar="FILE", help="The published commitment.json "
                                                              "to check against (repeat for several "
                                                              "periods).")] = None,
@@ -333,6 +339,13 @@ def verify_inclusion(
     from por.publication.verify import signature_facts
 
     commitments = commitment or []
+    if batch is not None:
+        if proofs or len(commitments) > 1 or totals or signer or tree or account or nonce or balance or config:
+            raise InputError("--batch checks many customers' proofs against one --commitment (or --root): "
+                             "give no PROOF, --totals, --signer, --tree or customer options", field="--batch")
+        return _verify_batch(batch, commitments[0] if commitments else None, root, format, json_out, quiet)
+    if not proofs:
+        raise InputError("give a PROOF file, or --batch FILE_OR_DIR", field="PROOF")
     if totals and (len(proofs) > 1 or len(commitments) > 1):
         raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
     account = pinned_account(account)
@@ -358,6 +371,63 @@ def verify_inclusion(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"
             + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else ""))
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}", quiet=quiet)
+
+
+def _verify_batch(target: Path, commitment: Optional[Path], root: Optional[str], format: ProofFormat,
+                  json_out: bool, quiet: bool) -> int:
+    """Every proof under `target`, one verdict each; a summary table, or every verdict with --json."""
+    from collections import Counter
+
+    from por.cli.output import Column, console, print_table, progress_bar, write_json
+    from por.liabilities.batch import proof_files, verify_batch
+    from por.liabilities.foreign import detect
+    from por.liabilities.pins import check_usage
+
+    pinned, root_bytes, _ = _pinned_root(commitment, root)
+    pins = check_usage(pinned, root_bytes, None)
+    files, skipped = proof_files(target)
+    if not files:
+        raise InputError("no proofs here (*.json or *.jsonl files)", file=str(target), field="--batch")
+    kind_of = (lambda raw, source: format.value) if format != ProofFormat.auto else detect.proof_format
+    states: Counter = Counter()
+    reasons: Counter = Counter()
+    example: dict[str, str] = {}
+    records = []
+    with progress_bar("verifying proofs", None, quiet=quiet or json_out, unit="proofs") as advance:
+        for checked in verify_batch(files, pins, kind_of):
+            verdict = checked.verdict
+            states[verdict.state] += 1
+            for reason in verdict.reasons:
+                key = reason.removeprefix(checked.source + ": ").removeprefix(checked.source.split(":")[0] + ": ")
+                reasons[key] += 1
+                example.setdefault(key, checked.source)
+            if json_out:
+                records.append({"source": checked.source, "verified": verdict.verified, "state": verdict.state,
+                                "account_id": verdict.facts.get("account_id"), "reasons": verdict.reasons})
+            advance(1)
+    total = sum(states.values())
+    ok = states["verified"] == total and total > 0
+    if json_out:
+        write_json({"verified": ok, "proofs": total, "counts": dict(states), "skipped": [str(p) for p in skipped],
+                    "results": records})
+        return 0 if ok else 1
+    if quiet and ok:
+        return 0
+    out = console()
+    head = "[bold green]VERIFIED[/]" if ok else "[bold red]NOT VERIFIED[/]"
+    out.print(f"{head} {total:,} proofs from {terminal_text(target)}: {states['verified']:,} verified, "
+              f"{total - states['verified']:,} not")
+    print_table([Column("result", "atom"), Column("proofs", "amount")],
+                [[state, str(states[state])] for state in ("verified", "self-consistent", "failed")], out=out)
+    if reasons:
+        print_table([Column("reason", "text"), Column("proofs", "amount"), Column("first", "text")],
+                    [[terminal_text(r, markup=False), str(n), terminal_text(example[r], markup=False)]
+                     for r, n in reasons.most_common(20)], out=out)
+        if len(reasons) > 20:
+            out.print(f"  ... and {len(reasons) - 20} more reasons (--json lists every proof's)")
+    if skipped:
+        out.print(f"  skipped {len(skipped)} files that are not .json or .jsonl proofs")
+    return 0 if ok else 1
 
 
 def _customer(account: Optional[str], nonce: Optional[str], balances: list[str]):
