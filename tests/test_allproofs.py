@@ -300,3 +300,30 @@ def test_batch_usage_errors(publication, tmp_path):
                        (["x.json", "--batch", tmp_path], "--batch")):
         code, _, err = run_por("verify-inclusion", *argv)
         assert code == 2 and what in err and "Traceback" not in err, (argv, err)
+
+
+# --- both cores: --jobs (issue 18 item 2) -----------------------------------------------------
+
+@pytest.mark.parametrize("accounts,split", [(1, 1), (2, 1), (4097, 1), (9001, 1), (3000, 3)])
+def test_parallel_build_is_byte_identical(tmp_path, accounts, split):
+    from por.liabilities.publish import fixed_shuffle
+
+    book = random_liabilities(random.Random(accounts), accounts, 3, max_bits=100)
+    shuffle = fixed_shuffle(book, split)
+    made = {}
+    for jobs in (1, 2, 3):
+        out = tmp_path / f"j{jobs}"
+        publish(book, out, max_pieces=split, shuffle=shuffle, jobs=jobs, **SNAPSHOT)
+        made[jobs] = [(out / name).read_bytes() for name in ("tree.bin", "commitment.json", SECRETS_FILE, INDEX_FILE)]
+    assert made[1] == made[2] == made[3]
+
+
+def test_jobs_option(tmp_path):
+    book = random_liabilities(random.Random(3), 500, 2)
+    csv = write_customers_csv(tmp_path / "c.csv", book)
+    code, out, err = run_por_process("publish", csv, "--exchange", "Ex", "-o", tmp_path / "p", "--jobs", "2")
+    assert code == 0, err
+    assert run_por("verify-tree", tmp_path / "p" / "tree.bin", "--commitment", tmp_path / "p" / "commitment.json")[0] == 0
+    for argv in (["--jobs", "0"], ["--jobs", "2", "--dask", "local"]):
+        code, _, err = run_por("publish", csv, "--exchange", "Ex", "-o", tmp_path / "q", *argv)
+        assert code == 2 and "--jobs" in err, err

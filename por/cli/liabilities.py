@@ -86,6 +86,9 @@ def publish(
                                                 "here.")] = None,
     workers: Annotated[Optional[int], typer.Option(metavar="N", help="Worker processes for `--dask local` "
                                                    "(default: one per CPU).", min=1)] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", metavar="N", help="Processes building the tree here "
+                                                "(default: one per CPU; the tree is the same for any N).",
+                                                min=1, show_default=False)] = None,
     quiet: Quiet = False,
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
@@ -102,17 +105,20 @@ def publish(
         snapshot_time = utc_time(snapshot_time, "--snapshot-time")
     if split < 1 or split > 64:
         raise InputError("must be between 1 and 64", field="--split")
+    if jobs is not None and dask:
+        raise InputError("--jobs is for processes here; with --dask the workers build the tree (--workers)",
+                         field="--jobs")
     replace = not_a_publication if force else False
     check_output_folder(out, replaceable=replace or None)
     check_not_inside(out, {"CUSTOMERS": customers, "--assets": assets, "--sign-key": sign_key,
                            "--previous": previous})
     with claim_folder(out, replace=replace):
         return _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key,
-                        previous, dask, workers, quiet)
+                        previous, dask, workers, jobs, quiet)
 
 
 def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key, previous,
-             dask, workers, quiet) -> int:
+             dask, workers, jobs, quiet) -> int:
     import time
 
     from por.amounts import AssetTable
@@ -133,7 +139,7 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
     with progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
         commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
                                 snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
-                                extra_files=extras, dask=dask, dask_workers=workers)
+                                extra_files=extras, dask=dask, dask_workers=workers, jobs=jobs)
     done = time.perf_counter()
     if quiet:
         return 0
