@@ -16,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -70,14 +73,20 @@ def workers(jobs: int, ids, nonces: bytes, pieces: Pieces, order: np.ndarray, pa
                       np.concatenate([[0], np.cumsum(sizes)]) * width + head_bytes, width, asset_count,
                       block_height(leaf_count, BLOCKS_PER_JOB * jobs))
     open(path, "wb").close()                  # the workers write into it at their offsets
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker)
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            yield ParallelBuild(pool, _INPUTS)
+        pool.submit(_started).result()         # forks every worker now, before any thread of ours starts
+        yield ParallelBuild(pool, _INPUTS)
+    except BrokenProcessPool:
+        raise OSError("a tree worker process died (out of memory?): publish again, or with --jobs 1") from None
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         _INPUTS = None
 
 
 class ParallelBuild:
+    """The forked workers of one publication, ready to build its tree."""
+
     def __init__(self, pool, inputs: _Inputs) -> None:
         self.pool, self.inputs = pool, inputs
 
@@ -90,7 +99,9 @@ class ParallelBuild:
         _pwrite(fd, head, 0)
         size = 1 << inputs.top
         roots = {}
-        for first, root, nodes in self.pool.imap_unordered(_build_block, range(0, len(inputs.order), size)):
+        futures = [self.pool.submit(_build_block, first) for first in range(0, len(inputs.order), size)]
+        for future in as_completed(futures):
+            first, root, nodes = future.result()
             roots[first] = root
             if progress:
                 progress(nodes)
@@ -106,6 +117,18 @@ class ParallelBuild:
             digest.update(chunk)
             position += len(chunk)
         return root[0], digest.digest()
+
+
+def _quiet_worker() -> None:
+    """Ctrl-C and SIGTERM reach the whole process group: the parent reports them (`por: interrupted`)
+    and ends the pool; a worker ignores Ctrl-C and dies silently on SIGTERM (not por's handlers,
+    which would print a traceback from each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _started() -> None:
+    return None
 
 
 def _build_block(first: int) -> tuple[int, np.ndarray, int]:
