@@ -101,7 +101,7 @@ class AssetTable:
     def asset(self, symbol: str) -> Asset:
         return Asset(symbol, self.decimals(symbol))
 
-    def extend_from_file(self, path: str | Path) -> "AssetTable":
+    def extend_from_file(self, path: str | Path) -> AssetTable:
         """Reads `asset,decimals` lines (CSV, header optional) and adds or overrides."""
         path = Path(path)
         raw = read_bounded(path, MAX_ASSET_TABLE_BYTES, " for an asset table", empty_ok=True)
@@ -109,8 +109,8 @@ class AssetTable:
             lines = raw.decode("utf-8-sig").splitlines()
         except UnicodeDecodeError:
             raise InputError("cannot read asset table: not UTF-8 text", file=str(path)) from None
-        for number, raw in enumerate(lines, 1):
-            line = raw.strip()
+        for number, text in enumerate(lines, 1):
+            line = text.strip()
             if not line or line.startswith("#") or line.lower().replace(" ", "") == "asset,decimals":
                 continue
             parts = [p.strip() for p in line.split(",")]

@@ -42,7 +42,7 @@ class InputError(PorError):
         return place + self.reason
 
     def at(self, *, file: str | None = None, line: int | None = None,
-           field: str | None = None) -> "InputError":
+           field: str | None = None) -> InputError:
         """The same error with the outer location filled in where it was missing."""
         return InputError(
             self.reason,

@@ -16,9 +16,11 @@ import re
 import stat
 import sys
 import unicodedata
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from html import escape as _html_escape
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from por.errors import InputError
 
@@ -188,8 +190,6 @@ _UTC_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\
 
 def utc_time(text: str, field: str) -> str:
     """An ISO 8601 UTC time (`2024-06-01T00:00:00Z` or `+00:00`), written back as `...Z`."""
-    from datetime import datetime, timezone
-
     example = "such as 2024-06-01T00:00:00Z"
     match = _UTC_TIME.fullmatch(text.strip())
     if not match:
@@ -198,7 +198,7 @@ def utc_time(text: str, field: str) -> str:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"{text[:40]!r} is not a real date and time: give one {example}", field=field) from None
-    if when.utcoffset() != timezone.utc.utcoffset(None):
-        utc = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if when.utcoffset() != UTC.utcoffset(None):
+        utc = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         raise InputError(f"{text!r} is not in UTC: give it as {utc}", field=field)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
