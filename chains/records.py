@@ -20,11 +20,20 @@ class Scheme(str, Enum):
     EIP191 = "eip191"   # EVM personal_sign
     BIP137 = "bip137"   # Bitcoin signmessage (legacy, also P2SH-P2WPKH / P2WPKH headers)
     BIP322 = "bip322"   # BIP-322 simple, for segwit
+    EIP1271 = "eip1271"  # EVM contract wallet (a Safe): isValidSignature at the snapshot block
 
 
 def ownership_message(snapshot_id: str, exchange: str, address: str) -> str:
     """The exact text every ownership proof signs: binds exchange, period and address."""
     return f"Proof of reserves {snapshot_id} by {exchange}: {address}"
+
+
+@dataclass(frozen=True)
+class Custodian:
+    """The third party holding a declared wallet's keys for the exchange (Japan: registered with the FSA)."""
+
+    name: str
+    registration: str = ""        # its registration number (e.g. 関東財務局長第00001号); "" if it has none
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class DeclaredWallet:
     signatures: tuple[str, ...]   # one per signing key; several for multisig
     script: str | None = None     # hex redeem/witness script for multisig
     source: str = ""              # "file:line" where it was declared, for reasons
+    custodian: Custodian | None = None   # None: the exchange holds the keys itself
 
 
 @dataclass(frozen=True)
@@ -53,12 +63,14 @@ class ChainSnapshot:
 class Snapshot:
     snapshot_id: str
     chains: dict[str, ChainSnapshot]
+    time: str | None = None       # the snapshot file's `time`, as written (ISO 8601 with a zone)
 
 
 @dataclass(frozen=True)
 class OwnershipResult:
     ok: bool
     reason: str            # why it is (not) proven; shown to the auditor
+    at_snapshot: bool = False   # offline checks passed; the chain at the snapshot decides (EIP-1271)
 
 
 @dataclass

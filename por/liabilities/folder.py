@@ -18,7 +18,8 @@ SECRETS_FILE = "private/secrets.jsonl"
 INDEX_FILE = "private/index.bin"   # where each account's secrets line is (por.liabilities.secretsindex)
 PRIVATE_ENTRIES = {Path(SECRETS_FILE).name, Path(INDEX_FILE).name}
 PAGE_FILE = "verify.html"        # written by por.publication.attestation, through publish's extra_files hook
-PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, "private"}
+ANCHOR_FILE = "anchor.json"      # written by por.publication.anchor after the commitment is recorded on chain
+PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, ANCHOR_FILE, "private"}
 
 
 def not_a_publication(folder: Path) -> str:
@@ -26,7 +27,8 @@ def not_a_publication(folder: Path) -> str:
 
     A publication is what `publish` writes and nothing else: a commitment.json that parses as a
     por commitment, tree.bin, verify.html, private/secrets.jsonl and private/index.bin (any but
-    the commitment may have been moved away). A folder holding anything else holds something of the user's.
+    the commitment may have been moved away) and, once anchored, anchor.json. A folder holding
+    anything else holds something of the user's.
     """
     try:
         entries = sorted(os.listdir(folder))
