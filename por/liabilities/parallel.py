@@ -50,6 +50,7 @@ class _Inputs:
 
 
 _INPUTS: _Inputs | None = None
+_PARENT = 0                        # the pid that forked the workers
 
 
 def jobs_wanted(jobs: int | None, leaf_count: int) -> int:
@@ -63,7 +64,7 @@ def jobs_wanted(jobs: int | None, leaf_count: int) -> int:
 def workers(jobs: int, ids, nonces: bytes, pieces: Pieces, order: np.ndarray, path, head_bytes: int,
             asset_count: int) -> Iterator[ParallelBuild]:
     """Forks `jobs` workers holding the inputs; call it before starting any thread."""
-    global _INPUTS
+    global _INPUTS, _PARENT
     leaf_count = len(order)
     width = record_size(asset_count)
     sizes = level_sizes(leaf_count)
@@ -73,6 +74,7 @@ def workers(jobs: int, ids, nonces: bytes, pieces: Pieces, order: np.ndarray, pa
                       np.concatenate([[0], np.cumsum(sizes)]) * width + head_bytes, width, asset_count,
                       block_height(leaf_count, BLOCKS_PER_JOB * jobs))
     open(path, "wb").close()                  # the workers write into it at their offsets
+    _PARENT = os.getpid()
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker)
     try:
         pool.submit(_started).result()         # forks every worker now, before any thread of ours starts
@@ -125,6 +127,21 @@ def _quiet_worker() -> None:
     which would print a traceback from each worker)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive a killed parent: it would hold the output folder's lock (an
+    inherited descriptor) and keep writing. Linux: PR_SET_PDEATHSIG; then check the parent is
+    still the one that forked us (it may have died before the call)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != _PARENT:
+        os._exit(1)
 
 
 def _started() -> None:
