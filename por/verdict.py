@@ -57,8 +57,7 @@ def anchor_of(pins: Pinned, binding: RootBinding) -> tuple[str | None, str | Non
         return "the pinned root", None
     if pins.root:
         return None, (f"the root of {binding.name} does not bind {binding.unbound}, so a pinned root alone "
-                      f"anchors nothing: give the published commitment"
-                      f"{'' if binding.totals else ' or the published totals'}")
+                      f"anchors nothing: give the published commitment, or the published totals beside the root")
     return None, "no published commitment or root was given"
 
 

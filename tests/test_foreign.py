@@ -507,5 +507,10 @@ def test_bybit_and_bitget_anchor_with_their_published_totals(tmp_path):
 ])
 def test_cli_auto_detects_and_states_what_a_pinned_root_anchors(name, fmt, root, anchored):
     code, out = cli_json(str(FIX / name), "--format", "auto", "--root", root)
-    assert out["format"] == fmt and out["reasons"] == [] and out["anchored"] is anchored
+    assert out["format"] == fmt and out["anchored"] is anchored
+    if anchored:
+        assert code == 0 and out["reasons"] == []
+    else:       # fail closed: a root that binds less than the file shows anchors nothing alone
+        assert code == 1 and len(out["reasons"]) == 1
+        assert out["reasons"][0].startswith("self-consistent") and "does not bind" in out["reasons"][0]
     assert out["coverage"]["root"].startswith("pinned by you")

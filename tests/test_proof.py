@@ -377,7 +377,7 @@ def test_frozen_legacy_proofs_still_read_and_say_so():
         assert alone.state == "self-consistent" and alone.reasons == [
             "self-consistent, but nothing to compare it with: the root of a por format 1 (legacy) document does not "
             "bind the asset labels, snapshot id or leaf count, so a pinned root alone anchors nothing: give the "
-            "published commitment"]
+            "published commitment, or the published totals beside the root"]
         assert _verdict(1, name).state == "self-consistent"
     v2 = parse_commitment(load_file(SETS[2] / "commitment.json"), "c")
     mixed = _verdict(1, vectors["files"]["proofs"]["carol"], commitment=v2)

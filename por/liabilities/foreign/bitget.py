@@ -28,6 +28,7 @@ from por.liabilities.foreign.common import (
     EXACT,
     SUMS_PARENT_ONLY,
     Design,
+    ProofOnlyFormat,
     compare_root,
     compare_totals,
     decimal_of,
@@ -37,7 +38,6 @@ from por.liabilities.foreign.common import (
     pinned_root,
     plain,
     read_json,
-    root_binding,
     sha256_hex,
     strip_zeros,
 )
@@ -276,12 +276,8 @@ def _describe(v: Verdict, codec: str | None, pin: str | None, totals: bool, nega
                     pinned=pin is not None, totals_pinned=totals)
 
 
-class BitgetFormat:
-    proof_formats = ("bitget",)
-    tree_formats: tuple[str, ...] = ()
-
-    def root_binding(self, name):
-        return root_binding(DESIGN, "Bitget")
+class BitgetFormat(ProofOnlyFormat):
+    name, exchange, design = "bitget", "Bitget", DESIGN
 
     def detect_proof(self, doc):
         if isinstance(doc, dict) and isinstance(doc.get("self"), dict) and "path" in doc \
@@ -289,14 +285,8 @@ class BitgetFormat:
             return "bitget"
         return None
 
-    def detect_tree(self, first_line: bytes):
-        return None
-
     def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None):
         return verify_bitget(parse_bitget(raw, source), expected_root, pins=pins)
-
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
-        raise InputError("Bitget publishes no full tree", field="--format")
 
 
 FORMAT = BitgetFormat()

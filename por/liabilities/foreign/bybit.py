@@ -21,11 +21,11 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from por.errors import InputError
 from por.liabilities.foreign.common import (
     EXACT,
     SUMS_PARENT_ONLY,
     Design,
+    ProofOnlyFormat,
     compare_root,
     compare_totals,
     decimal_of,
@@ -34,7 +34,6 @@ from por.liabilities.foreign.common import (
     pinned_root,
     plain,
     read_json,
-    root_binding,
     scale_down,
     sha256_hex,
 )
@@ -252,12 +251,8 @@ def _describe(v: Verdict, table: AssetTable | None, pin: str | None, totals: boo
                     pinned=pin is not None, totals_pinned=totals)
 
 
-class BybitFormat:
-    proof_formats = ("bybit",)
-    tree_formats: tuple[str, ...] = ()
-
-    def root_binding(self, name):
-        return root_binding(DESIGN, "Bybit")
+class BybitFormat(ProofOnlyFormat):
+    name, exchange, design = "bybit", "Bybit", DESIGN
 
     def detect_proof(self, doc):
         if isinstance(doc, dict) and isinstance(doc.get("self"), dict) and "path" in doc \
@@ -265,14 +260,8 @@ class BybitFormat:
             return "bybit"
         return None
 
-    def detect_tree(self, first_line: bytes):
-        return None
-
     def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None):
         return verify_bybit(parse_bybit(raw, source), expected_root, pins=pins)
-
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
-        raise InputError("Bybit publishes no full tree", field="--format")
 
 
 FORMAT = BybitFormat()

@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from por.errors import InputError
 from por.liabilities.foreign.common import (
     EXACT,
     SUMS_PARENT_ONLY,
     Design,
+    ProofOnlyFormat,
     compare_root,
     compare_totals,
     decimal_of,
@@ -32,7 +32,6 @@ from por.liabilities.foreign.common import (
     pinned_root,
     plain,
     read_json,
-    root_binding,
     sha256_hex,
     strip_zeros,
 )
@@ -179,12 +178,8 @@ def verify_coinex(proof: CoinexProof, expected_root: str | None = None, *, pins=
                     pinned=pin is not None, totals_pinned=totals)
 
 
-class CoinexFormat:
-    proof_formats = ("coinex",)
-    tree_formats: tuple[str, ...] = ()
-
-    def root_binding(self, name):
-        return root_binding(DESIGN, "CoinEx")
+class CoinexFormat(ProofOnlyFormat):
+    name, exchange, design = "coinex", "CoinEx", DESIGN
 
     def detect_proof(self, doc):
         if isinstance(doc, dict) and isinstance(doc.get("root"), dict) and isinstance(doc.get("self"), dict) \
@@ -192,14 +187,8 @@ class CoinexFormat:
             return "coinex"
         return None
 
-    def detect_tree(self, first_line: bytes):
-        return None
-
     def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None):
         return verify_coinex(parse_coinex(raw, source), expected_root, pins=pins)
-
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
-        raise InputError("CoinEx publishes no full tree", field="--format")
 
 
 FORMAT = CoinexFormat()

@@ -26,12 +26,12 @@ from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from por.errors import InputError
-from por.verdict import Verdict
+from por.verdict import RootBinding, Verdict
 
 __all__ = ["Design", "Customer", "EXACT", "read_json", "sha256_hex", "decimal_of", "plain", "java_string",
            "strip_zeros", "scale_down", "pinned_root", "compare_root", "describe", "check_customer",
            "Pinned", "pinned_of", "compare_totals", "root_binding", "SUMS_EACH_CHILD", "SUMS_PARENT_ONLY",
-           "SUMS_IN_ZK_PROOF", "SUMS_NONE"]
+           "SUMS_IN_ZK_PROOF", "SUMS_NONE", "ProofOnlyFormat"]
 
 # Every sum exact: 28 digits (Python's default) would round a 30-digit balance.
 EXACT = Context(prec=400, Emax=10**6, Emin=-10**6, rounding=ROUND_DOWN,
@@ -300,18 +300,42 @@ def compare_totals(v: Verdict, shown: dict[str, Decimal] | None, pinned: Pinned)
     return True
 
 
-def root_binding(design: Design, name: str):
-    """The format's root, in the terms of the shared fail-closed rule (`por.verdict.RootBinding`,
-    where it exists): whether a pinned root alone anchors a verdict."""
-    from por import verdict as shared
-
-    binding = getattr(shared, "RootBinding", None)
-    if binding is None:      # before the shared rule lands, the verdict's `anchored` fact says it
-        return None
+def root_binding(design: Design, name: str) -> RootBinding:
+    """The format's root, in the terms of the shared fail-closed rule (`por.verdict.RootBinding`):
+    whether a pinned root alone anchors a verdict."""
     unbound = []
     if not design.root_binds_labels:
         unbound.append(f"which asset each amount is for ({design.labels})")
     if not design.root_binds_totals:
         unbound.append(f"the totals ({design.unbound_totals})")
-    return binding(labels=design.root_binds_labels, totals=design.root_binds_totals, name=f"a {name} document",
-                   unbound=" or ".join(unbound))
+    article = "an" if name[0] in "AEIOU" or name.startswith(("HTX", "MEXC")) else "a"
+    return RootBinding(labels=design.root_binds_labels, totals=design.root_binds_totals,
+                       name=f"{article} {name} document", unbound=" or ".join(unbound))
+
+
+class ProofOnlyFormat:
+    """An exchange that hands customers proofs and publishes no full tree: one `--format` name.
+
+    Subclasses set `name`, `exchange` (as verdicts name it) and `design`, and give
+    `detect_proof` and `verify_proof`; what a root binds and the refusal of `verify-tree`
+    are the same for all of them.
+    """
+
+    name: str
+    exchange: str
+    design: Design
+    no_tree: str | None = None   # the refusal of verify-tree, when it says more than the default
+    tree_formats: tuple[str, ...] = ()
+
+    @property
+    def proof_formats(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def root_binding(self, name: str) -> RootBinding:
+        return root_binding(self.design, self.exchange)
+
+    def detect_tree(self, first_line: bytes) -> str | None:
+        return None
+
+    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
+        raise InputError(self.no_tree or f"{self.exchange} publishes no full tree", field="--format")

@@ -18,12 +18,12 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from por.errors import InputError
 from por.liabilities.foreign.common import (
     EXACT,
     SUMS_PARENT_ONLY,
     Customer,
     Design,
+    ProofOnlyFormat,
     check_customer,
     compare_root,
     compare_totals,
@@ -33,7 +33,6 @@ from por.liabilities.foreign.common import (
     pinned_root,
     plain,
     read_json,
-    root_binding,
     sha256_hex,
     strip_zeros,
 )
@@ -191,15 +190,11 @@ def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins=None
                     extra_checked=["account id: the proof's accountId is yours (--account)"] if c.account else ())
 
 
-class MexcFormat:
-    proof_formats = ("mexc",)
-    tree_formats: tuple[str, ...] = ()
+class MexcFormat(ProofOnlyFormat):
+    name, exchange, design = "mexc", "MEXC", DESIGN
 
     def check_customer(self, name, customer):
         check_customer(customer, "MEXC", (), ("--account",))   # the proof names the account in clear
-
-    def root_binding(self, name):
-        return root_binding(DESIGN, "MEXC")
 
     def detect_proof(self, doc):
         if isinstance(doc, dict) and "pathList" in doc and isinstance(doc.get("self"), dict) \
@@ -207,14 +202,8 @@ class MexcFormat:
             return "mexc"
         return None
 
-    def detect_tree(self, first_line: bytes):
-        return None
-
     def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, customer=None, pins=None):
         return verify_mexc(parse_mexc(raw, source), expected_root, pins=pins, customer=customer)
-
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
-        raise InputError("MEXC publishes no full tree", field="--format")
 
 
 FORMAT = MexcFormat()

@@ -29,16 +29,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from por.errors import InputError
 from por.liabilities.foreign.common import (
     SUMS_IN_ZK_PROOF,
     Design,
+    ProofOnlyFormat,
     compare_root,
     describe,
     pinned_of,
     pinned_root,
     read_json,
-    root_binding,
 )
 from por.strictjson import Fields
 from por.verdict import Verdict
@@ -223,26 +222,17 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
                                        "published for the audit"])
 
 
-class OkxStarkFormat:
-    proof_formats = ("okx-stark",)
-    tree_formats: tuple[str, ...] = ()
-
-    def root_binding(self, name):
-        return root_binding(DESIGN, "OKX zk-STARK")
+class OkxStarkFormat(ProofOnlyFormat):
+    name, exchange, design = "okx-stark", "OKX zk-STARK", DESIGN
+    no_tree = "OKX's zk-STARK era published no full tree in this form"
 
     def detect_proof(self, doc):
         if isinstance(doc, dict) and "batch_inclusion_proof" in doc and "trunk_inclusion_proof" in doc:
             return "okx-stark"
         return None
 
-    def detect_tree(self, first_line: bytes):
-        return None
-
     def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None):
         return verify_okx_stark(parse_okx_stark(raw, source), expected_root, pins=pins)
-
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
-        raise InputError("OKX's zk-STARK era published no full tree in this form", field="--format")
 
 
 FORMAT = OkxStarkFormat()
