@@ -28,6 +28,14 @@ def ownership_message(snapshot_id: str, exchange: str, address: str) -> str:
 
 
 @dataclass(frozen=True)
+class Custodian:
+    """The third party holding a declared wallet's keys for the exchange (Japan: registered with the FSA)."""
+
+    name: str
+    registration: str = ""        # its registration number (e.g. 関東財務局長第00001号); "" if it has none
+
+
+@dataclass(frozen=True)
 class DeclaredWallet:
     """One row of an exchange's wallet declaration."""
 
@@ -40,6 +48,7 @@ class DeclaredWallet:
     signatures: tuple[str, ...]   # one per signing key; several for multisig
     script: str | None = None     # hex redeem/witness script for multisig
     source: str = ""              # "file:line" where it was declared, for reasons
+    custodian: Custodian | None = None   # None: the exchange holds the keys itself
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class ChainSnapshot:
 class Snapshot:
     snapshot_id: str
     chains: dict[str, ChainSnapshot]
+    time: str | None = None       # the snapshot file's `time`, as written (ISO 8601 with a zone)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ import re
 import stat
 import sys
 import unicodedata
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from html import escape as _html_escape
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from por.errors import InputError
 
@@ -188,8 +190,6 @@ _UTC_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\
 
 def utc_time(text: str, field: str) -> str:
     """An ISO 8601 UTC time (`2024-06-01T00:00:00Z` or `+00:00`), written back as `...Z`."""
-    from datetime import datetime, timezone
-
     example = "such as 2024-06-01T00:00:00Z"
     match = _UTC_TIME.fullmatch(text.strip())
     if not match:
@@ -198,7 +198,36 @@ def utc_time(text: str, field: str) -> str:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"{text[:40]!r} is not a real date and time: give one {example}", field=field) from None
-    if when.utcoffset() != timezone.utc.utcoffset(None):
-        utc = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if when.utcoffset() != UTC.utcoffset(None):
+        utc = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         raise InputError(f"{text!r} is not in UTC: give it as {utc}", field=field)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def csv_table(path: str | Path, columns: list[str], limit: int) -> Iterator[tuple[int, list[str]]]:
+    """(line, stripped cells) of each non-blank row of a small CSV whose header is exactly `columns`.
+
+    The one way the auditor's own small tables (custodian registry, insurance policies) are read:
+    bounded, UTF-8 (a BOM allowed), every defect an InputError naming the file and line."""
+    import io
+
+    source = str(path)
+    try:
+        text = read_bounded(path, limit, empty_ok=True).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=source) from None
+    with csv_field_limit(4096):
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header] != columns:
+                raise InputError("header must be exactly " + ",".join(columns), file=source, line=1)
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != len(columns):
+                    raise InputError(f"expected {len(columns)} fields ({','.join(columns)}), got {len(row)}",
+                                     file=source, line=reader.line_num)
+                yield reader.line_num, [cell.strip() for cell in row]
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None

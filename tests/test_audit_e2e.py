@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from fixtures.exchange import INSOLVENT, SOLVENT, Funding, local_chains, open_exchange
+from fixtures.japan import write_steady_volumes
 from fixtures.sample import write_customers
 from por.liabilities.ingest import load_customers
 from por.liabilities.publish import publish
@@ -42,6 +43,8 @@ def publication(tmp_path_factory):
 
 
 def run_audit(publication, files, policy, tmp_path, *extra):
+    if policy == "jp-fsa":      # its liability reserve is computed from the monthly trading volumes
+        extra = ("--volumes", str(write_steady_volumes(tmp_path / "volumes.json")), *extra)
     cmd = [sys.executable, "-m", "por", "audit", "--commitment", str(publication / "commitment.json"),
            "--tree", str(publication / "tree.bin"), "--wallets", str(files.wallets), "--snapshot",
            str(files.snapshot), "--config", str(files.chains), "--policy", policy, "--prices", str(files.prices),
@@ -203,7 +206,7 @@ def test_audit_in_an_80_column_terminal_cuts_no_amount(chains, publication, tmp_
     term = Terminal("audit", "--commitment", publication / "commitment.json", "--tree", publication / "tree.bin",
                     "--wallets", files.wallets, "--snapshot", files.snapshot, "--config", files.chains,
                     "--policy", "jp-fsa", "--prices", files.prices, "--json-out", tmp_path / "r.json",
-                    columns=80, cwd=ROOT)
+                    "--volumes", write_steady_volumes(tmp_path / "volumes.json"), columns=80, cwd=ROOT)
     code, text = term.finish(300)
     assert code == 1, text        # no --insurance-jpy: the liability reserve fails, and says which option
     report = json.loads((tmp_path / "r.json").read_text())
@@ -216,3 +219,47 @@ def test_audit_in_an_80_column_terminal_cuts_no_amount(chains, publication, tmp_
     assert "--insurance-jpy" in text and "Traceback" not in text
     long = [line for line in text.splitlines() if len(line) > 80 and " " in line.strip() and "━" not in line]
     assert not long, long             # progress bars (━) are drawn by rich to the terminal's width
+
+
+def test_jp_fsa_statement_custodians_and_insurance_through_the_cli(chains, publication, tmp_path):
+    """The Japanese audit end to end: a cold wallet at a custodian registered, then lapsed; insurance
+    in force; the statement's CSV numbers are the JSON report's."""
+    from fixtures.japan import REGISTRY, write_insurance, write_registry
+
+    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=SOLVENT)
+    with open(files.wallets, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    first_cold = next(i for i, r in enumerate(rows) if r["wallet_type"] == "cold" and r["asset"] == "BTC")
+    registry = write_registry(tmp_path / "custodians.csv")
+    insurance = write_insurance(tmp_path / "insurance.csv", [("Example Marine & Fire", "CY-1", "2500000000",
+                                                               "2020-01-01", "2040-12-31")])
+
+    def audit_with(custodian):
+        for i, r in enumerate(rows):
+            r["custodian"], r["custodian_registration"] = custodian if i == first_cold else ("", "")
+        with open(files.wallets, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        out = tmp_path / f"statement-{custodian[0][:4]}"
+        cmd = [sys.executable, "-m", "por", "audit", "--commitment", str(publication / "commitment.json"),
+               "--wallets", str(files.wallets), "--snapshot", str(files.snapshot), "--config", str(files.chains),
+               "--policy", "jp-fsa", "--volumes", str(write_steady_volumes(tmp_path / "volumes.json")),
+               "--insurance", str(insurance), "--custodians", str(registry), "--json-out", str(out) + ".json",
+               "--statement", "ja", "--statement-out", str(out)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert "Traceback" not in done.stdout + done.stderr
+        report = json.loads(Path(str(out) + ".json").read_text())
+        jsonschema.validate(report, SCHEMA)
+        return done, report, out
+
+    done, report, out = audit_with(REGISTRY[0][:2])                 # registered on the snapshot date
+    assert done.returncode == 0, done.stdout + done.stderr
+    assets = list(csv.reader((out / "statement-assets.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert [r[:4] for r in assets[1:]] == [[a["asset"], a["liabilities"], a["cold"], a["hot"]]
+                                           for a in report["assets"]]
+    assert "利用者暗号資産" in (out / "statement.html").read_text(encoding="utf-8")
+    done, report, out = audit_with(REGISTRY[1][:2])                 # lapsed on 2026-03-31
+    assert done.returncode == 1
+    assert any("lapsed on 2026-03-31" in r for r in report["reasons"]), report["reasons"]
+    assert "不適合" in (out / "statement.html").read_text(encoding="utf-8")

@@ -17,9 +17,9 @@ from fixtures.localchains import free_port  # noqa: E402
 from por.liabilities import build, distributed  # noqa: E402
 from por.liabilities.build import Shuffle  # noqa: E402
 from por.liabilities.porjson import dumps  # noqa: E402
-from por.liabilities.treefile import verify_tree_file  # noqa: E402
 from por.liabilities.prove import cut_proof  # noqa: E402
 from por.liabilities.publish import publish  # noqa: E402
+from por.liabilities.treefile import verify_tree_file  # noqa: E402
 
 
 @pytest.fixture(scope="module")

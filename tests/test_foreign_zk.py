@@ -21,6 +21,7 @@ from por.liabilities.foreign import detect, zk
 from por.liabilities.foreign.zk import poseidon as pos
 from por.liabilities.foreign.zk.table import empty_root, read_table
 from por.liabilities.foreign.zk.user import counts_that_verify, parse_user
+from por.liabilities.pins import Pins
 
 FIX = gen.CONFORMANCE
 ROOT_DIR = Path(__file__).resolve().parents[1]
@@ -43,7 +44,8 @@ def user_verdict(path: Path | bytes, root: str | None = None, **kw):
     raw = path if isinstance(path, bytes) else path.read_bytes()
     try:
         name = detect.proof_format(raw, "u.json")
-        return zk.FORMAT.verify_proof(name, raw, "u.json", expected_root=root, **kw)
+        pins = Pins(root=bytes.fromhex(root) if root is not None else None)
+        return zk.FORMAT.verify_proof(name, raw, "u.json", pins=pins, **kw)
     except InputError as exc:
         from por.verdict import Verdict
         return Verdict(ok=False, reasons=[exc.location_text()])
@@ -101,7 +103,7 @@ def test_gate_user_proof_verifies_with_800_assets_and_not_350():
 
 
 def test_gate_user_with_its_proof_table_and_asset_list():
-    v = user_verdict(GATE, GATE_ROOT, tree=str(GATE_TABLE), config=str(GATE_CEX))
+    v = user_verdict(GATE, GATE_ROOT, tree=GATE_TABLE, config=GATE_CEX)
     assert v.ok, v.reasons
     table = v.facts["proof_table"]
     assert table["asset_count"] == 800 and table["batches"] == 1 and table["final_root"] == GATE_ROOT
@@ -110,7 +112,7 @@ def test_gate_user_with_its_proof_table_and_asset_list():
 
 
 def test_gate_2023_user_proof_with_350_assets():
-    v = user_verdict(GATE_2023, None, tree=str(GATE_2023_TABLE), config=str(GATE_2023_CEX))
+    v = user_verdict(GATE_2023, None, tree=GATE_2023_TABLE, config=GATE_2023_CEX)
     assert v.ok, v.reasons
     assert v.facts["asset_count"] == 350 and v.facts["proof_table"]["batches"] == 2
     assert v.facts["root"] == "0b47326c87891cc85c648b5882c9ff5d82570363ab7eeb747c9eb5c03b650318"
@@ -125,7 +127,7 @@ def test_htx_user_proof_verifies_with_168_assets_not_the_174_its_verifier_hard_c
 
 
 def test_htx_user_and_its_proof_table_are_two_runs():
-    v = user_verdict(HTX, HTX_ROOT, tree=str(HTX_TABLE))
+    v = user_verdict(HTX, HTX_ROOT, tree=HTX_TABLE)
     assert not v.ok and "not the proof table's final root" in " ".join(v.reasons)
     assert v.facts["proof_table"]["asset_count"] == 168 and v.facts["proof_table"]["batches"] == 20
 
@@ -145,9 +147,9 @@ def test_zk_forgeries_recomputed_after_breaking_a_rule():
     alone = user_verdict(json.dumps(forged).encode())
     assert alone.ok                                                     # self-consistent ...
     assert not user_verdict(json.dumps(forged).encode(), GATE_ROOT).ok   # ... not the published root
-    v = user_verdict(json.dumps(forged).encode(), config=str(GATE_CEX))
+    v = user_verdict(json.dumps(forged).encode(), config=GATE_CEX)
     assert any("audit's prices" in r for r in v.reasons)
-    v = user_verdict(json.dumps(forged).encode(), tree=str(GATE_TABLE))
+    v = user_verdict(json.dumps(forged).encode(), tree=GATE_TABLE)
     assert any("final root" in r for r in v.reasons)
     doc = json.loads(HTX.read_text())
     doc["Assets"][0]["Balance"] = -32                                   # hashes like +32

@@ -15,8 +15,8 @@ from eth_account import Account
 from fixtures.liabilities import run_por, run_por_process
 from fixtures.sample import write_customers
 from fixtures.signatures import high_s_twin
-from por.amounts import BUILTIN_DECIMALS, format_amount, parse_amount
 from por import signing
+from por.amounts import BUILTIN_DECIMALS, format_amount, parse_amount
 from por.publication.attestation import verifier_page
 
 KEY, OTHER = "5a" * 32, "a5" * 32
@@ -108,7 +108,9 @@ def test_publish_refuses_a_link_that_cannot_be_right(chain, tmp_path, args, mess
 def test_a_bad_key_file_is_bad_input_and_writes_nothing(tmp_path):
     customers = write_customers(tmp_path / "c.csv", 5)
     (tmp_path / "key").write_text("not a key\n")
-    code, out, err = run_por_process("publish", customers, "--exchange", "Ex", "--out", tmp_path / "out", "--sign-key", tmp_path / "key")
+    code, out, err = run_por_process(
+        "publish", customers, "--exchange", "Ex", "--out", tmp_path / "out", "--sign-key", tmp_path / "key"
+    )
     assert code == 2 and "Traceback" not in err and "--sign-key" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 

@@ -552,9 +552,16 @@ def test_root_alone_is_not_verified_and_totals_are_compared_by_name():
 
 def test_every_okx_verdict_says_what_the_root_does_not_bind():
     user = okx.parse_okx_v2_user(USER, "u")
-    verdicts = [v1_verdict(V1), v1_verdict(V1, V1_ROOT), okx.verify_okx_v1(okx.parse_okx_v1_proof(V1, "p"), V1_ROOT),
-                okx.verify_okx_v2_user(user, TREE_PATH), okx.verify_okx_v2_user(user, TREE_PATH, pinned(V2_ROOT, V2_TOTALS)),
-                okx.verify_okx_v2_tree(TREE_PATH), okx.verify_okx_v2_tree(TREE_PATH, pinned(V2_ROOT, V2_TOTALS))]
+    pins = pinned(V2_ROOT, V2_TOTALS)
+    verdicts = [
+        v1_verdict(V1),
+        v1_verdict(V1, V1_ROOT),
+        okx.verify_okx_v1(okx.parse_okx_v1_proof(V1, "p"), V1_ROOT),
+        okx.verify_okx_v2_user(user, TREE_PATH),
+        okx.verify_okx_v2_user(user, TREE_PATH, pins),
+        okx.verify_okx_v2_tree(TREE_PATH),
+        okx.verify_okx_v2_tree(TREE_PATH, pins),
+    ]
     for v in verdicts:
         assert v.facts["root_does_not_bind"][:2] == ["per-coin totals", "height"]
         assert any("does not bind the per-coin totals or the height" in t for t in v.facts["notes"] + v.reasons)

@@ -65,8 +65,8 @@ def commitment(root: str, okx_height: int, leaf_count: int, amounts: dict, *, tr
     return doc
 
 
-V2_COMMITMENT = commitment(V2_ROOT, 6, 21, V2_TOTALS,
-                           tree_sha256=hashlib.sha256((FIX / "full-liabilities-merkle-tree.txt").read_bytes()).hexdigest())
+V2_TREE_SHA256 = hashlib.sha256((FIX / "full-liabilities-merkle-tree.txt").read_bytes()).hexdigest()
+V2_COMMITMENT = commitment(V2_ROOT, 6, 21, V2_TOTALS, tree_sha256=V2_TREE_SHA256)
 V1_COMMITMENT = commitment(V1_ROOT, 24, 6_000_000, V1_TOTALS)
 NOT_BOUND = "published root alone does not bind the per-coin totals or the height"
 
@@ -190,8 +190,11 @@ def test_a_commitment_binds_okx_trees_as_it_binds_por_trees(genuine, change, wor
 
 
 def test_a_commitment_binds_a_v1_proof_as_far_as_the_proof_shows(genuine):
-    for change, words in [({"height": 24}, "height differs"), ({"leaf_count": 5_000_000}, "fits a tree of 5767169..6291456"),
-                          ({"totals": {**V1_TOTALS, "BTC": "95088.55505657"}}, "BTC 95088.55505656 is not the published")]:
+    for change, words in [
+        ({"height": 24}, "height differs"),
+        ({"leaf_count": 5_000_000}, "fits a tree of 5767169..6291456"),
+        ({"totals": {**V1_TOTALS, "BTC": "95088.55505657"}}, "BTC 95088.55505656 is not the published"),
+    ]:
         write(genuine, c_json={**V1_COMMITMENT, **change})
         code, text = por(genuine, "verify-inclusion", "proof.json", "--commitment", "c.json")
         assert code == 1 and words in text, (change, text)

@@ -19,8 +19,9 @@ def write(tmp_path, text, name="mine.toml"):
 
 
 def test_builtin_policies_are_package_data():
-    assert builtin_policies() == ["full-reserve", "jp-fsa"]
-    assert sorted(p.name for p in POLICY_DIR.glob("*.toml")) == ["full-reserve.toml", "jp-fsa.toml"]
+    assert builtin_policies() == ["full-reserve", "jp-fsa", "jp-fsa-clamp"]
+    assert sorted(p.name for p in POLICY_DIR.glob("*.toml")) == ["full-reserve.toml", "jp-fsa-clamp.toml",
+                                                                 "jp-fsa.toml"]
 
 
 def test_full_reserve_loads_with_its_defaults():
@@ -38,9 +39,15 @@ def test_jp_fsa_loads_every_rule_with_exact_numbers():
     assert policy.cold_storage.min_ratio == Decimal("0.95") and policy.cold_storage.scope == "per_asset"
     assert policy.hot_guarantee.basis == "customer_not_cold"
     reserve = policy.liability_reserve
-    assert (reserve.floor_jpy, reserve.cap_jpy) == (Decimal(2_000_000_000), Decimal(40_000_000_000))
-    assert reserve.basis == "customer_liabilities_jpy" and reserve.rate == Decimal("0.02")
+    assert (reserve.method, reserve.window_months, reserve.aggregate, reserve.rounding) == (
+        "trading_volume", 12, "sum", "up")
+    assert dict(reserve.rates) == {c: Decimal("0.0002") for c in ("dealer", "derivatives", "exchange", "margin")}
+    assert (reserve.floor_jpy, reserve.cap_jpy, reserve.insurance_max_share) == (0, None, 1)
+    assert policy.custodians is not None and policy.custodians.require_registry
     assert len(policy.sha256) == 64 and policy.source.endswith("jp-fsa.toml")
+    simpler = load_policy("jp-fsa-clamp").liability_reserve     # today's rule, kept by name
+    assert (simpler.method, simpler.floor_jpy, simpler.cap_jpy) == ("clamp", 2_000_000_000, 40_000_000_000)
+    assert simpler.basis == "customer_liabilities_jpy" and simpler.rate == Decimal("0.02")
 
 
 def test_a_users_own_policy_file_works_by_path(tmp_path):

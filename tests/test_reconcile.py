@@ -1,6 +1,7 @@
 """Reconciler boundaries: every rule at its edge, and every address that must not count."""
 
 import json
+from datetime import date
 from decimal import Decimal
 from itertools import count
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from chains.records import AddressReserve, DeclaredWallet, OwnershipResult, Scheme, WalletType
 from por.amounts import MAX_UNITS
+from por.audit.declarations import Volumes
 from por.audit.policy import load_policy, parse_policy
 from por.audit.prices import Price, Prices
 from por.audit.reconcile import ReconcileOptions, check_prices, reconcile
@@ -347,7 +349,7 @@ def reserve(result):
 
 def test_liability_reserve_covered_by_insurance():
     options = ReconcileOptions(insurance_jpy=Decimal(2_000_000_000))
-    result = reconcile(OWED, SOLVENT, load_policy("jp-fsa"), prices=QUOTES, options=options)
+    result = reconcile(OWED, SOLVENT, load_policy("jp-fsa-clamp"), prices=QUOTES, options=options)
     assert result.ok, result.reasons
     found = reserve(result)
     # 2% of 2,000,000,250 JPY is 40,000,005 JPY: under the floor, so the floor applies.
@@ -358,7 +360,7 @@ def test_liability_reserve_covered_by_insurance():
 
 def test_liability_reserve_not_covered_fails_with_the_amounts():
     options = ReconcileOptions(reserve_deposits_jpy=Decimal(500_000_000), insurance_jpy=Decimal(1_499_999_999))
-    result = reconcile(OWED, SOLVENT, load_policy("jp-fsa"), prices=QUOTES, options=options)
+    result = reconcile(OWED, SOLVENT, load_policy("jp-fsa-clamp"), prices=QUOTES, options=options)
     assert not result.ok
     (reason,) = result.reasons
     assert reason.startswith("liability reserve (責任準備金): JPY 2,000,000,000 required")
@@ -411,20 +413,22 @@ def test_exchange_declarations_replace_the_policy_file_values():
 
 def test_missing_price_is_an_input_error_naming_the_asset_and_file():
     with pytest.raises(InputError) as info:
-        reconcile(OWED, SOLVENT, load_policy("jp-fsa"), prices=prices(BTC="15000000"))
+        reconcile(OWED, SOLVENT, load_policy("jp-fsa-clamp"), prices=prices(BTC="15000000"))
     assert info.value.file == "prices.csv" and info.value.field == "ETH"
     with pytest.raises(InputError) as info:
-        check_prices(load_policy("jp-fsa"), OWED, None)
+        check_prices(load_policy("jp-fsa-clamp"), OWED, None)
     assert info.value.field == "--prices"
     # An asset nobody is owed needs no price; a policy without JPY rules needs none at all.
-    check_prices(load_policy("jp-fsa"), {"BTC": 1, "ETH": 0}, prices(BTC="1"))
+    check_prices(load_policy("jp-fsa-clamp"), {"BTC": 1, "ETH": 0}, prices(BTC="1"))
     check_prices(load_policy("full-reserve"), OWED, None)
 
 
 def test_a_solvent_exchange_passes_jp_fsa_and_the_report_is_complete():
     rows = [row("BTC", "cold", 95 * BTC), row("BTC", "hot", 5 * BTC), row("BTC", "own", 5 * BTC),
             row("ETH", "cold", 1000 * ETH)]
-    options = ReconcileOptions(reserve_deposits_jpy=Decimal(1_000_000_000), insurance_jpy=Decimal(1_000_000_000))
+    volumes = Volumes("volumes.json", None, {f"2025-{m:02d}": {"exchange": Decimal(10**12)} for m in range(1, 13)})
+    options = ReconcileOptions(reserve_deposits_jpy=Decimal(1_000_000_000), insurance_jpy=Decimal(1_400_000_000),
+                               volumes=volumes, snapshot_day=date(2026, 1, 5))
     result = reconcile(OWED, rows, load_policy("jp-fsa"), prices=QUOTES, options=options)
     assert result.ok and result.reasons == [] and result.warnings == []
     doc = validated(result)

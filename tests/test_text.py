@@ -40,7 +40,9 @@ def test_ordinary_text_is_left_alone(text):
 def publication(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("text")
     customers = write_customers(root / "c.csv", 5)
-    code, _, err = run_por("publish", "--exchange", "Ex", customers, "--exchange", "Ex", "--out", root / "pub", "--snapshot-id", "s1")
+    code, _, err = run_por(
+        "publish", "--exchange", "Ex", customers, "--exchange", "Ex", "--out", root / "pub", "--snapshot-id", "s1"
+    )
     assert code == 0, err
     code, _, err = run_por("prove", root / "pub", "user-0000001", "--out", root / "proof.json")
     assert code == 0, err

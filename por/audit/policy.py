@@ -33,6 +33,10 @@ _LINE_RE = re.compile(r"at line (\d+)")
 COLD_SCOPES = ("per_asset", "total_jpy")
 HOT_BASES = ("customer_not_cold", "hot_balance")
 RESERVE_BASES = ("customer_liabilities_jpy", "trading_volume_jpy")
+RESERVE_METHODS = ("clamp", "trading_volume")
+RESERVE_AGGREGATES = ("sum", "max_year")
+ROUNDINGS = ("up", "down")
+_CATEGORY_RE = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
 DUPLICATE_ACTIONS = ("count_once", "fail")
 CLAIMED_ACTIONS = ("exclude", "count")
 
@@ -63,7 +67,12 @@ class HotGuaranteeRule:
 
 @dataclass(frozen=True)
 class LiabilityReserveRule:
-    """required JPY = clamp(rate x basis, floor, cap), rounded up to a yen; met by deposits + insurance."""
+    """The JPY liability reserve (責任準備金), met by deposits + insurance in force. Two methods:
+
+    - `trading_volume` (the securities-firm rule): Σ over the window's months and categories of
+      yen traded x the category's rate, aggregated (`sum`, or the largest 12-month `max_year`);
+    - `clamp` (the simpler rule): rate x basis (customer crypto in JPY, or a declared volume).
+    Either is then bounded by floor and cap and rounded to a whole yen (`rounding`)."""
 
     basis: str
     rate: Decimal
@@ -73,6 +82,18 @@ class LiabilityReserveRule:
     reserve_deposits_jpy: Decimal
     insurance_jpy: Decimal
     trading_volume_jpy: Decimal | None
+    method: str = "clamp"
+    rates: tuple[tuple[str, Decimal], ...] = ()     # trading_volume: (category, reserve per yen traded)
+    window_months: int = 12
+    aggregate: str = "sum"
+    rounding: str = "up"
+
+
+@dataclass(frozen=True)
+class CustodianRule:
+    """A wallet held by a third party counts only if the custodian is registered on the snapshot date."""
+
+    require_registry: bool = True     # a custodial wallet without --custodians is bad input, not a silent pass
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,7 @@ class Policy:
     hot_guarantee: HotGuaranteeRule | None = None
     liability_reserve: LiabilityReserveRule | None = None
     addresses: AddressRules = field(default_factory=AddressRules)
+    custodians: CustodianRule | None = None
 
     def to_json(self) -> dict[str, Any]:
         rules: dict[str, Any] = {}
@@ -107,9 +129,16 @@ class Policy:
         if self.liability_reserve:
             r = self.liability_reserve
             rules["liability_reserve"] = {
-                "basis": r.basis, "rate": decimal_text(r.rate), "floor_jpy": decimal_text(r.floor_jpy),
+                "method": r.method, "basis": r.basis, "rate": decimal_text(r.rate),
+                "floor_jpy": decimal_text(r.floor_jpy),
                 "cap_jpy": None if r.cap_jpy is None else decimal_text(r.cap_jpy),
-                "insurance_max_share": decimal_text(r.insurance_max_share)}
+                "insurance_max_share": decimal_text(r.insurance_max_share), "rounding": r.rounding}
+            if r.method == "trading_volume":
+                rules["liability_reserve"].update(
+                    rates={c: decimal_text(v) for c, v in r.rates}, window_months=r.window_months,
+                    aggregate=r.aggregate)
+        if self.custodians:
+            rules["custodians"] = {"require_registry": self.custodians.require_registry}
         rules["addresses"] = {"duplicates": self.addresses.duplicates, "also_claimed": self.addresses.also_claimed}
         return {"name": self.name, "title": self.title, "source": self.source, "sha256": self.sha256,
                 "rules": rules}
@@ -151,7 +180,7 @@ def parse_policy(raw: bytes, source: str) -> Policy:
         raise InputError(f"invalid TOML: {str(exc)[:200]}", file=source,
                          line=int(match.group(1)) if match else None) from None
     top = _Table(data, source, "")
-    top.only("policy", "coverage", "cold_storage", "hot_guarantee", "liability_reserve", "addresses")
+    top.only("policy", "coverage", "cold_storage", "hot_guarantee", "liability_reserve", "custodians", "addresses")
     head = top.table("policy")
     head.only("name", "title", "version", "description", "references")
     name = head.string("name")
@@ -173,6 +202,7 @@ def parse_policy(raw: bytes, source: str) -> Policy:
         hot_guarantee=_hot(top.table("hot_guarantee")) if "hot_guarantee" in data else None,
         liability_reserve=_reserve(top.table("liability_reserve")) if "liability_reserve" in data else None,
         addresses=_addresses(top.table("addresses")) if "addresses" in data else AddressRules(),
+        custodians=_custodians(top.table("custodians")) if "custodians" in data else None,
     )
     if not any((policy.coverage, policy.cold_storage, policy.hot_guarantee, policy.liability_reserve)):
         raise InputError("a policy needs at least one rule table: coverage, cold_storage, hot_guarantee "
@@ -207,20 +237,52 @@ def _hot(t: _Table) -> HotGuaranteeRule:
 
 
 def _reserve(t: _Table) -> LiabilityReserveRule:
-    t.only("basis", "rate", "floor_jpy", "cap_jpy", "insurance_max_share", "reserve_deposits_jpy",
-           "insurance_jpy", "trading_volume_jpy")
+    common = ("method", "floor_jpy", "cap_jpy", "insurance_max_share", "reserve_deposits_jpy", "insurance_jpy",
+              "rounding")
+    method = t.choice("method", RESERVE_METHODS, default="clamp")
+    if method == "clamp":
+        t.only(*common, "basis", "rate", "trading_volume_jpy")
+    else:
+        t.only(*common, "rates", "window_months", "aggregate")
     floor = t.decimal("floor_jpy", default=Decimal(0))
     cap = t.decimal("cap_jpy", default=None)
     if cap is not None and cap < floor:
         raise t.error("cap_jpy", f"{decimal_text(cap)} is below floor_jpy {decimal_text(floor)}")
+    rates: tuple[tuple[str, Decimal], ...] = ()
+    window, aggregate = 12, "sum"
+    if method == "trading_volume":
+        table = t.table("rates")
+        if not table.data:
+            raise t.error("rates", "needs at least one category = rate (reserve per yen traded)")
+        for category in table.data:
+            if not _CATEGORY_RE.match(category):
+                raise table.error(category, "a category name is a-z, 0-9 and _, starting with a letter")
+        rates = tuple((c, table.decimal(c, maximum=Decimal(1))) for c in sorted(table.data))
+        window = t.get("window_months", 12)
+        if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 120:
+            raise t.error("window_months", "must be a whole number of months, 1 to 120")
+        aggregate = t.choice("aggregate", RESERVE_AGGREGATES, default="sum")
+        if aggregate == "max_year" and window % 12:
+            raise t.error("window_months", f"max_year takes whole years: a multiple of 12, got {window}")
     return LiabilityReserveRule(
-        basis=t.choice("basis", RESERVE_BASES, default="customer_liabilities_jpy"),
-        rate=t.decimal("rate"), floor_jpy=floor, cap_jpy=cap,
+        basis=t.choice("basis", RESERVE_BASES, default="customer_liabilities_jpy") if method == "clamp"
+        else "trading_volume_by_category",
+        rate=t.decimal("rate") if method == "clamp" else Decimal(0), floor_jpy=floor, cap_jpy=cap,
         insurance_max_share=t.decimal("insurance_max_share", default=Decimal(1), maximum=Decimal(1)),
         reserve_deposits_jpy=t.decimal("reserve_deposits_jpy", default=Decimal(0)),
         insurance_jpy=t.decimal("insurance_jpy", default=Decimal(0)),
-        trading_volume_jpy=t.decimal("trading_volume_jpy", default=None),
+        trading_volume_jpy=t.decimal("trading_volume_jpy", default=None) if method == "clamp" else None,
+        method=method, rates=rates, window_months=window, aggregate=aggregate,
+        rounding=t.choice("rounding", ROUNDINGS, default="up"),
     )
+
+
+def _custodians(t: _Table) -> CustodianRule:
+    t.only("require_registry")
+    required = t.get("require_registry", True)
+    if not isinstance(required, bool):
+        raise t.error("require_registry", f"must be true or false, got {_type_name(required)}")
+    return CustodianRule(required)
 
 
 def _addresses(t: _Table) -> AddressRules:

@@ -7,7 +7,9 @@ here, once, with a reason for every one that does not:
 - the same (chain, asset, address) declared more than once: counted once, every
   declaration flagged (a second declaration must never double the reserves);
 - an address another exchange's declaration also claims: flagged, and by the
-  policy's `addresses.also_claimed` setting excluded (default) or counted.
+  policy's `addresses.also_claimed` setting excluded (default) or counted;
+- a wallet held by a custodian not registered on the snapshot date (when the
+  auditor gives a registry): not counted, and failed by a `custodians` rule.
 Addresses are compared case-insensitively (EVM hex, bech32): over-matching can
 only lower the reserves, never raise them.
 JSON form: docs/formats/audit-report.schema.json.
@@ -18,13 +20,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from por.amounts import MAX_UNITS, AssetTable, check_asset_symbol, format_amount
+from por.audit.declarations import Insurance, Volumes
 from por.audit.policy import Policy
 from por.audit.prices import Prices
+from por.audit.reserve import liability_reserve
 from por.audit.rules import (
     Check,
     ceil_times,
@@ -32,12 +37,12 @@ from por.audit.rules import (
     cold_total_jpy_check,
     coverage_check,
     hot_guarantee_check,
-    liability_reserve_check,
     ratio_text,
 )
 from por.errors import InputError
-from por.reserves import AddressReserve, WalletType
+from por.reserves import AddressReserve, DeclaredWallet, WalletType
 from por.reserves.classify import address_key, not_counted
+from por.reserves.custodians import CustodianCheck
 
 REPORT_FORMAT = "por-audit-report"
 REPORT_VERSION = 1
@@ -56,6 +61,10 @@ class ReconcileOptions:
     reserve_deposits_jpy: Decimal | None = None
     insurance_jpy: Decimal | None = None
     trading_volume_jpy: Decimal | None = None
+    custodians: CustodianCheck | None = None     # the registry, at the snapshot date
+    volumes: Volumes | None = None                # monthly trading volumes by category (--volumes)
+    insurance: Insurance | None = None            # insurance policies (--insurance); replaces insurance_jpy
+    snapshot_day: date | None = None              # the snapshot's calendar day in Japan
 
 
 @dataclass
@@ -72,12 +81,16 @@ class AddressRow:
     counted: bool
     not_counted_reason: str | None
     flags: list[str]
+    custodian: dict[str, str] | None = None
+    unregistered: str | None = None     # why its custodian is not registered on the snapshot date
+    provider: str = ""                  # which provider(s) agreed on the balance
 
     def to_json(self) -> dict[str, Any]:
         return {"chain": self.chain, "asset": self.asset, "address": self.address, "wallet_type": self.wallet_type,
                 "source": self.source, "ownership": {"verified": self.ownership_ok, "reason": self.ownership_reason},
                 "balance": None if self.amount is None else format_amount(self.amount, self.decimals),
-                "counted": self.counted, "not_counted_reason": self.not_counted_reason, "flags": list(self.flags)}
+                "counted": self.counted, "not_counted_reason": self.not_counted_reason, "flags": list(self.flags),
+                "custodian": self.custodian, "provider": self.provider}
 
 
 @dataclass
@@ -179,7 +192,9 @@ def reconcile(liabilities: Mapping[str, int], rows: Sequence[AddressReserve], po
                              field=f"liabilities.{asset}")
     symbols = set(liabilities) | {row.wallet.asset for row in rows}
     decimals = {a: _decimals(table, a) for a in symbols}
-    addresses, sums, excluded, repeated = _classify(rows, policy, _claims(options.also_claimed), decimals)
+    check_custodians(policy, [row.wallet for row in rows], options.custodians)
+    addresses, sums, excluded, repeated = _classify(rows, policy, _claims(options.also_claimed), decimals,
+                                                    options.custodians)
     check_prices(policy, liabilities, prices)
 
     results = []
@@ -187,11 +202,40 @@ def reconcile(liabilities: Mapping[str, int], rows: Sequence[AddressReserve], po
         results.append(_asset_result(policy, asset, decimals[asset], liabilities.get(asset, 0), sums[asset],
                                      excluded.get(asset, {})))
     checks = _global_checks(policy, liabilities, decimals, sums, prices, options)
+    if policy.custodians:
+        checks.append(custodian_check(addresses, options.custodians))
     policy_reasons = []
     if policy.addresses.duplicates == "fail":
         policy_reasons = [f"{addresses[i].chain} {addresses[i].asset} {addresses[i].address} is declared "
                           f"{n} times; the {policy.name} policy fails duplicate declarations" for i, n in repeated]
     return Reconciliation(policy, results, checks, addresses, prices, policy_reasons)
+
+
+def check_custodians(policy: Policy, wallets: Sequence[DeclaredWallet], custodians: CustodianCheck | None) -> None:
+    """InputError when the policy needs a registry for custodial wallets and none was given (before slow work)."""
+    if custodians is not None or not policy.custodians or not policy.custodians.require_registry:
+        return
+    held = [w for w in wallets if w.custodian is not None]
+    if held:
+        w = held[0]
+        raise InputError(f"{len(held)} wallet(s) are held by custodians (first: {w.source or w.address} at "
+                         f"{w.custodian.name if w.custodian else ''}); the {policy.name} policy counts them only if "
+                         f"registered: give the registry with --custodians FILE", field="--custodians")
+
+
+def custodian_check(addresses: Sequence[AddressRow], custodians: CustodianCheck | None) -> Check:
+    """The `custodians` rule: every wallet held by a custodian is at one registered on the snapshot date."""
+    held = [a for a in addresses if a.custodian is not None]
+    bad = [a for a in held if a.unregistered is not None]
+    reason = None
+    if bad:
+        reason = (f"{len(bad)} of {len(held)} custodial wallet(s) at a custodian not registered on the snapshot date, "
+                  "not counted: " + "; ".join(f"{a.chain} {a.asset} {a.address} ({a.source}): {a.unregistered}"
+                                              for a in bad))
+    return Check("custodians", "all", not bad, "wallets", "0", str(len(bad)), reason, {
+        "registry": None if custodians is None else custodians.registry.source,
+        "snapshot_date_jst": None if custodians is None else custodians.day.isoformat(),
+        "custodial_wallets": str(len(held))})
 
 
 def check_prices(policy: Policy, liabilities: Mapping[str, int], prices: Prices | None) -> None:
@@ -235,7 +279,8 @@ def _claims(also_claimed: Mapping[tuple[str, str], str] | Iterable[tuple[str, st
 
 
 def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple[str, str], str],
-              decimals: dict[str, int]) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]],
+              decimals: dict[str, int], custodians: CustodianCheck | None
+              ) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]],
                                                  dict[str, dict[str, list[int]]], list[tuple[int, int]]]:
     """Decides which declarations count; sums counted balances per asset and wallet type."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -262,8 +307,9 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
         claimed_by = claims.get((wallet.chain, wallet.address.lower()))
         if claimed_by is not None:
             flags.append(f"also claimed by {claimed_by}")
+        unregistered = custodians.reason(wallet) if custodians else None
         verdict = not_counted(row, counted_at=counted_at.get(key), claimed_by=claimed_by,
-                              exclude_claimed=policy.addresses.also_claimed == "exclude")
+                              exclude_claimed=policy.addresses.also_claimed == "exclude", unregistered=unregistered)
         reason = None
         if verdict is None and row.amount is not None:         # not_counted refuses a row without an amount
             counted_at[key] = source
@@ -273,7 +319,10 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
             excluded[wallet.asset][category].append(row.amount or 0)
         out.append(AddressRow(wallet.chain, wallet.asset, wallet.address, wallet.wallet_type.value, wallet.source,
                               row.ownership.ok, row.ownership.reason, row.amount, decimals[wallet.asset],
-                              reason is None, reason, flags))
+                              reason is None, reason, flags,
+                              None if wallet.custodian is None else {"name": wallet.custodian.name,
+                                                                     "registration": wallet.custodian.registration},
+                              unregistered, row.provider))
     repeated = [(group[0], len(group)) for group in groups.values() if len(group) > 1]   # (first row, count)
     return out, sums, excluded, repeated
 
@@ -328,24 +377,11 @@ def _global_checks(policy: Policy, liabilities: Mapping[str, int], decimals: dic
         checks.append(cold_total_jpy_check(policy.cold_storage, values))
     rule = policy.liability_reserve
     if rule:
-        if rule.basis == "customer_liabilities_jpy":
-            basis = sum((liabilities[a] * _per_base_unit(prices, a, decimals[a]) for a in owed), Fraction(0))
-        else:
-            volume = options.trading_volume_jpy if options.trading_volume_jpy is not None else rule.trading_volume_jpy
-            if volume is None:
-                raise InputError("the liability reserve is based on trading volume: declare trading_volume_jpy",
-                                 file=policy.source, field="liability_reserve.trading_volume_jpy")
-            basis = Fraction(_non_negative(volume, "trading_volume_jpy"))
-        deposits = (options.reserve_deposits_jpy if options.reserve_deposits_jpy is not None
-                    else rule.reserve_deposits_jpy)
-        insurance = options.insurance_jpy if options.insurance_jpy is not None else rule.insurance_jpy
-        checks.append(liability_reserve_check(rule, basis, _non_negative(deposits, "reserve_deposits_jpy"),
-                                              _non_negative(insurance, "insurance_jpy")))
+        def customer_jpy() -> Fraction:
+            return sum((liabilities[a] * _per_base_unit(prices, a, decimals[a]) for a in owed), Fraction(0))
+
+        checks.append(liability_reserve(
+            rule, policy.source, customer_jpy=customer_jpy, deposits=options.reserve_deposits_jpy,
+            insurance_jpy=options.insurance_jpy, insurance=options.insurance, volumes=options.volumes,
+            day=options.snapshot_day, trading_volume_jpy=options.trading_volume_jpy))
     return checks
-
-
-def _non_negative(value: Decimal, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not Decimal(value).is_finite() \
-            or value < 0:
-        raise InputError(f"must be a non-negative number, got {value!r}", field=name)
-    return Decimal(value)

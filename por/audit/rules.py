@@ -7,6 +7,7 @@ met by rounding. JPY values are exact too: base units x price / 10^decimals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -156,14 +157,40 @@ def cold_total_jpy_check(rule: ColdStorageRule, values: list[tuple[int, int, Fra
                   "customer_crypto_jpy": fraction_text(total)})
 
 
-def liability_reserve_check(rule: LiabilityReserveRule, basis_jpy: Fraction, deposits: Decimal,
-                            insurance: Decimal) -> Check:
-    """required = ceil(clamp(rate x basis, floor, cap)); deposits + capped insurance must reach it."""
-    raw = Fraction(rule.rate) * basis_jpy
-    clamped = max(raw, Fraction(rule.floor_jpy))
+def round_yen(value: Fraction, rounding: str) -> int:
+    """A yen amount to a whole yen: `up` (never in the exchange's favour) or `down` (円未満切捨て)."""
+    return ceil_times(value, 1) if rounding == "up" else value.numerator // value.denominator
+
+
+def volume_reserve_formula(rule: LiabilityReserveRule, months: Sequence[tuple[str, Mapping[str, Decimal]]]
+                           ) -> tuple[Fraction, dict[str, Fraction], list[Fraction]]:
+    """The securities-style reserve before bounds: (amount, yen traded per category, amount per month).
+
+    Per month m: A_m = Σ_c rate_c x volume_{m,c}. `sum`: Σ A_m over the window; `max_year`: the
+    window cut into 12-month years counted back from its last month, the largest year's Σ A_m."""
+    rates = {c: Fraction(r) for c, r in rule.rates}
+    per_category = {c: Fraction(0) for c in rates}
+    per_month = []
+    for _, volumes in months:
+        amount = Fraction(0)
+        for category, volume in volumes.items():
+            per_category[category] += Fraction(volume)
+            amount += rates[category] * Fraction(volume)
+        per_month.append(amount)
+    if rule.aggregate == "max_year":
+        years = [sum(per_month[max(end - 12, 0):end], Fraction(0)) for end in range(len(per_month), 0, -12)]
+        return max(years, default=Fraction(0)), per_category, per_month
+    return sum(per_month, Fraction(0)), per_category, per_month
+
+
+def liability_reserve_check(rule: LiabilityReserveRule, formula: Fraction, deposits: Decimal,
+                            insurance: Decimal, *, how: str, lapsed: Sequence[str] = (),
+                            details: Mapping[str, str | None] | None = None) -> Check:
+    """required = round(clamp(formula, floor, cap)); deposits + insurance in force (capped) must reach it."""
+    clamped = max(formula, Fraction(rule.floor_jpy))
     if rule.cap_jpy is not None:
         clamped = min(clamped, Fraction(rule.cap_jpy))
-    required = ceil_times(clamped, 1)
+    required = round_yen(clamped, rule.rounding)
     insurance_limit = Fraction(rule.insurance_max_share) * required
     insurance_counted = min(Fraction(insurance), insurance_limit)
     covered = Fraction(deposits) + insurance_counted
@@ -173,15 +200,17 @@ def liability_reserve_check(rule: LiabilityReserveRule, basis_jpy: Fraction, dep
         bounds = f"floor {yen_text(rule.floor_jpy)}"
         if rule.cap_jpy is not None:
             bounds += f", cap {yen_text(rule.cap_jpy)}"
-        capped = "" if insurance_counted == insurance else f" (of {yen_text(insurance)} declared)"
-        reason = (f"liability reserve (責任準備金): {yen_text(required)} required ({decimal_text(rule.rate)} x "
-                  f"{rule.basis} {yen_text(basis_jpy)}, {bounds}); declared deposits {yen_text(deposits)} + "
-                  f"insurance counted {yen_text(insurance_counted)}{capped} = {yen_text(covered)}: "
-                  f"{yen_text(required - covered)} short")
+        capped = "" if insurance_counted == insurance else f" (of {yen_text(insurance)} in force)"
+        not_in_force = f"; not in force on the snapshot date: {'; '.join(lapsed)}" if lapsed else ""
+        reason = (f"liability reserve (責任準備金): {yen_text(required)} required ({how}, {bounds}); declared "
+                  f"deposits {yen_text(deposits)} + insurance counted {yen_text(insurance_counted)}{capped} = "
+                  f"{yen_text(covered)}: {yen_text(required - covered)} short{not_in_force}")
     return Check("liability_reserve", "all", ok, "JPY", str(required), fraction_text(covered), reason, {
-        "basis": rule.basis, "basis_jpy": fraction_text(basis_jpy), "rate": decimal_text(rule.rate),
-        "formula_jpy": fraction_text(raw), "floor_jpy": fraction_text(Fraction(rule.floor_jpy)),
+        "method": rule.method, **(details or {}), "formula_jpy": fraction_text(formula),
+        "floor_jpy": fraction_text(Fraction(rule.floor_jpy)),
         "cap_jpy": None if rule.cap_jpy is None else fraction_text(Fraction(rule.cap_jpy)),
+        "rounding": rule.rounding,
         "reserve_deposits_jpy": fraction_text(Fraction(deposits)), "insurance_jpy": fraction_text(Fraction(insurance)),
         "insurance_counted_jpy": fraction_text(insurance_counted),
-        "insurance_max_share": decimal_text(rule.insurance_max_share)})
+        "insurance_max_share": decimal_text(rule.insurance_max_share),
+        "insurance_not_in_force": "; ".join(lapsed) or None})

@@ -13,15 +13,26 @@ import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from por import __version__
+from por.audit.declarations import load_insurance, load_volumes, yen
 from por.audit.policy import load_policy
-from por.audit.prices import load_prices, parse_price
-from por.audit.reconcile import ReconcileOptions, Reconciliation, check_prices, reconcile
+from por.audit.prices import load_prices
+from por.audit.reconcile import (
+    ReconcileOptions,
+    Reconciliation,
+    check_custodians,
+    check_prices,
+    reconcile,
+)
+from por.audit.reserve import reserve_window
+from por.errors import InputError
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
+from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
 from por.reserves.inputs import load_reserves_inputs, load_wallets
 from por.reserves.read import plan_reserves, read_planned
 from por.strictjson import load_file
@@ -47,6 +58,7 @@ class AuditReport:
     chains: dict[str, Any]
     generated_at: str
     por_version: str = __version__
+    snapshot_time: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -55,7 +67,8 @@ class AuditReport:
     def to_json(self) -> dict[str, Any]:
         doc = self.reconciliation.to_json()
         doc.update(verdict="pass" if self.ok else "fail", ok=self.ok, reasons=list(self.reasons),
-                   exchange=self.exchange, snapshot_id=self.snapshot_id, generated_at=self.generated_at,
+                   exchange=self.exchange, snapshot_id=self.snapshot_id, snapshot_time=self.snapshot_time,
+                   generated_at=self.generated_at,
                    por_version=self.por_version, liabilities=self.liabilities, chains=self.chains)
         return doc
 
@@ -63,7 +76,8 @@ class AuditReport:
 def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, policy: str,
               tree: Path | None = None, prices: Path | None = None, exchange: str | None = None,
               also_claimed: list[Path] | None = None, reserve_deposits_jpy: str | None = None,
-              insurance_jpy: str | None = None, progress: Progress = no_progress) -> AuditReport:
+              insurance_jpy: str | None = None, custodians: Path | None = None, volumes: Path | None = None,
+              insurance: Path | None = None, progress: Progress = no_progress) -> AuditReport:
     """Does the exchange hold what it owes, under this policy? Bad input raises InputError before slow work."""
     pinned = parse_commitment(load_file(commitment, MAX_COMMITMENT_BYTES, " for a commitment"), str(commitment))
     rules = load_policy(policy)
@@ -72,10 +86,24 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     check_prices(rules, liabilities, price_table)
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange or pinned.exchange)
     plan = plan_reserves(declared, snap, chains, exchange)     # every chain table and wallet checked: no slow work yet
+    reserve = rules.liability_reserve
+    day = None
+    if custodians is not None or insurance is not None or (reserve and reserve.method == "trading_volume"):
+        day = snapshot_day(pinned.snapshot_time if pinned.version >= 2 else None, snap.time)
+    registry = CustodianCheck(load_custodians(custodians), day) if custodians is not None and day else None
+    check_custodians(rules, declared, registry)
+    if insurance is not None and insurance_jpy is not None:
+        raise InputError("give the insurance as a file (--insurance) or as one amount (--insurance-jpy), not both",
+                         field="--insurance-jpy")
     options = ReconcileOptions(
-        also_claimed=claims_of_others(also_claimed or []),
-        reserve_deposits_jpy=None if reserve_deposits_jpy is None else parse_price(reserve_deposits_jpy),
-        insurance_jpy=None if insurance_jpy is None else parse_price(insurance_jpy))
+        custodians=registry, also_claimed=claims_of_others(also_claimed or []),
+        reserve_deposits_jpy=None if reserve_deposits_jpy is None else yen_option(reserve_deposits_jpy,
+                                                                                  "--reserve-deposits-jpy"),
+        insurance_jpy=None if insurance_jpy is None else yen_option(insurance_jpy, "--insurance-jpy"),
+        volumes=None if volumes is None else load_volumes(volumes),
+        insurance=None if insurance is None else load_insurance(insurance), snapshot_day=day)
+    if reserve and reserve.method == "trading_volume":
+        reserve_window(reserve, options.volumes, day)           # a missing month is bad input before slow work
 
     reasons: list[str] = []
     tree_verified = None
@@ -101,7 +129,21 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
         reconciliation=result, reasons=reasons, exchange=exchange, snapshot_id=pinned.snapshot_id,
         liabilities={"root": pinned.root.hex(), "leaf_count": pinned.leaf_count, "tree_verified": tree_verified,
                      "totals": pinned.to_json()["totals"]},
-        chains=reserves.to_json()["chains"], generated_at=_now())
+        chains=reserves.to_json()["chains"], generated_at=_now(),
+        snapshot_time=(pinned.snapshot_time if pinned.version >= 2 else None) or snap.time)
+
+
+def yen_option(text: str, option: str) -> Decimal:
+    return yen(text.strip(), None, option)
+
+
+def snapshot_day(commitment_time: str | None, snapshot_file_time: str | None) -> date:
+    """The snapshot's calendar day in Japan: the commitment's time (format 2 binds it), else the snapshot file's."""
+    for moment, field in ((commitment_time, "snapshot_time"), (snapshot_file_time, "time")):
+        if moment:
+            return japan_date(moment, field)
+    raise InputError("dates are checked against the snapshot time: use a format-2 commitment (snapshot_time) or "
+                     "give `time` in the snapshot file", field="--snapshot")
 
 
 def claims_of_others(paths: list[Path]) -> dict[tuple[str, str], str]:

@@ -13,8 +13,13 @@ import errno
 import os
 import signal
 import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+# What signal.signal takes and gives back: a function, SIG_DFL / SIG_IGN, or None (set outside Python).
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class Interrupted(KeyboardInterrupt):
@@ -32,7 +37,7 @@ class _Signals:
         self.signum: int | None = None
         self.count = 0
         self.raising = False
-        self.previous: dict[int, object] = {}
+        self.previous: dict[int, Handler] = {}
         self.previous_hook = sys.unraisablehook
 
     def install(self) -> None:
@@ -46,7 +51,7 @@ class _Signals:
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         sys.unraisablehook = self.previous_hook
 
-    def handle(self, signum: int, frame: object) -> None:
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
         if self.signum is None:
             self.signum = signum
@@ -58,9 +63,9 @@ class _Signals:
         self.raising = True
         raise Interrupted(signum)
 
-    def unraisable(self, info: object) -> None:
+    def unraisable(self, info: sys.UnraisableHookArgs) -> None:
         """Interrupted raised inside a __del__ or a callback is swallowed there: raise it again, here."""
-        if isinstance(getattr(info, "exc_value", None), KeyboardInterrupt) and self.signum is not None:
+        if isinstance(info.exc_value, KeyboardInterrupt) and self.signum is not None:
             self.raising = False
             self.count -= 1
             signal.raise_signal(self.signum)
@@ -182,7 +187,8 @@ _OS_HINTS = {
 
 def os_error_text(exc: OSError) -> str:
     """One line naming the path, what happened and what to do."""
-    what = _OS_HINTS.get(exc.errno) or (exc.strerror or type(exc).__name__).lower()
+    hint = _OS_HINTS.get(exc.errno) if exc.errno is not None else None
+    what = hint or (exc.strerror or type(exc).__name__).lower()
     paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
     return f"{' → '.join(paths)}: {what}" if paths else what
 

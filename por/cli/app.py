@@ -10,7 +10,7 @@ import inspect
 import re
 import shutil
 import textwrap
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -18,6 +18,11 @@ from typer.core import TyperCommand, TyperGroup
 import por
 from por.cli import audit, demo, history, liabilities, reserves
 from por.errors import UsageError
+
+if TYPE_CHECKING:
+    # The types TyperCommand and TyperGroup declare: typer (0.26+) carries its own click and names
+    # these only there (typer.Context is a subclass, too narrow for an override).
+    from typer._click import Context, HelpFormatter
 
 
 def _width() -> int:
@@ -79,7 +84,7 @@ def _argument_usage(param: Any) -> str:
     return name if param.required else f"[{name}]"
 
 
-def _help(command: Any, ctx: typer.Context, *, commands: list[tuple[str, str]] | None = None) -> str:
+def _help(command: Any, ctx: Context, *, commands: list[tuple[str, str]] | None = None) -> str:
     width = _width()
     arguments = [p for p in command.get_params(ctx) if p.param_type_name == "argument"]
     options = [p for p in command.get_params(ctx) if p.param_type_name == "option" and not p.hidden]
@@ -125,19 +130,19 @@ def _example_lines(line: str, width: int) -> list[str]:
 class PorCommand(TyperCommand):
     """A por subcommand: plain-text help."""
 
-    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         formatter.write(_help(self, ctx))
 
 
 class PorGroup(TyperGroup):
     """The `por` group: plain-text help listing the commands; a bare `por` is a usage error naming them."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if not args and not ctx.resilient_parsing:        # resilient: shell completion asking
             raise UsageError(f"missing command: one of {', '.join(self.list_commands(ctx))}")
         return super().parse_args(ctx, args)
 
-    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
             command = self.get_command(ctx, name)

@@ -15,7 +15,8 @@ from por.cli.output import JsonOut, Quiet
 def register(app: typer.Typer, cls: type) -> None:
     app.command("audit", cls=cls, epilog="por audit --commitment pub/commitment.json --tree pub/tree.bin "
                                          "--wallets wallets.csv --snapshot snapshot.json --config chains.toml "
-                                         "--policy jp-fsa --prices prices.csv --insurance-jpy 2500000000 "
+                                         "--policy jp-fsa --volumes volumes.json --insurance insurance.csv "
+                                         "--custodians custodians.csv --statement ja --statement-out statement "
                                          "--html audit.html")(audit)
 
 
@@ -40,12 +41,28 @@ def audit(
     reserve_deposits_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared liability-reserve "
                                                                 "deposits (責任準備金), in yen.")] = None,
     insurance_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared insurance cover, in "
-                                                         "yen.")] = None,
+                                                         "yen (shorthand for --insurance without a period).")] = None,
+    volumes: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Monthly trading volumes by category "
+                                                    "(JSON, docs/formats/volumes.schema.json): the basis of the "
+                                                    "liability reserve under jp-fsa.")] = None,
+    insurance: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Insurance policies (CSV insurer,"
+                                                      "policy_number,cover_jpy,valid_from,valid_until); only those "
+                                                      "in force on the snapshot date count.")] = None,
+    custodians: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Registry of custodians (CSV "
+                                                       "name,registration_number,registered_from,registered_until): "
+                                                       "a wallet at a custodian not registered on the snapshot date "
+                                                       "does not count.")] = None,
     json_out: JsonOut = False,
     json_file: Annotated[Optional[Path], typer.Option("--json-out", metavar="FILE", help="Also write the audit "
                                                       "report as JSON to this file.")] = None,
     html_out: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report "
                                                      "as HTML to this file.")] = None,
+    statement: Annotated[Optional[str], typer.Option(metavar="ja|en", help="Also write the segregation "
+                                                     "statement (分別管理の状況), in Japanese or English: HTML and "
+                                                     "CSV into --statement-out.")] = None,
+    statement_out: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Folder for the statement's "
+                                                          "statement.html and statement-*.csv (created if "
+                                                          "missing).")] = None,
     quiet: Quiet = False,
 ) -> int:
     """Does the exchange hold what it owes, under this policy? Exit 0 pass, 1 fail, 2 bad input."""
@@ -56,20 +73,40 @@ def audit(
     for path, option in ((json_file, "--json-out"), (html_out, "--html")):
         if path is not None:
             check_output_file(path, option)
+    check_statement_options(statement, statement_out)
 
     def progress(description: str, total: int | None):
         return progress_bar(description, total, quiet=quiet or json_out)
 
     report = run_audit(commitment=commitment, wallets=wallets, snapshot=snapshot, config=config, policy=policy,
                        tree=tree, prices=prices, exchange=exchange, also_claimed=also_claimed,
-                       reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, progress=progress)
+                       reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, custodians=custodians,
+                       volumes=volumes, insurance=insurance, progress=progress)
     doc = report.to_json()
     write_reports(doc, json_file, html_out)
+    if statement and statement_out:
+        from por.audit.statement import write_statement
+
+        write_statement(doc, statement, statement_out)
     if json_out:
         output.write_json(doc)
     else:
         print_audit(doc, quiet=quiet)
     return 0 if report.ok else 1
+
+
+def check_statement_options(lang: Optional[str], folder: Optional[Path]) -> None:
+    """--statement and --statement-out go together; the folder is checked before the slow work."""
+    from por.atomic import check_output_file
+    from por.errors import InputError
+
+    if lang is None and folder is None:
+        return
+    if lang not in ("ja", "en"):
+        raise InputError(f"{str(lang)[:10]!r}: the statement is written in ja or en", field="--statement")
+    if folder is None:
+        raise InputError("where to write the statement: give --statement-out DIR", field="--statement-out")
+    check_output_file(folder / "statement.html" if folder.is_dir() else folder, "--statement-out")
 
 
 def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path]) -> None:
@@ -89,8 +126,10 @@ RULE_INPUTS = {
     "cold_storage": "cold wallets (wallet type cold) in --wallets; the ratio is the --policy's",
     "cold_storage/JPY": "cold wallets in --wallets, valued with --prices; the ratio is the --policy's",
     "hot_guarantee": "own wallets (wallet type own) in --wallets; the ratio is the --policy's",
-    "liability_reserve": "declare deposits with --reserve-deposits-jpy and insurance with --insurance-jpy "
-                         "(or reserve_deposits_jpy / insurance_jpy in a --policy file of your own)",
+    "custodians": "hold the wallet yourself or at a custodian in the --custodians registry on the snapshot date",
+    "liability_reserve": "declare deposits with --reserve-deposits-jpy and insurance in force on the snapshot "
+                         "date with --insurance FILE or --insurance-jpy (or reserve_deposits_jpy / insurance_jpy "
+                         "in a --policy file of your own); the requirement comes from --volumes and the --policy",
 }
 
 

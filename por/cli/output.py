@@ -14,8 +14,9 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Iterator, Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -94,7 +95,9 @@ def _fold(text: str, width: int) -> list[str]:
     return lines
 
 
-def table_lines(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int | None) -> list[list[tuple[str, str]]]:
+def table_lines(
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int | None
+) -> list[list[tuple[str, str]]]:
     """The table as lines of (text, style) segments, fitted to `width` (None: no limit)."""
     texts = [[c if isinstance(c, str) else c[0] for c in row] for row in rows]
     styles = [["" if isinstance(c, str) else c[1] for c in row] for row in rows]

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from por.cli import output
+from por.errors import InputError
 
 
 def register(app: typer.Typer, cls: type) -> None:
@@ -23,6 +24,10 @@ def reserves(
     exchange: Annotated[Optional[str], typer.Option(metavar="NAME", help="Exchange name bound into ownership "
                                                     "messages: required unless the wallets file (JSON) names "
                                                     "it.")] = None,
+    custodians: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Registry of custodians (CSV "
+                                                       "name,registration_number,registered_from,registered_until): "
+                                                       "wallets at a custodian not registered on the snapshot file's "
+                                                       "`time` are flagged and not counted.")] = None,
     json_out: output.JsonOut = False,
     quiet: output.Quiet = False,
 ) -> int:
@@ -30,13 +35,22 @@ def reserves(
     import asyncio
 
     from por.cli.output import progress_bar
+    from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
     from por.reserves.inputs import load_reserves_inputs
-    from por.reserves.read import flag_duplicates, read_reserves
+    from por.reserves.read import check_custodians, flag_duplicates, read_reserves
 
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)
+    registry = None
+    if custodians is not None:
+        if not snap.time:
+            raise InputError("custodian registrations are checked on the snapshot date: give `time` in the "
+                             "snapshot file", file=str(snapshot), field="time")
+        registry = CustodianCheck(load_custodians(custodians), japan_date(snap.time, "time"))
     with progress_bar("reading reserves", len(declared), quiet=quiet or json_out) as advance:
         report = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
     flag_duplicates(report.rows)
+    if registry is not None:
+        check_custodians(report, registry)
     if json_out:
         output.write_json(report.to_json())
     elif not (quiet and report.ok):

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from por.amounts import MAX_UNITS, Asset
 from por.liabilities.levels import ints_to_limbs
 from por.liabilities.tree import TreeError
+
+
+@dataclass
+class _Lists:
+    """The book as lists: the truth for small callers and tests, editable."""
+
+    account_ids: list[str]
+    columns: list[list[int]]
+
+
+@dataclass
+class _Arrays:
+    """The book as columns: the truth for millions of accounts; the lists derived on demand."""
+
+    ids: Any  # an Arrow string array
+    hi: np.ndarray
+    lo: np.ndarray
+    account_ids: list[str] | None = None
+    columns: list[list[int]] | None = None
 
 
 class Liabilities:
@@ -21,71 +43,72 @@ class Liabilities:
 
     def __init__(self, assets: list[Asset], account_ids: list[str], columns: list[list[int]]) -> None:
         self.assets = list(assets)           # sorted by symbol: the order of sums in every node
-        self._account_ids: list[str] | None = account_ids
-        self._columns: list[list[int]] | None = columns
-        self._ids = self._hi = self._lo = None
-        self._lists = True                   # which view is the truth
+        self._view: _Lists | _Arrays = _Lists(account_ids, columns)  # which view is the truth
         self.warnings: list[str] = []        # what the reader found worth a look (ids that mix scripts)
 
     @classmethod
-    def from_arrays(cls, assets: list[Asset], ids, hi: np.ndarray, lo: np.ndarray) -> "Liabilities":
+    def from_arrays(cls, assets: list[Asset], ids: Any, hi: np.ndarray, lo: np.ndarray) -> Liabilities:
         book = cls.__new__(cls)
         book.assets = list(assets)
-        book._account_ids = book._columns = None
-        book._ids, book._hi, book._lo = ids, hi, lo
-        book._lists = False
+        book._view = _Arrays(ids, hi, lo)
         book.warnings = []
         return book
 
     def __len__(self) -> int:
-        return len(self._account_ids) if self._lists else len(self._ids)
+        view = self._view
+        return len(view.account_ids) if isinstance(view, _Lists) else len(view.ids)
 
     @property
     def account_ids(self) -> list[str]:
-        if self._account_ids is None:
-            self._account_ids = self._ids.to_pylist()
-        return self._account_ids
+        view = self._view
+        if isinstance(view, _Lists):
+            return view.account_ids
+        if view.account_ids is None:
+            view.account_ids = view.ids.to_pylist()
+        return view.account_ids
 
     @account_ids.setter
     def account_ids(self, value: list[str]) -> None:
-        self._to_lists()
-        self._account_ids = value
+        self._to_lists().account_ids = value
 
     @property
     def columns(self) -> list[list[int]]:
         """columns[a][i]: account i's balance of assets[a]."""
-        if self._columns is None:
-            self._columns = [_ints(self._hi[:, a], self._lo[:, a]) for a in range(len(self.assets))]
-        return self._columns
+        view = self._view
+        if isinstance(view, _Lists):
+            return view.columns
+        if view.columns is None:
+            view.columns = [_ints(view.hi[:, a], view.lo[:, a]) for a in range(len(self.assets))]
+        return view.columns
 
     @columns.setter
     def columns(self, value: list[list[int]]) -> None:
-        self._to_lists()
-        self._columns = value
+        self._to_lists().columns = value
 
-    def _to_lists(self) -> None:
-        if not self._lists:
-            _ = self.account_ids, self.columns
-            self._ids = self._hi = self._lo = None
-            self._lists = True
+    def _to_lists(self) -> _Lists:
+        if isinstance(self._view, _Arrays):
+            self._view = _Lists(self.account_ids, self.columns)
+        return self._view
 
     @property
-    def ids(self):
+    def ids(self) -> Any:
         """Account ids as an Arrow string array, in account order."""
-        if self._lists:
+        view = self._view
+        if isinstance(view, _Lists):
             import pyarrow as pa
 
-            return pa.array(self._account_ids, pa.string())
-        return self._ids
+            return pa.array(view.account_ids, pa.string())
+        return view.ids
 
     def limbs(self) -> tuple[np.ndarray, np.ndarray]:
         """(hi, lo) uint64 arrays of shape (accounts, assets); refuses what a sum tree cannot hold."""
-        if not self._lists:
-            return self._hi, self._lo
-        count = len(self._account_ids)
+        view = self._view
+        if isinstance(view, _Arrays):
+            return view.hi, view.lo
+        count = len(view.account_ids)
         hi = np.zeros((count, len(self.assets)), dtype=np.uint64)
         lo = np.zeros((count, len(self.assets)), dtype=np.uint64)
-        for a, column in enumerate(self._columns):
+        for a, column in enumerate(view.columns):
             if len(column) != count or any(type(v) is not int or not 0 <= v <= MAX_UNITS for v in column):
                 raise TreeError(f"balances of {self.assets[a].symbol} must be {count} integers 0..2^128-1")
             hi[:, a], lo[:, a] = ints_to_limbs(column)
@@ -93,14 +116,16 @@ class Liabilities:
 
     @property
     def totals(self) -> list[int]:
-        if self._lists:
-            return [sum(col) for col in self._columns]
-        return [exact_sum(self._hi[:, a], self._lo[:, a]) for a in range(len(self.assets))]
+        view = self._view
+        if isinstance(view, _Lists):
+            return [sum(col) for col in view.columns]
+        return [exact_sum(view.hi[:, a], view.lo[:, a]) for a in range(len(self.assets))]
 
     def balances_of(self, index: int) -> dict[str, int]:
-        if self._lists:
-            return {asset.symbol: col[index] for asset, col in zip(self.assets, self._columns)}
-        return {asset.symbol: (int(self._hi[index, a]) << 64) | int(self._lo[index, a])
+        view = self._view
+        if isinstance(view, _Lists):
+            return {asset.symbol: col[index] for asset, col in zip(self.assets, view.columns)}
+        return {asset.symbol: (int(view.hi[index, a]) << 64) | int(view.lo[index, a])
                 for a, asset in enumerate(self.assets)}
 
     def __eq__(self, other: object) -> bool:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -148,8 +148,8 @@ def write_tree_dask(client, handle, header: Header, head: bytes, ids, nonces: by
     return root[0], digest.digest()
 
 
-def _pwrite(fd: int, data, offset: int) -> None:
-    view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data).cast("B")
+def _pwrite(fd: int, data: np.ndarray | bytes, offset: int) -> None:
+    view = (np.ascontiguousarray(data).data if isinstance(data, np.ndarray) else memoryview(data)).cast("B")
     while view:
         written = os.pwrite(fd, view, offset)
         offset += written

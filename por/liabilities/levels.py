@@ -46,7 +46,7 @@ def hash_rows(preimages: np.ndarray) -> np.ndarray:
     n, width = preimages.shape
     if not n:
         return np.zeros((0, HASH_BYTES), dtype=np.uint8)
-    rows = struct.Struct(f"{width}s").iter_unpack(memoryview(np.ascontiguousarray(preimages)).cast("B"))
+    rows = struct.Struct(f"{width}s").iter_unpack(np.ascontiguousarray(preimages).data.cast("B"))
     sha256 = hashlib.sha256
     digests = b"".join([sha256(row).digest() for (row,) in rows])
     return np.frombuffer(digests, dtype=np.uint8).reshape(n, HASH_BYTES)

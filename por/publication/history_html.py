@@ -12,7 +12,29 @@ from por.publication.history import ChainReport
 from por.text import html_text
 
 _W, _H, _LEFT, _TOP, _RIGHT, _BOTTOM = 640, 150, 14, 16, 14, 30
-
+_STYLE = """\
+body { margin: 0; background: #f4f6f8; color: #17202a; font: 15px/1.5 system-ui, sans-serif; }
+header { background: #0f1f3d; color: #fff; padding: 18px 24px; } header h1 { margin: 0; font-size: 20px; }
+header p { margin: 2px 0 0; color: #c8d3e6; font-size: 13.5px; }
+main { max-width: 1000px; margin: 0 auto; padding: 20px; }
+.card { background: #fff; border: 1px solid #dfe3e8; border-radius: 12px; padding: 16px 20px; margin-bottom: 16px; }
+.verdict { font-size: 18px; font-weight: 650; padding: 12px 16px; border-radius: 10px; }
+.verdict.ok { background: #e9f7ef; color: #12733d; } .verdict.bad { background: #fdeeed; color: #b42318; }
+.verdict.warn { background: #fff6e5; color: #8a4b00; }
+ul.findings li { color: #b42318; } ul.notes li { color: #8a4b00; }
+table { border-collapse: collapse; width: 100%; font-size: 14px; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #dfe3e8; }
+th { font-size: 12px; color: #5b6673; text-transform: uppercase; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.bad td { background: #fdeeed; } .mono { font-family: ui-monospace, monospace; font-size: 12.5px; }
+td.link.broken, td.link.missing, td.sig.failed { color: #b42318; font-weight: 600; }
+td.link.ok, td.sig.verified { color: #12733d; } td.sig.not-checked { color: #8a4b00; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 8px 20px; }
+figure { margin: 0 0 8px; } figcaption { font-weight: 600; font-size: 13px; color: #5b6673; }
+svg .axis { stroke: #b8c2cf; } svg .line { fill: none; stroke: #1f4fd1; stroke-width: 2; }
+svg .dot { fill: #1f4fd1; } svg .dot.bad { fill: #b42318; }
+svg .tick { font-size: 11px; fill: #5b6673; } svg .val { font-size: 11px; fill: #17202a; }
+"""
 
 
 def _series(report: ChainReport) -> dict[str, tuple[int, list[int | None]]]:
@@ -48,11 +70,9 @@ def _plot(symbol: str, decimals: int, values: list[int | None], labels: list[str
     return "".join(parts)
 
 
-def render_history(report: ChainReport, *, signer: str | None) -> str:
-    labels = [p.commitment.snapshot_id for p in report.periods]
-    flagged = [p.place in report.flagged for p in report.periods]
+def _rows(report: ChainReport, series: dict[str, tuple[int, list[int | None]]], flagged: list[bool]) -> list[str]:
+    """One table row a period: snapshot, time, leaves, each asset's total, link, signature, root."""
     rows = []
-    series = _series(report)
     for i, (p, s) in enumerate(zip(report.periods, report.status)):
         totals = {a.symbol: format_amount(v, a.decimals) for a, v in zip(p.commitment.assets, p.commitment.totals)}
         cells = "".join(f'<td class="num">{html_text(totals.get(sym, "–"))}</td>' for sym in series)
@@ -61,6 +81,14 @@ def render_history(report: ChainReport, *, signer: str | None) -> str:
                     f'<td>{html_text(p.commitment.snapshot_time)}</td><td class="num">{html_text(p.commitment.leaf_count)}</td>'
                     f'{cells}<td class="link {html_text(s.link)}">{html_text(s.link)}</td><td class="sig {html_text(sig)}">'
                     f'{html_text(sig.replace("-", " "))}</td><td class="mono">{html_text(p.commitment.root.hex()[:16])}…</td></tr>')
+    return rows
+
+
+def render_history(report: ChainReport, *, signer: str | None) -> str:
+    labels = [p.commitment.snapshot_id for p in report.periods]
+    flagged = [p.place in report.flagged for p in report.periods]
+    series = _series(report)
+    rows = _rows(report, series, flagged)
     heads = "".join(f'<th class="num">{html_text(sym)}</th>' for sym in series)
     plots = "".join(f'<figure><figcaption>{html_text(sym)} total</figcaption>{_plot(sym, dec, vals, labels, flagged)}'
                     f'</figure>' for sym, (dec, vals) in series.items())
@@ -79,28 +107,7 @@ def render_history(report: ChainReport, *, signer: str | None) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Proof-of-reserves history: {html_text(exchange)}</title>
 <style>
-body {{ margin: 0; background: #f4f6f8; color: #17202a; font: 15px/1.5 system-ui, sans-serif; }}
-header {{ background: #0f1f3d; color: #fff; padding: 18px 24px; }} header h1 {{ margin: 0; font-size: 20px; }}
-header p {{ margin: 2px 0 0; color: #c8d3e6; font-size: 13.5px; }}
-main {{ max-width: 1000px; margin: 0 auto; padding: 20px; }}
-.card {{ background: #fff; border: 1px solid #dfe3e8; border-radius: 12px; padding: 16px 20px; margin-bottom: 16px; }}
-.verdict {{ font-size: 18px; font-weight: 650; padding: 12px 16px; border-radius: 10px; }}
-.verdict.ok {{ background: #e9f7ef; color: #12733d; }} .verdict.bad {{ background: #fdeeed; color: #b42318; }}
-.verdict.warn {{ background: #fff6e5; color: #8a4b00; }}
-ul.findings li {{ color: #b42318; }} ul.notes li {{ color: #8a4b00; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 14px; }}
-th, td {{ text-align: left; padding: 6px 8px; border-bottom: 1px solid #dfe3e8; }}
-th {{ font-size: 12px; color: #5b6673; text-transform: uppercase; }}
-td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-tr.bad td {{ background: #fdeeed; }} .mono {{ font-family: ui-monospace, monospace; font-size: 12.5px; }}
-td.link.broken, td.link.missing, td.sig.failed {{ color: #b42318; font-weight: 600; }}
-td.link.ok, td.sig.verified {{ color: #12733d; }} td.sig.not-checked {{ color: #8a4b00; }}
-.plots {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 8px 20px; }}
-figure {{ margin: 0 0 8px; }} figcaption {{ font-weight: 600; font-size: 13px; color: #5b6673; }}
-svg .axis {{ stroke: #b8c2cf; }} svg .line {{ fill: none; stroke: #1f4fd1; stroke-width: 2; }}
-svg .dot {{ fill: #1f4fd1; }} svg .dot.bad {{ fill: #b42318; }}
-svg .tick {{ font-size: 11px; fill: #5b6673; }} svg .val {{ font-size: 11px; fill: #17202a; }}
-</style></head><body>
+{_STYLE}</style></head><body>
 <header><h1>Proof-of-reserves history: {html_text(exchange)}</h1><p>Chain of periodic commitments &middot; {key}</p></header>
 <main>
 <section class="card">{verdict}<ul class="findings">{findings}</ul><ul class="notes">{notes}</ul></section>

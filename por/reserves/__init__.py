@@ -4,6 +4,7 @@ The records adapters and this wing share live in `chains.records`; the wings abo
 (audit) take them from here, so they never reach past reserves into chains.
 """
 
-from chains.records import AddressReserve, DeclaredWallet, Scheme, Snapshot, WalletType
+from chains.records import AddressReserve, Custodian, DeclaredWallet, Scheme, Snapshot, WalletType
 
-__all__ = ["AddressReserve", "DeclaredWallet", "Scheme", "Snapshot", "WalletType", "classify", "inputs", "read"]
+__all__ = ["AddressReserve", "Custodian", "DeclaredWallet", "Scheme", "Snapshot", "WalletType", "classify",
+           "custodians", "inputs", "read"]

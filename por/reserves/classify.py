@@ -1,8 +1,10 @@
 """What counts as a reserve: the one rule `por reserves` and `por audit` both apply to each declared address.
 
 An address counts when its ownership is proven, its balance was read at the
-snapshot, no other exchange claims it (when the policy excludes those), and it
-was not already counted: an address declared twice counts once.
+snapshot, the custodian holding it (if any) is registered on the snapshot date
+(when the auditor gives a registry: `reserves.custodians`), no other exchange
+claims it (when the policy excludes those), and it was not already counted: an
+address declared twice counts once.
 """
 
 from __future__ import annotations
@@ -16,15 +18,18 @@ def address_key(wallet: DeclaredWallet) -> tuple[str, str, str]:
 
 
 def not_counted(row: AddressReserve, *, counted_at: str | None = None, claimed_by: str | None = None,
-                exclude_claimed: bool = False) -> tuple[str, str] | None:
+                exclude_claimed: bool = False, unregistered: str | None = None) -> tuple[str, str] | None:
     """(reason, category) why this declaration does not count, or None when it counts.
 
     `counted_at`: where the same address was already counted; `claimed_by`: another
-    exchange that declares it too. The category groups reasons in the report's notes."""
+    exchange that declares it too; `unregistered`: why its custodian is not registered on the
+    snapshot date. The category groups reasons in the report's notes."""
     if not row.ownership.ok:
         return f"ownership not proven: {row.ownership.reason}", "with unproven ownership"
     if row.amount is None:
         return "balance not read at the snapshot", "whose balance was not read"
+    if unregistered is not None:
+        return f"{unregistered}: not counted", "at a custodian not registered on the snapshot date"
     if claimed_by is not None and exclude_claimed:
         return f"also claimed by {claimed_by}: excluded by the policy", f"also claimed by {claimed_by}"
     if counted_at is not None:

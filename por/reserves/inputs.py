@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from chains import family_module
-from chains.records import ChainSnapshot, DeclaredWallet, Scheme, Snapshot, WalletType
+from chains.records import ChainSnapshot, Custodian, DeclaredWallet, Scheme, Snapshot, WalletType
 from por.amounts import check_asset_symbol
 from por.errors import InputError
 from por.strictjson import Fields, load_file, read_bounded
 from por.text import CappedReader, bounded_lines, csv_field_limit, open_input
 
 WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message", "signature", "script"]
+CUSTODIAN_COLUMNS = ["custodian", "custodian_registration"]     # optional: who holds the keys, if not the exchange
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 _HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*\Z")
 MAX_WALLETS = 1_000_000
@@ -43,7 +44,7 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
     def bad(field: str, reason: str) -> InputError:
         return InputError(reason, file=source, line=line, field=f"{field_prefix}{field}")
 
-    for key in WALLET_COLUMNS:
+    for key in WALLET_COLUMNS + CUSTODIAN_COLUMNS:
         value = row.get(key, "")
         if value is None:
             value = ""
@@ -78,7 +79,19 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
         raise bad("script", "must be hex")
     return DeclaredWallet(chain=chain, asset=asset, address=address, wallet_type=wallet_type, scheme=scheme,
                           message=row["message"], signatures=signatures, script=script,
-                          source=f"{source}:{line}" if line else source)
+                          source=f"{source}:{line}" if line else source, custodian=_custodian(row, bad))
+
+
+def _custodian(row: dict[str, str], bad: Callable[[str, str], InputError]) -> Custodian | None:
+    name, registration = " ".join(row["custodian"].split()), row["custodian_registration"].strip()
+    if not name:
+        if registration:
+            raise bad("custodian", "a custodian_registration needs the custodian's name")
+        return None
+    if len(name) > 200 or len(registration) > 100 or not (name + registration).isprintable():
+        raise bad("custodian", "the custodian's name (at most 200 characters) and registration number (at most "
+                               "100) must be printable text")
+    return Custodian(name, registration)
 
 
 def _wallets_csv(path: Path) -> list[DeclaredWallet]:
@@ -126,7 +139,7 @@ def _wallets_json(path: Path) -> tuple[list[DeclaredWallet], str | None]:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise InputError("expected an object", file=source, field=f"wallets[{i}]")
-        extra = sorted(set(item) - set(WALLET_COLUMNS))
+        extra = sorted(set(item) - set(WALLET_COLUMNS) - set(CUSTODIAN_COLUMNS))
         if extra:
             raise InputError("unknown field", file=source, field=f"wallets[{i}].{extra[0]}")
         row = dict(item)
@@ -143,6 +156,7 @@ def load_snapshot(path: str | Path) -> Snapshot:
     f = Fields(load_file(path, MAX_SNAPSHOT_BYTES, " for a snapshot"), source)
     f.only("format", "version", "snapshot_id", "time", "chains")
     snapshot_id = f.str("snapshot_id", max_len=200)
+    time = f.str("time", optional=True, max_len=64)
     chains_obj = f.obj("chains")
     chains = {}
     for name in chains_obj.data:
@@ -155,7 +169,7 @@ def load_snapshot(path: str | Path) -> Snapshot:
         chains[name] = ChainSnapshot(name, entry.int("height", maximum=2**40), block_hash.removeprefix("0x"))
     if not chains:
         raise f.error("chains", "no chains")
-    return Snapshot(snapshot_id, chains)
+    return Snapshot(snapshot_id, chains, time)
 
 
 def load_chains_config(path: str | Path, *, note: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:

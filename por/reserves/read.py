@@ -19,6 +19,7 @@ from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_m
 from por.amounts import AssetTable, format_amount
 from por.errors import InputError, ProviderError
 from por.reserves.classify import address_key, not_counted
+from por.reserves.custodians import CustodianCheck
 
 MakeAdapter = Callable[[str, ChainConfig], ChainAdapter]      # (chain name, its chains.toml table) -> adapter
 
@@ -64,7 +65,9 @@ class ReservesReport:
                  "wallet_type": r.wallet.wallet_type.value, "source": r.wallet.source,
                  "ownership": {"verified": r.ownership.ok, "reason": r.ownership.reason},
                  "balance": None if r.amount is None else format_amount(r.amount, decimals[r.wallet.asset]),
-                 "height": r.height, "provider": r.provider, "flags": r.flags}
+                 "height": r.height, "provider": r.provider, "flags": r.flags,
+                 "custodian": None if r.wallet.custodian is None else
+                 {"name": r.wallet.custodian.name, "registration": r.wallet.custodian.registration}}
                 for r in self.rows
             ],
             "assets": {a.asset: {k: format_amount(getattr(a, k), a.decimals)
@@ -80,18 +83,30 @@ def asset_decimals(asset: str, config: ChainConfig, table: AssetTable) -> int:
     return table.decimals(asset)
 
 
-def summarize(rows: list[AddressReserve], decimals: dict[str, int]) -> dict[str, AssetReserves]:
+def summarize(rows: list[AddressReserve], decimals: dict[str, int],
+              custodians: CustodianCheck | None = None) -> dict[str, AssetReserves]:
     """Per asset cold/hot/own of proven addresses; an address counts once however often declared."""
     out = {asset: AssetReserves(asset, d) for asset, d in sorted(decimals.items())}
     counted_at: dict[tuple[str, str, str], str] = {}
     for row in rows:
         key = address_key(row.wallet)
-        if not_counted(row, counted_at=counted_at.get(key)) is not None:
+        unregistered = custodians.reason(row.wallet) if custodians else None
+        if not_counted(row, counted_at=counted_at.get(key), unregistered=unregistered) is not None:
             continue
         counted_at[key] = row.wallet.source
         bucket = out[row.wallet.asset]
         setattr(bucket, row.wallet.wallet_type.value, getattr(bucket, row.wallet.wallet_type.value) + row.amount)
     return out
+
+
+def check_custodians(report: ReservesReport, custodians: CustodianCheck) -> None:
+    """`por reserves --custodians`: flags every wallet at an unregistered custodian and recounts without it."""
+    for row in report.rows:
+        reason = custodians.reason(row.wallet)
+        if reason is not None:
+            row.flags.append(f"{reason}: not counted")
+    decimals = {a.asset: a.decimals for a in report.assets.values()}
+    report.assets = summarize(report.rows, decimals, custodians)
 
 
 def flag_duplicates(rows: list[AddressReserve]) -> None:

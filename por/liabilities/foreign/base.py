@@ -30,13 +30,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from por.liabilities.foreign.common import Customer
 from por.liabilities.pins import Pins
 from por.verdict import RootBinding, Verdict
 
 
 class ForeignFormat(Protocol):
-    proof_formats: tuple[str, ...]   # `--format` names of its inclusion proofs, e.g. ("okx-v1", "okx-v2")
-    tree_formats: tuple[str, ...]    # `--format` names of its full trees
+    @property
+    def proof_formats(self) -> tuple[str, ...]:
+        """`--format` names of its inclusion proofs, e.g. ("okx-v1", "okx-v2")."""
+
+    @property
+    def tree_formats(self) -> tuple[str, ...]:
+        """`--format` names of its full trees."""
 
     def root_binding(self, name: str) -> RootBinding:
         """What this format's root hash binds: whether a pinned root alone can anchor a result."""
@@ -47,13 +53,30 @@ class ForeignFormat(Protocol):
     def detect_tree(self, first_line: bytes) -> str | None:
         """The tree format name if a file starting with this line is one of this format's trees."""
 
-    def verify_proof(self, name: str, raw: bytes, source: str, *, pins: Pins, tree: Path | None,
-                     **options: Any) -> Verdict:
+    def verify_proof(
+        self,
+        name: str,
+        raw: bytes,
+        source: str,
+        *,
+        pins: Pins,
+        tree: Path | None = None,
+        customer: Customer | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
         """One customer's proof; `tree`, when given, is the full tree its leaves must be in (zk: the
-        audit's proof table). `options`: `customer` (a `common.Customer`) and `config` (a path), only
-        when the format declares it reads them (`check_customer`, `reads_config`). A full-tree format
-        gets only the file's first bytes in `raw` and reads `source` itself."""
+        audit's proof table). `customer` and `config` (the audit's asset list) are given only to a
+        format that declares it reads them (`check_customer`, `reads_config`): por.liabilities.check
+        refuses them for any other, so a format that does not read them may leave them aside.
+        A full-tree format gets only the file's first bytes in `raw` and reads `source` itself."""
 
-    def verify_tree(self, name: str, path: Path, *, pins: Pins,
-                    progress: Callable[[int], None] | None = None, **options: Any) -> Verdict:
-        """Every node of a full tree, recomputed."""
+    def verify_tree(
+        self,
+        name: str,
+        path: Path,
+        *,
+        pins: Pins,
+        progress: Callable[[int], None] | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        """Every node of a full tree, recomputed; `config` as for `verify_proof`."""

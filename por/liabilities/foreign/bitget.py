@@ -22,11 +22,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (
     EXACT,
     SUMS_PARENT_ONLY,
+    Customer,
     Design,
     ProofOnlyFormat,
     compare_root,
@@ -41,6 +43,7 @@ from por.liabilities.foreign.common import (
     sha256_hex,
     strip_zeros,
 )
+from por.liabilities.pins import Pins
 from por.strictjson import Fields
 from por.verdict import Verdict
 
@@ -51,6 +54,7 @@ DESIGN = Design(hash="SHA-256 truncated to 64 bits", bits=64, sums=SUMS_PARENT_O
                 unbound_totals="at 64 bits the exchange can make two trees with different totals share one root, "
                                "about 2^32 hashes of work")
 EMPTY, LEFT, RIGHT, ROOT = 0, 1, 2, 3
+_SIDES: dict[int | None, str] = {LEFT: "left", RIGHT: "right", EMPTY: "padding"}
 _HASH = re.compile(r"[0-9a-f]{16}\Z")
 _COIN = re.compile(r"[A-Za-z0-9._-]{1,32}\Z")
 Balances = tuple[tuple[str, Decimal], ...]          # in HashMap insertion order
@@ -170,7 +174,7 @@ def find_codec(proof: BitgetProof) -> str | None:
     return None
 
 
-def verify_bitget(proof: BitgetProof, expected_root: str | None = None, *, pins=None,
+def verify_bitget(proof: BitgetProof, expected_root: str | None = None, *, pins: Pins | None = None,
                   codec: str | None = None) -> Verdict:
     """The leaf under the codec it was made with (or `codec`), every parent, the root."""
     pinned = pinned_of(expected_root, pins)
@@ -251,8 +255,7 @@ def _walk(v: Verdict, proof: BitgetProof, codec) -> tuple[str, Balances]:
             left, right, left_level, sums = node_hash, friend.hash, level, merge(sums, friend_sums)
         level = left_level - 1
         node_hash = sha256_hex(f"{left}{right}," + balances_json(sums, codec) + f",{level}")[:16]
-        steps.append({"level": friend.level, "side": {LEFT: "left", RIGHT: "right", EMPTY: "padding"}.get(
-            friend.role, str(friend.role)), "hash": friend.hash})
+        steps.append({"level": friend.level, "side": _SIDES.get(friend.role, str(friend.role)), "hash": friend.hash})
     v.facts["path"] = steps
     if level != proof.path[-1].level:
         v.fail(f"root: the path reaches level {level}, the root says {proof.path[-1].level}")
@@ -279,14 +282,14 @@ def _describe(v: Verdict, codec: str | None, pin: str | None, totals: bool, nega
 class BitgetFormat(ProofOnlyFormat):
     name, exchange, design = "bitget", "Bitget", DESIGN
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         if isinstance(doc, dict) and isinstance(doc.get("self"), dict) and "path" in doc \
                 and "merkelLeaf" in doc["self"]:
             return "bitget"
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None):
-        return verify_bitget(parse_bitget(raw, source), expected_root, pins=pins)
+    def verify_document(self, raw: bytes, source: str, pins: Pins, customer: Customer | None) -> Verdict:
+        return verify_bitget(parse_bitget(raw, source), pins=pins)
 
 
 FORMAT = BitgetFormat()

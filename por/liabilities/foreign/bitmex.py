@@ -25,7 +25,7 @@ import struct
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (
@@ -41,7 +41,8 @@ from por.liabilities.foreign.common import (
     plain,
     root_binding,
 )
-from por.verdict import Verdict
+from por.liabilities.pins import Pins
+from por.verdict import RootBinding, Verdict
 
 __all__ = ["sub_nonce", "leaf_hash", "node_hash", "verify_bitmex_tree", "FORMAT"]
 
@@ -103,8 +104,8 @@ def _layout(handle: BinaryIO, source: str) -> tuple[int, list[int]]:
     return int(match[1]), offsets[:-1]
 
 
-def verify_bitmex_tree(path: Path, expected_root: str | None = None, *, pins=None, customer: Customer | None = None,
-                       progress: Callable[[int], None] | None = None) -> Verdict:
+def verify_bitmex_tree(path: Path, expected_root: str | None = None, *, pins: Pins | None = None,
+                       customer: Customer | None = None, progress: Callable[[int], None] | None = None) -> Verdict:
     """Every node from its two children, the root; with `customer`, their leaves found by HMAC."""
     pinned = pinned_of(expected_root, pins)
     source = str(path)
@@ -153,15 +154,19 @@ def verify_bitmex_tree(path: Path, expected_root: str | None = None, *, pins=Non
 
 
 def _keys(customer: Customer, height: int) -> list[tuple[str, bytes]]:
-    text = customer.nonce.strip().lower().removeprefix("0x")
+    account, given = customer.account, customer.nonce
+    if account is None or given is None:   # check_customer asks for both first: refused there too
+        raise InputError("a BitMEX file holds every customer's leaves: give --account and --nonce to find yours",
+                         field="--account" if account is None else "--nonce")
+    text = given.strip().lower().removeprefix("0x")
     if not re.fullmatch(r"[0-9a-f]{64}", text):
         raise InputError("expected 64 hex digits (BitMEX's nonce)", field="--nonce")
-    if not re.fullmatch(r"0|[1-9][0-9]{0,19}", customer.account) or int(customer.account) >= U64:
+    if not re.fullmatch(r"0|[1-9][0-9]{0,19}", account) or int(account) >= U64:
         raise InputError("a BitMEX account id is a number", field="--account")
     nonce = bytes.fromhex(text)
     return [("the proof's nonce (--nonce, BitMEX's per-proof sub-nonce)", nonce),
-            (f"the account nonce, derived for account {customer.account} at block height {height}",
-             sub_nonce(nonce, height, int(customer.account)))]
+            (f"the account nonce, derived for account {account} at block height {height}",
+             sub_nonce(nonce, height, int(account)))]
 
 
 def _find_leaves(v: Verdict, handle: BinaryIO, offset: int, count: int, height: int, customer: Customer,
@@ -206,24 +211,42 @@ class BitmexFormat:
     proof_formats = ("bitmex",)      # a customer's leaves in the full tree (verify-inclusion)
     tree_formats = ("bitmex",)
 
-    def root_binding(self, name):
+    def root_binding(self, name: str) -> RootBinding:
         return root_binding(DESIGN, "BitMEX")
 
-    def check_customer(self, name, customer):
+    def check_customer(self, name: str, customer: Customer | None) -> None:
         check_customer(customer, "BitMEX", ("--account", "--nonce"), ())
-        _keys(customer, 0)                          # a bad nonce or account id is bad input
+        _keys(customer or Customer(), 0)            # a bad nonce or account id is bad input
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         return None
 
-    def detect_tree(self, first_line: bytes):
+    def detect_tree(self, first_line: bytes) -> str | None:
         return "bitmex" if _HEADER.match(first_line) else None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None, customer=None):
-        return verify_bitmex_tree(Path(source), expected_root, pins=pins, customer=customer)
+    def verify_proof(
+        self,
+        name: str,
+        raw: bytes,
+        source: str,
+        *,
+        pins: Pins,
+        tree: Path | None = None,
+        customer: Customer | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        return verify_bitmex_tree(Path(source), pins=pins, customer=customer)
 
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
-        return verify_bitmex_tree(Path(path), expected_root, pins=pins, progress=progress)
+    def verify_tree(
+        self,
+        name: str,
+        path: Path,
+        *,
+        pins: Pins,
+        progress: Callable[[int], None] | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        return verify_bitmex_tree(path, pins=pins, progress=progress)
 
 
 FORMAT = BitmexFormat()

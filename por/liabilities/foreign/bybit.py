@@ -20,10 +20,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from por.liabilities.foreign.common import (
     EXACT,
     SUMS_PARENT_ONLY,
+    Customer,
     Design,
     ProofOnlyFormat,
     compare_root,
@@ -37,6 +39,7 @@ from por.liabilities.foreign.common import (
     scale_down,
     sha256_hex,
 )
+from por.liabilities.pins import Pins
 from por.strictjson import Fields
 from por.verdict import Verdict
 
@@ -152,7 +155,7 @@ def _spelling(table: AssetTable, text: str, asset: str) -> bool:
     return re.fullmatch(rf"-?(0|[1-9][0-9]*)\.[0-9]{{{scale}}}", text) is not None and text != "-" + "0." + "0" * scale
 
 
-def verify_bybit(proof: BybitProof, expected_root: str | None = None, *, pins=None,
+def verify_bybit(proof: BybitProof, expected_root: str | None = None, *, pins: Pins | None = None,
                  table: AssetTable | None = None) -> Verdict:
     """The leaf, every parent and the root under the asset table the file's names fit (or `table`)."""
     pinned = pinned_of(expected_root, pins)
@@ -254,14 +257,14 @@ def _describe(v: Verdict, table: AssetTable | None, pin: str | None, totals: boo
 class BybitFormat(ProofOnlyFormat):
     name, exchange, design = "bybit", "Bybit", DESIGN
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         if isinstance(doc, dict) and isinstance(doc.get("self"), dict) and "path" in doc \
                 and "userHash" in doc["self"] and "balance" in doc["self"]:
             return "bybit"
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None):
-        return verify_bybit(parse_bybit(raw, source), expected_root, pins=pins)
+    def verify_document(self, raw: bytes, source: str, pins: Pins, customer: Customer | None) -> Verdict:
+        return verify_bybit(parse_bybit(raw, source), pins=pins)
 
 
 FORMAT = BybitFormat()

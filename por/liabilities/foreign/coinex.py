@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from por.liabilities.foreign.common import (
     EXACT,
     SUMS_PARENT_ONLY,
+    Customer,
     Design,
     ProofOnlyFormat,
     compare_root,
@@ -35,6 +37,7 @@ from por.liabilities.foreign.common import (
     sha256_hex,
     strip_zeros,
 )
+from por.liabilities.pins import Pins
 from por.strictjson import Fields
 from por.verdict import Verdict
 
@@ -135,7 +138,7 @@ def recompute(proof: CoinexProof, rule: str) -> tuple[str, dict[str, Decimal]]:
     return h, b
 
 
-def verify_coinex(proof: CoinexProof, expected_root: str | None = None, *, pins=None,
+def verify_coinex(proof: CoinexProof, expected_root: str | None = None, *, pins: Pins | None = None,
                   rule: str | None = None) -> Verdict:
     """Under each lone-node rule (or `rule`): the leaf from nonce and balances, the running totals,
     the root; the rule that gives the file's root is reported, with the other's result."""
@@ -181,14 +184,14 @@ def verify_coinex(proof: CoinexProof, expected_root: str | None = None, *, pins=
 class CoinexFormat(ProofOnlyFormat):
     name, exchange, design = "coinex", "CoinEx", DESIGN
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         if isinstance(doc, dict) and isinstance(doc.get("root"), dict) and isinstance(doc.get("self"), dict) \
                 and "path" in doc and "nonce" in doc["self"]:
             return "coinex"
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None):
-        return verify_coinex(parse_coinex(raw, source), expected_root, pins=pins)
+    def verify_document(self, raw: bytes, source: str, pins: Pins, customer: Customer | None) -> Verdict:
+        return verify_coinex(parse_coinex(raw, source), pins=pins)
 
 
 FORMAT = CoinexFormat()

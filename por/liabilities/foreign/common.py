@@ -21,12 +21,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from por.errors import InputError
 from por.verdict import RootBinding, Verdict
+
+if TYPE_CHECKING:
+    from por.liabilities.pins import Pins
 
 __all__ = ["Design", "Customer", "EXACT", "read_json", "sha256_hex", "decimal_of", "plain", "java_string",
            "strip_zeros", "scale_down", "pinned_root", "compare_root", "describe", "check_customer",
@@ -147,7 +153,9 @@ def decimal_of(value: Any, where: str) -> Decimal:
             raise InputError(f"{value[:40]!r} is not a decimal number", field=where)
         value = Decimal(value)
     d = Decimal(value)
-    sign, digits, exponent = d.as_tuple()
+    _, digits, exponent = d.as_tuple()
+    if isinstance(exponent, str):          # NaN or Infinity: a Decimal given in, never a JSON number
+        raise InputError(f"{value} is not a finite number", field=where)
     if len(digits) > MAX_DIGITS or abs(exponent) > MAX_DIGITS:
         raise InputError("a number with more than 100 digits or an exponent over 100", field=where)
     return d
@@ -313,12 +321,12 @@ def root_binding(design: Design, name: str) -> RootBinding:
                        name=f"{article} {name} document", unbound=" or ".join(unbound))
 
 
-class ProofOnlyFormat:
+class ProofOnlyFormat(ABC):
     """An exchange that hands customers proofs and publishes no full tree: one `--format` name.
 
     Subclasses set `name`, `exchange` (as verdicts name it) and `design`, and give
-    `detect_proof` and `verify_proof`; what a root binds and the refusal of `verify-tree`
-    are the same for all of them.
+    `detect_proof` and `verify_document` (one proof, parsed and verified); what a root binds,
+    the `ForeignFormat` signatures and the refusal of `verify-tree` are the same for all of them.
     """
 
     name: str
@@ -334,8 +342,38 @@ class ProofOnlyFormat:
     def root_binding(self, name: str) -> RootBinding:
         return root_binding(self.design, self.exchange)
 
+    @abstractmethod
+    def detect_proof(self, doc: Any) -> str | None:
+        """This format's name if the parsed JSON document is one of its proofs, else None."""
+
+    @abstractmethod
+    def verify_document(self, raw: bytes, source: str, pins: Pins, customer: Customer | None) -> Verdict:
+        """One proof, parsed and verified against the pins (`customer` only where `check_customer` allows it)."""
+
     def detect_tree(self, first_line: bytes) -> str | None:
         return None
 
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
+    def verify_proof(
+        self,
+        name: str,
+        raw: bytes,
+        source: str,
+        *,
+        pins: Pins,
+        tree: Path | None = None,
+        customer: Customer | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        """No full tree and no asset list: por.liabilities.check refuses `tree` and `config` for this format."""
+        return self.verify_document(raw, source, pins, customer)
+
+    def verify_tree(
+        self,
+        name: str,
+        path: Path,
+        *,
+        pins: Pins,
+        progress: Callable[[int], None] | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
         raise InputError(self.no_tree or f"{self.exchange} publishes no full tree", field="--format")

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (
@@ -42,7 +43,8 @@ from por.liabilities.foreign.common import (
     root_binding,
     sha256_hex,
 )
-from por.verdict import Verdict
+from por.liabilities.pins import Pins
+from por.verdict import RootBinding, Verdict
 
 __all__ = ["merkle_root", "customer_leaves", "tnf_tree", "verify_merkletreejs", "FORMAT"]
 
@@ -116,6 +118,9 @@ def _to_fixed_8(value: str) -> str | None:
 def customer_leaves(customer: Customer) -> dict[str, str]:
     """The customer's leaf under each rule the file may use: rule name -> 16 hex."""
     uid, pairs = customer.account, list(customer.balances)
+    if uid is None:                        # check_customer asks for it first: refused there too
+        raise InputError("a merkletreejs file holds every customer's leaves: give --account to find yours",
+                         field="--account")
     values = [v for _, v in pairs]
     h = lambda text: sha256_hex(text)                                    # noqa: E731
     out = {}
@@ -147,8 +152,8 @@ def tnf_tree(input_text: str, *, concatenate: bool = False) -> tuple[list[str], 
     return leaves, merkle_root([bytes.fromhex(x) for x in leaves]).hex()
 
 
-def verify_merkletreejs(path: Path, expected_root: str | None = None, *, pins=None, customer: Customer | None = None,
-                        progress: Callable[[int], None] | None = None) -> Verdict:
+def verify_merkletreejs(path: Path, expected_root: str | None = None, *, pins: Pins | None = None,
+                        customer: Customer | None = None, progress: Callable[[int], None] | None = None) -> Verdict:
     """Every leaf line read, the root rebuilt; with `customer`, their leaf found under a named rule."""
     pinned = pinned_of(expected_root, pins)
     source = str(path)
@@ -191,7 +196,7 @@ def verify_merkletreejs(path: Path, expected_root: str | None = None, *, pins=No
     root = builder.root().hex()
     v.facts.update(root=root, leaf_count=builder.count, height=layers(builder.count))
     compare_root(v, root, pin)
-    if wanted:
+    if customer is not None and wanted:
         _customer_facts(v, customer, wanted, found)
     return describe(v, DESIGN, fmt="merkletreejs", variant=next(iter(found), None),
                     leaf=("your leaf recomputed from your id and balances and found in the list" if found else
@@ -220,16 +225,16 @@ class MerkletreejsFormat:
     proof_formats = ("merkletreejs",)     # a customer's leaf in the full list (verify-inclusion)
     tree_formats = ("merkletreejs",)
 
-    def root_binding(self, name):
+    def root_binding(self, name: str) -> RootBinding:
         return root_binding(DESIGN, "merkletreejs")
 
-    def check_customer(self, name, customer):
+    def check_customer(self, name: str, customer: Customer | None) -> None:
         check_customer(customer, "merkletreejs", ("--account", "--balance"), ())
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         return None
 
-    def detect_tree(self, first_line: bytes):
+    def detect_tree(self, first_line: bytes) -> str | None:
         if _HEADER.match(first_line):
             return "merkletreejs"
         if first_line.startswith(b"#ID,"):
@@ -237,11 +242,29 @@ class MerkletreejsFormat:
                              "verify the exchange's output file (`Level<TAB>Hash` ...) instead")
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None, customer=None):
-        return verify_merkletreejs(Path(source), expected_root, pins=pins, customer=customer)
+    def verify_proof(
+        self,
+        name: str,
+        raw: bytes,
+        source: str,
+        *,
+        pins: Pins,
+        tree: Path | None = None,
+        customer: Customer | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        return verify_merkletreejs(Path(source), pins=pins, customer=customer)
 
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None):
-        return verify_merkletreejs(Path(path), expected_root, pins=pins, progress=progress)
+    def verify_tree(
+        self,
+        name: str,
+        path: Path,
+        *,
+        pins: Pins,
+        progress: Callable[[int], None] | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        return verify_merkletreejs(path, pins=pins, progress=progress)
 
 
 FORMAT = MerkletreejsFormat()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from por.liabilities.foreign.common import (
     EXACT,
@@ -36,6 +37,7 @@ from por.liabilities.foreign.common import (
     sha256_hex,
     strip_zeros,
 )
+from por.liabilities.pins import Pins
 from por.strictjson import Fields
 from por.verdict import Verdict
 
@@ -110,7 +112,9 @@ def leaf_hash(proof_id: str, account_id: str, texts: dict[str, str]) -> str:
     return sha256_hex(f"{proof_id},{account_id}," + ",".join(f"{c}:{texts[c]}" for c in sorted(texts)))[:32]
 
 
-def parent(left: tuple[str, dict[str, Decimal]], right: tuple[str, dict[str, Decimal]]) -> tuple[str, dict]:
+def parent(
+    left: tuple[str, dict[str, Decimal]], right: tuple[str, dict[str, Decimal]]
+) -> tuple[str, dict[str, Decimal]]:
     """(hash, sums) of a parent, as MEXC's generator makes it."""
     sums = dict(left[1])
     if right[0].strip():
@@ -122,21 +126,9 @@ def parent(left: tuple[str, dict[str, Decimal]], right: tuple[str, dict[str, Dec
     return sha256_hex(f"{left[0]},{right[0]},{text}")[:32], sums
 
 
-def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins=None,
-                customer: Customer | None = None) -> Verdict:
-    """The leaf from proofId, accountId and balances; each level's parent up to the root; the
-    root's hash and balances."""
-    pinned = pinned_of(expected_root, pins)
-    root_node = proof.path[-1]
-    v = Verdict.start(root=root_node.hash, account_id=proof.account_id, proof_id=proof.proof_id,
-                      balances={c: proof.leaf.texts[c] for c in sorted(proof.leaf.texts)},
-                      root_balances={c: root_node.texts[c] for c in sorted(root_node.texts)},
-                      height=root_node.level)
-    pin = pinned_root(pinned.root, 32, "MEXC", v)
-    c = customer or Customer()
-    if c.account is not None and c.account != proof.account_id:
-        v.fail(f"the proof is for account {proof.account_id!r}, not for yours ({c.account!r})")
-    leaf = proof.leaf
+def _siblings(proof: MexcProof, v: Verdict) -> dict[int, Node]:
+    """The leaf's and the root's own rules checked; the siblings by level (the first of each)."""
+    leaf, root_node = proof.leaf, proof.path[-1]
     if leaf.level != 0 or leaf.type not in (LEFT, RIGHT):
         v.fail(f"self: a leaf has level 0 and type 1 or 2, not level {leaf.level} type {leaf.type}")
     if leaf_hash(proof.proof_id, proof.account_id, leaf.texts) != leaf.hash:
@@ -153,11 +145,18 @@ def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins=None
             v.fail(f"{n.where}: a missing sibling (hash \"\") holds amounts (MEXC writes it as "
                    "BTC, ETH, USDT, USDC \"0\", or none)")
         by_level.setdefault(n.level, n)
-    negatives = [f"{n.where} {coin} {n.texts[coin]}" for n in [leaf, *proof.path]
-                 for coin, value in n.amounts.items() if value < 0]
+    return by_level
 
-    node, node_type, steps = (leaf.hash, leaf.amounts), leaf.type, []
-    for level in range(root_node.level):
+
+def _climb(
+    leaf: Node, root_level: int, by_level: dict[int, Node], v: Verdict
+) -> tuple[tuple[str, dict[str, Decimal]], list[dict[str, Any]], list[str]]:
+    """From the leaf up to the root's level, each parent recomputed: (hash, sums) reached, the steps
+    taken (as the verdict shows them), and every negative sum on the way."""
+    node, node_type = (leaf.hash, leaf.amounts), leaf.type
+    steps: list[dict[str, Any]] = []
+    negatives: list[str] = []
+    for level in range(root_level):
         sib = by_level.get(level)
         sib_pair = (sib.hash, sib.amounts if sib.hash.strip() else {}) if sib else ("", {})
         if sib is not None and sib.hash and sib.type == node_type:
@@ -169,7 +168,28 @@ def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins=None
         above = by_level.get(level + 1)
         node_type = LEFT if above is None else (RIGHT if above.type == LEFT else LEFT)
         negatives += [f"level {level + 1} sum {coin} {plain(value)}" for coin, value in node[1].items() if value < 0]
-    computed, sums = node
+    return node, steps, negatives
+
+
+def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins: Pins | None = None,
+                customer: Customer | None = None) -> Verdict:
+    """The leaf from proofId, accountId and balances; each level's parent up to the root; the
+    root's hash and balances."""
+    pinned = pinned_of(expected_root, pins)
+    root_node = proof.path[-1]
+    v = Verdict.start(root=root_node.hash, account_id=proof.account_id, proof_id=proof.proof_id,
+                      balances={c: proof.leaf.texts[c] for c in sorted(proof.leaf.texts)},
+                      root_balances={c: root_node.texts[c] for c in sorted(root_node.texts)},
+                      height=root_node.level)
+    pin = pinned_root(pinned.root, 32, "MEXC", v)
+    c = customer or Customer()
+    if c.account is not None and c.account != proof.account_id:
+        v.fail(f"the proof is for account {proof.account_id!r}, not for yours ({c.account!r})")
+    by_level = _siblings(proof, v)
+    negatives = [f"{n.where} {coin} {n.texts[coin]}" for n in [proof.leaf, *proof.path]
+                 for coin, value in n.amounts.items() if value < 0]
+    (computed, sums), steps, negative_sums = _climb(proof.leaf, root_node.level, by_level, v)
+    negatives += negative_sums
     v.facts["path"] = steps
     v.facts["computed_root_balances"] = {c: plain(strip_zeros(sums[c])) for c in sorted(sums)}
     compare_root(v, computed, pin, stated=root_node.hash)
@@ -193,17 +213,17 @@ def verify_mexc(proof: MexcProof, expected_root: str | None = None, *, pins=None
 class MexcFormat(ProofOnlyFormat):
     name, exchange, design = "mexc", "MEXC", DESIGN
 
-    def check_customer(self, name, customer):
+    def check_customer(self, name: str, customer: Customer | None) -> None:
         check_customer(customer, "MEXC", (), ("--account",))   # the proof names the account in clear
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         if isinstance(doc, dict) and "pathList" in doc and isinstance(doc.get("self"), dict) \
                 and "proofId" in doc["self"]:
             return "mexc"
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, customer=None, pins=None):
-        return verify_mexc(parse_mexc(raw, source), expected_root, pins=pins, customer=customer)
+    def verify_document(self, raw: bytes, source: str, pins: Pins, customer: Customer | None) -> Verdict:
+        return verify_mexc(parse_mexc(raw, source), pins=pins, customer=customer)
 
 
 FORMAT = MexcFormat()

@@ -28,9 +28,11 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from por.liabilities.foreign.common import (
     SUMS_IN_ZK_PROOF,
+    Customer,
     Design,
     ProofOnlyFormat,
     compare_root,
@@ -39,6 +41,7 @@ from por.liabilities.foreign.common import (
     pinned_root,
     read_json,
 )
+from por.liabilities.pins import Pins
 from por.strictjson import Fields
 from por.verdict import Verdict
 
@@ -171,7 +174,7 @@ def entry_leaf(e: Entry, coins: list[str], h: Callable[[bytes], bytes]) -> bytes
     return h(e.total.to_bytes(32, "big") + h(values) + bytes.fromhex(entry_id) + bytes.fromhex(e.random))
 
 
-def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pins=None) -> Verdict:
+def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pins: Pins | None = None) -> Verdict:
     """The user's leaf from their entry, its batch path, the batch's entry in the trunk, its path."""
     pinned = pinned_of(expected_root, pins)
     b, t = proof.batch, proof.trunk
@@ -197,7 +200,7 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
         if proof.variant == "pr-22":
             if e.total != sum(x % MOD for x in e.values.values()):
                 v.fail(f"{e.where}: total_value is not the sum of the coin values mod P (PR-22's check)")
-            if int(e.reduced_id, 16) != int(e.entry_id, 16) % MOD:
+            if e.reduced_id is None or int(e.reduced_id, 16) != int(e.entry_id, 16) % MOD:
                 v.fail(f"{e.where}: the reduced id is not the id mod P")
     if t.entry_id != b.root:
         v.fail(f"trunk_inclusion_proof: batch_id {t.entry_id} is not the batch root {b.root}")
@@ -226,13 +229,13 @@ class OkxStarkFormat(ProofOnlyFormat):
     name, exchange, design = "okx-stark", "OKX zk-STARK", DESIGN
     no_tree = "OKX's zk-STARK era published no full tree in this form"
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         if isinstance(doc, dict) and "batch_inclusion_proof" in doc and "trunk_inclusion_proof" in doc:
             return "okx-stark"
         return None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None):
-        return verify_okx_stark(parse_okx_stark(raw, source), expected_root, pins=pins)
+    def verify_document(self, raw: bytes, source: str, pins: Pins, customer: Customer | None) -> Verdict:
+        return verify_okx_stark(parse_okx_stark(raw, source), pins=pins)
 
 
 FORMAT = OkxStarkFormat()

@@ -10,9 +10,14 @@ totals pinned, its preimage has one reading, and the height is bound with them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from por.liabilities.foreign.okx.rules import COINS, SCALE, balances_dict, readings, units_text
 from por.liabilities.pins import Pins, compare_snapshot, compare_totals
 from por.verdict import Verdict
+
+if TYPE_CHECKING:
+    from por.liabilities.porjson import Commitment
 
 UNBOUND = ("the per-coin totals or the height (OKX's rule joins the amount texts and the height with no "
            "separator: \"12\"+\"3\" hashes like \"1\"+\"23\")")
@@ -58,13 +63,13 @@ def anchor(v: Verdict, pins: Pins, *, root: str, root_units: tuple[int, ...], he
     if pins.totals is not None:
         compare_snapshot(v, pins.totals, None)
     if pins.commitment is not None:
-        _against_commitment(v, pins, height, leaf_count, leaf_range, file_sha256)
+        _against_commitment(v, pins.commitment, height, leaf_count, leaf_range, file_sha256)
 
 
-def _against_commitment(v: Verdict, pins: Pins, height: int, leaf_count: int | None,
+def _against_commitment(v: Verdict, c: Commitment, height: int, leaf_count: int | None,
                         leaf_range: tuple[int, int] | None, file_sha256: bytes | None) -> None:
     """What a commitment promises for por inputs (assets, totals, height, leaf count) held for OKX."""
-    c, notes = pins.commitment, v.facts["notes"]
+    notes = v.facts["notes"]
     if [(a.symbol, a.decimals) for a in c.assets] != [(coin, SCALE) for coin in COINS]:
         v.fail("asset list differs from the commitment's: an OKX tree holds BTC, ETH and USDT, "
                f"each to {SCALE} decimals")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from por.errors import InputError
 from por.liabilities.foreign.okx.anchor import anchor, as_pins
@@ -99,12 +99,15 @@ def _balances(f: Fields, key: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
         raise exc.at(file=f.source, field=f._at(key)) from None
 
 
-def _nonce(f: Fields, key: str = "nonce", optional: bool = False) -> str | None:
-    value = f.get(key, str, optional=optional)
+def _nonce(f: Fields) -> str:
     try:
-        return None if value is None else check_nonce(value)
+        return check_nonce(f.get("nonce", str))
     except InputError as exc:
-        raise exc.at(file=f.source, field=f._at(key)) from None
+        raise exc.at(file=f.source, field=f._at("nonce")) from None
+
+
+def _optional_nonce(f: Fields) -> str | None:
+    return _nonce(f) if f.has("nonce") else None
 
 
 def _audit_id(f: Fields) -> str | None:
@@ -123,7 +126,7 @@ def parse_okx_v1_proof(data: bytes | str, source: str) -> OkxV1Proof:
         _, units = _balances(f, "balances")
         return OkxNode(where=where, hash=_hash(f, "hash"), height=f.int("height", minimum=1, maximum=256),
                        type=f.int("type", minimum=1, maximum=4), units=units,
-                       nonce=_nonce(f, optional=True), audit_id=_audit_id(f))
+                       nonce=_optional_nonce(f), audit_id=_audit_id(f))
 
     leaf = node(doc.obj("self"), "self")
     entries = doc.objects("path", max_items=256)
@@ -135,37 +138,36 @@ def parse_okx_v1_proof(data: bytes | str, source: str) -> OkxV1Proof:
     return OkxV1Proof(source=source, assets=COINS, leaf=leaf, path=path)
 
 
-def verify_okx_v1(proof: OkxV1Proof, pins: Pins | str | None = None) -> Verdict:
-    """Recomputes the leaf from nonce and balances, then every parent up to the root, then
-    compares the root with the pins (a bare string is a root alone, which is not enough)."""
-    pins = as_pins(pins)
-    assets, leaf, root, siblings = proof.assets, proof.leaf, proof.path[-1], proof.path[:-1]
-    v = Verdict.start(format="okx-v1", root=root.hash, balances=balances_dict(assets, leaf.units),
-                      root_balances=balances_dict(assets, root.units), height=root.height,
-                      leaf_hash=leaf.hash, audit_id=leaf.audit_id, anchored=pins.anchored)
+def _check_entries(proof: OkxV1Proof, v: Verdict) -> None:
+    """Each entry's own rules: no negative amount, one audit id, a nonce only on a leaf, the root last,
+    the leaf and its sibling leaf recomputed from their nonces."""
+    assets, leaf, root, first = proof.assets, proof.leaf, proof.path[-1], proof.path[0]
     for n in [leaf, *proof.path]:
         if bad := negatives(assets, n.units):
             v.fail(f"{n.where}: negative amount {', '.join(bad)}")
         if n.audit_id != leaf.audit_id:
             v.fail(f"{n.where}: auditId {n.audit_id!r} differs from self's {leaf.audit_id!r}")
-        if n.nonce is not None and n is not leaf and n is not proof.path[0]:
+        if n.nonce is not None and n is not leaf and n is not first:
             v.fail(f"{n.where}: only a leaf carries a nonce")
         if n.type == ROOT and n is not root:
             v.fail(f"{n.where}: type 3 (root) before the end of the path")
     if leaf.height != 1 or leaf.type not in (LEFT, RIGHT):
         v.fail(f"self: a leaf has height 1 and type 1 or 2, not height {leaf.height} type {leaf.type}")
-    if leaf_hash(leaf.nonce, assets, leaf.units) != leaf.hash:
+    if leaf.nonce is None or leaf_hash(leaf.nonce, assets, leaf.units) != leaf.hash:
         v.fail("self: leaf hash does not recompute from nonce and balances")
     if root.type != ROOT:
         v.fail(f"{root.where}: the last entry must be the root (type 3), not type {root.type}")
-    first = siblings[0]
     if first.type not in ({RIGHT, PADDING} if leaf.type == LEFT else {LEFT}):
         v.fail(f"{first.where}: type {first.type} does not fit self's type {leaf.type} (they are siblings)")
     if first.nonce is not None and leaf_hash(first.nonce, assets, first.units) != first.hash:
         v.fail(f"{first.where}: sibling leaf hash does not recompute from its nonce and balances")
 
-    node_hash, sums, steps = leaf.hash, leaf.units, []
-    for i, sib in enumerate(siblings):
+
+def _climb(proof: OkxV1Proof, v: Verdict) -> tuple[str, tuple[int, ...], list[dict[str, Any]]]:
+    """From the leaf up the path, each parent recomputed: the hash and sums reached, and the steps."""
+    assets, node_hash, sums = proof.assets, proof.leaf.hash, proof.leaf.units
+    steps: list[dict[str, Any]] = []
+    for i, sib in enumerate(proof.path[:-1]):
         if sib.height != i + 1:
             v.fail(f"{sib.where}: height {sib.height}, the sibling at this step has height {i + 1}")
         repeats = sib.hash == node_hash
@@ -184,6 +186,19 @@ def verify_okx_v1(proof: OkxV1Proof, pins: Pins | str | None = None) -> Verdict:
                       "balances": balances_dict(assets, sib.units)})
         sums = add(sums, sib.units)
         node_hash = parent_hash(left, right, sums, i + 2)
+    return node_hash, sums, steps
+
+
+def verify_okx_v1(proof: OkxV1Proof, pins: Pins | str | None = None) -> Verdict:
+    """Recomputes the leaf from nonce and balances, then every parent up to the root, then
+    compares the root with the pins (a bare string is a root alone, which is not enough)."""
+    pins = as_pins(pins)
+    assets, leaf, root, siblings = proof.assets, proof.leaf, proof.path[-1], proof.path[:-1]
+    v = Verdict.start(format="okx-v1", root=root.hash, balances=balances_dict(assets, leaf.units),
+                      root_balances=balances_dict(assets, root.units), height=root.height,
+                      leaf_hash=leaf.hash, audit_id=leaf.audit_id, anchored=pins.anchored)
+    _check_entries(proof, v)
+    node_hash, sums, steps = _climb(proof, v)
     v.facts["path"] = steps
     if root.height != len(siblings) + 1:
         v.fail(f"{root.where}: root height {root.height}, the path reaches height {len(siblings) + 1}")

@@ -23,11 +23,11 @@ import re
 import shutil
 import struct
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from por.errors import InputError
 from por.liabilities.foreign.okx.anchor import anchor, as_pins
@@ -45,6 +45,9 @@ from por.liabilities.foreign.okx.rules import (
 from por.liabilities.pins import Pins
 from por.strictjson import loads
 from por.verdict import Verdict
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 BLOCK = 1 << 20
 MAX_LINE = 1 << 16
@@ -72,7 +75,7 @@ def _fast_units(text: bytes) -> int | None:
 class _Cursor:
     """Reads lines of a shared seekable handle from its own offset, in blocks."""
 
-    def __init__(self, handle: BinaryIO, hasher=None) -> None:
+    def __init__(self, handle: BinaryIO, hasher: HASH | None = None) -> None:
         self.handle, self.offset, self.buf, self.pos, self.line, self.eof = handle, 0, b"", 0, 0, False
         self.hasher = hasher                # sees every byte once, in order, when this cursor reads to the end
 
@@ -123,15 +126,16 @@ class _Parser:
     @staticmethod
     def _units(body: bytes) -> tuple[int, ...]:
         if m := _BALANCES.match(body):
-            units = tuple(map(_fast_units, m.groups()))
-            if None not in units:
+            fast = [_fast_units(text) for text in m.groups()]
+            units = tuple(u for u in fast if u is not None)
+            if len(units) == len(fast):
                 return units            # else the slow path below names the coin at fault
         try:
             text = body.decode()
         except UnicodeDecodeError:
             raise InputError("not UTF-8 text") from None
         try:
-            doc = loads(text, None)
+            doc = loads(text, "")          # only the reason is kept: the caller names line and field
         except InputError as exc:
             raise InputError(exc.reason) from None
         _, units = parse_balances(doc)
@@ -156,8 +160,10 @@ class _Duplicates:
     _REC = struct.Struct(">32sQ")
 
     def __init__(self, batch: int) -> None:
-        self.batch, self.items, self.runs = batch, [], []
-        self.dir: tempfile.TemporaryDirectory | None = None
+        self.batch = batch
+        self.items: list[bytes] = []
+        self.runs: list[str] = []
+        self.dir: tempfile.TemporaryDirectory[str] | None = None
 
     def add(self, hash_hex: str, line: int) -> None:
         self.items.append(self._REC.pack(bytes.fromhex(hash_hex), line))
@@ -179,8 +185,9 @@ class _Duplicates:
             while block := handle.read(self._REC.size * 4096):
                 yield from (block[i:i + self._REC.size] for i in range(0, len(block), self._REC.size))
 
-    def repeats(self) -> Iterator[tuple[str, int, int]]:
+    def repeats(self) -> Generator[tuple[str, int, int], None, None]:
         """(hash, first line, repeating line) for every repeat, in hash order."""
+        stream: Iterator[bytes]
         if self.runs:
             self._spill()
             stream = heapq.merge(*(self._read(p) for p in self.runs))
@@ -224,8 +231,9 @@ def verify_okx_v2_tree(tree: str | Path | BinaryIO, pins: Pins | str | None = No
     return scan.verdict
 
 
-def scan_okx_v2_tree(tree, *, watch: dict[str, tuple[int, ...]] | None = None, progress=None,
-                     dedupe_batch: int = DEDUPE_BATCH, digest: bool = False) -> TreeScan:
+def scan_okx_v2_tree(tree: str | Path | BinaryIO, *, watch: dict[str, tuple[int, ...]] | None = None,
+                     progress: Callable[[int], None] | None = None, dedupe_batch: int = DEDUPE_BATCH,
+                     digest: bool = False) -> TreeScan:
     """The full check, anchored to nothing; `found` holds the leaves named in `watch`."""
     source = str(tree) if isinstance(tree, (str, Path)) else getattr(tree, "name", "tree")
     source = source if isinstance(source, str) else "tree"
@@ -241,7 +249,7 @@ def wants_digest(pins: Pins) -> bool:
     return pins.commitment is not None and pins.commitment.tree_sha256 is not None
 
 
-def _open(tree, stack: ExitStack, source: str) -> BinaryIO:
+def _open(tree: str | Path | BinaryIO, stack: ExitStack, source: str) -> BinaryIO:
     if isinstance(tree, (str, Path)):
         try:
             return stack.enter_context(open(tree, "rb"))
@@ -258,88 +266,133 @@ class _Stop(Exception):
     """The tree's shape is broken: parents and children no longer line up."""
 
 
-def _scan(handle: BinaryIO, watch, progress, dedupe_batch, digest) -> TreeScan:
-    parse, v = _Parser(), Verdict.start(format="okx-v2-tree")
-    parents, children = _Cursor(handle, hashlib.sha256() if digest else None), _Cursor(handle)
-    dupes, found, padding = _Duplicates(dedupe_batch), {}, set()
-    first = parents.next()
-    if first is None:
-        raise InputError("empty file")
-    children.next()
-    root = parse(*first)
-    leaves, leaf_count, child_height, first_pair = None, 0, None, False
+class _Walk:
+    """One pass over the tree: each node read once as a parent by one cursor, its two children read
+    ahead by the other; every problem goes to the verdict, and too many (or a broken shape) stop it."""
 
-    def fail(reason: str) -> None:
-        v.fail(reason)
-        if len(v.reasons) >= MAX_REASONS:
-            v.reasons.append(f"stopped after {MAX_REASONS} problems")
+    def __init__(self, handle: BinaryIO, watch: dict[str, tuple[int, ...]], dedupe_batch: int, digest: bool) -> None:
+        self.parse, self.v = _Parser(), Verdict.start(format="okx-v2-tree")
+        self.parents = _Cursor(handle, hashlib.sha256() if digest else None)
+        self.children = _Cursor(handle)
+        self.watch, self.dupes = watch, _Duplicates(dedupe_batch)
+        self.found: dict[str, tuple[int, dict[str, str]]] = {}
+        self.padding: set[int] = set()  # line numbers of padding nodes not yet reached
+        self.leaves: tuple[int, ...] | None = None  # the sum of every leaf so far
+        self.leaf_count = 0
+        self.child_height: int | None = None
+
+    def root(self) -> Node:
+        first = self.parents.next()
+        if first is None:
+            raise InputError("empty file")
+        self.children.next()
+        return self.parse(*first)
+
+    def fail(self, reason: str) -> None:
+        self.v.fail(reason)
+        if len(self.v.reasons) >= MAX_REASONS:
+            self.v.reasons.append(f"stopped after {MAX_REASONS} problems")
             raise _Stop
 
-    def child(parent: Node) -> Node:
-        if children.line + 1 <= parent[0]:      # its children would be itself or above it
-            fail(f"line {parent[0]}: not under the root at line 1 (a second root or a stray node)")
+    def nodes(self, root: Node, progress: Callable[[int], None] | None) -> None:
+        """Every node from the root down, in file order; then what is left over."""
+        node: Node | None = root
+        while node is not None:
+            self.node(node)
+            if progress is not None and node[0] % 65536 == 0:
+                progress(65536)
+            item = self.parents.next()
+            node = self.parse(*item) if item is not None else None
+        extra = self.children.next()
+        if extra is not None:
+            self.fail(f"line {extra[0]}: not under the root at line 1 (a second root or a stray node)")
+        with closing(self.dupes.repeats()) as repeats:
+            for h, first_line, line in repeats:
+                self.fail(f"line {line}: duplicate leaf, same hash as line {first_line} ({h})")
+
+    def node(self, node: Node) -> None:
+        number, hash_, height, units = node
+        if bad := negatives(COINS, units):
+            self.fail(f"line {number}: negative amount {', '.join(bad)}")
+        if number in self.padding:
+            self.padding.discard(number)
+        elif height == 1:
+            self.leaf(number, hash_, units)
+        else:
+            self.parent(node)
+
+    def leaf(self, number: int, hash_: str, units: tuple[int, ...]) -> None:
+        self.leaf_count += 1
+        self.leaves = units if self.leaves is None else add(self.leaves, units)
+        self.dupes.add(hash_, number)
+        if hash_ in self.watch:
+            self.found.setdefault(hash_, (number, balances_dict(COINS, units)))
+
+    def parent(self, node: Node) -> None:
+        """An internal node: its hash and sums recomputed from its two children (right first in the file)."""
+        number, hash_, height, units = node
+        right, left = self.child(node), self.child(node)
+        first_pair = right[2] != self.child_height
+        self.child_height = right[2]
+        if right[1] == left[1]:
+            self.padding.add(right[0])
+            if not first_pair:
+                self.fail(
+                    f"line {right[0]}: repeats its sibling's hash (padding) but is not "
+                    f"the first node of height {right[2]}"
+                )
+            if any(right[3]):
+                self.fail(f"line {right[0]}: padding node with non-zero balances")
+        sums = add(left[3], right[3])
+        if parent_hash(left[1], right[1], sums, height) != hash_:
+            self.fail(
+                f"line {number}: hash of node at height {height} does not recompute "
+                f"from its children (lines {left[0]} and {right[0]})"
+            )
+        if sums != units:
+            self.fail(
+                f"line {number}: balances of node at height {height} are not the sum of "
+                f"its children (lines {left[0]} and {right[0]})"
+            )
+
+    def child(self, parent: Node) -> Node:
+        if self.children.line + 1 <= parent[0]:  # its children would be itself or above it
+            self.fail(f"line {parent[0]}: not under the root at line 1 (a second root or a stray node)")
             raise _Stop
-        item = children.next()
+        item = self.children.next()
         if item is None:
-            fail(f"line {parent[0]}: node at height {parent[2]} has no children (the file ends)")
+            self.fail(f"line {parent[0]}: node at height {parent[2]} has no children (the file ends)")
             raise _Stop
-        node = parse(*item)
+        node = self.parse(*item)
         if node[2] != parent[2] - 1:
-            fail(f"line {node[0]}: height {node[2]} where the children of line {parent[0]} "
-                 f"have height {parent[2] - 1}")
+            self.fail(
+                f"line {node[0]}: height {node[2]} where the children of line {parent[0]} have height {parent[2] - 1}"
+            )
             raise _Stop
         return node
 
+    def result(self, root: Node) -> TreeScan:
+        v, hasher = self.v, self.parents.hasher
+        v.facts.update(root=root[1], height=root[2], totals=balances_dict(COINS, root[3]), leaf_count=self.leaf_count)
+        if v.ok and self.leaves != root[3]:
+            v.fail("line 1: root balances differ from the sum of all leaves")
+        sha256 = hasher.digest() if hasher is not None and self.parents.eof else None
+        return TreeScan(v, self.found, root[1], root[3], root[2], self.leaf_count, sha256)
+
+
+def _scan(
+    handle: BinaryIO,
+    watch: dict[str, tuple[int, ...]],
+    progress: Callable[[int], None] | None,
+    dedupe_batch: int,
+    digest: bool,
+) -> TreeScan:
+    walk = _Walk(handle, watch, dedupe_batch, digest)
+    root = walk.root()
     try:
-        node = root
-        while node is not None:
-            number, hash_, height, units = node
-            if bad := negatives(COINS, units):
-                fail(f"line {number}: negative amount {', '.join(bad)}")
-            if number in padding:
-                padding.discard(number)
-            elif height == 1:
-                leaf_count += 1
-                leaves = units if leaves is None else add(leaves, units)
-                dupes.add(hash_, number)
-                if hash_ in watch:
-                    found.setdefault(hash_, (number, balances_dict(COINS, units)))
-            else:
-                right, left = child(node), child(node)
-                if right[2] != child_height:
-                    child_height, first_pair = right[2], True
-                else:
-                    first_pair = False
-                if right[1] == left[1]:
-                    padding.add(right[0])
-                    if not first_pair:
-                        fail(f"line {right[0]}: repeats its sibling's hash (padding) but is not "
-                             f"the first node of height {right[2]}")
-                    if any(right[3]):
-                        fail(f"line {right[0]}: padding node with non-zero balances")
-                sums = add(left[3], right[3])
-                if parent_hash(left[1], right[1], sums, height) != hash_:
-                    fail(f"line {number}: hash of node at height {height} does not recompute "
-                         f"from its children (lines {left[0]} and {right[0]})")
-                if sums != units:
-                    fail(f"line {number}: balances of node at height {height} are not the sum of "
-                         f"its children (lines {left[0]} and {right[0]})")
-            if progress is not None and number % 65536 == 0:
-                progress(65536)
-            item = parents.next()
-            node = parse(*item) if item is not None else None
-        extra = children.next()
-        if extra is not None:
-            fail(f"line {extra[0]}: not under the root at line 1 (a second root or a stray node)")
-        with closing(dupes.repeats()) as repeats:
-            for h, first_line, line in repeats:
-                fail(f"line {line}: duplicate leaf, same hash as line {first_line} ({h})")
+        walk.nodes(root, progress)
     except _Stop:
         pass
     finally:
-        dupes.close()
-    v.facts.update(root=root[1], height=root[2], totals=balances_dict(COINS, root[3]), leaf_count=leaf_count)
-    if v.ok and leaves != root[3]:
-        v.fail("line 1: root balances differ from the sum of all leaves")
-    sha256 = parents.hasher.digest() if parents.hasher is not None and parents.eof else None
-    return TreeScan(v, found, root[1], root[3], root[2], leaf_count, sha256)
+        walk.dupes.close()
+    return walk.result(root)

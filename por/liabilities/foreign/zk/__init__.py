@@ -10,11 +10,14 @@ verifying keys no exchange publishes: every verdict says they were not checked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (
     SUMS_IN_ZK_PROOF,
+    Customer,
     Design,
     compare_root,
     describe,
@@ -25,7 +28,8 @@ from por.liabilities.foreign.common import (
 )
 from por.liabilities.foreign.zk.table import AssetList, check_table, read_asset_list, read_table
 from por.liabilities.foreign.zk.user import HISTORY, TIERS, ZkUser, counts_that_verify, detect_user, parse_user
-from por.verdict import Verdict
+from por.liabilities.pins import Pins
+from por.verdict import RootBinding, Verdict
 
 __all__ = ["verify_zk_user", "verify_zk_table", "FORMAT", "DESIGN"]
 
@@ -39,8 +43,8 @@ _V2_BLOCKED = ("Binance's 2024 proofs pin bnb-chain/gnark-crypto 609ab3a, whose 
                "against that fork's code or vectors: a failure here may be a rule por lacks, not a defect")
 
 
-def verify_zk_user(user: ZkUser, expected_root: str | None = None, *, pins=None, table: Path | None = None,
-                   config: Path | None = None) -> Verdict:
+def verify_zk_user(user: ZkUser, expected_root: str | None = None, *, pins: Pins | None = None,
+                   table: Path | None = None, config: Path | None = None) -> Verdict:
     """The leaf from the customer's values, the 28-level path, the root; the audit's asset count
     from the proof table or found; with the table and asset list, the audit's chain and totals."""
     pinned = pinned_of(expected_root, pins)
@@ -124,7 +128,7 @@ def _against_asset_list(v: Verdict, user: ZkUser, assets: AssetList) -> None:
             v.facts.setdefault("checked", []).append("totals: your assets at the audit's prices")
 
 
-def verify_zk_table(name: str, path: Path, expected_root: str | None = None, *, pins=None,
+def verify_zk_table(name: str, path: Path, expected_root: str | None = None, *, pins: Pins | None = None,
                     config: Path | None = None) -> Verdict:
     """A proof table on its own: every batch commitment, the chain, the empty start, the asset list."""
     pinned = pinned_of(expected_root, pins)
@@ -154,26 +158,43 @@ class ZkFormat:
     tree_formats = ("gate-zk", "htx-zk", "binance-zk", "zk-proof-table")
     reads_config = True
 
-    def root_binding(self, name):
+    def root_binding(self, name: str) -> RootBinding:
         return root_binding(DESIGN, NAMES.get(name, "zk proof table"))
 
-    def detect_proof(self, doc):
+    def detect_proof(self, doc: Any) -> str | None:
         return detect_user(doc)
 
-    def detect_tree(self, first_line: bytes):
+    def detect_tree(self, first_line: bytes) -> str | None:
         return "zk-proof-table" if first_line.startswith(b'"id","created_at","updated_at","deleted_at"') else None
 
-    def verify_proof(self, name, raw, source, *, expected_root=None, tree=None, pins=None, config=None):
+    def verify_proof(
+        self,
+        name: str,
+        raw: bytes,
+        source: str,
+        *,
+        pins: Pins,
+        tree: Path | None = None,
+        customer: Customer | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
         doc = read_json(raw, source)
         found = detect_user(doc)
         if found != name:
             raise InputError(f"not a {name} user proof" + (f" (it looks like {found})" if found else ""), file=source)
         user = parse_user(doc, source, name)
-        return verify_zk_user(user, expected_root, pins=pins, table=Path(tree) if tree else None,
-                              config=Path(config) if config else None)
+        return verify_zk_user(user, pins=pins, table=tree, config=config)
 
-    def verify_tree(self, name, path, *, expected_root=None, progress=None, pins=None, config=None):
-        return verify_zk_table(name, Path(path), expected_root, pins=pins, config=Path(config) if config else None)
+    def verify_tree(
+        self,
+        name: str,
+        path: Path,
+        *,
+        pins: Pins,
+        progress: Callable[[int], None] | None = None,
+        config: Path | None = None,
+    ) -> Verdict:
+        return verify_zk_table(name, path, pins=pins, config=config)
 
 
 FORMAT = ZkFormat()

@@ -94,7 +94,7 @@ def generate_constants(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], 
     """(round constants, MDS matrix) for width t, from the Grain generator."""
     partial = PARTIAL_ROUNDS[t]
     draw = _grain(t, partial)
-    constants = []
+    constants: list[int] = []
     while len(constants) < (FULL_ROUNDS + partial) * t:
         value = draw()
         if value < P:                      # rejection sampling, as the reference does

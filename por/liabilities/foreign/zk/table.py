@@ -20,6 +20,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from por.errors import InputError
 from por.liabilities.foreign.common import read_json
@@ -132,7 +133,8 @@ def read_asset_list(path: Path) -> AssetList:
     f = Fields(read_json(raw, source), source)
     infos = f.objects("CexAssetsInfo", max_items=100_000)
     layout = "htx" if infos and "TotalBalance" in infos[0].data else "gate"
-    assets, symbols = {}, {}
+    assets: dict[int, tuple[int, ...]] = {}
+    symbols: dict[int, str] = {}
     for a in infos:
         a.only("Symbol", "Index",
                *(("TotalBalance",) if layout == "htx" else ("TotalEquity", "TotalDebt", "BasePrice")))
@@ -201,10 +203,11 @@ def _count_from_assets(batches: list[Batch], fmt: str, assets: AssetList | None,
 
 
 def check_table(batches: list[Batch], fmt: str, assets: AssetList | None, source: str,
-                scan: bool = True) -> tuple[list[str], dict]:
+                scan: bool = True) -> tuple[list[str], dict[str, Any]]:
     """(reasons, facts) of the proof table: commitments, chain, the empty start, the asset list
     (`scan`: try every asset count up to SCAN_LIMIT when none the exchange used fits)."""
-    reasons, facts = [], {"batches": len(batches)}
+    reasons: list[str] = []
+    facts: dict[str, Any] = {"batches": len(batches)}
     order = sorted(batches, key=lambda b: b.number)
     if [b.number for b in order] != list(range(len(order))):
         reasons.append(f"{source}: batch numbers are not 0..{len(order) - 1}, each once")

@@ -23,6 +23,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from por.liabilities.foreign.zk.poseidon import CHUNK, P, permutation, poseidon
 from por.strictjson import Fields
@@ -94,8 +95,9 @@ def _siblings(f: Fields, key: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def parse_user(doc, source: str, fmt: str) -> ZkUser:
+def parse_user(doc: Any, source: str, fmt: str) -> ZkUser:
     f = Fields(doc, source)
+    fields: tuple[str, ...]                 # the amount fields of each asset, by layout
     if fmt == "gate-zk":
         f.only("Arrangement", "UniqueIdentification", "TotalAssetEquity", "TotalAssetDebt", "AssetDetails",
                "TreeRootHash", "MerkleProofEncode")

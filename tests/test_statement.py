@@ -1,0 +1,127 @@
+"""The segregation statement (分別管理の状況): every number is the JSON report's, in Japanese and English."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from fixtures.japan import jp_report
+from por.audit.statement import cold_ratio, render_statement_html, statement, statement_csvs, write_statement
+from por.cli.audit import check_statement_options
+from por.errors import InputError
+
+SCHEMA = json.loads((Path(__file__).parents[1] / "docs/formats/audit-report.schema.json").read_text())
+
+
+@pytest.fixture
+def doc(tmp_path):
+    report = jp_report(tmp_path)
+    jsonschema.validate(report, SCHEMA)
+    return report
+
+
+def read_csv(text):
+    assert text.startswith("\ufeff")                     # a BOM: spreadsheets in Japan read it as UTF-8
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_statements_numbers_equal_the_json_reports(doc, tmp_path, lang):
+    paths = write_statement(doc, lang, tmp_path / "out")
+    assert sorted(p.name for p in paths) == ["statement-assets.csv", "statement-reserve.csv",
+                                             "statement-rules.csv", "statement.html"]
+    files = {p.name: p.read_text(encoding="utf-8") for p in paths}
+    header, *rows = read_csv(files["statement-assets.csv"])
+    assert len(rows) == len(doc["assets"])
+    for row, asset in zip(rows, doc["assets"]):
+        checks = {c["rule"]: c for c in asset["checks"]}
+        assert row[:4] == [asset["asset"], asset["liabilities"], asset["cold"], asset["hot"]]
+        assert row[5] == checks["hot_guarantee"]["details"]["customer_outside_cold"] and row[6] == asset["own"]
+    assert doc["liabilities"]["totals"]["ETH"] == rows[1][1]        # 利用者暗号資産 = the tree's total
+    (reserve,) = [c for c in doc["checks"] if c["rule"] == "liability_reserve"]
+    _, *reserve_rows = read_csv(files["statement-reserve.csv"])
+    values = [v for _, v in reserve_rows]
+    for number in (reserve["required"], reserve["actual"], reserve["details"]["reserve_deposits_jpy"],
+                   reserve["details"]["insurance_jpy"], reserve["details"]["formula_jpy"]):
+        assert number in values
+    _, *rules = read_csv(files["statement-rules.csv"])
+    every = [c for a in doc["assets"] for c in a["checks"]] + doc["checks"]
+    assert [(r[2], r[3], r[4]) for r in rules] == [(c["required"], c["actual"], c["unit"]) for c in every]
+    html = files["statement.html"]
+    for asset in doc["assets"]:
+        for key in ("liabilities", "cold", "hot", "own"):
+            whole, dot, frac = asset[key].partition(".")
+            assert f"{int(whole):,}{dot}{frac}" in html, (asset["asset"], key)
+    assert f"{int(reserve['required']):,}" in html
+
+
+def test_hand_checked_values_of_the_japanese_statement(doc):
+    """BTC: 6 of 96 cold BTC sit at a lapsed custodian: cold 90 = 90.00%, 不適合; the reserve is
+    12 x (5e11 x 0.0002 + (1e11 + 7) x 0.0002) = 1,440,000,000.0168 -> 1,440,000,001 yen; deposits
+    100,000,000 + the one policy in force 50,000,000 = 150,000,000: 1,290,000,001 short."""
+    st = statement(doc, "ja")
+    btc, eth = st.assets
+    assert (btc["customer"], btc["cold"], btc["cold_ratio"], btc["verdict"]) == ("100", "90", "90.00%", "不適合")
+    assert (eth["cold_ratio"], eth["outside_cold"], eth["verdict"]) == ("95.99%", "40.000000000000000005", "適合")
+    reserve = dict(st.reserve)
+    assert reserve["required"] == "1440000001" and reserve["formula"] == "1440000000.0168"
+    assert (reserve["insurance"], reserve["covered"], reserve["short"]) == ("50000000", "150000000", "1290000001")
+    assert "CY-2025-17" in reserve["not_in_force"] and reserve["rounding"] == "1円未満切上げ"
+    assert not st.ok and {r["rule"] for r in st.rules} >= {"管理の委託先の登録", "責任準備金", "履行保証暗号資産の保有"}
+    assert st.chains[0] == {"chain": "bitcoin", "height": "100", "block": "11" * 32, "providers": "esplora-a+esplora-b"}
+
+
+def test_the_japanese_page_uses_the_acts_terms_and_cjk_fonts(doc):
+    html = render_statement_html(statement(doc, "ja"))
+    assert "<html lang='ja'>" in html
+    assert '"Noto Sans CJK JP","Hiragino Sans","Yu Gothic"' in html and "sans-serif" in html
+    for term in ("利用者暗号資産", "コールドウォレット", "履行保証暗号資産", "責任準備金", "基準日時", "不適合"):
+        assert term in html, term
+    assert "Example &lt;Exchange&gt; K.K." in html and "<Exchange>" not in html      # input is escaped
+    english = render_statement_html(statement(doc, "en"))
+    assert "<html lang='en'>" in english and "Liability reserve" in english and "Cold ratio" in english
+
+
+def test_cold_ratio_is_rounded_down():
+    assert cold_ratio("94.999", "100") == "94.99%" and cold_ratio("1", "0") == "—"
+    assert cold_ratio("2", "3") == "66.66%"
+
+
+def test_statement_options_go_together(tmp_path):
+    check_statement_options(None, None)
+    check_statement_options("ja", tmp_path / "new")             # created after the audit
+    with pytest.raises(InputError, match="--statement-out"):
+        check_statement_options("ja", None)
+    with pytest.raises(InputError, match="ja or en"):
+        check_statement_options("fr", tmp_path)
+    with pytest.raises(InputError, match="does not exist"):
+        check_statement_options("en", tmp_path / "no" / "such")
+    with pytest.raises(ValueError):
+        statement({}, "fr")
+
+
+def test_csvs_are_the_same_tables_in_either_language(doc):
+    ja, en = statement_csvs(statement(doc, "ja")), statement_csvs(statement(doc, "en"))
+    for name in ja:
+        ja_rows, en_rows = read_csv(ja[name]), read_csv(en[name])
+        assert len(ja_rows) == len(en_rows) and ja_rows[0] != en_rows[0]      # headers translated
+    assert read_csv(ja["statement-assets.csv"])[1][:4] == read_csv(en["statement-assets.csv"])[1][:4]
+
+
+def test_the_japanese_statement_renders_in_chromium_with_a_cjk_font(doc, tmp_path, chromium, screenshot_dir):
+    write_statement(doc, "ja", tmp_path / "out")
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((tmp_path / "out" / "statement.html").as_uri())
+    verdict = page.locator("#verdict")
+    assert verdict.is_visible() and verdict.bounding_box()["y"] < 100
+    assert verdict.locator("h1").inner_text() == "利用者暗号資産の分別管理の状況"
+    family = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert family.startswith('"Noto Sans CJK JP"'), family
+    assert page.evaluate("document.fonts.check('16px \"Noto Sans CJK JP\"', '利用者暗号資産')")
+    assert page.locator("#assets tr").count() == 1 + len(doc["assets"])
+    assert page.evaluate("document.querySelectorAll('script, link[rel=stylesheet], img').length") == 0
+    page.screenshot(path=str(screenshot_dir / "statement-ja.png"), full_page=True)
+    page.close()
