@@ -60,6 +60,13 @@ class ChainAdapter(abc.ABC):
     async def balances(self, queries: Sequence[BalanceQuery], height: int) -> list[BalanceReading]:
         """Balances at `height`, one reading per query, in order. Never a silent zero."""
 
+    async def ownership_at(self, wallets: Sequence[DeclaredWallet], height: int) -> list[OwnershipResult]:
+        """Ownership proofs only chain state can decide (`OwnershipResult.at_snapshot`), asked at `height`.
+
+        A family whose proofs are all offline keeps this: such a proof is never proven."""
+        return [OwnershipResult(False, f"scheme {w.scheme.value} needs chain state, which chain {self.name} "
+                                       "cannot be asked for") for w in wallets]
+
     async def aclose(self) -> None:  # noqa: B027 - optional: an adapter without connections keeps this
         """Releases connections."""
 

@@ -8,7 +8,9 @@ JSON-RPC batches. Every configured provider is read and must agree.
 
 Ownership: `personal_sign` (EIP-191 version 0x45) over the exact expected
 message, recovered with eth-account. A high-s signature is accepted: it still
-proves the key signed, which is all an ownership proof claims.
+proves the key signed, which is all an ownership proof claims. A contract wallet
+(a Safe) proves it by EIP-1271: `isValidSignature(EIP-191 hash of the message,
+signature)` called at the snapshot block on every provider (`EvmAdapter.ownership_at`).
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ import re
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from chains._http import TRANSPORT_KEYS, integer, transport_settings
 from chains.base import COMMON_KEYS, BalanceQuery, ChainAdapter, ChainConfig, min_confirmations
-from chains.evm_rpc import EvmAdapter, EvmSettings
+from chains.evm_rpc import EvmAdapter, EvmSettings, eip191_digest
 from chains.records import DeclaredWallet, OwnershipResult, Scheme
 from por.errors import InputError
 
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _SIG_RE = re.compile(r"(0x)?[0-9a-fA-F]{130}\Z")
+_HEX_BYTES_RE = re.compile(r"(0x)?(?:[0-9a-fA-F]{2})+\Z")
+_SAFE_MSG_TYPEHASH = keccak(b"SafeMessage(bytes message)")
+_SAFE_DOMAIN_TYPEHASH = keccak(b"EIP712Domain(uint256 chainId,address verifyingContract)")
 _URL_RE = re.compile(r"https?://[^\s/?#]+(/\S*)?\Z")
 
-KNOWN_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"chain_id", "rpc", "multicall3", "tokens", "batch_size", "multicall_size"}
+KNOWN_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"chain_id", "rpc", "multicall3", "tokens", "batch_size", "multicall_size",
+                                             "anchor_registry", "anchor_from_block"}
 
 
 # --- addresses and queries ----------------------------------------------------------------------
@@ -100,21 +106,25 @@ def _fail(reason: str) -> OwnershipResult:
 
 
 def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: ChainConfig) -> OwnershipResult:
-    """One EIP-191 signature over exactly `expected_message`, recovering to the declared address."""
-    if wallet.scheme is not Scheme.EIP191:
-        return _fail(f"scheme {wallet.scheme.value} is for Bitcoin; an EVM address signs with eip191")
+    """EIP-191: one signature over exactly `expected_message`, recovering to the declared address.
+    EIP-1271: the same checks offline; the contract decides at the snapshot block (`ownership_at`)."""
+    if wallet.scheme not in (Scheme.EIP191, Scheme.EIP1271):
+        return _fail(f"scheme {wallet.scheme.value} is for Bitcoin; an EVM address signs with eip191 "
+                     "(a key) or eip1271 (a contract wallet)")
     if wallet.script:
         return _fail("a script is for Bitcoin multisig; an EVM address proves ownership with one signature")
     if wallet.message != expected_message:
         return _fail(f"the signed message is {wallet.message[:200]!r}, expected {expected_message!r} "
                      "(another exchange, snapshot or address)")
     if len(wallet.signatures) != 1:
-        return _fail(f"expected one eip191 signature, got {len(wallet.signatures)} "
-                     "(contract wallets, EIP-1271, are not supported)")
+        return _fail(f"expected one {wallet.scheme.value} signature, got {len(wallet.signatures)} "
+                     "(a Safe's owners' signatures go in one, concatenated: docs/formats/wallets.md)")
     try:
         address = checksummed(wallet.address)
     except InputError as exc:
         return _fail(exc.reason)
+    if wallet.scheme is Scheme.EIP1271:
+        return _contract_precheck(wallet.signatures[0], address)
     text = wallet.signatures[0]
     if not _SIG_RE.match(text):
         return _fail(f"malformed signature: expected 65 bytes as 130 hex digits, got {len(text)} characters")
@@ -130,6 +140,42 @@ def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: Chai
     if signer.lower() != address.lower():
         return _fail(f"signature is by {signer}, not by {address}")
     return OwnershipResult(True, f"eip191 signature by {address} over the expected message")
+
+
+def _contract_precheck(text: str, address: str) -> OwnershipResult:
+    """What an EIP-1271 proof must be before the contract is asked: non-empty hex bytes."""
+    if not _HEX_BYTES_RE.match(text) or len(text.removeprefix("0x")) < 2:
+        return _fail("malformed eip1271 signature: expected hex bytes (a Safe: 65 bytes per owner, concatenated)")
+    return OwnershipResult(False, f"eip1271: {address} is asked isValidSignature at the snapshot block",
+                           at_snapshot=True)
+
+
+# --- signing (the exchange's side: `por sign-wallets`) -------------------------------------------------------
+def sign_eip191(private_key: bytes, message: str) -> str:
+    """personal_sign over `message`: 65 bytes r, s, v (27/28) as 0x-prefixed hex."""
+    return "0x" + bytes(Account.sign_message(encode_defunct(text=message), private_key).signature).hex()
+
+
+def safe_message_hash(safe: str, chain_id: int, message: str) -> bytes:
+    """The hash a Safe's owners sign so that the Safe answers EIP-1271 for `message`.
+
+    `isValidSignature(bytes32 h, sig)` on a Safe 1.3/1.4 (its CompatibilityFallbackHandler)
+    checks the owners' signatures over keccak256(0x19 0x01 ‖ domainSeparator ‖
+    keccak256(SAFE_MSG_TYPEHASH ‖ keccak256(h))), domainSeparator = keccak256(
+    DOMAIN_SEPARATOR_TYPEHASH ‖ chainId ‖ safe); por asks it with h = the EIP-191 hash."""
+    digest = eip191_digest(message)
+    domain = keccak(_SAFE_DOMAIN_TYPEHASH + chain_id.to_bytes(32, "big") + bytes(12)
+                    + bytes.fromhex(checksummed(safe)[2:]))
+    inner = keccak(_SAFE_MSG_TYPEHASH + keccak(digest))
+    return keccak(b"\x19\x01" + domain + inner)
+
+
+def sign_safe_message(private_keys: list[bytes], safe: str, chain_id: int, message: str) -> str:
+    """The owners' signatures as a Safe checks them: 65-byte r, s, v each, sorted by owner address."""
+    digest = safe_message_hash(safe, chain_id, message)
+    signed = sorted((int(Account.from_key(k).address, 16), Account.unsafe_sign_hash(digest, k).signature)
+                    for k in private_keys)
+    return "0x" + b"".join(bytes(sig) for _, sig in signed).hex()
 
 
 # --- adapter ------------------------------------------------------------------------------------
@@ -162,6 +208,15 @@ def _settings(name: str, config: ChainConfig) -> tuple[EvmSettings, list[str]]:
             multicall = checksummed(multicall)
         except InputError as exc:
             raise InputError(exc.reason, field=f"{prefix}multicall3") from None
+    if config.get("anchor_registry") is not None:
+        try:
+            checksummed(config["anchor_registry"])
+        except InputError as exc:
+            raise InputError(exc.reason, field=f"{prefix}anchor_registry") from None
+    start = config.get("anchor_from_block", 0)
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise InputError("must be a block height (where the anchor registry was deployed)",
+                         field=f"{prefix}anchor_from_block")
     _native_asset(config, prefix)
     _tokens(config, prefix)
     min_confirmations(name, config)
@@ -188,4 +243,4 @@ def make_adapter(name: str, config: ChainConfig) -> ChainAdapter:
 
 
 __all__ = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings", "check_config",
-           "checksummed", "KNOWN_KEYS"]
+           "checksummed", "KNOWN_KEYS", "sign_eip191", "safe_message_hash", "sign_safe_message", "eip191_digest"]

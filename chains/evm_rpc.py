@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from eth_account.messages import defunct_hash_message
 from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -25,13 +26,17 @@ from web3.exceptions import Web3RPCError
 from web3.types import RPCEndpoint
 
 from chains._http import Transient, Transport, TransportSettings
-from chains.base import AgreeingAdapter, BalanceQuery, gather_all
+from chains.base import AgreeingAdapter, BalanceQuery, agreed, gather_all
+from chains.records import DeclaredWallet, OwnershipResult
 from por.amounts import MAX_UNITS
 from por.errors import ProviderError
 
 BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 GET_ETH_BALANCE = function_signature_to_4byte_selector("getEthBalance(address)")
 AGGREGATE3 = function_signature_to_4byte_selector("aggregate3((address,bool,bytes)[])")
+IS_VALID_SIGNATURE = function_signature_to_4byte_selector("isValidSignature(bytes32,bytes)")
+EIP1271_MAGIC = bytes.fromhex("1626ba7e")
+CONTROL_MESSAGE = "por control: a message nobody signed"   # a contract that accepts it accepts anything
 _LIMIT_CODES = {-32005, 429}          # JSON-RPC "limit exceeded" (Infura, geth) and 429 in the body
 T = TypeVar("T")
 
@@ -54,6 +59,32 @@ def display_url(url: str) -> str:
         return url
     netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def eip191_digest(message: str) -> bytes:
+    """keccak256 of the EIP-191 personal_sign encoding: what an EOA signs, and what a contract is asked about."""
+    return bytes(defunct_hash_message(text=message))
+
+
+def encode_is_valid_signature(digest: bytes, signature: bytes) -> bytes:
+    """Calldata for isValidSignature(bytes32,bytes)."""
+    return (IS_VALID_SIGNATURE + digest + _uint(64) + _uint(len(signature)) + signature
+            + bytes(-len(signature) % 32))
+
+
+def _revert_reason(error: dict[str, Any]) -> str:
+    """A revert's Error(string) reason if the node passed its data on, else its message."""
+    data = error.get("data")
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x08c379a0") and len(data) >= 138:
+        try:
+            raw = bytes.fromhex(data[10:])
+            length = int.from_bytes(raw[32:64], "big")
+            return raw[64:64 + min(length, 200)].decode("utf-8", "replace")
+        except ValueError:
+            pass
+    return str(error.get("message", ""))[:200]
 
 
 def _word(address: str) -> bytes:
@@ -170,15 +201,26 @@ class Provider:
         return int(await self._retrying(lambda: self.w3.eth.block_number))
 
     async def block_hash(self, height: int) -> str:
+        return (await self._block(height))["hash"].lower()
+
+    async def block_time(self, height: int) -> int:
+        """The block's timestamp (seconds since 1970): `por snapshot` searches by it."""
+        block = await self._block(height)
+        try:
+            return _quantity(block.get("timestamp", ""), "eth_getBlockByNumber timestamp")
+        except (ValueError, TypeError) as exc:
+            raise ProviderError(self.label, f"block {height}: {exc}") from None
+
+    async def _block(self, height: int) -> dict[str, Any]:
         await self.ready()
-        block = await self._retrying(lambda: self.w3.provider.make_request("eth_getBlockByNumber",
+        block = await self._retrying(lambda: self.w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"),
                                                                            [hex(height), False]))
         result = block.get("result") if isinstance(block, dict) else None
         if isinstance(block, dict) and block.get("error"):
             raise ProviderError(self.label, f"eth_getBlockByNumber({height}): {block['error'].get('message')}")
         if not isinstance(result, dict) or not isinstance(result.get("hash"), str):
             raise ProviderError(self.label, f"has no block at height {height} (its tip is below it)")
-        return result["hash"].lower()
+        return result
 
     # --- balances ----------------------------------------------------------------------------
     async def amounts(self, queries: Sequence[BalanceQuery], height: int) -> list[int]:
@@ -263,6 +305,48 @@ class Provider:
                 raise ProviderError(self.label, f"{exc} at height {height}", address=query.address) from None
         return amounts
 
+    # --- contract signatures (EIP-1271) -------------------------------------------------------
+    async def contract_verdict(self, contract: str, digest: bytes, signature: bytes, height: int) -> str:
+        """What the contract at `contract` answers at `height`: "valid", or why not (one line, comparable
+        across providers). No code there, a revert, or any answer but the magic value is not valid."""
+        await self.ready()
+        tag = hex(height)
+        code = await self._call_raw("eth_getCode", [contract, tag], contract)
+        if not isinstance(code, str) or code in ("0x", ""):
+            return f"no contract at {contract} at height {height}"
+        data = "0x" + encode_is_valid_signature(digest, signature).hex()
+        answer: Any = await self._retrying(lambda: self.w3.provider.make_request(
+            RPCEndpoint("eth_call"), [{"to": contract, "data": data}, tag]), address=contract)
+        error: Any = answer.get("error") if isinstance(answer, dict) else None
+        if isinstance(error, dict):
+            message = str(error.get("message", ""))
+            if error.get("code") == 3 or "revert" in message.lower():
+                return f"isValidSignature reverted: {_revert_reason(error)}"
+            raise ProviderError(self.label, f"eth_call isValidSignature at height {height}: {message[:200]}",
+                                address=contract)
+        result = answer.get("result") if isinstance(answer, dict) else None
+        try:
+            raw = _hex_bytes(result if isinstance(result, str) else "", "isValidSignature")
+        except ValueError as exc:
+            raise ProviderError(self.label, str(exc), address=contract) from None
+        if len(raw) == 32 and raw[:4] == EIP1271_MAGIC and not any(raw[4:]):
+            return "valid"
+        return f"isValidSignature returned 0x{raw[:32].hex()}, not the EIP-1271 magic value 0x1626ba7e"
+
+    async def _call_raw(self, method: str, params: list[Any], address: str | None = None) -> Any:
+        answer = await self._retrying(lambda: self.w3.provider.make_request(RPCEndpoint(method), params),
+                                      address=address)
+        if not isinstance(answer, dict) or answer.get("error"):
+            error = answer.get("error") if isinstance(answer, dict) else answer
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ProviderError(self.label, f"{method}: {str(message)[:200]}", address=address)
+        return answer.get("result")
+
+    async def request(self, method: str, params: list[Any], address: str | None = None) -> Any:
+        """One JSON-RPC call under the transport policy, chain id checked first; its `result`."""
+        await self.ready()
+        return await self._call_raw(method, params, address)
+
     async def aclose(self) -> None:
         if self._chain_checked is not None and not self._chain_checked.done():
             self._chain_checked.cancel()
@@ -273,5 +357,31 @@ class EvmAdapter(AgreeingAdapter):
     """Reads every configured provider; any disagreement between them is an error naming both."""
 
     def __init__(self, settings: EvmSettings) -> None:
-        super().__init__(settings.name, [Provider(url, settings) for url in settings.rpc])
+        self.evm_providers = [Provider(url, settings) for url in settings.rpc]
+        super().__init__(settings.name, self.evm_providers)
         self.settings = settings
+
+    async def ownership_at(self, wallets: Sequence[DeclaredWallet], height: int) -> list[OwnershipResult]:
+        """EIP-1271 at the snapshot block, on every provider (they must agree): the contract accepts the
+        signature over the ownership message, and refuses the same signature over a control message
+        (a contract that accepts anything proves nothing about who controls it)."""
+        return await gather_all([self._contract_ownership(w, height) for w in wallets])
+
+    async def _contract_ownership(self, wallet: DeclaredWallet, height: int) -> OwnershipResult:
+        address = wallet.address if wallet.address.startswith("0x") else "0x" + wallet.address
+        signature = bytes.fromhex(wallet.signatures[0].removeprefix("0x"))
+        verdict = await self._agreed_verdict(address, eip191_digest(wallet.message), signature, height)
+        if verdict != "valid":
+            return OwnershipResult(False, f"eip1271: {verdict}")
+        control = await self._agreed_verdict(address, eip191_digest(CONTROL_MESSAGE), signature, height)
+        if control == "valid":
+            return OwnershipResult(False, f"eip1271: the contract at {address} also accepts this signature for "
+                                          "a message nobody signed: it accepts anything, which proves nothing")
+        return OwnershipResult(True, f"eip1271: the contract at {address} accepts the signature over the "
+                                     f"expected message at height {height}")
+
+    async def _agreed_verdict(self, address: str, digest: bytes, signature: bytes, height: int) -> str:
+        verdicts = await gather_all([p.contract_verdict(address, digest, signature, height)
+                                     for p in self.evm_providers])
+        return agreed(self.labels, verdicts, lambda a, b: f"disagree on isValidSignature at height {height}: "
+                                                          f"{a!r} vs {b!r}", address=address)

@@ -20,6 +20,7 @@ class Scheme(str, Enum):
     EIP191 = "eip191"   # EVM personal_sign
     BIP137 = "bip137"   # Bitcoin signmessage (legacy, also P2SH-P2WPKH / P2WPKH headers)
     BIP322 = "bip322"   # BIP-322 simple, for segwit
+    EIP1271 = "eip1271"  # EVM contract wallet (a Safe): isValidSignature at the snapshot block
 
 
 def ownership_message(snapshot_id: str, exchange: str, address: str) -> str:
@@ -69,6 +70,7 @@ class Snapshot:
 class OwnershipResult:
     ok: bool
     reason: str            # why it is (not) proven; shown to the auditor
+    at_snapshot: bool = False   # offline checks passed; the chain at the snapshot decides (EIP-1271)
 
 
 @dataclass

@@ -11,7 +11,8 @@ import pytest
 from fixtures.liabilities import run_por
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-COMMANDS = ["publish", "prove", "verify-inclusion", "verify-tree", "reserves", "audit", "history", "demo"]
+COMMANDS = ["publish", "prove", "verify-inclusion", "verify-tree", "reserves", "audit", "history", "demo", "anchor",
+            "snapshot", "sign-wallets"]
 
 
 def readme_usage(command: str) -> str:
@@ -53,6 +54,11 @@ def test_every_option_of_every_command_is_in_its_readme_usage_line(command):
     arguments = re.search(rf"usage: por {command} \[OPTIONS\](.*)", help_text(command))[1].split()
     for argument in arguments:
         assert argument in usage.split(), (command, argument, usage)
+
+
+def test_every_command_is_in_the_readme_table():
+    listed = re.findall(r"^  ([a-z][a-z-]+)  ", help_text(None).split("Commands:", 1)[1].split("\n\n", 1)[0], re.M)
+    assert listed and sorted(listed) == sorted(COMMANDS), listed
 
 
 def test_the_global_options_are_in_the_readme():

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 import por
-from por.cli import audit, demo, history, liabilities, reserves
+from por.cli import anchor, audit, demo, history, liabilities, reserves, snapshot
 from por.errors import UsageError
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ def _root(
     """Proof of reserves."""
 
 
-for _group in (liabilities, reserves, audit, history, demo):
+for _group in (liabilities, anchor, reserves, snapshot, audit, history, demo):
     _group.register(app, PorCommand)
 
 

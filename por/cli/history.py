@@ -35,6 +35,10 @@ def history(
                                                  "HTML report with a plot of the totals.")] = None,
     trees: Annotated[bool, typer.Option("--trees/--no-trees", help="Check each folder's tree file digest and "
                                                                    "root against its commitment.")] = True,
+    anchor: Annotated[bool, typer.Option("--anchor", help="Check on chain that every period's commitment is "
+                                         "the one anchored for it, and the only one (needs --config).")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for "
+                                                   "--anchor.")] = None,
     json_out: output.JsonOut = False,
     quiet: output.Quiet = False,
 ) -> int:
@@ -42,11 +46,20 @@ def history(
     from por.publication.verify import verify_chain
 
     pinned = _pinned_key(signer)
+    if anchor != (config is not None):
+        raise InputError("--anchor and --config chains.toml go together", field="--anchor" if config else "--config")
+    chains = None
+    if config is not None:
+        from por.reserves.inputs import load_chains_config
+
+        chains = load_chains_config(config)
     if html:
         from por.atomic import check_output_file
 
         check_output_file(html, "--html")
     report = verify_chain(folders, pinned, trees=trees)
+    if chains is not None:
+        _check_anchors(report, chains, pinned)
     if html:
         from por.atomic import write_text
         from por.publication.history_html import render_history
@@ -57,6 +70,19 @@ def history(
     elif not (quiet and report.verified):
         print_chain(report, html, quiet=quiet)
     return 0 if report.verified else 1
+
+
+def _check_anchors(report, chains, pinned: str | None) -> None:
+    """Every period: its commitment is the one anchored for its snapshot id, and no other is."""
+    from por.publication.anchor import check_anchors
+
+    notes: set[str] = set()
+    for period in report.periods:
+        result = check_anchors(period.doc, period.commitment.snapshot_id, chains, pinned=pinned)
+        report.findings.extend(f"{period.place}: {problem}" for problem in result.problems)
+        report.notes.extend(f"{period.place}: {what}" for what in result.checked)
+        notes.update(result.notes)
+    report.notes.extend(sorted(notes))
 
 
 def _pinned_key(signer: str | None) -> str | None:

@@ -85,6 +85,11 @@ def publish(
                                                 "here.")] = None,
     workers: Annotated[Optional[int], typer.Option(metavar="N", help="Worker processes for `--dask local` "
                                                    "(default: one per CPU).", min=1)] = None,
+    anchor: Annotated[Optional[str], typer.Option("--anchor", metavar="CHAIN", help="Then record the signed "
+                                                  "commitment's digest on this EVM chain (its anchor_registry) "
+                                                  "and write anchor.json.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for "
+                                                   "--anchor.")] = None,
     quiet: Quiet = False,
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
@@ -101,13 +106,19 @@ def publish(
         snapshot_time = utc_time(snapshot_time, "--snapshot-time")
     if split < 1 or split > 64:
         raise InputError("must be between 1 and 64", field="--split")
+    from por.cli.anchor import check_publish_options, record_anchor
+
+    anchor_config = check_publish_options(anchor, config, sign_key)
     replace = not_a_publication if force else False
     check_output_folder(out, replaceable=replace or None)
     check_not_inside(out, {"CUSTOMERS": customers, "--assets": assets, "--sign-key": sign_key,
-                           "--previous": previous})
+                           "--previous": previous, "--config": config})
     with claim_folder(out, replace=replace):
-        return _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key,
+        code = _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key,
                         previous, dask, workers, quiet)
+        if anchor is not None and config is not None and sign_key is not None:
+            record_anchor(out, anchor, config, sign_key, quiet=quiet, chains=anchor_config)
+        return code
 
 
 def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key, previous,
@@ -250,7 +261,10 @@ def verify_inclusion(
                                                               "(repeat for each asset).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="The audit's asset list "
                                                    "(zk formats: cex_config.json or config.json, with "
-                                                   "CexAssetsInfo).")] = None,
+                                                   "CexAssetsInfo); with --anchor: chains.toml.")] = None,
+    anchor: Annotated[bool, typer.Option("--anchor", help="Check on chain that the commitment is the one "
+                                         "anchored for its period, and the only one (needs --commitment and "
+                                         "--config chains.toml).")] = False,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:
@@ -269,6 +283,11 @@ def verify_inclusion(
     if (customer.nonce is not None or customer.balances or config) and (len(proofs) > 1 or len(commitments) > 1):
         raise InputError("--nonce, --balance and --config check one file: verify each on its own",
                          field="--config" if config else "--nonce")
+    chains_toml, config = (config, None) if anchor else (None, config)
+    if anchor and (len(proofs) > 1 or len(commitments) != 1):
+        raise InputError("--anchor checks one period: one proof and its --commitment", field="--anchor")
+    if anchor and chains_toml is None:
+        raise InputError("--anchor needs --config chains.toml (providers and anchor_registry)", field="--config")
     if len(proofs) > 1 or len(commitments) > 1:
         return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
                               json_out=json_out, quiet=quiet, account=account)
@@ -282,6 +301,9 @@ def verify_inclusion(
     if kind == "por":                       # a foreign format checks --account itself, or refuses it
         check_account(verdict, account, kind)
     signature_facts(verdict, commitment, pinned_key, doc=doc)
+    if anchor:
+        from por.cli.anchor import verify_anchor
+        verify_anchor(verdict, commitment, doc, chains_toml, pinned_key)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"

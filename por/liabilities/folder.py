@@ -16,15 +16,16 @@ COMMITMENT_FILE = "commitment.json"
 TREE_FILE = "tree.bin"
 SECRETS_FILE = "private/secrets.jsonl"
 PAGE_FILE = "verify.html"        # written by por.publication.attestation, through publish's extra_files hook
-PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, "private"}
+ANCHOR_FILE = "anchor.json"      # written by por.publication.anchor after the commitment is recorded on chain
+PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, ANCHOR_FILE, "private"}
 
 
 def not_a_publication(folder: Path) -> str:
     """Why `folder` is not a por publication ("" when it is one, the only kind --force replaces).
 
     A publication is what `publish` writes and nothing else: a commitment.json that parses as a
-    por commitment, tree.bin, verify.html and private/secrets.jsonl (any of the last three may
-    have been moved away). A folder holding anything else holds something of the user's.
+    por commitment, tree.bin, verify.html, private/secrets.jsonl (any of these three may have
+    been moved away) and, once anchored, anchor.json. A folder holding anything else holds something of the user's.
     """
     try:
         entries = sorted(os.listdir(folder))

@@ -70,7 +70,7 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
     try:
         scheme = Scheme(row["scheme"].strip().lower())
     except ValueError:
-        raise bad("scheme", f"{row['scheme'][:20]!r} must be eip191, bip137 or bip322") from None
+        raise bad("scheme", f"{row['scheme'][:20]!r} must be one of {', '.join(s.value for s in Scheme)}") from None
     signatures = tuple(s.strip() for s in row["signature"].split("|") if s.strip())
     if not signatures:
         raise bad("signature", "missing")

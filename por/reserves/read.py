@@ -207,6 +207,7 @@ async def _read_chain(chain: str, plan: ReservesPlan, make_adapter: MakeAdapter 
             raise ProviderError(f"{chain}", f"block at height {target.height} is {block_hash}, the snapshot says "
                                 f"{target.block_hash}: provider on another fork, or a wrong snapshot file")
         await _read_balances(chain, adapter, target.height, chain_rows)
+        await _ownership_at_snapshot(adapter, target.height, chain_rows)
     if progress:
         progress(len(chain_rows))
 
@@ -226,3 +227,13 @@ async def _read_balances(chain: str, adapter: ChainAdapter, height: int,
             raise ProviderError(reading.provider or chain, "answered for another address or height",
                                 address=query.address)
         row.amount, row.height, row.provider = reading.amount, reading.height, reading.provider
+
+
+async def _ownership_at_snapshot(adapter: ChainAdapter, height: int,
+                                 chain_rows: list[tuple[AddressReserve, BalanceQuery]]) -> None:
+    """Proofs only the chain can decide (EIP-1271 contract wallets), asked at the snapshot block."""
+    pending = [row for row, _ in chain_rows if row.ownership.at_snapshot]
+    if pending:
+        results = await adapter.ownership_at([row.wallet for row in pending], height)
+        for row, result in zip(pending, results, strict=True):
+            row.ownership = result
