@@ -10,6 +10,7 @@ file); what is judged is the parsed value.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -41,19 +42,28 @@ def _integer(text: str) -> int:
     return int(text)
 
 
+def _number(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise InputError(f"number {text[:40]} is out of range")
+    return value
+
+
 def decode(raw: bytes, source: str | None) -> str:
     """UTF-8 text, a leading byte order mark dropped (editors on Windows add one)."""
+    bom = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
+        return bytes(raw[bom:]).decode("utf-8")
+    except UnicodeDecodeError as exc:              # the offset in the file, counted from 0
+        raise InputError(f"not UTF-8 text (byte {exc.start + bom})", file=source) from None
 
 
 def loads(text: str | bytes, source: str | None) -> Any:
     """One JSON value: bytes must be UTF-8 (a byte order mark allowed), as must a string's start."""
     text = decode(text, source) if isinstance(text, (bytes, bytearray)) else text.removeprefix("\ufeff")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_integer)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_integer,
+                          parse_float=_number)
     except InputError as exc:
         raise exc.at(file=source) from None
     except json.JSONDecodeError as exc:

@@ -266,10 +266,16 @@ def test_the_layout_is_not_the_proof_the_value_is(publication):
     ('{"a": NaN}', "NaN is not allowed"),
     ('{"a": 1}\n{"a": 1}', "invalid JSON"),
     ('\ufeff\ufeff{"a": 1}', "invalid JSON"),          # one byte order mark, not two
+    ('{"a": 1e400}', "number 1e400 is out of range"),
 ])
 def test_strict_reading_refuses_a_value_spelled_two_ways(text, reason):
     with pytest.raises(InputError, match=reason):
         loads(text.encode(), "p")
+
+
+def test_a_bad_byte_is_named_by_its_offset_in_the_file():
+    with pytest.raises(InputError, match=r"not UTF-8 text \(byte 10\)"):
+        loads(b'\xef\xbb\xbf{"a": "\xff"}', "p")
 
 
 def test_a_value_not_spelled_as_por_spells_it_is_named(publication):

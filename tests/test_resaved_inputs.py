@@ -66,7 +66,8 @@ def test_strict_stays_strict_in_a_resaved_proof(publication):
                          ("zero", text.replace('"piece": 0', '"piece": -0', 1))):
         assert edited != text, name
         (tmp / f"{name}.json").write_bytes(b"\xef\xbb\xbf" + edited.encode())
-        code, out, _ = run_por("verify-inclusion", tmp / f"{name}.json", "--commitment", tmp / "pub" / "commitment.json")
+        code, out, _ = run_por("verify-inclusion", tmp / f"{name}.json",
+                               "--commitment", tmp / "pub" / "commitment.json")
         assert code == 1 and ("duplicate key" in out or "-0 is not a canonical integer" in out), out
 
 
