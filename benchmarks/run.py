@@ -11,7 +11,12 @@ Not a test. Run: `.venv/bin/python benchmarks/run.py [--accounts N] [--assets A]
 3. one `por verify-inclusion` from the shell, interpreter start included, and the imports it pays;
 4. the same publication on a local Dask cluster of 2 worker processes: same root, speedup;
 5. benchmarks/reserves.py (batched vs sequential balance reads on a hardhat node), if present;
-6. the last 10M-account run of benchmarks/scale.py (benchmarks/SCALE.md), if present.
+6. the last 10M-account run of benchmarks/scale.py (benchmarks/SCALE.md), if present;
+7. the physical limit: `openssl speed -evp sha256 -bytes N -multi CPUs` at the real preimage sizes
+   (user hash, leaf, inner node), and publish and verify-tree as a ratio to it;
+8. start-up: `por verify-inclusion` from the shell against a bare `python -c pass`, same run;
+9. `publish --jobs CPUs` against `--jobs 1` (same bytes); benchmarks/PROVE_ALL.md, if present.
+Every row carries the load average when it was measured: the machine is shared.
 Each timing is the best of R runs (wall clock; CPU time beside it): other processes share the
 machine, and the best run is the one they disturbed least. Ratios divide numbers of this run only.
 """
@@ -90,6 +95,26 @@ def baseline(folder: Path, asset_count: int, inner_from: int, repeat: int):
     return (hash_s, hash_cpu, len(pre)), (inner_s, inner_cpu, len(inner))
 
 
+def openssl_rate(size: int, processes: int) -> float:
+    """SHA-256 messages per second of `size` bytes, all CPUs: `openssl speed -evp sha256 -multi`."""
+    done = subprocess.run(["openssl", "speed", "-evp", "sha256", "-bytes", str(size), "-multi", str(processes),
+                           "-seconds", "2"], capture_output=True, text=True, timeout=120)
+    m = re.search(r"^sha256\s+([\d.]+)k", done.stdout, re.M)
+    if not m:
+        raise SystemExit(f"openssl speed gave no sha256 line: {done.stdout[-300:]}{done.stderr[-300:]}")
+    return float(m.group(1)) * 1000 / size
+
+
+def preimage_sizes(folder: Path, asset_count: int) -> dict[int, int]:
+    """How many preimages of each size the tree hashed (user hashes, leaves, inner nodes, padding)."""
+    from collections import Counter
+
+    from tree import preimages
+
+    pre, _ = preimages(folder, asset_count)
+    return dict(Counter(len(p) for p in pre))
+
+
 def shell_ms(args: list[str], runs: int) -> tuple[float, float]:
     """(min, median) wall ms of a command run from the shell."""
     times = []
@@ -113,6 +138,17 @@ def import_costs(args: list[str], top: int = 6) -> list[tuple[str, float]]:
     return sorted(costs, key=lambda c: -c[1])[:top]
 
 
+class Rows(list):
+    """Result rows, each with the load average at the moment it was measured."""
+
+    def append(self, row) -> None:
+        super().append((*row, load_text()))
+
+    def extend(self, rows) -> None:
+        for row in rows:
+            self.append(row)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
@@ -133,7 +169,7 @@ def main() -> None:
     from por.liabilities.treefile import verify_tree_file
     from por.strictjson import load_file
 
-    rows: list[tuple[str, str, str, str]] = []          # what, measured, limit, ratio / target
+    rows = Rows()                                         # what, measured, limit, ratio / target (+ load)
     notes: list[str] = []
     load_before = load_text()
     tmp = Path(tempfile.mkdtemp(prefix="por-bench-"))
@@ -171,6 +207,19 @@ def main() -> None:
                      f"{ver_s:.2f} s (CPU {ver_cpu:.2f})", f"hashlib alone over the same {inner_count:,} inner-node "
                      f"preimages: {inner_s:.2f} s (CPU {inner_cpu:.2f})",
                      f"**{ver_s / inner_s:.2f}x** (target <= 2x)"))
+        print("openssl speed ...", flush=True)
+        sizes = preimage_sizes(folder, a)
+        inner_size = max(sizes)
+        cpus = os.cpu_count() or 1
+        rates = {size: openssl_rate(size, cpus) for size in sorted(sizes)}
+        limit_s = sum(count / rates[size] for size, count in sizes.items())
+        inner_limit_s = inner_count / rates[inner_size]
+        rows.append((f"the physical limit: OpenSSL SHA-256 on all {cpus} CPUs at the real preimage sizes ("
+                     + ", ".join(f"{size} B: {rates[size] / 1e6:.2f} M/s" for size in sorted(rates)) + ")",
+                     f"publish's {total_pre:,} preimages: {limit_s:.3f} s; verify-tree's {inner_count:,}: "
+                     f"{inner_limit_s:.3f} s", f"publish {pub_s:.2f} s, verify-tree {ver_s:.2f} s",
+                     f"**{pub_s / limit_s:.1f}x** publish, **{ver_s / inner_limit_s:.1f}x** verify-tree "
+                     f"(hashlib alone: {hash_s / limit_s:.1f}x, {inner_s / inner_limit_s:.1f}x)"))
         cli_s, _ = shell_ms([POR, "verify-tree", str(tree_path), "--commitment", str(folder / "commitment.json")], 1)
         notes.append(f"`por verify-tree` of the same tree from the shell: {cli_s / 1000:.2f} s.")
 
@@ -182,12 +231,21 @@ def main() -> None:
         rows.append(("`por verify-inclusion PROOF --commitment FILE` from the shell (15 runs)",
                      f"{best_ms:.0f} ms best, {median_ms:.0f} ms median", "",
                      f"**{best_ms:.0f} ms** (target < 300 ms)"))
-        start_ms, _ = shell_ms([PY, "-c", "pass"], 15)
+        start_ms, start_median = shell_ms([PY, "-c", "pass"], 15)
+        rows.append(("start-up: that `por verify-inclusion` against a bare `python -c pass` (15 runs each)",
+                     f"{median_ms:.0f} ms median", f"{start_median:.0f} ms median",
+                     f"**{median_ms / start_median:.1f}x** (target <= 3x)"))
         costs = import_costs(command)
         notes.append(f"Interpreter start alone: {start_ms:.0f} ms. Largest imports of `verify-inclusion` "
                      f"(`python -X importtime`, cumulative): "
                      + ", ".join(f"{name} {ms:.0f} ms" for name, ms in costs) + ".")
 
+        print("publish --jobs ...", flush=True)
+        one_s, _, one = best_of(args.repeat, lambda: do_publish(jobs=1))
+        all_s, _, every = best_of(args.repeat, lambda: do_publish(jobs=os.cpu_count()))
+        rows.append((f"publish --jobs {os.cpu_count()} (worker processes, no Dask) against --jobs 1",
+                     f"{all_s:.2f} s", f"{one_s:.2f} s", f"**{one_s / all_s:.2f}x** faster; same root and tree.bin "
+                     f"sha256: {one.root == every.root and one.tree_sha256 == every.tree_sha256}"))
         if not args.no_dask:
             rows.extend(dask_rows(do_publish, pub_s, commitment, notes, args.repeat))
         if not args.no_reserves and (HERE / "reserves.py").exists():
@@ -195,6 +253,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     write_results(args.out, machine(), rows, notes, load_before, load_text())
+    print_ratios(rows)
 
 
 def dask_rows(do_publish, local_s: float, local, notes: list[str], repeat: int) -> list[tuple[str, str, str, str]]:
@@ -250,16 +309,24 @@ def write_results(path: Path, env: dict[str, str], rows, notes, load_before: str
     lines += [f"- {k}: {v}" for k, v in env.items()]
     lines += [f"- load average (1, 5, 15 min) at start: {load_before}; at end: {load_after} "
               "(other processes shared these CPUs)", "", "## Results", "",
-              "| what | measured | compared with | ratio |", "|---|---|---|---|"]
-    lines += [f"| {what} | {got} | {limit} | {ratio} |" for what, got, limit, ratio in rows]
+              "| what | measured | compared with | ratio | load avg (1, 5, 15 min) |", "|---|---|---|---|---|"]
+    lines += [f"| {what} | {got} | {limit} | {ratio} | {load} |" for what, got, limit, ratio, load in rows]
     lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
-    scale = HERE / "SCALE.md"
-    if scale.exists():
-        lines += ["", scale.read_text().strip()]
+    for extra in (HERE / "PROVE_ALL.md", HERE / "SCALE.md"):
+        if extra.exists():
+            lines += ["", extra.read_text().strip()]
     text = "\n".join(lines) + "\n"
     path.write_text(text)
     print()
     print(text)
+
+
+def print_ratios(rows) -> None:
+    """Every ratio of this run, one per line (what `make bench` ends with)."""
+    print("ratios of this run:")
+    for what, _, _, ratio, load in rows:
+        if ratio:
+            print(f"  {ratio.replace('**', '')}  <- {what.split(':')[0][:70]} (load {load})")
 
 
 if __name__ == "__main__":

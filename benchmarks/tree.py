@@ -76,6 +76,7 @@ def preimages(folder: Path, asset_count: int) -> tuple[list[bytes], list[bytes]]
         offset += size * width
     leaf_count = header["leaf_count"]
     user_pre, user_of_leaf, piece_of_leaf = [], [None] * leaf_count, [0] * leaf_count
+    count_of_leaf = [1] * leaf_count
     with open(folder / SECRETS_FILE, encoding="utf-8") as handle:
         handle.readline()
         for line in handle:
@@ -85,9 +86,10 @@ def preimages(folder: Path, asset_count: int) -> tuple[list[bytes], list[bytes]]
             digest = hashlib.sha256(pre).digest()
             for piece, index in enumerate(entry["leaves"]):
                 user_of_leaf[index], piece_of_leaf[index] = digest, piece
+                count_of_leaf[index] = len(entry["leaves"])
     leaves = levels[0]
-    pre = [bytes([TAG_LEAF, 0]) + user_of_leaf[i] + piece_of_leaf[i].to_bytes(4, "big")
-           + leaves[i, HASH_BYTES:].tobytes() for i in range(leaf_count)]
+    pre = [bytes([TAG_LEAF, 0]) + user_of_leaf[i] + piece_of_leaf[i].to_bytes(4, "big")    # format 2: piece, count
+           + count_of_leaf[i].to_bytes(4, "big") + leaves[i, HASH_BYTES:].tobytes() for i in range(leaf_count)]
     expected = [leaves[i, :HASH_BYTES].tobytes() for i in range(leaf_count)]
     for height in range(1, len(sizes)):
         below = levels[height - 1]

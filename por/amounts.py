@@ -11,15 +11,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from por.errors import InputError
-from por.text import read_bounded
+from por.errors import MAX_REPORTED_ROWS, InputError, InputErrors
+from por.text import CappedReader, bounded_lines, open_input
 
 # Sums in the tree are unsigned 128-bit: enough for any real supply in base
 # units (1e9 ETH in wei is ~2^90), small enough to hash cheaply. A sum that
 # overflows is an error, never a wrap-around.
 AMOUNT_BYTES = 16
 MAX_UNITS = (1 << (8 * AMOUNT_BYTES)) - 1
-MAX_ASSET_TABLE_BYTES = 1 << 20       # an `asset,decimals` table: a few thousand lines at most
+MAX_ASSET_TABLE_BYTES = 64 << 20      # an `asset,decimals` table: millions of lines, read as they stream
 
 # Decimals of the common assets, as their chains count base units.
 BUILTIN_DECIMALS: dict[str, int] = {
@@ -102,27 +102,42 @@ class AssetTable:
         return Asset(symbol, self.decimals(symbol))
 
     def extend_from_file(self, path: str | Path) -> AssetTable:
-        """Reads `asset,decimals` lines (CSV, header optional) and adds or overrides."""
-        path = Path(path)
-        raw = read_bounded(path, MAX_ASSET_TABLE_BYTES, " for an asset table", empty_ok=True)
-        try:
-            lines = raw.decode("utf-8-sig").splitlines()
-        except UnicodeDecodeError:
-            raise InputError("cannot read asset table: not UTF-8 text", file=str(path)) from None
-        for number, text in enumerate(lines, 1):
-            line = text.strip()
-            if not line or line.startswith("#") or line.lower().replace(" ", "") == "asset,decimals":
-                continue
-            parts = [p.strip() for p in line.split(",")]
-            if len(parts) != 2:
-                raise InputError("expected `asset,decimals`", file=str(path), line=number)
-            symbol, dec = parts
-            check_asset_symbol(symbol, file=str(path), line=number)
-            if not dec.isdigit() or int(dec) > 36:
-                raise InputError(f"decimals {dec!r} must be an integer 0..36",
-                                 file=str(path), line=number, field="decimals")
-            self._decimals[symbol] = int(dec)
+        """Reads `asset,decimals` lines (CSV, header optional) and adds or overrides. Streamed, one
+        dictionary entry a line, so a table of any size is read in time linear in its size; up to
+        MAX_REPORTED_ROWS bad lines are named in one run."""
+        source = str(path)
+        errors: list[InputError] = []
+        bad = 0
+        with open_input(path) as handle:
+            capped = CappedReader(handle, MAX_ASSET_TABLE_BYTES, source, " for an asset table")
+            for number, text in enumerate(bounded_lines(capped, source, 4096), 1):
+                line = text.strip()
+                if not line or line.startswith("#") or line.lower().replace(" ", "") == "asset,decimals":
+                    continue
+                try:
+                    symbol, decimals = _asset_line(line)
+                except InputError as exc:
+                    bad += 1
+                    if len(errors) < MAX_REPORTED_ROWS:
+                        errors.append(exc.at(file=source, line=number))
+                    continue
+                self._decimals[symbol] = decimals
+        if bad:
+            raise errors[0] if bad == 1 else InputErrors(errors, bad)
         return self
+
+
+def _asset_line(line: str) -> tuple[str, int]:
+    parts = [p.strip() for p in line.split(",")]
+    if len(parts) != 2:
+        hint = " (the table is separated by semicolons: use a comma)" if ";" in line else \
+            " (the table is separated by tabs: use a comma)" if "\t" in line else ""
+        raise InputError(f"expected `asset,decimals`{hint}")
+    symbol, dec = parts
+    check_asset_symbol(symbol)
+    if not dec.isascii() or not dec.isdigit() or int(dec) > 36:
+        raise InputError(f"decimals {dec!r} must be an integer 0..36", field="decimals")
+    return symbol, int(dec)
 
 
 def check_asset_symbol(symbol: str, *, file: str | None = None, line: int | None = None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+MAX_REPORTED_ROWS = 20          # bad rows of one input named in one run; the rest are counted
 
 
 class PorError(Exception):
@@ -56,6 +57,23 @@ class InputError(PorError):
         if outer and inner:
             return f"{outer}.{inner}" if not inner.startswith("[") else f"{outer}{inner}"
         return outer or inner
+
+
+class InputErrors(InputError):
+    """Several bad rows of one file, named in one run (each `file:line: field: reason`), so a
+    user fixes them all at once; `total` counts the ones not named. Reads as its first error."""
+
+    def __init__(self, errors: list[InputError], total: int) -> None:
+        first = errors[0]
+        super().__init__(first.reason, file=first.file, line=first.line, field=first.field)
+        self.errors = list(errors)
+        self.total = max(total, len(errors))
+
+    def lines(self) -> list[str]:
+        out = [error.location_text() for error in self.errors]
+        if self.total > len(self.errors):
+            out.append(f"and {self.total - len(self.errors)} more bad rows (fix these and run again)")
+        return out
 
 
 class UsageError(PorError):

@@ -1,12 +1,16 @@
 """Strict JSON reading: one meaning per document, every error names its field.
 
-Duplicate keys, NaN, floats where strings are required and oversized
+Duplicate keys, NaN, `-0`, floats where strings are required and oversized
 documents are refused, because two readers must never see two documents.
+The layout is not the document: a UTF-8 byte order mark, CRLF line ends and
+any JSON white space are read as the same value (a re-saved file is the same
+file); what is judged is the parsed value.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -32,9 +36,34 @@ def _no_constant(name: str) -> Any:
     raise InputError(f"{name} is not allowed")
 
 
-def loads(text: str | bytes, source: str) -> Any:
+def _integer(text: str) -> int:
+    if text == "-0":
+        raise InputError("-0 is not a canonical integer (write 0)")
+    return int(text)
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise InputError(f"number {text[:40]} is out of range")
+    return value
+
+
+def decode(raw: bytes, source: str | None) -> str:
+    """UTF-8 text, a leading byte order mark dropped (editors on Windows add one)."""
+    bom = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return bytes(raw[bom:]).decode("utf-8")
+    except UnicodeDecodeError as exc:              # the offset in the file, counted from 0
+        raise InputError(f"not UTF-8 text (byte {exc.start + bom})", file=source) from None
+
+
+def loads(text: str | bytes, source: str | None) -> Any:
+    """One JSON value: bytes must be UTF-8 (a byte order mark allowed), as must a string's start."""
+    text = decode(text, source) if isinstance(text, (bytes, bytearray)) else text.removeprefix("\ufeff")
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_integer,
+                          parse_float=_number)
     except InputError as exc:
         raise exc.at(file=source) from None
     except json.JSONDecodeError as exc:
@@ -45,12 +74,7 @@ def loads(text: str | bytes, source: str) -> Any:
 
 def load_file(path: str | Path, limit: int = MAX_DOCUMENT_BYTES, what: str = "") -> Any:
     path = Path(path)
-    raw = read_bounded(path, limit, what)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=str(path)) from None
-    return loads(text, str(path))
+    return loads(read_bounded(path, limit, what), str(path))
 
 
 class Fields:
@@ -73,7 +97,7 @@ class Fields:
             return f"{self.path}[{key}]"
         return f"{self.path}.{key}" if self.path else key
 
-    def only(self, *allowed: str) -> "Fields":
+    def only(self, *allowed: str) -> Fields:
         extra = sorted(set(self.data) - set(allowed))
         if extra:
             raise self.error(extra[0], "unknown field")
@@ -116,11 +140,11 @@ class Fields:
             raise self.error(key, f"expected {2 * nbytes} lower-case hex digits")
         return bytes.fromhex(value)
 
-    def obj(self, key: str, *, optional: bool = False) -> "Fields":
+    def obj(self, key: str, *, optional: bool = False) -> Fields:
         value = self.get(key, dict, optional=optional)
         return None if value is None else Fields(value, self.source, self._at(key))
 
-    def objects(self, key: str, *, max_items: int = 10_000_000) -> list["Fields"]:
+    def objects(self, key: str, *, max_items: int = 10_000_000) -> list[Fields]:
         items = self.get(key, list)
         if len(items) > max_items:
             raise self.error(key, f"more than {max_items} items")

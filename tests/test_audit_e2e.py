@@ -189,7 +189,11 @@ def test_html_reports_render_in_chromium_with_the_verdict_first(chains, publicat
         assert verdict.is_visible()
         box = verdict.bounding_box()
         assert box["y"] < 100                      # the verdict is the first thing on the page
-        outcomes[name] = verdict.locator("h1").inner_text()
+        outcomes[name] = verdict.locator("h1").inner_text().split()[0]      # "FAIL 不適合": English first
+        chains_read = page.locator("#chains").inner_text()
+        for info in report["chains"].values():
+            assert info["providers"] and all(p in chains_read for p in info["providers"])
+            assert f"{info['height']:,}" in chains_read and info["block_hash"] in chains_read
         assert page.locator("svg[aria-label='coverage per asset'] rect").count() == len(report["assets"])
         assert page.evaluate("document.querySelectorAll('script, link[rel=stylesheet], img').length") == 0
         page.screenshot(path=str(screenshot_dir / f"audit-{name}.png"), full_page=True)

@@ -62,7 +62,7 @@ DEVICE_AS = {
     "proof": (["verify-inclusion", ZERO, "--commitment", "commitment.json"], "over the 67108864 limit"),
     "commitment": (["verify-inclusion", "proof.json", "--commitment", ZERO], "over the 16777216 limit"),
     "commitment_of_a_tree": (["verify-tree", "tree.bin", "--commitment", ZERO], "over the 16777216 limit"),
-    "assets": (["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--assets", ZERO], "over the 1048576 limit"),
+    "assets": (["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--assets", ZERO], "line longer than 4096 bytes"),
     "sign_key": (["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--sign-key", ZERO], "over the 4096 limit"),
     "customers": (["publish", "--exchange", "Ex", ZERO, "--out", "out"], "line longer than 65536 bytes"),
     "tree": (["verify-tree", ZERO], "not a regular file"),

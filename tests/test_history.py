@@ -17,7 +17,8 @@ from fixtures.sample import write_customers
 from fixtures.signatures import high_s_twin
 from por import signing
 from por.amounts import BUILTIN_DECIMALS, format_amount, parse_amount
-from por.publication.attestation import verifier_page
+from por.audit.report_style import grouped
+from por.publication.attestation import publication_page, verifier_page
 
 KEY, OTHER = "5a" * 32, "a5" * 32
 ADDRESS = Account.from_key(bytes.fromhex(KEY)).address
@@ -87,8 +88,10 @@ def test_publications_link_sign_and_carry_the_verifier_page(chain):
         assert doc["previous"] == {"snapshot_id": before["snapshot_id"], "sha256": before["signature"]["digest"]}
         assert before["signature"]["digest"] == signing.digest_hex(before)
     assert all(d["signature"]["signer"] == ADDRESS for d in docs)
-    for i in (1, 2, 3):
-        assert (chain / f"p{i}" / "verify.html").read_bytes() == verifier_page()
+    for i in (1, 2, 3):          # the page with this period's commitment.json embedded, as published
+        page = (chain / f"p{i}" / "verify.html").read_bytes()
+        assert page == publication_page((chain / f"p{i}" / "commitment.json").read_text(encoding="utf-8"))
+        assert page != verifier_page() and len(page) > len(verifier_page())
 
 
 @pytest.mark.parametrize("args, message", [
@@ -233,8 +236,9 @@ def test_history_html_is_self_contained_plots_totals_and_escapes_every_value(cha
     assert page.count("<svg") == len(doc["totals"]) and "<script" not in page
     assert "http://" not in page and "https:" not in page
     for i in (1, 2):
-        for amount in csv_totals(chain / f"p{i}.csv").values():
-            assert f">{amount}<" in page
+        for asset, amount in csv_totals(chain / f"p{i}.csv").items():
+            assert f"title='{amount} {asset}'" in page           # exact in the title, grouped on the page
+            assert grouped(amount)[0] in page
 
 
 # --- verify-inclusion / verify-tree with keys and periods ------------------------------

@@ -25,8 +25,9 @@ from fixtures.vectors import SETS, load_vectors, publication_inputs
 from por.amounts import MAX_UNITS, Asset, format_amount
 from por.errors import InputError
 from por.liabilities.book import Liabilities
+from por.liabilities.check import verify_proof_document
 from por.liabilities.inclusion import verify_inclusion
-from por.liabilities.porjson import Commitment, canonical_difference, dumps, parse_commitment, parse_proof
+from por.liabilities.porjson import Commitment, dumps, parse_commitment, parse_proof, value_difference
 from por.liabilities.prove import cut_proof
 from por.liabilities.publish import publish
 from por.strictjson import load_file, loads
@@ -72,8 +73,9 @@ def test_every_account_verifies_with_its_exact_balances(seed, accounts, assets, 
         for i, account in enumerate(book.account_ids):
             proof = cut_proof(Path(tmp) / "pub", account)
             text = dumps(proof.to_json())
-            parsed = parse_proof(loads(text, "p"), "p")              # what a customer receives
-            assert canonical_difference(text, parsed) is None
+            value = loads(text, "p")
+            parsed = parse_proof(value, "p")                          # what a customer receives
+            assert value_difference(value, parsed) is None
             verdict = verify_inclusion(parsed, commitment=commitment)
             assert verdict.ok, (account, verdict.reasons)
             assert verify_inclusion(parsed, root=commitment.root).ok
@@ -236,13 +238,57 @@ def test_malformed_documents_are_input_errors_naming_the_field(publication, edit
         parse_proof(doc, "p")
 
 
-def test_canonical_text_is_required_byte_for_byte(publication):
-    doc = doc_of(publication)
+def layouts(doc: dict[str, Any]) -> list[bytes]:
+    """The same value saved as editors and tools save it: other indentation, CRLF, a byte
+    order mark, keys in another order, ASCII escapes, no final newline, all on one line."""
     text = dumps(doc)
-    proof = parse_proof(json.loads(text), "p")
-    assert canonical_difference(text, proof) is None
-    for edited in (text.replace("  ", "\t", 1), text.rstrip("\n"), json.dumps(doc), text + " "):
-        assert canonical_difference(edited, parse_proof(json.loads(edited), "p"))
+    return [text.encode(), text.replace("\n", "\r\n").encode(), b"\xef\xbb\xbf" + text.encode(),
+            json.dumps(doc, indent=4, sort_keys=True, ensure_ascii=True).encode(), text.rstrip("\n").encode(),
+            json.dumps(doc, separators=(",", ":")).encode(), text.replace("  ", "\t").encode(),
+            b"\xef\xbb\xbf" + json.dumps(dict(reversed(list(doc.items()))), indent=1).replace("\n", "\r\n").encode()
+            + b"\r\n\r\n"]
+
+
+def test_the_layout_is_not_the_proof_the_value_is(publication):
+    """A proof re-saved (CRLF, BOM, re-indented, keys reordered) is the same proof."""
+    commitment = publication[2]
+    doc = doc_of(publication)
+    for raw in layouts(doc):
+        value = loads(raw, "p")
+        assert value == doc and value_difference(value, parse_proof(value, "p")) is None
+        verdict = verify_proof_document("por", raw, Path("p.json"), commitment, None, None)
+        assert verdict.ok and verdict.verified, (raw[:80], verdict.reasons)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ('{"index": -0}', "-0 is not a canonical integer"),
+    ('{"a": 1, "a": 1}', "duplicate key 'a'"),
+    ('{"a": NaN}', "NaN is not allowed"),
+    ('{"a": 1}\n{"a": 1}', "invalid JSON"),
+    ('\ufeff\ufeff{"a": 1}', "invalid JSON"),          # one byte order mark, not two
+    ('{"a": 1e400}', "number 1e400 is out of range"),
+])
+def test_strict_reading_refuses_a_value_spelled_two_ways(text, reason):
+    with pytest.raises(InputError, match=reason):
+        loads(text.encode(), "p")
+
+
+def test_a_bad_byte_is_named_by_its_offset_in_the_file():
+    with pytest.raises(InputError, match=r"not UTF-8 text \(byte 10\)"):
+        loads(b'\xef\xbb\xbf{"a": "\xff"}', "p")
+
+
+def test_a_value_not_spelled_as_por_spells_it_is_named(publication):
+    """What the parser would accept but por never writes is named by its field."""
+    doc = doc_of(publication)
+    proof = parse_proof(doc, "p")
+    edited = copy.deepcopy(doc)
+    edited["leaves"][0]["path"][0]["hash"] = "x"
+    assert value_difference(edited, proof) == "leaves[0].path[0].hash: 'x' is not how por writes this value " \
+        f"({doc['leaves'][0]['path'][0]['hash'][:40]!r})"
+    edited = {**doc, "extra": 1}
+    assert value_difference(edited, proof) == "extra: not a member of this proof"
+    assert value_difference({**doc, "leaf_count": True}, proof).startswith("leaf_count: ")
 
 
 @pytest.mark.parametrize("pinned", ["commitment", "root"])

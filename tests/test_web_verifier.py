@@ -34,6 +34,7 @@ ARTIFACTS = Path(os.environ.get("POR_TEST_ARTIFACTS", Path(__file__).parent / "a
 OKX = next(p for p in (Path(__file__).parents[1] / "fixtures/conformance/okx",
                        Path(__file__).parents[2] / "shared/conformance/okx") if p.exists())
 KEY, OTHER = "3c" * 32, "c3" * 32
+GENERIC = Path(__file__).parents[1] / "por" / "web" / "verifier.html"      # the page with no publication embedded
 ADDRESS = Account.from_key(bytes.fromhex(KEY)).address
 
 
@@ -67,7 +68,7 @@ def page(browser, site):
     page.errors = []
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto((site / "signed" / "verify.html").as_uri())
+    page.goto(GENERIC.as_uri())
     yield page
     assert all(url.startswith("file://") for url in page.requests), page.requests     # nothing leaves the page
     assert not page.errors, page.errors
@@ -101,6 +102,7 @@ def load(page, how: str, text: str, name: str = "proof.json") -> dict[str, Any]:
             document.getElementById("proof-drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
         }""", [name, text])
     else:
+        page.evaluate("document.getElementById('more').open = true")       # the paste box is folded away
         page.fill("#proof-text", text)
         page.click("#verify")
     return settle(page)
@@ -115,9 +117,13 @@ def pin_commitment(page, path: Path) -> None:
 
 def recheck(page) -> dict[str, Any]:
     """Runs the check again now that every input is in place (as the Verify button does)."""
-    page.evaluate("document.body.dataset.status = 'idle'")
+    page.evaluate("document.body.dataset.status = 'idle'; document.getElementById('more').open = true")
     page.click("#verify")
     return settle(page)
+
+
+def open_technical(page) -> None:
+    page.evaluate("for (const d of document.querySelectorAll('details.tech')) d.open = true")
 
 
 def reasons_shown(page) -> list[str]:
@@ -143,6 +149,7 @@ def test_a_valid_proof_shows_verified_with_exact_balances_and_checked_signature(
     assert [r.split("\t") for r in rows] == [[a, v] for a, v in doc["balances"].items()]
     assert page.locator("[data-testid=step]").count() == sum(len(leaf["path"]) for leaf in doc["leaves"])
     assert page.locator("[data-testid=root-step].bad").count() == 0
+    open_technical(page)
     assert "verified: signed by the pinned key" in page.locator("[data-testid=signature]").inner_text()
     shot(page, "por-verified")
 
@@ -154,9 +161,9 @@ def test_without_a_published_root_it_is_only_self_consistent_in_amber(page, site
     assert result["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or root "
                                  "was given"]
     assert any("Load the commitment.json the exchange published" in n for n in result["notes"])
-    assert page.locator("[data-testid=status] h3").inner_text() == \
-        "Not verified: self-consistent, but nothing to compare it with"
+    assert page.locator("[data-testid=status] h3").inner_text() == "Not verified yet: nothing to compare it with"
     assert_no_green(page)
+    open_technical(page)
     assert page.locator("[data-testid=root-value]").inner_text() == proof_doc(site, "user-0000012")["root"]["hash"]
     shot(page, "por-self-consistent")
 
@@ -218,7 +225,7 @@ def test_a_tampered_proof_shows_what_failed(page, site, tamper):
     assert result["state"] == "failed"
     shown = reasons_shown(page)
     assert shown == result["reasons"] and any(expected in r for r in shown), shown
-    assert page.locator("[data-testid=status] h3").inner_text() == "Not verified"
+    assert page.locator("[data-testid=status] h3").inner_text() == "Not verified: your proof does not match"
     if "recompute the root" in expected:
         assert page.locator("[data-testid=root-step].bad").count() >= 1
     shot(page, f"por-{tamper.__name__.replace('_', '-')}")
@@ -236,12 +243,33 @@ def test_a_root_other_than_the_pinned_one_fails(page, site):
     assert result["state"] == "failed" and any("is not the commitment's root" in r for r in result["reasons"])
 
 
-def test_an_edit_that_only_changes_white_space_is_refused(page, site):
-    text = json.dumps(proof_doc(site), indent=4) + "\n"
-    result = load(page, "file", text, "reformatted.json")
-    assert result["state"] == "failed"
-    assert result["reasons"] == python_verdict(text, None, "reformatted.json")["reasons"] == [
-        "reformatted.json: line 2 column 3: not the canonical text of this proof (edited or re-formatted)"]
+@pytest.mark.parametrize("resave", ["indent4", "crlf", "bom", "reordered", "escaped"])
+def test_a_re_saved_proof_is_the_same_proof_as_in_the_cli(page, site, resave):
+    """Issue 13 item 7: the value is judged, not the bytes: a proof re-saved by an editor still verifies."""
+    doc = proof_doc(site)
+    text = {"indent4": lambda: json.dumps(doc, indent=4) + "\n",
+            "crlf": lambda: dumps(doc).replace("\n", "\r\n"),
+            "bom": lambda: "\ufeff" + dumps(doc),
+            "reordered": lambda: json.dumps(dict(reversed(list(doc.items())))),
+            "escaped": lambda: json.dumps(doc, indent=1, ensure_ascii=True)}[resave]()
+    pin_commitment(page, site / "signed" / "commitment.json")
+    result = load(page, "file", text, "resaved.json")
+    assert result["state"] == "verified", result
+    commitment = parse_commitment(load_file(site / "signed" / "commitment.json"), "commitment.json")
+    assert python_verdict(text, commitment, "resaved.json")["state"] == "verified"
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda t: t.replace('"leaf_count": ', '"leaf_count": 1, "leaf_count": ', 1), "duplicate key"),
+    (lambda t: t.replace('"piece": 0', '"piece": -0', 1), "-0 is not a canonical integer"),
+    (lambda t: t.replace('"piece": 0', '"piece": 0.0', 1), "expected an integer, got float"),
+])
+def test_a_proof_that_says_one_thing_two_ways_is_still_refused(page, site, edit, reason):
+    text = edit((site / "user-0000007.json").read_text())
+    result = page_verdicts(page, [(text, "", "edited.json")])[0]
+    assert result["state"] == "failed" and reason in result["reasons"][0], result
+    want = python_verdict(text, None, "edited.json")
+    assert want is not None and want["state"] == "failed" and reason in want["reasons"][0], want
 
 
 def test_signatures_by_another_key_or_missing_fail_and_no_key_says_not_checked(page, site):
@@ -256,6 +284,7 @@ def test_signatures_by_another_key_or_missing_fail_and_no_key_says_not_checked(p
     page.fill("#signer", "")
     result = recheck(page)
     assert result["state"] == "verified" and result["signature"]["state"] == "not-checked"
+    open_technical(page)
     assert page.locator("[data-testid=signature]").inner_text().startswith("not checked (no key pinned)")
     pin_commitment(page, site / "unsigned" / "commitment.json")
     page.fill("#signer", ADDRESS)
@@ -687,7 +716,7 @@ def test_pass_amber_and_fail_screenshots_at_phone_and_desktop_width(browser, sit
     view = context.new_page()
     errors = []
     view.on("pageerror", lambda error: errors.append(str(error)))
-    view.goto((site / "signed" / "verify.html").as_uri())
+    view.goto(GENERIC.as_uri())
     proof = (SETS[2] / vectors["files"]["proofs"]["bob-ü"]).read_text(encoding="utf-8")
     pin_commitment(view, SETS[2] / "commitment.json")
     view.fill("#signer", vectors["signing_key"]["address"])
@@ -703,6 +732,7 @@ def test_pass_amber_and_fail_screenshots_at_phone_and_desktop_width(browser, sit
     assert_no_green(view)
     shot(view, f"fail-{width}", verdict=True)
     view.evaluate("document.getElementById('commitment-name').textContent = ''")
+    view.evaluate("document.getElementById('more').open = true")
     view.click("#clear")
     view.fill("#signer", "")
     view.evaluate("document.getElementById('commitment-text').value = ''; document.getElementById('commitment-text')"

@@ -1,21 +1,39 @@
-"""The audit report as one self-contained HTML file: verdict first, then the evidence.
+"""The audit report as one self-contained HTML file: the verdict and every failing rule with its
+shortfall first, then the evidence (per asset, per rule, the blocks read, the commitment, the addresses).
 
-It renders the audit JSON document (docs/formats/audit-report.schema.json) and
-nothing else, so the HTML can never say more than the JSON. No external
-assets: inline CSS and SVG only. Every value that came from input passes
-through `por.text.html_text` before it reaches the page.
+It renders the audit JSON document (docs/formats/audit-report.schema.json) and nothing else, so
+the HTML can never say more than the JSON. The layout, amounts and charts are `report_style`'s,
+shared with the history page. Every value that came from input passes through
+`por.text.html_text` before it reaches the page; a value that is not what the format says (an
+amount that is not a decimal) is shown as the text it is, never dropped.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
+from por.audit.report_style import (
+    Bar,
+    Column,
+    amount_html,
+    bar_chart,
+    check_lang,
+    coverage_text,
+    decimal_of,
+    difference,
+    label,
+    percent_tick,
+    plain,
+    report_page,
+    table_html,
+)
 from por.text import html_text
 
 
 def percent_text(ratio: Any) -> str:
-    """'1.023456' -> '102.34%', rounded down: a shown coverage never overstates."""
+    """'1.023456' -> '102.34%', rounded down: a shown coverage never overstates (the CLI's spelling)."""
     if ratio in (None, ""):
         return "—"
     return f"{(_dec(ratio) * 100).quantize(Decimal('0.01'), rounding=ROUND_DOWN)}%"
@@ -28,152 +46,297 @@ def _dec(value: Any) -> Decimal:
         return Decimal(0)
 
 
-_CSS = """
-body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f6f7f9;color:#1d2433}
-main{max-width:1280px;margin:0 auto;padding:24px}
-.verdict{border-radius:10px;padding:20px 24px;color:#fff;margin-bottom:20px}
-.verdict.pass{background:#1f7a4d}.verdict.fail{background:#b42318}
-.verdict h1{margin:0 0 4px;font-size:30px;letter-spacing:.5px}
-.verdict ul{margin:8px 0 0;padding-left:20px}
-section{background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:16px 20px;margin-bottom:18px;overflow-x:auto}
-h2{font-size:18px;margin:0 0 12px}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:6px 8px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}
-td.num,th.num{text-align:right;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px}
-.ok{color:#1f7a4d;font-weight:600}.bad{color:#b42318;font-weight:600}.flag{color:#9a6700}
-.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}
-.meta{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;font-size:14px}
-.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:10px;height:10px;margin-right:4px}
-"""
-
+_EXACT_EN = "Amounts marked … have more digits: hover over (or tap) one to see it exactly."
+_EXACT_JA = "…の付いた金額には続きの桁があります。カーソルを合わせる（タップする）と正確な値が表示されます。"
 _COLORS = {"cold": "#2f5aa8", "hot": "#e0892b", "own": "#7b5ea7"}
+_KIND = {"cold": ("cold", "コールド"), "hot": ("hot", "ホット"), "own": ("own (the exchange's)", "自己保有")}
 
 
-def render_html(doc: dict[str, Any]) -> str:
+def _pct_of(ratio: Any) -> str:
+    """A policy ratio '0.95' as '95%' (exact; '' when it is not a decimal)."""
+    value = decimal_of(ratio)
+    if value is None:
+        return ""
+    text = format((value * 100).normalize(), "f")
+    return f"{text}%"
+
+
+def rule_words(rule: Any, details: dict[str, Any] | None = None) -> tuple[str, str]:
+    """A rule id and its details → its name in words, (English, Japanese). Unknown ids stay as they are."""
+    d = details if isinstance(details, dict) else {}
+    pct = _pct_of(d.get("min_ratio"))
+    at_least_en, at_least_ja = (f" ≥ {pct}", f" {pct}以上") if pct else ("", "")
+    if rule == "coverage":
+        return (f"Reserves cover customer liabilities{at_least_en}", f"顧客資産の保全（準備金の充足率）{at_least_ja}")
+    if rule == "cold_storage":
+        by_value = d.get("scope") == "total_jpy"
+        return (f"Cold storage{at_least_en}" + (" (by JPY value)" if by_value else ""),
+                f"コールドウォレット管理{at_least_ja}" + ("（円換算）" if by_value else ""))
+    if rule == "hot_guarantee":
+        what = "the hot wallets" if d.get("basis") == "hot_balance" else "customer crypto outside cold wallets"
+        return (f"Own coins match {what}{at_least_en}", f"履行保証暗号資産{at_least_ja}")
+    if rule == "liability_reserve":
+        return ("Liability reserve", "責任準備金")
+    if rule == "custodians":
+        return ("Wallets held by the exchange or a registered custodian", "管理の委託先（登録事業者）")
+    text = "" if rule is None else str(rule)
+    return text, text
+
+
+def _checks(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    checks = [c for a in doc.get("assets") or [] for c in (a.get("checks") or [])]
+    return [c for c in checks + list(doc.get("checks") or []) if isinstance(c, dict)]
+
+
+def render_html(doc: dict[str, Any], *, lang: str = "en") -> str:
+    """The report page; `lang` ("en" or "ja") is the page's language, the other one shown beside it."""
+    lang = check_lang(lang)
     passed = doc.get("verdict") == "pass"
-    reasons = "".join(f"<li>{html_text(r)}</li>" for r in doc.get("reasons", []))
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        f"<title>Proof of reserves audit — {html_text(doc.get('exchange'))} — {html_text(doc.get('snapshot_id'))}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
-        f"<div class='verdict {'pass' if passed else 'fail'}' id='verdict'>",
-        f"<h1>{'PASS' if passed else 'FAIL'}</h1>",
-        f"<div>{html_text(doc.get('exchange'))} · snapshot {html_text(doc.get('snapshot_id'))} · policy "
-        f"{html_text((doc.get('policy') or {}).get('name'))}</div>",
-        f"<ul>{reasons}</ul>" if reasons else "",
-        "</div>",
-        _assets_section(doc.get("assets", [])),
-        _charts_section(doc.get("assets", [])),
-        _extra_rules_section(doc),
-        _liabilities_section(doc.get("liabilities") or {}),
-        _addresses_section(doc.get("addresses", [])),
-        f"<p class='meta'>Generated by por {html_text(doc.get('por_version'))} at {html_text(doc.get('generated_at'))}.</p>",
-        "</main></body></html>",
-    ]
-    return "".join(parts)
+    policy = doc.get("policy") or {}
+    title = (f"{plain('Proof of reserves audit', '準備金の監査報告', lang)} — {doc.get('exchange')} — "
+             f"{doc.get('snapshot_id')}")
+    body = "".join([
+        "<main>",
+        _verdict(doc, passed, policy, lang),
+        _assets_section(doc.get("assets") or [], lang),
+        _rules_section(doc, policy, lang),
+        _where_section(doc.get("assets") or [], lang),
+        _chains_section(doc.get("chains") or {}, lang),
+        _liabilities_section(doc.get("liabilities") or {}, lang),
+        _addresses_section(doc.get("addresses") or [], lang),
+        f"<p class='note'>{label('Generated by', '作成', lang, both=False)} por {html_text(doc.get('por_version'))} "
+        f"{html_text(doc.get('generated_at'))}. {label(_EXACT_EN, _EXACT_JA, lang)}</p>",
+        "</main>",
+    ])
+    return report_page(title, body, lang=lang)
 
 
-def _assets_section(assets: list[dict[str, Any]]) -> str:
-    rows = []
+def _verdict(doc: dict[str, Any], passed: bool, policy: dict[str, Any], lang: str) -> str:
+    failing = [c for c in _checks(doc) if not c.get("ok")]
+    items = []
+    for c in failing:
+        en, ja = rule_words(c.get("rule"), c.get("details"))
+        short = difference(c.get("required"), c.get("actual"))
+        short_html = (amount_html(short, c.get("unit")) if short is not None
+                      else f"{amount_html(c.get('required'), c.get('unit'))} {label('required', '必要', lang, both=False)}")
+        items.append(f"<li><b>{html_text(c.get('scope'))}</b> · {html_text(en if lang == 'en' else ja)} — "
+                     f"<span class='short'>{label('short', '不足', lang, both=False)} {short_html}</span></li>")
+    check_reasons = {c.get("reason") for c in failing}
+    others = [r for r in doc.get("reasons") or [] if r not in check_reasons]
+    for reason in others[:3]:
+        items.append(f"<li>{html_text(reason)}</li>")
+    if len(others) > 3:
+        items.append(f"<li>{label(f'{len(others) - 3} more reasons below', f'ほか{len(others) - 3}件（下記）', lang, both=False)}"
+                     "</li>")
+    reasons = "".join(f"<li>{html_text(r)}</li>" for r in doc.get("reasons") or [])
+    all_checks = _checks(doc)
+    if passed:
+        summary = label(f"Every rule met ({len(all_checks)} checks)", f"すべての基準を満たしています（{len(all_checks)}件）",
+                        lang)
+    else:
+        summary = label(f"{len(failing)} of {len(all_checks)} checks failed", f"{len(all_checks)}件中{len(failing)}件が不適合",
+                        lang)
+    head = label("PASS", "適合", lang) if passed else label("FAIL", "不適合", lang)
+    return "".join([
+        f"<section class='verdict {'pass' if passed else 'fail'}' id='verdict' aria-label='verdict'>",
+        f"<h1>{head}</h1>",
+        f"<p>{html_text(doc.get('exchange'))} · {label('snapshot', 'スナップショット', lang, both=False)} "
+        f"{html_text(doc.get('snapshot_id'))} · {html_text(policy.get('title') or policy.get('name'))}</p>",
+        f"<p>{summary}</p>",
+        f"<ol id='failing'>{''.join(items)}</ol>" if items else "",
+        f"<details><summary>{label('Every reason, in full', 'すべての理由（全文）', lang)}</summary><ul>{reasons}</ul>"
+        "</details>" if reasons else "",
+        "</section>"])
+
+
+def _assets_section(assets: list[dict[str, Any]], lang: str) -> str:
+    columns = [Column(label("Asset", "資産", lang), plain("Asset", "資産", lang)),
+               Column(label("Owed to customers", "顧客への債務", lang), plain("Owed to customers", "顧客への債務", lang),
+                      True),
+               Column(label("Reserves counted", "算入した準備金", lang), plain("Reserves counted", "算入した準備金", lang),
+                      True),
+               Column(label("Coverage", "充足率", lang), plain("Coverage", "充足率", lang), True),
+               Column(label("Shortfall", "不足額", lang), plain("Shortfall", "不足額", lang), True),
+               Column(label("Surplus", "余剰", lang), plain("Surplus", "余剰", lang), True),
+               Column(label("Result", "結果", lang), plain("Result", "結果", lang))]
+    rows, classes = [], []
     for a in assets:
         ok = a.get("verdict") == "pass"
-        rows.append(
-            f"<tr><td><b>{html_text(a.get('asset'))}</b></td>"
-            + "".join(f"<td class='num'>{html_text(a.get(k))}</td>" for k in ("liabilities", "cold", "hot", "own", "reserves"))
-            + f"<td class='num'>{html_text(percent_text(a.get('coverage_ratio')))}</td>"
-            f"<td class='num'>{html_text(a.get('surplus'))}</td><td class='num'>{html_text(a.get('shortfall'))}</td>"
-            f"<td class='{'ok' if ok else 'bad'}'>{'pass' if ok else 'fail'}</td></tr>")
-    head = "".join(f"<th class='num'>{h}</th>" for h in ("liabilities", "cold", "hot", "own", "reserves",
-                                                           "coverage", "surplus", "shortfall"))
-    return ("<section><h2>Reserves against liabilities, per asset</h2><table>"
-            f"<tr><th>asset</th>{head}<th>verdict</th></tr>{''.join(rows)}</table>"
-            "<p>Each failed rule and its reason is listed under <a href='#rules'>Policy rules</a>.</p></section>")
+        unit = a.get("asset")
+        counted = "+".join(str(t) for t in a.get("counted_types") or [])
+        rows.append([f"<b>{html_text(unit)}</b>", amount_html(a.get("liabilities"), unit, show_unit=False),
+                     amount_html(a.get("reserves"), unit, show_unit=False) + (f" <span class='rid'>{html_text(counted)}</span>"
+                                                             if counted else ""),
+                     html_text(coverage_text(a.get("coverage_ratio"))),
+                     f"<span class='{'bad' if not ok and a.get('shortfall') not in ('0', None) else ''}'>"
+                     f"{amount_html(a.get('shortfall'), unit, show_unit=False)}</span>",
+                     amount_html(a.get("surplus"), unit, show_unit=False), _result(ok, lang)])
+        classes.append("" if ok else "fail")
+    return (f"<section class='card' id='assets'><h2>{label('Reserves against liabilities, per asset', '資産別の準備金と顧客への債務', lang)}</h2>"
+            + table_html(columns, rows, row_classes=classes)
+            + f"<p class='note'>{label('Each rule and its reason are under Policy rules below.', '各基準とその理由は下記の「基準」にあります。', lang)}</p>"
+            + _coverage_chart(assets, lang) + "</section>")
 
 
-def _charts_section(assets: list[dict[str, Any]]) -> str:
+def _result(ok: bool, lang: str) -> str:
+    return (f"<span class='ok res'>{label('pass', '適合', lang, both=False)}</span>" if ok
+            else f"<span class='bad res'>{label('fail', '不適合', lang, both=False)}</span>")
+
+
+def _ratio(value: Any) -> Fraction:
+    d = decimal_of(value)
+    return Fraction(d) if d is not None and d > 0 else Fraction(0)
+
+
+def _coverage_chart(assets: list[dict[str, Any]], lang: str) -> str:
     if not assets:
         return ""
-    width, bar_h, gap, label_w = 760, 22, 14, 90
-    max_cov = max([_dec(str(a.get("coverage_ratio") or 0)) for a in assets] + [Decimal("1.2")])
-    scale = Decimal(width - label_w - 60) / max_cov
-    height = len(assets) * (bar_h + gap) + 30
-    hundred = label_w + int(scale)
-    cov_bars, split_bars = [], []
-    for i, a in enumerate(assets):
-        y = 10 + i * (bar_h + gap)
-        ratio = _dec(a.get("coverage_ratio") or 0)
-        color = "#1f7a4d" if a.get("verdict") == "pass" else "#b42318"
-        w = max(int(ratio * scale), 1)
-        cov_bars.append(
-            f"<text x='0' y='{y + 15}' font-size='13'>{html_text(a.get('asset'))}</text>"
-            f"<rect x='{label_w}' y='{y}' width='{w}' height='{bar_h}' fill='{color}' rx='3'/>"
-            f"<text x='{label_w + w + 6}' y='{y + 15}' font-size='12'>{html_text(percent_text(a.get('coverage_ratio')))}</text>")
-        total = sum(_dec(a.get(k)) for k in ("cold", "hot", "own"))
-        x = label_w
-        split_bars.append(f"<text x='0' y='{y + 15}' font-size='13'>{html_text(a.get('asset'))}</text>")
-        for kind in ("cold", "hot", "own"):
-            share = _dec(a.get(kind)) / total if total else Decimal(0)
-            seg = int(share * (width - label_w - 20))
-            if seg:
-                split_bars.append(f"<rect x='{x}' y='{y}' width='{seg}' height='{bar_h}' fill='{_COLORS[kind]}'>"
-                                  f"<title>{kind} {html_text(a.get(kind))} ({share * 100:.1f}%)</title></rect>")
-            x += seg
-    legend = "".join(f"<span><i class='sw' style='background:{c}'></i>{k}</span>" for k, c in _COLORS.items())
-    return (
-        "<section><h2>Coverage per asset</h2>"
-        f"<svg role='img' aria-label='coverage per asset' width='{width}' height='{height}'>"
-        + "".join(cov_bars)
-        + f"<line x1='{hundred}' x2='{hundred}' y1='0' y2='{height - 20}' stroke='#1d2433' stroke-dasharray='4 3'/>"
-        f"<text x='{hundred - 14}' y='{height - 5}' font-size='11'>100%</text></svg></section>"
-        "<section><h2>Where the reserves are: cold, hot and the exchange's own</h2>"
-        f"<div class='legend'>{legend}</div>"
-        f"<svg role='img' aria-label='cold hot own split' width='{width}' height='{height - 20}'>"
-        + "".join(split_bars) + "</svg></section>")
+    ratios = [_ratio(a.get("coverage_ratio")) for a in assets]
+    axis_max = min(max(ratios + [Fraction(6, 5)]), Fraction(2))
+    axis_max = Fraction(-(-axis_max * 4 // 1), 4)          # up to a quarter
+    bars = []
+    for a, ratio in zip(assets, ratios):
+        colour = "#1f7a4d" if a.get("verdict") == "pass" else "#b42318"
+        shown = coverage_text(a.get("coverage_ratio"))
+        bars.append(Bar(str(a.get("asset")), [(max(ratio, Fraction(0)), colour,
+                                                f"{a.get('asset')}: {shown} ({a.get('reserves')} / {a.get('liabilities')})")],
+                        shown))
+    desc = "; ".join(f"{a.get('asset')} {coverage_text(a.get('coverage_ratio'))}" for a in assets)
+    return ("<figure>"
+            f"<figcaption>{label('Coverage per asset: reserves counted ÷ owed to customers', '資産別の充足率（算入した準備金 ÷ 顧客への債務）', lang)}</figcaption>"
+            + bar_chart(bars, title=plain("Coverage per asset", "資産別の充足率", lang), desc=desc,
+                        aria_label="coverage per asset", ident="coverage",
+                        axis_label=plain("coverage, % of liabilities", "充足率（債務に対する%）", lang),
+                        axis_max=axis_max, tick_text=percent_tick,
+                        reference=Fraction(1), reference_text="100%", keep_zero=True)
+            + "</figure>")
 
 
-def _extra_rules_section(doc: dict[str, Any]) -> str:
-    checks = [c for a in doc.get("assets", []) for c in a.get("checks", [])] + list(doc.get("checks") or [])
+def _rules_section(doc: dict[str, Any], policy: dict[str, Any], lang: str) -> str:
+    checks = _checks(doc)
     if not checks:
         return ""
-    rows = "".join(
-        f"<tr><td>{html_text(c.get('rule'))}</td><td>{html_text(c.get('scope'))}</td>"
-        f"<td class='num'>{html_text(c.get('required'))} {html_text(c.get('unit'))}</td>"
-        f"<td class='num'>{html_text(c.get('actual'))} {html_text(c.get('unit'))}</td>"
-        f"<td class='{'ok' if c.get('ok') else 'bad'}'>{'pass' if c.get('ok') else 'fail'}</td>"
-        f"<td>{html_text(c.get('reason') or '')}</td></tr>" for c in checks)
-    policy = doc.get("policy") or {}
-    return (f"<section id='rules'><h2>Policy rules: {html_text(policy.get('title') or policy.get('name'))}</h2>"
-            f"<p class='mono'>policy file sha256 {html_text(policy.get('sha256'))}</p><table><tr><th>rule</th><th>scope</th>"
-            f"<th class='num'>required</th><th class='num'>actual</th><th>result</th><th>reason</th></tr>{rows}"
-            "</table></section>")
+    columns = [Column(label("Rule", "基準", lang), plain("Rule", "基準", lang)),
+               Column(label("Scope", "対象", lang), plain("Scope", "対象", lang)),
+               Column(label("Required", "必要額", lang), plain("Required", "必要額", lang), True),
+               Column(label("Held", "保有額", lang), plain("Held", "保有額", lang), True),
+               Column(label("Shortfall", "不足額", lang), plain("Shortfall", "不足額", lang), True),
+               Column(label("Result", "結果", lang), plain("Result", "結果", lang))]
+    rows, classes, reasons = [], [], []
+    for c in checks:
+        en, ja = rule_words(c.get("rule"), c.get("details"))
+        unit = c.get("unit")
+        short = difference(c.get("required"), c.get("actual"))
+        short = None if short is None else ("0" if short.startswith("-") else short)
+        rows.append([f"{label(en, ja, lang)} <span class='rid'>{html_text(c.get('rule'))}</span>",
+                     html_text(c.get("scope")) + ("" if unit == c.get("scope") else f" <span class='unit'>{html_text(unit)}</span>"),
+                     amount_html(c.get("required"), unit, show_unit=False),
+                     amount_html(c.get("actual"), unit, show_unit=False),
+                     amount_html(short, unit, show_unit=False) if short is not None else "—",
+                     _result(bool(c.get("ok")), lang)])
+        classes.append("" if c.get("ok") else "fail")
+        reasons.append(html_text(c.get("reason") or ""))
+    return (f"<section class='card' id='rules'><h2>{label('Policy rules', '基準', lang)}"
+            f"<span class='sub'>{html_text(policy.get('title') or policy.get('name'))}</span></h2>"
+            f"<p class='note'>{label('policy file', 'ポリシーファイル', lang, both=False)} "
+            f"<span class='mono'>{html_text(policy.get('source'))} sha256 {html_text(policy.get('sha256'))}</span></p>"
+            + table_html(columns, rows, row_classes=classes, details=reasons) + "</section>")
 
 
-def _liabilities_section(liab: dict[str, Any]) -> str:
-    checked = liab.get("tree_verified")
-    state = ("<span class='ok'>every node recomputed</span>" if checked
-             else "<span class='bad'>tree check failed</span>" if checked is False
-             else "<span class='flag'>full tree not given: totals taken from the commitment</span>")
-    totals = "".join(f"<tr><td>{html_text(k)}</td><td class='num'>{html_text(v)}</td></tr>"
-                     for k, v in (liab.get("totals") or {}).items())
-    return ("<section><h2>Liabilities commitment</h2><div class='meta'>"
-            f"<span>root</span><span class='mono'>{html_text(liab.get('root'))}</span>"
-            f"<span>leaves</span><span>{html_text(liab.get('leaf_count'))}</span>"
-            f"<span>tree</span><span>{state}</span></div>"
-            f"<table><tr><th>asset</th><th class='num'>total owed to customers</th></tr>{totals}</table></section>")
+def _where_section(assets: list[dict[str, Any]], lang: str) -> str:
+    if not assets:
+        return ""
+    columns = [Column(label("Asset", "資産", lang), plain("Asset", "資産", lang))] + [
+        Column(label(f"{_KIND[k][0].capitalize()} wallets", f"{_KIND[k][1]}ウォレット", lang),
+               plain(f"{_KIND[k][0].capitalize()} wallets", f"{_KIND[k][1]}ウォレット", lang), True)
+        for k in _COLORS]
+    rows = [[f"<b>{html_text(a.get('asset'))}</b>"] + [amount_html(a.get(k), a.get("asset"), show_unit=False) for k in _COLORS]
+            for a in assets]
+    bars = []
+    for a in assets:
+        parts = {k: _ratio(a.get(k)) for k in _COLORS}
+        total = sum(parts.values(), Fraction(0))
+        segments = [(parts[k] / total if total else Fraction(0), _COLORS[k],
+                     f"{a.get('asset')} {_KIND[k][0]}: {a.get(k)} ({float(parts[k] / total * 100) if total else 0:.1f}%)")
+                    for k in _COLORS]
+        bars.append(Bar(str(a.get("asset")), segments))
+    legend = "".join(f"<span><i class='sw' style='background:{c}'></i>{label(_KIND[k][0], _KIND[k][1], lang)}</span>"
+                     for k, c in _COLORS.items())
+    chart = bar_chart(bars, title=plain("Where the reserves are: cold, hot and the exchange's own",
+                                        "準備金の保管先：コールド・ホット・自己保有", lang),
+                      desc="; ".join(f"{a.get('asset')}: cold {a.get('cold')}, hot {a.get('hot')}, own {a.get('own')}"
+                                     for a in assets),
+                      aria_label="cold hot own split", ident="split",
+                      axis_label=plain("share of the asset's verified reserves, %", "検証済み準備金に占める割合（%）", lang),
+                      axis_max=Fraction(1), tick_text=percent_tick)
+    return (f"<section class='card' id='where'><h2>{label('Where the reserves are', '準備金の保管先', lang)}</h2>"
+            + table_html(columns, rows) + f"<figure><div class='legend'>{legend}</div>{chart}</figure></section>")
 
 
-def _addresses_section(addresses: list[dict[str, Any]]) -> str:
+def _chains_section(chains: dict[str, Any], lang: str) -> str:
+    columns = [Column(label("Chain", "チェーン", lang), plain("Chain", "チェーン", lang)),
+               Column(label("Snapshot height", "スナップショットの高さ", lang), plain("Snapshot height", "ブロック高", lang),
+                      True),
+               Column(label("Block hash", "ブロックハッシュ", lang), plain("Block hash", "ブロックハッシュ", lang)),
+               Column(label("Providers that agreed", "一致したプロバイダー", lang),
+                      plain("Providers that agreed", "一致したプロバイダー", lang))]
     rows = []
+    for name, info in (chains.items() if isinstance(chains, dict) else []):
+        info = info if isinstance(info, dict) else {}
+        height = info.get("height")
+        providers = info.get("providers")
+        shown = ("<br>".join(f"<span class='mono'>{html_text(p)}</span>" for p in providers)
+                 if isinstance(providers, list) and providers else "—")
+        rows.append([f"<b>{html_text(name)}</b>",
+                     html_text(f"{height:,}" if isinstance(height, int) and not isinstance(height, bool) else height),
+                     f"<span class='mono'>{html_text(info.get('block_hash'))}</span>", shown])
+    if not rows:
+        return ""
+    return (f"<section class='card' id='chains'><h2>{label('Blocks the reserves were read at', '準備金を読み取ったブロック', lang)}</h2>"
+            + table_html(columns, rows)
+            + f"<p class='note'>{label('Every provider of a chain had to return the same block and the same balances.', '各チェーンのすべてのプロバイダーが同じブロックと同じ残高を返す必要があります。', lang)}</p></section>")
+
+
+def _liabilities_section(liab: dict[str, Any], lang: str) -> str:
+    checked = liab.get("tree_verified")
+    state = (f"<span class='ok'>{label('every node recomputed', 'すべてのノードを再計算', lang)}</span>" if checked
+             else f"<span class='bad'>{label('tree check failed', 'ツリーの検証に失敗', lang)}</span>" if checked is False
+             else f"<span class='flag'>{label('full tree not given: totals taken from the commitment', 'ツリー全体なし：合計はコミットメントから', lang)}</span>")
+    given = liab.get("totals")
+    totals: dict[str, Any] = given if isinstance(given, dict) else {}
+    columns = [Column(label("Asset", "資産", lang), plain("Asset", "資産", lang)),
+               Column(label("Total owed to customers", "顧客への債務合計", lang),
+                      plain("Total owed to customers", "顧客への債務合計", lang), True)]
+    rows = [[html_text(k), amount_html(v, k, show_unit=False)] for k, v in totals.items()]
+    leaves = liab.get("leaf_count")
+    return (f"<section class='card' id='liabilities'><h2>{label('Liabilities commitment', '顧客債務のコミットメント', lang)}</h2>"
+            "<div class='meta'>"
+            f"<span>{label('root', 'ルート', lang, both=False)}</span><span class='mono'>{html_text(liab.get('root'))}</span>"
+            f"<span>{label('accounts (leaves)', 'アカウント数', lang, both=False)}</span>"
+            f"<span>{html_text(f'{leaves:,}' if isinstance(leaves, int) and not isinstance(leaves, bool) else leaves)}</span>"
+            f"<span>{label('tree', 'ツリー', lang, both=False)}</span><span>{state}</span></div>"
+            + table_html(columns, rows) + "</section>")
+
+
+def _addresses_section(addresses: list[dict[str, Any]], lang: str) -> str:
+    columns = [Column(label("Chain", "チェーン", lang), plain("Chain", "チェーン", lang)),
+               Column(label("Asset", "資産", lang), plain("Asset", "資産", lang)),
+               Column(label("Type", "種別", lang), plain("Type", "種別", lang)),
+               Column(label("Address", "アドレス", lang), plain("Address", "アドレス", lang)),
+               Column(label("Balance", "残高", lang), plain("Balance", "残高", lang), True),
+               Column(label("Ownership proof", "所有の証明", lang), plain("Ownership proof", "所有の証明", lang)),
+               Column(label("Counted", "算入", lang), plain("Counted", "算入", lang))]
+    rows, classes = [], []
     for a in addresses:
         own = a.get("ownership") or {}
-        flags = "".join(f"<div class='flag'>{html_text(f)}</div>" for f in a.get("flags", []))
+        flags = "".join(f"<div class='flag brk'>{html_text(f)}</div>" for f in a.get("flags") or [])
         counted = a.get("counted")
-        rows.append(
-            f"<tr><td>{html_text(a.get('chain'))}</td><td>{html_text(a.get('asset'))}</td><td>{html_text(a.get('wallet_type'))}</td>"
-            f"<td class='mono'>{html_text(a.get('address'))}</td><td class='num'>{html_text(a.get('balance'))}</td>"
-            f"<td class='{'ok' if own.get('verified') else 'bad'}'>{html_text(own.get('reason'))}</td>"
-            f"<td>{'' if counted is None else ('yes' if counted else 'no')}{flags}</td></tr>")
-    return ("<section><h2>Declared addresses at the snapshot</h2><table><tr><th>chain</th><th>asset</th>"
-            "<th>type</th><th>address</th><th class='num'>balance</th><th>ownership proof</th><th>counted</th></tr>"
-            f"{''.join(rows)}</table></section>")
+        counted_text = "" if counted is None else (label("yes", "はい", lang) if counted else label("no", "いいえ", lang))
+        rows.append([html_text(a.get("chain")), html_text(a.get("asset")), html_text(a.get("wallet_type")),
+                     f"<span class='mono'>{html_text(a.get('address'))}</span>",
+                     amount_html(a.get("balance"), a.get("asset"), show_unit=False),
+                     f"<span class='brk {'ok' if own.get('verified') else 'bad'}'>{html_text(own.get('reason'))}</span>",
+                     f"<div>{counted_text}</div>{flags}"])
+        classes.append("" if own.get("verified") and counted is not False else "fail")
+    return (f"<section class='card' id='addresses'><h2>{label('Declared addresses at the snapshot', '申告されたアドレス（スナップショット時点）', lang)}</h2>"
+            + table_html(columns, rows, row_classes=classes, wide=True) + "</section>")

@@ -170,7 +170,7 @@ def load_policy(spec: str | Path) -> Policy:
 def parse_policy(raw: bytes, source: str) -> Policy:
     """Policy file bytes -> Policy; every defect names the file and the dotted field."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")   # a BOM (Windows editors) is not the policy
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=source) from None
     try:

@@ -130,7 +130,7 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
         reconciliation=result, reasons=reasons, exchange=exchange, snapshot_id=pinned.snapshot_id,
         liabilities={"root": pinned.root.hex(), "leaf_count": pinned.leaf_count, "tree_verified": tree_verified,
                      "totals": pinned.to_json()["totals"]},
-        chains=reserves.to_json()["chains"], generated_at=_now(),
+        chains=chains_read(reserves.to_json()["chains"], reserves.rows), generated_at=_now(),
         snapshot_time=(pinned.snapshot_time if pinned.version >= 2 else None) or snap.time)
 
 
@@ -145,6 +145,15 @@ def snapshot_day(commitment_time: str | None, snapshot_file_time: str | None) ->
             return japan_date(moment, field)
     raise InputError("dates are checked against the snapshot time: use a format-2 commitment (snapshot_time) or "
                      "give `time` in the snapshot file", field="--snapshot")
+
+
+def chains_read(chains: dict[str, dict[str, Any]], rows: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per chain: the snapshot height and block hash, and the providers that agreed on its balances."""
+    providers: dict[str, set[str]] = {}
+    for row in rows:
+        names = [p.strip() for p in (row.provider or "").split(", ") if p.strip()]
+        providers.setdefault(row.wallet.chain, set()).update(names)
+    return {name: {**info, "providers": sorted(providers.get(name, ()))} for name, info in chains.items()}
 
 
 def claims_of_others(paths: list[Path]) -> dict[tuple[str, str], str]:

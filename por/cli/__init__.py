@@ -123,7 +123,8 @@ def _dispatch(argv: list[str] | None) -> int:
         if isinstance(exc, UsageError):
             _say(f"usage: {exc} — try '{exc.command} --help'")
         else:
-            _say(f"error: {exc}")
+            for line in exc.lines() if hasattr(exc, "lines") else [str(exc)]:   # InputErrors: one line a row
+                _say(f"error: {line}")
         return exc.exit_code
     except typer.TyperException as exc:        # typer's own copy of click's parse errors
         ctx = getattr(exc, "ctx", None)

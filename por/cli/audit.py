@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from por.cli import output
-from por.cli.output import JsonOut, Quiet
+from por.cli.output import HtmlLang, JsonOut, Quiet, html_lang
 
 
 def register(app: typer.Typer, cls: type) -> None:
@@ -57,6 +57,7 @@ def audit(
                                                       "report as JSON to this file.")] = None,
     html_out: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report "
                                                      "as HTML to this file.")] = None,
+    lang: HtmlLang = "en",
     statement: Annotated[Optional[str], typer.Option(metavar="ja|en", help="Also write the segregation "
                                                      "statement (分別管理の状況), in Japanese or English: HTML and "
                                                      "CSV into --statement-out.")] = None,
@@ -70,6 +71,7 @@ def audit(
     from por.audit.run import run_audit
     from por.cli.output import progress_bar
 
+    lang = html_lang(lang)
     for path, option in ((json_file, "--json-out"), (html_out, "--html")):
         if path is not None:
             check_output_file(path, option)
@@ -83,7 +85,7 @@ def audit(
                        reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, custodians=custodians,
                        volumes=volumes, insurance=insurance, progress=progress)
     doc = report.to_json()
-    write_reports(doc, json_file, html_out)
+    write_reports(doc, json_file, html_out, lang=lang)
     if statement and statement_out:
         from por.audit.statement import write_statement
 
@@ -109,7 +111,8 @@ def check_statement_options(lang: Optional[str], folder: Optional[Path]) -> None
     check_output_file(folder / "statement.html" if folder.is_dir() else folder, "--statement-out")
 
 
-def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path]) -> None:
+def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path], *,
+                  lang: str = "en") -> None:
     from por.atomic import write_text
 
     if json_out:
@@ -117,7 +120,7 @@ def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optio
     if html_out:
         from por.audit.html import render_html
 
-        write_text(html_out, render_html(doc))
+        write_text(html_out, render_html(doc, lang=lang))
 
 
 # What would change a failing rule: the inputs and options that feed it.

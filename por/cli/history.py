@@ -32,7 +32,11 @@ def history(
     signer: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address): "
                                                   "every period must be signed by it.")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write a self-contained "
-                                                 "HTML report with a plot of the totals.")] = None,
+                                                 "HTML report with plots of the totals (and reserve ratios).")] = None,
+    audits: Annotated[Optional[list[Path]], typer.Option(
+        "--audit", metavar="FILE", help="An audit report (por audit --json-out) of one of the periods: the HTML "
+                                        "report plots its reserve ratio. Repeat for more periods.")] = None,
+    lang: output.HtmlLang = "en",
     trees: Annotated[bool, typer.Option("--trees/--no-trees", help="Check each folder's tree file digest and "
                                                                    "root against its commitment.")] = True,
     anchor: Annotated[bool, typer.Option("--anchor", help="Check on chain that every period's commitment is "
@@ -46,6 +50,14 @@ def history(
     from por.publication.verify import verify_chain
 
     pinned = _pinned_key(signer)
+    lang = output.html_lang(lang)
+    summaries = []
+    if audits:
+        from por.audit.summary import load_audit_summary
+
+        if not html:
+            raise InputError("an audit report is plotted in the HTML report: give --html FILE too", field="--audit")
+        summaries = [load_audit_summary(path) for path in audits]
     if anchor != (config is not None):
         raise InputError("--anchor and --config chains.toml go together", field="--anchor" if config else "--config")
     chains = None
@@ -64,7 +76,7 @@ def history(
         from por.atomic import write_text
         from por.publication.history_html import render_history
 
-        write_text(html, render_history(report, signer=pinned))
+        write_text(html, render_history(report, signer=pinned, audits=summaries, lang=lang))
     if json_out:
         output.write_json(_report_json(report))
     elif not (quiet and report.verified):
@@ -233,7 +245,7 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
 def _peek_snapshot(raw: bytes) -> str | None:
     """The snapshot id a por proof claims, only to pick its commitment (the full parse comes later)."""
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8-sig"))          # a re-saved proof (BOM) is the same proof
     except (ValueError, UnicodeDecodeError):
         return None
     value = doc.get("snapshot_id") if isinstance(doc, dict) else None

@@ -50,8 +50,9 @@ def _choices(kind: type[enum.Enum]) -> str:
 
 EXAMPLES = {
     "publish": "por publish customers.csv --exchange \"Example Exchange\" -o pub/2024-06",
-    "prove": "por prove pub/2024-06 alice -o alice.json",
-    "verify-inclusion": "por verify-inclusion alice.json --commitment pub/2024-06/commitment.json",
+    "prove": "por prove pub/2024-06 alice -o alice.json; por prove pub/2024-06 --all --out-dir proofs/",
+    "verify-inclusion": "por verify-inclusion alice.json --commitment pub/2024-06/commitment.json; "
+                        "por verify-inclusion --batch proofs/ --commitment pub/2024-06/commitment.json",
     "verify-tree": "por verify-tree pub/2024-06/tree.bin --commitment pub/2024-06/commitment.json",
 }
 
@@ -80,11 +81,17 @@ def publish(
                                                      "secp256k1 key (a file holding 64 hex digits).")] = None,
     previous: Annotated[Optional[Path], typer.Option(metavar="DIR", help="The previous period's publication "
                                                      "folder: link this commitment to it.")] = None,
+    contact: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Where customers reach the exchange "
+                                                   "(e-mail, web address or phone), shown on verify.html when "
+                                                   "a check fails.")] = None,
     dask: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Build on a Dask cluster: scheduler "
                                                 "address (tcp://HOST:8786), or `local` for worker processes "
                                                 "here.")] = None,
     workers: Annotated[Optional[int], typer.Option(metavar="N", help="Worker processes for `--dask local` "
                                                    "(default: one per CPU).", min=1)] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", metavar="N", help="Processes building the tree here "
+                                                "(default: one per CPU; the tree is the same for any N).",
+                                                min=1, show_default=False)] = None,
     anchor: Annotated[Optional[str], typer.Option("--anchor", metavar="CHAIN", help="Then record the signed "
                                                   "commitment's digest on this EVM chain (its anchor_registry) "
                                                   "and write anchor.json.")] = None,
@@ -106,6 +113,9 @@ def publish(
         snapshot_time = utc_time(snapshot_time, "--snapshot-time")
     if split < 1 or split > 64:
         raise InputError("must be between 1 and 64", field="--split")
+    if jobs is not None and dask:
+        raise InputError("--jobs is for processes here; with --dask the workers build the tree (--workers)",
+                         field="--jobs")
     from por.cli.anchor import check_publish_options, record_anchor
 
     anchor_config = check_publish_options(anchor, config, sign_key)
@@ -115,14 +125,14 @@ def publish(
                            "--previous": previous, "--config": config})
     with claim_folder(out, replace=replace):
         code = _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key,
-                        previous, dask, workers, quiet)
+                        previous, dask, workers, jobs, quiet, contact)
         if anchor is not None and config is not None and sign_key is not None:
             record_anchor(out, anchor, config, sign_key, quiet=quiet, chains=anchor_config)
         return code
 
 
 def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key, previous,
-             dask, workers, quiet) -> int:
+             dask, workers, jobs, quiet, contact) -> int:
     import time
 
     from por.amounts import AssetTable
@@ -133,7 +143,7 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
 
     started = time.perf_counter()
     extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
-                                snapshot_time=snapshot_time, exchange=exchange)
+                                snapshot_time=snapshot_time, exchange=exchange, contact=contact)
     table = AssetTable()
     if assets:
         table.extend_from_file(assets)
@@ -143,7 +153,8 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
     with progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
         commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
                                 snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
-                                extra_files=extras, dask=dask, dask_workers=workers)
+                                extra_files=extras, finish_files=extras.finish, dask=dask, dask_workers=workers,
+                                jobs=jobs)
     done = time.perf_counter()
     if quiet:
         return 0
@@ -161,6 +172,12 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
         print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
     if extras.signer:
         print(f"signed by {extras.signer}: publish this address where customers can pin it")
+    print("the root is the fingerprint customers compare on verify.html: publish it on your site and in the "
+          "auditor's report")
+    if extras.manifest:
+        print("manifest.json (SHA-256 of every public file; publish it beside them):")
+        for entry in extras.manifest["files"]:
+            print(f"  {entry['sha256']}  {entry['file']}")
     _print_warnings(liabilities.warnings)
     print(f"keep {terminal_text(out, markup=False)}/private/ secret: it holds every customer's nonce")
     return 0
@@ -182,25 +199,96 @@ def _check_label(value: str, option: str) -> None:
 
 def prove(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`.")],
-    account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID", help="The customer's account id.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof here "
+    account_ids: Annotated[Optional[list[str]], typer.Argument(metavar="ACCOUNT_ID...",
+                                                               help="The customers' account ids (one: a JSON "
+                                                               "document; several: one compact proof per line).",
+                                                               show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof(s) here "
                                                 "(default: stdout).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every customer's proof, in one streaming pass "
+                                        "(with --out-dir).")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", metavar="DIR", help="With --all: a new folder "
+                                                    "of JSONL shards proofs-XX.jsonl (XX: first byte of "
+                                                    "sha256 of the account id); `-`: every line to stdout.")] = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", metavar="N", help="With --all: only N accounts "
+                                                  "drawn at random (to measure, or to hand an auditor).")] = None,
     quiet: Quiet = False,
 ) -> int:
-    """Cut one customer's inclusion proof (their id, nonce, balances, path with sums, root)."""
+    """Cut customers' inclusion proofs (id, nonce, balances, path with sums, root)."""
     from por.atomic import check_output_file, write_text
     from por.liabilities.porjson import dumps
     from por.liabilities.prove import cut_proof
 
-    if out:
+    account_ids = account_ids or []
+    if every:
+        if account_ids or out:
+            raise InputError("--all cuts every proof: give no ACCOUNT_ID and --out-dir, not --out", field="--all")
+        if out_dir is None:
+            raise InputError("--all needs --out-dir DIR (a new folder), or --out-dir - for stdout",
+                             field="--out-dir")
+        return _prove_all(folder, out_dir, sample, quiet)
+    if out_dir is not None or sample is not None:
+        raise InputError("--out-dir and --sample go with --all", field="--out-dir" if out_dir else "--sample")
+    if not account_ids:
+        raise InputError("give one or more ACCOUNT_IDs, or --all --out-dir DIR", field="ACCOUNT_ID")
+    if out and str(out) != "-":
         check_output_file(out)
-    text = dumps(cut_proof(folder, account_id).to_json())
-    if out:
+    if len(account_ids) == 1:
+        text = dumps(cut_proof(folder, account_ids[0]).to_json())
+    else:
+        import json
+
+        text = "".join(json.dumps(cut_proof(folder, a).to_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
+                       for a in account_ids)
+    if out and str(out) != "-":
         write_text(out, text)
         if not quiet:
-            print(f"wrote inclusion proof for {account_id!r} to {out}")
+            who = repr(account_ids[0]) if len(account_ids) == 1 else f"{len(account_ids)} accounts"
+            print(f"wrote inclusion proof{'s' if len(account_ids) > 1 else ''} for {terminal_text(who, markup=False)} "
+                  f"to {out}")
     else:
         print(text, end="")
+    return 0
+
+
+def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool) -> int:
+    import sys
+    import time
+
+    from por.atomic import check_output_folder
+    from por.cli.output import progress_bar
+    from por.liabilities.allproofs import choose_sample, count_accounts, write_shards, ShardWriter, cut_every_proof
+    from por.liabilities.folder import SECRETS_FILE
+    from por.liabilities.prove import open_publication
+
+    to_stdout = str(out_dir) == "-"
+    if not to_stdout:
+        check_output_folder(out_dir, option="--out-dir")
+    started = time.perf_counter()
+    commitment, tree = open_publication(folder)
+    secrets = folder / SECRETS_FILE
+    with tree:
+        try:
+            accounts = count_accounts(secrets)
+        except OSError as exc:
+            raise InputError(f"cannot read secrets: {exc.strerror}", file=str(secrets)) from None
+        chosen = choose_sample(accounts, sample)
+        total = accounts if chosen is None else len(chosen)
+        with progress_bar("cutting proofs", total, quiet=quiet, unit="proofs") as advance:
+            if to_stdout:
+                writer = ShardWriter(None, sys.stdout.buffer)
+                cut = cut_every_proof(commitment, tree, secrets, writer, sample=chosen, progress=advance)
+                sys.stdout.buffer.flush()
+            else:
+                cut = write_shards(commitment, tree, secrets, out_dir, sample=chosen, progress=advance)
+    seconds = time.perf_counter() - started
+    if not quiet and not to_stdout:
+        print(f"wrote {cut.proofs:,} inclusion proofs ({cut.bytes / 2**20:,.1f} MiB, "
+              f"{cut.bytes / max(cut.proofs, 1):,.0f} bytes each) to {out_dir} in {seconds:.1f} s "
+              f"({cut.proofs / max(seconds, 1e-9):,.0f} proofs/s)")
+        print(f"keep {terminal_text(out_dir, markup=False)} private: every proof holds a customer's nonce")
+    elif not quiet:
+        print(f"wrote {cut.proofs:,} inclusion proofs ({cut.bytes:,} bytes) in {seconds:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -234,9 +322,14 @@ def _published_totals(path: Optional[Path]):
 
 
 def verify_inclusion(
-    proofs: Annotated[list[Path], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, OKX, "
-                                                 "Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX zk, a BitMEX "
-                                                 "or merkletreejs full tree; several: one customer's periods.")],
+    proofs: Annotated[Optional[list[Path]], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, "
+                                                           "OKX, Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX "
+                                                           "zk, a BitMEX or merkletreejs full tree; several: one "
+                                                           "customer's periods.", show_default=False)] = None,
+    batch: Annotated[Optional[Path], typer.Option("--batch", metavar="FILE_OR_DIR", help="Many customers' proofs "
+                                                  "(auditors): a .json proof, a .jsonl file of proofs (one per "
+                                                  "line, as `prove --all` writes), or a folder of them; prints a "
+                                                  "summary, exit 1 if any fails.")] = None,
     commitment: Annotated[Optional[list[Path]], typer.Option(metavar="FILE", help="The published commitment.json "
                                                              "to check against (repeat for several "
                                                              "periods).")] = None,
@@ -276,6 +369,13 @@ def verify_inclusion(
     from por.publication.verify import signature_facts
 
     commitments = commitment or []
+    if batch is not None:
+        if proofs or len(commitments) > 1 or totals or signer or tree or account or nonce or balance or config:
+            raise InputError("--batch checks many customers' proofs against one --commitment (or --root): "
+                             "give no PROOF, --totals, --signer, --tree or customer options", field="--batch")
+        return _verify_batch(batch, commitments[0] if commitments else None, root, format, json_out, quiet)
+    if not proofs:
+        raise InputError("give a PROOF file, or --batch FILE_OR_DIR", field="PROOF")
     if totals and (len(proofs) > 1 or len(commitments) > 1):
         raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
     account = pinned_account(account)
@@ -309,6 +409,63 @@ def verify_inclusion(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"
             + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else ""))
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}", quiet=quiet)
+
+
+def _verify_batch(target: Path, commitment: Optional[Path], root: Optional[str], format: ProofFormat,
+                  json_out: bool, quiet: bool) -> int:
+    """Every proof under `target`, one verdict each; a summary table, or every verdict with --json."""
+    from collections import Counter
+
+    from por.cli.output import Column, console, print_table, progress_bar, write_json
+    from por.liabilities.batch import proof_files, verify_batch
+    from por.liabilities.foreign import detect
+    from por.liabilities.pins import check_usage
+
+    pinned, root_bytes, _ = _pinned_root(commitment, root)
+    pins = check_usage(pinned, root_bytes, None)
+    files, skipped = proof_files(target)
+    if not files:
+        raise InputError("no proofs here (*.json or *.jsonl files)", file=str(target), field="--batch")
+    kind_of = (lambda raw, source: format.value) if format != ProofFormat.auto else detect.proof_format
+    states: Counter = Counter()
+    reasons: Counter = Counter()
+    example: dict[str, str] = {}
+    records = []
+    with progress_bar("verifying proofs", None, quiet=quiet or json_out, unit="proofs") as advance:
+        for checked in verify_batch(files, pins, kind_of):
+            verdict = checked.verdict
+            states[verdict.state] += 1
+            for reason in verdict.reasons:
+                key = reason.removeprefix(checked.source + ": ").removeprefix(checked.source.split(":")[0] + ": ")
+                reasons[key] += 1
+                example.setdefault(key, checked.source)
+            if json_out:
+                records.append({"source": checked.source, "verified": verdict.verified, "state": verdict.state,
+                                "account_id": verdict.facts.get("account_id"), "reasons": verdict.reasons})
+            advance(1)
+    total = sum(states.values())
+    ok = states["verified"] == total and total > 0
+    if json_out:
+        write_json({"verified": ok, "proofs": total, "counts": dict(states), "skipped": [str(p) for p in skipped],
+                    "results": records})
+        return 0 if ok else 1
+    if quiet and ok:
+        return 0
+    out = console()
+    head = "[bold green]VERIFIED[/]" if ok else "[bold red]NOT VERIFIED[/]"
+    out.print(f"{head} {total:,} proofs from {terminal_text(target)}: {states['verified']:,} verified, "
+              f"{total - states['verified']:,} not")
+    print_table([Column("result", "atom"), Column("proofs", "amount")],
+                [[state, str(states[state])] for state in ("verified", "self-consistent", "failed")], out=out)
+    if reasons:
+        print_table([Column("reason", "text"), Column("proofs", "amount"), Column("first", "text")],
+                    [[terminal_text(r, markup=False), str(n), terminal_text(example[r], markup=False)]
+                     for r, n in reasons.most_common(20)], out=out)
+        if len(reasons) > 20:
+            out.print(f"  ... and {len(reasons) - 20} more reasons (--json lists every proof's)")
+    if skipped:
+        out.print(f"  skipped {len(skipped)} files that are not .json or .jsonl proofs")
+    return 0 if ok else 1
 
 
 def _customer(account: Optional[str], nonce: Optional[str], balances: list[str]):

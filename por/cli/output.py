@@ -28,6 +28,17 @@ from por.verdict import SELF_CONSISTENT, Verdict
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success and show no progress; "
                                                            "failures and errors still say why.")]
 JsonOut = Annotated[bool, typer.Option("--json", "-j", help="Print the result as JSON on stdout (nothing else).")]
+HtmlLang = Annotated[str, typer.Option("--lang", metavar="en|ja", help="Language of the HTML report: en or ja "
+                                     "(the other one is shown beside it).")]
+
+
+def html_lang(lang: str) -> str:
+    """The --lang option, checked before any work (bad input, exit 2)."""
+    from por.errors import InputError
+
+    if lang not in ("en", "ja"):
+        raise InputError(f"{lang[:20]!r} is not a report language: use en or ja", field="--lang")
+    return lang
 
 
 def console(*, stderr: bool = False):

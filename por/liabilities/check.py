@@ -17,10 +17,10 @@ from por.liabilities.foreign.common import Customer, check_customer
 from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import binding, verify_inclusion
 from por.liabilities.pins import Pins, PublishedTotals, check_usage, compare_snapshot, compare_totals
-from por.liabilities.porjson import Commitment, InclusionProof, canonical_difference, parse_proof, sums_json
+from por.liabilities.porjson import Commitment, InclusionProof, parse_proof, sums_json, value_difference
 from por.liabilities.rows import check_account_id
 from por.liabilities.tree import sibling_positions
-from por.strictjson import loads, read_bounded
+from por.strictjson import decode, loads, read_bounded
 from por.text import is_regular_file
 from por.verdict import Pinned, Verdict
 
@@ -117,13 +117,10 @@ def _verify_proof(kind, raw, path, pins, tree_path, customer=None, config=None) 
     source = str(path)
     pinned, root_bytes = pins.commitment, pins.root
     if kind == "por":
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
-        parsed = parse_proof(loads(text, source), source)
+        value = loads(decode(raw, source), source)       # strict: the layout is not the proof, the value is
+        parsed = parse_proof(value, source)
         verdict = verify_inclusion(parsed, commitment=pinned, root=root_bytes)
-        difference = canonical_difference(text, parsed)
+        difference = value_difference(value, parsed)
         if difference:
             verdict.fail(f"{source}: {difference}")
         if tree_path is not None:

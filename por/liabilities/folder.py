@@ -15,24 +15,28 @@ from por.strictjson import load_file
 COMMITMENT_FILE = "commitment.json"
 TREE_FILE = "tree.bin"
 SECRETS_FILE = "private/secrets.jsonl"
+INDEX_FILE = "private/index.bin"   # where each account's secrets line is (por.liabilities.secretsindex)
+PRIVATE_ENTRIES = {Path(SECRETS_FILE).name, Path(INDEX_FILE).name}
 PAGE_FILE = "verify.html"        # written by por.publication.attestation, through publish's extra_files hook
 ANCHOR_FILE = "anchor.json"      # written by por.publication.anchor after the commitment is recorded on chain
-PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, ANCHOR_FILE, "private"}
+MANIFEST_FILE = "manifest.json"  # SHA-256 of every public file, verify.html included (publish's finish_files hook)
+PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, MANIFEST_FILE, ANCHOR_FILE, "private"}
 
 
 def not_a_publication(folder: Path) -> str:
     """Why `folder` is not a por publication ("" when it is one, the only kind --force replaces).
 
     A publication is what `publish` writes and nothing else: a commitment.json that parses as a
-    por commitment, tree.bin, verify.html, private/secrets.jsonl (any of these three may have
-    been moved away) and, once anchored, anchor.json. A folder holding anything else holds something of the user's.
+    por commitment, tree.bin, verify.html, manifest.json, private/secrets.jsonl and private/index.bin
+    (any but the commitment may have been moved away) and, once anchored, anchor.json. A folder holding
+    anything else holds something of the user's.
     """
     try:
         entries = sorted(os.listdir(folder))
         private = folder / "private"
         extra = [e for e in entries if e not in PUBLICATION_ENTRIES]
         if private.is_dir() and not private.is_symlink():
-            extra += [f"private/{e}" for e in sorted(os.listdir(private)) if e != Path(SECRETS_FILE).name]
+            extra += [f"private/{e}" for e in sorted(os.listdir(private)) if e not in PRIVATE_ENTRIES]
         elif os.path.lexists(private):
             extra.append("private")
     except OSError as exc:

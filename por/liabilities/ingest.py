@@ -3,10 +3,12 @@
 The rules live in `por.liabilities.rows.check_row`. Vectorised checks here only pick
 the rows that *might* break one (a superset: anything not plainly ASCII, not
 a plain decimal that fits the asset's decimals in 38 digits, or of an asset
-the table refuses); each picked row goes through `check_row`. So the error a
-user sees, and the line it names, are exactly what a row-by-row reader
-reports: the first bad row wins; a duplicate (account, asset) or a running
-total over 2^128-1 on an earlier line wins over it.
+the table refuses); each picked row goes through `check_row`. So the errors a
+user sees, and the lines they name, are exactly what a row-by-row reader
+reports: every bad row is set aside and reading goes on, and the first
+MAX_REPORTED_ROWS errors by line (a row's own, a duplicate (account, asset), a
+running total over 2^128-1, ambiguous ids) are named in one `InputErrors`, the
+rest counted; the first of them is what a row-by-row reader stops at.
 
 Amounts become limbs without floats: Arrow casts the decimal string to
 decimal128(38, decimals), whose unscaled value is a 16-byte little-endian
@@ -25,14 +27,14 @@ from __future__ import annotations
 import bisect
 import os
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
 from por.amounts import MAX_UNITS, Asset, AssetTable
-from por.errors import InputError
+from por.errors import MAX_REPORTED_ROWS, InputError, InputErrors
 from por.liabilities.book import Liabilities, exact_sum
 from por.liabilities.rows import (
     HEADER,
@@ -44,6 +46,7 @@ from por.liabilities.rows import (
     csv_rows,
     mixed_scripts,
 )
+from por.liabilities.tree import MAX_ASSETS
 from por.text import is_regular_file
 
 BATCH_ROWS = 1 << 16
@@ -64,6 +67,7 @@ class Batch:
     assets: object
     amounts: object
     decimal_amounts: object = None       # Parquet decimals: the source of the text of picked rows
+    errors: tuple = ()                   # rows of these lines the reader could not split (InputError)
 
     def line(self, row: int) -> int:
         return int(self.lines[row]) if self.lines is not None else self.first_line + row
@@ -128,7 +132,8 @@ class _Collector:
         self.starts: list[int] = []              # first global row of each batch
         self.batches: list[Batch] = []           # for line numbers only (arrays dropped)
         self.rows = 0
-        self.error: tuple[int, InputError] | None = None
+        self.errors: list[InputError] = []       # the first bad rows, in line order (a row's own rules)
+        self.bad_rows = 0                        # all of them
 
     def _code(self, symbol: str | None) -> int:
         code = self.codes.get(symbol)
@@ -139,6 +144,8 @@ class _Collector:
             except InputError:
                 code = -1
             else:
+                if len(self.symbols) == MAX_ASSETS:      # the writer's limit, which every reader shares
+                    return -1                            # not cached: the row names the limit (`_check_picked`)
                 code = len(self.symbols)
                 self.symbols.append(symbol)
                 self.decimals.append(decimals)
@@ -151,6 +158,7 @@ class _Collector:
 
         count = len(batch.ids)
         if not count:
+            self._bad(list(batch.errors))
             return True
         encoded = batch.assets.dictionary_encode()
         code_of = np.array([self._code(s) for s in encoded.dictionary.to_pylist()] or [-1], dtype=np.int32)
@@ -175,20 +183,34 @@ class _Collector:
             limbs = np.frombuffer(exact.buffers()[1], dtype="<u8").reshape(-1, 2)
             limbs = limbs[exact.offset:exact.offset + len(exact)]
             lo[rows], hi[rows] = limbs[:, 0], limbs[:, 1]
-        keep = self._check_picked(batch, np.nonzero(~plain)[0], codes, hi, lo)
+        bad, errors = self._check_picked(batch, np.nonzero(~plain)[0], codes, hi, lo)
+        self._bad(sorted([*batch.errors, *errors], key=lambda e: e.line or 0))
+        ids, lines = batch.ids, batch.lines
+        if bad:                                  # set the bad rows aside; the rest keep their lines
+            good = np.ones(count, dtype=bool)
+            good[bad] = False
+            lines = (lines if lines is not None else np.arange(count, dtype=np.int64) + batch.first_line)[good]
+            ids, codes, hi, lo = ids.filter(pa.array(good)), codes[good], hi[good], lo[good]
+            if not len(codes):               # an empty chunk would vanish from the chunked ids: keep none
+                return True
         self.starts.append(self.rows)
-        self.batches.append(Batch(batch.first_line, batch.lines, None, None, None))
-        self.row_ids.append(batch.ids.slice(0, keep))
-        self.row_codes.append(codes[:keep].astype(np.int16 if len(self.symbols) < 1 << 15 else np.int32))
-        self.row_hi.append(hi[:keep].copy() if hi[:keep].any() else None)
-        self.row_lo.append(lo[:keep].copy())
-        self.rows += keep
-        return self.error is None
+        self.batches.append(Batch(batch.first_line, lines, None, None, None))
+        self.row_ids.append(ids)
+        self.row_codes.append(codes.astype(np.int16 if len(self.symbols) < 1 << 15 else np.int32))
+        self.row_hi.append(hi.copy() if hi.any() else None)
+        self.row_lo.append(lo.copy())
+        self.rows += len(codes)
+        return True
 
-    def _check_picked(self, batch: Batch, rows: np.ndarray, codes, hi, lo) -> int:
-        """Runs the row rules on each picked row; returns how many rows of the batch stand."""
+    def _bad(self, errors: list[InputError]) -> None:
+        """Bad rows (batches come in line order): named if among the first MAX_REPORTED_ROWS, counted always."""
+        self.bad_rows += len(errors)
+        self.errors.extend(errors[:MAX_REPORTED_ROWS - len(self.errors)])
+
+    def _check_picked(self, batch: Batch, rows: np.ndarray, codes, hi, lo) -> tuple[list[int], list[InputError]]:
+        """Runs the row rules on each picked row; returns the rows (of the batch) that break one, and why."""
         if not len(rows):
-            return len(codes)
+            return [], []
         import pyarrow as pa
 
         picked = pa.array(rows)
@@ -197,22 +219,31 @@ class _Collector:
         else:
             amounts = batch.amounts.take(picked).to_pylist()
         values = zip(batch.ids.take(picked).to_pylist(), batch.assets.take(picked).to_pylist(), amounts)
+        bad, errors = [], []
         for row, (account_id, asset, amount) in zip(rows.tolist(), values):
             try:
                 units = check_row(account_id, asset, amount, self.table)
             except InputError as exc:
-                self.error = (self.rows + row, exc.at(file=self.source, line=batch.line(row)))
-                return row
+                errors.append(exc.at(file=self.source, line=batch.line(row)))
+                bad.append(row)
+                continue
             codes[row] = self._code(asset)
+            if codes[row] < 0:
+                errors.append(InputError(f"asset {asset} would be asset number {MAX_ASSETS + 1}: a publication holds "
+                                         f"at most {MAX_ASSETS} assets", file=self.source, line=batch.line(row),
+                                         field="asset"))
+                bad.append(row)
+                continue
             hi[row], lo[row] = units >> 64, units & ((1 << 64) - 1)
-        return len(codes)
+        return bad, errors
 
     def _line(self, row: int) -> int:
         at = bisect.bisect_right(self.starts, row) - 1
         return self.batches[at].line(row - self.starts[at])
 
     def finish(self, pending: InputError | None) -> Liabilities:
-        """The book, or the first error: a row's own, a duplicate, or a total over 2^128-1."""
+        """The book, or the errors: a row's own, duplicates, a total over 2^128-1, ambiguous ids, then
+        what stopped the reader; the first MAX_REPORTED_ROWS by line named, the rest counted."""
         import pyarrow as pa
 
         encoded = pa.chunked_array(self.row_ids, pa.string()).dictionary_encode()     # one dictionary
@@ -220,14 +251,20 @@ class _Collector:
         accounts = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
         ids = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
         del encoded
-        first = self._first_duplicate(accounts, len(ids))
-        overflow = self._first_overflow(first[0] if first else self.rows)
+        duplicates, repeated = self._duplicates(accounts, len(ids))
+        overflow = self._first_overflow(duplicates[0][0] if duplicates else self.rows)
         ambiguous, warnings = self._look_alikes(ids, accounts)
-        # at one row, the row's own rules come first, then duplicates, then the running total, then look-alikes
-        candidates = [(c[0], rank, c[1]) for rank, c in enumerate((self.error, first, overflow, ambiguous))
-                      if c is not None]
-        if candidates:
-            raise min(candidates, key=lambda c: c[:2])[2]
+        # at one line, the row's own rules come first, then duplicates, then the running total, then look-alikes
+        found = [(e.line, 0, e) for e in self.errors] + [(e.line, 1, e) for _, e in duplicates]
+        found += [(c[1].line, rank, c[1]) for rank, c in ((2, overflow), (3, ambiguous)) if c is not None]
+        if pending is not None and found:
+            found.append((pending.line or 1 << 62, 4, pending))
+        if found:
+            found.sort(key=lambda c: (c[0] or 0, c[1]))
+            total = self.bad_rows + repeated + (overflow is not None) + (ambiguous is not None) + (pending is not None)
+            if total == 1:
+                raise found[0][2]
+            raise InputErrors([c[2] for c in found[:MAX_REPORTED_ROWS]], total)
         if pending is not None:
             raise pending
         if not self.rows:
@@ -275,25 +312,30 @@ class _Collector:
                                 f"({', '.join(scripts)}): it may pass for another id")
         return found, warnings
 
-    def _first_duplicate(self, accounts: list[np.ndarray], count: int) -> tuple[int, InputError] | None:
+    def _duplicates(self, accounts: list[np.ndarray], count: int) -> tuple[list[tuple[int, InputError]], int]:
+        """The first MAX_REPORTED_ROWS repeated (account, asset) rows, in row order, and how many there are."""
         width = max(1, len(self.symbols))
         seen = np.zeros(count * width, dtype=bool)          # one flag per (account, asset) cell
         for acct, codes in zip(accounts, self.row_codes):
             seen[acct.astype(np.int64) * width + codes] = True
         if int(np.count_nonzero(seen)) == self.rows:
-            return None
+            return [], 0
         del seen
         codes = np.concatenate(self.row_codes)
         keys = np.concatenate(accounts).astype(np.int64) * width + codes
         order = np.argsort(keys, kind="stable")
         ranked = keys[order]
         repeat = np.nonzero(ranked[1:] == ranked[:-1])[0] + 1
-        at = int(repeat[np.argmin(order[repeat])])
-        row = int(order[at])
-        first_row = int(order[np.searchsorted(ranked, ranked[at])])
-        symbol = self.symbols[int(codes[row])]
-        return row, InputError(f"duplicate row for account and asset {symbol} (first on line {self._line(first_row)})",
-                               file=self.source, line=self._line(row))
+        shown = repeat[np.argsort(order[repeat], kind="stable")[:MAX_REPORTED_ROWS]]
+        out = []
+        for at in shown.tolist():
+            row = int(order[at])
+            first_row = int(order[np.searchsorted(ranked, ranked[at])])
+            symbol = self.symbols[int(codes[row])]
+            out.append((row, InputError(f"duplicate row for account and asset {symbol} "
+                                        f"(first on line {self._line(first_row)})",
+                                        file=self.source, line=self._line(row))))
+        return out, len(repeat)
 
     def _first_overflow(self, upto: int) -> tuple[int, InputError] | None:
         totals = [0] * len(self.symbols)
@@ -395,17 +437,17 @@ def _python_csv_batches(path: Path) -> Iterator[Batch]:
     """Rows from the `csv` reader (exact for quotes, blank lines, CR), batched."""
     import pyarrow as pa
 
-    lines, ids, assets, amounts = [], [], [], []
+    lines, ids, assets, amounts, errors = [], [], [], [], []
 
     def batch() -> Batch:
         made = Batch(0, np.asarray(lines, dtype=np.int64), pa.array(ids, pa.string()),
-                     pa.array(assets, pa.string()), pa.array(amounts, pa.string()))
-        for column in (lines, ids, assets, amounts):
+                     pa.array(assets, pa.string()), pa.array(amounts, pa.string()), errors=tuple(errors))
+        for column in (lines, ids, assets, amounts, errors):
             column.clear()
         return made
 
     try:
-        for line, account_id, asset, amount in csv_rows(path):
+        for line, account_id, asset, amount in csv_rows(path, errors):
             lines.append(line)
             ids.append(account_id)
             assets.append(asset)
@@ -413,10 +455,10 @@ def _python_csv_batches(path: Path) -> Iterator[Batch]:
             if len(lines) == BATCH_ROWS:
                 yield batch()
     except InputError:
-        if lines:
+        if lines or errors:
             yield batch()
         raise
-    if lines:
+    if lines or errors:
         yield batch()
 
 

@@ -23,12 +23,12 @@ from typing import Any
 from por.amounts import check_asset_symbol, format_amount
 from por.errors import InputError
 from por.liabilities.porjson import Commitment
+from por.liabilities.tree import MAX_ASSETS
 from por.strictjson import Fields, load_file
 from por.verdict import Verdict
 
 TOTALS_FORMAT = "por-totals"
 TOTALS_VERSION = 1
-MAX_ASSETS = 1000
 # One spelling per number, as in every por document: no sign, exponent, leading or trailing zeros.
 _DECIMAL_RE = re.compile(r"(0|[1-9][0-9]{0,59})(?:\.[0-9]{0,59}[1-9])?\Z")
 

@@ -19,6 +19,7 @@ from por.liabilities.rows import check_account_id
 from por.liabilities.tree import (
     HASH_BYTES,
     HASH_NAME,
+    MAX_ASSETS,
     MAX_HEIGHT,
     MAX_LEAVES,
     VERSION,
@@ -159,19 +160,44 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def canonical_difference(text: str, proof: InclusionProof) -> str | None:
-    """Where a proof's text departs from the one spelling `por prove` writes, or None.
+def value_difference(value: Any, proof: InclusionProof) -> str | None:
+    """Where a proof document's parsed value departs from the one value `por prove` writes for the
+    proof it parses to, or None.
 
-    Verified byte for byte, so that no edit to a proof, not even of white
-    space, leaves it verifying: one document, one text.
+    The value, not the bytes: a proof re-saved with CRLF line ends, a byte order mark, other
+    indentation, key order or string escapes is the same proof. What it must not do is say one
+    thing two ways: duplicate keys, `-0` and floats are refused by the strict reader, and any
+    value that parses but is not spelled as `por` spells it (an amount, a hash, a flag) is named here.
     """
-    canonical = dumps(proof.to_json())
-    if text == canonical:
+    return _first_difference(value, proof.to_json(), "")
+
+
+def _first_difference(got: Any, want: Any, at: str) -> str | None:
+    where = at or "the document"
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return f"{where}: not an object"
+        for key in sorted(set(got) | set(want)):
+            here = f"{at}.{key}" if at else key
+            if key not in want:
+                return f"{here}: not a member of this proof"
+            if key not in got:
+                return f"{here}: missing"
+            found = _first_difference(got[key], want[key], here)
+            if found:
+                return found
         return None
-    at = next((i for i, (a, b) in enumerate(zip(text, canonical)) if a != b), min(len(text), len(canonical)))
-    line = text.count("\n", 0, at) + 1
-    column = at - (text.rfind("\n", 0, at) + 1) + 1
-    return f"line {line} column {column}: not the canonical text of this proof (edited or re-formatted)"
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return f"{where}: not the list this proof's fields give"
+        for i, (g, w) in enumerate(zip(got, want)):
+            found = _first_difference(g, w, f"{at}[{i}]")
+            if found:
+                return found
+        return None
+    if type(got) is not type(want) or got != want:
+        return f"{where}: {str(got)[:40]!r} is not how por writes this value ({str(want)[:40]!r})"
+    return None
 
 
 # --- parsing -----------------------------------------------------------------
@@ -201,7 +227,7 @@ def _snapshot_time(f: Fields, version: int) -> str:
 
 def _assets(f: Fields) -> list[Asset]:
     assets = []
-    for item in f.objects("assets", max_items=1000):
+    for item in f.objects("assets", max_items=MAX_ASSETS):
         item.only("symbol", "decimals")
         symbol = item.str("symbol")
         try:

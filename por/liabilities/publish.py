@@ -4,6 +4,7 @@ The folder a publication writes:
     commitment.json          public: root, totals, height, leaf count, snapshot
     tree.bin                 for auditors: every node (docs/formats/tree.md)
     private/secrets.jsonl    never published: each account's nonce and leaf indices
+    private/index.bin        never published: where each account's line is (por.liabilities.secretsindex)
 Everything is written into a staging folder and renamed into place at the
 end, so a killed run never leaves a publication that looks complete.
 """
@@ -25,15 +26,26 @@ from por.atomic import atomic_directory
 from por.errors import InputError
 from por.liabilities.book import Liabilities
 from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
-from por.liabilities.folder import COMMITMENT_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
+from por.liabilities.folder import COMMITMENT_FILE, INDEX_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
 from por.liabilities.levels import build_levels, ints_to_limbs, root_record
+from por.liabilities.parallel import jobs_wanted, workers
 from por.liabilities.porjson import Commitment, dumps
 from por.liabilities.secrets import set_root, write_secrets
-from por.liabilities.tree import AMOUNT_BYTES, HASH_BYTES, VERSION, Header, TreeError, check_snapshot_time, tree_height
+from por.liabilities.secretsindex import write_index
+from por.liabilities.tree import (
+    AMOUNT_BYTES,
+    HASH_BYTES,
+    MAX_ASSETS,
+    VERSION,
+    Header,
+    TreeError,
+    check_snapshot_time,
+    tree_height,
+)
 from por.liabilities.treefile import header_line
 
-__all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "not_a_publication", "COMMITMENT_FILE",
-           "TREE_FILE", "SECRETS_FILE", "PAGE_FILE"]
+__all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "fixed_shuffle", "not_a_publication", "COMMITMENT_FILE",
+           "TREE_FILE", "SECRETS_FILE", "INDEX_FILE", "PAGE_FILE"]
 
 
 @dataclass
@@ -104,6 +116,16 @@ def _check_split(liabilities: Liabilities, owners: np.ndarray, columns: list[lis
             raise TreeError("a split's pieces do not add up to the balances")
 
 
+def fixed_shuffle(liabilities: Liabilities, max_pieces: int = 1) -> Shuffle:
+    """Fresh randomness for one book (nonces, leaf order and, with max_pieces > 1, the split), fixed:
+    publishing with it twice gives the same bytes, however the tree is built."""
+    if max_pieces == 1:
+        return Shuffle.draw(len(liabilities), len(liabilities))
+    split = split_amounts(liabilities.columns, max_pieces, random.SystemRandom())
+    drawn = Shuffle.draw(len(liabilities), len(split[0]))
+    return Shuffle(drawn.nonces, drawn.order, split)
+
+
 def _plan(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) -> tuple[Pieces, Shuffle]:
     pieces = _pieces(liabilities, max_pieces, shuffle.split if shuffle else None)
     shuffle = shuffle or Shuffle.draw(len(liabilities), len(pieces))
@@ -111,9 +133,16 @@ def _plan(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) ->
     return pieces, shuffle
 
 
-def _write_secrets(path: Path, ids, shuffle: Shuffle, snapshot_id: str, first_piece: np.ndarray | None) -> None:
+def _write_secrets(path: Path, index: Path, ids, shuffle: Shuffle, snapshot_id: str,
+                   first_piece: np.ndarray | None) -> None:
+    """The secrets and their index (for `prove DIR ID` in milliseconds), beside the tree's hashing."""
     with open(path, "wb") as handle:
-        write_secrets(handle, ids, shuffle.nonces, _positions(shuffle), snapshot_id, bytes(HASH_BYTES), first_piece)
+        starts, size = write_secrets(handle, ids, shuffle.nonces, _positions(shuffle), snapshot_id, bytes(HASH_BYTES),
+                                     first_piece)
+        handle.flush()
+        os.fsync(handle.fileno())
+    with open(index, "wb") as handle:
+        write_index(handle, ids, starts, size)
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -153,16 +182,21 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
             snapshot_time: str | None = None, max_pieces: int = 1, force: bool = False,
             progress: Callable[[int], None] | None = None,
             extra_files: Callable[[Path, Commitment], None] | None = None,
-            shuffle: Shuffle | None = None, dask: str | None = None, dask_workers: int | None = None) -> Commitment:
+            finish_files: Callable[[Path], None] | None = None,
+            shuffle: Shuffle | None = None, dask: str | None = None, dask_workers: int | None = None,
+            jobs: int | None = 1) -> Commitment:
     """Builds the tree and writes the publication folder atomically, in bounded memory.
 
     Levels go to tree.bin as they are made (por/liabilities/build.py), so memory holds the
     book and a few chunks, never the tree. With `dask` (a scheduler address,
     or "local") the leaves and subtrees are built on Dask workers; the bytes
-    written are the same.
+    written are the same. `jobs` processes (None: every CPU) build disjoint subtrees here
+    (por/liabilities/parallel.py), again byte for byte the same tree.
     """
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
+    if len(liabilities.assets) > MAX_ASSETS:        # what every reader of the publication accepts
+        raise InputError(f"{len(liabilities.assets)} assets: a publication holds at most {MAX_ASSETS}")
     snapshot_time = snapshot_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         check_snapshot_time(snapshot_time)
@@ -186,11 +220,19 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
 
             client = stack.enter_context(connect(dask, dask_workers))
         (staging / "private").mkdir(mode=0o700)
+        processes = 1 if client is not None else jobs_wanted(jobs, leaf_count)
+        build = None
+        if processes > 1:                   # forked before the secrets thread starts
+            build = stack.enter_context(workers(processes, ids, shuffle.nonces, pieces, shuffle.order,
+                                                staging / TREE_FILE, len(header_line(header)), asset_count))
         # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
         background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
-        secrets = background.submit(_write_secrets, staging / SECRETS_FILE, ids, shuffle, snapshot_id, first_piece)
-        with open(staging / TREE_FILE, "w+b") as handle:
-            if client is not None:
+        secrets = background.submit(_write_secrets, staging / SECRETS_FILE, staging / INDEX_FILE, ids, shuffle,
+                                    snapshot_id, first_piece)
+        with open(staging / TREE_FILE, "r+b" if build else "w+b") as handle:
+            if build is not None:
+                root, tree_digest = build.write_tree(handle, header, header_line(header), progress)
+            elif client is not None:
                 from por.liabilities.distributed import write_tree_dask
 
                 root, tree_digest = write_tree_dask(client, handle, header, header_line(header), ids,
@@ -216,4 +258,6 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         if extra_files:
             extra_files(staging, commitment)
         (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
+        if finish_files:                       # after every public file is final (a manifest of their digests)
+            finish_files(staging)
     return commitment

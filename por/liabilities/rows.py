@@ -1,16 +1,19 @@
 """The rules every customer row obeys, written once: the CSV reader, the columnar
 readers and the verifier all apply these.
 
-Everything wrong with the file is reported as `file:line: field: reason` and
-nothing downstream runs, so a publication never commits to a mistyped row.
+Everything wrong with the file is reported as `file:line: field: reason` (up to
+por.errors.MAX_REPORTED_ROWS bad rows in one run, then how many more), with a hint for the
+mistakes spreadsheets make (semicolons, tabs, thousands separators, decimal
+commas), and nothing downstream runs, so a publication never commits to a mistyped row.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from por.amounts import AmountError, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
@@ -21,6 +24,44 @@ MAX_ID_BYTES = 256
 MAX_FIELD_CHARS = 4096
 MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
 MAX_CUSTOMER_BYTES = 16 << 30     # ~170M rows, past what one machine publishes: the end of a stream that never ends
+_GROUPED = re.compile(r"[0-9][0-9,.' _\u00a0]*[0-9]\Z")
+
+
+def separator_hint(text: str) -> str:
+    """Why a header or a row did not split into three fields, when a spreadsheet's export is the cause."""
+    if "\t" in text and "," not in text:
+        return " (the file is separated by tabs: save it as comma-separated CSV)"
+    if ";" in text and "," not in text:
+        return (" (the file is separated by semicolons, as spreadsheets write CSV where the decimal mark is a"
+                " comma: save it with commas between fields and a point in amounts)")
+    return ""
+
+
+def amount_hint(text: str) -> str:
+    """A hint for an amount written with thousands separators or a decimal comma ("" if neither)."""
+    text = text.strip()
+    if not _GROUPED.match(text):
+        return ""
+    marks = [c for c in text if not "0" <= c <= "9"]
+    decimal = None
+    if "," in marks and "." in marks:                  # 1.000,5 or 1,000.5: the last mark is the decimal one
+        decimal = text[max(text.rfind(","), text.rfind("."))]
+    elif marks == [","] and len(text.rsplit(",", 1)[1]) != 3:
+        decimal = ","
+    whole, frac = text.rsplit(decimal, 1) if decimal else (text, "")
+    if not re.fullmatch(r"[0-9]*", frac):
+        return ""
+    plain = re.sub(r"[^0-9]", "", whole) + ("." + frac if frac else "")
+    if marks == [","] and decimal:
+        return f" (a decimal comma? write {plain}: amounts take a decimal point)"
+    return f" (thousands separators? write {plain}: digits and one decimal point, nothing else)"
+
+
+def split_amount_hint(row: list[str]) -> str:
+    """A row of 4 or more fields whose tail is the digits of one amount, cut at its commas."""
+    if len(row) < 4:
+        return ""
+    return amount_hint(",".join(row[2:]))
 
 
 def check_account_id(account_id: str) -> str:
@@ -103,32 +144,44 @@ def check_row(account_id: str | None, asset: str | None, amount: str | None, tab
         return parse_amount(amount.strip(), table.decimals(asset))
     except AmountError as exc:
         field = "asset" if "unknown asset" in exc.reason else "amount"
-        raise exc.at(field=exc.field or field) from None
+        hint = amount_hint(amount) if field == "amount" else ""
+        raise InputError(exc.reason + hint, field=exc.field or field) from None
 
 
-def csv_rows(path: Path) -> Iterator[tuple[int, str, str, str]]:
-    """(line, account_id, asset, amount) of a customers CSV: a file, a pipe or `-`, read once."""
+def csv_rows(path: Path, errors: list[InputError] | None = None) -> Iterator[tuple[int, str, str, str]]:
+    """(line, account_id, asset, amount) of a customers CSV: a file, a pipe or `-`, read once.
+    A row of the wrong shape is raised, or, given `errors`, appended there and skipped (so one
+    run can name every bad row); a bad header or malformed CSV always ends the reading."""
+    source = str(path)
     with open_input(path) as handle, csv_field_limit(MAX_FIELD_CHARS):
-        capped = CappedReader(handle, MAX_CUSTOMER_BYTES, str(path))
-        reader = csv.reader(bounded_lines(capped, str(path), MAX_LINE_BYTES), strict=True)
+        capped = CappedReader(handle, MAX_CUSTOMER_BYTES, source)
+        reader = csv.reader(bounded_lines(capped, source, MAX_LINE_BYTES), strict=True)
         try:
             header = next(reader, None)
             if header is None:
-                raise InputError("empty file: expected header `account_id,asset,amount`", file=str(path), line=1)
+                raise InputError("empty file: expected header `account_id,asset,amount`", file=source, line=1)
             if [h.strip() for h in header] != HEADER:
+                shown = ",".join(header)
                 hint = " (Parquet is read from a file named *.parquet, never from a pipe)" \
-                    if header and header[0].startswith("PAR1") else ""
-                raise InputError(f"header must be `account_id,asset,amount`, got `{','.join(header)[:80]}`{hint}",
-                                 file=str(path), line=1)
-            rows = 0
+                    if header and header[0].startswith("PAR1") else separator_hint(shown)
+                shown = shown[:80].replace("\t", "\\t")         # a tab shown as \t, not as a space
+                raise InputError(f"header must be `account_id,asset,amount`, got `{shown}`{hint}",
+                                 file=source, line=1)
+            rows = bad = 0
             for row in reader:
                 if not row:
                     continue
                 if len(row) != 3:
-                    raise InputError(f"expected 3 fields, got {len(row)}", file=str(path), line=reader.line_num)
+                    hint = separator_hint(",".join(row)) if len(row) < 3 else split_amount_hint(row)
+                    error = InputError(f"expected 3 fields, got {len(row)}{hint}", file=source, line=reader.line_num)
+                    if errors is None:
+                        raise error
+                    errors.append(error)
+                    bad += 1
+                    continue
                 rows += 1
                 yield reader.line_num, row[0], row[1], row[2]
-            if not rows:
-                raise InputError("no customer rows after the header", file=str(path), line=reader.line_num + 1)
+            if not rows and not bad:
+                raise InputError("no customer rows after the header", file=source, line=reader.line_num + 1)
         except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}", file=str(path), line=reader.line_num) from None
+            raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None

@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from por.errors import InputError
+
 SECRETS_FORMAT = "por-secrets"
 CHUNK_ACCOUNTS = 1 << 18
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
@@ -23,6 +25,20 @@ _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 def header_line(snapshot_id: str, root: bytes) -> str:
     return json.dumps({"format": SECRETS_FORMAT, "version": 1, "snapshot_id": snapshot_id,
                        "root": root.hex(), "warning": "private: never publish this file"}) + "\n"
+
+
+def read_header(line: bytes, source: str, snapshot_id: str, root: bytes) -> None:
+    """The secrets' header line must name this snapshot and this root: secrets of another
+    publication would cut proofs that fail (or, worse, belong to someone else's tree)."""
+    try:
+        doc = json.loads(line)
+        ok = doc["format"] == SECRETS_FORMAT and doc["version"] == 1
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise InputError("not a por secrets file (no por-secrets header line)", file=source, line=1)
+    if doc.get("snapshot_id") != snapshot_id or doc.get("root") != root.hex():
+        raise InputError("these secrets belong to another snapshot or root than tree.bin", file=source, line=1)
 
 
 def set_root(path, snapshot_id: str, root: bytes) -> None:
@@ -39,16 +55,24 @@ def set_root(path, snapshot_id: str, root: bytes) -> None:
 
 
 def write_secrets(handle: BinaryIO, ids, nonces: bytes, positions: np.ndarray, snapshot_id: str, root: bytes,
-                  first_piece: np.ndarray | None = None) -> None:
+                  first_piece: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """`positions[piece]` is the leaf index of each piece; pieces of account i are
-    first_piece[i]..first_piece[i+1] (one piece per account when None)."""
-    handle.write(header_line(snapshot_id, root).encode())
+    first_piece[i]..first_piece[i+1] (one piece per account when None).
+
+    Returns where each account's line starts and the file's size (for the index)."""
+    head = header_line(snapshot_id, root).encode()
+    handle.write(head)
+    written = len(head)
+    starts = np.empty(len(ids), dtype=np.int64)
     for start in range(0, len(ids), CHUNK_ACCOUNTS):
         stop = min(start + CHUNK_ACCOUNTS, len(ids))
         lines = _lines(ids.slice(start, stop - start), nonces[32 * start:32 * stop],
                        _leaves_text(positions, first_piece, start, stop))
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
         handle.write(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+        starts[start:stop] = written + (offsets[:-1] - offsets[0])
+        written += int(offsets[-1] - offsets[0])
+    return starts, written
 
 
 def _lines(ids, nonces: bytes, leaves):

@@ -38,6 +38,7 @@ HASH_NAME = "sha256"
 HASH_BYTES = 32
 TAG_LEAF, TAG_INNER, TAG_PAD, TAG_USER, TAG_ROOT = 0, 1, 2, 3, 4
 MAX_HEIGHT = 64
+MAX_ASSETS = 1000                    # assets in one publication: what publish writes and every reader accepts
 MAX_LEAVES = 2**64 - 1               # the header holds the leaf count in 8 bytes
 VERSION = 2                          # what `por publish` writes
 LEGACY_VERSION = 1                   # still read: no piece count in the leaf, no root node

@@ -194,7 +194,7 @@ def load_chains_config(path: str | Path, *, note: Callable[[str], None] | None =
     source = str(path)
     raw = read_bounded(path, MAX_CONFIG_BYTES, empty_ok=True)
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))   # a BOM (Windows editors) is not the config
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=source) from None
     except ValueError as exc:     # TOMLDecodeError, or an integer of more than 4300 digits

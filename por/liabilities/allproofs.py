@@ -1,0 +1,376 @@
+"""Every customer's inclusion proof in one streaming pass (`por prove DIR --all --out-dir D`).
+
+The secrets file is read once, in blocks of accounts (Arrow's JSON reader); for each
+block the leaves and their siblings are gathered from tree.bin (mapped, and
+released after every block, so memory stays at a block's worth whatever the tree
+size) and every proof of the block is spelled at once (por.liabilities.prooftext).
+Each line of the output is exactly the document `por prove DIR ID` gives, in
+compact JSON. Before a proof is written its leaves are recomputed from the
+secrets' nonce and id and compared with the tree's: a secrets file that does not
+belong to the tree is refused, not turned into proofs that fail.
+
+Output: `proofs-XX.jsonl`, XX the first byte of SHA-256(UTF-8 account id) in hex
+(an id is never a file name), and `manifest.json` (format, counts, the root).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from por.errors import InputError
+from por.liabilities.build import string_buffers, user_hashes
+from por.liabilities.levels import leaf_records
+from por.liabilities.porjson import PROOF_FORMAT, Commitment, assets_json, sums_json
+from por.liabilities.prooftext import hex_strings, json_strings, path_steps, sums_objects
+from por.liabilities.secrets import read_header
+from por.liabilities.tree import HASH_BYTES, HASH_NAME, VERSION
+from por.liabilities.treefile import TreeFile
+
+SHARD_FORMAT = "por-proof-shards"
+MANIFEST_FILE = "manifest.json"
+SHARDS = 256
+BLOCK_BYTES = 4 << 20               # secrets read per block: ~40,000 accounts
+UPPER_NODES = 1 << 14               # levels this small are spelled once per run (~5 MB of text at 5 assets)
+CUT_PIECES = 1 << 15                # leaves proved at once: ~40 MB of text at 5 assets, far from Arrow's 2 GiB
+
+Progress = Callable[[int], None]
+
+
+def shard_of(account_id: str) -> int:
+    """The shard an account's proof is in: the first byte of SHA-256 of its UTF-8 id."""
+    return hashlib.sha256(account_id.encode("utf-8")).digest()[0]
+
+
+def shard_name(shard: int) -> str:
+    return f"proofs-{shard:02x}.jsonl"
+
+
+@dataclass
+class SecretsBlock:
+    first: int                # account number (0-based, secrets order) of the block's first account
+    ids: pa.Array             # strings
+    nonces: np.ndarray        # (n, 32) bytes
+    leaves: pa.ListArray      # each account's leaf indices, in piece order
+    numbers: np.ndarray       # each row's account number (0-based, secrets order: line number - 2)
+
+    def select(self, rows: np.ndarray) -> SecretsBlock:
+        picked = pa.array(rows)
+        return SecretsBlock(self.first, self.ids.take(picked), self.nonces[rows], self.leaves.take(picked),
+                            self.numbers[rows])
+
+    def parts(self, pieces: int) -> Iterator[SecretsBlock]:
+        """Runs of whole accounts holding about `pieces` leaves each (split accounts hold several)."""
+        offsets = self.leaves.offsets.to_numpy()
+        cuts = np.searchsorted(offsets - offsets[0], np.arange(pieces, int(offsets[-1] - offsets[0]), pieces))
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(self.ids)]):
+            if hi > lo:
+                yield SecretsBlock(self.first, self.ids.slice(lo, hi - lo), self.nonces[lo:hi],
+                                   self.leaves.slice(lo, hi - lo), self.numbers[lo:hi])
+
+
+def count_accounts(path: Path) -> int:
+    """Lines after the header: a real total for the progress bar, at the speed of reading."""
+    lines = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            lines += chunk.count(b"\n")
+    return max(0, lines - 1)
+
+
+_UNHEX = np.full(256, 255, dtype=np.uint8)
+_UNHEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def _nonces(column: pa.Array, path: Path, first: int) -> np.ndarray:
+    if column.null_count or not pc.all(pc.equal(pc.binary_length(column), 64)).as_py():
+        bad = first + next(i for i, v in enumerate(column.to_pylist()) if v is None or len(v) != 64)
+        raise InputError("nonce is not 64 hex digits", file=str(path), line=bad + 2)
+    offsets, data = string_buffers(column)
+    digits = _UNHEX[data[offsets[0]:offsets[-1]]].reshape(len(column), 32, 2)
+    if (digits == 255).any():
+        bad = first + int(np.nonzero((digits == 255).any(axis=(1, 2)))[0][0])
+        raise InputError("nonce is not lower-case hex", file=str(path), line=bad + 2)
+    return (digits[:, :, 0] << 4) | digits[:, :, 1]
+
+
+def secrets_blocks(path: Path, leaf_count: int) -> Iterator[SecretsBlock]:
+    """The accounts of a secrets file after its header line, a block at a time, checked."""
+    import pyarrow.json as pj
+
+    schema = pa.schema([("account_id", pa.string()), ("nonce", pa.string()), ("leaves", pa.list_(pa.int64()))])
+    handle = open(path, "rb")
+    with handle:
+        handle.readline()
+        try:
+            reader = pj.open_json(handle, read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
+                                  parse_options=pj.ParseOptions(explicit_schema=schema,
+                                                                unexpected_field_behavior="error"))
+        except pa.ArrowInvalid as exc:
+            raise InputError(f"malformed secrets ({str(exc)[:120]})", file=str(path)) from None
+        first = 0
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowInvalid as exc:
+                raise InputError(f"malformed secrets after account {first} ({str(exc)[:120]})",
+                                 file=str(path)) from None
+            ids, nonces, leaves = (batch.column(i) for i in range(3))
+            if ids.null_count or leaves.null_count:
+                raise InputError(f"an account after line {first + 1} has no account_id or leaves", file=str(path))
+            flat = leaves.flatten().to_numpy(zero_copy_only=False)
+            if len(flat) and (flat.min() < 0 or flat.max() >= leaf_count) or pc.min(pc.list_value_length(leaves)).as_py() == 0:
+                raise InputError(f"an account after line {first + 1} has no leaves or a leaf outside the tree",
+                                 file=str(path))
+            yield SecretsBlock(first, ids, _nonces(nonces, path, first), leaves, np.arange(first, first + len(ids)))
+            first += len(ids)
+
+
+class ProofCutter:
+    """Spells the proofs of a block of accounts from the mapped tree file."""
+
+    def __init__(self, commitment: Commitment, tree: TreeFile) -> None:
+        self.commitment = commitment
+        self.assets = list(commitment.assets)
+        self.tree = tree
+        self.height = tree.header.height
+        self.width = tree.record_size
+        root = tree.root()
+        labels = {"exchange": commitment.exchange} if commitment.version >= VERSION else {}
+        labels["snapshot_id"] = commitment.snapshot_id
+        if commitment.version >= VERSION:
+            labels["snapshot_time"] = commitment.snapshot_time
+        head = json.dumps({"format": PROOF_FORMAT, "version": commitment.version, "hash": HASH_NAME, **labels},
+                          separators=(",", ":"), ensure_ascii=False)
+        self.head = head[:-1] + ',"account_id":'
+        self.assets_text = json.dumps(assets_json(self.assets), separators=(",", ":"), ensure_ascii=False)
+        tail = json.dumps({"root": {"hash": root.hash.hex(), "height": commitment.height,
+                                    "sums": sums_json(self.assets, list(root.sums))},
+                           "leaf_count": commitment.leaf_count}, separators=(",", ":"), ensure_ascii=False)
+        self.tail = "]," + tail[1:] + "\n"
+        self.real = []                        # real (not padding) nodes per level
+        real = commitment.leaf_count
+        for size in tree.sizes[:-1]:
+            self.real.append(real)
+            real = size // 2
+        self._map = mmap.mmap(tree.handle.fileno(), 0, access=mmap.ACCESS_READ)
+        self.levels = [np.frombuffer(self._map, np.uint8, count=size * self.width, offset=offset).reshape(size, -1)
+                       for size, offset in zip(tree.sizes, tree.offsets)]
+        # the small levels at the top are spelled once for the whole run (with the tail last):
+        # every proof passes through them
+        self.small = next((h for h in range(self.height) if tree.sizes[h] <= UPPER_NODES), self.height)
+        upper = [self._steps(h, np.arange(tree.sizes[h])) for h in range(self.small, self.height)]
+        self.upper_first = np.cumsum([0] + [len(u) for u in upper])[:-1]
+        self.upper = pa.concat_arrays(upper + [pa.array([self.tail])])
+
+    def close(self) -> None:
+        self.levels = []
+        self._map.close()
+
+    def release(self) -> None:
+        """Drops the mapped pages a block touched from this process (they stay in the page cache)."""
+        if hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)
+
+    def cut(self, block: SecretsBlock) -> tuple[np.ndarray, np.ndarray]:
+        """The block's proofs, in block order, as one byte buffer and the n+1 offsets between them.
+
+        Every text is made once per distinct node (a sibling shared by many paths is spelled
+        once), then one gather lays the parts of every proof end to end.
+        """
+        leaves = block.leaves
+        offsets = leaves.offsets.to_numpy().astype(np.int64)
+        offsets -= offsets[0]
+        n, height = len(block.ids), self.height
+        counts = np.diff(offsets)
+        index = leaves.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+        owner = np.repeat(np.arange(n), counts)
+        piece = np.arange(len(index)) - offsets[:-1][owner]
+        leaf = self.levels[0][index]
+        self._check_leaves(block, leaf, owner, piece, counts[owner])
+        leaf_sums = sums_objects(leaf, self.assets)
+        balances = leaf_sums if len(index) == n else self._account_balances(leaf, offsets)
+        parts = [pc.binary_join_element_wise(self.head, json_strings(block.ids), ',"nonce":"', hex_strings(block.nonces),
+                                             '","assets":' + self.assets_text + ',"balances":', balances,
+                                             ',"leaves":[', ""),
+                 pc.binary_join_element_wise(pc.if_else(pa.array(piece > 0), ',{"index":', '{"index":'),
+                                             pc.cast(pa.array(index), pa.string()), ',"piece":',
+                                             pc.cast(pa.array(piece), pa.string()), ',"balances":',
+                                             leaf_sums, ',"path":[', "")]
+        row = 1 + height                                        # texts per piece: its head, one per step
+        starts = 2 * np.arange(n + 1) + row * offsets          # where each account's texts begin
+        at = starts[owner] + 1 + piece * row                    # where each piece's texts begin
+        take = np.empty(int(starts[-1]), dtype=np.int64)
+        take[starts[:-1]] = np.arange(n)
+        take[at] = n + np.arange(len(index))
+        base = n + len(index)
+        for h in range(self.small):
+            sibling = (index >> h) ^ 1
+            unique, inverse = np.unique(sibling, return_inverse=True)
+            parts.append(self._steps(h, unique))
+            take[at + 1 + h] = base + inverse.ravel()
+            base += len(unique)
+        for h in range(self.small, height):
+            take[at + 1 + h] = base + self.upper_first[h - self.small] + ((index >> h) ^ 1)
+        parts.append(self.upper)
+        take[starts[1:] - 1] = base + len(self.upper) - 1
+        texts = pa.concat_arrays(parts).take(pa.array(take))
+        text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
+        data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
+        bounds = text_offsets[starts].astype(np.int64)
+        return data[bounds[0]:bounds[-1]], bounds - bounds[0]
+
+    def _steps(self, height: int, nodes: np.ndarray) -> pa.Array:
+        return path_steps(self.levels[height][nodes], height, nodes >= self.real[height], self.assets,
+                          end="," if height < self.height - 1 else "]}")
+
+    def _account_balances(self, leaf: np.ndarray, offsets: np.ndarray) -> pa.Array:
+        """Balances of accounts split over several leaves: the exact sum of their pieces."""
+        limbs = np.ascontiguousarray(leaf[:, HASH_BYTES:]).view(">u8").reshape(len(leaf), -1, 2)
+        values = [[(int(h) << 64) | int(lo) for h, lo in row] for row in limbs.tolist()]
+        out = []
+        for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+            totals = [sum(column) for column in zip(*values[a:b])]
+            out.append(json.dumps(sums_json(self.assets, totals), separators=(",", ":"), ensure_ascii=False))
+        return pa.array(out, pa.string())
+
+    def _check_leaves(self, block: SecretsBlock, leaf: np.ndarray, owner, piece, count) -> None:
+        """Each leaf as the secrets make it (user hash from nonce and id, piece, count, the tree's
+        sums) must be the tree's leaf: otherwise the secrets are not this tree's."""
+        starts, data = string_buffers(block.ids)
+        users = user_hashes(block.nonces, starts[:-1], np.diff(starts), data)
+        sums = np.ascontiguousarray(leaf[:, HASH_BYTES:]).view(">u8").reshape(len(leaf), -1, 2)
+        made = leaf_records(users[owner], piece, count, sums[:, :, 0].astype(np.uint64),
+                            sums[:, :, 1].astype(np.uint64))
+        bad = np.nonzero((made[:, :HASH_BYTES] != leaf[:, :HASH_BYTES]).any(axis=1))[0]
+        if len(bad):
+            line = int(block.numbers[owner[bad[0]]]) + 2
+            raise InputError("this account's nonce, id or leaves do not make the tree's leaf: the secrets "
+                             "are not this tree's (or were edited)", file="private/secrets.jsonl", line=line)
+
+
+class ShardWriter:
+    """Writes proofs to `proofs-XX.jsonl` by the SHA-256 of their account id, or all to one stream."""
+
+    def __init__(self, folder: Path | None, stream=None) -> None:
+        self.folder, self.stream = folder, stream
+        self.handles: dict[int, object] = {}
+        self.bytes = 0
+        self.per_shard = [0] * SHARDS
+
+    def order(self, ids: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+        """The permutation that groups a block's accounts by shard, and the shard bounds in it."""
+        if self.stream is not None:
+            return None
+        shards = np.frombuffer(b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:1]
+                                        for i in ids.to_pylist()), dtype=np.uint8)
+        order = np.argsort(shards, kind="stable")
+        return order, np.searchsorted(shards[order], np.arange(SHARDS + 1))
+
+    def write(self, data: np.ndarray, bounds: np.ndarray, shard_bounds: np.ndarray | None) -> None:
+        if self.stream is not None:
+            self.stream.write(memoryview(data))
+            self.bytes += len(data)
+            return
+        for shard in np.nonzero(np.diff(shard_bounds))[0].tolist():
+            lo, hi = int(shard_bounds[shard]), int(shard_bounds[shard + 1])
+            if shard not in self.handles:
+                self.handles[shard] = open(self.folder / shard_name(shard), "wb")
+            chunk = memoryview(data[bounds[lo]:bounds[hi]])
+            self.handles[shard].write(chunk)
+            self.bytes += len(chunk)
+            self.per_shard[shard] += hi - lo
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        self.handles = {}
+
+
+@dataclass
+class Cut:
+    proofs: int
+    bytes: int
+    accounts: int
+
+
+def cut_every_proof(commitment: Commitment, tree: TreeFile, secrets: Path, writer: ShardWriter, *,
+                    sample: np.ndarray | None = None, progress: Progress | None = None) -> Cut:
+    """Streams the secrets once and writes every account's proof (or those of `sample`,
+    sorted account numbers) through `writer`."""
+    with open(secrets, "rb") as handle:
+        read_header(handle.readline(), str(secrets), commitment.snapshot_id, tree.root().hash)
+    cutter = ProofCutter(commitment, tree)
+    proofs = accounts = 0
+    try:
+        for block in secrets_blocks(secrets, commitment.leaf_count):
+            accounts = block.first + len(block.ids)
+            if sample is not None:
+                lo, hi = np.searchsorted(sample, [block.first, accounts])
+                if lo == hi:
+                    continue
+                block = block.select(sample[lo:hi] - block.first)
+            grouped = writer.order(block.ids)
+            if grouped is not None:
+                block = block.select(grouped[0])
+            first = 0
+            for part in block.parts(CUT_PIECES):
+                data, bounds = cutter.cut(part)
+                shard_bounds = None if grouped is None else np.clip(grouped[1] - first, 0, len(part.ids))
+                first += len(part.ids)
+                writer.write(data, bounds, shard_bounds)
+                cutter.release()
+                proofs += len(part.ids)
+                if progress:
+                    progress(len(part.ids))
+    finally:
+        cutter.close()
+    return Cut(proofs, writer.bytes, accounts)
+
+
+def manifest(commitment: Commitment, cut: Cut, per_shard: list[int]) -> dict:
+    return {"format": SHARD_FORMAT, "version": 1, "snapshot_id": commitment.snapshot_id,
+            "root": commitment.root.hex(), "shard_key": "first byte of sha256(utf-8 account_id), hex",
+            "proofs": cut.proofs, "accounts": cut.accounts,
+            "shards": {shard_name(s): n for s, n in enumerate(per_shard) if n}}
+
+
+def choose_sample(accounts: int, size: int | None) -> np.ndarray | None:
+    """`size` account numbers drawn without replacement (fresh randomness), sorted; None: all."""
+    if size is None:
+        return None
+    if size < 1:
+        raise InputError("must be at least 1", field="--sample")
+    rng = np.random.default_rng(int.from_bytes(os.urandom(16), "big"))
+    return np.sort(rng.choice(accounts, min(size, accounts), replace=False)).astype(np.int64)
+
+
+def write_shards(commitment: Commitment, tree: TreeFile, secrets: Path, out: Path, *,
+                 sample: np.ndarray | None = None, progress: Progress | None = None) -> Cut:
+    """The proofs into a new folder `out`, atomically (a killed run leaves no half folder);
+    private to its owner, like the secrets: every proof holds a customer's nonce."""
+    from por.atomic import atomic_directory
+
+    with atomic_directory(out) as staging:
+        staging.chmod(0o700)
+        writer = ShardWriter(staging)
+        try:
+            cut = cut_every_proof(commitment, tree, secrets, writer, sample=sample, progress=progress)
+        finally:
+            writer.close()
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest(commitment, cut, writer.per_shard), indent=2)
+                                             + "\n", encoding="utf-8")
+    return cut

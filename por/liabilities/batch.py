@@ -1,0 +1,109 @@
+"""Many customers' proofs at once (`por verify-inclusion --batch FILE_OR_DIR`), for auditors.
+
+Reads single proof documents (`*.json`, any format `verify-inclusion` knows) and the JSONL
+shards `prove --all` writes (`*.jsonl`, one compact por proof per line), verifies each
+against the one pinned commitment or root, and yields a verdict per proof. A proof
+is judged by its parsed value; each is concluded by the one rule (por.verdict), so
+a batch with nothing pinned is self-consistent at best, never verified.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from por.errors import InputError
+from por.liabilities.check import guarded, read_document, verify_proof_document
+from por.liabilities.inclusion import binding, verify_inclusion
+from por.liabilities.pins import Pins
+from por.liabilities.porjson import parse_proof
+from por.strictjson import loads
+from por.verdict import Pinned, Verdict
+
+MAX_LINE = 64 << 20                 # one proof: 64 pieces x 64 steps of a wide tree stay far below
+SHARD_MANIFEST = "por-proof-shards"
+
+
+@dataclass
+class Checked:
+    source: str                     # file, or file:line
+    verdict: Verdict
+
+
+def proof_files(target: Path) -> tuple[list[Path], list[Path]]:
+    """(the proof files under `target`, the files skipped): *.json and *.jsonl, sorted; a shard
+    folder's manifest.json is not a proof."""
+    if not target.exists():
+        raise InputError("no such file or folder", file=str(target), field="--batch")
+    if not target.is_dir():
+        return [target], []
+    files, skipped = [], []
+    for path in sorted(p for p in target.rglob("*") if p.is_file()):
+        if _is_manifest(path):
+            continue
+        if path.suffix not in (".json", ".jsonl"):
+            skipped.append(path)
+        else:
+            files.append(path)
+    return files, skipped
+
+
+def _is_manifest(path: Path) -> bool:
+    if path.name != "manifest.json":
+        return False
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("format") == SHARD_MANIFEST
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def verify_batch(files: list[Path], pins: Pins, kind_of) -> Iterator[Checked]:
+    """A verdict per proof: a whole `.json` document (`kind_of(raw, source)` names its format), or
+    each line of a `.jsonl` file (a por proof)."""
+    for path in files:
+        if path.suffix == ".jsonl":
+            yield from _lines(path, pins)
+        else:
+            raw = read_document(path)
+            try:
+                kind = kind_of(raw, str(path))
+            except InputError as exc:
+                yield Checked(str(path), Verdict(ok=False, reasons=[exc.location_text()]))
+                continue
+            yield Checked(str(path), verify_proof_document(kind, raw, path, pins.commitment, pins.root, None))
+
+
+def _lines(path: Path, pins: Pins) -> Iterator[Checked]:
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    with handle:
+        number = 0
+        while raw := handle.readline(MAX_LINE):
+            number += 1
+            source = f"{path}:{number}"
+            if not raw.endswith(b"\n") and len(raw) >= MAX_LINE:
+                yield Checked(source, Verdict(ok=False, reasons=[f"{source}: line longer than {MAX_LINE} bytes"]))
+                return
+            if not raw.strip():
+                continue
+            yield Checked(source, verify_value(raw, source, pins))
+
+
+def verify_value(raw: bytes, source: str, pins: Pins) -> Verdict:
+    """One por proof judged by its parsed value (strict JSON), concluded against the pins."""
+    def check() -> Verdict:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
+        proof = parse_proof(loads(text, source), source)
+        return verify_inclusion(proof, commitment=pins.commitment, root=pins.root)
+
+    verdict = guarded(check)
+    verdict.conclude(Pinned(commitment=pins.commitment is not None, root=pins.root is not None),
+                     binding(verdict.facts.get("version", 2)))
+    return verdict
