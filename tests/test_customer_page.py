@@ -334,3 +334,57 @@ def test_the_generic_page_still_asks_for_what_was_published(chromium, site):
     no_green(page)
     shot(page, "generic-amber-390")
     close(context, page)
+
+
+# --- the on-chain anchor, once `por anchor` recorded it ---------------------------------------
+
+def anchored_copy(site: Path, tmp_path: Path, digest: str | None = None) -> tuple[Path, dict]:
+    """A copy of the signed publication with an anchor embedded as `por anchor` does (anchor.json's fields)."""
+    import shutil
+
+    from por.publication.attestation import embed_anchor
+
+    folder = tmp_path / "anchored"
+    shutil.copytree(site / "signed", folder)
+    signed = json.loads((folder / "commitment.json").read_text())["signature"]["digest"]
+    anchor = {"format": "por-anchor", "version": 1, "chain": "ethereum", "exchange": ADDRESS,
+              "registry": "0x" + "ab" * 20, "snapshot_id": "2026-05", "digest": digest or signed,
+              "transaction": "0x" + "cd" * 32, "block": 1234, "block_hash": "0x" + "ef" * 32}
+    assert embed_anchor(folder, anchor)
+    return folder, anchor
+
+
+def test_anchoring_embeds_the_anchor_in_the_page_and_the_manifest_follows(site, tmp_path):
+    folder, anchor = anchored_copy(site, tmp_path)
+    page = (folder / "verify.html").read_bytes()
+    assert page != (site / "signed" / "verify.html").read_bytes()
+    assert b'"transaction": "0x' + b"cd" * 32 + b'"' in page and b"block_hash" not in page
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = next(f for f in manifest["files"] if f["file"] == "verify.html")
+    assert entry["sha256"] == hashlib.sha256(page).hexdigest()          # the manifest is of the new page
+    from por.publication.attestation import embed_anchor
+    assert embed_anchor(folder, anchor) and (folder / "verify.html").read_bytes() == page   # idempotent
+    generic = tmp_path / "generic"
+    generic.mkdir()
+    (generic / "verify.html").write_bytes(verifier_page())
+    assert not embed_anchor(generic, anchor) and (generic / "verify.html").read_bytes() == verifier_page()
+
+
+def test_the_page_shows_the_anchor_to_look_up_and_never_counts_it_as_checked(chromium, site, tmp_path):
+    folder, anchor = anchored_copy(site, tmp_path)
+    for locale, word in (("en-US", "explorer"), ("ja-JP", "エクスプローラー")):
+        context, page = open_page(chromium, (folder / "verify.html").as_uri(), 390, locale=locale)
+        facts = page.locator("[data-testid=pub-facts]").inner_text()
+        assert anchor["transaction"] in facts and anchor["digest"] in facts and "1234" in facts
+        assert word in page.locator("[data-testid=anchor-note]").inner_text()
+        result = choose(page, site / "user-0000003.json")
+        assert result["state"] == "unconfirmed"                          # shown, not checked: still amber
+        no_overflow(page)
+        assert page.evaluate("document.documentElement.scrollHeight") < 3500      # long hex wraps across the card
+        shot(page, f"anchored-390-{locale[:2]}", full=True)
+        close(context, page)
+    other, _ = anchored_copy(site, tmp_path / "x", digest="00" * 32)
+    context, page = open_page(chromium, (other / "verify.html").as_uri(), 1280)
+    note = page.locator("[data-testid=anchor-note]")
+    assert "not this commitment's" in note.inner_text() and "warn" in note.get_attribute("class")
+    close(context, page)

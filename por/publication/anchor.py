@@ -23,7 +23,7 @@ from chains.evm_anchor import AnchorRecord, find_anchors, send_anchor
 from por.atomic import write_text
 from por.errors import InputError
 from por.liabilities.folder import ANCHOR_FILE
-from por.publication.attestation import read_commitment
+from por.publication.attestation import embed_anchor, read_commitment
 from por.signing import address_of, digest_hex
 from por.strictjson import Fields, load_file
 
@@ -56,8 +56,9 @@ def anchor_publication(folder: Path, chain: str, chains: Mapping[str, ChainConfi
     anchor_chains(chains, chain)
     digest = digest_hex(doc)
     record = asyncio.run(send_anchor(chain, chains[chain], key, commitment.snapshot_id, bytes.fromhex(digest)))
-    write_text(folder / ANCHOR_FILE, json.dumps({"format": ANCHOR_FORMAT, "version": 1, **record.to_json()},
-                                                indent=2) + "\n")
+    anchor = {"format": ANCHOR_FORMAT, "version": 1, **record.to_json()}
+    write_text(folder / ANCHOR_FILE, json.dumps(anchor, indent=2) + "\n")
+    embed_anchor(folder, anchor)            # the customers' page shows it, the manifest follows the page
     return record
 
 

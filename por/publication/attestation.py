@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from por import signing
+from por.atomic import write_bytes, write_text
 from por.errors import InputError
 from por.liabilities.folder import COMMITMENT_FILE, MANIFEST_FILE, PAGE_FILE, TREE_FILE
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, Commitment, dumps, parse_commitment
@@ -47,10 +48,7 @@ def check_contact(contact: str) -> str:
 
 
 def publication_page(commitment_text: str, contact: str | None = None, page: bytes | None = None) -> bytes:
-    """verify.html for one publication: the generic page with its commitment.json (and contact) embedded.
-
-    The data sits in an inert JSON block; `<`, `>`, `&` and the two JavaScript line separators
-    are escaped, so no text of the exchange's can close the block or run as script."""
+    """verify.html for one publication: the generic page with its commitment.json (and contact) embedded."""
     page = verifier_page() if page is None else page
     if page.count(PAGE_DATA_SLOT) != 1:
         raise InputError("the verifier page has no (or more than one) por-publication block",
@@ -58,11 +56,44 @@ def publication_page(commitment_text: str, contact: str | None = None, page: byt
     data: dict[str, object] = {"format": "por-page-data", "version": 1, "commitment": commitment_text}
     if contact is not None:
         data["contact"] = contact
+    return page.replace(PAGE_DATA_SLOT, _data_block(data))
+
+
+def _data_block(data: dict[str, object]) -> bytes:
+    """The inert JSON block: `<`, `>`, `&` and the two JavaScript line separators are escaped,
+    so no text of the exchange's can close the block or run as script."""
     text = json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
     for char in "<>&\u2028\u2029":
         text = text.replace(char, f"\\u{ord(char):04x}")
-    filled = PAGE_DATA_SLOT.replace(b"></script>", b">" + text.encode("utf-8") + b"</script>")
-    return page.replace(PAGE_DATA_SLOT, filled)
+    return PAGE_DATA_SLOT.replace(b"></script>", b">" + text.encode("utf-8") + b"</script>")
+
+
+ANCHOR_SHOWN = ("chain", "registry", "transaction", "block", "digest")
+
+
+def embed_anchor(folder: Path, anchor: dict[str, object]) -> bool:
+    """Once the commitment is anchored, the publication's verify.html shows the anchor (chain,
+    registry, transaction, block, digest) for customers to look up in any explorer, and
+    manifest.json is written again over the new page. False when the page carries no
+    publication (a generic page, or none): then nothing is changed."""
+    page_path, start = folder / PAGE_FILE, PAGE_DATA_SLOT[:-len(b"</script>")]
+    if not page_path.is_file():
+        return False
+    page = page_path.read_bytes()
+    at = page.find(start)
+    end = page.find(b"</script>", at) if at >= 0 else -1
+    if at < 0 or end < 0 or page.count(start) != 1:
+        return False
+    text = page[at + len(start):end].decode("utf-8").strip()
+    if not text:
+        return False
+    data = loads(text, str(page_path))
+    data["anchor"] = {k: anchor[k] for k in ANCHOR_SHOWN}
+    write_bytes(page_path, page[:at] + _data_block(data) + page[end + len(b"</script>"):])
+    _, _, _, commitment = read_commitment(folder)
+    if (folder / MANIFEST_FILE).exists():
+        write_text(folder / MANIFEST_FILE, json.dumps(manifest(folder, commitment), indent=2) + "\n")
+    return True
 
 
 def manifest(folder: Path, commitment: Commitment) -> dict:
