@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from por.cli.output import JsonOut, Quiet
-from por.errors import InputError
+from por.errors import InputError, UsageError
 from por.text import terminal_text
 
 
@@ -230,7 +230,7 @@ def prove(
     if out_dir is not None or sample is not None:
         raise InputError("--out-dir and --sample go with --all", field="--out-dir" if out_dir else "--sample")
     if not account_ids:
-        raise InputError("give one or more ACCOUNT_IDs, or --all --out-dir DIR", field="ACCOUNT_ID")
+        raise UsageError("missing argument ACCOUNT_ID: give one or more, or --all --out-dir DIR", "por prove")
     if out and str(out) != "-":
         check_output_file(out)
     if len(account_ids) == 1:
@@ -375,7 +375,7 @@ def verify_inclusion(
                              "give no PROOF, --totals, --signer, --tree or customer options", field="--batch")
         return _verify_batch(batch, commitments[0] if commitments else None, root, format, json_out, quiet)
     if not proofs:
-        raise InputError("give a PROOF file, or --batch FILE_OR_DIR", field="PROOF")
+        raise UsageError("missing argument PROOF: give a proof file, or --batch FILE_OR_DIR", "por verify-inclusion")
     if totals and (len(proofs) > 1 or len(commitments) > 1):
         raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
     account = pinned_account(account)
