@@ -80,7 +80,7 @@ def shot(page, name: str, *, verdict: bool = False) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     if verdict:
-        page.locator("[data-testid=status]").scroll_into_view_if_needed()
+        # one script, so a verdict the page re-renders meanwhile is never a detached element
         page.evaluate("document.getElementById('result').scrollIntoView({block: 'start'})")
         page.screenshot(path=str(ARTIFACTS / f"{name}-verdict.png"))
 
