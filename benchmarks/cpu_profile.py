@@ -36,6 +36,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="por-profile-"))
     try:
         for profiled in (False, True):
+
             def step(name, run, profiled=profiled):
                 profiler = cProfile.Profile() if profiled else None
                 started = time.perf_counter()

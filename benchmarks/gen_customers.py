@@ -50,9 +50,10 @@ def blocks(accounts: int, asset_count: int, seed: int = 7):
         n = min(BLOCK, accounts - start)
         held = rng.random((n, asset_count)) < 0.6
         held[~held.any(axis=1), 0] = True
-        account_of_row, asset_of_row = np.nonzero(held)           # row-major: per account, asset order
+        account_of_row, asset_of_row = np.nonzero(held)  # row-major: per account, asset order
         ids = pc.binary_join_element_wise(
-            "user-", pc.utf8_lpad(pc.cast(pa.array(account_of_row + start), pa.string()), width=8, padding="0"), "")
+            "user-", pc.utf8_lpad(pc.cast(pa.array(account_of_row + start), pa.string()), width=8, padding="0"), ""
+        )
         pieces = []
         for a, symbol in enumerate(assets):
             rows = np.nonzero(asset_of_row == a)[0]

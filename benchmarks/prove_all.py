@@ -40,10 +40,11 @@ def timed(args: list[str]) -> tuple[float, float, int, str]:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     err = done.stderr
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) * 1024
-    cpu = float(re.search(r"User time \(seconds\): ([\d.]+)", err).group(1)) + \
-        float(re.search(r"System time \(seconds\): ([\d.]+)", err).group(1))
+    cpu = float(re.search(r"User time \(seconds\): ([\d.]+)", err).group(1)) + float(
+        re.search(r"System time \(seconds\): ([\d.]+)", err).group(1)
+    )
     clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", err).group(1)
-    wall = sum(float(part) * 60 ** i for i, part in enumerate(reversed(clock.split(":"))))
+    wall = sum(float(part) * 60**i for i, part in enumerate(reversed(clock.split(":"))))
     return wall, cpu, rss, done.stdout
 
 
@@ -75,8 +76,16 @@ def main() -> None:
     a_wall, a_cpu, a_rss, _ = timed([*POR, "prove", str(pub), "--all", "--out-dir", str(proofs), "-q", *sample])
     manifest = json.loads((proofs / "manifest.json").read_text())
     count, size = manifest["proofs"], sum(p.stat().st_size for p in proofs.glob("proofs-*.jsonl"))
-    rows.append((f"`por prove --all` ({count:,} proofs to disk, {size / 2**30:.2f} GiB)", f"{a_wall:.1f} s",
-                 f"{a_cpu:.1f} s", a_rss, before, load()))
+    rows.append(
+        (
+            f"`por prove --all` ({count:,} proofs to disk, {size / 2**30:.2f} GiB)",
+            f"{a_wall:.1f} s",
+            f"{a_cpu:.1f} s",
+            a_rss,
+            before,
+            load(),
+        )
+    )
     shutil.rmtree(proofs, ignore_errors=True)
     ids = [f"user-{i:08d}" for i in random.Random(1).sample(range(args.accounts), args.lookups)]
     from por.liabilities.prove import cut_proof
@@ -98,20 +107,28 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         bare.append(time.perf_counter() - started)
     after = load()
-    lines = [f"## {args.accounts:,} accounts x {args.assets} assets ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-             f"{os.cpu_count()} CPUs shared with other engineers)", "",
-             "| what | wall | CPU (user+sys) | peak RSS | load avg before | load avg after |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"## {args.accounts:,} accounts x {args.assets} assets ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{os.cpu_count()} CPUs shared with other engineers)",
+        "",
+        "| what | wall | CPU (user+sys) | peak RSS | load avg before | load avg after |",
+        "|---|---|---|---|---|---|",
+    ]
     for what, wall, cpu, rss, b, a in rows:
         lines.append(f"| {what} | {wall} | {cpu} | {rss / 2**30:.2f} GiB | {b} | {a} |")
     per = size / max(count, 1)
-    lines += ["", f"- prove --all / publish: **{a_wall / p_wall:.2f}x** wall, **{a_cpu / p_cpu:.2f}x** CPU "
-                  f"(target <= 2x); {per:,.0f} bytes per proof; {count / a_wall:,.0f} proofs/s wall, "
-                  f"{count / a_cpu:,.0f} proofs/s per CPU second",
-              f"- `cut_proof(DIR, ID)` through private/index.bin, in process: median "
-              f"{statistics.median(inside) * 1000:.1f} ms, max {max(inside) * 1000:.1f} ms over {len(inside)} "
-              f"random accounts (load {before} -> {after})",
-              f"- `por prove DIR ID -o FILE` from the shell: median {statistics.median(shell) * 1000:.0f} ms; "
-              f"bare `python -c pass`: median {statistics.median(bare) * 1000:.0f} ms (same run)", ""]
+    lines += [
+        "",
+        f"- prove --all / publish: **{a_wall / p_wall:.2f}x** wall, **{a_cpu / p_cpu:.2f}x** CPU "
+        f"(target <= 2x); {per:,.0f} bytes per proof; {count / a_wall:,.0f} proofs/s wall, "
+        f"{count / a_cpu:,.0f} proofs/s per CPU second",
+        f"- `cut_proof(DIR, ID)` through private/index.bin, in process: median "
+        f"{statistics.median(inside) * 1000:.1f} ms, max {max(inside) * 1000:.1f} ms over {len(inside)} "
+        f"random accounts (load {before} -> {after})",
+        f"- `por prove DIR ID -o FILE` from the shell: median {statistics.median(shell) * 1000:.0f} ms; "
+        f"bare `python -c pass`: median {statistics.median(bare) * 1000:.0f} ms (same run)",
+        "",
+    ]
     text = "\n".join(lines)
     with open(args.out, "a", encoding="utf-8") as handle:
         handle.write(text + "\n")

@@ -34,21 +34,26 @@ from chains.base import BalanceQuery  # noqa: E402
 from chains.evm_rpc import BALANCE_OF  # noqa: E402
 from fixtures.localchains.hardhat import HardhatNode, deploy_batch_reader, deploy_token, token_abi  # noqa: E402
 
-MINT_CHUNK = 400    # new storage slots per mintBatch transaction, well under the block gas limit
+MINT_CHUNK = 400  # new storage slots per mintBatch transaction, well under the block gas limit
 
 
 def fund(node: HardhatNode, token: str, addresses: list[str], native: list[int], units: list[int]) -> None:
     node.set_balances(dict(zip(addresses, native)))
     abi = token_abi()
     for i in range(0, len(addresses), MINT_CHUNK):
-        node.transact(token, abi, "mintBatch", addresses[i:i + MINT_CHUNK], units[i:i + MINT_CHUNK],
-                      gas=16_000_000)   # under the 2^24 per-transaction cap of newer forks
+        node.transact(
+            token, abi, "mintBatch", addresses[i : i + MINT_CHUNK], units[i : i + MINT_CHUNK], gas=16_000_000
+        )  # under the 2^24 per-transaction cap of newer forks
 
 
 async def sequential(url: str, queries: list[BalanceQuery], height: int) -> list[int]:
     """What a script without batching does: one request per address and asset, each awaited in turn."""
-    w3 = AsyncWeb3(AsyncHTTPProvider(url, request_kwargs={"timeout": aiohttp.ClientTimeout(total=30)},
-                                     exception_retry_configuration=None), middleware=[])
+    w3 = AsyncWeb3(
+        AsyncHTTPProvider(
+            url, request_kwargs={"timeout": aiohttp.ClientTimeout(total=30)}, exception_retry_configuration=None
+        ),
+        middleware=[],
+    )
     out = []
     try:
         for q in queries:
@@ -88,19 +93,27 @@ async def main() -> int:
         units = [1_000_000 + 13 * i for i in range(n)]
         fund(node, token, addresses, native, units)
         snapshot = node.mine(1)
-        fund(node, token, addresses, [v // 2 for v in native], [1] * n)   # everything moves after it
+        fund(node, token, addresses, [v // 2 for v in native], [1] * n)  # everything moves after it
         node.mine(2)
-        print(f"setup: {n} addresses funded, snapshot block {snapshot}, tip {node.block_number()}, "
-              f"{time.perf_counter() - t0:.1f}s")
+        print(
+            f"setup: {n} addresses funded, snapshot block {snapshot}, tip {node.block_number()}, "
+            f"{time.perf_counter() - t0:.1f}s"
+        )
 
-        queries = [BalanceQuery(a, "ETH") for a in addresses] + \
-                  [BalanceQuery(a, "TUSD", token=token) for a in addresses]
+        queries = [BalanceQuery(a, "ETH") for a in addresses] + [
+            BalanceQuery(a, "TUSD", token=token) for a in addresses
+        ]
         expected = native + units
-        base = {"family": "evm", "chain_id": 31337, "rpc": [node.url], "native_asset": "ETH",
-                "tokens": {"TUSD": {"address": token, "decimals": 6}}}
+        base = {
+            "family": "evm",
+            "chain_id": 31337,
+            "rpc": [node.url],
+            "native_asset": "ETH",
+            "tokens": {"TUSD": {"address": token, "decimals": 6}},
+        }
         multicall = {**base, "multicall3": reader}
 
-        await adapter_read(multicall, queries[:10], snapshot)          # warm-up: node JIT, connections
+        await adapter_read(multicall, queries[:10], snapshot)  # warm-up: node JIT, connections
         await sequential(node.url, queries[:10], snapshot)
         t_multi, got_multi = await timed(adapter_read(multicall, queries, snapshot))
         t_batch, got_batch = await timed(adapter_read(base, queries, snapshot))
@@ -113,10 +126,8 @@ async def main() -> int:
     reads = len(queries)
     print(f"{reads} reads ({n} addresses x native + token) at block {snapshot}, all exact:")
     print(f"  sequential, one call each : {t_seq:8.3f}s  ({reads / t_seq:8.0f} reads/s)")
-    print(f"  adapter, JSON-RPC batches : {t_batch:8.3f}s  ({reads / t_batch:8.0f} reads/s)  "
-          f"{t_seq / t_batch:6.1f}x")
-    print(f"  adapter, multicall3       : {t_multi:8.3f}s  ({reads / t_multi:8.0f} reads/s)  "
-          f"{t_seq / t_multi:6.1f}x")
+    print(f"  adapter, JSON-RPC batches : {t_batch:8.3f}s  ({reads / t_batch:8.0f} reads/s)  {t_seq / t_batch:6.1f}x")
+    print(f"  adapter, multicall3       : {t_multi:8.3f}s  ({reads / t_multi:8.0f} reads/s)  {t_seq / t_multi:6.1f}x")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average {load} (the node and this client share them)")
     best = t_seq / min(t_batch, t_multi)

@@ -60,18 +60,28 @@ def best_of(repeat: int, run) -> tuple[float, float, object]:
 
 
 def machine() -> dict[str, str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "0")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        (line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0"
+    )
     import numpy
     import pyarrow
 
-    return {"CPU": f"{cpu}, {os.cpu_count()} logical CPUs (nproc {os.cpu_count()})",
-            "RAM": f"{int(mem) / 2**20:.1f} GiB", "OS": platform.platform(),
-            "Python": f"{platform.python_version()} ({platform.python_implementation()}), numpy {numpy.__version__},"
-                      f" pyarrow {pyarrow.__version__}, OpenSSL {__import__('ssl').OPENSSL_VERSION.split()[1]}",
-            "sha_ni": "yes" if "sha_ni" in Path("/proc/cpuinfo").read_text() else "no"}
+    return {
+        "CPU": f"{cpu}, {os.cpu_count()} logical CPUs (nproc {os.cpu_count()})",
+        "RAM": f"{int(mem) / 2**20:.1f} GiB",
+        "OS": platform.platform(),
+        "Python": f"{platform.python_version()} ({platform.python_implementation()}), numpy {numpy.__version__},"
+        f" pyarrow {pyarrow.__version__}, OpenSSL {__import__('ssl').OPENSSL_VERSION.split()[1]}",
+        "sha_ni": "yes" if "sha_ni" in Path("/proc/cpuinfo").read_text() else "no",
+    }
 
 
 def load_text() -> str:
@@ -97,8 +107,12 @@ def baseline(folder: Path, asset_count: int, inner_from: int, repeat: int):
 
 def openssl_rate(size: int, processes: int) -> float:
     """SHA-256 messages per second of `size` bytes, all CPUs: `openssl speed -evp sha256 -multi`."""
-    done = subprocess.run(["openssl", "speed", "-evp", "sha256", "-bytes", str(size), "-multi", str(processes),
-                           "-seconds", "2"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["openssl", "speed", "-evp", "sha256", "-bytes", str(size), "-multi", str(processes), "-seconds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     m = re.search(r"^sha256\s+([\d.]+)k", done.stdout, re.M)
     if not m:
         raise SystemExit(f"openssl speed gave no sha256 line: {done.stdout[-300:]}{done.stderr[-300:]}")
@@ -169,7 +183,7 @@ def main() -> None:
     from por.liabilities.treefile import verify_tree_file
     from por.strictjson import load_file
 
-    rows = Rows()                                         # what, measured, limit, ratio / target (+ load)
+    rows = Rows()  # what, measured, limit, ratio / target (+ load)
     notes: list[str] = []
     load_before = load_text()
     tmp = Path(tempfile.mkdtemp(prefix="por-bench-"))
@@ -178,35 +192,60 @@ def main() -> None:
         print(f"generating {n:,} accounts x {a} assets ...", flush=True)
         csv_path = gen_customers.write(tmp / "customers.csv", n, a)
         load_s, load_cpu, book = best_of(1, lambda: load_customers(csv_path))
-        rows.append((f"read customers CSV ({csv_path.stat().st_size / 2**20:.0f} MiB, "
-                     f"{sum(1 for _ in open(csv_path)) - 1:,} rows)", f"{load_s:.2f} s", "", ""))
+        rows.append(
+            (
+                f"read customers CSV ({csv_path.stat().st_size / 2**20:.0f} MiB, "
+                f"{sum(1 for _ in open(csv_path)) - 1:,} rows)",
+                f"{load_s:.2f} s",
+                "",
+                "",
+            )
+        )
         shuffle = Shuffle.draw(n, n)
         folder = tmp / "pub"
 
         def do_publish(**kwargs):
             shutil.rmtree(folder, ignore_errors=True)
-            return publish(book, folder, exchange="bench", snapshot_id="bench-1",
-                           snapshot_time="2024-01-01T00:00:00Z", shuffle=shuffle, **kwargs)
+            return publish(
+                book,
+                folder,
+                exchange="bench",
+                snapshot_id="bench-1",
+                snapshot_time="2024-01-01T00:00:00Z",
+                shuffle=shuffle,
+                **kwargs,
+            )
 
         print("publish ...", flush=True)
         pub_s, pub_cpu, commitment = best_of(args.repeat, do_publish)
         tree_path = folder / "tree.bin"
         print("baseline preimages ...", flush=True)
         (hash_s, hash_cpu, total_pre), (inner_s, inner_cpu, inner_count) = baseline(
-            folder, a, n + commitment.leaf_count, args.repeat)
-        rows.append((f"publish {n:,} x {a}: tree.bin + secrets + commitment (every proof's data)",
-                     f"{pub_s:.2f} s (CPU {pub_cpu:.2f})", f"hashlib alone over the same {total_pre:,} preimages: "
-                     f"{hash_s:.2f} s (CPU {hash_cpu:.2f})", f"**{pub_s / hash_s:.2f}x** (target <= 2x)"))
+            folder, a, n + commitment.leaf_count, args.repeat
+        )
+        rows.append(
+            (
+                f"publish {n:,} x {a}: tree.bin + secrets + commitment (every proof's data)",
+                f"{pub_s:.2f} s (CPU {pub_cpu:.2f})",
+                f"hashlib alone over the same {total_pre:,} preimages: {hash_s:.2f} s (CPU {hash_cpu:.2f})",
+                f"**{pub_s / hash_s:.2f}x** (target <= 2x)",
+            )
+        )
 
         print("verify-tree ...", flush=True)
         pinned = parse_commitment(load_file(folder / "commitment.json"), "commitment.json")
         ver_s, ver_cpu, verdict = best_of(args.repeat, lambda: verify_tree_file(tree_path, pinned))
         assert verdict.ok, verdict.reasons
         size = tree_path.stat().st_size / 2**20
-        rows.append((f"verify-tree with --commitment ({size:.0f} MiB, {size / ver_s:.0f} MiB/s)",
-                     f"{ver_s:.2f} s (CPU {ver_cpu:.2f})", f"hashlib alone over the same {inner_count:,} inner-node "
-                     f"preimages: {inner_s:.2f} s (CPU {inner_cpu:.2f})",
-                     f"**{ver_s / inner_s:.2f}x** (target <= 2x)"))
+        rows.append(
+            (
+                f"verify-tree with --commitment ({size:.0f} MiB, {size / ver_s:.0f} MiB/s)",
+                f"{ver_s:.2f} s (CPU {ver_cpu:.2f})",
+                f"hashlib alone over the same {inner_count:,} inner-node "
+                f"preimages: {inner_s:.2f} s (CPU {inner_cpu:.2f})",
+                f"**{ver_s / inner_s:.2f}x** (target <= 2x)",
+            )
+        )
         print("openssl speed ...", flush=True)
         sizes = preimage_sizes(folder, a)
         inner_size = max(sizes)
@@ -214,12 +253,18 @@ def main() -> None:
         rates = {size: openssl_rate(size, cpus) for size in sorted(sizes)}
         limit_s = sum(count / rates[size] for size, count in sizes.items())
         inner_limit_s = inner_count / rates[inner_size]
-        rows.append((f"the physical limit: OpenSSL SHA-256 on all {cpus} CPUs at the real preimage sizes ("
-                     + ", ".join(f"{size} B: {rates[size] / 1e6:.2f} M/s" for size in sorted(rates)) + ")",
-                     f"publish's {total_pre:,} preimages: {limit_s:.3f} s; verify-tree's {inner_count:,}: "
-                     f"{inner_limit_s:.3f} s", f"publish {pub_s:.2f} s, verify-tree {ver_s:.2f} s",
-                     f"**{pub_s / limit_s:.1f}x** publish, **{ver_s / inner_limit_s:.1f}x** verify-tree "
-                     f"(hashlib alone: {hash_s / limit_s:.1f}x, {inner_s / inner_limit_s:.1f}x)"))
+        rows.append(
+            (
+                f"the physical limit: OpenSSL SHA-256 on all {cpus} CPUs at the real preimage sizes ("
+                + ", ".join(f"{size} B: {rates[size] / 1e6:.2f} M/s" for size in sorted(rates))
+                + ")",
+                f"publish's {total_pre:,} preimages: {limit_s:.3f} s; verify-tree's {inner_count:,}: "
+                f"{inner_limit_s:.3f} s",
+                f"publish {pub_s:.2f} s, verify-tree {ver_s:.2f} s",
+                f"**{pub_s / limit_s:.1f}x** publish, **{ver_s / inner_limit_s:.1f}x** verify-tree "
+                f"(hashlib alone: {hash_s / limit_s:.1f}x, {inner_s / inner_limit_s:.1f}x)",
+            )
+        )
         cli_s, _ = shell_ms([POR, "verify-tree", str(tree_path), "--commitment", str(folder / "commitment.json")], 1)
         notes.append(f"`por verify-tree` of the same tree from the shell: {cli_s / 1000:.2f} s.")
 
@@ -228,24 +273,41 @@ def main() -> None:
         proof_path.write_text(dumps(cut_proof(folder, account).to_json()))
         command = ["verify-inclusion", str(proof_path), "--commitment", str(folder / "commitment.json")]
         best_ms, median_ms = shell_ms([POR, *command], 15)
-        rows.append(("`por verify-inclusion PROOF --commitment FILE` from the shell (15 runs)",
-                     f"{best_ms:.0f} ms best, {median_ms:.0f} ms median", "",
-                     f"**{best_ms:.0f} ms** (target < 300 ms)"))
+        rows.append(
+            (
+                "`por verify-inclusion PROOF --commitment FILE` from the shell (15 runs)",
+                f"{best_ms:.0f} ms best, {median_ms:.0f} ms median",
+                "",
+                f"**{best_ms:.0f} ms** (target < 300 ms)",
+            )
+        )
         start_ms, start_median = shell_ms([PY, "-c", "pass"], 15)
-        rows.append(("start-up: that `por verify-inclusion` against a bare `python -c pass` (15 runs each)",
-                     f"{median_ms:.0f} ms median", f"{start_median:.0f} ms median",
-                     f"**{median_ms / start_median:.1f}x** (target <= 3x)"))
+        rows.append(
+            (
+                "start-up: that `por verify-inclusion` against a bare `python -c pass` (15 runs each)",
+                f"{median_ms:.0f} ms median",
+                f"{start_median:.0f} ms median",
+                f"**{median_ms / start_median:.1f}x** (target <= 3x)",
+            )
+        )
         costs = import_costs(command)
-        notes.append(f"Interpreter start alone: {start_ms:.0f} ms. Largest imports of `verify-inclusion` "
-                     f"(`python -X importtime`, cumulative): "
-                     + ", ".join(f"{name} {ms:.0f} ms" for name, ms in costs) + ".")
+        notes.append(
+            f"Interpreter start alone: {start_ms:.0f} ms. Largest imports of `verify-inclusion` "
+            f"(`python -X importtime`, cumulative): " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in costs) + "."
+        )
 
         print("publish --jobs ...", flush=True)
         one_s, _, one = best_of(args.repeat, lambda: do_publish(jobs=1))
         all_s, _, every = best_of(args.repeat, lambda: do_publish(jobs=os.cpu_count()))
-        rows.append((f"publish --jobs {os.cpu_count()} (worker processes, no Dask) against --jobs 1",
-                     f"{all_s:.2f} s", f"{one_s:.2f} s", f"**{one_s / all_s:.2f}x** faster; same root and tree.bin "
-                     f"sha256: {one.root == every.root and one.tree_sha256 == every.tree_sha256}"))
+        rows.append(
+            (
+                f"publish --jobs {os.cpu_count()} (worker processes, no Dask) against --jobs 1",
+                f"{all_s:.2f} s",
+                f"{one_s:.2f} s",
+                f"**{one_s / all_s:.2f}x** faster; same root and tree.bin "
+                f"sha256: {one.root == every.root and one.tree_sha256 == every.tree_sha256}",
+            )
+        )
         if not args.no_dask:
             rows.extend(dask_rows(do_publish, pub_s, commitment, notes, args.repeat))
         if not args.no_reserves and (HERE / "reserves.py").exists():
@@ -266,21 +328,29 @@ def dask_rows(do_publish, local_s: float, local, notes: list[str], repeat: int) 
     timings = {}
     for workers in (1, 2):
         t = time.perf_counter()
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as cluster:
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster:
             start_s = time.perf_counter() - t
             wall, cpu, remote = best_of(repeat, lambda: do_publish(dask=cluster.scheduler_address))
         same = remote.root == local.root and remote.tree_sha256 == local.tree_sha256
         timings[workers] = (wall, cpu, start_s, same)
     (one, _, _, same1), (two, cpu2, start2, same2) = timings[1], timings[2]
-    notes.append(f"Dask: LocalCluster of worker processes (1 thread each) on this machine, started in "
-                 f"{start2:.1f} s (not counted); the client process used {cpu2:.2f} s CPU with 2 workers "
-                 f"(reading blocks' inputs, writing tree.bin and the secrets). Root and tree.bin sha256 identical "
-                 f"to the single-process build: {same1 and same2}. With {os.cpu_count()} CPUs for the client and "
-                 f"both workers, the speedup is bounded by the CPUs, not by the partitioning.")
-    return [("publish on Dask, 2 worker processes (same nonces and order)", f"{two:.2f} s",
-             f"{local_s:.2f} s single process; {one:.2f} s on 1 worker",
-             f"**{local_s / two:.2f}x** vs single process, {one / two:.2f}x vs 1 worker")]
+    notes.append(
+        f"Dask: LocalCluster of worker processes (1 thread each) on this machine, started in "
+        f"{start2:.1f} s (not counted); the client process used {cpu2:.2f} s CPU with 2 workers "
+        f"(reading blocks' inputs, writing tree.bin and the secrets). Root and tree.bin sha256 identical "
+        f"to the single-process build: {same1 and same2}. With {os.cpu_count()} CPUs for the client and "
+        f"both workers, the speedup is bounded by the CPUs, not by the partitioning."
+    )
+    return [
+        (
+            "publish on Dask, 2 worker processes (same nonces and order)",
+            f"{two:.2f} s",
+            f"{local_s:.2f} s single process; {one:.2f} s on 1 worker",
+            f"**{local_s / two:.2f}x** vs single process, {one / two:.2f}x vs 1 worker",
+        )
+    ]
 
 
 def reserves_rows(notes: list[str]) -> list[tuple[str, str, str, str]]:
@@ -294,22 +364,39 @@ def reserves_rows(notes: list[str]) -> list[tuple[str, str, str, str]]:
     reads = re.search(r"^(\d+) reads", text, re.M)
     seq = re.search(r"sequential, one call each\s*:\s*([\d.]+)s", text)
     batched = [float(t) for t in re.findall(r"adapter, [^:]+:\s*([\d.]+)s", text)]
-    notes.append("benchmarks/reserves.py: " + "; ".join(line.strip() for line in text.splitlines()
-                                                          if "adapter" in line or "sequential," in line))
-    return [(f"reserves: {reads.group(1) if reads else '?'} balance reads at the snapshot block, batched "
-             f"(hardhat node)", f"{min(batched):.2f} s batched" if batched else "?",
-             f"{seq.group(1) if seq else '?'} s one call at a time",
-             f"**{float(ratio.group(1)):.1f}x** faster (target >= 10x)")]
+    notes.append(
+        "benchmarks/reserves.py: "
+        + "; ".join(line.strip() for line in text.splitlines() if "adapter" in line or "sequential," in line)
+    )
+    return [
+        (
+            f"reserves: {reads.group(1) if reads else '?'} balance reads at the snapshot block, batched (hardhat node)",
+            f"{min(batched):.2f} s batched" if batched else "?",
+            f"{seq.group(1) if seq else '?'} s one call at a time",
+            f"**{float(ratio.group(1)):.1f}x** faster (target >= 10x)",
+        )
+    ]
 
 
 def write_results(path: Path, env: dict[str, str], rows, notes, load_before: str, load_after: str) -> None:
-    lines = ["# Benchmark results (`make bench`)", "",
-             "Written by benchmarks/run.py; every ratio divides two numbers measured in the same run.", "",
-             "## Machine", ""]
+    lines = [
+        "# Benchmark results (`make bench`)",
+        "",
+        "Written by benchmarks/run.py; every ratio divides two numbers measured in the same run.",
+        "",
+        "## Machine",
+        "",
+    ]
     lines += [f"- {k}: {v}" for k, v in env.items()]
-    lines += [f"- load average (1, 5, 15 min) at start: {load_before}; at end: {load_after} "
-              "(other processes shared these CPUs)", "", "## Results", "",
-              "| what | measured | compared with | ratio | load avg (1, 5, 15 min) |", "|---|---|---|---|---|"]
+    lines += [
+        f"- load average (1, 5, 15 min) at start: {load_before}; at end: {load_after} "
+        "(other processes shared these CPUs)",
+        "",
+        "## Results",
+        "",
+        "| what | measured | compared with | ratio | load avg (1, 5, 15 min) |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {what} | {got} | {limit} | {ratio} | {load} |" for what, got, limit, ratio, load in rows]
     lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     for extra in (HERE / "PROVE_ALL.md", HERE / "SCALE.md"):

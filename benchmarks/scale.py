@@ -35,7 +35,7 @@ def timed(args: list[str]) -> tuple[float, int, str]:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stdout[-500:]}{done.stderr[-2000:]}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) * 1024
     clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
-    wall = sum(float(part) * 60 ** i for i, part in enumerate(reversed(clock.split(":"))))
+    wall = sum(float(part) * 60**i for i, part in enumerate(reversed(clock.split(":"))))
     return wall, rss, done.stdout
 
 
@@ -68,7 +68,7 @@ def main() -> None:
                 gen_customers.write(customers, args.accounts, args.assets)
             rows += run_commands(work, customers, args, full=number == 0)
     finally:
-        if not args.keep:          # with --dir, the generated customers files stay for the next run
+        if not args.keep:  # with --dir, the generated customers files stay for the next run
             shutil.rmtree(work if args.dir is None else work / "pub", ignore_errors=True)
     write(args.out, args, rows)
 
@@ -80,48 +80,100 @@ def run_commands(work: Path, customers: Path, args, full: bool) -> list:
     pub = work / "pub"
     shutil.rmtree(pub, ignore_errors=True)
     print(f"por publish {customers.name} ...", flush=True)
-    wall, rss, out = timed([POR, "publish", str(customers), "--exchange", "Ex", "--out", str(pub), "--snapshot-id", "scale-1"])
+    wall, rss, out = timed(
+        [POR, "publish", str(customers), "--exchange", "Ex", "--out", str(pub), "--snapshot-id", "scale-1"]
+    )
     phases = re.search(r"wall time .*", out).group(0)
     tree_size = (pub / "tree.bin").stat().st_size / 2**30
     secrets_size = (pub / "private" / "secrets.jsonl").stat().st_size / 2**30
-    rows.append((f"`por publish` {kind} ({size:,.0f} MiB) -> tree.bin {tree_size:.2f} GiB, "
-                 f"secrets {secrets_size:.2f} GiB", f"{wall:.1f} s ({phases})", rss, 4 * GIB))
+    rows.append(
+        (
+            f"`por publish` {kind} ({size:,.0f} MiB) -> tree.bin {tree_size:.2f} GiB, secrets {secrets_size:.2f} GiB",
+            f"{wall:.1f} s ({phases})",
+            rss,
+            4 * GIB,
+        )
+    )
     if args.dask and full:
         shutil.rmtree(work / "pub-dask", ignore_errors=True)
         print(f"por publish --dask {args.dask} ...", flush=True)
-        d_wall, d_rss, d_out = timed([POR, "publish", str(customers), "--exchange", "Ex", "--out", str(work / "pub-dask"),
-                                      "--snapshot-id", "scale-1", "--dask", args.dask])
-        rows.append((f"`por publish --dask {args.dask}` {kind} (peak of the client process)",
-                     f"{d_wall:.1f} s ({re.search(r'wall time .*', d_out).group(0)})", d_rss, 4 * GIB))
+        d_wall, d_rss, d_out = timed(
+            [
+                POR,
+                "publish",
+                str(customers),
+                "--exchange",
+                "Ex",
+                "--out",
+                str(work / "pub-dask"),
+                "--snapshot-id",
+                "scale-1",
+                "--dask",
+                args.dask,
+            ]
+        )
+        rows.append(
+            (
+                f"`por publish --dask {args.dask}` {kind} (peak of the client process)",
+                f"{d_wall:.1f} s ({re.search(r'wall time .*', d_out).group(0)})",
+                d_rss,
+                4 * GIB,
+            )
+        )
         shutil.rmtree(work / "pub-dask", ignore_errors=True)
     if not full:
         return rows
     print("por verify-tree ...", flush=True)
-    wall, rss, out = timed([POR, "verify-tree", str(pub / "tree.bin"),
-                            "--commitment", str(pub / "commitment.json")])
+    wall, rss, out = timed([POR, "verify-tree", str(pub / "tree.bin"), "--commitment", str(pub / "commitment.json")])
     assert "VERIFIED" in out, out
-    rows.append(("`por verify-tree tree.bin --commitment commitment.json`",
-                 f"{wall:.1f} s ({tree_size * 1024 / wall:.0f} MiB/s)", rss, GIB))
-    account = f"user-{args.accounts - 1:08d}"               # the last line of the secrets file
+    rows.append(
+        (
+            "`por verify-tree tree.bin --commitment commitment.json`",
+            f"{wall:.1f} s ({tree_size * 1024 / wall:.0f} MiB/s)",
+            rss,
+            GIB,
+        )
+    )
+    account = f"user-{args.accounts - 1:08d}"  # the last line of the secrets file
     wall, rss, _ = timed([POR, "prove", str(pub), account, "--out", str(work / "proof.json")])
     rows.append((f"`por prove` (last account of {args.accounts:,})", f"{wall:.2f} s", rss, None))
-    wall, rss, _ = timed([POR, "verify-inclusion", str(work / "proof.json"),
-                          "--commitment", str(pub / "commitment.json")])
+    wall, rss, _ = timed(
+        [POR, "verify-inclusion", str(work / "proof.json"), "--commitment", str(pub / "commitment.json")]
+    )
     rows.append(("`por verify-inclusion` of that proof", f"{wall:.2f} s", rss, None))
     return rows
 
 
 def write(path: Path, args, rows) -> None:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "?")
-    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))) / 2**20
-    lines = [f"## {args.accounts:,} accounts x {args.assets} assets (benchmarks/scale.py, "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
-             f"{os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, Python {sys.version.split()[0]}; "
-             f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end. "
-             "Wall time and peak resident memory from `/usr/bin/time -v`.", "",
-             "| command | wall time | peak memory (max RSS) | limit |", "|---|---|---|---|"]
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    mem = (
+        int(
+            next(
+                line.split()[1]
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            )
+        )
+        / 2**20
+    )
+    lines = [
+        f"## {args.accounts:,} accounts x {args.assets} assets (benchmarks/scale.py, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"{os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, Python {sys.version.split()[0]}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end. "
+        "Wall time and peak resident memory from `/usr/bin/time -v`.",
+        "",
+        "| command | wall time | peak memory (max RSS) | limit |",
+        "|---|---|---|---|",
+    ]
     for what, wall, rss, limit in rows:
         verdict = "" if limit is None else (f"<= {limit / GIB:.0f} GiB: {'met' if rss <= limit else 'NOT MET'}")
         lines.append(f"| {what} | {wall} | {rss / GIB:.2f} GiB | {verdict} |")

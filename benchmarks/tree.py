@@ -39,7 +39,7 @@ from por.liabilities.tree import HASH_BYTES, TAG_INNER, TAG_LEAF, TAG_USER, leve
 
 
 def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # Linux: KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def generate(accounts: int, asset_count: int, seed: int = 1) -> Liabilities:
@@ -51,12 +51,12 @@ def generate(accounts: int, asset_count: int, seed: int = 1) -> Liabilities:
     lo = np.empty((accounts, len(symbols)), dtype=np.uint64)
     for a in range(len(symbols)):
         digits = rng.integers(0, 16, size=accounts)
-        values = (rng.random(accounts) * 10.0 ** digits).astype(np.uint64)
+        values = (rng.random(accounts) * 10.0**digits).astype(np.uint64)
         values[rng.random(accounts) < 0.33] = 0
         lo[:, a] = values
     ids = [f"user-{i:08d}" for i in range(accounts)]
     assets = [Asset(s, decimals[s]) for s in symbols]
-    if hasattr(Liabilities, "from_arrays"):           # the columnar form the file readers produce
+    if hasattr(Liabilities, "from_arrays"):  # the columnar form the file readers produce
         import pyarrow as pa
 
         return Liabilities.from_arrays(assets, pa.array(ids, pa.string()), np.zeros_like(lo), lo)
@@ -72,7 +72,7 @@ def preimages(folder: Path, asset_count: int) -> tuple[list[bytes], list[bytes]]
     sizes = level_sizes(header["leaf_count"])
     levels, offset = [], 0
     for size in sizes:
-        levels.append(body[offset:offset + size * width].reshape(size, width))
+        levels.append(body[offset : offset + size * width].reshape(size, width))
         offset += size * width
     leaf_count = header["leaf_count"]
     user_pre, user_of_leaf, piece_of_leaf = [], [None] * leaf_count, [0] * leaf_count
@@ -88,8 +88,14 @@ def preimages(folder: Path, asset_count: int) -> tuple[list[bytes], list[bytes]]
                 user_of_leaf[index], piece_of_leaf[index] = digest, piece
                 count_of_leaf[index] = len(entry["leaves"])
     leaves = levels[0]
-    pre = [bytes([TAG_LEAF, 0]) + user_of_leaf[i] + piece_of_leaf[i].to_bytes(4, "big")    # format 2: piece, count
-           + count_of_leaf[i].to_bytes(4, "big") + leaves[i, HASH_BYTES:].tobytes() for i in range(leaf_count)]
+    pre = [
+        bytes([TAG_LEAF, 0])
+        + user_of_leaf[i]
+        + piece_of_leaf[i].to_bytes(4, "big")  # format 2: piece, count
+        + count_of_leaf[i].to_bytes(4, "big")
+        + leaves[i, HASH_BYTES:].tobytes()
+        for i in range(leaf_count)
+    ]
     expected = [leaves[i, :HASH_BYTES].tobytes() for i in range(leaf_count)]
     for height in range(1, len(sizes)):
         below = levels[height - 1]
@@ -97,7 +103,7 @@ def preimages(folder: Path, asset_count: int) -> tuple[list[bytes], list[bytes]]
         prefix = bytes([TAG_INNER, height])
         pre.extend(prefix + row.tobytes() for row in pairs)
         expected.extend(levels[height][i, :HASH_BYTES].tobytes() for i in range(len(pairs)))
-    user_expected = [hashlib.sha256(p).digest() for p in user_pre]   # checked by the leaves' preimages
+    user_expected = [hashlib.sha256(p).digest() for p in user_pre]  # checked by the leaves' preimages
     return user_pre + pre, user_expected + expected
 
 
@@ -133,8 +139,14 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        commitment = publish(book, folder, exchange="bench", snapshot_id="bench-1",
-                             snapshot_time="2024-01-01T00:00:00Z", max_pieces=args.split)
+        commitment = publish(
+            book,
+            folder,
+            exchange="bench",
+            snapshot_id="bench-1",
+            snapshot_time="2024-01-01T00:00:00Z",
+            max_pieces=args.split,
+        )
         publish_s, publish_cpu = time.perf_counter() - t0, time.process_time() - c0
         if args.profile:
             profiler.disable()
@@ -142,9 +154,11 @@ def main() -> None:
         publish_peak = peak_mib()
         tree_bytes = (folder / TREE_FILE).stat().st_size
         secrets_bytes = (folder / SECRETS_FILE).stat().st_size
-        print(f"publish (build + write + fsync)  {publish_s:8.2f} s   cpu {publish_cpu:6.2f} s   "
-              f"peak {publish_peak:6.0f} MiB   tree.bin {tree_bytes / 2**20:.0f} MiB, "
-              f"secrets {secrets_bytes / 2**20:.0f} MiB")
+        print(
+            f"publish (build + write + fsync)  {publish_s:8.2f} s   cpu {publish_cpu:6.2f} s   "
+            f"peak {publish_peak:6.0f} MiB   tree.bin {tree_bytes / 2**20:.0f} MiB, "
+            f"secrets {secrets_bytes / 2**20:.0f} MiB"
+        )
 
         t0 = time.perf_counter()
         sample = np.random.default_rng(2).choice(len(book.account_ids), size=args.proofs, replace=False)
@@ -161,16 +175,24 @@ def main() -> None:
     digests = [sha256(p).digest() for p in pre]
     hash_s, hash_cpu = time.perf_counter() - t0, time.process_time() - c0
     assert digests == expected, "the baseline did not hash the tree's own preimages"
-    print(f"hashlib alone: {len(pre):,} preimages ({leaf_total:,} leaves) "
-          f"{hash_s:8.2f} s   cpu {hash_cpu:6.2f} s   ({hash_s / len(pre) * 1e9:.0f} ns each)")
+    print(
+        f"hashlib alone: {len(pre):,} preimages ({leaf_total:,} leaves) "
+        f"{hash_s:8.2f} s   cpu {hash_cpu:6.2f} s   ({hash_s / len(pre) * 1e9:.0f} ns each)"
+    )
     print()
     print(f"ratio build_tree / hashlib  wall {build_s / hash_s:5.2f}   cpu {build_cpu / hash_cpu:5.2f}")
-    print(f"ratio publish / hashlib     wall {publish_s / hash_s:5.2f}   cpu {publish_cpu / hash_cpu:5.2f}"
-          f"   (targets: <= 3 issue 3, <= 2 issue 7)")
-    print(f"load average at the end     {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} cpus (wall ratios are only meaningful on an idle machine)")
-    print(f"peak memory through publish {publish_peak / 1024:5.2f} GiB (target <= 2 GiB); "
-          f"whole run {peak_mib() / 1024:.2f} GiB (includes the baseline's materialised preimages)")
+    print(
+        f"ratio publish / hashlib     wall {publish_s / hash_s:5.2f}   cpu {publish_cpu / hash_cpu:5.2f}"
+        f"   (targets: <= 3 issue 3, <= 2 issue 7)"
+    )
+    print(
+        f"load average at the end     {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} cpus (wall ratios are only meaningful on an idle machine)"
+    )
+    print(
+        f"peak memory through publish {publish_peak / 1024:5.2f} GiB (target <= 2 GiB); "
+        f"whole run {peak_mib() / 1024:.2f} GiB (includes the baseline's materialised preimages)"
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ FAMILIES = {
     "bitcoin": "chains.bitcoin",
 }
 
-if TYPE_CHECKING:        # mypy checks that every family module satisfies the contract
+if TYPE_CHECKING:  # mypy checks that every family module satisfies the contract
     from chains import bitcoin, evm
 
     _FAMILIES: tuple[ChainFamily, ...] = (evm, bitcoin)
@@ -30,5 +30,17 @@ def family_module(family: str) -> ChainFamily:
         raise ValueError(f"unknown chain family {family!r}; known: {', '.join(sorted(FAMILIES))}") from None
 
 
-__all__ = ["FAMILIES", "ChainFamily", "family_module", "base", "bitcoin", "bitcoin_address", "bitcoin_proofs",
-           "bitcoin_rpc", "evm", "evm_rpc", "okx_signatures", "records"]
+__all__ = [
+    "FAMILIES",
+    "ChainFamily",
+    "family_module",
+    "base",
+    "bitcoin",
+    "bitcoin_address",
+    "bitcoin_proofs",
+    "bitcoin_rpc",
+    "evm",
+    "evm_rpc",
+    "okx_signatures",
+    "records",
+]

@@ -22,8 +22,8 @@ from por.errors import InputError, ProviderError
 
 T = TypeVar("T")
 
-DEFAULT_ATTEMPTS = 4        # the first try included
-DEFAULT_TIMEOUT = 30.0      # seconds per request
+DEFAULT_ATTEMPTS = 4  # the first try included
+DEFAULT_TIMEOUT = 30.0  # seconds per request
 TRANSPORT_KEYS = frozenset({"timeout", "attempts", "retries", "concurrency", "rate_limit"})
 
 
@@ -62,7 +62,7 @@ class TransportSettings:
     timeout: float = DEFAULT_TIMEOUT
     attempts: int = DEFAULT_ATTEMPTS
     concurrency: int = 4
-    rate_limit: float | None = None     # requests per second; None: no limit
+    rate_limit: float | None = None  # requests per second; None: no limit
 
 
 class Transport:
@@ -75,9 +75,12 @@ class Transport:
 
     async def call(self, request: Callable[[], Awaitable[T]], *, address: str | None = None) -> T:
         """`request()` until it succeeds, fails for good, or the attempts are used up."""
-        retryer = AsyncRetrying(stop=stop_after_attempt(self.settings.attempts), reraise=True,
-                                wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.25),
-                                retry=retry_if_exception(is_transient))
+        retryer = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.attempts),
+            reraise=True,
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.25),
+            retry=retry_if_exception(is_transient),
+        )
         try:
             async for attempt in retryer:
                 with attempt:
@@ -114,8 +117,9 @@ def positive(config: Mapping[str, Any], field: str, key: str, default: float | N
     return float(value)
 
 
-def transport_settings(name: str, config: Mapping[str, Any], *,
-                       concurrency: int) -> tuple[TransportSettings, list[str]]:
+def transport_settings(
+    name: str, config: Mapping[str, Any], *, concurrency: int
+) -> tuple[TransportSettings, list[str]]:
     """The tuning keys every family shares, and deprecation notes to show the user.
 
     `attempts` counts every try. The old `retries` meant attempts on EVM and retries on
@@ -131,5 +135,6 @@ def transport_settings(name: str, config: Mapping[str, Any], *,
         timeout=positive(config, field, "timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT,
         attempts=attempts,
         concurrency=integer(config, field, "concurrency", concurrency) or concurrency,
-        rate_limit=positive(config, field, "rate_limit", None))
+        rate_limit=positive(config, field, "rate_limit", None),
+    )
     return settings, notes

@@ -22,7 +22,7 @@ from chains.records import DeclaredWallet, OwnershipResult
 from por.errors import InputError, ProviderError
 
 T = TypeVar("T")
-ChainConfig = Mapping[str, Any]      # one [chains.NAME] table of chains.toml
+ChainConfig = Mapping[str, Any]  # one [chains.NAME] table of chains.toml
 DEFAULT_MIN_CONFIRMATIONS = 6
 COMMON_KEYS = frozenset({"family", "native_asset", "min_confirmations"})
 
@@ -30,23 +30,23 @@ COMMON_KEYS = frozenset({"family", "native_asset", "min_confirmations"})
 @dataclass(frozen=True)
 class BalanceQuery:
     address: str
-    asset: str                 # symbol, e.g. "ETH", "USDT", "BTC"
-    token: str | None = None   # contract address for a token; None for the native coin
+    asset: str  # symbol, e.g. "ETH", "USDT", "BTC"
+    token: str | None = None  # contract address for a token; None for the native coin
     script: str | None = None  # hex output script where the chain matches by script (Bitcoin)
 
 
 @dataclass(frozen=True)
 class BalanceReading:
     query: BalanceQuery
-    amount: int                # base units, exact
+    amount: int  # base units, exact
     height: int
-    provider: str              # which provider(s) answered, for the report
+    provider: str  # which provider(s) answered, for the report
 
 
 class ChainAdapter(abc.ABC):
     """Reads a chain at a fixed height. Every failure is a `por.errors.ProviderError`."""
 
-    name: str                  # the chain's name in chains.toml
+    name: str  # the chain's name in chains.toml
 
     @abc.abstractmethod
     async def tip_height(self) -> int:
@@ -64,8 +64,12 @@ class ChainAdapter(abc.ABC):
         """Ownership proofs only chain state can decide (`OwnershipResult.at_snapshot`), asked at `height`.
 
         A family whose proofs are all offline keeps this: such a proof is never proven."""
-        return [OwnershipResult(False, f"scheme {w.scheme.value} needs chain state, which chain {self.name} "
-                                       "cannot be asked for") for w in wallets]
+        return [
+            OwnershipResult(
+                False, f"scheme {w.scheme.value} needs chain state, which chain {self.name} cannot be asked for"
+            )
+            for w in wallets
+        ]
 
     async def aclose(self) -> None:  # noqa: B027 - optional: an adapter without connections keeps this
         """Releases connections."""
@@ -90,8 +94,9 @@ class ChainFamily(Protocol):
 
     def balance_query(self, wallet: DeclaredWallet, config: ChainConfig) -> BalanceQuery: ...
 
-    def verify_ownership(self, wallet: DeclaredWallet, expected_message: str,
-                         config: ChainConfig) -> OwnershipResult: ...
+    def verify_ownership(
+        self, wallet: DeclaredWallet, expected_message: str, config: ChainConfig
+    ) -> OwnershipResult: ...
 
     def make_adapter(self, name: str, config: ChainConfig) -> ChainAdapter: ...
 
@@ -104,8 +109,9 @@ def min_confirmations(name: str, config: ChainConfig) -> int:
     return value
 
 
-def agreed(labels: Sequence[str], answers: Sequence[T], disagreement: Callable[[T, T], str], *,
-           address: str | None = None) -> T:
+def agreed(
+    labels: Sequence[str], answers: Sequence[T], disagreement: Callable[[T, T], str], *, address: str | None = None
+) -> T:
     """The one answer every provider gave; the first that differs is a ProviderError naming both.
 
     Several providers are read so that one lying or lagging provider cannot decide a balance."""
@@ -133,7 +139,7 @@ async def gather_all(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
 class Provider(Protocol):
     """One endpoint of a chain, as `AgreeingAdapter` reads it."""
 
-    label: str                 # names it in errors and reports, never its credentials
+    label: str  # names it in errors and reports, never its credentials
 
     async def tip_height(self) -> int: ...
 
@@ -158,8 +164,9 @@ class AgreeingAdapter(ChainAdapter):
 
     async def block_hash(self, height: int) -> str:
         hashes = await gather_all([p.block_hash(height) for p in self.providers])
-        return agreed(self.labels, hashes,
-                      lambda a, b: f"block at height {height} is {a} vs {b}: providers on different forks")
+        return agreed(
+            self.labels, hashes, lambda a, b: f"block at height {height} is {a} vs {b}: providers on different forks"
+        )
 
     async def balances(self, queries: Sequence[BalanceQuery], height: int) -> list[BalanceReading]:
         if not queries:
@@ -169,16 +176,21 @@ class AgreeingAdapter(ChainAdapter):
             if len(answers) != len(queries):
                 raise ProviderError(label, f"answered {len(answers)} of {len(queries)} balances")
         names = ", ".join(self.labels)
-        return [BalanceReading(query, self._agreed_amount(query, height, [a[i] for a in per_provider]), height, names)
-                for i, query in enumerate(queries)]
+        return [
+            BalanceReading(query, self._agreed_amount(query, height, [a[i] for a in per_provider]), height, names)
+            for i, query in enumerate(queries)
+        ]
 
     def _agreed_amount(self, query: BalanceQuery, height: int, amounts: list[int]) -> int:
-        return agreed(self.labels, amounts,
-                      lambda a, b: f"disagree on the {query.asset} balance at height {height}: {a} vs {b} base units",
-                      address=query.address)
+        return agreed(
+            self.labels,
+            amounts,
+            lambda a, b: f"disagree on the {query.asset} balance at height {height}: {a} vs {b} base units",
+            address=query.address,
+        )
 
     async def aclose(self) -> None:
-        for provider in self.providers:     # each one, even after another failed to close
+        for provider in self.providers:  # each one, even after another failed to close
             await provider.aclose()
 
 
@@ -187,13 +199,13 @@ class AgreeingAdapter(ChainAdapter):
 class Call:
     """One question put to a mock, as its handler sees it."""
 
-    method: str                               # "tip_height", "block_hash" or "balances"
+    method: str  # "tip_height", "block_hash" or "balances"
     provider: str
     height: int | None = None
     queries: tuple[BalanceQuery, ...] = ()
 
 
-Handler = Callable[[Call], Any]               # the answer, an awaitable of it, or raises (a ProviderError...)
+Handler = Callable[[Call], Any]  # the answer, an awaitable of it, or raises (a ProviderError...)
 
 
 async def _answer(handler: Handler, call: Call) -> Any:
@@ -255,7 +267,8 @@ class MockAdapter(ChainAdapter):
 
 def adapter_factory(adapter: ChainAdapter) -> Callable[[str, ChainConfig], ChainAdapter]:
     """`read_reserves(..., make_adapter=adapter_factory(MockAdapter(h)))`: every chain reads `adapter`."""
+
     def make(name: str, config: ChainConfig) -> ChainAdapter:
         return adapter
-    return make
 
+    return make

@@ -58,8 +58,9 @@ def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: Chai
     A proof por cannot check (a future witness version, a P2TR script path, proof of funds)
     is `unsupported`: not counted, reported per address, never a verified one."""
     if wallet.message != expected_message:
-        return OwnershipResult(False, f"signed message {wallet.message[:200]!r} is not the expected "
-                                      f"{expected_message!r}")
+        return OwnershipResult(
+            False, f"signed message {wallet.message[:200]!r} is not the expected {expected_message!r}"
+        )
     try:
         decoded = decode_address(wallet.address, network(config))
     except ValueError as exc:
@@ -79,8 +80,10 @@ def _verify(decoded: Decoded, wallet: DeclaredWallet) -> str:
         raise ProofError("script is not hex") from None
     sigs = wallet.signatures
     if not decoded.supported:
-        raise Unsupported(f"a witness v{decoded.version} address ({len(decoded.program)}-byte program): no "
-                          f"ownership proof for it can be checked yet")
+        raise Unsupported(
+            f"a witness v{decoded.version} address ({len(decoded.program)}-byte program): no "
+            f"ownership proof for it can be checked yet"
+        )
     if wallet.scheme not in (Scheme.BIP137, Scheme.BIP322):
         raise ProofError(f"scheme {wallet.scheme.value} does not apply to Bitcoin")
     if decoded.kind == "p2wsh" or (decoded.kind == "p2sh" and script is not None):
@@ -105,8 +108,10 @@ def _verify(decoded: Decoded, wallet: DeclaredWallet) -> str:
     if decoded.kind == "p2wpkh":
         return verify_bip322_p2wpkh(decoded, sigs[0], wallet.message) + " signature by the key of this p2wpkh address"
     if decoded.kind == "p2tr":
-        return (verify_bip322_p2tr(decoded, sigs[0], wallet.message)
-                + " Schnorr signature by the output key of this p2tr address (key path)")
+        return (
+            verify_bip322_p2tr(decoded, sigs[0], wallet.message)
+            + " Schnorr signature by the output key of this p2tr address (key path)"
+        )
     raise Unsupported(f"BIP-322 for a {decoded.kind} address needs a legacy script interpreter: sign it with bip137")
 
 
@@ -120,7 +125,7 @@ def _settings(name: str, config: ChainConfig) -> tuple[BitcoinSettings, list[str
         raise exc.at(field=f"chains.{name}") from None
     native = config.get("native_asset", "BTC")
     if not isinstance(native, str) or not native:
-        raise InputError("must be the symbol of the chain's coin, e.g. \"BTC\"", field=f"chains.{name}.native_asset")
+        raise InputError('must be the symbol of the chain\'s coin, e.g. "BTC"', field=f"chains.{name}.native_asset")
     min_confirmations(name, config)
     transport, notes = transport_settings(name, config, concurrency=8)
     if not _urls(config, name, "node_rpc") + _urls(config, name, "esplora"):
@@ -155,12 +160,20 @@ def _urls(config: ChainConfig, name: str, key: str) -> list[str]:
         try:
             parsed = URL(url) if isinstance(url, str) else None
             ok = parsed is not None and parsed.scheme in ("http", "https") and bool(parsed.host) and parsed.port
-        except ValueError:      # yarl refuses e.g. a port that is not a number
+        except ValueError:  # yarl refuses e.g. a port that is not a number
             ok = False
         if not ok:
             raise InputError("expected an http(s) URL", field=f"chains.{name}.{key}[{i}]")
     return value
 
 
-__all__ = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings", "check_config",
-           "network", "CONFIG_KEYS"]
+__all__ = [
+    "make_adapter",
+    "verify_ownership",
+    "validate_address",
+    "balance_query",
+    "settings",
+    "check_config",
+    "network",
+    "CONFIG_KEYS",
+]

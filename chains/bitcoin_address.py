@@ -30,15 +30,15 @@ OP_0, OP_PUSHDATA1, OP_CHECKMULTISIG = 0x00, 0x4C, 0xAE
 @dataclass(frozen=True)
 class Network:
     name: str
-    hrp: str          # bech32 human-readable part
-    p2pkh: int        # base58 version byte
+    hrp: str  # bech32 human-readable part
+    p2pkh: int  # base58 version byte
     p2sh: int
 
 
 NETWORKS = {
     "bitcoin": Network("bitcoin", "bc", 0x00, 0x05),
     "testnet": Network("testnet", "tb", 0x6F, 0xC4),
-    "regtest": Network("regtest", "rb", 0x3C, 0x26),   # bcoin's regtest, not Bitcoin Core's (bcrt)
+    "regtest": Network("regtest", "rb", 0x3C, 0x26),  # bcoin's regtest, not Bitcoin Core's (bcrt)
 }
 
 
@@ -46,10 +46,10 @@ NETWORKS = {
 class Decoded:
     """What an address pays to: its kind, the hash it commits to and its exact output script."""
 
-    address: str      # normalised (bech32 lower-case)
-    kind: str         # p2pkh | p2sh | p2wpkh | p2wsh | p2tr | witness_unknown
-    program: bytes    # hash160 (20 bytes), sha256 (32 bytes, p2wsh), x-only output key (32 bytes, p2tr)
-    script: bytes     # the output script
+    address: str  # normalised (bech32 lower-case)
+    kind: str  # p2pkh | p2sh | p2wpkh | p2wsh | p2tr | witness_unknown
+    program: bytes  # hash160 (20 bytes), sha256 (32 bytes, p2wsh), x-only output key (32 bytes, p2tr)
+    script: bytes  # the output script
     version: int = -1  # witness version; -1 for base58 addresses
 
     @property
@@ -195,7 +195,7 @@ def parse_multisig(script: bytes) -> tuple[int, list[bytes]]:
         size = script[pos]
         if size not in (33, 65) or pos + 1 + size > len(script) - 2:
             raise ValueError("script is not m-of-n OP_CHECKMULTISIG (a push is not a public key)")
-        key = script[pos + 1:pos + 1 + size]
+        key = script[pos + 1 : pos + 1 + size]
         if (size == 33 and key[0] not in (2, 3)) or (size == 65 and key[0] != 4):
             raise ValueError("script is not m-of-n OP_CHECKMULTISIG (a push is not a public key)")
         keys.append(bytes(key))

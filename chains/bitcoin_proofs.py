@@ -67,7 +67,7 @@ class Unsupported(ProofError):
 class Bip322Proof:
     """A BIP-322 signature, decoded: the witness of `to_sign`'s first input and the fields it was signed with."""
 
-    variant: str                  # "simple" | "full"
+    variant: str  # "simple" | "full"
     witness: tuple[bytes, ...]
     version: int = 0
     locktime: int = 0
@@ -87,18 +87,27 @@ def bip322_hash(message: str) -> bytes:
 
 def bip322_to_spend(message: str, script_pubkey: bytes) -> Transaction:
     """BIP-322's virtual `to_spend`: an output paying to the address's script, committing to the message."""
-    return Transaction(version=0, locktime=0, vin=[TransactionInput(
-        b"\x00" * 32, 0xFFFFFFFF, script_sig=Script(b"\x00\x20" + bip322_hash(message)), sequence=0)],
-        vout=[TransactionOutput(0, Script(script_pubkey))])
+    return Transaction(
+        version=0,
+        locktime=0,
+        vin=[
+            TransactionInput(
+                b"\x00" * 32, 0xFFFFFFFF, script_sig=Script(b"\x00\x20" + bip322_hash(message)), sequence=0
+            )
+        ],
+        vout=[TransactionOutput(0, Script(script_pubkey))],
+    )
 
 
 def bip322_to_sign(message: str, script_pubkey: bytes, proof: Bip322Proof | None = None) -> Transaction:
     """BIP-322's virtual `to_sign` (witness left empty), with the full variant's version, lock time, sequence."""
     proof = proof or Bip322Proof("simple", ())
-    return Transaction(version=proof.version, locktime=proof.locktime,
-                       vin=[TransactionInput(bip322_to_spend(message, script_pubkey).txid(), 0,
-                                             sequence=proof.sequence)],
-                       vout=[TransactionOutput(0, Script(b"\x6a"))])
+    return Transaction(
+        version=proof.version,
+        locktime=proof.locktime,
+        vin=[TransactionInput(bip322_to_spend(message, script_pubkey).txid(), 0, sequence=proof.sequence)],
+        vout=[TransactionOutput(0, Script(b"\x6a"))],
+    )
 
 
 def bip322_sighash(message: str, script_pubkey: bytes, script_code: bytes, proof: Bip322Proof | None = None) -> bytes:
@@ -107,8 +116,9 @@ def bip322_sighash(message: str, script_pubkey: bytes, script_code: bytes, proof
     return to_sign.sighash_segwit(0, Script(script_code), 0, SIGHASH_ALL)
 
 
-def bip322_taproot_sighash(message: str, script_pubkey: bytes, hash_type: int, proof: Bip322Proof | None = None
-                           ) -> bytes:
+def bip322_taproot_sighash(
+    message: str, script_pubkey: bytes, hash_type: int, proof: Bip322Proof | None = None
+) -> bytes:
     """BIP-341 key-path sighash of `to_sign` (DEFAULT or ALL), its one prevout being `to_spend`'s 0-sat output."""
     to_sign = bip322_to_sign(message, script_pubkey, proof)
     return to_sign.sighash_taproot(0, [Script(script_pubkey)], [0], sighash=hash_type)
@@ -190,8 +200,9 @@ def describe(proof: Bip322Proof) -> str:
     """How the proof was made, for the reason shown: variant and, for full, any time lock it carries."""
     if proof.variant == "simple":
         return "BIP-322 simple"
-    locks = ([f"nLockTime {proof.locktime}"] if proof.locktime else []) + \
-        ([f"nSequence {proof.sequence}"] if proof.sequence else [])
+    locks = ([f"nLockTime {proof.locktime}"] if proof.locktime else []) + (
+        [f"nSequence {proof.sequence}"] if proof.sequence else []
+    )
     return "BIP-322 full" + (f" (valid at {', '.join(locks)})" if locks else "")
 
 
@@ -216,8 +227,9 @@ def recover_bip137(signature: str, message: str) -> tuple[bytes, str, bool]:
     first = max(h for h in _HEADERS if h <= header)
     kind, compressed = _HEADERS[first]
     try:
-        key = coincurve.PublicKey.from_signature_and_message(raw[1:] + bytes([header - first]),
-                                                             bip137_hash(message), hasher=None)
+        key = coincurve.PublicKey.from_signature_and_message(
+            raw[1:] + bytes([header - first]), bip137_hash(message), hasher=None
+        )
     except Exception:
         raise ProofError("BIP-137 signature does not recover a public key") from None
     return key.format(compressed=compressed), kind, compressed
@@ -241,11 +253,13 @@ def verify_bip137_single(decoded: Decoded, signature: str, message: str) -> None
     key, kind, compressed = recover_bip137(signature, message)
     allowed = {"p2pkh": ("p2pkh",), "p2sh": ("p2sh-p2wpkh", "p2pkh"), "p2wpkh": ("p2wpkh", "p2pkh")}
     if kind not in allowed[decoded.kind] or (decoded.kind != "p2pkh" and not compressed):
-        raise ProofError(f"BIP-137 header claims a {kind}{'' if compressed else ' uncompressed'} key, "
-                         f"the address is {decoded.kind}")
+        raise ProofError(
+            f"BIP-137 header claims a {kind}{'' if compressed else ' uncompressed'} key, the address is {decoded.kind}"
+        )
     h = hash160(key)
-    script = {"p2pkh": p2pkh_script(h), "p2wpkh": p2wpkh_script(h),
-              "p2sh": p2sh_script(hash160(p2wpkh_script(h)))}[decoded.kind]
+    script = {"p2pkh": p2pkh_script(h), "p2wpkh": p2wpkh_script(h), "p2sh": p2sh_script(hash160(p2wpkh_script(h)))}[
+        decoded.kind
+    ]
     if script != decoded.script:
         raise ProofError("signature is by another key than the address's (or over another message)")
 
@@ -295,20 +309,24 @@ def verify_bip322_p2tr(decoded: Decoded, signature: str, message: str) -> str:
     if len(stack) >= 2 and stack[-1][:1] == b"\x50":
         raise Unsupported("BIP-322 witness for P2TR carries an annex: not supported")
     if len(stack) != 1:
-        raise Unsupported(f"BIP-322 witness for P2TR has {len(stack)} items: a script-path spend, not supported "
-                          f"(sign with the key path: one Schnorr signature)")
+        raise Unsupported(
+            f"BIP-322 witness for P2TR has {len(stack)} items: a script-path spend, not supported "
+            f"(sign with the key path: one Schnorr signature)"
+        )
     sig = stack[0]
     if len(sig) == 65 and sig[64] == SIGHASH_ALL:
         hash_type = SIGHASH_ALL
     elif len(sig) == 64:
         hash_type = SIGHASH_DEFAULT
     else:
-        raise ProofError("BIP-322 signature for P2TR must be 64 bytes (SIGHASH_DEFAULT) or 65 ending in 0x01 "
-                         "(SIGHASH_ALL)")
+        raise ProofError(
+            "BIP-322 signature for P2TR must be 64 bytes (SIGHASH_DEFAULT) or 65 ending in 0x01 (SIGHASH_ALL)"
+        )
     digest = bip322_taproot_sighash(message, decoded.script, hash_type, proof)
     if not schnorr_verify(decoded.program, sig[:64], digest):
-        raise ProofError("BIP-322 Schnorr signature does not verify for the address's output key "
-                         "(another message, or another key)")
+        raise ProofError(
+            "BIP-322 Schnorr signature does not verify for the address's output key (another message, or another key)"
+        )
     return describe(proof)
 
 
@@ -316,7 +334,7 @@ def taproot_tweak(secret: bytes) -> tuple[bytes, bytes]:
     """(output key, tweaked secret) of a BIP-86 key-path-only key: Q = P + H_TapTweak(P)·G."""
     pub = coincurve.PrivateKey(secret).public_key.format(compressed=True)
     d = int.from_bytes(secret, "big")
-    if pub[0] == 3:                                   # BIP-340: the internal key with even y
+    if pub[0] == 3:  # BIP-340: the internal key with even y
         d = _CURVE_ORDER - d
     tweak = int.from_bytes(_tagged(b"TapTweak", pub[1:]), "big")
     tweaked = ((d + tweak) % _CURVE_ORDER).to_bytes(32, "big")
@@ -328,13 +346,15 @@ def _tagged(tag: bytes, data: bytes) -> bytes:
     return sha256(t + t + data)
 
 
-def sign_bip322_p2tr(secret: bytes, message: str, *, full: bool = False, sighash_all: bool = False,
-                     locktime: int = 0, sequence: int = 0) -> tuple[str, bytes]:
+def sign_bip322_p2tr(
+    secret: bytes, message: str, *, full: bool = False, sighash_all: bool = False, locktime: int = 0, sequence: int = 0
+) -> tuple[str, bytes]:
     """(BIP-322 signature, P2TR output script) for a BIP-86 key: `smp` + witness, or `ful` + whole to_sign."""
     output_key, tweaked = taproot_tweak(secret)
     script = p2tr_script(output_key)
-    proof = Bip322Proof("full" if full else "simple", (), 2 if full and (locktime or sequence) else 0, locktime,
-                        sequence)
+    proof = Bip322Proof(
+        "full" if full else "simple", (), 2 if full and (locktime or sequence) else 0, locktime, sequence
+    )
     hash_type = SIGHASH_ALL if sighash_all else SIGHASH_DEFAULT
     sig = coincurve.PrivateKey(tweaked).sign_schnorr(bip322_taproot_sighash(message, script, hash_type, proof))
     sig += bytes([SIGHASH_ALL]) * sighash_all
@@ -359,7 +379,7 @@ def check_multisig_script(decoded: Decoded, script: bytes) -> tuple[int, list[by
         raise ProofError("witness script does not hash to the address")
     try:
         return parse_multisig(script)
-    except ValueError as exc:       # it hashes to the address: a real script, just not one por evaluates
+    except ValueError as exc:  # it hashes to the address: a real script, just not one por evaluates
         raise Unsupported(f"{exc}: only bare m-of-n multisig scripts are checked") from None
 
 
@@ -388,8 +408,9 @@ def verify_multisig_bip137(decoded: Decoded, script: bytes, signatures: tuple[st
 def verify_multisig_bip322(decoded: Decoded, script: bytes | None, signatures: tuple[str, ...], message: str) -> str:
     if decoded.kind != "p2wsh":
         raise ProofError("BIP-322 simple covers segwit only: sign a P2SH multisig with bip137")
-    one_witness = len(signatures) == 1 and (signatures[0].strip()[:3] in ("smp", "ful", "pof")
-                                            or _b64(signatures[0], "signature 1")[:1] != b"\x30")
+    one_witness = len(signatures) == 1 and (
+        signatures[0].strip()[:3] in ("smp", "ful", "pof") or _b64(signatures[0], "signature 1")[:1] != b"\x30"
+    )
     proof = parse_bip322(signatures[0], message, decoded.script) if one_witness else None
     raws = [] if one_witness else [_b64(s, f"signature {i}") for i, s in enumerate(signatures, 1)]
     stack = list(proof.witness) if proof is not None else None
@@ -407,12 +428,14 @@ def verify_multisig_bip322(decoded: Decoded, script: bytes | None, signatures: t
             raise ProofError(f"BIP-322 witness must be [<>, {m} signatures, witness script]")
         signed: set[int] = set()
         k = 0
-        for sig in sigs:       # CHECKMULTISIG: signatures in the order of their keys
+        for sig in sigs:  # CHECKMULTISIG: signatures in the order of their keys
             while k < len(keys) and not _der_verify(sig, keys[k], digest):
                 k += 1
             if k == len(keys):
-                raise ProofError(f"{len(signed)} distinct key(s) of the {m}-of-{len(keys)} script signed in "
-                                 f"order, {m} needed (another message, key, or order)")
+                raise ProofError(
+                    f"{len(signed)} distinct key(s) of the {m}-of-{len(keys)} script signed in "
+                    f"order, {m} needed (another message, key, or order)"
+                )
             signed.add(k)
             k += 1
         return _threshold(m, len(keys), signed)
@@ -430,8 +453,9 @@ def sign_bip322_multisig(secrets: list[bytes], message: str, witness_script: byt
     _, keys = parse_multisig(witness_script)
     digest = bip322_sighash(message, p2wsh_script(witness_script), witness_script)
     by_key = {coincurve.PrivateKey(s).public_key.format(compressed=True): s for s in secrets}
-    sigs = [coincurve.PrivateKey(by_key[k]).sign(digest, hasher=None) + bytes([SIGHASH_ALL])
-            for k in keys if k in by_key]
+    sigs = [
+        coincurve.PrivateKey(by_key[k]).sign(digest, hasher=None) + bytes([SIGHASH_ALL]) for k in keys if k in by_key
+    ]
     if not full:
         return [base64.b64encode(s).decode() for s in sigs]
     return [base64.b64encode(encode_witness([b""] + sigs + [witness_script])).decode()]

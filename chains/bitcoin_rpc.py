@@ -53,16 +53,17 @@ def index_address(address: str, net: Network) -> str:
 @dataclass(frozen=True)
 class TxRecord:
     txid: str
-    height: int                                   # -1 while unconfirmed
-    outputs: tuple[tuple[int, str, int], ...]     # (vout, script hex, value in satoshis)
-    spends: tuple[tuple[str, int], ...]           # outpoints this transaction spends
+    height: int  # -1 while unconfirmed
+    outputs: tuple[tuple[int, str, int], ...]  # (vout, script hex, value in satoshis)
+    spends: tuple[tuple[str, int], ...]  # outpoints this transaction spends
 
 
 def balance_at(history: Iterable[TxRecord], script_hex: str, height: int) -> int:
     """Satoshis the exact script holds at `height`: funded minus spent, both in blocks <= height."""
     txs = {tx.txid: tx for tx in history if 0 <= tx.height <= height}
-    funded = {(tx.txid, vout): value for tx in txs.values() for vout, script, value in tx.outputs
-              if script == script_hex}
+    funded = {
+        (tx.txid, vout): value for tx in txs.values() for vout, script, value in tx.outputs if script == script_hex
+    }
     spent = {outpoint for tx in txs.values() for outpoint in tx.spends if outpoint in funded}
     return sum(value for outpoint, value in funded.items() if outpoint not in spent)
 
@@ -71,7 +72,7 @@ def balance_at(history: Iterable[TxRecord], script_hex: str, height: int) -> int
 @dataclass(frozen=True)
 class BitcoinSettings:
     network: Network
-    batch_size: int = 100                      # addresses per bcoin /tx/address request
+    batch_size: int = 100  # addresses per bcoin /tx/address request
     transport: TransportSettings = field(default_factory=TransportSettings)
 
 
@@ -85,13 +86,14 @@ class HttpProvider:
         self.base = parsed.with_user(None).with_password(None)
         credentials = f"{parsed.user or ''}:{parsed.password}".encode() if parsed.password else None
         self.headers = {"Authorization": "Basic " + base64.b64encode(credentials).decode()} if credentials else {}
-        self.label = f"{self.kind} {self.base}"          # names the provider in errors, never its credentials
+        self.label = f"{self.kind} {self.base}"  # names the provider in errors, never its credentials
         self.settings = settings
         self.session: aiohttp.ClientSession | None = None
         self.transport = Transport(self.label, settings.transport)
 
-    async def request(self, method: str, path: str, *, body: Any = None, address: str | None = None,
-                      text: bool = False) -> Any:
+    async def request(
+        self, method: str, path: str, *, body: Any = None, address: str | None = None, text: bool = False
+    ) -> Any:
         """One HTTP call under the transport policy (retries on transient faults); else a ProviderError."""
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.transport.timeout))
@@ -104,8 +106,9 @@ class HttpProvider:
             if resp.status == 429 or resp.status >= 500:
                 raise Transient(f"HTTP {resp.status} from {url}")
             if resp.status != 200:
-                raise ProviderError(self.label, f"HTTP {resp.status} from {url}: {(await resp.text())[:200]}",
-                                    address=address)
+                raise ProviderError(
+                    self.label, f"HTTP {resp.status} from {url}: {(await resp.text())[:200]}", address=address
+                )
             try:
                 return (await resp.text()).strip() if text else await resp.json(content_type=None)
             except (aiohttp.ContentTypeError, ValueError) as exc:
@@ -170,7 +173,7 @@ class NodeProvider(HttpProvider):
     async def histories(self, addresses: list[str]) -> dict[str, list[TxRecord]]:
         """Batches of addresses per request; the union of their histories serves each of them."""
         size = self.settings.batch_size
-        batches = [addresses[i:i + size] for i in range(0, len(addresses), size)]
+        batches = [addresses[i : i + size] for i in range(0, len(addresses), size)]
         answers = await gather_all([self._batch(batch) for batch in batches])
         return {address: records for batch, records in zip(batches, answers) for address in batch}
 
@@ -186,8 +189,9 @@ class NodeProvider(HttpProvider):
 
     def _record(self, tx: Any, address: str) -> TxRecord:
         try:
-            outputs = tuple((i, out["script"].lower(), self.sats(out["value"], address))
-                            for i, out in enumerate(tx["outputs"]))
+            outputs = tuple(
+                (i, out["script"].lower(), self.sats(out["value"], address)) for i, out in enumerate(tx["outputs"])
+            )
             spends = tuple((inp["prevout"]["hash"].lower(), inp["prevout"]["index"]) for inp in tx["inputs"])
             height = tx["height"]
             if not isinstance(height, int):
@@ -236,8 +240,9 @@ class EsploraProvider(HttpProvider):
         try:
             status = tx["status"]
             height = status["block_height"] if status["confirmed"] else -1
-            outputs = tuple((i, out["scriptpubkey"].lower(), self.sats(out["value"], address))
-                            for i, out in enumerate(tx["vout"]))
+            outputs = tuple(
+                (i, out["scriptpubkey"].lower(), self.sats(out["value"], address)) for i, out in enumerate(tx["vout"])
+            )
             spends = tuple((inp["txid"].lower(), inp["vout"]) for inp in tx["vin"] if not inp.get("is_coinbase"))
             if not isinstance(height, int):
                 raise TypeError

@@ -34,8 +34,20 @@ _SAFE_MSG_TYPEHASH = keccak(b"SafeMessage(bytes message)")
 _SAFE_DOMAIN_TYPEHASH = keccak(b"EIP712Domain(uint256 chainId,address verifyingContract)")
 _URL_RE = re.compile(r"https?://[^\s/?#]+(/\S*)?\Z")
 
-KNOWN_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"chain_id", "rpc", "multicall3", "tokens", "batch_size", "multicall_size",
-                                             "anchor_registry", "anchor_from_block"}
+KNOWN_KEYS = (
+    COMMON_KEYS
+    | TRANSPORT_KEYS
+    | {
+        "chain_id",
+        "rpc",
+        "multicall3",
+        "tokens",
+        "batch_size",
+        "multicall_size",
+        "anchor_registry",
+        "anchor_from_block",
+    }
+)
 
 
 # --- addresses and queries ----------------------------------------------------------------------
@@ -51,8 +63,10 @@ def checksummed(address: str) -> str:
     expected = to_checksum_address(address)
     body = address[2:]
     if body != body.lower() and body != body.upper() and address != expected:
-        raise InputError(f"{address} fails its EIP-55 checksum (mixed case that does not match): "
-                         "a mistyped address?", field="address")
+        raise InputError(
+            f"{address} fails its EIP-55 checksum (mixed case that does not match): a mistyped address?",
+            field="address",
+        )
     return expected
 
 
@@ -82,7 +96,7 @@ def _tokens(config: ChainConfig, prefix: str = "") -> dict[str, str]:
 def _native_asset(config: ChainConfig, prefix: str = "") -> str:
     native = config.get("native_asset")
     if not isinstance(native, str) or not native:
-        raise InputError("missing: the symbol of the chain's coin, e.g. \"ETH\"", field=f"{prefix}native_asset")
+        raise InputError('missing: the symbol of the chain\'s coin, e.g. "ETH"', field=f"{prefix}native_asset")
     return native
 
 
@@ -95,8 +109,7 @@ def balance_query(wallet: DeclaredWallet, config: ChainConfig) -> BalanceQuery:
     tokens = _tokens(config)
     if wallet.asset not in tokens:
         known = ", ".join([native, *sorted(tokens)])
-        raise InputError(f"{wallet.asset} is not an asset of chain {wallet.chain} (configured: {known})",
-                         field="asset")
+        raise InputError(f"{wallet.asset} is not an asset of chain {wallet.chain} (configured: {known})", field="asset")
     return BalanceQuery(address, wallet.asset, token=tokens[wallet.asset])
 
 
@@ -109,16 +122,22 @@ def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: Chai
     """EIP-191: one signature over exactly `expected_message`, recovering to the declared address.
     EIP-1271: the same checks offline; the contract decides at the snapshot block (`ownership_at`)."""
     if wallet.scheme not in (Scheme.EIP191, Scheme.EIP1271):
-        return _fail(f"scheme {wallet.scheme.value} is for Bitcoin; an EVM address signs with eip191 "
-                     "(a key) or eip1271 (a contract wallet)")
+        return _fail(
+            f"scheme {wallet.scheme.value} is for Bitcoin; an EVM address signs with eip191 "
+            "(a key) or eip1271 (a contract wallet)"
+        )
     if wallet.script:
         return _fail("a script is for Bitcoin multisig; an EVM address proves ownership with one signature")
     if wallet.message != expected_message:
-        return _fail(f"the signed message is {wallet.message[:200]!r}, expected {expected_message!r} "
-                     "(another exchange, snapshot or address)")
+        return _fail(
+            f"the signed message is {wallet.message[:200]!r}, expected {expected_message!r} "
+            "(another exchange, snapshot or address)"
+        )
     if len(wallet.signatures) != 1:
-        return _fail(f"expected one {wallet.scheme.value} signature, got {len(wallet.signatures)} "
-                     "(a Safe's owners' signatures go in one, concatenated: docs/formats/wallets.md)")
+        return _fail(
+            f"expected one {wallet.scheme.value} signature, got {len(wallet.signatures)} "
+            "(a Safe's owners' signatures go in one, concatenated: docs/formats/wallets.md)"
+        )
     try:
         address = checksummed(wallet.address)
     except InputError as exc:
@@ -129,13 +148,13 @@ def verify_ownership(wallet: DeclaredWallet, expected_message: str, config: Chai
     if not _SIG_RE.match(text):
         return _fail(f"malformed signature: expected 65 bytes as 130 hex digits, got {len(text)} characters")
     sig = bytearray.fromhex(text.removeprefix("0x"))
-    if sig[64] in (0, 1):          # some signers (Ledger) write the recovery id without the +27
+    if sig[64] in (0, 1):  # some signers (Ledger) write the recovery id without the +27
         sig[64] += 27
     if sig[64] not in (27, 28):
         return _fail(f"malformed signature: recovery byte is {sig[64]}, expected 27 or 28")
     try:
         signer = Account.recover_message(encode_defunct(text=wallet.message), signature=bytes(sig))
-    except Exception as exc:      # eth-keys' BadSignature, eth-utils' ValidationError, ValueError
+    except Exception as exc:  # eth-keys' BadSignature, eth-utils' ValidationError, ValueError
         return _fail(f"malformed signature: {exc}")
     if signer.lower() != address.lower():
         return _fail(f"signature is by {signer}, not by {address}")
@@ -146,8 +165,9 @@ def _contract_precheck(text: str, address: str) -> OwnershipResult:
     """What an EIP-1271 proof must be before the contract is asked: non-empty hex bytes."""
     if not _HEX_BYTES_RE.match(text) or len(text.removeprefix("0x")) < 2:
         return _fail("malformed eip1271 signature: expected hex bytes (a Safe: 65 bytes per owner, concatenated)")
-    return OwnershipResult(False, f"eip1271: {address} is asked isValidSignature at the snapshot block",
-                           at_snapshot=True)
+    return OwnershipResult(
+        False, f"eip1271: {address} is asked isValidSignature at the snapshot block", at_snapshot=True
+    )
 
 
 # --- signing (the exchange's side: `por sign-wallets`) -------------------------------------------------------
@@ -164,8 +184,9 @@ def safe_message_hash(safe: str, chain_id: int, message: str) -> bytes:
     keccak256(SAFE_MSG_TYPEHASH ‖ keccak256(h))), domainSeparator = keccak256(
     DOMAIN_SEPARATOR_TYPEHASH ‖ chainId ‖ safe); por asks it with h = the EIP-191 hash."""
     digest = eip191_digest(message)
-    domain = keccak(_SAFE_DOMAIN_TYPEHASH + chain_id.to_bytes(32, "big") + bytes(12)
-                    + bytes.fromhex(checksummed(safe)[2:]))
+    domain = keccak(
+        _SAFE_DOMAIN_TYPEHASH + chain_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(checksummed(safe)[2:])
+    )
     inner = keccak(_SAFE_MSG_TYPEHASH + keccak(digest))
     return keccak(b"\x19\x01" + domain + inner)
 
@@ -173,8 +194,9 @@ def safe_message_hash(safe: str, chain_id: int, message: str) -> bytes:
 def sign_safe_message(private_keys: list[bytes], safe: str, chain_id: int, message: str) -> str:
     """The owners' signatures as a Safe checks them: 65-byte r, s, v each, sorted by owner address."""
     digest = safe_message_hash(safe, chain_id, message)
-    signed = sorted((int(Account.from_key(k).address, 16), Account.unsafe_sign_hash(digest, k).signature)
-                    for k in private_keys)
+    signed = sorted(
+        (int(Account.from_key(k).address, 16), Account.unsafe_sign_hash(digest, k).signature) for k in private_keys
+    )
     return "0x" + b"".join(bytes(sig) for _, sig in signed).hex()
 
 
@@ -200,8 +222,9 @@ def _settings(name: str, config: ChainConfig) -> tuple[EvmSettings, list[str]]:
         raise InputError(f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})", field=f"{prefix}{extra[0]}")
     chain_id = config.get("chain_id")
     if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
-        raise InputError("missing or not a positive integer: every provider is checked against it",
-                         field=f"{prefix}chain_id")
+        raise InputError(
+            "missing or not a positive integer: every provider is checked against it", field=f"{prefix}chain_id"
+        )
     multicall = config.get("multicall3")
     if multicall is not None:
         try:
@@ -215,17 +238,22 @@ def _settings(name: str, config: ChainConfig) -> tuple[EvmSettings, list[str]]:
             raise InputError(exc.reason, field=f"{prefix}anchor_registry") from None
     start = config.get("anchor_from_block", 0)
     if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-        raise InputError("must be a block height (where the anchor registry was deployed)",
-                         field=f"{prefix}anchor_from_block")
+        raise InputError(
+            "must be a block height (where the anchor registry was deployed)", field=f"{prefix}anchor_from_block"
+        )
     _native_asset(config, prefix)
     _tokens(config, prefix)
     min_confirmations(name, config)
     transport, notes = transport_settings(name, config, concurrency=4)
     return EvmSettings(
-        name=name, chain_id=chain_id, rpc=_rpc_urls(config, prefix), multicall3=multicall,
+        name=name,
+        chain_id=chain_id,
+        rpc=_rpc_urls(config, prefix),
+        multicall3=multicall,
         batch_size=integer(config, prefix, "batch_size", 100) or 100,
         multicall_size=integer(config, prefix, "multicall_size", 500) or 500,
-        transport=transport), notes
+        transport=transport,
+    ), notes
 
 
 def settings(name: str, config: ChainConfig) -> EvmSettings:
@@ -242,5 +270,17 @@ def make_adapter(name: str, config: ChainConfig) -> ChainAdapter:
     return EvmAdapter(settings(name, config))
 
 
-__all__ = ["make_adapter", "verify_ownership", "validate_address", "balance_query", "settings", "check_config",
-           "checksummed", "KNOWN_KEYS", "sign_eip191", "safe_message_hash", "sign_safe_message", "eip191_digest"]
+__all__ = [
+    "make_adapter",
+    "verify_ownership",
+    "validate_address",
+    "balance_query",
+    "settings",
+    "check_config",
+    "checksummed",
+    "KNOWN_KEYS",
+    "sign_eip191",
+    "safe_message_hash",
+    "sign_safe_message",
+    "eip191_digest",
+]

@@ -52,24 +52,33 @@ class AnchorRecord:
 
     chain: str
     registry: str
-    exchange: str          # checksummed sender
+    exchange: str  # checksummed sender
     snapshot_id: str
-    digest: str            # 64 lower-case hex
-    transaction: str       # 0x-prefixed hash
+    digest: str  # 64 lower-case hex
+    transaction: str  # 0x-prefixed hash
     block: int
     block_hash: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"chain": self.chain, "registry": self.registry, "exchange": self.exchange,
-                "snapshot_id": self.snapshot_id, "digest": self.digest, "transaction": self.transaction,
-                "block": self.block, "block_hash": self.block_hash}
+        return {
+            "chain": self.chain,
+            "registry": self.registry,
+            "exchange": self.exchange,
+            "snapshot_id": self.snapshot_id,
+            "digest": self.digest,
+            "transaction": self.transaction,
+            "block": self.block,
+            "block_hash": self.block_hash,
+        }
 
 
 def registry_of(name: str, config: ChainConfig) -> str:
     value = config.get("anchor_registry")
     if value is None:
-        raise InputError("no anchor_registry: the address of the PorAnchorRegistry contract on this chain",
-                         field=f"chains.{name}.anchor_registry")
+        raise InputError(
+            "no anchor_registry: the address of the PorAnchorRegistry contract on this chain",
+            field=f"chains.{name}.anchor_registry",
+        )
     try:
         return checksummed(value)
     except InputError as exc:
@@ -79,14 +88,16 @@ def registry_of(name: str, config: ChainConfig) -> str:
 def _from_block(name: str, config: ChainConfig) -> int:
     value = config.get("anchor_from_block", 0)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InputError("must be a block height (where the registry was deployed)",
-                         field=f"chains.{name}.anchor_from_block")
+        raise InputError(
+            "must be a block height (where the registry was deployed)", field=f"chains.{name}.anchor_from_block"
+        )
     return value
 
 
 # --- recording -------------------------------------------------------------------------------------------
-async def send_anchor(name: str, config: ChainConfig, private_key: bytes, snapshot_id: str,
-                      digest: bytes) -> AnchorRecord:
+async def send_anchor(
+    name: str, config: ChainConfig, private_key: bytes, snapshot_id: str, digest: bytes
+) -> AnchorRecord:
     """Signs and sends `anchor(snapshotId, digest)` from the key; waits until every provider has the receipt."""
     registry = registry_of(name, config)
     account = Account.from_key(private_key)
@@ -98,17 +109,28 @@ async def send_anchor(name: str, config: ChainConfig, private_key: bytes, snapsh
         call = {"from": account.address, "to": registry, "data": data}
         gas = int(await first.request("eth_estimateGas", [call]), 16)
         price = int(await first.request("eth_gasPrice", []), 16)
-        tx = {"chainId": adapter.settings.chain_id, "nonce": nonce, "to": registry, "data": data, "value": 0,
-              "gas": gas * 5 // 4 + 10_000, "gasPrice": price}
+        tx = {
+            "chainId": adapter.settings.chain_id,
+            "nonce": nonce,
+            "to": registry,
+            "data": data,
+            "value": 0,
+            "gas": gas * 5 // 4 + 10_000,
+            "gasPrice": price,
+        }
         raw = "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
         tx_hash = str(await first.request("eth_sendRawTransaction", [raw])).lower()
         receipts = await gather_all([_receipt(p, tx_hash) for p in adapter.evm_providers])
-        receipt = agreed(adapter.labels, [(r["blockHash"], r["blockNumber"], r["status"]) for r in receipts],
-                         lambda a, b: f"disagree on the anchor transaction's block: {a} vs {b}")
+        receipt = agreed(
+            adapter.labels,
+            [(r["blockHash"], r["blockNumber"], r["status"]) for r in receipts],
+            lambda a, b: f"disagree on the anchor transaction's block: {a} vs {b}",
+        )
         if int(receipt[2], 16) != 1:
             raise ProviderError(first.label, f"the anchor transaction {tx_hash} reverted")
-    return AnchorRecord(name, registry, account.address, snapshot_id, digest.hex(), tx_hash, int(receipt[1], 16),
-                        receipt[0].lower())
+    return AnchorRecord(
+        name, registry, account.address, snapshot_id, digest.hex(), tx_hash, int(receipt[1], 16), receipt[0].lower()
+    )
 
 
 async def _receipt(provider: Provider, tx_hash: str) -> dict[str, Any]:
@@ -118,8 +140,7 @@ async def _receipt(provider: Provider, tx_hash: str) -> dict[str, Any]:
         if isinstance(receipt, dict) and receipt.get("blockHash"):
             return receipt
         if time.monotonic() > deadline:
-            raise ProviderError(provider.label, f"anchor transaction {tx_hash} not mined after "
-                                f"{RECEIPT_TIMEOUT:.0f} s")
+            raise ProviderError(provider.label, f"anchor transaction {tx_hash} not mined after {RECEIPT_TIMEOUT:.0f} s")
         await asyncio.sleep(1.0)
 
 
@@ -134,37 +155,66 @@ async def find_anchors(name: str, config: ChainConfig, exchange: str, snapshot_i
         tip = await adapter.tip_height()
         topics = ["0x" + ANCHORED.hex(), "0x" + bytes(12).hex() + exchange[2:].lower(), "0x" + period.hex()]
         per_provider = await gather_all([_logs(p, registry, topics, start, tip) for p in adapter.evm_providers])
-        logs = agreed(adapter.labels, per_provider,
-                      lambda a, b: f"disagree on the anchors recorded for {snapshot_id!r}: {len(a)} vs {len(b)} "
-                                   "events (one hides or invents an anchor)", address=registry)
+        logs = agreed(
+            adapter.labels,
+            per_provider,
+            lambda a, b: (
+                f"disagree on the anchors recorded for {snapshot_id!r}: {len(a)} vs {len(b)} "
+                "events (one hides or invents an anchor)"
+            ),
+            address=registry,
+        )
         count_call = "0x" + (COUNT + abi_encode(["address", "bytes32"], [exchange, period])).hex()
-        counts = await gather_all([p.request("eth_call", [{"to": registry, "data": count_call}, hex(tip)], registry)
-                                   for p in adapter.evm_providers])
-        count = agreed(adapter.labels, [int(c, 16) if isinstance(c, str) and c != "0x" else -1 for c in counts],
-                       lambda a, b: f"disagree on the registry's count: {a} vs {b}", address=registry)
+        counts = await gather_all(
+            [
+                p.request("eth_call", [{"to": registry, "data": count_call}, hex(tip)], registry)
+                for p in adapter.evm_providers
+            ]
+        )
+        count = agreed(
+            adapter.labels,
+            [int(c, 16) if isinstance(c, str) and c != "0x" else -1 for c in counts],
+            lambda a, b: f"disagree on the registry's count: {a} vs {b}",
+            address=registry,
+        )
     if count < 0:
         raise ProviderError(name, f"no PorAnchorRegistry at {registry} at height {tip}", address=registry)
     records = [_record(name, registry, log) for log in logs]
     if count != len(records):
-        raise ProviderError(name, f"the registry counts {count} anchors for {snapshot_id!r} but its events show "
-                            f"{len(records)}: a provider leaves events out (or anchor_from_block is after one)",
-                            address=registry)
+        raise ProviderError(
+            name,
+            f"the registry counts {count} anchors for {snapshot_id!r} but its events show "
+            f"{len(records)}: a provider leaves events out (or anchor_from_block is after one)",
+            address=registry,
+        )
     return records
 
 
-async def _logs(provider: Provider, registry: str, topics: list[str], start: int, tip: int,
-                chunk: int = 10_000) -> list[tuple[str, ...]]:
+async def _logs(
+    provider: Provider, registry: str, topics: list[str], start: int, tip: int, chunk: int = 10_000
+) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for low in range(start, tip + 1, chunk):
         high = min(low + chunk - 1, tip)
-        logs = await provider.request("eth_getLogs", [{"address": registry, "topics": topics,
-                                                       "fromBlock": hex(low), "toBlock": hex(high)}], registry)
+        logs = await provider.request(
+            "eth_getLogs",
+            [{"address": registry, "topics": topics, "fromBlock": hex(low), "toBlock": hex(high)}],
+            registry,
+        )
         if not isinstance(logs, list):
             raise ProviderError(provider.label, "eth_getLogs did not return a list", address=registry)
         for log in logs:
             try:
-                out.append((log["transactionHash"].lower(), log["blockNumber"], log["blockHash"].lower(),
-                            log["data"].lower(), log["topics"][1].lower(), log["logIndex"]))
+                out.append(
+                    (
+                        log["transactionHash"].lower(),
+                        log["blockNumber"],
+                        log["blockHash"].lower(),
+                        log["data"].lower(),
+                        log["topics"][1].lower(),
+                        log["logIndex"],
+                    )
+                )
             except (KeyError, TypeError, IndexError, AttributeError):
                 raise ProviderError(provider.label, "malformed log", address=registry) from None
     return out
@@ -174,7 +224,15 @@ def _record(name: str, registry: str, log: tuple[str, ...]) -> AnchorRecord:
     tx_hash, block, block_hash, data, exchange_topic, _ = log
     try:
         digest, snapshot_id = abi_decode(["bytes32", "string"], bytes.fromhex(data[2:]))
-    except Exception:          # eth_abi's DecodingError and friends: the provider's data is untrusted
+    except Exception:  # eth_abi's DecodingError and friends: the provider's data is untrusted
         raise ProviderError(name, f"an Anchored event in {tx_hash} does not decode", address=registry) from None
-    return AnchorRecord(name, registry, to_checksum_address("0x" + exchange_topic[-40:]), snapshot_id,
-                        bytes(digest).hex(), tx_hash, int(block, 16), block_hash)
+    return AnchorRecord(
+        name,
+        registry,
+        to_checksum_address("0x" + exchange_topic[-40:]),
+        snapshot_id,
+        bytes(digest).hex(),
+        tx_hash,
+        int(block, 16),
+        block_hash,
+    )

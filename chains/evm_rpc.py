@@ -36,8 +36,8 @@ GET_ETH_BALANCE = function_signature_to_4byte_selector("getEthBalance(address)")
 AGGREGATE3 = function_signature_to_4byte_selector("aggregate3((address,bool,bytes)[])")
 IS_VALID_SIGNATURE = function_signature_to_4byte_selector("isValidSignature(bytes32,bytes)")
 EIP1271_MAGIC = bytes.fromhex("1626ba7e")
-CONTROL_MESSAGE = "por control: a message nobody signed"   # a contract that accepts it accepts anything
-_LIMIT_CODES = {-32005, 429}          # JSON-RPC "limit exceeded" (Infura, geth) and 429 in the body
+CONTROL_MESSAGE = "por control: a message nobody signed"  # a contract that accepts it accepts anything
+_LIMIT_CODES = {-32005, 429}  # JSON-RPC "limit exceeded" (Infura, geth) and 429 in the body
 T = TypeVar("T")
 
 
@@ -47,8 +47,8 @@ class EvmSettings:
     chain_id: int
     rpc: tuple[str, ...]
     multicall3: str | None = None
-    batch_size: int = 100          # JSON-RPC requests per HTTP batch
-    multicall_size: int = 500      # calls per aggregate3
+    batch_size: int = 100  # JSON-RPC requests per HTTP batch
+    multicall_size: int = 500  # calls per aggregate3
     transport: TransportSettings = field(default_factory=TransportSettings)
 
 
@@ -68,8 +68,7 @@ def eip191_digest(message: str) -> bytes:
 
 def encode_is_valid_signature(digest: bytes, signature: bytes) -> bytes:
     """Calldata for isValidSignature(bytes32,bytes)."""
-    return (IS_VALID_SIGNATURE + digest + _uint(64) + _uint(len(signature)) + signature
-            + bytes(-len(signature) % 32))
+    return IS_VALID_SIGNATURE + digest + _uint(64) + _uint(len(signature)) + signature + bytes(-len(signature) % 32)
 
 
 def _revert_reason(error: dict[str, Any]) -> str:
@@ -81,7 +80,7 @@ def _revert_reason(error: dict[str, Any]) -> str:
         try:
             raw = bytes.fromhex(data[10:])
             length = int.from_bytes(raw[32:64], "big")
-            return raw[64:64 + min(length, 200)].decode("utf-8", "replace")
+            return raw[64 : 64 + min(length, 200)].decode("utf-8", "replace")
         except ValueError:
             pass
     return str(error.get("message", ""))[:200]
@@ -138,10 +137,11 @@ def encode_aggregate3(calls: Sequence[tuple[str, bytes]]) -> bytes:
 
 def decode_results(raw: bytes) -> list[tuple[bool, bytes]]:
     """aggregate3's (bool,bytes)[] answer; every offset is bounds-checked (the provider is untrusted)."""
+
     def word(pos: int) -> int:
         if pos < 0 or pos + 32 > len(raw):
             raise ValueError("truncated")
-        return int.from_bytes(raw[pos:pos + 32], "big")
+        return int.from_bytes(raw[pos : pos + 32], "big")
 
     start = word(0) + 32
     count = word(start - 32)
@@ -157,7 +157,7 @@ def decode_results(raw: bytes) -> list[tuple[bool, bytes]]:
         length = word(data)
         if data + 32 + length > len(raw):
             raise ValueError("truncated")
-        out.append((flag == 1, raw[data + 32:data + 32 + length]))
+        out.append((flag == 1, raw[data + 32 : data + 32 + length]))
     return out
 
 
@@ -182,6 +182,7 @@ class Provider:
                 if isinstance(error, dict) and error.get("code") in _LIMIT_CODES:
                     raise Transient(f"rate limited: {exc.message}") from None
                 raise ProviderError(self.label, f"JSON-RPC error: {exc.message}", address=address) from None
+
         return await self.transport.call(once, address=address)
 
     async def ready(self) -> None:
@@ -193,8 +194,10 @@ class Provider:
     async def _check_chain(self) -> None:
         chain_id = await self._retrying(lambda: self.w3.eth.chain_id)
         if chain_id != self.settings.chain_id:
-            raise ProviderError(self.label, f"serves chain id {chain_id}, but chains.toml says "
-                                f"{self.settings.chain_id} for {self.settings.name}")
+            raise ProviderError(
+                self.label,
+                f"serves chain id {chain_id}, but chains.toml says {self.settings.chain_id} for {self.settings.name}",
+            )
 
     async def tip_height(self) -> int:
         await self.ready()
@@ -213,8 +216,9 @@ class Provider:
 
     async def _block(self, height: int) -> dict[str, Any]:
         await self.ready()
-        block = await self._retrying(lambda: self.w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"),
-                                                                           [hex(height), False]))
+        block = await self._retrying(
+            lambda: self.w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), [hex(height), False])
+        )
         result = block.get("result") if isinstance(block, dict) else None
         if isinstance(block, dict) and block.get("error"):
             raise ProviderError(self.label, f"eth_getBlockByNumber({height}): {block['error'].get('message')}")
@@ -230,14 +234,14 @@ class Provider:
             size, chunk_reader = self.settings.multicall_size, self._multicall_chunk
         else:
             size, chunk_reader = self.settings.batch_size, self._batch_chunk
-        chunks = [queries[i:i + size] for i in range(0, len(queries), size)]
+        chunks = [queries[i : i + size] for i in range(0, len(queries), size)]
         parts = await gather_all([chunk_reader(chunk, height) for chunk in chunks])
         return [amount for part in parts for amount in part]
 
     async def _multicall_exists(self, height: int) -> bool:
         """A snapshot older than the contract falls back to JSON-RPC batches rather than failing."""
         if height not in self._has_multicall:
-            multicall = cast(ChecksumAddress, self.settings.multicall3)     # only asked when it is configured
+            multicall = cast(ChecksumAddress, self.settings.multicall3)  # only asked when it is configured
             code = await self._retrying(lambda: self.w3.eth.get_code(multicall, height))
             self._has_multicall[height] = len(code) > 0
         return self._has_multicall[height]
@@ -245,55 +249,70 @@ class Provider:
     async def _batch_chunk(self, chunk: Sequence[BalanceQuery], height: int) -> list[int]:
         tag = hex(height)
         calls: list[tuple[RPCEndpoint, Any]] = [
-            (RPCEndpoint("eth_getBalance"), [q.address, tag]) if q.token is None else
-            (RPCEndpoint("eth_call"), [{"to": q.token, "data": "0x" + (BALANCE_OF + _word(q.address)).hex()}, tag])
-            for q in chunk]
+            (RPCEndpoint("eth_getBalance"), [q.address, tag])
+            if q.token is None
+            else (RPCEndpoint("eth_call"), [{"to": q.token, "data": "0x" + (BALANCE_OF + _word(q.address)).hex()}, tag])
+            for q in chunk
+        ]
 
         async def once() -> Any:
             answers: Any = await self.w3.provider.make_batch_request(calls)
-            if isinstance(answers, dict):      # the whole batch refused in one error object
+            if isinstance(answers, dict):  # the whole batch refused in one error object
                 error = answers.get("error") or {}
                 if error.get("code") in _LIMIT_CODES:
                     raise Transient(f"rate limited: {error.get('message')}")
-                raise ProviderError(self.label, f"batch of {len(calls)} refused: {error.get('message')}",
-                                    address=chunk[0].address)
+                raise ProviderError(
+                    self.label, f"batch of {len(calls)} refused: {error.get('message')}", address=chunk[0].address
+                )
             if any(isinstance(a, dict) and (a.get("error") or {}).get("code") in _LIMIT_CODES for a in answers):
                 raise Transient("rate limited inside a batch")
             return answers
 
         answers = await self._retrying(once, address=chunk[0].address)
         if not isinstance(answers, list) or len(answers) != len(chunk):
-            raise ProviderError(self.label, f"answered {len(answers)} of a batch of {len(chunk)}",
-                                address=chunk[0].address)
+            raise ProviderError(
+                self.label, f"answered {len(answers)} of a batch of {len(chunk)}", address=chunk[0].address
+            )
         amounts = []
         for query, answer in zip(chunk, answers):
             what = "eth_getBalance" if query.token is None else f"balanceOf on token {query.token}"
             if not isinstance(answer, dict) or answer.get("error") or not isinstance(answer.get("result"), str):
                 message = (answer.get("error") or {}).get("message") if isinstance(answer, dict) else answer
-                raise ProviderError(self.label, f"{what} at height {height} failed: {message}",
-                                    address=query.address)
+                raise ProviderError(self.label, f"{what} at height {height} failed: {message}", address=query.address)
             try:
-                amounts.append(_quantity(answer["result"], what) if query.token is None
-                               else _amount(_hex_bytes(answer["result"], what), what))
+                amounts.append(
+                    _quantity(answer["result"], what)
+                    if query.token is None
+                    else _amount(_hex_bytes(answer["result"], what), what)
+                )
             except ValueError as exc:
                 raise ProviderError(self.label, f"{exc} at height {height}", address=query.address) from None
         return amounts
 
     async def _multicall_chunk(self, chunk: Sequence[BalanceQuery], height: int) -> list[int]:
-        multicall = cast(ChecksumAddress, self.settings.multicall3)     # only called when it is configured
-        calls = [(multicall, GET_ETH_BALANCE + _word(q.address)) if q.token is None else
-                 (q.token, BALANCE_OF + _word(q.address)) for q in chunk]
+        multicall = cast(ChecksumAddress, self.settings.multicall3)  # only called when it is configured
+        calls = [
+            (multicall, GET_ETH_BALANCE + _word(q.address))
+            if q.token is None
+            else (q.token, BALANCE_OF + _word(q.address))
+            for q in chunk
+        ]
         data = encode_aggregate3(calls)
-        raw = await self._retrying(lambda: self.w3.eth.call({"to": multicall, "data": data}, height),
-                                   address=chunk[0].address)
+        raw = await self._retrying(
+            lambda: self.w3.eth.call({"to": multicall, "data": data}, height), address=chunk[0].address
+        )
         try:
             results = decode_results(bytes(raw))
         except ValueError:
-            raise ProviderError(self.label, f"multicall3 {multicall} returned no aggregate3 answer at height "
-                                f"{height} ({len(raw)} bytes)", address=chunk[0].address) from None
+            raise ProviderError(
+                self.label,
+                f"multicall3 {multicall} returned no aggregate3 answer at height {height} ({len(raw)} bytes)",
+                address=chunk[0].address,
+            ) from None
         if len(results) != len(chunk):
-            raise ProviderError(self.label, f"multicall3 answered {len(results)} of {len(chunk)} calls",
-                                address=chunk[0].address)
+            raise ProviderError(
+                self.label, f"multicall3 answered {len(results)} of {len(chunk)} calls", address=chunk[0].address
+            )
         amounts = []
         for query, (success, output) in zip(chunk, results):
             what = "getEthBalance" if query.token is None else f"balanceOf on token {query.token}"
@@ -315,15 +334,18 @@ class Provider:
         if not isinstance(code, str) or code in ("0x", ""):
             return f"no contract at {contract} at height {height}"
         data = "0x" + encode_is_valid_signature(digest, signature).hex()
-        answer: Any = await self._retrying(lambda: self.w3.provider.make_request(
-            RPCEndpoint("eth_call"), [{"to": contract, "data": data}, tag]), address=contract)
+        answer: Any = await self._retrying(
+            lambda: self.w3.provider.make_request(RPCEndpoint("eth_call"), [{"to": contract, "data": data}, tag]),
+            address=contract,
+        )
         error: Any = answer.get("error") if isinstance(answer, dict) else None
         if isinstance(error, dict):
             message = str(error.get("message", ""))
             if error.get("code") == 3 or "revert" in message.lower():
                 return f"isValidSignature reverted: {_revert_reason(error)}"
-            raise ProviderError(self.label, f"eth_call isValidSignature at height {height}: {message[:200]}",
-                                address=contract)
+            raise ProviderError(
+                self.label, f"eth_call isValidSignature at height {height}: {message[:200]}", address=contract
+            )
         result = answer.get("result") if isinstance(answer, dict) else None
         try:
             raw = _hex_bytes(result if isinstance(result, str) else "", "isValidSignature")
@@ -334,8 +356,9 @@ class Provider:
         return f"isValidSignature returned 0x{raw[:32].hex()}, not the EIP-1271 magic value 0x1626ba7e"
 
     async def _call_raw(self, method: str, params: list[Any], address: str | None = None) -> Any:
-        answer = await self._retrying(lambda: self.w3.provider.make_request(RPCEndpoint(method), params),
-                                      address=address)
+        answer = await self._retrying(
+            lambda: self.w3.provider.make_request(RPCEndpoint(method), params), address=address
+        )
         if not isinstance(answer, dict) or answer.get("error"):
             error = answer.get("error") if isinstance(answer, dict) else answer
             message = error.get("message") if isinstance(error, dict) else error
@@ -375,13 +398,23 @@ class EvmAdapter(AgreeingAdapter):
             return OwnershipResult(False, f"eip1271: {verdict}")
         control = await self._agreed_verdict(address, eip191_digest(CONTROL_MESSAGE), signature, height)
         if control == "valid":
-            return OwnershipResult(False, f"eip1271: the contract at {address} also accepts this signature for "
-                                          "a message nobody signed: it accepts anything, which proves nothing")
-        return OwnershipResult(True, f"eip1271: the contract at {address} accepts the signature over the "
-                                     f"expected message at height {height}")
+            return OwnershipResult(
+                False,
+                f"eip1271: the contract at {address} also accepts this signature for "
+                "a message nobody signed: it accepts anything, which proves nothing",
+            )
+        return OwnershipResult(
+            True,
+            f"eip1271: the contract at {address} accepts the signature over the expected message at height {height}",
+        )
 
     async def _agreed_verdict(self, address: str, digest: bytes, signature: bytes, height: int) -> str:
-        verdicts = await gather_all([p.contract_verdict(address, digest, signature, height)
-                                     for p in self.evm_providers])
-        return agreed(self.labels, verdicts, lambda a, b: f"disagree on isValidSignature at height {height}: "
-                                                          f"{a!r} vs {b!r}", address=address)
+        verdicts = await gather_all(
+            [p.contract_verdict(address, digest, signature, height) for p in self.evm_providers]
+        )
+        return agreed(
+            self.labels,
+            verdicts,
+            lambda a, b: f"disagree on isValidSignature at height {height}: {a!r} vs {b!r}",
+            address=address,
+        )

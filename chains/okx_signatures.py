@@ -124,7 +124,7 @@ def recover_utxo(header: str, okx_header: str, message: str, signature: str) -> 
     if text[:2].lower() == "0x":
         raw = _hex65(text, "signature")
         digest = keccak(varstr(okx_header) + varstr(message))
-        for v in (raw[64], raw[64] + 4):               # OKX tries v and v + 4
+        for v in (raw[64], raw[64] + 4):  # OKX tries v and v + 4
             try:
                 return recover(digest, raw[:64], v).format(compressed=True)
             except OkxProofError:
@@ -139,8 +139,9 @@ def recover_utxo(header: str, okx_header: str, message: str, signature: str) -> 
     return recover(utxo_hash(header, message), raw[1:], raw[0]).format(compressed=True)
 
 
-def verify_bitcoin(header: str, okx_header: str, address: str, message: str, signatures: list[str],
-                   script_hex: str) -> str:
+def verify_bitcoin(
+    header: str, okx_header: str, address: str, message: str, signatures: list[str], script_hex: str
+) -> str:
     """A Bitcoin row (mainnet): P2PKH / P2WPKH by one key, P2SH / P2WSH multisig by m distinct keys."""
     try:
         decoded = decode_address(address, NETWORKS["bitcoin"])
@@ -152,7 +153,7 @@ def verify_bitcoin(header: str, okx_header: str, address: str, message: str, sig
     if not keys:
         raise OkxProofError("no signature")
     if decoded.kind in ("p2pkh", "p2wpkh"):
-        if hash160(keys[0]) != decoded.program:        # the compressed key, as OKX derives it
+        if hash160(keys[0]) != decoded.program:  # the compressed key, as OKX derives it
             raise OkxProofError("signature 1 is by another key than the address's (or over another message)")
         return f"signature by the key of this {decoded.kind} address"
     try:
@@ -169,6 +170,5 @@ def verify_bitcoin(header: str, okx_header: str, address: str, message: str, sig
             raise OkxProofError(f"signature {i} is by a key that is not in the script (or over another message)")
         signed.add(compressed.index(key))
     if len(signed) < m:
-        raise OkxProofError(f"{len(signed)} distinct key(s) of the {m}-of-{len(script_keys)} script signed, "
-                            f"{m} needed")
+        raise OkxProofError(f"{len(signed)} distinct key(s) of the {m}-of-{len(script_keys)} script signed, {m} needed")
     return f"multisig: {len(signed)} of {len(script_keys)} keys signed ({m} needed)"

@@ -37,8 +37,8 @@ class Unsigned:
     address: str
     scheme: Scheme
     script: str | None = None
-    signers: tuple[str, ...] = ()       # eip1271: the owner addresses that sign for the contract
-    signatures: tuple[str, ...] = ()    # bip137 multisig: partial signatures to merge with ours
+    signers: tuple[str, ...] = ()  # eip1271: the owner addresses that sign for the contract
+    signatures: tuple[str, ...] = ()  # bip137 multisig: partial signatures to merge with ours
 
 
 def parse_secret(text: str) -> bytes:
@@ -49,7 +49,7 @@ def parse_secret(text: str) -> bytes:
     else:
         try:
             secret = PrivateKey.from_wif(text).secret
-        except Exception:        # embit raises several kinds for a bad checksum or length
+        except Exception:  # embit raises several kinds for a bad checksum or length
             raise InputError("is neither 64 hex digits nor a WIF private key") from None
     try:
         coincurve.PrivateKey(secret)
@@ -84,18 +84,19 @@ def _sign_evm(row: Unsigned, message: str, secrets: Sequence[bytes], config: Cha
         return (evm.sign_eip191(secret, message),)
     if row.scheme is Scheme.EIP1271:
         if not row.signers:
-            raise InputError("an eip1271 row needs `signers`: the owner addresses that sign for the contract",
-                             field="signers")
+            raise InputError(
+                "an eip1271 row needs `signers`: the owner addresses that sign for the contract", field="signers"
+            )
         missing = [a for a in row.signers if a.lower() not in by_address]
         if missing:
             raise InputError(f"no key given for owner {missing[0]}", field="signers")
         chain_id = config.get("chain_id")
         if not isinstance(chain_id, int):
             raise InputError("needs the chain's chain_id in chains.toml (a Safe's hash binds it)", field="chain")
-        return (evm.sign_safe_message([by_address[a.lower()] for a in row.signers], row.address, chain_id,
-                                      message),)
-    raise InputError(f"scheme {row.scheme.value} is for Bitcoin; an EVM address signs with eip191 or eip1271",
-                     field="scheme")
+        return (evm.sign_safe_message([by_address[a.lower()] for a in row.signers], row.address, chain_id, message),)
+    raise InputError(
+        f"scheme {row.scheme.value} is for Bitcoin; an EVM address signs with eip191 or eip1271", field="scheme"
+    )
 
 
 def _sign_bitcoin(row: Unsigned, message: str, secrets: Sequence[bytes], config: ChainConfig) -> tuple[str, ...]:
@@ -107,8 +108,7 @@ def _sign_bitcoin(row: Unsigned, message: str, secrets: Sequence[bytes], config:
         raise InputError(f"scheme {row.scheme.value} does not apply to Bitcoin", field="scheme")
     if decoded.kind == "p2wsh" or (decoded.kind == "p2sh" and row.script):
         if row.scheme is Scheme.BIP322 and decoded.kind == "p2sh":
-            raise InputError("BIP-322 multisig signing is for P2WSH; a P2SH multisig signs with bip137",
-                             field="scheme")
+            raise InputError("BIP-322 multisig signing is for P2WSH; a P2SH multisig signs with bip137", field="scheme")
         return _sign_multisig(row, message, secrets)
     kind = {"p2pkh": "p2pkh", "p2wpkh": "p2wpkh", "p2sh": "p2sh-p2wpkh"}.get(decoded.kind)
     if kind is None:
@@ -121,7 +121,7 @@ def _sign_bitcoin(row: Unsigned, message: str, secrets: Sequence[bytes], config:
         return (sign_bip322_p2wpkh(secret, message),)
     if row.scheme is Scheme.BIP322 and kind == "p2sh-p2wpkh":
         raise InputError("BIP-322 for a wrapped (P2SH-P2WPKH) address is not supported: use bip137", field="scheme")
-    return (sign_bip137(secret, message, kind),)       # BIP-137; BIP-322 lets P2PKH prove with it too
+    return (sign_bip137(secret, message, kind),)  # BIP-137; BIP-322 lets P2PKH prove with it too
 
 
 def _sign_multisig(row: Unsigned, message: str, secrets: Sequence[bytes]) -> tuple[str, ...]:
@@ -135,11 +135,13 @@ def _sign_multisig(row: Unsigned, message: str, secrets: Sequence[bytes]) -> tup
     mine = [s for s in secrets if _pubkey(s) in keys]
     if row.scheme is Scheme.BIP322:
         if len(mine) < m:
-            raise InputError(f"BIP-322 multisig is one witness: needs {m} of the script's keys at once, "
-                             f"{len(mine)} given", field="script")
+            raise InputError(
+                f"BIP-322 multisig is one witness: needs {m} of the script's keys at once, {len(mine)} given",
+                field="script",
+            )
         return tuple(sign_bip322_multisig(mine[:m], message, script))
     ours = [sign_bip137(s, message) for s in mine]
-    merged = list(dict.fromkeys([*row.signatures, *ours]))          # partial signatures of several runs
+    merged = list(dict.fromkeys([*row.signatures, *ours]))  # partial signatures of several runs
     if not merged:
         raise InputError("no key of the multisig script given", field="script")
     return tuple(merged)

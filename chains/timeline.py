@@ -20,15 +20,15 @@ from typing import Any
 from chains.base import AgreeingAdapter, ChainAdapter, agreed, gather_all
 from por.errors import InputError, ProviderError
 
-TimeOf = Callable[[Any, int], Coroutine[Any, Any, int]]     # (provider, height) -> seconds since 1970
+TimeOf = Callable[[Any, int], Coroutine[Any, Any, int]]  # (provider, height) -> seconds since 1970
 
 
 @dataclass(frozen=True)
 class BlockAtTime:
     height: int
-    block_hash: str        # lower-case hex, as the providers report it (Bitcoin: display byte order)
-    time: int              # the key searched by: EVM timestamp, Bitcoin median-time-past
-    tip: int               # the lowest provider tip when it was found
+    block_hash: str  # lower-case hex, as the providers report it (Bitcoin: display byte order)
+    time: int  # the key searched by: EVM timestamp, Bitcoin median-time-past
+    tip: int  # the lowest provider tip when it was found
 
 
 async def evm_block_time(provider: Any, height: int) -> int:
@@ -57,15 +57,17 @@ TIME_OF: dict[str, tuple[str, TimeOf]] = {
 def time_key(family: str) -> tuple[str, TimeOf]:
     """(what the time of a block means on this family, how to read it from one provider)."""
     if family not in TIME_OF:
-        raise InputError(f"finding a block by time is not supported for chain family {family!r}",
-                         field="family")
+        raise InputError(f"finding a block by time is not supported for chain family {family!r}", field="family")
     return TIME_OF[family]
 
 
 async def agreed_time(providers: Sequence[Any], time_of: TimeOf, height: int) -> int:
     times: list[int] = await gather_all([time_of(p, height) for p in providers])
-    return agreed([p.label for p in providers], times,
-                  lambda a, b: f"the time of block {height} is {a} vs {b}: providers on different forks")
+    return agreed(
+        [p.label for p in providers],
+        times,
+        lambda a, b: f"the time of block {height} is {a} vs {b}: providers on different forks",
+    )
 
 
 async def last_block_at_or_before(adapter: ChainAdapter, family: str, when: int) -> BlockAtTime:
@@ -74,12 +76,15 @@ async def last_block_at_or_before(adapter: ChainAdapter, family: str, when: int)
     providers = adapter.providers if isinstance(adapter, AgreeingAdapter) else [adapter]
     tip = await adapter.tip_height()
     if await agreed_time(providers, time_of, tip) <= when:
-        raise InputError(f"chain {adapter.name} has not passed that time yet: its tip (height {tip}) has "
-                         f"{what} at or before it, so a later block may still belong to the snapshot; "
-                         "wait for the chain to pass it", field="--at")
+        raise InputError(
+            f"chain {adapter.name} has not passed that time yet: its tip (height {tip}) has "
+            f"{what} at or before it, so a later block may still belong to the snapshot; "
+            "wait for the chain to pass it",
+            field="--at",
+        )
     if await agreed_time(providers, time_of, 0) > when:
         raise InputError(f"that time is before chain {adapter.name}'s first block", field="--at")
-    low, high = 0, tip                 # time(low) <= when < time(high)
+    low, high = 0, tip  # time(low) <= when < time(high)
     while high - low > 1:
         middle = (low + high) // 2
         if await agreed_time(providers, time_of, middle) <= when:

@@ -7,5 +7,18 @@ pyproject.toml reads it from here (`[tool.setuptools.dynamic]`), and `por --vers
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "amounts", "atomic", "audit", "cli", "errors", "liabilities", "publication", "reserves",
-           "signing", "strictjson", "text", "verdict"]
+__all__ = [
+    "__version__",
+    "amounts",
+    "atomic",
+    "audit",
+    "cli",
+    "errors",
+    "liabilities",
+    "publication",
+    "reserves",
+    "signing",
+    "strictjson",
+    "text",
+    "verdict",
+]

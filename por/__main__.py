@@ -2,5 +2,5 @@
 
 from por.cli import main
 
-if __name__ == "__main__":       # worker processes (Dask, multiprocessing spawn) import this module too
+if __name__ == "__main__":  # worker processes (Dask, multiprocessing spawn) import this module too
     main()

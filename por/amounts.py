@@ -19,15 +19,44 @@ from por.text import CappedReader, bounded_lines, open_input
 # overflows is an error, never a wrap-around.
 AMOUNT_BYTES = 16
 MAX_UNITS = (1 << (8 * AMOUNT_BYTES)) - 1
-MAX_ASSET_TABLE_BYTES = 64 << 20      # an `asset,decimals` table: millions of lines, read as they stream
+MAX_ASSET_TABLE_BYTES = 64 << 20  # an `asset,decimals` table: millions of lines, read as they stream
 
 # Decimals of the common assets, as their chains count base units.
 BUILTIN_DECIMALS: dict[str, int] = {
-    "BTC": 8, "ETH": 18, "USDT": 6, "USDC": 6, "DAI": 18, "BNB": 18, "SOL": 9,
-    "XRP": 6, "ADA": 6, "DOGE": 8, "TRX": 6, "LTC": 8, "BCH": 8, "DOT": 10,
-    "AVAX": 18, "MATIC": 18, "POL": 18, "LINK": 18, "SHIB": 18, "XLM": 7,
-    "TON": 9, "ATOM": 6, "ETC": 18, "FIL": 18, "APT": 8, "ARB": 18, "OP": 18,
-    "NEAR": 24, "XTZ": 6, "ALGO": 6, "EOS": 4, "UNI": 18, "WBTC": 8, "JPYC": 18,
+    "BTC": 8,
+    "ETH": 18,
+    "USDT": 6,
+    "USDC": 6,
+    "DAI": 18,
+    "BNB": 18,
+    "SOL": 9,
+    "XRP": 6,
+    "ADA": 6,
+    "DOGE": 8,
+    "TRX": 6,
+    "LTC": 8,
+    "BCH": 8,
+    "DOT": 10,
+    "AVAX": 18,
+    "MATIC": 18,
+    "POL": 18,
+    "LINK": 18,
+    "SHIB": 18,
+    "XLM": 7,
+    "TON": 9,
+    "ATOM": 6,
+    "ETC": 18,
+    "FIL": 18,
+    "APT": 8,
+    "ARB": 18,
+    "OP": 18,
+    "NEAR": 24,
+    "XTZ": 6,
+    "ALGO": 6,
+    "EOS": 4,
+    "UNI": 18,
+    "WBTC": 8,
+    "JPYC": 18,
 }
 
 _INPUT_RE = re.compile(r"(0|[0-9]+)(?:\.([0-9]+))?\Z")
@@ -130,8 +159,13 @@ class AssetTable:
 def _asset_line(line: str) -> tuple[str, int]:
     parts = [p.strip() for p in line.split(",")]
     if len(parts) != 2:
-        hint = " (the table is separated by semicolons: use a comma)" if ";" in line else \
-            " (the table is separated by tabs: use a comma)" if "\t" in line else ""
+        hint = (
+            " (the table is separated by semicolons: use a comma)"
+            if ";" in line
+            else " (the table is separated by tabs: use a comma)"
+            if "\t" in line
+            else ""
+        )
         raise InputError(f"expected `asset,decimals`{hint}")
     symbol, dec = parts
     check_asset_symbol(symbol)
@@ -142,6 +176,7 @@ def _asset_line(line: str) -> tuple[str, int]:
 
 def check_asset_symbol(symbol: str, *, file: str | None = None, line: int | None = None) -> str:
     if not isinstance(symbol, str) or not _ASSET_RE.match(symbol):
-        raise InputError(f"asset symbol {str(symbol)[:40]!r} must be 1-32 of A-Z 0-9 . _ -",
-                         file=file, line=line, field="asset")
+        raise InputError(
+            f"asset symbol {str(symbol)[:40]!r} must be 1-32 of A-Z 0-9 . _ -", file=file, line=line, field="asset"
+        )
     return symbol

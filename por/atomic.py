@@ -27,8 +27,19 @@ from typing import IO
 
 from por.errors import InputError
 
-__all__ = ["atomic_open", "write_text", "write_bytes", "atomic_directory", "folder_lock", "check_output_file",
-           "check_output_folder", "check_not_inside", "claim_folder", "recover", "LockedError"]
+__all__ = [
+    "atomic_open",
+    "write_text",
+    "write_bytes",
+    "atomic_directory",
+    "folder_lock",
+    "check_output_file",
+    "check_output_folder",
+    "check_not_inside",
+    "claim_folder",
+    "recover",
+    "LockedError",
+]
 
 
 class LockedError(InputError):
@@ -72,6 +83,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
 
 # --- checking output paths before any work -------------------------------------------------------
 
+
 def _nearest_existing(path: Path) -> Path:
     probe = path
     while not os.path.lexists(probe) and probe != probe.parent:
@@ -85,8 +97,9 @@ def _check_writable_folder(folder: Path, shown: str, option: str) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         if _read_only_fs(folder):
             raise InputError(f"folder {folder} is on a read-only file system: choose another {option}", file=shown)
-        raise InputError(f"folder {folder} is not writable by you: choose another {option} or change its "
-                         "permissions", file=shown)
+        raise InputError(
+            f"folder {folder} is not writable by you: choose another {option} or change its permissions", file=shown
+        )
 
 
 def _read_only_fs(folder: Path) -> bool:
@@ -110,8 +123,9 @@ def check_output_file(path: str | Path, option: str = "--out") -> None:
     _check_writable_folder(parent, shown, option)
 
 
-def check_output_folder(path: str | Path, *, replaceable: Callable[[Path], str | None] | None = None,
-                        option: str = "--out") -> None:
+def check_output_folder(
+    path: str | Path, *, replaceable: Callable[[Path], str | None] | None = None, option: str = "--out"
+) -> None:
     """A folder we are about to create or replace.
 
     `replaceable(folder)` is None to refuse any non-empty folder (no --force), else it returns
@@ -129,8 +143,11 @@ def check_output_folder(path: str | Path, *, replaceable: Callable[[Path], str |
             raise InputError("output folder exists and is not empty (use --force to replace it)", file=shown)
         why = replaceable(path)
         if why:
-            raise InputError(f"--force replaces only a folder `por publish` wrote, and this one {why}: "
-                             f"move it away or choose another {option}", file=shown)
+            raise InputError(
+                f"--force replaces only a folder `por publish` wrote, and this one {why}: "
+                f"move it away or choose another {option}",
+                file=shown,
+            )
     existing = _nearest_existing(absolute.parent)
     _check_writable_folder(existing, shown, option)
 
@@ -144,13 +161,14 @@ def check_not_inside(folder: str | Path, inputs: dict[str, Path | None]) -> None
         place = Path(os.path.realpath(value))
         if place == target or target in place.parents:
             where = "is the output folder" if place == target else f"is inside the output folder {folder}"
-            raise InputError(f"{where}, which this run would replace: write the output somewhere else",
-                             file=str(value), field=option)
+            raise InputError(
+                f"{where}, which this run would replace: write the output somewhere else", file=str(value), field=option
+            )
 
 
 # --- folders: a lock beside the target, staging, swap ----------------------------------------------
 
-_held: dict[str, int] = {}          # lock files this process holds → nesting depth
+_held: dict[str, int] = {}  # lock files this process holds → nesting depth
 _held_guard = threading.Lock()
 
 
@@ -192,11 +210,14 @@ def folder_lock(target: str | Path) -> Iterator[None]:
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise LockedError(f"another por run is writing this folder (it holds {lock}): wait for it to "
-                                  "finish, or choose another --out", file=shown) from None
+                raise LockedError(
+                    f"another por run is writing this folder (it holds {lock}): wait for it to "
+                    "finish, or choose another --out",
+                    file=shown,
+                ) from None
             raise
         try:
-            same = os.path.samestat(os.fstat(fd), os.stat(lock))   # not unlinked by its last holder meanwhile
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))  # not unlinked by its last holder meanwhile
         except FileNotFoundError:
             same = False
         if same:
@@ -247,7 +268,7 @@ def _signals_deferred() -> Iterator[None]:
     caught: list[int] = []
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(signum) is not None:         # None: a handler Python cannot put back
+        if signal.getsignal(signum) is not None:  # None: a handler Python cannot put back
             previous[signum] = signal.signal(signum, lambda number, frame: caught.append(number))
     try:
         yield
@@ -255,7 +276,7 @@ def _signals_deferred() -> Iterator[None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         if caught:
-            signal.raise_signal(caught[0])       # now, to whatever handler was there before
+            signal.raise_signal(caught[0])  # now, to whatever handler was there before
 
 
 def _replaceable(replace: bool | Callable[[Path], str | None]) -> Callable[[Path], str | None] | None:
@@ -296,7 +317,7 @@ def atomic_directory(target: str | Path, *, replace: bool | Callable[[Path], str
             staging.chmod(0o755)  # mkdtemp makes it private; a publication is meant to be read
             yield staging
             _fsync_dir(staging)
-            check_output_folder(target, replaceable=replaceable)    # nothing slipped in meanwhile
+            check_output_folder(target, replaceable=replaceable)  # nothing slipped in meanwhile
             _swap(staging, target)
             _fsync_dir(target.parent)
         except BaseException as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-MAX_REPORTED_ROWS = 20          # bad rows of one input named in one run; the rest are counted
+MAX_REPORTED_ROWS = 20  # bad rows of one input named in one run; the rest are counted
 
 
 class PorError(Exception):
@@ -23,8 +23,9 @@ class InputError(PorError):
 
     exit_code = EXIT_BAD_INPUT
 
-    def __init__(self, reason: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, reason: str, *, file: str | None = None, line: int | None = None, field: str | None = None
+    ) -> None:
         self.reason = reason
         self.file = file
         self.line = line
@@ -42,8 +43,7 @@ class InputError(PorError):
             place += f"{self.field}: "
         return place + self.reason
 
-    def at(self, *, file: str | None = None, line: int | None = None,
-           field: str | None = None) -> InputError:
+    def at(self, *, file: str | None = None, line: int | None = None, field: str | None = None) -> InputError:
         """The same error with the outer location filled in where it was missing."""
         return InputError(
             self.reason,

@@ -34,16 +34,15 @@ NOT_CHECKED = "not checked (no key pinned)"
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _DIGEST_RE = re.compile(r"[0-9a-f]{64}\Z")
 _VALUE_RE = re.compile(r"0x[0-9a-f]{130}\Z")
-MAX_KEY_FILE_BYTES = 4096       # 64 hex digits, a newline, perhaps a comment: never a stream read whole
-CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141   # secp256k1 n
+MAX_KEY_FILE_BYTES = 4096  # 64 hex digits, a newline, perhaps a comment: never a stream read whole
+CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # secp256k1 n
 
 
 def canonical_bytes(doc: dict[str, Any]) -> bytes:
     """The exact bytes a signature covers; refuses values two readers could spell differently."""
     body = {k: v for k, v in doc.items() if k != "signature"}
     _check_plain(body, "commitment")
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
 def _check_plain(value: Any, where: str) -> None:
@@ -90,8 +89,12 @@ def sign(doc: dict[str, Any], private_key: bytes) -> dict[str, str]:
 
     digest = digest_hex(doc)
     signed = bytes(Account.sign_message(encode_defunct(text=digest), private_key=private_key).signature)
-    return {"scheme": SCHEME, "signer": Account.from_key(private_key).address, "digest": digest,
-            "value": "0x" + low_s(signed).hex()}
+    return {
+        "scheme": SCHEME,
+        "signer": Account.from_key(private_key).address,
+        "digest": digest,
+        "value": "0x" + low_s(signed).hex(),
+    }
 
 
 def low_s(signature: bytes) -> bytes:
@@ -99,7 +102,7 @@ def low_s(signature: bytes) -> bytes:
     s = int.from_bytes(signature[32:64], "big")
     if s <= CURVE_ORDER // 2:
         return signature
-    return signature[:32] + (CURVE_ORDER - s).to_bytes(32, "big") + bytes([55 - signature[64]])   # 27 <-> 28
+    return signature[:32] + (CURVE_ORDER - s).to_bytes(32, "big") + bytes([55 - signature[64]])  # 27 <-> 28
 
 
 def normalise_address(text: str, option: str = "--signer") -> str:
@@ -117,8 +120,8 @@ def normalise_address(text: str, option: str = "--signer") -> str:
 
 @dataclass
 class SignatureCheck:
-    state: str              # "verified", "failed" or "not-checked"
-    text: str               # one line for the user
+    state: str  # "verified", "failed" or "not-checked"
+    text: str  # one line for the user
 
     @property
     def failed(self) -> bool:
@@ -142,14 +145,18 @@ def check(doc: dict[str, Any], pinned: str | None) -> SignatureCheck:
     except InputError as exc:
         return SignatureCheck("failed", f"cannot canonicalise the commitment: {exc.location_text()}")
     if digest != sig["digest"]:
-        return SignatureCheck("failed", f"the commitment was changed after it was signed "
-                                        f"(its digest is {digest}, the signature covers {sig['digest']})")
+        return SignatureCheck(
+            "failed",
+            f"the commitment was changed after it was signed "
+            f"(its digest is {digest}, the signature covers {sig['digest']})",
+        )
     recovered = _recover(digest, sig["value"])
     if recovered is None:
         return SignatureCheck("failed", "malformed signature: value does not recover a key")
     if recovered != sig["signer"].lower():
-        return SignatureCheck("failed", f"the signature was made by {recovered}, not by the signer it names "
-                                        f"{sig['signer'].lower()}")
+        return SignatureCheck(
+            "failed", f"the signature was made by {recovered}, not by the signer it names {sig['signer'].lower()}"
+        )
     if recovered != pinned:
         return SignatureCheck("failed", f"signed by {recovered}, not by the pinned key {pinned}")
     return SignatureCheck("verified", f"verified: signed by the pinned key {pinned}")
@@ -177,8 +184,10 @@ def _malformed(sig: Any) -> str | None:
     if not (0 < r < CURVE_ORDER and 0 < s < CURVE_ORDER):
         return "value: r or s outside 1..n-1"
     if s > CURVE_ORDER // 2:
-        return "value: s is in the upper half of the curve order (EIP-2 allows only low-s: this is the " \
-               "second spelling of a signature)"
+        return (
+            "value: s is in the upper half of the curve order (EIP-2 allows only low-s: this is the "
+            "second spelling of a signature)"
+        )
     return None
 
 

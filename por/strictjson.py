@@ -54,7 +54,7 @@ def decode(raw: bytes, source: str | None) -> str:
     bom = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
     try:
         return bytes(raw[bom:]).decode("utf-8")
-    except UnicodeDecodeError as exc:              # the offset in the file, counted from 0
+    except UnicodeDecodeError as exc:  # the offset in the file, counted from 0
         raise InputError(f"not UTF-8 text (byte {exc.start + bom})", file=source) from None
 
 
@@ -62,8 +62,9 @@ def loads(text: str | bytes, source: str | None) -> Any:
     """One JSON value: bytes must be UTF-8 (a byte order mark allowed), as must a string's start."""
     text = decode(text, source) if isinstance(text, (bytes, bytearray)) else text.removeprefix("\ufeff")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_integer,
-                          parse_float=_number)
+        return json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_integer, parse_float=_number
+        )
     except InputError as exc:
         raise exc.at(file=source) from None
     except json.JSONDecodeError as exc:

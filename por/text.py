@@ -66,12 +66,13 @@ class CappedReader:
     def _count(self, data: bytes) -> bytes:
         self.total += len(data)
         if self.total > self.limit:
-            raise InputError(f"more than {self.limit} bytes read, over the {self.limit} limit{self.what}",
-                             file=self.source)
+            raise InputError(
+                f"more than {self.limit} bytes read, over the {self.limit} limit{self.what}", file=self.source
+            )
         return data
 
     def _room(self, size: int | None) -> int:
-        room = self.limit + 1 - self.total          # one byte more than allowed shows the excess
+        room = self.limit + 1 - self.total  # one byte more than allowed shows the excess
         return room if size is None or size < 0 else min(size, room)
 
     def read(self, size: int | None = -1) -> bytes:
@@ -142,8 +143,16 @@ def html_text(value: Any) -> str:
 
 # Default_Ignorable_Code_Point (Unicode DerivedCoreProperties.txt), less what the categories
 # below already catch: characters a terminal or a font draws as nothing at all.
-_IGNORABLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x3164, 0x3164),
-              (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF))
+_IGNORABLE = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xE0100, 0xE01EF),
+)
 # control (C0, DEL, C1), format (bidi, zero-width, tags), surrogate, private use, unassigned, line/paragraph
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
@@ -226,8 +235,11 @@ def csv_table(path: str | Path, columns: list[str], limit: int) -> Iterator[tupl
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(columns):
-                    raise InputError(f"expected {len(columns)} fields ({','.join(columns)}), got {len(row)}",
-                                     file=source, line=reader.line_num)
+                    raise InputError(
+                        f"expected {len(columns)} fields ({','.join(columns)}), got {len(row)}",
+                        file=source,
+                        line=reader.line_num,
+                    )
                 yield reader.line_num, [cell.strip() for cell in row]
         except csv.Error as exc:
             raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None

@@ -19,26 +19,31 @@ SELF_CONSISTENT = "self-consistent, but nothing to compare it with"
 class Pinned:
     """What the user supplied to compare a result with, from a source they trust."""
 
-    commitment: bool = False     # the published commitment.json
-    root: bool = False           # a root hash
-    totals: bool = False         # the published per-asset totals
-    signer: bool = False         # the exchange's signing key
+    commitment: bool = False  # the published commitment.json
+    root: bool = False  # a root hash
+    totals: bool = False  # the published per-asset totals
+    signer: bool = False  # the exchange's signing key
 
 
 @dataclass(frozen=True)
 class RootBinding:
     """What a format's root hash commits to besides the balances in their positions."""
 
-    labels: bool                 # asset symbols and decimals, snapshot, leaf count and height
-    totals: bool                 # the per-asset totals and the height, in one unambiguous reading
-    name: str                    # the documents, as a verdict names them ("a por format 2 document")
-    unbound: str = ""            # what the root does not bind, in words
-    legacy: str | None = None    # a note shown with every verdict of this format
+    labels: bool  # asset symbols and decimals, snapshot, leaf count and height
+    totals: bool  # the per-asset totals and the height, in one unambiguous reading
+    name: str  # the documents, as a verdict names them ("a por format 2 document")
+    unbound: str = ""  # what the root does not bind, in words
+    legacy: str | None = None  # a note shown with every verdict of this format
 
 
 POR_V2 = RootBinding(labels=True, totals=True, name="a por format 2 document")
-POR_V1 = RootBinding(labels=False, totals=True, name="a por format 1 (legacy) document",
-                     unbound="the asset labels, snapshot id or leaf count", legacy="legacy: labels not bound")
+POR_V1 = RootBinding(
+    labels=False,
+    totals=True,
+    name="a por format 1 (legacy) document",
+    unbound="the asset labels, snapshot id or leaf count",
+    legacy="legacy: labels not bound",
+)
 
 
 def anchor_of(pins: Pinned, binding: RootBinding) -> tuple[str | None, str | None]:
@@ -56,18 +61,20 @@ def anchor_of(pins: Pinned, binding: RootBinding) -> tuple[str | None, str | Non
     if pins.root and binding.labels and binding.totals:
         return "the pinned root", None
     if pins.root:
-        return None, (f"the root of {binding.name} does not bind {binding.unbound}, so a pinned root alone "
-                      f"anchors nothing: give the published commitment, or the published totals beside the root")
+        return None, (
+            f"the root of {binding.name} does not bind {binding.unbound}, so a pinned root alone "
+            f"anchors nothing: give the published commitment, or the published totals beside the root"
+        )
     return None, "no published commitment or root was given"
 
 
 @dataclass
 class Verdict:
-    ok: bool                                             # no defect found and, once concluded, anchored
-    reasons: list[str] = field(default_factory=list)     # why it is not verified (empty when verified)
+    ok: bool  # no defect found and, once concluded, anchored
+    reasons: list[str] = field(default_factory=list)  # why it is not verified (empty when verified)
     facts: dict[str, Any] = field(default_factory=dict)  # what was verified, for output
-    anchor: str | None = None                            # what it was compared with; None: nothing
-    consistent: bool | None = None                       # set by `conclude`: no defect in the document
+    anchor: str | None = None  # what it was compared with; None: nothing
+    consistent: bool | None = None  # set by `conclude`: no defect in the document
 
     def fail(self, reason: str) -> Verdict:
         self.ok = False
@@ -85,7 +92,7 @@ class Verdict:
 
     @property
     def state(self) -> str:
-        """"verified"; "self-consistent" (no defect, but nothing to compare it with); or "failed"."""
+        """ "verified"; "self-consistent" (no defect, but nothing to compare it with); or "failed"."""
         if self.verified:
             return "verified"
         return "self-consistent" if self.consistent and self.anchor is None else "failed"

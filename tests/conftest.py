@@ -17,13 +17,21 @@ from typing import Any
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-_RUNNING: list[pytest.Item] = []     # the test being set up, run or torn down
+_RUNNING: list[pytest.Item] = []  # the test being set up, run or torn down
 
 
-@pytest.hookimpl(tryfirst=True)      # before -m deselects: the marker it adds must count
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: the marker it adds must count
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "chromium" in getattr(item, "fixturenames", ()) and item.get_closest_marker("browser") is None:
@@ -53,13 +61,14 @@ def nodes_only_in_tests_marked_nodes() -> Iterator[None]:
             if item is not None and item.get_closest_marker("nodes") is None:
                 pytest.fail(f"{item.nodeid} starts a {cls.__name__}: mark it @pytest.mark.nodes", pytrace=False)
             return originals[cls](self, *args, **kwargs)
+
         return start
 
     for cls in originals:
-        cls.start = guarded(cls)       # type: ignore[method-assign]
+        cls.start = guarded(cls)  # type: ignore[method-assign]
     yield
     for cls, start in originals.items():
-        cls.start = start              # type: ignore[method-assign]
+        cls.start = start  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +78,9 @@ def chromium() -> Iterator[Any]:
     Module-scoped: playwright's sync API keeps an event loop running in this thread,
     which the async tests of the next module must not find there."""
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        pytest.fail("Debian's chromium is missing: `make test` installs it; or deselect with -m \"not browser\"",
-                    pytrace=False)
+        pytest.fail(
+            'Debian\'s chromium is missing: `make test` installs it; or deselect with -m "not browser"', pytrace=False
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

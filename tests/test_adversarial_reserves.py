@@ -25,10 +25,12 @@ from fixtures.adversarial.reserves_cases import EXCHANGE, honest_rows, reserves_
 from fixtures.faultproxy import FaultProxy
 from por.errors import ProviderError
 
-pytestmark = pytest.mark.nodes      # real hardhat and bcoin nodes behind fault proxies
+pytestmark = pytest.mark.nodes  # real hardhat and bcoin nodes behind fault proxies
 
-EXPECTED = {"BTC": {"cold": "9", "hot": "1", "own": "0.5", "total": "10.5"},
-            "ETH": {"cold": "96", "hot": "5", "own": "5", "total": "106"}}
+EXPECTED = {
+    "BTC": {"cold": "9", "hot": "1", "own": "0.5", "total": "10.5"},
+    "ETH": {"cold": "96", "hot": "5", "own": "5", "total": "106"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,22 +41,37 @@ def world(tmp_path_factory):
 
 # --- 1. the corpus ---------------------------------------------------------------------------------
 
+
 def test_reserves_corpus(world, tmp_path):
     corpus = Corpus(tmp_path / "cases")
     write(corpus, world)
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(run_case, cases_in(corpus.root)))
-    failures = [f"{e.case} ({e.attack}): {'; '.join(found)}\n    {o.text[-400:]}"
-                for e, o in results if (found := problems(e, o))]
+    failures = [
+        f"{e.case} ({e.attack}): {'; '.join(found)}\n    {o.text[-400:]}"
+        for e, o in results
+        if (found := problems(e, o))
+    ]
     assert not failures, "\n".join(failures)
     codes = {e.reason_code for e, _ in results}
-    for code in ("WRONG_SIGNER", "WRONG_MESSAGE", "DUPLICATE_ADDRESS", "ALSO_CLAIMED", "BELOW_THRESHOLD",
-                 "SCRIPT_MISMATCH", "PROVIDER_FORK", "PROVIDER_DISAGREE", "PROVIDER_HEIGHT", "PROVIDER_FAILED"):
+    for code in (
+        "WRONG_SIGNER",
+        "WRONG_MESSAGE",
+        "DUPLICATE_ADDRESS",
+        "ALSO_CLAIMED",
+        "BELOW_THRESHOLD",
+        "SCRIPT_MISMATCH",
+        "PROVIDER_FORK",
+        "PROVIDER_DISAGREE",
+        "PROVIDER_HEIGHT",
+        "PROVIDER_FAILED",
+    ):
         assert code in codes and code in REASON_CODES, code
     assert len(results) >= 25
 
 
 # --- 2. provider faults ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def proxies(world):
@@ -65,12 +82,15 @@ def proxies(world):
 
 def proxied_toml(world, proxies, *, multicall: bool = True) -> str:
     c = world.chains
-    return ("[chains.hardhat]\nfamily = \"evm\"\nchain_id = 31337\n"
-            f"rpc = [\"{proxies['evm'].url}\"]\nnative_asset = \"ETH\"\nmin_confirmations = 2\n"
-            "attempts = 3\ntimeout = 2\nbatch_size = 2\n" + (f"multicall3 = \"{c.reader}\"\n" if multicall else "")
-            + "\n[chains.bitcoin]\nfamily = \"bitcoin\"\nnetwork = \"regtest\"\nnative_asset = \"BTC\"\n"
-            "min_confirmations = 2\nattempts = 3\ntimeout = 2\nbatch_size = 2\n"
-            f"node_rpc = [\"{proxies['node'].wrap(c.bcoin.rpc_url)}\"]\nesplora = [\"{proxies['esplora'].url}\"]\n")
+    return (
+        '[chains.hardhat]\nfamily = "evm"\nchain_id = 31337\n'
+        f'rpc = ["{proxies["evm"].url}"]\nnative_asset = "ETH"\nmin_confirmations = 2\n'
+        "attempts = 3\ntimeout = 2\nbatch_size = 2\n"
+        + (f'multicall3 = "{c.reader}"\n' if multicall else "")
+        + '\n[chains.bitcoin]\nfamily = "bitcoin"\nnetwork = "regtest"\nnative_asset = "BTC"\n'
+        "min_confirmations = 2\nattempts = 3\ntimeout = 2\nbatch_size = 2\n"
+        f'node_rpc = ["{proxies["node"].wrap(c.bcoin.rpc_url)}"]\nesplora = ["{proxies["esplora"].url}"]\n'
+    )
 
 
 def run_reserves(world, proxies, tmp_path, *extra, multicall: bool = True):
@@ -79,9 +99,28 @@ def run_reserves(world, proxies, tmp_path, *extra, multicall: bool = True):
     (tmp_path / "chains.toml").write_text(proxied_toml(world, proxies, multicall=multicall))
     env = {k: v for k, v in os.environ.items() if k != "POR_DEBUG"}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "por", "reserves", "wallets.csv", "--snapshot", "snapshot.json",
-                           "--config", "chains.toml", "--exchange", EXCHANGE, "--json", *extra], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=240)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "por",
+            "reserves",
+            "wallets.csv",
+            "--snapshot",
+            "snapshot.json",
+            "--config",
+            "chains.toml",
+            "--exchange",
+            EXCHANGE,
+            "--json",
+            *extra,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
 
 
 def clean(proxies) -> None:
@@ -121,7 +160,7 @@ def test_persistent_faults_fail_loudly_naming_provider_and_address(world, proxie
     assert any(address in message for address in addresses), f"no address named: {message}"
     assert "Traceback" not in done.stderr and "internal error" not in message
     assert done.stdout == "", "a partial report was printed"
-    if fault != "status:404":        # retryable faults are retried before giving up
+    if fault != "status:404":  # retryable faults are retried before giving up
         assert len(proxies[target].injected) >= 2, proxies[target].injected
 
 
@@ -129,13 +168,36 @@ def test_a_failing_chain_leaves_no_partial_audit_report(world, proxies, tmp_path
     """BTC fails, ETH reads fine: no total, no JSON or HTML report that could pass for a result."""
     clean(proxies)
     proxies["esplora"].reset(always="status:500")
-    run_reserves(world, proxies, tmp_path)        # writes the inputs
+    run_reserves(world, proxies, tmp_path)  # writes the inputs
     pub = world.folder / "pub"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "por", "audit", "--commitment", str(pub / "commitment.json"),
-                           "--wallets", "wallets.csv", "--snapshot", "snapshot.json", "--config", "chains.toml",
-                           "--policy", "full-reserve", "--json-out", "report.json", "--html", "report.html"],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=240)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "por",
+            "audit",
+            "--commitment",
+            str(pub / "commitment.json"),
+            "--wallets",
+            "wallets.csv",
+            "--snapshot",
+            "snapshot.json",
+            "--config",
+            "chains.toml",
+            "--policy",
+            "full-reserve",
+            "--json-out",
+            "report.json",
+            "--html",
+            "report.html",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
     assert done.returncode == 2 and "provider esplora" in done.stderr, done.stderr
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "report.html").exists()
     assert "PASS" not in done.stdout and "cover" not in done.stdout
@@ -149,11 +211,31 @@ def test_a_single_lying_provider_is_not_detectable_so_configure_two(world, proxi
     assert done.returncode == 0
     eth = json.loads(done.stdout)["assets"]["ETH"]
     assert eth["total"] != EXPECTED["ETH"]["total"] and proxies["evm"].injected
-    (tmp_path / "chains.toml").write_text(proxied_toml(world, proxies, multicall=False).replace(
-        f"rpc = [\"{proxies['evm'].url}\"]", f"rpc = [\"{world.chains.hardhat.url}\", \"{proxies['evm'].url}\"]"))
-    again = subprocess.run([sys.executable, "-m", "por", "reserves", "wallets.csv", "--snapshot", "snapshot.json",
-                            "--config", "chains.toml", "--exchange", EXCHANGE], cwd=tmp_path, capture_output=True,
-                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=240)
+    (tmp_path / "chains.toml").write_text(
+        proxied_toml(world, proxies, multicall=False).replace(
+            f'rpc = ["{proxies["evm"].url}"]', f'rpc = ["{world.chains.hardhat.url}", "{proxies["evm"].url}"]'
+        )
+    )
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "por",
+            "reserves",
+            "wallets.csv",
+            "--snapshot",
+            "snapshot.json",
+            "--config",
+            "chains.toml",
+            "--exchange",
+            EXCHANGE,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=240,
+    )
     assert again.returncode == 2 and "disagree on the ETH balance" in again.stderr, again.stderr
 
 
@@ -163,8 +245,15 @@ async def test_the_error_names_the_address_whose_read_failed(world, proxies):
     rows = honest_rows(world)
     target = rows[-1]["address"]
     proxies["evm"].reset(always="status:500", only=target)
-    config = {"family": "evm", "chain_id": 31337, "rpc": [proxies["evm"].url], "native_asset": "ETH",
-              "attempts": 2, "timeout": 2, "batch_size": 1}
+    config = {
+        "family": "evm",
+        "chain_id": 31337,
+        "rpc": [proxies["evm"].url],
+        "native_asset": "ETH",
+        "attempts": 2,
+        "timeout": 2,
+        "batch_size": 1,
+    }
     module = family_module("evm")
     queries = [BalanceQuery(r["address"], "ETH") for r in rows if r["chain"] == "hardhat"]
     async with module.make_adapter("hardhat", config) as adapter:

@@ -34,7 +34,7 @@ ODD_IDS = ['quote"d', "back\\slash", "客户-ü", "x" * 256, "😀" * 64, "a b"]
 
 def _book(rng: random.Random, accounts: int) -> Liabilities:
     book = random_liabilities(rng, accounts, 4, max_bits=118)
-    book.account_ids = ODD_IDS + book.account_ids[len(ODD_IDS):]
+    book.account_ids = ODD_IDS + book.account_ids[len(ODD_IDS) :]
     return book
 
 
@@ -70,7 +70,7 @@ def test_every_proof_is_the_single_proof(publication, tmp_path):
     manifest = json.loads((tmp_path / "all" / MANIFEST_FILE).read_text())
     assert manifest["proofs"] == manifest["accounts"] == len(book) and sum(manifest["shards"].values()) == len(book)
     assert all(name.startswith("proofs-") for name in manifest["shards"])
-    assert (tmp_path / "all").stat().st_mode & 0o077 == 0           # every proof holds a nonce: private
+    assert (tmp_path / "all").stat().st_mode & 0o077 == 0  # every proof holds a nonce: private
 
 
 def test_every_proof_verifies(publication, tmp_path):
@@ -104,10 +104,13 @@ def test_prove_all_refuses_what_it_cannot_do(publication, tmp_path):
     folder, book = publication
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "mine.txt").write_text("keep")
-    for argv, field in ((["--all"], "--out-dir"), (["--all", "--out-dir", tmp_path / "full"], "not empty"),
-                        ([book.account_ids[0], "--out-dir", tmp_path / "x"], "--out-dir"),
-                        (["--all", book.account_ids[0], "--out-dir", tmp_path / "y"], "--all"),
-                        (["--all", "--out-dir", tmp_path / "z", "--sample", "0"], "--sample")):
+    for argv, field in (
+        (["--all"], "--out-dir"),
+        (["--all", "--out-dir", tmp_path / "full"], "not empty"),
+        ([book.account_ids[0], "--out-dir", tmp_path / "x"], "--out-dir"),
+        (["--all", book.account_ids[0], "--out-dir", tmp_path / "y"], "--all"),
+        (["--all", "--out-dir", tmp_path / "z", "--sample", "0"], "--sample"),
+    ):
         code, out, err = run_por("prove", folder, *argv)
         assert code == 2 and field in err and "Traceback" not in err, (argv, err)
     assert (tmp_path / "full" / "mine.txt").read_text() == "keep"
@@ -135,10 +138,11 @@ def test_several_accounts_one_line_each(publication, tmp_path):
     assert code == 0, err
     assert [json.loads(line) for line in out.splitlines()] == [cut_proof(folder, a).to_json() for a in accounts]
     code, out, _ = run_por("prove", folder, accounts[0])
-    assert out == dumps(cut_proof(folder, accounts[0]).to_json())       # one account: the document as before
+    assert out == dumps(cut_proof(folder, accounts[0]).to_json())  # one account: the document as before
 
 
 # --- the index ---------------------------------------------------------------------------
+
 
 def test_index_is_part_of_the_publication_and_finds_every_account(publication):
     folder, book = publication
@@ -165,19 +169,19 @@ def test_a_damaged_index_never_gives_another_customers_proof(publication, tmp_pa
     count = len(book)
     rng = random.Random(5)
 
-    def swap(raw):                         # two offsets exchanged: the order is wrong
+    def swap(raw):  # two offsets exchanged: the order is wrong
         i, j = rng.sample(range(count), 2)
-        a, b = raw[start + 8 * i:start + 8 * i + 8], raw[start + 8 * j:start + 8 * j + 8]
-        raw[start + 8 * i:start + 8 * i + 8], raw[start + 8 * j:start + 8 * j + 8] = b, a
+        a, b = raw[start + 8 * i : start + 8 * i + 8], raw[start + 8 * j : start + 8 * j + 8]
+        raw[start + 8 * i : start + 8 * i + 8], raw[start + 8 * j : start + 8 * j + 8] = b, a
 
-    def copy_over(raw):                    # one offset replaced by another's: an account missing, one twice
+    def copy_over(raw):  # one offset replaced by another's: an account missing, one twice
         i, j = rng.sample(range(count), 2)
-        raw[start + 8 * i:start + 8 * i + 8] = raw[start + 8 * j:start + 8 * j + 8]
+        raw[start + 8 * i : start + 8 * i + 8] = raw[start + 8 * j : start + 8 * j + 8]
 
-    def shift(raw):                        # an offset into the middle of a line
+    def shift(raw):  # an offset into the middle of a line
         i = rng.randrange(count)
-        value = int.from_bytes(raw[start + 8 * i:start + 8 * i + 8], "big") + 3
-        raw[start + 8 * i:start + 8 * i + 8] = value.to_bytes(8, "big")
+        value = int.from_bytes(raw[start + 8 * i : start + 8 * i + 8], "big") + 3
+        raw[start + 8 * i : start + 8 * i + 8] = value.to_bytes(8, "big")
 
     for damage in (swap, swap, copy_over, copy_over, shift, shift):
         copy = _damaged_copy(folder, tmp_path, damage)
@@ -185,7 +189,7 @@ def test_a_damaged_index_never_gives_another_customers_proof(publication, tmp_pa
             expected = find_secret(folder / SECRETS_FILE, account)
             try:
                 got = lookup_secret(copy, account)
-            except Exception as exc:       # reported, with what to do
+            except Exception as exc:  # reported, with what to do
                 assert "index" in str(exc) and ("stale or damaged" in str(exc) or "delete it" in str(exc)), exc
                 continue
             assert got == expected, (damage.__name__, account)
@@ -202,7 +206,7 @@ def test_a_stale_or_truncated_index_is_reported(publication, tmp_path):
     short = _damaged_copy(folder, tmp_path, lambda raw: raw.__delitem__(slice(-8, None)))
     code, _, err = run_por("prove", short, account)
     assert code == 2 and "index.bin" in err, err
-    (short / INDEX_FILE).unlink()                  # without the index, prove reads the secrets
+    (short / INDEX_FILE).unlink()  # without the index, prove reads the secrets
     assert run_por("prove", short, account)[0] == 0 and not_a_publication(short) == ""
 
 
@@ -213,7 +217,7 @@ def test_amount_text_is_format_amount():
         hi = np.where(rng.random(2000) < 0.5, rng.integers(0, 2**64 - 1, 2000, dtype=np.uint64, endpoint=True), 0)
         hi, lo = hi.astype(np.uint64), lo.astype(np.uint64)
         lo[:4], hi[:4] = [0, 1, 2**64 - 1, 10**19], 0
-        for k, value in enumerate([10**38 - 1, 10**38, 2**128 - 1, 10**min(decimals, 38)]):
+        for k, value in enumerate([10**38 - 1, 10**38, 2**128 - 1, 10 ** min(decimals, 38)]):
             hi[4 + k], lo[4 + k] = value >> 64, value & (2**64 - 1)
         expected = [format_amount((int(h) << 64) | int(v), decimals) for h, v in zip(hi, lo)]
         assert amount_strings(hi, lo, decimals).to_pylist() == expected, decimals
@@ -226,10 +230,13 @@ def test_ids_needing_json_escapes_in_shards(tmp_path):
     assert run_por("prove", tmp_path / "pub", "--all", "--out-dir", tmp_path / "all", "-q")[0] == 0
     lines = _lines(tmp_path / "all")
     assert sorted(lines) == sorted(ODD_IDS)
-    assert {p.name for p in (tmp_path / "all").iterdir()} == {MANIFEST_FILE} | {shard_name(shard_of(a)) for a in ODD_IDS}
+    assert {p.name for p in (tmp_path / "all").iterdir()} == {MANIFEST_FILE} | {
+        shard_name(shard_of(a)) for a in ODD_IDS
+    }
 
 
 # --- verify-inclusion --batch (issue 13 item 9) -------------------------------------------------
+
 
 def test_batch_verifies_shards_and_single_proofs(publication, tmp_path):
     folder, book = publication
@@ -281,8 +288,7 @@ def test_batch_names_every_failed_proof(publication, tmp_path):
             lines[0] = lines[0][:-40] + "\n"
         path.write_text("".join(lines), encoding="utf-8")
         edits += 1
-    code, out, _ = run_por("verify-inclusion", "--batch", shards, "--commitment", folder / "commitment.json",
-                           "--json")
+    code, out, _ = run_por("verify-inclusion", "--batch", shards, "--commitment", folder / "commitment.json", "--json")
     doc = json.loads(out)
     assert code == 1 and not doc["verified"]
     failed = [r for r in doc["results"] if not r["verified"]]
@@ -295,14 +301,18 @@ def test_batch_names_every_failed_proof(publication, tmp_path):
 def test_batch_usage_errors(publication, tmp_path):
     folder, _ = publication
     (tmp_path / "empty").mkdir()
-    for argv, what in (([], "PROOF"), (["--batch", tmp_path / "empty"], "no proofs"),
-                       (["--batch", tmp_path / "missing"], "no such file"),
-                       (["x.json", "--batch", tmp_path], "--batch")):
+    for argv, what in (
+        ([], "PROOF"),
+        (["--batch", tmp_path / "empty"], "no proofs"),
+        (["--batch", tmp_path / "missing"], "no such file"),
+        (["x.json", "--batch", tmp_path], "--batch"),
+    ):
         code, _, err = run_por("verify-inclusion", *argv)
         assert code == 2 and what in err and "Traceback" not in err, (argv, err)
 
 
 # --- both cores: --jobs (issue 18 item 2) -----------------------------------------------------
+
 
 @pytest.mark.parametrize("accounts,split", [(1, 1), (2, 1), (4097, 1), (9001, 1), (3000, 3)])
 def test_parallel_build_is_byte_identical(tmp_path, accounts, split):
@@ -323,7 +333,9 @@ def test_jobs_option(tmp_path):
     csv = write_customers_csv(tmp_path / "c.csv", book)
     code, out, err = run_por_process("publish", csv, "--exchange", "Ex", "-o", tmp_path / "p", "--jobs", "2")
     assert code == 0, err
-    assert run_por("verify-tree", tmp_path / "p" / "tree.bin", "--commitment", tmp_path / "p" / "commitment.json")[0] == 0
+    assert (
+        run_por("verify-tree", tmp_path / "p" / "tree.bin", "--commitment", tmp_path / "p" / "commitment.json")[0] == 0
+    )
     for argv in (["--jobs", "0"], ["--jobs", "2", "--dask", "local"]):
         code, _, err = run_por("publish", csv, "--exchange", "Ex", "-o", tmp_path / "q", *argv)
         assert code == 2 and "--jobs" in err, err

@@ -27,13 +27,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def por(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "por", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "por", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=dict(os.environ),
+    )
 
 
 def test_the_committed_registry_is_what_its_source_compiles_to():
-    done = subprocess.run([shutil.which("node") or "node", str(ROOT / "chains" / "contracts" / "compile.js")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [shutil.which("node") or "node", str(ROOT / "chains" / "contracts" / "compile.js")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == json.loads(REGISTRY_FILE.read_text())
 
@@ -49,9 +59,10 @@ def world(tmp_path_factory):
         node.fund(key.address, 10**18)
         (folder / "key.hex").write_text(key.key.hex() + "\n")
         (folder / "chains.toml").write_text(
-            "[chains.hardhat]\nfamily = \"evm\"\nchain_id = 31337\nnative_asset = \"ETH\"\n"
-            f"rpc = [\"{node.url}\", \"http://localhost:{node.port}\"]\n"
-            f"anchor_registry = \"{registry}\"\nanchor_from_block = {start}\n")
+            '[chains.hardhat]\nfamily = "evm"\nchain_id = 31337\nnative_asset = "ETH"\n'
+            f'rpc = ["{node.url}", "http://localhost:{node.port}"]\n'
+            f'anchor_registry = "{registry}"\nanchor_from_block = {start}\n'
+        )
         yield {"node": node, "folder": folder, "key": key, "registry": registry}
 
 
@@ -60,8 +71,21 @@ def publish(world, name, snapshot_id, rows, *extra):
     customers = folder / f"{name}.csv"
     customers.write_text("account_id,asset,amount\n" + "".join(f"{a},BTC,{v}\n" for a, v in rows))
     out = folder / name
-    done = por("publish", customers, "--exchange", "Acme", "--snapshot-id", snapshot_id, "--snapshot-time",
-               "2025-06-30T00:00:00Z", "--sign-key", folder / "key.hex", "-o", out, *extra)
+    done = por(
+        "publish",
+        customers,
+        "--exchange",
+        "Acme",
+        "--snapshot-id",
+        snapshot_id,
+        "--snapshot-time",
+        "2025-06-30T00:00:00Z",
+        "--sign-key",
+        folder / "key.hex",
+        "-o",
+        out,
+        *extra,
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -69,41 +93,77 @@ def publish(world, name, snapshot_id, rows, *extra):
 def verify(world, publication, account, *extra):
     proof = world["folder"] / f"{publication.name}-{account}.json"
     assert por("prove", publication, account, "-o", proof).returncode == 0
-    return por("verify-inclusion", proof, "--commitment", publication / "commitment.json", "--signer",
-               world["key"].address, "--anchor", "--config", world["folder"] / "chains.toml", *extra)
+    return por(
+        "verify-inclusion",
+        proof,
+        "--commitment",
+        publication / "commitment.json",
+        "--signer",
+        world["key"].address,
+        "--anchor",
+        "--config",
+        world["folder"] / "chains.toml",
+        *extra,
+    )
 
 
 @pytest.mark.nodes
 def test_an_anchored_commitment_verifies_on_chain(world):
-    pub = publish(world, "june", "2025-06", [("alice", "1.5"), ("bob", "2")], "--anchor", "hardhat", "--config",
-                  world["folder"] / "chains.toml")
+    pub = publish(
+        world,
+        "june",
+        "2025-06",
+        [("alice", "1.5"), ("bob", "2")],
+        "--anchor",
+        "hardhat",
+        "--config",
+        world["folder"] / "chains.toml",
+    )
     anchor = json.loads((pub / "anchor.json").read_text())
     receipt = world["node"].rpc("eth_getTransactionReceipt", anchor["transaction"])
     assert int(receipt["blockNumber"], 16) == anchor["block"] and anchor["chain"] == "hardhat"
     assert anchor["exchange"] == world["key"].address and anchor["snapshot_id"] == "2025-06"
     assert anchor["digest"] == json.loads((pub / "commitment.json").read_text())["signature"]["digest"]
-    assert not_a_publication(pub) == ""            # anchor.json is part of a publication
+    assert not_a_publication(pub) == ""  # anchor.json is part of a publication
     done = verify(world, pub, "alice", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     facts = json.loads(done.stdout)
     assert any("the one anchored for snapshot '2025-06', and the only one" in c for c in facts["checked"])
-    done = por("history", pub, "--signer", world["key"].address, "--anchor", "--config",
-               world["folder"] / "chains.toml")
+    done = por(
+        "history", pub, "--signer", world["key"].address, "--anchor", "--config", world["folder"] / "chains.toml"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.nodes
 def test_two_different_commitments_anchored_for_one_period_are_caught(world):
-    honest = publish(world, "july-a", "2025-07", [("alice", "1.5"), ("bob", "2")], "--anchor", "hardhat",
-                     "--config", world["folder"] / "chains.toml")
-    other = publish(world, "july-b", "2025-07", [("alice", "1.5"), ("bob", "0.1")], "--anchor", "hardhat",
-                    "--config", world["folder"] / "chains.toml")
-    for pub in (honest, other):                 # whichever one a customer holds
+    honest = publish(
+        world,
+        "july-a",
+        "2025-07",
+        [("alice", "1.5"), ("bob", "2")],
+        "--anchor",
+        "hardhat",
+        "--config",
+        world["folder"] / "chains.toml",
+    )
+    other = publish(
+        world,
+        "july-b",
+        "2025-07",
+        [("alice", "1.5"), ("bob", "0.1")],
+        "--anchor",
+        "hardhat",
+        "--config",
+        world["folder"] / "chains.toml",
+    )
+    for pub in (honest, other):  # whichever one a customer holds
         done = verify(world, pub, "alice")
         assert done.returncode == 1, done.stdout + done.stderr
         assert "2 different commitments are anchored for snapshot '2025-07'" in done.stdout
-    done = por("history", honest, "--signer", world["key"].address, "--anchor", "--config",
-               world["folder"] / "chains.toml")
+    done = por(
+        "history", honest, "--signer", world["key"].address, "--anchor", "--config", world["folder"] / "chains.toml"
+    )
     assert done.returncode == 1 and "different commitments are anchored" in done.stdout
 
 
@@ -118,8 +178,16 @@ def test_a_commitment_never_anchored_fails(world):
 @pytest.mark.nodes
 def test_an_anchor_by_another_key_is_not_the_exchanges(world):
     """Someone else anchoring a different commitment under the same snapshot id changes nothing."""
-    pub = publish(world, "september", "2025-09", [("alice", "3")], "--anchor", "hardhat", "--config",
-                  world["folder"] / "chains.toml")
+    pub = publish(
+        world,
+        "september",
+        "2025-09",
+        [("alice", "3")],
+        "--anchor",
+        "hardhat",
+        "--config",
+        world["folder"] / "chains.toml",
+    )
     stranger = Account.create()
     world["node"].fund(stranger.address, 10**18)
     (world["folder"] / "stranger.hex").write_text(stranger.key.hex())
@@ -128,8 +196,16 @@ def test_an_anchor_by_another_key_is_not_the_exchanges(world):
     (stranger_pub / "anchor.json").unlink()
     doc = json.loads((stranger_pub / "commitment.json").read_text())
     assert doc["signature"]["signer"] == world["key"].address
-    done = por("anchor", stranger_pub, "--chain", "hardhat", "--config", world["folder"] / "chains.toml",
-               "--sign-key", world["folder"] / "stranger.hex")
+    done = por(
+        "anchor",
+        stranger_pub,
+        "--chain",
+        "hardhat",
+        "--config",
+        world["folder"] / "chains.toml",
+        "--sign-key",
+        world["folder"] / "stranger.hex",
+    )
     assert done.returncode == 2 and "must be signed by the anchoring key" in done.stderr
     assert verify(world, pub, "alice").returncode == 0
 
@@ -138,9 +214,22 @@ def test_publish_anchor_options_are_checked_before_any_work(tmp_path):
     (tmp_path / "c.csv").write_text("account_id,asset,amount\na,BTC,1\n")
     done = por("publish", tmp_path / "c.csv", "--exchange", "Acme", "-o", tmp_path / "out", "--anchor", "hardhat")
     assert done.returncode == 2 and "--config" in done.stderr and not (tmp_path / "out").exists()
-    (tmp_path / "chains.toml").write_text("[chains.hardhat]\nfamily = \"evm\"\nchain_id = 31337\n"
-                                          "native_asset = \"ETH\"\nrpc = [\"http://127.0.0.1:9\"]\n")
+    (tmp_path / "chains.toml").write_text(
+        '[chains.hardhat]\nfamily = "evm"\nchain_id = 31337\nnative_asset = "ETH"\nrpc = ["http://127.0.0.1:9"]\n'
+    )
     (tmp_path / "key.hex").write_text(Account.create().key.hex())
-    done = por("publish", tmp_path / "c.csv", "--exchange", "Acme", "-o", tmp_path / "out", "--anchor", "hardhat",
-               "--config", tmp_path / "chains.toml", "--sign-key", tmp_path / "key.hex")
+    done = por(
+        "publish",
+        tmp_path / "c.csv",
+        "--exchange",
+        "Acme",
+        "-o",
+        tmp_path / "out",
+        "--anchor",
+        "hardhat",
+        "--config",
+        tmp_path / "chains.toml",
+        "--sign-key",
+        tmp_path / "key.hex",
+    )
     assert done.returncode == 2 and "no anchor_registry" in done.stderr and not (tmp_path / "out").exists()

@@ -21,7 +21,7 @@ from fixtures.sample import write_customers
 from por.liabilities.ingest import load_customers
 from por.liabilities.publish import publish
 
-pytestmark = pytest.mark.nodes      # real hardhat and bcoin nodes
+pytestmark = pytest.mark.nodes  # real hardhat and bcoin nodes
 
 NAME = "e2e-exchange"
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,18 +43,40 @@ def publication(tmp_path_factory):
 
 
 def run_audit(publication, files, policy, tmp_path, *extra):
-    if policy == "jp-fsa":      # its liability reserve is computed from the monthly trading volumes
+    if policy == "jp-fsa":  # its liability reserve is computed from the monthly trading volumes
         extra = ("--volumes", str(write_steady_volumes(tmp_path / "volumes.json")), *extra)
-    cmd = [sys.executable, "-m", "por", "audit", "--commitment", str(publication / "commitment.json"),
-           "--tree", str(publication / "tree.bin"), "--wallets", str(files.wallets), "--snapshot",
-           str(files.snapshot), "--config", str(files.chains), "--policy", policy, "--prices", str(files.prices),
-           "--insurance-jpy", "2500000000", "--json-out", str(tmp_path / f"{policy}.json"),
-           "--html", str(tmp_path / f"{policy}.html"), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "por",
+        "audit",
+        "--commitment",
+        str(publication / "commitment.json"),
+        "--tree",
+        str(publication / "tree.bin"),
+        "--wallets",
+        str(files.wallets),
+        "--snapshot",
+        str(files.snapshot),
+        "--config",
+        str(files.chains),
+        "--policy",
+        policy,
+        "--prices",
+        str(files.prices),
+        "--insurance-jpy",
+        "2500000000",
+        "--json-out",
+        str(tmp_path / f"{policy}.json"),
+        "--html",
+        str(tmp_path / f"{policy}.html"),
+        *extra,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert "Traceback" not in done.stderr + done.stdout
     report = json.loads((tmp_path / f"{policy}.json").read_text()) if done.returncode in (0, 1) else None
     if report is not None:
-        jsonschema.validate(report, SCHEMA)    # the whole report, as written, is the documented format
+        jsonschema.validate(report, SCHEMA)  # the whole report, as written, is the documented format
     return done, report
 
 
@@ -65,7 +87,12 @@ def reasons_of(report):
 def test_solvent_exchange_passes_both_policies_with_tip_balances_moved(chains, publication, tmp_path):
     files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=SOLVENT)
     for policy in ("jp-fsa", "full-reserve"):
-        done, report = run_audit(publication, files, policy, tmp_path, )
+        done, report = run_audit(
+            publication,
+            files,
+            policy,
+            tmp_path,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert report["verdict"] == "pass" and report["liabilities"]["tree_verified"] is True
         by_asset = {a["asset"]: a for a in report["assets"]}
@@ -92,8 +119,13 @@ def test_insolvent_exchange_fails_with_every_reason(chains, publication, tmp_pat
 
 
 def test_94_percent_cold_fails_jp_fsa_only(chains, publication, tmp_path):
-    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME,
-                          funding=Funding(cold=Fraction(94, 100), hot=Fraction(6, 100), own=Fraction(6, 100)))
+    files = open_exchange(
+        chains,
+        publication,
+        tmp_path / "ex",
+        exchange=NAME,
+        funding=Funding(cold=Fraction(94, 100), hot=Fraction(6, 100), own=Fraction(6, 100)),
+    )
     done, report = run_audit(publication, files, "jp-fsa", tmp_path)
     assert done.returncode == 1
     assert all("cold wallets hold" in r and "94.00%" in r for r in report["reasons"]), report["reasons"]
@@ -103,8 +135,13 @@ def test_94_percent_cold_fails_jp_fsa_only(chains, publication, tmp_path):
 
 
 def test_hot_part_not_covered_by_own_coins_fails_jp_fsa(chains, publication, tmp_path):
-    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME,
-                          funding=Funding(cold=Fraction(96, 100), hot=Fraction(4, 100), own=Fraction(0)))
+    files = open_exchange(
+        chains,
+        publication,
+        tmp_path / "ex",
+        exchange=NAME,
+        funding=Funding(cold=Fraction(96, 100), hot=Fraction(4, 100), own=Fraction(0)),
+    )
     done, report = run_audit(publication, files, "jp-fsa", tmp_path)
     assert done.returncode == 1
     assert report["reasons"] and all("not matched by own coins" in r for r in report["reasons"])
@@ -122,8 +159,13 @@ def test_one_asset_short_while_the_others_are_fine(chains, publication, tmp_path
 
 def test_an_address_declared_twice_counts_once(chains, publication, tmp_path):
     # Half the BTC in cold: declaring the cold P2WSH twice would make it look fully covered.
-    files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME,
-                          per_asset={"BTC": Funding(cold=Fraction(50, 100), hot=Fraction(2, 100), own=Fraction(0))})
+    files = open_exchange(
+        chains,
+        publication,
+        tmp_path / "ex",
+        exchange=NAME,
+        per_asset={"BTC": Funding(cold=Fraction(50, 100), hot=Fraction(2, 100), own=Fraction(0))},
+    )
     rows = list(csv.DictReader(open(files.wallets, encoding="utf-8")))
     cold = next(r for r in rows if r["asset"] == "BTC" and r["wallet_type"] == "cold" and r["scheme"] == "bip322")
     with open(files.wallets, "a", newline="", encoding="utf-8") as handle:
@@ -176,8 +218,9 @@ def _units(text, decimals):
     return int(whole) * 10**decimals + int(frac.ljust(decimals, "0") or 0)
 
 
-def test_html_reports_render_in_chromium_with_the_verdict_first(chains, publication, tmp_path, chromium,
-                                                                 screenshot_dir):
+def test_html_reports_render_in_chromium_with_the_verdict_first(
+    chains, publication, tmp_path, chromium, screenshot_dir
+):
     outcomes = {}
     for name, funding in (("solvent", SOLVENT), ("insolvent", INSOLVENT)):
         files = open_exchange(chains, publication, tmp_path / name, exchange=NAME, funding=funding)
@@ -188,8 +231,8 @@ def test_html_reports_render_in_chromium_with_the_verdict_first(chains, publicat
         verdict = page.locator("#verdict")
         assert verdict.is_visible()
         box = verdict.bounding_box()
-        assert box["y"] < 100                      # the verdict is the first thing on the page
-        outcomes[name] = verdict.locator("h1").inner_text().split()[0]      # "FAIL 不適合": English first
+        assert box["y"] < 100  # the verdict is the first thing on the page
+        outcomes[name] = verdict.locator("h1").inner_text().split()[0]  # "FAIL 不適合": English first
         chains_read = page.locator("#chains").inner_text()
         for info in report["chains"].values():
             assert info["providers"] and all(p in chains_read for p in info["providers"])
@@ -207,12 +250,31 @@ def test_audit_in_an_80_column_terminal_cuts_no_amount(chains, publication, tmp_
     from por.cli.output import group_amount
 
     files = open_exchange(chains, publication, tmp_path / "ex", exchange=NAME, funding=SOLVENT)
-    term = Terminal("audit", "--commitment", publication / "commitment.json", "--tree", publication / "tree.bin",
-                    "--wallets", files.wallets, "--snapshot", files.snapshot, "--config", files.chains,
-                    "--policy", "jp-fsa", "--prices", files.prices, "--json-out", tmp_path / "r.json",
-                    "--volumes", write_steady_volumes(tmp_path / "volumes.json"), columns=80, cwd=ROOT)
+    term = Terminal(
+        "audit",
+        "--commitment",
+        publication / "commitment.json",
+        "--tree",
+        publication / "tree.bin",
+        "--wallets",
+        files.wallets,
+        "--snapshot",
+        files.snapshot,
+        "--config",
+        files.chains,
+        "--policy",
+        "jp-fsa",
+        "--prices",
+        files.prices,
+        "--json-out",
+        tmp_path / "r.json",
+        "--volumes",
+        write_steady_volumes(tmp_path / "volumes.json"),
+        columns=80,
+        cwd=ROOT,
+    )
     code, text = term.finish(300)
-    assert code == 1, text        # no --insurance-jpy: the liability reserve fails, and says which option
+    assert code == 1, text  # no --insurance-jpy: the liability reserve fails, and says which option
     report = json.loads((tmp_path / "r.json").read_text())
     words = text.split()
     for asset in report["assets"]:
@@ -222,7 +284,7 @@ def test_audit_in_an_80_column_terminal_cuts_no_amount(chains, publication, tmp_
     assert rules == [c["rule"] for a in report["assets"] for c in a["checks"]] + [c["rule"] for c in report["checks"]]
     assert "--insurance-jpy" in text and "Traceback" not in text
     long = [line for line in text.splitlines() if len(line) > 80 and " " in line.strip() and "━" not in line]
-    assert not long, long             # progress bars (━) are drawn by rich to the terminal's width
+    assert not long, long  # progress bars (━) are drawn by rich to the terminal's width
 
 
 def test_jp_fsa_statement_custodians_and_insurance_through_the_cli(chains, publication, tmp_path):
@@ -235,8 +297,9 @@ def test_jp_fsa_statement_custodians_and_insurance_through_the_cli(chains, publi
         rows = list(csv.DictReader(handle))
     first_cold = next(i for i, r in enumerate(rows) if r["wallet_type"] == "cold" and r["asset"] == "BTC")
     registry = write_registry(tmp_path / "custodians.csv")
-    insurance = write_insurance(tmp_path / "insurance.csv", [("Example Marine & Fire", "CY-1", "2500000000",
-                                                               "2020-01-01", "2040-12-31")])
+    insurance = write_insurance(
+        tmp_path / "insurance.csv", [("Example Marine & Fire", "CY-1", "2500000000", "2020-01-01", "2040-12-31")]
+    )
 
     def audit_with(custodian):
         for i, r in enumerate(rows):
@@ -246,24 +309,48 @@ def test_jp_fsa_statement_custodians_and_insurance_through_the_cli(chains, publi
             writer.writeheader()
             writer.writerows(rows)
         out = tmp_path / f"statement-{custodian[0][:4]}"
-        cmd = [sys.executable, "-m", "por", "audit", "--commitment", str(publication / "commitment.json"),
-               "--wallets", str(files.wallets), "--snapshot", str(files.snapshot), "--config", str(files.chains),
-               "--policy", "jp-fsa", "--volumes", str(write_steady_volumes(tmp_path / "volumes.json")),
-               "--insurance", str(insurance), "--custodians", str(registry), "--json-out", str(out) + ".json",
-               "--statement", "ja", "--statement-out", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "por",
+            "audit",
+            "--commitment",
+            str(publication / "commitment.json"),
+            "--wallets",
+            str(files.wallets),
+            "--snapshot",
+            str(files.snapshot),
+            "--config",
+            str(files.chains),
+            "--policy",
+            "jp-fsa",
+            "--volumes",
+            str(write_steady_volumes(tmp_path / "volumes.json")),
+            "--insurance",
+            str(insurance),
+            "--custodians",
+            str(registry),
+            "--json-out",
+            str(out) + ".json",
+            "--statement",
+            "ja",
+            "--statement-out",
+            str(out),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert "Traceback" not in done.stdout + done.stderr
         report = json.loads(Path(str(out) + ".json").read_text())
         jsonschema.validate(report, SCHEMA)
         return done, report, out
 
-    done, report, out = audit_with(REGISTRY[0][:2])                 # registered on the snapshot date
+    done, report, out = audit_with(REGISTRY[0][:2])  # registered on the snapshot date
     assert done.returncode == 0, done.stdout + done.stderr
     assets = list(csv.reader((out / "statement-assets.csv").read_text(encoding="utf-8-sig").splitlines()))
-    assert [r[:4] for r in assets[1:]] == [[a["asset"], a["liabilities"], a["cold"], a["hot"]]
-                                           for a in report["assets"]]
+    assert [r[:4] for r in assets[1:]] == [
+        [a["asset"], a["liabilities"], a["cold"], a["hot"]] for a in report["assets"]
+    ]
     assert "利用者暗号資産" in (out / "statement.html").read_text(encoding="utf-8")
-    done, report, out = audit_with(REGISTRY[1][:2])                 # lapsed on 2026-03-31
+    done, report, out = audit_with(REGISTRY[1][:2])  # lapsed on 2026-03-31
     assert done.returncode == 1
     assert any("lapsed on 2026-03-31" in r for r in report["reasons"]), report["reasons"]
     assert "不適合" in (out / "statement.html").read_text(encoding="utf-8")

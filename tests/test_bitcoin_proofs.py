@@ -24,18 +24,30 @@ MAINNET = {"family": "bitcoin", "network": "bitcoin", "native_asset": "BTC"}
 VECTOR_WIF_SECRET = "L3VFeEujGtevx9w18HD1fhRbCH67Az2dpCymeRE1SoPK6XQtaN2k"
 VECTOR_P2WPKH = "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l"
 VECTOR_P2PKH = "14vV3aCHBeStb5bkenkNHbe2YAFinYdXgc"
-BIP322_HELLO = ("AkgwRQIhAOzyynlqt93lOKJr+wmmxIens//zPzl9tqIOua93wO6MAiBi5n5EyAcPScOjf1lAqIUIQtr3zKNeavYabHyR8eGhow"
-                "EhAsfxIAMZZEKUPYWI4BruhAQjzFT8FSFSajuFwrDL1Yhy")
-BIP322_EMPTY = ("AkcwRAIgM2gBAQqvZX15ZiysmKmQpDrG83avLIT492QBzLnQIxYCIBaTpOaD20qRlEylyxFSeEA2ba9YOixpX8z46TSDtS40ASEC"
-                "x/EgAxlkQpQ9hYjgGu6EBCPMVPwVIVJqO4XCsMvViHI=")
+BIP322_HELLO = (
+    "AkgwRQIhAOzyynlqt93lOKJr+wmmxIens//zPzl9tqIOua93wO6MAiBi5n5EyAcPScOjf1lAqIUIQtr3zKNeavYabHyR8eGhow"
+    "EhAsfxIAMZZEKUPYWI4BruhAQjzFT8FSFSajuFwrDL1Yhy"
+)
+BIP322_EMPTY = (
+    "AkcwRAIgM2gBAQqvZX15ZiysmKmQpDrG83avLIT492QBzLnQIxYCIBaTpOaD20qRlEylyxFSeEA2ba9YOixpX8z46TSDtS40ASEC"
+    "x/EgAxlkQpQ9hYjgGu6EBCPMVPwVIVJqO4XCsMvViHI="
+)
 CORE_HELLO = "IOW2xi+ebJLeBtr674l4QH76dqDoVjLV80R9EFKFQX5rBrlCXPIZaYs8Yuayg0ZqjyiCbLy9pzZIS7JWT65/nsU="
 CORE_EMPTY = "H0Gm/ylcjvGmj29D/r6ASHKKWAyGA/MEU/Eh+IhFw3ZxFxy9b/dJ8/XFsiutCV8DWlFGnO95m/KoZwFPJTF1qaM="
 
 
 def declared(address, scheme, signatures, *, message=None, script=None, snapshot="2026-06-30", exchange="ExA"):
     message = ownership_message(snapshot, exchange, address) if message is None else message
-    return DeclaredWallet("btc", "BTC", address, WalletType.COLD, Scheme(scheme), message, tuple(signatures),
-                          script.hex() if isinstance(script, bytes) else script)
+    return DeclaredWallet(
+        "btc",
+        "BTC",
+        address,
+        WalletType.COLD,
+        Scheme(scheme),
+        message,
+        tuple(signatures),
+        script.hex() if isinstance(script, bytes) else script,
+    )
 
 
 def check(wallet, config=REGTEST, snapshot="2026-06-30", exchange="ExA"):
@@ -61,20 +73,29 @@ def test_bip322_published_vectors_verify_and_bind_the_message(message, signature
 def test_bitcoin_core_signmessage_vectors_verify(address, message, signature):
     result = bitcoin.verify_ownership(declared(address, "bip137", [signature], message=message), message, MAINNET)
     assert result.ok, result.reason
-    other = bitcoin.verify_ownership(declared(address, "bip137", [signature], message=message + "!"),
-                                     message + "!", MAINNET)
+    other = bitcoin.verify_ownership(
+        declared(address, "bip137", [signature], message=message + "!"), message + "!", MAINNET
+    )
     assert not other.ok and "another key" in other.reason
 
 
 # --- single key -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind, scheme, header_kind", [
-    ("p2pkh", "bip137", "p2pkh"), ("p2wpkh", "bip137", "p2wpkh"), ("p2wpkh", "bip137", "p2pkh"),
-    ("p2wpkh", "bip322", None),
-])
+@pytest.mark.parametrize(
+    "kind, scheme, header_kind",
+    [
+        ("p2pkh", "bip137", "p2pkh"),
+        ("p2wpkh", "bip137", "p2wpkh"),
+        ("p2wpkh", "bip137", "p2pkh"),
+        ("p2wpkh", "bip322", None),
+    ],
+)
 def test_single_key_proofs_verify(kind, scheme, header_kind):
     wallet = single(kind)
-    sig = (sign_bip322_p2wpkh(wallet.secrets[0], msg(wallet.address)) if header_kind is None
-           else sign_bip137(wallet.secrets[0], msg(wallet.address), header_kind))
+    sig = (
+        sign_bip322_p2wpkh(wallet.secrets[0], msg(wallet.address))
+        if header_kind is None
+        else sign_bip137(wallet.secrets[0], msg(wallet.address), header_kind)
+    )
     result = check(declared(wallet.address, scheme, [sig]))
     assert result.ok, result.reason
 
@@ -83,6 +104,7 @@ def test_p2sh_p2wpkh_bip137_verifies_by_deriving_the_wrapped_script():
     secret = single("p2wpkh").secrets[0]
     pub = coincurve.PrivateKey(secret).public_key.format()
     from chains.bitcoin_address import hash160, p2sh_script, p2wpkh_script
+
     address = encode_address(p2sh_script(hash160(p2wpkh_script(hash160(pub)))), NETWORKS["regtest"])
     assert check(declared(address, "bip137", [sign_bip137(secret, msg(address), "p2sh-p2wpkh")])).ok
 
@@ -90,8 +112,11 @@ def test_p2sh_p2wpkh_bip137_verifies_by_deriving_the_wrapped_script():
 @pytest.mark.parametrize("kind, scheme", [("p2pkh", "bip137"), ("p2wpkh", "bip137"), ("p2wpkh", "bip322")])
 def test_signature_by_another_key_fails(kind, scheme):
     wallet, thief = single(kind), single(kind)
-    sig = (sign_bip322_p2wpkh(thief.secrets[0], msg(wallet.address)) if scheme == "bip322"
-           else sign_bip137(thief.secrets[0], msg(wallet.address), kind))
+    sig = (
+        sign_bip322_p2wpkh(thief.secrets[0], msg(wallet.address))
+        if scheme == "bip322"
+        else sign_bip137(thief.secrets[0], msg(wallet.address), kind)
+    )
     result = check(declared(wallet.address, scheme, [sig]))
     assert not result.ok and "another key" in result.reason
 
@@ -101,8 +126,11 @@ def test_signature_by_another_key_fails(kind, scheme):
 def test_signature_for_another_exchange_or_snapshot_fails(snapshot, exchange, scheme):
     wallet = single("p2wpkh")
     replayed = msg(wallet.address, snapshot, exchange)
-    sig = (sign_bip322_p2wpkh(wallet.secrets[0], replayed) if scheme == "bip322"
-           else sign_bip137(wallet.secrets[0], replayed, "p2wpkh"))
+    sig = (
+        sign_bip322_p2wpkh(wallet.secrets[0], replayed)
+        if scheme == "bip322"
+        else sign_bip137(wallet.secrets[0], replayed, "p2wpkh")
+    )
     honest_text = check(declared(wallet.address, scheme, [sig], message=replayed))
     assert not honest_text.ok and "is not the expected" in honest_text.reason
     # The row claims the right text but the signature is over the old one.
@@ -118,15 +146,22 @@ def test_signature_for_another_address_of_the_same_exchange_fails():
 
 def test_bip137_header_that_contradicts_the_address_fails():
     wallet = single("p2wpkh")
-    result = check(declared(wallet.address, "bip137", [sign_bip137(wallet.secrets[0], msg(wallet.address),
-                                                                   "p2pkh", compressed=False)]))
+    result = check(
+        declared(
+            wallet.address, "bip137", [sign_bip137(wallet.secrets[0], msg(wallet.address), "p2pkh", compressed=False)]
+        )
+    )
     assert not result.ok and "uncompressed" in result.reason
 
 
-@pytest.mark.parametrize("signature, reason", [
-    ("not base64!", "not base64"), (base64.b64encode(b"\x1f" * 64).decode(), "65 bytes"),
-    (base64.b64encode(b"\x2b" + b"\x01" * 64).decode(), "header byte"),
-])
+@pytest.mark.parametrize(
+    "signature, reason",
+    [
+        ("not base64!", "not base64"),
+        (base64.b64encode(b"\x1f" * 64).decode(), "65 bytes"),
+        (base64.b64encode(b"\x2b" + b"\x01" * 64).decode(), "header byte"),
+    ],
+)
 def test_malformed_bip137_signature_is_a_reason_not_a_crash(signature, reason):
     wallet = single("p2pkh")
     result = check(declared(wallet.address, "bip137", [signature]))
@@ -186,10 +221,9 @@ def test_multisig_with_an_outsider_signature_or_missing_script_fails(kind):
 
 
 def test_script_that_hashes_but_is_not_multisig_fails():
-    script = bytes([0x51])                         # OP_TRUE: anyone can spend, proves nothing
+    script = bytes([0x51])  # OP_TRUE: anyone can spend, proves nothing
     address = encode_address(p2wsh_script(script), NETWORKS["regtest"])
-    result = check(declared(address, "bip137", [sign_bip137(single("p2pkh").secrets[0], msg(address))],
-                            script=script))
+    result = check(declared(address, "bip137", [sign_bip137(single("p2pkh").secrets[0], msg(address))], script=script))
     assert not result.ok and "CHECKMULTISIG" in result.reason
 
 
@@ -220,6 +254,7 @@ def test_p2wsh_bip322_witness_with_signatures_out_of_key_order_fails():
     wallet = multisig("p2wsh")
     (witness,) = sign_bip322_multisig(wallet.secrets[:2], msg(wallet.address), wallet.script)
     from chains.bitcoin_proofs import decode_witness, encode_witness
+
     stack = decode_witness(base64.b64decode(witness))
     swapped = base64.b64encode(encode_witness([stack[0], stack[2], stack[1], stack[3]])).decode()
     result = check(declared(wallet.address, "bip322", [swapped], script=wallet.script))
@@ -248,6 +283,7 @@ def test_uncompressed_multisig_keys_match_only_as_serialised_in_the_script():
     pubs = [coincurve.PrivateKey(s).public_key.format(compressed=False) for s in secrets]
     script = multisig_script(2, pubs)
     from chains.bitcoin_address import hash160, p2sh_script
+
     address = encode_address(p2sh_script(hash160(script)), NETWORKS["regtest"])
     good = [sign_bip137(s, msg(address), "p2pkh", compressed=False) for s in secrets]
     assert check(declared(address, "bip137", good, script=script)).ok
@@ -268,15 +304,20 @@ def test_bcoin_regtest_prefixes_round_trip():
     assert bitcoin.validate_address(single("p2wpkh").address.upper(), REGTEST).startswith("rb1q")
 
 
-@pytest.mark.parametrize("address, reason", [
-    (VECTOR_P2WPKH, "another network"),
-    (VECTOR_P2PKH, "of bitcoin, not of regtest"),
-    (pubkeyhash_to_addr_bech32(b"\x07" * 20, prefix="bcrt"), "neither"),   # Bitcoin Core's regtest, not bcoin's
-    (bech32.bech32_encode(bech32.Encoding.BECH32, "rb", [1] + bech32.convertbits(b"\x07" * 32, 8, 5)),
-     "bech32m, not bech32"),                                                   # witness v1 under bech32's checksum
-    ("rb1qxyz", "invalid bech32"),
-    ("hello", "neither"),
-])
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        (VECTOR_P2WPKH, "another network"),
+        (VECTOR_P2PKH, "of bitcoin, not of regtest"),
+        (pubkeyhash_to_addr_bech32(b"\x07" * 20, prefix="bcrt"), "neither"),  # Bitcoin Core's regtest, not bcoin's
+        (
+            bech32.bech32_encode(bech32.Encoding.BECH32, "rb", [1] + bech32.convertbits(b"\x07" * 32, 8, 5)),
+            "bech32m, not bech32",
+        ),  # witness v1 under bech32's checksum
+        ("rb1qxyz", "invalid bech32"),
+        ("hello", "neither"),
+    ],
+)
 def test_invalid_or_foreign_addresses_are_refused(address, reason):
     with pytest.raises(InputError) as err:
         bitcoin.validate_address(address, REGTEST)

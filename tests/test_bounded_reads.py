@@ -28,12 +28,20 @@ ZERO = "/dev/zero"
 
 def por(*args: object, cwd: Path, stdin: bytes | None = None, timeout: float = 60) -> tuple[int, str, str, float, int]:
     """`python -m por ARGS` in a child of its own: exit code, stdout, stderr, seconds, peak MB."""
-    probe = ("import resource, subprocess, sys, time; t = time.monotonic(); "
-             "r = subprocess.run([sys.executable, '-m', 'por', *sys.argv[1:]], capture_output=True); "
-             "sys.stdout.buffer.write(b'%d %f %d\\n' % (r.returncode, time.monotonic() - t, "
-             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024) + r.stdout + b'\\0' + r.stderr)")
-    done = subprocess.run([sys.executable, "-c", probe, *map(str, args)], cwd=cwd, input=stdin,
-                          capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=timeout)
+    probe = (
+        "import resource, subprocess, sys, time; t = time.monotonic(); "
+        "r = subprocess.run([sys.executable, '-m', 'por', *sys.argv[1:]], capture_output=True); "
+        "sys.stdout.buffer.write(b'%d %f %d\\n' % (r.returncode, time.monotonic() - t, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024) + r.stdout + b'\\0' + r.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *map(str, args)],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=timeout,
+    )
     head, _, rest = done.stdout.partition(b"\n")
     code, seconds, megabytes = head.split()
     out, _, err = rest.partition(b"\0")
@@ -56,22 +64,45 @@ def folder(tmp_path_factory) -> Path:
     return root
 
 
-AUDIT = ["audit", "--commitment", "commitment.json", "--wallets", "wallets.csv", "--snapshot", "snapshot.json",
-         "--config", "chains.toml", "--policy", "jp-fsa"]
+AUDIT = [
+    "audit",
+    "--commitment",
+    "commitment.json",
+    "--wallets",
+    "wallets.csv",
+    "--snapshot",
+    "snapshot.json",
+    "--config",
+    "chains.toml",
+    "--policy",
+    "jp-fsa",
+]
 DEVICE_AS = {
     "proof": (["verify-inclusion", ZERO, "--commitment", "commitment.json"], "over the 67108864 limit"),
     "commitment": (["verify-inclusion", "proof.json", "--commitment", ZERO], "over the 16777216 limit"),
     "commitment_of_a_tree": (["verify-tree", "tree.bin", "--commitment", ZERO], "over the 16777216 limit"),
-    "assets": (["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--assets", ZERO], "line longer than 4096 bytes"),
-    "sign_key": (["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--sign-key", ZERO], "over the 4096 limit"),
+    "assets": (
+        ["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--assets", ZERO],
+        "line longer than 4096 bytes",
+    ),
+    "sign_key": (
+        ["publish", "--exchange", "Ex", "customers.csv", "--out", "out", "--sign-key", ZERO],
+        "over the 4096 limit",
+    ),
     "customers": (["publish", "--exchange", "Ex", ZERO, "--out", "out"], "line longer than 65536 bytes"),
     "tree": (["verify-tree", ZERO], "not a regular file"),
-    "wallets": (["reserves", ZERO, "--snapshot", "snapshot.json", "--config", "chains.toml", "--exchange", "ex"],
-                "line longer than 1048576 bytes"),
-    "snapshot": (["reserves", "wallets.csv", "--snapshot", ZERO, "--config", "chains.toml", "--exchange", "ex"],
-                 "over the 16777216 limit"),
-    "chains_toml": (["reserves", "wallets.csv", "--snapshot", "snapshot.json", "--config", ZERO,
-                     "--exchange", "ex"], "over the 1048576 limit"),
+    "wallets": (
+        ["reserves", ZERO, "--snapshot", "snapshot.json", "--config", "chains.toml", "--exchange", "ex"],
+        "line longer than 1048576 bytes",
+    ),
+    "snapshot": (
+        ["reserves", "wallets.csv", "--snapshot", ZERO, "--config", "chains.toml", "--exchange", "ex"],
+        "over the 16777216 limit",
+    ),
+    "chains_toml": (
+        ["reserves", "wallets.csv", "--snapshot", "snapshot.json", "--config", ZERO, "--exchange", "ex"],
+        "over the 1048576 limit",
+    ),
     "policy": ([*AUDIT[:-1], ZERO], "over the 1048576 limit"),
     "prices": ([*AUDIT, "--prices", ZERO], "over the 16777216 limit"),
 }
@@ -97,7 +128,7 @@ def write_fifo(path: Path, data_blocks, *, delay: float = 0.0) -> threading.Thre
             with open(path, "wb") as pipe:
                 for block in data_blocks:
                     pipe.write(block)
-        except BrokenPipeError:        # the reader stopped at its limit: what we want
+        except BrokenPipeError:  # the reader stopped at its limit: what we want
             pass
 
     thread = threading.Thread(target=feed, daemon=True)
@@ -108,8 +139,9 @@ def write_fifo(path: Path, data_blocks, *, delay: float = 0.0) -> threading.Thre
 def test_a_65_mib_proof_through_a_named_pipe_is_refused_at_the_limit(folder, tmp_path):
     block = b" " * (1 << 20)
     writer = write_fifo(tmp_path / "proof.fifo", [b'{"format": "por-inclusion-proof",'] + [block] * 65)
-    code, out, err, seconds, megabytes = por("verify-inclusion", tmp_path / "proof.fifo", "--commitment",
-                                             folder / "commitment.json", cwd=folder)
+    code, out, err, seconds, megabytes = por(
+        "verify-inclusion", tmp_path / "proof.fifo", "--commitment", folder / "commitment.json", cwd=folder
+    )
     writer.join(10)
     assert code == 2 and "more than 67108864 bytes read, over the 67108864 limit" in err, out + err
     assert megabytes < 300, megabytes
@@ -117,16 +149,37 @@ def test_a_65_mib_proof_through_a_named_pipe_is_refused_at_the_limit(folder, tmp
 
 def test_publish_reads_customers_from_a_pipe_and_from_stdin(folder, tmp_path):
     customers = (folder / "customers.csv").read_bytes()
-    code, out, err = run_por("publish", "--exchange", "Ex", folder / "customers.csv", "--out", tmp_path / "file", "--snapshot-id", "s")
+    code, out, err = run_por(
+        "publish", "--exchange", "Ex", folder / "customers.csv", "--out", tmp_path / "file", "--snapshot-id", "s"
+    )
     assert code == 0, err
     totals = json.loads((tmp_path / "file" / "commitment.json").read_text())["totals"]
-    shell = subprocess.run(["bash", "-c", f'"{sys.executable}" -m por publish <(cat customers.csv) --exchange Ex '
-                                          f'--out "{tmp_path / "pipe"}" --snapshot-id s'],
-                           cwd=folder, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                           timeout=60)
+    shell = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'"{sys.executable}" -m por publish <(cat customers.csv) --exchange Ex '
+            f'--out "{tmp_path / "pipe"}" --snapshot-id s',
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
     assert shell.returncode == 0, shell.stderr
-    code, out, err, _, _ = por("publish", "--exchange", "Ex", "-", "--out", tmp_path / "stdin", "--snapshot-id", "s", cwd=folder,
-                               stdin=customers)
+    code, out, err, _, _ = por(
+        "publish",
+        "--exchange",
+        "Ex",
+        "-",
+        "--out",
+        tmp_path / "stdin",
+        "--snapshot-id",
+        "s",
+        cwd=folder,
+        stdin=customers,
+    )
     assert code == 0, err
     for name in ("pipe", "stdin"):
         doc = json.loads((tmp_path / name / "commitment.json").read_text())
@@ -134,8 +187,14 @@ def test_publish_reads_customers_from_a_pipe_and_from_stdin(folder, tmp_path):
 
 
 def test_a_proof_and_a_commitment_read_from_stdin_and_a_pipe(folder, tmp_path):
-    code, out, err, _, _ = por("verify-inclusion", "-", "--commitment", "commitment.json", cwd=folder,
-                               stdin=(folder / "proof.json").read_bytes())
+    code, out, err, _, _ = por(
+        "verify-inclusion",
+        "-",
+        "--commitment",
+        "commitment.json",
+        cwd=folder,
+        stdin=(folder / "proof.json").read_bytes(),
+    )
     assert code == 0 and out.startswith("VERIFIED"), out + err
     writer = write_fifo(tmp_path / "c.fifo", [(folder / "commitment.json").read_bytes()])
     code, out, err, _, _ = por("verify-inclusion", "proof.json", "--commitment", tmp_path / "c.fifo", cwd=folder)
@@ -145,10 +204,23 @@ def test_a_proof_and_a_commitment_read_from_stdin_and_a_pipe(folder, tmp_path):
 
 def test_ctrl_c_ends_a_wait_for_a_fifo_with_no_writer_cleanly(folder, tmp_path):
     os.mkfifo(tmp_path / "nobody.fifo")
-    child = subprocess.Popen([sys.executable, "-m", "por", "verify-inclusion", str(tmp_path / "nobody.fifo"),
-                              "--commitment", "commitment.json"], cwd=folder, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    time.sleep(3)                               # started, and waiting in open() for a writer
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "por",
+            "verify-inclusion",
+            str(tmp_path / "nobody.fifo"),
+            "--commitment",
+            "commitment.json",
+        ],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    time.sleep(3)  # started, and waiting in open() for a writer
     assert child.poll() is None
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=20)

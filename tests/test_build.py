@@ -36,22 +36,34 @@ def reference_files(book: Liabilities, shuffle: Shuffle, snapshot_id: str) -> tu
     tree = io.BytesIO()
     header = Header(2, "x", snapshot_id, "2024-01-01T00:00:00Z", len(book), len(built.levels) - 1, tuple(book.assets))
     write_tree(tree, header, built.levels)
-    lines = [json.dumps({"format": "por-secrets", "version": 1, "snapshot_id": snapshot_id,
-                         "root": built.root_of(header).hex(), "warning": "private: never publish this file"})]
+    lines = [
+        json.dumps(
+            {
+                "format": "por-secrets",
+                "version": 1,
+                "snapshot_id": snapshot_id,
+                "root": built.root_of(header).hex(),
+                "warning": "private: never publish this file",
+            }
+        )
+    ]
     for i, account_id in enumerate(book.account_ids):
-        lines.append(f'{{"account_id":{json.dumps(account_id, ensure_ascii=False)},'
-                     f'"nonce":"{built.nonces[32 * i:32 * i + 32].hex()}","leaves":{built.leaf_index[i]}}}')
+        lines.append(
+            f'{{"account_id":{json.dumps(account_id, ensure_ascii=False)},'
+            f'"nonce":"{built.nonces[32 * i : 32 * i + 32].hex()}","leaves":{built.leaf_index[i]}}}'
+        )
     return tree.getvalue(), ("\n".join(lines) + "\n").encode()
 
 
 def publish_with(book: Liabilities, out: Path, shuffle: Shuffle, **kwargs):
-    return publish(book, out, exchange="x", snapshot_id="s1", snapshot_time="2024-01-01T00:00:00Z",
-                   shuffle=shuffle, **kwargs)
+    return publish(
+        book, out, exchange="x", snapshot_id="s1", snapshot_time="2024-01-01T00:00:00Z", shuffle=shuffle, **kwargs
+    )
 
 
 @pytest.mark.parametrize("accounts", [1, 2, 3, 5, 8, 9, 33, 257, 1000])
 def test_streamed_publication_is_the_whole_tree_byte_for_byte(tmp_path, monkeypatch, accounts):
-    monkeypatch.setattr(build, "CHUNK_NODES", 8)            # many chunks, odd tails, padding at every level
+    monkeypatch.setattr(build, "CHUNK_NODES", 8)  # many chunks, odd tails, padding at every level
     book = random_liabilities(random.Random(accounts), accounts, 3)
     shuffle = Shuffle.draw(accounts, accounts)
     commitment = publish_with(book, tmp_path / "pub", shuffle)
@@ -84,8 +96,7 @@ def test_split_publication_streams_every_piece(tmp_path, monkeypatch):
     for account_id in book.account_ids[:10]:
         proof = cut_proof(tmp_path / "pub", account_id)
         assert verify_inclusion(proof, commitment=commitment).ok
-        assert proof.balances() == [book.balances_of(book.account_ids.index(account_id))[a.symbol]
-                                    for a in book.assets]
+        assert proof.balances() == [book.balances_of(book.account_ids.index(account_id))[a.symbol] for a in book.assets]
 
 
 @pytest.mark.parametrize("leaves", [1, 2, 3, 4, 5, 7, 16, 17, 31, 100, 1023, 1025])
@@ -109,10 +120,16 @@ def test_a_block_must_start_on_its_boundary():
         block_levels(np.zeros((2, 48), np.uint8), 2, 2, 1)
 
 
-@pytest.mark.parametrize("nonces, order", [
-    (b"\0" * 31 * 3, [0, 1, 2]), (b"\0" * 96, [0, 1]), (b"\0" * 96, [0, 1, 1]), (b"\0" * 96, [0, 1, 3]),
-    (b"\0" * 96, [-1, 0, 1]),
-])
+@pytest.mark.parametrize(
+    "nonces, order",
+    [
+        (b"\0" * 31 * 3, [0, 1, 2]),
+        (b"\0" * 96, [0, 1]),
+        (b"\0" * 96, [0, 1, 1]),
+        (b"\0" * 96, [0, 1, 3]),
+        (b"\0" * 96, [-1, 0, 1]),
+    ],
+)
 def test_a_shuffle_that_is_not_one_is_refused(nonces, order):
     book = Liabilities([Asset("BTC", 8)], ["a", "b", "c"], [[1, 2, 3]])
     with pytest.raises(TreeError):

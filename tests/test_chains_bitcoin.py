@@ -32,15 +32,22 @@ def chain():
 
 
 def config(node=None, esplora=None, **extra):
-    table = {"family": "bitcoin", "network": "regtest", "native_asset": "BTC", "min_confirmations": 1,
-             "node_rpc": [node.rpc_url] if node else [], "esplora": [esplora] if esplora else []}
+    table = {
+        "family": "bitcoin",
+        "network": "regtest",
+        "native_asset": "BTC",
+        "min_confirmations": 1,
+        "node_rpc": [node.rpc_url] if node else [],
+        "esplora": [esplora] if esplora else [],
+    }
     table.update(extra)
     return table
 
 
 def queries(scenario):
-    return [BalanceQuery(scenario.wallets[n].address, "BTC", None, scenario.wallets[n].output_script.hex())
-            for n in NAMES]
+    return [
+        BalanceQuery(scenario.wallets[n].address, "BTC", None, scenario.wallets[n].output_script.hex()) for n in NAMES
+    ]
 
 
 async def read(cfg, scenario, height):
@@ -59,7 +66,7 @@ async def test_exact_balances_at_the_snapshot_and_at_the_tip(chain, providers):
     assert all(r.height == sc.snapshot_height for r in at_snapshot)
     at_tip = await read(cfg, sc, sc.tip_height)
     assert {n: r.amount for n, r in zip(NAMES, at_tip)} == sc.at_tip
-    assert all(sc.at_tip[n] != sc.at_snapshot[n] for n in NAMES)     # every wallet moved after the snapshot
+    assert all(sc.at_tip[n] != sc.at_snapshot[n] for n in NAMES)  # every wallet moved after the snapshot
     if providers == "both":
         assert "node_rpc http://127.0.0.1" in at_snapshot[0].provider and "esplora" in at_snapshot[0].provider
         assert node.api_key not in at_snapshot[0].provider
@@ -71,8 +78,11 @@ async def test_bcoin_index_is_keyed_by_hash_but_outputs_are_matched_by_script(ch
     p2pkh, p2wpkh = sc.wallets["p2pkh"], sc.wallets["p2wpkh"]
     # The trap is real: bcoin returns the P2PKH's coinbases when asked for the P2WPKH of the same key.
     listed = node.rest(f"/tx/address/{p2wpkh.address}")
-    assert any(all(o["script"] != p2wpkh.output_script.hex() for o in tx["outputs"])
-               and any(o["script"] == p2pkh.output_script.hex() for o in tx["outputs"]) for tx in listed)
+    assert any(
+        all(o["script"] != p2wpkh.output_script.hex() for o in tx["outputs"])
+        and any(o["script"] == p2pkh.output_script.hex() for o in tx["outputs"])
+        for tx in listed
+    )
     readings = await read(config(node, batch_size=1), sc, sc.snapshot_height)
     assert readings[1].amount == sc.at_snapshot["p2wpkh"] != sc.at_snapshot["p2wpkh"] + sc.at_snapshot["p2pkh"]
 
@@ -97,7 +107,7 @@ async def test_node_batches_give_the_same_answer(chain, batch_size):
 async def test_esplora_pagination_and_concurrency_limit(chain):
     node, shim, sc = chain
     shim.max_in_flight = 0
-    miner = sc.wallets["miner"]           # > 100 transactions: five Esplora pages
+    miner = sc.wallets["miner"]  # > 100 transactions: five Esplora pages
     query = BalanceQuery(miner.address, "BTC", None, miner.output_script.hex())
     async with bitcoin.make_adapter("btc", config(node, shim.url, concurrency=2)) as adapter:
         both = await adapter.balances([query] + queries(sc), sc.snapshot_height)
@@ -133,7 +143,7 @@ async def test_a_provider_on_another_fork_is_named():
 async def test_providers_that_disagree_on_a_balance_are_named_with_the_address(chain):
     node, shim, sc = chain
     listed = node.rest(f"/tx/address/{sc.wallets['p2wsh'].address}")
-    shim.hide = {tx["hash"] for tx in listed if tx["inputs"][0]["prevout"]["index"] == 0xFFFFFFFF}   # its coinbase
+    shim.hide = {tx["hash"] for tx in listed if tx["inputs"][0]["prevout"]["index"] == 0xFFFFFFFF}  # its coinbase
     try:
         with pytest.raises(ProviderError) as err:
             await read(config(node, shim.url), sc, sc.snapshot_height)
@@ -184,13 +194,14 @@ async def test_a_provider_that_hangs_times_out_with_its_name_and_the_address(cha
     accepted = []
     stop = threading.Event()
 
-    def swallow():          # accepts connections and never answers
+    def swallow():  # accepts connections and never answers
         listener.settimeout(0.1)
         while not stop.is_set():
             try:
                 accepted.append(listener.accept()[0])
             except OSError:
                 pass
+
     thread = threading.Thread(target=swallow, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
@@ -218,18 +229,21 @@ async def test_a_wrong_api_key_is_named_without_leaking_it(chain):
 
 
 # --- config --------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("table, field", [
-    ({"esplora": ["http://127.0.0.1:1"], "esplra": []}, "chains.btc.esplra"),
-    ({}, "chains.btc"),
-    ({"esplora": ["ftp://x"]}, "chains.btc.esplora[0]"),
-    ({"esplora": ["http://127.0.0.1:1"], "network": "mainnet"}, "chains.btc.network"),
-    ({"esplora": ["http://127.0.0.1:1"], "timeout": 0}, "chains.btc.timeout"),
-    ({"esplora": ["http://127.0.0.1:1"], "retries": True}, "chains.btc.retries"),
-    ({"esplora": ["http://127.0.0.1:1"], "retries": -1}, "chains.btc.retries"),
-    ({"esplora": ["http://127.0.0.1:1"], "attempts": 0}, "chains.btc.attempts"),
-    ({"esplora": ["http://127.0.0.1:1"], "attempts": 2, "retries": 1}, "chains.btc.retries"),
-    ({"esplora": ["http://127.0.0.1:1"], "network": ["regtest"]}, "chains.btc.network"),
-])
+@pytest.mark.parametrize(
+    "table, field",
+    [
+        ({"esplora": ["http://127.0.0.1:1"], "esplra": []}, "chains.btc.esplra"),
+        ({}, "chains.btc"),
+        ({"esplora": ["ftp://x"]}, "chains.btc.esplora[0]"),
+        ({"esplora": ["http://127.0.0.1:1"], "network": "mainnet"}, "chains.btc.network"),
+        ({"esplora": ["http://127.0.0.1:1"], "timeout": 0}, "chains.btc.timeout"),
+        ({"esplora": ["http://127.0.0.1:1"], "retries": True}, "chains.btc.retries"),
+        ({"esplora": ["http://127.0.0.1:1"], "retries": -1}, "chains.btc.retries"),
+        ({"esplora": ["http://127.0.0.1:1"], "attempts": 0}, "chains.btc.attempts"),
+        ({"esplora": ["http://127.0.0.1:1"], "attempts": 2, "retries": 1}, "chains.btc.retries"),
+        ({"esplora": ["http://127.0.0.1:1"], "network": ["regtest"]}, "chains.btc.network"),
+    ],
+)
 def test_bad_config_names_the_field(table, field):
     with pytest.raises(InputError) as err:
         bitcoin.make_adapter("btc", {"family": "bitcoin", **table})
@@ -238,12 +252,14 @@ def test_bad_config_names_the_field(table, field):
 
 def test_replay_is_by_exact_script_and_height():
     mine, other = "0014" + "11" * 20, "76a914" + "11" * 20 + "88ac"
-    history = [TxRecord("a", 10, ((0, mine, 500), (1, other, 7)), ()),
-               TxRecord("b", 12, ((0, other, 499),), (("a", 0),)),
-               TxRecord("c", 12, ((0, mine, 1),), (("a", 1),)),
-               TxRecord("d", -1, ((0, mine, 1000),), ())]
+    history = [
+        TxRecord("a", 10, ((0, mine, 500), (1, other, 7)), ()),
+        TxRecord("b", 12, ((0, other, 499),), (("a", 0),)),
+        TxRecord("c", 12, ((0, mine, 1),), (("a", 1),)),
+        TxRecord("d", -1, ((0, mine, 1000),), ()),
+    ]
     assert [balance_at(history, mine, h) for h in (9, 10, 11, 12, 99)] == [0, 500, 500, 1, 1]
-    assert balance_at(history + history, mine, 10) == 500          # a transaction listed twice counts once
+    assert balance_at(history + history, mine, 10) == 500  # a transaction listed twice counts once
 
 
 # --- end to end through por.reserves.read ---------------------------------------------------------------------
@@ -260,8 +276,19 @@ def declare(scenario, snapshot_id, exchange):
             sigs = [sign_bip137(s, text, "p2pkh") for s in w.secrets[1:]]
         else:
             sigs = sign_bip322_multisig(w.secrets[:2], text, w.script)
-        rows.append(DeclaredWallet("btc", "BTC", w.address, WalletType.COLD, Scheme(scheme), text, tuple(sigs),
-                                   w.script.hex() or None, f"wallets.csv:{len(rows) + 2}"))
+        rows.append(
+            DeclaredWallet(
+                "btc",
+                "BTC",
+                w.address,
+                WalletType.COLD,
+                Scheme(scheme),
+                text,
+                tuple(sigs),
+                w.script.hex() or None,
+                f"wallets.csv:{len(rows) + 2}",
+            )
+        )
     return rows
 
 
@@ -271,7 +298,7 @@ async def test_read_reserves_end_to_end_and_refuses_a_snapshot_on_another_fork(c
     chains = {"btc": config(node, shim.url)}
     snapshot = Snapshot("2026-06-30", {"btc": ChainSnapshot("btc", sc.snapshot_height, sc.snapshot_hash)})
     wallets = declare(sc, "2026-06-30", "ExA")
-    wallets[2] = declare(sc, "2026-03-31", "ExA")[2]           # an old proof, replayed
+    wallets[2] = declare(sc, "2026-03-31", "ExA")[2]  # an old proof, replayed
     report = await read_reserves(wallets, snapshot, chains, "ExA")
     assert [r.amount for r in report.rows] == [sc.at_snapshot[n] for n in NAMES]
     assert [r.ownership.ok for r in report.rows] == [True, True, False, True]

@@ -37,27 +37,37 @@ class World:
     fork: HardhatNode
     token: str
     reader: str
-    late_token: str          # deployed after the snapshot: it has no code at S
-    holders: list            # eth-account LocalAccounts
-    native: dict[str, int] = field(default_factory=dict)   # address -> wei at S
-    tokens: dict[str, int] = field(default_factory=dict)   # address -> token units at S
+    late_token: str  # deployed after the snapshot: it has no code at S
+    holders: list  # eth-account LocalAccounts
+    native: dict[str, int] = field(default_factory=dict)  # address -> wei at S
+    tokens: dict[str, int] = field(default_factory=dict)  # address -> token units at S
     disputed: str = ""
-    before_reader: int = 0   # a height before the reader existed
+    before_reader: int = 0  # a height before the reader existed
     fork_block: int = 0
     snapshot: int = 0
 
     def config(self, *, rpc=None, multicall=False, **extra) -> dict:
-        conf = {"family": "evm", "chain_id": 31337, "rpc": rpc or [self.node.url], "native_asset": "ETH",
-                "min_confirmations": 2, "tokens": {"TUSD": {"address": self.token, "decimals": 6},
-                                                   "LATE": {"address": self.late_token, "decimals": 6}},
-                "attempts": 2, **extra}
+        conf = {
+            "family": "evm",
+            "chain_id": 31337,
+            "rpc": rpc or [self.node.url],
+            "native_asset": "ETH",
+            "min_confirmations": 2,
+            "tokens": {
+                "TUSD": {"address": self.token, "decimals": 6},
+                "LATE": {"address": self.late_token, "decimals": 6},
+            },
+            "attempts": 2,
+            **extra,
+        }
         if multicall:
             conf["multicall3"] = self.reader
         return conf
 
     def queries(self, with_disputed: bool = False) -> list[BalanceQuery]:
-        qs = [BalanceQuery(a, "ETH") for a in self.native] + \
-             [BalanceQuery(a, "TUSD", token=self.token) for a in self.tokens]
+        qs = [BalanceQuery(a, "ETH") for a in self.native] + [
+            BalanceQuery(a, "TUSD", token=self.token) for a in self.tokens
+        ]
         if not with_disputed:
             qs = [q for q in qs if q.address != self.disputed]
         return qs
@@ -78,18 +88,18 @@ def world():
             tokens[holder.address] = 1_234_567 + 1000 * i
             node.fund(holder.address, native[holder.address])
             node.transact(token, abi, "mint", holder.address, tokens[holder.address])
-        empty = Account.create().address           # declared but never funded: a true zero
+        empty = Account.create().address  # declared but never funded: a true zero
         native[empty], tokens[empty] = 0, 0
         before_reader = node.block_number()
         reader = deploy_batch_reader(node)
         fork_block = node.block_number()
         disputed = Account.create().address
-        node.fund(disputed, 5 * ETH)               # block S on this node ...
+        node.fund(disputed, 5 * ETH)  # block S on this node ...
         snapshot = node.block_number()
         native[disputed], tokens[disputed] = 5 * ETH, 0
         fork = HardhatNode(fork=node.url, fork_block=fork_block).start()
         try:
-            fork.fund(disputed, 6 * ETH)           # ... and a different block S on the fork
+            fork.fund(disputed, 6 * ETH)  # ... and a different block S on the fork
             assert fork.block_number() == snapshot
             # After the snapshot everything moves: the adapter must not see any of it at S.
             late = deploy_token(node, "LATE", 6)
@@ -99,8 +109,9 @@ def world():
             node.transact(token, abi, "mint", holders[3].address, 999)
             node.set_balances({empty: 77})
             node.mine(3)
-            yield World(node, fork, token, reader, late, holders, native, tokens, disputed,
-                        before_reader, fork_block, snapshot)
+            yield World(
+                node, fork, token, reader, late, holders, native, tokens, disputed, before_reader, fork_block, snapshot
+            )
         finally:
             fork.stop()
 
@@ -115,7 +126,7 @@ async def read(conf, queries, height):
 @pytest.mark.parametrize("multicall", [False, True], ids=["jsonrpc-batch", "multicall3"])
 async def test_balances_are_read_at_the_snapshot_not_the_tip(world, multicall):
     queries = world.queries(with_disputed=True)
-    conf = world.config(multicall=multicall, batch_size=3, multicall_size=4)   # several chunks
+    conf = world.config(multicall=multicall, batch_size=3, multicall_size=4)  # several chunks
     readings = await read(conf, queries, world.snapshot)
     assert [r.amount for r in readings] == world.expected(queries)
     assert [r.query for r in readings] == queries
@@ -160,8 +171,9 @@ async def test_token_without_code_at_the_height_is_an_error_not_zero(world, mult
 @pytest.mark.parametrize("multicall", [False, True], ids=["jsonrpc-batch", "multicall3"])
 async def test_two_providers_that_agree_are_both_named(world, multicall):
     queries = world.queries()
-    readings = await read(world.config(rpc=[world.node.url, world.fork.url], multicall=multicall),
-                          queries, world.snapshot)
+    readings = await read(
+        world.config(rpc=[world.node.url, world.fork.url], multicall=multicall), queries, world.snapshot
+    )
     assert [r.amount for r in readings] == world.expected(queries)
     assert readings[0].provider == f"{world.node.url}, {world.fork.url}"
 
@@ -221,10 +233,10 @@ class FaultyProxy:
 
     def __init__(self, target: str) -> None:
         self.target, self.port = target, free_port()
-        self.fail_next: list[str] = []      # "503", "429", "rpc-limit", "hang": one per request
+        self.fail_next: list[str] = []  # "503", "429", "rpc-limit", "hang": one per request
         self.always: str | None = None
         self.requests = self.in_flight = self.max_in_flight = 0
-        self.release = asyncio.Event()      # set at teardown: a hanging request then ends
+        self.release = asyncio.Event()  # set at teardown: a hanging request then ends
 
     @property
     def url(self) -> str:
@@ -243,12 +255,12 @@ class FaultyProxy:
                 await self.release.wait()
                 return web.Response(status=503)
             if fault == "rpc-limit":
-                return web.json_response({"jsonrpc": "2.0", "id": None,
-                                          "error": {"code": -32005, "message": "limit exceeded"}})
-            await asyncio.sleep(0.03)        # keeps requests overlapping, so the limit is visible
+                return web.json_response(
+                    {"jsonrpc": "2.0", "id": None, "error": {"code": -32005, "message": "limit exceeded"}}
+                )
+            await asyncio.sleep(0.03)  # keeps requests overlapping, so the limit is visible
             async with aiohttp.ClientSession() as session:
-                async with session.post(self.target, data=body,
-                                        headers={"Content-Type": "application/json"}) as resp:
+                async with session.post(self.target, data=body, headers={"Content-Type": "application/json"}) as resp:
                     return web.Response(body=await resp.read(), content_type="application/json")
         finally:
             self.in_flight -= 1
@@ -272,7 +284,7 @@ async def proxy(world):
 async def test_transient_failures_are_retried(world, proxy, faults):
     queries = world.queries()
     async with evm.make_adapter("hardhat", world.config(rpc=[proxy.url], attempts=3)) as adapter:
-        await adapter.tip_height()                 # the chain id check goes through cleanly first
+        await adapter.tip_height()  # the chain id check goes through cleanly first
         proxy.fail_next = list(faults)
         readings = await adapter.balances(queries, world.snapshot)
     assert [r.amount for r in readings] == world.expected(queries)
@@ -304,19 +316,26 @@ async def test_concurrency_limit_holds(world, proxy):
 
 
 # --- config, addresses, queries -----------------------------------------------------------------
-@pytest.mark.parametrize("change, field", [
-    ({"chain_id": "31337"}, "chains.hardhat.chain_id"),
-    ({"rpc": []}, "chains.hardhat.rpc"),
-    ({"rpc": ["ftp://x"]}, "chains.hardhat.rpc[0]"),
-    ({"rpc": ["http://a:1", "http://a:1"]}, "chains.hardhat.rpc"),
-    ({"multicall3": "0x1234"}, "chains.hardhat.multicall3"),
-    ({"rcp": ["http://a:1"]}, "chains.hardhat.rcp"),
-    ({"concurrency": 0}, "chains.hardhat.concurrency"),
-    ({"tokens": {"TUSD": {"address": "0xdAC17F958D2ee523a2206206994597C13D831Ec7", "decimals": 6}}},
-     "chains.hardhat.tokens.TUSD.address"),
-    ({"tokens": {"TUSD": {"address": "0xdAC17F958D2ee523a2206206994597C13D831ec7"}}},
-     "chains.hardhat.tokens.TUSD.decimals"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"chain_id": "31337"}, "chains.hardhat.chain_id"),
+        ({"rpc": []}, "chains.hardhat.rpc"),
+        ({"rpc": ["ftp://x"]}, "chains.hardhat.rpc[0]"),
+        ({"rpc": ["http://a:1", "http://a:1"]}, "chains.hardhat.rpc"),
+        ({"multicall3": "0x1234"}, "chains.hardhat.multicall3"),
+        ({"rcp": ["http://a:1"]}, "chains.hardhat.rcp"),
+        ({"concurrency": 0}, "chains.hardhat.concurrency"),
+        (
+            {"tokens": {"TUSD": {"address": "0xdAC17F958D2ee523a2206206994597C13D831Ec7", "decimals": 6}}},
+            "chains.hardhat.tokens.TUSD.address",
+        ),
+        (
+            {"tokens": {"TUSD": {"address": "0xdAC17F958D2ee523a2206206994597C13D831ec7"}}},
+            "chains.hardhat.tokens.TUSD.decimals",
+        ),
+    ],
+)
 @pytest.mark.nodes
 def test_bad_config_names_the_field(world, change, field):
     with pytest.raises(InputError) as err:
@@ -340,17 +359,24 @@ def test_addresses_are_checksummed_and_typos_refused():
 
 
 def wallet(address, asset="ETH", message=None, signatures=("0x00",), scheme=Scheme.EIP191, script=None):
-    return DeclaredWallet(chain="hardhat", asset=asset, address=address, wallet_type=WalletType.COLD,
-                          scheme=scheme, message=message or ownership_message(SNAP_ID, EXCHANGE, address),
-                          signatures=tuple(signatures), script=script, source="w.csv:2")
+    return DeclaredWallet(
+        chain="hardhat",
+        asset=asset,
+        address=address,
+        wallet_type=WalletType.COLD,
+        scheme=scheme,
+        message=message or ownership_message(SNAP_ID, EXCHANGE, address),
+        signatures=tuple(signatures),
+        script=script,
+        source="w.csv:2",
+    )
 
 
 @pytest.mark.nodes
 def test_balance_query_picks_native_or_token(world):
     holder = world.holders[0].address
     assert evm.balance_query(wallet(holder.lower()), world.config()) == BalanceQuery(holder, "ETH")
-    assert evm.balance_query(wallet(holder, "TUSD"), world.config()) == BalanceQuery(holder, "TUSD",
-                                                                                     token=world.token)
+    assert evm.balance_query(wallet(holder, "TUSD"), world.config()) == BalanceQuery(holder, "TUSD", token=world.token)
     with pytest.raises(InputError, match="USDC is not an asset of chain hardhat") as err:
         evm.balance_query(wallet(holder, "USDC"), world.config())
     assert err.value.field == "asset"
@@ -388,11 +414,16 @@ def test_signature_by_another_key_fails():
     assert not result.ok and f"signature is by {thief.address}, not by {owner.address}" in result.reason
 
 
-@pytest.mark.parametrize("other", [ownership_message(SNAP_ID, "Other Exchange", "{a}"),
-                                   ownership_message("2025-03-31", EXCHANGE, "{a}"),
-                                   ownership_message(SNAP_ID, EXCHANGE, "0x" + "11" * 20),
-                                   ownership_message(SNAP_ID, EXCHANGE, "{a}") + " "],
-                         ids=["other-exchange", "other-snapshot", "other-address", "trailing-space"])
+@pytest.mark.parametrize(
+    "other",
+    [
+        ownership_message(SNAP_ID, "Other Exchange", "{a}"),
+        ownership_message("2025-03-31", EXCHANGE, "{a}"),
+        ownership_message(SNAP_ID, EXCHANGE, "0x" + "11" * 20),
+        ownership_message(SNAP_ID, EXCHANGE, "{a}") + " ",
+    ],
+    ids=["other-exchange", "other-snapshot", "other-address", "trailing-space"],
+)
 def test_signature_over_another_message_fails(other):
     key = Account.create()
     text = other.format(a=key.address)
@@ -409,14 +440,18 @@ def _good_sig(key):
     return bytes.fromhex(signed(key, expected_for(key.address)).signatures[0][2:])
 
 
-@pytest.mark.parametrize("mangle, reason", [
-    (lambda s: s[:64].hex(), "expected 65 bytes"),
-    (lambda s: (s + b"\x00").hex(), "expected 65 bytes"),
-    (lambda s: "zz" + s.hex()[2:], "expected 65 bytes"),
-    (lambda s: (s[:64] + bytes([29])).hex(), "recovery byte is 29"),
-    (lambda s: (bytes(64) + s[64:]).hex(), "malformed signature"),
-    (lambda s: (b"\xff" * 32 + s[32:]).hex(), "malformed signature"),
-], ids=["short", "long", "not-hex", "bad-v", "zero-r-s", "r-above-n"])
+@pytest.mark.parametrize(
+    "mangle, reason",
+    [
+        (lambda s: s[:64].hex(), "expected 65 bytes"),
+        (lambda s: (s + b"\x00").hex(), "expected 65 bytes"),
+        (lambda s: "zz" + s.hex()[2:], "expected 65 bytes"),
+        (lambda s: (s[:64] + bytes([29])).hex(), "recovery byte is 29"),
+        (lambda s: (bytes(64) + s[64:]).hex(), "malformed signature"),
+        (lambda s: (b"\xff" * 32 + s[32:]).hex(), "malformed signature"),
+    ],
+    ids=["short", "long", "not-hex", "bad-v", "zero-r-s", "r-above-n"],
+)
 def test_malformed_signatures_fail_with_a_reason(mangle, reason):
     key = Account.create()
     w = wallet(key.address, signatures=(mangle(_good_sig(key)),))
@@ -435,7 +470,7 @@ def test_wrong_shapes_fail_with_a_reason():
     for reason, w in cases.items():
         result = evm.verify_ownership(w, expected_for(key.address), {})
         assert not result.ok and reason in result.reason
-    typo = key.address[:2] + key.address[2:].swapcase()   # same key, broken checksum
+    typo = key.address[:2] + key.address[2:].swapcase()  # same key, broken checksum
     if typo[2:] not in (typo[2:].lower(), typo[2:].upper()):
         result = evm.verify_ownership(signed(key, expected_for(typo), address=typo), expected_for(typo), {})
         assert not result.ok and "EIP-55" in result.reason
@@ -445,15 +480,17 @@ def test_wrong_shapes_fail_with_a_reason():
 @pytest.mark.nodes
 async def test_read_reserves_end_to_end(world, tmp_path):
     from por.reserves.read import read_reserves
-    wallets = [signed(h, expected_for(h.address), asset=asset)
-               for h in world.holders for asset in ("ETH", "TUSD")]
+
+    wallets = [signed(h, expected_for(h.address), asset=asset) for h in world.holders for asset in ("ETH", "TUSD")]
     thief = Account.create()
     wallets.append(signed(thief, expected_for(world.holders[0].address), address=world.holders[0].address))
-    snap = Snapshot(SNAP_ID, {"hardhat": ChainSnapshot("hardhat", world.snapshot,
-                                                       world.node.block_hash(world.snapshot)[2:])})
+    snap = Snapshot(
+        SNAP_ID, {"hardhat": ChainSnapshot("hardhat", world.snapshot, world.node.block_hash(world.snapshot)[2:])}
+    )
     report = await read_reserves(wallets, snap, {"hardhat": world.config(multicall=True)}, EXCHANGE)
     assert [r.amount for r in report.rows[:-1]] == [
-        (world.native if w.asset == "ETH" else world.tokens)[w.address] for w in wallets[:-1]]
+        (world.native if w.asset == "ETH" else world.tokens)[w.address] for w in wallets[:-1]
+    ]
     assert not report.rows[-1].ownership.ok and not report.ok
     assert report.assets["ETH"].cold == sum(world.native[h.address] for h in world.holders)
     json.dumps(report.to_json())
@@ -464,9 +501,11 @@ def test_aggregate3_codec_matches_eth_abi():
     from eth_abi import decode, encode
 
     from chains.evm_rpc import AGGREGATE3, decode_results, encode_aggregate3
+
     calls = [(Account.create().address, bytes(range(n))) for n in (0, 1, 31, 32, 36, 33, 100)]
-    assert encode_aggregate3(calls) == AGGREGATE3 + encode(["(address,bool,bytes)[]"],
-                                                           [[(a, True, d) for a, d in calls]])
+    assert encode_aggregate3(calls) == AGGREGATE3 + encode(
+        ["(address,bool,bytes)[]"], [[(a, True, d) for a, d in calls]]
+    )
     results = [(True, bytes(32)), (False, b""), (True, b"\x01" * 70), (False, b"\x08\xc3\x79\xa0")]
     raw = encode(["(bool,bytes)[]"], [results])
     assert decode_results(raw) == results == [tuple(r) for r in decode(["(bool,bytes)[]"], raw)[0]]

@@ -40,19 +40,26 @@ CHAIN_ID = 31337
 class World:
     node: HardhatNode
     safe: str
-    late_safe: str           # created after the snapshot: no code at S
-    anything: str            # a contract that accepts every signature
-    owners: list             # eth-account LocalAccounts, 2 of 3
+    late_safe: str  # created after the snapshot: no code at S
+    anything: str  # a contract that accepts every signature
+    owners: list  # eth-account LocalAccounts, 2 of 3
     snapshot: int
     balance_at_snapshot: int
 
     def config(self, rpc=None) -> dict:
-        return {"family": "evm", "chain_id": CHAIN_ID, "rpc": rpc or [self.node.url], "native_asset": "ETH",
-                "min_confirmations": 2, "attempts": 2}
+        return {
+            "family": "evm",
+            "chain_id": CHAIN_ID,
+            "rpc": rpc or [self.node.url],
+            "native_asset": "ETH",
+            "min_confirmations": 2,
+            "attempts": 2,
+        }
 
     def snap(self) -> Snapshot:
-        return Snapshot(SNAP_ID, {"hardhat": ChainSnapshot("hardhat", self.snapshot,
-                                                           self.node.block_hash(self.snapshot)[2:])})
+        return Snapshot(
+            SNAP_ID, {"hardhat": ChainSnapshot("hardhat", self.snapshot, self.node.block_hash(self.snapshot)[2:])}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +71,7 @@ def world():
         anything = node.deploy(compiled()["AcceptsAnything"])
         node.fund(safe, 7 * ETH + 12345)
         snapshot = node.block_number()
-        node.fund(safe, ETH)                                  # after S: must not count
+        node.fund(safe, ETH)  # after S: must not count
         late = safes.create([o.address for o in owners], 2, salt=1)
         node.mine(3)
         yield World(node, safe, late, anything, owners, snapshot, 7 * ETH + 12345)
@@ -75,9 +82,16 @@ def expected(address: str) -> str:
 
 
 def contract_wallet(address: str, signature: str, message: str | None = None) -> DeclaredWallet:
-    return DeclaredWallet(chain="hardhat", asset="ETH", address=address, wallet_type=WalletType.COLD,
-                          scheme=Scheme.EIP1271, message=message or expected(address), signatures=(signature,),
-                          source="test")
+    return DeclaredWallet(
+        chain="hardhat",
+        asset="ETH",
+        address=address,
+        wallet_type=WalletType.COLD,
+        scheme=Scheme.EIP1271,
+        message=message or expected(address),
+        signatures=(signature,),
+        source="test",
+    )
 
 
 def owners_sign(world: World, owners, safe: str | None = None, message: str | None = None) -> str:
@@ -116,16 +130,20 @@ async def test_every_provider_is_asked_and_they_agree(world):
 async def test_forged_and_short_signature_sets_are_rejected(world):
     outsider = Account.create()
     good = owners_sign(world, world.owners[:2])
-    swapped = "0x" + good[2 + 130:] + good[2:2 + 130]          # the same two signatures, unsorted
+    swapped = "0x" + good[2 + 130 :] + good[2 : 2 + 130]  # the same two signatures, unsorted
     cases = {
         "wrong owner": (owners_sign(world, [world.owners[0], outsider]), "GS026"),
         "below threshold": (owners_sign(world, world.owners[:1]), "GS020"),
         "not sorted by owner": (swapped, "GS026"),
         "one byte flipped": (good[:40] + ("0" if good[40] != "0" else "1") + good[41:], "reverted"),
-        "another Safe's hash": (owners_sign(world, world.owners[:2], safe=world.late_safe,
-                                            message=expected(world.safe)), "GS026"),
-        "another snapshot": (owners_sign(world, world.owners[:2],
-                                         message=ownership_message("2025-03-31", EXCHANGE, world.safe)), "GS026"),
+        "another Safe's hash": (
+            owners_sign(world, world.owners[:2], safe=world.late_safe, message=expected(world.safe)),
+            "GS026",
+        ),
+        "another snapshot": (
+            owners_sign(world, world.owners[:2], message=ownership_message("2025-03-31", EXCHANGE, world.safe)),
+            "GS026",
+        ),
     }
     results = await check(world, [contract_wallet(world.safe, sig) for sig, _ in cases.values()])
     for (name, (_, reason)), result in zip(cases.items(), results):
@@ -137,7 +155,7 @@ async def test_forged_and_short_signature_sets_are_rejected(world):
 async def test_a_contract_that_did_not_exist_at_the_snapshot_is_rejected(world):
     signature = owners_sign(world, world.owners[:2], safe=world.late_safe)
     [result] = await check(world, [contract_wallet(world.late_safe, signature)])
-    assert world.node.rpc("eth_getCode", world.late_safe, "latest") != "0x"     # it exists now ...
+    assert world.node.rpc("eth_getCode", world.late_safe, "latest") != "0x"  # it exists now ...
     assert not result.ok and f"no contract at {world.late_safe} at height {world.snapshot}" in result.reason
 
 
@@ -161,8 +179,9 @@ def test_offline_checks_come_first():
     cases = {
         "expected 'Proof": contract_wallet(safe, "0x" + "11" * 65, message=expected(Account.create().address)),
         "malformed eip1271 signature": contract_wallet(safe, "0x123"),
-        "is for Bitcoin": DeclaredWallet("hardhat", "ETH", safe, WalletType.COLD, Scheme.BIP322, expected(safe),
-                                         ("00",)),
+        "is for Bitcoin": DeclaredWallet(
+            "hardhat", "ETH", safe, WalletType.COLD, Scheme.BIP322, expected(safe), ("00",)
+        ),
     }
     for reason, wallet in cases.items():
         result = evm.verify_ownership(wallet, expected(safe), {})
@@ -179,8 +198,12 @@ async def test_providers_that_disagree_about_the_contract_are_an_error():
         async def contract_verdict(self, contract, digest, signature, height):
             return self.verdict
 
-    conf = {"family": "evm", "chain_id": CHAIN_ID, "rpc": ["http://127.0.0.1:1", "http://127.0.0.1:2"],
-            "native_asset": "ETH"}
+    conf = {
+        "family": "evm",
+        "chain_id": CHAIN_ID,
+        "rpc": ["http://127.0.0.1:1", "http://127.0.0.1:2"],
+        "native_asset": "ETH",
+    }
     adapter = EvmAdapter(evm.settings("hardhat", conf))
     adapter.evm_providers = [Answers("a", "valid"), Answers("b", "isValidSignature reverted: GS026")]
     safe = Account.create().address
@@ -195,10 +218,19 @@ def test_the_safe_message_hash_is_the_one_safe_documents():
 
     safe = "0x" + "ab" * 20
     h = evm.eip191_digest("hello")
-    domain = keccak(encode(["bytes32", "uint256", "address"],
-                           [bytes.fromhex("47e79534a245952e8b16893a336b85a3d9ea9fa8c573f3d803afb92a79469218"),
-                            CHAIN_ID, safe]))
-    inner = keccak(encode(["bytes32", "bytes32"],
-                          [bytes.fromhex("60b3cbf8b4a223d68d641b3b6ddf9a298e7f33710cf3d3a9d1146b5a6150fbca"),
-                           keccak(encode(["bytes32"], [h]))]))
+    domain = keccak(
+        encode(
+            ["bytes32", "uint256", "address"],
+            [bytes.fromhex("47e79534a245952e8b16893a336b85a3d9ea9fa8c573f3d803afb92a79469218"), CHAIN_ID, safe],
+        )
+    )
+    inner = keccak(
+        encode(
+            ["bytes32", "bytes32"],
+            [
+                bytes.fromhex("60b3cbf8b4a223d68d641b3b6ddf9a298e7f33710cf3d3a9d1146b5a6150fbca"),
+                keccak(encode(["bytes32"], [h])),
+            ],
+        )
+    )
     assert evm.safe_message_hash(safe, CHAIN_ID, "hello") == keccak(b"\x19\x01" + domain + inner)

@@ -29,15 +29,23 @@ def chain():
 
 
 def config(node=None, esplora=None):
-    return {"family": "bitcoin", "network": "regtest", "native_asset": "BTC", "min_confirmations": 1,
-            "node_rpc": [node.rpc_url] if node else [], "esplora": [esplora] if esplora else []}
+    return {
+        "family": "bitcoin",
+        "network": "regtest",
+        "native_asset": "BTC",
+        "min_confirmations": 1,
+        "node_rpc": [node.rpc_url] if node else [],
+        "esplora": [esplora] if esplora else [],
+    }
 
 
 def queries(sc):
     p2tr = sc.key.address
     twin = encode_address(sc.key.twin_script, NET)
-    return [BalanceQuery(p2tr, "BTC", None, sc.key.output_script.hex()),
-            BalanceQuery(twin, "BTC", None, sc.key.twin_script.hex())]
+    return [
+        BalanceQuery(p2tr, "BTC", None, sc.key.output_script.hex()),
+        BalanceQuery(twin, "BTC", None, sc.key.twin_script.hex()),
+    ]
 
 
 @pytest.mark.nodes
@@ -60,7 +68,7 @@ def test_the_node_really_confirmed_a_spend_of_the_p2tr_and_indexes_both_scripts_
     assert spend["height"] > sc.snapshot_height
     twin = encode_address(sc.key.twin_script, NET)
     scripts = {o["script"] for tx in node.rest(f"/tx/address/{twin}") for o in tx["outputs"]}
-    assert {sc.key.output_script.hex(), sc.key.twin_script.hex()} <= scripts    # the trap is real
+    assert {sc.key.output_script.hex(), sc.key.twin_script.hex()} <= scripts  # the trap is real
 
 
 @pytest.mark.nodes
@@ -69,13 +77,29 @@ async def test_por_reserves_counts_a_proven_p2tr_and_reports_an_unsupported_addr
     snapshot = Snapshot("2026-06-30", {"btc": ChainSnapshot("btc", sc.snapshot_height, sc.snapshot_hash)})
     p2tr = sc.key.address
     message = ownership_message("2026-06-30", "ExA", p2tr)
-    future = encode_address(bytes([0x52, 32]) + b"\x07" * 32, NET)      # witness v2: valid, uncheckable
+    future = encode_address(bytes([0x52, 32]) + b"\x07" * 32, NET)  # witness v2: valid, uncheckable
     key = single("p2wpkh")
     wallets = [
-        DeclaredWallet("btc", "BTC", p2tr, WalletType.COLD, Scheme.BIP322, message,
-                       (sign_bip322_p2tr(sc.key.secret, message)[0],), source="w.csv:2"),
-        DeclaredWallet("btc", "BTC", future, WalletType.COLD, Scheme.BIP137, ownership_message(
-            "2026-06-30", "ExA", future), (sign_bip137(key.secrets[0], "x"),), source="w.csv:3"),
+        DeclaredWallet(
+            "btc",
+            "BTC",
+            p2tr,
+            WalletType.COLD,
+            Scheme.BIP322,
+            message,
+            (sign_bip322_p2tr(sc.key.secret, message)[0],),
+            source="w.csv:2",
+        ),
+        DeclaredWallet(
+            "btc",
+            "BTC",
+            future,
+            WalletType.COLD,
+            Scheme.BIP137,
+            ownership_message("2026-06-30", "ExA", future),
+            (sign_bip137(key.secrets[0], "x"),),
+            source="w.csv:3",
+        ),
     ]
     report = await read_reserves(wallets, snapshot, {"btc": config(node, shim.url)}, "ExA")
     assert report.ok and [r.amount for r in report.rows] == [sc.at_snapshot["p2tr"], None]

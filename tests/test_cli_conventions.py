@@ -35,29 +35,43 @@ def publication(tmp_path_factory):
     folder = tmp_path_factory.mktemp("conv")
     customers = folder / "customers.csv"
     customers.write_text("account_id,asset,amount\nalice,BTC,1.5\nbob,BTC,2\nbob,ETH,1234567.123456789012345678\n")
-    code, _, err = run_por_process("publish", customers, "--exchange", "Conv Exchange", "-o", folder / "pub",
-                                   "--snapshot-id", "s1", "--snapshot-time", "2024-06-01T00:00:00Z", "-q")
+    code, _, err = run_por_process(
+        "publish",
+        customers,
+        "--exchange",
+        "Conv Exchange",
+        "-o",
+        folder / "pub",
+        "--snapshot-id",
+        "s1",
+        "--snapshot-time",
+        "2024-06-01T00:00:00Z",
+        "-q",
+    )
     assert code == 0, err
     return folder
 
 
-@pytest.mark.parametrize("argv, command", [
-    ([], "por"),
-    (["verify-tre"], "por"),
-    (["--no-such-flag"], "por"),
-    (["publish"], "por publish"),
-    (["publish", "c.csv", "--out"], "por publish"),
-    (["publish", "c.csv", "-o", "x"], "por publish"),                       # --exchange is required
-    (["prove", "pub"], "por prove"),
-    (["verify-inclusion"], "por verify-inclusion"),
-    (["verify-inclusion", "p.json", "--format", "nope"], "por verify-inclusion"),
-    (["verify-tree", "t", "--nope"], "por verify-tree"),
-    (["publish", "c.csv", "-o", "x", "--exchange", "E", "--split", "two"], "por publish"),
-    (["demo", "--accounts", "0"], "por demo"),
-    (["audit", "--commitment", "c"], "por audit"),
-    (["history"], "por history"),
-    (["reserves", "w.csv"], "por reserves"),
-])
+@pytest.mark.parametrize(
+    "argv, command",
+    [
+        ([], "por"),
+        (["verify-tre"], "por"),
+        (["--no-such-flag"], "por"),
+        (["publish"], "por publish"),
+        (["publish", "c.csv", "--out"], "por publish"),
+        (["publish", "c.csv", "-o", "x"], "por publish"),  # --exchange is required
+        (["prove", "pub"], "por prove"),
+        (["verify-inclusion"], "por verify-inclusion"),
+        (["verify-inclusion", "p.json", "--format", "nope"], "por verify-inclusion"),
+        (["verify-tree", "t", "--nope"], "por verify-tree"),
+        (["publish", "c.csv", "-o", "x", "--exchange", "E", "--split", "two"], "por publish"),
+        (["demo", "--accounts", "0"], "por demo"),
+        (["audit", "--commitment", "c"], "por audit"),
+        (["history"], "por history"),
+        (["reserves", "w.csv"], "por reserves"),
+    ],
+)
 def test_every_parse_mistake_is_one_usage_line(tmp_path, argv, command):
     code, out, err = run_por_process(*argv, cwd=tmp_path)
     assert code == 2 and out == "", (argv, out)
@@ -85,7 +99,7 @@ def test_version_and_short_help():
 def test_help_has_clean_metavars_and_one_example(command):
     code, out, _ = run_por_process(command, "--help")
     assert code == 0
-    assert not re.search(r"<\w[^>]*>", out), out                 # no <bool>, <str>, <path>, <list[Path]>
+    assert not re.search(r"<\w[^>]*>", out), out  # no <bool>, <str>, <path>, <list[Path]>
     assert "--no-force" not in out and "[default: False]" not in out
     example = out.split("\nExample:\n", 1)[1]
     assert example.lstrip().startswith(f"por {command}"), out
@@ -110,14 +124,23 @@ def test_help_fits_an_80_column_terminal():
 def test_completion_installs_and_completes(tmp_path):
     env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash", "PYTHONPATH": str(ROOT)}
     env.pop("POR_DEBUG", None)
-    done = subprocess.run([sys.executable, "-m", "por", "--install-completion", "bash"], capture_output=True,
-                          text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "por", "--install-completion", "bash"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     installed = "\n".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
     assert "_POR_COMPLETE" in installed
-    complete = subprocess.run([sys.executable, "-m", "por"], capture_output=True, text=True, timeout=60,
-                              env={**env, "_POR_COMPLETE": "complete_bash", "COMP_WORDS": "por verify-",
-                                   "COMP_CWORD": "1"})
+    complete = subprocess.run(
+        [sys.executable, "-m", "por"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "_POR_COMPLETE": "complete_bash", "COMP_WORDS": "por verify-", "COMP_CWORD": "1"},
+    )
     assert "verify-inclusion" in complete.stdout and "verify-tree" in complete.stdout, complete
 
 
@@ -127,12 +150,13 @@ def test_json_means_json_on_stdout_and_quiet_means_quiet(publication):
     assert code == 0 and err == "" and json.loads(out)["verified"] is True
     code, out, err = run_por_process("verify-tree", pub / "tree.bin", "--commitment", pub / "commitment.json", "-q")
     assert (code, out, err) == (0, "", "")
-    code, out, err = run_por_process("history", pub, "-j")        # no key pinned: JSON all the same
+    code, out, err = run_por_process("history", pub, "-j")  # no key pinned: JSON all the same
     assert code == 1 and err == "" and json.loads(out)["state"] == "self-consistent"
     code, out, _ = run_por_process("prove", pub, "alice", "-o", publication / "alice.json", "-q")
     assert (code, out) == (0, "")
-    code, out, _ = run_por_process("verify-inclusion", publication / "alice.json", "--commitment",
-                                   pub / "commitment.json", "-q")
+    code, out, _ = run_por_process(
+        "verify-inclusion", publication / "alice.json", "--commitment", pub / "commitment.json", "-q"
+    )
     assert (code, out) == (0, "")
     other = publication / "other.json"
     other.write_text(json.dumps({**json.loads(pub.joinpath("commitment.json").read_text()), "root": "00" * 32}))
@@ -146,22 +170,35 @@ def test_history_of_a_folder_that_is_no_publication_is_bad_input(publication, tm
     assert code == 2 and out == "" and err.startswith("por: error: ") and "commitment.json" in err
 
 
-@pytest.mark.parametrize("given, error", [
-    ("yesterday", "not an ISO 8601 UTC time"),
-    ("2024-06-01", "not an ISO 8601 UTC time"),
-    ("2024-02-30T00:00:00Z", "not a real date"),
-    ("2024-06-01T09:00:00+09:00", "give it as 2024-06-01T00:00:00Z"),
-])
+@pytest.mark.parametrize(
+    "given, error",
+    [
+        ("yesterday", "not an ISO 8601 UTC time"),
+        ("2024-06-01", "not an ISO 8601 UTC time"),
+        ("2024-02-30T00:00:00Z", "not a real date"),
+        ("2024-06-01T09:00:00+09:00", "give it as 2024-06-01T00:00:00Z"),
+    ],
+)
 def test_snapshot_time_is_iso_8601_utc(publication, tmp_path, given, error):
-    code, _, err = run_por_process("publish", publication / "customers.csv", "--exchange", "E", "-o",
-                                   tmp_path / "pub", "--snapshot-time", given)
+    code, _, err = run_por_process(
+        "publish", publication / "customers.csv", "--exchange", "E", "-o", tmp_path / "pub", "--snapshot-time", given
+    )
     assert code == 2 and error in err and err.count("\n") == 1, err
     assert not (tmp_path / "pub").exists()
 
 
 def test_snapshot_time_with_offset_zero_is_written_as_z(publication, tmp_path):
-    code, _, err = run_por_process("publish", publication / "customers.csv", "--exchange", "E", "-o",
-                                   tmp_path / "pub", "--snapshot-time", "2024-06-01T00:00:00+00:00", "-q")
+    code, _, err = run_por_process(
+        "publish",
+        publication / "customers.csv",
+        "--exchange",
+        "E",
+        "-o",
+        tmp_path / "pub",
+        "--snapshot-time",
+        "2024-06-01T00:00:00+00:00",
+        "-q",
+    )
     assert code == 0, err
     assert json.loads((tmp_path / "pub" / "commitment.json").read_text())["snapshot_time"] == "2024-06-01T00:00:00Z"
 
@@ -172,21 +209,27 @@ def test_por_declares_every_library_it_imports():
     import tomllib
     from importlib.metadata import packages_distributions
 
-    declared = {re.split(r"[<>=\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
-                for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    declared = {
+        re.split(r"[<>=\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
+        for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     owners = packages_distributions()
     stdlib = sys.stdlib_module_names
     missing = set()
     for path in [*(ROOT / "por").rglob("*.py"), *(ROOT / "chains").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-                     else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 if top in stdlib or top in ("por", "chains", "fixtures", "__future__"):
                     continue
                 dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
-                if not dists & declared and top not in ("distributed", "dask"):   # dask: the optional extra
+                if not dists & declared and top not in ("distributed", "dask"):  # dask: the optional extra
                     missing.add(f"{path.relative_to(ROOT)}: {name}")
     assert not missing, sorted(missing)

@@ -39,8 +39,9 @@ def one_line(err: str, *words: str) -> None:
 
 
 def publish(customers: Path, out: Path, *extra: object) -> tuple[int, str, str]:
-    return run_por_process("publish", customers, "--exchange", "Files Exchange", "-o", out, "--snapshot-id",
-                           "s1", "-q", *extra)
+    return run_por_process(
+        "publish", customers, "--exchange", "Files Exchange", "-o", out, "--snapshot-id", "s1", "-q", *extra
+    )
 
 
 def entries(folder: Path) -> list[str]:
@@ -75,6 +76,7 @@ def tmpfs(size: str, *, read_only: bool = False):
 
 # --- output paths, checked before any work ------------------------------------------------------------
 
+
 def test_output_paths_are_checked_before_any_work(book, tmp_path):
     folder, customers, pub = book
     a_file = tmp_path / "a-file"
@@ -88,11 +90,42 @@ def test_output_paths_are_checked_before_any_work(book, tmp_path):
         (["history", pub, "--html", tmp_path / "missing" / "h.html"], "does not exist"),
         # the chain config points nowhere: had the output been checked after the chains were read, the
         # error would name the provider instead
-        (["audit", "--commitment", pub / "commitment.json", "--wallets", "w.csv", "--snapshot", "s.json",
-          "--config", "c.toml", "--policy", "full-reserve", "--html", tmp_path / "missing" / "a.html"],
-         "does not exist"),
-        (["audit", "--commitment", pub / "commitment.json", "--wallets", "w.csv", "--snapshot", "s.json",
-          "--config", "c.toml", "--policy", "full-reserve", "--json-out", tmp_path], "is a folder"),
+        (
+            [
+                "audit",
+                "--commitment",
+                pub / "commitment.json",
+                "--wallets",
+                "w.csv",
+                "--snapshot",
+                "s.json",
+                "--config",
+                "c.toml",
+                "--policy",
+                "full-reserve",
+                "--html",
+                tmp_path / "missing" / "a.html",
+            ],
+            "does not exist",
+        ),
+        (
+            [
+                "audit",
+                "--commitment",
+                pub / "commitment.json",
+                "--wallets",
+                "w.csv",
+                "--snapshot",
+                "s.json",
+                "--config",
+                "c.toml",
+                "--policy",
+                "full-reserve",
+                "--json-out",
+                tmp_path,
+            ],
+            "is a folder",
+        ),
     ]
     for argv, words in cases:
         started = time.monotonic()
@@ -129,9 +162,9 @@ def test_a_full_disk_is_one_line_and_loses_nothing(book, size):
         else:
             assert code == 2 and out == ""
             one_line(err, "disk is full", str(disk / "pub"))
-            if before is not None:     # the publication that was there is still there, whole
+            if before is not None:  # the publication that was there is still there, whole
                 assert (disk / "pub" / "commitment.json").read_text() == before
-        assert not [e for e in entries(disk) if e.startswith(".pub.")], entries(disk)   # no staging left
+        assert not [e for e in entries(disk) if e.startswith(".pub.")], entries(disk)  # no staging left
 
 
 def test_file_names_that_are_not_utf8(book, tmp_path):
@@ -143,8 +176,9 @@ def test_file_names_that_are_not_utf8(book, tmp_path):
     assert code == 0, err
     code, stdout, err = run_por_process("prove", out, "user-0000001", "-o", tmp_path / os.fsdecode(b"p-\xff.json"))
     assert code == 0 and "Traceback" not in err, err
-    code, stdout, err = run_por_process("verify-inclusion", tmp_path / os.fsdecode(b"p-\xff.json"), "--commitment",
-                                        out / "commitment.json")
+    code, stdout, err = run_por_process(
+        "verify-inclusion", tmp_path / os.fsdecode(b"p-\xff.json"), "--commitment", out / "commitment.json"
+    )
     assert code == 0 and "VERIFIED" in stdout and "p-\\udcff.json" in stdout, (stdout, err)
     code, _, err = run_por_process("verify-tree", tmp_path / os.fsdecode(b"absent-\xff"))
     assert code == 2
@@ -153,14 +187,13 @@ def test_file_names_that_are_not_utf8(book, tmp_path):
 
 # --- publications are never lost -----------------------------------------------------------------------
 
+
 def test_two_publishes_into_one_folder_one_wins_the_other_is_refused(book, tmp_path):
     folder, _, _ = book
     big = write_customers(tmp_path / "big.csv", 60_000)
     out = tmp_path / "pub"
-    cmd = [sys.executable, "-m", "por", "publish", str(big), "--exchange", "E", "-o", str(out), "--snapshot-id",
-           "s1"]
-    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-            for _ in range(2)]
+    cmd = [sys.executable, "-m", "por", "publish", str(big), "--exchange", "E", "-o", str(out), "--snapshot-id", "s1"]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV) for _ in range(2)]
     results = [(p.wait(300), *p.communicate()) for p in runs]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2], results
@@ -169,8 +202,8 @@ def test_two_publishes_into_one_folder_one_wins_the_other_is_refused(book, tmp_p
     one_line(loser[2], str(out))
     assert "another por run" in loser[2] or "not empty" in loser[2], loser[2]
     root = json.loads((out / "commitment.json").read_text())["root"]
-    assert f"root {root}" in winner[1]                 # the root the winner printed is the one published
-    assert entries(tmp_path) == ["big.csv", "pub"]     # no lock, no staging left beside it
+    assert f"root {root}" in winner[1]  # the root the winner printed is the one published
+    assert entries(tmp_path) == ["big.csv", "pub"]  # no lock, no staging left beside it
 
 
 def test_force_replaces_only_a_por_publication(book, tmp_path):
@@ -179,9 +212,9 @@ def test_force_replaces_only_a_por_publication(book, tmp_path):
     assert publish(customers, out)[0] == 0
     first = (out / "commitment.json").read_text()
     code, _, err = publish(customers, out)
-    assert code == 2 and "--force" in err                        # exists: refused without --force
+    assert code == 2 and "--force" in err  # exists: refused without --force
     assert publish(customers, out, "--force")[0] == 0
-    assert (out / "commitment.json").read_text() != first       # replaced: fresh nonces, a new root
+    assert (out / "commitment.json").read_text() != first  # replaced: fresh nonces, a new root
 
     (out / "notes.txt").write_text("the exchange's own notes\n")
     code, _, err = publish(customers, out, "--force")
@@ -246,7 +279,7 @@ def test_what_a_killed_run_left_is_cleaned_up_or_put_back(book, tmp_path):
     (staging / "private").mkdir(parents=True)
     (staging / "private" / "secrets.jsonl").write_text("{}\n")
     code, _, err = publish(customers, out)
-    assert code == 2 and "not empty" in err                      # the old publication is back: refused
+    assert code == 2 and "not empty" in err  # the old publication is back: refused
     assert (out / "commitment.json").read_text() == before
     assert entries(tmp_path) == ["pub"]
 

@@ -14,8 +14,9 @@ def test_reserves_with_csv_wallets_and_no_exchange_says_which_option(tmp_path):
     (tmp_path / "w.csv").write_text(WALLET_HEAD + WALLET_ROW)
     (tmp_path / "s.json").write_text(json.dumps(SNAPSHOT))
     (tmp_path / "chains.toml").write_text(CHAINS)
-    code, out, err = run_por_process("reserves", "w.csv", "--snapshot", "s.json", "--config", "chains.toml",
-                                     cwd=tmp_path)
+    code, out, err = run_por_process(
+        "reserves", "w.csv", "--snapshot", "s.json", "--config", "chains.toml", cwd=tmp_path
+    )
     assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
     assert "--exchange" in err
     code, out, _ = run_por_process("reserves", "--help", cwd=tmp_path)

@@ -28,7 +28,9 @@ DECIMALS = {"BTC": 8, "ETH": 18, "USDT": 6}
 ACCOUNTS = 1000
 
 
-def independent_book(rng: random.Random, count: int) -> tuple[list[tuple[str, str, str]], dict[str, dict[str, Decimal]]]:
+def independent_book(
+    rng: random.Random, count: int
+) -> tuple[list[tuple[str, str, str]], dict[str, dict[str, Decimal]]]:
     """Rows as an exchange exports them (trailing zeros, shuffled) and each account's exact balances."""
     rows, balances = [], {}
     for i in range(count):
@@ -61,8 +63,9 @@ def book(tmp_path_factory):
         writer = csv.writer(handle)
         writer.writerow(["account_id", "asset", "amount"])
         writer.writerows(rows)
-    code, out, err = run_por_process("publish", customers, "--out", tmp / "pub", "--snapshot-id", "2024-06-01",
-                                     "--exchange", "Test Exchange")
+    code, out, err = run_por_process(
+        "publish", customers, "--out", tmp / "pub", "--snapshot-id", "2024-06-01", "--exchange", "Test Exchange"
+    )
     assert code == 0, err
     return tmp, balances, rows, out
 
@@ -77,15 +80,17 @@ def prove(book, account: str, name: str = "proof.json") -> Path:
 
 def shown_balances(stdout: str) -> dict[str, str]:
     """asset → amount as the table shows it, thousands separators taken out."""
-    return {asset: amount.replace(",", "")
-            for asset, amount in re.findall(r"^(BTC|ETH|USDT)\s+([0-9.,]+)\s*$", stdout, re.M)}
+    return {
+        asset: amount.replace(",", "")
+        for asset, amount in re.findall(r"^(BTC|ETH|USDT)\s+([0-9.,]+)\s*$", stdout, re.M)
+    }
 
 
 def test_totals_are_the_files_sums(book):
     tmp, balances, rows, out = book
     commitment = json.loads((tmp / "pub" / "commitment.json").read_text())
     with localcontext() as context:
-        context.prec = 200                              # exact: the default 28 digits would round
+        context.prec = 200  # exact: the default 28 digits would round
         sums = {asset: sum((Decimal(a) for _, s, a in rows if s == asset), Decimal(0)) for asset in DECIMALS}
     assert {k: Decimal(v) for k, v in commitment["totals"].items()} == sums
     assert commitment["totals"] == {k: canonical(v) for k, v in sums.items()}
@@ -122,14 +127,15 @@ def test_root_option_and_tree_option(book):
     assert run_por("verify-inclusion", path, "--tree", tmp / "pub" / "tree.bin", "--root", root)[0] == 0
     code, out, _ = run_por("verify-inclusion", path)
     assert code == 1 and "NOT VERIFIED: self-consistent, but nothing to compare it with" in out
-    code, out, _ = run_por("verify-inclusion", path, "--tree", tmp / "pub" / "tree.bin")     # the exchange's tree
+    code, out, _ = run_por("verify-inclusion", path, "--tree", tmp / "pub" / "tree.bin")  # the exchange's tree
     assert code == 1 and "NOT VERIFIED: self-consistent, but nothing to compare it with" in out
 
 
 def test_whole_tree_verifies(book):
     tmp = book[0]
-    code, out, err = run_por_process("verify-tree", tmp / "pub" / "tree.bin",
-                                      "--commitment", tmp / "pub" / "commitment.json")
+    code, out, err = run_por_process(
+        "verify-tree", tmp / "pub" / "tree.bin", "--commitment", tmp / "pub" / "commitment.json"
+    )
     assert code == 0 and err == "", out + err
     assert "VERIFIED" in out and "leaf count: 1000" in out
     root = json.loads((tmp / "pub" / "commitment.json").read_text())["root"]
@@ -142,7 +148,7 @@ def test_whole_tree_verifies(book):
 
 # --- one character changed -------------------------------------------------------
 
-CLASSES = [string.digits, "abcdef", string.ascii_letters, " \t\n\r", ",:[]{}\"-._"]
+CLASSES = [string.digits, "abcdef", string.ascii_letters, " \t\n\r", ',:[]{}"-._']
 ARBITRARY = ["x", "0", "é", "\x00", "\x7f", "\\", '"', "{", "\u2028", "客"]
 
 
@@ -158,17 +164,21 @@ def edits_of(text: str, rng: random.Random, count: int) -> list[tuple[str, str]]
     positions = [0, len(text) - 1] + rng.sample(range(len(text)), count)
     out = []
     for i in positions:
-        for kind, new in (("same", same_class(text[i], rng)), ("any", rng.choice(ARBITRARY)),
-                          ("insert", rng.choice(ARBITRARY + [" "]) + text[i]), ("delete", "")):
+        for kind, new in (
+            ("same", same_class(text[i], rng)),
+            ("any", rng.choice(ARBITRARY)),
+            ("insert", rng.choice(ARBITRARY + [" "]) + text[i]),
+            ("delete", ""),
+        ):
             if new == text[i]:
                 continue
-            out.append((f"{kind} at {i} {text[i]!r}->{new!r}", text[:i] + new + text[i + 1:]))
+            out.append((f"{kind} at {i} {text[i]!r}->{new!r}", text[:i] + new + text[i + 1 :]))
     return out
 
 
 def assert_fails(code: int, out: str, err: str, label: str, edited: bytes) -> None:
     assert "Traceback" not in out + err and "internal error" not in err, (label, err)
-    if code == 2:      # only a document that no longer starts like a JSON object is "not a proof"
+    if code == 2:  # only a document that no longer starts like a JSON object is "not a proof"
         assert not edited.lstrip().startswith(b"{"), (label, err)
         assert err.count("\n") == 1, err
     else:
@@ -217,7 +227,7 @@ def test_any_changed_byte_in_the_proof_file_fails(book):
     edited_path = tmp / "edited-bytes.json"
     for i in rng.sample(range(len(raw)), 60):
         edited = bytearray(raw)
-        edited[i] = rng.choice([0x80, 0xff, 0xc0, 0x00, raw[i] ^ 0x20, raw[i] ^ 0x01])
+        edited[i] = rng.choice([0x80, 0xFF, 0xC0, 0x00, raw[i] ^ 0x20, raw[i] ^ 0x01])
         edited_path.write_bytes(bytes(edited))
         result = run_por("verify-inclusion", edited_path, "--commitment", tmp / "pub" / "commitment.json")
         assert_fails(*result, f"byte {i}", bytes(edited))
@@ -260,19 +270,27 @@ def test_truncated_or_extended_tree_fails(book):
 
 # --- exit codes ------------------------------------------------------------------
 
+
 def test_broken_proof_documents_fail_verification(book):
     tmp, balances, _, _ = book
     text = prove(book, sorted(balances)[1]).read_text()
     path = tmp / "broken.json"
-    for broken in (text[: len(text) // 2], text.replace('"leaves"', '"leaves2"'), '{"format": 1}',
-                   text.replace("{", "{\"format\": \"x\",", 1), "{}", '{"a":1,"a":2}', '{"n": NaN}',
-                   "{" * 100_000):
+    for broken in (
+        text[: len(text) // 2],
+        text.replace('"leaves"', '"leaves2"'),
+        '{"format": 1}',
+        text.replace("{", '{"format": "x",', 1),
+        "{}",
+        '{"a":1,"a":2}',
+        '{"n": NaN}',
+        "{" * 100_000,
+    ):
         path.write_text(broken, encoding="utf-8")
         code, out, err = run_por("verify-inclusion", path, "--commitment", tmp / "pub" / "commitment.json")
         assert code == 1 and "NOT VERIFIED" in out and err == "", (broken[:40], out, err)
-    path.write_text("\ufeff" + text.replace("\n", "\r\n"), encoding="utf-8")      # re-saved: the same proof
+    path.write_text("\ufeff" + text.replace("\n", "\r\n"), encoding="utf-8")  # re-saved: the same proof
     assert run_por("verify-inclusion", path, "--commitment", tmp / "pub" / "commitment.json")[0] == 0
-    path.write_text("\ufeff\ufeff" + text, encoding="utf-8")        # one mark is a re-save; two are not JSON
+    path.write_text("\ufeff\ufeff" + text, encoding="utf-8")  # one mark is a re-save; two are not JSON
     assert run_por("verify-inclusion", path, "--commitment", tmp / "pub" / "commitment.json")[0] in (1, 2)
 
 
@@ -280,11 +298,16 @@ def test_proof_against_another_publication_fails(book, tmp_path):
     tmp, balances, rows, _ = book
     customers = tmp_path / "c.csv"
     customers.write_text("account_id,asset,amount\n" + "".join(f"{a},{s},{v}\n" for a, s, v in rows))
-    assert run_por("publish", customers, "--exchange", "Ex", "--out", tmp_path / "other", "--snapshot-id", "2024-06-01")[0] == 0
+    assert (
+        run_por("publish", customers, "--exchange", "Ex", "--out", tmp_path / "other", "--snapshot-id", "2024-06-01")[0]
+        == 0
+    )
     path = prove(book, sorted(balances)[2])
     code, out, _ = run_por("verify-inclusion", path, "--commitment", tmp_path / "other" / "commitment.json")
     assert code == 1 and "is not the commitment's root" in out
-    code, out, _ = run_por("verify-tree", tmp / "pub" / "tree.bin", "--commitment", tmp_path / "other" / "commitment.json")
+    code, out, _ = run_por(
+        "verify-tree", tmp / "pub" / "tree.bin", "--commitment", tmp_path / "other" / "commitment.json"
+    )
     assert code == 1 and "is not the commitment's root" in out
 
 
@@ -304,7 +327,7 @@ def test_bad_input_is_exit_2_with_one_line(book, tmp_path):
         ("verify-inclusion", garbage),
         ("verify-inclusion", proof, "--commitment", tmp_path / "absent.json"),
         ("verify-inclusion", proof, "--commitment", not_json),
-        ("verify-inclusion", proof, "--commitment", proof),                      # a proof is not a commitment
+        ("verify-inclusion", proof, "--commitment", proof),  # a proof is not a commitment
         ("verify-inclusion", proof, "--root", "xyz"),
         ("verify-inclusion", proof, "--root", "ab" * 31),
         ("verify-inclusion", proof, "--commitment", pub / "commitment.json", "--root", "ab" * 32),
@@ -319,10 +342,19 @@ def test_bad_input_is_exit_2_with_one_line(book, tmp_path):
         ("prove", pub, "no-such-customer"),
         ("prove", tmp_path / "no-such-folder", sorted(balances)[0]),
         ("publish", tmp_path / "absent.csv", "--exchange", "Ex", "--out", tmp_path / "out"),
-        ("publish", tmp / "customers.csv", "--exchange", "Ex", "--out", pub),                              # exists, no --force
+        ("publish", tmp / "customers.csv", "--exchange", "Ex", "--out", pub),  # exists, no --force
         ("publish", tmp / "customers.csv", "--exchange", "Ex", "--out", tmp_path / "o2", "--split", "0"),
         ("publish", tmp / "customers.csv", "--exchange", "Ex", "--out", tmp_path / "o3", "--snapshot-id", "bad\nid"),
-        ("publish", tmp / "customers.csv", "--exchange", "Ex", "--out", tmp_path / "o4", "--assets", tmp_path / "absent.csv"),
+        (
+            "publish",
+            tmp / "customers.csv",
+            "--exchange",
+            "Ex",
+            "--out",
+            tmp_path / "o4",
+            "--assets",
+            tmp_path / "absent.csv",
+        ),
     ]
     for n, args in enumerate(cases):
         runner = run_por_process if n % 6 == 0 else run_por
@@ -340,7 +372,7 @@ def test_publish_refuses_to_overwrite_unless_forced(book, tmp_path):
     assert run_por("publish", tmp / "customers.csv", "--exchange", "Ex", "--out", out)[0] == 2
     assert (out / "commitment.json").read_text() == first
     assert run_por("publish", tmp / "customers.csv", "--exchange", "Ex", "--out", out, "--force")[0] == 0
-    assert (out / "commitment.json").read_text() != first         # fresh nonces: a new root
+    assert (out / "commitment.json").read_text() != first  # fresh nonces: a new root
     assert oct((out / "private").stat().st_mode & 0o777) == "0o700"
 
 
@@ -371,6 +403,7 @@ def test_prove_to_stdout_is_the_same_document(book):
 
 # --- what a verdict is anchored to (issue 12) ------------------------------------------------
 
+
 def test_nothing_pinned_is_not_verified_but_self_consistent(book):
     """A proof or tree compared with nothing could be the exchange's own invention: exit 1, amber, what to pin."""
     tmp, balances, _, _ = book
@@ -384,8 +417,9 @@ def test_nothing_pinned_is_not_verified_but_self_consistent(book):
         code, out, _ = run_por(*argv, "--json")
         doc = json.loads(out)
         assert code == 1 and doc["verified"] is False and doc["state"] == "self-consistent" and doc["anchor"] is None
-        assert doc["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or "
-                                  "root was given"]
+        assert doc["reasons"] == [
+            "self-consistent, but nothing to compare it with: no published commitment or root was given"
+        ]
         assert doc["checked"] and any("nothing" in n for n in doc["not_checked"])
 
 
@@ -419,7 +453,7 @@ def test_a_bare_root_catches_relabelled_decimals_symbols_and_snapshot(book, tmp_
     assert run_por_process("verify-inclusion", proof, "--root", root)[0] == 0
 
     def decimals(doc):
-        doc["assets"][0]["decimals"] = 1                              # BTC 21000000 -> "210000000000000"
+        doc["assets"][0]["decimals"] = 1  # BTC 21000000 -> "210000000000000"
         for sums in _all_sums(doc):
             sums["BTC"] = format_units(sums["BTC"], 8, 1)
 
@@ -428,8 +462,16 @@ def test_a_bare_root_catches_relabelled_decimals_symbols_and_snapshot(book, tmp_
         for sums in _all_sums(doc):
             sums["BTX"] = sums.pop("BTC")
             sums.update({k: sums.pop(k) for k in sorted(sums)})
-    for n, edit in enumerate((decimals, symbol, lambda d: d.update(snapshot_id="2026-07-31"),
-                              lambda d: d.update(exchange="Other"), lambda d: d.update(leaf_count=10))):
+
+    for n, edit in enumerate(
+        (
+            decimals,
+            symbol,
+            lambda d: d.update(snapshot_id="2026-07-31"),
+            lambda d: d.update(exchange="Other"),
+            lambda d: d.update(leaf_count=10),
+        )
+    ):
         forged = _edit_json(proof, tmp_path / f"forged{n}.json", edit)
         code, out, err = run_por_process("verify-inclusion", forged, "--root", root)
         assert code == 1 and "NOT VERIFIED" in out and "✗" in out, (n, out, err)
@@ -482,8 +524,10 @@ def test_a_split_proof_without_its_last_piece_fails_through_the_cli(book, tmp_pa
     last = doc["leaves"][-1]["balances"]
     dropped = _edit_json(path, tmp_path / "dropped.json", lambda d: d["leaves"].pop())
     doc = json.loads(dropped.read_text())
-    doc["balances"] = {k: format_units(str(sum(Decimal(lf["balances"][k]) for lf in doc["leaves"])), DECIMALS[k],
-                                       DECIMALS[k]) for k in doc["balances"]}
+    doc["balances"] = {
+        k: format_units(str(sum(Decimal(lf["balances"][k]) for lf in doc["leaves"])), DECIMALS[k], DECIMALS[k])
+        for k in doc["balances"]
+    }
     dropped.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     assert last is not None
     for pin in (["--commitment", out / "commitment.json"], ["--root", commitment["root"]]):

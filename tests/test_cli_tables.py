@@ -22,8 +22,10 @@ from fixtures.reports import jp_fsa_report
 from fixtures.terminal import ROOT, run_in_terminal
 from por.cli.output import Column, group_amount, table_lines
 
-SHOW_AUDIT = ("import json, sys; from por.cli.audit import print_audit; "
-              "print_audit(json.load(open(sys.argv[1], encoding='utf-8')))")
+SHOW_AUDIT = (
+    "import json, sys; from por.cli.audit import print_audit; "
+    "print_audit(json.load(open(sys.argv[1], encoding='utf-8')))"
+)
 
 
 def cells(text: str) -> int:
@@ -59,9 +61,9 @@ def test_audit_at_80_columns_keeps_every_amount_whole(report):
     assert doc["verdict"] == "fail" and all(a["verdict"] == "pass" for a in doc["assets"])
     text = show(path, 80)
     for line in text.splitlines():
-        assert cells(line) <= 80 or " " not in line.strip(), line      # only an unbreakable word may be longer
+        assert cells(line) <= 80 or " " not in line.strip(), line  # only an unbreakable word may be longer
     for amount in amounts_of(doc):
-        assert group_amount(amount) in text.split(), amount               # whole, on one line, every digit
+        assert group_amount(amount) in text.split(), amount  # whole, on one line, every digit
     assert "98,765,432.123456789012345678" in text
     for header in ("liabilities", "shortfall", "coverage", "required"):
         assert any(line.split()[:1] == [header] for line in text.splitlines()), header  # never broken mid-word
@@ -87,33 +89,50 @@ def test_a_wide_terminal_shows_one_line_per_row(report):
     eth = [line for line in lines if line.startswith("ETH ")]
     assert len(eth) == 1 and "98,765,432.123456789012345678" in eth[0] and eth[0].rstrip().endswith("pass")
     header = next(line for line in lines if line.startswith("asset "))
-    assert header.split() == ["asset", "liabilities", "cold", "hot", "own", "coverage", "surplus", "shortfall",
-                              "verdict"]
+    assert header.split() == [
+        "asset",
+        "liabilities",
+        "cold",
+        "hot",
+        "own",
+        "coverage",
+        "surplus",
+        "shortfall",
+        "verdict",
+    ]
     first_amount_end = eth[0].index("98,765,432.123456789012345678") + len("98,765,432.123456789012345678")
-    assert header.index("liabilities") + len("liabilities") == first_amount_end          # right-aligned
+    assert header.index("liabilities") + len("liabilities") == first_amount_end  # right-aligned
 
 
 def test_piped_output_ignores_nothing_and_cuts_nothing(report, tmp_path):
     doc, path = report
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("COLUMNS", None)
-    piped = subprocess.run([sys.executable, "-c", SHOW_AUDIT, str(path)], capture_output=True, text=True, env=env,
-                           timeout=60)
+    piped = subprocess.run(
+        [sys.executable, "-c", SHOW_AUDIT, str(path)], capture_output=True, text=True, env=env, timeout=60
+    )
     assert piped.returncode == 0
     assert len([line for line in piped.stdout.splitlines() if line.startswith(("BTC ", "ETH "))]) == 2
-    narrow = subprocess.run([sys.executable, "-c", SHOW_AUDIT, str(path)], capture_output=True, text=True,
-                            env={**env, "COLUMNS": "80"}, timeout=60)
-    assert "asset        ETH" in narrow.stdout                     # COLUMNS is honoured when piped
+    narrow = subprocess.run(
+        [sys.executable, "-c", SHOW_AUDIT, str(path)],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "80"},
+        timeout=60,
+    )
+    assert "asset        ETH" in narrow.stdout  # COLUMNS is honoured when piped
 
 
 def test_verify_inclusion_at_80_columns(tmp_path):
     customers = tmp_path / "c.csv"
-    customers.write_text("account_id,asset,amount\nalice,ETH,98765432.123456789012345678\nalice,BTC,0.00000001\n"
-                         "bob,BTC,21000000\n")
+    customers.write_text(
+        "account_id,asset,amount\nalice,ETH,98765432.123456789012345678\nalice,BTC,0.00000001\nbob,BTC,21000000\n"
+    )
     assert run_por_process("publish", customers, "--exchange", "E", "-o", tmp_path / "pub", "-q")[0] == 0
     assert run_por_process("prove", tmp_path / "pub", "alice", "-o", tmp_path / "p.json", "-q")[0] == 0
-    code, text = run_in_terminal("verify-inclusion", tmp_path / "p.json", "--commitment",
-                                 tmp_path / "pub" / "commitment.json", columns=80)
+    code, text = run_in_terminal(
+        "verify-inclusion", tmp_path / "p.json", "--commitment", tmp_path / "pub" / "commitment.json", columns=80
+    )
     assert code == 0, text
     root = json.loads((tmp_path / "pub" / "commitment.json").read_text())["root"]
     assert root in text.split() and "98,765,432.123456789012345678" in text.split() and "0.00000001" in text
@@ -135,6 +154,6 @@ def test_text_folds_on_whole_words_and_atoms_never_fold():
     assert lines[1].startswith(address) and "123,456,789.123456789" in lines[1]
     words = "signature is by another key than the declared address says".split()
     shown = " ".join(" ".join(lines[1:]).replace(address, "").replace("123,456,789.123456789", "").split())
-    assert shown == " ".join(words)                               # folded, but every word whole, in order
+    assert shown == " ".join(words)  # folded, but every word whole, in order
     blocks = ["".join(t for t, _ in line).rstrip() for line in table_lines(columns, rows, 40)]
     assert f"address  {address}" in blocks and "balance  123,456,789.123456789" in blocks

@@ -34,13 +34,16 @@ REGISTERED = Custodian("Example Custody K.K.", "関東財務局長第00099号")
 LAPSED = Custodian("Lapsed Trust Co., Ltd.", "関東財務局長第00098号")
 FUTURE = Custodian("Future Vault Inc.", "近畿財務局長第00097号")
 
-POLICY = parse_policy(b"""
+POLICY = parse_policy(
+    b"""
 [policy]
 name = "custody-test"
 [coverage]
 count = ["cold", "hot"]
 [custodians]
-""", "custody.toml")
+""",
+    "custody.toml",
+)
 
 
 @pytest.fixture
@@ -49,8 +52,17 @@ def registry(tmp_path):
 
 
 def row(amount, custodian=None, line=2, kind=WalletType.COLD):
-    wallet = DeclaredWallet("bitcoin", "BTC", f"bc1q{line}", kind, Scheme.BIP322, "m", ("sig",),
-                            source=f"wallets.csv:{line}", custodian=custodian)
+    wallet = DeclaredWallet(
+        "bitcoin",
+        "BTC",
+        f"bc1q{line}",
+        kind,
+        Scheme.BIP322,
+        "m",
+        ("sig",),
+        source=f"wallets.csv:{line}",
+        custodian=custodian,
+    )
     return AddressReserve(wallet, OwnershipResult(True, "signature verified"), amount)
 
 
@@ -83,7 +95,7 @@ def test_a_wallet_at_an_unregistered_custodian_is_not_counted_and_named(registry
     assert "Offshore Keys Ltd." in check.reason and "bc1q2" in check.reason and "not in the registry" in check.reason
     assert doc["addresses"][0]["counted"] is False
     assert "not in the registry" in doc["addresses"][0]["not_counted_reason"]
-    assert result.assets[0].cold == 10 * BTC        # only the self-held wallet counted
+    assert result.assets[0].cold == 10 * BTC  # only the self-held wallet counted
     assert any("Offshore Keys" in r for r in result.reasons)
 
 
@@ -121,15 +133,15 @@ def test_names_and_numbers_match_as_a_reader_would(registry):
     """Full-width digits, case and spacing: the same registration."""
     spelled = Custodian("example  custody k.k.", "関東財務局長第０００９９号")
     assert audit([row(10 * BTC, spelled)], registry)[0].ok
-    assert audit([row(10 * BTC, Custodian("Example Custody K.K."))], registry)[0].ok   # by name alone
+    assert audit([row(10 * BTC, Custodian("Example Custody K.K."))], registry)[0].ok  # by name alone
 
 
 def test_the_policy_needs_a_registry_for_custodial_wallets():
     rows = [row(10 * BTC, REGISTERED)]
     with pytest.raises(InputError, match="--custodians"):
         reconcile({"BTC": 10 * BTC}, rows, load_policy("jp-fsa"), assets={"BTC": 8})
-    assert reconcile({"BTC": 10 * BTC}, [row(10 * BTC)], POLICY, assets={"BTC": 8}).ok   # self-held: no registry
-    loose = parse_policy(b"[policy]\nname='x'\n[coverage]\n", "x.toml")          # no custodians rule
+    assert reconcile({"BTC": 10 * BTC}, [row(10 * BTC)], POLICY, assets={"BTC": 8}).ok  # self-held: no registry
+    loose = parse_policy(b"[policy]\nname='x'\n[coverage]\n", "x.toml")  # no custodians rule
     assert reconcile({"BTC": 10 * BTC}, rows, loose, assets={"BTC": 8}).ok
 
 
@@ -153,18 +165,36 @@ def test_registry_defects_name_the_line(tmp_path):
 def test_wallet_files_declare_the_custodian(tmp_path):
     header = "chain,asset,address,wallet_type,scheme,message,signature,script,custodian,custodian_registration\n"
     csv_path = tmp_path / "w.csv"
-    csv_path.write_text(header + "bitcoin,BTC,bc1qx,cold,bip322,m,sig,,Example Custody K.K.,関東財務局長第00099号\n"
-                        "bitcoin,BTC,bc1qy,cold,bip322,m,sig,,,\n", encoding="utf-8")
+    csv_path.write_text(
+        header + "bitcoin,BTC,bc1qx,cold,bip322,m,sig,,Example Custody K.K.,関東財務局長第00099号\n"
+        "bitcoin,BTC,bc1qy,cold,bip322,m,sig,,,\n",
+        encoding="utf-8",
+    )
     (held, own), _ = load_wallets(csv_path)
     assert held.custodian == REGISTERED and own.custodian is None
-    plain = tmp_path / "plain.csv"          # the columns are optional
+    plain = tmp_path / "plain.csv"  # the columns are optional
     plain.write_text(header.rsplit(",", 2)[0] + "\nbitcoin,BTC,bc1qx,cold,bip322,m,sig,\n", encoding="utf-8")
     assert load_wallets(plain)[0][0].custodian is None
     json_path = tmp_path / "w.json"
-    json_path.write_text(json.dumps({"wallets": [{"chain": "bitcoin", "asset": "BTC", "address": "bc1qx",
-                                                  "wallet_type": "cold", "scheme": "bip322", "message": "m",
-                                                  "signature": "sig", "custodian": "Example Custody K.K.",
-                                                  "custodian_registration": "関東財務局長第00099号"}]}))
+    json_path.write_text(
+        json.dumps(
+            {
+                "wallets": [
+                    {
+                        "chain": "bitcoin",
+                        "asset": "BTC",
+                        "address": "bc1qx",
+                        "wallet_type": "cold",
+                        "scheme": "bip322",
+                        "message": "m",
+                        "signature": "sig",
+                        "custodian": "Example Custody K.K.",
+                        "custodian_registration": "関東財務局長第00099号",
+                    }
+                ]
+            }
+        )
+    )
     assert load_wallets(json_path)[0][0].custodian == REGISTERED
     csv_path.write_text(header + "bitcoin,BTC,bc1qx,cold,bip322,m,sig,,,関東財務局長第00099号\n", encoding="utf-8")
     with pytest.raises(InputError, match="needs the custodian's name"):
@@ -173,8 +203,9 @@ def test_wallet_files_declare_the_custodian(tmp_path):
 
 def test_por_reserves_recounts_without_unregistered_custodians(registry):
     rows = [row(6 * BTC, LAPSED), row(4 * BTC, REGISTERED, 3)]
-    report = ReservesReport("ex", Snapshot("s", {"bitcoin": ChainSnapshot("bitcoin", 1, "00" * 32)}), rows,
-                            summarize(rows, {"BTC": 8}))
+    report = ReservesReport(
+        "ex", Snapshot("s", {"bitcoin": ChainSnapshot("bitcoin", 1, "00" * 32)}), rows, summarize(rows, {"BTC": 8})
+    )
     assert report.assets["BTC"].cold == 10 * BTC
     check_custodians(report, CustodianCheck(registry, DAY))
     assert report.assets["BTC"].cold == 4 * BTC
@@ -188,8 +219,15 @@ def test_the_snapshot_day_comes_from_the_commitment_or_the_snapshot_file(tmp_pat
     with pytest.raises(InputError, match="snapshot time"):
         snapshot_day(None, None)
     snap = tmp_path / "s.json"
-    snap.write_text(json.dumps({"snapshot_id": "s", "time": "2026-06-30T00:00:00Z",
-                                "chains": {"bitcoin": {"height": 1, "block_hash": "00" * 32}}}))
+    snap.write_text(
+        json.dumps(
+            {
+                "snapshot_id": "s",
+                "time": "2026-06-30T00:00:00Z",
+                "chains": {"bitcoin": {"height": 1, "block_hash": "00" * 32}},
+            }
+        )
+    )
     assert load_snapshot(snap).time == "2026-06-30T00:00:00Z"
 
 
@@ -197,4 +235,3 @@ def test_sample_registry_is_the_shipped_file():
     shipped = Path(__file__).parents[1] / "fixtures/japan/custodians.csv"
     regs = load_custodians(shipped).registrations
     assert [(r.name, r.number) for r in regs] == [(n, num) for n, num, _, _ in REGISTRY]
-

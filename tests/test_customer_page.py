@@ -38,8 +38,19 @@ def site(tmp_path_factory) -> Path:
     (root / "key.hex").write_text(KEY)
     customers = write_customers(root / "customers.csv", 30, seed=11)
     for name, extra in (("signed", ["--sign-key", root / "key.hex", "--contact", CONTACT]), ("unsigned", [])):
-        code, out, err = run_por("publish", customers, "--exchange", "Example Exchange", "--out", root / name,
-                                 "--snapshot-id", "2026-05", "--snapshot-time", "2026-05-31T00:00:00Z", *extra)
+        code, out, err = run_por(
+            "publish",
+            customers,
+            "--exchange",
+            "Example Exchange",
+            "--out",
+            root / name,
+            "--snapshot-id",
+            "2026-05",
+            "--snapshot-time",
+            "2026-05-31T00:00:00Z",
+            *extra,
+        )
         assert code == 0, err
         (root / f"{name}.out").write_text(out)
     for account in ("user-0000003", "user-0000004"):
@@ -53,6 +64,7 @@ def root_of(folder: Path) -> str:
 
 
 # --- publish: the page it writes, and the manifest ------------------------------------------
+
 
 def test_publish_embeds_the_commitment_and_contact_and_writes_a_manifest_it_prints(site):
     folder = site / "signed"
@@ -68,7 +80,7 @@ def test_publish_embeds_the_commitment_and_contact_and_writes_a_manifest_it_prin
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
         assert f"  {entry['sha256']}  {entry['file']}" in printed
     page_digest = hashlib.sha256(page).hexdigest()
-    assert page_digest not in (folder / "commitment.json").read_text()      # no cycle: the page holds the commitment
+    assert page_digest not in (folder / "commitment.json").read_text()  # no cycle: the page holds the commitment
 
 
 def test_a_folder_with_a_manifest_is_still_a_publication_that_force_replaces(site, tmp_path):
@@ -80,13 +92,14 @@ def test_a_folder_with_a_manifest_is_still_a_publication_that_force_replaces(sit
     assert code == 0, err
     assert json.loads((out / "manifest.json").read_text())["snapshot_id"] == "s2"
     (out / "notes.txt").write_text("mine")
-    assert run_por(*args, "--force")[0] == 2                    # a folder holding something else is the user's
+    assert run_por(*args, "--force")[0] == 2  # a folder holding something else is the user's
 
 
 @pytest.mark.parametrize("contact", ["", "a\nb", "x" * 201, "tel\u202e:123", "\u200b"])
 def test_publish_refuses_a_contact_that_is_not_one_visible_line(site, tmp_path, contact):
-    code, _, err = run_por("publish", site / "customers.csv", "--exchange", "Ex", "--out", tmp_path / "p",
-                           "--contact", contact)
+    code, _, err = run_por(
+        "publish", site / "customers.csv", "--exchange", "Ex", "--out", tmp_path / "p", "--contact", contact
+    )
     assert code == 2 and "--contact" in err and "Traceback" not in err
     assert not (tmp_path / "p").exists()
 
@@ -96,16 +109,25 @@ def test_embedded_text_cannot_close_the_data_block():
     block = page.split(b'id="por-publication">', 1)[1].split(b"</script>", 1)[0]
     assert b"<" not in block and b">" not in block and b"&" not in block and "\u2028".encode() not in block
     data = json.loads(block)
-    assert data == {"format": "por-page-data", "version": 1,
-                    "commitment": '{"x": "</script><script>alert(1)</script>"}', "contact": "a</script>&<!--\u2028"}
+    assert data == {
+        "format": "por-page-data",
+        "version": 1,
+        "commitment": '{"x": "</script><script>alert(1)</script>"}',
+        "contact": "a</script>&<!--\u2028",
+    }
 
 
 # --- the customer's flow in Chromium ----------------------------------------------------------
 
+
 def open_page(chromium, url: str, width: int = 390, locale: str = "en-US", touch: bool | None = None):
     touch = width < 700 if touch is None else touch
-    context = chromium.new_context(viewport={"width": width, "height": 844 if width < 700 else 900}, locale=locale,
-                                   has_touch=touch, is_mobile=touch)
+    context = chromium.new_context(
+        viewport={"width": width, "height": 844 if width < 700 else 900},
+        locale=locale,
+        has_touch=touch,
+        is_mobile=touch,
+    )
     page = context.new_page()
     page.errors = []
     page.requests = []
@@ -146,9 +168,12 @@ def no_green(page) -> None:
 def no_overflow(page) -> None:
     width = page.evaluate("document.documentElement.clientWidth")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    wide = page.evaluate("""(w) => [...document.querySelectorAll('body *')].filter((e) => {
+    wide = page.evaluate(
+        """(w) => [...document.querySelectorAll('body *')].filter((e) => {
         const r = e.getBoundingClientRect(); return r.width > 0 && (r.right > w + 0.5 || r.left < -0.5);
-    }).map((e) => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5)""", width)
+    }).map((e) => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5)""",
+        width,
+    )
     assert wide == [], wide
 
 
@@ -161,21 +186,25 @@ def test_a_proof_on_its_own_page_is_amber_until_the_fingerprint_is_compared(chro
     context, page = open_page(chromium, (site / "signed" / "verify.html").as_uri(), 1280)
     root = root_of(site / "signed")
     fingerprint = page.locator("[data-testid=fingerprint]")
-    assert fingerprint.inner_text() == root                     # copies as one hex string, shown in groups of 4
-    assert fingerprint.locator("span").all_inner_texts() == [root[i:i + 4] for i in range(0, 64, 4)]
+    assert fingerprint.inner_text() == root  # copies as one hex string, shown in groups of 4
+    assert fingerprint.locator("span").all_inner_texts() == [root[i : i + 4] for i in range(0, 64, 4)]
     assert "Example Exchange" in page.locator("[data-testid=publine]").inner_text()
     assert ADDRESS in page.locator("[data-testid=pub-facts]").inner_text()
     result = choose(page, site / "user-0000003.json")
     assert result["state"] == "unconfirmed" and not result["verified"] and result["anchor"] is None
-    assert page.locator("[data-testid=status] h3").inner_text() == \
-        "Included in the commitment this page carries: compare the fingerprint"
-    assert page.locator("[data-testid=reasons]").count() == 0          # the headline says it
+    assert (
+        page.locator("[data-testid=status] h3").inner_text()
+        == "Included in the commitment this page carries: compare the fingerprint"
+    )
+    assert page.locator("[data-testid=reasons]").count() == 0  # the headline says it
     assert CONTACT in page.locator("[data-testid=next]").inner_text()
     no_green(page)
     shot(page, "embedded-amber-1280")
     result = rerun(page, lambda: page.check("#fingerprint-ok"))
-    assert result["state"] == "verified" and result["anchor"] == \
-        "the commitment this page carries, whose fingerprint you compared"
+    assert (
+        result["state"] == "verified"
+        and result["anchor"] == "the commitment this page carries, whose fingerprint you compared"
+    )
     assert page.locator("[data-testid=status] h3").inner_text() == "Verified: your balances are included"
     shot(page, "embedded-verified-1280")
     result = rerun(page, lambda: page.uncheck("#fingerprint-ok"))
@@ -192,8 +221,9 @@ def test_a_root_or_key_the_customer_supplies_anchors_it_and_a_wrong_one_fails(ch
     assert result["state"] == "verified" and result["anchor"] == "the root you typed"
     result = rerun(page, lambda: page.fill("#root", root_of(site / "unsigned")))
     assert result["state"] == "failed"
-    assert result["reasons"] == [f"the root you typed {root_of(site / 'unsigned')} is not the root of the commitment "
-                                 f"this page carries {root}"]
+    assert result["reasons"] == [
+        f"the root you typed {root_of(site / 'unsigned')} is not the root of the commitment this page carries {root}"
+    ]
     assert CONTACT in page.locator("[data-testid=next]").inner_text()
     no_green(page)
     shot(page, "embedded-wrong-root-1280")
@@ -223,8 +253,11 @@ def test_a_page_carrying_another_publication_fails_the_proof(chromium, site, tmp
     no_green(page)
     close(context, page)
     broken = tmp_path / "broken.html"
-    broken.write_bytes(verifier_page().replace(b'id="por-publication"></script>',
-                                               b'id="por-publication">{"format": "por-page-data"}</script>'))
+    broken.write_bytes(
+        verifier_page().replace(
+            b'id="por-publication"></script>', b'id="por-publication">{"format": "por-page-data"}</script>'
+        )
+    )
     context, page = open_page(chromium, broken.as_uri(), 1280)
     assert "could not be read" in page.locator("[data-testid=publine]").inner_text()
     result = choose(page, site / "user-0000003.json")
@@ -234,12 +267,13 @@ def test_a_page_carrying_another_publication_fails_the_proof(chromium, site, tmp
 
 def test_a_tampered_proof_tells_the_customer_what_to_do_next(chromium, site, tmp_path):
     doc = json.loads((site / "user-0000003.json").read_text())
-    doc["nonce"] = ("0" if doc["nonce"][0] != "0" else "1") + doc["nonce"][1:]      # another customer's nonce
+    doc["nonce"] = ("0" if doc["nonce"][0] != "0" else "1") + doc["nonce"][1:]  # another customer's nonce
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     for locale, headline, contact_phrase in (
-            ("en-US", "Not verified: your proof does not match", "contact the exchange"),
-            ("ja-JP", "確認できませんでした：証明が一致しません", "取引所（")):
+        ("en-US", "Not verified: your proof does not match", "contact the exchange"),
+        ("ja-JP", "確認できませんでした：証明が一致しません", "取引所（"),
+    ):
         context, page = open_page(chromium, (site / "signed" / "verify.html").as_uri(), 390, locale)
         result = choose(page, tampered)
         assert result["state"] == "failed"
@@ -247,7 +281,7 @@ def test_a_tampered_proof_tells_the_customer_what_to_do_next(chromium, site, tmp
         next_step = page.locator("[data-testid=next]").inner_text()
         assert contact_phrase in next_step and CONTACT in next_step and "por " not in next_step
         no_green(page)
-        assert page.locator("[data-testid=status]").bounding_box()["y"] < 844     # the verdict in the first screen
+        assert page.locator("[data-testid=status]").bounding_box()["y"] < 844  # the verdict in the first screen
         shot(page, f"embedded-tampered-390-{locale[:2]}")
         close(context, page)
     context, page = open_page(chromium, (site / "signed" / "verify.html").as_uri(), 390)
@@ -272,11 +306,11 @@ def test_the_page_fits_every_width_in_both_languages(chromium, site, width, loca
     amber = choose(page, site / "user-0000004.json")
     assert amber["state"] == "unconfirmed"
     status = page.locator("[data-testid=status]").bounding_box()
-    assert status["y"] + 40 < page.viewport_size["height"], status           # the headline in the first screen
+    assert status["y"] + 40 < page.viewport_size["height"], status  # the headline in the first screen
     no_overflow(page)
     shot(page, f"amber-{width}-{lang}")
     assert rerun(page, lambda: page.check("#fingerprint-ok"))["state"] == "verified"
-    page.evaluate("for (const d of document.querySelectorAll('details')) d.open = true")   # everything unfolded
+    page.evaluate("for (const d of document.querySelectorAll('details')) d.open = true")  # everything unfolded
     no_overflow(page)
     shot(page, f"verified-{width}-{lang}-full", full=True)
     close(context, page)
@@ -285,7 +319,7 @@ def test_the_page_fits_every_width_in_both_languages(chromium, site, width, loca
 def test_keyboard_alone_chooses_the_proof_confirms_and_switches_language(chromium, site):
     context, page = open_page(chromium, (site / "signed" / "verify.html").as_uri(), 768, "en-US", touch=False)
     assert page.get_attribute("#result", "aria-live") == "polite"
-    page.on("filechooser", lambda chooser: None)     # playwright intercepts the dialog from the first key press on
+    page.on("filechooser", lambda chooser: None)  # playwright intercepts the dialog from the first key press on
     order = []
     for _ in range(8):
         page.keyboard.press("Tab")
@@ -298,7 +332,7 @@ def test_keyboard_alone_chooses_the_proof_confirms_and_switches_language(chromiu
     page.evaluate("document.body.dataset.status = 'idle'")
     chooser.value.set_files(str(site / "user-0000003.json"))
     assert settle(page)["state"] == "unconfirmed"
-    assert "compare the fingerprint" in page.locator("#result").inner_text()      # what aria-live announces
+    assert "compare the fingerprint" in page.locator("#result").inner_text()  # what aria-live announces
     page.focus("#fingerprint-ok")
     page.evaluate("document.body.dataset.status = 'idle'")
     page.keyboard.press("Space")
@@ -338,6 +372,7 @@ def test_the_generic_page_still_asks_for_what_was_published(chromium, site):
 
 # --- the on-chain anchor, once `por anchor` recorded it ---------------------------------------
 
+
 def anchored_copy(site: Path, tmp_path: Path, digest: str | None = None) -> tuple[Path, dict]:
     """A copy of the signed publication with an anchor embedded as `por anchor` does (anchor.json's fields)."""
     import shutil
@@ -347,9 +382,18 @@ def anchored_copy(site: Path, tmp_path: Path, digest: str | None = None) -> tupl
     folder = tmp_path / "anchored"
     shutil.copytree(site / "signed", folder)
     signed = json.loads((folder / "commitment.json").read_text())["signature"]["digest"]
-    anchor = {"format": "por-anchor", "version": 1, "chain": "ethereum", "exchange": ADDRESS,
-              "registry": "0x" + "ab" * 20, "snapshot_id": "2026-05", "digest": digest or signed,
-              "transaction": "0x" + "cd" * 32, "block": 1234, "block_hash": "0x" + "ef" * 32}
+    anchor = {
+        "format": "por-anchor",
+        "version": 1,
+        "chain": "ethereum",
+        "exchange": ADDRESS,
+        "registry": "0x" + "ab" * 20,
+        "snapshot_id": "2026-05",
+        "digest": digest or signed,
+        "transaction": "0x" + "cd" * 32,
+        "block": 1234,
+        "block_hash": "0x" + "ef" * 32,
+    }
     assert embed_anchor(folder, anchor)
     return folder, anchor
 
@@ -361,9 +405,10 @@ def test_anchoring_embeds_the_anchor_in_the_page_and_the_manifest_follows(site, 
     assert b'"transaction": "0x' + b"cd" * 32 + b'"' in page and b"block_hash" not in page
     manifest = json.loads((folder / "manifest.json").read_text())
     entry = next(f for f in manifest["files"] if f["file"] == "verify.html")
-    assert entry["sha256"] == hashlib.sha256(page).hexdigest()          # the manifest is of the new page
+    assert entry["sha256"] == hashlib.sha256(page).hexdigest()  # the manifest is of the new page
     from por.publication.attestation import embed_anchor
-    assert embed_anchor(folder, anchor) and (folder / "verify.html").read_bytes() == page   # idempotent
+
+    assert embed_anchor(folder, anchor) and (folder / "verify.html").read_bytes() == page  # idempotent
     generic = tmp_path / "generic"
     generic.mkdir()
     (generic / "verify.html").write_bytes(verifier_page())
@@ -378,9 +423,9 @@ def test_the_page_shows_the_anchor_to_look_up_and_never_counts_it_as_checked(chr
         assert anchor["transaction"] in facts and anchor["digest"] in facts and "1234" in facts
         assert word in page.locator("[data-testid=anchor-note]").inner_text()
         result = choose(page, site / "user-0000003.json")
-        assert result["state"] == "unconfirmed"                          # shown, not checked: still amber
+        assert result["state"] == "unconfirmed"  # shown, not checked: still amber
         no_overflow(page)
-        assert page.evaluate("document.documentElement.scrollHeight") < 3500      # long hex wraps across the card
+        assert page.evaluate("document.documentElement.scrollHeight") < 3500  # long hex wraps across the card
         shot(page, f"anchored-390-{locale[:2]}", full=True)
         close(context, page)
     other, _ = anchored_copy(site, tmp_path / "x", digest="00" * 32)

@@ -16,7 +16,7 @@ from por.liabilities.ingest import load_customers
 from por.errors import InputError
 
 HEADER = "account_id,asset,amount\n"
-HUGE_ETH = "170141183460469231731.687303715884105728"       # 2^127 wei
+HUGE_ETH = "170141183460469231731.687303715884105728"  # 2^127 wei
 
 BAD_CSV = [
     # name, file body after the header, line, what the reason says
@@ -58,8 +58,9 @@ def write(path: Path, body: str | bytes) -> Path:
 
 def assert_refused(tmp_path: Path, path: Path, line: int | None, reason: str, *, process: bool = False) -> str:
     out = tmp_path / "pub"
-    code, stdout, stderr = (run_por_process if process else run_por)("publish", path, "--exchange", "Ex", "--out", out,
-                                                                      "--snapshot-id", "s1")
+    code, stdout, stderr = (run_por_process if process else run_por)(
+        "publish", path, "--exchange", "Ex", "--out", out, "--snapshot-id", "s1"
+    )
     assert code == 2, stderr
     assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
     where = f"{re.escape(str(path))}:{line}: " if line else f"{re.escape(str(path))}(:\\d+)?: "
@@ -78,12 +79,15 @@ def test_bad_csv_rows_are_refused_with_their_line(tmp_path, name, body, line, re
     assert_refused(tmp_path, path, line, reason)
 
 
-@pytest.mark.parametrize("body, line, reason", [
-    (b"", 1, "empty file"),
-    (b"id,asset,amount\na,BTC,1\n", 1, "header must be"),
-    (b"account_id,asset,amount\na,BTC,1\n\xff\xfe,BTC,1\n", 3, "not UTF-8"),
-    (b"\xef\xbb\xbf\xef\xbb\xbfaccount_id,asset,amount\n", 1, "header must be"),   # BOM twice
-])
+@pytest.mark.parametrize(
+    "body, line, reason",
+    [
+        (b"", 1, "empty file"),
+        (b"id,asset,amount\na,BTC,1\n", 1, "header must be"),
+        (b"account_id,asset,amount\na,BTC,1\n\xff\xfe,BTC,1\n", 3, "not UTF-8"),
+        (b"\xef\xbb\xbf\xef\xbb\xbfaccount_id,asset,amount\n", 1, "header must be"),  # BOM twice
+    ],
+)
 def test_bad_files_are_refused_with_a_line(tmp_path, body, line, reason):
     assert_refused(tmp_path, write(tmp_path / "c.csv", body), line, reason)
 
@@ -109,8 +113,10 @@ def test_refusals_through_the_console_script_are_one_line(tmp_path):
 
 
 def test_bom_crlf_quotes_and_trailing_zeros_are_read_exactly(tmp_path):
-    body = ('\ufeffaccount_id,asset,amount\r\n"a,1",BTC,"1.50000000"\r\n'
-            '客户-ü,ETH,0.000000000000000001\r\n\r\n"a,1",USDT,  7.25 \r\nb,BTC,0\r\n')
+    body = (
+        '\ufeffaccount_id,asset,amount\r\n"a,1",BTC,"1.50000000"\r\n'
+        '客户-ü,ETH,0.000000000000000001\r\n\r\n"a,1",USDT,  7.25 \r\nb,BTC,0\r\n'
+    )
     book = load_customers(write(tmp_path / "c.csv", body))
     assert book.account_ids == ["a,1", "客户-ü", "b"]
     assert [a.symbol for a in book.assets] == ["BTC", "ETH", "USDT"]
@@ -127,6 +133,7 @@ def test_asset_table_can_be_extended(tmp_path):
 
 # --- Parquet ------------------------------------------------------------------------
 
+
 def write_parquet(path: Path, columns: dict[str, list], types: dict[str, pa.DataType] | None = None) -> Path:
     types = types or {}
     table = pa.table({name: pa.array(values, type=types.get(name, pa.string())) for name, values in columns.items()})
@@ -135,42 +142,68 @@ def write_parquet(path: Path, columns: dict[str, list], types: dict[str, pa.Data
 
 
 def test_parquet_reads_like_csv(tmp_path):
-    path = write_parquet(tmp_path / "c.parquet", {"account_id": ["a", "b", "a"], "asset": ["BTC", "BTC", "ETH"],
-                                                   "amount": ["1.5", "0.00000001", "2"]})
+    path = write_parquet(
+        tmp_path / "c.parquet",
+        {"account_id": ["a", "b", "a"], "asset": ["BTC", "BTC", "ETH"], "amount": ["1.5", "0.00000001", "2"]},
+    )
     book = load_customers(path)
     assert book.account_ids == ["a", "b"]
     assert book.columns == [[150_000_000, 1], [2 * 10**18, 0]]
-    decimal = write_parquet(tmp_path / "d.parquet", {"account_id": ["a"], "asset": ["BTC"],
-                                                     "amount": [Decimal("1.23000000")]},
-                            {"amount": pa.decimal128(20, 8)})
+    decimal = write_parquet(
+        tmp_path / "d.parquet",
+        {"account_id": ["a"], "asset": ["BTC"], "amount": [Decimal("1.23000000")]},
+        {"amount": pa.decimal128(20, 8)},
+    )
     assert load_customers(decimal).columns == [[123_000_000]]
 
 
-@pytest.mark.parametrize("columns, types, line, reason", [
-    ({"account_id": ["a", "a"], "asset": ["BTC", "BTC"], "amount": ["1", "2"]}, None, 2, "duplicate row"),
-    ({"account_id": ["a", "b"], "asset": ["BTC", "BTC"], "amount": ["1", "-2"]}, None, 2, "negative"),
-    ({"account_id": ["a", None], "asset": ["BTC", "BTC"], "amount": ["1", "2"]}, None, 2, "null value"),
-    ({"account_id": ["a"], "asset": ["BTC"], "amount": ["1e-8"]}, None, 1, "not a plain decimal"),
-    ({"account_id": ["a\x00"], "asset": ["BTC"], "amount": ["1"]}, None, 1, "U+0000"),
-    ({"account_id": ["a"], "asset": ["BTC"], "amount": [Decimal("-1.5")]}, {"amount": pa.decimal128(10, 2)}, 1,
-     "negative"),
-    ({"account_id": ["a"], "asset": ["BTC"], "amount": [Decimal("0.000000001")]},
-     {"amount": pa.decimal128(12, 9)}, 1, "more than 8 decimals"),
-    ({"account_id": [], "asset": [], "amount": []}, None, 1, "no customer rows"),
-])
+@pytest.mark.parametrize(
+    "columns, types, line, reason",
+    [
+        ({"account_id": ["a", "a"], "asset": ["BTC", "BTC"], "amount": ["1", "2"]}, None, 2, "duplicate row"),
+        ({"account_id": ["a", "b"], "asset": ["BTC", "BTC"], "amount": ["1", "-2"]}, None, 2, "negative"),
+        ({"account_id": ["a", None], "asset": ["BTC", "BTC"], "amount": ["1", "2"]}, None, 2, "null value"),
+        ({"account_id": ["a"], "asset": ["BTC"], "amount": ["1e-8"]}, None, 1, "not a plain decimal"),
+        ({"account_id": ["a\x00"], "asset": ["BTC"], "amount": ["1"]}, None, 1, "U+0000"),
+        (
+            {"account_id": ["a"], "asset": ["BTC"], "amount": [Decimal("-1.5")]},
+            {"amount": pa.decimal128(10, 2)},
+            1,
+            "negative",
+        ),
+        (
+            {"account_id": ["a"], "asset": ["BTC"], "amount": [Decimal("0.000000001")]},
+            {"amount": pa.decimal128(12, 9)},
+            1,
+            "more than 8 decimals",
+        ),
+        ({"account_id": [], "asset": [], "amount": []}, None, 1, "no customer rows"),
+    ],
+)
 def test_bad_parquet_rows_are_refused(tmp_path, columns, types, line, reason):
     assert_refused(tmp_path, write_parquet(tmp_path / "c.parquet", columns, types), line, reason)
 
 
-@pytest.mark.parametrize("make, reason", [
-    (lambda p: p.write_bytes(b"PAR1 this is not parquet PAR1"), "cannot read Parquet"),
-    (lambda p: p.write_bytes(b""), "cannot read Parquet"),
-    (lambda p: write_parquet(p, {"account_id": ["a"], "asset": ["BTC"]}), "lacks column(s) amount"),
-    (lambda p: write_parquet(p, {"account_id": ["a"], "asset": ["BTC"], "amount": [1.5]},
-                             {"amount": pa.float64()}), "amount: column must hold strings"),
-    (lambda p: write_parquet(p, {"account_id": [1], "asset": ["BTC"], "amount": ["1"]},
-                             {"account_id": pa.int64()}), "account_id: column must hold strings"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: p.write_bytes(b"PAR1 this is not parquet PAR1"), "cannot read Parquet"),
+        (lambda p: p.write_bytes(b""), "cannot read Parquet"),
+        (lambda p: write_parquet(p, {"account_id": ["a"], "asset": ["BTC"]}), "lacks column(s) amount"),
+        (
+            lambda p: write_parquet(
+                p, {"account_id": ["a"], "asset": ["BTC"], "amount": [1.5]}, {"amount": pa.float64()}
+            ),
+            "amount: column must hold strings",
+        ),
+        (
+            lambda p: write_parquet(
+                p, {"account_id": [1], "asset": ["BTC"], "amount": ["1"]}, {"account_id": pa.int64()}
+            ),
+            "account_id: column must hold strings",
+        ),
+    ],
+)
 def test_bad_parquet_files_are_refused(tmp_path, make, reason):
     path = tmp_path / "c.parquet"
     make(path)
@@ -178,14 +211,16 @@ def test_bad_parquet_files_are_refused(tmp_path, make, reason):
 
 
 def test_truncated_parquet_is_refused(tmp_path):
-    path = write_parquet(tmp_path / "c.parquet", {"account_id": [f"u{i}" for i in range(5000)],
-                                                  "asset": ["BTC"] * 5000, "amount": ["1"] * 5000})
+    path = write_parquet(
+        tmp_path / "c.parquet",
+        {"account_id": [f"u{i}" for i in range(5000)], "asset": ["BTC"] * 5000, "amount": ["1"] * 5000},
+    )
     raw = path.read_bytes()
     for cut in (len(raw) // 2, len(raw) - 9, 8):
         path.write_bytes(raw[:cut])
         assert_refused(tmp_path, path, None, "Parquet")
     corrupt = bytearray(raw)
-    corrupt[len(raw) // 3: len(raw) // 3 + 64] = b"\xff" * 64        # damage inside the data pages
+    corrupt[len(raw) // 3 : len(raw) // 3 + 64] = b"\xff" * 64  # damage inside the data pages
     path.write_bytes(bytes(corrupt))
     code, _, stderr = run_por("publish", path, "--exchange", "Ex", "--out", tmp_path / "pub")
     assert code == 2 and stderr.count("\n") == 1 and "internal error" not in stderr, stderr

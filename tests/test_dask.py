@@ -26,8 +26,9 @@ from por.liabilities.treefile import verify_tree_file  # noqa: E402
 def scheduler():
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         yield cluster.scheduler_address
 
 
@@ -37,8 +38,7 @@ def small_blocks(monkeypatch):
 
 
 def files(folder):
-    return {name: (folder / name).read_bytes()
-            for name in ("tree.bin", "commitment.json", "private/secrets.jsonl")}
+    return {name: (folder / name).read_bytes() for name in ("tree.bin", "commitment.json", "private/secrets.jsonl")}
 
 
 @pytest.mark.parametrize("accounts, pieces", [(1, 1), (2, 1), (100, 1), (1000, 1), (333, 4)])
@@ -52,9 +52,10 @@ def test_dask_build_is_the_local_build(tmp_path, scheduler, accounts, pieces):
         assert remote.root == local.root
         assert files(tmp_path / "dask") == files(tmp_path / "local")
         for account_id in book.account_ids[:200]:
-            assert (dumps(cut_proof(tmp_path / "dask", account_id).to_json())
-                    == dumps(cut_proof(tmp_path / "local", account_id).to_json()))
-    else:                            # splitting is random: the tree must still be whole and exact
+            assert dumps(cut_proof(tmp_path / "dask", account_id).to_json()) == dumps(
+                cut_proof(tmp_path / "local", account_id).to_json()
+            )
+    else:  # splitting is random: the tree must still be whole and exact
         remote = publish(book, tmp_path / "dask", max_pieces=pieces, dask=scheduler, **common)
         assert remote.totals == book.totals
     assert verify_tree_file(tmp_path / "dask" / "tree.bin", remote).ok
@@ -63,18 +64,21 @@ def test_dask_build_is_the_local_build(tmp_path, scheduler, accounts, pieces):
 def test_por_publish_dask_from_the_command_line(tmp_path, scheduler):
     book = random_liabilities(random.Random(3), 500, 2)
     customers = write_customers_csv(tmp_path / "c.csv", book)
-    code, out, err = run_por("publish", customers, "--exchange", "Ex", "--out", tmp_path / "pub", "--snapshot-id", "s1",
-                             "--dask", scheduler)
+    code, out, err = run_por(
+        "publish", customers, "--exchange", "Ex", "--out", tmp_path / "pub", "--snapshot-id", "s1", "--dask", scheduler
+    )
     assert code == 0, err
-    code, out, err = run_por("verify-tree", tmp_path / "pub" / "tree.bin",
-                             "--commitment", tmp_path / "pub" / "commitment.json")
+    code, out, err = run_por(
+        "verify-tree", tmp_path / "pub" / "tree.bin", "--commitment", tmp_path / "pub" / "commitment.json"
+    )
     assert code == 0, out + err
 
 
 def test_an_unreachable_scheduler_is_bad_input(tmp_path, monkeypatch):
     monkeypatch.setattr(distributed, "CONNECT_TIMEOUT", "1s")
     customers = write_customers_csv(tmp_path / "c.csv", random_liabilities(random.Random(1), 5, 1))
-    code, _, err = run_por("publish", customers, "--exchange", "Ex", "--out", tmp_path / "pub", "--dask",
-                           f"tcp://127.0.0.1:{free_port()}")
+    code, _, err = run_por(
+        "publish", customers, "--exchange", "Ex", "--out", tmp_path / "pub", "--dask", f"tcp://127.0.0.1:{free_port()}"
+    )
     assert code == 2 and err.count("\n") == 1 and "--dask: cannot reach the Dask scheduler" in err, err
     assert not (tmp_path / "pub").exists()

@@ -7,14 +7,19 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.nodes      # `por demo` starts real nodes
+pytestmark = pytest.mark.nodes  # `por demo` starts real nodes
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_demo(tmp_path, *extra):
-    done = subprocess.run([sys.executable, "-m", "por", "demo", "--out", str(tmp_path / "demo"), "--accounts", "200",
-                           *extra], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "por", "demo", "--out", str(tmp_path / "demo"), "--accounts", "200", *extra],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert "Traceback" not in done.stdout + done.stderr
     return done
 
@@ -30,7 +35,7 @@ def test_demo_passes_and_names_every_report(tmp_path):
         assert (demo / report).stat().st_size > 1000
     audit = json.loads((demo / "audit-jp-fsa.json").read_text())
     assert audit["verdict"] == "pass" and audit["liabilities"]["tree_verified"] is True
-    assert not (demo / "publication" / "private").stat().st_mode & 0o077     # secrets are not world-readable
+    assert not (demo / "publication" / "private").stat().st_mode & 0o077  # secrets are not world-readable
 
 
 def test_insolvent_demo_fails_with_reasons(tmp_path):

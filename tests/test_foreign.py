@@ -28,10 +28,14 @@ ROOT_DIR = Path(__file__).resolve().parents[1]
 MEXC = "mexc/merkle_proof.json"
 MEXC_ROOT = "35d01ffef2beec3ff0166c03f3d9b0cc"
 BYBIT = {  # file -> (asset table, root)
-    "bybit/mock_user_merkle_tree_path_40.json":
-        ("Asset40", "8837e3a902aa996279fdc3d70e38e46cd18232dfb614c515a25ba34778eb1765"),
-    "bybit/mock_user_merkle_tree_path_40_v2.json":
-        ("Asset40V2", "8a9e4bb937aac2d92559791fa711ffa6a38c4861564b87ad8f1f42f5d0ac6c93"),
+    "bybit/mock_user_merkle_tree_path_40.json": (
+        "Asset40",
+        "8837e3a902aa996279fdc3d70e38e46cd18232dfb614c515a25ba34778eb1765",
+    ),
+    "bybit/mock_user_merkle_tree_path_40_v2.json": (
+        "Asset40V2",
+        "8a9e4bb937aac2d92559791fa711ffa6a38c4861564b87ad8f1f42f5d0ac6c93",
+    ),
     "bybit/mock_user_merkle_tree_path_40_v3.json": ("Asset40V3", None),
     "bybit/mock_user_merkle_tree_path_40_v4.json": ("Asset40V4", None),
     "bybit/mock_user_merkle_tree_path_40_v5.json": ("Asset40V5", None),
@@ -44,8 +48,12 @@ BITGET = {  # file -> (codec, root, negative subtotals)
     "bitget/merkel_tree_bg.2023-03.c64cefe.json": ("2022", "fc76a155015f04ee", 0),
     "bitget/merkel_tree_bg.2022-12.6863e2d.json": ("2022", "ffedeaf82363b23c", 0),
 }
-BITGET_TAMPERED = ["bitget/tampered.pr-2a5bc8d.json", "bitget/tampered.pr-da5bb91.json",
-                   "bitget/tampered.pr-fb30d57.json", "bitget/tampered.pr-08498b2.json"]
+BITGET_TAMPERED = [
+    "bitget/tampered.pr-2a5bc8d.json",
+    "bitget/tampered.pr-da5bb91.json",
+    "bitget/tampered.pr-fb30d57.json",
+    "bitget/tampered.pr-08498b2.json",
+]
 
 
 def raw(name: str) -> bytes:
@@ -62,6 +70,7 @@ def bybit_verdict(data: bytes, root: str | None = None, **kw):
 
 def bitget_verdict(data: bytes, root: str | None = None, **kw):
     from por.liabilities.foreign import bitget
+
     return bitget.verify_bitget(bitget.parse_bitget(data, "proof.json"), root, **kw)
 
 
@@ -74,8 +83,13 @@ def accepted(check, data: bytes) -> bool:
 
 
 def por_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "por", *args], capture_output=True, text=True, cwd=ROOT_DIR,
-                          env={"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "por", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT_DIR,
+        env={"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
 
 
 def cli_json(*args: str) -> tuple[int, dict]:
@@ -96,12 +110,17 @@ def test_copies_equal_the_shared_originals(folder):
 
 # --- MEXC ----------------------------------------------------------------------------------
 
+
 def test_mexc_genuine_file_verifies_and_says_what_it_checked():
     v = mexc_verdict(raw(MEXC))
     assert v.ok, v.reasons
     assert v.facts["root"] == MEXC_ROOT and v.facts["format"] == "mexc"
-    assert v.facts["computed_root_balances"] == {"BTC": "4386831.37", "ETH": "5001729.74", "USDC": "0",
-                                                 "USDT": "5099023.18"}
+    assert v.facts["computed_root_balances"] == {
+        "BTC": "4386831.37",
+        "ETH": "5001729.74",
+        "USDC": "0",
+        "USDT": "5099023.18",
+    }
     assert v.facts["anchored"] is False and "taken from the file" in v.facts["coverage"]["root"]
     assert "2^64" in v.facts["coverage"]["hash"]
     pinned = mexc_verdict(raw(MEXC), MEXC_ROOT)
@@ -132,23 +151,25 @@ def test_mexc_honest_recomputation_is_self_consistent_but_not_the_published_root
     doc = gen.load(MEXC)
     doc["self"]["balances"]["ETH"] = "195462.74"
     forged = gen.dumps(gen.mexc_rehash(doc))
-    assert mexc_verdict(forged).ok                      # the rehash is a faithful MEXC generator ...
-    assert not mexc_verdict(forged, MEXC_ROOT).ok       # ... and the published root catches the forgery
+    assert mexc_verdict(forged).ok  # the rehash is a faithful MEXC generator ...
+    assert not mexc_verdict(forged, MEXC_ROOT).ok  # ... and the published root catches the forgery
 
 
 def test_mexc_blank_sibling_holding_amounts_is_rejected():
     doc = gen.load(MEXC)
-    doc["pathList"][0]["balances"]["BTC"] = "5"        # MEXC's tool ignores a blank-hash sibling's balances
+    doc["pathList"][0]["balances"]["BTC"] = "5"  # MEXC's tool ignores a blank-hash sibling's balances
     assert "missing sibling" in " ".join(mexc_verdict(gen.dumps(doc)).reasons)
 
 
 def test_mexc_account_is_compared_when_given():
     from por.liabilities.foreign.common import Customer
+
     assert mexc_verdict(raw(MEXC), customer=Customer(account="1745297673")).ok
     assert not mexc_verdict(raw(MEXC), customer=Customer(account="1745297674")).ok
 
 
 # --- Bybit ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(BYBIT))
 def test_bybit_genuine_files_verify_under_their_own_table_only(name):
@@ -174,8 +195,8 @@ def test_bybit_relabelled_file_verifies_under_another_table_with_the_same_root()
     same value texts under 40V2's names give the same hashes."""
     name = "bybit/mock_user_merkle_tree_path_40.json"
     doc = gen.load(name)
-    old = [a for a in bybit.TABLES[5].online]            # Asset40
-    new = [a for a in bybit.TABLES[4].online]            # Asset40V2
+    old = [a for a in bybit.TABLES[5].online]  # Asset40
+    new = [a for a in bybit.TABLES[4].online]  # Asset40V2
     assert bybit.TABLES[5].name == "Asset40" and bybit.TABLES[4].name == "Asset40V2" and len(old) == len(new)
     for node in [doc["self"], *doc["path"]]:
         node["balance"] = {n: node["balance"][o] for o, n in zip(old, new)}
@@ -196,7 +217,7 @@ def test_bybit_forgery_with_a_negative_balance_is_rejected():
 def test_bybit_forgery_with_an_unknown_asset_fits_no_table():
     name = "bybit/mock_user_merkle_tree_path_40_v2.json"
     doc = gen.load(name)
-    doc["self"]["balance"]["DAI"] = "0.00000000"          # Asset40's coin in a 40V2 file
+    doc["self"]["balance"]["DAI"] = "0.00000000"  # Asset40's coin in a 40V2 file
     v = bybit_verdict(gen.dumps(doc))
     assert not v.ok and "no Bybit asset table" in v.reasons[0]
 
@@ -213,7 +234,7 @@ def test_bybit_ambiguous_spelling_is_refused():
 
 
 def test_bybit_padding_sibling_must_hold_nothing():
-    name = "bybit/mock_user_merkle_tree_path_40_v2.json"     # path[0] repeats self's hash: padding
+    name = "bybit/mock_user_merkle_tree_path_40_v2.json"  # path[0] repeats self's hash: padding
     assert bybit_verdict(raw(name)).facts["path"][0]["padding"] is True
     doc = gen.load(name)
     doc["path"][0]["balance"]["BTC"] = "1.00000000"
@@ -225,15 +246,25 @@ def test_bybit_padding_sibling_must_hold_nothing():
 # --- one-character mutations never verify --------------------------------------------------
 
 # Fields no hash binds (documented in docs/formats/foreign.md): a change there cannot be seen.
-UNBOUND = {"mexc": set(), "bybit": {"nonce", "auditId"}, "bitget": set(), "bitget-2022": set(), "coinex": set(),
-           "okx-stark": {"main_coins_num"}}
-CASES = {"mexc": (MEXC, lambda d: mexc_verdict(d)),
-         "bybit": ("bybit/mock_user_merkle_tree_path_40.json", lambda d: bybit_verdict(d)),
-         "bitget": ("bitget/merkel_tree_bg.2025-11.Au2025111815.json",
-                    lambda d: bitget_verdict(d).facts.get("hashes_recompute") is not None),
-         "bitget-2022": ("bitget/merkel_tree_bg.2022-12.6863e2d.json", lambda d: bitget_verdict(d)),
-         "coinex": ("coinex/merkle_proof_file.json", lambda d: coinex_verdict(d)),
-         "okx-stark": ("okx-stark/user_14_inclusion_proof.9c9b54f.json", lambda d: stark_verdict(d))}
+UNBOUND = {
+    "mexc": set(),
+    "bybit": {"nonce", "auditId"},
+    "bitget": set(),
+    "bitget-2022": set(),
+    "coinex": set(),
+    "okx-stark": {"main_coins_num"},
+}
+CASES = {
+    "mexc": (MEXC, lambda d: mexc_verdict(d)),
+    "bybit": ("bybit/mock_user_merkle_tree_path_40.json", lambda d: bybit_verdict(d)),
+    "bitget": (
+        "bitget/merkel_tree_bg.2025-11.Au2025111815.json",
+        lambda d: bitget_verdict(d).facts.get("hashes_recompute") is not None,
+    ),
+    "bitget-2022": ("bitget/merkel_tree_bg.2022-12.6863e2d.json", lambda d: bitget_verdict(d)),
+    "coinex": ("coinex/merkle_proof_file.json", lambda d: coinex_verdict(d)),
+    "okx-stark": ("okx-stark/user_14_inclusion_proof.9c9b54f.json", lambda d: stark_verdict(d)),
+}
 
 
 def _placeholder_moved(fmt: str, doc, path) -> bool:
@@ -248,11 +279,15 @@ def _placeholder_moved(fmt: str, doc, path) -> bool:
 def test_one_character_changed_never_verifies(fmt, data):
     name, check = CASES[fmt]
     doc = gen.load(name)
-    places = [(p, v) for p, v in gen.scalars(doc) if not (set(str(x) for x in p) & UNBOUND[fmt])
-              and not any(isinstance(x, tuple) and x[1] in UNBOUND[fmt] for x in p)]
+    places = [
+        (p, v)
+        for p, v in gen.scalars(doc)
+        if not (set(str(x) for x in p) & UNBOUND[fmt])
+        and not any(isinstance(x, tuple) and x[1] in UNBOUND[fmt] for x in p)
+    ]
     path, value = data.draw(st.sampled_from(places))
     position = data.draw(st.integers(0, 80))
-    char = data.draw(st.sampled_from("0123456789abcdefABCDEF.-,:{} \"xé"))
+    char = data.draw(st.sampled_from('0123456789abcdefABCDEF.-,:{} "xé'))
     mutated = gen.with_char(doc, path, position, char)
     if mutated == doc or _placeholder_moved(fmt, doc, path):
         return
@@ -261,10 +296,17 @@ def test_one_character_changed_never_verifies(fmt, data):
 
 # --- detection and the CLI -----------------------------------------------------------------
 
-@pytest.mark.parametrize("name,fmt", [(MEXC, "mexc"), *[(n, "bybit") for n in BYBIT],
-                                      *[(n, "bitget") for n in [*BITGET, *BITGET_TAMPERED]],
-                                      ("coinex/merkle_proof_file.json", "coinex"),
-                                      ("okx-stark/user_14_inclusion_proof.9c9b54f.json", "okx-stark")])
+
+@pytest.mark.parametrize(
+    "name,fmt",
+    [
+        (MEXC, "mexc"),
+        *[(n, "bybit") for n in BYBIT],
+        *[(n, "bitget") for n in [*BITGET, *BITGET_TAMPERED]],
+        ("coinex/merkle_proof_file.json", "coinex"),
+        ("okx-stark/user_14_inclusion_proof.9c9b54f.json", "okx-stark"),
+    ],
+)
 def test_auto_detection_names_the_format(name, fmt):
     assert detect.proof_format(raw(name), name) == fmt
 
@@ -299,6 +341,7 @@ def test_cli_refuses_options_a_format_cannot_use():
 
 
 # --- Bitget --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(BITGET))
 def test_bitget_genuine_files_recompute_under_one_codec_only(name):
@@ -340,23 +383,39 @@ def test_bitget_hashmap_order_and_java_numbers_match_openjdk():
 
     from por.liabilities.foreign.bitget import hashmap_order
     from por.liabilities.foreign.common import java_string, plain, strip_zeros
-    orders = {"BTC ETH USDT USDC": "BTC ETH USDT USDC", "USDC USDT ETH BTC": "BTC ETH USDT USDC",
-              "Aa BB C": "Aa BB C", "BB Aa": "BB Aa",
-              "BTC ETH USDT USDC SOL XRP DOGE TRX TON ADA LINK DOT MATIC LTC BCH":
-                  "MATIC BCH DOT USDT DOGE BTC SOL TON XRP ETH LINK USDC LTC TRX ADA",
-              "é z ÿ 𝔘 A1 SHIB PEPE": "A1 𝔘 SHIB é z ÿ PEPE"}
+
+    orders = {
+        "BTC ETH USDT USDC": "BTC ETH USDT USDC",
+        "USDC USDT ETH BTC": "BTC ETH USDT USDC",
+        "Aa BB C": "Aa BB C",
+        "BB Aa": "BB Aa",
+        "BTC ETH USDT USDC SOL XRP DOGE TRX TON ADA LINK DOT MATIC LTC BCH": "MATIC BCH DOT USDT DOGE BTC SOL TON XRP ETH LINK USDC LTC TRX ADA",
+        "é z ÿ 𝔘 A1 SHIB PEPE": "A1 𝔘 SHIB é z ÿ PEPE",
+    }
     for keys, java in orders.items():
         assert " ".join(hashmap_order(keys.split())) == java
-    numbers = {"0": ("0", "0"), "0.00000001": ("1E-8", "0.00000001"), "0.00000000": ("0E-8", "0"),
-               "100": ("100", "100"), "1E+2": ("1E+2", "100"), "1.50": ("1.50", "1.5"),
-               "-0.0000012": ("-0.0000012", "-0.0000012"), "0.0000001": ("1E-7", "0.0000001"),
-               "-0": ("0", "0")}
+    numbers = {
+        "0": ("0", "0"),
+        "0.00000001": ("1E-8", "0.00000001"),
+        "0.00000000": ("0E-8", "0"),
+        "100": ("100", "100"),
+        "1E+2": ("1E+2", "100"),
+        "1.50": ("1.50", "1.5"),
+        "-0.0000012": ("-0.0000012", "-0.0000012"),
+        "0.0000001": ("1E-7", "0.0000001"),
+        "-0": ("0", "0"),
+    }
     for text, (to_string, stripped) in numbers.items():
         assert (java_string(Decimal(text)), plain(strip_zeros(Decimal(text)))) == (to_string, stripped)
 
 
-@pytest.mark.parametrize("codec,name", [("2025", "bitget/merkel_tree_bg.2025-11.Au2025111815.json"),
-                                        ("2022", "bitget/merkel_tree_bg.2022-12.6863e2d.json")])
+@pytest.mark.parametrize(
+    "codec,name",
+    [
+        ("2025", "bitget/merkel_tree_bg.2025-11.Au2025111815.json"),
+        ("2022", "bitget/merkel_tree_bg.2022-12.6863e2d.json"),
+    ],
+)
 def test_bitget_forgeries_recomputed_after_breaking_a_rule(codec, name):
     honest = gen.load(name)
     assert bitget_verdict(gen.dumps(gen.bitget_rehash(honest, codec))).facts.get("hashes_recompute")
@@ -369,7 +428,7 @@ def test_bitget_forgeries_recomputed_after_breaking_a_rule(codec, name):
     doc["path"][-1]["balances"][first] = "1" if codec == "2025" else gen.Decimal(1)
     assert "root balances are not the sums" in " ".join(bitget_verdict(gen.dumps(doc)).reasons)
     doc = gen.load(name)
-    doc["path"][2]["level"] += 1                            # a right friend's level is hashed nowhere
+    doc["path"][2]["level"] += 1  # a right friend's level is hashed nowhere
     if doc["path"][2]["role"] == 1:
         doc["path"][2]["role"] = 2
     v = bitget_verdict(gen.dumps(gen.bitget_rehash(doc, codec)))
@@ -384,14 +443,17 @@ COINEX_ROOT = "b272a9a8142f3942dc640936d267ce785ae9d29aaf904c1ec1f0990242047569"
 
 def coinex_verdict(data: bytes, root: str | None = None, **kw):
     from por.liabilities.foreign import coinex
+
     return coinex.verify_coinex(coinex.parse_coinex(data, "proof.json"), root, **kw)
 
 
 def test_coinex_example_is_reported_inconsistent_with_both_rules_named():
     v = coinex_verdict(raw(COINEX), COINEX_ROOT)
     assert v.ok and v.facts["variant"] == "coinex-2022-lone-empty" and v.facts["anchored"] is True
-    assert v.facts["rules"]["coinex-as-coded"]["root"] == \
-        "6bf6716d7704fb21ee594ca259e48bb3aa90293d195baae09b183326770e38af"
+    assert (
+        v.facts["rules"]["coinex-as-coded"]["root"]
+        == "6bf6716d7704fb21ee594ca259e48bb3aa90293d195baae09b183326770e38af"
+    )
     assert v.facts["rules"]["coinex-as-coded"]["matches_the_file"] is False
     assert any("known inconsistency" in n for n in v.facts["notes"])
     as_coded = coinex_verdict(raw(COINEX), rule="coinex-as-coded")
@@ -402,8 +464,9 @@ def test_coinex_balances_text_is_go_json_of_shopspring_decimals():
     from decimal import Decimal
 
     from por.liabilities.foreign.coinex import balances_json
+
     text = balances_json({"USDT": Decimal("20.2343322"), "BTC": Decimal("1.023"), "ETH": Decimal("0.560")})
-    assert text == '{"BTC":"1.023","ETH":"0.56","USDT":"20.2343322"}'   # CoinEx's help-page example
+    assert text == '{"BTC":"1.023","ETH":"0.56","USDT":"20.2343322"}'  # CoinEx's help-page example
 
 
 @pytest.mark.parametrize("lone,variant", [("h+h", "coinex-as-coded"), ("h+''", "coinex-2022-lone-empty")])
@@ -421,7 +484,7 @@ def test_coinex_forgeries_recomputed_after_breaking_a_rule():
     doc["root"]["balances"]["BTC"] = "1"
     assert "running totals" in " ".join(coinex_verdict(gen.dumps(doc)).reasons)
     doc = gen.load(COINEX)
-    doc["path"][3]["balances"]["BTC"] = "920.0"             # the same amount, another spelling
+    doc["path"][3]["balances"]["BTC"] = "920.0"  # the same amount, another spelling
     assert not accepted(coinex_verdict, gen.dumps(doc))
 
 
@@ -433,6 +496,7 @@ STARK_ROOT = "dfd76b9180535fbaa15e1497e4af7fb1275a29baf85c5ab674ae624aa6ff9fa5"
 
 def stark_verdict(data: bytes, root: str | None = None):
     from por.liabilities.foreign import okx_stark
+
     return okx_stark.verify_okx_stark(okx_stark.parse_okx_stark(data, "proof.json"), root)
 
 
@@ -441,7 +505,7 @@ def test_okx_stark_genuine_user_file_recomputes_and_says_the_coin_order_is_unbou
     assert v.ok, v.reasons
     assert v.facts["user_index"] == 14 and v.facts["batch_index"] == 2 and v.facts["coins"] == 156
     assert v.facts["variant"].startswith("OKX main branch")
-    assert v.facts["anchored"] is False                      # config.coins is the file's own
+    assert v.facts["anchored"] is False  # config.coins is the file's own
     assert any("coin order" in line for line in v.facts["not_checked"])
     assert "not checked" in v.facts["coverage"]["zk_proof"]
     assert not stark_verdict(raw(STARK), "00" * 32).ok
@@ -449,6 +513,7 @@ def test_okx_stark_genuine_user_file_recomputes_and_says_the_coin_order_is_unbou
 
 def test_keccak_is_the_original_keccak_not_sha3():
     from por.liabilities.foreign.okx_stark import keccak_256
+
     assert keccak_256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
 
 
@@ -458,25 +523,26 @@ def test_okx_stark_synthetic_files_in_both_variants(blake):
     assert v.ok, v.reasons
     assert ("PR-22" in v.facts["variant"]) == blake
     loan = stark_verdict(gen.dumps(gen.okx_stark_file({"BTC": 5, "ETH": -2}, blake=blake)))
-    if blake:                       # PR-22 sums the values mod P: a negative coin value fails its check
+    if blake:  # PR-22 sums the values mod P: a negative coin value fails its check
         assert any("mod P" in r for r in loan.reasons)
-    else:                           # a loan, allowed by OKX's design: said, not refused
+    else:  # a loan, allowed by OKX's design: said, not refused
         assert loan.ok and "negative" in loan.facts["coverage"]["non_negative"]
 
 
 def test_okx_stark_forgeries_recomputed_after_breaking_a_rule():
-    doc = gen.okx_stark_file({"BTC": 5, "ETH": 1}, total=7)          # total_value is not the sum
+    doc = gen.okx_stark_file({"BTC": 5, "ETH": 1}, total=7)  # total_value is not the sum
     assert any("not the sum" in r for r in stark_verdict(gen.dumps(doc)).reasons)
-    doc = gen.okx_stark_file({"BTC": 5, "ETH": 1}, user_index=100)   # a position outside the tree
+    doc = gen.okx_stark_file({"BTC": 5, "ETH": 1}, user_index=100)  # a position outside the tree
     assert any("outside" in r for r in stark_verdict(gen.dumps(doc)).reasons)
     doc = gen.okx_stark_file({"BTC": 5, "ETH": 1})
     doc["trunk_inclusion_proof"]["batch_id"] = "ab" * 32
     assert not stark_verdict(gen.dumps(doc)).ok
-    doc = gen.okx_stark_file({"BTC": 4**14, "ETH": 0}, uts=16)        # too large for the user trace
+    doc = gen.okx_stark_file({"BTC": 4**14, "ETH": 0}, uts=16)  # too large for the user trace
     assert any("does not fit the user trace" in r for r in stark_verdict(gen.dumps(doc)).reasons)
 
 
 # --- published totals (--totals) anchor what a bare root cannot ----------------------------
+
 
 def _totals_file(tmp_path, totals: dict[str, str]) -> str:
     path = tmp_path / "totals.json"
@@ -486,6 +552,7 @@ def _totals_file(tmp_path, totals: dict[str, str]) -> str:
 
 def test_bybit_and_bitget_anchor_with_their_published_totals(tmp_path):
     from decimal import Decimal
+
     name = "bybit/mock_user_merkle_tree_path_40.json"
     root_balances = gen.load(name)["path"][-1]["balance"]
     canonical = {k: format(Decimal(v).normalize(), "f") if Decimal(v) else "0" for k, v in root_balances.items()}
@@ -500,17 +567,20 @@ def test_bybit_and_bitget_anchor_with_their_published_totals(tmp_path):
     assert code == 0 and out["anchored"] is True
 
 
-@pytest.mark.parametrize("name,fmt,root,anchored", [
-    (COINEX, "coinex", COINEX_ROOT, True),
-    (STARK, "okx-stark", STARK_ROOT, False),                 # the coin order is the file's own
-    ("bitget/merkel_tree_bg.2023-03.c64cefe.json", "bitget", "fc76a155015f04ee", False),   # 64-bit root
-])
+@pytest.mark.parametrize(
+    "name,fmt,root,anchored",
+    [
+        (COINEX, "coinex", COINEX_ROOT, True),
+        (STARK, "okx-stark", STARK_ROOT, False),  # the coin order is the file's own
+        ("bitget/merkel_tree_bg.2023-03.c64cefe.json", "bitget", "fc76a155015f04ee", False),  # 64-bit root
+    ],
+)
 def test_cli_auto_detects_and_states_what_a_pinned_root_anchors(name, fmt, root, anchored):
     code, out = cli_json(str(FIX / name), "--format", "auto", "--root", root)
     assert out["format"] == fmt and out["anchored"] is anchored
     if anchored:
         assert code == 0 and out["reasons"] == []
-    else:       # fail closed: a root that binds less than the file shows anchors nothing alone
+    else:  # fail closed: a root that binds less than the file shows anchors nothing alone
         assert code == 1 and len(out["reasons"]) == 1
         assert out["reasons"][0].startswith("self-consistent") and "does not bind" in out["reasons"][0]
     assert out["coverage"]["root"].startswith("pinned by you")

@@ -23,19 +23,34 @@ FIX = gen.CONFORMANCE
 ROOT_DIR = Path(__file__).resolve().parents[1]
 BITMEX = FIX / "bitmex" / "README-example-liabilities-100-proof.csv"
 BITMEX_ROOT = "ceb08dfd693430ece544df853a989684056c0800088d61bfcc38c0d16cc1e1c7"
-README_NONCES = {1: "4b014f71332f674b47ccec77ac055c7f6e94f7968afe15b9ffb63b9c392ee97a",
-                 2: "b88860add96111d84d38a500266df715158f91375d9aaa98aa58356f9a872412",
-                 3: "38de14dcd1425739ddbe2bcf7505c1bac602fd185727dc7f2fa9ddaeff9a36c9",
-                 4: "b4fb0f6cb39e1b47e159996d54121309d92fed531a4f55b7a30772cb5f21cf8a",
-                 5: "239573aae4710e1c1d09ffdf9de67a031176318a5caa901897183014776d607a"}
+README_NONCES = {
+    1: "4b014f71332f674b47ccec77ac055c7f6e94f7968afe15b9ffb63b9c392ee97a",
+    2: "b88860add96111d84d38a500266df715158f91375d9aaa98aa58356f9a872412",
+    3: "38de14dcd1425739ddbe2bcf7505c1bac602fd185727dc7f2fa9ddaeff9a36c9",
+    4: "b4fb0f6cb39e1b47e159996d54121309d92fed531a4f55b7a30772cb5f21cf8a",
+    5: "239573aae4710e1c1d09ffdf9de67a031176318a5caa901897183014776d607a",
+}
 N1, N2 = "11" * 32, "22" * 32
-LEAVES = [(7, N1, 500), (9, N2, 40), (7, N1, 1500), (9, N2, 2), (7, N1, 1), (12, "33" * 32, 99),
-          (9, N2, 0), (12, "33" * 32, 1)]
+LEAVES = [
+    (7, N1, 500),
+    (9, N2, 40),
+    (7, N1, 1500),
+    (9, N2, 2),
+    (7, N1, 1),
+    (12, "33" * 32, 99),
+    (9, N2, 0),
+    (12, "33" * 32, 1),
+]
 
 
 def por_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "por", *args], capture_output=True, text=True, cwd=ROOT_DIR,
-                          env={"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "por", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT_DIR,
+        env={"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
 
 
 def tree_file(tmp_path: Path, text: str, name: str = "liabilities.csv") -> Path:
@@ -50,10 +65,12 @@ def bitmex_verdict(path: Path, root: str | None = None, account=None, nonce=None
         return bitmex.verify_bitmex_tree(path, root, customer=customer)
     except InputError as exc:
         from por.verdict import Verdict
+
         return Verdict(ok=False, reasons=[exc.location_text()])
 
 
 # --- BitMEX --------------------------------------------------------------------------------
+
 
 def test_bitmex_readme_tree_is_valid_and_none_of_its_nonces_matches():
     v = bitmex_verdict(BITMEX, BITMEX_ROOT)
@@ -79,8 +96,12 @@ def test_bitmex_forgeries_are_rejected_for_the_rule_they_break(tmp_path):
         return bitmex_verdict(tree_file(tmp_path, gen.bitmex_tree(LEAVES, edit=fn)))
 
     # a leaf's value changed, every parent recomputed: the HMAC no longer opens for its owner
-    v = bitmex_verdict(tree_file(tmp_path, gen.bitmex_tree(LEAVES, edit=lambda d, i, n: (n[0], n[1] + 1)
-                                                            if (d, i) == (3, 0) else n)), None, 7, N1)
+    v = bitmex_verdict(
+        tree_file(tmp_path, gen.bitmex_tree(LEAVES, edit=lambda d, i, n: (n[0], n[1] + 1) if (d, i) == (3, 0) else n)),
+        None,
+        7,
+        N1,
+    )
     assert v.facts["account_sats"] == 1501
     # a negative value, recomputed consistently (signed packing): a finding, not a crash
     neg = [(a, n, -s if i == 1 else s) for i, (a, n, s) in enumerate(LEAVES)]
@@ -107,7 +128,7 @@ def test_bitmex_one_character_changed_never_verifies(tmp_path_factory, line, pos
     lines = BITMEX.read_text().splitlines()
     text = lines[line]
     i = pos % (len(text) + 1)
-    lines[line] = text[:i] + char + text[i + 1:]
+    lines[line] = text[:i] + char + text[i + 1 :]
     if lines == BITMEX.read_text().splitlines():
         return
     path = tree_file(tmp_path_factory.mktemp("m"), "\n".join(lines) + "\n")
@@ -154,6 +175,7 @@ def mtjs_verdict(path: Path, root: str | None = None, customer: Customer | None 
         return merkletreejs.verify_merkletreejs(path, root, customer=customer)
     except InputError as exc:
         from por.verdict import Verdict
+
         return Verdict(ok=False, reasons=[exc.location_text()])
 
 
@@ -181,6 +203,7 @@ def test_merkletreejs_someone_else_is_not_found():
 def test_bitso_zero_stripping_is_reproduced_with_its_bug():
     """Bitso's regex strips one zero too many from integers: '10' is hashed as '1'."""
     from por.liabilities.foreign.common import sha256_hex
+
     me = Customer(account="acct", balances=(("usd", "10"),))
     leaves = merkletreejs.customer_leaves(me)
     assert leaves["bitso (as Bitso's tool strips zeros)"] == sha256_hex("acct" + sha256_hex("1"))[:16]
@@ -190,18 +213,32 @@ def test_bitso_zero_stripping_is_reproduced_with_its_bug():
 def test_tnf_reference_roots_from_its_example_input():
     text = TNF_INPUT.read_text()
     leaves, root = merkletreejs.tnf_tree(text)
-    assert leaves == ["4d5b6745607fb0f8", "fceae9bdf4ac639a", "21544f90b6a6f44b", "22bf213fc87d039d",
-                      "a15eb5f9d7cb1fa8"]
+    assert leaves == [
+        "4d5b6745607fb0f8",
+        "fceae9bdf4ac639a",
+        "21544f90b6a6f44b",
+        "22bf213fc87d039d",
+        "a15eb5f9d7cb1fa8",
+    ]
     assert root == "aece07167a9b1391710bbef42ceafdceb3a0c0e0d43434070f6dea178daf0960"
-    assert merkletreejs.tnf_tree(text, concatenate=True)[1] == \
-        "b03c200f074fe4ddf0cbbef4fbeda6a02e9f36349e5b8fb1130fad3a9af38ad9"
+    assert (
+        merkletreejs.tnf_tree(text, concatenate=True)[1]
+        == "b03c200f074fe4ddf0cbbef4fbeda6a02e9f36349e5b8fb1130fad3a9af38ad9"
+    )
 
 
 def test_tnf_output_tree_with_crlf_finds_a_customer_under_the_tnf_rule(tmp_path):
     leaves, root = merkletreejs.tnf_tree(TNF_INPUT.read_text())
     path = tree_file(tmp_path, leaf_list(leaves, ending="\r\n"), "out.txt")
-    me = Customer(account="2", balances=(("balance1", "1.0000001"), ("balance2", "100.0000001"),
-                                         ("balance3", "1.0000001"), ("balance4", "10000")))
+    me = Customer(
+        account="2",
+        balances=(
+            ("balance1", "1.0000001"),
+            ("balance2", "100.0000001"),
+            ("balance3", "1.0000001"),
+            ("balance4", "10000"),
+        ),
+    )
     v = mtjs_verdict(path, root, me)
     assert v.ok and v.facts["leaf_rule"].startswith("tnf") and v.facts["leaf_position"] == 1
 
@@ -224,7 +261,7 @@ def test_merkletreejs_one_character_changed_never_verifies(tmp_path_factory, lin
     lines = BITSO.read_text().split("\n")
     text = lines[line]
     i = pos % (len(text) + 1)
-    lines[line] = text[:i] + char + text[i + 1:]
+    lines[line] = text[:i] + char + text[i + 1 :]
     if "\n".join(lines) == BITSO.read_text():
         return
     path = tree_file(tmp_path_factory.mktemp("m"), "\n".join(lines))
@@ -232,8 +269,19 @@ def test_merkletreejs_one_character_changed_never_verifies(tmp_path_factory, lin
 
 
 def test_merkletreejs_through_the_cli():
-    run = por_cli("verify-inclusion", str(BITSO), "--format", "auto", "--account", BITSO_ME.account,
-                  "--balance", "btc=0.00000001", "--root", BITSO_ROOT, "--json")
+    run = por_cli(
+        "verify-inclusion",
+        str(BITSO),
+        "--format",
+        "auto",
+        "--account",
+        BITSO_ME.account,
+        "--balance",
+        "btc=0.00000001",
+        "--root",
+        BITSO_ROOT,
+        "--json",
+    )
     out = json.loads(run.stdout)
     assert run.returncode == 0 and out["format"] == "merkletreejs" and out["leaf"] == "e17e7edf6faa1a6a"
     run = por_cli("verify-tree", str(TNF_INPUT))

@@ -48,15 +48,22 @@ def user_verdict(path: Path | bytes, root: str | None = None, **kw):
         return zk.FORMAT.verify_proof(name, raw, "u.json", pins=pins, **kw)
     except InputError as exc:
         from por.verdict import Verdict
+
         return Verdict(ok=False, reasons=[exc.location_text()])
 
 
 def por_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "por", *args], capture_output=True, text=True, cwd=ROOT_DIR,
-                          env={"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "por", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT_DIR,
+        env={"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
 
 
 # --- Poseidon ------------------------------------------------------------------------------
+
 
 def test_poseidon_matches_the_forks_test_vectors():
     """bnb-chain/gnark-crypto @7c643ad1 ecc/bn254/fr/poseidon/poseidon_test.go (state[1] output)."""
@@ -79,16 +86,20 @@ def test_poseidon_refuses_what_the_fork_refuses():
         pos.poseidon()
 
 
-@pytest.mark.parametrize("fmt,count,root", [
-    ("gate-zk", 800, "037bf6d8fe5b7cbaecf7b35604b57f82173f5c8155c1c750cef00afebcd65436"),   # Gate service.go L72
-    ("binance-zk", 350, "0118925954da77d1a4b241fd163e4373e2265c515cfa60af7fcd28c8cb9ad58a"),  # Binance main.go L124
-    ("htx-zk", 168, "08030a5616bdd248a983dd1f994f557361c742cc4adaa2618275fbc35a9bdc24"),     # HTX verifier f57c44d
-])
+@pytest.mark.parametrize(
+    "fmt,count,root",
+    [
+        ("gate-zk", 800, "037bf6d8fe5b7cbaecf7b35604b57f82173f5c8155c1c750cef00afebcd65436"),  # Gate service.go L72
+        ("binance-zk", 350, "0118925954da77d1a4b241fd163e4373e2265c515cfa60af7fcd28c8cb9ad58a"),  # Binance main.go L124
+        ("htx-zk", 168, "08030a5616bdd248a983dd1f994f557361c742cc4adaa2618275fbc35a9bdc24"),  # HTX verifier f57c44d
+    ],
+)
 def test_empty_tree_roots_hard_coded_in_the_exchanges_verifiers(fmt, count, root):
     assert f"{empty_root(fmt, count):064x}" == root
 
 
 # --- user proofs ---------------------------------------------------------------------------
+
 
 def test_gate_user_proof_verifies_with_800_assets_and_not_350():
     started = time.perf_counter()
@@ -99,7 +110,7 @@ def test_gate_user_proof_verifies_with_800_assets_and_not_350():
     assert "not checked" in v.facts["coverage"]["zk_proof"]
     user = parse_user(json.loads(GATE.read_text()), "u", "gate-zk")
     assert counts_that_verify(user, [350, 500]) == []
-    assert elapsed < 10        # about 0.3 s in CPython on a laptop
+    assert elapsed < 10  # about 0.3 s in CPython on a laptop
 
 
 def test_gate_user_with_its_proof_table_and_asset_list():
@@ -134,25 +145,25 @@ def test_htx_user_and_its_proof_table_are_two_runs():
 
 def test_binance_samples():
     v1 = user_verdict(BINANCE_V1)
-    assert not v1.ok and "does not recompute" in v1.reasons[0]          # hand-edited sample
+    assert not v1.ok and "does not recompute" in v1.reasons[0]  # hand-edited sample
     v2 = user_verdict(BINANCE_V2)
-    assert not v2.ok and "609ab3a" in v2.reasons[0]                    # cannot check, said so
+    assert not v2.ok and "609ab3a" in v2.reasons[0]  # cannot check, said so
     assert v2.facts["variant"].startswith("binance-zk v2")
 
 
 def test_zk_forgeries_recomputed_after_breaking_a_rule():
     doc = json.loads(GATE.read_text())
-    doc["AssetDetails"][0]["Equity"] += 1                               # more than the totals say
+    doc["AssetDetails"][0]["Equity"] += 1  # more than the totals say
     forged = gen.zk_reroot(doc, "gate-zk", 800)
     alone = user_verdict(json.dumps(forged).encode())
-    assert alone.ok                                                     # self-consistent ...
-    assert not user_verdict(json.dumps(forged).encode(), GATE_ROOT).ok   # ... not the published root
+    assert alone.ok  # self-consistent ...
+    assert not user_verdict(json.dumps(forged).encode(), GATE_ROOT).ok  # ... not the published root
     v = user_verdict(json.dumps(forged).encode(), config=GATE_CEX)
     assert any("audit's prices" in r for r in v.reasons)
     v = user_verdict(json.dumps(forged).encode(), tree=GATE_TABLE)
     assert any("final root" in r for r in v.reasons)
     doc = json.loads(HTX.read_text())
-    doc["Assets"][0]["Balance"] = -32                                   # hashes like +32
+    doc["Assets"][0]["Balance"] = -32  # hashes like +32
     v = user_verdict(json.dumps(gen.zk_reroot(doc, "htx-zk", 168)).encode(), HTX_ROOT)
     assert not v.ok and any("|Balance|" in r for r in v.reasons)
 
@@ -160,13 +171,13 @@ def test_zk_forgeries_recomputed_after_breaking_a_rule():
 def test_proof_table_forgeries(tmp_path):
     text = HTX_TABLE.read_text()
     rows = text.splitlines()
-    rows[3], rows[4] = rows[4], rows[3]                                # two batches out of order: still a chain
+    rows[3], rows[4] = rows[4], rows[3]  # two batches out of order: still a chain
     swapped = tmp_path / "p.csv"
     swapped.write_text("\n".join(rows) + "\n")
     assert zk.verify_zk_table("htx-zk", swapped).ok
     batches = read_table(HTX_TABLE)
     cut = tmp_path / "cut.csv"
-    cut.write_text("\n".join(text.splitlines()[:1] + text.splitlines()[2:]) + "\n")   # batch 0 dropped
+    cut.write_text("\n".join(text.splitlines()[:1] + text.splitlines()[2:]) + "\n")  # batch 0 dropped
     v = zk.verify_zk_table("htx-zk", cut)
     assert not v.ok and any("batch numbers" in r for r in v.reasons)
     other = tmp_path / "other.csv"
@@ -195,6 +206,7 @@ def test_one_character_changed_never_verifies(data):
 
 # --- detection and the CLI -----------------------------------------------------------------
 
+
 def test_detection_of_each_zk_document():
     assert detect.proof_format(GATE.read_bytes(), "u") == "gate-zk"
     assert detect.proof_format(HTX.read_bytes(), "u") == "htx-zk"
@@ -204,8 +216,19 @@ def test_detection_of_each_zk_document():
 
 
 def test_cli_gate_user_with_table_asset_list_and_root():
-    run = por_cli("verify-inclusion", str(GATE), "--format", "auto", "--tree", str(GATE_TABLE),
-                  "--config", str(GATE_CEX), "--root", GATE_ROOT, "--json")
+    run = por_cli(
+        "verify-inclusion",
+        str(GATE),
+        "--format",
+        "auto",
+        "--tree",
+        str(GATE_TABLE),
+        "--config",
+        str(GATE_CEX),
+        "--root",
+        GATE_ROOT,
+        "--json",
+    )
     out = json.loads(run.stdout)
     assert run.returncode == 0, out["reasons"]
     assert out["format"] == "gate-zk" and out["asset_count"] == 800 and out["anchored"] is True

@@ -42,11 +42,43 @@ from por.reserves.inputs import load_chains_config, load_snapshot, load_wallets
 from por.strictjson import loads
 
 EXAMPLES = int(os.environ.get("POR_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("POR_FUZZ_EXAMPLES"),
-                suppress_health_check=list(HealthCheck))
-TOKENS = [b"-", b"-1", b"+", b"e", b"1e999999", b"NaN", b"Infinity", b"null", b"true", b"[]", b"{}", b'"', b"\\",
-          b"\\ud800", b"\x00", b"\xff", b"\xef\xbb\xbf", b"\r\n", b",", b"\n", b"0" * 400, b"9" * 5000,
-          "\u202e".encode(), "١".encode(), b"0x", b"|", b"[chains.x]", b"=", b"'''"]
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not os.environ.get("POR_FUZZ_EXAMPLES"),
+    suppress_health_check=list(HealthCheck),
+)
+TOKENS = [
+    b"-",
+    b"-1",
+    b"+",
+    b"e",
+    b"1e999999",
+    b"NaN",
+    b"Infinity",
+    b"null",
+    b"true",
+    b"[]",
+    b"{}",
+    b'"',
+    b"\\",
+    b"\\ud800",
+    b"\x00",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b"\r\n",
+    b",",
+    b"\n",
+    b"0" * 400,
+    b"9" * 5000,
+    "\u202e".encode(),
+    "١".encode(),
+    b"0x",
+    b"|",
+    b"[chains.x]",
+    b"=",
+    b"'''",
+]
 
 # --- valid documents to start from -------------------------------------------------------------------
 _rng = random.Random(8)
@@ -58,18 +90,23 @@ TREE = BOOK.tree_bytes()
 OKX_V1 = json.dumps(v1_case(_rng, 6, 2), indent=2).encode()
 _user = v2_user(_rng)
 OKX_USER = json.dumps(_user, indent=2).encode()
-OKX_TREE = "".join(tree_lines(build(user_leaves(_user) + [split_leaf(f"{i:064x}", random_balances(_rng))
-                                                          for i in range(3)]))).encode()
-CUSTOMERS = b"account_id,asset,amount\r\nalice,BTC,1.5\r\n\"bob, jr\",ETH,0.000000000000000001\r\ncarol,USDT,7\r\n"
+OKX_TREE = "".join(
+    tree_lines(build(user_leaves(_user) + [split_leaf(f"{i:064x}", random_balances(_rng)) for i in range(3)]))
+).encode()
+CUSTOMERS = b'account_id,asset,amount\r\nalice,BTC,1.5\r\n"bob, jr",ETH,0.000000000000000001\r\ncarol,USDT,7\r\n'
 WALLETS_CSV = (WALLET_HEAD + WALLET_ROW).encode()
-WALLETS_JSON = json.dumps({"exchange": "ex", "wallets": list(csv.DictReader(io.StringIO(WALLET_HEAD + WALLET_ROW)))}
-                          ).encode()
+WALLETS_JSON = json.dumps(
+    {"exchange": "ex", "wallets": list(csv.DictReader(io.StringIO(WALLET_HEAD + WALLET_ROW)))}
+).encode()
 SNAPSHOT_BYTES = json.dumps(SNAPSHOT).encode()
-CHAINS_BYTES = (CHAINS + '[chains.btc]\nfamily = "bitcoin"\nnetwork = "regtest"\nnode_rpc = ["http://x:k@127.0.0.1:9"]\n'
-                ).encode()
+CHAINS_BYTES = (
+    CHAINS + '[chains.btc]\nfamily = "bitcoin"\nnetwork = "regtest"\nnode_rpc = ["http://x:k@127.0.0.1:9"]\n'
+).encode()
 POLICY = (Path(__file__).resolve().parents[1] / "por" / "policies" / "jp-fsa.toml").read_bytes()
-PRICES = (b"asset,price_jpy,source,time\nBTC,14500000.5,a quote,2024-06-30T00:00:00+09:00\n"
-          b"ETH,500000,b,2024-06-30T00:00:00Z\n")
+PRICES = (
+    b"asset,price_jpy,source,time\nBTC,14500000.5,a quote,2024-06-30T00:00:00+09:00\n"
+    b"ETH,500000,b,2024-06-30T00:00:00Z\n"
+)
 
 
 @st.composite
@@ -82,16 +119,16 @@ def mutated(draw, original: bytes) -> bytes:
         if kind == "flip" and data:
             data[at] ^= 1 << draw(st.integers(0, 7))
         elif kind == "cut":
-            del data[at:at + draw(st.integers(1, 40))]
+            del data[at : at + draw(st.integers(1, 40))]
         elif kind == "token":
-            data[at:at + draw(st.integers(0, 3))] = draw(st.sampled_from(TOKENS))
+            data[at : at + draw(st.integers(0, 3))] = draw(st.sampled_from(TOKENS))
         elif kind == "dup":
             end = at + draw(st.integers(1, 200))
             data[at:at] = data[at:end]
         elif kind == "truncate":
             del data[at:]
         else:
-            data[at:at + 1] = bytes([draw(st.integers(0, 255))])
+            data[at : at + 1] = bytes([draw(st.integers(0, 255))])
     return bytes(data)
 
 
@@ -116,13 +153,14 @@ def _file(data: bytes, name: str) -> Path:
 
 # --- parsers and verifiers, in process ---------------------------------------------------------------
 
+
 @FUZZ
 @given(data=inputs(PROOF))
 def test_por_proof(data):
     commitment = parse_commitment(loads(COMMITMENT, "c.json"), "c.json")
     parsed = refused_or_accepted(lambda: parse_proof(loads(data.decode("utf-8", "replace"), "p.json"), "p.json"))
     if parsed is not None and verify_inclusion(parsed, commitment=commitment).ok:
-        assert parsed.to_json() == parse_proof(loads(PROOF, "p.json"), "p.json").to_json()   # only layout changed
+        assert parsed.to_json() == parse_proof(loads(PROOF, "p.json"), "p.json").to_json()  # only layout changed
 
 
 @FUZZ
@@ -147,7 +185,7 @@ def test_por_tree_file(data):
 def test_okx_v1(data):
     proof = refused_or_accepted(okx.parse_okx_v1_proof, data, "v1.json")
     if proof is not None and okx.verify_okx_v1(proof, json.loads(OKX_V1)["path"][-1]["hash"]).ok:
-        assert proof == okx.parse_okx_v1_proof(OKX_V1, "v1.json")      # only layout changed
+        assert proof == okx.parse_okx_v1_proof(OKX_V1, "v1.json")  # only layout changed
 
 
 @FUZZ
@@ -157,7 +195,7 @@ def test_okx_v2_user_and_tree(data, tree):
     path, genuine = _file(tree, "tree.txt"), _file(OKX_TREE, "tree.txt")
     verdict = refused_or_accepted(okx.verify_okx_v2_tree, path)
     if verdict is not None and verdict.ok:
-        assert same_document("okx-tree", tree, OKX_TREE)                 # only line ends changed
+        assert same_document("okx-tree", tree, OKX_TREE)  # only line ends changed
     if user is not None:
         refused_or_accepted(okx.verify_okx_v2_user, user, path, None)
         included = refused_or_accepted(okx.verify_okx_v2_user, user, genuine, None)
@@ -223,17 +261,22 @@ def test_prices(data):
 
 
 @FUZZ
-@given(text=st.text(max_size=90) | st.sampled_from(["1e999999", "+1", "-0", "0.10", "١", "1_0", "9" * 81]),
-       decimals=st.integers(0, 36), canonical=st.booleans())
+@given(
+    text=st.text(max_size=90) | st.sampled_from(["1e999999", "+1", "-0", "0.10", "١", "1_0", "9" * 81]),
+    decimals=st.integers(0, 36),
+    canonical=st.booleans(),
+)
 def test_amounts(text, decimals, canonical):
     units = refused_or_accepted(lambda: parse_amount(text, decimals, canonical=canonical))
     if units is not None:
         assert units >= 0 and not any(c in text for c in "+-eE_")
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                       max_size=3), max_leaves=6)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def _paths(doc, prefix=()):
@@ -247,8 +290,10 @@ JSON_PARSERS = {
     "proof": (PROOF, lambda d: verify_inclusion(parse_proof(d, "p.json"))),
     "commitment": (COMMITMENT, lambda d: parse_commitment(d, "c.json")),
     "okx-v1": (OKX_V1, lambda d: okx.verify_okx_v1(okx.parse_okx_v1_proof(json.dumps(d), "v1.json"), None)),
-    "okx-user": (OKX_USER, lambda d: okx.verify_okx_v2_user(okx.parse_okx_v2_user(json.dumps(d), "u.json"), None,
-                                                            None)),
+    "okx-user": (
+        OKX_USER,
+        lambda d: okx.verify_okx_v2_user(okx.parse_okx_v2_user(json.dumps(d), "u.json"), None, None),
+    ),
     "snapshot": (SNAPSHOT_BYTES, lambda d: load_snapshot(_file(json.dumps(d).encode(), "s.json"))),
     "wallets": (WALLETS_JSON, lambda d: load_wallets(_file(json.dumps(d).encode(), "w.json"))),
 }
@@ -272,7 +317,7 @@ def test_json_fields_of_any_type(kind, data):
     try:
         json.dumps(doc, allow_nan=False)
     except ValueError:
-        return                                    # NaN/inf: strict JSON never yields them (tested above)
+        return  # NaN/inf: strict JSON never yields them (tested above)
     refused_or_accepted(check, doc)
 
 
@@ -288,16 +333,20 @@ def _leaves(doc, path=()):
         yield from _leaves(value, path + (key,))
 
 
-KEY = object()      # marks a member name (not its value) as the thing edited
+KEY = object()  # marks a member name (not its value) as the thing edited
 PINNED = parse_commitment(json.loads(COMMITMENT), "c.json")
 
 
 def _layout(value, choice: int) -> bytes:
     """One value, saved as editors and tools save it."""
     text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
-    return [text.encode(), b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode(),
-            json.dumps(value, indent=4, sort_keys=True).encode(), json.dumps(value, separators=(",", ":")).encode(),
-            ("\ufeff" + json.dumps(value, indent="\t", ensure_ascii=True) + "\r\n").encode()][choice]
+    return [
+        text.encode(),
+        b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode(),
+        json.dumps(value, indent=4, sort_keys=True).encode(),
+        json.dumps(value, separators=(",", ":")).encode(),
+        ("\ufeff" + json.dumps(value, indent="\t", ensure_ascii=True) + "\r\n").encode(),
+    ][choice]
 
 
 @FUZZ
@@ -314,7 +363,7 @@ def test_proof_values_mutated_anywhere_are_refused(data):
         at = data.draw(st.integers(0, len(value)), label="at")
         char = data.draw(st.characters(codec="utf-8") | st.sampled_from("0123456789abcdef.-"), label="char")
         how = data.draw(st.sampled_from(["replace", "insert", "delete"]), label="how")
-        new = value[:at] + ("" if how == "delete" else char) + value[at + (how != "insert"):]
+        new = value[:at] + ("" if how == "delete" else char) + value[at + (how != "insert") :]
     elif isinstance(value, bool):
         new = data.draw(st.sampled_from([not value, 1, 0, None]))
     else:
@@ -349,6 +398,7 @@ def _spelled(value) -> str:
 
 # --- through the CLI: exit 1 or 2, one line on stderr, never an internal error --------------------------
 
+
 def run_cli(*argv: str) -> tuple[int, str, str]:
     from por.cli import main
 
@@ -370,11 +420,37 @@ CLI = {
     "okx-tree": (OKX_TREE, "tree.txt", ["verify-tree", "{file}"]),
     "commitment": (COMMITMENT, "c.json", ["verify-tree", "{dir}/tree.bin", "--commitment", "{file}"]),
     "customers": (CUSTOMERS, "c.csv", ["publish", "{file}", "--exchange", "Ex", "--out", "{dir}/out"]),
-    "wallets": (WALLETS_CSV, "w.csv", ["reserves", "{file}", "--snapshot", "{dir}/snapshot.json", "--config",
-                                       "{dir}/chains.toml", "--exchange", "ex"]),
-    "policy": (POLICY, "p.toml", ["audit", "--commitment", "{dir}/commitment.json", "--wallets", "{dir}/w.csv",
-                                  "--snapshot", "{dir}/snapshot.json", "--config", "{dir}/chains.toml",
-                                  "--policy", "{file}"]),
+    "wallets": (
+        WALLETS_CSV,
+        "w.csv",
+        [
+            "reserves",
+            "{file}",
+            "--snapshot",
+            "{dir}/snapshot.json",
+            "--config",
+            "{dir}/chains.toml",
+            "--exchange",
+            "ex",
+        ],
+    ),
+    "policy": (
+        POLICY,
+        "p.toml",
+        [
+            "audit",
+            "--commitment",
+            "{dir}/commitment.json",
+            "--wallets",
+            "{dir}/w.csv",
+            "--snapshot",
+            "{dir}/snapshot.json",
+            "--config",
+            "{dir}/chains.toml",
+            "--policy",
+            "{file}",
+        ],
+    ),
 }
 
 
@@ -382,7 +458,7 @@ def same_document(kind: str, data: bytes, original: bytes) -> bool:
     """Only layout changed: JSON that parses to the same value, tree lines with other line ends."""
     if data == original:
         return True
-    if kind == "commitment":      # exchange name and time are not bound to the tree; the rest must be
+    if kind == "commitment":  # exchange name and time are not bound to the tree; the rest must be
         bound = ("root", "totals", "assets", "leaf_count", "height", "snapshot_id", "tree_sha256")
         doc, ref = (parse_commitment(loads(d, "c.json"), "c.json") for d in (data, original))
         return all(getattr(doc, k) == getattr(ref, k) for k in bound)
@@ -398,8 +474,12 @@ def same_document(kind: str, data: bytes, original: bytes) -> bool:
 def test_cli_exits_1_or_2_with_one_line(kind):
     original, name, argv = CLI[kind]
 
-    @settings(max_examples=max(EXAMPLES // 4, 5), deadline=None, derandomize=FUZZ.derandomize,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max(EXAMPLES // 4, 5),
+        deadline=None,
+        derandomize=FUZZ.derandomize,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(data=mutated(original))
     def check(data):
         folder = Path(tempfile.mkdtemp(prefix="por-fuzz-cli-"))
@@ -407,17 +487,23 @@ def test_cli_exits_1_or_2_with_one_line(kind):
         (folder / "tree.bin").write_bytes(TREE)
         (folder / "tree.txt").write_bytes(OKX_TREE)
         (folder / "snapshot.json").write_bytes(SNAPSHOT_BYTES)
-        (folder / "chains.toml").write_text(CHAINS.replace('native_asset = "ETH"\n',
-                                                           'native_asset = "ETH"\nattempts = 1\ntimeout = 1\n'))
+        (folder / "chains.toml").write_text(
+            CHAINS.replace('native_asset = "ETH"\n', 'native_asset = "ETH"\nattempts = 1\ntimeout = 1\n')
+        )
         (folder / "w.csv").write_bytes(WALLETS_CSV)
         (folder / name).write_bytes(data)
         code, out, err = run_cli(*[a.format(file=folder / name, dir=folder) for a in argv])
         assert "Traceback" not in out + err and "internal error" not in err, err
         lines = err.strip().splitlines()
-        if kind == "customers" and code == 2:     # every bad row named in one run, one line each (item 8)
+        if kind == "customers" and code == 2:  # every bad row named in one run, one line each (item 8)
             assert 1 <= len(lines) <= MAX_REPORTED_ROWS + 1, err
-            assert all(re.match(rf"por: error: ({re.escape(str(folder / name))}:\d+: |and \d+ more)", line)
-                       for line in lines) or len(lines) == 1, err
+            assert (
+                all(
+                    re.match(rf"por: error: ({re.escape(str(folder / name))}:\d+: |and \d+ more)", line)
+                    for line in lines
+                )
+                or len(lines) == 1
+            ), err
         else:
             assert len(lines) <= 1, err
         if code == 0:

@@ -23,8 +23,11 @@ from por.publication.attestation import publication_page, verifier_page
 KEY, OTHER = "5a" * 32, "a5" * 32
 ADDRESS = Account.from_key(bytes.fromhex(KEY)).address
 OTHER_ADDRESS = Account.from_key(bytes.fromhex(OTHER)).address
-PERIODS = [("2026-01", "2026-01-31T23:59:59Z"), ("2026-02", "2026-02-28T23:59:59Z"),
-           ("2026-03", "2026-03-31T23:59:59Z")]
+PERIODS = [
+    ("2026-01", "2026-01-31T23:59:59Z"),
+    ("2026-02", "2026-02-28T23:59:59Z"),
+    ("2026-03", "2026-03-31T23:59:59Z"),
+]
 ACCOUNT = "user-0000003"
 
 
@@ -38,8 +41,19 @@ def csv_totals(path: Path) -> dict[str, str]:
 
 def publish(root: Path, name: str, snapshot: tuple[str, str], *extra: object, seed: int = 1) -> Path:
     customers = write_customers(root / f"{name}.csv", 30, seed=seed)
-    code, out, err = run_por("publish", customers, "--out", root / name, "--snapshot-id", snapshot[0],
-                             "--snapshot-time", snapshot[1], "--exchange", "chain-exchange", *extra)
+    code, out, err = run_por(
+        "publish",
+        customers,
+        "--out",
+        root / name,
+        "--snapshot-id",
+        snapshot[0],
+        "--snapshot-time",
+        snapshot[1],
+        "--exchange",
+        "chain-exchange",
+        *extra,
+    )
     assert code == 0, err
     return root / name
 
@@ -80,6 +94,7 @@ def history(*args: object) -> tuple[int, str, str]:
 
 # --- publishing ---------------------------------------------------------------------
 
+
 def test_publications_link_sign_and_carry_the_verifier_page(chain):
     docs = [json.loads((chain / f"p{i}" / "commitment.json").read_text()) for i in (1, 2, 3)]
     assert "previous" not in docs[0]
@@ -88,22 +103,35 @@ def test_publications_link_sign_and_carry_the_verifier_page(chain):
         assert doc["previous"] == {"snapshot_id": before["snapshot_id"], "sha256": before["signature"]["digest"]}
         assert before["signature"]["digest"] == signing.digest_hex(before)
     assert all(d["signature"]["signer"] == ADDRESS for d in docs)
-    for i in (1, 2, 3):          # the page with this period's commitment.json embedded, as published
+    for i in (1, 2, 3):  # the page with this period's commitment.json embedded, as published
         page = (chain / f"p{i}" / "verify.html").read_bytes()
         assert page == publication_page((chain / f"p{i}" / "commitment.json").read_text(encoding="utf-8"))
         assert page != verifier_page() and len(page) > len(verifier_page())
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--snapshot-id", "2026-03", "--snapshot-time", "2026-04-30T00:00:00Z"], "same snapshot id"),
-    (["--snapshot-id", "2026-04", "--snapshot-time", "2026-03-01T00:00:00Z"], "is not after the previous"),
-    (["--snapshot-id", "2026-04", "--snapshot-time", "2026-04-30T00:00:00Z", "--exchange", "someone-else"],
-     "the previous publication is by"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--snapshot-id", "2026-03", "--snapshot-time", "2026-04-30T00:00:00Z"], "same snapshot id"),
+        (["--snapshot-id", "2026-04", "--snapshot-time", "2026-03-01T00:00:00Z"], "is not after the previous"),
+        (
+            ["--snapshot-id", "2026-04", "--snapshot-time", "2026-04-30T00:00:00Z", "--exchange", "someone-else"],
+            "the previous publication is by",
+        ),
+    ],
+)
 def test_publish_refuses_a_link_that_cannot_be_right(chain, tmp_path, args, message):
     customers = write_customers(tmp_path / "c.csv", 5)
-    code, _, err = run_por("publish", customers, "--out", tmp_path / "p4", "--previous", chain / "p3",
-                           *(["--exchange", "chain-exchange"] if "--exchange" not in args else []), *args)
+    code, _, err = run_por(
+        "publish",
+        customers,
+        "--out",
+        tmp_path / "p4",
+        "--previous",
+        chain / "p3",
+        *(["--exchange", "chain-exchange"] if "--exchange" not in args else []),
+        *args,
+    )
     assert code == 2 and message in err, err
     assert not (tmp_path / "p4").exists()
 
@@ -120,8 +148,9 @@ def test_a_bad_key_file_is_bad_input_and_writes_nothing(tmp_path):
 
 # --- por history ---------------------------------------------------------------------
 
+
 def test_history_of_an_honest_chain_shows_totals_over_time(chain):
-    code, out, err = history(chain / "p3", chain / "p1", chain / "p2", "--signer", ADDRESS, "--json")   # any order
+    code, out, err = history(chain / "p3", chain / "p1", chain / "p2", "--signer", ADDRESS, "--json")  # any order
     assert code == 0, out
     doc = json.loads(out)
     assert doc["verified"] is True and doc["state"] == "verified" and doc["reasons"] == []
@@ -142,7 +171,8 @@ def test_history_with_no_key_pinned_is_only_self_consistent(chain):
     assert code == 1 and doc["verified"] is False and doc["state"] == "self-consistent"
     assert doc["findings"] == [] and doc["reasons"] == [
         "self-consistent, but nothing to compare it with: no signing key was pinned, so nothing ties these "
-        "periods to the exchange"]
+        "periods to the exchange"
+    ]
     assert all(p["signature"].startswith("not checked (no key pinned)") for p in doc["periods"])
     assert "signatures: not checked (no key pinned): pin the exchange's key with --signer" in doc["notes"]
     code, out, _ = history(chain / "p1", chain / "p2", chain / "p3")
@@ -167,12 +197,12 @@ def test_history_points_at_an_altered_old_commitment(chain, tmp_path, altered, e
 def test_history_points_at_an_altered_last_commitment(chain, tmp_path):
     copy = copy_chain(chain, tmp_path)
     alter_totals(copy / "p3")
-    code, out, _ = history(copy / "p1", copy / "p2", copy / "p3")          # nothing links to p3: its tree does
+    code, out, _ = history(copy / "p1", copy / "p2", copy / "p3")  # nothing links to p3: its tree does
     assert code == 1 and f"{copy / 'p3'} (snapshot '2026-03'): root, totals" in out
     code, out, _ = history(copy / "p1", copy / "p2", copy / "p3", "--no-trees", "--signer", ADDRESS)
     assert code == 1 and f"{copy / 'p3'} (snapshot '2026-03'): signature: the commitment was changed" in out
     code, out, _ = history(copy / "p1", copy / "p2", copy / "p3", "--no-trees")
-    assert code == 1          # no tree, no key, nothing after it: nothing can tell, and it says so
+    assert code == 1  # no tree, no key, nothing after it: nothing can tell, and it says so
     assert "self-consistent, but nothing to compare it with" in out and "✗" not in out
     assert "signatures: not checked (no key pinned)" in out
 
@@ -195,8 +225,15 @@ def test_history_flags_a_republished_period_under_an_old_snapshot_id(chain, tmp_
 
 def test_history_rejects_a_period_signed_by_another_key(chain, tmp_path):
     copy = copy_chain(chain, tmp_path / "c")
-    forged = publish(tmp_path, "p4", ("2026-04", "2026-04-30T00:00:00Z"), "--sign-key", chain / "other.hex",
-                     "--previous", copy / "p3")
+    forged = publish(
+        tmp_path,
+        "p4",
+        ("2026-04", "2026-04-30T00:00:00Z"),
+        "--sign-key",
+        chain / "other.hex",
+        "--previous",
+        copy / "p3",
+    )
     code, out, _ = history(copy / "p1", copy / "p2", copy / "p3", forged, "--signer", ADDRESS)
     assert code == 1
     assert f"signed by {OTHER_ADDRESS.lower()}, not by the pinned key {ADDRESS.lower()}" in out
@@ -237,11 +274,12 @@ def test_history_html_is_self_contained_plots_totals_and_escapes_every_value(cha
     assert "http://" not in page and "https:" not in page
     for i in (1, 2):
         for asset, amount in csv_totals(chain / f"p{i}.csv").items():
-            assert f"title='{amount} {asset}'" in page           # exact in the title, grouped on the page
+            assert f"title='{amount} {asset}'" in page  # exact in the title, grouped on the page
             assert grouped(amount)[0] in page
 
 
 # --- verify-inclusion / verify-tree with keys and periods ------------------------------
+
 
 def test_one_customer_over_three_periods(chain):
     proofs = [chain / f"proof-p{i}.json" for i in (3, 1, 2)]
@@ -253,8 +291,12 @@ def test_one_customer_over_three_periods(chain):
     for period in doc["periods"]:
         i = int(period["snapshot_id"][-1])
         rows = [r for r in csv.DictReader(open(chain / f"p{i}.csv")) if r["account_id"] == ACCOUNT]
-        expected = {r["asset"]: format_amount(parse_amount(r["amount"], BUILTIN_DECIMALS[r["asset"]]),
-                                              BUILTIN_DECIMALS[r["asset"]]) for r in rows}
+        expected = {
+            r["asset"]: format_amount(
+                parse_amount(r["amount"], BUILTIN_DECIMALS[r["asset"]]), BUILTIN_DECIMALS[r["asset"]]
+            )
+            for r in rows
+        }
         assert {k: v for k, v in period["balances"].items() if v != "0"} == expected
         assert period["signature"].startswith("verified")
 
@@ -267,12 +309,22 @@ def test_each_proof_is_checked_against_its_own_period(chain, tmp_path):
     alter_totals(copy / "p2")
     code, out, _ = run_por("verify-inclusion", p1, p2, "--commitment", copy / "p1", "--commitment", copy / "p2")
     assert code == 1 and "root sums differ from the commitment's totals" in out
-    code, out, _ = run_por("verify-inclusion", p1, p2, "--commitment", chain / "p1", "--commitment", chain / "p2",
-                           "--signer", OTHER_ADDRESS)
+    code, out, _ = run_por(
+        "verify-inclusion",
+        p1,
+        p2,
+        "--commitment",
+        chain / "p1",
+        "--commitment",
+        chain / "p2",
+        "--signer",
+        OTHER_ADDRESS,
+    )
     assert code == 1 and out.count("not by the pinned key") == 2
     code, _, _ = run_por("prove", chain / "p2", "user-0000004", "--out", tmp_path / "other.json")
-    code, out, _ = run_por("verify-inclusion", p1, tmp_path / "other.json", "--commitment", chain / "p1",
-                           "--commitment", chain / "p2")
+    code, out, _ = run_por(
+        "verify-inclusion", p1, tmp_path / "other.json", "--commitment", chain / "p1", "--commitment", chain / "p2"
+    )
     assert code == 1 and "the proofs are of different customers" in out
     code, _, err = run_por("verify-inclusion", p1, p2, "--root", "00" * 32)
     assert code == 2 and "--root" in err
@@ -284,8 +336,10 @@ def test_several_proofs_with_nothing_pinned_are_not_verified(chain):
     doc = json.loads(out)
     assert code == 1 and doc["verified"] is False and doc["state"] == "self-consistent"
     assert all(p["state"] == "self-consistent" for p in doc["periods"])
-    assert all(p["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or "
-                                "root was given"] for p in doc["periods"])
+    assert all(
+        p["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or root was given"]
+        for p in doc["periods"]
+    )
     code, out, _ = run_por("verify-inclusion", *proofs)
     assert code == 1 and "NOT VERIFIED: self-consistent, but nothing to compare it with" in out
 
@@ -293,10 +347,12 @@ def test_several_proofs_with_nothing_pinned_are_not_verified(chain):
 def test_a_pinned_key_with_nothing_to_check_it_against_is_a_usage_error(chain):
     """The key signs commitment.json: without one it would be silently ignored, so it is refused (exit 2)."""
     proofs = [chain / f"proof-p{i}.json" for i in (1, 2)]
-    for argv in (["verify-inclusion", *proofs, "--signer", ADDRESS],
-                 ["verify-inclusion", proofs[0], "--signer", ADDRESS],
-                 ["verify-inclusion", proofs[0], "--root", "00" * 32, "--signer", ADDRESS],
-                 ["verify-tree", chain / "p1" / "tree.bin", "--signer", ADDRESS]):
+    for argv in (
+        ["verify-inclusion", *proofs, "--signer", ADDRESS],
+        ["verify-inclusion", proofs[0], "--signer", ADDRESS],
+        ["verify-inclusion", proofs[0], "--root", "00" * 32, "--signer", ADDRESS],
+        ["verify-tree", chain / "p1" / "tree.bin", "--signer", ADDRESS],
+    ):
         code, out, err = run_por_process(*argv)
         assert code == 2 and out == "" and err.count("\n") == 1 and "--signer" in err, (argv, out, err)
         assert "nothing to check the key against" in err, err
@@ -316,8 +372,9 @@ def test_signature_checked_when_pinned_and_said_so_when_not(chain, tmp_path):
     code, _, _ = run_por("prove", unsigned, ACCOUNT, "--out", tmp_path / "u.json")
     code, out, _ = run_por("verify-inclusion", tmp_path / "u.json", "--commitment", unsigned / "commitment.json")
     assert code == 0 and "signature: not checked (no key pinned)" in out
-    code, out, _ = run_por("verify-inclusion", tmp_path / "u.json", "--commitment", unsigned / "commitment.json",
-                           "--signer", ADDRESS)
+    code, out, _ = run_por(
+        "verify-inclusion", tmp_path / "u.json", "--commitment", unsigned / "commitment.json", "--signer", ADDRESS
+    )
     assert code == 1 and "the commitment is not signed, but a signing key is pinned" in out
 
 
@@ -332,6 +389,7 @@ def test_verify_tree_checks_the_pinned_signer(chain):
 
 
 # --- one commitment, one identity: canonical links, low-s signatures (issue 12, class 9) ------------
+
 
 def reformat(path: Path) -> None:
     """A harmless re-format: other indentation and key order, same JSON values."""
@@ -349,9 +407,19 @@ def test_a_reformatted_signed_commitment_is_the_same_commitment_not_an_alarm(cha
     # the original and its re-formatted copy, side by side: one commitment, not two for one snapshot
     code, out, _ = history(chain / "p1", copy / "p1", chain / "p2", chain / "p3", "--signer", ADDRESS)
     assert code == 0 and "different commitment" not in out, out
-    code, out, _ = run_por("verify-inclusion", chain / "proof-p1.json", chain / "proof-p2.json",
-                           "--commitment", chain / "p1", "--commitment", copy / "p1", "--commitment", copy / "p2",
-                           "--signer", ADDRESS)
+    code, out, _ = run_por(
+        "verify-inclusion",
+        chain / "proof-p1.json",
+        chain / "proof-p2.json",
+        "--commitment",
+        chain / "p1",
+        "--commitment",
+        copy / "p1",
+        "--commitment",
+        copy / "p2",
+        "--signer",
+        ADDRESS,
+    )
     assert code == 0 and "a different commitment" not in out, out
 
 
@@ -360,10 +428,13 @@ def test_a_high_s_twin_of_a_signed_commitment_is_refused_everywhere(chain, tmp_p
     path = copy / "p2" / "commitment.json"
     path.write_text(json.dumps(high_s_twin(json.loads(path.read_text())), indent=2, ensure_ascii=False) + "\n")
     code, out, _ = history(copy / "p1", copy / "p2", copy / "p3", "--signer", ADDRESS)
-    assert code == 1 and f"{copy / 'p2'} (snapshot '2026-02'): signature: malformed signature: value: s is in " \
-                         "the upper half" in out, out
-    code, out, _ = run_por_process("verify-inclusion", chain / "proof-p2.json", "--commitment", path,
-                                   "--signer", ADDRESS)
+    assert (
+        code == 1
+        and f"{copy / 'p2'} (snapshot '2026-02'): signature: malformed signature: value: s is in the upper half" in out
+    ), out
+    code, out, _ = run_por_process(
+        "verify-inclusion", chain / "proof-p2.json", "--commitment", path, "--signer", ADDRESS
+    )
     assert code == 1 and "upper half of the curve order" in out, out
     code, out, _ = run_por_process("verify-tree", copy / "p2" / "tree.bin", "--commitment", path, "--signer", ADDRESS)
     assert code == 1 and "upper half of the curve order" in out, out
@@ -377,9 +448,9 @@ def test_a_link_to_the_file_bytes_written_before_canonical_links_still_verifies(
     doc["previous"]["sha256"] = __import__("hashlib").sha256(raw).hexdigest()
     del doc["signature"]
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    code, out, _ = history(copy / "p1", copy / "p2", "--no-trees")      # unsigned now: no key can anchor it
+    code, out, _ = history(copy / "p1", copy / "p2", "--no-trees")  # unsigned now: no key can anchor it
     assert code == 1 and "✓ linked" in out and "self-consistent, but nothing to compare it with" in out, out
     assert "✗" not in out
-    reformat(copy / "p1" / "commitment.json")        # such a link names bytes: a re-format breaks it
+    reformat(copy / "p1" / "commitment.json")  # such a link names bytes: a re-format breaks it
     code, out, _ = history(copy / "p1", copy / "p2", "--no-trees")
     assert code == 1 and "it was changed after publication" in out

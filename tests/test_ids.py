@@ -20,22 +20,36 @@ from por.liabilities.publish import publish as library_publish
 from por.liabilities.rows import ambiguous_ids, check_account_id, mixed_scripts
 
 HEAD = "account_id,asset,amount\n"
-HIDDEN = {"zero_width_space": "ali\u200bce", "zero_width_joiner": "ali\u200dce", "rtl_override": "ali\u202ece",
-          "bidi_isolate": "ali\u2066ce", "word_joiner": "ali\u2060ce", "no_break_space": "ali\u00a0ce",
-          "hangul_filler": "ali\u3164ce", "variation_selector": "alice\ufe0f", "escape": "ali\x1bce",
-          "c1_control": "ali\x85ce", "line_separator": "ali\u2028ce", "tag": "alice\U000e0041"}
+HIDDEN = {
+    "zero_width_space": "ali\u200bce",
+    "zero_width_joiner": "ali\u200dce",
+    "rtl_override": "ali\u202ece",
+    "bidi_isolate": "ali\u2066ce",
+    "word_joiner": "ali\u2060ce",
+    "no_break_space": "ali\u00a0ce",
+    "hangul_filler": "ali\u3164ce",
+    "variation_selector": "alice\ufe0f",
+    "escape": "ali\x1bce",
+    "c1_control": "ali\x85ce",
+    "line_separator": "ali\u2028ce",
+    "tag": "alice\U000e0041",
+}
 DECOMPOSED = unicodedata.normalize("NFD", "café")
 
 
 def publish_csv(tmp_path: Path, body: str, *, quoted: bool = False) -> tuple[int, str, str]:
     path = tmp_path / "customers.csv"
-    rows = body if not quoted else "".join(f'"{line.split(",")[0]}",{line.split(",", 1)[1]}\n'
-                                           for line in body.splitlines())
+    rows = (
+        body
+        if not quoted
+        else "".join(f'"{line.split(",")[0]}",{line.split(",", 1)[1]}\n' for line in body.splitlines())
+    )
     path.write_text(HEAD + rows, encoding="utf-8")
     return run_por_process("publish", path, "--exchange", "Ex", "--out", tmp_path / "out", "--snapshot-id", "s1")
 
 
 # --- the rule itself ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(HIDDEN))
 def test_hidden_characters_are_refused(name):
@@ -47,27 +61,40 @@ def test_only_composed_ids_are_accepted_and_case_is_kept():
     assert check_account_id("café") == "café"
     with pytest.raises(Exception, match="NFC"):
         check_account_id(DECOMPOSED)
-    assert ambiguous_ids(["Alice", "alice", "ALICE"]) == []                   # exchanges' ids are case-sensitive
+    assert ambiguous_ids(["Alice", "alice", "ALICE"]) == []  # exchanges' ids are case-sensitive
     assert ambiguous_ids(["fish", "ﬁsh", "ａlice", "alice", "x²", "x2"]) == [(0, 1), (2, 3), (4, 5)]
 
 
-@pytest.mark.parametrize("account_id, scripts", [
-    ("p\u0430ypal", ["Cyrillic", "Latin"]),            # Cyrillic а among Latin letters
-    ("\u0440\u0430\u0443\u0440\u0430l", ["Cyrillic", "Latin"]),
-    ("\u03b1lpha", ["Greek", "Latin"]),
-    ("\u0430\u03b2", ["Cyrillic", "Greek"]),
-    ("paypal", None), ("пример", None), ("Ελένη", None), ("user-张三", None), ("山田タロウ", None),
-    ("김철수-01", None), ("acct-7-客户ü", None), ("محمد-9", None),
-])
+@pytest.mark.parametrize(
+    "account_id, scripts",
+    [
+        ("p\u0430ypal", ["Cyrillic", "Latin"]),  # Cyrillic а among Latin letters
+        ("\u0440\u0430\u0443\u0440\u0430l", ["Cyrillic", "Latin"]),
+        ("\u03b1lpha", ["Greek", "Latin"]),
+        ("\u0430\u03b2", ["Cyrillic", "Greek"]),
+        ("paypal", None),
+        ("пример", None),
+        ("Ελένη", None),
+        ("user-张三", None),
+        ("山田タロウ", None),
+        ("김철수-01", None),
+        ("acct-7-客户ü", None),
+        ("محمد-9", None),
+    ],
+)
 def test_mixed_script_detection_follows_ts39(account_id, scripts):
     assert mixed_scripts(account_id) == scripts
 
 
 # --- publish -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("quoted", [False, True], ids=["fast_reader", "csv_reader"])
-@pytest.mark.parametrize("pair", [("café", DECOMPOSED), ("fish", "ﬁsh"), ("alice", "ａlice"), ("x2", "x²")],
-                         ids=["composed_and_decomposed", "ligature", "fullwidth", "superscript"])
+@pytest.mark.parametrize(
+    "pair",
+    [("café", DECOMPOSED), ("fish", "ﬁsh"), ("alice", "ａlice"), ("x2", "x²")],
+    ids=["composed_and_decomposed", "ligature", "fullwidth", "superscript"],
+)
 def test_publish_refuses_two_ids_a_customer_cannot_tell_apart(tmp_path, pair, quoted):
     code, out, err = publish_csv(tmp_path, f"{pair[0]},BTC,1\nbob,BTC,1\n{pair[1]},BTC,2\n", quoted=quoted)
     assert code == 2, out + err
@@ -104,6 +131,7 @@ def test_publish_refuses_hidden_characters(tmp_path, name):
 
 # --- the verifier applies the same rule ----------------------------------------------------------
 
+
 def _library_publication(tmp_path: Path, account_id: str) -> tuple[Path, Path]:
     """A publication made in code, around the CLI's rules, holding `account_id`; and its proof."""
     book = Liabilities([Asset("BTC", 8)], [account_id, "bob", "carol"], [[150_000_000, 1, 2]])
@@ -114,9 +142,11 @@ def _library_publication(tmp_path: Path, account_id: str) -> tuple[Path, Path]:
     return folder, tmp_path / "proof.json"
 
 
-@pytest.mark.parametrize("account_id", [HIDDEN["zero_width_space"], HIDDEN["rtl_override"], DECOMPOSED,
-                                        HIDDEN["escape"], HIDDEN["no_break_space"]],
-                         ids=["zero_width", "rtl_override", "decomposed", "escape", "no_break_space"])
+@pytest.mark.parametrize(
+    "account_id",
+    [HIDDEN["zero_width_space"], HIDDEN["rtl_override"], DECOMPOSED, HIDDEN["escape"], HIDDEN["no_break_space"]],
+    ids=["zero_width", "rtl_override", "decomposed", "escape", "no_break_space"],
+)
 def test_a_proof_whose_id_no_publication_could_hold_is_not_verified(tmp_path, account_id):
     folder, proof = _library_publication(tmp_path, account_id)
     code, out, err = run_por_process("verify-inclusion", proof, "--commitment", folder / "commitment.json")
@@ -125,6 +155,7 @@ def test_a_proof_whose_id_no_publication_could_hold_is_not_verified(tmp_path, ac
 
 
 # --- --account --------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cafe(tmp_path_factory) -> tuple[Path, Path]:
@@ -139,29 +170,34 @@ def cafe(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_account_option_accepts_the_customers_own_proof_typed_either_way(cafe):
     commitment, tmp = cafe
-    for typed in ("café", DECOMPOSED):                 # a keyboard may type it decomposed
-        code, out, _ = run_por_process("verify-inclusion", tmp / "cafe.json", "--commitment", commitment,
-                                       "--account", typed)
+    for typed in ("café", DECOMPOSED):  # a keyboard may type it decomposed
+        code, out, _ = run_por_process(
+            "verify-inclusion", tmp / "cafe.json", "--commitment", commitment, "--account", typed
+        )
         assert code == 0 and out.startswith("VERIFIED"), out
 
 
 def test_account_option_refuses_someone_elses_valid_proof(cafe):
     commitment, tmp = cafe
-    code, out, _ = run_por_process("verify-inclusion", tmp / "bob.json", "--commitment", commitment,
-                                   "--account", "café")
+    code, out, _ = run_por_process(
+        "verify-inclusion", tmp / "bob.json", "--commitment", commitment, "--account", "café"
+    )
     assert code == 1 and "the proof is for account 'bob', not for yours ('café')" in out, out
-    code, out, _ = run_por_process("verify-inclusion", tmp / "bob.json", "--commitment", commitment,
-                                   "--account", "Bob")                       # case counts
+    code, out, _ = run_por_process(
+        "verify-inclusion", tmp / "bob.json", "--commitment", commitment, "--account", "Bob"
+    )  # case counts
     assert code == 1, out
-    code, out, _ = run_por_process("verify-inclusion", tmp / "bob.json", "--commitment", commitment,
-                                   "--account", "bob", "--json")
+    code, out, _ = run_por_process(
+        "verify-inclusion", tmp / "bob.json", "--commitment", commitment, "--account", "bob", "--json"
+    )
     assert code == 0 and json.loads(out)["account_checked"] is True
 
 
 def test_account_option_with_a_hidden_character_is_bad_input(cafe):
     commitment, tmp = cafe
-    code, _, err = run_por_process("verify-inclusion", tmp / "bob.json", "--commitment", commitment,
-                                   "--account", "bo\u200bb")
+    code, _, err = run_por_process(
+        "verify-inclusion", tmp / "bob.json", "--commitment", commitment, "--account", "bo\u200bb"
+    )
     assert code == 2 and "--account: account id contains control or invisible character U+200B" in err, err
 
 

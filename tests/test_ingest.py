@@ -25,14 +25,56 @@ from por.liabilities.ingest import load_customers
 from por.liabilities.rows import check_row, csv_rows
 from por.errors import InputError
 
-IDS = ["a", "b", "c", "user-001", "客户", "ü", " a", "a ", "", "a\x01", "a\u200bb", "x" * 257, "é" * 130,
-       "a\x7fb", "tab\tin"]
+IDS = [
+    "a",
+    "b",
+    "c",
+    "user-001",
+    "客户",
+    "ü",
+    " a",
+    "a ",
+    "",
+    "a\x01",
+    "a\u200bb",
+    "x" * 257,
+    "é" * 130,
+    "a\x7fb",
+    "tab\tin",
+]
 ASSETS = ["BTC", "ETH", "USDT", "NEAR", "FOO", "btc", "", "USDT "]
-HUGE = "170141183460469231731.687303715884105728"            # 2^127 wei
-AMOUNTS = ["0", "1", "7", "1.5", "0.00000001", "0.000000001", "1.50000000000", "-1", "1e-8", "+1", " 2 ", "1.",
-           ".5", "", "NaN", "0001", "12.", "1" * 20, "9" * 38, "9" * 39, "1" * 20 + "." + "1" * 18,
-           "340282366920938463463.374607431768211455", "340282366920938463463.374607431768211456", HUGE,
-           "0." + "0" * 30, "1.000000000000000000000000000000", "٣", "1_000", "1,5"]
+HUGE = "170141183460469231731.687303715884105728"  # 2^127 wei
+AMOUNTS = [
+    "0",
+    "1",
+    "7",
+    "1.5",
+    "0.00000001",
+    "0.000000001",
+    "1.50000000000",
+    "-1",
+    "1e-8",
+    "+1",
+    " 2 ",
+    "1.",
+    ".5",
+    "",
+    "NaN",
+    "0001",
+    "12.",
+    "1" * 20,
+    "9" * 38,
+    "9" * 39,
+    "1" * 20 + "." + "1" * 18,
+    "340282366920938463463.374607431768211455",
+    "340282366920938463463.374607431768211456",
+    HUGE,
+    "0." + "0" * 30,
+    "1.000000000000000000000000000000",
+    "٣",
+    "1_000",
+    "1,5",
+]
 
 
 def oracle(rows, source: str, table: AssetTable):
@@ -48,19 +90,22 @@ def oracle(rows, source: str, table: AssetTable):
         if slot == len(balances):
             balances.append({})
         if asset in balances[slot]:
-            raise InputError(f"duplicate row for account and asset {asset} (first on line {seen[(slot, asset)]})",
-                             file=source, line=line)
+            raise InputError(
+                f"duplicate row for account and asset {asset} (first on line {seen[(slot, asset)]})",
+                file=source,
+                line=line,
+            )
         seen[(slot, asset)] = line
         balances[slot][asset] = units
         totals[asset] = totals.get(asset, 0) + units
         if totals[asset] > MAX_UNITS:
-            raise InputError(f"total of {asset} exceeds 2^128-1 base units here", file=source, line=line,
-                             field="amount")
+            raise InputError(
+                f"total of {asset} exceeds 2^128-1 base units here", file=source, line=line, field="amount"
+            )
     if not balances:
         raise InputError("no customer rows", file=source, line=1)
     symbols = sorted(decimals)
-    return ([Asset(s, decimals[s]) for s in symbols], list(index),
-            [[b.get(s, 0) for b in balances] for s in symbols])
+    return ([Asset(s, decimals[s]) for s in symbols], list(index), [[b.get(s, 0) for b in balances] for s in symbols])
 
 
 def outcome(read):
@@ -82,8 +127,11 @@ def parquet_rows(path: Path):
 
 
 any_row = st.tuples(st.sampled_from(IDS), st.sampled_from(ASSETS), st.sampled_from(AMOUNTS))
-valid_row = st.tuples(st.sampled_from(IDS[:6]), st.sampled_from(ASSETS[:4]),
-                      st.sampled_from(AMOUNTS[:7] + [HUGE, "9" * 20, "1" * 20 + "." + "1" * 18]))
+valid_row = st.tuples(
+    st.sampled_from(IDS[:6]),
+    st.sampled_from(ASSETS[:4]),
+    st.sampled_from(AMOUNTS[:7] + [HUGE, "9" * 20, "1" * 20 + "." + "1" * 18]),
+)
 
 
 @st.composite
@@ -128,8 +176,11 @@ def compare_csv(tmp_path: Path, rows) -> None:
         assert outcome(lambda: load_customers(path, table)) == expected, (name, rows)
 
 
-SINGLE_DEFECTS = ([(v, "BTC", "1") for v in IDS] + [("b", v, "1") for v in ASSETS]
-                  + [("b", asset, v) for v in AMOUNTS for asset in ("BTC", "ETH", "USDT")])
+SINGLE_DEFECTS = (
+    [(v, "BTC", "1") for v in IDS]
+    + [("b", v, "1") for v in ASSETS]
+    + [("b", asset, v) for v in AMOUNTS for asset in ("BTC", "ETH", "USDT")]
+)
 
 
 @pytest.mark.parametrize("row", SINGLE_DEFECTS, ids=[repr(r)[:40] for r in SINGLE_DEFECTS])
@@ -148,24 +199,41 @@ def test_csv_reads_like_the_row_by_row_oracle(tmp_path, batch_rows, rows):
 def test_parquet_reads_like_the_row_by_row_oracle(tmp_path, batch_rows, rows, nulls):
     rows = [tuple(None if (i * 3 + k) in nulls else v for k, v in enumerate(r)) for i, r in enumerate(rows)]
     path = tmp_path / "c.parquet"
-    pq.write_table(pa.table({name: pa.array([r[k] for r in rows], pa.string())
-                             for k, name in enumerate(["account_id", "asset", "amount"])}), path)
+    pq.write_table(
+        pa.table(
+            {
+                name: pa.array([r[k] for r in rows], pa.string())
+                for k, name in enumerate(["account_id", "asset", "amount"])
+            }
+        ),
+        path,
+    )
     table = AssetTable()
     expected = outcome(lambda: oracle(parquet_rows(path), str(path), table))
     assert outcome(lambda: load_customers(path, table)) == expected, rows
 
 
 @SETTINGS
-@given(values=st.lists(st.tuples(st.integers(-10**12, 10**20), st.sampled_from(["BTC", "USDT", "ETH"])),
-                       min_size=1, max_size=12),
-       scale=st.integers(0, 12))
+@given(
+    values=st.lists(
+        st.tuples(st.integers(-(10**12), 10**20), st.sampled_from(["BTC", "USDT", "ETH"])), min_size=1, max_size=12
+    ),
+    scale=st.integers(0, 12),
+)
 def test_parquet_decimals_read_like_python_text(tmp_path, batch_rows, values, scale):
     """Arrow prints some decimals with an exponent ("1E-9"); the book must not care."""
     path = tmp_path / "d.parquet"
     amounts = [Decimal(v).scaleb(-scale) for v, _ in values]
-    pq.write_table(pa.table({"account_id": [f"u{i}" for i in range(len(values))],
-                             "asset": [a for _, a in values],
-                             "amount": pa.array(amounts, pa.decimal128(38, scale))}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "account_id": [f"u{i}" for i in range(len(values))],
+                "asset": [a for _, a in values],
+                "amount": pa.array(amounts, pa.decimal128(38, scale)),
+            }
+        ),
+        path,
+    )
     table = AssetTable()
     expected = outcome(lambda: oracle(parquet_rows(path), str(path), table))
     assert outcome(lambda: load_customers(path, table)) == expected
@@ -207,5 +275,5 @@ def test_a_columnar_book_keeps_its_columns_after_list_views(tmp_path):
     book = load_customers(write_plain(tmp_path / "c.csv", [("a", "BTC", "1"), ("b", "BTC", "2")]))
     assert book.columns == [[100_000_000, 200_000_000]] and len(book) == 2
     assert book.ids.to_pylist() == ["a", "b"] and book.limbs()[1].tolist() == [[100_000_000], [200_000_000]]
-    book.columns = [[5, 6]]                          # an edited view becomes the truth
+    book.columns = [[5, 6]]  # an edited view becomes the truth
     assert book.limbs()[1].tolist() == [[5], [6]] and book.totals == [11]

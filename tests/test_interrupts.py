@@ -28,8 +28,12 @@ from fixtures.terminal import ROOT, Terminal
 ENV = {**{k: v for k, v in os.environ.items() if k != "POR_DEBUG"}, "PYTHONPATH": str(ROOT)}
 # What the console script runs, with a mark just before `main`: from its first line on, por handles the
 # signals (the heavy imports, typer, rich, numpy, come after); before it the interpreter itself is starting.
-CONSOLE_SCRIPT = [sys.executable, "-c", "import sys; from por.cli import main; sys.argv[0] = 'por'; "
-                                        "sys.stderr.write('go\\n'); sys.stderr.flush(); sys.exit(main())"]
+CONSOLE_SCRIPT = [
+    sys.executable,
+    "-c",
+    "import sys; from por.cli import main; sys.argv[0] = 'por'; "
+    "sys.stderr.write('go\\n'); sys.stderr.flush(); sys.exit(main())",
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +64,15 @@ def test_ctrl_c_in_a_terminal_during_publish(customers, tmp_path, moment):
 
 
 def test_ctrl_c_in_a_terminal_during_verify_tree(customers, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "por", "publish", str(customers), "--exchange", "E", "-o",
-                           str(tmp_path / "pub"), "-q"], env=ENV, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "por", "publish", str(customers), "--exchange", "E", "-o", str(tmp_path / "pub"), "-q"],
+        env=ENV,
+        timeout=300,
+    )
     assert done.returncode == 0
-    term = Terminal("verify-tree", tmp_path / "pub" / "tree.bin", "--commitment", tmp_path / "pub" / "commitment.json",
-                    cwd=tmp_path)
+    term = Terminal(
+        "verify-tree", tmp_path / "pub" / "tree.bin", "--commitment", tmp_path / "pub" / "commitment.json", cwd=tmp_path
+    )
     assert term.wait_for("verifying tree", 120), term.text
     term.ctrl_c()
     code, text = term.finish()
@@ -76,15 +84,20 @@ def test_sigterm_at_random_moments_of_publish_start_up_included(customers, tmp_p
     outcomes = []
     for n in range(12):
         out = tmp_path / f"pub{n}"
-        proc = subprocess.Popen([*CONSOLE_SCRIPT, "publish", str(customers), "--exchange", "E", "-o", str(out), "-q"],
-                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=ENV, cwd=tmp_path)
+        proc = subprocess.Popen(
+            [*CONSOLE_SCRIPT, "publish", str(customers), "--exchange", "E", "-o", str(out), "-q"],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            env=ENV,
+            cwd=tmp_path,
+        )
         assert proc.stderr.readline() == b"go\n"
         time.sleep(rng.choice([0.001, 0.005, 0.01, 0.03, 0.1, 0.3]) if n < 8 else rng.uniform(0.5, 4))
         proc.send_signal(signal.SIGTERM if n % 3 else signal.SIGINT)
         err = proc.stderr.read().decode()
         code = proc.wait(120)
         outcomes.append(code)
-        if code == 0:                       # finished first: then the publication is whole
+        if code == 0:  # finished first: then the publication is whole
             assert (out / "commitment.json").exists()
         else:
             interrupted(code, err, 143 if n % 3 else 130)
@@ -103,7 +116,7 @@ def test_ctrl_c_while_a_provider_never_answers(tmp_path):
     held: list[socket.socket] = []
     stop = threading.Event()
 
-    def accept() -> None:                # accepts, reads nothing, answers nothing
+    def accept() -> None:  # accepts, reads nothing, answers nothing
         server.settimeout(0.2)
         while not stop.is_set():
             try:
@@ -119,8 +132,17 @@ def test_ctrl_c_while_a_provider_never_answers(tmp_path):
     (tmp_path / "chains.toml").write_text(CHAINS.replace("127.0.0.1:9", f"127.0.0.1:{port}"))
     (tmp_path / "wallets.csv").write_text(WALLET_HEAD + WALLET_ROW)
     try:
-        term = Terminal("reserves", "wallets.csv", "--snapshot", "snapshot.json", "--config", "chains.toml",
-                        "--exchange", "ex", cwd=tmp_path)
+        term = Terminal(
+            "reserves",
+            "wallets.csv",
+            "--snapshot",
+            "snapshot.json",
+            "--config",
+            "chains.toml",
+            "--exchange",
+            "ex",
+            cwd=tmp_path,
+        )
         deadline = time.monotonic() + 60
         while not held and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -63,22 +63,27 @@ def test_real_documents_validate(publication):
         proof.validate(doc)
 
 
-@pytest.mark.parametrize("name, edit", [
-    ("commitment", lambda d: d.update(root=d["root"].upper())),
-    ("commitment", lambda d: d["totals"].update(BTC="-1")),
-    ("commitment", lambda d: d["totals"].update(BTC="1.50")),
-    ("commitment", lambda d: d.update(height=0)),
-    ("commitment", lambda d: d.pop("totals")),
-    ("commitment", lambda d: d["tree"].update(extra=1)),
-    ("inclusion-proof", lambda d: d.update(nonce="00" * 31)),
-    ("inclusion-proof", lambda d: d["leaves"][0]["path"][0].update(padding=False)),
-    ("inclusion-proof", lambda d: d.update(leaves=[])),
-    ("inclusion-proof", lambda d: d["root"].update(sums={"BTC": 1})),
-    ("inclusion-proof", lambda d: d.update(comment="x")),
-])
+@pytest.mark.parametrize(
+    "name, edit",
+    [
+        ("commitment", lambda d: d.update(root=d["root"].upper())),
+        ("commitment", lambda d: d["totals"].update(BTC="-1")),
+        ("commitment", lambda d: d["totals"].update(BTC="1.50")),
+        ("commitment", lambda d: d.update(height=0)),
+        ("commitment", lambda d: d.pop("totals")),
+        ("commitment", lambda d: d["tree"].update(extra=1)),
+        ("inclusion-proof", lambda d: d.update(nonce="00" * 31)),
+        ("inclusion-proof", lambda d: d["leaves"][0]["path"][0].update(padding=False)),
+        ("inclusion-proof", lambda d: d.update(leaves=[])),
+        ("inclusion-proof", lambda d: d["root"].update(sums={"BTC": 1})),
+        ("inclusion-proof", lambda d: d.update(comment="x")),
+    ],
+)
 def test_tampered_documents_are_refused(publication, name, edit):
     folder, proofs = publication
-    doc = copy.deepcopy(proofs[0]) if name == "inclusion-proof" else json.loads((folder / "commitment.json").read_text())
+    doc = (
+        copy.deepcopy(proofs[0]) if name == "inclusion-proof" else json.loads((folder / "commitment.json").read_text())
+    )
     doc["totals" if name == "commitment" else "balances"].setdefault("BTC", "1")
     edit(doc)
     assert not validator(name).is_valid(doc)
@@ -91,7 +96,7 @@ def test_schema_accepts_every_proof_the_parser_accepts(publication):
     doc = max(proofs, key=lambda p: len(p["leaves"]))
     for n, (label, edited) in enumerate(field_edits(doc)):
         if n % 4 and "padding" not in label and "drop" not in label:
-            continue                            # a sample: jsonschema is slow
+            continue  # a sample: jsonschema is slow
         try:
             parse_proof(copy.deepcopy(edited), "p")
         except InputError:
@@ -113,5 +118,5 @@ def test_frozen_vectors_validate_in_both_formats(version):
     for name in vectors["files"]["proofs"].values():
         doc = json.loads((folder / name).read_text())
         validator("inclusion-proof").validate(doc)
-        doc["version"] = 3 - version                  # the other format's fields are refused
+        doc["version"] = 3 - version  # the other format's fields are refused
         assert not validator("inclusion-proof").is_valid(doc)

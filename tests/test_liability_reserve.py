@@ -20,11 +20,12 @@ from por.errors import InputError
 DOCS = Path(__file__).parents[1] / "docs/formats"
 SCHEMA = json.loads((DOCS / "audit-report.schema.json").read_text())
 VOLUME_SCHEMA = json.loads((DOCS / "volumes.schema.json").read_text())
-DAY = date(2026, 6, 30)                       # snapshot day in Japan: the window is Mar, Apr, May 2026
+DAY = date(2026, 6, 30)  # snapshot day in Japan: the window is Mar, Apr, May 2026
 
 
 def policy(extra="", rates='exchange = "0.0002"\ndealer = "0.0005"', window=3, aggregate="sum"):
-    return parse_policy(f"""
+    return parse_policy(
+        f"""
 [policy]
 name = "reserve-test"
 [liability_reserve]
@@ -34,18 +35,22 @@ aggregate = "{aggregate}"
 {extra}
 [liability_reserve.rates]
 {rates}
-""".encode(), "reserve.toml")
+""".encode(),
+        "reserve.toml",
+    )
 
 
 # Mar: 1,000,000,000 x 0.0002 = 200,000 and 100,001,000 x 0.0005 = 50,000.5
 # Apr: 2,000,000,000 x 0.0002 = 400,000
 # May:   500,000,000 x 0.0002 = 100,000 (dealer 0)
 # sum = 750,000.5 -> rounded up: 750,001 yen required
-MONTHS = {"2026-03": {"exchange": "1000000000", "dealer": "100001000"},
-          "2026-04": {"exchange": "2000000000"},
-          "2026-05": {"exchange": "500000000", "dealer": "0"},
-          "2026-06": {"exchange": "999999999999"},       # the snapshot's own month: outside the window
-          "2025-01": {"exchange": "999999999999"}}       # long before: outside the window
+MONTHS = {
+    "2026-03": {"exchange": "1000000000", "dealer": "100001000"},
+    "2026-04": {"exchange": "2000000000"},
+    "2026-05": {"exchange": "500000000", "dealer": "0"},
+    "2026-06": {"exchange": "999999999999"},  # the snapshot's own month: outside the window
+    "2025-01": {"exchange": "999999999999"},
+}  # long before: outside the window
 
 
 @pytest.fixture
@@ -54,8 +59,13 @@ def volumes(tmp_path):
 
 
 def reserve(rule, volumes, *, deposits=0, insurance=None, insurance_jpy=None, day=DAY):
-    options = ReconcileOptions(volumes=volumes, snapshot_day=day, reserve_deposits_jpy=Decimal(deposits),
-                               insurance=insurance, insurance_jpy=insurance_jpy)
+    options = ReconcileOptions(
+        volumes=volumes,
+        snapshot_day=day,
+        reserve_deposits_jpy=Decimal(deposits),
+        insurance=insurance,
+        insurance_jpy=insurance_jpy,
+    )
     result = reconcile({}, [], rule, options=options)
     jsonschema.validate(result.to_json(), SCHEMA)
     (check,) = [c for c in result.checks if c.rule == "liability_reserve"]
@@ -81,9 +91,12 @@ def test_rounding_down_is_a_policy_choice(volumes):
 
 
 def test_insurance_covers_part(volumes, tmp_path):
-    cover = load_insurance(write_insurance(tmp_path / "ins.csv", [
-        ("Tokio Example Insurance", "CY-2026-001", "250001", "2026-01-01", "2026-12-31")]))
-    assert reserve(policy(), volumes, deposits=500_000, insurance=cover).ok          # 500,000 + 250,001
+    cover = load_insurance(
+        write_insurance(
+            tmp_path / "ins.csv", [("Tokio Example Insurance", "CY-2026-001", "250001", "2026-01-01", "2026-12-31")]
+        )
+    )
+    assert reserve(policy(), volumes, deposits=500_000, insurance=cover).ok  # 500,000 + 250,001
     # insurance may stand for at most a quarter: 0.25 x 750,001 = 187,500.25 counted, 62,500.75 short
     check = reserve(policy('insurance_max_share = "0.25"'), volumes, deposits=500_000, insurance=cover)
     assert not check.ok and check.details["insurance_counted_jpy"] == "187500.25"
@@ -91,14 +104,20 @@ def test_insurance_covers_part(volumes, tmp_path):
 
 
 def test_insurance_expired_before_the_snapshot_does_not_count(volumes, tmp_path):
-    cover = load_insurance(write_insurance(tmp_path / "ins.csv", [
-        ("Tokio Example Insurance", "CY-2025-001", "750001", "2025-07-01", "2026-06-29"),
-        ("Tokio Example Insurance", "CY-2026-002", "100", "2026-06-30", "2027-06-29")]))
+    cover = load_insurance(
+        write_insurance(
+            tmp_path / "ins.csv",
+            [
+                ("Tokio Example Insurance", "CY-2025-001", "750001", "2025-07-01", "2026-06-29"),
+                ("Tokio Example Insurance", "CY-2026-002", "100", "2026-06-30", "2027-06-29"),
+            ],
+        )
+    )
     check = reserve(policy(), volumes, insurance=cover)
-    assert not check.ok and check.details["insurance_jpy"] == "100"           # only the one in force
+    assert not check.ok and check.details["insurance_jpy"] == "100"  # only the one in force
     assert "not in force on the snapshot date: Tokio Example Insurance policy CY-2025-001" in check.reason
     assert "2026-06-29" in check.details["insurance_not_in_force"]
-    assert reserve(policy(), volumes, insurance=cover, day=date(2026, 6, 29)).ok   # its last day still counts
+    assert reserve(policy(), volumes, insurance=cover, day=date(2026, 6, 29)).ok  # its last day still counts
 
 
 def test_insurance_jpy_is_a_shorthand_without_a_period(volumes, tmp_path):
@@ -113,12 +132,16 @@ def test_the_window_is_the_months_before_the_snapshot_month(volumes):
     """A snapshot on 1 July (JST) has June complete: the window moves to Apr..Jun."""
     rule = policy()
     assert [m for m, _ in reserve_window(rule.liability_reserve, volumes, date(2026, 7, 1))] == [
-        "2026-04", "2026-05", "2026-06"]
+        "2026-04",
+        "2026-05",
+        "2026-06",
+    ]
     # Apr 400,000 + May 100,000 + Jun 999,999,999,999 x 0.0002 = 199,999,999.9998 -> 200,499,999.9998 -> up
     assert reserve(rule, volumes, day=date(2026, 7, 1)).required == "200500000"
-    january = reserve_window(policy(window=3).liability_reserve, volumes_of({"2025-11": {}, "2025-12": {},
-                                                                             "2026-01": {}}), date(2026, 2, 3))
-    assert [m for m, _ in january] == ["2025-11", "2025-12", "2026-01"]       # across a year end
+    january = reserve_window(
+        policy(window=3).liability_reserve, volumes_of({"2025-11": {}, "2025-12": {}, "2026-01": {}}), date(2026, 2, 3)
+    )
+    assert [m for m, _ in january] == ["2025-11", "2025-12", "2026-01"]  # across a year end
 
 
 def volumes_of(months):
@@ -164,10 +187,14 @@ def test_shipped_jp_fsa_on_a_hand_computed_year(tmp_path):
 
 
 def test_the_clamp_rule_stays_as_the_simpler_alternative():
-    rule = parse_policy(b'[policy]\nname="c"\n[liability_reserve]\nmethod="clamp"\nbasis="trading_volume_jpy"\n'
-                        b'rate="0.02"\nfloor_jpy=100\n', "c.toml")
-    result = reconcile({}, [], rule, options=ReconcileOptions(trading_volume_jpy=Decimal(10_000),
-                                                              reserve_deposits_jpy=Decimal(200)))
+    rule = parse_policy(
+        b'[policy]\nname="c"\n[liability_reserve]\nmethod="clamp"\nbasis="trading_volume_jpy"\n'
+        b'rate="0.02"\nfloor_jpy=100\n',
+        "c.toml",
+    )
+    result = reconcile(
+        {}, [], rule, options=ReconcileOptions(trading_volume_jpy=Decimal(10_000), reserve_deposits_jpy=Decimal(200))
+    )
     assert result.ok and result.checks[0].required == "200" and result.checks[0].details["method"] == "clamp"
 
 
@@ -205,10 +232,12 @@ def test_volumes_file_follows_its_schema_and_defects_name_the_field(tmp_path):
 
 def test_insurance_file_defects_name_the_line(tmp_path):
     path = tmp_path / "i.csv"
-    for rows, message in (([("A", "1", "1e9", "2026-01-01", "2026-12-31")], "plain non-negative yen"),
-                          ([("A", "1", "1", "2026-12-31", "2026-01-01")], "before valid_from"),
-                          ([("", "1", "1", "2026-01-01", "2026-12-31")], "printable"),
-                          ([], "no insurance policies")):
+    for rows, message in (
+        ([("A", "1", "1e9", "2026-01-01", "2026-12-31")], "plain non-negative yen"),
+        ([("A", "1", "1", "2026-12-31", "2026-01-01")], "before valid_from"),
+        ([("", "1", "1", "2026-01-01", "2026-12-31")], "printable"),
+        ([], "no insurance policies"),
+    ):
         write_insurance(path, rows)
         with pytest.raises(InputError, match=message) as err:
             load_insurance(path)

@@ -33,6 +33,7 @@ ENV = {**{k: v for k, v in os.environ.items() if k != "POR_DEBUG"}, "PYTHONPATH"
 
 # --- SIGKILL in the middle of `por publish` ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def big_customers(tmp_path_factory):
     folder = tmp_path_factory.mktemp("big")
@@ -41,26 +42,50 @@ def big_customers(tmp_path_factory):
 
 
 def publish_cmd(customers: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "por", "publish", str(customers), "--exchange", "Ex", "--out", str(out), "--snapshot-id", "s-kill"]
+    return [
+        sys.executable,
+        "-m",
+        "por",
+        "publish",
+        str(customers),
+        "--exchange",
+        "Ex",
+        "--out",
+        str(out),
+        "--snapshot-id",
+        "s-kill",
+    ]
 
 
 def verify_tree(out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "por", "verify-tree", str(out / "tree.bin"), "--commitment",
-                           str(out / "commitment.json")], capture_output=True, text=True, env=ENV, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "por",
+            "verify-tree",
+            str(out / "tree.bin"),
+            "--commitment",
+            str(out / "commitment.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
 
 
 @pytest.fixture
 def scratch(tmp_path):
     yield tmp_path
-    shutil.rmtree(tmp_path, ignore_errors=True)      # ~50 MB per publication: pytest keeps recent temp dirs
+    shutil.rmtree(tmp_path, ignore_errors=True)  # ~50 MB per publication: pytest keeps recent temp dirs
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.2, 0.5])
 def test_publish_killed_mid_write_leaves_nothing_that_looks_complete(big_customers, scratch, delay):
     tmp_path = scratch
     out = tmp_path / "publication"
-    proc = subprocess.Popen(publish_cmd(big_customers, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=ENV)
+    proc = subprocess.Popen(publish_cmd(big_customers, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     deadline = time.monotonic() + 120
     staging = []
     while not staging and proc.poll() is None and time.monotonic() < deadline:
@@ -75,8 +100,9 @@ def test_publish_killed_mid_write_leaves_nothing_that_looks_complete(big_custome
     if proc.returncode == -signal.SIGKILL and not out.exists():
         # killed while staging: the publication does not exist, only the hidden staging folder does (and the
         # lock file beside it, whose lock died with the process)
-        assert all(p.name.startswith(".publication.partial-") or p.name == ".publication.lock"
-                   for p in tmp_path.iterdir())
+        assert all(
+            p.name.startswith(".publication.partial-") or p.name == ".publication.lock" for p in tmp_path.iterdir()
+        )
     else:
         # the rename had happened: then it is complete, every node recomputes against its commitment
         assert verify_tree(out).returncode == 0
@@ -86,7 +112,7 @@ def test_publish_killed_mid_write_leaves_nothing_that_looks_complete(big_custome
     done = verify_tree(out)
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads((out / "commitment.json").read_text())["leaf_count"] == 300_000
-    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".publication.")]   # the rerun cleaned up
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".publication.")]  # the rerun cleaned up
 
 
 def test_prove_refuses_a_staging_folder(tmp_path):
@@ -94,12 +120,18 @@ def test_prove_refuses_a_staging_folder(tmp_path):
     staging = tmp_path / ".publication.partial-abc"
     staging.mkdir()
     (staging / "tree.bin").write_bytes(b"{}")
-    done = subprocess.run([sys.executable, "-m", "por", "prove", str(staging), "user-0000001"], capture_output=True,
-                          text=True, env=ENV, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "por", "prove", str(staging), "user-0000001"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
     assert done.returncode == 2 and "commitment.json" in done.stderr and "Traceback" not in done.stderr
 
 
 # --- markup from input is shown as text -------------------------------------------------------------------
+
 
 def hostile(n: int) -> str:
     return f"<script>window.__pwned='{n}'</script><img src=x onerror=\"window.__pwned='i{n}'\">\"'&amp;<b>{n}"
@@ -107,19 +139,33 @@ def hostile(n: int) -> str:
 
 def audit_doc() -> dict:
     """A real reconciliation's report document, as `por audit` builds it."""
-    wallet = DeclaredWallet("hardhat", "ETH", "0x" + "11" * 20, WalletType.COLD, Scheme.EIP191, "m", ("0x00",),
-                            source="wallets.csv:2")
-    bad = DeclaredWallet("bitcoin", "BTC", "rb1qxyz", WalletType.HOT, Scheme.BIP322, "m", ("sig",),
-                         source="wallets.csv:3")
-    rows = [AddressReserve(wallet, OwnershipResult(True, "ok"), 5 * 10**18, 10, "p"),
-            AddressReserve(bad, OwnershipResult(False, "signature is by another key"), 10**8, 10, "p",
-                           ["declared twice"])]
-    result = reconcile({"ETH": 6 * 10**18, "BTC": 2 * 10**8}, rows, load_policy("full-reserve"),
-                       options=ReconcileOptions(also_claimed={("hardhat", "0x" + "11" * 20): "other"}))
+    wallet = DeclaredWallet(
+        "hardhat", "ETH", "0x" + "11" * 20, WalletType.COLD, Scheme.EIP191, "m", ("0x00",), source="wallets.csv:2"
+    )
+    bad = DeclaredWallet(
+        "bitcoin", "BTC", "rb1qxyz", WalletType.HOT, Scheme.BIP322, "m", ("sig",), source="wallets.csv:3"
+    )
+    rows = [
+        AddressReserve(wallet, OwnershipResult(True, "ok"), 5 * 10**18, 10, "p"),
+        AddressReserve(bad, OwnershipResult(False, "signature is by another key"), 10**8, 10, "p", ["declared twice"]),
+    ]
+    result = reconcile(
+        {"ETH": 6 * 10**18, "BTC": 2 * 10**8},
+        rows,
+        load_policy("full-reserve"),
+        options=ReconcileOptions(also_claimed={("hardhat", "0x" + "11" * 20): "other"}),
+    )
     doc = result.to_json()
-    doc.update(verdict="fail", reasons=result.reasons, exchange="ex", snapshot_id="s", generated_at="t",
-               por_version="v", liabilities={"root": "r", "leaf_count": 3, "tree_verified": True,
-                                             "totals": {"ETH": "6", "BTC": "2"}}, chains={"hardhat": {}})
+    doc.update(
+        verdict="fail",
+        reasons=result.reasons,
+        exchange="ex",
+        snapshot_id="s",
+        generated_at="t",
+        por_version="v",
+        liabilities={"root": "r", "leaf_count": 3, "tree_verified": True, "totals": {"ETH": "6", "BTC": "2"}},
+        chains={"hardhat": {}},
+    )
     return doc
 
 
@@ -196,15 +242,19 @@ def test_report_in_chromium_runs_no_script_and_shows_the_markup_as_text(poisoned
 
 def test_verifier_page_shows_a_markup_account_id_as_text(tmp_path, chromium):
     """publish accepts any printable id, `<img onerror>` included: the offline page must not run it."""
-    account = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>"
+    account = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
     customers = tmp_path / "customers.csv"
-    customers.write_text('account_id,asset,amount\n"' + account.replace('"', '""') + '",BTC,1.5\nbob,BTC,2\n',
-                         encoding="utf-8")
+    customers.write_text(
+        'account_id,asset,amount\n"' + account.replace('"', '""') + '",BTC,1.5\nbob,BTC,2\n', encoding="utf-8"
+    )
     pub = tmp_path / "pub"
-    for argv in (["publish", str(customers), "--exchange", "Ex", "--out", str(pub), "--snapshot-id", "s-xss"],
-                 ["prove", str(pub), account, "--out", str(tmp_path / "proof.json")]):
-        done = subprocess.run([sys.executable, "-m", "por", *argv], capture_output=True, text=True, env=ENV,
-                              timeout=120)
+    for argv in (
+        ["publish", str(customers), "--exchange", "Ex", "--out", str(pub), "--snapshot-id", "s-xss"],
+        ["prove", str(pub), account, "--out", str(tmp_path / "proof.json")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "por", *argv], capture_output=True, text=True, env=ENV, timeout=120
+        )
         assert done.returncode == 0, done.stderr
     page_file = pub / "verify.html"
     assert page_file.exists(), "publish always writes the offline verifier page"
@@ -213,11 +263,15 @@ def test_verifier_page_shows_a_markup_account_id_as_text(tmp_path, chromium):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: errors.append(f"dialog {d.message}") or d.dismiss())
     page.goto(page_file.as_uri())
-    page.set_input_files("#proof-file", files=[{"name": "proof.json", "mimeType": "application/json",
-                                                 "buffer": (tmp_path / "proof.json").read_bytes()}])
+    page.set_input_files(
+        "#proof-file",
+        files=[
+            {"name": "proof.json", "mimeType": "application/json", "buffer": (tmp_path / "proof.json").read_bytes()}
+        ],
+    )
     page.wait_for_selector("body[data-status]:not([data-status='idle'])", state="attached")
     result = page.evaluate("window.porLastResult")
-    assert result["state"] == "unconfirmed", result   # recomputed to the page's own commitment; nothing pinned
+    assert result["state"] == "unconfirmed", result  # recomputed to the page's own commitment; nothing pinned
     assert page.evaluate("typeof window.__pwned") == "undefined"
     page.evaluate("for (const d of document.querySelectorAll('details')) d.open = true")
     assert account in page.inner_text("body")

@@ -42,8 +42,10 @@ JSON_SPACE = " \t\r\n"
 
 def pinned(root: str, totals) -> Pins:
     """A root and the totals published with it, as `--root HEX --totals FILE` pin them."""
-    return Pins(root=bytes.fromhex(root.lower().removeprefix("0x")),
-                totals=PublishedTotals("totals.json", {k: Decimal(str(v)) for k, v in totals.items()}))
+    return Pins(
+        root=bytes.fromhex(root.lower().removeprefix("0x")),
+        totals=PublishedTotals("totals.json", {k: Decimal(str(v)) for k, v in totals.items()}),
+    )
 
 
 def v1_verdict(text: str, root: str | None = None, totals=V1_TOTALS):
@@ -55,8 +57,9 @@ def tree_verdict(text: str, root: str | None = None, totals=V2_TOTALS):
 
 
 def user_verdict(text: str, tree: str = TREE, root: str | None = None, totals=V2_TOTALS):
-    return okx.verify_okx_v2_user(okx.parse_okx_v2_user(text, "user.json"), io.BytesIO(tree.encode()),
-                                  pinned(root, totals) if root else None)
+    return okx.verify_okx_v2_user(
+        okx.parse_okx_v2_user(text, "user.json"), io.BytesIO(tree.encode()), pinned(root, totals) if root else None
+    )
 
 
 def accepted(check, text: str) -> bool:
@@ -66,11 +69,15 @@ def accepted(check, text: str) -> bool:
         return False
 
 
-CHECKS = {"v1": (V1, lambda t: v1_verdict(t, V1_ROOT)), "user": (USER, lambda t: user_verdict(t, root=V2_ROOT)),
-          "tree": (TREE, lambda t: tree_verdict(t, V2_ROOT))}
+CHECKS = {
+    "v1": (V1, lambda t: v1_verdict(t, V1_ROOT)),
+    "user": (USER, lambda t: user_verdict(t, root=V2_ROOT)),
+    "tree": (TREE, lambda t: tree_verdict(t, V2_ROOT)),
+}
 
 
 # --- the genuine files -------------------------------------------------------------------
+
 
 def test_fixture_copies_are_the_shared_files():
     if not SHARED.is_dir():
@@ -148,6 +155,7 @@ def test_detect_format():
 
 # --- one-character tampering, everywhere --------------------------------------------------
 
+
 def _substitutes(c: str) -> list[str]:
     out = ["e" if c != "e" else "d", "7" if c != "7" else "3", "x", "-"]
     if c.isalpha():
@@ -170,7 +178,7 @@ def test_every_one_character_change_is_rejected(kind):
             continue
         for r in _substitutes(c):
             tried += 1
-            assert not accepted(check, text[:i] + r + text[i + 1:]), (kind, i, c, r, text[max(0, i - 40):i + 5])
+            assert not accepted(check, text[:i] + r + text[i + 1 :]), (kind, i, c, r, text[max(0, i - 40) : i + 5])
     assert tried > 2000
 
 
@@ -183,7 +191,7 @@ def test_hypothesis_random_character_changes_are_rejected(kind, data):
     out = list(text)
     for _ in range(edits):
         i = data.draw(st.integers(0, len(text) - 1))
-        r = data.draw(st.characters(min_codepoint=9, max_codepoint=0x7f) | st.sampled_from("0123456789abcdef"))
+        r = data.draw(st.characters(min_codepoint=9, max_codepoint=0x7F) | st.sampled_from("0123456789abcdef"))
         assume(_significant(text, i, kind) or r not in JSON_SPACE)
         out[i] = r
     tampered = "".join(out)
@@ -194,14 +202,15 @@ def test_hypothesis_random_character_changes_are_rejected(kind, data):
 def test_every_line_deleted_duplicated_or_swapped_is_rejected():
     lines = TREE.splitlines(keepends=True)
     for i in range(len(lines)):
-        assert not accepted(tree_verdict, "".join(lines[:i] + lines[i + 1:])), ("deleted", i + 1)
-        assert not accepted(tree_verdict, "".join(lines[:i + 1] + lines[i:])), ("duplicated", i + 1)
+        assert not accepted(tree_verdict, "".join(lines[:i] + lines[i + 1 :])), ("deleted", i + 1)
+        assert not accepted(tree_verdict, "".join(lines[: i + 1] + lines[i:])), ("duplicated", i + 1)
         if i + 1 < len(lines) and lines[i] != lines[i + 1]:
-            swapped = lines[:i] + [lines[i + 1], lines[i]] + lines[i + 2:]
+            swapped = lines[:i] + [lines[i + 1], lines[i]] + lines[i + 2 :]
             assert not accepted(tree_verdict, "".join(swapped)), ("swapped", i + 1)
 
 
 # --- each V2 tree check on its own ---------------------------------------------------------
+
 
 def _leaves(rng, count):
     return [gen.split_leaf(rng.randbytes(32).hex(), gen.random_balances(rng)) for _ in range(count)]
@@ -245,6 +254,7 @@ def test_padding_with_balances_is_the_only_finding():
 
     def mutate(height, index, node):
         return (node[0], bump) if height == 1 and index == 11 else node
+
     _only(_tree_check(gen.build(leaves, mutate)), "padding node with non-zero balances")
 
 
@@ -260,6 +270,7 @@ def test_internal_hash_that_does_not_recompute_is_the_only_finding():
 
     def mutate(height, index, node):
         return ("cd" * 32, node[1]) if (height, index) == (2, 1) else node
+
     _only(_tree_check(gen.build(_leaves(rng, 8), mutate)), "hash of node at height 2")
 
 
@@ -270,6 +281,7 @@ def test_internal_sum_that_does_not_add_up_is_the_only_finding():
         if (height, index) != (3, 0):
             return node
         return node[0], {**node[1], "ETH": node[1]["ETH"] + Decimal("0.00000001")}
+
     _only(_tree_check(gen.build(_leaves(rng, 8), mutate)), "balances of node at height 3")
 
 
@@ -284,10 +296,12 @@ def test_second_root_and_truncated_tree_are_rejected():
 def test_tree_parse_errors_name_file_line_and_field(tmp_path):
     lines = TREE.splitlines(keepends=True)
     path = tmp_path / "tree.txt"
-    for bad, where in [(lines[2].replace(",5,", ",x,"), "height"),
-                       (lines[2].replace('"0.1"', '"0.10"'), "balances.ETH"),
-                       (lines[2].replace('"BTC"', '"BTD"'), "balances"),
-                       (lines[2].upper(), "hash")]:
+    for bad, where in [
+        (lines[2].replace(",5,", ",x,"), "height"),
+        (lines[2].replace('"0.1"', '"0.10"'), "balances.ETH"),
+        (lines[2].replace('"BTC"', '"BTD"'), "balances"),
+        (lines[2].upper(), "hash"),
+    ]:
         path.write_text("".join(lines[:2] + [bad] + lines[3:]))
         with pytest.raises(InputError) as err:
             okx.verify_okx_v2_tree(path)
@@ -313,6 +327,7 @@ def test_tree_memory_stays_bounded_on_a_large_file(tmp_path):
 
 # --- each V1 check on its own ------------------------------------------------------------
 
+
 def _v1(doc) -> object:
     return v1_verdict(json.dumps(doc), doc["path"][-1]["hash"], doc["path"][-1]["balances"])
 
@@ -334,6 +349,7 @@ def test_v1_negative_own_balance_is_the_only_finding():
 def test_v1_padding_with_balances_is_the_only_finding():
     def mutate(height, index, node):
         return (node[0], {**node[1], "USDT": Decimal(1)}) if (height, index) == (1, 5) else node
+
     doc = gen.v1_case(random.Random(12), 5, 4, mutate)
     assert doc["path"][0]["type"] == 4
     _only(_v1(doc), "path[0]: padding must repeat")
@@ -377,6 +393,7 @@ def test_v1_parse_errors_name_the_field():
 
 # --- each V2 user check on its own -------------------------------------------------------
 
+
 def _user_case(rng, doc, extra_leaves=()):
     leaves = gen.user_leaves(doc) + list(extra_leaves) + _leaves(rng, 5)
     rng.shuffle(leaves)
@@ -387,8 +404,9 @@ def _user_case(rng, doc, extra_leaves=()):
 def _resplit(doc, parts):
     """The same user with other split leaves, hashes recomputed."""
     parts = [{a: Decimal(v) for a, v in p.items()} for p in parts]
-    doc["nodes"] = [{"balances": {a: gen.text(p[a]) for a in p}, "hash": gen.split_leaf(doc["hash"], p)[0]}
-                    for p in parts]
+    doc["nodes"] = [
+        {"balances": {a: gen.text(p[a]) for a in p}, "hash": gen.split_leaf(doc["hash"], p)[0]} for p in parts
+    ]
     return doc
 
 
@@ -402,9 +420,11 @@ def test_v2_negative_split_compensated_is_the_only_finding():
     rng = random.Random(21)
     doc = gen.v2_user(rng, {"BTC": Decimal(1), "ETH": Decimal(0), "USDT": Decimal(0)})
     doc = _resplit(doc, [{"BTC": "1.5", "ETH": "0", "USDT": "0"}, {"BTC": "-0.5", "ETH": "0", "USDT": "0"}])
-    _only(okx.verify_okx_v2_user(okx.parse_okx_v2_user(json.dumps(doc), "u"), None, None),
-          "nodes[1]: negative amount BTC -0.5")
-    assert not _user_case(rng, doc).ok       # the tree holding that leaf fails on its own too
+    _only(
+        okx.verify_okx_v2_user(okx.parse_okx_v2_user(json.dumps(doc), "u"), None, None),
+        "nodes[1]: negative amount BTC -0.5",
+    )
+    assert not _user_case(rng, doc).ok  # the tree holding that leaf fails on its own too
 
 
 def test_v2_splits_not_summing_to_total_is_the_only_finding():
@@ -420,7 +440,7 @@ def test_v2_user_hash_and_split_hash_must_recompute_each_alone():
     doc["nonce"] = "11" * 32
     _only(okx.verify_okx_v2_user(okx.parse_okx_v2_user(json.dumps(doc), "u"), None, None), "user hash")
     doc = gen.v2_user(rng)
-    doc["nodes"][0]["hash"] = "22" * 32       # and the tree holds exactly that leaf
+    doc["nodes"][0]["hash"] = "22" * 32  # and the tree holds exactly that leaf
     _only(_user_case(rng, doc), "nodes[0]: hash does not recompute")
 
 
@@ -438,6 +458,7 @@ def test_v2_split_leaf_missing_from_tree_or_with_other_balances_is_the_only_find
 
 # --- amount text -------------------------------------------------------------------------
 
+
 @given(st.integers(-(10**20), 10**20))
 def test_amount_text_round_trips_and_matches_decimal_formatting(units):
     text = units_text(units)
@@ -453,11 +474,12 @@ def test_non_canonical_amounts_are_bad_input(bad):
 
 # --- issue 12: only what OKX writes; totals, height and coins bound by name ------------------------
 
+
 def test_an_okx_root_reads_as_other_totals_and_heights():
     """Why a root alone is not enough: the joined texts split more than one canonical way."""
     root = json.loads(V1)["path"][-1]
     assert readings([root["balances"][c] for c in okx.COINS], root["height"]) == 144
-    assert readings(list(V2_TOTALS.values()), 6) == 6          # "1.42045977"+"6" is also "1.4204597"+"76"
+    assert readings(list(V2_TOTALS.values()), 6) == 6  # "1.42045977"+"6" is also "1.4204597"+"76"
     assert readings(["12", "3"], 5) == 3 and readings(["1"], 2) == 1
 
 
@@ -474,17 +496,32 @@ def test_v1_leaf_count_range_is_exactly_the_trees_that_fit_the_path():
         assert fits == list(range(low, high + 1)), (count, index, low, high, fits)
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda d: d["self"]["balances"].pop("ETH"), "missing ETH"),
-    (lambda d: d["self"].update(balances={"ETH": d["self"]["balances"]["ETH"], "BTC": d["self"]["balances"]["BTC"],
-                                          "USDT": d["self"]["balances"]["USDT"]}), "coins in the order ETH, BTC, USDT"),
-    (lambda d: d["self"].update(balances={("btc" if k == "BTC" else k): v for k, v in d["self"]["balances"].items()}),
-     "'btc' is not a coin"),
-    (lambda d: d["path"][3]["balances"].update(DOGE="0"), "'DOGE' is not a coin"),
-    (lambda d: d["self"].update(nonce=d["self"]["nonce"].upper()), "self.nonce: expected 64 lower-case hex"),
-    (lambda d: d["path"][0].update(nonce=d["path"][0]["nonce"][:-1]), "path[0].nonce"),
-    (lambda d: d["path"][2].update(auditId="4999 30592"), "path[2].auditId: expected 1-20 digits"),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda d: d["self"]["balances"].pop("ETH"), "missing ETH"),
+        (
+            lambda d: d["self"].update(
+                balances={
+                    "ETH": d["self"]["balances"]["ETH"],
+                    "BTC": d["self"]["balances"]["BTC"],
+                    "USDT": d["self"]["balances"]["USDT"],
+                }
+            ),
+            "coins in the order ETH, BTC, USDT",
+        ),
+        (
+            lambda d: d["self"].update(
+                balances={("btc" if k == "BTC" else k): v for k, v in d["self"]["balances"].items()}
+            ),
+            "'btc' is not a coin",
+        ),
+        (lambda d: d["path"][3]["balances"].update(DOGE="0"), "'DOGE' is not a coin"),
+        (lambda d: d["self"].update(nonce=d["self"]["nonce"].upper()), "self.nonce: expected 64 lower-case hex"),
+        (lambda d: d["path"][0].update(nonce=d["path"][0]["nonce"][:-1]), "path[0].nonce"),
+        (lambda d: d["path"][2].update(auditId="4999 30592"), "path[2].auditId: expected 1-20 digits"),
+    ],
+)
 def test_v1_spellings_okx_never_writes_are_refused(edit, words):
     doc = json.loads(V1)
     edit(doc)
@@ -503,10 +540,18 @@ def test_json_escapes_and_user_node_heights_okx_never_writes_are_refused():
         okx.parse_okx_v2_user(json.dumps(doc), "u")
 
 
-@pytest.mark.parametrize("before, after", [
-    (b'"ETH":"0"', b'"ETH": "0"'), (b'"ETH":"0"', b'"\\u0045TH":"0"'), (b'"ETH":"0"', b'"ETH":"\\u0030"'),
-    (b'"}', b'"} '), (b'"}', b'"}\r\r'), (b'{"BTC"', b'{ "BTC"'), (b'"ETH"', b'"eth"'),
-])
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        (b'"ETH":"0"', b'"ETH": "0"'),
+        (b'"ETH":"0"', b'"\\u0045TH":"0"'),
+        (b'"ETH":"0"', b'"ETH":"\\u0030"'),
+        (b'"}', b'"} '),
+        (b'"}', b'"}\r\r'),
+        (b'{"BTC"', b'{ "BTC"'),
+        (b'"ETH"', b'"eth"'),
+    ],
+)
 def test_tree_line_spellings_okx_never_writes_are_refused(before, after):
     lines = TREE.encode().split(b"\n")
     assert before in lines[1]
@@ -522,7 +567,7 @@ def test_no_pattern_is_built_from_a_coin_name():
     with pytest.raises(InputError, match="'B.C' is not a coin"):
         tree_verdict("".join(forged), V2_ROOT)
     source = (Path(okx.__file__).parent / "tree.py").read_text()
-    assert "re.compile(b\"\\\\{\" + pattern" not in source and "re.escape(c.encode())" in source
+    assert 're.compile(b"\\\\{" + pattern' not in source and "re.escape(c.encode())" in source
 
 
 def test_a_tree_that_rereads_the_users_own_leaf_as_another_coin_fails_by_name():
@@ -539,13 +584,15 @@ def test_a_tree_that_rereads_the_users_own_leaf_as_another_coin_fails_by_name():
 
 def test_root_alone_is_not_verified_and_totals_are_compared_by_name():
     v = v1_verdict(V1)
-    assert v.ok and not v.facts["anchored"]                 # nothing pinned: the fail-closed rule is the CLI's
+    assert v.ok and not v.facts["anchored"]  # nothing pinned: the fail-closed rule is the CLI's
     alone = okx.verify_okx_v1(okx.parse_okx_v1_proof(V1, "p"), V1_ROOT)
     assert not alone.ok and "reads 144 ways" in alone.reasons[0] and "--totals" in alone.reasons[0]
     assert v1_verdict(V1, V1_ROOT).ok
     swapped = {"BTC": V1_TOTALS["ETH"], "ETH": V1_TOTALS["BTC"], "USDT": V1_TOTALS["USDT"]}
-    assert [r.split(" is not")[0] for r in v1_verdict(V1, V1_ROOT, swapped).reasons] == \
-        ["totals: BTC 95088.55505656", "totals: ETH 939953.49090361"]
+    assert [r.split(" is not")[0] for r in v1_verdict(V1, V1_ROOT, swapped).reasons] == [
+        "totals: BTC 95088.55505656",
+        "totals: ETH 939953.49090361",
+    ]
     assert "lists DOGE" in v1_verdict(V1, V1_ROOT, {**V1_TOTALS, "DOGE": 0}).reasons[0]
     assert any("the tree holds USDT" in r for r in v1_verdict(V1, V1_ROOT, {"BTC": 1, "ETH": 1}).reasons)
 

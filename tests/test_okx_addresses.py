@@ -24,8 +24,10 @@ HERE = Path(__file__).resolve().parent.parent
 OKX = HERE / "fixtures" / "conformance" / "okx"
 SHARED = HERE.parent / "shared" / "conformance" / "okx"
 MESSAGE = "I am an OKX address"
-CONTRACT = "owner EOAs' signatures verified (0x0cdcdb19a857c2ac24818ca4fdfe38cce071483e, " \
-           "0x16f01cfc16b0b8c3400fb8e5099b0974fcc9fc12); contract ownership needs chain state at the snapshot"
+CONTRACT = (
+    "owner EOAs' signatures verified (0x0cdcdb19a857c2ac24818ca4fdfe38cce071483e, "
+    "0x16f01cfc16b0b8c3400fb8e5099b0974fcc9fc12); contract ownership needs chain state at the snapshot"
+)
 
 
 def cli(*argv):
@@ -46,35 +48,53 @@ def test_genuine_example_rows():
     report = check_okx_file(OKX / "okx_por_example.csv")
     got = {v.row.line: (v.status, v.reason) for v in report.verdicts}
     assert got[16][0] == got[17][0] == "verified"
-    assert got[18] == ("owner-verified", CONTRACT)                 # the contract: never simply verified
+    assert got[18] == ("owner-verified", CONTRACT)  # the contract: never simply verified
     assert got[19][0] == got[20][0] == "not checked" and "chain family not supported" in got[19][1]
-    assert report.ok and report.counts() == {"verified": 2, "owner-verified": 1, "not checked": 2,
-                                             "unsupported": 0, "failed": 0}
+    assert report.ok and report.counts() == {
+        "verified": 2,
+        "owner-verified": 1,
+        "not checked": 2,
+        "unsupported": 0,
+        "failed": 0,
+    }
     totals = {t["coin"]: t for t in report.totals()}
     assert totals["ETH(ALL)"]["summary_amount"] == "6" and totals["ETH(ALL)"]["rows"] == 3
-    assert totals["ETH(ALL)"]["rows_amount"] == "0.356881257500858402"       # exact: Decimal, not float
+    assert totals["ETH(ALL)"]["rows_amount"] == "0.356881257500858402"  # exact: Decimal, not float
     assert totals["USDT(ALL)"]["rows"] == 1 and totals["BTC"]["rows"] == 0
 
 
 def test_genuine_staking_rows():
     report = check_okx_file(OKX / "okx_por_staking_example.csv")
     assert [(v.row.type, v.status) for v in report.verdicts] == [
-        ("Non Staking", "verified"), ("Native ETH Staking", "owner-verified"), ("Eigenlayer Staking", "owner-verified")]
+        ("Non Staking", "verified"),
+        ("Native ETH Staking", "owner-verified"),
+        ("Eigenlayer Staking", "owner-verified"),
+    ]
     assert "EigenPod contract" in report.verdicts[2].reason
-    assert report.totals() == [{"coin": "ETH", "snapshot_height": "-", "summary_amount": "64", "rows": 3,
-                                "rows_amount": "64.058959708849230328"}]
+    assert report.totals() == [
+        {
+            "coin": "ETH",
+            "snapshot_height": "-",
+            "summary_amount": "64",
+            "rows": 3,
+            "rows_amount": "64.058959708849230328",
+        }
+    ]
 
 
 def test_plain_eip191_does_not_recover_okx_signatures():
     """OKX signs keccak256(message) under the 32-byte EIP-191 header: the message itself recovers another key."""
     from eth_account import Account
     from eth_account.messages import encode_defunct
-    sig = "0x07f19879aa28d51c97cddfdfecffe7ed96525545d041aee4f4386b0bf4c1a26924b637fb02ccbb97305c13daa51a0f50b8896fb2" \
-          "5ecbaf60020cde920d227a221b"
+
+    sig = (
+        "0x07f19879aa28d51c97cddfdfecffe7ed96525545d041aee4f4386b0bf4c1a26924b637fb02ccbb97305c13daa51a0f50b8896fb2"
+        "5ecbaf60020cde920d227a221b"
+    )
     plain = Account.recover_message(encode_defunct(text=MESSAGE), signature=sig)
     assert plain.lower() != "0x0cdcdb19a857c2ac24818ca4fdfe38cce071483e"
     okx = Account.recover_message(encode_defunct(primitive=keccak(text=MESSAGE)), signature=sig)
-    assert okx.lower() == "0x0cdcdb19a857c2ac24818ca4fdfe38cce071483e"       # EIP-191 over the 32-byte hash
+    assert okx.lower() == "0x0cdcdb19a857c2ac24818ca4fdfe38cce071483e"  # EIP-191 over the 32-byte hash
     assert len(evm_hash("\x19Ethereum Signed Message:\n32", MESSAGE)) == 32
 
 
@@ -92,7 +112,7 @@ def rewrite(tmp_path, name, line_no, edit):
 def flip_hex(text, at):
     start = text.lower().index("0x") + 2
     i = start + at % (len(text.rstrip()) - start)
-    return text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1:]
+    return text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1 :]
 
 
 # example layout: 3 address, 6 signature1, 7 signature2, 9 eoa1, 10 eoa2
@@ -124,8 +144,10 @@ def test_the_cli_reports_the_genuine_file_and_refuses_a_file_in_another_layout(t
 
 # --- Bitcoin and Tron rows, signed here under OKX's rules -------------------------------------------------------
 def okx_file(tmp_path, rows):
-    text = "coin,snapshot height,amount\nBTC,1,1\n\ncoin,Network,Snapshot Height,address,amount,message," \
-           "signature1,signature2,redeem script/ public key, eoa1, eoa2\n"
+    text = (
+        "coin,snapshot height,amount\nBTC,1,1\n\ncoin,Network,Snapshot Height,address,amount,message,"
+        "signature1,signature2,redeem script/ public key, eoa1, eoa2\n"
+    )
     text += "".join(",".join(r) + "\n" for r in rows)
     path = tmp_path / "okx.csv"
     path.write_text(text, encoding="utf-8")
@@ -158,27 +180,46 @@ def test_bitcoin_rows_under_okx_rules(tmp_path):
     s2, s3, s5 = (sign_bip137(key(n), MESSAGE) for n in (2, 3, 5))
     okx_hex = hex_sig(keccak(varstr("OKX Signed Message:\n") + varstr(MESSAGE)), key(1))
     p2tr = encode_address(bytes([0x51, 32]) + taproot_tweak(key(6))[0], net)
-    rows = [btc_row(p2pkh, sign_bip137(key(1), MESSAGE)), btc_row(p2wpkh, sign_bip137(key(1), MESSAGE)),
-            btc_row(p2pkh, okx_hex), btc_row(p2wsh, s2, s3, script.hex()),
-            btc_row(p2wsh, s2, s2, script.hex()), btc_row(p2wsh, s2, s5, script.hex()),
-            btc_row(p2wsh, s2, s3, multisig_script(2, [pub(2), pub(3)]).hex()),
-            btc_row(p2pkh, sign_bip137(key(9), MESSAGE)), btc_row(p2tr, sign_bip137(key(6), MESSAGE)),
-            btc_row("1NotAnAddress", sign_bip137(key(1), MESSAGE)), btc_row(p2wsh, s2, s3)]
+    rows = [
+        btc_row(p2pkh, sign_bip137(key(1), MESSAGE)),
+        btc_row(p2wpkh, sign_bip137(key(1), MESSAGE)),
+        btc_row(p2pkh, okx_hex),
+        btc_row(p2wsh, s2, s3, script.hex()),
+        btc_row(p2wsh, s2, s2, script.hex()),
+        btc_row(p2wsh, s2, s5, script.hex()),
+        btc_row(p2wsh, s2, s3, multisig_script(2, [pub(2), pub(3)]).hex()),
+        btc_row(p2pkh, sign_bip137(key(9), MESSAGE)),
+        btc_row(p2tr, sign_bip137(key(6), MESSAGE)),
+        btc_row("1NotAnAddress", sign_bip137(key(1), MESSAGE)),
+        btc_row(p2wsh, s2, s3),
+    ]
     got = [(v.status, v.reason) for v in check_okx_file(okx_file(tmp_path, rows)).verdicts]
-    assert [s for s, _ in got] == ["verified", "verified", "verified", "verified", "failed", "failed", "failed",
-                                   "failed", "unsupported", "failed", "failed"], got
-    assert "2 of 3 keys signed" in got[3][1] and "1 distinct key(s)" in got[4][1]    # OKX's tool passes this one
+    assert [s for s, _ in got] == [
+        "verified",
+        "verified",
+        "verified",
+        "verified",
+        "failed",
+        "failed",
+        "failed",
+        "failed",
+        "unsupported",
+        "failed",
+        "failed",
+    ], got
+    assert "2 of 3 keys signed" in got[3][1] and "1 distinct key(s)" in got[4][1]  # OKX's tool passes this one
     assert "not in the script" in got[5][1] and "does not hash" in got[6][1]
-    assert "not a Bitcoin mainnet address" in got[9][1]                           # OKX's tool passes this one too
+    assert "not a Bitcoin mainnet address" in got[9][1]  # OKX's tool passes this one too
 
 
 def test_tron_rows_both_message_versions(tmp_path):
     secret = key(7)
     address = tron_address(coincurve.PrivateKey(secret).public_key)
     v1, v2 = tron_hashes(coin_table()["tron_headers"], MESSAGE)
-    rows = [["USDT-TRC20", "TRX", "1", address, "5", MESSAGE, sig, "", "", "", ""]
-            for sig in (hex_sig(v1, secret), hex_sig(v2, secret), hex_sig(v1, key(8)),
-                        flip_hex(hex_sig(v1, secret), 5))]
+    rows = [
+        ["USDT-TRC20", "TRX", "1", address, "5", MESSAGE, sig, "", "", "", ""]
+        for sig in (hex_sig(v1, secret), hex_sig(v2, secret), hex_sig(v1, key(8)), flip_hex(hex_sig(v1, secret), 5))
+    ]
     got = [v.status for v in check_okx_file(okx_file(tmp_path, rows)).verdicts]
     assert address.startswith("T") and got == ["verified", "verified", "failed", "failed"]
 
@@ -190,19 +231,21 @@ def test_the_coin_table_is_okx_s_own(tmp_path):
     assert table["coins"]["BTC"] == {"family": "bitcoin", "header": "Bitcoin Signed Message:\n", "address_type": "BTC"}
     assert "USDT-TON" not in table["coins"] and "LTC" not in table["coins"] and table["units"]["USDT-TRC20"] == "USDT"
     excerpt = tmp_path / "coin.go"
-    excerpt.write_text('package common\nconst (\n\tUTXOCoinType = "UTXO"\n\tEvmCoinTye = "EVM"\n'
-                       '\tBtcMessageSignatureHeader = "Bitcoin Signed Message:\\n"\n'
-                       '\tEthMessageSignatureHeader = "\\x19Ethereum Signed Message:\\n32"\n'
-                       '\tTronMessageSignatureHeader = "\\x19TRON Signed Message:\\n32"\n'
-                       '\tTronMessageV2SignatureHeader = "\\x19TRON Signed Message:\\n"\n'
-                       '\tOKXMessageSignatureHeader = "OKX Signed Message:\\n"\n)\nvar (\n'
-                       '\tPorCoinAddressTypeMap = map[string]string{\n\t\t"BTC": "BTC",\n\t\t"ETH": "ETH",\n'
-                       '\t\t"LTC": "LTC",\n\t}\n'
-                       '\tPorCoinTypeMap = map[string]string{\n\t\t"BTC": UTXOCoinType,\n\t\t"ETH": EvmCoinTye,\n'
-                       '\t\t"LTC": UTXOCoinType,\n\t}\n'
-                       '\tPorCoinMessageSignatureHeaderMap = map[string]string{\n\t\t"BTC": BtcMessageSignatureHeader,'
-                       '\n\t\t"ETH": EthMessageSignatureHeader,\n\t\t"LTC": BtcMessageSignatureHeader,\n\t}\n'
-                       '\tPorCoinUnitMap = map[string]string{\n\t\t"BTC": "BTC",\n\t}\n)\n')
+    excerpt.write_text(
+        'package common\nconst (\n\tUTXOCoinType = "UTXO"\n\tEvmCoinTye = "EVM"\n'
+        '\tBtcMessageSignatureHeader = "Bitcoin Signed Message:\\n"\n'
+        '\tEthMessageSignatureHeader = "\\x19Ethereum Signed Message:\\n32"\n'
+        '\tTronMessageSignatureHeader = "\\x19TRON Signed Message:\\n32"\n'
+        '\tTronMessageV2SignatureHeader = "\\x19TRON Signed Message:\\n"\n'
+        '\tOKXMessageSignatureHeader = "OKX Signed Message:\\n"\n)\nvar (\n'
+        '\tPorCoinAddressTypeMap = map[string]string{\n\t\t"BTC": "BTC",\n\t\t"ETH": "ETH",\n'
+        '\t\t"LTC": "LTC",\n\t}\n'
+        '\tPorCoinTypeMap = map[string]string{\n\t\t"BTC": UTXOCoinType,\n\t\t"ETH": EvmCoinTye,\n'
+        '\t\t"LTC": UTXOCoinType,\n\t}\n'
+        '\tPorCoinMessageSignatureHeaderMap = map[string]string{\n\t\t"BTC": BtcMessageSignatureHeader,'
+        '\n\t\t"ETH": EthMessageSignatureHeader,\n\t\t"LTC": BtcMessageSignatureHeader,\n\t}\n'
+        '\tPorCoinUnitMap = map[string]string{\n\t\t"BTC": "BTC",\n\t}\n)\n'
+    )
     made = generate(excerpt)
     assert made["coins"] == {"BTC": table["coins"]["BTC"], "ETH": table["coins"]["ETH"]}
     assert made["okx_header"] == table["okx_header"]
@@ -211,18 +254,26 @@ def test_the_coin_table_is_okx_s_own(tmp_path):
 def test_okx_s_own_bitcoin_multisig_and_tron_rows_verify(tmp_path):
     """OKX's example/test.csv (genuine mainnet signatures, another layout), turned into address-file rows."""
     import csv as csvlib
-    rows = [r for r in csvlib.reader((OKX / "test.csv").read_text(encoding="utf-8").splitlines()[1:])
-            if r[1] in ("BTC", "TRON")]
+
+    rows = [
+        r
+        for r in csvlib.reader((OKX / "test.csv").read_text(encoding="utf-8").splitlines()[1:])
+        if r[1] in ("BTC", "TRON")
+    ]
     assert [r[1] for r in rows] == ["BTC", "TRON"]
-    as_rows = [[r[0], r[1], "1", r[2], "1", r[5], r[3], r[4] if r[4] != "null" else "", r[6] if r[6] != "null" else "",
-                "", ""] for r in rows]
+    as_rows = [
+        [r[0], r[1], "1", r[2], "1", r[5], r[3], r[4] if r[4] != "null" else "", r[6] if r[6] != "null" else "", "", ""]
+        for r in rows
+    ]
     got = [(v.status, v.reason) for v in check_okx_file(okx_file(tmp_path, as_rows)).verdicts]
-    assert got == [("verified", "multisig: 2 of 3 keys signed (2 needed)"),
-                   ("verified", "TRON signature by the address's key")]
-    for column in (6, 7):                            # either multisig signature swapped for the other's
+    assert got == [
+        ("verified", "multisig: 2 of 3 keys signed (2 needed)"),
+        ("verified", "TRON signature by the address's key"),
+    ]
+    for column in (6, 7):  # either multisig signature swapped for the other's
         forged = [list(as_rows[0])]
         forged[0][column] = as_rows[0][13 - column]
         assert check_okx_file(okx_file(tmp_path, forged)).verdicts[0].status == "failed"
     wrong = [list(as_rows[1])]
-    wrong[0][5] = "I am an OKX address"               # another message
+    wrong[0][5] = "I am an OKX address"  # another message
     assert check_okx_file(okx_file(tmp_path, wrong)).verdicts[0].status == "failed"

@@ -16,10 +16,20 @@ from pathlib import Path
 def on_a_terminal(*argv: object, cwd: Path) -> tuple[int, str]:
     """`python -m por ARGV` with stdout and stderr on a pseudo-terminal of 80 columns: (exit code, all it drew)."""
     main, child = pty.openpty()
-    env = {**{k: v for k, v in os.environ.items() if k not in ("POR_DEBUG", "NO_COLOR")}, "COLUMNS": "80",
-           "TERM": "xterm"}
-    process = subprocess.Popen([sys.executable, "-m", "por", *map(str, argv)], stdin=subprocess.DEVNULL,
-                               stdout=child, stderr=child, cwd=cwd, env=env, close_fds=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("POR_DEBUG", "NO_COLOR")},
+        "COLUMNS": "80",
+        "TERM": "xterm",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "por", *map(str, argv)],
+        stdin=subprocess.DEVNULL,
+        stdout=child,
+        stderr=child,
+        cwd=cwd,
+        env=env,
+        close_fds=True,
+    )
     os.close(child)
     drawn = b""
     deadline = time.monotonic() + 120
@@ -28,7 +38,7 @@ def on_a_terminal(*argv: object, cwd: Path) -> tuple[int, str]:
         if ready:
             try:
                 chunk = os.read(main, 65536)
-            except OSError:                  # the child closed its side
+            except OSError:  # the child closed its side
                 break
             if not chunk:
                 break

@@ -36,8 +36,14 @@ SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[Healt
 
 
 def publish_to(folder: Path, book: Liabilities, split: int = 1, snapshot: str = "snap-1") -> Commitment:
-    publish(book, folder, exchange="test-exchange", snapshot_id=snapshot,
-            snapshot_time="2024-01-01T00:00:00Z", max_pieces=split)
+    publish(
+        book,
+        folder,
+        exchange="test-exchange",
+        snapshot_id=snapshot,
+        snapshot_time="2024-01-01T00:00:00Z",
+        max_pieces=split,
+    )
     return parse_commitment(load_file(folder / "commitment.json"), "commitment.json")
 
 
@@ -62,9 +68,9 @@ def assert_every_edit_refused(doc: dict[str, Any], commitment: Commitment) -> in
 
 # --- properties -----------------------------------------------------------------------
 
+
 @SETTINGS
-@given(seed=st.integers(0, 2**32), accounts=st.integers(1, 300), assets=st.integers(1, 4),
-       split=st.integers(1, 4))
+@given(seed=st.integers(0, 2**32), accounts=st.integers(1, 300), assets=st.integers(1, 4), split=st.integers(1, 4))
 def test_every_account_verifies_with_its_exact_balances(seed, accounts, assets, split):
     book = random_liabilities(random.Random(seed), accounts, assets)
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,20 +80,24 @@ def test_every_account_verifies_with_its_exact_balances(seed, accounts, assets, 
             proof = cut_proof(Path(tmp) / "pub", account)
             text = dumps(proof.to_json())
             value = loads(text, "p")
-            parsed = parse_proof(value, "p")                          # what a customer receives
+            parsed = parse_proof(value, "p")  # what a customer receives
             assert value_difference(value, parsed) is None
             verdict = verify_inclusion(parsed, commitment=commitment)
             assert verdict.ok, (account, verdict.reasons)
             assert verify_inclusion(parsed, root=commitment.root).ok
-            expected = {a.symbol: format_amount(book.columns[k][i], a.decimals)
-                        for k, a in enumerate(book.assets)}
+            expected = {a.symbol: format_amount(book.columns[k][i], a.decimals) for k, a in enumerate(book.assets)}
             assert verdict.facts["balances"] == expected
             assert 1 <= len(parsed.leaves) <= split
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32), accounts=st.integers(1, 300), assets=st.integers(1, 4),
-       split=st.integers(1, 4), pick=st.integers(0, 10**6))
+@given(
+    seed=st.integers(0, 2**32),
+    accounts=st.integers(1, 300),
+    assets=st.integers(1, 4),
+    split=st.integers(1, 4),
+    pick=st.integers(0, 10**6),
+)
 def test_any_edit_to_any_field_of_a_proof_is_refused(seed, accounts, assets, split, pick):
     book = random_liabilities(random.Random(seed), accounts, assets)
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,6 +107,7 @@ def test_any_edit_to_any_field_of_a_proof_is_refused(seed, accounts, assets, spl
 
 
 # --- targeted attacks -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def publication(tmp_path_factory):
@@ -222,15 +233,18 @@ def test_ambiguous_or_negative_numbers_are_not_amounts(publication, text):
         parse_proof(doc, "p")
 
 
-@pytest.mark.parametrize("edit", [
-    lambda d: d.update(extra=1),
-    lambda d: d["leaves"][0].update(balances=[]),
-    lambda d: d.update(leaf_count=True),
-    lambda d: d.update(leaves=[]),
-    lambda d: d["root"].update(hash="AB" * 32),
-    lambda d: d.update(account_id="\ud800"),
-    lambda d: d["assets"].reverse(),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d.update(extra=1),
+        lambda d: d["leaves"][0].update(balances=[]),
+        lambda d: d.update(leaf_count=True),
+        lambda d: d.update(leaves=[]),
+        lambda d: d["root"].update(hash="AB" * 32),
+        lambda d: d.update(account_id="\ud800"),
+        lambda d: d["assets"].reverse(),
+    ],
+)
 def test_malformed_documents_are_input_errors_naming_the_field(publication, edit):
     doc = doc_of(publication)
     edit(doc)
@@ -242,11 +256,18 @@ def layouts(doc: dict[str, Any]) -> list[bytes]:
     """The same value saved as editors and tools save it: other indentation, CRLF, a byte
     order mark, keys in another order, ASCII escapes, no final newline, all on one line."""
     text = dumps(doc)
-    return [text.encode(), text.replace("\n", "\r\n").encode(), b"\xef\xbb\xbf" + text.encode(),
-            json.dumps(doc, indent=4, sort_keys=True, ensure_ascii=True).encode(), text.rstrip("\n").encode(),
-            json.dumps(doc, separators=(",", ":")).encode(), text.replace("  ", "\t").encode(),
-            b"\xef\xbb\xbf" + json.dumps(dict(reversed(list(doc.items()))), indent=1).replace("\n", "\r\n").encode()
-            + b"\r\n\r\n"]
+    return [
+        text.encode(),
+        text.replace("\n", "\r\n").encode(),
+        b"\xef\xbb\xbf" + text.encode(),
+        json.dumps(doc, indent=4, sort_keys=True, ensure_ascii=True).encode(),
+        text.rstrip("\n").encode(),
+        json.dumps(doc, separators=(",", ":")).encode(),
+        text.replace("  ", "\t").encode(),
+        b"\xef\xbb\xbf"
+        + json.dumps(dict(reversed(list(doc.items()))), indent=1).replace("\n", "\r\n").encode()
+        + b"\r\n\r\n",
+    ]
 
 
 def test_the_layout_is_not_the_proof_the_value_is(publication):
@@ -260,14 +281,17 @@ def test_the_layout_is_not_the_proof_the_value_is(publication):
         assert verdict.ok and verdict.verified, (raw[:80], verdict.reasons)
 
 
-@pytest.mark.parametrize("text, reason", [
-    ('{"index": -0}', "-0 is not a canonical integer"),
-    ('{"a": 1, "a": 1}', "duplicate key 'a'"),
-    ('{"a": NaN}', "NaN is not allowed"),
-    ('{"a": 1}\n{"a": 1}', "invalid JSON"),
-    ('\ufeff\ufeff{"a": 1}', "invalid JSON"),          # one byte order mark, not two
-    ('{"a": 1e400}', "number 1e400 is out of range"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ('{"index": -0}', "-0 is not a canonical integer"),
+        ('{"a": 1, "a": 1}', "duplicate key 'a'"),
+        ('{"a": NaN}', "NaN is not allowed"),
+        ('{"a": 1}\n{"a": 1}', "invalid JSON"),
+        ('\ufeff\ufeff{"a": 1}', "invalid JSON"),  # one byte order mark, not two
+        ('{"a": 1e400}', "number 1e400 is out of range"),
+    ],
+)
 def test_strict_reading_refuses_a_value_spelled_two_ways(text, reason):
     with pytest.raises(InputError, match=reason):
         loads(text.encode(), "p")
@@ -284,8 +308,10 @@ def test_a_value_not_spelled_as_por_spells_it_is_named(publication):
     proof = parse_proof(doc, "p")
     edited = copy.deepcopy(doc)
     edited["leaves"][0]["path"][0]["hash"] = "x"
-    assert value_difference(edited, proof) == "leaves[0].path[0].hash: 'x' is not how por writes this value " \
+    assert (
+        value_difference(edited, proof) == "leaves[0].path[0].hash: 'x' is not how por writes this value "
         f"({doc['leaves'][0]['path'][0]['hash'][:40]!r})"
+    )
     edited = {**doc, "extra": 1}
     assert value_difference(edited, proof) == "extra: not a member of this proof"
     assert value_difference({**doc, "leaf_count": True}, proof).startswith("leaf_count: ")
@@ -297,14 +323,14 @@ def test_dropping_an_empty_last_piece_is_refused(tmp_path, pinned):
     still verified. Format 2 binds the piece count into every leaf, so every leaf of the shorter proof
     recomputes to another hash."""
     book = Liabilities(assets=[Asset("BTC", 8)], account_ids=["a", "b"], columns=[[0, 5]])
-    for attempt in range(50):                      # the number of pieces is random
+    for attempt in range(50):  # the number of pieces is random
         folder = tmp_path / f"pub{attempt}"
         commitment = publish_to(folder, book, split=8)
         doc = cut_proof(folder, "a").to_json()
         if len(doc["leaves"]) > 1:
             break
     if not (len(doc["leaves"]) > 1 and accepted(doc, commitment)):
-        pytest.fail("precondition: a verifying proof with several pieces")   # not the expected failure
+        pytest.fail("precondition: a verifying proof with several pieces")  # not the expected failure
     del doc["leaves"][-1]
     pins = {"commitment": commitment} if pinned == "commitment" else {"root": commitment.root}
     verdict = verify_inclusion(parse_proof(doc, "p"), **pins)
@@ -317,9 +343,10 @@ def test_dropping_a_last_piece_with_money_is_refused(publication):
     decimals = {a["symbol"]: a["decimals"] for a in doc["assets"]}
     from por.amounts import parse_amount
 
-    doc["balances"] = {k: format_amount(parse_amount(v, decimals[k]) - parse_amount(dropped["balances"][k],
-                                                                                    decimals[k]), decimals[k])
-                       for k, v in doc["balances"].items()}
+    doc["balances"] = {
+        k: format_amount(parse_amount(v, decimals[k]) - parse_amount(dropped["balances"][k], decimals[k]), decimals[k])
+        for k, v in doc["balances"].items()
+    }
     assert "does not recompute the root" in reasons(doc, root=publication[2].root)
 
 
@@ -334,6 +361,7 @@ def test_ids_that_json_must_escape_are_proved(tmp_path):
 
 
 # --- frozen known-answer vectors (fixtures/vectors) ----------------------------------
+
 
 def _verdict(version: int, name: str, **pins):
     from por.liabilities.check import verify_proof_document
@@ -354,10 +382,11 @@ def test_frozen_proofs_are_what_prove_cuts_and_verify(tmp_path):
             assert verdict.state == "verified" and verdict.reasons == [], verdict.reasons
         nothing = _verdict(2, name)
         assert nothing.state == "self-consistent" and nothing.reasons == [
-            "self-consistent, but nothing to compare it with: no published commitment or root was given"]
+            "self-consistent, but nothing to compare it with: no published commitment or root was given"
+        ]
     bob = json.loads((SETS[2] / vectors["files"]["proofs"]["bob-ü"]).read_text())
     assert [leaf["piece"] for leaf in bob["leaves"]] == [0, 1, 2]
-    assert all(v == "0" for v in bob["leaves"][-1]["balances"].values())       # the empty last piece
+    assert all(v == "0" for v in bob["leaves"][-1]["balances"].values())  # the empty last piece
     from por import signing
 
     doc = json.loads((SETS[2] / "commitment.json").read_text())
@@ -377,27 +406,31 @@ def test_frozen_legacy_proofs_still_read_and_say_so():
         assert alone.state == "self-consistent" and alone.reasons == [
             "self-consistent, but nothing to compare it with: the root of a por format 1 (legacy) document does not "
             "bind the asset labels, snapshot id or leaf count, so a pinned root alone anchors nothing: give the "
-            "published commitment, or the published totals beside the root"]
+            "published commitment, or the published totals beside the root"
+        ]
         assert _verdict(1, name).state == "self-consistent"
     v2 = parse_commitment(load_file(SETS[2] / "commitment.json"), "c")
     mixed = _verdict(1, vectors["files"]["proofs"]["carol"], commitment=v2)
     assert mixed.state == "failed" and "format version 1 differs from the commitment's 2" in mixed.reasons
 
 
-@pytest.mark.parametrize("edit", [
-    lambda d: d["assets"][0].update(decimals=1),                       # BTC counted in tenths
-    lambda d: [a.update(symbol={"BTC": "BTX", "ETH": "ETH", "USDT": "USDT"}[a["symbol"]]) for a in d["assets"]],
-    lambda d: d.update(snapshot_id="2026-07-31"),
-    lambda d: d.update(exchange="Another Exchange"),
-    lambda d: d.update(snapshot_time="2026-06-30T23:59:58Z"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["assets"][0].update(decimals=1),  # BTC counted in tenths
+        lambda d: [a.update(symbol={"BTC": "BTX", "ETH": "ETH", "USDT": "USDT"}[a["symbol"]]) for a in d["assets"]],
+        lambda d: d.update(snapshot_id="2026-07-31"),
+        lambda d: d.update(exchange="Another Exchange"),
+        lambda d: d.update(snapshot_time="2026-06-30T23:59:58Z"),
+    ],
+)
 def test_a_bare_root_binds_every_label(edit):
     """Format 1 bound amounts by position only: a relabelled proof verified under a bare --root."""
     vectors = load_vectors(2)
     doc = json.loads((SETS[2] / vectors["files"]["proofs"]["carol"]).read_text())
     _respell(doc)
     root = bytes.fromhex(vectors["root"]["digest"])
-    assert verify_inclusion(parse_proof(doc, "p"), root=root).ok          # respelling alone changes nothing
+    assert verify_inclusion(parse_proof(doc, "p"), root=root).ok  # respelling alone changes nothing
     edit(doc)
     _respell(doc)
     verdict = verify_inclusion(parse_proof(doc, "p"), root=root)

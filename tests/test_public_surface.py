@@ -20,8 +20,8 @@ import por
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ("por", "chains")
-SCANNED = ("tests", "fixtures", "benchmarks")     # everything that drives por from outside
-WITHOUT_ALL = {"por.cli"}                          # the command: its surface is `main`; its owner adds __all__
+SCANNED = ("tests", "fixtures", "benchmarks")  # everything that drives por from outside
+WITHOUT_ALL = {"por.cli"}  # the command: its surface is `main`; its owner adds __all__
 PRIVATE_PATH = re.compile(r"\A(?:por|chains)(?:\.\w+)*\._[a-z]\w*")
 
 
@@ -47,28 +47,41 @@ def private_uses(source: str) -> list[tuple[int, str]]:
                     found.append((node.lineno, f"{node.module}.{alias.name}"))
                 bound.add(alias.asname or alias.name)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and _private(node.attr) and isinstance(node.value, ast.Name) \
-                and node.value.id in bound:
+        if (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in bound
+        ):
             found.append((node.lineno, f"{node.value.id}.{node.attr}"))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and PRIVATE_PATH.match(node.value):
-            found.append((node.lineno, node.value))      # monkeypatch.setattr("por.x._y", ...)
+            found.append((node.lineno, node.value))  # monkeypatch.setattr("por.x._y", ...)
     return sorted(set(found))
 
 
 def test_the_scanner_sees_every_way_in():
-    sample = ("from por.liabilities.check import _guarded\nimport chains._http\nfrom chains import _http as h\n"
-              "from por.liabilities import ingest\ningest._is_plain_csv(p)\nm.setattr('por.text._limit', 1)\n"
-              "from por import __version__\nfrom other import _fine\n")
+    sample = (
+        "from por.liabilities.check import _guarded\nimport chains._http\nfrom chains import _http as h\n"
+        "from por.liabilities import ingest\ningest._is_plain_csv(p)\nm.setattr('por.text._limit', 1)\n"
+        "from por import __version__\nfrom other import _fine\n"
+    )
     assert [what for _, what in private_uses(sample)] == [
-        "por.liabilities.check._guarded", "chains._http", "chains._http", "ingest._is_plain_csv", "por.text._limit"]
+        "por.liabilities.check._guarded",
+        "chains._http",
+        "chains._http",
+        "ingest._is_plain_csv",
+        "por.text._limit",
+    ]
 
 
 @pytest.mark.parametrize("folder", SCANNED)
 def test_nothing_outside_por_imports_a_private_name(folder):
-    offenders = [f"{path.relative_to(ROOT)}:{line}: {what}"
-                 for path in sorted((ROOT / folder).rglob("*.py"))
-                 if "node_modules" not in path.parts and path != Path(__file__).resolve()   # its samples
-                 for line, what in private_uses(path.read_text(encoding="utf-8"))]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}: {what}"
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if "node_modules" not in path.parts and path != Path(__file__).resolve()  # its samples
+        for line, what in private_uses(path.read_text(encoding="utf-8"))
+    ]
     assert not offenders, "private names used from outside (make them public):\n" + "\n".join(offenders)
 
 
@@ -89,7 +102,7 @@ def test_every_package_declares_what_it_exports(name):
     assert not [n for n in exported if _private(n)], f"{name}.__all__ exports a private name"
     for export in exported:
         if not hasattr(package, export):
-            importlib.import_module(f"{name}.{export}")     # a submodule: must exist
+            importlib.import_module(f"{name}.{export}")  # a submodule: must exist
 
 
 def test_version_is_pyprojects():

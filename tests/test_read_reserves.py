@@ -17,16 +17,24 @@ from por.reserves.read import plan_reserves, read_reserves
 
 HEIGHT, HASH, OTHER_HASH = 100, "ab" * 32, "cd" * 32
 SNAPSHOT = Snapshot("2026-06", {"eth": ChainSnapshot("eth", HEIGHT, HASH)})
-CHAINS = {"eth": {"family": "evm", "chain_id": 1, "rpc": ["http://127.0.0.1:9"], "native_asset": "ETH",
-                  "min_confirmations": 3}}
+CHAINS = {
+    "eth": {
+        "family": "evm",
+        "chain_id": 1,
+        "rpc": ["http://127.0.0.1:9"],
+        "native_asset": "ETH",
+        "min_confirmations": 3,
+    }
+}
 KEYS = [Account.from_key(bytes([i + 1]) * 32) for i in range(3)]
 
 
 def wallet(key, *, line: int) -> DeclaredWallet:
     message = ownership_message(SNAPSHOT.snapshot_id, "ex", key.address)
     signature = key.sign_message(encode_defunct(text=message)).signature.hex()
-    return DeclaredWallet("eth", "ETH", key.address, WalletType.COLD, Scheme.EIP191, message, (signature,),
-                          source=f"w.csv:{line}")
+    return DeclaredWallet(
+        "eth", "ETH", key.address, WalletType.COLD, Scheme.EIP191, message, (signature,), source=f"w.csv:{line}"
+    )
 
 
 WALLETS = [wallet(k, line=i + 2) for i, k in enumerate(KEYS)]
@@ -44,17 +52,22 @@ def honest(call: Call):
 
 def answering(**answers):
     """`honest` with some methods answered otherwise: a value, or a function of the call."""
+
     def handler(call: Call):
         if call.method in answers:
             answer = answers[call.method]
             return answer(call) if callable(answer) else answer
         return honest(call)
+
     return handler
 
 
 async def read(handler_or_adapter, wallets=WALLETS, chains=CHAINS):
-    adapter = handler_or_adapter if isinstance(handler_or_adapter, (MockAdapter, AgreeingAdapter)) \
+    adapter = (
+        handler_or_adapter
+        if isinstance(handler_or_adapter, (MockAdapter, AgreeingAdapter))
         else MockAdapter(handler_or_adapter, name="mock-eth")
+    )
     return adapter, await read_reserves(wallets, SNAPSHOT, chains, "ex", make_adapter=adapter_factory(adapter))
 
 
@@ -63,8 +76,8 @@ async def test_every_balance_is_read_once_at_the_snapshot_height():
     assert report.ok and [r.amount for r in report.rows] == [10**18, 2 * 10**18, 3 * 10**18, 10**18]
     assert all(r.height == HEIGHT and r.provider == "mock-eth" for r in report.rows)
     balances = [c for c in adapter.calls if c.method == "balances"]
-    assert len(balances) == 1 and balances[0].height == HEIGHT and len(balances[0].queries) == 3   # a repeat once
-    assert report.assets["ETH"].cold == 6 * 10**18          # counted once however often declared
+    assert len(balances) == 1 and balances[0].height == HEIGHT and len(balances[0].queries) == 3  # a repeat once
+    assert report.assets["ETH"].cold == 6 * 10**18  # counted once however often declared
     assert adapter.closed
 
 
@@ -93,6 +106,7 @@ async def test_a_provider_on_another_fork_is_named():
 async def test_a_wrong_number_of_readings_is_an_error_not_a_partial_total():
     def short(call: Call):
         return [BalanceReading(q, 1, HEIGHT, "liar") for q in call.queries[:-1]]
+
     with pytest.raises(ProviderError, match="returned 2 balances for 3 addresses"):
         await read(answering(balances=short))
 
@@ -104,6 +118,7 @@ async def test_an_answer_for_another_address_or_height_is_refused(lie):
         if lie == "address":
             queries[0], queries[1] = queries[1], queries[0]
         return [BalanceReading(q, 5, HEIGHT + (lie == "height"), "liar") for q in queries]
+
     with pytest.raises(ProviderError) as err:
         await read(answering(balances=swapped))
     assert err.value.provider == "liar" and err.value.address == KEYS[0].address
@@ -115,6 +130,7 @@ async def test_one_provider_disagreeing_on_a_balance_names_both_and_the_address(
         if call.method == "balances":
             return [AMOUNTS[q.address] + (q.address == KEYS[1].address) for q in call.queries]
         return honest(call)
+
     adapter = AgreeingAdapter("eth", [MockProvider("a", honest), MockProvider("b", lying)])
     with pytest.raises(ProviderError) as err:
         await read(adapter)
@@ -130,7 +146,7 @@ async def test_one_provider_on_another_fork_names_both():
 
 
 async def test_agreeing_providers_are_both_named_and_the_lowest_tip_counts():
-    behind = answering(tip_height=HEIGHT + 1)           # 2 confirmations on b, 3 required
+    behind = answering(tip_height=HEIGHT + 1)  # 2 confirmations on b, 3 required
     adapter = AgreeingAdapter("eth", [MockProvider("a", honest), MockProvider("b", behind)])
     with pytest.raises(InputError, match="has 2 confirmation"):
         await read(adapter)
@@ -142,6 +158,7 @@ async def test_agreeing_providers_are_both_named_and_the_lowest_tip_counts():
 async def test_a_provider_that_fails_is_a_provider_error_and_the_adapter_is_closed():
     def down(call: Call):
         raise ProviderError("mock-eth", "HTTP 503 (after 4 attempts)")
+
     adapter = MockAdapter(down)
     with pytest.raises(ProviderError, match="after 4 attempts"):
         await read(adapter)
@@ -151,16 +168,17 @@ async def test_a_provider_that_fails_is_a_provider_error_and_the_adapter_is_clos
 async def test_an_async_handler_works_like_a_sync_one():
     async def handler(call: Call):
         return honest(call)
+
     _, report = await read(handler)
     assert [r.amount for r in report.rows] == [AMOUNTS[k.address] for k in KEYS]
 
 
 def test_bad_input_is_refused_before_any_chain_is_reached():
     for wallets, chains, field in [
-        ([replace(WALLETS[0], chain="btc")], CHAINS, "chain"),                          # not in chains.toml
-        ([replace(WALLETS[0], asset="USDT")], CHAINS, "asset"),                         # no such token
-        (WALLETS, {"eth": {**CHAINS["eth"], "batch_sise": 5}}, "chains.eth.batch_sise"),   # a typo
-        (WALLETS, {**CHAINS, "tron": {"family": "tron"}}, "chains.tron.family"),        # an unused chain counts too
+        ([replace(WALLETS[0], chain="btc")], CHAINS, "chain"),  # not in chains.toml
+        ([replace(WALLETS[0], asset="USDT")], CHAINS, "asset"),  # no such token
+        (WALLETS, {"eth": {**CHAINS["eth"], "batch_sise": 5}}, "chains.eth.batch_sise"),  # a typo
+        (WALLETS, {**CHAINS, "tron": {"family": "tron"}}, "chains.tron.family"),  # an unused chain counts too
     ]:
         with pytest.raises(InputError) as err:
             plan_reserves(wallets, SNAPSHOT, chains, "ex")
@@ -175,10 +193,13 @@ def test_ownership_is_checked_in_the_plan():
 
 
 # --- por audit checks every input before the slow work ------------------------------------------------------
-@pytest.mark.parametrize("mistake, field", [
-    ("chains", "chains.eth.batch_sise"),          # a typo in a chain table
-    ("wallets", "asset"),                         # a wallet's asset the chain does not carry
-])
+@pytest.mark.parametrize(
+    "mistake, field",
+    [
+        ("chains", "chains.eth.batch_sise"),  # a typo in a chain table
+        ("wallets", "asset"),  # a wallet's asset the chain does not carry
+    ],
+)
 def test_audit_refuses_bad_chain_input_before_recomputing_the_tree(tmp_path, mistake, field):
     import json
     from contextlib import contextmanager
@@ -188,16 +209,28 @@ def test_audit_refuses_bad_chain_input_before_recomputing_the_tree(tmp_path, mis
     from por.audit.run import run_audit
 
     customers = write_customers(tmp_path / "customers.csv", 20, seed=3)
-    code, _, err = run_por("publish", customers, "--exchange", "example-exchange", "--out", tmp_path / "pub", "--snapshot-id", SNAPSHOT.snapshot_id)
+    code, _, err = run_por(
+        "publish",
+        customers,
+        "--exchange",
+        "example-exchange",
+        "--out",
+        tmp_path / "pub",
+        "--snapshot-id",
+        SNAPSHOT.snapshot_id,
+    )
     assert code == 0, err
     toml = '[chains.eth]\nfamily = "evm"\nchain_id = 1\nrpc = ["http://127.0.0.1:9"]\nnative_asset = "ETH"\n'
     (tmp_path / "chains.toml").write_text(toml + ("batch_sise = 5\n" if mistake == "chains" else ""))
     w = WALLETS[0]
-    (tmp_path / "w.csv").write_text("chain,asset,address,wallet_type,scheme,message,signature,script\n"
-                                    f"eth,{'USDT' if mistake == 'wallets' else 'ETH'},{w.address},cold,eip191,"
-                                    f"{w.message},{w.signatures[0]},\n")
-    (tmp_path / "s.json").write_text(json.dumps({"snapshot_id": SNAPSHOT.snapshot_id,
-                                                 "chains": {"eth": {"height": HEIGHT, "block_hash": HASH}}}))
+    (tmp_path / "w.csv").write_text(
+        "chain,asset,address,wallet_type,scheme,message,signature,script\n"
+        f"eth,{'USDT' if mistake == 'wallets' else 'ETH'},{w.address},cold,eip191,"
+        f"{w.message},{w.signatures[0]},\n"
+    )
+    (tmp_path / "s.json").write_text(
+        json.dumps({"snapshot_id": SNAPSHOT.snapshot_id, "chains": {"eth": {"height": HEIGHT, "block_hash": HASH}}})
+    )
     started = []
 
     @contextmanager
@@ -206,7 +239,14 @@ def test_audit_refuses_bad_chain_input_before_recomputing_the_tree(tmp_path, mis
         yield lambda n: None
 
     with pytest.raises(InputError) as err:
-        run_audit(commitment=tmp_path / "pub" / "commitment.json", tree=tmp_path / "pub" / "tree.bin",
-                  wallets=tmp_path / "w.csv", snapshot=tmp_path / "s.json", config=tmp_path / "chains.toml",
-                  policy="full-reserve", exchange="example-exchange", progress=progress)
+        run_audit(
+            commitment=tmp_path / "pub" / "commitment.json",
+            tree=tmp_path / "pub" / "tree.bin",
+            wallets=tmp_path / "w.csv",
+            snapshot=tmp_path / "s.json",
+            config=tmp_path / "chains.toml",
+            policy="full-reserve",
+            exchange="example-exchange",
+            progress=progress,
+        )
     assert err.value.field == field and started == []

@@ -11,8 +11,19 @@ import pytest
 from fixtures.liabilities import run_por
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-COMMANDS = ["publish", "prove", "verify-inclusion", "verify-tree", "reserves", "audit", "history", "demo", "anchor",
-            "snapshot", "sign-wallets"]
+COMMANDS = [
+    "publish",
+    "prove",
+    "verify-inclusion",
+    "verify-tree",
+    "reserves",
+    "audit",
+    "history",
+    "demo",
+    "anchor",
+    "snapshot",
+    "sign-wallets",
+]
 
 
 def readme_usage(command: str) -> str:
@@ -37,8 +48,12 @@ def options(text: str) -> set[str]:
 def help_options(command: str | None) -> set[str]:
     text = help_text(command)
     listed = text.split("Options:", 1)[1].split("\n\n", 1)[0]
-    return {o for line in listed.splitlines() if re.match(r"\s+-", line)
-            for o in options(line.split("  ", 2)[1] if line.strip().startswith("-") else line)}
+    return {
+        o
+        for line in listed.splitlines()
+        if re.match(r"\s+-", line)
+        for o in options(line.split("  ", 2)[1] if line.strip().startswith("-") else line)
+    }
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -48,13 +63,13 @@ def test_every_option_of_every_command_is_in_its_readme_usage_line(command):
     shown = options(usage)
     long_forms = {o for o in listed if o.startswith("--")}
     short_forms = {o for o in listed if not o.startswith("--")}
-    for option in sorted(long_forms):          # a short form may stand for its long one (-o for --out)
+    for option in sorted(long_forms):  # a short form may stand for its long one (-o for --out)
         short = next((s for s in short_forms if re.search(rf"{s}, {option}\b", help_text(command))), None)
         assert option in shown or (short and short in shown), (command, option, usage)
     assert shown <= listed | {"--no-trees"}, (command, shown - listed)
     arguments = re.search(rf"usage: por {command} \[OPTIONS\](.*)", help_text(command))[1].split()
     names = {word.strip("[].") for word in usage.split()}
-    for argument in arguments:                 # optional arguments show as [NAME...] in --help
+    for argument in arguments:  # optional arguments show as [NAME...] in --help
         assert argument.strip("[].") in names, (command, argument, usage)
 
 

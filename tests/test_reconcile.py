@@ -18,8 +18,8 @@ from por.audit.reconcile import ReconcileOptions, check_prices, reconcile
 from por.errors import InputError
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs/formats/audit-report.schema.json").read_text())
-BTC = 10**8          # one bitcoin in satoshis
-ETH = 10**18         # one ether in wei
+BTC = 10**8  # one bitcoin in satoshis
+ETH = 10**18  # one ether in wei
 _line = count(2)
 
 
@@ -27,16 +27,23 @@ def row(asset, wallet_type, amount, address=None, *, ok=True, chain=None):
     """One declared address after its ownership check and balance read."""
     line = next(_line)
     wallet = DeclaredWallet(
-        chain=chain or ("bitcoin" if asset == "BTC" else "hardhat"), asset=asset,
-        address=address or f"addr{line}", wallet_type=WalletType(wallet_type), scheme=Scheme.EIP191,
-        message="m", signatures=("sig",), source=f"wallets.csv:{line}")
+        chain=chain or ("bitcoin" if asset == "BTC" else "hardhat"),
+        asset=asset,
+        address=address or f"addr{line}",
+        wallet_type=WalletType(wallet_type),
+        scheme=Scheme.EIP191,
+        message="m",
+        signatures=("sig",),
+        source=f"wallets.csv:{line}",
+    )
     reason = "signature verified" if ok else "signature made by another key"
     return AddressReserve(wallet, OwnershipResult(ok, reason), amount)
 
 
 def prices(**jpy):
-    return Prices("prices.csv", {a: Price(a, Decimal(p), "test quote", "2026-01-05T00:00:00+09:00")
-                                 for a, p in jpy.items()})
+    return Prices(
+        "prices.csv", {a: Price(a, Decimal(p), "test quote", "2026-01-05T00:00:00+09:00") for a, p in jpy.items()}
+    )
 
 
 def policy_text(text):
@@ -80,6 +87,7 @@ def check(result, asset, rule):
 
 # --- cold storage at 95% --------------------------------------------------------------------
 
+
 def test_exactly_95_percent_cold_passes():
     rows = [row("BTC", "cold", 95 * BTC), row("BTC", "hot", 5 * BTC), row("BTC", "own", 5 * BTC)]
     result = reconcile({"BTC": 100 * BTC}, rows, JP_CRYPTO)
@@ -118,11 +126,20 @@ def test_huge_amounts_are_exact_at_the_boundary():
     # Near 2^128 base units a float would round 95% of L; the boundary must still be exact.
     liabilities = MAX_UNITS - 12345
     required = -((-95 * liabilities) // 100)
-    ok = reconcile({"ETH": liabilities}, [row("ETH", "cold", required), row("ETH", "hot", liabilities - required),
-                                          row("ETH", "own", liabilities)], JP_CRYPTO)
-    short = reconcile({"ETH": liabilities}, [row("ETH", "cold", required - 1),
-                                             row("ETH", "hot", liabilities - required + 1),
-                                             row("ETH", "own", liabilities)], JP_CRYPTO)
+    ok = reconcile(
+        {"ETH": liabilities},
+        [row("ETH", "cold", required), row("ETH", "hot", liabilities - required), row("ETH", "own", liabilities)],
+        JP_CRYPTO,
+    )
+    short = reconcile(
+        {"ETH": liabilities},
+        [
+            row("ETH", "cold", required - 1),
+            row("ETH", "hot", liabilities - required + 1),
+            row("ETH", "own", liabilities),
+        ],
+        JP_CRYPTO,
+    )
     assert ok.ok and not short.ok
     assert check(short, "ETH", "cold_storage").ok is False and check(short, "ETH", "coverage").ok
 
@@ -141,14 +158,15 @@ scope = "total_jpy"
     total = reconcile(liabilities, rows, per_jpy, prices=quotes)
     # customer crypto: 100 BTC = 1e9 JPY, 1000 ETH = 5e8 JPY; in cold: 9e8 + 5e8 = 1.4e9 of 1.5e9 = 93.33%
     assert not total.ok and "93.33%" in total.reasons[0]
-    quotes = prices(BTC="1000000", ETH="500000")    # now BTC 1e8, ETH 5e8: cold 0.9e8 + 5e8 of 6e8 = 98.3%
+    quotes = prices(BTC="1000000", ETH="500000")  # now BTC 1e8, ETH 5e8: cold 0.9e8 + 5e8 of 6e8 = 98.3%
     total = reconcile(liabilities, rows, per_jpy, prices=quotes)
     assert total.ok and total.checks[0].scope == "all" and total.checks[0].unit == "JPY"
-    assert not reconcile(liabilities, rows, JP_CRYPTO).ok       # per asset, BTC fails
+    assert not reconcile(liabilities, rows, JP_CRYPTO).ok  # per asset, BTC fails
     validated(total)
 
 
 # --- coverage -------------------------------------------------------------------------------
+
 
 def test_zero_liabilities_and_no_reserves_pass_with_no_ratio():
     result = reconcile({"BTC": 0}, [], load_policy("full-reserve"))
@@ -158,16 +176,18 @@ def test_zero_liabilities_and_no_reserves_pass_with_no_ratio():
 
 
 def test_reserves_without_liabilities_pass_and_are_noted():
-    result = reconcile({"BTC": 10 * BTC}, [row("BTC", "cold", 10 * BTC), row("ETH", "cold", 3 * ETH)],
-                       load_policy("full-reserve"))
+    result = reconcile(
+        {"BTC": 10 * BTC}, [row("BTC", "cold", 10 * BTC), row("ETH", "cold", 3 * ETH)], load_policy("full-reserve")
+    )
     eth = next(a for a in result.assets if a.asset == "ETH")
     assert result.ok and eth.liabilities == 0 and eth.surplus == 3 * ETH and eth.coverage_ratio is None
     assert any("no customer liabilities in ETH" in n for n in eth.notes)
 
 
 def test_liabilities_without_reserves_fail():
-    result = reconcile({"BTC": 10 * BTC, "USDT": 5_000_000}, [row("BTC", "cold", 10 * BTC)],
-                       load_policy("full-reserve"))
+    result = reconcile(
+        {"BTC": 10 * BTC, "USDT": 5_000_000}, [row("BTC", "cold", 10 * BTC)], load_policy("full-reserve")
+    )
     assert not result.ok
     (reason,) = result.reasons
     assert reason.startswith("USDT: no verified reserves in cold+hot+own wallets")
@@ -177,15 +197,19 @@ def test_liabilities_without_reserves_fail():
 
 
 def test_one_asset_short_while_the_others_are_fine():
-    rows = [row("BTC", "cold", 3 * BTC), row("BTC", "hot", BTC), row("ETH", "cold", 50 * ETH - 1),
-            row("USDT", "own", 10**12)]
+    rows = [
+        row("BTC", "cold", 3 * BTC),
+        row("BTC", "hot", BTC),
+        row("ETH", "cold", 50 * ETH - 1),
+        row("USDT", "own", 10**12),
+    ]
     result = reconcile({"BTC": 4 * BTC, "ETH": 50 * ETH, "USDT": 10**12}, rows, load_policy("full-reserve"))
     assert not result.ok
     assert {a.asset: a.ok for a in result.assets} == {"BTC": True, "ETH": False, "USDT": True}
     (reason,) = result.reasons
     assert reason.startswith("ETH:") and "shortfall 0.000000000000000001 ETH" in reason
     eth = next(a for a in result.assets if a.asset == "ETH")
-    assert eth.coverage_ratio == "0.999999"     # rounded down: never shows 1.000000 while short
+    assert eth.coverage_ratio == "0.999999"  # rounded down: never shows 1.000000 while short
     validated(result)
 
 
@@ -206,6 +230,7 @@ def test_jp_fsa_does_not_count_own_coins_as_customer_reserves():
 
 
 # --- hot wallets and 履行保証暗号資産 -----------------------------------------------------------
+
 
 def test_hot_part_not_covered_by_own_coins_fails():
     rows = [row("ETH", "cold", 96 * ETH), row("ETH", "hot", 4 * ETH), row("ETH", "own", 3 * ETH)]
@@ -240,9 +265,10 @@ def test_all_customer_coins_in_cold_need_no_own_coins():
 
 # --- which addresses count ------------------------------------------------------------------
 
+
 def test_address_declared_twice_counts_once_and_is_flagged():
     first = row("ETH", "cold", 60 * ETH, "0xAbC0000000000000000000000000000000000001")
-    again = row("ETH", "cold", 60 * ETH, "0xabc0000000000000000000000000000000000001")   # same, other case
+    again = row("ETH", "cold", 60 * ETH, "0xabc0000000000000000000000000000000000001")  # same, other case
     result = reconcile({"ETH": 100 * ETH}, [first, again], load_policy("full-reserve"))
     assert not result.ok
     assert result.assets[0].reserves == 60 * ETH
@@ -273,7 +299,8 @@ def test_duplicates_fail_policy_fails_even_when_solvent():
     rows = [row("BTC", "cold", 2 * BTC, "bc1qdup"), row("BTC", "cold", 2 * BTC, "bc1qdup")]
     result = reconcile({"BTC": BTC}, rows, strict)
     assert not result.ok and result.reasons == [
-        "bitcoin BTC bc1qdup is declared 2 times; the nodup policy fails duplicate declarations"]
+        "bitcoin BTC bc1qdup is declared 2 times; the nodup policy fails duplicate declarations"
+    ]
 
 
 def test_address_also_claimed_by_another_exchange_is_flagged_and_excluded():
@@ -290,18 +317,20 @@ def test_address_also_claimed_by_another_exchange_is_flagged_and_excluded():
 
 def test_also_claimed_on_another_chain_is_a_different_address():
     options = ReconcileOptions(also_claimed={("litecoin", "bc1qours"): "OtherEx"})
-    result = reconcile({"BTC": BTC}, [row("BTC", "cold", BTC, "bc1qours")], load_policy("full-reserve"),
-                       options=options)
+    result = reconcile(
+        {"BTC": BTC}, [row("BTC", "cold", BTC, "bc1qours")], load_policy("full-reserve"), options=options
+    )
     assert result.ok and not result.warnings
 
 
 def test_also_claimed_can_be_counted_and_only_flagged_by_policy():
     lenient = policy_text('[policy]\nname = "lenient"\n[coverage]\n[addresses]\nalso_claimed = "count"\n')
-    options = ReconcileOptions(also_claimed={("bitcoin", "bc1qshared")})   # a plain set works too
+    options = ReconcileOptions(also_claimed={("bitcoin", "bc1qshared")})  # a plain set works too
     result = reconcile({"BTC": BTC}, [row("BTC", "cold", BTC, "bc1qshared")], lenient, options=options)
     assert result.ok and result.addresses[0].flags == ["also claimed by another exchange"]
-    assert result.warnings == [f"bitcoin BTC bc1qshared ({result.addresses[0].source}): "
-                               "also claimed by another exchange"]
+    assert result.warnings == [
+        f"bitcoin BTC bc1qshared ({result.addresses[0].source}): also claimed by another exchange"
+    ]
 
 
 def test_failed_ownership_is_not_counted():
@@ -330,8 +359,9 @@ def test_negative_or_fractional_amounts_are_refused():
 def test_unknown_asset_decimals_are_an_input_error():
     with pytest.raises(InputError, match="assets.NEWCOIN"):
         reconcile({"NEWCOIN": 1}, [], load_policy("full-reserve"))
-    result = reconcile({"NEWCOIN": 10}, [row("NEWCOIN", "cold", 10)], load_policy("full-reserve"),
-                       assets={"NEWCOIN": 1})
+    result = reconcile(
+        {"NEWCOIN": 10}, [row("NEWCOIN", "cold", 10)], load_policy("full-reserve"), assets={"NEWCOIN": 1}
+    )
     assert result.ok and result.assets[0].to_json()["liabilities"] == "1"
 
 
@@ -339,7 +369,7 @@ def test_unknown_asset_decimals_are_an_input_error():
 
 SOLVENT = [row("BTC", "cold", 100 * BTC), row("ETH", "cold", 1000 * ETH)]
 OWED = {"BTC": 100 * BTC, "ETH": 1000 * ETH}
-QUOTES = prices(BTC="15000000", ETH="500000.25")   # customer crypto: 1.5e9 + 500,000,250 JPY
+QUOTES = prices(BTC="15000000", ETH="500000.25")  # customer crypto: 1.5e9 + 500,000,250 JPY
 
 
 def reserve(result):
@@ -389,22 +419,24 @@ insurance_jpy = 10_000_000_000
     plain = policy_text('[policy]\nname = "r"\n[liability_reserve]\nrate = "0.1"\nreserve_deposits_jpy = 200_000_025\n')
     uncapped = reconcile(OWED, SOLVENT, plain, prices=prices(BTC="15000000", ETH="500000.255"))
     assert reserve(uncapped).details["formula_jpy"] == "200000025.5"
-    assert reserve(uncapped).required == "200000026" and not reserve(uncapped).ok   # rounded up to a yen
+    assert reserve(uncapped).required == "200000026" and not reserve(uncapped).ok  # rounded up to a yen
 
 
 def test_liability_reserve_on_trading_volume_needs_the_volume():
-    volume = policy_text('[policy]\nname = "v"\n[liability_reserve]\nbasis = "trading_volume_jpy"\n'
-                         'rate = "0.02"\nfloor_jpy = 0\n')
+    volume = policy_text(
+        '[policy]\nname = "v"\n[liability_reserve]\nbasis = "trading_volume_jpy"\nrate = "0.02"\nfloor_jpy = 0\n'
+    )
     with pytest.raises(InputError, match="trading_volume_jpy"):
         reconcile(OWED, SOLVENT, volume)
     options = ReconcileOptions(trading_volume_jpy=Decimal(10**12), reserve_deposits_jpy=Decimal(2 * 10**10))
-    result = reconcile(OWED, SOLVENT, volume, options=options)    # no prices needed for this basis
+    result = reconcile(OWED, SOLVENT, volume, options=options)  # no prices needed for this basis
     assert result.ok and reserve(result).required == "20000000000"
 
 
 def test_exchange_declarations_replace_the_policy_file_values():
-    declared = policy_text('[policy]\nname = "d"\n[liability_reserve]\nrate = "0"\nfloor_jpy = 100\n'
-                           'reserve_deposits_jpy = 100\n')
+    declared = policy_text(
+        '[policy]\nname = "d"\n[liability_reserve]\nrate = "0"\nfloor_jpy = 100\nreserve_deposits_jpy = 100\n'
+    )
     assert reconcile({}, [], declared).ok
     assert not reconcile({}, [], declared, options=ReconcileOptions(reserve_deposits_jpy=Decimal(99))).ok
     with pytest.raises(InputError, match="insurance_jpy"):
@@ -424,11 +456,19 @@ def test_missing_price_is_an_input_error_naming_the_asset_and_file():
 
 
 def test_a_solvent_exchange_passes_jp_fsa_and_the_report_is_complete():
-    rows = [row("BTC", "cold", 95 * BTC), row("BTC", "hot", 5 * BTC), row("BTC", "own", 5 * BTC),
-            row("ETH", "cold", 1000 * ETH)]
+    rows = [
+        row("BTC", "cold", 95 * BTC),
+        row("BTC", "hot", 5 * BTC),
+        row("BTC", "own", 5 * BTC),
+        row("ETH", "cold", 1000 * ETH),
+    ]
     volumes = Volumes("volumes.json", None, {f"2025-{m:02d}": {"exchange": Decimal(10**12)} for m in range(1, 13)})
-    options = ReconcileOptions(reserve_deposits_jpy=Decimal(1_000_000_000), insurance_jpy=Decimal(1_400_000_000),
-                               volumes=volumes, snapshot_day=date(2026, 1, 5))
+    options = ReconcileOptions(
+        reserve_deposits_jpy=Decimal(1_000_000_000),
+        insurance_jpy=Decimal(1_400_000_000),
+        volumes=volumes,
+        snapshot_day=date(2026, 1, 5),
+    )
     result = reconcile(OWED, rows, load_policy("jp-fsa"), prices=QUOTES, options=options)
     assert result.ok and result.reasons == [] and result.warnings == []
     doc = validated(result)
@@ -442,8 +482,12 @@ def test_a_solvent_exchange_passes_jp_fsa_and_the_report_is_complete():
 def test_the_schema_rejects_numbers_where_amounts_must_be_strings():
     doc = reconcile({"BTC": BTC}, [row("BTC", "cold", BTC)], load_policy("full-reserve")).to_json()
     jsonschema.validate(doc, SCHEMA)
-    for path, bad in ((("assets", 0, "cold"), 1.0), (("assets", 0, "liabilities"), "1.50"),
-                      (("addresses", 0, "balance"), "-1"), (("assets", 0, "coverage_ratio"), "1")):
+    for path, bad in (
+        (("assets", 0, "cold"), 1.0),
+        (("assets", 0, "liabilities"), "1.50"),
+        (("addresses", 0, "balance"), "-1"),
+        (("assets", 0, "coverage_ratio"), "1"),
+    ):
         broken = json.loads(json.dumps(doc))
         target = broken
         for key in path[:-1]:

@@ -23,20 +23,24 @@ from por.publication.verify import verify_chain
 
 KEY = "5a" * 32
 SIGNER = Account.from_key(bytes.fromhex(KEY)).address
-WIDTHS = {390: 844, 768: 1024, 1280: 800}      # phone, tablet, desktop: viewport width -> first screen height
+WIDTHS = {390: 844, 768: 1024, 1280: 800}  # phone, tablet, desktop: viewport width -> first screen height
 
 
 # --- amounts, rule names, sections (no browser) ---------------------------------------------------------------
 
-@pytest.mark.parametrize("text, shown, cut", [
-    ("1234567.120000000000000001", "1,234,567.12", True),
-    ("98765.432109876543210987", "98,765.43210987", True),
-    ("1234.5", "1,234.5", False),
-    ("2000000000", "2,000,000,000", False),
-    ("0.000000000000000007", "0.000000000000000007", False),     # a non-zero amount never shows as 0
-    ("0", "0", False),
-    ("<b>1</b>", "<b>1</b>", False),                              # not a decimal: shown as it is
-])
+
+@pytest.mark.parametrize(
+    "text, shown, cut",
+    [
+        ("1234567.120000000000000001", "1,234,567.12", True),
+        ("98765.432109876543210987", "98,765.43210987", True),
+        ("1234.5", "1,234.5", False),
+        ("2000000000", "2,000,000,000", False),
+        ("0.000000000000000007", "0.000000000000000007", False),  # a non-zero amount never shows as 0
+        ("0", "0", False),
+        ("<b>1</b>", "<b>1</b>", False),  # not a decimal: shown as it is
+    ],
+)
 def test_amounts_are_grouped_trimmed_and_cut_only_visibly(text, shown, cut):
     assert grouped(text) == (shown, cut)
 
@@ -50,7 +54,9 @@ def test_an_amount_keeps_its_exact_value_and_unit_in_its_title():
 
 def test_rules_are_named_in_words_in_both_languages():
     assert rule_words("cold_storage", {"min_ratio": "0.95", "scope": "per_asset"}) == (
-        "Cold storage ≥ 95%", "コールドウォレット管理 95%以上")
+        "Cold storage ≥ 95%",
+        "コールドウォレット管理 95%以上",
+    )
     by_value = rule_words("cold_storage", {"min_ratio": "0.95", "scope": "total_jpy"})
     assert by_value == ("Cold storage ≥ 95% (by JPY value)", "コールドウォレット管理 95%以上（円換算）")
     assert rule_words("hot_guarantee", {"min_ratio": "1"})[1] == "履行保証暗号資産 100%以上"
@@ -65,26 +71,26 @@ def test_the_failing_report_leads_with_every_failing_rule_and_its_exact_shortfal
     failing = [c for a in doc["assets"] for c in a["checks"] if not c["ok"]] + [c for c in doc["checks"] if not c["ok"]]
     assert len(failing) == 10
     page = render_html(doc)
-    head = page[page.index("id='verdict'"):page.index("id='assets'")]
+    head = page[page.index("id='verdict'") : page.index("id='assets'")]
     for c in failing:
         short = Decimal(c["required"]) - Decimal(c["actual"])
         exact = format(short.normalize(), "f") if short != short.to_integral() else str(int(short))
         assert f"title='{exact} {c['unit']}'" in head, (c["rule"], c["scope"], exact)
-    assert head.count("<li>") == 10 + len(doc["reasons"])           # the ten, then every reason in full, folded
+    assert head.count("<li>") == 10 + len(doc["reasons"])  # the ten, then every reason in full, folded
     for rule in ("cold_storage", "hot_guarantee", "coverage", "liability_reserve"):
-        assert f"<span class='rid'>{rule}</span>" in page               # the raw id stays beside its name
+        assert f"<span class='rid'>{rule}</span>" in page  # the raw id stays beside its name
     assert "コールドウォレット管理 95%以上" in page and "履行保証暗号資産 100%以上" in page
 
 
 def test_the_report_shows_height_block_hash_and_providers_per_chain():
     doc = audit_document(insolvent=False)
     page = render_html(doc)
-    section = page[page.index("id='chains'"):page.index("id='liabilities'")]
+    section = page[page.index("id='chains'") : page.index("id='liabilities'")]
     for info in doc["chains"].values():
         assert f"{info['height']:,}" in section and info["block_hash"] in section and info["providers"]
         for provider in info["providers"]:
             assert provider in section
-    assert "PASS" in page[:page.index("id='assets'")]
+    assert "PASS" in page[: page.index("id='assets'")]
 
 
 def test_pages_name_the_cjk_fonts_and_their_language():
@@ -92,7 +98,7 @@ def test_pages_name_the_cjk_fonts_and_their_language():
     for lang in ("en", "ja"):
         page = render_html(audit_document(insolvent=True), lang=lang)
         assert page.startswith(f"<!doctype html>\n<html lang='{lang}'>") and FONT_STACK in page
-        assert ("lang='ja'" if lang == "en" else "lang='en'") in page     # the other language beside it
+        assert ("lang='ja'" if lang == "en" else "lang='en'") in page  # the other language beside it
         assert "<script" not in page and "default-src 'none'" in page
     with pytest.raises(ValueError):
         report_page("t", "", lang="fr")
@@ -100,8 +106,10 @@ def test_pages_name_the_cjk_fonts_and_their_language():
 
 def test_a_statement_can_be_written_in_the_reports_layout():
     """What another page (a segregation statement) uses: the frame, a card, a table, an amount."""
-    table = table_html([Column("Asset", "Asset / 資産"), Column("Held", "Held / 保有額", True)],
-                       [["BTC", amount_html("1234.500", "BTC")]])
+    table = table_html(
+        [Column("Asset", "Asset / 資産"), Column("Held", "Held / 保有額", True)],
+        [["BTC", amount_html("1234.500", "BTC")]],
+    )
     page = report_page("分別管理の報告", card("Segregation", "分別管理", table, lang="ja", ident="seg"), lang="ja")
     assert "<html lang='ja'>" in page and "<section class='card' id='seg'><h2><span lang='ja'>分別管理</span>" in page
     assert "data-label='Held / 保有額'" in page and "1,234.5" in page and FONT_STACK in page
@@ -112,8 +120,11 @@ def test_an_audit_summary_is_read_strictly():
     summary = parse_audit_summary(json.loads(json.dumps(doc)), "a.json")
     assert summary.root == "cd" * 32 and summary.verdict == "fail" and summary.snapshot_id == "2026-05"
     assert summary.coverage["BTC"] == Fraction(doc["assets"][0]["coverage_ratio"])
-    for broken in ({**doc, "format": "por-commitment"}, {**doc, "liabilities": {"root": "xyz"}},
-                   {**doc, "assets": [{"asset": "BTC", "coverage_ratio": "1e3"}]}):
+    for broken in (
+        {**doc, "format": "por-commitment"},
+        {**doc, "liabilities": {"root": "xyz"}},
+        {**doc, "assets": [{"asset": "BTC", "coverage_ratio": "1e3"}]},
+    ):
         with pytest.raises(InputError):
             parse_audit_summary(broken, "a.json")
 
@@ -125,7 +136,7 @@ def periods(tmp_path_factory):
     audits = []
     for i, spec in enumerate([(False, 97), (False, 96), (True, 90), None, (False, 95), (True, 88)]):
         if spec is None:
-            continue                    # 2026-04: no audit report, reserves not known
+            continue  # 2026-04: no audit report, reserves not known
         path = root / f"audit-{i}.json"
         path.write_text(json.dumps(audit_of(folders[i], insolvent=spec[0], cold_percent=spec[1])))
         audits.append(path)
@@ -135,23 +146,24 @@ def periods(tmp_path_factory):
 def test_history_plots_the_reserve_ratio_of_audited_periods_and_says_which_are_not_known(periods, tmp_path):
     root, folders, audits = periods
     out = tmp_path / "h.html"
-    code, _, err = run_por("history", *folders, "--signer", SIGNER, "--html", out,
-                           *[a for p in audits for a in ("--audit", p)])
+    code, _, err = run_por(
+        "history", *folders, "--signer", SIGNER, "--html", out, *[a for p in audits for a in ("--audit", p)]
+    )
     assert code == 0, err
     page = out.read_text()
     assert "Reserve ratio known for 5 of 6 periods" in page and "Not known for: 2026-04." in page
     assert "aria-labelledby='ratio-t ratio-d'" in page and "reserve ratio, % of liabilities" in page
-    ratio = page[page.index("<svg class='chart' role='img' aria-labelledby='ratio-t"):]
-    ratio = ratio[:ratio.index("</svg>")]
-    assert ratio.count("<circle") == 5 * 3              # five audited periods, three assets
+    ratio = page[page.index("<svg class='chart' role='img' aria-labelledby='ratio-t") :]
+    ratio = ratio[: ratio.index("</svg>")]
+    assert ratio.count("<circle") == 5 * 3  # five audited periods, three assets
     assert "100%" in ratio and "2026-04 BTC: not known" in ratio
     first = json.loads(audits[0].read_text())["assets"][0]
     whole, frac = first["coverage_ratio"].split(".")
-    assert f">{int(whole + frac[:2])}.{frac[2:4]}%<" in page             # 1.019999 shows 101.99%: cut, not rounded
+    assert f">{int(whole + frac[:2])}.{frac[2:4]}%<" in page  # 1.019999 shows 101.99%: cut, not rounded
 
     code, _, err = run_por("history", *folders, "--html", out)
     assert code == 1 and "Reserves are not known for any of these periods" in out.read_text()
-    assert out.read_text().count("<svg") == 3           # liabilities only: one chart per asset
+    assert out.read_text().count("<svg") == 3  # liabilities only: one chart per asset
 
 
 def test_an_audit_of_another_commitment_is_not_plotted(periods, tmp_path):
@@ -208,8 +220,17 @@ def pages(periods, tmp_path_factory):
             path.write_text(render_html(audit_document(insolvent=state == "fail"), lang=lang), encoding="utf-8")
             out[f"audit-{state}-{lang}"] = path
         path = folder / f"history-{lang}.html"
-        code, _, err = run_por("history", *folders, "--signer", SIGNER, "--html", path, "--lang", lang,
-                               *[a for p in audits for a in ("--audit", p)])
+        code, _, err = run_por(
+            "history",
+            *folders,
+            "--signer",
+            SIGNER,
+            "--html",
+            path,
+            "--lang",
+            lang,
+            *[a for p in audits for a in ("--audit", p)],
+        )
         assert code == 0, err
         out[f"history-{lang}"] = path
     path = folder / "history-no-audit-en.html"
@@ -220,8 +241,18 @@ def pages(periods, tmp_path_factory):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-@pytest.mark.parametrize("name", ["audit-fail-en", "audit-fail-ja", "audit-pass-en", "audit-pass-ja",
-                                  "history-en", "history-ja", "history-no-audit-en"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "audit-fail-en",
+        "audit-fail-ja",
+        "audit-pass-en",
+        "audit-pass-ja",
+        "history-en",
+        "history-ja",
+        "history-no-audit-en",
+    ],
+)
 def test_pages_fit_every_width_with_nothing_cut_off(pages, name, width, chromium, screenshot_dir):
     page = chromium.new_page(viewport={"width": width, "height": WIDTHS[width]})
     page.goto(pages[name].as_uri())
@@ -230,7 +261,7 @@ def test_pages_fit_every_width_with_nothing_cut_off(pages, name, width, chromium
     page.close()
     assert layout["scrollWidth"] <= layout["clientWidth"], layout
     assert not layout["cut"], layout["cut"][:5]
-    assert not layout["small"], layout["small"][:5]           # no chart label under 11 px
+    assert not layout["small"], layout["small"][:5]  # no chart label under 11 px
     assert layout["wideSvgs"] == 0
     assert layout["lang"] == name.split("-")[-1]
 
@@ -238,8 +269,9 @@ def test_pages_fit_every_width_with_nothing_cut_off(pages, name, width, chromium
 @pytest.mark.browser
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_the_verdict_and_every_failing_rule_with_its_shortfall_are_in_the_first_screen(pages, lang, width,
-                                                                                       chromium, screenshot_dir):
+def test_the_verdict_and_every_failing_rule_with_its_shortfall_are_in_the_first_screen(
+    pages, lang, width, chromium, screenshot_dir
+):
     page = chromium.new_page(viewport={"width": width, "height": WIDTHS[width]})
     page.goto(pages[f"audit-fail-{lang}"].as_uri())
     assert page.locator("#verdict h1").inner_text().startswith("FAIL" if lang == "en" else "不適合")
@@ -264,7 +296,8 @@ def test_japanese_is_drawn_with_glyphs_not_tofu(pages, chromium, screenshot_dir)
     family = page.evaluate("getComputedStyle(document.body).fontFamily")
     assert family.startswith('"Noto Sans CJK JP"'), family
     words = ["履行保証暗号資産", "不適合", "コールドウォレット管理"]
-    page.evaluate("""(words) => {
+    page.evaluate(
+        """(words) => {
       const box = document.createElement('div'); box.id = 'probe'; box.lang = 'ja';
       box.style.cssText = 'position:fixed;top:0;left:0;background:#fff;font-size:40px;line-height:1;z-index:9';
       const chars = [...new Set(words.join(''))];
@@ -272,18 +305,23 @@ def test_japanese_is_drawn_with_glyphs_not_tofu(pages, chromium, screenshot_dir)
         const s = document.createElement('span'); s.textContent = c; s.id = 'g' + i;
         s.style.cssText = 'display:inline-block;width:48px;height:48px'; box.appendChild(s); });
       document.body.appendChild(box);
-    }""", words)
+    }""",
+        words,
+    )
     chars = list(dict.fromkeys("".join(words)))
     shots = [page.locator(f"#g{i}").screenshot() for i in range(len(chars) + 1)]
     tofu = shots[-1]
     drawn = [c for c, shot in zip(chars, shots) if shot != tofu]
     assert drawn == chars, f"drawn as the missing-glyph box: {sorted(set(chars) - set(drawn))}"
-    assert len(set(shots[:-1])) == len(chars)           # every character its own glyph
-    widths = page.evaluate("""(words) => words.map(w => { const s = document.createElement('span');
+    assert len(set(shots[:-1])) == len(chars)  # every character its own glyph
+    widths = page.evaluate(
+        """(words) => words.map(w => { const s = document.createElement('span');
         s.textContent = w; s.style.fontSize = '20px'; document.body.appendChild(s);
         const t = document.createElement('span'); t.textContent = '\\u0378'.repeat([...w].length);
         t.style.fontSize = '20px'; document.body.appendChild(t);
-        return [s.getBoundingClientRect().width, t.getBoundingClientRect().width]; })""", words)
+        return [s.getBoundingClientRect().width, t.getBoundingClientRect().width]; })""",
+        words,
+    )
     assert all(w > 0 for pair in widths for w in pair)
     page.locator("#probe").screenshot(path=str(screenshot_dir / "report-japanese-glyphs.png"))
     page.close()

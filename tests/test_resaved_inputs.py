@@ -62,12 +62,15 @@ def test_a_resaved_proof_and_commitment_verify_through_the_cli(publication):
 def test_strict_stays_strict_in_a_resaved_proof(publication):
     tmp = publication
     text = rejson(json.loads((tmp / "p.json").read_text())).decode("utf-8-sig")
-    for name, edited in (("dup", text.replace('"leaf_count": 3', '"leaf_count": 3, "leaf_count": 3', 1)),
-                         ("zero", text.replace('"piece": 0', '"piece": -0', 1))):
+    for name, edited in (
+        ("dup", text.replace('"leaf_count": 3', '"leaf_count": 3, "leaf_count": 3', 1)),
+        ("zero", text.replace('"piece": 0', '"piece": -0', 1)),
+    ):
         assert edited != text, name
         (tmp / f"{name}.json").write_bytes(b"\xef\xbb\xbf" + edited.encode())
-        code, out, _ = run_por("verify-inclusion", tmp / f"{name}.json",
-                               "--commitment", tmp / "pub" / "commitment.json")
+        code, out, _ = run_por(
+            "verify-inclusion", tmp / f"{name}.json", "--commitment", tmp / "pub" / "commitment.json"
+        )
         assert code == 1 and ("duplicate key" in out or "-0 is not a canonical integer" in out), out
 
 
@@ -84,7 +87,7 @@ def test_every_json_and_toml_input_reads_resaved(tmp_path):
         ("policy.toml", POLICY, resaved(POLICY), lambda p: replace(load_policy(p), sha256="")),  # names its bytes
     ]
     for name, original, saved, reader in cases:
-        path = tmp_path / name                       # one path: what a reader records of its source is the same
+        path = tmp_path / name  # one path: what a reader records of its source is the same
         path.write_text(original)
         before = reader(path)
         path.write_bytes(saved)

@@ -56,8 +56,9 @@ def test_every_bad_row_up_to_20_is_named_in_one_run_then_how_many_more(tmp_path,
 
 
 def test_all_kinds_of_bad_rows_come_in_line_order(tmp_path):
-    body = HEADER + ('alice,BTC,1.5\nbob,BTC,"1,5"\ncarol,BTC,1,000.50\ndave;BTC;1\nalice,BTC,2\n'
-                     'eve,XYZ,1\nfrank,BTC,-1\n,BTC,1\n')
+    body = HEADER + (
+        'alice,BTC,1.5\nbob,BTC,"1,5"\ncarol,BTC,1,000.50\ndave;BTC;1\nalice,BTC,2\neve,XYZ,1\nfrank,BTC,-1\n,BTC,1\n'
+    )
     code, stderr, path, _ = publish(tmp_path, "c.csv", body)
     assert code == 2
     assert [line.removeprefix(f"por: error: {path}:") for line in stderr.splitlines()] == [
@@ -72,10 +73,13 @@ def test_all_kinds_of_bad_rows_come_in_line_order(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("header, shown, hint", [
-    ("account_id;asset;amount\nalice;BTC;1,5\n", "account_id;asset;amount", "separated by semicolons"),
-    ("account_id\tasset\tamount\nalice\tBTC\t1\n", "account_id\\tasset\\tamount", "separated by tabs"),
-])
+@pytest.mark.parametrize(
+    "header, shown, hint",
+    [
+        ("account_id;asset;amount\nalice;BTC;1,5\n", "account_id;asset;amount", "separated by semicolons"),
+        ("account_id\tasset\tamount\nalice\tBTC\t1\n", "account_id\\tasset\\tamount", "separated by tabs"),
+    ],
+)
 def test_a_spreadsheet_header_says_how_to_save_the_file(tmp_path, header, shown, hint):
     """The tab is shown as \\t, not collapsed into a space."""
     code, stderr, path, _ = publish(tmp_path, "c.csv", header)
@@ -83,15 +87,18 @@ def test_a_spreadsheet_header_says_how_to_save_the_file(tmp_path, header, shown,
     assert f"{path}:1: header must be `account_id,asset,amount`, got `{shown}`" in stderr and hint in stderr
 
 
-@pytest.mark.parametrize("amount, hint", [
-    ("1,5", "a decimal comma? write 1.5"),
-    ("0,00000001", "a decimal comma? write 0.00000001"),
-    ("1.000,5", "thousands separators? write 1000.5"),
-    ("1,000.50", "thousands separators? write 1000.50"),
-    ("12 345", "thousands separators? write 12345"),
-    ("1'000", "thousands separators? write 1000"),
-    ("1.000.000", "thousands separators? write 1000000"),
-])
+@pytest.mark.parametrize(
+    "amount, hint",
+    [
+        ("1,5", "a decimal comma? write 1.5"),
+        ("0,00000001", "a decimal comma? write 0.00000001"),
+        ("1.000,5", "thousands separators? write 1000.5"),
+        ("1,000.50", "thousands separators? write 1000.50"),
+        ("12 345", "thousands separators? write 12345"),
+        ("1'000", "thousands separators? write 1000"),
+        ("1.000.000", "thousands separators? write 1000000"),
+    ],
+)
 def test_amount_hints(tmp_path, amount, hint):
     code, stderr, _, _ = publish(tmp_path, "c.csv", f'{HEADER}alice,BTC,"{amount}"\n', process=False)
     assert code == 2 and hint in stderr and stderr.count("\n") == 1, stderr
@@ -111,6 +118,7 @@ def test_the_library_reader_raises_one_error_that_reads_as_the_first(tmp_path):
 
 
 # --- one asset limit, shared by the writer and every reader -----------------------------------------
+
 
 def test_the_writer_refuses_the_asset_readers_would_refuse(tmp_path):
     """1001 assets used to publish, then fail their own `prove` and `verify-tree`. Now the row that
@@ -132,8 +140,12 @@ def test_the_writer_refuses_the_asset_readers_would_refuse(tmp_path):
 
 
 def test_readers_share_the_limit():
-    doc = {"format": "por-inclusion-proof", "version": 2, "hash": "sha256",
-           "assets": [{"symbol": f"T{i:04d}", "decimals": 0} for i in range(MAX_ASSETS + 1)]}
+    doc = {
+        "format": "por-inclusion-proof",
+        "version": 2,
+        "hash": "sha256",
+        "assets": [{"symbol": f"T{i:04d}", "decimals": 0} for i in range(MAX_ASSETS + 1)],
+    }
     with pytest.raises(InputError, match=f"assets: more than {MAX_ASSETS} items"):
         parse_proof(doc, "p.json")
 
@@ -148,8 +160,10 @@ def test_the_page_reads_the_same_limit():
 
 # --- asset tables of any size, in linear time ---------------------------------------------------------
 
+
 def test_an_asset_table_is_read_in_linear_time(tmp_path):
     """Two sizes in one run: four times the lines may take about four times as long, never sixteen."""
+
     def timed(count: int) -> float:
         path = tmp_path / f"assets-{count}.csv"
         path.write_text("asset,decimals\n" + "".join(f"A{i},8\n" for i in range(count)))
@@ -168,11 +182,14 @@ def test_an_asset_table_is_read_in_linear_time(tmp_path):
 def test_a_bad_asset_table_names_every_bad_line(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text("asset;decimals\nFOO;2\nBAR,x\nBAZ,3\n" + "".join(f"Q{i},99\n" for i in range(30)))
-    code, _, err = run_por("publish", tmp_path / "none.csv", "--exchange", "Ex", "--out", tmp_path / "o",
-                           "--assets", path)
+    code, _, err = run_por(
+        "publish", tmp_path / "none.csv", "--exchange", "Ex", "--out", tmp_path / "o", "--assets", path
+    )
     lines = err.splitlines()
     assert code == 2 and len(lines) == MAX_REPORTED_ROWS + 1, err
-    assert lines[0] == f"por: error: {path}:1: expected `asset,decimals` (the table is separated by semicolons: " \
-                       "use a comma)"
+    assert (
+        lines[0] == f"por: error: {path}:1: expected `asset,decimals` (the table is separated by semicolons: "
+        "use a comma)"
+    )
     assert lines[2] == f"por: error: {path}:3: decimals: decimals 'x' must be an integer 0..36"
     assert lines[-1] == "por: error: and 13 more bad rows (fix these and run again)"

@@ -18,16 +18,26 @@ ADDRESS = Account.from_key(KEY).address.lower()
 
 
 def commitment_doc() -> dict:
-    return {"format": "por-commitment", "version": 1, "exchange": "Exchange ü", "snapshot_id": "2026-01",
-            "snapshot_time": "2026-01-31T00:00:00Z", "hash": "sha256", "root": "ab" * 32, "height": 3,
-            "leaf_count": 5, "assets": [{"symbol": "BTC", "decimals": 8}], "totals": {"BTC": "1.5"},
-            "previous": {"snapshot_id": "2025-12", "sha256": "cd" * 32}}
+    return {
+        "format": "por-commitment",
+        "version": 1,
+        "exchange": "Exchange ü",
+        "snapshot_id": "2026-01",
+        "snapshot_time": "2026-01-31T00:00:00Z",
+        "hash": "sha256",
+        "root": "ab" * 32,
+        "height": 3,
+        "leaf_count": 5,
+        "assets": [{"symbol": "BTC", "decimals": 8}],
+        "totals": {"BTC": "1.5"},
+        "previous": {"snapshot_id": "2025-12", "sha256": "cd" * 32},
+    }
 
 
 def signed_doc(key: bytes = KEY) -> dict:
     doc = commitment_doc()
     doc["signature"] = signing.sign(doc, key)
-    return json.loads(json.dumps(doc))          # as a verifier reads it back
+    return json.loads(json.dumps(doc))  # as a verifier reads it back
 
 
 def test_canonical_bytes_are_sorted_compact_ascii_and_leave_out_the_signature():
@@ -58,18 +68,21 @@ def test_a_signature_verifies_only_against_its_own_pinned_key():
 
 def test_a_commitment_signed_by_another_key_is_rejected_even_if_it_names_the_pinned_signer():
     doc = signed_doc(OTHER)
-    doc["signature"]["signer"] = Account.from_key(KEY).address      # claims to be the exchange
+    doc["signature"]["signer"] = Account.from_key(KEY).address  # claims to be the exchange
     result = signing.check(doc, ADDRESS)
     assert result.failed and "not by the signer it names" in result.text
 
 
-@pytest.mark.parametrize("edit", [
-    lambda d: d["totals"].__setitem__("BTC", "1.6"),
-    lambda d: d.__setitem__("root", "ac" + "ab" * 31),
-    lambda d: d["previous"].__setitem__("sha256", "ce" + "cd" * 31),
-    lambda d: d.__setitem__("note", "added later"),
-    lambda d: d.pop("previous"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["totals"].__setitem__("BTC", "1.6"),
+        lambda d: d.__setitem__("root", "ac" + "ab" * 31),
+        lambda d: d["previous"].__setitem__("sha256", "ce" + "cd" * 31),
+        lambda d: d.__setitem__("note", "added later"),
+        lambda d: d.pop("previous"),
+    ],
+)
 def test_any_change_after_signing_is_caught(edit):
     doc = signed_doc()
     edit(doc)
@@ -77,15 +90,18 @@ def test_any_change_after_signing_is_caught(edit):
     assert result.failed and "changed after it was signed" in result.text
 
 
-@pytest.mark.parametrize("field, value, expect", [
-    ("value", lambda v: v[:10] + ("0" if v[10] != "0" else "1") + v[11:], "the signature was made by 0x"),
-    ("value", lambda v: v[:-2] + "1d", "does not recover"),
-    ("value", lambda v: v[:-2], "value: expected"),
-    ("value", lambda v: v.upper().replace("0X", "0x"), "value: expected"),
-    ("digest", lambda v: "0" * 64, "changed after it was signed"),
-    ("scheme", lambda v: "ed25519", "scheme: unsupported"),
-    ("signer", lambda v: "me", "signer: expected"),
-])
+@pytest.mark.parametrize(
+    "field, value, expect",
+    [
+        ("value", lambda v: v[:10] + ("0" if v[10] != "0" else "1") + v[11:], "the signature was made by 0x"),
+        ("value", lambda v: v[:-2] + "1d", "does not recover"),
+        ("value", lambda v: v[:-2], "value: expected"),
+        ("value", lambda v: v.upper().replace("0X", "0x"), "value: expected"),
+        ("digest", lambda v: "0" * 64, "changed after it was signed"),
+        ("scheme", lambda v: "ed25519", "scheme: unsupported"),
+        ("signer", lambda v: "me", "signer: expected"),
+    ],
+)
 def test_a_damaged_signature_fails(field, value, expect):
     doc = signed_doc()
     doc["signature"][field] = value(doc["signature"][field])
@@ -98,8 +114,7 @@ def test_no_key_pinned_says_so_and_unsigned_with_a_key_pinned_fails():
     result = signing.check(doc, None)
     assert result.state == "not-checked" and result.text.startswith("not checked (no key pinned)")
     assert signing.check(commitment_doc(), None).text == "not checked (no key pinned)"
-    assert signing.check(commitment_doc(), ADDRESS).text == \
-        "the commitment is not signed, but a signing key is pinned"
+    assert signing.check(commitment_doc(), ADDRESS).text == "the commitment is not signed, but a signing key is pinned"
     stray = copy.deepcopy(doc)
     stray["signature"]["extra"] = 1
     assert "extra: unknown field" in signing.check(stray, ADDRESS).text
@@ -110,7 +125,7 @@ def test_pinned_addresses_and_key_files(tmp_path):
     assert signing.normalise_address(checksummed) == ADDRESS
     assert signing.normalise_address(ADDRESS.upper().replace("0X", "0x")) == ADDRESS
     at = next(i for i, c in enumerate(checksummed) if i > 1 and c.isalpha())
-    typo = checksummed[:at] + checksummed[at].swapcase() + checksummed[at + 1:]      # one letter's case
+    typo = checksummed[:at] + checksummed[at].swapcase() + checksummed[at + 1 :]  # one letter's case
     with pytest.raises(InputError, match="EIP-55"):
         signing.normalise_address(typo)
     with pytest.raises(InputError, match="20-byte"):
@@ -122,7 +137,7 @@ def test_pinned_addresses_and_key_files(tmp_path):
     bad.write_text("secret-words that are not a key")
     with pytest.raises(InputError) as info:
         signing.load_private_key(bad)
-    assert "secret" not in str(info.value)            # never echo what might be key material
+    assert "secret" not in str(info.value)  # never echo what might be key material
     zero = tmp_path / "zero"
     zero.write_text("00" * 32)
     with pytest.raises(InputError, match="out of range"):
@@ -136,7 +151,7 @@ def test_a_high_s_twin_of_a_signature_is_refused_though_it_recovers_the_same_key
     twin = high_s_twin(doc)
     value = bytes.fromhex(twin["signature"]["value"][2:])
     message = encode_defunct(text=doc["signature"]["digest"])
-    assert Account.recover_message(message, signature=value).lower() == ADDRESS     # a real second spelling
+    assert Account.recover_message(message, signature=value).lower() == ADDRESS  # a real second spelling
     result = signing.check(twin, ADDRESS)
     assert result.failed and "upper half of the curve order (EIP-2" in result.text, result.text
     assert signing.check(doc, ADDRESS).state == "verified"
@@ -151,9 +166,15 @@ def test_sign_always_writes_the_low_s_spelling(seed):
     assert signing.low_s(high_s(value)) == value
 
 
-@pytest.mark.parametrize("r, s, words", [(0, 1, "r or s outside"), (1, 0, "r or s outside"),
-                                         (signing.CURVE_ORDER, 1, "r or s outside"),
-                                         (1, signing.CURVE_ORDER - 1, "upper half")])
+@pytest.mark.parametrize(
+    "r, s, words",
+    [
+        (0, 1, "r or s outside"),
+        (1, 0, "r or s outside"),
+        (signing.CURVE_ORDER, 1, "r or s outside"),
+        (1, signing.CURVE_ORDER - 1, "upper half"),
+    ],
+)
 def test_out_of_range_r_and_s_are_malformed(r, s, words):
     doc = signed_doc()
     doc["signature"]["value"] = "0x" + (r.to_bytes(32, "big") + s.to_bytes(32, "big") + b"\x1b").hex()

@@ -94,8 +94,14 @@ def test_the_time_is_utc_in_one_spelling():
 
 # --- on real nodes -------------------------------------------------------------------------------
 def por(*args, env=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "por", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "por", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,27 +114,43 @@ def chains(tmp_path_factory):
         hardhat.fund(eoa.address, 10**18 + 1)
         hardhat.fund(safe, 3 * 10**18 + 7)
         base = int(hardhat.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16) + 100
-        for i in range(41):                    # one block every 10 minutes after `base`
+        for i in range(41):  # one block every 10 minutes after `base`
             hardhat.rpc("evm_mine", base + 300 + 600 * i)
-        btc = {"p2pkh": single("p2pkh"), "p2wpkh": single("p2wpkh"), "p2wsh": multisig("p2wsh"),
-               "p2sh": multisig("p2sh")}
+        btc = {
+            "p2pkh": single("p2pkh"),
+            "p2wpkh": single("p2wpkh"),
+            "p2wsh": multisig("p2wsh"),
+            "p2sh": multisig("p2sh"),
+        }
         mined: dict[str, list[int]] = {k: [] for k in btc}
         kinds = list(btc)
-        offsets = [0, 600, 1200, 900, 2400, 3000, 2000, 4200, 4800, 5400, 6000, 6600, 7200, 7800] + \
-                  [7800 + 600 * i for i in range(1, 15)]
-        for i, offset in enumerate(offsets):   # timestamps go backwards at blocks 4 and 7
+        offsets = [0, 600, 1200, 900, 2400, 3000, 2000, 4200, 4800, 5400, 6000, 6600, 7200, 7800] + [
+            7800 + 600 * i for i in range(1, 15)
+        ]
+        for i, offset in enumerate(offsets):  # timestamps go backwards at blocks 4 and 7
             bcoin.rpc("setmocktime", base + offset)
             kind = kinds[i % len(kinds)]
             bcoin.mine(1, btc[kind].address)
             mined[kind].append(bcoin.height())
         config = folder / "chains.toml"
         config.write_text(
-            "[chains.hardhat]\nfamily = \"evm\"\nchain_id = 31337\nnative_asset = \"ETH\"\nmin_confirmations = 2\n"
-            f"rpc = [\"{hardhat.url}\", \"http://localhost:{hardhat.port}\"]\n\n"
-            "[chains.bitcoin]\nfamily = \"bitcoin\"\nnetwork = \"regtest\"\nnative_asset = \"BTC\"\n"
-            f"min_confirmations = 2\nnode_rpc = [\"{bcoin.rpc_url}\"]\nesplora = [\"{esplora.url}\"]\n")
-        yield {"hardhat": hardhat, "bcoin": bcoin, "config": config, "base": base, "eoa": eoa, "owners": owners,
-               "safe": safe, "btc": btc, "mined": mined, "folder": folder}
+            '[chains.hardhat]\nfamily = "evm"\nchain_id = 31337\nnative_asset = "ETH"\nmin_confirmations = 2\n'
+            f'rpc = ["{hardhat.url}", "http://localhost:{hardhat.port}"]\n\n'
+            '[chains.bitcoin]\nfamily = "bitcoin"\nnetwork = "regtest"\nnative_asset = "BTC"\n'
+            f'min_confirmations = 2\nnode_rpc = ["{bcoin.rpc_url}"]\nesplora = ["{esplora.url}"]\n'
+        )
+        yield {
+            "hardhat": hardhat,
+            "bcoin": bcoin,
+            "config": config,
+            "base": base,
+            "eoa": eoa,
+            "owners": owners,
+            "safe": safe,
+            "btc": btc,
+            "mined": mined,
+            "folder": folder,
+        }
 
 
 def iso(seconds: int) -> str:
@@ -137,8 +159,11 @@ def iso(seconds: int) -> str:
 
 def brute_force(chains, when):
     hardhat, bcoin = chains["hardhat"], chains["bcoin"]
-    evm = max(h for h in range(hardhat.block_number() + 1)
-              if int(hardhat.rpc("eth_getBlockByNumber", hex(h), False)["timestamp"], 16) <= when)
+    evm = max(
+        h
+        for h in range(hardhat.block_number() + 1)
+        if int(hardhat.rpc("eth_getBlockByNumber", hex(h), False)["timestamp"], 16) <= when
+    )
     headers = [bcoin.rpc("getblockheader", bcoin.block_hash(h)) for h in range(bcoin.height() + 1)]
     by_mtp = max(h for h, hd in enumerate(headers) if hd["mediantime"] <= when)
     by_time = max(h for h, hd in enumerate(headers) if hd["time"] <= when)
@@ -147,9 +172,9 @@ def brute_force(chains, when):
 
 @pytest.mark.nodes
 def test_snapshot_at_a_time_on_both_chains(chains, tmp_path):
-    when = chains["base"] + 1000                # between blocks by timestamp and by median time
+    when = chains["base"] + 1000  # between blocks by timestamp and by median time
     evm_height, btc_height, by_timestamp = brute_force(chains, when)
-    assert btc_height != by_timestamp           # the nodes really show the difference
+    assert btc_height != by_timestamp  # the nodes really show the difference
     out = tmp_path / "snapshot.json"
     done = por("snapshot", "--at", iso(when), "--config", chains["config"], "--id", "2025-06-15", "--out", out)
     assert done.returncode == 0, done.stderr
@@ -159,14 +184,13 @@ def test_snapshot_at_a_time_on_both_chains(chains, tmp_path):
     assert doc["chains"]["bitcoin"]["block_hash"] == chains["bcoin"].block_hash(btc_height)
     assert doc["chains"]["hardhat"]["height"] == evm_height
     assert doc["chains"]["hardhat"]["block_hash"] == chains["hardhat"].block_hash(evm_height)
-    snap = load_snapshot(out)                   # the format por reserves reads
+    snap = load_snapshot(out)  # the format por reserves reads
     assert snap.chains["bitcoin"].height == btc_height
 
 
 @pytest.mark.nodes
 def test_snapshot_of_a_time_not_yet_passed_is_bad_input(chains, tmp_path):
-    done = por("snapshot", "--at", "2099-01-01T00:00:00Z", "--config", chains["config"], "--out",
-               tmp_path / "s.json")
+    done = por("snapshot", "--at", "2099-01-01T00:00:00Z", "--config", chains["config"], "--out", tmp_path / "s.json")
     assert done.returncode == 2 and "has not passed that time yet" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "s.json").exists()
 
@@ -175,24 +199,46 @@ def test_snapshot_of_a_time_not_yet_passed_is_bad_input(chains, tmp_path):
 def test_sign_wallets_then_por_reserves_verifies_every_proof(chains, tmp_path):
     folder = tmp_path
     snapshot = folder / "snapshot.json"
-    assert por("snapshot", "--at", iso(chains["base"] + 3600), "--config", chains["config"], "--out",
-               snapshot).returncode == 0
+    assert (
+        por("snapshot", "--at", iso(chains["base"] + 3600), "--config", chains["config"], "--out", snapshot).returncode
+        == 0
+    )
     btc = chains["btc"]
-    rows = ["chain,asset,address,wallet_type,scheme,script,signers",
-            f"hardhat,ETH,{chains['eoa'].address},hot,eip191,,",
-            f"hardhat,ETH,{chains['safe']},cold,eip1271,,{chains['owners'][2].address}|{chains['owners'][0].address}",
-            f"bitcoin,BTC,{btc['p2pkh'].address},hot,bip137,,",
-            f"bitcoin,BTC,{btc['p2wpkh'].address},hot,bip322,,",
-            f"bitcoin,BTC,{btc['p2wsh'].address},cold,bip322,{btc['p2wsh'].script.hex()},",
-            f"bitcoin,BTC,{btc['p2sh'].address},cold,bip137,{btc['p2sh'].script.hex()},"]
+    rows = [
+        "chain,asset,address,wallet_type,scheme,script,signers",
+        f"hardhat,ETH,{chains['eoa'].address},hot,eip191,,",
+        f"hardhat,ETH,{chains['safe']},cold,eip1271,,{chains['owners'][2].address}|{chains['owners'][0].address}",
+        f"bitcoin,BTC,{btc['p2pkh'].address},hot,bip137,,",
+        f"bitcoin,BTC,{btc['p2wpkh'].address},hot,bip322,,",
+        f"bitcoin,BTC,{btc['p2wsh'].address},cold,bip322,{btc['p2wsh'].script.hex()},",
+        f"bitcoin,BTC,{btc['p2sh'].address},cold,bip137,{btc['p2sh'].script.hex()},",
+    ]
     (folder / "declared.csv").write_text("\n".join(rows) + "\n")
-    keys = [chains["eoa"].key.hex(), *(o.key.hex() for o in chains["owners"][::2]),
-            btc["p2pkh"].secrets[0].hex(), *(s.hex() for s in btc["p2wsh"].secrets[:2])]
+    keys = [
+        chains["eoa"].key.hex(),
+        *(o.key.hex() for o in chains["owners"][::2]),
+        btc["p2pkh"].secrets[0].hex(),
+        *(s.hex() for s in btc["p2wsh"].secrets[:2]),
+    ]
     (folder / "keys.txt").write_text("# exchange keys\n" + "\n".join(keys) + "\n")
     env_keys = " ".join([btc["p2wpkh"].secrets[0].hex(), *(s.hex() for s in btc["p2sh"].secrets[1:])])
-    done = por("sign-wallets", folder / "declared.csv", "--snapshot", snapshot, "--config", chains["config"],
-               "--exchange", EXCHANGE, "--keys", folder / "keys.txt", "--keys-env", "POR_TEST_KEYS",
-               "--out", folder / "wallets.json", env={"POR_TEST_KEYS": env_keys})
+    done = por(
+        "sign-wallets",
+        folder / "declared.csv",
+        "--snapshot",
+        snapshot,
+        "--config",
+        chains["config"],
+        "--exchange",
+        EXCHANGE,
+        "--keys",
+        folder / "keys.txt",
+        "--keys-env",
+        "POR_TEST_KEYS",
+        "--out",
+        folder / "wallets.json",
+        env={"POR_TEST_KEYS": env_keys},
+    )
     assert done.returncode == 0, done.stderr
     assert not any(k in done.stdout + done.stderr for k in keys)
     done = por("reserves", folder / "wallets.json", "--snapshot", snapshot, "--config", chains["config"], "--json")
@@ -211,13 +257,26 @@ def test_sign_wallets_then_por_reserves_verifies_every_proof(chains, tmp_path):
 @pytest.mark.nodes
 def test_a_key_that_is_missing_is_named_by_its_row(chains, tmp_path):
     snapshot = tmp_path / "snapshot.json"
-    assert por("snapshot", "--at", iso(chains["base"] + 3600), "--config", chains["config"], "--out",
-               snapshot).returncode == 0
-    (tmp_path / "declared.csv").write_text("chain,asset,address,wallet_type,scheme\n"
-                                           f"hardhat,ETH,{chains['eoa'].address},hot,eip191\n")
+    assert (
+        por("snapshot", "--at", iso(chains["base"] + 3600), "--config", chains["config"], "--out", snapshot).returncode
+        == 0
+    )
+    (tmp_path / "declared.csv").write_text(
+        f"chain,asset,address,wallet_type,scheme\nhardhat,ETH,{chains['eoa'].address},hot,eip191\n"
+    )
     (tmp_path / "keys.txt").write_text(Account.create().key.hex() + "\n")
-    done = por("sign-wallets", tmp_path / "declared.csv", "--snapshot", snapshot, "--config", chains["config"],
-               "--exchange", EXCHANGE, "--keys", tmp_path / "keys.txt")
+    done = por(
+        "sign-wallets",
+        tmp_path / "declared.csv",
+        "--snapshot",
+        snapshot,
+        "--config",
+        chains["config"],
+        "--exchange",
+        EXCHANGE,
+        "--keys",
+        tmp_path / "keys.txt",
+    )
     assert done.returncode == 2 and "declared.csv:2" in done.stderr and "no key given" in done.stderr
 
 
@@ -238,20 +297,46 @@ def test_bip137_multisig_partial_signatures_of_two_runs_merge(tmp_path):
     from por.reserves.sign import sign_wallets
 
     wallet = multisig("p2sh")
-    chains = {"bitcoin": {"family": "bitcoin", "network": "regtest", "native_asset": "BTC",
-                          "node_rpc": ["http://127.0.0.1:9"]}}
-    row = {"chain": "bitcoin", "asset": "BTC", "address": wallet.address, "wallet_type": "cold", "scheme": "bip137",
-           "script": wallet.script.hex(), "signers": "", "message": "", "signature": "", "source": "declared.csv:2"}
+    chains = {
+        "bitcoin": {
+            "family": "bitcoin",
+            "network": "regtest",
+            "native_asset": "BTC",
+            "node_rpc": ["http://127.0.0.1:9"],
+        }
+    }
+    row = {
+        "chain": "bitcoin",
+        "asset": "BTC",
+        "address": wallet.address,
+        "wallet_type": "cold",
+        "scheme": "bip137",
+        "script": wallet.script.hex(),
+        "signers": "",
+        "message": "",
+        "signature": "",
+        "source": "declared.csv:2",
+    }
     first = sign_wallets([row], wallet.secrets[:1], chains, exchange=EXCHANGE, snapshot_id="s1")["wallets"][0]
-    second = sign_wallets([{**row, "signature": first["signature"]}], wallet.secrets[2:], chains,
-                          exchange=EXCHANGE, snapshot_id="s1")["wallets"][0]
+    second = sign_wallets(
+        [{**row, "signature": first["signature"]}], wallet.secrets[2:], chains, exchange=EXCHANGE, snapshot_id="s1"
+    )["wallets"][0]
     snap = Snapshot("s1", {"bitcoin": ChainSnapshot("bitcoin", 1, "00" * 32)})
 
     def proven(signed):
         sigs = signed["signature"] if isinstance(signed["signature"], list) else [signed["signature"]]
-        declared = DeclaredWallet("bitcoin", "BTC", wallet.address, WalletType.COLD, Scheme.BIP137,
-                                  signed["message"], tuple(sigs), signed["script"], "test")
+        declared = DeclaredWallet(
+            "bitcoin",
+            "BTC",
+            wallet.address,
+            WalletType.COLD,
+            Scheme.BIP137,
+            signed["message"],
+            tuple(sigs),
+            signed["script"],
+            "test",
+        )
         return plan_reserves([declared], snap, chains, EXCHANGE).rows[0].ownership
 
-    assert not proven(first).ok                 # one key of a 2-of-3: below the threshold
+    assert not proven(first).ok  # one key of a 2-of-3: below the threshold
     assert proven(second).ok, proven(second).reason

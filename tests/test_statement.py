@@ -24,15 +24,19 @@ def doc(tmp_path):
 
 
 def read_csv(text):
-    assert text.startswith("\ufeff")                     # a BOM: spreadsheets in Japan read it as UTF-8
+    assert text.startswith("\ufeff")  # a BOM: spreadsheets in Japan read it as UTF-8
     return list(csv.reader(io.StringIO(text[1:])))
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_the_statements_numbers_equal_the_json_reports(doc, tmp_path, lang):
     paths = write_statement(doc, lang, tmp_path / "out")
-    assert sorted(p.name for p in paths) == ["statement-assets.csv", "statement-reserve.csv",
-                                             "statement-rules.csv", "statement.html"]
+    assert sorted(p.name for p in paths) == [
+        "statement-assets.csv",
+        "statement-reserve.csv",
+        "statement-rules.csv",
+        "statement.html",
+    ]
     files = {p.name: p.read_text(encoding="utf-8") for p in paths}
     header, *rows = read_csv(files["statement-assets.csv"])
     assert len(rows) == len(doc["assets"])
@@ -40,12 +44,17 @@ def test_the_statements_numbers_equal_the_json_reports(doc, tmp_path, lang):
         checks = {c["rule"]: c for c in asset["checks"]}
         assert row[:4] == [asset["asset"], asset["liabilities"], asset["cold"], asset["hot"]]
         assert row[5] == checks["hot_guarantee"]["details"]["customer_outside_cold"] and row[6] == asset["own"]
-    assert doc["liabilities"]["totals"]["ETH"] == rows[1][1]        # 利用者暗号資産 = the tree's total
+    assert doc["liabilities"]["totals"]["ETH"] == rows[1][1]  # 利用者暗号資産 = the tree's total
     (reserve,) = [c for c in doc["checks"] if c["rule"] == "liability_reserve"]
     _, *reserve_rows = read_csv(files["statement-reserve.csv"])
     values = [v for _, v in reserve_rows]
-    for number in (reserve["required"], reserve["actual"], reserve["details"]["reserve_deposits_jpy"],
-                   reserve["details"]["insurance_jpy"], reserve["details"]["formula_jpy"]):
+    for number in (
+        reserve["required"],
+        reserve["actual"],
+        reserve["details"]["reserve_deposits_jpy"],
+        reserve["details"]["insurance_jpy"],
+        reserve["details"]["formula_jpy"],
+    ):
         assert number in values
     _, *rules = read_csv(files["statement-rules.csv"])
     every = [c for a in doc["assets"] for c in a["checks"]] + doc["checks"]
@@ -80,7 +89,7 @@ def test_the_japanese_page_uses_the_acts_terms_and_cjk_fonts(doc):
     assert '"Noto Sans CJK JP","Hiragino Sans","Yu Gothic"' in html and "sans-serif" in html
     for term in ("利用者暗号資産", "コールドウォレット", "履行保証暗号資産", "責任準備金", "基準日時", "不適合"):
         assert term in html, term
-    assert "Example &lt;Exchange&gt; K.K." in html and "<Exchange>" not in html      # input is escaped
+    assert "Example &lt;Exchange&gt; K.K." in html and "<Exchange>" not in html  # input is escaped
     english = render_statement_html(statement(doc, "en"))
     assert "<html lang='en'>" in english and "Liability reserve" in english and "Cold ratio" in english
 
@@ -92,7 +101,7 @@ def test_cold_ratio_is_rounded_down():
 
 def test_statement_options_go_together(tmp_path):
     check_statement_options(None, None)
-    check_statement_options("ja", tmp_path / "new")             # created after the audit
+    check_statement_options("ja", tmp_path / "new")  # created after the audit
     with pytest.raises(InputError, match="--statement-out"):
         check_statement_options("ja", None)
     with pytest.raises(InputError, match="ja or en"):
@@ -107,7 +116,7 @@ def test_csvs_are_the_same_tables_in_either_language(doc):
     ja, en = statement_csvs(statement(doc, "ja")), statement_csvs(statement(doc, "en"))
     for name in ja:
         ja_rows, en_rows = read_csv(ja[name]), read_csv(en[name])
-        assert len(ja_rows) == len(en_rows) and ja_rows[0] != en_rows[0]      # headers translated
+        assert len(ja_rows) == len(en_rows) and ja_rows[0] != en_rows[0]  # headers translated
     assert read_csv(ja["statement-assets.csv"])[1][:4] == read_csv(en["statement-assets.csv"])[1][:4]
 
 

@@ -57,7 +57,7 @@ def test_all_bip340_vectors_are_read():
 def test_bip340_vectors_verify_as_published(row):
     pub, sig, msg = (bytes.fromhex(row[k]) for k in ("public key", "signature", "message"))
     assert schnorr_verify(pub, sig, msg) is (row["verification result"] == "TRUE"), row["comment"]
-    if row["secret key"] and len(msg) == 32:      # libsecp256k1 signs 32-byte messages: the signing rows
+    if row["secret key"] and len(msg) == 32:  # libsecp256k1 signs 32-byte messages: the signing rows
         secret = bytes.fromhex(row["secret key"])
         assert coincurve.PublicKeyXOnly.from_secret(secret).format() == pub
         assert coincurve.PrivateKey(secret).sign_schnorr(msg, bytes.fromhex(row["aux_rand"])) == sig
@@ -151,14 +151,14 @@ def test_every_forged_schnorr_proof_is_refused(full):
     address = p2tr()
     signature, _ = sign_bip322_p2tr(SECRET, msg(address), full=full)
     raw_len = len(base64.b64decode(signature[3:]))
-    sig_at = 2 if not full else raw_len - 4 - 64      # the 64 signature bytes: after the counts / before locktime
+    sig_at = 2 if not full else raw_len - 4 - 64  # the 64 signature bytes: after the counts / before locktime
     for byte in (sig_at, sig_at + 31, sig_at + 32, sig_at + 63):
         forged = check(address, flip(signature, byte), msg(address), REGTEST)
         assert not forged.ok and not forged.unsupported, byte
     other_key = p2tr(bytes(range(2, 34)))
-    assert not check(other_key, signature, msg(other_key), REGTEST).ok            # proof for another address
+    assert not check(other_key, signature, msg(other_key), REGTEST).ok  # proof for another address
     for message in (msg(address, exchange="ExB"), msg(address, snapshot="2026-07-31")):
-        assert not check(address, signature, message, REGTEST).ok                 # another exchange / period
+        assert not check(address, signature, message, REGTEST).ok  # another exchange / period
     other, _ = sign_bip322_p2tr(bytes(range(2, 34)), msg(address), full=full)
     assert "does not verify" in check(address, other, msg(address), REGTEST).reason or full
 
@@ -178,7 +178,7 @@ def test_bad_sighash_byte_script_path_and_bip137_are_refused():
     address = p2tr()
     good, _ = sign_bip322_p2tr(SECRET, msg(address), sighash_all=True)
     raw = bytearray(base64.b64decode(good[3:]))
-    raw[-1] = 0x02                                      # SIGHASH_NONE: BIP-322 allows only DEFAULT or ALL
+    raw[-1] = 0x02  # SIGHASH_NONE: BIP-322 allows only DEFAULT or ALL
     assert "64 bytes" in check(address, "smp" + base64.b64encode(bytes(raw)).decode(), msg(address), REGTEST).reason
     script_path = "smp" + base64.b64encode(bytes([2, 1, 0x51, 33]) + b"\xc0" + b"\x01" * 32).decode()
     result = check(address, script_path, msg(address), REGTEST)
@@ -188,7 +188,7 @@ def test_bad_sighash_byte_script_path_and_bip137_are_refused():
 
 
 def test_an_output_key_off_the_curve_verifies_nothing():
-    bad = encode_address(p2tr_script(b"\xff" * 32), NETWORKS["regtest"])       # x >= p: no such point
+    bad = encode_address(p2tr_script(b"\xff" * 32), NETWORKS["regtest"])  # x >= p: no such point
     signature, _ = sign_bip322_p2tr(SECRET, msg(bad))
     assert not check(bad, signature, msg(bad), REGTEST).ok
 
@@ -197,8 +197,10 @@ def test_an_output_key_off_the_curve_verifies_nothing():
 def test_bip350_addresses_decode_to_their_exact_scripts():
     net = NETWORKS["bitcoin"]
     cases = {  # BIP-350's valid vectors on mainnet
-        "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0":
-            ("p2tr", "512079be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"),
+        "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0": (
+            "p2tr",
+            "512079be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+        ),
         "BC1SW50QGDZ25J": ("witness_unknown", "6002751e"),
         "bc1zw508d6qejxtdg4y5r3zarvaryvaxxpcs": ("witness_unknown", "5210751e76e8199196d454941c45d1b3a323"),
     }
@@ -208,13 +210,16 @@ def test_bip350_addresses_decode_to_their_exact_scripts():
         assert encode_address(decoded.script, net) == address.lower()
 
 
-@pytest.mark.parametrize("address, reason", [
-    ("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd", "bech32m, not bech32"),   # v1 under bech32
-    ("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh", "bech32, not bech32m"),                      # v0 under bech32m
-    ("bc1p38j9r5y49hruaue7wxjce0updqjuyyx0kh56v8s25huc6995vvpql3jow4", "checksum"),           # bad character
-    ("bc1pw5dgrnzv", "length"),                                                                # 1-byte program
-    ("bc1P0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0", "mixed case"),
-])
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        ("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd", "bech32m, not bech32"),  # v1 under bech32
+        ("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh", "bech32, not bech32m"),  # v0 under bech32m
+        ("bc1p38j9r5y49hruaue7wxjce0updqjuyyx0kh56v8s25huc6995vvpql3jow4", "checksum"),  # bad character
+        ("bc1pw5dgrnzv", "length"),  # 1-byte program
+        ("bc1P0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0", "mixed case"),
+    ],
+)
 def test_bip350_invalid_addresses_are_refused(address, reason):
     with pytest.raises(InputError) as err:
         bitcoin.validate_address(address, MAINNET)

@@ -17,18 +17,32 @@ from por.text import is_hidden, terminal_text, visible_text
 REPAINT = "\x1b[2J\x1b[H\x1b[1;32mVERIFIED\x1b[0m all good"
 
 
-@pytest.mark.parametrize("char, shown", [
-    ("\x00", "\\x00"), ("\x1b", "\\x1b"), ("\x07", "\\x07"), ("\r", "\\x0d"), ("\n", "\\x0a"), ("\x7f", "\\x7f"),
-    ("\x9b", "\\x9b"),                                     # C1 CSI: an escape sequence in one byte
-    ("\u202e", "\\u202e"), ("\u2066", "\\u2066"), ("\u200b", "\\u200b"), ("\u200d", "\\u200d"),
-    ("\ufeff", "\\ufeff"), ("\u00a0", "\\xa0"), ("\u3164", "\\u3164"), ("\u2028", "\\u2028"),
-    ("\U000e0041", "\\U000e0041"),                         # a tag character: invisible
-])
+@pytest.mark.parametrize(
+    "char, shown",
+    [
+        ("\x00", "\\x00"),
+        ("\x1b", "\\x1b"),
+        ("\x07", "\\x07"),
+        ("\r", "\\x0d"),
+        ("\n", "\\x0a"),
+        ("\x7f", "\\x7f"),
+        ("\x9b", "\\x9b"),  # C1 CSI: an escape sequence in one byte
+        ("\u202e", "\\u202e"),
+        ("\u2066", "\\u2066"),
+        ("\u200b", "\\u200b"),
+        ("\u200d", "\\u200d"),
+        ("\ufeff", "\\ufeff"),
+        ("\u00a0", "\\xa0"),
+        ("\u3164", "\\u3164"),
+        ("\u2028", "\\u2028"),
+        ("\U000e0041", "\\U000e0041"),  # a tag character: invisible
+    ],
+)
 def test_every_hidden_character_is_shown_as_an_escape(char, shown):
     assert is_hidden(char)
     assert visible_text(f"a{char}b") == f"a{shown}b"
     assert terminal_text(f"[red]{char}", markup=False) == f"[red]{shown}"
-    assert terminal_text(f"[red]{char}") == f"\\[red]{shown}"       # and rich markup is not markup
+    assert terminal_text(f"[red]{char}") == f"\\[red]{shown}"  # and rich markup is not markup
 
 
 @pytest.mark.parametrize("text", ["alice", "café", "用户-42", "Ελένη", "a b", "пример", "١٢٣"])
@@ -55,7 +69,7 @@ def _forged(publication: Path, tmp_path: Path, **fields: str) -> Path:
     doc.update(fields)
     leaf = doc["leaves"][0]["balances"]
     asset = sorted(leaf)[0]
-    leaf[asset] = str(int(leaf[asset].split(".")[0]) + 1) + leaf[asset][len(leaf[asset].split(".")[0]):]
+    leaf[asset] = str(int(leaf[asset].split(".")[0]) + 1) + leaf[asset][len(leaf[asset].split(".")[0]) :]
     doc["balances"] = leaf if len(doc["leaves"]) == 1 else doc["balances"]
     path = tmp_path / "forged.json"
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -71,17 +85,18 @@ def test_escape_codes_in_a_proof_cannot_repaint_a_failing_proof_as_verified(publ
     assert "\x1b" not in out + err, out
     assert out.startswith("NOT VERIFIED")
     assert not any(line.startswith("VERIFIED") for line in out.splitlines())
-    assert visible_text(REPAINT) in out or field == "account_id"      # an id with ESC is refused, not shown
+    assert visible_text(REPAINT) in out or field == "account_id"  # an id with ESC is refused, not shown
     code, out, _ = run_por_process("verify-inclusion", forged, "--root", root, "--json")
-    assert code == 1 and json.loads(out)["verified"] is False     # JSON: exact, and says false
+    assert code == 1 and json.loads(out)["verified"] is False  # JSON: exact, and says false
 
 
 def test_escape_codes_in_the_pinned_commitment_are_shown_visibly(publication, tmp_path):
     doc = json.loads((publication / "pub" / "commitment.json").read_text())
     doc["snapshot_id"] = "s1\x1b[1A\x1b[2KVERIFIED\u202e"
     (tmp_path / "commitment.json").write_text(json.dumps(doc), encoding="utf-8")
-    code, out, err = run_por_process("verify-inclusion", publication / "proof.json",
-                                     "--commitment", tmp_path / "commitment.json")
+    code, out, err = run_por_process(
+        "verify-inclusion", publication / "proof.json", "--commitment", tmp_path / "commitment.json"
+    )
     assert code == 1 and "\x1b" not in out + err and "\u202e" not in out + err
     assert "\\x1b[1A\\x1b[2KVERIFIED\\u202e" in out
 

@@ -38,7 +38,20 @@ def totals_doc(amounts: dict, **extra) -> dict:
 def published(tmp_path_factory):
     folder = tmp_path_factory.mktemp("totals")
     (folder / "customers.csv").write_text(CUSTOMERS)
-    assert por(folder, "publish", "customers.csv", "--exchange", "example-exchange", "--out", "pub", "--snapshot-id", "2024-06-01")[0] == 0
+    assert (
+        por(
+            folder,
+            "publish",
+            "customers.csv",
+            "--exchange",
+            "example-exchange",
+            "--out",
+            "pub",
+            "--snapshot-id",
+            "2024-06-01",
+        )[0]
+        == 0
+    )
     assert por(folder, "prove", "pub", "alice", "--out", "alice.json")[0] == 0
     root = json.loads((folder / "pub" / "commitment.json").read_text())["root"]
     (folder / "totals.json").write_text(json.dumps(totals_doc(TOTALS, snapshot_id="2024-06-01")))
@@ -81,13 +94,16 @@ def test_a_proof_that_redeclares_decimals_is_refused_by_the_published_totals(pub
     assert code == 1 and "totals: BTC 17500000 is not the published total 1.75" in text, text
 
 
-@pytest.mark.parametrize("amounts, extra, words", [
-    ({**TOTALS, "BTC": "1.76"}, {}, "totals: BTC 1.75 is not the published total 1.76"),
-    ({"BTC": "1.75", "ETH": "3"}, {}, "the tree holds USDT, which totals.json does not list"),
-    ({**TOTALS, "SOL": "0"}, {}, "totals.json lists SOL, which the tree does not hold"),
-    ({"ETH": "1.75", "BTC": "3", "USDT": "27.125"}, {}, "totals: BTC 1.75 is not the published total 3"),
-    (TOTALS, {"snapshot_id": "2024-05-01"}, "snapshot '2024-06-01' is not the published totals' '2024-05-01'"),
-])
+@pytest.mark.parametrize(
+    "amounts, extra, words",
+    [
+        ({**TOTALS, "BTC": "1.76"}, {}, "totals: BTC 1.75 is not the published total 1.76"),
+        ({"BTC": "1.75", "ETH": "3"}, {}, "the tree holds USDT, which totals.json does not list"),
+        ({**TOTALS, "SOL": "0"}, {}, "totals.json lists SOL, which the tree does not hold"),
+        ({"ETH": "1.75", "BTC": "3", "USDT": "27.125"}, {}, "totals: BTC 1.75 is not the published total 3"),
+        (TOTALS, {"snapshot_id": "2024-05-01"}, "snapshot '2024-06-01' is not the published totals' '2024-05-01'"),
+    ],
+)
 def test_other_published_totals_fail_proof_and_tree(published, amounts, extra, words):
     folder, root = published
     (folder / "other.json").write_text(json.dumps(totals_doc(amounts, **extra)))
@@ -96,16 +112,19 @@ def test_other_published_totals_fail_proof_and_tree(published, amounts, extra, w
         assert code == 1 and words.replace("totals.json", "other.json") in text, (argv, text)
 
 
-@pytest.mark.parametrize("doc, words", [
-    (totals_doc({**TOTALS, "ETH": "3.0"}), "totals.ETH: '3.0' is not a canonical decimal"),
-    (totals_doc({**TOTALS, "ETH": "-3"}), "totals.ETH: '-3' is not a canonical decimal"),
-    (totals_doc({**TOTALS, "ETH": 3}), "totals.ETH: expected a string, got an integer"),
-    (totals_doc({**TOTALS, "eth": "3"}), "asset symbol 'eth' must be"),
-    (totals_doc({}), "totals: no assets"),
-    ({**totals_doc(TOTALS), "root": "00" * 32}, "root: unknown field"),
-    ({**totals_doc(TOTALS), "version": 2}, "version: unsupported version"),
-    ('{"format": "por-totals", "format": "x"}', "duplicate key"),
-])
+@pytest.mark.parametrize(
+    "doc, words",
+    [
+        (totals_doc({**TOTALS, "ETH": "3.0"}), "totals.ETH: '3.0' is not a canonical decimal"),
+        (totals_doc({**TOTALS, "ETH": "-3"}), "totals.ETH: '-3' is not a canonical decimal"),
+        (totals_doc({**TOTALS, "ETH": 3}), "totals.ETH: expected a string, got an integer"),
+        (totals_doc({**TOTALS, "eth": "3"}), "asset symbol 'eth' must be"),
+        (totals_doc({}), "totals: no assets"),
+        ({**totals_doc(TOTALS), "root": "00" * 32}, "root: unknown field"),
+        ({**totals_doc(TOTALS), "version": 2}, "version: unsupported version"),
+        ('{"format": "por-totals", "format": "x"}', "duplicate key"),
+    ],
+)
 def test_a_defective_totals_file_is_bad_input(published, doc, words):
     folder, root = published
     (folder / "bad.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
@@ -117,8 +136,9 @@ def test_totals_without_a_root_or_beside_a_commitment_are_bad_input(published):
     folder, _ = published
     code, text = por(folder, "verify-tree", "pub/tree.bin", "--totals", "totals.json")
     assert code == 2 and "--totals: needs --root" in text, text
-    code, text = por(folder, "verify-inclusion", "alice.json", "--commitment", "pub/commitment.json",
-                     "--totals", "totals.json")
+    code, text = por(
+        folder, "verify-inclusion", "alice.json", "--commitment", "pub/commitment.json", "--totals", "totals.json"
+    )
     assert code == 2 and "not with --commitment" in text, text
 
 
@@ -129,6 +149,11 @@ def test_the_schema_describes_what_the_reader_accepts(published):
     validator = Draft202012Validator(schema)
     validator.validate(json.loads((folder / "totals.json").read_text()))
     validator.validate(totals_doc({"BTC": "0", "ETH": "3137909428.88369702"}, published_at="https://example.org/por"))
-    for bad in (totals_doc({"BTC": "1.50"}), totals_doc({"btc": "1"}), {**totals_doc(TOTALS), "root": "00"},
-                totals_doc({}), {"format": "por-totals", "totals": TOTALS}):
+    for bad in (
+        totals_doc({"BTC": "1.50"}),
+        totals_doc({"btc": "1"}),
+        {**totals_doc(TOTALS), "root": "00"},
+        totals_doc({}),
+        {"format": "por-totals", "totals": TOTALS},
+    ):
         assert not validator.is_valid(bad), bad

@@ -33,7 +33,7 @@ class Failing:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]   # noqa: SLF001 - aiohttp exposes the bound port only here
+        port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp exposes the bound port only here
         return f"http://127.0.0.1:{port}"
 
     async def __aexit__(self, *exc: object) -> None:
@@ -47,8 +47,9 @@ def table(family: str, url: str, **extra: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("family", ["evm", "bitcoin"])
-@pytest.mark.parametrize("keys, tries", [({"attempts": 1}, 1), ({"attempts": 3}, 3), ({"retries": 2}, 3),
-                                         ({"retries": 0}, 1)])
+@pytest.mark.parametrize(
+    "keys, tries", [({"attempts": 1}, 1), ({"attempts": 3}, 3), ({"retries": 2}, 3), ({"retries": 0}, 1)]
+)
 async def test_attempts_count_every_try_on_both_families(family, keys, tries):
     server = Failing(503)
     async with server as url:
@@ -94,14 +95,21 @@ def test_every_family_module_is_a_chain_family():
     assert family_module("evm") is evm and family_module("bitcoin") is bitcoin
 
 
-@pytest.mark.parametrize("text, field", [
-    ('[chains.eth]\nfamily = "evm"\nchain_id = 1\nrpc = ["http://a"]\nnative_asset = "ETH"\nbatch_sise = 5\n',
-     "chains.eth.batch_sise"),
-    ('[chains.btc]\nfamily = "bitcoin"\nesplora = ["http://a:1"]\nmin_confirmations = -1\n',
-     "chains.btc.min_confirmations"),
-    ('[chains.btc]\nfamily = "bitcoin"\nesplora = ["http://a:1"]\nattempts = 0\n', "chains.btc.attempts"),
-    ('[chains.sol]\nfamily = "solana"\n', "chains.sol.family"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        (
+            '[chains.eth]\nfamily = "evm"\nchain_id = 1\nrpc = ["http://a"]\nnative_asset = "ETH"\nbatch_sise = 5\n',
+            "chains.eth.batch_sise",
+        ),
+        (
+            '[chains.btc]\nfamily = "bitcoin"\nesplora = ["http://a:1"]\nmin_confirmations = -1\n',
+            "chains.btc.min_confirmations",
+        ),
+        ('[chains.btc]\nfamily = "bitcoin"\nesplora = ["http://a:1"]\nattempts = 0\n', "chains.btc.attempts"),
+        ('[chains.sol]\nfamily = "solana"\n', "chains.sol.family"),
+    ],
+)
 def test_a_typo_in_a_chain_table_is_refused_when_chains_toml_is_loaded(tmp_path, text, field):
     path = tmp_path / "chains.toml"
     path.write_text(text)
@@ -115,8 +123,10 @@ def test_the_deprecation_note_is_one_line_naming_file_and_key(tmp_path, capsys):
     path.write_text('[chains.btc]\nfamily = "bitcoin"\nesplora = ["http://a:1"]\nretries = 3\n')
     load_chains_config(path)
     err = capsys.readouterr().err
-    assert err == f"por: note: {path}: chains.btc.retries is deprecated: write `attempts = 4` " \
-                  "(attempts count the first try)\n"
+    assert (
+        err == f"por: note: {path}: chains.btc.retries is deprecated: write `attempts = 4` "
+        "(attempts count the first try)\n"
+    )
     seen: list[str] = []
     load_chains_config(path, note=seen.append)
     assert len(seen) == 1 and not capsys.readouterr().err

@@ -28,15 +28,18 @@ def test_csv_wallet_parses_with_multisig_signatures(tmp_path):
     assert wallets[1].source == f"{path}:3"
 
 
-@pytest.mark.parametrize("row, field", [
-    ("hardhat,ETH,0xabc,warm,eip191,m,s,\n", "wallet_type"),
-    ("hardhat,ETH,0xabc,cold,rsa,m,s,\n", "scheme"),
-    ("hardhat,eth,0xabc,cold,eip191,m,s,\n", "asset"),
-    ("Hard Hat,ETH,0xabc,cold,eip191,m,s,\n", "chain"),
-    ("hardhat,ETH,0x<b>,cold,eip191,m,s,\n", "address"),
-    ("hardhat,ETH,0xabc,cold,eip191,m,,\n", "signature"),
-    ("hardhat,ETH,0xabc,cold,eip191,m,s,zz\n", "script"),
-])
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ("hardhat,ETH,0xabc,warm,eip191,m,s,\n", "wallet_type"),
+        ("hardhat,ETH,0xabc,cold,rsa,m,s,\n", "scheme"),
+        ("hardhat,eth,0xabc,cold,eip191,m,s,\n", "asset"),
+        ("Hard Hat,ETH,0xabc,cold,eip191,m,s,\n", "chain"),
+        ("hardhat,ETH,0x<b>,cold,eip191,m,s,\n", "address"),
+        ("hardhat,ETH,0xabc,cold,eip191,m,,\n", "signature"),
+        ("hardhat,ETH,0xabc,cold,eip191,m,s,zz\n", "script"),
+    ],
+)
 def test_csv_wallet_errors_name_line_and_field(tmp_path, row, field):
     path = write(tmp_path, "w.csv", HEADER + ROW + row)
     with pytest.raises(InputError) as err:
@@ -54,8 +57,21 @@ def test_csv_header_and_empty_file_are_rejected(tmp_path):
 
 
 def test_json_wallets_with_exchange_and_signature_list(tmp_path):
-    doc = {"exchange": "ex", "wallets": [{"chain": "bitcoin", "asset": "BTC", "address": "rb1q", "wallet_type": "own",
-                                          "scheme": "bip322", "message": "m", "signature": ["a", "b"], "script": ""}]}
+    doc = {
+        "exchange": "ex",
+        "wallets": [
+            {
+                "chain": "bitcoin",
+                "asset": "BTC",
+                "address": "rb1q",
+                "wallet_type": "own",
+                "scheme": "bip322",
+                "message": "m",
+                "signature": ["a", "b"],
+                "script": "",
+            }
+        ],
+    }
     wallets, exchange = load_wallets(write(tmp_path, "w.json", json.dumps(doc)))
     assert exchange == "ex" and wallets[0].signatures == ("a", "b") and wallets[0].script is None
     doc["wallets"][0]["extra"] = 1
@@ -76,10 +92,15 @@ def test_snapshot_file(tmp_path):
 
 
 def test_chains_config(tmp_path):
-    conf = load_chains_config(write(tmp_path, "c.toml", '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\n'
-                                                        'chain_id = 31337\nnative_asset = "ETH"\n'))
+    conf = load_chains_config(
+        write(
+            tmp_path,
+            "c.toml",
+            '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\nchain_id = 31337\nnative_asset = "ETH"\n',
+        )
+    )
     assert conf["hardhat"]["family"] == "evm"
-    with pytest.raises(InputError, match="chains.hardhat.chain_id"):     # each table checked by its family now
+    with pytest.raises(InputError, match="chains.hardhat.chain_id"):  # each table checked by its family now
         load_chains_config(write(tmp_path, "f.toml", '[chains.hardhat]\nfamily = "evm"\nrpc = ["http://x"]\n'))
     with pytest.raises(InputError, match="family"):
         load_chains_config(write(tmp_path, "d.toml", "[chains.hardhat]\nrpc = []\n"))

@@ -29,10 +29,16 @@ from por.reserves.read import flag_duplicates, read_reserves
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "formats" / "wallets.md"
 SCHEMA = json.loads((ROOT / "docs" / "formats" / "reserves.schema.json").read_text())
-CHAINS = {"bitcoin": {"family": "bitcoin", "network": "bitcoin", "node_rpc": ["http://127.0.0.1:9"],
-                      "min_confirmations": 1},
-          "ethereum": {"family": "evm", "chain_id": 1, "rpc": ["http://127.0.0.1:9"], "native_asset": "ETH",
-                       "min_confirmations": 1}}
+CHAINS = {
+    "bitcoin": {"family": "bitcoin", "network": "bitcoin", "node_rpc": ["http://127.0.0.1:9"], "min_confirmations": 1},
+    "ethereum": {
+        "family": "evm",
+        "chain_id": 1,
+        "rpc": ["http://127.0.0.1:9"],
+        "native_asset": "ETH",
+        "min_confirmations": 1,
+    },
+}
 
 
 def example_file(tmp_path) -> Path:
@@ -57,10 +63,14 @@ def test_every_worked_example_verifies_and_covers_every_scheme(tmp_path):
         assert not family_module(config["family"]).verify_ownership(wallet, other, config).ok
     schemes = {k[0] for k in kinds}
     assert schemes == {"eip191", "bip137", "bip322"}
-    assert {k[3] for k in kinds if k[1] == "bc1p"} == {"smp", "ful"}          # P2TR simple and full
-    assert any(k[0] == "bip137" and k[2] == 2 for k in kinds)                # multisig, one signature per key
-    assert any(k[0] == "bip322" and k[1].startswith("bc1q") and k[2] == 1 and len(w.address) == 62
-               for k in kinds for w in declaration.wallets if w.address.startswith(k[1]))
+    assert {k[3] for k in kinds if k[1] == "bc1p"} == {"smp", "ful"}  # P2TR simple and full
+    assert any(k[0] == "bip137" and k[2] == 2 for k in kinds)  # multisig, one signature per key
+    assert any(
+        k[0] == "bip322" and k[1].startswith("bc1q") and k[2] == 1 and len(w.address) == 62
+        for k in kinds
+        for w in declaration.wallets
+        if w.address.startswith(k[1])
+    )
 
 
 def test_the_example_table_numbers_every_example(tmp_path):
@@ -73,15 +83,24 @@ def test_the_example_table_numbers_every_example(tmp_path):
 async def test_reserves_json_matches_its_schema(tmp_path):
     declaration = load_declaration(example_file(tmp_path))
     snapshot = Snapshot("2026-06-30", {c: ChainSnapshot(c, 10, "ab" * 32) for c in CHAINS})
-    address = "bc1zw508d6qejxtdg4y5r3zarvaryvaxxpcs"            # witness v2: valid, not checkable yet
-    future = replace(declaration.wallets[1], address=address, source="w.json#future",
-                     message=ownership_message("2026-06-30", "Example Exchange", address))
+    address = "bc1zw508d6qejxtdg4y5r3zarvaryvaxxpcs"  # witness v2: valid, not checkable yet
+    future = replace(
+        declaration.wallets[1],
+        address=address,
+        source="w.json#future",
+        message=ownership_message("2026-06-30", "Example Exchange", address),
+    )
 
     def chain(call: Call):
         return {"tip_height": 20, "block_hash": "ab" * 32}.get(call.method) or [7 * 10**8] * len(call.queries)
 
-    report = await read_reserves([*declaration.wallets, future], snapshot, CHAINS, "Example Exchange",
-                                 make_adapter=adapter_factory(MockAdapter(chain)))
+    report = await read_reserves(
+        [*declaration.wallets, future],
+        snapshot,
+        CHAINS,
+        "Example Exchange",
+        make_adapter=adapter_factory(MockAdapter(chain)),
+    )
     flag_duplicates(report.rows)
     doc = report.to_json()
     jsonschema.validate(doc, SCHEMA)
@@ -92,10 +111,19 @@ async def test_reserves_json_matches_its_schema(tmp_path):
 
 
 # --- labels ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("option, stated, committed, agreed", [
-    (None, "A", None, "A"), ("A", "A", "A", "A"), ("A", None, None, "A"), (None, None, "A", "A"),
-    ("B", "A", None, None), ("B", None, "A", None), (None, "A", "B", None), ("A", "A", "B", None),
-])
+@pytest.mark.parametrize(
+    "option, stated, committed, agreed",
+    [
+        (None, "A", None, "A"),
+        ("A", "A", "A", "A"),
+        ("A", None, None, "A"),
+        (None, None, "A", "A"),
+        ("B", "A", None, None),
+        ("B", None, "A", None),
+        (None, "A", "B", None),
+        ("A", "A", "B", None),
+    ],
+)
 def test_every_exchange_label_must_agree(option, stated, committed, agreed):
     if agreed is not None:
         assert settle_exchange(option, stated, committed, "w.json") == agreed
@@ -110,11 +138,16 @@ def test_every_exchange_label_must_agree(option, stated, committed, agreed):
 def test_por_reserves_refuses_mismatched_labels_before_reading_any_chain(tmp_path):
     wallets = example_file(tmp_path)
     snapshot = tmp_path / "snapshot.json"
-    snapshot.write_text(json.dumps({"snapshot_id": "2026-06-30", "chains": {
-        c: {"height": 10, "block_hash": "ab" * 32} for c in CHAINS}}))
+    snapshot.write_text(
+        json.dumps(
+            {"snapshot_id": "2026-06-30", "chains": {c: {"height": 10, "block_hash": "ab" * 32} for c in CHAINS}}
+        )
+    )
     config = tmp_path / "chains.toml"
-    config.write_text('[chains.bitcoin]\nfamily = "bitcoin"\nnetwork = "bitcoin"\nnode_rpc = ["http://127.0.0.1:9"]\n'
-                      '[chains.ethereum]\nfamily = "evm"\nchain_id = 1\nrpc = ["http://127.0.0.1:9"]\n')
+    config.write_text(
+        '[chains.bitcoin]\nfamily = "bitcoin"\nnetwork = "bitcoin"\nnode_rpc = ["http://127.0.0.1:9"]\n'
+        '[chains.ethereum]\nfamily = "evm"\nchain_id = 1\nrpc = ["http://127.0.0.1:9"]\n'
+    )
     args = ["reserves", wallets, "--snapshot", snapshot, "--config", config]
     code, _, err = run_por(*args, "--exchange", "Another Exchange")
     assert code == 2 and "exchange names disagree" in err and "'Example Exchange'" in err
@@ -127,13 +160,29 @@ def test_por_reserves_refuses_mismatched_labels_before_reading_any_chain(tmp_pat
 def test_por_audit_refuses_another_exchanges_commitment(tmp_path):
     customers = tmp_path / "customers.csv"
     customers.write_text("account_id,asset,amount\nalice,BTC,1\n")
-    assert run_por("publish", customers, "--exchange", "Exchange A", "--snapshot-id", "2026-06-30",
-                   "--out", tmp_path / "out")[0] == 0
+    assert (
+        run_por(
+            "publish", customers, "--exchange", "Exchange A", "--snapshot-id", "2026-06-30", "--out", tmp_path / "out"
+        )[0]
+        == 0
+    )
     wallets = tmp_path / "w.json"
     wallets.write_text(example_file(tmp_path).read_text())
-    code, _, err = run_por("audit", "--commitment", tmp_path / "out" / "commitment.json", "--wallets", wallets,
-                           "--snapshot", tmp_path / "none.json", "--config", tmp_path / "none.toml",
-                           "--policy", "full-reserve", "--exchange", "Exchange B")
+    code, _, err = run_por(
+        "audit",
+        "--commitment",
+        tmp_path / "out" / "commitment.json",
+        "--wallets",
+        wallets,
+        "--snapshot",
+        tmp_path / "none.json",
+        "--config",
+        tmp_path / "none.toml",
+        "--policy",
+        "full-reserve",
+        "--exchange",
+        "Exchange B",
+    )
     assert code == 2 and "exchange names disagree" in err and "the commitment says 'Exchange A'" in err
 
 
@@ -144,7 +193,8 @@ def test_every_duplicate_declaration_is_flagged_with_all_positions(tmp_path):
     assert [r.flags for r in rows] == [
         ["declared 3 times (also at w.csv:5, w.csv:9); counted at most once"],
         ["declared 3 times (also at w.csv:2, w.csv:9); counted at most once"],
-        ["declared 3 times (also at w.csv:2, w.csv:5); counted at most once"]]
+        ["declared 3 times (also at w.csv:2, w.csv:5); counted at most once"],
+    ]
 
 
 def test_the_total_jpy_cold_requirement_is_rounded_up_to_a_whole_yen():
@@ -152,4 +202,4 @@ def test_the_total_jpy_cold_requirement_is_rounded_up_to_a_whole_yen():
     # 1001 yen of customer crypto: 95% is 950.95 yen, so 951 yen are required, and 950.95 is short.
     exact = cold_total_jpy_check(rule, [(100100, 95095, Fraction(1, 100))])
     assert exact.required == "951" and exact.actual == "950.95" and not exact.ok
-    assert cold_total_jpy_check(rule, [(100100, 95100, Fraction(1, 100))]).ok              # 951 yen: met
+    assert cold_total_jpy_check(rule, [(100100, 95100, Fraction(1, 100))]).ok  # 951 yen: met

@@ -40,17 +40,25 @@ def test_the_committed_page_is_a_fresh_build_of_the_pinned_lockfile():
     assert pinned["@noble/curves"].startswith("2.") and pinned["@noble/hashes"].startswith("2.")
     assert pinned["esbuild"].startswith("0.28.")
     installed = WEB_SRC / "node_modules" / ".package-lock.json"
-    if not installed.exists() or json.loads(installed.read_text()).get("packages", {}).get(
-            "node_modules/@noble/curves", {}).get("version") != pinned["@noble/curves"]:
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEB_SRC,
-                              capture_output=True, text=True, timeout=300)
+    if (
+        not installed.exists()
+        or json.loads(installed.read_text()).get("packages", {}).get("node_modules/@noble/curves", {}).get("version")
+        != pinned["@noble/curves"]
+    ):
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=WEB_SRC,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
     done = subprocess.run([node, "build.mjs", "--check"], cwd=WEB_SRC, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     text = PAGE.read_text()
     banner = f"@noble/hashes {pinned['@noble/hashes']} and @noble/curves {pinned['@noble/curves']}"
     assert banner in text and f"esbuild {pinned['esbuild']}" in text
-    assert "function keccak256(data)" not in text and "jDouble" not in text      # no hand-written crypto left
+    assert "function keccak256(data)" not in text and "jDouble" not in text  # no hand-written crypto left
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +77,9 @@ def test_keccak_known_answers_across_the_rate_boundary(page):
     rng = random.Random(15)
     messages = [b"", b"abc", b"\x19Ethereum Signed Message:\n64" + b"a" * 64]
     messages += [rng.randbytes(n) for n in (1, 31, 32, 135, 136, 137, 271, 272, 273, 1000, 5000)]
-    got = page.evaluate("(hexes) => hexes.map((h) => window.porVerifier.crypto.keccak256(h))",
-                        [m.hex() for m in messages])
+    got = page.evaluate(
+        "(hexes) => hexes.map((h) => window.porVerifier.crypto.keccak256(h))", [m.hex() for m in messages]
+    )
     assert got == [keccak_hex(m) for m in messages]
     assert got[0] == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
     assert got[1] == "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
@@ -85,8 +94,10 @@ def reference_address(digest: bytes, r: int, s: int, recid: int) -> str | None:
 
 
 def recover_all(page, cases):
-    return page.evaluate("(cases) => cases.map(([d, r, s, v]) => window.porVerifier.crypto.recoverAddress(d, r, s, v))",
-                         [[d.hex(), str(r), str(s), v] for d, r, s, v in cases])
+    return page.evaluate(
+        "(cases) => cases.map(([d, r, s, v]) => window.porVerifier.crypto.recoverAddress(d, r, s, v))",
+        [[d.hex(), str(r), str(s), v] for d, r, s, v in cases],
+    )
 
 
 def test_recovery_finds_the_signer_of_honest_signatures(page):
@@ -98,7 +109,7 @@ def test_recovery_finds_the_signer_of_honest_signatures(page):
         sig = key.sign_msg_hash(digest)
         cases.append((digest, sig.r, sig.s, sig.v))
         want.append(key.public_key.to_address())
-        cases.append((digest, sig.r, sig.s, 1 - sig.v))              # the other bit: another key (or none)
+        cases.append((digest, sig.r, sig.s, 1 - sig.v))  # the other bit: another key (or none)
         want.append(reference_address(digest, sig.r, sig.s, 1 - sig.v))
     got = recover_all(page, cases)
     assert got == want
@@ -113,7 +124,7 @@ def test_recovery_agrees_with_eth_keys_on_edge_cases_and_random_values(page):
     honest = key.sign_msg_hash(digest)
     edges = [0, 1, 2, N - 1, N, N + 1, P - 1, P, 2**256 - 1]
     cases = [(digest, r, honest.s, honest.v) for r in edges] + [(digest, honest.r, s, honest.v) for s in edges]
-    cases += [(digest, honest.r, N - honest.s, 1 - honest.v)]       # the high-s twin recovers the same key
+    cases += [(digest, honest.r, N - honest.s, 1 - honest.v)]  # the high-s twin recovers the same key
     cases += [(bytes(32), honest.r, honest.s, honest.v), (b"\xff" * 32, honest.r, honest.s, honest.v)]
     cases += [(rng.randbytes(32), rng.randrange(1, N), rng.randrange(1, N), rng.randrange(2)) for _ in range(60)]
     cases = [c for c in cases if c[1] < 2**256 and c[2] < 2**256]

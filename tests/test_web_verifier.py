@@ -28,13 +28,26 @@ from por.liabilities.publish import publish
 from por.strictjson import load_file
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 ARTIFACTS = Path(os.environ.get("POR_TEST_ARTIFACTS", Path(__file__).parent / "artifacts")) / "web"
-OKX = next(p for p in (Path(__file__).parents[1] / "fixtures/conformance/okx",
-                       Path(__file__).parents[2] / "shared/conformance/okx") if p.exists())
+OKX = next(
+    p
+    for p in (
+        Path(__file__).parents[1] / "fixtures/conformance/okx",
+        Path(__file__).parents[2] / "shared/conformance/okx",
+    )
+    if p.exists()
+)
 KEY, OTHER = "3c" * 32, "c3" * 32
-GENERIC = Path(__file__).parents[1] / "por" / "web" / "verifier.html"      # the page with no publication embedded
+GENERIC = Path(__file__).parents[1] / "por" / "web" / "verifier.html"  # the page with no publication embedded
 ADDRESS = Account.from_key(bytes.fromhex(KEY)).address
 
 
@@ -51,8 +64,21 @@ def site(tmp_path_factory):
     (root / "key.hex").write_text(KEY)
     customers = write_customers(root / "customers.csv", 40, seed=5)
     for name, extra in (("signed", ["--sign-key", root / "key.hex"]), ("unsigned", [])):
-        code, _, err = run_por("publish", customers, "--exchange", "Ex", "--out", root / name, "--snapshot-id", "2026-05",
-                               "--snapshot-time", "2026-05-31T00:00:00Z", "--split", "2", *extra)
+        code, _, err = run_por(
+            "publish",
+            customers,
+            "--exchange",
+            "Ex",
+            "--out",
+            root / name,
+            "--snapshot-id",
+            "2026-05",
+            "--snapshot-time",
+            "2026-05-31T00:00:00Z",
+            "--split",
+            "2",
+            *extra,
+        )
         assert code == 0, err
     for account in ("user-0000007", "user-0000012"):
         code, _, err = run_por("prove", root / "signed", account, "--out", root / f"{account}.json")
@@ -70,7 +96,7 @@ def page(browser, site):
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(GENERIC.as_uri())
     yield page
-    assert all(url.startswith("file://") for url in page.requests), page.requests     # nothing leaves the page
+    assert all(url.startswith("file://") for url in page.requests), page.requests  # nothing leaves the page
     assert not page.errors, page.errors
     context.close()
 
@@ -86,23 +112,29 @@ def shot(page, name: str, *, verdict: bool = False) -> None:
 
 
 def settle(page) -> dict[str, Any]:
-    page.wait_for_selector("body[data-status]:not([data-status='idle'])", state="attached")   # no eval: the CSP forbids it
+    page.wait_for_selector(
+        "body[data-status]:not([data-status='idle'])", state="attached"
+    )  # no eval: the CSP forbids it
     return page.evaluate("window.porLastResult")
 
 
 def load(page, how: str, text: str, name: str = "proof.json") -> dict[str, Any]:
     page.evaluate("document.body.dataset.status = 'idle'")
     if how == "file":
-        page.set_input_files("#proof-file", files=[{"name": name, "mimeType": "application/json",
-                                                     "buffer": text.encode("utf-8")}])
+        page.set_input_files(
+            "#proof-file", files=[{"name": name, "mimeType": "application/json", "buffer": text.encode("utf-8")}]
+        )
     elif how == "drop":
-        page.evaluate("""([name, text]) => {
+        page.evaluate(
+            """([name, text]) => {
             const dt = new DataTransfer();
             dt.items.add(new File([text], name, {type: "application/json"}));
             document.getElementById("proof-drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
-        }""", [name, text])
+        }""",
+            [name, text],
+        )
     else:
-        page.evaluate("document.getElementById('more').open = true")       # the paste box is folded away
+        page.evaluate("document.getElementById('more').open = true")  # the paste box is folded away
         page.fill("#proof-text", text)
         page.click("#verify")
     return settle(page)
@@ -136,13 +168,14 @@ def proof_doc(site: Path, account: str = "user-0000007") -> dict[str, Any]:
 
 # --- a customer's checks, through the page ---------------------------------------------
 
+
 def test_a_valid_proof_shows_verified_with_exact_balances_and_checked_signature(page, site):
     pin_commitment(page, site / "signed" / "commitment.json")
     page.fill("#signer", ADDRESS)
     doc = proof_doc(site)
     result = load(page, "file", (site / "user-0000007.json").read_text(), "user-0000007.json")
     assert result["state"] == "verified" and result["reasons"] == []
-    assert result["balances"] == list(map(list, doc["balances"].items()))        # exact decimal strings
+    assert result["balances"] == list(map(list, doc["balances"].items()))  # exact decimal strings
     assert result["signature"]["state"] == "verified"
     assert page.locator("[data-testid=status] h3").inner_text() == "Verified: your balances are included"
     rows = page.locator("table.balances tbody tr").all_inner_texts()
@@ -158,8 +191,9 @@ def test_without_a_published_root_it_is_only_self_consistent_in_amber(page, site
     """Nothing pinned: every hash recomputes, but the page must not say verified (issue 12: fail closed)."""
     result = load(page, "paste", (site / "user-0000012.json").read_text().rstrip("\n"))
     assert result["state"] == "self-consistent" and result["verified"] is False and result["anchor"] is None
-    assert result["reasons"] == ["self-consistent, but nothing to compare it with: no published commitment or root "
-                                 "was given"]
+    assert result["reasons"] == [
+        "self-consistent, but nothing to compare it with: no published commitment or root was given"
+    ]
     assert any("Load the commitment.json the exchange published" in n for n in result["notes"])
     assert page.locator("[data-testid=status] h3").inner_text() == "Not verified yet: nothing to compare it with"
     assert_no_green(page)
@@ -181,14 +215,14 @@ def _bump(amount: str) -> str:
 
 
 def _flip(hex_text: str, at: int = 5) -> str:
-    return hex_text[:at] + ("0" if hex_text[at] != "0" else "1") + hex_text[at + 1:]
+    return hex_text[:at] + ("0" if hex_text[at] != "0" else "1") + hex_text[at + 1 :]
 
 
 def tamper_balance(doc):
     symbol = next(iter(doc["balances"]))
     doc["leaves"][0]["balances"][symbol] = _bump(doc["leaves"][0]["balances"][symbol])
     doc["balances"][symbol] = _bump(doc["balances"][symbol]) if len(doc["leaves"]) == 1 else doc["balances"][symbol]
-    if len(doc["leaves"]) > 1:                                    # keep the declared total consistent
+    if len(doc["leaves"]) > 1:  # keep the declared total consistent
         doc["balances"][symbol] = _sum_text(doc, symbol)
     return "path does not recompute the root"
 
@@ -238,7 +272,7 @@ def test_a_root_other_than_the_pinned_one_fails(page, site):
     assert result["reasons"] == [f"root {proof_doc(site)['root']['hash']} is not the pinned root {'ab' * 32}"]
     shot(page, "por-pinned-root-mismatch")
     page.fill("#root", "")
-    pin_commitment(page, site / "unsigned" / "commitment.json")          # same customers, another tree
+    pin_commitment(page, site / "unsigned" / "commitment.json")  # same customers, another tree
     result = recheck(page)
     assert result["state"] == "failed" and any("is not the commitment's root" in r for r in result["reasons"])
 
@@ -247,11 +281,13 @@ def test_a_root_other_than_the_pinned_one_fails(page, site):
 def test_a_re_saved_proof_is_the_same_proof_as_in_the_cli(page, site, resave):
     """Issue 13 item 7: the value is judged, not the bytes: a proof re-saved by an editor still verifies."""
     doc = proof_doc(site)
-    text = {"indent4": lambda: json.dumps(doc, indent=4) + "\n",
-            "crlf": lambda: dumps(doc).replace("\n", "\r\n"),
-            "bom": lambda: "\ufeff" + dumps(doc),
-            "reordered": lambda: json.dumps(dict(reversed(list(doc.items())))),
-            "escaped": lambda: json.dumps(doc, indent=1, ensure_ascii=True)}[resave]()
+    text = {
+        "indent4": lambda: json.dumps(doc, indent=4) + "\n",
+        "crlf": lambda: dumps(doc).replace("\n", "\r\n"),
+        "bom": lambda: "\ufeff" + dumps(doc),
+        "reordered": lambda: json.dumps(dict(reversed(list(doc.items())))),
+        "escaped": lambda: json.dumps(doc, indent=1, ensure_ascii=True),
+    }[resave]()
     pin_commitment(page, site / "signed" / "commitment.json")
     result = load(page, "file", text, "resaved.json")
     assert result["state"] == "verified", result
@@ -259,11 +295,14 @@ def test_a_re_saved_proof_is_the_same_proof_as_in_the_cli(page, site, resave):
     assert python_verdict(text, commitment, "resaved.json")["state"] == "verified"
 
 
-@pytest.mark.parametrize("edit, reason", [
-    (lambda t: t.replace('"leaf_count": ', '"leaf_count": 1, "leaf_count": ', 1), "duplicate key"),
-    (lambda t: t.replace('"piece": 0', '"piece": -0', 1), "-0 is not a canonical integer"),
-    (lambda t: t.replace('"piece": 0', '"piece": 0.0', 1), "expected an integer, got float"),
-])
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda t: t.replace('"leaf_count": ', '"leaf_count": 1, "leaf_count": ', 1), "duplicate key"),
+        (lambda t: t.replace('"piece": 0', '"piece": -0', 1), "-0 is not a canonical integer"),
+        (lambda t: t.replace('"piece": 0', '"piece": 0.0', 1), "expected an integer, got float"),
+    ],
+)
 def test_a_proof_that_says_one_thing_two_ways_is_still_refused(page, site, edit, reason):
     text = edit((site / "user-0000007.json").read_text())
     result = page_verdicts(page, [(text, "", "edited.json")])[0]
@@ -280,7 +319,7 @@ def test_signatures_by_another_key_or_missing_fail_and_no_key_says_not_checked(p
     assert result["state"] == "failed"
     assert f"signed by {ADDRESS.lower()}, not by the pinned key {other.lower()}" in result["signature"]["text"]
     shot(page, "por-wrong-signer")
-    assert_no_green(page)                                 # the pill of a verified signature is muted under red
+    assert_no_green(page)  # the pill of a verified signature is muted under red
     page.fill("#signer", "")
     result = recheck(page)
     assert result["state"] == "verified" and result["signature"]["state"] == "not-checked"
@@ -290,7 +329,7 @@ def test_signatures_by_another_key_or_missing_fail_and_no_key_says_not_checked(p
     page.fill("#signer", ADDRESS)
     result = recheck(page)
     assert "the commitment is not signed, but a signing key is pinned" in result["signature"]["text"]
-    page.fill("#signer", ADDRESS[:-1] + ("A" if ADDRESS[-1] != "A" else "b"))      # a typo in the key
+    page.fill("#signer", ADDRESS[:-1] + ("A" if ADDRESS[-1] != "A" else "b"))  # a typo in the key
     assert recheck(page)["state"] == "error"
 
 
@@ -327,8 +366,11 @@ def test_okx_tampered_files_fail(page):
     v1 = json.loads((OKX / "merkle_proof_file.json").read_text())
     v1["path"][5]["balances"]["USDT"] = _bump(v1["path"][5]["balances"]["USDT"])
     result = load(page, "file", json.dumps(v1), "merkle_proof_file.json")
-    assert result["state"] == "failed" and "path[23]: root hash does not recompute from the leaf and its path" in \
-        "\n".join(result["reasons"])
+    assert result[
+        "state"
+    ] == "failed" and "path[23]: root hash does not recompute from the leaf and its path" in "\n".join(
+        result["reasons"]
+    )
     shot(page, "okx-v1-tampered")
     v2 = json.loads((OKX / "user_info_file.json").read_text())
     v2["nodes"][1]["balances"]["BTC"] = "0.0000014"
@@ -340,6 +382,7 @@ def test_okx_tampered_files_fail(page):
 
 
 # --- the page against the Python verifier ------------------------------------------------
+
 
 def python_verdict(text: str, commitment, source: str, root: bytes | None = None) -> dict[str, Any] | None:
     """What `por verify-inclusion SOURCE [--commitment | --root]` concludes; None for bad input (exit 2)."""
@@ -356,11 +399,14 @@ def python_verdict(text: str, commitment, source: str, root: bytes | None = None
 
 
 def page_verdicts(page, cases: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
-    return page.evaluate("""async (cases) => {
+    return page.evaluate(
+        """async (cases) => {
         const out = [];
         for (const [text, commitmentText, name] of cases) out.push(await window.porVerifier.verify(text, {commitmentText}, name));
         return out;
-    }""", cases)
+    }""",
+        cases,
+    )
 
 
 def _scalars(node: Any, path: tuple = ()):
@@ -400,13 +446,15 @@ def mutations(rng: random.Random, doc: dict[str, Any], text: str, count: int):
             text_out = json.dumps(edited, indent=2, ensure_ascii=False) + "\n"
             try:
                 text_out.encode("utf-8")
-            except UnicodeEncodeError:                            # a lone surrogate: send it escaped
+            except UnicodeEncodeError:  # a lone surrogate: send it escaped
                 text_out = json.dumps(edited, indent=2) + "\n"
             yield text_out
         else:
             at = rng.randrange(len(text))
             char = rng.choice('0123456789abcdef{}[]":, \n.')
-            yield rng.choice([text[:at] + char + text[at + 1:], text[:at] + text[at + 1:], text[:at] + char + text[at:]])
+            yield rng.choice(
+                [text[:at] + char + text[at + 1 :], text[:at] + text[at + 1 :], text[:at] + char + text[at:]]
+            )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -414,8 +462,14 @@ def test_page_verdict_equals_python_verdict_on_random_trees(page, tmp_path, seed
     rng = random.Random(1000 + seed)
     book = random_liabilities(rng, rng.randint(1, 40), rng.randint(1, 4))
     folder = tmp_path / "pub"
-    publish(book, folder, exchange="x", snapshot_id=f"s{seed}", snapshot_time="2026-01-01T00:00:00Z",
-            max_pieces=rng.randint(1, 3))
+    publish(
+        book,
+        folder,
+        exchange="x",
+        snapshot_id=f"s{seed}",
+        snapshot_time="2026-01-01T00:00:00Z",
+        max_pieces=rng.randint(1, 3),
+    )
     commitment_text = (folder / "commitment.json").read_text()
     commitment = parse_commitment(load_file(folder / "commitment.json"), "commitment.json")
     cases, expected = [], []
@@ -485,7 +539,7 @@ def test_page_checks_signatures_exactly_like_python(page, tmp_path):
     for i in range(8):
         key = rng.randbytes(32)
         doc = copy.deepcopy(base)
-        doc["exchange"] = f"ex-{i}-ü\u2028\"\\"
+        doc["exchange"] = f'ex-{i}-ü\u2028"\\'
         doc["signature"] = signing.sign(doc, key)
         signer = Account.from_key(key).address
         pinned = [signer, signer.lower(), Account.from_key(rng.randbytes(32)).address]
@@ -493,18 +547,21 @@ def test_page_checks_signatures_exactly_like_python(page, tmp_path):
         altered = copy.deepcopy(doc)
         altered["totals"]["BTC"] = "2"
         variants.append(altered)
-        variants.append(_high_s(doc))                 # the same signature's second spelling (EIP-2)
+        variants.append(_high_s(doc))  # the same signature's second spelling (EIP-2)
         for variant in variants:
             text = json.dumps(variant, ensure_ascii=False)
             for key_text in pinned:
                 cases.append((text, key_text))
                 expected.append(signing.check(json.loads(text), signing.normalise_address(key_text)))
     proof = json.dumps(json.loads((OKX / "merkle_proof_file.json").read_text()))
-    got = page.evaluate("""async ([proof, cases]) => {
+    got = page.evaluate(
+        """async ([proof, cases]) => {
         const out = [];
         for (const [commitmentText, signerText] of cases) out.push((await window.porVerifier.verify(proof, {commitmentText, signerText})).signature);
         return out;
-    }""", [proof, cases])
+    }""",
+        [proof, cases],
+    )
     assert [g["state"] for g in got] == [e.state for e in expected]
     assert [g["text"] for g in got] == [e.text for e in expected]
     assert sum(e.state == "verified" for e in expected) == 16
@@ -521,13 +578,24 @@ def _high_s(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _commitment_doc() -> dict[str, Any]:
-    return {"format": "por-commitment", "version": 1, "exchange": "ex", "snapshot_id": "s", "snapshot_time": "t",
-            "hash": "sha256", "root": "ab" * 32, "height": 2, "leaf_count": 3,
-            "assets": [{"symbol": "BTC", "decimals": 8}], "totals": {"BTC": "1.5"},
-            "tree": {"file": "tree.bin", "sha256": "cd" * 32}}
+    return {
+        "format": "por-commitment",
+        "version": 1,
+        "exchange": "ex",
+        "snapshot_id": "s",
+        "snapshot_time": "t",
+        "hash": "sha256",
+        "root": "ab" * 32,
+        "height": 2,
+        "leaf_count": 3,
+        "assets": [{"symbol": "BTC", "decimals": 8}],
+        "totals": {"BTC": "1.5"},
+        "tree": {"file": "tree.bin", "sha256": "cd" * 32},
+    }
 
 
 # --- issue 12: the page and the CLI on what anchors a verdict --------------------------------
+
 
 def cli_verdict(proof: Path, *pins: object) -> dict[str, Any]:
     """`por verify-inclusion PROOF PINS --json` as a customer runs it: state, reasons, exit code."""
@@ -549,18 +617,27 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
     root2, root1 = v2["root"]["digest"], v1["root"]["digest"]
     okx_v1 = OKX / "merkle_proof_file.json"
     okx_root = json.loads(okx_v1.read_text())["path"][-1]["hash"]
-    okx_commitment = tmp / "okx-commitment.json"                 # a commitment naming OKX's root
+    okx_commitment = tmp / "okx-commitment.json"  # a commitment naming OKX's root
     okx_commitment.write_text(json.dumps(_commitment_doc() | {"root": okx_root}))
     signer = "0x" + "22" * 20
     cases = []
 
     def add(label, proof, commitment=None, root=None, signer_text=None, totals=None, account=None):
-        page_pins = {"commitmentText": commitment.read_text() if commitment else "", "rootText": root or "",
-                     "signerText": signer_text or "", "totalsText": totals.read_text() if totals else "",
-                     "totalsName": str(totals), "accountText": account or ""}
-        cli = [*(["--commitment", commitment] if commitment else []), *(["--root", root] if root else []),
-               *(["--signer", signer_text] if signer_text else []), *(["--totals", totals] if totals else []),
-               *(["--account", account] if account else [])]
+        page_pins = {
+            "commitmentText": commitment.read_text() if commitment else "",
+            "rootText": root or "",
+            "signerText": signer_text or "",
+            "totalsText": totals.read_text() if totals else "",
+            "totalsName": str(totals),
+            "accountText": account or "",
+        }
+        cli = [
+            *(["--commitment", commitment] if commitment else []),
+            *(["--root", root] if root else []),
+            *(["--signer", signer_text] if signer_text else []),
+            *(["--totals", totals] if totals else []),
+            *(["--account", account] if account else []),
+        ]
         cases.append((label, proof, page_pins, cli))
 
     def totals_file(name, totals, **more):
@@ -590,11 +667,13 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
         add(f"v1 {name} commitment", proof, commitment=c1)
         add(f"v1 {name} v2 commitment", proof, commitment=c2)
     carol = json.loads((SETS[2] / v2["files"]["proofs"]["carol"]).read_text())
-    for label, edit in (("decimals", lambda d: d["assets"][0].update(decimals=1)),
-                        ("snapshot", lambda d: d.update(snapshot_id="2026-07-31")),
-                        ("exchange", lambda d: d.update(exchange="Other")),
-                        ("time", lambda d: d.update(snapshot_time="2026-06-30 23:59:59")),
-                        ("version", lambda d: d.update(version=1))):
+    for label, edit in (
+        ("decimals", lambda d: d["assets"][0].update(decimals=1)),
+        ("snapshot", lambda d: d.update(snapshot_id="2026-07-31")),
+        ("exchange", lambda d: d.update(exchange="Other")),
+        ("time", lambda d: d.update(snapshot_time="2026-06-30 23:59:59")),
+        ("version", lambda d: d.update(version=1)),
+    ):
         doc = copy.deepcopy(carol)
         edit(doc)
         path = tmp / f"relabelled-{label}.json"
@@ -602,7 +681,7 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
         add(f"relabelled {label} root", path, root=root2)
         add(f"relabelled {label} nothing", path)
     bob = json.loads((SETS[2] / v2["files"]["proofs"]["bob-ü"]).read_text())
-    bob["leaves"].pop()                                            # the empty last piece
+    bob["leaves"].pop()  # the empty last piece
     dropped = tmp / "dropped.json"
     dropped.write_text(dumps(bob), encoding="utf-8")
     add("dropped empty piece root", dropped, root=root2)
@@ -617,15 +696,24 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
     add("okx v1 totals alone", okx_v1, totals=okx_totals)
     add("v1 root and totals", SETS[1] / v1["files"]["proofs"]["carol"], root=root1, totals=v1_totals)
     add("v2 root and wrong totals", SETS[2] / v2["files"]["proofs"]["carol"], root=root2, totals=v2_wrong)
-    add("v2 root and totals of another snapshot", SETS[2] / v2["files"]["proofs"]["carol"], root=root2,
-        totals=v2_other_snapshot)
+    add(
+        "v2 root and totals of another snapshot",
+        SETS[2] / v2["files"]["proofs"]["carol"],
+        root=root2,
+        totals=v2_other_snapshot,
+    )
     carol_proof = SETS[2] / v2["files"]["proofs"]["carol"]
     add("own account", carol_proof, root=root2, account="carol")
     add("another customer's account", carol_proof, root=root2, account="Carol")
     add("account, nothing else pinned", carol_proof, account="carol")
     add("account with an okx file", okx_v1, root=okx_root, totals=okx_totals, account="carol")
-    for name, account_id in (("decomposed", "cafe\u0301"), ("zero width", "car\u200bol"), ("bidi", "\u202ecarol"),
-                             ("trailing space", "carol\u3000"), ("nbsp", "car\u00a0ol")):
+    for name, account_id in (
+        ("decomposed", "cafe\u0301"),
+        ("zero width", "car\u200bol"),
+        ("bidi", "\u202ecarol"),
+        ("trailing space", "carol\u3000"),
+        ("nbsp", "car\u00a0ol"),
+    ):
         doc = copy.deepcopy(carol)
         doc["account_id"] = account_id
         path = tmp / f"id-{name.replace(' ', '-')}.json"
@@ -639,11 +727,14 @@ def anchoring_cases(tmp: Path) -> list[tuple[str, Path, dict[str, str], list[obj
 def test_page_reaches_the_cli_verdict_on_every_anchoring_case(page, tmp_path):
     """Same state (verified / self-consistent / failed / refused input) and the same reasons as the CLI."""
     cases = anchoring_cases(tmp_path)
-    got = page.evaluate("""async (cases) => {
+    got = page.evaluate(
+        """async (cases) => {
         const out = [];
         for (const [text, pins, name] of cases) out.push(await window.porVerifier.verify(text, pins, name));
         return out;
-    }""", [[proof.read_text(encoding="utf-8"), pins, str(proof)] for _, proof, pins, _ in cases])
+    }""",
+        [[proof.read_text(encoding="utf-8"), pins, str(proof)] for _, proof, pins, _ in cases],
+    )
     seen = set()
     for (label, proof, _, cli), have in zip(cases, got):
         want = cli_verdict(proof, *cli)
@@ -662,7 +753,8 @@ def test_the_page_recomputes_every_frozen_vector(page):
 
     for version in (2, 1):
         vectors = load_vectors(version)
-        got = page.evaluate("""async (v) => {
+        got = page.evaluate(
+            """async (v) => {
             const R = window.porVerifier.rules, users = {}, nodes = {}, out = {users: [], nodes: []};
             for (const u of v.users) {
                 users[u.account_id] = await R.userHash(u.nonce, u.account_id);
@@ -688,17 +780,23 @@ def test_the_page_recomputes_every_frozen_vector(page):
                 out.root = await R.rootHash(f, v.top.hash, R.encodeSums(v.top.sums));
             }
             return out;
-        }""", vectors)
+        }""",
+            vectors,
+        )
         assert got["users"] == [u["digest"] for u in vectors["users"]]
         assert got["nodes"] == [n["digest"] for n in vectors["nodes"]]
         if version == 2:
             assert got["header"] == vectors["header"]["canonical"] and got["root"] == vectors["root"]["digest"]
         folder = SETS[version]
-        pins = {"commitmentText": (folder / "commitment.json").read_text(),
-                "signerText": vectors["signing_key"]["address"] if version == 2 else ""}
+        pins = {
+            "commitmentText": (folder / "commitment.json").read_text(),
+            "signerText": vectors["signing_key"]["address"] if version == 2 else "",
+        }
         for name in vectors["files"]["proofs"].values():
-            result = page.evaluate("([t, p]) => window.porVerifier.verify(t, p, 'proof.json')",
-                                   [(folder / name).read_text(encoding="utf-8"), pins])
+            result = page.evaluate(
+                "([t, p]) => window.porVerifier.verify(t, p, 'proof.json')",
+                [(folder / name).read_text(encoding="utf-8"), pins],
+            )
             assert result["state"] == "verified", result
             if version == 2:
                 assert result["signature"]["state"] == "verified"
@@ -726,7 +824,7 @@ def test_pass_amber_and_fail_screenshots_at_phone_and_desktop_width(browser, sit
     assert view.locator("[data-testid=status] h3").inner_text() == "Verified: your balances are included"
     shot(view, f"pass-{width}", verdict=True)
     doc = json.loads(proof)
-    doc["leaves"].pop()                                      # a dropped piece, with the signature still good
+    doc["leaves"].pop()  # a dropped piece, with the signature still good
     failed = load(view, "file", dumps(doc), "proof-bob.json")
     assert failed["state"] == "failed" and failed["signature"]["state"] == "verified"
     assert_no_green(view)
@@ -735,13 +833,15 @@ def test_pass_amber_and_fail_screenshots_at_phone_and_desktop_width(browser, sit
     view.evaluate("document.getElementById('more').open = true")
     view.click("#clear")
     view.fill("#signer", "")
-    view.evaluate("document.getElementById('commitment-text').value = ''; document.getElementById('commitment-text')"
-                  ".dispatchEvent(new Event('input'))")
+    view.evaluate(
+        "document.getElementById('commitment-text').value = ''; document.getElementById('commitment-text')"
+        ".dispatchEvent(new Event('input'))"
+    )
     amber = load(view, "file", proof, "proof-bob.json")
     assert amber["state"] == "self-consistent"
     assert view.locator(".status.self-consistent").count() == 1
     assert_no_green(view)
     shot(view, f"amber-{width}", verdict=True)
-    assert view.evaluate("document.documentElement.scrollWidth") <= width    # nothing wider than the screen
+    assert view.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
     assert not errors, errors
     context.close()

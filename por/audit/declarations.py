@@ -32,7 +32,7 @@ _YEN_RE = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,12})?\Z")
 class Volumes:
     source: str
     exchange: str | None
-    months: dict[str, dict[str, Decimal]]      # "YYYY-MM" -> category -> yen traded that month
+    months: dict[str, dict[str, Decimal]]  # "YYYY-MM" -> category -> yen traded that month
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class InsurancePolicy:
     insurer: str
     policy_number: str
     cover_jpy: Decimal
-    valid_from: date | None          # None: declared on the command line (--insurance-jpy), no period to check
+    valid_from: date | None  # None: declared on the command line (--insurance-jpy), no period to check
     valid_until: date | None
     where: str
 
@@ -52,8 +52,7 @@ class InsurancePolicy:
     def label(self) -> str:
         if self.valid_from is None:
             return f"declared insurance of JPY {self.cover_jpy:,} ({self.where})"
-        return (f"{self.insurer} policy {self.policy_number}, {self.valid_from} to {self.valid_until} "
-                f"({self.where})")
+        return f"{self.insurer} policy {self.policy_number}, {self.valid_from} to {self.valid_until} ({self.where})"
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,12 @@ def yen(text: object, source: str | None, field: str, line: int | None = None) -
     if isinstance(text, int) and not isinstance(text, bool) and 0 <= text < 10**20:
         return Decimal(text)
     if not isinstance(text, str) or not _YEN_RE.match(text):
-        raise InputError(f"{str(text)[:40]!r} is not a plain non-negative yen amount (e.g. \"1234567\" or "
-                         "\"1234.5\")", file=source, line=line, field=field)
+        raise InputError(
+            f'{str(text)[:40]!r} is not a plain non-negative yen amount (e.g. "1234567" or "1234.5")',
+            file=source,
+            line=line,
+            field=field,
+        )
     return Decimal(text)
 
 
@@ -77,18 +80,17 @@ def load_volumes(path: str | Path) -> Volumes:
     f = Fields(load_file(path, MAX_VOLUMES_BYTES, " for trading volumes"), source)
     f.only("format", "version", "exchange", "currency", "months")
     if f.str("format", optional=True) not in (None, "por-volumes"):
-        raise f.error("format", "must be \"por-volumes\"")
+        raise f.error("format", 'must be "por-volumes"')
     if f.get("version", int, optional=True) not in (None, 1):
         raise f.error("version", "must be 1")
     if f.str("currency", optional=True) not in (None, "JPY"):
-        raise f.error("currency", "volumes are in yen: must be \"JPY\"")
+        raise f.error("currency", 'volumes are in yen: must be "JPY"')
     exchange = f.str("exchange", optional=True, max_len=200)
     months: dict[str, dict[str, Decimal]] = {}
     for i, item in enumerate(f.get("months", list)):
         where = f"months[{i}]"
         if not isinstance(item, dict) or set(item) != {"month", "volumes"}:
-            raise InputError("expected {\"month\": \"YYYY-MM\", \"volumes\": {category: yen}}", file=source,
-                             field=where)
+            raise InputError('expected {"month": "YYYY-MM", "volumes": {category: yen}}', file=source, field=where)
         month, cats = item["month"], item["volumes"]
         if not isinstance(month, str) or not _MONTH_RE.match(month):
             raise InputError(f"{str(month)[:20]!r} is not a month YYYY-MM", file=source, field=f"{where}.month")
@@ -98,8 +100,11 @@ def load_volumes(path: str | Path) -> Volumes:
             raise InputError("expected an object of category: yen", file=source, field=f"{where}.volumes")
         for category in cats:
             if not isinstance(category, str) or not _CATEGORY_RE.match(category):
-                raise InputError(f"{str(category)[:40]!r} is not a category name (a-z, 0-9, _)", file=source,
-                                 field=f"{where}.volumes")
+                raise InputError(
+                    f"{str(category)[:40]!r} is not a category name (a-z, 0-9, _)",
+                    file=source,
+                    field=f"{where}.volumes",
+                )
         months[month] = {c: yen(v, source, f"{where}.volumes.{c}") for c, v in cats.items()}
     if not months:
         raise f.error("months", "no months")
@@ -117,8 +122,9 @@ def load_insurance(path: str | Path) -> Insurance:
         until = parse_day(end, source, line, "valid_until")
         if until < since:
             raise InputError(f"{until} is before valid_from {since}", file=source, line=line, field="valid_until")
-        out.append(InsurancePolicy(insurer, number, yen(cover, source, "cover_jpy", line), since, until,
-                                   f"{source}:{line}"))
+        out.append(
+            InsurancePolicy(insurer, number, yen(cover, source, "cover_jpy", line), since, until, f"{source}:{line}")
+        )
     if not out:
         raise InputError("no insurance policies in the file", file=source)
     return Insurance(source, tuple(out))

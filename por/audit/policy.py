@@ -83,7 +83,7 @@ class LiabilityReserveRule:
     insurance_jpy: Decimal
     trading_volume_jpy: Decimal | None
     method: str = "clamp"
-    rates: tuple[tuple[str, Decimal], ...] = ()     # trading_volume: (category, reserve per yen traded)
+    rates: tuple[tuple[str, Decimal], ...] = ()  # trading_volume: (category, reserve per yen traded)
     window_months: int = 12
     aggregate: str = "sum"
     rounding: str = "up"
@@ -93,7 +93,7 @@ class LiabilityReserveRule:
 class CustodianRule:
     """A wallet held by a third party counts only if the custodian is registered on the snapshot date."""
 
-    require_registry: bool = True     # a custodial wallet without --custodians is bad input, not a silent pass
+    require_registry: bool = True  # a custodial wallet without --custodians is bad input, not a silent pass
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,8 @@ class AddressRules:
 class Policy:
     name: str
     title: str
-    source: str                       # file path the policy was read from
-    sha256: str                       # of the file's bytes, so a report pins the exact rules
+    source: str  # file path the policy was read from
+    sha256: str  # of the file's bytes, so a report pins the exact rules
     coverage: CoverageRule | None = None
     cold_storage: ColdStorageRule | None = None
     hot_guarantee: HotGuaranteeRule | None = None
@@ -118,30 +118,39 @@ class Policy:
     def to_json(self) -> dict[str, Any]:
         rules: dict[str, Any] = {}
         if self.coverage:
-            rules["coverage"] = {"min_ratio": decimal_text(self.coverage.min_ratio),
-                                 "count": [t.value for t in self.coverage.count]}
+            rules["coverage"] = {
+                "min_ratio": decimal_text(self.coverage.min_ratio),
+                "count": [t.value for t in self.coverage.count],
+            }
         if self.cold_storage:
-            rules["cold_storage"] = {"min_ratio": decimal_text(self.cold_storage.min_ratio),
-                                     "scope": self.cold_storage.scope}
+            rules["cold_storage"] = {
+                "min_ratio": decimal_text(self.cold_storage.min_ratio),
+                "scope": self.cold_storage.scope,
+            }
         if self.hot_guarantee:
-            rules["hot_guarantee"] = {"basis": self.hot_guarantee.basis,
-                                      "min_ratio": decimal_text(self.hot_guarantee.min_ratio)}
+            rules["hot_guarantee"] = {
+                "basis": self.hot_guarantee.basis,
+                "min_ratio": decimal_text(self.hot_guarantee.min_ratio),
+            }
         if self.liability_reserve:
             r = self.liability_reserve
             rules["liability_reserve"] = {
-                "method": r.method, "basis": r.basis, "rate": decimal_text(r.rate),
+                "method": r.method,
+                "basis": r.basis,
+                "rate": decimal_text(r.rate),
                 "floor_jpy": decimal_text(r.floor_jpy),
                 "cap_jpy": None if r.cap_jpy is None else decimal_text(r.cap_jpy),
-                "insurance_max_share": decimal_text(r.insurance_max_share), "rounding": r.rounding}
+                "insurance_max_share": decimal_text(r.insurance_max_share),
+                "rounding": r.rounding,
+            }
             if r.method == "trading_volume":
                 rules["liability_reserve"].update(
-                    rates={c: decimal_text(v) for c, v in r.rates}, window_months=r.window_months,
-                    aggregate=r.aggregate)
+                    rates={c: decimal_text(v) for c, v in r.rates}, window_months=r.window_months, aggregate=r.aggregate
+                )
         if self.custodians:
             rules["custodians"] = {"require_registry": self.custodians.require_registry}
         rules["addresses"] = {"duplicates": self.addresses.duplicates, "also_claimed": self.addresses.also_claimed}
-        return {"name": self.name, "title": self.title, "source": self.source, "sha256": self.sha256,
-                "rules": rules}
+        return {"name": self.name, "title": self.title, "source": self.source, "sha256": self.sha256, "rules": rules}
 
 
 def builtin_policies() -> list[str]:
@@ -158,10 +167,11 @@ def load_policy(spec: str | Path) -> Policy:
         if resource.is_file():
             return parse_policy(resource.read_bytes(), str(resource))
     path = Path(text_spec)
-    if text_spec != "-" and (not path.exists() or path.is_dir()):      # a pipe (`<(...)`) is a policy file too
+    if text_spec != "-" and (not path.exists() or path.is_dir()):  # a pipe (`<(...)`) is a policy file too
         known = ", ".join(builtin_policies())
-        raise InputError(f"{text_spec[:80]!r} is neither a built-in policy ({known}) nor a policy file",
-                         field="--policy")
+        raise InputError(
+            f"{text_spec[:80]!r} is neither a built-in policy ({known}) nor a policy file", field="--policy"
+        )
     from por.strictjson import read_bounded
 
     return parse_policy(read_bounded(path, MAX_POLICY_BYTES, empty_ok=True), str(path))
@@ -170,15 +180,16 @@ def load_policy(spec: str | Path) -> Policy:
 def parse_policy(raw: bytes, source: str) -> Policy:
     """Policy file bytes -> Policy; every defect names the file and the dotted field."""
     try:
-        text = raw.decode("utf-8-sig")   # a BOM (Windows editors) is not the policy
+        text = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not the policy
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=source) from None
     try:
         data = tomllib.loads(text, parse_float=Decimal)
-    except ValueError as exc:     # TOMLDecodeError, or an integer of more than 4300 digits
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
         match = _LINE_RE.search(str(exc))
-        raise InputError(f"invalid TOML: {str(exc)[:200]}", file=source,
-                         line=int(match.group(1)) if match else None) from None
+        raise InputError(
+            f"invalid TOML: {str(exc)[:200]}", file=source, line=int(match.group(1)) if match else None
+        ) from None
     top = _Table(data, source, "")
     top.only("policy", "coverage", "cold_storage", "hot_guarantee", "liability_reserve", "custodians", "addresses")
     head = top.table("policy")
@@ -196,7 +207,10 @@ def parse_policy(raw: bytes, source: str) -> Policy:
         raise head.error("references", "must be a list of strings")
 
     policy = Policy(
-        name=name, title=title, source=source, sha256=hashlib.sha256(raw).hexdigest(),
+        name=name,
+        title=title,
+        source=source,
+        sha256=hashlib.sha256(raw).hexdigest(),
         coverage=_coverage(top.table("coverage")) if "coverage" in data else None,
         cold_storage=_cold(top.table("cold_storage")) if "cold_storage" in data else None,
         hot_guarantee=_hot(top.table("hot_guarantee")) if "hot_guarantee" in data else None,
@@ -205,8 +219,10 @@ def parse_policy(raw: bytes, source: str) -> Policy:
         custodians=_custodians(top.table("custodians")) if "custodians" in data else None,
     )
     if not any((policy.coverage, policy.cold_storage, policy.hot_guarantee, policy.liability_reserve)):
-        raise InputError("a policy needs at least one rule table: coverage, cold_storage, hot_guarantee "
-                         "or liability_reserve", file=source)
+        raise InputError(
+            "a policy needs at least one rule table: coverage, cold_storage, hot_guarantee or liability_reserve",
+            file=source,
+        )
     return policy
 
 
@@ -226,19 +242,29 @@ def _coverage(t: _Table) -> CoverageRule:
 
 def _cold(t: _Table) -> ColdStorageRule:
     t.only("min_ratio", "scope")
-    return ColdStorageRule(t.decimal("min_ratio", default=Decimal("0.95"), maximum=Decimal(1)),
-                           t.choice("scope", COLD_SCOPES, default="per_asset"))
+    return ColdStorageRule(
+        t.decimal("min_ratio", default=Decimal("0.95"), maximum=Decimal(1)),
+        t.choice("scope", COLD_SCOPES, default="per_asset"),
+    )
 
 
 def _hot(t: _Table) -> HotGuaranteeRule:
     t.only("basis", "min_ratio")
-    return HotGuaranteeRule(t.choice("basis", HOT_BASES, default="customer_not_cold"),
-                            t.decimal("min_ratio", default=Decimal(1)))
+    return HotGuaranteeRule(
+        t.choice("basis", HOT_BASES, default="customer_not_cold"), t.decimal("min_ratio", default=Decimal(1))
+    )
 
 
 def _reserve(t: _Table) -> LiabilityReserveRule:
-    common = ("method", "floor_jpy", "cap_jpy", "insurance_max_share", "reserve_deposits_jpy", "insurance_jpy",
-              "rounding")
+    common = (
+        "method",
+        "floor_jpy",
+        "cap_jpy",
+        "insurance_max_share",
+        "reserve_deposits_jpy",
+        "insurance_jpy",
+        "rounding",
+    )
     method = t.choice("method", RESERVE_METHODS, default="clamp")
     if method == "clamp":
         t.only(*common, "basis", "rate", "trading_volume_jpy")
@@ -265,14 +291,20 @@ def _reserve(t: _Table) -> LiabilityReserveRule:
         if aggregate == "max_year" and window % 12:
             raise t.error("window_months", f"max_year takes whole years: a multiple of 12, got {window}")
     return LiabilityReserveRule(
-        basis=t.choice("basis", RESERVE_BASES, default="customer_liabilities_jpy") if method == "clamp"
+        basis=t.choice("basis", RESERVE_BASES, default="customer_liabilities_jpy")
+        if method == "clamp"
         else "trading_volume_by_category",
-        rate=t.decimal("rate") if method == "clamp" else Decimal(0), floor_jpy=floor, cap_jpy=cap,
+        rate=t.decimal("rate") if method == "clamp" else Decimal(0),
+        floor_jpy=floor,
+        cap_jpy=cap,
         insurance_max_share=t.decimal("insurance_max_share", default=Decimal(1), maximum=Decimal(1)),
         reserve_deposits_jpy=t.decimal("reserve_deposits_jpy", default=Decimal(0)),
         insurance_jpy=t.decimal("insurance_jpy", default=Decimal(0)),
         trading_volume_jpy=t.decimal("trading_volume_jpy", default=None) if method == "clamp" else None,
-        method=method, rates=rates, window_months=window, aggregate=aggregate,
+        method=method,
+        rates=rates,
+        window_months=window,
+        aggregate=aggregate,
         rounding=t.choice("rounding", ROUNDINGS, default="up"),
     )
 
@@ -287,8 +319,10 @@ def _custodians(t: _Table) -> CustodianRule:
 
 def _addresses(t: _Table) -> AddressRules:
     t.only("duplicates", "also_claimed")
-    return AddressRules(t.choice("duplicates", DUPLICATE_ACTIONS, default="count_once"),
-                        t.choice("also_claimed", CLAIMED_ACTIONS, default="exclude"))
+    return AddressRules(
+        t.choice("duplicates", DUPLICATE_ACTIONS, default="count_once"),
+        t.choice("also_claimed", CLAIMED_ACTIONS, default="exclude"),
+    )
 
 
 _MISSING = object()
@@ -357,7 +391,7 @@ class _Table:
             raise self.error(key, f"must be >= 0, got {value}")
         if maximum is not None and number > maximum:
             raise self.error(key, f"must be <= {decimal_text(maximum)}, got {value}")
-        exponent = number.as_tuple().exponent       # an int once the number is finite
+        exponent = number.as_tuple().exponent  # an int once the number is finite
         if not isinstance(exponent, int) or abs(exponent) > 30 or number.adjusted() > 30:
             raise self.error(key, "has too many digits (at most 30 before and 30 after the point)")
         return number

@@ -29,10 +29,10 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 @dataclass(frozen=True)
 class Price:
     asset: str
-    price_jpy: Decimal      # yen per one whole unit of the asset (not per base unit)
-    source: str             # who quoted it, e.g. "bitFlyer last trade" or an URL
-    time: str               # ISO 8601 with a zone, as written in the file
-    where: str = ""         # "file:line", for reasons
+    price_jpy: Decimal  # yen per one whole unit of the asset (not per base unit)
+    source: str  # who quoted it, e.g. "bitFlyer last trade" or an URL
+    time: str  # ISO 8601 with a zone, as written in the file
+    where: str = ""  # "file:line", for reasons
 
 
 @dataclass
@@ -49,8 +49,10 @@ class Prices:
         return asset in self.by_asset
 
     def to_json(self) -> dict[str, dict[str, str]]:
-        return {p.asset: {"price_jpy": decimal_text(p.price_jpy), "source": p.source, "time": p.time}
-                for p in sorted(self.by_asset.values(), key=lambda p: p.asset)}
+        return {
+            p.asset: {"price_jpy": decimal_text(p.price_jpy), "source": p.source, "time": p.time}
+            for p in sorted(self.by_asset.values(), key=lambda p: p.asset)
+        }
 
 
 def decimal_text(value: Decimal) -> str:
@@ -116,20 +118,23 @@ def load_prices(path: str | Path) -> Prices:
 
 def _add_row(prices: Prices, row: list[str], source: str, line: int) -> None:
     if len(row) != len(PRICE_COLUMNS):
-        raise InputError(f"expected {len(PRICE_COLUMNS)} fields ({','.join(PRICE_COLUMNS)}), got {len(row)}",
-                         file=source, line=line)
+        raise InputError(
+            f"expected {len(PRICE_COLUMNS)} fields ({','.join(PRICE_COLUMNS)}), got {len(row)}", file=source, line=line
+        )
     asset_text, price_text, quote_source, time_text = (cell.strip() for cell in row)
     asset = check_asset_symbol(asset_text, file=source, line=line)
     if asset in prices.by_asset:
-        raise InputError(f"second price for {asset} (first at {prices.by_asset[asset].where})",
-                         file=source, line=line, field="asset")
+        raise InputError(
+            f"second price for {asset} (first at {prices.by_asset[asset].where})", file=source, line=line, field="asset"
+        )
     try:
         price = parse_price(price_text)
     except ValueError as exc:
         raise InputError(str(exc), file=source, line=line, field="price_jpy") from None
     if not quote_source or len(quote_source) > 200 or _CONTROL_RE.search(quote_source):
-        raise InputError("must name where the price came from (1-200 printable characters)",
-                         file=source, line=line, field="source")
+        raise InputError(
+            "must name where the price came from (1-200 printable characters)", file=source, line=line, field="source"
+        )
     try:
         time = parse_time(time_text)
     except ValueError as exc:

@@ -61,10 +61,10 @@ class ReconcileOptions:
     reserve_deposits_jpy: Decimal | None = None
     insurance_jpy: Decimal | None = None
     trading_volume_jpy: Decimal | None = None
-    custodians: CustodianCheck | None = None     # the registry, at the snapshot date
-    volumes: Volumes | None = None                # monthly trading volumes by category (--volumes)
-    insurance: Insurance | None = None            # insurance policies (--insurance); replaces insurance_jpy
-    snapshot_day: date | None = None              # the snapshot's calendar day in Japan
+    custodians: CustodianCheck | None = None  # the registry, at the snapshot date
+    volumes: Volumes | None = None  # monthly trading volumes by category (--volumes)
+    insurance: Insurance | None = None  # insurance policies (--insurance); replaces insurance_jpy
+    snapshot_day: date | None = None  # the snapshot's calendar day in Japan
 
 
 @dataclass
@@ -82,15 +82,24 @@ class AddressRow:
     not_counted_reason: str | None
     flags: list[str]
     custodian: dict[str, str] | None = None
-    unregistered: str | None = None     # why its custodian is not registered on the snapshot date
-    provider: str = ""                  # which provider(s) agreed on the balance
+    unregistered: str | None = None  # why its custodian is not registered on the snapshot date
+    provider: str = ""  # which provider(s) agreed on the balance
 
     def to_json(self) -> dict[str, Any]:
-        return {"chain": self.chain, "asset": self.asset, "address": self.address, "wallet_type": self.wallet_type,
-                "source": self.source, "ownership": {"verified": self.ownership_ok, "reason": self.ownership_reason},
-                "balance": None if self.amount is None else format_amount(self.amount, self.decimals),
-                "counted": self.counted, "not_counted_reason": self.not_counted_reason, "flags": list(self.flags),
-                "custodian": self.custodian, "provider": self.provider}
+        return {
+            "chain": self.chain,
+            "asset": self.asset,
+            "address": self.address,
+            "wallet_type": self.wallet_type,
+            "source": self.source,
+            "ownership": {"verified": self.ownership_ok, "reason": self.ownership_reason},
+            "balance": None if self.amount is None else format_amount(self.amount, self.decimals),
+            "counted": self.counted,
+            "not_counted_reason": self.not_counted_reason,
+            "flags": list(self.flags),
+            "custodian": self.custodian,
+            "provider": self.provider,
+        }
 
 
 @dataclass
@@ -102,8 +111,8 @@ class AssetResult:
     hot: int
     own: int
     counted_types: tuple[WalletType, ...]
-    reserves: int                 # sum of the counted wallet types
-    required: int                 # what the coverage rule asks (liabilities when the policy has none)
+    reserves: int  # sum of the counted wallet types
+    required: int  # what the coverage rule asks (liabilities when the policy has none)
     checks: list[Check]
     notes: list[str]
 
@@ -130,23 +139,35 @@ class AssetResult:
 
     def to_json(self) -> dict[str, Any]:
         fmt = lambda u: format_amount(u, self.decimals)  # noqa: E731
-        return {"asset": self.asset, "decimals": self.decimals, "liabilities": fmt(self.liabilities),
-                "cold": fmt(self.cold), "hot": fmt(self.hot), "own": fmt(self.own),
-                "counted_types": [t.value for t in self.counted_types], "reserves": fmt(self.reserves),
-                "required": fmt(self.required), "coverage_ratio": self.coverage_ratio,
-                "surplus": fmt(self.surplus), "shortfall": fmt(self.shortfall), "ok": self.ok,
-                "verdict": "pass" if self.ok else "fail",
-                "reasons": self.reasons, "notes": list(self.notes), "checks": [c.to_json() for c in self.checks]}
+        return {
+            "asset": self.asset,
+            "decimals": self.decimals,
+            "liabilities": fmt(self.liabilities),
+            "cold": fmt(self.cold),
+            "hot": fmt(self.hot),
+            "own": fmt(self.own),
+            "counted_types": [t.value for t in self.counted_types],
+            "reserves": fmt(self.reserves),
+            "required": fmt(self.required),
+            "coverage_ratio": self.coverage_ratio,
+            "surplus": fmt(self.surplus),
+            "shortfall": fmt(self.shortfall),
+            "ok": self.ok,
+            "verdict": "pass" if self.ok else "fail",
+            "reasons": self.reasons,
+            "notes": list(self.notes),
+            "checks": [c.to_json() for c in self.checks],
+        }
 
 
 @dataclass
 class Reconciliation:
     policy: Policy
     assets: list[AssetResult]
-    checks: list[Check]           # rules over the whole exchange (JPY)
+    checks: list[Check]  # rules over the whole exchange (JPY)
     addresses: list[AddressRow]
     prices: Prices | None = None
-    policy_reasons: list[str] = field(default_factory=list)   # e.g. duplicates under duplicates = "fail"
+    policy_reasons: list[str] = field(default_factory=list)  # e.g. duplicates under duplicates = "fail"
 
     @property
     def ok(self) -> bool:
@@ -171,43 +192,64 @@ class Reconciliation:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": REPORT_FORMAT, "version": REPORT_VERSION, "ok": self.ok,
-                "verdict": "pass" if self.ok else "fail", "reasons": self.reasons, "warnings": self.warnings,
-                "policy": self.policy.to_json(), "assets": [a.to_json() for a in self.assets],
-                "checks": [c.to_json() for c in self.checks],
-                "prices": None if self.prices is None else self.prices.to_json(),
-                "addresses": [r.to_json() for r in self.addresses]}
+        return {
+            "format": REPORT_FORMAT,
+            "version": REPORT_VERSION,
+            "ok": self.ok,
+            "verdict": "pass" if self.ok else "fail",
+            "reasons": self.reasons,
+            "warnings": self.warnings,
+            "policy": self.policy.to_json(),
+            "assets": [a.to_json() for a in self.assets],
+            "checks": [c.to_json() for c in self.checks],
+            "prices": None if self.prices is None else self.prices.to_json(),
+            "addresses": [r.to_json() for r in self.addresses],
+        }
 
 
-def reconcile(liabilities: Mapping[str, int], rows: Sequence[AddressReserve], policy: Policy, *,
-              assets: AssetTable | Mapping[str, int] | None = None, prices: Prices | None = None,
-              options: ReconcileOptions | None = None) -> Reconciliation:
+def reconcile(
+    liabilities: Mapping[str, int],
+    rows: Sequence[AddressReserve],
+    policy: Policy,
+    *,
+    assets: AssetTable | Mapping[str, int] | None = None,
+    prices: Prices | None = None,
+    options: ReconcileOptions | None = None,
+) -> Reconciliation:
     """Liabilities (base units per asset) and read reserves -> per-asset and overall verdicts with reasons."""
     options = options or ReconcileOptions()
     table = assets if isinstance(assets, AssetTable) else AssetTable(None if assets is None else dict(assets))
     for asset, units in liabilities.items():
         check_asset_symbol(asset)
         if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units <= MAX_UNITS:
-            raise InputError(f"must be a whole number of base units in 0..2^128-1, got {units!r}",
-                             field=f"liabilities.{asset}")
+            raise InputError(
+                f"must be a whole number of base units in 0..2^128-1, got {units!r}", field=f"liabilities.{asset}"
+            )
     symbols = set(liabilities) | {row.wallet.asset for row in rows}
     decimals = {a: _decimals(table, a) for a in symbols}
     check_custodians(policy, [row.wallet for row in rows], options.custodians)
-    addresses, sums, excluded, repeated = _classify(rows, policy, _claims(options.also_claimed), decimals,
-                                                    options.custodians)
+    addresses, sums, excluded, repeated = _classify(
+        rows, policy, _claims(options.also_claimed), decimals, options.custodians
+    )
     check_prices(policy, liabilities, prices)
 
     results = []
     for asset in sorted(symbols):
-        results.append(_asset_result(policy, asset, decimals[asset], liabilities.get(asset, 0), sums[asset],
-                                     excluded.get(asset, {})))
+        results.append(
+            _asset_result(
+                policy, asset, decimals[asset], liabilities.get(asset, 0), sums[asset], excluded.get(asset, {})
+            )
+        )
     checks = _global_checks(policy, liabilities, decimals, sums, prices, options)
     if policy.custodians:
         checks.append(custodian_check(addresses, options.custodians))
     policy_reasons = []
     if policy.addresses.duplicates == "fail":
-        policy_reasons = [f"{addresses[i].chain} {addresses[i].asset} {addresses[i].address} is declared "
-                          f"{n} times; the {policy.name} policy fails duplicate declarations" for i, n in repeated]
+        policy_reasons = [
+            f"{addresses[i].chain} {addresses[i].asset} {addresses[i].address} is declared "
+            f"{n} times; the {policy.name} policy fails duplicate declarations"
+            for i, n in repeated
+        ]
     return Reconciliation(policy, results, checks, addresses, prices, policy_reasons)
 
 
@@ -218,9 +260,12 @@ def check_custodians(policy: Policy, wallets: Sequence[DeclaredWallet], custodia
     held = [w for w in wallets if w.custodian is not None]
     if held:
         w = held[0]
-        raise InputError(f"{len(held)} wallet(s) are held by custodians (first: {w.source or w.address} at "
-                         f"{w.custodian.name if w.custodian else ''}); the {policy.name} policy counts them only if "
-                         f"registered: give the registry with --custodians FILE", field="--custodians")
+        raise InputError(
+            f"{len(held)} wallet(s) are held by custodians (first: {w.source or w.address} at "
+            f"{w.custodian.name if w.custodian else ''}); the {policy.name} policy counts them only if "
+            f"registered: give the registry with --custodians FILE",
+            field="--custodians",
+        )
 
 
 def custodian_check(addresses: Sequence[AddressRow], custodians: CustodianCheck | None) -> Check:
@@ -229,13 +274,24 @@ def custodian_check(addresses: Sequence[AddressRow], custodians: CustodianCheck 
     bad = [a for a in held if a.unregistered is not None]
     reason = None
     if bad:
-        reason = (f"{len(bad)} of {len(held)} custodial wallet(s) at a custodian not registered on the snapshot date, "
-                  "not counted: " + "; ".join(f"{a.chain} {a.asset} {a.address} ({a.source}): {a.unregistered}"
-                                              for a in bad))
-    return Check("custodians", "all", not bad, "wallets", "0", str(len(bad)), reason, {
-        "registry": None if custodians is None else custodians.registry.source,
-        "snapshot_date_jst": None if custodians is None else custodians.day.isoformat(),
-        "custodial_wallets": str(len(held))})
+        reason = (
+            f"{len(bad)} of {len(held)} custodial wallet(s) at a custodian not registered on the snapshot date, "
+            "not counted: " + "; ".join(f"{a.chain} {a.asset} {a.address} ({a.source}): {a.unregistered}" for a in bad)
+        )
+    return Check(
+        "custodians",
+        "all",
+        not bad,
+        "wallets",
+        "0",
+        str(len(bad)),
+        reason,
+        {
+            "registry": None if custodians is None else custodians.registry.source,
+            "snapshot_date_jst": None if custodians is None else custodians.day.isoformat(),
+            "custodial_wallets": str(len(held)),
+        },
+    )
 
 
 def check_prices(policy: Policy, liabilities: Mapping[str, int], prices: Prices | None) -> None:
@@ -253,13 +309,19 @@ def check_prices(policy: Policy, liabilities: Mapping[str, int], prices: Prices 
     owed = sorted(a for a, units in liabilities.items() if units > 0)
     if prices is None:
         if owed:
-            raise InputError(f"the {policy.name} policy values customer crypto in JPY for {' and '.join(rules)}: "
-                             f"give a prices file (asset,price_jpy,source,time)", field="--prices")
+            raise InputError(
+                f"the {policy.name} policy values customer crypto in JPY for {' and '.join(rules)}: "
+                f"give a prices file (asset,price_jpy,source,time)",
+                field="--prices",
+            )
         return
     for asset in owed:
         if asset not in prices:
-            raise InputError(f"no JPY price for {asset}, which the {policy.name} policy needs for "
-                             f"{' and '.join(rules)}", file=prices.source, field=asset)
+            raise InputError(
+                f"no JPY price for {asset}, which the {policy.name} policy needs for {' and '.join(rules)}",
+                file=prices.source,
+                field=asset,
+            )
 
 
 def _decimals(table: AssetTable, asset: str) -> int:
@@ -278,10 +340,13 @@ def _claims(also_claimed: Mapping[tuple[str, str], str] | Iterable[tuple[str, st
     return {(chain, address.lower()): name for (chain, address), name in items}
 
 
-def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple[str, str], str],
-              decimals: dict[str, int], custodians: CustodianCheck | None
-              ) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]],
-                                                 dict[str, dict[str, list[int]]], list[tuple[int, int]]]:
+def _classify(
+    rows: Sequence[AddressReserve],
+    policy: Policy,
+    claims: dict[tuple[str, str], str],
+    decimals: dict[str, int],
+    custodians: CustodianCheck | None,
+) -> tuple[list[AddressRow], dict[str, dict[WalletType, int]], dict[str, dict[str, list[int]]], list[tuple[int, int]]]:
     """Decides which declarations count; sums counted balances per asset and wallet type."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
@@ -295,10 +360,12 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
         wallet = row.wallet
         source = wallet.source or f"row {i + 1}"
         key = address_key(wallet)
-        if row.amount is not None and (isinstance(row.amount, bool) or not isinstance(row.amount, int)
-                                       or not 0 <= row.amount <= MAX_UNITS):
-            raise InputError(f"balance {row.amount!r} is not a whole number of base units in 0..2^128-1",
-                             file=source, field="amount")
+        if row.amount is not None and (
+            isinstance(row.amount, bool) or not isinstance(row.amount, int) or not 0 <= row.amount <= MAX_UNITS
+        ):
+            raise InputError(
+                f"balance {row.amount!r} is not a whole number of base units in 0..2^128-1", file=source, field="amount"
+            )
         # The reading stage marks duplicates too; they are recomputed here, with all positions.
         flags = list(row.flags)
         others = duplicates[i]
@@ -308,22 +375,42 @@ def _classify(rows: Sequence[AddressReserve], policy: Policy, claims: dict[tuple
         if claimed_by is not None:
             flags.append(f"also claimed by {claimed_by}")
         unregistered = custodians.reason(wallet) if custodians else None
-        verdict = not_counted(row, counted_at=counted_at.get(key), claimed_by=claimed_by,
-                              exclude_claimed=policy.addresses.also_claimed == "exclude", unregistered=unregistered)
+        verdict = not_counted(
+            row,
+            counted_at=counted_at.get(key),
+            claimed_by=claimed_by,
+            exclude_claimed=policy.addresses.also_claimed == "exclude",
+            unregistered=unregistered,
+        )
         reason = None
-        if verdict is None and row.amount is not None:         # not_counted refuses a row without an amount
+        if verdict is None and row.amount is not None:  # not_counted refuses a row without an amount
             counted_at[key] = source
             sums[wallet.asset][wallet.wallet_type] += row.amount
         elif verdict is not None:
             reason, category = verdict
             excluded[wallet.asset][category].append(row.amount or 0)
-        out.append(AddressRow(wallet.chain, wallet.asset, wallet.address, wallet.wallet_type.value, wallet.source,
-                              row.ownership.ok, row.ownership.reason, row.amount, decimals[wallet.asset],
-                              reason is None, reason, flags,
-                              None if wallet.custodian is None else {"name": wallet.custodian.name,
-                                                                     "registration": wallet.custodian.registration},
-                              unregistered, row.provider))
-    repeated = [(group[0], len(group)) for group in groups.values() if len(group) > 1]   # (first row, count)
+        out.append(
+            AddressRow(
+                wallet.chain,
+                wallet.asset,
+                wallet.address,
+                wallet.wallet_type.value,
+                wallet.source,
+                row.ownership.ok,
+                row.ownership.reason,
+                row.amount,
+                decimals[wallet.asset],
+                reason is None,
+                reason,
+                flags,
+                None
+                if wallet.custodian is None
+                else {"name": wallet.custodian.name, "registration": wallet.custodian.registration},
+                unregistered,
+                row.provider,
+            )
+        )
+    repeated = [(group[0], len(group)) for group in groups.values() if len(group) > 1]  # (first row, count)
     return out, sums, excluded, repeated
 
 
@@ -333,15 +420,18 @@ def _excluded_notes(asset: str, dec: int, excluded: dict[str, list[int]]) -> lis
     for category, amounts in excluded.items():
         n, held = len(amounts), f"{format_amount(sum(amounts), dec)} {asset}"
         if category == "duplicate":
-            notes.append(f"counted once: {n} repeated declaration{'s' if n > 1 else ''} of an address already "
-                         f"counted ({held} not counted again)")
+            notes.append(
+                f"counted once: {n} repeated declaration{'s' if n > 1 else ''} of an address already "
+                f"counted ({held} not counted again)"
+            )
         else:
             notes.append(f"not counted: {n} address{'es' if n > 1 else ''} {category} ({held})")
     return notes
 
 
-def _asset_result(policy: Policy, asset: str, dec: int, liab: int, sums: dict[WalletType, int],
-                  excluded: dict[str, list[int]]) -> AssetResult:
+def _asset_result(
+    policy: Policy, asset: str, dec: int, liab: int, sums: dict[WalletType, int], excluded: dict[str, list[int]]
+) -> AssetResult:
     cold, hot, own = sums[WalletType.COLD], sums[WalletType.HOT], sums[WalletType.OWN]
     counted_types = policy.coverage.count if policy.coverage else ALL_TYPES
     reserves = sum(sums[t] for t in counted_types)
@@ -362,14 +452,19 @@ def _asset_result(policy: Policy, asset: str, dec: int, liab: int, sums: dict[Wa
 
 
 def _per_base_unit(prices: Prices | None, asset: str, dec: int) -> Fraction:
-    if prices is None:            # check_prices refused this before: a rule in yen needs prices
+    if prices is None:  # check_prices refused this before: a rule in yen needs prices
         raise InputError(f"a rule in yen needs the price of {asset}: pass --prices", field="--prices")
     return Fraction(prices.by_asset[asset].price_jpy) / 10**dec
 
 
-def _global_checks(policy: Policy, liabilities: Mapping[str, int], decimals: dict[str, int],
-                   sums: dict[str, dict[WalletType, int]], prices: Prices | None,
-                   options: ReconcileOptions) -> list[Check]:
+def _global_checks(
+    policy: Policy,
+    liabilities: Mapping[str, int],
+    decimals: dict[str, int],
+    sums: dict[str, dict[WalletType, int]],
+    prices: Prices | None,
+    options: ReconcileOptions,
+) -> list[Check]:
     checks = []
     owed = sorted(a for a, units in liabilities.items() if units > 0)
     if policy.cold_storage and policy.cold_storage.scope == "total_jpy":
@@ -377,11 +472,21 @@ def _global_checks(policy: Policy, liabilities: Mapping[str, int], decimals: dic
         checks.append(cold_total_jpy_check(policy.cold_storage, values))
     rule = policy.liability_reserve
     if rule:
+
         def customer_jpy() -> Fraction:
             return sum((liabilities[a] * _per_base_unit(prices, a, decimals[a]) for a in owed), Fraction(0))
 
-        checks.append(liability_reserve(
-            rule, policy.source, customer_jpy=customer_jpy, deposits=options.reserve_deposits_jpy,
-            insurance_jpy=options.insurance_jpy, insurance=options.insurance, volumes=options.volumes,
-            day=options.snapshot_day, trading_volume_jpy=options.trading_volume_jpy))
+        checks.append(
+            liability_reserve(
+                rule,
+                policy.source,
+                customer_jpy=customer_jpy,
+                deposits=options.reserve_deposits_jpy,
+                insurance_jpy=options.insurance_jpy,
+                insurance=options.insurance,
+                volumes=options.volumes,
+                day=options.snapshot_day,
+                trading_volume_jpy=options.trading_volume_jpy,
+            )
+        )
     return checks

@@ -30,7 +30,7 @@ from por.text import html_text
 FONT_STACK = '"Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", sans-serif'
 MONO_STACK = 'ui-monospace, "Noto Sans Mono CJK JP", "DejaVu Sans Mono", monospace'
 LANGUAGES = ("en", "ja")
-SHOWN_DECIMALS = 8            # more than this is folded into the amount's title (hover) and marked "…"
+SHOWN_DECIMALS = 8  # more than this is folded into the amount's title (hover) and marked "…"
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 _DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?\Z")
@@ -103,7 +103,8 @@ _CARDS = """
  T tr.detail td{display:block;text-align:left}
 }"""
 CSS += _CARDS.replace("WIDTH", "699").replace("T", "table.cards") + _CARDS.replace("WIDTH", "1023").replace(
-    "T", "table.cards.wide")
+    "T", "table.cards.wide"
+)
 
 
 def report_page(title: str, body: str, *, lang: str = "en", css: str = "") -> str:
@@ -111,11 +112,13 @@ def report_page(title: str, body: str, *, lang: str = "en", css: str = "") -> st
 
     `title` is plain text (escaped here); `css` adds rules after the shared stylesheet."""
     lang = check_lang(lang)
-    return ("<!doctype html>\n"
-            f"<html lang='{lang}'><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{html_text(title)}</title><style>{CSS}{css}</style></head><body>{body}</body></html>\n")
+    return (
+        "<!doctype html>\n"
+        f"<html lang='{lang}'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{html_text(title)}</title><style>{CSS}{css}</style></head><body>{body}</body></html>\n"
+    )
 
 
 def card(title_en: str, title_ja: str, inner: str, *, lang: str = "en", ident: str = "") -> str:
@@ -146,6 +149,7 @@ def plain(en: str, ja: str, lang: str = "en") -> str:
 
 # --- amounts -------------------------------------------------------------------------------------------------
 
+
 def is_decimal(value: object) -> bool:
     return isinstance(value, str) and bool(_DECIMAL_RE.match(value))
 
@@ -161,15 +165,14 @@ def grouped(text: str, places: int = SHOWN_DECIMALS) -> tuple[str, bool]:
     frac = frac.rstrip("0")
     keep = places
     if int(whole) == 0 and frac and not frac[:places].strip("0"):
-        keep = len(frac) - len(frac.lstrip("0")) + 1       # 0.000000000000000001: show the one digit
+        keep = len(frac) - len(frac.lstrip("0")) + 1  # 0.000000000000000001: show the one digit
     shown = frac[:keep]
     cut = len(frac) > len(shown)
     shown = shown.rstrip("0")
     return f"{sign}{int(whole):,}" + (f".{shown}" if shown else ""), cut
 
 
-def amount_html(value: object, unit: str | None = None, *, places: int = SHOWN_DECIMALS,
-                show_unit: bool = True) -> str:
+def amount_html(value: object, unit: str | None = None, *, places: int = SHOWN_DECIMALS, show_unit: bool = True) -> str:
     """An amount for a report: readable on the page, exact (with its unit) in its title. None shows
     as a dash. `show_unit=False` when a column or row already names the unit."""
     if value is None or value == "":
@@ -181,7 +184,6 @@ def amount_html(value: object, unit: str | None = None, *, places: int = SHOWN_D
     more = " more" if cut else ""
     body = html_text(shown)
     return f"<span class='amt{more}' title='{html_text(exact)}'>{body}{'…' if cut else ''}{unit_html}</span>"
-
 
 
 def decimal_of(value: object) -> Decimal | None:
@@ -222,15 +224,23 @@ def coverage_text(ratio: object) -> str:
 
 # --- tables --------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Column:
-    head: str                 # trusted HTML for the header
-    card_label: str           # plain text shown before the value when the table is a card (phone)
+    head: str  # trusted HTML for the header
+    card_label: str  # plain text shown before the value when the table is a card (phone)
     numeric: bool = False
 
 
-def table_html(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, row_classes: Sequence[str] = (),
-               details: Sequence[str] = (), caption: str = "", wide: bool = False) -> str:
+def table_html(
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    *,
+    row_classes: Sequence[str] = (),
+    details: Sequence[str] = (),
+    caption: str = "",
+    wide: bool = False,
+) -> str:
     """Rows of trusted cell HTML. On a phone each row becomes a card of `label: value` lines
     (a `wide` table, one with many columns, already below 1024 px).
 
@@ -239,33 +249,37 @@ def table_html(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, row_
     body = []
     for i, row in enumerate(rows):
         cls = row_classes[i] if i < len(row_classes) and row_classes[i] else ""
-        cells = "".join(f"<td data-label='{html_text(c.card_label)}'{' class=num' if c.numeric else ''}>"
-                        f"<div class='v'>{cell}</div></td>" for c, cell in zip(columns, row))   # one item per card line
+        cells = "".join(
+            f"<td data-label='{html_text(c.card_label)}'{' class=num' if c.numeric else ''}>"
+            f"<div class='v'>{cell}</div></td>"
+            for c, cell in zip(columns, row)
+        )  # one item per card line
         detail = details[i] if i < len(details) else ""
         if detail:
             cls = f"{cls} has-detail".strip()
         attr = f" class='{cls}'" if cls else ""
         body.append(f"<tr{attr}>{cells}</tr>")
         if detail:
-            body.append(f"<tr class='detail{' fail' if 'fail' in cls.split() else ''}'>"
-                        f"<td colspan='{len(columns)}' data-label=''>{detail}</td></tr>")
+            body.append(
+                f"<tr class='detail{' fail' if 'fail' in cls.split() else ''}'>"
+                f"<td colspan='{len(columns)}' data-label=''>{detail}</td></tr>"
+            )
     cap = f"<caption class='note'>{caption}</caption>" if caption else ""
     classes = "cards wide" if wide else "cards"
-    return (f"<table class='{classes}'>{cap}<thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return f"<table class='{classes}'>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 # --- charts --------------------------------------------------------------------------------------------------
 
 PALETTE = ("#1f4fd1", "#e0892b", "#12733d", "#7b5ea7", "#b42318", "#0f8a9d", "#8a4b00", "#c2417d")
-_LEFT, _RIGHT = 2.0, 97.0      # the plot's horizontal extent, in % of the chart's width
+_LEFT, _RIGHT = 2.0, 97.0  # the plot's horizontal extent, in % of the chart's width
 
 
 @dataclass(frozen=True)
 class Bar:
-    name: str                  # plain text (escaped here)
-    segments: Sequence[tuple[Fraction, str, str]]   # (length on the axis, colour, tooltip text)
-    value_text: str = ""       # shown after the bar
+    name: str  # plain text (escaped here)
+    segments: Sequence[tuple[Fraction, str, str]]  # (length on the axis, colour, tooltip text)
+    value_text: str = ""  # shown after the bar
 
 
 def percent_tick(value: Fraction) -> str:
@@ -295,15 +309,27 @@ def nice_step(top: Fraction, ticks: int = 4) -> Fraction:
 
 
 def _svg_open(title: str, desc: str, height: int, ident: str) -> str:
-    return (f"<svg class='chart' role='img' aria-labelledby='{ident}-t {ident}-d' aria-label='{html_text(title)}' "
-            f"width='100%' height='{height}'>"
-            f"<title id='{ident}-t'>{html_text(title)}</title><desc id='{ident}-d'>{html_text(desc)}</desc>")
+    return (
+        f"<svg class='chart' role='img' aria-labelledby='{ident}-t {ident}-d' aria-label='{html_text(title)}' "
+        f"width='100%' height='{height}'>"
+        f"<title id='{ident}-t'>{html_text(title)}</title><desc id='{ident}-d'>{html_text(desc)}</desc>"
+    )
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, ident: str,
-              axis_max: Fraction, tick_text: Callable[[Fraction], str], reference: Fraction | None = None,
-              reference_text: str = "",
-              aria_label: str | None = None, keep_zero: bool = False) -> str:
+def bar_chart(
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    desc: str,
+    axis_label: str,
+    ident: str,
+    axis_max: Fraction,
+    tick_text: Callable[[Fraction], str],
+    reference: Fraction | None = None,
+    reference_text: str = "",
+    aria_label: str | None = None,
+    keep_zero: bool = False,
+) -> str:
     """Horizontal bars on a labelled axis from 0 to `axis_max`; `tick_text(value)` spells a tick.
 
     `keep_zero` draws a sliver for a zero bar (so every bar has its rect). Each bar's name sits
@@ -311,7 +337,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, id
     row_h, bar_h, top = 44, 16, 4
     axis_y = top + row_h * len(bars) + 4
     height = axis_y + 40
-    span = _RIGHT - _LEFT - 18         # room after the longest bar for its value text
+    span = _RIGHT - _LEFT - 18  # room after the longest bar for its value text
     scale = lambda v: _LEFT + span * float(min(max(v, 0), axis_max) / axis_max)  # noqa: E731
     parts = [_svg_open(aria_label or title, desc, height, ident)]
     step = nice_step(axis_max)
@@ -319,8 +345,10 @@ def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, id
     while tick <= axis_max:
         x = _pct(scale(tick))
         anchor = "start" if tick == 0 else "middle"
-        parts.append(f"<line class='grid' x1='{x}' x2='{x}' y1='{top}' y2='{axis_y}'/>"
-                     f"<text x='{x}' y='{axis_y + 16}' text-anchor='{anchor}'>{html_text(tick_text(tick))}</text>")
+        parts.append(
+            f"<line class='grid' x1='{x}' x2='{x}' y1='{top}' y2='{axis_y}'/>"
+            f"<text x='{x}' y='{axis_y + 16}' text-anchor='{anchor}'>{html_text(tick_text(tick))}</text>"
+        )
         tick += step
     for i, bar in enumerate(bars):
         y = top + i * row_h
@@ -330,17 +358,22 @@ def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, id
             if length <= 0 and not keep_zero:
                 continue
             x0, x1 = scale(start), scale(start + length)
-            parts.append(f"<rect x='{_pct(x0)}' y='{y + 20}' width='{_pct(max(x1 - x0, 0.3))}' height='{bar_h}' "
-                         f"fill='{colour}' rx='2'><title>{html_text(tip)}</title></rect>")
+            parts.append(
+                f"<rect x='{_pct(x0)}' y='{y + 20}' width='{_pct(max(x1 - x0, 0.3))}' height='{bar_h}' "
+                f"fill='{colour}' rx='2'><title>{html_text(tip)}</title></rect>"
+            )
             start += length
         if bar.value_text:
-            parts.append(f"<text x='{_pct(scale(start))}' dx='6' y='{y + 33}' class='val'>"
-                         f"{html_text(bar.value_text)}</text>")
+            parts.append(
+                f"<text x='{_pct(scale(start))}' dx='6' y='{y + 33}' class='val'>{html_text(bar.value_text)}</text>"
+            )
     parts.append(f"<line class='axis' x1='{_pct(_LEFT)}' x2='{_pct(_LEFT + span)}' y1='{axis_y}' y2='{axis_y}'/>")
     if reference is not None:
         x = _pct(scale(reference))
-        parts.append(f"<line class='ref' x1='{x}' x2='{x}' y1='{top}' y2='{axis_y}'/>"
-                     f"<text x='{x}' dx='4' y='{top + 10}' class='axis-label'>{html_text(reference_text)}</text>")
+        parts.append(
+            f"<line class='ref' x1='{x}' x2='{x}' y1='{top}' y2='{axis_y}'/>"
+            f"<text x='{x}' dx='4' y='{top + 10}' class='axis-label'>{html_text(reference_text)}</text>"
+        )
     parts.append(f"<text x='{_pct(_LEFT)}' y='{height - 4}' class='axis-label'>{html_text(axis_label)}</text></svg>")
     return "".join(parts)
 
@@ -349,14 +382,26 @@ def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, axis_label: str, id
 class Series:
     name: str
     colour: str
-    values: Sequence[Fraction | None]      # one per x position; None = not known (a gap)
-    tips: Sequence[str]                    # tooltip per point
+    values: Sequence[Fraction | None]  # one per x position; None = not known (a gap)
+    tips: Sequence[str]  # tooltip per point
 
 
-def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str, desc: str, y_label: str,
-               x_label: str, ident: str, y_text: Callable[[Fraction], str], y_min: Fraction = Fraction(0),
-               y_max: Fraction | None = None,
-               reference: Fraction | None = None, reference_text: str = "", missing_text: str = "") -> str:
+def line_chart(
+    series: Sequence[Series],
+    x_labels: Sequence[str],
+    *,
+    title: str,
+    desc: str,
+    y_label: str,
+    x_label: str,
+    ident: str,
+    y_text: Callable[[Fraction], str],
+    y_min: Fraction = Fraction(0),
+    y_max: Fraction | None = None,
+    reference: Fraction | None = None,
+    reference_text: str = "",
+    missing_text: str = "",
+) -> str:
     """Lines over periods on labelled axes. The y ticks sit on their grid lines at the left, so the
     plot keeps the whole width; x labels are thinned to at most one per ~90 px of a 320 px phone."""
     n = len(x_labels)
@@ -374,15 +419,19 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
     tick = y_min
     while tick <= y_top:
         y = float(ys(tick))
-        parts.append(f"<line class='grid' x1='{_pct(_LEFT)}' x2='{_pct(_RIGHT)}' y1='{y:.1f}' y2='{y:.1f}'/>"
-                     f"<text x='{_pct(_LEFT)}' y='{y - 3:.1f}' class='axis-label'>{html_text(y_text(tick))}</text>")
+        parts.append(
+            f"<line class='grid' x1='{_pct(_LEFT)}' x2='{_pct(_RIGHT)}' y1='{y:.1f}' y2='{y:.1f}'/>"
+            f"<text x='{_pct(_LEFT)}' y='{y - 3:.1f}' class='axis-label'>{html_text(y_text(tick))}</text>"
+        )
         tick += step
     parts.append(f"<line class='axis' x1='{_pct(_LEFT)}' x2='{_pct(_RIGHT)}' y1='{base}' y2='{base}'/>")
     if reference is not None and y_min <= reference <= y_top:
         y = float(ys(reference))
-        parts.append(f"<line class='ref' x1='{_pct(_LEFT)}' x2='{_pct(_RIGHT)}' y1='{y:.1f}' y2='{y:.1f}'/>"
-                     f"<text x='{_pct(_RIGHT)}' y='{y - 3:.1f}' text-anchor='end' class='axis-label'>"
-                     f"{html_text(reference_text)}</text>")
+        parts.append(
+            f"<line class='ref' x1='{_pct(_LEFT)}' x2='{_pct(_RIGHT)}' y1='{y:.1f}' y2='{y:.1f}'/>"
+            f"<text x='{_pct(_RIGHT)}' y='{y - 3:.1f}' text-anchor='end' class='axis-label'>"
+            f"{html_text(reference_text)}</text>"
+        )
     every = max(1, -(-n * 90 // 320))
     anchor_at = lambda i: "middle" if n == 1 else "start" if i == 0 else "end" if i == n - 1 else "middle"  # noqa: E731
     for i, name in enumerate(x_labels):
@@ -390,11 +439,13 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
         parts.append(f"<line class='axis' x1='{x}' x2='{x}' y1='{base}' y2='{base + 4}'/>")
         if i % every == 0 or i == n - 1:
             if i != n - 1 and n - 1 - i < every:
-                continue                   # the last label is always shown; skip a neighbour it would hit
+                continue  # the last label is always shown; skip a neighbour it would hit
             parts.append(f"<text x='{x}' y='{base + 18}' text-anchor='{anchor_at(i)}'>{html_text(name)}</text>")
         if missing_text and series and all(s.values[i] is None for s in series):
-            parts.append(f"<text x='{x}' y='{base - 6}' text-anchor='{anchor_at(i)}' class='axis-label'>"
-                         f"{html_text(missing_text)}</text>")
+            parts.append(
+                f"<text x='{x}' y='{base - 6}' text-anchor='{anchor_at(i)}' class='axis-label'>"
+                f"{html_text(missing_text)}</text>"
+            )
     for s in series:
         points = [(xs[i], ys(v), v, s.tips[i]) for i, v in enumerate(s.values) if v is not None]
         prev = None
@@ -403,13 +454,19 @@ def line_chart(series: Sequence[Series], x_labels: Sequence[str], *, title: str,
                 prev = None
                 continue
             if prev is not None:
-                parts.append(f"<line x1='{_pct(xs[prev])}' y1='{float(ys(s.values[prev])):.1f}' x2='{_pct(xs[i])}' "
-                             f"y2='{float(ys(v)):.1f}' stroke='{s.colour}' stroke-width='2'/>")
+                parts.append(
+                    f"<line x1='{_pct(xs[prev])}' y1='{float(ys(s.values[prev])):.1f}' x2='{_pct(xs[i])}' "
+                    f"y2='{float(ys(v)):.1f}' stroke='{s.colour}' stroke-width='2'/>"
+                )
             prev = i
         for px, py, _, tip in points:
-            parts.append(f"<circle cx='{_pct(px)}' cy='{float(py):.1f}' r='4' fill='{s.colour}'>"
-                         f"<title>{html_text(tip)}</title></circle>")
-    parts.append(f"<text x='{_pct(_LEFT)}' y='12' class='axis-label' font-weight='600'>{html_text(y_label)}</text>"
-                 f"<text x='{_pct(_RIGHT)}' y='{height - 4}' text-anchor='end' class='axis-label'>"
-                 f"{html_text(x_label)}</text></svg>")
+            parts.append(
+                f"<circle cx='{_pct(px)}' cy='{float(py):.1f}' r='4' fill='{s.colour}'>"
+                f"<title>{html_text(tip)}</title></circle>"
+            )
+    parts.append(
+        f"<text x='{_pct(_LEFT)}' y='12' class='axis-label' font-weight='600'>{html_text(y_label)}</text>"
+        f"<text x='{_pct(_RIGHT)}' y='{height - 4}' text-anchor='end' class='axis-label'>"
+        f"{html_text(x_label)}</text></svg>"
+    )
     return "".join(parts)

@@ -25,16 +25,23 @@ class Check:
     rule: str
     scope: str
     ok: bool
-    unit: str                 # the asset symbol, or "JPY"
-    required: str             # decimal strings, in `unit`
+    unit: str  # the asset symbol, or "JPY"
+    required: str  # decimal strings, in `unit`
     actual: str
     reason: str | None = None  # why it failed (None when ok)
     details: dict[str, str | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "scope": self.scope, "ok": self.ok, "unit": self.unit,
-                "required": self.required, "actual": self.actual, "reason": self.reason,
-                "details": dict(self.details)}
+        return {
+            "rule": self.rule,
+            "scope": self.scope,
+            "ok": self.ok,
+            "unit": self.unit,
+            "required": self.required,
+            "actual": self.actual,
+            "reason": self.reason,
+            "details": dict(self.details),
+        }
 
 
 def ceil_times(ratio: Fraction, units: int) -> int:
@@ -77,8 +84,9 @@ def yen_text(value: Fraction | Decimal | int) -> str:
     return f"JPY {int(whole):,}" + (f".{frac}" if frac else "")
 
 
-def coverage_check(rule: CoverageRule, asset: str, decimals: int, liabilities: int, reserves: int,
-                   excluded_note: str) -> Check:
+def coverage_check(
+    rule: CoverageRule, asset: str, decimals: int, liabilities: int, reserves: int, excluded_note: str
+) -> Check:
     required = ceil_times(Fraction(rule.min_ratio), liabilities)
     ok = reserves >= required
     types = "+".join(t.value for t in rule.count)
@@ -89,27 +97,47 @@ def coverage_check(rule: CoverageRule, asset: str, decimals: int, liabilities: i
             held = f"{asset}: no verified reserves in {types} wallets"
         else:
             held = f"{asset}: reserves ({types}) of {fmt(reserves)} cover {percent_down(reserves, liabilities)}"
-        reason = (f"{held} of customer liabilities {fmt(liabilities)}; at least "
-                  f"{percent(rule.min_ratio)} ({fmt(required)}) required: shortfall {fmt(required - reserves)}"
-                  f"{excluded_note}")
-    return Check("coverage", asset, ok, asset, format_amount(required, decimals),
-                 format_amount(reserves, decimals), reason,
-                 {"min_ratio": decimal_text(rule.min_ratio), "counted": types})
+        reason = (
+            f"{held} of customer liabilities {fmt(liabilities)}; at least "
+            f"{percent(rule.min_ratio)} ({fmt(required)}) required: shortfall {fmt(required - reserves)}"
+            f"{excluded_note}"
+        )
+    return Check(
+        "coverage",
+        asset,
+        ok,
+        asset,
+        format_amount(required, decimals),
+        format_amount(reserves, decimals),
+        reason,
+        {"min_ratio": decimal_text(rule.min_ratio), "counted": types},
+    )
 
 
-def cold_check(rule: ColdStorageRule, asset: str, decimals: int, liabilities: int, cold: int,
-               excluded_note: str) -> Check:
+def cold_check(
+    rule: ColdStorageRule, asset: str, decimals: int, liabilities: int, cold: int, excluded_note: str
+) -> Check:
     """Per asset: cold >= min_ratio x customer liabilities (nothing owed: nothing required)."""
     required = ceil_times(Fraction(rule.min_ratio), liabilities)
     ok = cold >= required
     reason = None
     if not ok:
         fmt = lambda u: f"{format_amount(u, decimals)} {asset}"  # noqa: E731
-        reason = (f"{asset}: cold wallets hold {fmt(cold)} = {percent_down(cold, liabilities)} of customer "
-                  f"liabilities {fmt(liabilities)}; at least {percent(rule.min_ratio)} ({fmt(required)}) must be "
-                  f"in cold wallets: {fmt(required - cold)} short{excluded_note}")
-    return Check("cold_storage", asset, ok, asset, format_amount(required, decimals), format_amount(cold, decimals),
-                 reason, {"min_ratio": decimal_text(rule.min_ratio), "scope": rule.scope})
+        reason = (
+            f"{asset}: cold wallets hold {fmt(cold)} = {percent_down(cold, liabilities)} of customer "
+            f"liabilities {fmt(liabilities)}; at least {percent(rule.min_ratio)} ({fmt(required)}) must be "
+            f"in cold wallets: {fmt(required - cold)} short{excluded_note}"
+        )
+    return Check(
+        "cold_storage",
+        asset,
+        ok,
+        asset,
+        format_amount(required, decimals),
+        format_amount(cold, decimals),
+        reason,
+        {"min_ratio": decimal_text(rule.min_ratio), "scope": rule.scope},
+    )
 
 
 def hot_needed(rule: HotGuaranteeRule, liabilities: int, cold: int, hot: int) -> int:
@@ -119,21 +147,45 @@ def hot_needed(rule: HotGuaranteeRule, liabilities: int, cold: int, hot: int) ->
     return max(liabilities - cold, 0)
 
 
-def hot_guarantee_check(rule: HotGuaranteeRule, asset: str, decimals: int, liabilities: int, cold: int,
-                        hot: int, own: int, excluded_note: str) -> Check:
+def hot_guarantee_check(
+    rule: HotGuaranteeRule,
+    asset: str,
+    decimals: int,
+    liabilities: int,
+    cold: int,
+    hot: int,
+    own: int,
+    excluded_note: str,
+) -> Check:
     needed = hot_needed(rule, liabilities, cold, hot)
     required = ceil_times(Fraction(rule.min_ratio), needed)
     ok = own >= required
     reason = None
     if not ok:
         fmt = lambda u: f"{format_amount(u, decimals)} {asset}"  # noqa: E731
-        what = ("the hot wallets hold" if rule.basis == "hot_balance"
-                else "customer crypto kept outside cold wallets (liabilities minus cold) is")
-        reason = (f"{asset}: {what} {fmt(needed)}, but own wallets (履行保証暗号資産) hold {fmt(own)};"
-                  f" {fmt(required)} required: {fmt(required - own)} not matched by own coins{excluded_note}")
-    return Check("hot_guarantee", asset, ok, asset, format_amount(required, decimals), format_amount(own, decimals),
-                 reason, {"basis": rule.basis, "customer_outside_cold": format_amount(needed, decimals),
-                          "min_ratio": decimal_text(rule.min_ratio)})
+        what = (
+            "the hot wallets hold"
+            if rule.basis == "hot_balance"
+            else "customer crypto kept outside cold wallets (liabilities minus cold) is"
+        )
+        reason = (
+            f"{asset}: {what} {fmt(needed)}, but own wallets (履行保証暗号資産) hold {fmt(own)};"
+            f" {fmt(required)} required: {fmt(required - own)} not matched by own coins{excluded_note}"
+        )
+    return Check(
+        "hot_guarantee",
+        asset,
+        ok,
+        asset,
+        format_amount(required, decimals),
+        format_amount(own, decimals),
+        reason,
+        {
+            "basis": rule.basis,
+            "customer_outside_cold": format_amount(needed, decimals),
+            "min_ratio": decimal_text(rule.min_ratio),
+        },
+    )
 
 
 def cold_total_jpy_check(rule: ColdStorageRule, values: list[tuple[int, int, Fraction]]) -> Check:
@@ -143,18 +195,30 @@ def cold_total_jpy_check(rule: ColdStorageRule, values: list[tuple[int, int, Fra
     """
     total = sum((price * liab for liab, _, price in values), Fraction(0))
     in_cold = sum((price * min(cold, liab) for liab, cold, price in values), Fraction(0))
-    required = Fraction(ceil_times(Fraction(rule.min_ratio) * total, 1))    # rounded up to a whole yen
+    required = Fraction(ceil_times(Fraction(rule.min_ratio) * total, 1))  # rounded up to a whole yen
     ok = in_cold >= required
     reason = None
     if not ok:
-        share = "0%" if total == 0 else percent_down(in_cold.numerator * total.denominator,
-                                                    in_cold.denominator * total.numerator)
-        reason = (f"cold storage by JPY value: customer crypto in cold wallets is worth {yen_text(in_cold)} = {share} "
-                  f"of all customer crypto ({yen_text(total)}); at least {percent(rule.min_ratio)} "
-                  f"({yen_text(required)}) required")
-    return Check("cold_storage", "all", ok, "JPY", fraction_text(required), fraction_text(in_cold), reason,
-                 {"min_ratio": decimal_text(rule.min_ratio), "scope": rule.scope,
-                  "customer_crypto_jpy": fraction_text(total)})
+        share = (
+            "0%"
+            if total == 0
+            else percent_down(in_cold.numerator * total.denominator, in_cold.denominator * total.numerator)
+        )
+        reason = (
+            f"cold storage by JPY value: customer crypto in cold wallets is worth {yen_text(in_cold)} = {share} "
+            f"of all customer crypto ({yen_text(total)}); at least {percent(rule.min_ratio)} "
+            f"({yen_text(required)}) required"
+        )
+    return Check(
+        "cold_storage",
+        "all",
+        ok,
+        "JPY",
+        fraction_text(required),
+        fraction_text(in_cold),
+        reason,
+        {"min_ratio": decimal_text(rule.min_ratio), "scope": rule.scope, "customer_crypto_jpy": fraction_text(total)},
+    )
 
 
 def round_yen(value: Fraction, rounding: str) -> int:
@@ -162,8 +226,9 @@ def round_yen(value: Fraction, rounding: str) -> int:
     return ceil_times(value, 1) if rounding == "up" else value.numerator // value.denominator
 
 
-def volume_reserve_formula(rule: LiabilityReserveRule, months: Sequence[tuple[str, Mapping[str, Decimal]]]
-                           ) -> tuple[Fraction, dict[str, Fraction], list[Fraction]]:
+def volume_reserve_formula(
+    rule: LiabilityReserveRule, months: Sequence[tuple[str, Mapping[str, Decimal]]]
+) -> tuple[Fraction, dict[str, Fraction], list[Fraction]]:
     """The securities-style reserve before bounds: (amount, yen traded per category, amount per month).
 
     Per month m: A_m = Σ_c rate_c x volume_{m,c}. `sum`: Σ A_m over the window; `max_year`: the
@@ -178,14 +243,21 @@ def volume_reserve_formula(rule: LiabilityReserveRule, months: Sequence[tuple[st
             amount += rates[category] * Fraction(volume)
         per_month.append(amount)
     if rule.aggregate == "max_year":
-        years = [sum(per_month[max(end - 12, 0):end], Fraction(0)) for end in range(len(per_month), 0, -12)]
+        years = [sum(per_month[max(end - 12, 0) : end], Fraction(0)) for end in range(len(per_month), 0, -12)]
         return max(years, default=Fraction(0)), per_category, per_month
     return sum(per_month, Fraction(0)), per_category, per_month
 
 
-def liability_reserve_check(rule: LiabilityReserveRule, formula: Fraction, deposits: Decimal,
-                            insurance: Decimal, *, how: str, lapsed: Sequence[str] = (),
-                            details: Mapping[str, str | None] | None = None) -> Check:
+def liability_reserve_check(
+    rule: LiabilityReserveRule,
+    formula: Fraction,
+    deposits: Decimal,
+    insurance: Decimal,
+    *,
+    how: str,
+    lapsed: Sequence[str] = (),
+    details: Mapping[str, str | None] | None = None,
+) -> Check:
     """required = round(clamp(formula, floor, cap)); deposits + insurance in force (capped) must reach it."""
     clamped = max(formula, Fraction(rule.floor_jpy))
     if rule.cap_jpy is not None:
@@ -202,15 +274,30 @@ def liability_reserve_check(rule: LiabilityReserveRule, formula: Fraction, depos
             bounds += f", cap {yen_text(rule.cap_jpy)}"
         capped = "" if insurance_counted == insurance else f" (of {yen_text(insurance)} in force)"
         not_in_force = f"; not in force on the snapshot date: {'; '.join(lapsed)}" if lapsed else ""
-        reason = (f"liability reserve (責任準備金): {yen_text(required)} required ({how}, {bounds}); declared "
-                  f"deposits {yen_text(deposits)} + insurance counted {yen_text(insurance_counted)}{capped} = "
-                  f"{yen_text(covered)}: {yen_text(required - covered)} short{not_in_force}")
-    return Check("liability_reserve", "all", ok, "JPY", str(required), fraction_text(covered), reason, {
-        "method": rule.method, **(details or {}), "formula_jpy": fraction_text(formula),
-        "floor_jpy": fraction_text(Fraction(rule.floor_jpy)),
-        "cap_jpy": None if rule.cap_jpy is None else fraction_text(Fraction(rule.cap_jpy)),
-        "rounding": rule.rounding,
-        "reserve_deposits_jpy": fraction_text(Fraction(deposits)), "insurance_jpy": fraction_text(Fraction(insurance)),
-        "insurance_counted_jpy": fraction_text(insurance_counted),
-        "insurance_max_share": decimal_text(rule.insurance_max_share),
-        "insurance_not_in_force": "; ".join(lapsed) or None})
+        reason = (
+            f"liability reserve (責任準備金): {yen_text(required)} required ({how}, {bounds}); declared "
+            f"deposits {yen_text(deposits)} + insurance counted {yen_text(insurance_counted)}{capped} = "
+            f"{yen_text(covered)}: {yen_text(required - covered)} short{not_in_force}"
+        )
+    return Check(
+        "liability_reserve",
+        "all",
+        ok,
+        "JPY",
+        str(required),
+        fraction_text(covered),
+        reason,
+        {
+            "method": rule.method,
+            **(details or {}),
+            "formula_jpy": fraction_text(formula),
+            "floor_jpy": fraction_text(Fraction(rule.floor_jpy)),
+            "cap_jpy": None if rule.cap_jpy is None else fraction_text(Fraction(rule.cap_jpy)),
+            "rounding": rule.rounding,
+            "reserve_deposits_jpy": fraction_text(Fraction(deposits)),
+            "insurance_jpy": fraction_text(Fraction(insurance)),
+            "insurance_counted_jpy": fraction_text(insurance_counted),
+            "insurance_max_share": decimal_text(rule.insurance_max_share),
+            "insurance_not_in_force": "; ".join(lapsed) or None,
+        },
+    )

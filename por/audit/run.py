@@ -51,7 +51,7 @@ class AuditReport:
     """Everything the audit found; `to_json()` is the whole report (docs/formats/audit-report.schema.json)."""
 
     reconciliation: Reconciliation
-    reasons: list[str]                 # every reason the verdict is fail, in one list
+    reasons: list[str]  # every reason the verdict is fail, in one list
     exchange: str
     snapshot_id: str
     liabilities: dict[str, Any]
@@ -66,27 +66,49 @@ class AuditReport:
 
     def to_json(self) -> dict[str, Any]:
         doc = self.reconciliation.to_json()
-        doc.update(verdict="pass" if self.ok else "fail", ok=self.ok, reasons=list(self.reasons),
-                   exchange=self.exchange, snapshot_id=self.snapshot_id, snapshot_time=self.snapshot_time,
-                   generated_at=self.generated_at,
-                   por_version=self.por_version, liabilities=self.liabilities, chains=self.chains)
+        doc.update(
+            verdict="pass" if self.ok else "fail",
+            ok=self.ok,
+            reasons=list(self.reasons),
+            exchange=self.exchange,
+            snapshot_id=self.snapshot_id,
+            snapshot_time=self.snapshot_time,
+            generated_at=self.generated_at,
+            por_version=self.por_version,
+            liabilities=self.liabilities,
+            chains=self.chains,
+        )
         return doc
 
 
-def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, policy: str,
-              tree: Path | None = None, prices: Path | None = None, exchange: str | None = None,
-              also_claimed: list[Path] | None = None, reserve_deposits_jpy: str | None = None,
-              insurance_jpy: str | None = None, custodians: Path | None = None, volumes: Path | None = None,
-              insurance: Path | None = None, progress: Progress = no_progress) -> AuditReport:
+def run_audit(
+    *,
+    commitment: Path,
+    wallets: Path,
+    snapshot: Path,
+    config: Path,
+    policy: str,
+    tree: Path | None = None,
+    prices: Path | None = None,
+    exchange: str | None = None,
+    also_claimed: list[Path] | None = None,
+    reserve_deposits_jpy: str | None = None,
+    insurance_jpy: str | None = None,
+    custodians: Path | None = None,
+    volumes: Path | None = None,
+    insurance: Path | None = None,
+    progress: Progress = no_progress,
+) -> AuditReport:
     """Does the exchange hold what it owes, under this policy? Bad input raises InputError before slow work."""
     pinned = parse_commitment(load_file(commitment, MAX_COMMITMENT_BYTES, " for a commitment"), str(commitment))
     rules = load_policy(policy)
     price_table = load_prices(prices) if prices else None
     liabilities = {a.symbol: total for a, total in zip(pinned.assets, pinned.totals)}
     check_prices(rules, liabilities, price_table)
-    declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange,
-                                                            commitment_exchange=pinned.exchange)
-    plan = plan_reserves(declared, snap, chains, exchange)     # every chain table and wallet checked: no slow work yet
+    declared, snap, chains, exchange = load_reserves_inputs(
+        wallets, snapshot, config, exchange, commitment_exchange=pinned.exchange
+    )
+    plan = plan_reserves(declared, snap, chains, exchange)  # every chain table and wallet checked: no slow work yet
     reserve = rules.liability_reserve
     day = None
     if custodians is not None or insurance is not None or (reserve and reserve.method == "trading_volume"):
@@ -94,17 +116,23 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
     registry = CustodianCheck(load_custodians(custodians), day) if custodians is not None and day else None
     check_custodians(rules, declared, registry)
     if insurance is not None and insurance_jpy is not None:
-        raise InputError("give the insurance as a file (--insurance) or as one amount (--insurance-jpy), not both",
-                         field="--insurance-jpy")
+        raise InputError(
+            "give the insurance as a file (--insurance) or as one amount (--insurance-jpy), not both",
+            field="--insurance-jpy",
+        )
     options = ReconcileOptions(
-        custodians=registry, also_claimed=claims_of_others(also_claimed or []),
-        reserve_deposits_jpy=None if reserve_deposits_jpy is None else yen_option(reserve_deposits_jpy,
-                                                                                  "--reserve-deposits-jpy"),
+        custodians=registry,
+        also_claimed=claims_of_others(also_claimed or []),
+        reserve_deposits_jpy=None
+        if reserve_deposits_jpy is None
+        else yen_option(reserve_deposits_jpy, "--reserve-deposits-jpy"),
         insurance_jpy=None if insurance_jpy is None else yen_option(insurance_jpy, "--insurance-jpy"),
         volumes=None if volumes is None else load_volumes(volumes),
-        insurance=None if insurance is None else load_insurance(insurance), snapshot_day=day)
+        insurance=None if insurance is None else load_insurance(insurance),
+        snapshot_day=day,
+    )
     if reserve and reserve.method == "trading_volume":
-        reserve_window(reserve, options.volumes, day)           # a missing month is bad input before slow work
+        reserve_window(reserve, options.volumes, day)  # a missing month is bad input before slow work
 
     reasons: list[str] = []
     tree_verified = None
@@ -112,7 +140,7 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
         from por.liabilities.tree import level_sizes
         from por.liabilities.treefile import verify_tree_file  # numpy: only when a tree is recomputed
 
-        below_root = sum(level_sizes(pinned.leaf_count)[:-1])   # the nodes whose parents are recomputed
+        below_root = sum(level_sizes(pinned.leaf_count)[:-1])  # the nodes whose parents are recomputed
         with progress("recomputing the liabilities tree", below_root) as advance:
             tree_verdict = verify_tree_file(tree, pinned, progress=advance)
         tree_verified = tree_verdict.ok
@@ -123,15 +151,27 @@ def run_audit(*, commitment: Path, wallets: Path, snapshot: Path, config: Path, 
         reserves = asyncio.run(read_planned(plan, progress=advance))
     decimals = {a.symbol: a.decimals for a in pinned.assets} | {a.asset: a.decimals for a in reserves.assets.values()}
     result = reconcile(liabilities, reserves.rows, rules, assets=decimals, prices=price_table, options=options)
-    reasons += [f"ownership proof failed for {r.wallet.chain} {r.wallet.address} ({r.wallet.source}): "
-                f"{r.ownership.reason}" for r in reserves.rows if not (r.ownership.ok or r.ownership.unsupported)]
+    reasons += [
+        f"ownership proof failed for {r.wallet.chain} {r.wallet.address} ({r.wallet.source}): {r.ownership.reason}"
+        for r in reserves.rows
+        if not (r.ownership.ok or r.ownership.unsupported)
+    ]
     reasons += result.reasons
     return AuditReport(
-        reconciliation=result, reasons=reasons, exchange=exchange, snapshot_id=pinned.snapshot_id,
-        liabilities={"root": pinned.root.hex(), "leaf_count": pinned.leaf_count, "tree_verified": tree_verified,
-                     "totals": pinned.to_json()["totals"]},
-        chains=chains_read(reserves.to_json()["chains"], reserves.rows), generated_at=_now(),
-        snapshot_time=(pinned.snapshot_time if pinned.version >= 2 else None) or snap.time)
+        reconciliation=result,
+        reasons=reasons,
+        exchange=exchange,
+        snapshot_id=pinned.snapshot_id,
+        liabilities={
+            "root": pinned.root.hex(),
+            "leaf_count": pinned.leaf_count,
+            "tree_verified": tree_verified,
+            "totals": pinned.to_json()["totals"],
+        },
+        chains=chains_read(reserves.to_json()["chains"], reserves.rows),
+        generated_at=_now(),
+        snapshot_time=(pinned.snapshot_time if pinned.version >= 2 else None) or snap.time,
+    )
 
 
 def yen_option(text: str, option: str) -> Decimal:
@@ -143,8 +183,11 @@ def snapshot_day(commitment_time: str | None, snapshot_file_time: str | None) ->
     for moment, field in ((commitment_time, "snapshot_time"), (snapshot_file_time, "time")):
         if moment:
             return japan_date(moment, field)
-    raise InputError("dates are checked against the snapshot time: use a format-2 commitment (snapshot_time) or "
-                     "give `time` in the snapshot file", field="--snapshot")
+    raise InputError(
+        "dates are checked against the snapshot time: use a format-2 commitment (snapshot_time) or "
+        "give `time` in the snapshot file",
+        field="--snapshot",
+    )
 
 
 def chains_read(chains: dict[str, dict[str, Any]], rows: list[Any]) -> dict[str, dict[str, Any]]:

@@ -27,9 +27,9 @@ class AuditSummary:
     source: str
     exchange: str
     snapshot_id: str
-    root: str                                   # hex root of the liabilities commitment the audit read
-    verdict: str                                # "pass" or "fail"
-    coverage: dict[str, Fraction | None]        # asset -> reserves counted / liabilities (None: nothing owed)
+    root: str  # hex root of the liabilities commitment the audit read
+    verdict: str  # "pass" or "fail"
+    coverage: dict[str, Fraction | None]  # asset -> reserves counted / liabilities (None: nothing owed)
 
 
 def parse_audit_summary(doc: Any, source: str) -> AuditSummary:
@@ -46,8 +46,9 @@ def parse_audit_summary(doc: Any, source: str) -> AuditSummary:
         symbol = asset.str("asset", max_len=32)
         ratio = asset.get("coverage_ratio", (str, type(None)))
         coverage[symbol] = None if ratio is None else _ratio(asset, ratio)
-    return AuditSummary(source, f.str("exchange", max_len=200), f.str("snapshot_id", max_len=200), root, verdict,
-                        coverage)
+    return AuditSummary(
+        source, f.str("exchange", max_len=200), f.str("snapshot_id", max_len=200), root, verdict, coverage
+    )
 
 
 def _ratio(asset: Fields, text: str) -> Fraction:

@@ -42,7 +42,7 @@ class _Signals:
 
     def install(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            if signal.getsignal(signum) is not signal.SIG_IGN:     # ignored by our parent (nohup, `&`): stays so
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored by our parent (nohup, `&`): stays so
                 self.previous[signum] = signal.signal(signum, self.handle)
         sys.unraisablehook = self.unraisable
 
@@ -85,19 +85,19 @@ def main(argv: list[str] | None = None) -> None:
         if signals.signum is not None:
             _say("interrupted")
             code = 128 + signals.signum
-    except Interrupted:          # landed while the message above was printed
+    except Interrupted:  # landed while the message above was printed
         code = 128 + (signals.signum or signal.SIGINT)
     finally:
-        if argv is not None:     # called in-process (tests): put the handlers back
+        if argv is not None:  # called in-process (tests): put the handlers back
             signals.restore()
-        else:                    # the process is ending: nothing left to clean up
+        else:  # the process is ending: nothing left to clean up
             for signum in signals.previous:
                 signal.signal(signum, signal.SIG_IGN)
     sys.exit(code)
 
 
 def _run(argv: list[str] | None) -> int:
-    for stream in (sys.stdout, sys.stderr):     # a file name that is not UTF-8 prints escaped, never crashes
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints escaped, never crashes
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
@@ -123,10 +123,10 @@ def _dispatch(argv: list[str] | None) -> int:
         if isinstance(exc, UsageError):
             _say(f"usage: {exc} — try '{exc.command} --help'")
         else:
-            for line in exc.lines() if hasattr(exc, "lines") else [str(exc)]:   # InputErrors: one line a row
+            for line in exc.lines() if hasattr(exc, "lines") else [str(exc)]:  # InputErrors: one line a row
                 _say(f"error: {line}")
         return exc.exit_code
-    except typer.TyperException as exc:        # typer's own copy of click's parse errors
+    except typer.TyperException as exc:  # typer's own copy of click's parse errors
         ctx = getattr(exc, "ctx", None)
         command = ctx.command_path if ctx is not None else _command_path(argv)
         if getattr(exc, "exit_code", 2) == 2:
@@ -197,5 +197,5 @@ def _say(message: str) -> None:
     """One line on stderr; input quoted in it (a header, an id) cannot move the cursor or hide."""
     from por.text import terminal_text
 
-    message = " ".join(message.split())   # one line, always
+    message = " ".join(message.split())  # one line, always
     print(f"por: {terminal_text(message, markup=False)}", file=sys.stderr, flush=True)

@@ -13,18 +13,25 @@ from por.errors import InputError
 
 
 def register(app: typer.Typer, cls: type) -> None:
-    app.command("anchor", cls=cls, epilog="por anchor pub/2025-06 --chain ethereum --config chains.toml "
-                                          "--sign-key key.hex")(anchor)
+    app.command(
+        "anchor", cls=cls, epilog="por anchor pub/2025-06 --chain ethereum --config chains.toml --sign-key key.hex"
+    )(anchor)
 
 
 def anchor(
-    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`, "
-                                           "its commitment signed.")],
-    chain: Annotated[str, typer.Option("--chain", metavar="NAME", help="EVM chain of chains.toml with an "
-                                       "anchor_registry.")],
+    folder: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`, its commitment signed.")
+    ],
+    chain: Annotated[
+        str, typer.Option("--chain", metavar="NAME", help="EVM chain of chains.toml with an anchor_registry.")
+    ],
     config: Annotated[Path, typer.Option(metavar="FILE", help="chains.toml.")],
-    sign_key: Annotated[Path, typer.Option(metavar="FILE", help="The key that signed the commitment (it pays "
-                                           "for and sends the anchor transaction).")],
+    sign_key: Annotated[
+        Path,
+        typer.Option(
+            metavar="FILE", help="The key that signed the commitment (it pays for and sends the anchor transaction)."
+        ),
+    ],
     quiet: output.Quiet = False,
 ) -> int:
     """Record a publication's commitment on chain (when `por publish --anchor` could not) and write anchor.json."""
@@ -39,11 +46,13 @@ def check_publish_options(chain: str | None, config: Path | None, sign_key: Path
             raise InputError("--config is chains.toml for --anchor: give --anchor CHAIN too", field="--config")
         return None
     if config is None:
-        raise InputError("--anchor needs --config chains.toml (the chain's providers and anchor_registry)",
-                         field="--config")
+        raise InputError(
+            "--anchor needs --config chains.toml (the chain's providers and anchor_registry)", field="--config"
+        )
     if sign_key is None:
-        raise InputError("--anchor needs --sign-key: the anchor is sent by the key that signs the commitment",
-                         field="--sign-key")
+        raise InputError(
+            "--anchor needs --sign-key: the anchor is sent by the key that signs the commitment", field="--sign-key"
+        )
     from por.publication.anchor import anchor_chains
     from por.reserves.inputs import load_chains_config
 
@@ -52,8 +61,7 @@ def check_publish_options(chain: str | None, config: Path | None, sign_key: Path
     return chains
 
 
-def record_anchor(folder: Path, chain: str, config: Path, sign_key: Path, *, quiet: bool = False,
-                  chains=None) -> None:
+def record_anchor(folder: Path, chain: str, config: Path, sign_key: Path, *, quiet: bool = False, chains=None) -> None:
     from por.errors import ProviderError
     from por.publication.anchor import anchor_publication
     from por.reserves.inputs import load_chains_config
@@ -61,8 +69,10 @@ def record_anchor(folder: Path, chain: str, config: Path, sign_key: Path, *, qui
 
     chains = chains if chains is not None else load_chains_config(config)
     key = load_private_key(sign_key)
-    hint = (f"the publication is written but not anchored: retry with `por anchor {folder} --chain {chain} "
-            f"--config {config} --sign-key FILE`")
+    hint = (
+        f"the publication is written but not anchored: retry with `por anchor {folder} --chain {chain} "
+        f"--config {config} --sign-key FILE`"
+    )
     try:
         record = anchor_publication(folder, chain, chains, key)
     except ProviderError as exc:
@@ -70,12 +80,13 @@ def record_anchor(folder: Path, chain: str, config: Path, sign_key: Path, *, qui
     except InputError as exc:
         raise InputError(f"{exc.reason}; {hint}", file=exc.file, line=exc.line, field=exc.field) from None
     if not quiet:
-        print(f"anchored on {record.chain}: transaction {record.transaction}, block {record.block} "
-              f"(registry {record.registry}); wrote {folder / 'anchor.json'}")
+        print(
+            f"anchored on {record.chain}: transaction {record.transaction}, block {record.block} "
+            f"(registry {record.registry}); wrote {folder / 'anchor.json'}"
+        )
 
 
-def verify_anchor(verdict, commitment: Path | None, doc: dict | None, config: Path | None,
-                  signer: str | None) -> None:
+def verify_anchor(verdict, commitment: Path | None, doc: dict | None, config: Path | None, signer: str | None) -> None:
     """verify-inclusion --anchor: the pinned commitment is the one anchored for its period, and the only one."""
     from por.liabilities.folder import ANCHOR_FILE
     from por.liabilities.porjson import parse_commitment

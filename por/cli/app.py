@@ -30,8 +30,9 @@ def _width() -> int:
 
 
 def _wrap(text: str, indent: int, width: int) -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), width=width - indent, break_on_hyphens=False,
-                         break_long_words=False) or [""]
+    return textwrap.wrap(
+        " ".join(text.split()), width=width - indent, break_on_hyphens=False, break_long_words=False
+    ) or [""]
 
 
 def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
@@ -102,8 +103,7 @@ def _help(command: Any, ctx: Context, *, commands: list[tuple[str, str]] | None 
         lines.append("")
     if arguments:
         lines.append("Arguments:")
-        lines.extend(_rows([(_metavar(p) + ("..." if p.nargs != 1 else ""), p.help or "") for p in arguments],
-                           width))
+        lines.extend(_rows([(_metavar(p) + ("..." if p.nargs != 1 else ""), p.help or "") for p in arguments], width))
         lines.append("")
     lines.append("Options:")
     lines.extend(_rows([_option_row(p) for p in options], width))
@@ -138,7 +138,7 @@ class PorGroup(TyperGroup):
     """The `por` group: plain-text help listing the commands; a bare `por` is a usage error naming them."""
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        if not args and not ctx.resilient_parsing:        # resilient: shell completion asking
+        if not args and not ctx.resilient_parsing:  # resilient: shell completion asking
             raise UsageError(f"missing command: one of {', '.join(self.list_commands(ctx))}")
         return super().parse_args(ctx, args)
 
@@ -162,9 +162,9 @@ app = typer.Typer(
     name="por",
     cls=PorGroup,
     help="Proof of reserves: publish and verify liabilities commitments, read reserves at a snapshot, audit.\n\n"
-         "Exit codes: 0 verified, 1 verification failed (every reason printed), 2 bad input.",
+    "Exit codes: 0 verified, 1 verification failed (every reason printed), 2 bad input.",
     epilog="por demo                 the whole job on local chains\n"
-           "por COMMAND --help       a command's options and an example",
+    "por COMMAND --help       a command's options and an example",
     no_args_is_help=False,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -175,8 +175,9 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                          help="Print por's version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print por's version and exit.")
+    ] = False,
 ) -> None:
     """Proof of reserves."""
 

@@ -13,57 +13,107 @@ from por.cli.output import HtmlLang, JsonOut, Quiet, html_lang
 
 
 def register(app: typer.Typer, cls: type) -> None:
-    app.command("audit", cls=cls, epilog="por audit --commitment pub/commitment.json --tree pub/tree.bin "
-                                         "--wallets wallets.csv --snapshot snapshot.json --config chains.toml "
-                                         "--policy jp-fsa --volumes volumes.json --insurance insurance.csv "
-                                         "--custodians custodians.csv --statement ja --statement-out statement "
-                                         "--html audit.html")(audit)
+    app.command(
+        "audit",
+        cls=cls,
+        epilog="por audit --commitment pub/commitment.json --tree pub/tree.bin "
+        "--wallets wallets.csv --snapshot snapshot.json --config chains.toml "
+        "--policy jp-fsa --volumes volumes.json --insurance insurance.csv "
+        "--custodians custodians.csv --statement ja --statement-out statement "
+        "--html audit.html",
+    )(audit)
 
 
 def audit(
     commitment: Annotated[Path, typer.Option(metavar="FILE", help="The exchange's commitment.json.")],
     wallets: Annotated[Path, typer.Option(metavar="FILE", help="Declared wallets (CSV or JSON).")],
-    snapshot: Annotated[Path, typer.Option(metavar="FILE", help="Snapshot file: per chain, height and block "
-                                           "hash.")],
+    snapshot: Annotated[Path, typer.Option(metavar="FILE", help="Snapshot file: per chain, height and block hash.")],
     config: Annotated[Path, typer.Option(metavar="FILE", help="chains.toml: providers per chain.")],
-    policy: Annotated[str, typer.Option(metavar="NAME|FILE", help="Policy: full-reserve, jp-fsa, or a TOML file "
-                                        "of your own.")],
-    tree: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Full tree: recompute every node before "
-                                                 "trusting totals.")] = None,
-    prices: Annotated[Optional[Path], typer.Option(metavar="FILE", help="JPY prices: "
-                                                   "`asset,price_jpy,source,time`.")] = None,
-    exchange: Annotated[Optional[str], typer.Option(metavar="NAME", help="Exchange name bound into ownership "
-                                                    "messages (default: the wallets file's, else the "
-                                                    "commitment's).")] = None,
-    also_claimed: Annotated[Optional[list[Path]], typer.Option(
-        "--also-claimed", metavar="FILE", help="Another exchange's wallet declaration; addresses it also claims "
-                                               "are flagged.")] = None,
-    reserve_deposits_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared liability-reserve "
-                                                                "deposits (責任準備金), in yen.")] = None,
-    insurance_jpy: Annotated[Optional[str], typer.Option(metavar="JPY", help="Declared insurance cover, in "
-                                                         "yen (shorthand for --insurance without a period).")] = None,
-    volumes: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Monthly trading volumes by category "
-                                                    "(JSON, docs/formats/volumes.schema.json): the basis of the "
-                                                    "liability reserve under jp-fsa.")] = None,
-    insurance: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Insurance policies (CSV insurer,"
-                                                      "policy_number,cover_jpy,valid_from,valid_until); only those "
-                                                      "in force on the snapshot date count.")] = None,
-    custodians: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Registry of custodians (CSV "
-                                                       "name,registration_number,registered_from,registered_until): "
-                                                       "a wallet at a custodian not registered on the snapshot date "
-                                                       "does not count.")] = None,
+    policy: Annotated[
+        str, typer.Option(metavar="NAME|FILE", help="Policy: full-reserve, jp-fsa, or a TOML file of your own.")
+    ],
+    tree: Annotated[
+        Optional[Path], typer.Option(metavar="FILE", help="Full tree: recompute every node before trusting totals.")
+    ] = None,
+    prices: Annotated[
+        Optional[Path], typer.Option(metavar="FILE", help="JPY prices: `asset,price_jpy,source,time`.")
+    ] = None,
+    exchange: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="NAME",
+            help="Exchange name bound into ownership messages (default: the wallets file's, else the commitment's).",
+        ),
+    ] = None,
+    also_claimed: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--also-claimed",
+            metavar="FILE",
+            help="Another exchange's wallet declaration; addresses it also claims are flagged.",
+        ),
+    ] = None,
+    reserve_deposits_jpy: Annotated[
+        Optional[str], typer.Option(metavar="JPY", help="Declared liability-reserve deposits (責任準備金), in yen.")
+    ] = None,
+    insurance_jpy: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="JPY", help="Declared insurance cover, in yen (shorthand for --insurance without a period)."
+        ),
+    ] = None,
+    volumes: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE",
+            help="Monthly trading volumes by category "
+            "(JSON, docs/formats/volumes.schema.json): the basis of the "
+            "liability reserve under jp-fsa.",
+        ),
+    ] = None,
+    insurance: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE",
+            help="Insurance policies (CSV insurer,"
+            "policy_number,cover_jpy,valid_from,valid_until); only those "
+            "in force on the snapshot date count.",
+        ),
+    ] = None,
+    custodians: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE",
+            help="Registry of custodians (CSV "
+            "name,registration_number,registered_from,registered_until): "
+            "a wallet at a custodian not registered on the snapshot date "
+            "does not count.",
+        ),
+    ] = None,
     json_out: JsonOut = False,
-    json_file: Annotated[Optional[Path], typer.Option("--json-out", metavar="FILE", help="Also write the audit "
-                                                      "report as JSON to this file.")] = None,
-    html_out: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report "
-                                                     "as HTML to this file.")] = None,
+    json_file: Annotated[
+        Optional[Path],
+        typer.Option("--json-out", metavar="FILE", help="Also write the audit report as JSON to this file."),
+    ] = None,
+    html_out: Annotated[
+        Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report as HTML to this file.")
+    ] = None,
     lang: HtmlLang = "en",
-    statement: Annotated[Optional[str], typer.Option(metavar="ja|en", help="Also write the segregation "
-                                                     "statement (分別管理の状況), in Japanese or English: HTML and "
-                                                     "CSV into --statement-out.")] = None,
-    statement_out: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Folder for the statement's "
-                                                          "statement.html and statement-*.csv (created if "
-                                                          "missing).")] = None,
+    statement: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="ja|en",
+            help="Also write the segregation "
+            "statement (分別管理の状況), in Japanese or English: HTML and "
+            "CSV into --statement-out.",
+        ),
+    ] = None,
+    statement_out: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="DIR", help="Folder for the statement's statement.html and statement-*.csv (created if missing)."
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> int:
     """Does the exchange hold what it owes, under this policy? Exit 0 pass, 1 fail, 2 bad input."""
@@ -80,10 +130,23 @@ def audit(
     def progress(description: str, total: int | None):
         return progress_bar(description, total, quiet=quiet or json_out)
 
-    report = run_audit(commitment=commitment, wallets=wallets, snapshot=snapshot, config=config, policy=policy,
-                       tree=tree, prices=prices, exchange=exchange, also_claimed=also_claimed,
-                       reserve_deposits_jpy=reserve_deposits_jpy, insurance_jpy=insurance_jpy, custodians=custodians,
-                       volumes=volumes, insurance=insurance, progress=progress)
+    report = run_audit(
+        commitment=commitment,
+        wallets=wallets,
+        snapshot=snapshot,
+        config=config,
+        policy=policy,
+        tree=tree,
+        prices=prices,
+        exchange=exchange,
+        also_claimed=also_claimed,
+        reserve_deposits_jpy=reserve_deposits_jpy,
+        insurance_jpy=insurance_jpy,
+        custodians=custodians,
+        volumes=volumes,
+        insurance=insurance,
+        progress=progress,
+    )
     doc = report.to_json()
     write_reports(doc, json_file, html_out, lang=lang)
     if statement and statement_out:
@@ -111,8 +174,7 @@ def check_statement_options(lang: Optional[str], folder: Optional[Path]) -> None
     check_output_file(folder / "statement.html" if folder.is_dir() else folder, "--statement-out")
 
 
-def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path], *,
-                  lang: str = "en") -> None:
+def write_reports(doc: dict[str, Any], json_out: Optional[Path], html_out: Optional[Path], *, lang: str = "en") -> None:
     from por.atomic import write_text
 
     if json_out:
@@ -131,8 +193,8 @@ RULE_INPUTS = {
     "hot_guarantee": "own wallets (wallet type own) in --wallets; the ratio is the --policy's",
     "custodians": "hold the wallet yourself or at a custodian in the --custodians registry on the snapshot date",
     "liability_reserve": "declare deposits with --reserve-deposits-jpy and insurance in force on the snapshot "
-                         "date with --insurance FILE or --insurance-jpy (or reserve_deposits_jpy / insurance_jpy "
-                         "in a --policy file of your own); the requirement comes from --volumes and the --policy",
+    "date with --insurance FILE or --insurance-jpy (or reserve_deposits_jpy / insurance_jpy "
+    "in a --policy file of your own); the requirement comes from --volumes and the --policy",
 }
 
 
@@ -151,21 +213,48 @@ def print_audit(doc: dict[str, Any], *, quiet: bool = False) -> None:
 
     console = output.console()
     if not quiet:
-        title = (f"Audit of {doc['exchange']} at {doc['snapshot_id']} under {doc['policy']['name']}")
-        columns = [Column("asset", "atom"), *(Column(name, "amount") for name in
-                                              ("liabilities", "cold", "hot", "own")),
-                   Column("coverage", "amount"), Column("surplus", "amount"), Column("shortfall", "amount"),
-                   Column("verdict")]
-        rows = [[a["asset"], a["liabilities"], a["cold"], a["hot"], a["own"], percent_text(a["coverage_ratio"]),
-                 a["surplus"], a["shortfall"], _verdict(a["verdict"] == "pass")] for a in doc["assets"]]
+        title = f"Audit of {doc['exchange']} at {doc['snapshot_id']} under {doc['policy']['name']}"
+        columns = [
+            Column("asset", "atom"),
+            *(Column(name, "amount") for name in ("liabilities", "cold", "hot", "own")),
+            Column("coverage", "amount"),
+            Column("surplus", "amount"),
+            Column("shortfall", "amount"),
+            Column("verdict"),
+        ]
+        rows = [
+            [
+                a["asset"],
+                a["liabilities"],
+                a["cold"],
+                a["hot"],
+                a["own"],
+                percent_text(a["coverage_ratio"]),
+                a["surplus"],
+                a["shortfall"],
+                _verdict(a["verdict"] == "pass"),
+            ]
+            for a in doc["assets"]
+        ]
         print_table(columns, rows, title=title, out=console)
         console.print()
-        rule_rows = [[c["rule"], c["scope"], c["required"], c["actual"], c["unit"], _verdict(c["ok"])]
-                     for c in _checks(doc)]
+        rule_rows = [
+            [c["rule"], c["scope"], c["required"], c["actual"], c["unit"], _verdict(c["ok"])] for c in _checks(doc)
+        ]
         if rule_rows:
-            print_table([Column("rule", "atom"), Column("scope", "atom"), Column("required", "amount"),
-                         Column("actual", "amount"), Column("unit", "atom"), Column("verdict")], rule_rows,
-                        title=f"Rules of the {doc['policy']['name']} policy", out=console)
+            print_table(
+                [
+                    Column("rule", "atom"),
+                    Column("scope", "atom"),
+                    Column("required", "amount"),
+                    Column("actual", "amount"),
+                    Column("unit", "atom"),
+                    Column("verdict"),
+                ],
+                rule_rows,
+                title=f"Rules of the {doc['policy']['name']} policy",
+                out=console,
+            )
             console.print()
         for warning in doc.get("warnings", []):
             output.print_wrapped(warning, first="  [yellow]![/] ", out=console)

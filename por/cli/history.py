@@ -22,27 +22,54 @@ from por.verdict import SELF_CONSISTENT, Verdict
 
 
 def register(app: typer.Typer, cls: type) -> None:
-    app.command("history", cls=cls, epilog="por history pub/2024-05 pub/2024-06 --signer 0xABC... "
-                                           "--html history.html")(history)
+    app.command("history", cls=cls, epilog="por history pub/2024-05 pub/2024-06 --signer 0xABC... --html history.html")(
+        history
+    )
 
 
 def history(
-    folders: Annotated[list[Path], typer.Argument(metavar="DIR", help="Publication folders (or their "
-                                                  "commitment.json), any order.")],
-    signer: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address): "
-                                                  "every period must be signed by it.")] = None,
-    html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Also write a self-contained "
-                                                 "HTML report with plots of the totals (and reserve ratios).")] = None,
-    audits: Annotated[Optional[list[Path]], typer.Option(
-        "--audit", metavar="FILE", help="An audit report (por audit --json-out) of one of the periods: the HTML "
-                                        "report plots its reserve ratio. Repeat for more periods.")] = None,
+    folders: Annotated[
+        list[Path], typer.Argument(metavar="DIR", help="Publication folders (or their commitment.json), any order.")
+    ],
+    signer: Annotated[
+        Optional[str],
+        typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address): every period must be signed by it."),
+    ] = None,
+    html: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help="Also write a self-contained HTML report with plots of the totals (and reserve ratios).",
+        ),
+    ] = None,
+    audits: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--audit",
+            metavar="FILE",
+            help="An audit report (por audit --json-out) of one of the periods: the HTML "
+            "report plots its reserve ratio. Repeat for more periods.",
+        ),
+    ] = None,
     lang: output.HtmlLang = "en",
-    trees: Annotated[bool, typer.Option("--trees/--no-trees", help="Check each folder's tree file digest and "
-                                                                   "root against its commitment.")] = True,
-    anchor: Annotated[bool, typer.Option("--anchor", help="Check on chain that every period's commitment is "
-                                         "the one anchored for it, and the only one (needs --config).")] = False,
-    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for "
-                                                   "--anchor.")] = None,
+    trees: Annotated[
+        bool,
+        typer.Option(
+            "--trees/--no-trees", help="Check each folder's tree file digest and root against its commitment."
+        ),
+    ] = True,
+    anchor: Annotated[
+        bool,
+        typer.Option(
+            "--anchor",
+            help="Check on chain that every period's commitment is "
+            "the one anchored for it, and the only one (needs --config).",
+        ),
+    ] = False,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for --anchor.")
+    ] = None,
     json_out: output.JsonOut = False,
     quiet: output.Quiet = False,
 ) -> int:
@@ -117,19 +144,35 @@ def _totals(report) -> tuple[list[str], list[dict[str, str]]]:
 def _report_json(report) -> dict[str, Any]:
     symbols, totals = _totals(report)
     return {
-        "verified": report.verified, "state": report.state, "findings": report.findings,
-        "reasons": report.findings or ([] if report.verified else [report.unanchored_reason]), "notes": report.notes,
-        "periods": [{"place": p.place, "snapshot_id": p.commitment.snapshot_id,
-                     "snapshot_time": p.commitment.snapshot_time, "root": p.commitment.root.hex(),
-                     "leaf_count": p.commitment.leaf_count, "totals": t, "sha256": p.raw_sha256,
-                     "digest": p.digest,
-                     "link": s.link, "signature": s.signature.text if s.signature else None}
-                    for p, s, t in zip(report.periods, report.status, totals)],
+        "verified": report.verified,
+        "state": report.state,
+        "findings": report.findings,
+        "reasons": report.findings or ([] if report.verified else [report.unanchored_reason]),
+        "notes": report.notes,
+        "periods": [
+            {
+                "place": p.place,
+                "snapshot_id": p.commitment.snapshot_id,
+                "snapshot_time": p.commitment.snapshot_time,
+                "root": p.commitment.root.hex(),
+                "leaf_count": p.commitment.leaf_count,
+                "totals": t,
+                "sha256": p.raw_sha256,
+                "digest": p.digest,
+                "link": s.link,
+                "signature": s.signature.text if s.signature else None,
+            }
+            for p, s, t in zip(report.periods, report.status, totals)
+        ],
     }
 
 
-_LINK = {"first": ("first", ""), "ok": ("✓ linked", "green"), "broken": ("✗ broken", "red"),
-         "missing": ("✗ missing", "red")}
+_LINK = {
+    "first": ("first", ""),
+    "ok": ("✓ linked", "green"),
+    "broken": ("✗ broken", "red"),
+    "missing": ("✗ missing", "red"),
+}
 _SIG = {"verified": ("✓ verified", "green"), "failed": ("✗ failed", "red"), "not-checked": ("not checked", "yellow")}
 
 
@@ -149,11 +192,25 @@ def print_chain(report, html: Path | None, *, quiet: bool = False) -> None:
     if quiet:
         return
     symbols, totals = _totals(report)
-    columns = [Column("snapshot", "atom"), Column("time", "atom"), Column("leaves", "amount"),
-               *(Column(sym, "amount") for sym in symbols), Column("link"), Column("signature")]
-    rows = [[p.commitment.snapshot_id, p.commitment.snapshot_time, str(p.commitment.leaf_count),
-             *(row[sym] for sym in symbols), _LINK[s.link], _SIG[s.signature.state] if s.signature else ""]
-            for p, s, row in zip(report.periods, report.status, totals)]
+    columns = [
+        Column("snapshot", "atom"),
+        Column("time", "atom"),
+        Column("leaves", "amount"),
+        *(Column(sym, "amount") for sym in symbols),
+        Column("link"),
+        Column("signature"),
+    ]
+    rows = [
+        [
+            p.commitment.snapshot_id,
+            p.commitment.snapshot_time,
+            str(p.commitment.leaf_count),
+            *(row[sym] for sym in symbols),
+            _LINK[s.link],
+            _SIG[s.signature.state] if s.signature else "",
+        ]
+        for p, s, row in zip(report.periods, report.status, totals)
+    ]
     print_table(columns, rows, out=console)
     for note in report.notes:
         output.print_wrapped(note, first="  [yellow]![/] ", out=console)
@@ -163,17 +220,29 @@ def print_chain(report, html: Path | None, *, quiet: bool = False) -> None:
 
 # --- verify-inclusion / verify-tree support -----------------------------------
 
+
 def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
     """The --signer option, checked before any work (bad input is exit 2)."""
     if signer and commitment is None:
-        raise InputError("nothing to check the key against: the signature is inside commitment.json, "
-                         "give --commitment", field="--signer")
+        raise InputError(
+            "nothing to check the key against: the signature is inside commitment.json, give --commitment",
+            field="--signer",
+        )
     return _pinned_key(signer)
 
 
-def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | None, signer: str | None,
-                   kind_option: str, tree: Path | None, json_out: bool, quiet: bool = False,
-                   account: str | None = None) -> int:
+def verify_periods(
+    proofs: list[Path],
+    commitments: list[Path],
+    *,
+    root: str | None,
+    signer: str | None,
+    kind_option: str,
+    tree: Path | None,
+    json_out: bool,
+    quiet: bool = False,
+    account: str | None = None,
+) -> int:
     """One customer's proofs over several periods, each checked against its period's commitment."""
     from por.liabilities.check import check_account, read_candidate, verify_proof_document
     from por.liabilities.foreign import detect
@@ -186,8 +255,11 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
     if tree:
         raise InputError("--tree belongs to one period: verify that proof on its own", field="--tree")
     if signer and not commitments:
-        raise InputError("nothing to check the key against: the signature is inside commitment.json, "
-                         "give --commitment for each period", field="--signer")
+        raise InputError(
+            "nothing to check the key against: the signature is inside commitment.json, "
+            "give --commitment for each period",
+            field="--signer",
+        )
     pinned_key = _pinned_key(signer)
     by_snapshot, findings = index_commitments([read_commitment(c) for c in commitments])
     results, used, owners, seen = [], set(), {}, {}
@@ -197,8 +269,10 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
         snapshot = _peek_snapshot(raw) if kind == "por" else None
         entry = by_snapshot.get(snapshot) if snapshot is not None else None
         if commitments and kind != "por":
-            verdict = Verdict(False, [f"an {kind} file names no snapshot: check it alone, with --root and "
-                                      "--totals or with --commitment"])
+            verdict = Verdict(
+                False,
+                [f"an {kind} file names no snapshot: check it alone, with --root and --totals or with --commitment"],
+            )
         elif commitments and entry is None:
             verdict = Verdict(False, [f"no --commitment given for snapshot {snapshot!r}"])
         else:
@@ -221,21 +295,42 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
         results.append((path, snapshot, verdict))
     if len(owners) > 1:
         findings.append("the proofs are of different customers: " + ", ".join(sorted(map(repr, owners))))
-    notes = [f"commitment for snapshot {s!r} ({by_snapshot[s][0]}) matches none of the proofs"
-             for s in by_snapshot if s not in used]
+    notes = [
+        f"commitment for snapshot {s!r} ({by_snapshot[s][0]}) matches none of the proofs"
+        for s in by_snapshot
+        if s not in used
+    ]
     if not commitments:
         notes.append("roots not compared with published commitments: pass --commitment for each period")
     elif pinned_key is None:
         notes.append("signatures: not checked (no key pinned)")
     ok = not findings and all(v.verified for _, _, v in results)
-    state = "verified" if ok else "self-consistent" if not findings and all(
-        v.state in ("verified", "self-consistent") for _, _, v in results) else "failed"
+    state = (
+        "verified"
+        if ok
+        else "self-consistent"
+        if not findings and all(v.state in ("verified", "self-consistent") for _, _, v in results)
+        else "failed"
+    )
     if json_out:
-        doc = {"verified": ok, "state": state, "findings": findings, "notes": notes,
-               "periods": [{"proof": str(p), "snapshot_id": s, "verified": v.verified, "state": v.state,
-                            "reasons": v.reasons, "balances": v.facts.get("balances"),
-                            "signature": v.facts.get("signature")}
-                           for p, s, v in results]}
+        doc = {
+            "verified": ok,
+            "state": state,
+            "findings": findings,
+            "notes": notes,
+            "periods": [
+                {
+                    "proof": str(p),
+                    "snapshot_id": s,
+                    "verified": v.verified,
+                    "state": v.state,
+                    "reasons": v.reasons,
+                    "balances": v.facts.get("balances"),
+                    "signature": v.facts.get("signature"),
+                }
+                for p, s, v in results
+            ],
+        }
         output.write_json(doc)
     elif not (quiet and ok):
         _print_periods(results, findings, notes, state)
@@ -245,7 +340,7 @@ def verify_periods(proofs: list[Path], commitments: list[Path], *, root: str | N
 def _peek_snapshot(raw: bytes) -> str | None:
     """The snapshot id a por proof claims, only to pick its commitment (the full parse comes later)."""
     try:
-        doc = json.loads(raw.decode("utf-8-sig"))          # a re-saved proof (BOM) is the same proof
+        doc = json.loads(raw.decode("utf-8-sig"))  # a re-saved proof (BOM) is the same proof
     except (ValueError, UnicodeDecodeError):
         return None
     value = doc.get("snapshot_id") if isinstance(doc, dict) else None
@@ -259,17 +354,33 @@ def _print_periods(results, findings: list[str], notes: list[str], state: str) -
     from por.cli.output import Column, print_table
 
     console = output.console()
-    console.print({"verified": f"[bold green]VERIFIED[/] {len(results)} periods",
-                   "self-consistent": f"[bold yellow]NOT VERIFIED: {SELF_CONSISTENT}[/]",
-                   "failed": "[bold red]NOT VERIFIED[/]"}[state])
+    console.print(
+        {
+            "verified": f"[bold green]VERIFIED[/] {len(results)} periods",
+            "self-consistent": f"[bold yellow]NOT VERIFIED: {SELF_CONSISTENT}[/]",
+            "failed": "[bold red]NOT VERIFIED[/]",
+        }[state]
+    )
     for finding in findings:
         output.print_wrapped(finding, first="  [red]✗[/] ", out=console)
     symbols = sorted({a for _, _, v in results for a in (v.facts.get("balances") or {})})
-    columns = [Column("proof", "atom"), Column("snapshot", "atom"), Column("result"),
-               *(Column(sym, "amount") for sym in symbols), Column("signature")]
-    rows = [[str(path), snapshot or "-", _STATE[v.state],
-             *(str((v.facts.get("balances") or {}).get(s, "")) for s in symbols),
-             _SIG.get(v.facts.get("signature_state"), "-")] for path, snapshot, v in results]
+    columns = [
+        Column("proof", "atom"),
+        Column("snapshot", "atom"),
+        Column("result"),
+        *(Column(sym, "amount") for sym in symbols),
+        Column("signature"),
+    ]
+    rows = [
+        [
+            str(path),
+            snapshot or "-",
+            _STATE[v.state],
+            *(str((v.facts.get("balances") or {}).get(s, "")) for s in symbols),
+            _SIG.get(v.facts.get("signature_state"), "-"),
+        ]
+        for path, snapshot, v in results
+    ]
     print_table(columns, rows, out=console)
     for path, _, v in results:
         mark = "[yellow]![/]" if v.state == "self-consistent" else "[red]✗[/]"

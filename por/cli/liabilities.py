@@ -49,54 +49,100 @@ def _choices(kind: type[enum.Enum]) -> str:
 
 
 EXAMPLES = {
-    "publish": "por publish customers.csv --exchange \"Example Exchange\" -o pub/2024-06",
+    "publish": 'por publish customers.csv --exchange "Example Exchange" -o pub/2024-06',
     "prove": "por prove pub/2024-06 alice -o alice.json; por prove pub/2024-06 --all --out-dir proofs/",
     "verify-inclusion": "por verify-inclusion alice.json --commitment pub/2024-06/commitment.json; "
-                        "por verify-inclusion --batch proofs/ --commitment pub/2024-06/commitment.json",
+    "por verify-inclusion --batch proofs/ --commitment pub/2024-06/commitment.json",
     "verify-tree": "por verify-tree pub/2024-06/tree.bin --commitment pub/2024-06/commitment.json",
 }
 
 
 def register(app: typer.Typer, cls: type) -> None:
-    for name, command in (("publish", publish), ("prove", prove), ("verify-inclusion", verify_inclusion),
-                          ("verify-tree", verify_tree)):
+    for name, command in (
+        ("publish", publish),
+        ("prove", prove),
+        ("verify-inclusion", verify_inclusion),
+        ("verify-tree", verify_tree),
+    ):
         app.command(name, cls=cls, epilog=EXAMPLES[name])(command)
 
 
 def publish(
-    customers: Annotated[Path, typer.Argument(metavar="CUSTOMERS", help="Customer balances: CSV or Parquet, "
-                                              "`account_id,asset,amount`.")],
+    customers: Annotated[
+        Path, typer.Argument(metavar="CUSTOMERS", help="Customer balances: CSV or Parquet, `account_id,asset,amount`.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Publication folder to create.")],
-    exchange: Annotated[str, typer.Option(metavar="NAME", help="Exchange name, shown on every customer's page "
-                                          "and bound into ownership messages.")],
-    snapshot_id: Annotated[Optional[str], typer.Option(metavar="ID", help="Snapshot id (default: today's date, "
-                                                       "UTC).")] = None,
-    snapshot_time: Annotated[Optional[str], typer.Option(metavar="TIME", help="Snapshot time, ISO 8601 UTC, "
-                                                         "such as 2024-06-01T00:00:00Z (default: now).")] = None,
+    exchange: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME", help="Exchange name, shown on every customer's page and bound into ownership messages."
+        ),
+    ],
+    snapshot_id: Annotated[
+        Optional[str], typer.Option(metavar="ID", help="Snapshot id (default: today's date, UTC).")
+    ] = None,
+    snapshot_time: Annotated[
+        Optional[str],
+        typer.Option(metavar="TIME", help="Snapshot time, ISO 8601 UTC, such as 2024-06-01T00:00:00Z (default: now)."),
+    ] = None,
     assets: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Extra `asset,decimals` table.")] = None,
     split: Annotated[int, typer.Option(metavar="N", help="Split each balance over 1..N leaves (OKX-style).")] = 1,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing publication folder (only one "
-                                                        "`por publish` wrote).")] = False,
-    sign_key: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Sign commitment.json with this "
-                                                     "secp256k1 key (a file holding 64 hex digits).")] = None,
-    previous: Annotated[Optional[Path], typer.Option(metavar="DIR", help="The previous period's publication "
-                                                     "folder: link this commitment to it.")] = None,
-    contact: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Where customers reach the exchange "
-                                                   "(e-mail, web address or phone), shown on verify.html when "
-                                                   "a check fails.")] = None,
-    dask: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Build on a Dask cluster: scheduler "
-                                                "address (tcp://HOST:8786), or `local` for worker processes "
-                                                "here.")] = None,
-    workers: Annotated[Optional[int], typer.Option(metavar="N", help="Worker processes for `--dask local` "
-                                                   "(default: one per CPU).", min=1)] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", metavar="N", help="Processes building the tree here "
-                                                "(default: one per CPU; the tree is the same for any N).",
-                                                min=1, show_default=False)] = None,
-    anchor: Annotated[Optional[str], typer.Option("--anchor", metavar="CHAIN", help="Then record the signed "
-                                                  "commitment's digest on this EVM chain (its anchor_registry) "
-                                                  "and write anchor.json.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for "
-                                                   "--anchor.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing publication folder (only one `por publish` wrote).")
+    ] = False,
+    sign_key: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE", help="Sign commitment.json with this secp256k1 key (a file holding 64 hex digits)."
+        ),
+    ] = None,
+    previous: Annotated[
+        Optional[Path],
+        typer.Option(metavar="DIR", help="The previous period's publication folder: link this commitment to it."),
+    ] = None,
+    contact: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="TEXT",
+            help="Where customers reach the exchange "
+            "(e-mail, web address or phone), shown on verify.html when "
+            "a check fails.",
+        ),
+    ] = None,
+    dask: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="ADDRESS",
+            help="Build on a Dask cluster: scheduler address (tcp://HOST:8786), or `local` for worker processes here.",
+        ),
+    ] = None,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(metavar="N", help="Worker processes for `--dask local` (default: one per CPU).", min=1),
+    ] = None,
+    jobs: Annotated[
+        Optional[int],
+        typer.Option(
+            "--jobs",
+            metavar="N",
+            help="Processes building the tree here (default: one per CPU; the tree is the same for any N).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    anchor: Annotated[
+        Optional[str],
+        typer.Option(
+            "--anchor",
+            metavar="CHAIN",
+            help="Then record the signed "
+            "commitment's digest on this EVM chain (its anchor_registry) "
+            "and write anchor.json.",
+        ),
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for --anchor.")
+    ] = None,
     quiet: Quiet = False,
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
@@ -114,25 +160,64 @@ def publish(
     if split < 1 or split > 64:
         raise InputError("must be between 1 and 64", field="--split")
     if jobs is not None and dask:
-        raise InputError("--jobs is for processes here; with --dask the workers build the tree (--workers)",
-                         field="--jobs")
+        raise InputError(
+            "--jobs is for processes here; with --dask the workers build the tree (--workers)", field="--jobs"
+        )
     from por.cli.anchor import check_publish_options, record_anchor
 
     anchor_config = check_publish_options(anchor, config, sign_key)
     replace = not_a_publication if force else False
     check_output_folder(out, replaceable=replace or None)
-    check_not_inside(out, {"CUSTOMERS": customers, "--assets": assets, "--sign-key": sign_key,
-                           "--previous": previous, "--config": config})
+    check_not_inside(
+        out,
+        {
+            "CUSTOMERS": customers,
+            "--assets": assets,
+            "--sign-key": sign_key,
+            "--previous": previous,
+            "--config": config,
+        },
+    )
     with claim_folder(out, replace=replace):
-        code = _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key,
-                        previous, dask, workers, jobs, quiet, contact)
+        code = _publish(
+            customers,
+            out,
+            exchange,
+            snapshot_id,
+            snapshot_time,
+            assets,
+            split,
+            force,
+            sign_key,
+            previous,
+            dask,
+            workers,
+            jobs,
+            quiet,
+            contact,
+        )
         if anchor is not None and config is not None and sign_key is not None:
             record_anchor(out, anchor, config, sign_key, quiet=quiet, chains=anchor_config)
         return code
 
 
-def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split, force, sign_key, previous,
-             dask, workers, jobs, quiet, contact) -> int:
+def _publish(
+    customers,
+    out,
+    exchange,
+    snapshot_id,
+    snapshot_time,
+    assets,
+    split,
+    force,
+    sign_key,
+    previous,
+    dask,
+    workers,
+    jobs,
+    quiet,
+    contact,
+) -> int:
     import time
 
     from por.amounts import AssetTable
@@ -142,8 +227,14 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
     from por.publication.attestation import publication_extras
 
     started = time.perf_counter()
-    extras = publication_extras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
-                                snapshot_time=snapshot_time, exchange=exchange, contact=contact)
+    extras = publication_extras(
+        previous=previous,
+        sign_key=sign_key,
+        snapshot_id=snapshot_id,
+        snapshot_time=snapshot_time,
+        exchange=exchange,
+        contact=contact,
+    )
     table = AssetTable()
     if assets:
         table.extend_from_file(assets)
@@ -151,29 +242,46 @@ def _publish(customers, out, exchange, snapshot_id, snapshot_time, assets, split
         liabilities = load_customers(customers, table, progress=advance)
     loaded = time.perf_counter()
     with progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
-        commitment = do_publish(liabilities, out, exchange=exchange, snapshot_id=snapshot_id,
-                                snapshot_time=snapshot_time, max_pieces=split, force=force, progress=advance,
-                                extra_files=extras, finish_files=extras.finish, dask=dask, dask_workers=workers,
-                                jobs=jobs)
+        commitment = do_publish(
+            liabilities,
+            out,
+            exchange=exchange,
+            snapshot_id=snapshot_id,
+            snapshot_time=snapshot_time,
+            max_pieces=split,
+            force=force,
+            progress=advance,
+            extra_files=extras,
+            finish_files=extras.finish,
+            dask=dask,
+            dask_workers=workers,
+            jobs=jobs,
+        )
     done = time.perf_counter()
     if quiet:
         return 0
-    print(f"published {len(liabilities)} accounts in {commitment.leaf_count} leaves "
-          f"(height {commitment.height}) to {out}")
-    print(f"wall time {done - started:.1f} s (read customers {loaded - started:.1f} s, "
-          f"tree and files {done - loaded:.1f} s{', on Dask' if dask else ''})")
+    print(
+        f"published {len(liabilities)} accounts in {commitment.leaf_count} leaves (height {commitment.height}) to {out}"
+    )
+    print(
+        f"wall time {done - started:.1f} s (read customers {loaded - started:.1f} s, "
+        f"tree and files {done - loaded:.1f} s{', on Dask' if dask else ''})"
+    )
     print(f"root {commitment.root.hex()}")
     from por.cli.output import Column, print_table
 
-    print_table([Column("asset", "atom"), Column("total", "amount")],
-                [[asset.symbol, total] for asset, total in zip(commitment.assets,
-                                                               commitment.to_json()["totals"].values())])
+    print_table(
+        [Column("asset", "atom"), Column("total", "amount")],
+        [[asset.symbol, total] for asset, total in zip(commitment.assets, commitment.to_json()["totals"].values())],
+    )
     if extras.link:
         print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
     if extras.signer:
         print(f"signed by {extras.signer}: publish this address where customers can pin it")
-    print("the root is the fingerprint customers compare on verify.html: publish it on your site and in the "
-          "auditor's report")
+    print(
+        "the root is the fingerprint customers compare on verify.html: publish it on your site and in the "
+        "auditor's report"
+    )
     if extras.manifest:
         print("manifest.json (SHA-256 of every public file; publish it beside them):")
         for entry in extras.manifest["files"]:
@@ -193,25 +301,45 @@ def _print_warnings(warnings: list[str], shown: int = 20) -> None:
 
 def _check_label(value: str, option: str) -> None:
     if not re.fullmatch(r"[\w.:@+-][\w .:@+/-]{0,199}", value):
-        raise InputError(f"{value[:40]!r} must be 1-200 letters, digits or . : @ + - / _ and spaces",
-                         field=f"--{option}")
+        raise InputError(
+            f"{value[:40]!r} must be 1-200 letters, digits or . : @ + - / _ and spaces", field=f"--{option}"
+        )
 
 
 def prove(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`.")],
-    account_ids: Annotated[Optional[list[str]], typer.Argument(metavar="ACCOUNT_ID...",
-                                                               help="The customers' account ids (one: a JSON "
-                                                               "document; several: one compact proof per line).",
-                                                               show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof(s) here "
-                                                "(default: stdout).")] = None,
-    every: Annotated[bool, typer.Option("--all", help="Every customer's proof, in one streaming pass "
-                                        "(with --out-dir).")] = False,
-    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", metavar="DIR", help="With --all: a new folder "
-                                                    "of JSONL shards proofs-XX.jsonl (XX: first byte of "
-                                                    "sha256 of the account id); `-`: every line to stdout.")] = None,
-    sample: Annotated[Optional[int], typer.Option("--sample", metavar="N", help="With --all: only N accounts "
-                                                  "drawn at random (to measure, or to hand an auditor).")] = None,
+    account_ids: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="ACCOUNT_ID...",
+            help="The customers' account ids (one: a JSON document; several: one compact proof per line).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof(s) here (default: stdout).")
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every customer's proof, in one streaming pass (with --out-dir).")
+    ] = False,
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out-dir",
+            metavar="DIR",
+            help="With --all: a new folder "
+            "of JSONL shards proofs-XX.jsonl (XX: first byte of "
+            "sha256 of the account id); `-`: every line to stdout.",
+        ),
+    ] = None,
+    sample: Annotated[
+        Optional[int],
+        typer.Option(
+            "--sample",
+            metavar="N",
+            help="With --all: only N accounts drawn at random (to measure, or to hand an auditor).",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> int:
     """Cut customers' inclusion proofs (id, nonce, balances, path with sums, root)."""
@@ -224,8 +352,7 @@ def prove(
         if account_ids or out:
             raise InputError("--all cuts every proof: give no ACCOUNT_ID and --out-dir, not --out", field="--all")
         if out_dir is None:
-            raise InputError("--all needs --out-dir DIR (a new folder), or --out-dir - for stdout",
-                             field="--out-dir")
+            raise InputError("--all needs --out-dir DIR (a new folder), or --out-dir - for stdout", field="--out-dir")
         return _prove_all(folder, out_dir, sample, quiet)
     if out_dir is not None or sample is not None:
         raise InputError("--out-dir and --sample go with --all", field="--out-dir" if out_dir else "--sample")
@@ -238,14 +365,18 @@ def prove(
     else:
         import json
 
-        text = "".join(json.dumps(cut_proof(folder, a).to_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
-                       for a in account_ids)
+        text = "".join(
+            json.dumps(cut_proof(folder, a).to_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
+            for a in account_ids
+        )
     if out and str(out) != "-":
         write_text(out, text)
         if not quiet:
             who = repr(account_ids[0]) if len(account_ids) == 1 else f"{len(account_ids)} accounts"
-            print(f"wrote inclusion proof{'s' if len(account_ids) > 1 else ''} for {terminal_text(who, markup=False)} "
-                  f"to {out}")
+            print(
+                f"wrote inclusion proof{'s' if len(account_ids) > 1 else ''} for {terminal_text(who, markup=False)} "
+                f"to {out}"
+            )
     else:
         print(text, end="")
     return 0
@@ -283,9 +414,11 @@ def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool) 
                 cut = write_shards(commitment, tree, secrets, out_dir, sample=chosen, progress=advance)
     seconds = time.perf_counter() - started
     if not quiet and not to_stdout:
-        print(f"wrote {cut.proofs:,} inclusion proofs ({cut.bytes / 2**20:,.1f} MiB, "
-              f"{cut.bytes / max(cut.proofs, 1):,.0f} bytes each) to {out_dir} in {seconds:.1f} s "
-              f"({cut.proofs / max(seconds, 1e-9):,.0f} proofs/s)")
+        print(
+            f"wrote {cut.proofs:,} inclusion proofs ({cut.bytes / 2**20:,.1f} MiB, "
+            f"{cut.bytes / max(cut.proofs, 1):,.0f} bytes each) to {out_dir} in {seconds:.1f} s "
+            f"({cut.proofs / max(seconds, 1e-9):,.0f} proofs/s)"
+        )
         print(f"keep {terminal_text(out_dir, markup=False)} private: every proof holds a customer's nonce")
     elif not quiet:
         print(f"wrote {cut.proofs:,} inclusion proofs ({cut.bytes:,} bytes) in {seconds:.1f} s", file=sys.stderr)
@@ -322,42 +455,105 @@ def _published_totals(path: Optional[Path]):
 
 
 def verify_inclusion(
-    proofs: Annotated[Optional[list[Path]], typer.Argument(metavar="PROOF", help="An inclusion proof: por JSON, "
-                                                           "OKX, Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX "
-                                                           "zk, a BitMEX or merkletreejs full tree; several: one "
-                                                           "customer's periods.", show_default=False)] = None,
-    batch: Annotated[Optional[Path], typer.Option("--batch", metavar="FILE_OR_DIR", help="Many customers' proofs "
-                                                  "(auditors): a .json proof, a .jsonl file of proofs (one per "
-                                                  "line, as `prove --all` writes), or a folder of them; prints a "
-                                                  "summary, exit 1 if any fails.")] = None,
-    commitment: Annotated[Optional[list[Path]], typer.Option(metavar="FILE", help="The published commitment.json "
-                                                             "to check against (repeat for several "
-                                                             "periods).")] = None,
-    root: Annotated[Optional[str], typer.Option(metavar="HEX", help="The published root hash to check "
-                                                "against.")] = None,
-    signer: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address) the "
-                                                  "commitment must be signed by.")] = None,
-    format: Annotated[ProofFormat, typer.Option("--format", metavar=_choices(ProofFormat),
-                                                help="Proof format.")] = ProofFormat.auto,
-    tree: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Full tree: check the proof's leaves are "
-                                                 "in it (zk formats: the audit's proof table, proof.csv).")] = None,
-    totals: Annotated[Optional[Path], typer.Option(metavar="FILE", help="The per-asset totals the exchange "
-                                                   "published (JSON, docs/formats/totals.schema.json), with --root: "
-                                                   "compared by asset name and exact value.")] = None,
-    account: Annotated[Optional[str], typer.Option("--account", metavar="ID", help="Your own account id: the "
-                                                   "proof must be for it; a full-tree file (BitMEX, "
-                                                   "merkletreejs) is searched for your leaves.")] = None,
-    nonce: Annotated[Optional[str], typer.Option("--nonce", metavar="HEX", help="Your nonce, for a full-tree "
-                                                 "file (BitMEX: the proof nonce or the account nonce).")] = None,
-    balance: Annotated[Optional[list[str]], typer.Option("--balance", metavar="ASSET=AMOUNT",
-                                                         help="One of your balances, for a merkletreejs file "
-                                                              "(repeat for each asset).")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="The audit's asset list "
-                                                   "(zk formats: cex_config.json or config.json, with "
-                                                   "CexAssetsInfo); with --anchor: chains.toml.")] = None,
-    anchor: Annotated[bool, typer.Option("--anchor", help="Check on chain that the commitment is the one "
-                                         "anchored for its period, and the only one (needs --commitment and "
-                                         "--config chains.toml).")] = False,
+    proofs: Annotated[
+        Optional[list[Path]],
+        typer.Argument(
+            metavar="PROOF",
+            help="An inclusion proof: por JSON, "
+            "OKX, Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX "
+            "zk, a BitMEX or merkletreejs full tree; several: one "
+            "customer's periods.",
+            show_default=False,
+        ),
+    ] = None,
+    batch: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--batch",
+            metavar="FILE_OR_DIR",
+            help="Many customers' proofs "
+            "(auditors): a .json proof, a .jsonl file of proofs (one per "
+            "line, as `prove --all` writes), or a folder of them; prints a "
+            "summary, exit 1 if any fails.",
+        ),
+    ] = None,
+    commitment: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            metavar="FILE", help="The published commitment.json to check against (repeat for several periods)."
+        ),
+    ] = None,
+    root: Annotated[
+        Optional[str], typer.Option(metavar="HEX", help="The published root hash to check against.")
+    ] = None,
+    signer: Annotated[
+        Optional[str],
+        typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address) the commitment must be signed by."),
+    ] = None,
+    format: Annotated[
+        ProofFormat, typer.Option("--format", metavar=_choices(ProofFormat), help="Proof format.")
+    ] = ProofFormat.auto,
+    tree: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE",
+            help="Full tree: check the proof's leaves are in it (zk formats: the audit's proof table, proof.csv).",
+        ),
+    ] = None,
+    totals: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE",
+            help="The per-asset totals the exchange "
+            "published (JSON, docs/formats/totals.schema.json), with --root: "
+            "compared by asset name and exact value.",
+        ),
+    ] = None,
+    account: Annotated[
+        Optional[str],
+        typer.Option(
+            "--account",
+            metavar="ID",
+            help="Your own account id: the "
+            "proof must be for it; a full-tree file (BitMEX, "
+            "merkletreejs) is searched for your leaves.",
+        ),
+    ] = None,
+    nonce: Annotated[
+        Optional[str],
+        typer.Option(
+            "--nonce",
+            metavar="HEX",
+            help="Your nonce, for a full-tree file (BitMEX: the proof nonce or the account nonce).",
+        ),
+    ] = None,
+    balance: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--balance",
+            metavar="ASSET=AMOUNT",
+            help="One of your balances, for a merkletreejs file (repeat for each asset).",
+        ),
+    ] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="The audit's asset list "
+            "(zk formats: cex_config.json or config.json, with "
+            "CexAssetsInfo); with --anchor: chains.toml.",
+        ),
+    ] = None,
+    anchor: Annotated[
+        bool,
+        typer.Option(
+            "--anchor",
+            help="Check on chain that the commitment is the one "
+            "anchored for its period, and the only one (needs --commitment and "
+            "--config chains.toml).",
+        ),
+    ] = False,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:
@@ -371,8 +567,11 @@ def verify_inclusion(
     commitments = commitment or []
     if batch is not None:
         if proofs or len(commitments) > 1 or totals or signer or tree or account or nonce or balance or config:
-            raise InputError("--batch checks many customers' proofs against one --commitment (or --root): "
-                             "give no PROOF, --totals, --signer, --tree or customer options", field="--batch")
+            raise InputError(
+                "--batch checks many customers' proofs against one --commitment (or --root): "
+                "give no PROOF, --totals, --signer, --tree or customer options",
+                field="--batch",
+            )
         return _verify_batch(batch, commitments[0] if commitments else None, root, format, json_out, quiet)
     if not proofs:
         raise UsageError("missing argument PROOF: give a proof file, or --batch FILE_OR_DIR", "por verify-inclusion")
@@ -381,38 +580,53 @@ def verify_inclusion(
     account = pinned_account(account)
     customer = _customer(account, nonce, balance or [])
     if (customer.nonce is not None or customer.balances or config) and (len(proofs) > 1 or len(commitments) > 1):
-        raise InputError("--nonce, --balance and --config check one file: verify each on its own",
-                         field="--config" if config else "--nonce")
+        raise InputError(
+            "--nonce, --balance and --config check one file: verify each on its own",
+            field="--config" if config else "--nonce",
+        )
     chains_toml, config = (config, None) if anchor else (None, config)
     if anchor and (len(proofs) > 1 or len(commitments) != 1):
         raise InputError("--anchor checks one period: one proof and its --commitment", field="--anchor")
     if anchor and chains_toml is None:
         raise InputError("--anchor needs --config chains.toml (providers and anchor_registry)", field="--config")
     if len(proofs) > 1 or len(commitments) > 1:
-        return verify_periods(proofs, commitments, root=root, signer=signer, kind_option=format.value, tree=tree,
-                              json_out=json_out, quiet=quiet, account=account)
+        return verify_periods(
+            proofs,
+            commitments,
+            root=root,
+            signer=signer,
+            kind_option=format.value,
+            tree=tree,
+            json_out=json_out,
+            quiet=quiet,
+            account=account,
+        )
     proof, commitment = proofs[0], (commitments[0] if commitments else None)
     pinned_key = pinned_signer(commitment, signer)
     raw = read_document(proof)
     pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
-    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals),
-                                    customer, config)
-    if kind == "por":                       # a foreign format checks --account itself, or refuses it
+    verdict = verify_proof_document(
+        kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals), customer, config
+    )
+    if kind == "por":  # a foreign format checks --account itself, or refuses it
         check_account(verdict, account, kind)
     signature_facts(verdict, commitment, pinned_key, doc=doc)
     if anchor:
         from por.cli.anchor import verify_anchor
+
         verify_anchor(verdict, commitment, doc, chains_toml, pinned_key)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"
-            + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else ""))
+            + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else "")
+        )
     return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}", quiet=quiet)
 
 
-def _verify_batch(target: Path, commitment: Optional[Path], root: Optional[str], format: ProofFormat,
-                  json_out: bool, quiet: bool) -> int:
+def _verify_batch(
+    target: Path, commitment: Optional[Path], root: Optional[str], format: ProofFormat, json_out: bool, quiet: bool
+) -> int:
     """Every proof under `target`, one verdict each; a summary table, or every verdict with --json."""
     from collections import Counter
 
@@ -440,27 +654,51 @@ def _verify_batch(target: Path, commitment: Optional[Path], root: Optional[str],
                 reasons[key] += 1
                 example.setdefault(key, checked.source)
             if json_out:
-                records.append({"source": checked.source, "verified": verdict.verified, "state": verdict.state,
-                                "account_id": verdict.facts.get("account_id"), "reasons": verdict.reasons})
+                records.append(
+                    {
+                        "source": checked.source,
+                        "verified": verdict.verified,
+                        "state": verdict.state,
+                        "account_id": verdict.facts.get("account_id"),
+                        "reasons": verdict.reasons,
+                    }
+                )
             advance(1)
     total = sum(states.values())
     ok = states["verified"] == total and total > 0
     if json_out:
-        write_json({"verified": ok, "proofs": total, "counts": dict(states), "skipped": [str(p) for p in skipped],
-                    "results": records})
+        write_json(
+            {
+                "verified": ok,
+                "proofs": total,
+                "counts": dict(states),
+                "skipped": [str(p) for p in skipped],
+                "results": records,
+            }
+        )
         return 0 if ok else 1
     if quiet and ok:
         return 0
     out = console()
     head = "[bold green]VERIFIED[/]" if ok else "[bold red]NOT VERIFIED[/]"
-    out.print(f"{head} {total:,} proofs from {terminal_text(target)}: {states['verified']:,} verified, "
-              f"{total - states['verified']:,} not")
-    print_table([Column("result", "atom"), Column("proofs", "amount")],
-                [[state, str(states[state])] for state in ("verified", "self-consistent", "failed")], out=out)
+    out.print(
+        f"{head} {total:,} proofs from {terminal_text(target)}: {states['verified']:,} verified, "
+        f"{total - states['verified']:,} not"
+    )
+    print_table(
+        [Column("result", "atom"), Column("proofs", "amount")],
+        [[state, str(states[state])] for state in ("verified", "self-consistent", "failed")],
+        out=out,
+    )
     if reasons:
-        print_table([Column("reason", "text"), Column("proofs", "amount"), Column("first", "text")],
-                    [[terminal_text(r, markup=False), str(n), terminal_text(example[r], markup=False)]
-                     for r, n in reasons.most_common(20)], out=out)
+        print_table(
+            [Column("reason", "text"), Column("proofs", "amount"), Column("first", "text")],
+            [
+                [terminal_text(r, markup=False), str(n), terminal_text(example[r], markup=False)]
+                for r, n in reasons.most_common(20)
+            ],
+            out=out,
+        )
         if len(reasons) > 20:
             out.print(f"  ... and {len(reasons) - 20} more reasons (--json lists every proof's)")
     if skipped:
@@ -482,21 +720,37 @@ def _customer(account: Optional[str], nonce: Optional[str], balances: list[str])
 
 
 def verify_tree(
-    tree: Annotated[Path, typer.Argument(metavar="TREE", help="Full liabilities tree: por tree.bin or OKX V2 "
-                                         "full-tree text.")],
-    format: Annotated[TreeFormat, typer.Option("--format", metavar=_choices(TreeFormat),
-                                               help="Tree format.")] = TreeFormat.auto,
-    commitment: Annotated[Optional[Path], typer.Option(metavar="FILE", help="commitment.json: root and totals "
-                                                       "must match.")] = None,
+    tree: Annotated[
+        Path, typer.Argument(metavar="TREE", help="Full liabilities tree: por tree.bin or OKX V2 full-tree text.")
+    ],
+    format: Annotated[
+        TreeFormat, typer.Option("--format", metavar=_choices(TreeFormat), help="Tree format.")
+    ] = TreeFormat.auto,
+    commitment: Annotated[
+        Optional[Path], typer.Option(metavar="FILE", help="commitment.json: root and totals must match.")
+    ] = None,
     root: Annotated[Optional[str], typer.Option(metavar="HEX", help="Root hash the tree must have.")] = None,
-    signer: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address) the "
-                                                  "commitment must be signed by.")] = None,
-    totals: Annotated[Optional[Path], typer.Option(metavar="FILE", help="The per-asset totals the exchange "
-                                                   "published (JSON, docs/formats/totals.schema.json), with --root: "
-                                                   "compared by asset name and exact value.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="The audit's asset list "
-                                                   "(zk proof tables: cex_config.json or config.json, with "
-                                                   "CexAssetsInfo).")] = None,
+    signer: Annotated[
+        Optional[str],
+        typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address) the commitment must be signed by."),
+    ] = None,
+    totals: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE",
+            help="The per-asset totals the exchange "
+            "published (JSON, docs/formats/totals.schema.json), with --root: "
+            "compared by asset name and exact value.",
+        ),
+    ] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="The audit's asset list (zk proof tables: cex_config.json or config.json, with CexAssetsInfo).",
+        ),
+    ] = None,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:
@@ -512,10 +766,12 @@ def verify_tree(
     pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
     with progress_bar("verifying tree", None, quiet=quiet or json_out, unit="nodes") as advance:
-        verdict = verify_tree_document(kind, tree, pinned, root_bytes, totals=_published_totals(totals),
-                                       progress=advance, config=config)
+        verdict = verify_tree_document(
+            kind, tree, pinned, root_bytes, totals=_published_totals(totals), progress=advance, config=config
+        )
     signature_facts(verdict, commitment, pinned_key, doc=doc)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
-            "pin what the exchange published, from a source you trust: --commitment commitment.json")
+            "pin what the exchange published, from a source you trust: --commitment commitment.json"
+        )
     return emit_verdict(verdict, as_json=json_out, title=f"tree {tree}", quiet=quiet)

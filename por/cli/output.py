@@ -25,11 +25,19 @@ from por.verdict import SELF_CONSISTENT, Verdict
 
 # --- options spelled the same way in every command ------------------------------------------------
 
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success and show no progress; "
-                                                           "failures and errors still say why.")]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Print nothing on success and show no progress; failures and errors still say why."
+    ),
+]
 JsonOut = Annotated[bool, typer.Option("--json", "-j", help="Print the result as JSON on stdout (nothing else).")]
-HtmlLang = Annotated[str, typer.Option("--lang", metavar="en|ja", help="Language of the HTML report: en or ja "
-                                     "(the other one is shown beside it).")]
+HtmlLang = Annotated[
+    str,
+    typer.Option(
+        "--lang", metavar="en|ja", help="Language of the HTML report: en or ja (the other one is shown beside it)."
+    ),
+]
 
 
 def html_lang(lang: str) -> str:
@@ -65,6 +73,7 @@ def write_json(doc: Any) -> None:
 
 # --- tables ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Column:
     """`kind`: "text" folds on whole words; "amount" is right-aligned, grouped by thousands, never
@@ -74,7 +83,7 @@ class Column:
     kind: str = "text"
 
 
-Cell = str | tuple[str, str]          # text, or (text, rich style)
+Cell = str | tuple[str, str]  # text, or (text, rich style)
 
 
 def group_amount(text: str) -> str:
@@ -121,14 +130,20 @@ def table_lines(
     if width is None or sum(natural) + gap * (len(columns) - 1) <= width:
         widths = natural
     else:
-        least = [max([max(_cell_len(w) for w in (c.name.split() or [""]))] +
-                     [max((_cell_len(w) for w in r[i].split()), default=0) for r in texts])
-                 if c.kind == "text" else natural[i] for i, c in enumerate(columns)]
+        least = [
+            max(
+                [max(_cell_len(w) for w in (c.name.split() or [""]))]
+                + [max((_cell_len(w) for w in r[i].split()), default=0) for r in texts]
+            )
+            if c.kind == "text"
+            else natural[i]
+            for i, c in enumerate(columns)
+        ]
         spare = width - sum(least) - gap * (len(columns) - 1)
         if spare < 0:
             return _blocks(columns, texts, styles, width)
         widths = list(least)
-        for i, column in enumerate(columns):        # text columns grow back towards their natural width
+        for i, column in enumerate(columns):  # text columns grow back towards their natural width
             if column.kind == "text" and spare > 0:
                 grow = min(spare, natural[i] - least[i])
                 widths[i] += grow
@@ -195,18 +210,19 @@ def _plain(markup: str) -> str:
     return Text.from_markup(markup).plain
 
 
-def print_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, title: str | None = None,
-                out=None) -> None:
+def print_table(
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, title: str | None = None, out=None
+) -> None:
     out = out or console()
     if title:
         out.print(f"[bold]{terminal_text(title)}[/]")
     for line in table_lines(columns, rows, terminal_width()):
-        markup = "".join(f"[{style}]{terminal_text(text)}[/]" if style else terminal_text(text)
-                         for text, style in line)
+        markup = "".join(f"[{style}]{terminal_text(text)}[/]" if style else terminal_text(text) for text, style in line)
         out.print(markup.rstrip())
 
 
 # --- verdicts ------------------------------------------------------------------------------------------
+
 
 def emit_verdict(verdict: Verdict, *, as_json: bool, title: str, quiet: bool = False) -> int:
     """Prints a verdict (JSON on stdout, or a human summary) and returns the exit code."""
@@ -237,8 +253,11 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str, quiet: bool = F
         amounts = facts.get(key)
         if amounts:
             heading = label if verdict.verified else f"claimed {label} (unverified)"
-            print_table([Column("asset", "atom"), Column(heading, "amount")],
-                        [[str(asset), str(amount)] for asset, amount in amounts.items()], out=out)
+            print_table(
+                [Column("asset", "atom"), Column(heading, "amount")],
+                [[str(asset), str(amount)] for asset, amount in amounts.items()],
+                out=out,
+            )
     for what in facts.get("checked", []):
         print_wrapped(what, first="  checked: ", out=out)
     for what in facts.get("not_checked", []):
@@ -260,9 +279,11 @@ def _jsonable(value: Any) -> Any:
 
 # --- progress ------------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
-def progress_bar(description: str, total: int | None, *, quiet: bool = False,
-                 unit: str = "") -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    description: str, total: int | None, *, quiet: bool = False, unit: str = ""
+) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr when it is a terminal; silent otherwise, or with --quiet.
 
     Without a total it counts (`12,345 rows`) instead of showing `12345/?`."""
@@ -272,8 +293,9 @@ def progress_bar(description: str, total: int | None, *, quiet: bool = False,
     if quiet or not err.is_terminal:
         yield lambda advance: None
         return
-    columns = ([BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed:,} " + unit)])
-    with Progress(TextColumn("{task.description}"), *columns, TimeElapsedColumn(), console=err,
-                  transient=True) as progress:
+    columns = [BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed:,} " + unit)]
+    with Progress(
+        TextColumn("{task.description}"), *columns, TimeElapsedColumn(), console=err, transient=True
+    ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda advance: progress.advance(task, advance)

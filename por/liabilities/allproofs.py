@@ -39,9 +39,9 @@ from por.liabilities.treefile import TreeFile
 SHARD_FORMAT = "por-proof-shards"
 MANIFEST_FILE = "manifest.json"
 SHARDS = 256
-BLOCK_BYTES = 4 << 20               # secrets read per block: ~40,000 accounts
-UPPER_NODES = 1 << 14               # levels this small are spelled once per run (~5 MB of text at 5 assets)
-CUT_PIECES = 1 << 15                # leaves proved at once: ~40 MB of text at 5 assets, far from Arrow's 2 GiB
+BLOCK_BYTES = 4 << 20  # secrets read per block: ~40,000 accounts
+UPPER_NODES = 1 << 14  # levels this small are spelled once per run (~5 MB of text at 5 assets)
+CUT_PIECES = 1 << 15  # leaves proved at once: ~40 MB of text at 5 assets, far from Arrow's 2 GiB
 
 Progress = Callable[[int], None]
 
@@ -57,16 +57,17 @@ def shard_name(shard: int) -> str:
 
 @dataclass
 class SecretsBlock:
-    first: int                # account number (0-based, secrets order) of the block's first account
-    ids: pa.Array             # strings
-    nonces: np.ndarray        # (n, 32) bytes
-    leaves: pa.ListArray      # each account's leaf indices, in piece order
-    numbers: np.ndarray       # each row's account number (0-based, secrets order: line number - 2)
+    first: int  # account number (0-based, secrets order) of the block's first account
+    ids: pa.Array  # strings
+    nonces: np.ndarray  # (n, 32) bytes
+    leaves: pa.ListArray  # each account's leaf indices, in piece order
+    numbers: np.ndarray  # each row's account number (0-based, secrets order: line number - 2)
 
     def select(self, rows: np.ndarray) -> SecretsBlock:
         picked = pa.array(rows)
-        return SecretsBlock(self.first, self.ids.take(picked), self.nonces[rows], self.leaves.take(picked),
-                            self.numbers[rows])
+        return SecretsBlock(
+            self.first, self.ids.take(picked), self.nonces[rows], self.leaves.take(picked), self.numbers[rows]
+        )
 
     def parts(self, pieces: int) -> Iterator[SecretsBlock]:
         """Runs of whole accounts holding about `pieces` leaves each (split accounts hold several)."""
@@ -74,8 +75,13 @@ class SecretsBlock:
         cuts = np.searchsorted(offsets - offsets[0], np.arange(pieces, int(offsets[-1] - offsets[0]), pieces))
         for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(self.ids)]):
             if hi > lo:
-                yield SecretsBlock(self.first, self.ids.slice(lo, hi - lo), self.nonces[lo:hi],
-                                   self.leaves.slice(lo, hi - lo), self.numbers[lo:hi])
+                yield SecretsBlock(
+                    self.first,
+                    self.ids.slice(lo, hi - lo),
+                    self.nonces[lo:hi],
+                    self.leaves.slice(lo, hi - lo),
+                    self.numbers[lo:hi],
+                )
 
 
 def count_accounts(path: Path) -> int:
@@ -96,7 +102,7 @@ def _nonces(column: pa.Array, path: Path, first: int) -> np.ndarray:
         bad = first + next(i for i, v in enumerate(column.to_pylist()) if v is None or len(v) != 64)
         raise InputError("nonce is not 64 hex digits", file=str(path), line=bad + 2)
     offsets, data = string_buffers(column)
-    digits = _UNHEX[data[offsets[0]:offsets[-1]]].reshape(len(column), 32, 2)
+    digits = _UNHEX[data[offsets[0] : offsets[-1]]].reshape(len(column), 32, 2)
     if (digits == 255).any():
         bad = first + int(np.nonzero((digits == 255).any(axis=(1, 2)))[0][0])
         raise InputError("nonce is not lower-case hex", file=str(path), line=bad + 2)
@@ -112,9 +118,11 @@ def secrets_blocks(path: Path, leaf_count: int) -> Iterator[SecretsBlock]:
     with handle:
         handle.readline()
         try:
-            reader = pj.open_json(handle, read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
-                                  parse_options=pj.ParseOptions(explicit_schema=schema,
-                                                                unexpected_field_behavior="error"))
+            reader = pj.open_json(
+                handle,
+                read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
+                parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
+            )
         except pa.ArrowInvalid as exc:
             raise InputError(f"malformed secrets ({str(exc)[:120]})", file=str(path)) from None
         first = 0
@@ -124,15 +132,21 @@ def secrets_blocks(path: Path, leaf_count: int) -> Iterator[SecretsBlock]:
             except StopIteration:
                 return
             except pa.ArrowInvalid as exc:
-                raise InputError(f"malformed secrets after account {first} ({str(exc)[:120]})",
-                                 file=str(path)) from None
+                raise InputError(
+                    f"malformed secrets after account {first} ({str(exc)[:120]})", file=str(path)
+                ) from None
             ids, nonces, leaves = (batch.column(i) for i in range(3))
             if ids.null_count or leaves.null_count:
                 raise InputError(f"an account after line {first + 1} has no account_id or leaves", file=str(path))
             flat = leaves.flatten().to_numpy(zero_copy_only=False)
-            if len(flat) and (flat.min() < 0 or flat.max() >= leaf_count) or pc.min(pc.list_value_length(leaves)).as_py() == 0:
-                raise InputError(f"an account after line {first + 1} has no leaves or a leaf outside the tree",
-                                 file=str(path))
+            if (
+                len(flat)
+                and (flat.min() < 0 or flat.max() >= leaf_count)
+                or pc.min(pc.list_value_length(leaves)).as_py() == 0
+            ):
+                raise InputError(
+                    f"an account after line {first + 1} has no leaves or a leaf outside the tree", file=str(path)
+                )
             yield SecretsBlock(first, ids, _nonces(nonces, path, first), leaves, np.arange(first, first + len(ids)))
             first += len(ids)
 
@@ -151,22 +165,36 @@ class ProofCutter:
         labels["snapshot_id"] = commitment.snapshot_id
         if commitment.version >= VERSION:
             labels["snapshot_time"] = commitment.snapshot_time
-        head = json.dumps({"format": PROOF_FORMAT, "version": commitment.version, "hash": HASH_NAME, **labels},
-                          separators=(",", ":"), ensure_ascii=False)
+        head = json.dumps(
+            {"format": PROOF_FORMAT, "version": commitment.version, "hash": HASH_NAME, **labels},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
         self.head = head[:-1] + ',"account_id":'
         self.assets_text = json.dumps(assets_json(self.assets), separators=(",", ":"), ensure_ascii=False)
-        tail = json.dumps({"root": {"hash": root.hash.hex(), "height": commitment.height,
-                                    "sums": sums_json(self.assets, list(root.sums))},
-                           "leaf_count": commitment.leaf_count}, separators=(",", ":"), ensure_ascii=False)
+        tail = json.dumps(
+            {
+                "root": {
+                    "hash": root.hash.hex(),
+                    "height": commitment.height,
+                    "sums": sums_json(self.assets, list(root.sums)),
+                },
+                "leaf_count": commitment.leaf_count,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
         self.tail = "]," + tail[1:] + "\n"
-        self.real = []                        # real (not padding) nodes per level
+        self.real = []  # real (not padding) nodes per level
         real = commitment.leaf_count
         for size in tree.sizes[:-1]:
             self.real.append(real)
             real = size // 2
         self._map = mmap.mmap(tree.handle.fileno(), 0, access=mmap.ACCESS_READ)
-        self.levels = [np.frombuffer(self._map, np.uint8, count=size * self.width, offset=offset).reshape(size, -1)
-                       for size, offset in zip(tree.sizes, tree.offsets)]
+        self.levels = [
+            np.frombuffer(self._map, np.uint8, count=size * self.width, offset=offset).reshape(size, -1)
+            for size, offset in zip(tree.sizes, tree.offsets)
+        ]
         # the small levels at the top are spelled once for the whole run (with the tail last):
         # every proof passes through them
         self.small = next((h for h in range(self.height) if tree.sizes[h] <= UPPER_NODES), self.height)
@@ -201,16 +229,31 @@ class ProofCutter:
         self._check_leaves(block, leaf, owner, piece, counts[owner])
         leaf_sums = sums_objects(leaf, self.assets)
         balances = leaf_sums if len(index) == n else self._account_balances(leaf, offsets)
-        parts = [pc.binary_join_element_wise(self.head, json_strings(block.ids), ',"nonce":"', hex_strings(block.nonces),
-                                             '","assets":' + self.assets_text + ',"balances":', balances,
-                                             ',"leaves":[', ""),
-                 pc.binary_join_element_wise(pc.if_else(pa.array(piece > 0), ',{"index":', '{"index":'),
-                                             pc.cast(pa.array(index), pa.string()), ',"piece":',
-                                             pc.cast(pa.array(piece), pa.string()), ',"balances":',
-                                             leaf_sums, ',"path":[', "")]
-        row = 1 + height                                        # texts per piece: its head, one per step
-        starts = 2 * np.arange(n + 1) + row * offsets          # where each account's texts begin
-        at = starts[owner] + 1 + piece * row                    # where each piece's texts begin
+        parts = [
+            pc.binary_join_element_wise(
+                self.head,
+                json_strings(block.ids),
+                ',"nonce":"',
+                hex_strings(block.nonces),
+                '","assets":' + self.assets_text + ',"balances":',
+                balances,
+                ',"leaves":[',
+                "",
+            ),
+            pc.binary_join_element_wise(
+                pc.if_else(pa.array(piece > 0), ',{"index":', '{"index":'),
+                pc.cast(pa.array(index), pa.string()),
+                ',"piece":',
+                pc.cast(pa.array(piece), pa.string()),
+                ',"balances":',
+                leaf_sums,
+                ',"path":[',
+                "",
+            ),
+        ]
+        row = 1 + height  # texts per piece: its head, one per step
+        starts = 2 * np.arange(n + 1) + row * offsets  # where each account's texts begin
+        at = starts[owner] + 1 + piece * row  # where each piece's texts begin
         take = np.empty(int(starts[-1]), dtype=np.int64)
         take[starts[:-1]] = np.arange(n)
         take[at] = n + np.arange(len(index))
@@ -226,14 +269,19 @@ class ProofCutter:
         parts.append(self.upper)
         take[starts[1:] - 1] = base + len(self.upper) - 1
         texts = pa.concat_arrays(parts).take(pa.array(take))
-        text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
+        text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset : texts.offset + len(texts) + 1]
         data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
         bounds = text_offsets[starts].astype(np.int64)
-        return data[bounds[0]:bounds[-1]], bounds - bounds[0]
+        return data[bounds[0] : bounds[-1]], bounds - bounds[0]
 
     def _steps(self, height: int, nodes: np.ndarray) -> pa.Array:
-        return path_steps(self.levels[height][nodes], height, nodes >= self.real[height], self.assets,
-                          end="," if height < self.height - 1 else "]}")
+        return path_steps(
+            self.levels[height][nodes],
+            height,
+            nodes >= self.real[height],
+            self.assets,
+            end="," if height < self.height - 1 else "]}",
+        )
 
     def _account_balances(self, leaf: np.ndarray, offsets: np.ndarray) -> pa.Array:
         """Balances of accounts split over several leaves: the exact sum of their pieces."""
@@ -251,13 +299,18 @@ class ProofCutter:
         starts, data = string_buffers(block.ids)
         users = user_hashes(block.nonces, starts[:-1], np.diff(starts), data)
         sums = np.ascontiguousarray(leaf[:, HASH_BYTES:]).view(">u8").reshape(len(leaf), -1, 2)
-        made = leaf_records(users[owner], piece, count, sums[:, :, 0].astype(np.uint64),
-                            sums[:, :, 1].astype(np.uint64))
+        made = leaf_records(
+            users[owner], piece, count, sums[:, :, 0].astype(np.uint64), sums[:, :, 1].astype(np.uint64)
+        )
         bad = np.nonzero((made[:, :HASH_BYTES] != leaf[:, :HASH_BYTES]).any(axis=1))[0]
         if len(bad):
             line = int(block.numbers[owner[bad[0]]]) + 2
-            raise InputError("this account's nonce, id or leaves do not make the tree's leaf: the secrets "
-                             "are not this tree's (or were edited)", file="private/secrets.jsonl", line=line)
+            raise InputError(
+                "this account's nonce, id or leaves do not make the tree's leaf: the secrets "
+                "are not this tree's (or were edited)",
+                file="private/secrets.jsonl",
+                line=line,
+            )
 
 
 class ShardWriter:
@@ -273,8 +326,9 @@ class ShardWriter:
         """The permutation that groups a block's accounts by shard, and the shard bounds in it."""
         if self.stream is not None:
             return None
-        shards = np.frombuffer(b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:1]
-                                        for i in ids.to_pylist()), dtype=np.uint8)
+        shards = np.frombuffer(
+            b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:1] for i in ids.to_pylist()), dtype=np.uint8
+        )
         order = np.argsort(shards, kind="stable")
         return order, np.searchsorted(shards[order], np.arange(SHARDS + 1))
 
@@ -287,7 +341,7 @@ class ShardWriter:
             lo, hi = int(shard_bounds[shard]), int(shard_bounds[shard + 1])
             if shard not in self.handles:
                 self.handles[shard] = open(self.folder / shard_name(shard), "wb")
-            chunk = memoryview(data[bounds[lo]:bounds[hi]])
+            chunk = memoryview(data[bounds[lo] : bounds[hi]])
             self.handles[shard].write(chunk)
             self.bytes += len(chunk)
             self.per_shard[shard] += hi - lo
@@ -307,8 +361,15 @@ class Cut:
     accounts: int
 
 
-def cut_every_proof(commitment: Commitment, tree: TreeFile, secrets: Path, writer: ShardWriter, *,
-                    sample: np.ndarray | None = None, progress: Progress | None = None) -> Cut:
+def cut_every_proof(
+    commitment: Commitment,
+    tree: TreeFile,
+    secrets: Path,
+    writer: ShardWriter,
+    *,
+    sample: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> Cut:
     """Streams the secrets once and writes every account's proof (or those of `sample`,
     sorted account numbers) through `writer`."""
     with open(secrets, "rb") as handle:
@@ -342,10 +403,16 @@ def cut_every_proof(commitment: Commitment, tree: TreeFile, secrets: Path, write
 
 
 def manifest(commitment: Commitment, cut: Cut, per_shard: list[int]) -> dict:
-    return {"format": SHARD_FORMAT, "version": 1, "snapshot_id": commitment.snapshot_id,
-            "root": commitment.root.hex(), "shard_key": "first byte of sha256(utf-8 account_id), hex",
-            "proofs": cut.proofs, "accounts": cut.accounts,
-            "shards": {shard_name(s): n for s, n in enumerate(per_shard) if n}}
+    return {
+        "format": SHARD_FORMAT,
+        "version": 1,
+        "snapshot_id": commitment.snapshot_id,
+        "root": commitment.root.hex(),
+        "shard_key": "first byte of sha256(utf-8 account_id), hex",
+        "proofs": cut.proofs,
+        "accounts": cut.accounts,
+        "shards": {shard_name(s): n for s, n in enumerate(per_shard) if n},
+    }
 
 
 def choose_sample(accounts: int, size: int | None) -> np.ndarray | None:
@@ -358,8 +425,15 @@ def choose_sample(accounts: int, size: int | None) -> np.ndarray | None:
     return np.sort(rng.choice(accounts, min(size, accounts), replace=False)).astype(np.int64)
 
 
-def write_shards(commitment: Commitment, tree: TreeFile, secrets: Path, out: Path, *,
-                 sample: np.ndarray | None = None, progress: Progress | None = None) -> Cut:
+def write_shards(
+    commitment: Commitment,
+    tree: TreeFile,
+    secrets: Path,
+    out: Path,
+    *,
+    sample: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> Cut:
     """The proofs into a new folder `out`, atomically (a killed run leaves no half folder);
     private to its owner, like the secrets: every proof holds a customer's nonce."""
     from por.atomic import atomic_directory
@@ -371,6 +445,7 @@ def write_shards(commitment: Commitment, tree: TreeFile, secrets: Path, out: Pat
             cut = cut_every_proof(commitment, tree, secrets, writer, sample=sample, progress=progress)
         finally:
             writer.close()
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest(commitment, cut, writer.per_shard), indent=2)
-                                             + "\n", encoding="utf-8")
+        (staging / MANIFEST_FILE).write_text(
+            json.dumps(manifest(commitment, cut, writer.per_shard), indent=2) + "\n", encoding="utf-8"
+        )
     return cut

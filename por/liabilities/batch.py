@@ -22,13 +22,13 @@ from por.liabilities.porjson import parse_proof
 from por.strictjson import loads
 from por.verdict import Pinned, Verdict
 
-MAX_LINE = 64 << 20                 # one proof: 64 pieces x 64 steps of a wide tree stay far below
+MAX_LINE = 64 << 20  # one proof: 64 pieces x 64 steps of a wide tree stay far below
 SHARD_MANIFEST = "por-proof-shards"
 
 
 @dataclass
 class Checked:
-    source: str                     # file, or file:line
+    source: str  # file, or file:line
     verdict: Verdict
 
 
@@ -95,6 +95,7 @@ def _lines(path: Path, pins: Pins) -> Iterator[Checked]:
 
 def verify_value(raw: bytes, source: str, pins: Pins) -> Verdict:
     """One por proof judged by its parsed value (strict JSON), concluded against the pins."""
+
     def check() -> Verdict:
         try:
             text = raw.decode("utf-8")
@@ -104,6 +105,8 @@ def verify_value(raw: bytes, source: str, pins: Pins) -> Verdict:
         return verify_inclusion(proof, commitment=pins.commitment, root=pins.root)
 
     verdict = guarded(check)
-    verdict.conclude(Pinned(commitment=pins.commitment is not None, root=pins.root is not None),
-                     binding(verdict.facts.get("version", 2)))
+    verdict.conclude(
+        Pinned(commitment=pins.commitment is not None, root=pins.root is not None),
+        binding(verdict.facts.get("version", 2)),
+    )
     return verdict

@@ -42,9 +42,9 @@ class Liabilities:
     """
 
     def __init__(self, assets: list[Asset], account_ids: list[str], columns: list[list[int]]) -> None:
-        self.assets = list(assets)           # sorted by symbol: the order of sums in every node
+        self.assets = list(assets)  # sorted by symbol: the order of sums in every node
         self._view: _Lists | _Arrays = _Lists(account_ids, columns)  # which view is the truth
-        self.warnings: list[str] = []        # what the reader found worth a look (ids that mix scripts)
+        self.warnings: list[str] = []  # what the reader found worth a look (ids that mix scripts)
 
     @classmethod
     def from_arrays(cls, assets: list[Asset], ids: Any, hi: np.ndarray, lo: np.ndarray) -> Liabilities:
@@ -125,8 +125,9 @@ class Liabilities:
         view = self._view
         if isinstance(view, _Lists):
             return {asset.symbol: col[index] for asset, col in zip(self.assets, view.columns)}
-        return {asset.symbol: (int(view.hi[index, a]) << 64) | int(view.lo[index, a])
-                for a, asset in enumerate(self.assets)}
+        return {
+            asset.symbol: (int(view.hi[index, a]) << 64) | int(view.lo[index, a]) for a, asset in enumerate(self.assets)
+        }
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Liabilities):

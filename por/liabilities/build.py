@@ -27,9 +27,9 @@ import numpy as np
 from por.liabilities.levels import hash_rows, leaf_records, padding_record, parent_level
 from por.liabilities.tree import HASH_BYTES, MAX_HEIGHT, TAG_USER, TreeError, level_sizes
 
-CHUNK_NODES = 1 << 15            # nodes per step: 3.7 MB of records at 5 assets, cache-friendly
-MIN_BLOCK_LEAVES = 1 << 12       # smallest block worth a task on a worker
-_GATHER_CELLS = 1 << 22          # bytes gathered at once when assembling user-hash preimages
+CHUNK_NODES = 1 << 15  # nodes per step: 3.7 MB of records at 5 assets, cache-friendly
+MIN_BLOCK_LEAVES = 1 << 12  # smallest block worth a task on a worker
+_GATHER_CELLS = 1 << 22  # bytes gathered at once when assembling user-hash preimages
 
 Progress = Callable[[int], None]
 
@@ -42,10 +42,10 @@ class Shuffle:
     how a distributed build is checked against a single-process one.
     """
 
-    nonces: bytes            # 32 bytes per account, in account order
-    order: np.ndarray        # leaf position -> piece (a permutation)
-    split: tuple[list[int], list[list[int]]] | None = None   # fixed balance split (owners, per-asset pieces):
-                                                             # see publish.split_amounts; None: drawn fresh
+    nonces: bytes  # 32 bytes per account, in account order
+    order: np.ndarray  # leaf position -> piece (a permutation)
+    split: tuple[list[int], list[list[int]]] | None = None  # fixed balance split (owners, per-asset pieces):
+    # see publish.split_amounts; None: drawn fresh
 
     @classmethod
     def draw(cls, accounts: int, pieces: int) -> Shuffle:
@@ -69,11 +69,11 @@ class Shuffle:
 class Pieces:
     """What the leaves hold before shuffling: one piece per account, or several when split."""
 
-    hi: np.ndarray                       # (pieces, assets) uint64: high limbs of the amounts
-    lo: np.ndarray                       # (pieces, assets) uint64: low limbs
-    owners: np.ndarray | None = None     # piece -> account; None: piece i is account i
-    numbers: np.ndarray | None = None    # piece number within its account; None: all 0
-    counts: np.ndarray | None = None     # pieces of the piece's account (bound into its leaf); None: all 1
+    hi: np.ndarray  # (pieces, assets) uint64: high limbs of the amounts
+    lo: np.ndarray  # (pieces, assets) uint64: low limbs
+    owners: np.ndarray | None = None  # piece -> account; None: piece i is account i
+    numbers: np.ndarray | None = None  # piece number within its account; None: all 0
+    counts: np.ndarray | None = None  # pieces of the piece's account (bound into its leaf); None: all 1
 
     def __len__(self) -> int:
         return len(self.hi)
@@ -88,7 +88,7 @@ def string_buffers(ids) -> tuple[np.ndarray, np.ndarray]:
     wide = pa.types.is_large_string(ids.type)
     _, offsets_buf, data_buf = ids.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int64 if wide else np.int32)
-    offsets = offsets[ids.offset:ids.offset + len(ids) + 1].astype(np.int64)
+    offsets = offsets[ids.offset : ids.offset + len(ids) + 1].astype(np.int64)
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     return offsets, data
 
@@ -102,17 +102,17 @@ def user_hashes(nonces: np.ndarray, starts: np.ndarray, lengths: np.ndarray, dat
         return out
     distinct = np.unique(lengths)
     if len(distinct) == 1 and int(starts[-1] - starts[0]) == (count - 1) * int(distinct[0]):
-        length, first = int(distinct[0]), int(starts[0])            # ids back to back: no gather
+        length, first = int(distinct[0]), int(starts[0])  # ids back to back: no gather
         pre = np.empty((count, 1 + 32 + length), dtype=np.uint8)
         pre[:, 0] = TAG_USER
         pre[:, 1:33] = nonces
-        pre[:, 33:] = data[first:first + count * length].reshape(count, length)
+        pre[:, 33:] = data[first : first + count * length].reshape(count, length)
         return hash_rows(pre)
     for length in distinct.tolist():
         rows = np.nonzero(lengths == length)[0]
         step = max(1, _GATHER_CELLS // max(length, 1))
         for s in range(0, len(rows), step):
-            r = rows[s:s + step]
+            r = rows[s : s + step]
             pre = np.empty((len(r), 1 + 32 + length), dtype=np.uint8)
             pre[:, 0] = TAG_USER
             pre[:, 1:33] = nonces[r]
@@ -130,7 +130,7 @@ def user_table(ids, nonces: bytes | np.ndarray, progress: Progress | None = None
     for start in range(0, len(out), CHUNK_NODES):
         stop = min(start + CHUNK_NODES, len(out))
         starts = offsets[start:stop]
-        out[start:stop] = user_hashes(nonce_rows[start:stop], starts, offsets[start + 1:stop + 1] - starts, data)
+        out[start:stop] = user_hashes(nonce_rows[start:stop], starts, offsets[start + 1 : stop + 1] - starts, data)
         if progress:
             progress(stop - start)
     return out
@@ -140,7 +140,7 @@ class LeafMaker:
     """Leaf records for any range of leaf positions, from user hashes, pieces and the order."""
 
     def __init__(self, users: np.ndarray, pieces: Pieces, order: np.ndarray) -> None:
-        self.users = users                   # (accounts, 32): see user_table
+        self.users = users  # (accounts, 32): see user_table
         self.pieces = pieces
         self.order = np.asarray(order, dtype=np.int64)
 
@@ -165,6 +165,7 @@ class LeafMaker:
 
 # --- levels on disk ---------------------------------------------------------------
 
+
 class LevelSink:
     """Appends records to an open tree file and reads back the level below.
 
@@ -179,7 +180,7 @@ class LevelSink:
     def __init__(self, handle, head: bytes) -> None:
         self.fd = handle.fileno()
         self.digest = hashlib.sha256()
-        self.size = 0                    # bytes appended (queued or written)
+        self.size = 0  # bytes appended (queued or written)
         self._written = 0
         self._error: BaseException | None = None
         self._done = threading.Condition()
@@ -194,7 +195,7 @@ class LevelSink:
     def __exit__(self, exc_type, *exc) -> None:
         if exc_type is None:
             self.close()
-        else:                               # the producer's error is the one to report
+        else:  # the producer's error is the one to report
             with contextlib.suppress(BaseException):
                 self.close()
 
@@ -216,7 +217,7 @@ class LevelSink:
                         written = os.pwrite(self.fd, view, offset)
                         offset += written
                         view = view[written:]
-                except BaseException as exc:      # reported to the producer on its next call
+                except BaseException as exc:  # reported to the producer on its next call
                     self._error = exc
             with self._done:
                 self._written = offset
@@ -245,8 +246,14 @@ class LevelSink:
             raise self._error
 
 
-def stream_levels(sink: LevelSink, leaves: Iterator[np.ndarray], leaf_count: int, asset_count: int,
-                  width: int, progress: Progress | None = None) -> np.ndarray:
+def stream_levels(
+    sink: LevelSink,
+    leaves: Iterator[np.ndarray],
+    leaf_count: int,
+    asset_count: int,
+    width: int,
+    progress: Progress | None = None,
+) -> np.ndarray:
     """Writes every level, leaves first, in `CHUNK_NODES` steps; returns the root record.
 
     Memory stays at a few chunks whatever the tree size: the level below is
@@ -286,6 +293,7 @@ def stream_levels(sink: LevelSink, leaves: Iterator[np.ndarray], leaf_count: int
 
 # --- levels in power-of-two blocks ------------------------------------------------
 
+
 def block_height(leaf_count: int, blocks_wanted: int) -> int:
     """Height k of the blocks (2^k leaves each) for about `blocks_wanted` blocks."""
     height = len(level_sizes(leaf_count)) - 1
@@ -319,7 +327,7 @@ def upper_levels(roots: np.ndarray, top: int, asset_count: int) -> list[np.ndarr
     levels = []
     height = top
     while True:
-        if len(level) == 1 and height > 0:       # a single leaf still gets its padding sibling
+        if len(level) == 1 and height > 0:  # a single leaf still gets its padding sibling
             levels.append(level)
             return levels
         if len(level) % 2:

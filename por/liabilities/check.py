@@ -24,7 +24,7 @@ from por.strictjson import decode, loads, read_bounded
 from por.text import is_regular_file
 from por.verdict import Pinned, Verdict
 
-MAX_PROOF_BYTES = 64 * 1024 * 1024   # a real proof is kilobytes; never load a giant file to find out
+MAX_PROOF_BYTES = 64 * 1024 * 1024  # a real proof is kilobytes; never load a giant file to find out
 
 
 def read_candidate(path: Path) -> bytes:
@@ -41,7 +41,7 @@ def read_document(path: Path) -> bytes:
         with open(path, "rb") as handle:
             head = handle.read(4096)
     except OSError:
-        return read_candidate(path)         # names the error
+        return read_candidate(path)  # names the error
     if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b""):
         return read_candidate(path)
     return head
@@ -51,8 +51,7 @@ def read_head(path: Path) -> bytes:
     """The first bytes of a tree file, to tell its format. A tree is read more than once (and
     a por tree by seeking), so it must be a regular file, not a pipe or a device."""
     if path.exists() and not path.is_dir() and not is_regular_file(path):
-        raise InputError("not a regular file: a tree is read more than once (save it to a file first)",
-                         file=str(path))
+        raise InputError("not a regular file: a tree is read more than once (save it to a file first)", file=str(path))
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
@@ -71,9 +70,17 @@ def guarded(check: Callable[[], Verdict]) -> Verdict:
         return Verdict(ok=False, reasons=[exc.location_text()])
 
 
-def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitment | None, root: bytes | None,
-                          tree: Path | None, totals: PublishedTotals | None = None,
-                          customer: Customer | None = None, config: Path | None = None) -> Verdict:
+def verify_proof_document(
+    kind: str,
+    raw: bytes,
+    path: Path,
+    commitment: Commitment | None,
+    root: bytes | None,
+    tree: Path | None,
+    totals: PublishedTotals | None = None,
+    customer: Customer | None = None,
+    config: Path | None = None,
+) -> Verdict:
     """One inclusion proof of format `kind`, against a pinned commitment or root (or nothing), and
     with a root the totals the exchange published; concluded. A combination of pins that leaves one unchecked
     is bad input (exit 2), raised before the document is verified. `customer` (account, nonce,
@@ -89,8 +96,10 @@ def verify_proof_document(kind: str, raw: bytes, path: Path, commitment: Commitm
         if tree is not None and kind not in fmt.tree_formats:
             raise InputError(f"a {kind} proof has no full tree to be checked against", field="--tree")
     elif customer is not None and (customer.nonce is not None or customer.balances):
-        raise InputError("a por proof names its own leaf: --nonce and --balance are for full-tree files",
-                         field="--nonce" if customer.nonce is not None else "--balance")
+        raise InputError(
+            "a por proof names its own leaf: --nonce and --balance are for full-tree files",
+            field="--nonce" if customer.nonce is not None else "--balance",
+        )
     _check_config(kind, config)
     return _conclude(guarded(lambda: _verify_proof(kind, raw, path, pins, tree, customer, config)), kind, pins)
 
@@ -101,8 +110,9 @@ def _conclude(verdict: Verdict, kind: str, pins: Pins) -> Verdict:
         what = binding(verdict.facts.get("version", 2))
     else:
         what = foreign_format(kind).root_binding(kind)
-    verdict.conclude(Pinned(commitment=pins.commitment is not None, root=pins.root is not None,
-                            totals=pins.totals is not None), what)
+    verdict.conclude(
+        Pinned(commitment=pins.commitment is not None, root=pins.root is not None, totals=pins.totals is not None), what
+    )
     verdict.facts["anchored"] = verdict.anchor is not None
     return verdict
 
@@ -117,7 +127,7 @@ def _verify_proof(kind, raw, path, pins, tree_path, customer=None, config=None) 
     source = str(path)
     pinned, root_bytes = pins.commitment, pins.root
     if kind == "por":
-        value = loads(decode(raw, source), source)       # strict: the layout is not the proof, the value is
+        value = loads(decode(raw, source), source)  # strict: the layout is not the proof, the value is
         parsed = parse_proof(value, source)
         verdict = verify_inclusion(parsed, commitment=pinned, root=root_bytes)
         difference = value_difference(value, parsed)
@@ -127,7 +137,7 @@ def _verify_proof(kind, raw, path, pins, tree_path, customer=None, config=None) 
             check_leaves_in_tree(parsed, tree_path, verdict)
         if pins.totals is not None:
             _against_totals(verdict, pins.totals, sums_json(parsed.assets, parsed.root_sums), parsed.snapshot_id)
-        return verdict                      # --account: check_account, after
+        return verdict  # --account: check_account, after
     options = {"customer": customer} if customer is not None and customer.given else {}
     if config is not None:
         options["config"] = config
@@ -189,9 +199,16 @@ def check_leaves_in_tree(proof: InclusionProof, tree_path: Path, verdict: Verdic
                     break
 
 
-def verify_tree_document(kind: str, path: Path, commitment: Commitment | None, root: bytes | None, *,
-                         totals: PublishedTotals | None = None,
-                         progress: Callable[[int], None] | None = None, config: Path | None = None) -> Verdict:
+def verify_tree_document(
+    kind: str,
+    path: Path,
+    commitment: Commitment | None,
+    root: bytes | None,
+    *,
+    totals: PublishedTotals | None = None,
+    progress: Callable[[int], None] | None = None,
+    config: Path | None = None,
+) -> Verdict:
     """Every node of a full tree of format `kind`, against a pinned commitment or root (or nothing),
     and with a root the totals the exchange published; `config`: the audit's asset list (zk); concluded."""
     from por.liabilities.treefile import verify_tree_file  # numpy: only for trees

@@ -49,8 +49,13 @@ def connect(address: str, workers: int | None = None) -> Iterator:
     except ImportError:
         raise InputError("Dask is not installed: pip install 'por[dask]'", field="--dask") from None
     if address == "local":
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
         with cluster, Client(cluster) as client:
             yield client
         return
@@ -67,10 +72,10 @@ class Block:
     """What one worker needs for leaves first..first+len: ids, nonces and amounts in leaf order."""
 
     first: int
-    ids: object                  # Arrow string array: the owner of each leaf
-    nonces: np.ndarray           # (leaves, 32)
-    numbers: np.ndarray | None   # piece numbers (None: all 0)
-    counts: np.ndarray | None    # pieces of each leaf's account (None: all 1)
+    ids: object  # Arrow string array: the owner of each leaf
+    nonces: np.ndarray  # (leaves, 32)
+    numbers: np.ndarray | None  # piece numbers (None: all 0)
+    counts: np.ndarray | None  # pieces of each leaf's account (None: all 1)
     hi: np.ndarray
     lo: np.ndarray
 
@@ -88,11 +93,17 @@ def blocks(ids, nonces: bytes, pieces: Pieces, order: np.ndarray, size: int) -> 
 
     nonce_rows = np.frombuffer(nonces, dtype=np.uint8).reshape(-1, 32)
     for first in range(0, len(order), size):
-        piece = order[first:first + size]
+        piece = order[first : first + size]
         account = piece if pieces.owners is None else pieces.owners[piece]
-        yield Block(first, ids.take(pa.array(account)), nonce_rows[account],
-                    None if pieces.numbers is None else pieces.numbers[piece],
-                    None if pieces.counts is None else pieces.counts[piece], pieces.hi[piece], pieces.lo[piece])
+        yield Block(
+            first,
+            ids.take(pa.array(account)),
+            nonce_rows[account],
+            None if pieces.numbers is None else pieces.numbers[piece],
+            None if pieces.counts is None else pieces.counts[piece],
+            pieces.hi[piece],
+            pieces.lo[piece],
+        )
 
 
 def _build_block(block: Block, top: int, asset_count: int) -> list[np.ndarray]:
@@ -100,8 +111,18 @@ def _build_block(block: Block, top: int, asset_count: int) -> list[np.ndarray]:
     return block_levels(block.records(), block.first, top, asset_count)
 
 
-def write_tree_dask(client, handle, header: Header, head: bytes, ids, nonces: bytes, pieces: Pieces,
-                    order: np.ndarray, asset_count: int, progress: Progress | None = None) -> tuple[np.ndarray, bytes]:
+def write_tree_dask(
+    client,
+    handle,
+    header: Header,
+    head: bytes,
+    ids,
+    nonces: bytes,
+    pieces: Pieces,
+    order: np.ndarray,
+    asset_count: int,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, bytes]:
     """Writes the same tree.bin as por.liabilities.build.stream_levels and the root record after the
     levels; returns (root record, file SHA-256).
 
@@ -133,7 +154,7 @@ def write_tree_dask(client, handle, header: Header, head: bytes, ids, nonces: by
             _pwrite(fd, levels[height], int(offsets[height]) + (first >> height) * width)
         roots[first] = levels[top]
         if progress:
-            progress(len(levels[0]) + sum(len(level) for level in levels))      # users, leaves, inner nodes
+            progress(len(levels[0]) + sum(len(level) for level in levels))  # users, leaves, inner nodes
         del levels
     upper = upper_levels(np.concatenate([roots[first] for first in sorted(roots)]), top, asset_count)
     for height, level in enumerate(upper, top):

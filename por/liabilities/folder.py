@@ -15,10 +15,10 @@ from por.strictjson import load_file
 COMMITMENT_FILE = "commitment.json"
 TREE_FILE = "tree.bin"
 SECRETS_FILE = "private/secrets.jsonl"
-INDEX_FILE = "private/index.bin"   # where each account's secrets line is (por.liabilities.secretsindex)
+INDEX_FILE = "private/index.bin"  # where each account's secrets line is (por.liabilities.secretsindex)
 PRIVATE_ENTRIES = {Path(SECRETS_FILE).name, Path(INDEX_FILE).name}
-PAGE_FILE = "verify.html"        # written by por.publication.attestation, through publish's extra_files hook
-ANCHOR_FILE = "anchor.json"      # written by por.publication.anchor after the commitment is recorded on chain
+PAGE_FILE = "verify.html"  # written by por.publication.attestation, through publish's extra_files hook
+ANCHOR_FILE = "anchor.json"  # written by por.publication.anchor after the commitment is recorded on chain
 MANIFEST_FILE = "manifest.json"  # SHA-256 of every public file, verify.html included (publish's finish_files hook)
 PUBLICATION_ENTRIES = {COMMITMENT_FILE, TREE_FILE, PAGE_FILE, MANIFEST_FILE, ANCHOR_FILE, "private"}
 

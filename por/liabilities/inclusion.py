@@ -31,8 +31,9 @@ def binding(proof_or_version) -> RootBinding:
     return POR_V2 if version >= VERSION else POR_V1
 
 
-def verify_inclusion(proof: InclusionProof, *, commitment: Commitment | None = None,
-                     root: bytes | None = None) -> Verdict:
+def verify_inclusion(
+    proof: InclusionProof, *, commitment: Commitment | None = None, root: bytes | None = None
+) -> Verdict:
     """Every check a customer needs; reasons name the leaf and height that failed.
 
     Not concluded: `por.liabilities.check` decides whether a pin anchors the result.
@@ -51,8 +52,9 @@ def verify_inclusion(proof: InclusionProof, *, commitment: Commitment | None = N
     except TreeError as exc:
         return verdict.fail(f"leaf_count: {exc}")
     if proof.root_height != expected_height:
-        verdict.fail(f"root height {proof.root_height} does not match {proof.leaf_count} leaves "
-                     f"(expected {expected_height})")
+        verdict.fail(
+            f"root height {proof.root_height} does not match {proof.leaf_count} leaves (expected {expected_height})"
+        )
     _check_pieces(proof, verdict)
     user = user_hash(proof.nonce, proof.account_id)
     for number, leaf in enumerate(proof.leaves):
@@ -76,12 +78,17 @@ def verify_inclusion(proof: InclusionProof, *, commitment: Commitment | None = N
             verdict.fail(f"{where}: path does not recompute the root (got {node_hash.hex()[:16]}…)")
         elif node_sums != proof.root_sums:
             verdict.fail(f"{where}: path sums do not add up to the root's sums")
-    verdict.checked("each leaf from the account id, nonce, piece number" +
-                    (", piece count" if proof.version >= VERSION else "") + " and balances")
+    verdict.checked(
+        "each leaf from the account id, nonce, piece number"
+        + (", piece count" if proof.version >= VERSION else "")
+        + " and balances"
+    )
     verdict.checked("every step of each path (hash, height, padding, sums) up to the top of the tree")
     if proof.version >= VERSION:
-        verdict.checked("the root from the top and the labels (exchange, snapshot id and time, leaf count, "
-                        "height, asset symbols and decimals)")
+        verdict.checked(
+            "the root from the top and the labels (exchange, snapshot id and time, leaf count, "
+            "height, asset symbols and decimals)"
+        )
     if commitment is not None:
         _against_commitment(proof, commitment, verdict)
         verdict.checked("root, labels and totals against the pinned commitment")
@@ -116,8 +123,14 @@ def _walk(proof: InclusionProof, user: bytes, leaf, verdict: Verdict, where: str
             parent = inner_hash(level + 1, node_hash, own_sums, step.hash, sib_sums)
         else:
             parent = inner_hash(level + 1, step.hash, sib_sums, node_hash, own_sums)
-        verdict.facts["steps"].append({"height": level, "side": "right" if index % 2 == 0 else "left",
-                                       "hash": step.hash.hex(), "padding": step.padding})
+        verdict.facts["steps"].append(
+            {
+                "height": level,
+                "side": "right" if index % 2 == 0 else "left",
+                "hash": step.hash.hex(),
+                "padding": step.padding,
+            }
+        )
         node_sums = add_sums(node_sums, step.sums)
         node_hash = parent
         index //= 2
@@ -125,7 +138,7 @@ def _walk(proof: InclusionProof, user: bytes, leaf, verdict: Verdict, where: str
 
 
 def _check_pieces(proof: InclusionProof, verdict: Verdict) -> None:
-    pieces = [leaf.piece for leaf in proof.leaves]   # in order too: one proof, one spelling
+    pieces = [leaf.piece for leaf in proof.leaves]  # in order too: one proof, one spelling
     if pieces != list(range(len(pieces))):
         verdict.fail(f"leaves must be pieces 0..{len(pieces) - 1} in order, got {pieces[:8]}")
     indices = [leaf.index for leaf in proof.leaves]
@@ -135,22 +148,34 @@ def _check_pieces(proof: InclusionProof, verdict: Verdict) -> None:
 
 def _against_commitment(proof: InclusionProof, commitment: Commitment, verdict: Verdict) -> None:
     checks = [
-        (proof.version == commitment.version,
-         f"format version {proof.version} differs from the commitment's {commitment.version}"),
-        (proof.root == commitment.root,
-         f"root {proof.root.hex()} is not the commitment's root {commitment.root.hex()}"),
-        (proof.snapshot_id == commitment.snapshot_id,
-         f"snapshot {proof.snapshot_id!r} is not the commitment's {commitment.snapshot_id!r}"),
+        (
+            proof.version == commitment.version,
+            f"format version {proof.version} differs from the commitment's {commitment.version}",
+        ),
+        (
+            proof.root == commitment.root,
+            f"root {proof.root.hex()} is not the commitment's root {commitment.root.hex()}",
+        ),
+        (
+            proof.snapshot_id == commitment.snapshot_id,
+            f"snapshot {proof.snapshot_id!r} is not the commitment's {commitment.snapshot_id!r}",
+        ),
         (proof.assets == commitment.assets, "asset list differs from the commitment's"),
         (proof.leaf_count == commitment.leaf_count, "leaf count differs from the commitment's"),
         (proof.root_height == commitment.height, "tree height differs from the commitment's"),
         (proof.root_sums == commitment.totals, "root sums differ from the commitment's totals"),
     ]
     if proof.version >= VERSION and commitment.version >= VERSION:
-        checks += [(proof.exchange == commitment.exchange,
-                    f"exchange {proof.exchange!r} is not the commitment's {commitment.exchange!r}"),
-                   (proof.snapshot_time == commitment.snapshot_time,
-                    f"snapshot time {proof.snapshot_time!r} is not the commitment's {commitment.snapshot_time!r}")]
+        checks += [
+            (
+                proof.exchange == commitment.exchange,
+                f"exchange {proof.exchange!r} is not the commitment's {commitment.exchange!r}",
+            ),
+            (
+                proof.snapshot_time == commitment.snapshot_time,
+                f"snapshot time {proof.snapshot_time!r} is not the commitment's {commitment.snapshot_time!r}",
+            ),
+        ]
     for ok, reason in checks:
         if not ok:
             verdict.fail(reason)

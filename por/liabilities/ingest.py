@@ -50,8 +50,8 @@ from por.liabilities.tree import MAX_ASSETS
 from por.text import is_regular_file
 
 BATCH_ROWS = 1 << 16
-_PLAIN_ID = r"^[\x21-\x7e]{1,256}$"             # printable ASCII, no space: passes check_account_id
-_PLAIN_AMOUNT = r"^[0-9]+(\.[0-9]+)?$"          # what parse_amount accepts, minus stripping
+_PLAIN_ID = r"^[\x21-\x7e]{1,256}$"  # printable ASCII, no space: passes check_account_id
+_PLAIN_AMOUNT = r"^[0-9]+(\.[0-9]+)?$"  # what parse_amount accepts, minus stripping
 _DECIMAL_DIGITS = 38
 
 
@@ -61,20 +61,21 @@ class _Irregular(Exception):
 
 @dataclass
 class Batch:
-    first_line: int                      # line of the first row (rows consecutive) ...
-    lines: np.ndarray | None             # ... or each row's line
-    ids: object                          # Arrow string arrays, one value per row
+    first_line: int  # line of the first row (rows consecutive) ...
+    lines: np.ndarray | None  # ... or each row's line
+    ids: object  # Arrow string arrays, one value per row
     assets: object
     amounts: object
-    decimal_amounts: object = None       # Parquet decimals: the source of the text of picked rows
-    errors: tuple = ()                   # rows of these lines the reader could not split (InputError)
+    decimal_amounts: object = None  # Parquet decimals: the source of the text of picked rows
+    errors: tuple = ()  # rows of these lines the reader could not split (InputError)
 
     def line(self, row: int) -> int:
         return int(self.lines[row]) if self.lines is not None else self.first_line + row
 
 
-def load_customers(path: str | Path, table: AssetTable | None = None, *,
-                   progress: Callable[[int], None] | None = None) -> Liabilities:
+def load_customers(
+    path: str | Path, table: AssetTable | None = None, *, progress: Callable[[int], None] | None = None
+) -> Liabilities:
     """CSV or Parquet (by extension) -> validated Liabilities. `progress(rows)` as rows are read."""
     return read_customers(Path(path), table or AssetTable(), progress)
 
@@ -102,12 +103,13 @@ def _returning_allocator() -> None:
     if pa.default_memory_pool().backend_name == "mimalloc":
         try:
             pa.set_memory_pool(pa.jemalloc_memory_pool())
-        except NotImplementedError:          # a pyarrow built without jemalloc
+        except NotImplementedError:  # a pyarrow built without jemalloc
             pass
 
 
-def _collect(batches: Iterator[Batch], table: AssetTable, source: str,
-             progress: Callable[[int], None] | None) -> Liabilities:
+def _collect(
+    batches: Iterator[Batch], table: AssetTable, source: str, progress: Callable[[int], None] | None
+) -> Liabilities:
     collector = _Collector(table, source)
     pending = None
     try:
@@ -116,7 +118,7 @@ def _collect(batches: Iterator[Batch], table: AssetTable, source: str,
                 break
             if progress:
                 progress(len(batch.ids))
-    except InputError as exc:            # a reader error: rows before it still come first
+    except InputError as exc:  # a reader error: rows before it still come first
         pending = exc
     return collector.finish(pending)
 
@@ -124,16 +126,16 @@ def _collect(batches: Iterator[Batch], table: AssetTable, source: str,
 class _Collector:
     def __init__(self, table: AssetTable, source: str) -> None:
         self.table, self.source = table, source
-        self.codes: dict[str, int] = {}          # asset symbol -> code; -1 for a refused symbol
+        self.codes: dict[str, int] = {}  # asset symbol -> code; -1 for a refused symbol
         self.decimals: list[int] = []
         self.symbols: list[str] = []
         # kept rows, one entry per batch: ids (Arrow), asset codes, limbs (hi None when all zero)
         self.row_ids, self.row_codes, self.row_hi, self.row_lo = [], [], [], []
-        self.starts: list[int] = []              # first global row of each batch
-        self.batches: list[Batch] = []           # for line numbers only (arrays dropped)
+        self.starts: list[int] = []  # first global row of each batch
+        self.batches: list[Batch] = []  # for line numbers only (arrays dropped)
         self.rows = 0
-        self.errors: list[InputError] = []       # the first bad rows, in line order (a row's own rules)
-        self.bad_rows = 0                        # all of them
+        self.errors: list[InputError] = []  # the first bad rows, in line order (a row's own rules)
+        self.bad_rows = 0  # all of them
 
     def _code(self, symbol: str | None) -> int:
         code = self.codes.get(symbol)
@@ -144,8 +146,8 @@ class _Collector:
             except InputError:
                 code = -1
             else:
-                if len(self.symbols) == MAX_ASSETS:      # the writer's limit, which every reader shares
-                    return -1                            # not cached: the row names the limit (`_check_picked`)
+                if len(self.symbols) == MAX_ASSETS:  # the writer's limit, which every reader shares
+                    return -1  # not cached: the row names the limit (`_check_picked`)
                 code = len(self.symbols)
                 self.symbols.append(symbol)
                 self.decimals.append(decimals)
@@ -173,7 +175,7 @@ class _Collector:
         dot = pc.fill_null(pc.find_substring(batch.amounts, "."), -1).to_numpy(zero_copy_only=False)
         whole = np.where(dot >= 0, dot, length)
         frac = np.where(dot >= 0, length - dot - 1, 0)
-        decimals = np.asarray(self.decimals + [0], dtype=np.int64)[codes]      # code -1 -> the 0 at the end
+        decimals = np.asarray(self.decimals + [0], dtype=np.int64)[codes]  # code -1 -> the 0 at the end
         plain &= (frac <= decimals) & (whole + decimals <= _DECIMAL_DIGITS)
         hi = np.zeros(count, dtype=np.uint64)
         lo = np.zeros(count, dtype=np.uint64)
@@ -181,17 +183,17 @@ class _Collector:
             rows = plain & (codes == code)
             exact = pc.cast(batch.amounts.filter(pa.array(rows)), pa.decimal128(_DECIMAL_DIGITS, self.decimals[code]))
             limbs = np.frombuffer(exact.buffers()[1], dtype="<u8").reshape(-1, 2)
-            limbs = limbs[exact.offset:exact.offset + len(exact)]
+            limbs = limbs[exact.offset : exact.offset + len(exact)]
             lo[rows], hi[rows] = limbs[:, 0], limbs[:, 1]
         bad, errors = self._check_picked(batch, np.nonzero(~plain)[0], codes, hi, lo)
         self._bad(sorted([*batch.errors, *errors], key=lambda e: e.line or 0))
         ids, lines = batch.ids, batch.lines
-        if bad:                                  # set the bad rows aside; the rest keep their lines
+        if bad:  # set the bad rows aside; the rest keep their lines
             good = np.ones(count, dtype=bool)
             good[bad] = False
             lines = (lines if lines is not None else np.arange(count, dtype=np.int64) + batch.first_line)[good]
             ids, codes, hi, lo = ids.filter(pa.array(good)), codes[good], hi[good], lo[good]
-            if not len(codes):               # an empty chunk would vanish from the chunked ids: keep none
+            if not len(codes):  # an empty chunk would vanish from the chunked ids: keep none
                 return True
         self.starts.append(self.rows)
         self.batches.append(Batch(batch.first_line, lines, None, None, None))
@@ -205,7 +207,7 @@ class _Collector:
     def _bad(self, errors: list[InputError]) -> None:
         """Bad rows (batches come in line order): named if among the first MAX_REPORTED_ROWS, counted always."""
         self.bad_rows += len(errors)
-        self.errors.extend(errors[:MAX_REPORTED_ROWS - len(self.errors)])
+        self.errors.extend(errors[: MAX_REPORTED_ROWS - len(self.errors)])
 
     def _check_picked(self, batch: Batch, rows: np.ndarray, codes, hi, lo) -> tuple[list[int], list[InputError]]:
         """Runs the row rules on each picked row; returns the rows (of the batch) that break one, and why."""
@@ -229,9 +231,15 @@ class _Collector:
                 continue
             codes[row] = self._code(asset)
             if codes[row] < 0:
-                errors.append(InputError(f"asset {asset} would be asset number {MAX_ASSETS + 1}: a publication holds "
-                                         f"at most {MAX_ASSETS} assets", file=self.source, line=batch.line(row),
-                                         field="asset"))
+                errors.append(
+                    InputError(
+                        f"asset {asset} would be asset number {MAX_ASSETS + 1}: a publication holds "
+                        f"at most {MAX_ASSETS} assets",
+                        file=self.source,
+                        line=batch.line(row),
+                        field="asset",
+                    )
+                )
                 bad.append(row)
                 continue
             hi[row], lo[row] = units >> 64, units & ((1 << 64) - 1)
@@ -246,7 +254,7 @@ class _Collector:
         what stopped the reader; the first MAX_REPORTED_ROWS by line named, the rest counted."""
         import pyarrow as pa
 
-        encoded = pa.chunked_array(self.row_ids, pa.string()).dictionary_encode()     # one dictionary
+        encoded = pa.chunked_array(self.row_ids, pa.string()).dictionary_encode()  # one dictionary
         self.row_ids = None
         accounts = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
         ids = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
@@ -300,22 +308,30 @@ class _Collector:
             earlier, later = min(pairs, key=lambda p: (first_line(p[1]), p[0]))
             value = ids[later].as_py()
             line = first_line(later)
-            found = (int(first_rows[later]), InputError(
-                f"account id {value!r} and {ids[earlier].as_py()!r} (line {first_line(earlier)}) are equal after "
-                f"Unicode NFKC normalisation: a customer cannot tell them apart (ambiguous ids)",
-                file=self.source, line=line, field="account_id"))
+            found = (
+                int(first_rows[later]),
+                InputError(
+                    f"account id {value!r} and {ids[earlier].as_py()!r} (line {first_line(earlier)}) are equal after "
+                    f"Unicode NFKC normalisation: a customer cannot tell them apart (ambiguous ids)",
+                    file=self.source,
+                    line=line,
+                    field="account_id",
+                ),
+            )
         warnings = []
         for index, text in zip(wide.tolist(), texts):
             scripts = mixed_scripts(text)
             if scripts:
-                warnings.append(f"{self.source}:{first_line(index)}: account id {text!r} mixes scripts "
-                                f"({', '.join(scripts)}): it may pass for another id")
+                warnings.append(
+                    f"{self.source}:{first_line(index)}: account id {text!r} mixes scripts "
+                    f"({', '.join(scripts)}): it may pass for another id"
+                )
         return found, warnings
 
     def _duplicates(self, accounts: list[np.ndarray], count: int) -> tuple[list[tuple[int, InputError]], int]:
         """The first MAX_REPORTED_ROWS repeated (account, asset) rows, in row order, and how many there are."""
         width = max(1, len(self.symbols))
-        seen = np.zeros(count * width, dtype=bool)          # one flag per (account, asset) cell
+        seen = np.zeros(count * width, dtype=bool)  # one flag per (account, asset) cell
         for acct, codes in zip(accounts, self.row_codes):
             seen[acct.astype(np.int64) * width + codes] = True
         if int(np.count_nonzero(seen)) == self.rows:
@@ -332,9 +348,16 @@ class _Collector:
             row = int(order[at])
             first_row = int(order[np.searchsorted(ranked, ranked[at])])
             symbol = self.symbols[int(codes[row])]
-            out.append((row, InputError(f"duplicate row for account and asset {symbol} "
-                                        f"(first on line {self._line(first_row)})",
-                                        file=self.source, line=self._line(row))))
+            out.append(
+                (
+                    row,
+                    InputError(
+                        f"duplicate row for account and asset {symbol} (first on line {self._line(first_row)})",
+                        file=self.source,
+                        line=self._line(row),
+                    ),
+                )
+            )
         return out, len(repeat)
 
     def _first_overflow(self, upto: int) -> tuple[int, InputError] | None:
@@ -347,8 +370,9 @@ class _Collector:
             return None
         codes = np.concatenate(self.row_codes)[:upto]
         lo = np.concatenate(self.row_lo)[:upto]
-        hi = np.concatenate([h if h is not None else np.zeros(len(low), np.uint64)
-                             for h, low in zip(self.row_hi, self.row_lo)])[:upto]
+        hi = np.concatenate(
+            [h if h is not None else np.zeros(len(low), np.uint64) for h, low in zip(self.row_hi, self.row_lo)]
+        )[:upto]
         for code, symbol in enumerate(self.symbols):
             if totals[code] <= MAX_UNITS:
                 continue
@@ -357,8 +381,12 @@ class _Collector:
             for row, h, low in zip(rows.tolist(), hi[rows].tolist(), lo[rows].tolist()):
                 running += (h << 64) | low
                 if running > MAX_UNITS:
-                    return row, InputError(f"total of {symbol} exceeds 2^128-1 base units here",
-                                           file=self.source, line=self._line(row), field="amount")
+                    return row, InputError(
+                        f"total of {symbol} exceeds 2^128-1 base units here",
+                        file=self.source,
+                        line=self._line(row),
+                        field="amount",
+                    )
         return None
 
     def _book(self, ids, accounts: list[np.ndarray]) -> Liabilities:
@@ -384,6 +412,7 @@ def _mask(array) -> np.ndarray:
 
 # --- readers ----------------------------------------------------------------------
 
+
 def _plain_csv_batches(path: Path) -> Iterator[Batch]:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -393,10 +422,13 @@ def _plain_csv_batches(path: Path) -> Iterator[Batch]:
         raise _Irregular
     options = dict(
         read_options=pacsv.ReadOptions(skip_rows=1, column_names=HEADER, block_size=8 << 20),
-        parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False,
-                                         newlines_in_values=False, ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in HEADER},
-                                             strings_can_be_null=False, check_utf8=True))
+        parse_options=pacsv.ParseOptions(
+            quote_char=False, double_quote=False, escape_char=False, newlines_in_values=False, ignore_empty_lines=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in HEADER}, strings_can_be_null=False, check_utf8=True
+        ),
+    )
     line = 2
     try:
         reader = pacsv.open_csv(_arrow_source(path), **options)
@@ -426,8 +458,13 @@ def _is_plain_csv(path: Path, block: int = 16 << 20) -> bool:
         previous, rows = b"\n", False
         while chunk := handle.read(block):
             rows = True
-            if (b'"' in chunk or b"\r" in chunk or b"\x00" in chunk or b"\n\n" in chunk
-                    or (previous == b"\n" and chunk[:1] == b"\n")):
+            if (
+                b'"' in chunk
+                or b"\r" in chunk
+                or b"\x00" in chunk
+                or b"\n\n" in chunk
+                or (previous == b"\n" and chunk[:1] == b"\n")
+            ):
                 return False
             previous = chunk[-1:]
         return rows
@@ -440,8 +477,14 @@ def _python_csv_batches(path: Path) -> Iterator[Batch]:
     lines, ids, assets, amounts, errors = [], [], [], [], []
 
     def batch() -> Batch:
-        made = Batch(0, np.asarray(lines, dtype=np.int64), pa.array(ids, pa.string()),
-                     pa.array(assets, pa.string()), pa.array(amounts, pa.string()), errors=tuple(errors))
+        made = Batch(
+            0,
+            np.asarray(lines, dtype=np.int64),
+            pa.array(ids, pa.string()),
+            pa.array(assets, pa.string()),
+            pa.array(amounts, pa.string()),
+            errors=tuple(errors),
+        )
         for column in (lines, ids, assets, amounts, errors):
             column.clear()
         return made
@@ -487,10 +530,14 @@ def _parquet_batches(path: Path) -> Iterator[Batch]:
         raise InputError(f"Parquet file lacks column(s) {', '.join(missing)}", file=str(path))
     for column in HEADER:
         kind = parquet.schema_arrow.field(column).type
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-                or (column == "amount" and pa.types.is_decimal(kind))):
-            raise InputError(f"column must hold strings (or decimals for amount), not {kind}",
-                             file=str(path), field=column)
+        if not (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or (column == "amount" and pa.types.is_decimal(kind))
+        ):
+            raise InputError(
+                f"column must hold strings (or decimals for amount), not {kind}", file=str(path), field=column
+            )
     row_number = 0
     batches = parquet.iter_batches(columns=HEADER, batch_size=BATCH_ROWS)
     while True:

@@ -28,7 +28,7 @@ from por.liabilities.tree import (
 def ints_to_limbs(values: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Python ints (already checked 0..2^128-1) -> (hi, lo) uint64 arrays."""
     mask = (1 << 64) - 1
-    if not values or max(values) <= mask:          # max() runs in C: the common case is one pass
+    if not values or max(values) <= mask:  # max() runs in C: the common case is one pass
         lo = np.fromiter(values, dtype=np.uint64, count=len(values))
         return np.zeros(len(values), dtype=np.uint64), lo
     hi = np.fromiter((v >> 64 for v in values), dtype=np.uint64, count=len(values))
@@ -102,11 +102,11 @@ def leaf_records(users: np.ndarray, pieces, counts, hi: np.ndarray, lo: np.ndarr
     pre = np.empty((n, 2 + HASH_BYTES + 8 + AMOUNT_BYTES * asset_count), dtype=np.uint8)
     pre[:, 0] = TAG_LEAF
     pre[:, 1] = 0
-    pre[:, 2:2 + HASH_BYTES] = users
-    numbers = pre[:, 2 + HASH_BYTES:10 + HASH_BYTES].view(">u4")
+    pre[:, 2 : 2 + HASH_BYTES] = users
+    numbers = pre[:, 2 + HASH_BYTES : 10 + HASH_BYTES].view(">u4")
     numbers[:, 0] = pieces
     numbers[:, 1] = counts
-    sums = pre[:, 10 + HASH_BYTES:]                # written once, big-endian, straight from the limbs
+    sums = pre[:, 10 + HASH_BYTES :]  # written once, big-endian, straight from the limbs
     limbs = sums.view(">u8").reshape(n, asset_count, 2)
     limbs[:, :, 0] = hi
     limbs[:, :, 1] = lo
@@ -119,8 +119,9 @@ def leaf_records(users: np.ndarray, pieces, counts, hi: np.ndarray, lo: np.ndarr
 def root_record(header: Header, top: np.ndarray) -> np.ndarray:
     """The format-2 root node over the top record: its hash (`tree.root_hash`) and the top's sums."""
     rec = np.array(top, dtype=np.uint8).reshape(1, -1)
-    rec[0, :HASH_BYTES] = np.frombuffer(root_hash(header, bytes(rec[0, :HASH_BYTES]), bytes(rec[0, HASH_BYTES:])),
-                                        dtype=np.uint8)
+    rec[0, :HASH_BYTES] = np.frombuffer(
+        root_hash(header, bytes(rec[0, :HASH_BYTES]), bytes(rec[0, HASH_BYTES:])), dtype=np.uint8
+    )
     return rec
 
 

@@ -25,32 +25,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from por.liabilities.build import Pieces, Progress, block_height, block_levels, string_buffers, upper_levels, user_hashes
+from por.liabilities.build import (
+    Pieces,
+    Progress,
+    block_height,
+    block_levels,
+    string_buffers,
+    upper_levels,
+    user_hashes,
+)
 from por.liabilities.levels import leaf_records, root_record
 from por.liabilities.tree import Header, level_sizes, record_size
 
 BLOCKS_PER_JOB = 8
-MIN_PARALLEL_LEAVES = 1 << 16     # below this, forking costs more than it saves
+MIN_PARALLEL_LEAVES = 1 << 16  # below this, forking costs more than it saves
 
 
 @dataclass
 class _Inputs:
     """What every worker inherits (set before the fork)."""
 
-    offsets: np.ndarray            # account id offsets into `data` (string_buffers)
+    offsets: np.ndarray  # account id offsets into `data` (string_buffers)
     data: np.ndarray
-    nonces: np.ndarray             # (accounts, 32)
+    nonces: np.ndarray  # (accounts, 32)
     pieces: Pieces
     order: np.ndarray
-    path: str                      # tree.bin, written by the workers at known offsets
-    level_offsets: np.ndarray      # byte offset of each level in the file
+    path: str  # tree.bin, written by the workers at known offsets
+    level_offsets: np.ndarray  # byte offset of each level in the file
     width: int
     asset_count: int
-    top: int                       # block height
+    top: int  # block height
 
 
 _INPUTS: _Inputs | None = None
-_PARENT = 0                        # the pid that forked the workers
+_PARENT = 0  # the pid that forked the workers
 
 
 def jobs_wanted(jobs: int | None, leaf_count: int) -> int:
@@ -61,23 +69,32 @@ def jobs_wanted(jobs: int | None, leaf_count: int) -> int:
 
 
 @contextmanager
-def workers(jobs: int, ids, nonces: bytes, pieces: Pieces, order: np.ndarray, path, head_bytes: int,
-            asset_count: int) -> Iterator[ParallelBuild]:
+def workers(
+    jobs: int, ids, nonces: bytes, pieces: Pieces, order: np.ndarray, path, head_bytes: int, asset_count: int
+) -> Iterator[ParallelBuild]:
     """Forks `jobs` workers holding the inputs; call it before starting any thread."""
     global _INPUTS, _PARENT
     leaf_count = len(order)
     width = record_size(asset_count)
     sizes = level_sizes(leaf_count)
     offsets, data = string_buffers(ids)
-    _INPUTS = _Inputs(offsets, data, np.frombuffer(nonces, dtype=np.uint8).reshape(-1, 32), pieces,
-                      np.asarray(order, dtype=np.int64), str(path),
-                      np.concatenate([[0], np.cumsum(sizes)]) * width + head_bytes, width, asset_count,
-                      block_height(leaf_count, BLOCKS_PER_JOB * jobs))
-    open(path, "wb").close()                  # the workers write into it at their offsets
+    _INPUTS = _Inputs(
+        offsets,
+        data,
+        np.frombuffer(nonces, dtype=np.uint8).reshape(-1, 32),
+        pieces,
+        np.asarray(order, dtype=np.int64),
+        str(path),
+        np.concatenate([[0], np.cumsum(sizes)]) * width + head_bytes,
+        width,
+        asset_count,
+        block_height(leaf_count, BLOCKS_PER_JOB * jobs),
+    )
+    open(path, "wb").close()  # the workers write into it at their offsets
     _PARENT = os.getpid()
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker)
     try:
-        pool.submit(_started).result()         # forks every worker now, before any thread of ours starts
+        pool.submit(_started).result()  # forks every worker now, before any thread of ours starts
         yield ParallelBuild(pool, _INPUTS)
     except BrokenProcessPool:
         raise OSError("a tree worker process died (out of memory?): publish again, or with --jobs 1") from None
@@ -92,8 +109,9 @@ class ParallelBuild:
     def __init__(self, pool, inputs: _Inputs) -> None:
         self.pool, self.inputs = pool, inputs
 
-    def write_tree(self, handle, header: Header, head: bytes, progress: Progress | None = None
-                   ) -> tuple[np.ndarray, bytes]:
+    def write_tree(
+        self, handle, header: Header, head: bytes, progress: Progress | None = None
+    ) -> tuple[np.ndarray, bytes]:
         """tree.bin, byte for byte as por.liabilities.build.stream_levels writes it, and the root record
         after the levels; returns (root record, file SHA-256)."""
         inputs = self.inputs
@@ -107,8 +125,7 @@ class ParallelBuild:
             roots[first] = root
             if progress:
                 progress(nodes)
-        upper = upper_levels(np.concatenate([roots[first] for first in sorted(roots)]), inputs.top,
-                             inputs.asset_count)
+        upper = upper_levels(np.concatenate([roots[first] for first in sorted(roots)]), inputs.top, inputs.asset_count)
         for height, level in enumerate(upper, inputs.top):
             _pwrite(fd, level, int(inputs.level_offsets[height]))
         root = root_record(header, upper[-1][0])
@@ -137,7 +154,7 @@ def _die_with_parent() -> None:
     import ctypes
 
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)     # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
     if os.getppid() != _PARENT:
@@ -152,12 +169,17 @@ def _build_block(first: int) -> tuple[int, np.ndarray, int]:
     """In a worker: the block's leaves and levels 0..top-1 written to tree.bin; returns its root."""
     inputs = _INPUTS
     pieces = inputs.pieces
-    piece = inputs.order[first:first + (1 << inputs.top)]
+    piece = inputs.order[first : first + (1 << inputs.top)]
     account = piece if pieces.owners is None else pieces.owners[piece]
     starts, data = _gather_ids(inputs.offsets, inputs.data, account)
     users = user_hashes(inputs.nonces[account], starts[:-1], np.diff(starts), data)
-    leaves = leaf_records(users, 0 if pieces.numbers is None else pieces.numbers[piece],
-                          1 if pieces.counts is None else pieces.counts[piece], pieces.hi[piece], pieces.lo[piece])
+    leaves = leaf_records(
+        users,
+        0 if pieces.numbers is None else pieces.numbers[piece],
+        1 if pieces.counts is None else pieces.counts[piece],
+        pieces.hi[piece],
+        pieces.lo[piece],
+    )
     levels = block_levels(leaves, first, inputs.top, inputs.asset_count)
     fd = os.open(inputs.path, os.O_WRONLY)
     try:

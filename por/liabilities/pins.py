@@ -37,10 +37,10 @@ _DECIMAL_RE = re.compile(r"(0|[1-9][0-9]{0,59})(?:\.[0-9]{0,59}[1-9])?\Z")
 class PublishedTotals:
     """Per-asset totals an exchange published, read from `--totals FILE`."""
 
-    source: str                              # the file, named in reasons
-    totals: dict[str, Decimal]               # asset symbol -> exact amount in whole units
+    source: str  # the file, named in reasons
+    totals: dict[str, Decimal]  # asset symbol -> exact amount in whole units
     snapshot_id: str | None = None
-    published_at: str | None = None          # where the exchange published them (free text, shown only)
+    published_at: str | None = None  # where the exchange published them (free text, shown only)
 
 
 def parse_totals(data: Any, source: str) -> PublishedTotals:
@@ -62,14 +62,21 @@ def parse_totals(data: Any, source: str) -> PublishedTotals:
             raise obj.error(symbol[:40], exc.reason) from None
         text = obj.get(symbol, str)
         if not _DECIMAL_RE.match(text):
-            raise obj.error(symbol, f"{text[:40]!r} is not a canonical decimal (no sign, exponent, "
-                                    "leading or trailing zeros; at most 60 digits each side)")
+            raise obj.error(
+                symbol,
+                f"{text[:40]!r} is not a canonical decimal (no sign, exponent, "
+                "leading or trailing zeros; at most 60 digits each side)",
+            )
         totals[symbol] = Decimal(text)
     snapshot_id = f.str("snapshot_id", optional=True, max_len=200)
     if snapshot_id == "":
         raise f.error("snapshot_id", "empty (leave it out when the totals name no snapshot)")
-    return PublishedTotals(source=source, totals=totals, snapshot_id=snapshot_id,
-                           published_at=f.str("published_at", optional=True, max_len=1000))
+    return PublishedTotals(
+        source=source,
+        totals=totals,
+        snapshot_id=snapshot_id,
+        published_at=f.str("published_at", optional=True, max_len=1000),
+    )
 
 
 def read_totals(path: str | Path) -> PublishedTotals:
@@ -98,19 +105,22 @@ class Pins:
             return self.totals.totals, self.totals.source
         if self.commitment is not None:
             c = self.commitment
-            return {a.symbol: Decimal(format_amount(v, a.decimals)) for a, v in zip(c.assets, c.totals)}, \
-                "the commitment"
+            return {
+                a.symbol: Decimal(format_amount(v, a.decimals)) for a, v in zip(c.assets, c.totals)
+            }, "the commitment"
         return None
 
 
 def check_usage(commitment: Commitment | None, root: bytes | None, totals: PublishedTotals | None) -> Pins:
     """The pins, or bad input (exit 2) for a combination that would leave something unchecked."""
     if totals is not None and commitment is not None:
-        raise InputError("give --totals with --root, not with --commitment (a commitment carries its own totals)",
-                         field="--totals")
+        raise InputError(
+            "give --totals with --root, not with --commitment (a commitment carries its own totals)", field="--totals"
+        )
     if totals is not None and root is None:
-        raise InputError("needs --root: published totals say how much is owed, only a root says which tree",
-                         field="--totals")
+        raise InputError(
+            "needs --root: published totals say how much is owed, only a root says which tree", field="--totals"
+        )
     return Pins(root=root, commitment=commitment, totals=totals)
 
 
@@ -133,6 +143,7 @@ def compare_snapshot(verdict: Verdict, totals: PublishedTotals, snapshot_id: str
         return
     if snapshot_id is None:
         verdict.facts.setdefault("notes", []).append(
-            f"{totals.source} names snapshot {totals.snapshot_id!r}: not checked, this file carries no snapshot id")
+            f"{totals.source} names snapshot {totals.snapshot_id!r}: not checked, this file carries no snapshot id"
+        )
     elif snapshot_id != totals.snapshot_id:
         verdict.fail(f"snapshot {snapshot_id!r} is not the published totals' {totals.snapshot_id!r} ({totals.source})")

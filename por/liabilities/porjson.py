@@ -32,7 +32,7 @@ from por.strictjson import Fields
 
 COMMITMENT_FORMAT = "por-commitment"
 PROOF_FORMAT = "por-inclusion-proof"
-MAX_COMMITMENT_BYTES = 16 << 20     # a commitment is kilobytes: a pipe or a device is never read past this
+MAX_COMMITMENT_BYTES = 16 << 20  # a commitment is kilobytes: a pipe or a device is never read past this
 
 
 @dataclass
@@ -44,17 +44,23 @@ class Commitment:
     height: int
     leaf_count: int
     assets: list[Asset]
-    totals: list[int]                       # base units, in `assets` order
+    totals: list[int]  # base units, in `assets` order
     tree_file: str | None = None
     tree_sha256: bytes | None = None
-    extra: dict[str, Any] = field(default_factory=dict)   # signature, previous link (issue 6)
+    extra: dict[str, Any] = field(default_factory=dict)  # signature, previous link (issue 6)
     version: int = VERSION
 
     def header(self) -> Header:
         """The labels this commitment's root binds (format 2)."""
-        return Header(self.version, self.exchange if self.version >= VERSION else None, self.snapshot_id,
-                      self.snapshot_time if self.version >= VERSION else None, self.leaf_count, self.height,
-                      tuple(self.assets))
+        return Header(
+            self.version,
+            self.exchange if self.version >= VERSION else None,
+            self.snapshot_id,
+            self.snapshot_time if self.version >= VERSION else None,
+            self.leaf_count,
+            self.height,
+            tuple(self.assets),
+        )
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -104,16 +110,23 @@ class InclusionProof:
     root_sums: list[int]
     leaf_count: int
     version: int = VERSION
-    exchange: str | None = None             # format 2: bound into the root with the other labels
-    snapshot_time: str | None = None        # format 2
+    exchange: str | None = None  # format 2: bound into the root with the other labels
+    snapshot_time: str | None = None  # format 2
 
     def balances(self) -> list[int]:
         return [sum(leaf.sums[a] for leaf in self.leaves) for a in range(len(self.assets))]
 
     def header(self) -> Header:
         """The labels the proof's root must bind (format 2)."""
-        return Header(self.version, self.exchange, self.snapshot_id, self.snapshot_time, self.leaf_count,
-                      self.root_height, tuple(self.assets))
+        return Header(
+            self.version,
+            self.exchange,
+            self.snapshot_id,
+            self.snapshot_time,
+            self.leaf_count,
+            self.root_height,
+            tuple(self.assets),
+        )
 
     def to_json(self) -> dict[str, Any]:
         labels: dict[str, Any] = {"exchange": self.exchange} if self.version >= VERSION else {}
@@ -135,15 +148,22 @@ class InclusionProof:
                     "piece": leaf.piece,
                     "balances": sums_json(self.assets, leaf.sums),
                     "path": [
-                        {"height": s.height, "hash": s.hash.hex(), "sums": sums_json(self.assets, s.sums),
-                         **({"padding": True} if s.padding else {})}
+                        {
+                            "height": s.height,
+                            "hash": s.hash.hex(),
+                            "sums": sums_json(self.assets, s.sums),
+                            **({"padding": True} if s.padding else {}),
+                        }
                         for s in leaf.path
                     ],
                 }
                 for leaf in self.leaves
             ],
-            "root": {"hash": self.root.hex(), "height": self.root_height,
-                     "sums": sums_json(self.assets, self.root_sums)},
+            "root": {
+                "hash": self.root.hex(),
+                "height": self.root_height,
+                "sums": sums_json(self.assets, self.root_sums),
+            },
             "leaf_count": self.leaf_count,
         }
 
@@ -202,6 +222,7 @@ def _first_difference(got: Any, want: Any, at: str) -> str | None:
 
 # --- parsing -----------------------------------------------------------------
 
+
 def _header(f: Fields, fmt: str) -> int:
     """The document's format version (1: legacy, 2: current)."""
     got = f.str("format")
@@ -259,8 +280,20 @@ def parse_commitment(data: Any, source: str) -> Commitment:
     version = _header(f, COMMITMENT_FORMAT)
     assets = _assets(f)
     tree = f.obj("tree", optional=True)
-    known = {"format", "version", "hash", "exchange", "snapshot_id", "snapshot_time", "root", "height",
-             "leaf_count", "assets", "totals", "tree"}
+    known = {
+        "format",
+        "version",
+        "hash",
+        "exchange",
+        "snapshot_id",
+        "snapshot_time",
+        "root",
+        "height",
+        "leaf_count",
+        "assets",
+        "totals",
+        "tree",
+    }
     extra = {k: v for k, v in f.data.items() if k not in known}
     commitment = Commitment(
         exchange=f.str("exchange", max_len=200),
@@ -295,8 +328,19 @@ def parse_proof(data: Any, source: str) -> InclusionProof:
     f = Fields(data, source)
     version = _header(f, PROOF_FORMAT)
     labels = ("exchange", "snapshot_id", "snapshot_time") if version >= VERSION else ("snapshot_id",)
-    f.only("format", "version", "hash", *labels, "account_id", "nonce", "assets", "balances",
-           "leaves", "root", "leaf_count")
+    f.only(
+        "format",
+        "version",
+        "hash",
+        *labels,
+        "account_id",
+        "nonce",
+        "assets",
+        "balances",
+        "leaves",
+        "root",
+        "leaf_count",
+    )
     assets = _assets(f)
     leaves = []
     for leaf in f.objects("leaves", max_items=1024):
@@ -307,10 +351,22 @@ def parse_proof(data: Any, source: str) -> InclusionProof:
             padding = step.get("padding", bool, optional=True, default=False)
             if step.has("padding") and not padding:
                 raise step.error("padding", "is written only when true")
-            path.append(PathStep(step.int("height", maximum=MAX_HEIGHT), step.hex("hash", HASH_BYTES),
-                                 _sums(step, "sums", assets), padding))
-        leaves.append(ProofLeaf(leaf.int("index", maximum=MAX_LEAVES), leaf.int("piece", maximum=2**32 - 1),
-                                _sums(leaf, "balances", assets), path))
+            path.append(
+                PathStep(
+                    step.int("height", maximum=MAX_HEIGHT),
+                    step.hex("hash", HASH_BYTES),
+                    _sums(step, "sums", assets),
+                    padding,
+                )
+            )
+        leaves.append(
+            ProofLeaf(
+                leaf.int("index", maximum=MAX_LEAVES),
+                leaf.int("piece", maximum=2**32 - 1),
+                _sums(leaf, "balances", assets),
+                path,
+            )
+        )
     if not leaves:
         raise f.error("leaves", "no leaves")
     root = f.obj("root").only("hash", "height", "sums")

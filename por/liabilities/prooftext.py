@@ -44,23 +44,26 @@ class Texts:
         chars = np.concatenate(self.chars, axis=1) if len(self.chars) > 1 else np.asarray(self.chars[0])
         if all(m is None for m in self.masks):
             return fixed_strings(chars)
-        mask = np.concatenate([np.ones(c.shape, bool) if m is None else m for c, m in zip(self.chars, self.masks)],
-                              axis=1)
+        mask = np.concatenate(
+            [np.ones(c.shape, bool) if m is None else m for c, m in zip(self.chars, self.masks)], axis=1
+        )
         offsets = np.zeros(self.rows + 1, dtype=np.int64)
         np.cumsum(mask.sum(axis=1), out=offsets[1:])
         if offsets[-1] >= 2**31:
             raise ValueError("text block too large for one Arrow string array")
         data = chars[mask]
-        return pa.Array.from_buffers(pa.string(), self.rows, [None, pa.py_buffer(offsets.astype(np.int32)),
-                                                              pa.py_buffer(data)])
+        return pa.Array.from_buffers(
+            pa.string(), self.rows, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+        )
 
 
 def fixed_strings(raw: np.ndarray) -> pa.Array:
     """An Arrow string array over the rows of a (n, width) ASCII byte matrix."""
     count, width = raw.shape
     offsets = np.arange(0, (count + 1) * width, width, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), count, [None, pa.py_buffer(offsets),
-                                                      pa.py_buffer(np.ascontiguousarray(raw))])
+    return pa.Array.from_buffers(
+        pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(raw))]
+    )
 
 
 def hex_chars(raw: np.ndarray) -> np.ndarray:
@@ -97,7 +100,7 @@ def decimal_digits(hi: np.ndarray, lo: np.ndarray, width: int) -> tuple[np.ndarr
         out[small], lengths[small] = _padded(pc.cast(pa.array(lo[small]), pa.string()), width)
     huge = hi[big] >= _DECIMAL128_HI
     fits = big[~huge]
-    raw = np.empty((len(fits), 2), dtype=np.uint64)       # little-endian two's complement, as Arrow stores it
+    raw = np.empty((len(fits), 2), dtype=np.uint64)  # little-endian two's complement, as Arrow stores it
     raw[:, 0], raw[:, 1] = lo[fits], hi[fits]
     decimals = pa.Array.from_buffers(pa.decimal128(38, 0), len(fits), [None, pa.py_buffer(raw)])
     out[fits], lengths[fits] = _padded(pc.cast(decimals, pa.string()), width)
@@ -107,7 +110,7 @@ def decimal_digits(hi: np.ndarray, lo: np.ndarray, width: int) -> tuple[np.ndarr
     return out, lengths
 
 
-_DECIMAL128_HI = np.uint64((10 ** 38 - 1) >> 64)       # hi limbs at or above this may pass 10^38 - 1
+_DECIMAL128_HI = np.uint64((10**38 - 1) >> 64)  # hi limbs at or above this may pass 10^38 - 1
 
 
 def _padded(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +118,7 @@ def _padded(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     padded = pc.ascii_lpad(text, width, "0")
     data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)
     first = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset]
-    return data[first:first + len(padded) * width].reshape(len(padded), width), lengths
+    return data[first : first + len(padded) * width].reshape(len(padded), width), lengths
 
 
 def amount_chars(hi: np.ndarray, lo: np.ndarray, decimals: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,21 +127,21 @@ def amount_chars(hi: np.ndarray, lo: np.ndarray, decimals: int) -> tuple[np.ndar
     trailing zeros when the fraction is not zero."""
     width = max(39, decimals + 1)
     digits, lengths = decimal_digits(hi, lo, width)
-    split = width - decimals                      # columns [0, split): whole, [split, width): fraction
+    split = width - decimals  # columns [0, split): whole, [split, width): fraction
     first = np.minimum(width - lengths, split - 1)
     n = len(lo)
     chars = np.empty((n, width + 1), dtype=np.uint8)
     mask = np.empty((n, width + 1), dtype=bool)
     chars[:, :split] = digits[:, :split]
     chars[:, split] = ord(".")
-    chars[:, split + 1:] = digits[:, split:]
+    chars[:, split + 1 :] = digits[:, split:]
     np.greater_equal(np.arange(split)[None, :], first[:, None], out=mask[:, :split])
     if decimals:
         frac = digits[:, split:] != ord("0")
-        last = decimals - 1 - frac[:, ::-1].argmax(axis=1)          # last non-zero digit (any: else -1)
+        last = decimals - 1 - frac[:, ::-1].argmax(axis=1)  # last non-zero digit (any: else -1)
         last[~frac.any(axis=1)] = -1
         mask[:, split] = last >= 0
-        np.less_equal(np.arange(decimals)[None, :], last[:, None], out=mask[:, split + 1:])
+        np.less_equal(np.arange(decimals)[None, :], last[:, None], out=mask[:, split + 1 :])
     else:
         mask[:, split] = False
     return chars, mask
@@ -164,8 +167,9 @@ def sums_objects(records: np.ndarray, assets: Sequence[Asset]) -> pa.Array:
     return add_sums(Texts(len(records)), records, assets).strings()
 
 
-def path_steps(records: np.ndarray, height: int, padding: np.ndarray, assets: Sequence[Asset],
-               end: str = "") -> pa.Array:
+def path_steps(
+    records: np.ndarray, height: int, padding: np.ndarray, assets: Sequence[Asset], end: str = ""
+) -> pa.Array:
     """`{"height":h,"hash":"..","sums":{..}[,"padding":true]}` + `end` of sibling records at one height."""
     n = len(records)
     texts = Texts(n).add(f'{{"height":{height},"hash":"').add(hex_chars(records[:, :HASH_BYTES])).add('","sums":')

@@ -31,9 +31,12 @@ def lookup_secret(folder: Path, account_id: str) -> tuple[bytes, list[int]]:
     with SecretsIndex(index, secrets) as lookup:
         entry = lookup.find(account_id)
     if entry is None:
-        find_secret(secrets, account_id)          # raises "not in this publication" when it is not
-        raise InputError(f"does not list account {account_id!r}, which the secrets hold: the index is stale or "
-                         "damaged (delete it, and prove reads the secrets; or publish again)", file=str(index))
+        find_secret(secrets, account_id)  # raises "not in this publication" when it is not
+        raise InputError(
+            f"does not list account {account_id!r}, which the secrets hold: the index is stale or "
+            "damaged (delete it, and prove reads the secrets; or publish again)",
+            file=str(index),
+        )
     return _entry(entry, str(secrets), None)
 
 
@@ -71,8 +74,9 @@ def find_secret(path: Path, account_id: str) -> tuple[bytes, list[int]]:
 def open_publication(folder: str | Path) -> tuple[Commitment, TreeFile]:
     """The commitment and its tree file, checked to belong together (close the tree when done)."""
     folder = Path(folder)
-    commitment: Commitment = parse_commitment(load_file(folder / COMMITMENT_FILE, MAX_COMMITMENT_BYTES),
-                                              str(folder / COMMITMENT_FILE))
+    commitment: Commitment = parse_commitment(
+        load_file(folder / COMMITMENT_FILE, MAX_COMMITMENT_BYTES), str(folder / COMMITMENT_FILE)
+    )
     tree = TreeFile(folder / (commitment.tree_file or TREE_FILE))
     if tree.header != commitment.header():
         tree.close()
@@ -97,8 +101,16 @@ def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
             leaves.append(ProofLeaf(index, piece, list(leaf.sums), path))
         root = tree.root()
     return InclusionProof(
-        snapshot_id=commitment.snapshot_id, account_id=account_id, nonce=nonce, assets=commitment.assets,
-        leaves=leaves, root=root.hash, root_height=commitment.height, root_sums=list(root.sums),
-        leaf_count=commitment.leaf_count, version=commitment.version,
+        snapshot_id=commitment.snapshot_id,
+        account_id=account_id,
+        nonce=nonce,
+        assets=commitment.assets,
+        leaves=leaves,
+        root=root.hash,
+        root_height=commitment.height,
+        root_sums=list(root.sums),
+        leaf_count=commitment.leaf_count,
+        version=commitment.version,
         exchange=commitment.exchange if commitment.version >= VERSION else None,
-        snapshot_time=commitment.snapshot_time if commitment.version >= VERSION else None)
+        snapshot_time=commitment.snapshot_time if commitment.version >= VERSION else None,
+    )

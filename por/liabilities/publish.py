@@ -44,8 +44,19 @@ from por.liabilities.tree import (
 )
 from por.liabilities.treefile import header_line
 
-__all__ = ["BuiltTree", "build_tree", "publish", "split_amounts", "fixed_shuffle", "not_a_publication", "COMMITMENT_FILE",
-           "TREE_FILE", "SECRETS_FILE", "INDEX_FILE", "PAGE_FILE"]
+__all__ = [
+    "BuiltTree",
+    "build_tree",
+    "publish",
+    "split_amounts",
+    "fixed_shuffle",
+    "not_a_publication",
+    "COMMITMENT_FILE",
+    "TREE_FILE",
+    "SECRETS_FILE",
+    "INDEX_FILE",
+    "PAGE_FILE",
+]
 
 
 @dataclass
@@ -53,9 +64,9 @@ class BuiltTree:
     """A tree in memory with what is needed to cut every customer's proof."""
 
     liabilities: Liabilities
-    nonces: bytes                 # 32 bytes per account, in account order
-    leaf_index: list[list[int]]   # per account: leaf index of each piece, piece order
-    levels: list[np.ndarray]      # leaves (padded) up to the top node
+    nonces: bytes  # 32 bytes per account, in account order
+    leaf_index: list[list[int]]  # per account: leaf index of each piece, piece order
+    levels: list[np.ndarray]  # leaves (padded) up to the top node
 
     @property
     def top(self) -> bytes:
@@ -105,8 +116,12 @@ def _pieces(liabilities: Liabilities, max_pieces: int, split: tuple[list[int], l
 
 def _check_split(liabilities: Liabilities, owners: np.ndarray, columns: list[list[int]]) -> None:
     """A fixed split must cover every account, in account order, and add up to its balances exactly."""
-    if len(owners) and (np.any(np.diff(owners) < 0) or owners[0] != 0 or owners[-1] != len(liabilities) - 1
-                        or len(np.unique(owners)) != len(liabilities)):
+    if len(owners) and (
+        np.any(np.diff(owners) < 0)
+        or owners[0] != 0
+        or owners[-1] != len(liabilities) - 1
+        or len(np.unique(owners)) != len(liabilities)
+    ):
         raise TreeError("a split must give every account one or more pieces, in account order")
     for column, book_column in zip(columns, liabilities.columns, strict=True):
         sums = [0] * len(liabilities)
@@ -133,12 +148,14 @@ def _plan(liabilities: Liabilities, max_pieces: int, shuffle: Shuffle | None) ->
     return pieces, shuffle
 
 
-def _write_secrets(path: Path, index: Path, ids, shuffle: Shuffle, snapshot_id: str,
-                   first_piece: np.ndarray | None) -> None:
+def _write_secrets(
+    path: Path, index: Path, ids, shuffle: Shuffle, snapshot_id: str, first_piece: np.ndarray | None
+) -> None:
     """The secrets and their index (for `prove DIR ID` in milliseconds), beside the tree's hashing."""
     with open(path, "wb") as handle:
-        starts, size = write_secrets(handle, ids, shuffle.nonces, _positions(shuffle), snapshot_id, bytes(HASH_BYTES),
-                                     first_piece)
+        starts, size = write_secrets(
+            handle, ids, shuffle.nonces, _positions(shuffle), snapshot_id, bytes(HASH_BYTES), first_piece
+        )
         handle.flush()
         os.fsync(handle.fileno())
     with open(index, "wb") as handle:
@@ -154,8 +171,13 @@ def _positions(shuffle: Shuffle) -> np.ndarray:
     return position
 
 
-def build_tree(liabilities: Liabilities, *, max_pieces: int = 1,
-               progress: Callable[[int], None] | None = None, shuffle: Shuffle | None = None) -> BuiltTree:
+def build_tree(
+    liabilities: Liabilities,
+    *,
+    max_pieces: int = 1,
+    progress: Callable[[int], None] | None = None,
+    shuffle: Shuffle | None = None,
+) -> BuiltTree:
     """Nonces, (optional) splitting, random leaf order, then every level of the tree, in memory.
 
     `shuffle` fixes the nonces and leaf order (tests, distributed builds);
@@ -168,23 +190,33 @@ def build_tree(liabilities: Liabilities, *, max_pieces: int = 1,
     if progress:
         progress(leaf_total)
     levels = build_levels(leaves, len(liabilities.assets), progress)
-    positions = _positions(shuffle).tolist()       # pieces are grouped by owner, in piece order
+    positions = _positions(shuffle).tolist()  # pieces are grouped by owner, in piece order
     count = len(liabilities)
     if leaf_total == count:
         leaf_index = [[p] for p in positions]
     else:
         bounds = np.searchsorted(maker.pieces.owners, np.arange(count + 1)).tolist()
-        leaf_index = [positions[bounds[a]:bounds[a + 1]] for a in range(count)]
+        leaf_index = [positions[bounds[a] : bounds[a + 1]] for a in range(count)]
     return BuiltTree(liabilities, shuffle.nonces, leaf_index, levels)
 
 
-def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapshot_id: str,
-            snapshot_time: str | None = None, max_pieces: int = 1, force: bool = False,
-            progress: Callable[[int], None] | None = None,
-            extra_files: Callable[[Path, Commitment], None] | None = None,
-            finish_files: Callable[[Path], None] | None = None,
-            shuffle: Shuffle | None = None, dask: str | None = None, dask_workers: int | None = None,
-            jobs: int | None = 1) -> Commitment:
+def publish(
+    liabilities: Liabilities,
+    out: str | Path,
+    *,
+    exchange: str,
+    snapshot_id: str,
+    snapshot_time: str | None = None,
+    max_pieces: int = 1,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+    extra_files: Callable[[Path, Commitment], None] | None = None,
+    finish_files: Callable[[Path], None] | None = None,
+    shuffle: Shuffle | None = None,
+    dask: str | None = None,
+    dask_workers: int | None = None,
+    jobs: int | None = 1,
+) -> Commitment:
     """Builds the tree and writes the publication folder atomically, in bounded memory.
 
     Levels go to tree.bin as they are made (por/liabilities/build.py), so memory holds the
@@ -195,7 +227,7 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
     """
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
-    if len(liabilities.assets) > MAX_ASSETS:        # what every reader of the publication accepts
+    if len(liabilities.assets) > MAX_ASSETS:  # what every reader of the publication accepts
         raise InputError(f"{len(liabilities.assets)} assets: a publication holds at most {MAX_ASSETS}")
     snapshot_time = snapshot_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
@@ -206,8 +238,9 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
     ids = liabilities.ids
     leaf_count = len(pieces)
     asset_count = len(liabilities.assets)
-    header = Header(VERSION, exchange, snapshot_id, snapshot_time, leaf_count, tree_height(leaf_count),
-                    tuple(liabilities.assets))
+    header = Header(
+        VERSION, exchange, snapshot_id, snapshot_time, leaf_count, tree_height(leaf_count), tuple(liabilities.assets)
+    )
     width = HASH_BYTES + AMOUNT_BYTES * asset_count
     first_piece = None
     if pieces.owners is not None:
@@ -222,21 +255,42 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         (staging / "private").mkdir(mode=0o700)
         processes = 1 if client is not None else jobs_wanted(jobs, leaf_count)
         build = None
-        if processes > 1:                   # forked before the secrets thread starts
-            build = stack.enter_context(workers(processes, ids, shuffle.nonces, pieces, shuffle.order,
-                                                staging / TREE_FILE, len(header_line(header)), asset_count))
+        if processes > 1:  # forked before the secrets thread starts
+            build = stack.enter_context(
+                workers(
+                    processes,
+                    ids,
+                    shuffle.nonces,
+                    pieces,
+                    shuffle.order,
+                    staging / TREE_FILE,
+                    len(header_line(header)),
+                    asset_count,
+                )
+            )
         # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
         background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
-        secrets = background.submit(_write_secrets, staging / SECRETS_FILE, staging / INDEX_FILE, ids, shuffle,
-                                    snapshot_id, first_piece)
+        secrets = background.submit(
+            _write_secrets, staging / SECRETS_FILE, staging / INDEX_FILE, ids, shuffle, snapshot_id, first_piece
+        )
         with open(staging / TREE_FILE, "r+b" if build else "w+b") as handle:
             if build is not None:
                 root, tree_digest = build.write_tree(handle, header, header_line(header), progress)
             elif client is not None:
                 from por.liabilities.distributed import write_tree_dask
 
-                root, tree_digest = write_tree_dask(client, handle, header, header_line(header), ids,
-                                                    shuffle.nonces, pieces, shuffle.order, asset_count, progress)
+                root, tree_digest = write_tree_dask(
+                    client,
+                    handle,
+                    header,
+                    header_line(header),
+                    ids,
+                    shuffle.nonces,
+                    pieces,
+                    shuffle.order,
+                    asset_count,
+                    progress,
+                )
             else:
                 with LevelSink(handle, header_line(header)) as sink:
                     maker = LeafMaker(user_table(ids, shuffle.nonces, progress), pieces, shuffle.order)
@@ -251,13 +305,20 @@ def publish(liabilities: Liabilities, out: str | Path, *, exchange: str, snapsho
         set_root(staging / SECRETS_FILE, snapshot_id, root_hash)
         sums = bytes(root[HASH_BYTES:])
         commitment = Commitment(
-            exchange=exchange, snapshot_id=snapshot_id, snapshot_time=snapshot_time,
-            root=root_hash, height=header.height, leaf_count=leaf_count, assets=liabilities.assets,
-            totals=[int.from_bytes(sums[AMOUNT_BYTES * a:AMOUNT_BYTES * (a + 1)], "big") for a in range(asset_count)],
-            tree_file=TREE_FILE, tree_sha256=tree_digest)
+            exchange=exchange,
+            snapshot_id=snapshot_id,
+            snapshot_time=snapshot_time,
+            root=root_hash,
+            height=header.height,
+            leaf_count=leaf_count,
+            assets=liabilities.assets,
+            totals=[int.from_bytes(sums[AMOUNT_BYTES * a : AMOUNT_BYTES * (a + 1)], "big") for a in range(asset_count)],
+            tree_file=TREE_FILE,
+            tree_sha256=tree_digest,
+        )
         if extra_files:
             extra_files(staging, commitment)
         (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
-        if finish_files:                       # after every public file is final (a manifest of their digests)
+        if finish_files:  # after every public file is final (a manifest of their digests)
             finish_files(staging)
     return commitment

@@ -22,8 +22,8 @@ from por.text import CappedReader, bounded_lines, csv_field_limit, is_hidden, op
 HEADER = ["account_id", "asset", "amount"]
 MAX_ID_BYTES = 256
 MAX_FIELD_CHARS = 4096
-MAX_LINE_BYTES = 64 * 1024        # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
-MAX_CUSTOMER_BYTES = 16 << 30     # ~170M rows, past what one machine publishes: the end of a stream that never ends
+MAX_LINE_BYTES = 64 * 1024  # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
+MAX_CUSTOMER_BYTES = 16 << 30  # ~170M rows, past what one machine publishes: the end of a stream that never ends
 _GROUPED = re.compile(r"[0-9][0-9,.' _\u00a0]*[0-9]\Z")
 
 
@@ -32,8 +32,10 @@ def separator_hint(text: str) -> str:
     if "\t" in text and "," not in text:
         return " (the file is separated by tabs: save it as comma-separated CSV)"
     if ";" in text and "," not in text:
-        return (" (the file is separated by semicolons, as spreadsheets write CSV where the decimal mark is a"
-                " comma: save it with commas between fields and a point in amounts)")
+        return (
+            " (the file is separated by semicolons, as spreadsheets write CSV where the decimal mark is a"
+            " comma: save it with commas between fields and a point in amounts)"
+        )
     return ""
 
 
@@ -44,7 +46,7 @@ def amount_hint(text: str) -> str:
         return ""
     marks = [c for c in text if not "0" <= c <= "9"]
     decimal = None
-    if "," in marks and "." in marks:                  # 1.000,5 or 1,000.5: the last mark is the decimal one
+    if "," in marks and "." in marks:  # 1.000,5 or 1,000.5: the last mark is the decimal one
         decimal = text[max(text.rfind(","), text.rfind("."))]
     elif marks == [","] and len(text.rsplit(",", 1)[1]) != 3:
         decimal = ","
@@ -78,11 +80,14 @@ def check_account_id(account_id: str) -> str:
         return account_id
     for char in account_id:
         if is_hidden(char):
-            raise InputError(f"account id contains control or invisible character U+{ord(char):04X}",
-                             field="account_id")
+            raise InputError(
+                f"account id contains control or invisible character U+{ord(char):04X}", field="account_id"
+            )
     if not unicodedata.is_normalized("NFC", account_id):
-        raise InputError("account id is not in Unicode NFC form (a decomposed spelling of another id): "
-                         "write it composed (NFC)", field="account_id")
+        raise InputError(
+            "account id is not in Unicode NFC form (a decomposed spelling of another id): write it composed (NFC)",
+            field="account_id",
+        )
     return account_id
 
 
@@ -102,8 +107,7 @@ def ambiguous_ids(ids: list[str]) -> list[tuple[int, int]]:
 
 # TS #39 section 5.1: a Han, Hiragana, Katakana, Hangul or Bopomofo character also counts for the
 # writing systems that combine them (Japanese, Korean, Han with Bopomofo)
-_AUGMENTED = {"Hani": {"Hanb", "Jpan", "Kore"}, "Hira": {"Jpan"}, "Kana": {"Jpan"}, "Hang": {"Kore"},
-              "Bopo": {"Hanb"}}
+_AUGMENTED = {"Hani": {"Hanb", "Jpan", "Kore"}, "Hira": {"Jpan"}, "Kana": {"Jpan"}, "Hang": {"Kore"}, "Bopo": {"Hanb"}}
 _CONFUSABLE_WITH_LATIN = {"Cyrl", "Grek"}
 
 
@@ -119,7 +123,7 @@ def mixed_scripts(account_id: str) -> list[str] | None:
     sets = []
     for char in set(account_id):
         scripts = set(script_extension(char))
-        if scripts <= {"Zyyy", "Zinh"}:          # Common and Inherited go with any script
+        if scripts <= {"Zyyy", "Zinh"}:  # Common and Inherited go with any script
             continue
         for name in list(scripts):
             scripts |= _AUGMENTED.get(name, set())
@@ -162,11 +166,13 @@ def csv_rows(path: Path, errors: list[InputError] | None = None) -> Iterator[tup
                 raise InputError("empty file: expected header `account_id,asset,amount`", file=source, line=1)
             if [h.strip() for h in header] != HEADER:
                 shown = ",".join(header)
-                hint = " (Parquet is read from a file named *.parquet, never from a pipe)" \
-                    if header and header[0].startswith("PAR1") else separator_hint(shown)
-                shown = shown[:80].replace("\t", "\\t")         # a tab shown as \t, not as a space
-                raise InputError(f"header must be `account_id,asset,amount`, got `{shown}`{hint}",
-                                 file=source, line=1)
+                hint = (
+                    " (Parquet is read from a file named *.parquet, never from a pipe)"
+                    if header and header[0].startswith("PAR1")
+                    else separator_hint(shown)
+                )
+                shown = shown[:80].replace("\t", "\\t")  # a tab shown as \t, not as a space
+                raise InputError(f"header must be `account_id,asset,amount`, got `{shown}`{hint}", file=source, line=1)
             rows = bad = 0
             for row in reader:
                 if not row:

@@ -23,8 +23,18 @@ _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 
 def header_line(snapshot_id: str, root: bytes) -> str:
-    return json.dumps({"format": SECRETS_FORMAT, "version": 1, "snapshot_id": snapshot_id,
-                       "root": root.hex(), "warning": "private: never publish this file"}) + "\n"
+    return (
+        json.dumps(
+            {
+                "format": SECRETS_FORMAT,
+                "version": 1,
+                "snapshot_id": snapshot_id,
+                "root": root.hex(),
+                "warning": "private: never publish this file",
+            }
+        )
+        + "\n"
+    )
 
 
 def read_header(line: bytes, source: str, snapshot_id: str, root: bytes) -> None:
@@ -54,8 +64,15 @@ def set_root(path, snapshot_id: str, root: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def write_secrets(handle: BinaryIO, ids, nonces: bytes, positions: np.ndarray, snapshot_id: str, root: bytes,
-                  first_piece: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+def write_secrets(
+    handle: BinaryIO,
+    ids,
+    nonces: bytes,
+    positions: np.ndarray,
+    snapshot_id: str,
+    root: bytes,
+    first_piece: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
     """`positions[piece]` is the leaf index of each piece; pieces of account i are
     first_piece[i]..first_piece[i+1] (one piece per account when None).
 
@@ -66,10 +83,13 @@ def write_secrets(handle: BinaryIO, ids, nonces: bytes, positions: np.ndarray, s
     starts = np.empty(len(ids), dtype=np.int64)
     for start in range(0, len(ids), CHUNK_ACCOUNTS):
         stop = min(start + CHUNK_ACCOUNTS, len(ids))
-        lines = _lines(ids.slice(start, stop - start), nonces[32 * start:32 * stop],
-                       _leaves_text(positions, first_piece, start, stop))
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
-        handle.write(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+        lines = _lines(
+            ids.slice(start, stop - start),
+            nonces[32 * start : 32 * stop],
+            _leaves_text(positions, first_piece, start, stop),
+        )
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+        handle.write(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
         starts[start:stop] = written + (offsets[:-1] - offsets[0])
         written += int(offsets[-1] - offsets[0])
     return starts, written
@@ -82,10 +102,10 @@ def _lines(ids, nonces: bytes, leaves):
     hexes = _fixed_strings(np.frombuffer(nonces.hex().encode(), dtype=np.uint8).reshape(len(ids), 64))
     if pc.any(pc.match_substring_regex(ids, _NEEDS_ESCAPE)).as_py():
         quoted = pa.array([json.dumps(i, ensure_ascii=False) for i in ids.to_pylist()], pa.string())
-        return pc.binary_join_element_wise('{"account_id":', quoted, ',"nonce":"', hexes, '","leaves":[', leaves,
-                                           ']}\n', "")
-    return pc.binary_join_element_wise('{"account_id":"', ids, '","nonce":"', hexes, '","leaves":[', leaves,
-                                       ']}\n', "")
+        return pc.binary_join_element_wise(
+            '{"account_id":', quoted, ',"nonce":"', hexes, '","leaves":[', leaves, "]}\n", ""
+        )
+    return pc.binary_join_element_wise('{"account_id":"', ids, '","nonce":"', hexes, '","leaves":[', leaves, "]}\n", "")
 
 
 def _leaves_text(positions: np.ndarray, first_piece: np.ndarray | None, start: int, stop: int):
@@ -96,7 +116,7 @@ def _leaves_text(positions: np.ndarray, first_piece: np.ndarray | None, start: i
         return pc.cast(pa.array(positions[start:stop]), pa.string())
     lo, hi = int(first_piece[start]), int(first_piece[stop])
     values = pc.cast(pa.array(positions[lo:hi]), pa.string())
-    offsets = pa.array((first_piece[start:stop + 1] - lo).astype(np.int32))
+    offsets = pa.array((first_piece[start : stop + 1] - lo).astype(np.int32))
     return pc.binary_join(pa.ListArray.from_arrays(offsets, values), ", ")
 
 
@@ -106,5 +126,6 @@ def _fixed_strings(raw: np.ndarray):
 
     count, width = raw.shape
     offsets = np.arange(0, (count + 1) * width, width, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), count, [None, pa.py_buffer(offsets),
-                                                      pa.py_buffer(np.ascontiguousarray(raw))])
+    return pa.Array.from_buffers(
+        pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(raw))]
+    )

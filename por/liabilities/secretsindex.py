@@ -26,13 +26,24 @@ from por.errors import InputError
 
 INDEX_FORMAT = "por-secrets-index"
 RECORD = 8
-MAX_LINE = 1 << 16                   # a secrets line: an id of <= 1024 characters and <= 64 leaf indices
+MAX_LINE = 1 << 16  # a secrets line: an id of <= 1024 characters and <= 64 leaf indices
 _ORDER = "utf-8 account_id, bytewise ascending"
 
 
 def index_header(accounts: int, secrets_bytes: int) -> bytes:
-    return (json.dumps({"format": INDEX_FORMAT, "version": 1, "accounts": accounts, "secrets_bytes": secrets_bytes,
-                        "order": _ORDER}, separators=(",", ":")) + "\n").encode()
+    return (
+        json.dumps(
+            {
+                "format": INDEX_FORMAT,
+                "version": 1,
+                "accounts": accounts,
+                "secrets_bytes": secrets_bytes,
+                "order": _ORDER,
+            },
+            separators=(",", ":"),
+        )
+        + "\n"
+    ).encode()
 
 
 def write_index(handle, ids, line_starts, secrets_bytes: int) -> None:
@@ -40,7 +51,7 @@ def write_index(handle, ids, line_starts, secrets_bytes: int) -> None:
     import numpy as np
     import pyarrow.compute as pc
 
-    order = pc.sort_indices(ids).to_numpy()          # Arrow compares strings by their bytes
+    order = pc.sort_indices(ids).to_numpy()  # Arrow compares strings by their bytes
     handle.write(index_header(len(ids), secrets_bytes))
     handle.write(np.asarray(line_starts, dtype=np.int64)[order].astype(">u8").tobytes())
 
@@ -69,8 +80,12 @@ class SecretsIndex:
         line = self.index.readline(4096)
         try:
             head = json.loads(line)
-            ok = (head["format"] == INDEX_FORMAT and head["version"] == 1 and head["order"] == _ORDER
-                  and line == index_header(head["accounts"], head["secrets_bytes"]))
+            ok = (
+                head["format"] == INDEX_FORMAT
+                and head["version"] == 1
+                and head["order"] == _ORDER
+                and line == index_header(head["accounts"], head["secrets_bytes"])
+            )
         except (ValueError, KeyError, TypeError):
             ok = False
         if not ok:
@@ -83,8 +98,9 @@ class SecretsIndex:
         self.secrets_bytes = head["secrets_bytes"]
 
     def _damaged(self, why: str) -> InputError:
-        return InputError(f"secrets index {why}: delete it (prove then reads the secrets) or publish again",
-                          file=str(self.index_path))
+        return InputError(
+            f"secrets index {why}: delete it (prove then reads the secrets) or publish again", file=str(self.index_path)
+        )
 
     def close(self) -> None:
         self.index.close()

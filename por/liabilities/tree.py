@@ -38,10 +38,10 @@ HASH_NAME = "sha256"
 HASH_BYTES = 32
 TAG_LEAF, TAG_INNER, TAG_PAD, TAG_USER, TAG_ROOT = 0, 1, 2, 3, 4
 MAX_HEIGHT = 64
-MAX_ASSETS = 1000                    # assets in one publication: what publish writes and every reader accepts
-MAX_LEAVES = 2**64 - 1               # the header holds the leaf count in 8 bytes
-VERSION = 2                          # what `por publish` writes
-LEGACY_VERSION = 1                   # still read: no piece count in the leaf, no root node
+MAX_ASSETS = 1000  # assets in one publication: what publish writes and every reader accepts
+MAX_LEAVES = 2**64 - 1  # the header holds the leaf count in 8 bytes
+VERSION = 2  # what `por publish` writes
+LEGACY_VERSION = 1  # still read: no piece count in the leaf, no root node
 VERSIONS = (LEGACY_VERSION, VERSION)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
@@ -59,6 +59,7 @@ def record_size(asset_count: int) -> int:
 
 # --- scalar hashing: what a verifier of one proof recomputes -----------------
 
+
 def encode_sums(amounts: Sequence[int]) -> bytes:
     """Fixed-width big-endian sums; rejects what the tree cannot hold."""
     out = bytearray()
@@ -72,7 +73,7 @@ def encode_sums(amounts: Sequence[int]) -> bytes:
 
 
 def decode_sums(raw: bytes) -> list[int]:
-    return [int.from_bytes(raw[i:i + AMOUNT_BYTES], "big") for i in range(0, len(raw), AMOUNT_BYTES)]
+    return [int.from_bytes(raw[i : i + AMOUNT_BYTES], "big") for i in range(0, len(raw), AMOUNT_BYTES)]
 
 
 def user_hash(nonce: bytes, account_id: str) -> bytes:
@@ -144,9 +145,9 @@ def _text_field(text: str) -> bytes:
 def canonical_header(header: Header) -> bytes:
     """The exact bytes H(canonical header) covers; every length is explicit, so no two headers share them.
 
-        version[1] || text(hash name) || text(exchange) || text(snapshot id) || text(snapshot time)
-        || leaf_count[8] || height[1] || asset_count[2] || (text(symbol) || decimals[1]) per asset
-        text(s) = byte length of UTF-8(s) [2] || UTF-8(s); integers unsigned big-endian
+    version[1] || text(hash name) || text(exchange) || text(snapshot id) || text(snapshot time)
+    || leaf_count[8] || height[1] || asset_count[2] || (text(symbol) || decimals[1]) per asset
+    text(s) = byte length of UTF-8(s) [2] || UTF-8(s); integers unsigned big-endian
     """
     if header.version != VERSION or header.exchange is None or header.snapshot_time is None:
         raise TreeError("only a format-2 header has a canonical form")
@@ -218,6 +219,6 @@ class Node:
     sums: tuple[int, ...]
 
     @classmethod
-    def from_record(cls, record) -> Node:   # bytes or a numpy record row
+    def from_record(cls, record) -> Node:  # bytes or a numpy record row
         raw = bytes(record)
         return cls(raw[:HASH_BYTES], tuple(decode_sums(raw[HASH_BYTES:])))

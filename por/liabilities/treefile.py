@@ -42,7 +42,7 @@ from por.verdict import Verdict
 
 TREE_FORMAT = "por-tree"
 MAX_HEADER = 1 << 20
-CHUNK_NODES = 1 << 13            # records per read: small enough to stay in the CPU caches
+CHUNK_NODES = 1 << 13  # records per read: small enough to stay in the CPU caches
 
 
 def header_json(header: Header) -> dict:
@@ -53,8 +53,12 @@ def header_json(header: Header) -> dict:
     doc["snapshot_id"] = header.snapshot_id
     if header.version >= VERSION:
         doc["snapshot_time"] = header.snapshot_time
-    doc.update(assets=assets_json(list(header.assets)), leaf_count=header.leaf_count, height=header.height,
-               level_sizes=level_sizes(header.leaf_count))
+    doc.update(
+        assets=assets_json(list(header.assets)),
+        leaf_count=header.leaf_count,
+        height=header.height,
+        level_sizes=level_sizes(header.leaf_count),
+    )
     return doc
 
 
@@ -81,8 +85,7 @@ class TreeFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if self.path.exists() and not is_regular_file(self.path):
-            raise InputError("not a regular file: a tree is read by seeking (save it to a file first)",
-                             file=str(path))
+            raise InputError("not a regular file: a tree is read by seeking (save it to a file first)", file=str(path))
         try:
             self.handle = open(self.path, "rb")
         except OSError as exc:
@@ -95,8 +98,7 @@ class TreeFile:
         try:
             self.header = _parse_header(loads(first, str(path)), str(path))
             if first != header_line(self.header):
-                raise InputError("header is not in canonical form (edited or re-formatted)",
-                                 file=str(path), line=1)
+                raise InputError("header is not in canonical form (edited or re-formatted)", file=str(path), line=1)
         except BaseException:
             self.handle.close()
             raise
@@ -107,7 +109,7 @@ class TreeFile:
         for size in self.sizes:
             self.offsets.append(offset)
             offset += size * self.record_size
-        self.root_offset = offset                          # format 2: the root record follows the top
+        self.root_offset = offset  # format 2: the root record follows the top
         self.expected_bytes = offset + (self.record_size if self.header.version >= VERSION else 0)
 
     def close(self) -> None:
@@ -131,8 +133,9 @@ class TreeFile:
         self.close()
 
     def node(self, height: int, index: int) -> Node:
-        return Node.from_record(self._record(self.offsets[height] + index * self.record_size,
-                                             f"height {height} node {index}"))
+        return Node.from_record(
+            self._record(self.offsets[height] + index * self.record_size, f"height {height} node {index}")
+        )
 
     def top(self) -> Node:
         """The node at the top of the levels (format 1 calls it the root)."""
@@ -169,8 +172,9 @@ class TreeFile:
                 count = min(chunk_nodes, self.sizes[height] - done)
                 raw = handle.read(count * width)
                 if len(raw) != count * width:
-                    raise InputError(f"truncated at height {height} node {done + len(raw) // width}",
-                                     file=str(self.path))
+                    raise InputError(
+                        f"truncated at height {height} node {done + len(raw) // width}", file=str(self.path)
+                    )
                 yield done, np.frombuffer(raw, dtype=np.uint8).reshape(count, width)
                 done += count
 
@@ -183,8 +187,18 @@ def _parse_header(data, source: str) -> Header:
     if f.str("format") != TREE_FORMAT or version not in VERSIONS or f.str("hash") != HASH_NAME:
         raise f.error("format", "not a por-tree version 1 or 2 (sha256) file")
     if version >= VERSION:
-        f.only("format", "version", "hash", "exchange", "snapshot_id", "snapshot_time", "assets", "leaf_count",
-               "height", "level_sizes")
+        f.only(
+            "format",
+            "version",
+            "hash",
+            "exchange",
+            "snapshot_id",
+            "snapshot_time",
+            "assets",
+            "leaf_count",
+            "height",
+            "level_sizes",
+        )
         exchange, snapshot_time = f.str("exchange", max_len=200), f.str("snapshot_time", max_len=64)
         try:
             check_snapshot_time(snapshot_time)
@@ -193,9 +207,15 @@ def _parse_header(data, source: str) -> Header:
     else:
         f.only("format", "version", "hash", "snapshot_id", "assets", "leaf_count", "height", "level_sizes")
         exchange = snapshot_time = None
-    header = Header(version=version, exchange=exchange, snapshot_id=f.str("snapshot_id", max_len=200),
-                    snapshot_time=snapshot_time, leaf_count=f.int("leaf_count", minimum=1, maximum=MAX_LEAVES),
-                    height=f.int("height", minimum=1, maximum=MAX_HEIGHT), assets=tuple(_assets(f)))
+    header = Header(
+        version=version,
+        exchange=exchange,
+        snapshot_id=f.str("snapshot_id", max_len=200),
+        snapshot_time=snapshot_time,
+        leaf_count=f.int("leaf_count", minimum=1, maximum=MAX_LEAVES),
+        height=f.int("height", minimum=1, maximum=MAX_HEIGHT),
+        assets=tuple(_assets(f)),
+    )
     if header.height != len(level_sizes(header.leaf_count)) - 1:
         raise f.error("height", f"does not match {header.leaf_count} leaves")
     if f.get("level_sizes", list) != level_sizes(header.leaf_count):
@@ -203,18 +223,22 @@ def _parse_header(data, source: str) -> Header:
     return header
 
 
-def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
-                     progress: Callable[[int], None] | None = None) -> Verdict:
+def verify_tree_file(
+    path: str | Path, commitment: Commitment | None = None, progress: Callable[[int], None] | None = None
+) -> Verdict:
     """Recomputes every inner node (hash and sums) level by level in bounded memory."""
     with TreeFile(path) as tree, _FileDigest(tree, commitment is not None) as file_digest:
         header = tree.header
         count = len(header.assets)
-        verdict = Verdict.start(format="por", version=header.version, leaf_count=header.leaf_count,
-                                height=header.height)
+        verdict = Verdict.start(
+            format="por", version=header.version, leaf_count=header.leaf_count, height=header.height
+        )
         actual = tree.path.stat().st_size
         if actual != tree.expected_bytes:
-            return verdict.fail(f"{path}: file has {actual} bytes, the header implies {tree.expected_bytes} "
-                                f"({'truncated' if actual < tree.expected_bytes else 'trailing data'})")
+            return verdict.fail(
+                f"{path}: file has {actual} bytes, the header implies {tree.expected_bytes} "
+                f"({'truncated' if actual < tree.expected_bytes else 'trailing data'})"
+            )
         last_leaf = tree.node(0, header.leaf_count - 1)
         if last_leaf.hash == padding_hash(0, header.leaf_count - 1) and not any(last_leaf.sums):
             # with an odd count n the file for n+1 leaves has the same size: the header lies
@@ -226,7 +250,7 @@ def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
             for start, records in tree.chunks(height, CHUNK_NODES):
                 if height == 0:
                     upto = min(len(records), real - start)
-                    leaf_prefixes[start:start + upto] = records[:upto, :8].copy().view(">u8").ravel()
+                    leaf_prefixes[start : start + upto] = records[:upto, :8].copy().view(">u8").ravel()
                 if start + len(records) == tree.sizes[height] and tree.sizes[height] > real:
                     pad = padding_record(height, real, count)
                     if not np.array_equal(records[-1:], pad):
@@ -236,16 +260,17 @@ def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
                     computed = parent_level(records, height + 1, count)
                 except TreeError as exc:
                     return verdict.fail(f"height {height + 1} nodes {start // 2}..: {exc}")
-                stored = stored[:len(computed)]
-                if np.array_equal(computed.view(np.uint64), stored.view(np.uint64)):    # 8 bytes at a time
+                stored = stored[: len(computed)]
+                if np.array_equal(computed.view(np.uint64), stored.view(np.uint64)):  # 8 bytes at a time
                     bad = ()
                 else:
                     bad = np.nonzero((computed != stored).any(axis=1))[0]
                 if len(bad):
                     i = int(bad[0])
                     what = "hash" if not np.array_equal(computed[i, :HASH_BYTES], stored[i, :HASH_BYTES]) else "sums"
-                    return verdict.fail(f"height {height + 1} node {start // 2 + i}: {what} does not recompute "
-                                        f"from its children")
+                    return verdict.fail(
+                        f"height {height + 1} node {start // 2 + i}: {what} does not recompute from its children"
+                    )
                 if progress:
                     progress(len(records))
             real = tree.sizes[height] // 2
@@ -256,8 +281,12 @@ def verify_tree_file(path: str | Path, commitment: Commitment | None = None,
         verdict.checked("every node's hash and sums from its children, every padding node, no leaf twice")
         if header.version >= VERSION:
             verdict.checked("the root record from the header's labels and the top node")
-        verdict.facts.update(root=root.hash.hex(), totals=sums_json(list(header.assets), list(root.sums)),
-                             assets=[a.symbol for a in header.assets], snapshot_id=header.snapshot_id)
+        verdict.facts.update(
+            root=root.hash.hex(),
+            totals=sums_json(list(header.assets), list(root.sums)),
+            assets=[a.symbol for a in header.assets],
+            snapshot_id=header.snapshot_id,
+        )
         if commitment is not None:
             _against_commitment(tree, root, commitment, verdict, file_digest.result())
             verdict.checked("the file's sha256, root, labels and totals against the pinned commitment")
@@ -269,8 +298,9 @@ def _check_root(tree: TreeFile, verdict: Verdict) -> Node:
     expected = tree.root_from_top()
     stored = tree.root()
     if stored.hash != expected.hash:
-        verdict.fail("root record: hash does not recompute from the header and the top node "
-                     "(a label or the top was changed)")
+        verdict.fail(
+            "root record: hash does not recompute from the header and the top node (a label or the top was changed)"
+        )
     elif stored.sums != expected.sums:
         verdict.fail("root record: sums differ from the top node's")
     return expected
@@ -278,7 +308,7 @@ def _check_root(tree: TreeFile, verdict: Verdict) -> Node:
 
 def _first_duplicate_leaf(tree: TreeFile, prefixes: np.ndarray) -> tuple[int, int] | None:
     ranked = np.sort(prefixes)
-    if not (ranked[1:] == ranked[:-1]).any():          # the common case: no two leaves share 8 bytes
+    if not (ranked[1:] == ranked[:-1]).any():  # the common case: no two leaves share 8 bytes
         return None
     order = np.argsort(prefixes, kind="stable")
     ranked = prefixes[order]
@@ -320,14 +350,17 @@ class _FileDigest:
         return self._digest
 
 
-def _against_commitment(tree: TreeFile, root: Node, commitment: Commitment, verdict: Verdict,
-                        file_sha256: bytes) -> None:
+def _against_commitment(
+    tree: TreeFile, root: Node, commitment: Commitment, verdict: Verdict, file_sha256: bytes
+) -> None:
     header = tree.header
     if commitment.tree_sha256 is not None and file_sha256 != commitment.tree_sha256:
         verdict.fail("file's sha256 differs from the one the commitment pins (not the published tree)")
     checks = [
-        (header.version == commitment.version,
-         f"format version {header.version} differs from the commitment's {commitment.version}"),
+        (
+            header.version == commitment.version,
+            f"format version {header.version} differs from the commitment's {commitment.version}",
+        ),
         (root.hash == commitment.root, f"root {root.hash.hex()} is not the commitment's root {commitment.root.hex()}"),
         (list(root.sums) == commitment.totals, "root sums differ from the commitment's totals"),
         (list(header.assets) == commitment.assets, "asset list differs from the commitment's"),
@@ -336,8 +369,10 @@ def _against_commitment(tree: TreeFile, root: Node, commitment: Commitment, verd
         (header.snapshot_id == commitment.snapshot_id, "snapshot id differs from the commitment's"),
     ]
     if header.version >= VERSION and commitment.version >= VERSION:
-        checks += [(header.exchange == commitment.exchange, "exchange differs from the commitment's"),
-                   (header.snapshot_time == commitment.snapshot_time, "snapshot time differs from the commitment's")]
+        checks += [
+            (header.exchange == commitment.exchange, "exchange differs from the commitment's"),
+            (header.snapshot_time == commitment.snapshot_time, "snapshot time differs from the commitment's"),
+        ]
     for ok, reason in checks:
         if not ok:
             verdict.fail(reason)

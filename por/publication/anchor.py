@@ -37,8 +37,7 @@ def anchor_chains(chains: Mapping[str, ChainConfig], only: str | None = None) ->
         if config is None:
             raise InputError(f"chain {only!r} is not configured in chains.toml", field="--anchor")
         if config.get("family") != "evm" or "anchor_registry" not in config:
-            raise InputError(f"chain {only!r} has no anchor_registry (anchoring is on EVM chains)",
-                             field="--anchor")
+            raise InputError(f"chain {only!r} has no anchor_registry (anchoring is on EVM chains)", field="--anchor")
         return [only]
     names = [n for n, c in chains.items() if c.get("family") == "evm" and "anchor_registry" in c]
     if not names:
@@ -51,22 +50,35 @@ def anchor_publication(folder: Path, chain: str, chains: Mapping[str, ChainConfi
     _, _, doc, commitment = read_commitment(folder)
     signer = (doc.get("signature") or {}).get("signer") if isinstance(doc.get("signature"), dict) else None
     if signer is None or signer.lower() != address_of(key).lower():
-        raise InputError("the commitment must be signed by the anchoring key (the anchor is looked up under the "
-                         "signer's address): publish with --sign-key", field="--sign-key")
+        raise InputError(
+            "the commitment must be signed by the anchoring key (the anchor is looked up under the "
+            "signer's address): publish with --sign-key",
+            field="--sign-key",
+        )
     anchor_chains(chains, chain)
     digest = digest_hex(doc)
     record = asyncio.run(send_anchor(chain, chains[chain], key, commitment.snapshot_id, bytes.fromhex(digest)))
     anchor = {"format": ANCHOR_FORMAT, "version": 1, **record.to_json()}
     write_text(folder / ANCHOR_FILE, json.dumps(anchor, indent=2) + "\n")
-    embed_anchor(folder, anchor)            # the customers' page shows it, the manifest follows the page
+    embed_anchor(folder, anchor)  # the customers' page shows it, the manifest follows the page
     return record
 
 
 def read_anchor_file(path: Path) -> dict[str, Any]:
     """anchor.json: what the exchange says it recorded (a claim: `check_anchors` reads the chain)."""
     f = Fields(load_file(path), str(path))
-    f.only("format", "version", "chain", "registry", "exchange", "snapshot_id", "digest", "transaction", "block",
-           "block_hash")
+    f.only(
+        "format",
+        "version",
+        "chain",
+        "registry",
+        "exchange",
+        "snapshot_id",
+        "digest",
+        "transaction",
+        "block",
+        "block_hash",
+    )
     return {k: f.data[k] for k in f.data}
 
 
@@ -80,46 +92,67 @@ class AnchorCheck:
     records: list[AnchorRecord] = field(default_factory=list)
 
 
-def check_anchors(doc: dict[str, Any], snapshot_id: str, chains: Mapping[str, ChainConfig], *,
-                  pinned: str | None = None, claimed: dict[str, Any] | None = None) -> AnchorCheck:
+def check_anchors(
+    doc: dict[str, Any],
+    snapshot_id: str,
+    chains: Mapping[str, ChainConfig],
+    *,
+    pinned: str | None = None,
+    claimed: dict[str, Any] | None = None,
+) -> AnchorCheck:
     """This commitment is the one anchored for its period, and no other is (every chain with a registry)."""
     result = AnchorCheck()
     signature = doc.get("signature")
     signer = signature.get("signer") if isinstance(signature, dict) else None
     if not isinstance(signer, str):
-        result.problems.append("anchor: the commitment is not signed, so there is no exchange address to look "
-                               "its anchor up under")
+        result.problems.append(
+            "anchor: the commitment is not signed, so there is no exchange address to look its anchor up under"
+        )
         return result
     exchange = pinned or signer
     if pinned is None:
-        result.notes.append(f"anchor looked up under the signer the commitment names ({signer}); pin the "
-                            "exchange's key with --signer so that it is the exchange's own")
+        result.notes.append(
+            f"anchor looked up under the signer the commitment names ({signer}); pin the "
+            "exchange's key with --signer so that it is the exchange's own"
+        )
     digest = digest_hex(doc)
     names = anchor_chains(chains, claimed.get("chain") if claimed else None)
     found = asyncio.run(_find_all(names, chains, exchange, snapshot_id))
     result.records = [r for records in found for r in records]
     others = sorted({r.digest for r in result.records} - {digest})
     if not result.records:
-        result.problems.append(f"anchor: no commitment is anchored for snapshot {snapshot_id!r} by {exchange} "
-                               f"on {', '.join(names)}")
+        result.problems.append(
+            f"anchor: no commitment is anchored for snapshot {snapshot_id!r} by {exchange} on {', '.join(names)}"
+        )
     if others:
-        where = "; ".join(f"{r.digest} in {r.transaction} (block {r.block} on {r.chain})"
-                          for r in result.records if r.digest != digest)
-        result.problems.append(f"anchor: {len(others) + (digest in {r.digest for r in result.records})} different "
-                               f"commitments are anchored for snapshot {snapshot_id!r} by {exchange}: {where}"
-                               f"{'' if digest in {r.digest for r in result.records} else ', not this one'}")
+        where = "; ".join(
+            f"{r.digest} in {r.transaction} (block {r.block} on {r.chain})"
+            for r in result.records
+            if r.digest != digest
+        )
+        result.problems.append(
+            f"anchor: {len(others) + (digest in {r.digest for r in result.records})} different "
+            f"commitments are anchored for snapshot {snapshot_id!r} by {exchange}: {where}"
+            f"{'' if digest in {r.digest for r in result.records} else ', not this one'}"
+        )
     mine = [r for r in result.records if r.digest == digest]
     if mine and not others:
         first = min(mine, key=lambda r: r.block)
-        result.checked.append(f"the commitment is the one anchored for snapshot {snapshot_id!r}, and the only one "
-                              f"(transaction {first.transaction}, block {first.block} on {first.chain})")
-    if claimed is not None and not any(r.transaction == str(claimed.get("transaction", "")).lower()
-                                       and r.digest == digest for r in mine):
-        result.problems.append(f"anchor.json names transaction {str(claimed.get('transaction'))[:80]}, which "
-                               "records no anchor of this commitment")
+        result.checked.append(
+            f"the commitment is the one anchored for snapshot {snapshot_id!r}, and the only one "
+            f"(transaction {first.transaction}, block {first.block} on {first.chain})"
+        )
+    if claimed is not None and not any(
+        r.transaction == str(claimed.get("transaction", "")).lower() and r.digest == digest for r in mine
+    ):
+        result.problems.append(
+            f"anchor.json names transaction {str(claimed.get('transaction'))[:80]}, which "
+            "records no anchor of this commitment"
+        )
     return result
 
 
-async def _find_all(names: list[str], chains: Mapping[str, ChainConfig], exchange: str,
-                    snapshot_id: str) -> list[list[AnchorRecord]]:
+async def _find_all(
+    names: list[str], chains: Mapping[str, ChainConfig], exchange: str, snapshot_id: str
+) -> list[list[AnchorRecord]]:
     return list(await asyncio.gather(*(find_anchors(n, chains[n], exchange, snapshot_id) for n in names)))

@@ -42,8 +42,11 @@ def verifier_page() -> bytes:
 def check_contact(contact: str) -> str:
     """The exchange's contact shown on its customers' page: visible text, one line, at most 200 characters."""
     if not contact.strip() or len(contact) > MAX_CONTACT or any(is_hidden(c) or c in "\n\r\t" for c in contact):
-        raise InputError(f"{contact[:40]!r} must be 1-{MAX_CONTACT} visible characters on one line "
-                         "(an e-mail address, a web address or a phone number)", field="--contact")
+        raise InputError(
+            f"{contact[:40]!r} must be 1-{MAX_CONTACT} visible characters on one line "
+            "(an e-mail address, a web address or a phone number)",
+            field="--contact",
+        )
     return contact.strip()
 
 
@@ -51,8 +54,9 @@ def publication_page(commitment_text: str, contact: str | None = None, page: byt
     """verify.html for one publication: the generic page with its commitment.json (and contact) embedded."""
     page = verifier_page() if page is None else page
     if page.count(PAGE_DATA_SLOT) != 1:
-        raise InputError("the verifier page has no (or more than one) por-publication block",
-                         file="por/web/verifier.html")
+        raise InputError(
+            "the verifier page has no (or more than one) por-publication block", file="por/web/verifier.html"
+        )
     data: dict[str, object] = {"format": "por-page-data", "version": 1, "commitment": commitment_text}
     if contact is not None:
         data["contact"] = contact
@@ -76,7 +80,7 @@ def embed_anchor(folder: Path, anchor: dict[str, object]) -> bool:
     registry, transaction, block, digest) for customers to look up in any explorer, and
     manifest.json is written again over the new page. False when the page carries no
     publication (a generic page, or none): then nothing is changed."""
-    page_path, start = folder / PAGE_FILE, PAGE_DATA_SLOT[:-len(b"</script>")]
+    page_path, start = folder / PAGE_FILE, PAGE_DATA_SLOT[: -len(b"</script>")]
     if not page_path.is_file():
         return False
     page = page_path.read_bytes()
@@ -84,12 +88,12 @@ def embed_anchor(folder: Path, anchor: dict[str, object]) -> bool:
     end = page.find(b"</script>", at) if at >= 0 else -1
     if at < 0 or end < 0 or page.count(start) != 1:
         return False
-    text = page[at + len(start):end].decode("utf-8").strip()
+    text = page[at + len(start) : end].decode("utf-8").strip()
     if not text:
         return False
     data = loads(text, str(page_path))
     data["anchor"] = {k: anchor[k] for k in ANCHOR_SHOWN}
-    write_bytes(page_path, page[:at] + _data_block(data) + page[end + len(b"</script>"):])
+    write_bytes(page_path, page[:at] + _data_block(data) + page[end + len(b"</script>") :])
     _, _, _, commitment = read_commitment(folder)
     if (folder / MANIFEST_FILE).exists():
         write_text(folder / MANIFEST_FILE, json.dumps(manifest(folder, commitment), indent=2) + "\n")
@@ -107,8 +111,14 @@ def manifest(folder: Path, commitment: Commitment) -> dict:
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
             files.append({"file": name, "sha256": digest.hexdigest(), "bytes": path.stat().st_size})
-    return {"format": "por-manifest", "version": 1, "exchange": commitment.exchange,
-            "snapshot_id": commitment.snapshot_id, "root": commitment.root.hex(), "files": files}
+    return {
+        "format": "por-manifest",
+        "version": 1,
+        "exchange": commitment.exchange,
+        "snapshot_id": commitment.snapshot_id,
+        "root": commitment.root.hex(),
+        "files": files,
+    }
 
 
 def read_commitment(path: str | Path) -> tuple[str, bytes, dict, Commitment]:
@@ -128,8 +138,16 @@ class PublicationExtras:
     """The extra_files hook (previous link, then signature, then verify.html) and the
     finish_files hook (manifest.json, once commitment.json is written)."""
 
-    def __init__(self, *, previous: Path | None, sign_key: Path | None, snapshot_id: str,
-                 snapshot_time: str | None, exchange: str, contact: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        previous: Path | None,
+        sign_key: Path | None,
+        snapshot_id: str,
+        snapshot_time: str | None,
+        exchange: str,
+        contact: str | None = None,
+    ) -> None:
         self.link: dict[str, str] | None = None
         self.previous: Commitment | None = None
         if previous is not None:
@@ -161,8 +179,20 @@ class PublicationExtras:
         (staging / MANIFEST_FILE).write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
 
 
-def publication_extras(*, previous: Path | None = None, sign_key: Path | None = None, snapshot_id: str,
-                       snapshot_time: str | None = None, exchange: str,
-                       contact: str | None = None) -> PublicationExtras:
-    return PublicationExtras(previous=previous, sign_key=sign_key, snapshot_id=snapshot_id,
-                             snapshot_time=snapshot_time, exchange=exchange, contact=contact)
+def publication_extras(
+    *,
+    previous: Path | None = None,
+    sign_key: Path | None = None,
+    snapshot_id: str,
+    snapshot_time: str | None = None,
+    exchange: str,
+    contact: str | None = None,
+) -> PublicationExtras:
+    return PublicationExtras(
+        previous=previous,
+        sign_key=sign_key,
+        snapshot_id=snapshot_id,
+        snapshot_time=snapshot_time,
+        exchange=exchange,
+        contact=contact,
+    )

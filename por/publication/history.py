@@ -31,7 +31,7 @@ PREVIOUS = "previous"
 @dataclass(frozen=True)
 class Link:
     snapshot_id: str
-    sha256: str          # hex SHA-256 of the previous commitment's canonical bytes (or, legacy, its file bytes)
+    sha256: str  # hex SHA-256 of the previous commitment's canonical bytes (or, legacy, its file bytes)
 
 
 def link_for(doc: dict[str, Any], commitment: Commitment) -> dict[str, str]:
@@ -70,21 +70,23 @@ def check_next(previous: Commitment, snapshot_id: str, snapshot_time: str, excha
     if before and now:
         now = now if now.tzinfo else now.replace(tzinfo=UTC)
         if now <= before:
-            raise InputError(f"snapshot time {snapshot_time} is not after the previous one "
-                             f"({previous.snapshot_time})", field="--snapshot-time")
+            raise InputError(
+                f"snapshot time {snapshot_time} is not after the previous one ({previous.snapshot_time})",
+                field="--snapshot-time",
+            )
 
 
 @dataclass
 class Period:
     """One publication as `por history` sees it."""
 
-    place: str                      # folder or file, as the user named it
-    raw_sha256: str                 # of the commitment.json bytes
-    doc: dict[str, Any]             # the JSON as read (what a signature covers)
+    place: str  # folder or file, as the user named it
+    raw_sha256: str  # of the commitment.json bytes
+    doc: dict[str, Any]  # the JSON as read (what a signature covers)
     commitment: Commitment
     previous: Link | None
-    problems: list[str] = field(default_factory=list)   # found at the I/O edge (tree file)
-    digest: str = ""                # of its canonical bytes: the commitment's identity, whatever its spacing
+    problems: list[str] = field(default_factory=list)  # found at the I/O edge (tree file)
+    digest: str = ""  # of its canonical bytes: the commitment's identity, whatever its spacing
 
     def __post_init__(self) -> None:
         self.digest = self.digest or signing.digest_hex(self.doc)
@@ -96,18 +98,18 @@ class Period:
 
 @dataclass
 class PeriodStatus:
-    link: str = "first"             # "first", "ok", "broken", "missing"
+    link: str = "first"  # "first", "ok", "broken", "missing"
     signature: signing.SignatureCheck | None = None
 
 
 @dataclass
 class ChainReport:
-    periods: list[Period]           # in chain order
+    periods: list[Period]  # in chain order
     status: list[PeriodStatus]
-    findings: list[str]             # each names the period at fault
+    findings: list[str]  # each names the period at fault
     notes: list[str]
-    flagged: set[str] = field(default_factory=set)      # places of the periods at fault
-    anchored: bool = False          # a signing key was pinned: every period is the exchange's own
+    flagged: set[str] = field(default_factory=set)  # places of the periods at fault
+    anchored: bool = False  # a signing key was pinned: every period is the exchange's own
 
     @property
     def ok(self) -> bool:
@@ -151,8 +153,10 @@ def check_chain(periods: list[Period], signer: str | None) -> ChainReport:
             findings.at(period, f"snapshot time {period.commitment.snapshot_time!r} is not ISO 8601")
         if i == 0:
             if period.previous:
-                notes.append(f"the chain starts at {period.label}, which links to snapshot "
-                             f"{period.previous.snapshot_id!r} (not given)")
+                notes.append(
+                    f"the chain starts at {period.label}, which links to snapshot "
+                    f"{period.previous.snapshot_id!r} (not given)"
+                )
         else:
             status[i].link = _check_link(chain[i - 1], period, findings)
         signature = status[i].signature = signing.check(period.doc, signer)
@@ -186,9 +190,12 @@ def _drop_repeats(periods: list[Period], findings: _Findings) -> list[Period]:
             seen[period.commitment.snapshot_id] = period
             unique.append(period)
         elif first.digest != period.digest:
-            findings.at(period, f"a different commitment under the same snapshot id as {first.place} "
-                                f"(canonical sha256 {period.digest[:16]}… vs {first.digest[:16]}…): "
-                                f"one of them was changed after publication")
+            findings.at(
+                period,
+                f"a different commitment under the same snapshot id as {first.place} "
+                f"(canonical sha256 {period.digest[:16]}… vs {first.digest[:16]}…): "
+                f"one of them was changed after publication",
+            )
     return unique
 
 
@@ -198,23 +205,31 @@ def _check_link(before: Period, period: Period, findings: _Findings) -> str:
     if when is not None and when == snapshot_instant(before.commitment):
         findings.at(period, f"same snapshot time as {before.label}")
     if link is None:
-        findings.at(period, f"no link to the previous period {before.commitment.snapshot_id!r} "
-                            f"(published without --previous)")
+        findings.at(
+            period, f"no link to the previous period {before.commitment.snapshot_id!r} (published without --previous)"
+        )
         return "missing"
     if link.snapshot_id != before.commitment.snapshot_id:
-        findings.at(period, f"links to snapshot {link.snapshot_id!r}, but the period before it is "
-                            f"{before.commitment.snapshot_id!r} (a period is missing, or the link was altered)")
+        findings.at(
+            period,
+            f"links to snapshot {link.snapshot_id!r}, but the period before it is "
+            f"{before.commitment.snapshot_id!r} (a period is missing, or the link was altered)",
+        )
         return "broken"
-    if link.sha256 not in (before.digest, before.raw_sha256):        # the file bytes: a link made before 0.2
-        findings.at(before, f"commitment.json is not the one snapshot {period.commitment.snapshot_id!r} "
-                            f"linked to: it was changed after publication "
-                            f"(canonical sha256 {before.digest}, linked {link.sha256})")
+    if link.sha256 not in (before.digest, before.raw_sha256):  # the file bytes: a link made before 0.2
+        findings.at(
+            before,
+            f"commitment.json is not the one snapshot {period.commitment.snapshot_id!r} "
+            f"linked to: it was changed after publication "
+            f"(canonical sha256 {before.digest}, linked {link.sha256})",
+        )
         return "broken"
     return "ok"
 
 
-def index_commitments(commitments: list[tuple[str, bytes, dict[str, Any], Commitment]]
-                      ) -> tuple[dict[str, tuple[str, dict[str, Any], Commitment]], list[str]]:
+def index_commitments(
+    commitments: list[tuple[str, bytes, dict[str, Any], Commitment]],
+) -> tuple[dict[str, tuple[str, dict[str, Any], Commitment]], list[str]]:
     """Pinned commitments by snapshot id, for checking one customer's proofs period by period.
 
     Input items are (place, raw bytes, JSON doc, parsed). Two different commitments for

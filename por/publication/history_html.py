@@ -49,8 +49,8 @@ def _series(report: ChainReport) -> dict[str, tuple[int, list[int | None]]]:
 class PeriodReserves:
     """The audit report of one period, when one was given for exactly its commitment."""
 
-    audits: list[AuditSummary | None]     # one per period, in chain order
-    notes: list[str]                      # reports that match no period, or another commitment
+    audits: list[AuditSummary | None]  # one per period, in chain order
+    notes: list[str]  # reports that match no period, or another commitment
 
 
 def reserves_by_period(report: ChainReport, audits: Sequence[AuditSummary]) -> PeriodReserves:
@@ -65,13 +65,16 @@ def reserves_by_period(report: ChainReport, audits: Sequence[AuditSummary]) -> P
             continue
         root = report.periods[i].commitment.root.hex()
         if audit.root != root:
-            notes.append(f"{audit.source}: audit of snapshot {audit.snapshot_id!r} read commitment root "
-                         f"{audit.root[:16]}…, but this period's root is {root[:16]}…: another commitment, not used")
+            notes.append(
+                f"{audit.source}: audit of snapshot {audit.snapshot_id!r} read commitment root "
+                f"{audit.root[:16]}…, but this period's root is {root[:16]}…: another commitment, not used"
+            )
             continue
         first = found[i]
         if first is not None:
-            notes.append(f"{audit.source}: a second audit report for snapshot {audit.snapshot_id!r}; "
-                         f"{first.source} is used")
+            notes.append(
+                f"{audit.source}: a second audit report for snapshot {audit.snapshot_id!r}; {first.source} is used"
+            )
             continue
         found[i] = audit
     return PeriodReserves(found, notes)
@@ -81,6 +84,7 @@ def _amount_tick(decimals: int) -> Callable[[Fraction], str]:
     def text(value: Fraction) -> str:
         units = value.numerator // value.denominator
         return amount_html_plain(format_amount(max(units, 0), decimals))
+
     return text
 
 
@@ -89,19 +93,26 @@ def amount_html_plain(text: str) -> str:
     return f"{int(whole):,}" + (f".{frac[:4].rstrip('0')}" if frac[:4].rstrip("0") else "")
 
 
-def _liability_chart(symbol: str, decimals: int, values: list[int | None], labels: list[str], lang: str,
-                     ident: str) -> str:
+def _liability_chart(
+    symbol: str, decimals: int, values: list[int | None], labels: list[str], lang: str, ident: str
+) -> str:
     present = [v for v in values if v is not None]
     top = max(present, default=0) or 1
     step = nice_step(Fraction(top))
     tips = [f"{labels[i]}: {'—' if v is None else format_amount(v, decimals)} {symbol}" for i, v in enumerate(values)]
     series = [Series(symbol, PALETTE[0], [None if v is None else Fraction(v) for v in values], tips)]
     desc = "; ".join(tips)
-    return line_chart(series, labels, title=plain(f"{symbol} owed to customers per period",
-                                                  f"{symbol} 顧客への債務（期間別）", lang), desc=desc,
-                      y_label=plain(f"{symbol} owed to customers", f"顧客への債務（{symbol}）", lang),
-                      x_label=plain("snapshot", "スナップショット", lang), ident=ident,
-                      y_text=_amount_tick(decimals), y_max=step * -(-Fraction(top) // step))
+    return line_chart(
+        series,
+        labels,
+        title=plain(f"{symbol} owed to customers per period", f"{symbol} 顧客への債務（期間別）", lang),
+        desc=desc,
+        y_label=plain(f"{symbol} owed to customers", f"顧客への債務（{symbol}）", lang),
+        x_label=plain("snapshot", "スナップショット", lang),
+        ident=ident,
+        y_text=_amount_tick(decimals),
+        y_max=step * -(-Fraction(top) // step),
+    )
 
 
 def _reserves_section(report: ChainReport, found: PeriodReserves, labels: list[str], lang: str) -> str:
@@ -110,54 +121,86 @@ def _reserves_section(report: ChainReport, found: PeriodReserves, labels: list[s
     assets = sorted({s for a in audits if a is not None for s in a.coverage})
     unknown = [labels[i] for i, a in enumerate(audits) if a is None]
     if not known:
-        statement = label("Reserves are not known for any of these periods: a commitment states liabilities only. "
-                          "The reserve ratio of a period is shown when its audit report is given "
-                          "(por history --audit REPORT.json).",
-                          "これらの期間の準備金は不明です。コミットメントは顧客への債務のみを示します。"
-                          "期間の監査報告が与えられた場合に準備金の比率を表示します。", lang)
+        statement = label(
+            "Reserves are not known for any of these periods: a commitment states liabilities only. "
+            "The reserve ratio of a period is shown when its audit report is given "
+            "(por history --audit REPORT.json).",
+            "これらの期間の準備金は不明です。コミットメントは顧客への債務のみを示します。"
+            "期間の監査報告が与えられた場合に準備金の比率を表示します。",
+            lang,
+        )
         chart = ""
     else:
-        statement = label(f"Reserve ratio known for {len(known)} of {len(audits)} periods, from their audit reports."
-                          + (f" Not known for: {', '.join(unknown)}." if unknown else ""),
-                          f"{len(audits)}期間中{len(known)}期間の準備金比率を監査報告から表示しています。"
-                          + (f"不明：{'、'.join(unknown)}" if unknown else ""), lang)
+        statement = label(
+            f"Reserve ratio known for {len(known)} of {len(audits)} periods, from their audit reports."
+            + (f" Not known for: {', '.join(unknown)}." if unknown else ""),
+            f"{len(audits)}期間中{len(known)}期間の準備金比率を監査報告から表示しています。"
+            + (f"不明：{'、'.join(unknown)}" if unknown else ""),
+            lang,
+        )
         series = []
         for k, asset in enumerate(assets):
             values = [None if a is None else a.coverage.get(asset) for a in audits]
-            tips = [f"{labels[i]} {asset}: " + ("not known / 不明" if v is None else coverage_text(_dec_text(v)))
-                    for i, v in enumerate(values)]
+            tips = [
+                f"{labels[i]} {asset}: " + ("not known / 不明" if v is None else coverage_text(_dec_text(v)))
+                for i, v in enumerate(values)
+            ]
             series.append(Series(asset, PALETTE[k % len(PALETTE)], values, tips))
-        legend = "".join(f"<span><i class='sw' style='background:{s.colour}'></i>{html_text(s.name)}</span>"
-                         for s in series)
+        legend = "".join(
+            f"<span><i class='sw' style='background:{s.colour}'></i>{html_text(s.name)}</span>" for s in series
+        )
         high = max([v for s in series for v in s.values if v is not None] + [Fraction(6, 5)])
-        chart = (f"<figure><figcaption>{label('Reserve ratio per asset: reserves counted ÷ owed to customers', '資産別の準備金比率（算入した準備金 ÷ 顧客への債務）', lang)}</figcaption>"
-                 f"<div class='legend'>{legend}</div>"
-                 + line_chart(series, labels, title=plain("Reserve ratio per asset over periods",
-                                                          "資産別の準備金比率の推移", lang),
-                              desc="; ".join(t for s in series for t in s.tips),
-                              y_label=plain("reserve ratio, % of liabilities", "準備金比率（債務に対する%）", lang),
-                              x_label=plain("snapshot", "スナップショット", lang), ident="ratio",
-                              y_text=percent_tick, y_max=min(high, Fraction(3)), reference=Fraction(1),
-                              reference_text="100%", missing_text=plain("not known", "不明", lang))
-                 + "</figure>")
-    columns = [Column(label("Snapshot", "スナップショット", lang), plain("Snapshot", "スナップショット", lang)),
-               Column(label("Audit", "監査", lang), plain("Audit", "監査", lang))] + [
-        Column(html_text(a), a, True) for a in assets]
+        chart = (
+            f"<figure><figcaption>{label('Reserve ratio per asset: reserves counted ÷ owed to customers', '資産別の準備金比率（算入した準備金 ÷ 顧客への債務）', lang)}</figcaption>"
+            f"<div class='legend'>{legend}</div>"
+            + line_chart(
+                series,
+                labels,
+                title=plain("Reserve ratio per asset over periods", "資産別の準備金比率の推移", lang),
+                desc="; ".join(t for s in series for t in s.tips),
+                y_label=plain("reserve ratio, % of liabilities", "準備金比率（債務に対する%）", lang),
+                x_label=plain("snapshot", "スナップショット", lang),
+                ident="ratio",
+                y_text=percent_tick,
+                y_max=min(high, Fraction(3)),
+                reference=Fraction(1),
+                reference_text="100%",
+                missing_text=plain("not known", "不明", lang),
+            )
+            + "</figure>"
+        )
+    columns = [
+        Column(label("Snapshot", "スナップショット", lang), plain("Snapshot", "スナップショット", lang)),
+        Column(label("Audit", "監査", lang), plain("Audit", "監査", lang)),
+    ] + [Column(html_text(a), a, True) for a in assets]
     rows = []
     for i, audit in enumerate(audits):
         if audit is None:
-            rows.append([html_text(labels[i]), f"<span class='flag'>{label('not known', '不明', lang)}</span>"]
-                        + ["—" for _ in assets])
+            rows.append(
+                [html_text(labels[i]), f"<span class='flag'>{label('not known', '不明', lang)}</span>"]
+                + ["—" for _ in assets]
+            )
             continue
-        verdict = (f"<span class='ok'>{label('pass', '適合', lang)}</span>" if audit.verdict == "pass"
-                   else f"<span class='bad'>{label('fail', '不適合', lang)}</span>")
-        rows.append([html_text(labels[i]), verdict] + [
-            html_text(coverage_text(_dec_text(audit.coverage.get(a)))) if audit.coverage.get(a) is not None else "—"
-            for a in assets])
+        verdict = (
+            f"<span class='ok'>{label('pass', '適合', lang)}</span>"
+            if audit.verdict == "pass"
+            else f"<span class='bad'>{label('fail', '不適合', lang)}</span>"
+        )
+        rows.append(
+            [html_text(labels[i]), verdict]
+            + [
+                html_text(coverage_text(_dec_text(audit.coverage.get(a)))) if audit.coverage.get(a) is not None else "—"
+                for a in assets
+            ]
+        )
     notes = "".join(f"<li>{html_text(n)}</li>" for n in found.notes)
-    return (f"<section class='card' id='reserves'><h2>{label('Reserves over time', '準備金の推移', lang)}</h2>"
-            f"<p id='reserves-known'>{statement}</p>{chart}" + table_html(columns, rows)
-            + (f"<ul class='notes'>{notes}</ul>" if notes else "") + "</section>")
+    return (
+        f"<section class='card' id='reserves'><h2>{label('Reserves over time', '準備金の推移', lang)}</h2>"
+        f"<p id='reserves-known'>{statement}</p>{chart}"
+        + table_html(columns, rows)
+        + (f"<ul class='notes'>{notes}</ul>" if notes else "")
+        + "</section>"
+    )
 
 
 def _dec_text(value: Fraction | None) -> str | None:
@@ -173,17 +216,20 @@ def _dec_text(value: Fraction | None) -> str | None:
     return f"{whole}.{digits}" if digits else str(whole)
 
 
-def render_history(report: ChainReport, *, signer: str | None, audits: Sequence[AuditSummary] = (),
-                   lang: str = "en") -> str:
+def render_history(
+    report: ChainReport, *, signer: str | None, audits: Sequence[AuditSummary] = (), lang: str = "en"
+) -> str:
     lang = check_lang(lang)
     labels = [p.commitment.snapshot_id for p in report.periods]
     flagged = [p.place in report.flagged for p in report.periods]
     series = _series(report)
-    columns = [Column(label("Snapshot", "スナップショット", lang), plain("Snapshot", "スナップショット", lang)),
-               Column(label("Accounts", "アカウント数", lang), plain("Accounts", "アカウント数", lang), True),
-               *(Column(html_text(sym), sym, True) for sym in series),
-               Column(label("Link", "前期とのリンク", lang), plain("Link", "前期とのリンク", lang)),
-               Column(label("Signature", "署名", lang), plain("Signature", "署名", lang))]
+    columns = [
+        Column(label("Snapshot", "スナップショット", lang), plain("Snapshot", "スナップショット", lang)),
+        Column(label("Accounts", "アカウント数", lang), plain("Accounts", "アカウント数", lang), True),
+        *(Column(html_text(sym), sym, True) for sym in series),
+        Column(label("Link", "前期とのリンク", lang), plain("Link", "前期とのリンク", lang)),
+        Column(label("Signature", "署名", lang), plain("Signature", "署名", lang)),
+    ]
     rows, classes, details = [], [], []
     for i, (p, s) in enumerate(zip(report.periods, report.status)):
         totals = {a.symbol: format_amount(v, a.decimals) for a, v in zip(p.commitment.assets, p.commitment.totals)}
@@ -191,43 +237,61 @@ def render_history(report: ChainReport, *, signer: str | None, audits: Sequence[
         link_cls = "bad" if s.link in ("broken", "missing") else "ok" if s.link == "ok" else ""
         sig_cls = "bad" if sig == "failed" else "ok" if sig == "verified" else "flag"
         root = p.commitment.root.hex()
-        rows.append([f"<b>{html_text(p.commitment.snapshot_id)}</b><div class='note'>"
-                     f"{html_text(p.commitment.snapshot_time)}</div>",
-                     html_text(f"{p.commitment.leaf_count:,}"),
-                     *(amount_html(totals.get(sym), sym) if sym in totals else "–" for sym in series),
-                     f"<span class='{link_cls}'>{html_text(s.link)}</span>",
-                     f"<span class='{sig_cls}'>{html_text(sig.replace('-', ' '))}</span>"])
+        rows.append(
+            [
+                f"<b>{html_text(p.commitment.snapshot_id)}</b><div class='note'>"
+                f"{html_text(p.commitment.snapshot_time)}</div>",
+                html_text(f"{p.commitment.leaf_count:,}"),
+                *(amount_html(totals.get(sym), sym) if sym in totals else "–" for sym in series),
+                f"<span class='{link_cls}'>{html_text(s.link)}</span>",
+                f"<span class='{sig_cls}'>{html_text(sig.replace('-', ' '))}</span>",
+            ]
+        )
         classes.append("fail" if flagged[i] else "")
         details.append(f"{label('root', 'ルート', lang, both=False)} <span class='mono'>{html_text(root)}</span>")
-    plots = "".join(f"<figure><figcaption>{label(f'{sym} owed to customers', f'{sym} 顧客への債務', lang)}"
-                    "</figcaption>" + _liability_chart(sym, dec, vals, labels, lang, f"liab{k}") + "</figure>"
-                    for k, (sym, (dec, vals)) in enumerate(series.items()))
+    plots = "".join(
+        f"<figure><figcaption>{label(f'{sym} owed to customers', f'{sym} 顧客への債務', lang)}"
+        "</figcaption>" + _liability_chart(sym, dec, vals, labels, lang, f"liab{k}") + "</figure>"
+        for k, (sym, (dec, vals)) in enumerate(series.items())
+    )
     findings = "".join(f"<li>{html_text(f)}</li>" for f in report.findings)
     notes = "".join(f"<li>{html_text(n)}</li>" for n in report.notes)
     n = len(report.periods)
     verdict = {
         "verified": ("pass", label(f"Chain verified: {n} periods", f"連鎖を検証しました：{n}期間", lang)),
         "self-consistent": ("warn", label("Chain not verified", "連鎖は未検証", lang)),
-        "failed": ("fail", label(f"Chain not verified: {len(report.findings)} problem(s)",
-                                 f"連鎖は検証されませんでした：問題{len(report.findings)}件", lang)),
+        "failed": (
+            "fail",
+            label(
+                f"Chain not verified: {len(report.findings)} problem(s)",
+                f"連鎖は検証されませんでした：問題{len(report.findings)}件",
+                lang,
+            ),
+        ),
     }[report.state]
     exchange = report.periods[0].commitment.exchange if report.periods else ""
-    key = (label("signatures checked against the pinned key", "指定された鍵で署名を検証", lang, both=False)
-           + f" <span class='mono'>{html_text(signer)}</span>" if signer
-           else label("signatures not checked (no key pinned)", "署名は未検証（鍵の指定なし）", lang, both=False))
+    key = (
+        label("signatures checked against the pinned key", "指定された鍵で署名を検証", lang, both=False)
+        + f" <span class='mono'>{html_text(signer)}</span>"
+        if signer
+        else label("signatures not checked (no key pinned)", "署名は未検証（鍵の指定なし）", lang, both=False)
+    )
     found = reserves_by_period(report, audits)
-    body = (f"<header class='top'><h1>{label('Proof-of-reserves history', '準備金証明の履歴', lang)}: "
-            f"{html_text(exchange)}</h1><p>{label('Chain of periodic commitments', '定期コミットメントの連鎖', lang, both=False)}"
-            f" · {key}</p></header><main>"
-            f"<section class='verdict {verdict[0]}' id='verdict'><h1>{verdict[1]}</h1>"
-            + (f"<p>{html_text(report.unanchored_reason)}</p>" if report.state == "self-consistent" else "")
-            + (f"<ul class='findings'>{findings}</ul>" if findings else "")
-            + (f"<ul class='notes'>{notes}</ul>" if notes else "") + "</section>"
-            + _reserves_section(report, found, labels, lang)
-            + f"<section class='card' id='liabilities'><h2>{label('Owed to customers over time', '顧客への債務の推移', lang)}</h2>"
-            f"<div class='grid2'>{plots}</div></section>"
-            f"<section class='card' id='periods'><h2>{label('Periods', '期間', lang)}</h2>"
-            + table_html(columns, rows, row_classes=classes, details=details, wide=len(columns) > 6)
-            + "</section></main>")
+    body = (
+        f"<header class='top'><h1>{label('Proof-of-reserves history', '準備金証明の履歴', lang)}: "
+        f"{html_text(exchange)}</h1><p>{label('Chain of periodic commitments', '定期コミットメントの連鎖', lang, both=False)}"
+        f" · {key}</p></header><main>"
+        f"<section class='verdict {verdict[0]}' id='verdict'><h1>{verdict[1]}</h1>"
+        + (f"<p>{html_text(report.unanchored_reason)}</p>" if report.state == "self-consistent" else "")
+        + (f"<ul class='findings'>{findings}</ul>" if findings else "")
+        + (f"<ul class='notes'>{notes}</ul>" if notes else "")
+        + "</section>"
+        + _reserves_section(report, found, labels, lang)
+        + f"<section class='card' id='liabilities'><h2>{label('Owed to customers over time', '顧客への債務の推移', lang)}</h2>"
+        f"<div class='grid2'>{plots}</div></section>"
+        f"<section class='card' id='periods'><h2>{label('Periods', '期間', lang)}</h2>"
+        + table_html(columns, rows, row_classes=classes, details=details, wide=len(columns) > 6)
+        + "</section></main>"
+    )
     title = f"{plain('Proof-of-reserves history', '準備金証明の履歴', lang)}: {exchange}"
     return report_page(title, body, lang=lang)

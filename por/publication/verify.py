@@ -35,9 +35,10 @@ def _load_period(folder: Path, trees: bool, notes: list[str]) -> tuple[Period, N
 
     if not folder.exists():
         raise InputError("no such folder or file", file=str(folder))
-    if folder.is_dir() and not (folder / "commitment.json").exists():     # not a publication at all: bad input
-        raise InputError("not a publication folder: it has no commitment.json (give folders `por publish` wrote)",
-                         file=str(folder))
+    if folder.is_dir() and not (folder / "commitment.json").exists():  # not a publication at all: bad input
+        raise InputError(
+            "not a publication folder: it has no commitment.json (give folders `por publish` wrote)", file=str(folder)
+        )
     try:
         place, raw, doc, commitment = read_commitment(folder)
         period = Period(place, hashlib.sha256(raw).hexdigest(), doc, commitment, parse_link(doc, place))
@@ -54,7 +55,7 @@ def _check_tree(folder: Path, period: Period, notes: list[str]) -> None:
 
     commitment = period.commitment
     base = folder if folder.is_dir() else folder.parent
-    if not commitment.tree_file or commitment.tree_sha256 is None:     # the parser sets both or neither
+    if not commitment.tree_file or commitment.tree_sha256 is None:  # the parser sets both or neither
         notes.append(f"{period.label}: the commitment names no tree file: tree not checked")
         return
     if Path(commitment.tree_file).name != commitment.tree_file or commitment.tree_file in (".", ".."):
@@ -65,25 +66,28 @@ def _check_tree(folder: Path, period: Period, notes: list[str]) -> None:
         notes.append(f"{period.label}: {commitment.tree_file} not present: tree not checked")
         return
     try:
-        with TreeFile(path) as tree:        # the header first: it bounds how much is hashed
+        with TreeFile(path) as tree:  # the header first: it bounds how much is hashed
             digest = tree.sha256()
             root, stored, header = tree.root_from_top(), tree.root(), tree.header
     except InputError as exc:
         period.problems.append(f"{commitment.tree_file}: {exc.reason}")
         return
     if digest != commitment.tree_sha256:
-        period.problems.append(f"{commitment.tree_file} is not the tree the commitment pins "
-                               f"(sha256 {digest.hex()}, pinned {commitment.tree_sha256.hex()})")
+        period.problems.append(
+            f"{commitment.tree_file} is not the tree the commitment pins "
+            f"(sha256 {digest.hex()}, pinned {commitment.tree_sha256.hex()})"
+        )
         return
     if stored != root:
         period.problems.append(f"{commitment.tree_file}: its root record does not recompute from its header and top")
     elif root.hash != commitment.root or list(root.sums) != commitment.totals or header != commitment.header():
-        period.problems.append(f"root, totals, leaf count or snapshot id differ from {commitment.tree_file}'s "
-                               f"(root there {root.hash.hex()})")
+        period.problems.append(
+            f"root, totals, leaf count or snapshot id differ from {commitment.tree_file}'s "
+            f"(root there {root.hash.hex()})"
+        )
 
 
-def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None, *,
-                    doc: dict | None = None) -> None:
+def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | None, *, doc: dict | None = None) -> None:
     """Checks the pinned commitment's signature and says what was (not) checked. `doc`: the
     commitment's JSON when the caller has read it already (a pipe can be read only once)."""
     if commitment is None:

@@ -6,5 +6,15 @@ The records adapters and this wing share live in `chains.records`; the wings abo
 
 from chains.records import AddressReserve, Custodian, DeclaredWallet, Scheme, Snapshot, WalletType
 
-__all__ = ["AddressReserve", "Custodian", "DeclaredWallet", "Scheme", "Snapshot", "WalletType", "classify",
-           "custodians", "inputs", "read"]
+__all__ = [
+    "AddressReserve",
+    "Custodian",
+    "DeclaredWallet",
+    "Scheme",
+    "Snapshot",
+    "WalletType",
+    "classify",
+    "custodians",
+    "inputs",
+    "read",
+]

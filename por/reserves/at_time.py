@@ -40,14 +40,23 @@ async def _chain_block(name: str, config: ChainConfig, when: int, make_adapter: 
             raise InputError(exc.reason, field=f"chains.{name}") from None
     needed = min_confirmations(name, config)
     if found.tip - found.height + 1 < needed:
-        raise InputError(f"the block at or before that time on {name} (height {found.height}) has "
-                         f"{found.tip - found.height + 1} confirmation(s), {needed} required: wait and run "
-                         "again", field=f"chains.{name}")
+        raise InputError(
+            f"the block at or before that time on {name} (height {found.height}) has "
+            f"{found.tip - found.height + 1} confirmation(s), {needed} required: wait and run "
+            "again",
+            field=f"chains.{name}",
+        )
     return found
 
 
-async def snapshot_at(at: str, chains: Mapping[str, ChainConfig], *, snapshot_id: str | None = None,
-                      only: list[str] | None = None, make_adapter: MakeAdapter | None = None) -> dict[str, Any]:
+async def snapshot_at(
+    at: str,
+    chains: Mapping[str, ChainConfig],
+    *,
+    snapshot_id: str | None = None,
+    only: list[str] | None = None,
+    make_adapter: MakeAdapter | None = None,
+) -> dict[str, Any]:
     """The snapshot document for time `at` over the configured chains (or `only` those)."""
     canonical, when = parse_time(at)
     names = only or sorted(chains)
@@ -56,6 +65,13 @@ async def snapshot_at(at: str, chains: Mapping[str, ChainConfig], *, snapshot_id
             raise InputError(f"chain {name!r} is not configured in chains.toml", field="--chain")
         time_key(chains[name]["family"])
     found = await asyncio.gather(*(_chain_block(n, chains[n], when, make_adapter) for n in names))
-    return {"format": "por-snapshot", "version": 1, "snapshot_id": snapshot_id or canonical, "time": canonical,
-            "chains": {name: {"height": block.height, "block_hash": block.block_hash, "time": _iso(block.time)}
-                       for name, block in zip(names, found)}}
+    return {
+        "format": "por-snapshot",
+        "version": 1,
+        "snapshot_id": snapshot_id or canonical,
+        "time": canonical,
+        "chains": {
+            name: {"height": block.height, "block_hash": block.block_hash, "time": _iso(block.time)}
+            for name, block in zip(names, found)
+        },
+    }

@@ -18,8 +18,14 @@ def address_key(wallet: DeclaredWallet) -> tuple[str, str, str]:
     return wallet.chain, wallet.asset, wallet.address.lower()
 
 
-def not_counted(row: AddressReserve, *, counted_at: str | None = None, claimed_by: str | None = None,
-                exclude_claimed: bool = False, unregistered: str | None = None) -> tuple[str, str] | None:
+def not_counted(
+    row: AddressReserve,
+    *,
+    counted_at: str | None = None,
+    claimed_by: str | None = None,
+    exclude_claimed: bool = False,
+    unregistered: str | None = None,
+) -> tuple[str, str] | None:
     """(reason, category) why this declaration does not count, or None when it counts.
 
     `counted_at`: where the same address was already counted; `claimed_by`: another
@@ -52,5 +58,7 @@ def duplicate_positions(rows: list[AddressReserve]) -> list[list[str]]:
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault(address_key(row.wallet), []).append(i)
-    return [[rows[j].wallet.source or f"row {j + 1}" for j in groups[address_key(row.wallet)] if j != i]
-            for i, row in enumerate(rows)]
+    return [
+        [rows[j].wallet.source or f"row {j + 1}" for j in groups[address_key(row.wallet)] if j != i]
+        for i, row in enumerate(rows)
+    ]

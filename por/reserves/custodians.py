@@ -33,8 +33,8 @@ class Registration:
     name: str
     number: str
     registered_from: date
-    registered_until: date | None      # None: still registered
-    where: str                         # "file:line"
+    registered_until: date | None  # None: still registered
+    where: str  # "file:line"
 
     def covers(self, day: date) -> bool:
         return self.registered_from <= day and (self.registered_until is None or day <= self.registered_until)
@@ -54,8 +54,10 @@ class CustodianRegistry:
                 return f"custodian {who} is not in the registry {self.source}: registration number not found"
             named = [r for r in found if same_name(r.name, custodian.name)]
             if not named:
-                return (f"custodian {who}: registration number {custodian.registration} is {found[0].name}'s in "
-                        f"{found[0].where}, not {custodian.name}'s")
+                return (
+                    f"custodian {who}: registration number {custodian.registration} is {found[0].name}'s in "
+                    f"{found[0].where}, not {custodian.name}'s"
+                )
         else:
             named = [r for r in self.registrations if same_name(r.name, custodian.name)]
             if not named:
@@ -65,11 +67,15 @@ class CustodianRegistry:
         ended = [r for r in named if r.registered_until is not None and r.registered_until < day]
         if ended:
             last = max(ended, key=lambda r: r.registered_until or day)
-            return (f"custodian {who}: registration lapsed on {last.registered_until}, before the snapshot date "
-                    f"{day} (JST) ({last.where})")
+            return (
+                f"custodian {who}: registration lapsed on {last.registered_until}, before the snapshot date "
+                f"{day} (JST) ({last.where})"
+            )
         first = min(named, key=lambda r: r.registered_from)
-        return (f"custodian {who}: registered only from {first.registered_from}, after the snapshot date {day} "
-                f"(JST) ({first.where})")
+        return (
+            f"custodian {who}: registered only from {first.registered_from}, after the snapshot date {day} "
+            f"(JST) ({first.where})"
+        )
 
 
 @dataclass(frozen=True)
@@ -122,16 +128,17 @@ def load_custodians(path: str | Path) -> CustodianRegistry:
     out = []
     for line, (name, number, start, end) in csv_table(path, REGISTRY_COLUMNS, MAX_REGISTRY_BYTES):
         if not name or len(name) > 200 or not name.isprintable():
-            raise InputError("must be the custodian's name (1-200 printable characters)", file=source, line=line,
-                             field="name")
+            raise InputError(
+                "must be the custodian's name (1-200 printable characters)", file=source, line=line, field="name"
+            )
         if len(number) > 100 or not number.isprintable():
-            raise InputError("at most 100 printable characters", file=source, line=line,
-                             field="registration_number")
+            raise InputError("at most 100 printable characters", file=source, line=line, field="registration_number")
         since = parse_day(start, source, line, "registered_from")
         until = parse_day(end, source, line, "registered_until") if end else None
         if until is not None and until < since:
-            raise InputError(f"{until} is before registered_from {since}", file=source, line=line,
-                             field="registered_until")
+            raise InputError(
+                f"{until} is before registered_from {since}", file=source, line=line, field="registered_until"
+            )
         out.append(Registration(" ".join(name.split()), number, since, until, f"{source}:{line}"))
     if not out:
         raise InputError("no custodians in the registry", file=source)

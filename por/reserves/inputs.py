@@ -23,14 +23,14 @@ from por.strictjson import Fields, load_file, read_bounded
 from por.text import CappedReader, bounded_lines, csv_field_limit, open_input
 
 WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message", "signature", "script"]
-CUSTODIAN_COLUMNS = ["custodian", "custodian_registration"]     # optional: who holds the keys, if not the exchange
+CUSTODIAN_COLUMNS = ["custodian", "custodian_registration"]  # optional: who holds the keys, if not the exchange
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 _HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*\Z")
 MAX_WALLETS = 1_000_000
 MAX_CONFIG_BYTES = 1 << 20
-MAX_SNAPSHOT_BYTES = 16 << 20    # a height and a hash per chain
-MAX_LINE_BYTES = 1 << 20   # eight fields of at most 20,000 characters, with room to spare
-MAX_WALLET_FILE_BYTES = 1 << 30    # a million wallets of a kilobyte: the end of a pipe that never ends
+MAX_SNAPSHOT_BYTES = 16 << 20  # a height and a hash per chain
+MAX_LINE_BYTES = 1 << 20  # eight fields of at most 20,000 characters, with room to spare
+MAX_WALLET_FILE_BYTES = 1 << 30  # a million wallets of a kilobyte: the end of a pipe that never ends
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,18 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
     script = row["script"].strip() or None
     if script is not None and not _HEX_RE.match(script):
         raise bad("script", "must be hex")
-    return DeclaredWallet(chain=chain, asset=asset, address=address, wallet_type=wallet_type, scheme=scheme,
-                          message=row["message"], signatures=signatures, script=script,
-                          source=f"{source}:{line}" if line else source, custodian=_custodian(row, bad))
+    return DeclaredWallet(
+        chain=chain,
+        asset=asset,
+        address=address,
+        wallet_type=wallet_type,
+        scheme=scheme,
+        message=row["message"],
+        signatures=signatures,
+        script=script,
+        source=f"{source}:{line}" if line else source,
+        custodian=_custodian(row, bad),
+    )
 
 
 def _custodian(row: dict[str, str], bad: Callable[[str, str], InputError]) -> Custodian | None:
@@ -104,8 +113,11 @@ def _custodian(row: dict[str, str], bad: Callable[[str, str], InputError]) -> Cu
             raise bad("custodian", "a custodian_registration needs the custodian's name")
         return None
     if len(name) > 200 or len(registration) > 100 or not (name + registration).isprintable():
-        raise bad("custodian", "the custodian's name (at most 200 characters) and registration number (at most "
-                               "100) must be printable text")
+        raise bad(
+            "custodian",
+            "the custodian's name (at most 200 characters) and registration number (at most "
+            "100) must be printable text",
+        )
     return Custodian(name, registration)
 
 
@@ -121,8 +133,9 @@ def _wallets_csv(path: Path) -> list[DeclaredWallet]:
             header = [h.strip() for h in reader.fieldnames]
             missing = [c for c in WALLET_COLUMNS if c not in header]
             if missing or len(header) != len(set(header)):
-                raise InputError(f"header must be {','.join(WALLET_COLUMNS)} (missing {', '.join(missing)})",
-                                 file=source, line=1)
+                raise InputError(
+                    f"header must be {','.join(WALLET_COLUMNS)} (missing {', '.join(missing)})", file=source, line=1
+                )
             reader.fieldnames = header
             for row in reader:
                 if None in row:
@@ -194,10 +207,10 @@ def load_chains_config(path: str | Path, *, note: Callable[[str], None] | None =
     source = str(path)
     raw = read_bounded(path, MAX_CONFIG_BYTES, empty_ok=True)
     try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))   # a BOM (Windows editors) is not the config
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM (Windows editors) is not the config
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=source) from None
-    except ValueError as exc:     # TOMLDecodeError, or an integer of more than 4300 digits
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
         raise InputError(f"invalid TOML: {str(exc)[:200]}", file=source) from None
     chains = data.get("chains")
     if not isinstance(chains, dict) or not chains:
@@ -219,7 +232,7 @@ def check_chain_table(name: str, table: dict[str, Any], source: str = "") -> lis
     """One [chains.NAME] table checked by its family module; returns its deprecation notes."""
     try:
         return family_module(table["family"]).check_config(name, table)
-    except ValueError as exc:        # an unknown family
+    except ValueError as exc:  # an unknown family
         raise InputError(str(exc), file=source or None, field=f"chains.{name}.family") from None
     except InputError as exc:
         raise exc.at(file=source) if source else exc from None
@@ -229,9 +242,14 @@ def _stderr_note(message: str) -> None:
     print(f"por: note: {message}", file=sys.stderr)
 
 
-def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: str | None, *,
-                         commitment_exchange: str | None = None,
-                         ) -> tuple[list[DeclaredWallet], Snapshot, dict[str, dict[str, Any]], str]:
+def load_reserves_inputs(
+    wallets: Path,
+    snapshot: Path,
+    config: Path,
+    exchange: str | None,
+    *,
+    commitment_exchange: str | None = None,
+) -> tuple[list[DeclaredWallet], Snapshot, dict[str, dict[str, Any]], str]:
     """The three reserves inputs, parsed, and the exchange name settled (shared by `por reserves` and the audit).
 
     Every label is enforced: the exchange named by `--exchange`, the wallets file and the
@@ -243,9 +261,12 @@ def load_reserves_inputs(wallets: Path, snapshot: Path, config: Path, exchange: 
     exchange = settle_exchange(exchange, declaration.exchange, commitment_exchange, str(wallets))
     snap = load_snapshot(snapshot)
     if declaration.snapshot_id is not None and declaration.snapshot_id != snap.snapshot_id:
-        raise InputError(f"the wallets file declares snapshot {declaration.snapshot_id!r}, the snapshot file "
-                         f"{str(snapshot)!r} is {snap.snapshot_id!r}: pass the wallets and snapshot of one period",
-                         file=str(wallets), field="snapshot_id")
+        raise InputError(
+            f"the wallets file declares snapshot {declaration.snapshot_id!r}, the snapshot file "
+            f"{str(snapshot)!r} is {snap.snapshot_id!r}: pass the wallets and snapshot of one period",
+            file=str(wallets),
+            field="snapshot_id",
+        )
     return declaration.wallets, snap, load_chains_config(config), exchange
 
 
@@ -255,9 +276,11 @@ def settle_exchange(option: str | None, stated: str | None, committed: str | Non
     given = {where: name for where, name in named.items() if name}
     if len(set(given.values())) > 1:
         listed = ", ".join(f"{where} says {name!r}" for where, name in given.items())
-        raise InputError(f"exchange names disagree ({listed}): ownership messages bind one exchange; pass the "
-                         f"files of one exchange (or the --exchange it names)", field="--exchange")
+        raise InputError(
+            f"exchange names disagree ({listed}): ownership messages bind one exchange; pass the "
+            f"files of one exchange (or the --exchange it names)",
+            field="--exchange",
+        )
     if not given:
-        raise InputError("the exchange name is needed to check ownership messages: pass --exchange",
-                         field="--exchange")
+        raise InputError("the exchange name is needed to check ownership messages: pass --exchange", field="--exchange")
     return next(iter(given.values()))

@@ -50,7 +50,7 @@ def coin_table() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class SummaryLine:
-    coin: str                  # e.g. "ETH", "USDT(ALL)"
+    coin: str  # e.g. "ETH", "USDT(ALL)"
     height: str
     amount: str
 
@@ -59,21 +59,21 @@ class SummaryLine:
 class AddressRow:
     line: int
     coin: str
-    type: str                  # the staking layout's Type ("Non Staking", "Eigenlayer Staking"...); else ""
+    type: str  # the staking layout's Type ("Non Staking", "Eigenlayer Staking"...); else ""
     network: str
     height: str
     address: str
     amount: str
     message: str
     signatures: tuple[str, str]
-    script: str                # redeem script / public key
-    owners: tuple[str, str]    # eoa1, eoa2
+    script: str  # redeem script / public key
+    owners: tuple[str, str]  # eoa1, eoa2
 
 
 @dataclass
 class RowVerdict:
     row: AddressRow
-    status: str                # verified | owner-verified | not checked | unsupported | failed
+    status: str  # verified | owner-verified | not checked | unsupported | failed
     reason: str
 
 
@@ -106,17 +106,40 @@ class OkxReport:
                 rows = [v.row for v in self.verdicts if v.row.coin.upper() == line.coin.upper()]
             amounts = [_decimal(r.amount) for r in rows]
             total = sum((a for a in amounts if a is not None), Decimal(0))
-            out.append({"coin": line.coin, "snapshot_height": line.height, "summary_amount": line.amount,
-                        "rows": len(rows), "rows_amount": _plain(total)})
+            out.append(
+                {
+                    "coin": line.coin,
+                    "snapshot_height": line.height,
+                    "summary_amount": line.amount,
+                    "rows": len(rows),
+                    "rows_amount": _plain(total),
+                }
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": "okx-addresses", "source": self.source, "verified": self.ok, "counts": self.counts(),
-                "messages": sorted({v.row.message for v in self.verdicts}),
-                "rows": [{"line": v.row.line, "coin": v.row.coin, "type": v.row.type, "network": v.row.network,
-                          "snapshot_height": v.row.height, "address": v.row.address, "amount": v.row.amount,
-                          "status": v.status, "reason": v.reason} for v in self.verdicts],
-                "summary": self.totals()}
+        return {
+            "format": "okx-addresses",
+            "source": self.source,
+            "verified": self.ok,
+            "counts": self.counts(),
+            "messages": sorted({v.row.message for v in self.verdicts}),
+            "rows": [
+                {
+                    "line": v.row.line,
+                    "coin": v.row.coin,
+                    "type": v.row.type,
+                    "network": v.row.network,
+                    "snapshot_height": v.row.height,
+                    "address": v.row.address,
+                    "amount": v.row.amount,
+                    "status": v.status,
+                    "reason": v.reason,
+                }
+                for v in self.verdicts
+            ],
+            "summary": self.totals(),
+        }
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -164,8 +187,9 @@ def load_okx_file(path: str | Path) -> tuple[list[SummaryLine], list[AddressRow]
             raise InputError("not UTF-8 text", file=source) from None
     lines = [line.rstrip("\r\n") for line in lines]
     if not lines or split_line(lines[0].lstrip("\ufeff"))[:1] != ["coin"]:
-        raise InputError("not an OKX address file: expected a summary header `coin,snapshot height,amount`",
-                         file=source, line=1)
+        raise InputError(
+            "not an OKX address file: expected a summary header `coin,snapshot height,amount`", file=source, line=1
+        )
     try:
         blank = next(i for i, line in enumerate(lines) if not line.strip())
     except StopIteration:
@@ -181,11 +205,15 @@ def load_okx_file(path: str | Path) -> tuple[list[SummaryLine], list[AddressRow]
         raise InputError("no address rows after the summary block", file=source)
     header = [h.strip().lower() for h in split_line(lines[header_at])]
     if header[:1] != ["coin"] or "address" not in header:
-        raise InputError("the address section's header must start with coin and name an address column",
-                         file=source, line=header_at + 1)
+        raise InputError(
+            "the address section's header must start with coin and name an address column",
+            file=source,
+            line=header_at + 1,
+        )
     off = 1 if "type" in header else 0
-    rows = [_row(split_line(line), n, off) for n, line in enumerate(lines[header_at + 1:], header_at + 2)
-            if line.strip()]
+    rows = [
+        _row(split_line(line), n, off) for n, line in enumerate(lines[header_at + 1 :], header_at + 2) if line.strip()
+    ]
     if not rows:
         raise InputError("no address rows", file=source)
     return summary, rows
@@ -193,9 +221,19 @@ def load_okx_file(path: str | Path) -> tuple[list[SummaryLine], list[AddressRow]
 
 def _row(cells: list[str], line: int, off: int) -> AddressRow:
     cells = cells + [""] * (11 + off - len(cells))
-    return AddressRow(line, cells[0], cells[1] if off else "", cells[1 + off], cells[2 + off], cells[3 + off],
-                      cells[4 + off], cells[5 + off], (cells[6 + off], cells[7 + off]), cells[8 + off],
-                      (cells[9 + off], cells[10 + off]))
+    return AddressRow(
+        line,
+        cells[0],
+        cells[1] if off else "",
+        cells[1 + off],
+        cells[2 + off],
+        cells[3 + off],
+        cells[4 + off],
+        cells[5 + off],
+        (cells[6 + off], cells[7 + off]),
+        cells[8 + off],
+        (cells[9 + off], cells[10 + off]),
+    )
 
 
 # --- verdicts ------------------------------------------------------------------------------------------------------
@@ -203,8 +241,11 @@ def check_row(row: AddressRow) -> RowVerdict:
     table = coin_table()
     rule = table["coins"].get(row.coin.upper())
     if rule is None:
-        return RowVerdict(row, "not checked", f"chain family not supported (coin {row.coin}, network "
-                                              f"{row.network}): por has no rule for it")
+        return RowVerdict(
+            row,
+            "not checked",
+            f"chain family not supported (coin {row.coin}, network {row.network}): por has no rule for it",
+        )
     if _decimal(row.amount) is None:
         return RowVerdict(row, "failed", f"amount {row.amount[:40]!r} is not a non-negative number")
     if not row.address or not row.message or row.signatures[0] in EMPTY:
@@ -213,11 +254,15 @@ def check_row(row: AddressRow) -> RowVerdict:
         if rule["family"] == "evm":
             return _evm(row, rule["header"])
         if rule["family"] == "tron":
-            return RowVerdict(row, "verified", verify_tron(table["tron_headers"], row.address, row.message,
-                                                           row.signatures[0]))
+            return RowVerdict(
+                row, "verified", verify_tron(table["tron_headers"], row.address, row.message, row.signatures[0])
+            )
         sigs = [s for s in row.signatures if s not in EMPTY]
-        return RowVerdict(row, "verified", verify_bitcoin(rule["header"], table["okx_header"], row.address,
-                                                          row.message, sigs, row.script))
+        return RowVerdict(
+            row,
+            "verified",
+            verify_bitcoin(rule["header"], table["okx_header"], row.address, row.message, sigs, row.script),
+        )
     except Unsupported as exc:
         return RowVerdict(row, "unsupported", str(exc))
     except ProofError as exc:
@@ -227,7 +272,7 @@ def check_row(row: AddressRow) -> RowVerdict:
 def _evm(row: AddressRow, header: str) -> RowVerdict:
     eoa1, eoa2 = (o if o not in EMPTY else "" for o in row.owners)
     if row.type.strip().lower() == "eigenlayer staking":
-        eoa2 = ""                      # OKX: EOA2 is the EigenPod contract, which cannot sign
+        eoa2 = ""  # OKX: EOA2 is the EigenPod contract, which cannot sign
     if not eoa1:
         recovered = recover_evm(header, row.message, row.signatures[0])
         if recovered != row.address.lower():
@@ -241,13 +286,17 @@ def _evm(row: AddressRow, header: str) -> RowVerdict:
         if recovered != owner.lower():
             return RowVerdict(row, "failed", f"signature{i} recovers {recovered}, not eoa{i} {owner}")
         checked.append(owner)
-    what = CONTRACT_NOTE if len(row.address) == 42 else "that they control this validator / EigenPod needs " \
-                                                          "chain state at the snapshot"
+    what = (
+        CONTRACT_NOTE
+        if len(row.address) == 42
+        else "that they control this validator / EigenPod needs chain state at the snapshot"
+    )
     unsigned = " (eoa2 named without signature2: not checked)" if eoa2 and len(checked) < 2 else ""
     if row.type.strip().lower() == "eigenlayer staking" and row.owners[1] not in EMPTY:
         unsigned = " (eoa2 is the EigenPod contract, which cannot sign: not checked, as in OKX's tool)"
-    return RowVerdict(row, "owner-verified", f"owner EOAs' signatures verified ({', '.join(checked)}){unsigned}; "
-                                             f"{what}")
+    return RowVerdict(
+        row, "owner-verified", f"owner EOAs' signatures verified ({', '.join(checked)}){unsigned}; {what}"
+    )
 
 
 def check_okx_file(path: str | Path) -> OkxReport:

@@ -21,7 +21,7 @@ from por.errors import InputError, ProviderError
 from por.reserves.classify import address_key, duplicate_positions, not_counted, ownership_status
 from por.reserves.custodians import CustodianCheck
 
-MakeAdapter = Callable[[str, ChainConfig], ChainAdapter]      # (chain name, its chains.toml table) -> adapter
+MakeAdapter = Callable[[str, ChainConfig], ChainAdapter]  # (chain name, its chains.toml table) -> adapter
 
 
 @dataclass
@@ -64,22 +64,35 @@ class ReservesReport:
             "snapshot_id": self.snapshot.snapshot_id,
             "verified": self.ok,
             "unsupported": len(self.unsupported),
-            "chains": {c.chain: {"height": c.height, "block_hash": c.block_hash}
-                       for c in self.snapshot.chains.values()},
+            "chains": {
+                c.chain: {"height": c.height, "block_hash": c.block_hash} for c in self.snapshot.chains.values()
+            },
             "addresses": [
-                {"chain": r.wallet.chain, "asset": r.wallet.asset, "address": r.wallet.address,
-                 "wallet_type": r.wallet.wallet_type.value, "source": r.wallet.source,
-                 "ownership": {"verified": r.ownership.ok, "status": ownership_status(r),
-                               "reason": r.ownership.reason},
-                 "balance": None if r.amount is None else format_amount(r.amount, decimals[r.wallet.asset]),
-                 "height": r.height, "provider": r.provider, "flags": r.flags,
-                 "custodian": None if r.wallet.custodian is None else
-                 {"name": r.wallet.custodian.name, "registration": r.wallet.custodian.registration}}
+                {
+                    "chain": r.wallet.chain,
+                    "asset": r.wallet.asset,
+                    "address": r.wallet.address,
+                    "wallet_type": r.wallet.wallet_type.value,
+                    "source": r.wallet.source,
+                    "ownership": {
+                        "verified": r.ownership.ok,
+                        "status": ownership_status(r),
+                        "reason": r.ownership.reason,
+                    },
+                    "balance": None if r.amount is None else format_amount(r.amount, decimals[r.wallet.asset]),
+                    "height": r.height,
+                    "provider": r.provider,
+                    "flags": r.flags,
+                    "custodian": None
+                    if r.wallet.custodian is None
+                    else {"name": r.wallet.custodian.name, "registration": r.wallet.custodian.registration},
+                }
                 for r in self.rows
             ],
-            "assets": {a.asset: {k: format_amount(getattr(a, k), a.decimals)
-                                 for k in ("cold", "hot", "own", "total")}
-                       for a in self.assets.values()},
+            "assets": {
+                a.asset: {k: format_amount(getattr(a, k), a.decimals) for k in ("cold", "hot", "own", "total")}
+                for a in self.assets.values()
+            },
         }
 
 
@@ -90,8 +103,9 @@ def asset_decimals(asset: str, config: ChainConfig, table: AssetTable) -> int:
     return table.decimals(asset)
 
 
-def summarize(rows: list[AddressReserve], decimals: dict[str, int],
-              custodians: CustodianCheck | None = None) -> dict[str, AssetReserves]:
+def summarize(
+    rows: list[AddressReserve], decimals: dict[str, int], custodians: CustodianCheck | None = None
+) -> dict[str, AssetReserves]:
     """Per asset cold/hot/own of proven addresses; an address counts once however often declared."""
     out = {asset: AssetReserves(asset, d) for asset, d in sorted(decimals.items())}
     counted_at: dict[tuple[str, str, str], str] = {}
@@ -132,12 +146,18 @@ class ReservesPlan:
     snapshot: Snapshot
     chains: Mapping[str, ChainConfig]
     rows: list[AddressReserve]
-    queries: dict[str, list[tuple[AddressReserve, BalanceQuery]]]   # per chain: each row and its query
+    queries: dict[str, list[tuple[AddressReserve, BalanceQuery]]]  # per chain: each row and its query
     decimals: dict[str, int]
 
 
-def plan_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Mapping[str, ChainConfig],
-                  exchange: str, *, table: AssetTable | None = None) -> ReservesPlan:
+def plan_reserves(
+    wallets: list[DeclaredWallet],
+    snapshot: Snapshot,
+    chains: Mapping[str, ChainConfig],
+    exchange: str,
+    *,
+    table: AssetTable | None = None,
+) -> ReservesPlan:
     """Every check that needs no chain, so bad input fails before any slow work: each chain's table
     (`check_config`), each wallet's chain, snapshot height, address and asset, each ownership proof."""
     table = table or AssetTable()
@@ -147,11 +167,13 @@ def plan_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Map
     plan = ReservesPlan(exchange, snapshot, chains, [], defaultdict(list), {})
     for wallet in wallets:
         if wallet.chain not in chains:
-            raise InputError(f"chain {wallet.chain!r} is not configured in chains.toml", file=wallet.source,
-                             field="chain")
+            raise InputError(
+                f"chain {wallet.chain!r} is not configured in chains.toml", file=wallet.source, field="chain"
+            )
         if wallet.chain not in snapshot.chains:
-            raise InputError(f"the snapshot file has no height for chain {wallet.chain!r}", file=wallet.source,
-                             field="chain")
+            raise InputError(
+                f"the snapshot file has no height for chain {wallet.chain!r}", file=wallet.source, field="chain"
+            )
         family, config = families[wallet.chain], chains[wallet.chain]
         try:
             family.validate_address(wallet.address, config)
@@ -162,22 +184,29 @@ def plan_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Map
         expected = ownership_message(snapshot.snapshot_id, exchange, wallet.address)
         row = AddressReserve(wallet, family.verify_ownership(wallet, expected, config), None)
         plan.rows.append(row)
-        if not row.ownership.unsupported:          # a kind por cannot check is never read, never counted
+        if not row.ownership.unsupported:  # a kind por cannot check is never read, never counted
             plan.queries[wallet.chain].append((row, query))
     return plan
 
 
-async def read_planned(plan: ReservesPlan, *, make_adapter: MakeAdapter | None = None,
-                       progress: Callable[[int], None] | None = None) -> ReservesReport:
+async def read_planned(
+    plan: ReservesPlan, *, make_adapter: MakeAdapter | None = None, progress: Callable[[int], None] | None = None
+) -> ReservesReport:
     """Reads every planned balance at the snapshot height, all chains at once."""
     await asyncio.gather(*(_read_chain(chain, plan, make_adapter, progress) for chain in plan.queries))
     return ReservesReport(plan.exchange, plan.snapshot, plan.rows, summarize(plan.rows, plan.decimals))
 
 
-async def read_reserves(wallets: list[DeclaredWallet], snapshot: Snapshot, chains: Mapping[str, ChainConfig],
-                        exchange: str, *, table: AssetTable | None = None,
-                        progress: Callable[[int], None] | None = None,
-                        make_adapter: MakeAdapter | None = None) -> ReservesReport:
+async def read_reserves(
+    wallets: list[DeclaredWallet],
+    snapshot: Snapshot,
+    chains: Mapping[str, ChainConfig],
+    exchange: str,
+    *,
+    table: AssetTable | None = None,
+    progress: Callable[[int], None] | None = None,
+    make_adapter: MakeAdapter | None = None,
+) -> ReservesReport:
     """Checks every ownership proof and reads every balance at the snapshot height.
 
     `make_adapter(chain, config)` reaches a chain (default: its family's); tests pass a
@@ -190,12 +219,14 @@ def _family(chain: str, config: ChainConfig) -> ChainFamily:
     try:
         return family_module(config["family"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(str(exc) if isinstance(exc, ValueError) else "each chain needs a `family`",
-                         field=f"chains.{chain}.family") from None
+        raise InputError(
+            str(exc) if isinstance(exc, ValueError) else "each chain needs a `family`", field=f"chains.{chain}.family"
+        ) from None
 
 
-async def _read_chain(chain: str, plan: ReservesPlan, make_adapter: MakeAdapter | None,
-                      progress: Callable[[int], None] | None) -> None:
+async def _read_chain(
+    chain: str, plan: ReservesPlan, make_adapter: MakeAdapter | None, progress: Callable[[int], None] | None
+) -> None:
     """One chain: the snapshot block buried deep enough, on the snapshot's fork, every balance read at it."""
     config, target = plan.chains[chain], plan.snapshot.chains[chain]
     chain_rows = plan.queries[chain]
@@ -205,20 +236,27 @@ async def _read_chain(chain: str, plan: ReservesPlan, make_adapter: MakeAdapter 
         tip = await adapter.tip_height()
         confirmations = tip - target.height + 1
         if confirmations < min_conf:
-            raise InputError(f"snapshot height {target.height} on {chain} has {max(confirmations, 0)} "
-                             f"confirmation(s), {min_conf} required", field=f"chains.{chain}")
+            raise InputError(
+                f"snapshot height {target.height} on {chain} has {max(confirmations, 0)} "
+                f"confirmation(s), {min_conf} required",
+                field=f"chains.{chain}",
+            )
         block_hash = (await adapter.block_hash(target.height)).lower().removeprefix("0x")
         if block_hash != target.block_hash:
-            raise ProviderError(f"{chain}", f"block at height {target.height} is {block_hash}, the snapshot says "
-                                f"{target.block_hash}: provider on another fork, or a wrong snapshot file")
+            raise ProviderError(
+                f"{chain}",
+                f"block at height {target.height} is {block_hash}, the snapshot says "
+                f"{target.block_hash}: provider on another fork, or a wrong snapshot file",
+            )
         await _read_balances(chain, adapter, target.height, chain_rows)
         await _ownership_at_snapshot(adapter, target.height, chain_rows)
     if progress:
         progress(len(chain_rows))
 
 
-async def _read_balances(chain: str, adapter: ChainAdapter, height: int,
-                         chain_rows: list[tuple[AddressReserve, BalanceQuery]]) -> None:
+async def _read_balances(
+    chain: str, adapter: ChainAdapter, height: int, chain_rows: list[tuple[AddressReserve, BalanceQuery]]
+) -> None:
     """Each distinct query once; every reading must be for its query, at the height, one per query."""
     unique: dict[BalanceQuery, int] = {}
     for _, query in chain_rows:
@@ -229,13 +267,15 @@ async def _read_balances(chain: str, adapter: ChainAdapter, height: int,
     for row, query in chain_rows:
         reading = readings[unique[query]]
         if reading.query != query or reading.height != height:
-            raise ProviderError(reading.provider or chain, "answered for another address or height",
-                                address=query.address)
+            raise ProviderError(
+                reading.provider or chain, "answered for another address or height", address=query.address
+            )
         row.amount, row.height, row.provider = reading.amount, reading.height, reading.provider
 
 
-async def _ownership_at_snapshot(adapter: ChainAdapter, height: int,
-                                 chain_rows: list[tuple[AddressReserve, BalanceQuery]]) -> None:
+async def _ownership_at_snapshot(
+    adapter: ChainAdapter, height: int, chain_rows: list[tuple[AddressReserve, BalanceQuery]]
+) -> None:
     """Proofs only the chain can decide (EIP-1271 contract wallets), asked at the snapshot block."""
     pending = [row for row, _ in chain_rows if row.ownership.at_snapshot]
     if pending:

@@ -56,7 +56,7 @@ def read_secrets(files: list[Path], env_vars: list[str], environ: Mapping[str, s
 def _secret(text: str, **where: Any) -> bytes:
     try:
         return parse_secret(text)
-    except InputError as exc:          # the reason only: the text may be a key with one typo
+    except InputError as exc:  # the reason only: the text may be a key with one typo
         raise InputError(f"a key {exc.reason}", **where) from None
 
 
@@ -67,7 +67,7 @@ def read_declaration(path: Path) -> list[dict[str, str]]:
         data = load_file(path)
         items = data.get("wallets") if isinstance(data, dict) else data
         if not isinstance(items, list) or not items:
-            raise InputError("expected a list of wallets (or {\"wallets\": [...]})", file=source, field="wallets")
+            raise InputError('expected a list of wallets (or {"wallets": [...]})', file=source, field="wallets")
         rows = []
         for i, item in enumerate(items):
             if not isinstance(item, dict):
@@ -80,9 +80,12 @@ def read_declaration(path: Path) -> list[dict[str, str]]:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in DECLARATION_COLUMNS if c not in header]
     if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}: the header needs "
-                         f"{','.join(DECLARATION_COLUMNS)} (and may have {','.join(OPTIONAL_COLUMNS)})",
-                         file=source, line=1)
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}: the header needs "
+            f"{','.join(DECLARATION_COLUMNS)} (and may have {','.join(OPTIONAL_COLUMNS)})",
+            file=source,
+            line=1,
+        )
     reader.fieldnames = header
     try:
         rows = [_checked(row, f"{source}:{reader.line_num}", "") for row in reader]
@@ -108,35 +111,54 @@ def _checked(row: dict[str, Any], source: str, prefix: str) -> dict[str, str]:
         try:
             kind(out[key].lower())
         except ValueError:
-            raise InputError(f"must be one of {', '.join(v.value for v in kind)}", file=source,
-                             field=f"{prefix}{key}") from None
+            raise InputError(
+                f"must be one of {', '.join(v.value for v in kind)}", file=source, field=f"{prefix}{key}"
+            ) from None
     if not out["address"]:
         raise InputError("missing", file=source, field=f"{prefix}address")
     out["source"] = source
     return out
 
 
-def sign_wallets(rows: list[dict[str, str]], secrets: list[bytes], chains: Mapping[str, ChainConfig], *,
-                 exchange: str, snapshot_id: str) -> dict[str, Any]:
+def sign_wallets(
+    rows: list[dict[str, str]],
+    secrets: list[bytes],
+    chains: Mapping[str, ChainConfig],
+    *,
+    exchange: str,
+    snapshot_id: str,
+) -> dict[str, Any]:
     """The wallets document (docs/formats/wallets.schema.json), every row signed for this exchange and period."""
     wallets = []
     for row in rows:
         config = chains.get(row["chain"])
         if config is None:
-            raise InputError(f"chain {row['chain']!r} is not configured in chains.toml", file=row["source"],
-                             field="chain")
+            raise InputError(
+                f"chain {row['chain']!r} is not configured in chains.toml", file=row["source"], field="chain"
+            )
         message = ownership_message(snapshot_id, exchange, row["address"])
-        unsigned = Unsigned(row["chain"], row["address"], Scheme(row["scheme"].lower()), row["script"] or None,
-                            tuple(s.strip() for s in row["signers"].split("|") if s.strip()),
-                            tuple(s.strip() for s in row["signature"].split("|") if s.strip()))
+        unsigned = Unsigned(
+            row["chain"],
+            row["address"],
+            Scheme(row["scheme"].lower()),
+            row["script"] or None,
+            tuple(s.strip() for s in row["signers"].split("|") if s.strip()),
+            tuple(s.strip() for s in row["signature"].split("|") if s.strip()),
+        )
         try:
             signatures = sign(config["family"], unsigned, message, secrets, config)
         except InputError as exc:
             raise InputError(exc.reason, file=row["source"], field=exc.field) from None
-        wallets.append({"chain": row["chain"], "asset": row["asset"], "address": row["address"],
-                        "wallet_type": row["wallet_type"].lower(), "scheme": unsigned.scheme.value,
-                        "message": message,
-                        "signature": signatures[0] if len(signatures) == 1 else list(signatures),
-                        "script": row["script"]})
-    return {"format": "por-wallets", "version": 1, "exchange": exchange, "snapshot_id": snapshot_id,
-            "wallets": wallets}
+        wallets.append(
+            {
+                "chain": row["chain"],
+                "asset": row["asset"],
+                "address": row["address"],
+                "wallet_type": row["wallet_type"].lower(),
+                "scheme": unsigned.scheme.value,
+                "message": message,
+                "signature": signatures[0] if len(signatures) == 1 else list(signatures),
+                "script": row["script"],
+            }
+        )
+    return {"format": "por-wallets", "version": 1, "exchange": exchange, "snapshot_id": snapshot_id, "wallets": wallets}

@@ -49,22 +49,28 @@ from por.verdict import Verdict
 
 __all__ = ["BitgetProof", "CODECS", "hashmap_order", "parse_bitget", "verify_bitget", "FORMAT"]
 
-DESIGN = Design(hash="SHA-256 truncated to 64 bits", bits=64, sums=SUMS_PARENT_ONLY,
-                labels="by name (JSON keys in every hash)", root_binds_totals=False, root_binds_labels=True,
-                unbound_totals="at 64 bits the exchange can make two trees with different totals share one root, "
-                               "about 2^32 hashes of work")
+DESIGN = Design(
+    hash="SHA-256 truncated to 64 bits",
+    bits=64,
+    sums=SUMS_PARENT_ONLY,
+    labels="by name (JSON keys in every hash)",
+    root_binds_totals=False,
+    root_binds_labels=True,
+    unbound_totals="at 64 bits the exchange can make two trees with different totals share one root, "
+    "about 2^32 hashes of work",
+)
 EMPTY, LEFT, RIGHT, ROOT = 0, 1, 2, 3
 _SIDES: dict[int | None, str] = {LEFT: "left", RIGHT: "right", EMPTY: "padding"}
 _HASH = re.compile(r"[0-9a-f]{16}\Z")
 _COIN = re.compile(r"[A-Za-z0-9._-]{1,32}\Z")
-Balances = tuple[tuple[str, Decimal], ...]          # in HashMap insertion order
+Balances = tuple[tuple[str, Decimal], ...]  # in HashMap insertion order
 
 
 def _java_hash(text: str) -> int:
     h = 0
     units = text.encode("utf-16-be")
     for i in range(0, len(units), 2):
-        h = (31 * h + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
+        h = (31 * h + int.from_bytes(units[i : i + 2], "big")) & 0xFFFFFFFF
     return h
 
 
@@ -94,8 +100,10 @@ def _codec_2022(d: Decimal) -> str:
 
 
 CODECS: dict[str, Callable[[Decimal], str]] = {"2025": _codec_2025, "2022": _codec_2022}
-CODEC_NAMES = {"2025": "codec 2025 (stripTrailingZeros, quoted: Bitget's tool since Nov 2025)",
-               "2022": "codec 2022 (fastjson BigDecimal.toString, unquoted: Bitget's files 2022 - Aug 2025)"}
+CODEC_NAMES = {
+    "2025": "codec 2025 (stripTrailingZeros, quoted: Bitget's tool since Nov 2025)",
+    "2022": "codec 2022 (fastjson BigDecimal.toString, unquoted: Bitget's files 2022 - Aug 2025)",
+}
 
 
 def balances_json(balances: Balances, codec: Callable[[Decimal], str]) -> str:
@@ -118,7 +126,7 @@ class Node:
     level: int
     role: int | None
     balances: Balances
-    texts: tuple[str, ...]              # each amount as the file writes it
+    texts: tuple[str, ...]  # each amount as the file writes it
     uid: str | None
     nonce: str | None
     audit_id: str | None
@@ -128,7 +136,7 @@ class Node:
 class BitgetProof:
     source: str
     leaf: Node
-    path: list[Node]                    # the leaf's friend first, the root last
+    path: list[Node]  # the leaf's friend first, the root last
 
 
 def _node(f: Fields, where: str) -> Node:
@@ -146,9 +154,17 @@ def _node(f: Fields, where: str) -> Node:
         balances.append((coin, decimal_of(value, f"{where}.balances.{coin}")))
         texts.append(value if isinstance(value, str) else str(value))
     role = f.int("role", minimum=0, maximum=3, optional=True)
-    return Node(where=where, hash=h, level=f.int("level", minimum=0, maximum=256), role=role,
-                balances=tuple(balances), texts=tuple(texts), uid=f.str("encryptUid", optional=True, max_len=512),
-                nonce=f.str("nonce", optional=True, max_len=512), audit_id=f.str("auditId", optional=True, max_len=256))
+    return Node(
+        where=where,
+        hash=h,
+        level=f.int("level", minimum=0, maximum=256),
+        role=role,
+        balances=tuple(balances),
+        texts=tuple(texts),
+        uid=f.str("encryptUid", optional=True, max_len=512),
+        nonce=f.str("nonce", optional=True, max_len=512),
+        audit_id=f.str("auditId", optional=True, max_len=256),
+    )
 
 
 def parse_bitget(raw: bytes, source: str) -> BitgetProof:
@@ -174,20 +190,27 @@ def find_codec(proof: BitgetProof) -> str | None:
     return None
 
 
-def verify_bitget(proof: BitgetProof, expected_root: str | None = None, *, pins: Pins | None = None,
-                  codec: str | None = None) -> Verdict:
+def verify_bitget(
+    proof: BitgetProof, expected_root: str | None = None, *, pins: Pins | None = None, codec: str | None = None
+) -> Verdict:
     """The leaf under the codec it was made with (or `codec`), every parent, the root."""
     pinned = pinned_of(expected_root, pins)
     root = proof.path[-1]
-    v = Verdict.start(root=root.hash, height=len(proof.path), audit_id=proof.leaf.audit_id,
-                      balances={k: plain(x) for k, x in proof.leaf.balances},
-                      root_balances={k: plain(x) for k, x in root.balances})
+    v = Verdict.start(
+        root=root.hash,
+        height=len(proof.path),
+        audit_id=proof.leaf.audit_id,
+        balances={k: plain(x) for k, x in proof.leaf.balances},
+        root_balances={k: plain(x) for k, x in root.balances},
+    )
     pin = pinned_root(pinned.root, 16, "Bitget", v)
     name = codec or find_codec(proof)
     if name is None or leaf_hash(proof.leaf, CODECS[name]) != proof.leaf.hash:
         tried = {n: leaf_hash(proof.leaf, c) for n, c in CODECS.items()}
-        v.fail("self: leaf hash does not recompute under either Bitget number codec "
-               f"(codec 2025 gives {tried['2025']}, codec 2022 gives {tried['2022']}, the file says {proof.leaf.hash})")
+        v.fail(
+            "self: leaf hash does not recompute under either Bitget number codec "
+            f"(codec 2025 gives {tried['2025']}, codec 2022 gives {tried['2022']}, the file says {proof.leaf.hash})"
+        )
         return _describe(v, None, pin, False, [])
     v.facts["codec"] = CODEC_NAMES[name]
     negatives = _check_nodes(v, proof, CODECS[name])
@@ -195,8 +218,10 @@ def verify_bitget(proof: BitgetProof, expected_root: str | None = None, *, pins:
     compare_root(v, computed, pin, stated=root.hash)
     file_sums = dict(root.balances)
     if set(dict(sums)) != set(file_sums) or any(file_sums[k] != x for k, x in sums):
-        v.fail(f"{root.where}: root balances are not the sums along the path "
-               f"(recomputed {({k: plain(x) for k, x in sums})})")
+        v.fail(
+            f"{root.where}: root balances are not the sums along the path "
+            f"(recomputed { ({k: plain(x) for k, x in sums}) })"
+        )
     negatives += [f"root {k} {plain(x)}" for k, x in sums if x < 0]
     totals = compare_totals(v, dict(sums), pinned)
     return _describe(v, name, pin, totals, negatives)
@@ -230,8 +255,10 @@ def _check_nodes(v: Verdict, proof: BitgetProof, codec) -> list[str]:
         for (k, x), text in zip(n.balances, n.texts):
             spellings = {plain(strip_zeros(x))} if codec is _codec_2025 else {plain(x), java_string(x)}
             if text not in spellings:
-                v.fail(f"{n.where}: {k} {text[:40]!r} is not written as Bitget writes amounts "
-                       f"({' or '.join(sorted(spellings))})")
+                v.fail(
+                    f"{n.where}: {k} {text[:40]!r} is not written as Bitget writes amounts "
+                    f"({' or '.join(sorted(spellings))})"
+                )
     return [f"{n.where} {k} {plain(x)}" for n in [leaf, *proof.path] for k, x in n.balances if x < 0]
 
 
@@ -264,27 +291,40 @@ def _walk(v: Verdict, proof: BitgetProof, codec) -> tuple[str, Balances]:
 
 def _describe(v: Verdict, codec: str | None, pin: str | None, totals: bool, negatives: list[str]) -> Verdict:
     for finding in negatives:
-        v.fail(f"negative amount: {finding} (finding: a sum tree with negative parts can hide liabilities; "
-               "Bitget's tool does not look)")
+        v.fail(
+            f"negative amount: {finding} (finding: a sum tree with negative parts can hide liabilities; "
+            "Bitget's tool does not look)"
+        )
     if negatives:
         v.facts["negative"] = negatives
     if codec and all(r.startswith("negative amount") for r in v.reasons):
         v.facts["hashes_recompute"] = f"every hash recomputes under {CODEC_NAMES[codec]}"
-    return describe(v, DESIGN, fmt="bitget", variant=CODEC_NAMES[codec] if codec else None,
-                    leaf="recomputed from encryptUid, nonce and your balances"
-                         + (" (and the friend leaf from its own)" if v.facts.get("friend_leaf_recomputed") else ""),
-                    path="recomputed to the root (level 1), root balances compared with the sums",
-                    non_negative="checked: every amount and sum on the path" if not negatives else
-                                 f"violated: {len(negatives)} negative amounts (listed in the reasons)",
-                    pinned=pin is not None, totals_pinned=totals)
+    return describe(
+        v,
+        DESIGN,
+        fmt="bitget",
+        variant=CODEC_NAMES[codec] if codec else None,
+        leaf="recomputed from encryptUid, nonce and your balances"
+        + (" (and the friend leaf from its own)" if v.facts.get("friend_leaf_recomputed") else ""),
+        path="recomputed to the root (level 1), root balances compared with the sums",
+        non_negative="checked: every amount and sum on the path"
+        if not negatives
+        else f"violated: {len(negatives)} negative amounts (listed in the reasons)",
+        pinned=pin is not None,
+        totals_pinned=totals,
+    )
 
 
 class BitgetFormat(ProofOnlyFormat):
     name, exchange, design = "bitget", "Bitget", DESIGN
 
     def detect_proof(self, doc: Any) -> str | None:
-        if isinstance(doc, dict) and isinstance(doc.get("self"), dict) and "path" in doc \
-                and "merkelLeaf" in doc["self"]:
+        if (
+            isinstance(doc, dict)
+            and isinstance(doc.get("self"), dict)
+            and "path" in doc
+            and "merkelLeaf" in doc["self"]
+        ):
             return "bitget"
         return None
 

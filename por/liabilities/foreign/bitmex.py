@@ -46,8 +46,14 @@ from por.verdict import RootBinding, Verdict
 
 __all__ = ["sub_nonce", "leaf_hash", "node_hash", "verify_bitmex_tree", "FORMAT"]
 
-DESIGN = Design(hash="HMAC-SHA256 leaves, SHA-256 nodes", bits=256, sums=SUMS_EACH_CHILD,
-                labels="one asset: BTC in satoshis", root_binds_totals=True, root_binds_labels=True)
+DESIGN = Design(
+    hash="HMAC-SHA256 leaves, SHA-256 nodes",
+    bits=256,
+    sums=SUMS_EACH_CHILD,
+    labels="one asset: BTC in satoshis",
+    root_binds_totals=True,
+    root_binds_labels=True,
+)
 _HEADER = re.compile(rb"block_height:(0|[1-9][0-9]{0,18})\r?\n?\Z")
 _LINE = re.compile(rb"([0-9a-f]{64}),(-?(?:0|[1-9][0-9]{0,25}))\r?\n?\Z")
 U64 = 2**64
@@ -73,8 +79,11 @@ def _nodes(handle: BinaryIO, first_line: int, count: int, source: str) -> Iterat
         line = handle.readline(MAX_LINE + 1)
         match = _LINE.match(line)
         if not match:
-            what = "the file ends early" if not line else (
-                "expected `64 lower-case hex digits,sats`" if len(line) <= MAX_LINE else "line too long")
+            what = (
+                "the file ends early"
+                if not line
+                else ("expected `64 lower-case hex digits,sats`" if len(line) <= MAX_LINE else "line too long")
+            )
             raise InputError(what, file=source, line=line_no)
         yield line_no, bytes.fromhex(match[1].decode()), int(match[2])
 
@@ -99,13 +108,22 @@ def _layout(handle: BinaryIO, source: str) -> tuple[int, list[int]]:
         if len(offsets) > 41:
             raise InputError("more than 2^40 leaves", file=source)
     if count == 0 or in_row != 0:
-        raise InputError(f"{count} nodes: a full BitMEX tree has 2^(k+1) - 1 (the last row is incomplete; "
-                         "BitMEX's tool would silently drop it)", file=source)
+        raise InputError(
+            f"{count} nodes: a full BitMEX tree has 2^(k+1) - 1 (the last row is incomplete; "
+            "BitMEX's tool would silently drop it)",
+            file=source,
+        )
     return int(match[1]), offsets[:-1]
 
 
-def verify_bitmex_tree(path: Path, expected_root: str | None = None, *, pins: Pins | None = None,
-                       customer: Customer | None = None, progress: Callable[[int], None] | None = None) -> Verdict:
+def verify_bitmex_tree(
+    path: Path,
+    expected_root: str | None = None,
+    *,
+    pins: Pins | None = None,
+    customer: Customer | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Verdict:
     """Every node from its two children, the root; with `customer`, their leaves found by HMAC."""
     pinned = pinned_of(expected_root, pins)
     source = str(path)
@@ -120,17 +138,19 @@ def verify_bitmex_tree(path: Path, expected_root: str | None = None, *, pins: Pi
             children.seek(offsets[depth + 1])
             kids = _nodes(children, 2 ** (depth + 1) + 1, 2 ** (depth + 1), source)
             last = depth == rows - 2
-            for line_no, h, sats in _nodes(parents, 2 ** depth + 1, 2 ** depth, source):
+            for line_no, h, sats in _nodes(parents, 2**depth + 1, 2**depth, source):
                 (l_line, lh, ls), (r_line, rh, rs) = next(kids), next(kids)
                 if depth == 0:
                     v.facts.update(root=h.hex(), total_sats=sats)
-                bad = [(n, x) for n, x in ((line_no, sats), *(((l_line, ls), (r_line, rs)) if last else ()))
-                       if not 0 <= x < U64]
+                bad = [
+                    (n, x)
+                    for n, x in ((line_no, sats), *(((l_line, ls), (r_line, rs)) if last else ()))
+                    if not 0 <= x < U64
+                ]
                 for n, x in bad:
-                    v.fail(f"{source}:{n}: value {x} is not a u64 (negative or too large: BitMEX's tool "
-                           "crashes on it)")
+                    v.fail(f"{source}:{n}: value {x} is not a u64 (negative or too large: BitMEX's tool crashes on it)")
                 if not bad and not (0 <= ls < U64 and 0 <= rs < U64):
-                    pass                                   # reported where the child is a parent
+                    pass  # reported where the child is a parent
                 elif not bad:
                     if node_hash((lh, ls), (rh, rs)) != h:
                         v.fail(f"{source}:{line_no}: node hash does not recompute from its two children")
@@ -155,22 +175,29 @@ def verify_bitmex_tree(path: Path, expected_root: str | None = None, *, pins: Pi
 
 def _keys(customer: Customer, height: int) -> list[tuple[str, bytes]]:
     account, given = customer.account, customer.nonce
-    if account is None or given is None:   # check_customer asks for both first: refused there too
-        raise InputError("a BitMEX file holds every customer's leaves: give --account and --nonce to find yours",
-                         field="--account" if account is None else "--nonce")
+    if account is None or given is None:  # check_customer asks for both first: refused there too
+        raise InputError(
+            "a BitMEX file holds every customer's leaves: give --account and --nonce to find yours",
+            field="--account" if account is None else "--nonce",
+        )
     text = given.strip().lower().removeprefix("0x")
     if not re.fullmatch(r"[0-9a-f]{64}", text):
         raise InputError("expected 64 hex digits (BitMEX's nonce)", field="--nonce")
     if not re.fullmatch(r"0|[1-9][0-9]{0,19}", account) or int(account) >= U64:
         raise InputError("a BitMEX account id is a number", field="--account")
     nonce = bytes.fromhex(text)
-    return [("the proof's nonce (--nonce, BitMEX's per-proof sub-nonce)", nonce),
-            (f"the account nonce, derived for account {account} at block height {height}",
-             sub_nonce(nonce, height, int(account)))]
+    return [
+        ("the proof's nonce (--nonce, BitMEX's per-proof sub-nonce)", nonce),
+        (
+            f"the account nonce, derived for account {account} at block height {height}",
+            sub_nonce(nonce, height, int(account)),
+        ),
+    ]
 
 
-def _find_leaves(v: Verdict, handle: BinaryIO, offset: int, count: int, height: int, customer: Customer,
-                 source: str) -> None:
+def _find_leaves(
+    v: Verdict, handle: BinaryIO, offset: int, count: int, height: int, customer: Customer, source: str
+) -> None:
     keys = _keys(customer, height)
     handle.seek(offset)
     found: dict[str, list[tuple[int, int]]] = {name: [] for name, _ in keys}
@@ -182,33 +209,50 @@ def _find_leaves(v: Verdict, handle: BinaryIO, offset: int, count: int, height: 
     matched = [(name, leaves) for name, leaves in found.items() if leaves]
     v.facts["account_id"] = customer.account
     if not matched:
-        v.fail(f"account {customer.account}: no leaf matches this nonce, neither as the proof's nonce nor as the "
-               "account nonce (0 sats found)")
+        v.fail(
+            f"account {customer.account}: no leaf matches this nonce, neither as the proof's nonce nor as the "
+            "account nonce (0 sats found)"
+        )
         v.facts["balances"] = {"BTC": "0"}
         return
     name, leaves = matched[0]
     total = sum(s for _, s in leaves)
-    v.facts.update(nonce_used=name, leaves=[{"index": i, "sats": s} for i, s in leaves], account_sats=total,
-                   balances={"BTC": plain(Decimal(total) * SAT)})
+    v.facts.update(
+        nonce_used=name,
+        leaves=[{"index": i, "sats": s} for i, s in leaves],
+        account_sats=total,
+        balances={"BTC": plain(Decimal(total) * SAT)},
+    )
 
 
 def _describe(v: Verdict, pin: str | None, totals: bool, customer: Customer | None) -> Verdict:
     mine = customer is not None and customer.given
-    return describe(v, DESIGN, fmt="bitmex", variant=None,
-                    leaf=("your leaves found by HMAC with your nonce, each leaf's value bound in its hash"
-                          if mine else "every leaf is an HMAC only its account's nonce opens: not recomputed "
-                                       "(give --account and --nonce to find yours)"),
-                    path="every node of the tree recomputed from its two children (hashes and sums), "
-                         "the line count exact",
-                    non_negative="checked: every value is a u64 (values are unsigned in every hash)"
-                    if not any("not a u64" in r for r in v.reasons) else "violated: see the reasons",
-                    pinned=pin is not None, totals_pinned=totals,
-                    extra_not_checked=["block height: no tree hash binds it; only the leaves of a customer who "
-                                       "derives the proof nonce from the account nonce depend on it"])
+    return describe(
+        v,
+        DESIGN,
+        fmt="bitmex",
+        variant=None,
+        leaf=(
+            "your leaves found by HMAC with your nonce, each leaf's value bound in its hash"
+            if mine
+            else "every leaf is an HMAC only its account's nonce opens: not recomputed "
+            "(give --account and --nonce to find yours)"
+        ),
+        path="every node of the tree recomputed from its two children (hashes and sums), the line count exact",
+        non_negative="checked: every value is a u64 (values are unsigned in every hash)"
+        if not any("not a u64" in r for r in v.reasons)
+        else "violated: see the reasons",
+        pinned=pin is not None,
+        totals_pinned=totals,
+        extra_not_checked=[
+            "block height: no tree hash binds it; only the leaves of a customer who "
+            "derives the proof nonce from the account nonce depend on it"
+        ],
+    )
 
 
 class BitmexFormat:
-    proof_formats = ("bitmex",)      # a customer's leaves in the full tree (verify-inclusion)
+    proof_formats = ("bitmex",)  # a customer's leaves in the full tree (verify-inclusion)
     tree_formats = ("bitmex",)
 
     def root_binding(self, name: str) -> RootBinding:
@@ -216,7 +260,7 @@ class BitmexFormat:
 
     def check_customer(self, name: str, customer: Customer | None) -> None:
         check_customer(customer, "BitMEX", ("--account", "--nonce"), ())
-        _keys(customer or Customer(), 0)            # a bad nonce or account id is bad input
+        _keys(customer or Customer(), 0)  # a bad nonce or account id is bad input
 
     def detect_proof(self, doc: Any) -> str | None:
         return None

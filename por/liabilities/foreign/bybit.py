@@ -45,10 +45,15 @@ from por.verdict import Verdict
 
 __all__ = ["TABLES", "AssetTable", "BybitProof", "parse_bybit", "verify_bybit", "FORMAT"]
 
-DESIGN = Design(hash="SHA-256", bits=256, sums=SUMS_PARENT_ONLY,
-                labels="by position in the asset table (names are not hashed, and the file does not say which "
-                       "table: two tables of one size read one root with other names)",
-                root_binds_totals=True, root_binds_labels=False)
+DESIGN = Design(
+    hash="SHA-256",
+    bits=256,
+    sums=SUMS_PARENT_ONLY,
+    labels="by position in the asset table (names are not hashed, and the file does not say which "
+    "table: two tables of one size read one root with other names)",
+    root_binds_totals=True,
+    root_binds_labels=False,
+)
 LEFT, RIGHT, ROOT = 1, 2, 3
 _HASH = re.compile(r"[0-9a-f]{64}\Z")
 
@@ -56,9 +61,9 @@ _HASH = re.compile(r"[0-9a-f]{64}\Z")
 @dataclass(frozen=True)
 class AssetTable:
     name: str
-    assets: tuple[str, ...]          # enum order (ordinal)
-    offline: frozenset[str]          # in the enum, hashed in a leaf when present, never summed
-    scales: dict[str, int]           # sum scale by asset (8 unless stated)
+    assets: tuple[str, ...]  # enum order (ordinal)
+    offline: frozenset[str]  # in the enum, hashed in a leaf when present, never summed
+    scales: dict[str, int]  # sum scale by asset (8 unless stated)
 
     @property
     def online(self) -> tuple[str, ...]:
@@ -111,7 +116,7 @@ class BybitProof:
     source: str
     user_hash: str
     leaf: Node
-    path: list[Node]                 # the leaf's sibling first, the root last
+    path: list[Node]  # the leaf's sibling first, the root last
 
 
 def _node(f: Fields, where: str, *, leaf: bool = False) -> Node:
@@ -126,9 +131,15 @@ def _node(f: Fields, where: str, *, leaf: bool = False) -> Node:
             raise f.error(f"balance.{asset[:40]}", "Bybit writes amounts as strings")
         decimal_of(value, f"{where}.balance.{asset[:40]}")
         texts[asset] = value
-    return Node(where=where, hash=h, height=f.int("height", minimum=1, maximum=256),
-                type=f.int("type", minimum=1, maximum=4), texts=texts,
-                audit_id=f.str("auditId", optional=True, max_len=256), nonce=f.str("nonce", optional=True, max_len=256))
+    return Node(
+        where=where,
+        hash=h,
+        height=f.int("height", minimum=1, maximum=256),
+        type=f.int("type", minimum=1, maximum=4),
+        texts=texts,
+        audit_id=f.str("auditId", optional=True, max_len=256),
+        nonce=f.str("nonce", optional=True, max_len=256),
+    )
 
 
 def parse_bybit(raw: bytes, source: str) -> BybitProof:
@@ -139,15 +150,15 @@ def parse_bybit(raw: bytes, source: str) -> BybitProof:
     entries = doc.objects("path", max_items=256)
     if len(entries) < 2:
         raise doc.error("path", "needs at least the sibling and the root")
-    return BybitProof(source=source, user_hash=user_hash, leaf=leaf,
-                      path=[_node(f, f"path[{i}]") for i, f in enumerate(entries)])
+    return BybitProof(
+        source=source, user_hash=user_hash, leaf=leaf, path=[_node(f, f"path[{i}]") for i, f in enumerate(entries)]
+    )
 
 
 def fitting_tables(proof: BybitProof) -> list[AssetTable]:
     """The tables whose assets name every amount in the file and whose online assets each node holds."""
     nodes = [proof.leaf, *proof.path]
-    return [t for t in TABLES
-            if all(set(n.texts) <= set(t.assets) and set(t.online) <= set(n.texts) for n in nodes)]
+    return [t for t in TABLES if all(set(n.texts) <= set(t.assets) and set(t.online) <= set(n.texts) for n in nodes)]
 
 
 def _spelling(table: AssetTable, text: str, asset: str) -> bool:
@@ -155,25 +166,38 @@ def _spelling(table: AssetTable, text: str, asset: str) -> bool:
     return re.fullmatch(rf"-?(0|[1-9][0-9]*)\.[0-9]{{{scale}}}", text) is not None and text != "-" + "0." + "0" * scale
 
 
-def verify_bybit(proof: BybitProof, expected_root: str | None = None, *, pins: Pins | None = None,
-                 table: AssetTable | None = None) -> Verdict:
+def verify_bybit(
+    proof: BybitProof, expected_root: str | None = None, *, pins: Pins | None = None, table: AssetTable | None = None
+) -> Verdict:
     """The leaf, every parent and the root under the asset table the file's names fit (or `table`)."""
     pinned = pinned_of(expected_root, pins)
     root = proof.path[-1]
-    v = Verdict.start(root=root.hash, height=root.height, user_hash=proof.user_hash, audit_id=proof.leaf.audit_id,
-                      balances=dict(proof.leaf.texts), root_balances=dict(root.texts))
+    v = Verdict.start(
+        root=root.hash,
+        height=root.height,
+        user_hash=proof.user_hash,
+        audit_id=proof.leaf.audit_id,
+        balances=dict(proof.leaf.texts),
+        root_balances=dict(root.texts),
+    )
     pin = pinned_root(pinned.root, 64, "Bybit", v)
     tables = fitting_tables(proof)
     if table is not None:
         tables = [table] if table in tables else []
     if not tables:
-        v.fail("no Bybit asset table names exactly these assets (tried "
-               + ", ".join(t.name for t in ([table] if table else TABLES)) + ")")
+        v.fail(
+            "no Bybit asset table names exactly these assets (tried "
+            + ", ".join(t.name for t in ([table] if table else TABLES))
+            + ")"
+        )
         return _describe(v, None, pin, False)
     table = tables[0]
     v.facts["asset_table"] = table.name
-    v.facts["asset_table_chosen_by"] = "the asset names in the file (the only table they fit)" if len(tables) == 1 \
+    v.facts["asset_table_chosen_by"] = (
+        "the asset names in the file (the only table they fit)"
+        if len(tables) == 1
         else f"the asset names in the file (they fit {', '.join(t.name for t in tables)}: the newest is used)"
+    )
     _check_nodes(v, proof, table)
     node_hash, sums = _walk(v, proof, table)
     compare_root(v, node_hash, pin, stated=root.hash)
@@ -197,26 +221,35 @@ def _check_nodes(v: Verdict, proof: BybitProof, table: AssetTable) -> None:
         v.fail(f"{siblings[0].where}: type {siblings[0].type} is self's own side (they are siblings)")
     for asset in sorted(table.offline & set(leaf.texts)):
         if Decimal(leaf.texts[asset]):
-            v.fail(f"self: {asset} {leaf.texts[asset]} is hashed in your leaf but {table.name} never sums it "
-                   "into the tree's totals")
+            v.fail(
+                f"self: {asset} {leaf.texts[asset]} is hashed in your leaf but {table.name} never sums it "
+                "into the tree's totals"
+            )
     for i, n in enumerate(proof.path):
         if n is not root and (n.type not in (LEFT, RIGHT) or n.height != i + 1):
-            v.fail(f"{n.where}: a sibling at this step has type 1 or 2 and height {i + 1}, "
-                   f"not type {n.type} height {n.height}")
-        if n.audit_id is not None and n.audit_id != leaf.audit_id:   # newer files leave it out of the path
+            v.fail(
+                f"{n.where}: a sibling at this step has type 1 or 2 and height {i + 1}, "
+                f"not type {n.type} height {n.height}"
+            )
+        if n.audit_id is not None and n.audit_id != leaf.audit_id:  # newer files leave it out of the path
             v.fail(f"{n.where}: auditId {n.audit_id!r} differs from self's {leaf.audit_id!r}")
     if root.type != ROOT or root.height != len(proof.path):
-        v.fail(f"{root.where}: the root has type 3 and height {len(proof.path)}, not type {root.type} "
-               f"height {root.height}")
+        v.fail(
+            f"{root.where}: the root has type 3 and height {len(proof.path)}, not type {root.type} height {root.height}"
+        )
     for n in [leaf, *proof.path]:
         for asset, text in n.texts.items():
             if not _spelling(table, text, asset):
-                v.fail(f"{n.where}: {asset} {text[:40]!r} is not written as Bybit writes amounts "
-                       f"({table.scale(asset)} decimals, no leading zeros)")
+                v.fail(
+                    f"{n.where}: {asset} {text[:40]!r} is not written as Bybit writes amounts "
+                    f"({table.scale(asset)} decimals, no leading zeros)"
+                )
             elif Decimal(text) < 0:
                 v.facts.setdefault("negative", []).append(f"{n.where} {asset} {text}")
-                v.fail(f"{n.where}: negative amount {asset} {text} (a liabilities sum with a negative part can "
-                       "hide what is owed)")
+                v.fail(
+                    f"{n.where}: negative amount {asset} {text} (a liabilities sum with a negative part can "
+                    "hide what is owed)"
+                )
 
 
 def _walk(v: Verdict, proof: BybitProof, table: AssetTable) -> tuple[str, dict[str, Decimal]]:
@@ -233,8 +266,9 @@ def _walk(v: Verdict, proof: BybitProof, table: AssetTable) -> tuple[str, dict[s
         sums = {a: scale_down(EXACT.add(sums[a], sib_amounts[a]), table.scale(a)) for a in table.online}
         height = i + 2
         node_hash = sha256_hex(left + right + "".join(plain(sums[a]) for a in table.online) + str(height))
-        steps.append({"height": sib.height, "side": "right" if own_left else "left", "hash": sib.hash,
-                      "padding": padding})
+        steps.append(
+            {"height": sib.height, "side": "right" if own_left else "left", "hash": sib.hash, "padding": padding}
+        )
     for a in table.online:
         if sums[a] < 0:
             v.fail(f"root: negative total {a} {plain(sums[a])}")
@@ -243,23 +277,38 @@ def _walk(v: Verdict, proof: BybitProof, table: AssetTable) -> tuple[str, dict[s
 
 
 def _describe(v: Verdict, table: AssetTable | None, pin: str | None, totals: bool) -> Verdict:
-    offline = f"; {', '.join(sorted(table.offline))} offline in {table.name}: hashed in a leaf, never summed" \
-        if table and table.offline else ""
-    return describe(v, DESIGN, fmt="bybit", variant=table.name if table else None,
-                    leaf="recomputed from Bybit's userHash and your balances (the userHash itself is Bybit's: you "
-                         "cannot recompute it from your UID)",
-                    path=f"recomputed to the root, sums set to the table's scale rounding down{offline}",
-                    non_negative="checked: every amount and sum on the path" if "negative" not in v.facts else
-                                 f"violated: {len(v.facts['negative'])} negative amounts (listed in the reasons)",
-                    pinned=pin is not None, totals_pinned=totals)
+    offline = (
+        f"; {', '.join(sorted(table.offline))} offline in {table.name}: hashed in a leaf, never summed"
+        if table and table.offline
+        else ""
+    )
+    return describe(
+        v,
+        DESIGN,
+        fmt="bybit",
+        variant=table.name if table else None,
+        leaf="recomputed from Bybit's userHash and your balances (the userHash itself is Bybit's: you "
+        "cannot recompute it from your UID)",
+        path=f"recomputed to the root, sums set to the table's scale rounding down{offline}",
+        non_negative="checked: every amount and sum on the path"
+        if "negative" not in v.facts
+        else f"violated: {len(v.facts['negative'])} negative amounts (listed in the reasons)",
+        pinned=pin is not None,
+        totals_pinned=totals,
+    )
 
 
 class BybitFormat(ProofOnlyFormat):
     name, exchange, design = "bybit", "Bybit", DESIGN
 
     def detect_proof(self, doc: Any) -> str | None:
-        if isinstance(doc, dict) and isinstance(doc.get("self"), dict) and "path" in doc \
-                and "userHash" in doc["self"] and "balance" in doc["self"]:
+        if (
+            isinstance(doc, dict)
+            and isinstance(doc.get("self"), dict)
+            and "path" in doc
+            and "userHash" in doc["self"]
+            and "balance" in doc["self"]
+        ):
             return "bybit"
         return None
 

@@ -43,21 +43,27 @@ from por.verdict import Verdict
 
 __all__ = ["CoinexProof", "RULES", "parse_coinex", "verify_coinex", "FORMAT"]
 
-DESIGN = Design(hash="SHA-256", bits=256, sums=SUMS_PARENT_ONLY, labels="by name (JSON keys in every hash)",
-                root_binds_totals=True, root_binds_labels=True)
+DESIGN = Design(
+    hash="SHA-256",
+    bits=256,
+    sums=SUMS_PARENT_ONLY,
+    labels="by name (JSON keys in every hash)",
+    root_binds_totals=True,
+    root_binds_labels=True,
+)
 _HASH = re.compile(r"[0-9a-f]{64}\Z")
 _COIN = re.compile(r"[A-Za-z0-9._-]{1,32}\Z")
 RULES = {  # name -> how a lone node (an empty path entry) is hashed
     "coinex-as-coded": "sha256(h + h + balances), as CoinEx's released verifier (main.go) codes it",
-    "coinex-2022-lone-empty": "sha256(h + \"\" + balances): the missing sibling as the empty string, "
-                              "as CoinEx's published example was made",
+    "coinex-2022-lone-empty": 'sha256(h + "" + balances): the missing sibling as the empty string, '
+    "as CoinEx's published example was made",
 }
 
 
 @dataclass(frozen=True)
 class Step:
     where: str
-    hash: str | None                  # None: no sibling (an empty entry)
+    hash: str | None  # None: no sibling (an empty entry)
     left: bool
     balances: dict[str, Decimal]
 
@@ -90,8 +96,9 @@ def _balances(f: Fields, where: str) -> dict[str, Decimal]:
             raise f.error(f"balances.{coin}", "CoinEx writes amounts as strings")
         d = decimal_of(value, f"{where}.balances.{coin}")
         if value != decimal_text(d):
-            raise f.error(f"balances.{coin}", f"{value[:40]!r} is not written as CoinEx writes amounts "
-                                              f"({decimal_text(d)!r})")
+            raise f.error(
+                f"balances.{coin}", f"{value[:40]!r} is not written as CoinEx writes amounts ({decimal_text(d)!r})"
+            )
         out[coin] = d
     return out
 
@@ -119,10 +126,16 @@ def parse_coinex(raw: bytes, source: str) -> CoinexProof:
         f.only("balances", "hash", "pos")
         pos = f.str("pos", max_len=8)
         if pos not in ("left", "right"):
-            raise f.error("pos", "expected \"left\" or \"right\"")
+            raise f.error("pos", 'expected "left" or "right"')
         steps.append(Step(where, _hash(f), pos == "left", _balances(f, where)))
-    return CoinexProof(source=source, nonce=nonce, balances=_balances(me, "self"), path=steps,
-                       root_hash=_hash(root), root_balances=_balances(root, "root"))
+    return CoinexProof(
+        source=source,
+        nonce=nonce,
+        balances=_balances(me, "self"),
+        path=steps,
+        root_hash=_hash(root),
+        root_balances=_balances(root, "root"),
+    )
 
 
 def recompute(proof: CoinexProof, rule: str) -> tuple[str, dict[str, Decimal]]:
@@ -138,55 +151,80 @@ def recompute(proof: CoinexProof, rule: str) -> tuple[str, dict[str, Decimal]]:
     return h, b
 
 
-def verify_coinex(proof: CoinexProof, expected_root: str | None = None, *, pins: Pins | None = None,
-                  rule: str | None = None) -> Verdict:
+def verify_coinex(
+    proof: CoinexProof, expected_root: str | None = None, *, pins: Pins | None = None, rule: str | None = None
+) -> Verdict:
     """Under each lone-node rule (or `rule`): the leaf from nonce and balances, the running totals,
     the root; the rule that gives the file's root is reported, with the other's result."""
     pinned = pinned_of(expected_root, pins)
-    v = Verdict.start(root=proof.root_hash, height=len(proof.path) + 1,
-                      balances={c: decimal_text(x) for c, x in sorted(proof.balances.items())},
-                      root_balances={c: decimal_text(x) for c, x in sorted(proof.root_balances.items())})
+    v = Verdict.start(
+        root=proof.root_hash,
+        height=len(proof.path) + 1,
+        balances={c: decimal_text(x) for c, x in sorted(proof.balances.items())},
+        root_balances={c: decimal_text(x) for c, x in sorted(proof.root_balances.items())},
+    )
     pin = pinned_root(pinned.root, 64, "CoinEx", v)
     results = {name: recompute(proof, name) for name in ([rule] if rule else RULES)}
     matching = [name for name, (h, _) in results.items() if h == proof.root_hash]
     lone = any(s.hash is None for s in proof.path)
     chosen = matching[0] if matching else next(iter(results))
-    v.facts["rules"] = {name: {"rule": RULES[name], "root": h, "matches_the_file": h == proof.root_hash}
-                        for name, (h, _) in results.items()}
+    v.facts["rules"] = {
+        name: {"rule": RULES[name], "root": h, "matches_the_file": h == proof.root_hash}
+        for name, (h, _) in results.items()
+    }
     if len(results) > 1 and lone and matching and chosen != "coinex-as-coded":
         v.facts.setdefault("notes", []).append(
             f"known inconsistency: CoinEx's released verifier hashes a lone node as h + h and rejects this file "
-            f"(root {results['coinex-as-coded'][0]}); it verifies with the missing sibling hashed as \"\" "
-            f"({RULES[chosen]})")
+            f'(root {results["coinex-as-coded"][0]}); it verifies with the missing sibling hashed as "" '
+            f"({RULES[chosen]})"
+        )
     if not matching:
-        tried = " or ".join(f"{n} ({results[n][0]})" for n in results) if lone else \
-            f"CoinEx's rule ({results[chosen][0]})"
+        tried = (
+            " or ".join(f"{n} ({results[n][0]})" for n in results) if lone else f"CoinEx's rule ({results[chosen][0]})"
+        )
         v.fail(f"root hash does not recompute under {tried}")
     computed, sums = results[chosen]
     compare_root(v, computed if matching else None, pin)
     if set(sums) != set(proof.root_balances) or any(sums[c] != proof.root_balances[c] for c in sums):
-        v.fail(f"root: balances are not the running totals along the path "
-               f"(recomputed {({c: decimal_text(x) for c, x in sorted(sums.items())})})")
-    negatives = [f"{where} {c} {decimal_text(x)}" for where, b in
-                 [("self", proof.balances), *[(s.where, s.balances) for s in proof.path], ("root", sums)]
-                 for c, x in b.items() if x < 0]
+        v.fail(
+            f"root: balances are not the running totals along the path "
+            f"(recomputed { ({c: decimal_text(x) for c, x in sorted(sums.items())}) })"
+        )
+    negatives = [
+        f"{where} {c} {decimal_text(x)}"
+        for where, b in [("self", proof.balances), *[(s.where, s.balances) for s in proof.path], ("root", sums)]
+        for c, x in b.items()
+        if x < 0
+    ]
     for finding in negatives:
         v.fail(f"negative amount: {finding} (a liabilities sum with a negative part can hide what is owed)")
     totals = compare_totals(v, sums, pinned)
-    return describe(v, DESIGN, fmt="coinex", variant=chosen if lone else "coinex (no lone node: both rules agree)",
-                    leaf="recomputed from your nonce and balances",
-                    path="recomputed to the root with the running totals, root balances compared",
-                    non_negative="checked: every amount and running total" if not negatives else
-                                 f"violated: {len(negatives)} negative amounts (listed in the reasons)",
-                    pinned=pin is not None, totals_pinned=totals)
+    return describe(
+        v,
+        DESIGN,
+        fmt="coinex",
+        variant=chosen if lone else "coinex (no lone node: both rules agree)",
+        leaf="recomputed from your nonce and balances",
+        path="recomputed to the root with the running totals, root balances compared",
+        non_negative="checked: every amount and running total"
+        if not negatives
+        else f"violated: {len(negatives)} negative amounts (listed in the reasons)",
+        pinned=pin is not None,
+        totals_pinned=totals,
+    )
 
 
 class CoinexFormat(ProofOnlyFormat):
     name, exchange, design = "coinex", "CoinEx", DESIGN
 
     def detect_proof(self, doc: Any) -> str | None:
-        if isinstance(doc, dict) and isinstance(doc.get("root"), dict) and isinstance(doc.get("self"), dict) \
-                and "path" in doc and "nonce" in doc["self"]:
+        if (
+            isinstance(doc, dict)
+            and isinstance(doc.get("root"), dict)
+            and isinstance(doc.get("self"), dict)
+            and "path" in doc
+            and "nonce" in doc["self"]
+        ):
             return "coinex"
         return None
 

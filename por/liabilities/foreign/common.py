@@ -34,22 +34,43 @@ from por.verdict import RootBinding, Verdict
 if TYPE_CHECKING:
     from por.liabilities.pins import Pins
 
-__all__ = ["Design", "Customer", "EXACT", "read_json", "sha256_hex", "decimal_of", "plain", "java_string",
-           "strip_zeros", "scale_down", "pinned_root", "compare_root", "describe", "check_customer",
-           "Pinned", "pinned_of", "compare_totals", "root_binding", "SUMS_EACH_CHILD", "SUMS_PARENT_ONLY",
-           "SUMS_IN_ZK_PROOF", "SUMS_NONE", "ProofOnlyFormat"]
+__all__ = [
+    "Design",
+    "Customer",
+    "EXACT",
+    "read_json",
+    "sha256_hex",
+    "decimal_of",
+    "plain",
+    "java_string",
+    "strip_zeros",
+    "scale_down",
+    "pinned_root",
+    "compare_root",
+    "describe",
+    "check_customer",
+    "Pinned",
+    "pinned_of",
+    "compare_totals",
+    "root_binding",
+    "SUMS_EACH_CHILD",
+    "SUMS_PARENT_ONLY",
+    "SUMS_IN_ZK_PROOF",
+    "SUMS_NONE",
+    "ProofOnlyFormat",
+]
 
 # Every sum exact: 28 digits (Python's default) would round a 30-digit balance.
-EXACT = Context(prec=400, Emax=10**6, Emin=-10**6, rounding=ROUND_DOWN,
-                traps=[InvalidOperation])
-MAX_DIGITS = 100          # a balance with more digits (or a larger exponent) is no balance: refused
+EXACT = Context(prec=400, Emax=10**6, Emin=-(10**6), rounding=ROUND_DOWN, traps=[InvalidOperation])
+MAX_DIGITS = 100  # a balance with more digits (or a larger exponent) is no balance: refused
 MAX_JSON_BYTES = 64 * 1024 * 1024
 
 SUMS_EACH_CHILD = "each parent hash binds both children's sums (a sibling cannot shift amounts)"
-SUMS_PARENT_ONLY = ("each parent hash binds only its own total, not each child's sums (the siblings' sums "
-                    "are not bound separately: Hu-Zhang-Guo, 'Breaking the binding', ePrint 2018/1139)")
-SUMS_IN_ZK_PROOF = ("no sums in the tree's hashes: totals and non-negativity are proved only by the exchange's "
-                    "zk proofs")
+SUMS_PARENT_ONLY = (
+    "each parent hash binds only its own total, not each child's sums (the siblings' sums "
+    "are not bound separately: Hu-Zhang-Guo, 'Breaking the binding', ePrint 2018/1139)"
+)
+SUMS_IN_ZK_PROOF = "no sums in the tree's hashes: totals and non-negativity are proved only by the exchange's zk proofs"
 SUMS_NONE = "none: a plain hash tree without sums (it proves membership, not totals)"
 
 
@@ -57,14 +78,14 @@ SUMS_NONE = "none: a plain hash tree without sums (it proves membership, not tot
 class Design:
     """What one format's hashes bind: fixed per format (or variant), stated in every verdict."""
 
-    hash: str                 # "SHA-256", "SHA-256 truncated to 64 bits", "Poseidon over BN254", ...
-    bits: int                 # the width of a stored hash (a field element: 254)
-    sums: str                 # one of SUMS_*
-    labels: str               # how asset names enter the hashes ("by name", "by position in ...")
-    root_binds_totals: bool   # a pinned root alone fixes every per-asset total (or there are none)
-    root_binds_labels: bool   # ... and which asset each total is for
+    hash: str  # "SHA-256", "SHA-256 truncated to 64 bits", "Poseidon over BN254", ...
+    bits: int  # the width of a stored hash (a field element: 254)
+    sums: str  # one of SUMS_*
+    labels: str  # how asset names enter the hashes ("by name", "by position in ...")
+    root_binds_totals: bool  # a pinned root alone fixes every per-asset total (or there are none)
+    root_binds_labels: bool  # ... and which asset each total is for
     unbound_totals: str = ""  # why a root alone does not fix the totals, when it does not
-    pin_hint: str = "pin the published totals too (--totals)"   # what would anchor a verdict the root cannot
+    pin_hint: str = "pin the published totals too (--totals)"  # what would anchor a verdict the root cannot
 
     def collision_text(self) -> str:
         half = self.bits // 2
@@ -81,7 +102,7 @@ class Customer:
 
     account: str | None = None
     nonce: str | None = None
-    balances: tuple[tuple[str, str], ...] = ()   # (asset, amount text) as the customer typed them
+    balances: tuple[tuple[str, str], ...] = ()  # (asset, amount text) as the customer typed them
 
     @property
     def given(self) -> bool:
@@ -95,12 +116,17 @@ def check_customer(customer: Customer | None, fmt: str, required: tuple[str, ...
     have = {"--account": c.account is not None, "--nonce": c.nonce is not None, "--balance": bool(c.balances)}
     missing = [opt for opt in required if not have[opt]]
     if missing:
-        raise InputError(f"a {fmt} file holds every customer's leaves: give {' and '.join(missing)} to find yours",
-                         field=missing[0])
+        raise InputError(
+            f"a {fmt} file holds every customer's leaves: give {' and '.join(missing)} to find yours", field=missing[0]
+        )
     for opt, given in have.items():
         if given and opt not in required and opt not in allowed:
-            raise InputError(f"an {fmt} proof carries no account id to compare with" if opt == "--account"
-                             else f"a {fmt} document does not use {opt}", field=opt)
+            raise InputError(
+                f"an {fmt} proof carries no account id to compare with"
+                if opt == "--account"
+                else f"a {fmt} document does not use {opt}",
+                field=opt,
+            )
 
 
 def sha256_hex(text: str | bytes) -> str:
@@ -130,8 +156,7 @@ def read_json(raw: bytes, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant,
-                          object_pairs_hook=_no_duplicates)
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
     except InputError as exc:
         raise exc.at(file=source) from None
     except json.JSONDecodeError as exc:
@@ -154,7 +179,7 @@ def decimal_of(value: Any, where: str) -> Decimal:
         value = Decimal(value)
     d = Decimal(value)
     _, digits, exponent = d.as_tuple()
-    if isinstance(exponent, str):          # NaN or Infinity: a Decimal given in, never a JSON number
+    if isinstance(exponent, str):  # NaN or Infinity: a Decimal given in, never a JSON number
         raise InputError(f"{value} is not a finite number", field=where)
     if len(digits) > MAX_DIGITS or abs(exponent) > MAX_DIGITS:
         raise InputError("a number with more than 100 digits or an exponent over 100", field=where)
@@ -196,8 +221,7 @@ def pinned_root(expected_root: str | None, digits: int | tuple[int, ...], fmt: s
     value = expected_root.strip().lower().removeprefix("0x")
     widths = (digits,) if isinstance(digits, int) else digits
     if len(value) not in widths or not re.fullmatch(r"[0-9a-f]+", value):
-        v.fail(f"the pinned root has {len(value)} hex digits; a {fmt} root has "
-               f"{' or '.join(str(w) for w in widths)}")
+        v.fail(f"the pinned root has {len(value)} hex digits; a {fmt} root has {' or '.join(str(w) for w in widths)}")
         return None
     return value
 
@@ -216,21 +240,43 @@ class _Lines:
     not_checked: list[str] = field(default_factory=list)
 
 
-def describe(v: Verdict, design: Design, *, fmt: str, variant: str | None, leaf: str, path: str,
-             non_negative: str, pinned: bool, totals_pinned: bool = False,
-             zk_proof: str = "not applicable (no zk proof in this format)",
-             extra_checked: list[str] | tuple[str, ...] = (), extra_not_checked: list[str] | tuple[str, ...] = ()
-             ) -> Verdict:
+def describe(
+    v: Verdict,
+    design: Design,
+    *,
+    fmt: str,
+    variant: str | None,
+    leaf: str,
+    path: str,
+    non_negative: str,
+    pinned: bool,
+    totals_pinned: bool = False,
+    zk_proof: str = "not applicable (no zk proof in this format)",
+    extra_checked: list[str] | tuple[str, ...] = (),
+    extra_not_checked: list[str] | tuple[str, ...] = (),
+) -> Verdict:
     """Writes the one vocabulary into the verdict's facts (see the module docstring).
 
     `anchored` is what the shared fail-closed rule reads: the user pinned the root and the
     format's root alone binds what the verdict shows (its totals by asset, or there are none).
     """
-    root = ("pinned by you (--root): the recomputed root is compared with it" if pinned else
-            "taken from the file: compare it with the root the exchange published (--root)")
-    coverage = {"format": fmt, "variant": variant, "leaf": leaf, "path": path, "sums": design.sums,
-                "labels": design.labels, "non_negative": non_negative, "root": root, "zk_proof": zk_proof,
-                "hash": design.collision_text()}
+    root = (
+        "pinned by you (--root): the recomputed root is compared with it"
+        if pinned
+        else "taken from the file: compare it with the root the exchange published (--root)"
+    )
+    coverage = {
+        "format": fmt,
+        "variant": variant,
+        "leaf": leaf,
+        "path": path,
+        "sums": design.sums,
+        "labels": design.labels,
+        "non_negative": non_negative,
+        "root": root,
+        "zk_proof": zk_proof,
+        "hash": design.collision_text(),
+    }
     v.facts["format"] = fmt
     if variant:
         v.facts["variant"] = variant
@@ -239,7 +285,8 @@ def describe(v: Verdict, design: Design, *, fmt: str, variant: str | None, leaf:
     lines.checked.append(f"leaf: {leaf}")
     lines.checked.append(f"path: {path}")
     (lines.checked if non_negative.startswith("checked") else lines.not_checked).append(
-        f"non-negativity: {non_negative}")
+        f"non-negativity: {non_negative}"
+    )
     (lines.not_checked if design.sums != SUMS_EACH_CHILD else lines.checked).append(f"sums: {design.sums}")
     if not design.root_binds_labels:
         lines.not_checked.append(f"asset labels: {design.labels}")
@@ -258,10 +305,17 @@ def describe(v: Verdict, design: Design, *, fmt: str, variant: str | None, leaf:
     anchored = pinned and (totals_pinned or (design.root_binds_totals and design.root_binds_labels))
     v.facts["anchored"] = anchored
     if pinned and not anchored:
-        why = [w for w, bound in ((f"which asset each total is for ({design.labels})", design.root_binds_labels),
-                                  (f"the totals ({design.unbound_totals})", design.root_binds_totals)) if not bound]
+        why = [
+            w
+            for w, bound in (
+                (f"which asset each total is for ({design.labels})", design.root_binds_labels),
+                (f"the totals ({design.unbound_totals})", design.root_binds_totals),
+            )
+            if not bound
+        ]
         v.facts.setdefault("notes", []).append(
-            f"a pinned {fmt} root alone does not fix {' or '.join(why)}: {design.pin_hint}")
+            f"a pinned {fmt} root alone does not fix {' or '.join(why)}: {design.pin_hint}"
+        )
     return v
 
 
@@ -283,8 +337,9 @@ def pinned_of(expected_root: str | None = None, pins: Any = None) -> Pinned:
     root = getattr(pins, "pinned_root", None) or getattr(pins, "root", None)
     published = pins.published() if hasattr(pins, "published") else None
     totals, source = published if published else (None, None)
-    return Pinned(root=root.hex() if isinstance(root, bytes) else (root or expected_root),
-                  totals=totals, totals_source=source)
+    return Pinned(
+        root=root.hex() if isinstance(root, bytes) else (root or expected_root), totals=totals, totals_source=source
+    )
 
 
 def compare_totals(v: Verdict, shown: dict[str, Decimal] | None, pinned: Pinned) -> bool:
@@ -302,8 +357,10 @@ def compare_totals(v: Verdict, shown: dict[str, Decimal] | None, pinned: Pinned)
         if symbol not in pinned.totals:
             v.fail(f"totals: the root holds {symbol}, which {pinned.totals_source} does not list")
         elif value != pinned.totals[symbol]:
-            v.fail(f"totals: {symbol} {plain(value)} is not the published total {plain(pinned.totals[symbol])} "
-                   f"({pinned.totals_source})")
+            v.fail(
+                f"totals: {symbol} {plain(value)} is not the published total {plain(pinned.totals[symbol])} "
+                f"({pinned.totals_source})"
+            )
     v.facts["totals_pinned"] = pinned.totals_source
     return True
 
@@ -317,8 +374,12 @@ def root_binding(design: Design, name: str) -> RootBinding:
     if not design.root_binds_totals:
         unbound.append(f"the totals ({design.unbound_totals})")
     article = "an" if name[0] in "AEIOU" or name.startswith(("HTX", "MEXC")) else "a"
-    return RootBinding(labels=design.root_binds_labels, totals=design.root_binds_totals,
-                       name=f"{article} {name} document", unbound=" or ".join(unbound))
+    return RootBinding(
+        labels=design.root_binds_labels,
+        totals=design.root_binds_totals,
+        name=f"{article} {name} document",
+        unbound=" or ".join(unbound),
+    )
 
 
 class ProofOnlyFormat(ABC):
@@ -332,7 +393,7 @@ class ProofOnlyFormat(ABC):
     name: str
     exchange: str
     design: Design
-    no_tree: str | None = None   # the refusal of verify-tree, when it says more than the default
+    no_tree: str | None = None  # the refusal of verify-tree, when it says more than the default
     tree_formats: tuple[str, ...] = ()
 
     @property

@@ -13,15 +13,34 @@ from por.liabilities.foreign import bitget, bitmex, bybit, coinex, merkletreejs,
 from por.liabilities.foreign.base import ForeignFormat
 from por.strictjson import loads
 
-FORMATS: tuple[ForeignFormat, ...] = (bybit.FORMAT, bitget.FORMAT, mexc.FORMAT, coinex.FORMAT, okx_stark.FORMAT,
-                                      zk.FORMAT, bitmex.FORMAT,
-                                      merkletreejs.FORMAT, okx.FORMAT)
+FORMATS: tuple[ForeignFormat, ...] = (
+    bybit.FORMAT,
+    bitget.FORMAT,
+    mexc.FORMAT,
+    coinex.FORMAT,
+    okx_stark.FORMAT,
+    zk.FORMAT,
+    bitmex.FORMAT,
+    merkletreejs.FORMAT,
+    okx.FORMAT,
+)
 
 
 # The members of a por inclusion proof (por.liabilities.porjson:parse_proof): a document with any of
 # them is a por proof, defective if it does not parse.
-POR_PROOF_KEYS = {"format", "version", "hash", "snapshot_id", "account_id", "nonce", "assets", "balances",
-                  "leaves", "root", "leaf_count"}
+POR_PROOF_KEYS = {
+    "format",
+    "version",
+    "hash",
+    "snapshot_id",
+    "account_id",
+    "nonce",
+    "assets",
+    "balances",
+    "leaves",
+    "root",
+    "leaf_count",
+}
 
 
 def names() -> list[str]:
@@ -57,13 +76,15 @@ def proof_format(raw: bytes, source: str) -> str:
             name = fmt.detect_tree(first)
             if name and name in fmt.proof_formats:
                 return name
-        raise InputError("not an inclusion proof (expected a JSON object, or a full-tree file of "
-                         f"{', '.join(n for f in FORMATS for n in f.tree_formats if n in f.proof_formats)})",
-                         file=source)
+        raise InputError(
+            "not an inclusion proof (expected a JSON object, or a full-tree file of "
+            f"{', '.join(n for f in FORMATS for n in f.tree_formats if n in f.proof_formats)})",
+            file=source,
+        )
     try:
         doc = loads(raw.decode("utf-8-sig"), source)
-    except (InputError, UnicodeDecodeError, RecursionError):   # a defect (duplicate key, NaN, nesting) for
-        return "por"                                             # the parser to name: exit 1
+    except (InputError, UnicodeDecodeError, RecursionError):  # a defect (duplicate key, NaN, nesting) for
+        return "por"  # the parser to name: exit 1
     if isinstance(doc, dict) and "format" in doc:
         return "por"
     for fmt in FORMATS:
@@ -71,19 +92,25 @@ def proof_format(raw: bytes, source: str) -> str:
         if name:
             return name
     if not isinstance(doc, dict) or not doc or POR_PROOF_KEYS & set(doc):
-        return "por"                     # a por proof with a broken member: the por parser names it
-    raise InputError("no reader recognises this JSON document; tried por (a \"format\" member) and "
-                     f"{', '.join(names())}: name one with --format", file=source)
+        return "por"  # a por proof with a broken member: the por parser names it
+    raise InputError(
+        'no reader recognises this JSON document; tried por (a "format" member) and '
+        f"{', '.join(names())}: name one with --format",
+        file=source,
+    )
 
 
 def tree_format(head: bytes, source: str) -> str:
     """'por' for a tree.bin (JSON header line), else the foreign tree format it starts like."""
-    first = _first_line(head)   # OKX's reader accepts a BOM
+    first = _first_line(head)  # OKX's reader accepts a BOM
     if first.startswith(b"{"):
         return "por"
     for fmt in FORMATS:
         name = fmt.detect_tree(first)
         if name:
             return name
-    raise InputError("not a liabilities tree: tried a por tree.bin and "
-                     f"{', '.join(n for f in FORMATS for n in f.tree_formats)}", file=source, line=1)
+    raise InputError(
+        f"not a liabilities tree: tried a por tree.bin and {', '.join(n for f in FORMATS for n in f.tree_formats)}",
+        file=source,
+        line=1,
+    )

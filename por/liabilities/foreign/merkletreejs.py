@@ -48,9 +48,14 @@ from por.verdict import RootBinding, Verdict
 
 __all__ = ["merkle_root", "customer_leaves", "tnf_tree", "verify_merkletreejs", "FORMAT"]
 
-DESIGN = Design(hash="SHA-256, leaves truncated to 64 bits", bits=64, sums=SUMS_NONE,
-                labels="the customer's own balances only (Bitso hashes no currency code, only their order)",
-                root_binds_totals=True, root_binds_labels=True)
+DESIGN = Design(
+    hash="SHA-256, leaves truncated to 64 bits",
+    bits=64,
+    sums=SUMS_NONE,
+    labels="the customer's own balances only (Bitso hashes no currency code, only their order)",
+    root_binds_totals=True,
+    root_binds_labels=True,
+)
 _HEADER = re.compile(rb"Level\tHash\r?\n?\Z")
 _LINE = re.compile(rb"([1-9][0-9]{0,2}),(0|[1-9][0-9]{0,11})\t([0-9a-f]{16})(\r?\n)?\Z")
 MAX_LINE = 100
@@ -65,7 +70,7 @@ class RootBuilder:
     the layered tree equals the binary decomposition of the leaves folded from the right."""
 
     def __init__(self) -> None:
-        self.stack: list[tuple[int, bytes]] = []         # (height, node)
+        self.stack: list[tuple[int, bytes]] = []  # (height, node)
         self.count = 0
 
     def add(self, leaf: bytes) -> None:
@@ -118,15 +123,17 @@ def _to_fixed_8(value: str) -> str | None:
 def customer_leaves(customer: Customer) -> dict[str, str]:
     """The customer's leaf under each rule the file may use: rule name -> 16 hex."""
     uid, pairs = customer.account, list(customer.balances)
-    if uid is None:                        # check_customer asks for it first: refused there too
-        raise InputError("a merkletreejs file holds every customer's leaves: give --account to find yours",
-                         field="--account")
+    if uid is None:  # check_customer asks for it first: refused there too
+        raise InputError(
+            "a merkletreejs file holds every customer's leaves: give --account to find yours", field="--account"
+        )
     values = [v for _, v in pairs]
-    h = lambda text: sha256_hex(text)                                    # noqa: E731
+    h = lambda text: sha256_hex(text)  # noqa: E731
     out = {}
     items = sorted(f"{a}={v}" for a, v in pairs)
-    out["bitso (as Bitso's tool strips zeros)"] = h(uid + "".join(h(_bitso_strip(i.split("=", 1)[1]))
-                                                                  for i in items))[:16]
+    out["bitso (as Bitso's tool strips zeros)"] = h(uid + "".join(h(_bitso_strip(i.split("=", 1)[1])) for i in items))[
+        :16
+    ]
     out["bitso (balances as typed)"] = h(uid + "".join(h(i.split("=", 1)[1]) for i in items))[:16]
     out["tnf / gate-2020 (balances as typed, in the order given)"] = h(h(uid) + h("".join(values)))[:16]
     if len(values) == 1 and (fixed := _to_fixed_8(values[0])):
@@ -147,13 +154,22 @@ def tnf_tree(input_text: str, *, concatenate: bool = False) -> tuple[list[str], 
         uid, *balances = [c.strip() for c in line.split(",")]
         if len(balances) != len(tokens):
             raise InputError(f"{len(balances) + 1} columns, the header has {len(tokens) + 1}", line=n)
-        leaves.append(customer_leaves(Customer(account=uid, balances=tuple(zip(tokens, balances))))[
-            "tnf-concatenate" if concatenate else "tnf / gate-2020 (balances as typed, in the order given)"])
+        leaves.append(
+            customer_leaves(Customer(account=uid, balances=tuple(zip(tokens, balances))))[
+                "tnf-concatenate" if concatenate else "tnf / gate-2020 (balances as typed, in the order given)"
+            ]
+        )
     return leaves, merkle_root([bytes.fromhex(x) for x in leaves]).hex()
 
 
-def verify_merkletreejs(path: Path, expected_root: str | None = None, *, pins: Pins | None = None,
-                        customer: Customer | None = None, progress: Callable[[int], None] | None = None) -> Verdict:
+def verify_merkletreejs(
+    path: Path,
+    expected_root: str | None = None,
+    *,
+    pins: Pins | None = None,
+    customer: Customer | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Verdict:
     """Every leaf line read, the root rebuilt; with `customer`, their leaf found under a named rule."""
     pinned = pinned_of(expected_root, pins)
     source = str(path)
@@ -168,8 +184,9 @@ def verify_merkletreejs(path: Path, expected_root: str | None = None, *, pins: P
         for line_no, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), b""), start=2):
             match = _LINE.match(line)
             if not match:
-                raise InputError("expected `<layers>,<position><TAB><16 lower-case hex digits>`", file=source,
-                                 line=line_no)
+                raise InputError(
+                    "expected `<layers>,<position><TAB><16 lower-case hex digits>`", file=source, line=line_no
+                )
             if ending is not None and match[4] not in (ending, None):
                 raise InputError("mixed line endings", file=source, line=line_no)
             ending = ending or match[4]
@@ -198,22 +215,34 @@ def verify_merkletreejs(path: Path, expected_root: str | None = None, *, pins: P
     compare_root(v, root, pin)
     if customer is not None and wanted:
         _customer_facts(v, customer, wanted, found)
-    return describe(v, DESIGN, fmt="merkletreejs", variant=next(iter(found), None),
-                    leaf=("your leaf recomputed from your id and balances and found in the list" if found else
-                          "your leaf was not found" if wanted else
-                          "not recomputed: give --account and --balance to find yours"),
-                    path="the root rebuilt from every leaf of the file (layer count and positions checked)",
-                    non_negative="not checkable: the tree holds no amounts, only hashes",
-                    pinned=pin is not None,
-                    extra_not_checked=["totals: a plain tree has none; it proves membership only"])
+    return describe(
+        v,
+        DESIGN,
+        fmt="merkletreejs",
+        variant=next(iter(found), None),
+        leaf=(
+            "your leaf recomputed from your id and balances and found in the list"
+            if found
+            else "your leaf was not found"
+            if wanted
+            else "not recomputed: give --account and --balance to find yours"
+        ),
+        path="the root rebuilt from every leaf of the file (layer count and positions checked)",
+        non_negative="not checkable: the tree holds no amounts, only hashes",
+        pinned=pin is not None,
+        extra_not_checked=["totals: a plain tree has none; it proves membership only"],
+    )
 
 
 def _customer_facts(v: Verdict, customer: Customer, wanted: dict[str, str], found: dict) -> None:
     v.facts["account_id"] = customer.account
     v.facts["balances"] = {a: x for a, x in customer.balances}
     if not found:
-        v.fail("your leaf is not in the file under any known rule (" +
-               "; ".join(f"{rule}: {leaf}" for rule, leaf in wanted.items()) + ")")
+        v.fail(
+            "your leaf is not in the file under any known rule ("
+            + "; ".join(f"{rule}: {leaf}" for rule, leaf in wanted.items())
+            + ")"
+        )
         return
     rule, (index, leaf) = next(iter(found.items()))
     v.facts.update(leaf_rule=rule, leaf=leaf, leaf_position=index)
@@ -222,7 +251,7 @@ def _customer_facts(v: Verdict, customer: Customer, wanted: dict[str, str], foun
 
 
 class MerkletreejsFormat:
-    proof_formats = ("merkletreejs",)     # a customer's leaf in the full list (verify-inclusion)
+    proof_formats = ("merkletreejs",)  # a customer's leaf in the full list (verify-inclusion)
     tree_formats = ("merkletreejs",)
 
     def root_binding(self, name: str) -> RootBinding:
@@ -238,8 +267,10 @@ class MerkletreejsFormat:
         if _HEADER.match(first_line):
             return "merkletreejs"
         if first_line.startswith(b"#ID,"):
-            raise InputError("The Network Firm generator input (`#ID,balance...`), not a published tree: "
-                             "verify the exchange's output file (`Level<TAB>Hash` ...) instead")
+            raise InputError(
+                "The Network Firm generator input (`#ID,balance...`), not a published tree: "
+                "verify the exchange's output file (`Level<TAB>Hash` ...) instead"
+            )
         return None
 
     def verify_proof(

@@ -50,12 +50,15 @@ __all__ = ["keccak_256", "StarkProof", "parse_okx_stark", "verify_okx_stark", "F
 MOD = 2**251 + 17 * 2**192 + 1
 EXTENSION_FACTOR = 16
 UTS_FOR_TRUNK = 32
-DESIGN = Design(hash="Keccak-256 (BLAKE2s in PR-22's variant)", bits=256,
-                sums=SUMS_IN_ZK_PROOF.replace("zk proofs", "zk-STARK sum proofs"),
-                labels="by position in the file's own config.coins list, which no hash binds",
-                root_binds_totals=True, root_binds_labels=False,
-                pin_hint="compare config.coins with the coin list OKX published for the audit (no option pins "
-                         "it yet)")
+DESIGN = Design(
+    hash="Keccak-256 (BLAKE2s in PR-22's variant)",
+    bits=256,
+    sums=SUMS_IN_ZK_PROOF.replace("zk proofs", "zk-STARK sum proofs"),
+    labels="by position in the file's own config.coins list, which no hash binds",
+    root_binds_totals=True,
+    root_binds_labels=False,
+    pin_hint="compare config.coins with the coin list OKX published for the audit (no option pins it yet)",
+)
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _INT = re.compile(r"-?(0|[1-9][0-9]{0,90})\Z")
 _COIN = re.compile(r"[A-Za-z0-9._-]{1,32}\Z")
@@ -75,8 +78,8 @@ def blake2s_256(data: bytes) -> bytes:
 class Entry:
     where: str
     root: str
-    entry_id: str                 # user_id, or batch_id
-    reduced_id: str | None        # PR-22
+    entry_id: str  # user_id, or batch_id
+    reduced_id: str | None  # PR-22
     total: int
     values: dict[str, int]
     random: str
@@ -94,11 +97,19 @@ class StarkProof:
     user_index: int
     batch_index: int
     uts: int
-    variant: str                  # "main" or "pr-22"
+    variant: str  # "main" or "pr-22"
 
 
-def _entry(f: Fields, where: str, coins: list[str], root_key: str, id_key: str, position: int,
-           extra: tuple[str, ...], reduced: bool) -> Entry:
+def _entry(
+    f: Fields,
+    where: str,
+    coins: list[str],
+    root_key: str,
+    id_key: str,
+    position: int,
+    extra: tuple[str, ...],
+    reduced: bool,
+) -> Entry:
     keys = {root_key, id_key, "total_value", "random_number", "merkle_path", *coins, *extra}
     if reduced:
         keys.add(f"reduced_{id_key}")
@@ -123,9 +134,17 @@ def _entry(f: Fields, where: str, coins: list[str], root_key: str, id_key: str, 
         path.append(bytes.fromhex(item))
     if not 2 <= len(path) <= 64:
         raise f.error("merkle_path", "expected the leaf and 1 to 63 siblings")
-    return Entry(where=where, root=hexes[root_key], entry_id=hexes[id_key],
-                 reduced_id=hexes.get(f"reduced_{id_key}"), total=integer("total_value"),
-                 values={c: integer(c) for c in coins}, random=hexes["random_number"], path=path, position=position)
+    return Entry(
+        where=where,
+        root=hexes[root_key],
+        entry_id=hexes[id_key],
+        reduced_id=hexes.get(f"reduced_{id_key}"),
+        total=integer("total_value"),
+        values={c: integer(c) for c in coins},
+        random=hexes["random_number"],
+        path=path,
+        position=position,
+    )
 
 
 def parse_okx_stark(raw: bytes, source: str) -> StarkProof:
@@ -142,14 +161,37 @@ def parse_okx_stark(raw: bytes, source: str) -> StarkProof:
     if uts & (uts - 1) or uts < 4:
         raise b.error("uts", "OKX's user trace size is a power of 2 from 4 to 64")
     user_index, batch_index = b.int("user_index", maximum=2**40), b.int("batch_index", maximum=2**40)
-    batch = _entry(b, "batch_inclusion_proof", coins, "batch_mtree_root", "user_id",
-                   (uts * (user_index + 1) + uts - 2) * EXTENSION_FACTOR,
-                   ("user_index", "batch_index", "uts"), reduced)
-    trunk = _entry(t, "trunk_inclusion_proof", coins, "trunk_mtree_root", "batch_id",
-                   (UTS_FOR_TRUNK * (batch_index + 1) + UTS_FOR_TRUNK - 2) * EXTENSION_FACTOR, (), reduced)
-    return StarkProof(source=source, coins=coins, main_coins=config.int("main_coins_num", maximum=len(coins)),
-                      batch=batch, trunk=trunk, user_index=user_index, batch_index=batch_index, uts=uts,
-                      variant="pr-22" if reduced else "main")
+    batch = _entry(
+        b,
+        "batch_inclusion_proof",
+        coins,
+        "batch_mtree_root",
+        "user_id",
+        (uts * (user_index + 1) + uts - 2) * EXTENSION_FACTOR,
+        ("user_index", "batch_index", "uts"),
+        reduced,
+    )
+    trunk = _entry(
+        t,
+        "trunk_inclusion_proof",
+        coins,
+        "trunk_mtree_root",
+        "batch_id",
+        (UTS_FOR_TRUNK * (batch_index + 1) + UTS_FOR_TRUNK - 2) * EXTENSION_FACTOR,
+        (),
+        reduced,
+    )
+    return StarkProof(
+        source=source,
+        coins=coins,
+        main_coins=config.int("main_coins_num", maximum=len(coins)),
+        batch=batch,
+        trunk=trunk,
+        user_index=user_index,
+        batch_index=batch_index,
+        uts=uts,
+        variant="pr-22" if reduced else "main",
+    )
 
 
 def branch_root(leaf_index: int, path: list[bytes], h: Callable[[bytes], bytes]) -> bytes | None:
@@ -179,17 +221,26 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
     pinned = pinned_of(expected_root, pins)
     b, t = proof.batch, proof.trunk
     h = keccak_256 if proof.variant == "main" else blake2s_256
-    v = Verdict.start(root=t.root, batch_root=b.root, user_id=b.entry_id, user_index=proof.user_index,
-                      batch_index=proof.batch_index, uts=proof.uts, total_value=str(b.total),
-                      balances={c: str(x) for c, x in b.values.items() if x})
+    v = Verdict.start(
+        root=t.root,
+        batch_root=b.root,
+        user_id=b.entry_id,
+        user_index=proof.user_index,
+        batch_index=proof.batch_index,
+        uts=proof.uts,
+        total_value=str(b.total),
+        balances={c: str(x) for c, x in b.values.items() if x},
+    )
     pin = pinned_root(pinned.root, 64, "OKX zk-STARK", v)
     for e in (b, t):
         leaf = entry_leaf(e, proof.coins, h)
         if leaf is None:
             v.fail(f"{e.where}: total_value {e.total} is not a 256-bit non-negative integer")
         elif leaf != e.path[0]:
-            v.fail(f"{e.where}: the leaf (merkle_path[0]) does not recompute from total_value, the coin values, "
-                   "the id and random_number")
+            v.fail(
+                f"{e.where}: the leaf (merkle_path[0]) does not recompute from total_value, the coin values, "
+                "the id and random_number"
+            )
         reached = branch_root(e.position, e.path, h)
         if reached is None:
             v.fail(f"{e.where}: position {e.position} is outside a path of {len(e.path) - 1} levels")
@@ -205,24 +256,32 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
     if t.entry_id != b.root:
         v.fail(f"trunk_inclusion_proof: batch_id {t.entry_id} is not the batch root {b.root}")
     if b.total >= 4 ** (proof.uts - 2):
-        v.fail(f"total_value {b.total} does not fit the user trace (uts {proof.uts}: below 4^{proof.uts - 2}), so "
-               "no STARK sum proof can hold it")
+        v.fail(
+            f"total_value {b.total} does not fit the user trace (uts {proof.uts}: below 4^{proof.uts - 2}), so "
+            "no STARK sum proof can hold it"
+        )
     negatives = [c for c, x in b.values.items() if x < 0]
     compare_root(v, t.root, pin)
     v.facts["coins"] = len(proof.coins)
-    return describe(v, DESIGN, fmt="okx-stark", variant="OKX main branch (Keccak-256)" if proof.variant == "main"
-                    else "OKX PR-22 (BLAKE2s, reduced ids; never merged)",
-                    leaf="recomputed from your total_value, coin values, user_id and random_number",
-                    path="your batch path and the batch's trunk path recomputed; batch_id = the batch root",
-                    non_negative="checked: your total_value is not negative" + (
-                        f" (coin values {', '.join(negatives)} are negative: a loan, allowed by OKX's design)"
-                        if negatives else ""),
-                    pinned=pin is not None,
-                    zk_proof="not checked: the STARK sum proofs (sums and every user's non-negative net value) are "
-                             "OKX's published sum_proof data, not part of this file",
-                    extra_checked=["total_value: the sum of your coin values"],
-                    extra_not_checked=["coin order: taken from this file's config; compare it with the config OKX "
-                                       "published for the audit"])
+    return describe(
+        v,
+        DESIGN,
+        fmt="okx-stark",
+        variant="OKX main branch (Keccak-256)"
+        if proof.variant == "main"
+        else "OKX PR-22 (BLAKE2s, reduced ids; never merged)",
+        leaf="recomputed from your total_value, coin values, user_id and random_number",
+        path="your batch path and the batch's trunk path recomputed; batch_id = the batch root",
+        non_negative="checked: your total_value is not negative"
+        + (f" (coin values {', '.join(negatives)} are negative: a loan, allowed by OKX's design)" if negatives else ""),
+        pinned=pin is not None,
+        zk_proof="not checked: the STARK sum proofs (sums and every user's non-negative net value) are "
+        "OKX's published sum_proof data, not part of this file",
+        extra_checked=["total_value: the sum of your coin values"],
+        extra_not_checked=[
+            "coin order: taken from this file's config; compare it with the config OKX published for the audit"
+        ],
+    )
 
 
 class OkxStarkFormat(ProofOnlyFormat):

@@ -21,8 +21,20 @@ from por.liabilities.foreign.okx.tree import TreeScan, scan_okx_v2_tree, verify_
 from por.liabilities.pins import Pins
 from por.verdict import RootBinding, Verdict
 
-__all__ = ["COINS", "OkxV1Proof", "OkxV2User", "TreeScan", "parse_okx_v1_proof", "parse_okx_v2_user",
-           "verify_okx_v1", "verify_okx_v2_user", "scan_okx_v2_tree", "verify_okx_v2_tree", "FORMAT", "OkxFormat"]
+__all__ = [
+    "COINS",
+    "OkxV1Proof",
+    "OkxV2User",
+    "TreeScan",
+    "parse_okx_v1_proof",
+    "parse_okx_v2_user",
+    "verify_okx_v1",
+    "verify_okx_v2_user",
+    "scan_okx_v2_tree",
+    "verify_okx_v2_tree",
+    "FORMAT",
+    "OkxFormat",
+]
 
 
 class OkxFormat:

@@ -19,10 +19,14 @@ from por.verdict import Verdict
 if TYPE_CHECKING:
     from por.liabilities.porjson import Commitment
 
-UNBOUND = ("the per-coin totals or the height (OKX's rule joins the amount texts and the height with no "
-           "separator: \"12\"+\"3\" hashes like \"1\"+\"23\")")
-NO_ACCOUNT_ID = ("OKX leaves carry no account id: only the nonce ties a leaf to one customer, "
-                 "so two customers with equal balances could be shown the same leaf")
+UNBOUND = (
+    "the per-coin totals or the height (OKX's rule joins the amount texts and the height with no "
+    'separator: "12"+"3" hashes like "1"+"23")'
+)
+NO_ACCOUNT_ID = (
+    "OKX leaves carry no account id: only the nonce ties a leaf to one customer, "
+    "so two customers with equal balances could be shown the same leaf"
+)
 
 
 def as_pins(pins: Pins | str | None) -> Pins:
@@ -32,9 +36,18 @@ def as_pins(pins: Pins | str | None) -> Pins:
     return pins if pins is not None else Pins()
 
 
-def anchor(v: Verdict, pins: Pins, *, root: str, root_units: tuple[int, ...], height: int,
-           leaf_count: int | None = None, leaf_range: tuple[int, int] | None = None,
-           file_sha256: bytes | None = None, customer: bool = True) -> None:
+def anchor(
+    v: Verdict,
+    pins: Pins,
+    *,
+    root: str,
+    root_units: tuple[int, ...],
+    height: int,
+    leaf_count: int | None = None,
+    leaf_range: tuple[int, int] | None = None,
+    file_sha256: bytes | None = None,
+    customer: bool = True,
+) -> None:
     """Compares a verified OKX root (hash, totals, OKX height with leaves at 1) with the pins,
     and says in the verdict what the root alone does not bind."""
     notes = v.facts.setdefault("notes", [])
@@ -53,11 +66,15 @@ def anchor(v: Verdict, pins: Pins, *, root: str, root_units: tuple[int, ...], he
     else:
         ways = readings(texts, height)
         if expected is not None:
-            v.fail(f"the published root alone does not bind {UNBOUND}; this root reads {ways} ways: "
-                   "pin the published totals too, with --totals FILE or --commitment")
+            v.fail(
+                f"the published root alone does not bind {UNBOUND}; this root reads {ways} ways: "
+                "pin the published totals too, with --totals FILE or --commitment"
+            )
         else:
-            notes.append(f"an OKX root hash alone does not bind {UNBOUND}: pin the published root and totals "
-                         "(--root with --totals FILE, or --commitment)")
+            notes.append(
+                f"an OKX root hash alone does not bind {UNBOUND}: pin the published root and totals "
+                "(--root with --totals FILE, or --commitment)"
+            )
     if customer:
         notes.append(NO_ACCOUNT_ID)
     if pins.totals is not None:
@@ -66,28 +83,43 @@ def anchor(v: Verdict, pins: Pins, *, root: str, root_units: tuple[int, ...], he
         _against_commitment(v, pins.commitment, height, leaf_count, leaf_range, file_sha256)
 
 
-def _against_commitment(v: Verdict, c: Commitment, height: int, leaf_count: int | None,
-                        leaf_range: tuple[int, int] | None, file_sha256: bytes | None) -> None:
+def _against_commitment(
+    v: Verdict,
+    c: Commitment,
+    height: int,
+    leaf_count: int | None,
+    leaf_range: tuple[int, int] | None,
+    file_sha256: bytes | None,
+) -> None:
     """What a commitment promises for por inputs (assets, totals, height, leaf count) held for OKX."""
     notes = v.facts["notes"]
     if [(a.symbol, a.decimals) for a in c.assets] != [(coin, SCALE) for coin in COINS]:
-        v.fail("asset list differs from the commitment's: an OKX tree holds BTC, ETH and USDT, "
-               f"each to {SCALE} decimals")
+        v.fail(
+            f"asset list differs from the commitment's: an OKX tree holds BTC, ETH and USDT, each to {SCALE} decimals"
+        )
     if c.height != height - 1:
-        v.fail(f"height differs from the commitment's: {height - 1} levels above the leaves "
-               f"(OKX height {height}, leaves at 1), the commitment says {c.height}")
+        v.fail(
+            f"height differs from the commitment's: {height - 1} levels above the leaves "
+            f"(OKX height {height}, leaves at 1), the commitment says {c.height}"
+        )
     if leaf_count is not None:
         if leaf_count != c.leaf_count:
-            v.fail(f"leaf count differs from the commitment's: the tree has {leaf_count}, "
-                   f"the commitment says {c.leaf_count}")
+            v.fail(
+                f"leaf count differs from the commitment's: the tree has {leaf_count}, "
+                f"the commitment says {c.leaf_count}"
+            )
     elif leaf_range is not None:
         low, high = leaf_range
         if not low <= c.leaf_count <= high:
-            v.fail(f"leaf count differs from the commitment's: this path fits a tree of {low}..{high} "
-                   f"leaves, the commitment says {c.leaf_count}")
+            v.fail(
+                f"leaf count differs from the commitment's: this path fits a tree of {low}..{high} "
+                f"leaves, the commitment says {c.leaf_count}"
+            )
         else:
-            notes.append(f"a V1 proof shows the leaf count only as {low}..{high}; the commitment's "
-                         f"{c.leaf_count} is in that range")
+            notes.append(
+                f"a V1 proof shows the leaf count only as {low}..{high}; the commitment's "
+                f"{c.leaf_count} is in that range"
+            )
     if c.tree_sha256 is not None:
         if file_sha256 is None:
             notes.append("the commitment pins a tree file's sha256: give that file to verify-tree to check it")

@@ -35,8 +35,15 @@ from por.liabilities.pins import Pins
 from por.strictjson import Fields, loads
 from por.verdict import Verdict
 
-__all__ = ["OkxNode", "OkxV1Proof", "OkxV2User", "parse_okx_v1_proof", "parse_okx_v2_user",
-           "verify_okx_v1", "verify_okx_v2_user"]
+__all__ = [
+    "OkxNode",
+    "OkxV1Proof",
+    "OkxV2User",
+    "parse_okx_v1_proof",
+    "parse_okx_v2_user",
+    "verify_okx_v1",
+    "verify_okx_v2_user",
+]
 
 LEFT, RIGHT, ROOT, PADDING = 1, 2, 3, 4
 _SIDE = {LEFT: "left", RIGHT: "right", ROOT: "root", PADDING: "padding"}
@@ -45,7 +52,7 @@ _V1_KEYS = ("auditId", "balances", "type", "nonce", "hash", "height")
 
 @dataclass
 class OkxNode:
-    where: str                      # "self" or "path[3]": names the place in reasons
+    where: str  # "self" or "path[3]": names the place in reasons
     hash: str
     height: int
     type: int
@@ -59,7 +66,7 @@ class OkxV1Proof:
     source: str
     assets: tuple[str, ...]
     leaf: OkxNode
-    path: list[OkxNode]             # siblings from height 1 up, then the root
+    path: list[OkxNode]  # siblings from height 1 up, then the root
 
 
 @dataclass
@@ -69,7 +76,7 @@ class OkxV2User:
     hash: str
     nonce: str
     total: tuple[int, ...]
-    nodes: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)   # (hash, units)
+    nodes: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # (hash, units)
 
 
 def _document(data: bytes | str, source: str) -> Fields:
@@ -78,10 +85,13 @@ def _document(data: bytes | str, source: str) -> Fields:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InputError("not UTF-8 text", file=source) from None
-    if "\\" in data:      # Go's encoder escapes nothing in hex, digits and coin names: OKX writes no escape
+    if "\\" in data:  # Go's encoder escapes nothing in hex, digits and coin names: OKX writes no escape
         at = data.index("\\")
-        raise InputError(f"a JSON escape (\\) at column {at - data.rfind(chr(10), 0, at)}: not as OKX writes it",
-                         file=source, line=data.count("\n", 0, at) + 1)
+        raise InputError(
+            f"a JSON escape (\\) at column {at - data.rfind(chr(10), 0, at)}: not as OKX writes it",
+            file=source,
+            line=data.count("\n", 0, at) + 1,
+        )
     return Fields(loads(data, source), source)
 
 
@@ -124,9 +134,15 @@ def parse_okx_v1_proof(data: bytes | str, source: str) -> OkxV1Proof:
     def node(f: Fields, where: str) -> OkxNode:
         f.only(*_V1_KEYS)
         _, units = _balances(f, "balances")
-        return OkxNode(where=where, hash=_hash(f, "hash"), height=f.int("height", minimum=1, maximum=256),
-                       type=f.int("type", minimum=1, maximum=4), units=units,
-                       nonce=_optional_nonce(f), audit_id=_audit_id(f))
+        return OkxNode(
+            where=where,
+            hash=_hash(f, "hash"),
+            height=f.int("height", minimum=1, maximum=256),
+            type=f.int("type", minimum=1, maximum=4),
+            units=units,
+            nonce=_optional_nonce(f),
+            audit_id=_audit_id(f),
+        )
 
     leaf = node(doc.obj("self"), "self")
     entries = doc.objects("path", max_items=256)
@@ -182,8 +198,14 @@ def _climb(proof: OkxV1Proof, v: Verdict) -> tuple[str, tuple[int, ...], list[di
         else:
             v.fail(f"{sib.where}: type {sib.type} is not a sibling type (1, 2 or 4)")
             left, right = node_hash, sib.hash
-        steps.append({"height": sib.height, "side": _SIDE.get(sib.type, str(sib.type)), "hash": sib.hash,
-                      "balances": balances_dict(assets, sib.units)})
+        steps.append(
+            {
+                "height": sib.height,
+                "side": _SIDE.get(sib.type, str(sib.type)),
+                "hash": sib.hash,
+                "balances": balances_dict(assets, sib.units),
+            }
+        )
         sums = add(sums, sib.units)
         node_hash = parent_hash(left, right, sums, i + 2)
     return node_hash, sums, steps
@@ -194,9 +216,16 @@ def verify_okx_v1(proof: OkxV1Proof, pins: Pins | str | None = None) -> Verdict:
     compares the root with the pins (a bare string is a root alone, which is not enough)."""
     pins = as_pins(pins)
     assets, leaf, root, siblings = proof.assets, proof.leaf, proof.path[-1], proof.path[:-1]
-    v = Verdict.start(format="okx-v1", root=root.hash, balances=balances_dict(assets, leaf.units),
-                      root_balances=balances_dict(assets, root.units), height=root.height,
-                      leaf_hash=leaf.hash, audit_id=leaf.audit_id, anchored=pins.anchored)
+    v = Verdict.start(
+        format="okx-v1",
+        root=root.hash,
+        balances=balances_dict(assets, leaf.units),
+        root_balances=balances_dict(assets, root.units),
+        height=root.height,
+        leaf_hash=leaf.hash,
+        audit_id=leaf.audit_id,
+        anchored=pins.anchored,
+    )
     _check_entries(proof, v)
     node_hash, sums, steps = _climb(proof, v)
     v.facts["path"] = steps
@@ -205,8 +234,7 @@ def verify_okx_v1(proof: OkxV1Proof, pins: Pins | str | None = None) -> Verdict:
     if node_hash != root.hash:
         v.fail(f"{root.where}: root hash does not recompute from the leaf and its path")
     if sums != root.units:
-        v.fail(f"{root.where}: root balances are not the sum along the path "
-               f"(recomputed {balances_dict(assets, sums)})")
+        v.fail(f"{root.where}: root balances are not the sum along the path (recomputed {balances_dict(assets, sums)})")
     leaf_range = _leaf_count_range(siblings, len(siblings) + 1)
     if leaf_range is None:
         v.fail("path: its sibling types (left, right, padding) fit no tree OKX builds")
@@ -227,10 +255,10 @@ def _leaf_count_range(siblings: list[OkxNode], height: int) -> tuple[int, int] |
         if sib.type == LEFT:
             index |= 1 << k
     for k, sib in enumerate(siblings, start=1):
-        at, span = index >> (k - 1), 2 ** (k - 1)       # the node's place in level k; leaves per node there
-        if sib.type == PADDING:                            # exactly at + 1 nodes at level k
+        at, span = index >> (k - 1), 2 ** (k - 1)  # the node's place in level k; leaves per node there
+        if sib.type == PADDING:  # exactly at + 1 nodes at level k
             low, high = max(low, at * span + 1), min(high, (at + 1) * span)
-        else:                                              # at least at + 1 (+1 for a right sibling) nodes
+        else:  # at least at + 1 (+1 for a right sibling) nodes
             low = max(low, (at + (1 if sib.type == RIGHT else 0)) * span + 1)
     return (low, high) if low <= high else None
 
@@ -248,16 +276,21 @@ def parse_okx_v2_user(data: bytes | str, source: str) -> OkxV2User:
     return user
 
 
-def verify_okx_v2_user(user: OkxV2User, tree: str | Path | BinaryIO | None,
-                       pins: Pins | str | None = None, *, progress=None) -> Verdict:
+def verify_okx_v2_user(
+    user: OkxV2User, tree: str | Path | BinaryIO | None, pins: Pins | str | None = None, *, progress=None
+) -> Verdict:
     """User hash from nonce + totals; each split leaf from the user hash + its balances;
     splits sum exactly to the totals; with the tree, every split is a leaf of it, with
     the same balances coin by coin; then the tree's root against the pins."""
     pins = as_pins(pins)
     assets = user.assets
-    v = Verdict.start(format="okx-v2-user", user_hash=user.hash, balances=balances_dict(assets, user.total),
-                      leaves=[{"hash": h, "balances": balances_dict(assets, u)} for h, u in user.nodes],
-                      anchored=False)
+    v = Verdict.start(
+        format="okx-v2-user",
+        user_hash=user.hash,
+        balances=balances_dict(assets, user.total),
+        leaves=[{"hash": h, "balances": balances_dict(assets, u)} for h, u in user.nodes],
+        anchored=False,
+    )
     if leaf_hash(user.nonce, assets, user.total) != user.hash:
         v.fail("hash: user hash does not recompute from nonce and totalBalances")
     if bad := negatives(assets, user.total):
@@ -285,16 +318,28 @@ def verify_okx_v2_user(user: OkxV2User, tree: str | Path | BinaryIO | None,
     v.reasons.extend(f"{where}: {r}" for r in scan.verdict.reasons)
     v.ok = v.ok and scan.verdict.ok
     tree_totals = scan.verdict.facts.get("totals") or {}
-    v.facts.update(inclusion_checked=True, root=scan.root, tree_totals=tree_totals,
-                   tree_leaf_count=scan.leaf_count, height=scan.height)
+    v.facts.update(
+        inclusion_checked=True,
+        root=scan.root,
+        tree_totals=tree_totals,
+        tree_leaf_count=scan.leaf_count,
+        height=scan.height,
+    )
     if set(tree_totals) != set(assets):
         v.fail(f"{where}: the tree owes {', '.join(tree_totals)}, the user file {', '.join(assets)}")
     for i, (h, units) in enumerate(user.nodes):
         if h not in scan.found:
             v.fail(f"nodes[{i}]: leaf {h} is not a leaf of {where}")
-        elif scan.found[h][1] != balances_dict(assets, units):      # coin by coin, by name
+        elif scan.found[h][1] != balances_dict(assets, units):  # coin by coin, by name
             v.fail(f"nodes[{i}]: leaf {h} has other balances in {where} (line {scan.found[h][0]})")
     v.facts["leaf_lines"] = {h: line for h, (line, _) in scan.found.items()}
-    anchor(v, pins, root=scan.root, root_units=scan.root_units, height=scan.height, leaf_count=scan.leaf_count,
-           file_sha256=scan.sha256)
+    anchor(
+        v,
+        pins,
+        root=scan.root,
+        root_units=scan.root_units,
+        height=scan.height,
+        leaf_count=scan.leaf_count,
+        file_sha256=scan.sha256,
+    )
     return v

@@ -35,7 +35,7 @@ from por.errors import InputError
 
 SCALE = 8
 UNIT = 10**SCALE
-COINS = ("BTC", "ETH", "USDT")      # the only coins, in the only order, of OKX's Merkle V1/V2 files
+COINS = ("BTC", "ETH", "USDT")  # the only coins, in the only order, of OKX's Merkle V1/V2 files
 HASH_RE = re.compile(r"[0-9a-f]{64}\Z")
 _NONCE_RE = re.compile(r"[0-9a-f]{64}\Z")
 _AUDIT_ID_RE = re.compile(r"[0-9]{1,20}\Z")
@@ -54,8 +54,9 @@ def parse_units(text: Any) -> int:
         raise InputError(f"amount must be a string, got {type(text).__name__}")
     match = _AMOUNT_RE.match(text)
     if not match or text == "-0":
-        raise InputError(f"{text[:40]!r} is not an amount as OKX writes it "
-                         "(plain decimal, at most 8 decimals, no trailing zeros)")
+        raise InputError(
+            f"{text[:40]!r} is not an amount as OKX writes it (plain decimal, at most 8 decimals, no trailing zeros)"
+        )
     sign, whole, frac = match.groups()
     units = int(whole) * UNIT + int((frac or "").ljust(SCALE, "0"))
     return -units if sign else units
@@ -146,11 +147,11 @@ def readings(texts: list[str], height: int) -> int:
     len(texts) non-negative amounts as OKX writes them, then a height: 1 means the hash
     binds them; more means another set of totals hashes to the same root."""
     whole = "".join(texts) + str(height)
-    ways = {0: 1}                            # end of the amounts read so far -> in how many ways
+    ways = {0: 1}  # end of the amounts read so far -> in how many ways
     for _ in texts:
         nxt: dict[int, int] = {}
         for start, count in ways.items():
-            for end in range(start + 1, len(whole)):      # leave at least one digit of height
+            for end in range(start + 1, len(whole)):  # leave at least one digit of height
                 if _READING_RE.match(whole[start:end]):
                     nxt[end] = nxt.get(end, 0) + count
         ways = nxt

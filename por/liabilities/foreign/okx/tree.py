@@ -55,12 +55,13 @@ MAX_REASONS = 50
 DEDUPE_BATCH = 1 << 19
 _LINE = re.compile(rb"([0-9a-f]{64}),([1-9][0-9]{0,3}),(.*)\Z", re.S)
 
-Node = tuple[int, str, int, tuple[int, ...]]   # line number, hash, height, units
+Node = tuple[int, str, int, tuple[int, ...]]  # line number, hash, height, units
 _CANONICAL = rb"-?(?:0|[1-9][0-9]{0,29})(?:\.[0-9]{0,7}[1-9])?"
 # The one spelling of a node's balances: OKX's coins in its order, compact. Built from constants only:
 # no pattern is ever built from input (a coin name such as "B.C" would be a wildcard).
-_BALANCES = re.compile(b"\\{" + b",".join(b'"%s":"(%s)"' % (re.escape(c.encode()), _CANONICAL) for c in COINS)
-                       + b"\\}\\Z")
+_BALANCES = re.compile(
+    b"\\{" + b",".join(b'"%s":"(%s)"' % (re.escape(c.encode()), _CANONICAL) for c in COINS) + b"\\}\\Z"
+)
 
 
 def _fast_units(text: bytes) -> int | None:
@@ -68,7 +69,7 @@ def _fast_units(text: bytes) -> int | None:
     whole, _, frac = text.partition(b".")
     units = abs(int(whole)) * UNIT + (int(frac.ljust(SCALE, b"0")) if frac else 0)
     if text[:1] == b"-":
-        return -units if units else None    # "-0" is not how OKX writes zero
+        return -units if units else None  # "-0" is not how OKX writes zero
     return units
 
 
@@ -77,14 +78,14 @@ class _Cursor:
 
     def __init__(self, handle: BinaryIO, hasher: HASH | None = None) -> None:
         self.handle, self.offset, self.buf, self.pos, self.line, self.eof = handle, 0, b"", 0, 0, False
-        self.hasher = hasher                # sees every byte once, in order, when this cursor reads to the end
+        self.hasher = hasher  # sees every byte once, in order, when this cursor reads to the end
 
     def next(self) -> tuple[int, bytes] | None:
         while True:
             end = self.buf.find(b"\n", self.pos)
             if end >= 0 or (self.eof and self.pos < len(self.buf)):
                 end = len(self.buf) if end < 0 else end
-                raw, self.pos = self.buf[self.pos:end], end + 1
+                raw, self.pos = self.buf[self.pos : end], end + 1
                 self.line += 1
                 return self.line, raw
             if self.eof:
@@ -97,7 +98,7 @@ class _Cursor:
             if self.hasher is not None:
                 self.hasher.update(chunk)
             self.eof = not chunk
-            self.buf, self.pos = self.buf[self.pos:] + chunk, 0
+            self.buf, self.pos = self.buf[self.pos :] + chunk, 0
 
 
 class _Parser:
@@ -129,18 +130,17 @@ class _Parser:
             fast = [_fast_units(text) for text in m.groups()]
             units = tuple(u for u in fast if u is not None)
             if len(units) == len(fast):
-                return units            # else the slow path below names the coin at fault
+                return units  # else the slow path below names the coin at fault
         try:
             text = body.decode()
         except UnicodeDecodeError:
             raise InputError("not UTF-8 text") from None
         try:
-            doc = loads(text, "")          # only the reason is kept: the caller names line and field
+            doc = loads(text, "")  # only the reason is kept: the caller names line and field
         except InputError as exc:
             raise InputError(exc.reason) from None
         _, units = parse_balances(doc)
-        raise InputError(f"not as OKX writes it: compact JSON with no spaces or escapes, "
-                         f"{balances_json(COINS, units)}")
+        raise InputError(f"not as OKX writes it: compact JSON with no spaces or escapes, {balances_json(COINS, units)}")
 
     @staticmethod
     def _why(raw: bytes) -> str:
@@ -183,7 +183,7 @@ class _Duplicates:
     def _read(self, path: str) -> Iterator[bytes]:
         with open(path, "rb") as handle:
             while block := handle.read(self._REC.size * 4096):
-                yield from (block[i:i + self._REC.size] for i in range(0, len(block), self._REC.size))
+                yield from (block[i : i + self._REC.size] for i in range(0, len(block), self._REC.size))
 
     def repeats(self) -> Generator[tuple[str, int, int], None, None]:
         """(hash, first line, repeating line) for every repeat, in hash order."""
@@ -212,28 +212,42 @@ class TreeScan:
     """What a full check of the tree found (its verdict), and the root's numbers to anchor."""
 
     verdict: Verdict
-    found: dict[str, tuple[int, dict[str, str]]]     # watched leaf hash -> (line, balances by coin)
+    found: dict[str, tuple[int, dict[str, str]]]  # watched leaf hash -> (line, balances by coin)
     root: str
     root_units: tuple[int, ...]
     height: int
     leaf_count: int
-    sha256: bytes | None                             # of the whole file, when asked for and read to the end
+    sha256: bytes | None  # of the whole file, when asked for and read to the end
 
 
-def verify_okx_v2_tree(tree: str | Path | BinaryIO, pins: Pins | str | None = None, *,
-                       progress: Callable[[int], None] | None = None) -> Verdict:
+def verify_okx_v2_tree(
+    tree: str | Path | BinaryIO, pins: Pins | str | None = None, *, progress: Callable[[int], None] | None = None
+) -> Verdict:
     """Recomputes every node of an OKX V2 full tree, then compares its root with the pins
     (a bare string is a root alone); facts: root, totals, leaf count, height."""
     pins = as_pins(pins)
     scan = scan_okx_v2_tree(tree, progress=progress, digest=wants_digest(pins))
-    anchor(scan.verdict, pins, root=scan.root, root_units=scan.root_units, height=scan.height,
-           leaf_count=scan.leaf_count, file_sha256=scan.sha256, customer=False)
+    anchor(
+        scan.verdict,
+        pins,
+        root=scan.root,
+        root_units=scan.root_units,
+        height=scan.height,
+        leaf_count=scan.leaf_count,
+        file_sha256=scan.sha256,
+        customer=False,
+    )
     return scan.verdict
 
 
-def scan_okx_v2_tree(tree: str | Path | BinaryIO, *, watch: dict[str, tuple[int, ...]] | None = None,
-                     progress: Callable[[int], None] | None = None, dedupe_batch: int = DEDUPE_BATCH,
-                     digest: bool = False) -> TreeScan:
+def scan_okx_v2_tree(
+    tree: str | Path | BinaryIO,
+    *,
+    watch: dict[str, tuple[int, ...]] | None = None,
+    progress: Callable[[int], None] | None = None,
+    dedupe_batch: int = DEDUPE_BATCH,
+    digest: bool = False,
+) -> TreeScan:
     """The full check, anchored to nothing; `found` holds the leaves named in `watch`."""
     source = str(tree) if isinstance(tree, (str, Path)) else getattr(tree, "name", "tree")
     source = source if isinstance(source, str) else "tree"

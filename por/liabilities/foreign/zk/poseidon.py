@@ -32,7 +32,7 @@ def _grain(t: int, partial: int):
     ones), feedback b62^b51^b38^b23^b13^b0, 160 bits discarded, then the shrinking generator."""
     fields = [(1, 2), (0, 4), (254, 12), (t, 12), (FULL_ROUNDS, 10), (partial, 10), (2**30 - 1, 30)]
     bits = "".join(format(value, f"0{width}b") for value, width in fields)
-    state = sum(1 << i for i, b in enumerate(bits) if b == "1")   # bit i = the i-th oldest
+    state = sum(1 << i for i, b in enumerate(bits) if b == "1")  # bit i = the i-th oldest
 
     def step() -> int:
         nonlocal state
@@ -66,8 +66,12 @@ CONSTANTS_SHA256 = "8e4af59e134cafe4d63f097ec4d8871cdb5159e1f0f9927ec454566ce261
 
 
 def constants_bytes() -> bytes:
-    return b"".join(x.to_bytes(32, "big") for t in PARTIAL_ROUNDS for part in generate_constants(t)
-                    for x in (part if isinstance(part[0], int) else [y for row in part for y in row]))
+    return b"".join(
+        x.to_bytes(32, "big")
+        for t in PARTIAL_ROUNDS
+        for part in generate_constants(t)
+        for x in (part if isinstance(part[0], int) else [y for row in part for y in row])
+    )
 
 
 @cache
@@ -78,9 +82,9 @@ def _stored() -> dict[int, tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]]:
     out, offset = {}, 0
     for t, partial in PARTIAL_ROUNDS.items():
         n = (FULL_ROUNDS + partial) * t
-        values = [int.from_bytes(data[i:i + 32], "big") for i in range(offset, offset + 32 * (n + t * t), 32)]
+        values = [int.from_bytes(data[i : i + 32], "big") for i in range(offset, offset + 32 * (n + t * t), 32)]
         offset += 32 * (n + t * t)
-        out[t] = (tuple(values[:n]), tuple(tuple(values[n + i * t:n + (i + 1) * t]) for i in range(t)))
+        out[t] = (tuple(values[:n]), tuple(tuple(values[n + i * t : n + (i + 1) * t]) for i in range(t)))
     return out
 
 
@@ -97,7 +101,7 @@ def generate_constants(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], 
     constants: list[int] = []
     while len(constants) < (FULL_ROUNDS + partial) * t:
         value = draw()
-        if value < P:                      # rejection sampling, as the reference does
+        if value < P:  # rejection sampling, as the reference does
             constants.append(value)
     while True:
         xy = [draw() % P for _ in range(2 * t)]
@@ -141,7 +145,7 @@ def poseidon(*inputs: int) -> int:
     done = 0
     if len(inputs) > CHUNK:
         for start in range(0, len(inputs) // CHUNK * CHUNK, CHUNK):
-            state = permutation([state[0], *inputs[start:start + CHUNK]])
+            state = permutation([state[0], *inputs[start : start + CHUNK]])
             done = start + CHUNK
     if done < len(inputs):
         rest = inputs[done:]

@@ -30,26 +30,35 @@ from por.strictjson import Fields
 
 __all__ = ["Batch", "AssetList", "read_table", "read_asset_list", "empty_root", "check_table", "HEADER"]
 
-HEADER = ["id", "created_at", "updated_at", "deleted_at", "proof_info", "cex_asset_list_commitments",
-          "account_tree_roots", "batch_commitment", "batch_number"]
+HEADER = [
+    "id",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "proof_info",
+    "cex_asset_list_commitments",
+    "account_tree_roots",
+    "batch_commitment",
+    "batch_number",
+]
 MAX_TABLE_BYTES = 64 * 1024 * 1024
-SCAN_LIMIT = 1000          # asset counts scanned when no count an exchange used fits
+SCAN_LIMIT = 1000  # asset counts scanned when no count an exchange used fits
 
 
 @dataclass(frozen=True)
 class Batch:
     line: int
     number: int
-    roots: tuple[int, int]           # account tree before, after
-    assets: tuple[int, int]          # asset-list commitment before, after
+    roots: tuple[int, int]  # account tree before, after
+    assets: tuple[int, int]  # asset-list commitment before, after
     commitment: int
-    proof: bytes                     # Groth16, 256 bytes (gnark's raw encoding)
+    proof: bytes  # Groth16, 256 bytes (gnark's raw encoding)
 
 
 @dataclass(frozen=True)
 class AssetList:
     source: str
-    layout: str                      # "gate" (equity, debt, price) or "htx" (balance)
+    layout: str  # "gate" (equity, debt, price) or "htx" (balance)
     assets: dict[int, tuple[int, ...]]
     symbols: dict[int, str]
 
@@ -77,7 +86,7 @@ def _pair(text: str, where: str, source: str, line: int) -> tuple[int, int]:
 def read_table(path: Path) -> list[Batch]:
     source = str(path)
     try:
-        data = path.read_bytes()[:MAX_TABLE_BYTES + 1]
+        data = path.read_bytes()[: MAX_TABLE_BYTES + 1]
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=source) from None
     if len(data) > MAX_TABLE_BYTES:
@@ -92,8 +101,9 @@ def read_table(path: Path) -> list[Batch]:
     except (StopIteration, csv.Error):
         raise InputError("empty proof table", file=source, line=1) from None
     if header != HEADER:
-        extra = " (Binance's 2024 table, one root per audit: not read by this por)" \
-            if "min_account_index" in header else ""
+        extra = (
+            " (Binance's 2024 table, one root per audit: not read by this por)" if "min_account_index" in header else ""
+        )
         raise InputError(f"expected the columns {','.join(HEADER)}{extra}", file=source, line=1)
     batches = []
     try:
@@ -111,12 +121,16 @@ def read_table(path: Path) -> list[Batch]:
                 proof = b""
             if len(proof) != 256:
                 raise InputError("proof_info: expected a 256-byte Groth16 proof in base64", file=source, line=line)
-            batches.append(Batch(line=line, number=int(cells["batch_number"]),
-                                 roots=_pair(cells["account_tree_roots"], "account_tree_roots", source, line),
-                                 assets=_pair(cells["cex_asset_list_commitments"], "cex_asset_list_commitments",
-                                              source, line),
-                                 commitment=_element(cells["batch_commitment"], "batch_commitment", source, line),
-                                 proof=proof))
+            batches.append(
+                Batch(
+                    line=line,
+                    number=int(cells["batch_number"]),
+                    roots=_pair(cells["account_tree_roots"], "account_tree_roots", source, line),
+                    assets=_pair(cells["cex_asset_list_commitments"], "cex_asset_list_commitments", source, line),
+                    commitment=_element(cells["batch_commitment"], "batch_commitment", source, line),
+                    proof=proof,
+                )
+            )
     except csv.Error as exc:
         raise InputError(f"not CSV: {exc}", file=source) from None
     if not batches:
@@ -136,14 +150,15 @@ def read_asset_list(path: Path) -> AssetList:
     assets: dict[int, tuple[int, ...]] = {}
     symbols: dict[int, str] = {}
     for a in infos:
-        a.only("Symbol", "Index",
-               *(("TotalBalance",) if layout == "htx" else ("TotalEquity", "TotalDebt", "BasePrice")))
+        a.only(
+            "Symbol", "Index", *(("TotalBalance",) if layout == "htx" else ("TotalEquity", "TotalDebt", "BasePrice"))
+        )
         index = a.int("Index", maximum=100_000)
         if index in assets:
             raise a.error("Index", f"index {index} listed twice")
         if layout == "htx":
             balance = a.get("TotalBalance", int)
-            if not -2**63 <= balance < 2**63:
+            if not -(2**63) <= balance < 2**63:
                 raise a.error("TotalBalance", "outside int64")
             assets[index] = (balance,)
         else:
@@ -180,8 +195,9 @@ def empty_root(fmt: str, count: int) -> int:
     return node
 
 
-def _count_from_assets(batches: list[Batch], fmt: str, assets: AssetList | None,
-                       scan: bool = True) -> tuple[int | None, str]:
+def _count_from_assets(
+    batches: list[Batch], fmt: str, assets: AssetList | None, scan: bool = True
+) -> tuple[int | None, str]:
     """The asset count the first batch's "before" asset commitment was made with, if it shows:
     the counts the exchange used first, then every count up to SCAN_LIMIT."""
     first = batches[0].assets[0]
@@ -195,15 +211,16 @@ def _count_from_assets(batches: list[Batch], fmt: str, assets: AssetList | None,
     else:
         return None, ""
     history = [n for n in HISTORY.get(fmt, ()) if n >= least]
-    for counts in ([history, list(range(max(least, 1), SCAN_LIMIT + 1))] if scan else [history]):
+    for counts in [history, list(range(max(least, 1), SCAN_LIMIT + 1))] if scan else [history]:
         found = [n for n, c in prefix_commitments(elements, counts).items() if c == first]
         if found:
             return min(found), how
     return None, ""
 
 
-def check_table(batches: list[Batch], fmt: str, assets: AssetList | None, source: str,
-                scan: bool = True) -> tuple[list[str], dict[str, Any]]:
+def check_table(
+    batches: list[Batch], fmt: str, assets: AssetList | None, source: str, scan: bool = True
+) -> tuple[list[str], dict[str, Any]]:
     """(reasons, facts) of the proof table: commitments, chain, the empty start, the asset list
     (`scan`: try every asset count up to SCAN_LIMIT when none the exchange used fits)."""
     reasons: list[str] = []
@@ -213,12 +230,15 @@ def check_table(batches: list[Batch], fmt: str, assets: AssetList | None, source
         reasons.append(f"{source}: batch numbers are not 0..{len(order) - 1}, each once")
     for b in order:
         if poseidon(*b.roots, *b.assets) != b.commitment:
-            reasons.append(f"{source}:{b.line}: batch {b.number}: batch_commitment is not Poseidon of its roots "
-                           "and asset commitments")
+            reasons.append(
+                f"{source}:{b.line}: batch {b.number}: batch_commitment is not Poseidon of its roots "
+                "and asset commitments"
+            )
     for before, after in zip(order, order[1:]):
         if after.roots[0] != before.roots[1] or after.assets[0] != before.assets[1]:
-            reasons.append(f"{source}:{after.line}: batch {after.number} does not start where batch "
-                           f"{before.number} ended")
+            reasons.append(
+                f"{source}:{after.line}: batch {after.number} does not start where batch {before.number} ended"
+            )
     count, how = _count_from_assets(order, fmt, assets, scan)
     start = order[0].roots[0]
     if count is not None and empty_root(fmt, count) != start:
@@ -229,19 +249,27 @@ def check_table(batches: list[Batch], fmt: str, assets: AssetList | None, source
                 count, how = n, "batch 0 starts from the empty tree of that many assets"
                 break
     if count is None:
-        reasons.append(f"{source}: batch 0 starts from no empty tree of the asset counts tried "
-                       f"({', '.join(map(str, HISTORY.get(fmt, ())))}"
-                       f"{'' if assets else '; give the asset list, --config, to find it'})")
-    facts.update(asset_count=count, asset_count_from=how or None, final_root=f"{order[-1].roots[1]:064x}",
-                 empty_root=f"{empty_root(fmt, count):064x}" if count else None)
+        reasons.append(
+            f"{source}: batch 0 starts from no empty tree of the asset counts tried "
+            f"({', '.join(map(str, HISTORY.get(fmt, ())))}"
+            f"{'' if assets else '; give the asset list, --config, to find it'})"
+        )
+    facts.update(
+        asset_count=count,
+        asset_count_from=how or None,
+        final_root=f"{order[-1].roots[1]:064x}",
+        empty_root=f"{empty_root(fmt, count):064x}" if count else None,
+    )
     if assets is not None and count is not None:
         final = poseidon(*asset_elements(assets, count))
         facts["asset_list"] = f"{len(assets.assets)} assets ({assets.source})"
         if max(assets.assets, default=0) >= count:
             reasons.append(f"{assets.source}: an asset index is beyond the audit's {count} assets")
         if final != order[-1].assets[1]:
-            reasons.append(f"{assets.source}: the asset list's commitment is not the last batch's asset commitment "
-                           "(this list is not the one the proof table was made from)")
+            reasons.append(
+                f"{assets.source}: the asset list's commitment is not the last batch's asset commitment "
+                "(this list is not the one the proof table was made from)"
+            )
         if fmt == "gate-zk" and poseidon(*asset_elements(assets, count, zero_totals=True)) != order[0].assets[0]:
             reasons.append(f"{assets.source}: the prices do not give batch 0's starting asset commitment")
     return reasons, facts

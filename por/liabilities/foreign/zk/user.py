@@ -28,14 +28,26 @@ from typing import Any
 from por.liabilities.foreign.zk.poseidon import CHUNK, P, permutation, poseidon
 from por.strictjson import Fields
 
-__all__ = ["ZkUser", "parse_user", "detect_user", "commitment_elements", "leaf_of", "path_root",
-           "counts_that_verify", "DEPTH", "U64"]
+__all__ = [
+    "ZkUser",
+    "parse_user",
+    "detect_user",
+    "commitment_elements",
+    "leaf_of",
+    "path_root",
+    "counts_that_verify",
+    "DEPTH",
+    "U64",
+]
 
 DEPTH = 28
 U64 = 2**64
 _HEX = re.compile(r"[0-9a-f]{64}\Z")
 HISTORY = {  # asset counts each exchange's audits used (tried first; then every count is scanned)
-    "gate-zk": (800, 350, 500), "htx-zk": (168, 174, 205), "binance-zk": (350,)}
+    "gate-zk": (800, 350, 500),
+    "htx-zk": (168, 174, 205),
+    "binance-zk": (350,),
+}
 MAX_ASSETS = 2000
 TIERS = (50, 500)
 
@@ -43,14 +55,14 @@ TIERS = (50, 500)
 @dataclass(frozen=True)
 class ZkUser:
     source: str
-    fmt: str                                  # gate-zk, htx-zk, binance-zk
-    layout: str                               # v1, htx, v2
+    fmt: str  # gate-zk, htx-zk, binance-zk
+    layout: str  # v1, htx, v2
     index: int
     id_hash: int
-    totals: tuple[int, ...]                   # (equity, debt[, collateral])
-    assets: tuple[tuple[int, ...], ...]       # (index, values...) sorted by index
+    totals: tuple[int, ...]  # (equity, debt[, collateral])
+    assets: tuple[tuple[int, ...], ...]  # (index, values...) sorted by index
     root: int
-    path: tuple[int, ...]                     # 28 siblings, leaf level first
+    path: tuple[int, ...]  # 28 siblings, leaf level first
 
 
 def detect_user(doc) -> str | None:
@@ -97,21 +109,46 @@ def _siblings(f: Fields, key: str) -> tuple[int, ...]:
 
 def parse_user(doc: Any, source: str, fmt: str) -> ZkUser:
     f = Fields(doc, source)
-    fields: tuple[str, ...]                 # the amount fields of each asset, by layout
+    fields: tuple[str, ...]  # the amount fields of each asset, by layout
     if fmt == "gate-zk":
-        f.only("Arrangement", "UniqueIdentification", "TotalAssetEquity", "TotalAssetDebt", "AssetDetails",
-               "TreeRootHash", "MerkleProofEncode")
-        keys = ("Arrangement", "UniqueIdentification", "TotalAssetEquity", "TotalAssetDebt", "AssetDetails",
-                "TreeRootHash", "MerkleProofEncode")
+        f.only(
+            "Arrangement",
+            "UniqueIdentification",
+            "TotalAssetEquity",
+            "TotalAssetDebt",
+            "AssetDetails",
+            "TreeRootHash",
+            "MerkleProofEncode",
+        )
+        keys = (
+            "Arrangement",
+            "UniqueIdentification",
+            "TotalAssetEquity",
+            "TotalAssetDebt",
+            "AssetDetails",
+            "TreeRootHash",
+            "MerkleProofEncode",
+        )
         layout, fields = "v1", ("Equity", "Debt")
     else:
         v2 = fmt == "binance-zk" and "TotalCollateral" in doc
-        f.only("AccountIndex", "AccountIdHash", "TotalEquity", "TotalDebt", "Assets", "Root", "Proof",
-               *(("TotalCollateral",) if v2 else ()))
+        f.only(
+            "AccountIndex",
+            "AccountIdHash",
+            "TotalEquity",
+            "TotalDebt",
+            "Assets",
+            "Root",
+            "Proof",
+            *(("TotalCollateral",) if v2 else ()),
+        )
         keys = ("AccountIndex", "AccountIdHash", "TotalEquity", "TotalDebt", "Assets", "Root", "Proof")
         layout = "htx" if fmt == "htx-zk" else ("v2" if v2 else "v1")
-        fields = {"htx": ("Balance",), "v1": ("Equity", "Debt"),
-                  "v2": ("Equity", "Debt", "Loan", "Margin", "PortfolioMargin")}[layout]
+        fields = {
+            "htx": ("Balance",),
+            "v1": ("Equity", "Debt"),
+            "v2": ("Equity", "Debt", "Loan", "Margin", "PortfolioMargin"),
+        }[layout]
     index_key, id_key, eq_key, debt_key, assets_key, root_key, path_key = keys
     totals = [_field(f, eq_key), _field(f, debt_key)]
     if layout == "v2":
@@ -122,9 +159,9 @@ def parse_user(doc: Any, source: str, fmt: str) -> ZkUser:
         a.only("Index", *fields)
         values = []
         for name in fields:
-            if layout == "htx":          # int64, signed: HTX hashes the absolute value
+            if layout == "htx":  # int64, signed: HTX hashes the absolute value
                 value = a.get(name, int)
-                if not -2**63 <= value < 2**63:
+                if not -(2**63) <= value < 2**63:
                     raise a.error(name, "outside int64")
             else:
                 value = _field(a, name, bound=U64)
@@ -133,9 +170,17 @@ def parse_user(doc: Any, source: str, fmt: str) -> ZkUser:
     indices = [x[0] for x in assets]
     if indices != sorted(set(indices)):
         raise f.error(assets_key, "asset indices must be distinct and increasing")
-    return ZkUser(source=source, fmt=fmt, layout=layout, index=_field(f, index_key, bound=2**DEPTH),
-                  id_hash=_hex_element(f, id_key), totals=tuple(totals), assets=tuple(assets),
-                  root=_hex_element(f, root_key), path=_siblings(f, path_key))
+    return ZkUser(
+        source=source,
+        fmt=fmt,
+        layout=layout,
+        index=_field(f, index_key, bound=2**DEPTH),
+        id_hash=_hex_element(f, id_key),
+        totals=tuple(totals),
+        assets=tuple(assets),
+        root=_hex_element(f, root_key),
+        path=_siblings(f, path_key),
+    )
 
 
 def _pack3(values: list[int]) -> list[int]:
@@ -155,7 +200,7 @@ def commitment_elements(user: ZkUser, count: int) -> list[int]:
         for index, equity, debt in user.assets:
             flat[2 * index], flat[2 * index + 1] = equity, debt
         return _pack3(flat)
-    flat, padding, index = [], count - len(user.assets), 0          # v2: PaddingAccountAssets
+    flat, padding, index = [], count - len(user.assets), 0  # v2: PaddingAccountAssets
     for asset in user.assets:
         while padding and index < asset[0]:
             flat += [index, 0, 0, 0, 0, 0]
@@ -189,9 +234,9 @@ def prefix_commitments(elements: list[int], lengths: list[int]) -> dict[int, int
         if n < 1:
             continue
         while chunks < (n - 1) // CHUNK:
-            state = permutation([state[0], *elements[chunks * CHUNK:(chunks + 1) * CHUNK]])
+            state = permutation([state[0], *elements[chunks * CHUNK : (chunks + 1) * CHUNK]])
             chunks += 1
-        out[n] = permutation([state[0], *elements[chunks * CHUNK:n]])[1]
+        out[n] = permutation([state[0], *elements[chunks * CHUNK : n]])[1]
     return out
 
 
