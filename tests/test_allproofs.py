@@ -339,3 +339,55 @@ def test_jobs_option(tmp_path):
     for argv in (["--jobs", "0"], ["--jobs", "2", "--dask", "local"]):
         code, _, err = run_por("publish", csv, "--exchange", "Ex", "-o", tmp_path / "q", *argv)
         assert code == 2 and "--jobs" in err, err
+
+
+# --- prove --all on both cores, and at scale (issue 18 item 1) -----------------------------------
+
+
+def test_jobs_cut_the_very_same_files(publication, tmp_path):
+    """Workers own whole shards, each written in secrets order: the files are those of one process."""
+    folder, _ = publication
+    made = {}
+    for jobs in (1, 2, 3):
+        code, _, err = run_por("prove", folder, "--all", "--out-dir", tmp_path / f"j{jobs}", "--jobs", str(jobs), "-q")
+        assert code == 0, err
+        made[jobs] = {p.name: p.read_bytes() for p in sorted((tmp_path / f"j{jobs}").iterdir())}
+    assert made[1] == made[2] == made[3] and len(made[1]) > 100
+
+
+def test_a_worker_refusing_the_secrets_fails_the_whole_run(publication, tmp_path):
+    folder, _ = publication
+    copy = tmp_path / "pub"
+    shutil.copytree(folder, copy)
+    lines = (copy / SECRETS_FILE).read_text(encoding="utf-8").splitlines(keepends=True)
+    entry = json.loads(lines[7])
+    entry["nonce"] = ("0" if entry["nonce"][0] != "0" else "1") + entry["nonce"][1:]
+    lines[7] = json.dumps(entry, ensure_ascii=False) + "\n"
+    (copy / SECRETS_FILE).write_text("".join(lines), encoding="utf-8")
+    code, _, err = run_por("prove", copy, "--all", "--out-dir", tmp_path / "all", "--jobs", "2")
+    assert code == 2 and "secrets.jsonl:8" in err and "are not this tree's" in err, err
+    assert not (tmp_path / "all").exists() and not list(tmp_path.glob(".all.partial-*"))
+    code, _, err = run_por("prove", folder, folder.name, "--jobs", "2")
+    assert code == 2 and "--jobs" in err, err
+
+
+def test_a_sample_of_a_200k_book_is_the_single_proofs(tmp_path):
+    """At 200,000 accounts (18 levels, most of them spelled once per run, the rest per block of
+    secrets), a random sample of `prove --all` lines is exactly `prove DIR ID`."""
+    rng = random.Random(200)
+    lines = ["account_id,asset,amount"]
+    for i in range(200_000):
+        lines.append(f"c{i},BTC,{rng.randrange(10**9) / 10**8:.8f}")
+        if i % 3 == 0:
+            lines.append(f"c{i},ETH,{rng.randrange(10**12)}")
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, err = run_por("publish", tmp_path / "c.csv", "--exchange", "Ex", "-o", tmp_path / "pub", "-q")
+    assert code == 0, err
+    out = tmp_path / "sample"
+    code, _, err = run_por("prove", tmp_path / "pub", "--all", "--out-dir", out, "--sample", "300", "--jobs", "2", "-q")
+    assert code == 0, err
+    found = _lines(out)
+    assert len(found) == 300
+    for account, line in found.items():
+        single = cut_proof(tmp_path / "pub", account).to_json()
+        assert line == json.dumps(single, separators=(",", ":"), ensure_ascii=False) + "\n", account

@@ -340,6 +340,16 @@ def prove(
             help="With --all: only N accounts drawn at random (to measure, or to hand an auditor).",
         ),
     ] = None,
+    jobs: Annotated[
+        Optional[int],
+        typer.Option(
+            "--jobs",
+            metavar="N",
+            help="With --all: processes cutting proofs (default: one per CPU; the files are the same for any N).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> int:
     """Cut customers' inclusion proofs (id, nonce, balances, path with sums, root)."""
@@ -353,9 +363,12 @@ def prove(
             raise InputError("--all cuts every proof: give no ACCOUNT_ID and --out-dir, not --out", field="--all")
         if out_dir is None:
             raise InputError("--all needs --out-dir DIR (a new folder), or --out-dir - for stdout", field="--out-dir")
-        return _prove_all(folder, out_dir, sample, quiet)
-    if out_dir is not None or sample is not None:
-        raise InputError("--out-dir and --sample go with --all", field="--out-dir" if out_dir else "--sample")
+        return _prove_all(folder, out_dir, sample, quiet, jobs)
+    if out_dir is not None or sample is not None or jobs is not None:
+        raise InputError(
+            "--out-dir, --sample and --jobs go with --all",
+            field="--out-dir" if out_dir else "--sample" if sample is not None else "--jobs",
+        )
     if not account_ids:
         raise UsageError("missing argument ACCOUNT_ID: give one or more, or --all --out-dir DIR", "por prove")
     if out and str(out) != "-":
@@ -382,14 +395,15 @@ def prove(
     return 0
 
 
-def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool) -> int:
+def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool, jobs: Optional[int]) -> int:
     import sys
     import time
 
     from por.atomic import check_output_folder
     from por.cli.output import progress_bar
-    from por.liabilities.allproofs import choose_sample, count_accounts, write_shards, ShardWriter, cut_every_proof
+    from por.liabilities.allproofs import ShardWriter, choose_sample, count_accounts, cut_every_proof, write_shards
     from por.liabilities.folder import SECRETS_FILE
+    from por.liabilities.parallel import jobs_wanted
     from por.liabilities.prove import open_publication
 
     to_stdout = str(out_dir) == "-"
@@ -411,7 +425,8 @@ def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool) 
                 cut = cut_every_proof(commitment, tree, secrets, writer, sample=chosen, progress=advance)
                 sys.stdout.buffer.flush()
             else:
-                cut = write_shards(commitment, tree, secrets, out_dir, sample=chosen, progress=advance)
+                jobs = jobs_wanted(jobs, total)
+                cut = write_shards(commitment, tree, secrets, out_dir, sample=chosen, progress=advance, jobs=jobs)
     seconds = time.perf_counter() - started
     if not quiet and not to_stdout:
         print(

@@ -51,6 +51,13 @@ def shard_of(account_id: str) -> int:
     return hashlib.sha256(account_id.encode("utf-8")).digest()[0]
 
 
+def shard_numbers(ids: pa.Array) -> np.ndarray:
+    """`shard_of` every id of a block."""
+    return np.frombuffer(
+        b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:1] for i in ids.to_pylist()), dtype=np.uint8
+    )
+
+
 def shard_name(shard: int) -> str:
     return f"proofs-{shard:02x}.jsonl"
 
@@ -322,13 +329,10 @@ class ShardWriter:
         self.bytes = 0
         self.per_shard = [0] * SHARDS
 
-    def order(self, ids: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    def order(self, shards: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The permutation that groups a block's accounts by shard, and the shard bounds in it."""
         if self.stream is not None:
             return None
-        shards = np.frombuffer(
-            b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:1] for i in ids.to_pylist()), dtype=np.uint8
-        )
         order = np.argsort(shards, kind="stable")
         return order, np.searchsorted(shards[order], np.arange(SHARDS + 1))
 
@@ -369,9 +373,11 @@ def cut_every_proof(
     *,
     sample: np.ndarray | None = None,
     progress: Progress | None = None,
+    share: tuple[int, int] = (0, 1),
 ) -> Cut:
     """Streams the secrets once and writes every account's proof (or those of `sample`,
-    sorted account numbers) through `writer`."""
+    sorted account numbers) through `writer`; with `share` (k, jobs), only the accounts
+    whose shard is k modulo jobs (one worker's whole shards, each in secrets order)."""
     with open(secrets, "rb") as handle:
         read_header(handle.readline(), str(secrets), commitment.snapshot_id, tree.root().hash)
     cutter = ProofCutter(commitment, tree)
@@ -381,10 +387,14 @@ def cut_every_proof(
             accounts = block.first + len(block.ids)
             if sample is not None:
                 lo, hi = np.searchsorted(sample, [block.first, accounts])
-                if lo == hi:
-                    continue
                 block = block.select(sample[lo:hi] - block.first)
-            grouped = writer.order(block.ids)
+            shards = None if writer.stream is not None else shard_numbers(block.ids)
+            if share[1] > 1:
+                mine = np.nonzero(shards % share[1] == share[0])[0]
+                block, shards = block.select(mine), shards[mine]
+            if not len(block.ids):
+                continue
+            grouped = writer.order(shards)
             if grouped is not None:
                 block = block.select(grouped[0])
             first = 0
@@ -433,19 +443,104 @@ def write_shards(
     *,
     sample: np.ndarray | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> Cut:
     """The proofs into a new folder `out`, atomically (a killed run leaves no half folder);
-    private to its owner, like the secrets: every proof holds a customer's nonce."""
+    private to its owner, like the secrets: every proof holds a customer's nonce. With
+    `jobs` > 1, forked workers cut disjoint sets of whole shards (the same bytes)."""
     from por.atomic import atomic_directory
 
     with atomic_directory(out) as staging:
         staging.chmod(0o700)
-        writer = ShardWriter(staging)
-        try:
-            cut = cut_every_proof(commitment, tree, secrets, writer, sample=sample, progress=progress)
-        finally:
-            writer.close()
+        job = _Job(commitment, tree.path, secrets, staging, sample, jobs)
+        if jobs > 1:
+            cut, per_shard = _cut_in_workers(job, progress)
+        else:
+            cut, per_shard = _cut_share(job, 0, progress)
         (staging / MANIFEST_FILE).write_text(
-            json.dumps(manifest(commitment, cut, writer.per_shard), indent=2) + "\n", encoding="utf-8"
+            json.dumps(manifest(commitment, cut, per_shard), indent=2) + "\n", encoding="utf-8"
         )
     return cut
+
+
+@dataclass
+class _Job:
+    commitment: Commitment
+    tree: Path
+    secrets: Path
+    folder: Path
+    sample: np.ndarray | None
+    jobs: int
+
+
+_JOB: _Job | None = None  # what the forked workers inherit
+_DONE = None  # proofs cut so far by all workers (shared memory), for the parent's progress bar
+_PARENT = 0
+
+
+def _cut_share(job: _Job, share: int, progress: Progress | None) -> tuple[Cut, list[int]]:
+    writer = ShardWriter(job.folder)
+    try:
+        with TreeFile(job.tree) as tree:
+            cut = cut_every_proof(
+                job.commitment, tree, job.secrets, writer, sample=job.sample, progress=progress, share=(share, job.jobs)
+            )
+    finally:
+        writer.close()
+    return cut, writer.per_shard
+
+
+def _cut_in_workers(job: _Job, progress: Progress | None) -> tuple[Cut, list[int]]:
+    """Forks `job.jobs` workers (before this process starts any Arrow thread: the parent only waits)."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    global _JOB, _DONE, _PARENT
+    context = multiprocessing.get_context("fork")
+    _JOB, _DONE, _PARENT = job, context.Value("q", 0), os.getpid()
+    shown = 0
+    try:
+        with ProcessPoolExecutor(job.jobs, mp_context=context, initializer=_quiet_worker) as pool:
+            futures = [pool.submit(_worker, k) for k in range(job.jobs)]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+                if progress and _DONE.value > shown:
+                    progress(_DONE.value - shown)
+                    shown = _DONE.value
+                if any(f.done() and f.exception() for f in futures):
+                    break
+            results = [f.result() for f in futures]
+    except BrokenProcessPool:
+        raise OSError("a proof worker process died (out of memory?): run again with --jobs 1") from None
+    finally:
+        _JOB = _DONE = None
+    cuts = [cut for cut, _ in results]
+    per_shard = [sum(column) for column in zip(*(shards for _, shards in results))]
+    return Cut(sum(c.proofs for c in cuts), sum(c.bytes for c in cuts), max(c.accounts for c in cuts)), per_shard
+
+
+def _worker(share: int) -> tuple[Cut, list[int]]:
+    def advance(count: int) -> None:
+        with _DONE.get_lock():
+            _DONE.value += count
+
+    return _cut_share(_JOB, share, advance)
+
+
+def _quiet_worker() -> None:
+    """As publish's workers (por.liabilities.parallel): the parent reports Ctrl-C and SIGTERM; a
+    worker ignores Ctrl-C, dies silently on SIGTERM, and dies with its parent (it holds the
+    output folder's lock)."""
+    import ctypes
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != _PARENT:
+        os._exit(1)
