@@ -111,14 +111,26 @@ def _run(argv: list[str] | None) -> int:
 
 
 def _dispatch(argv: list[str] | None) -> int:
-    import typer
+    from por.cli import lean
 
+    lean_values = lean.parse(sys.argv[1:] if argv is None else argv)
+    if lean_values is not None:  # the customer's command: no CLI framework to import
+        return _run_command(lambda: lean.verify_inclusion(lean_values), argv)
+    return _run_command(lambda: _typer_run(argv), argv)
+
+
+def _typer_run(argv: list[str] | None) -> int:
+    from por.cli.app import run
+
+    return run(argv)
+
+
+def _run_command(command: Callable[[], Any], argv: list[str] | None) -> int:
+    """Runs a command; every failure ends as one line and its exit code."""
     from por.errors import PorError, UsageError
 
     try:
-        from por.cli.app import run
-
-        code = run(argv)
+        code = command()
     except PorError as exc:
         if isinstance(exc, UsageError):
             _say(f"usage: {exc} — try '{exc.command} --help'")
@@ -126,26 +138,37 @@ def _dispatch(argv: list[str] | None) -> int:
             for line in exc.lines() if hasattr(exc, "lines") else [str(exc)]:  # InputErrors: one line a row
                 _say(f"error: {line}")
         return exc.exit_code
-    except typer.TyperException as exc:  # typer's own copy of click's parse errors
+    except OSError as exc:
+        _say(f"error: {os_error_text(exc)}")
+        return 2
+    except Exception as exc:  # a bug: still one line, never a traceback, unless asked
+        if _typer_error(exc, argv):
+            return 2
+        if os.environ.get("POR_DEBUG"):
+            raise
+        _say(f"internal error: {type(exc).__name__}: {str(exc)[:300]} (set POR_DEBUG=1 for details)")
+        return 2
+    return code if isinstance(code, int) else 0
+
+
+def _typer_error(exc: Exception, argv: list[str] | None) -> bool:
+    """typer's own copy of click's parse errors, and its Abort, said in one line (typer is
+    loaded only when the full CLI ran: the lean path cannot raise these)."""
+    typer = sys.modules.get("typer")
+    if typer is None:
+        return False
+    if isinstance(exc, typer.TyperException):
         ctx = getattr(exc, "ctx", None)
         command = ctx.command_path if ctx is not None else _command_path(argv)
         if getattr(exc, "exit_code", 2) == 2:
             _say(f"usage: {_sentence(exc.format_message())} — try '{command} --help'")
         else:
             _say(f"error: {_sentence(exc.format_message())}")
-        return 2
-    except typer.Abort:
+        return True
+    if isinstance(exc, typer.Abort):
         _say("aborted")
-        return 2
-    except OSError as exc:
-        _say(f"error: {os_error_text(exc)}")
-        return 2
-    except Exception as exc:  # a bug: still one line, never a traceback, unless asked
-        if os.environ.get("POR_DEBUG"):
-            raise
-        _say(f"internal error: {type(exc).__name__}: {str(exc)[:300]} (set POR_DEBUG=1 for details)")
-        return 2
-    return code if isinstance(code, int) else 0
+        return True
+    return False
 
 
 def _command_path(argv: list[str] | None) -> str:

@@ -441,26 +441,9 @@ def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool, 
 
 
 def _pinned_root(commitment_path: Optional[Path], root_hex: Optional[str]):
-    """The trusted reference: a commitment file (with its JSON, for the signature: a pipe is read
-    once) or a root hash; a bad reference is exit 2."""
-    from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
-    from por.strictjson import load_file
+    from por.liabilities.pins import pinned_reference
 
-    if commitment_path and root_hex:
-        raise InputError("give --commitment or --root, not both", field="--root")
-    if commitment_path:
-        doc = load_file(commitment_path, MAX_COMMITMENT_BYTES, " for a commitment")
-        return parse_commitment(doc, str(commitment_path)), None, doc
-    if root_hex:
-        # The format's native width: 64 hex digits (por, SHA-256), 32 (MEXC), 16 (Bitget,
-        # merkletreejs leaves); a zk root is a field element, written with or without leading zeros.
-        value = root_hex.strip().lower()
-        if value.startswith("0x") and 0 < len(value) - 2 <= 64 and re.fullmatch(r"0x[0-9a-f]+", value):
-            value = value[2:].rjust(64, "0") if len(value) - 2 not in (16, 32) else value[2:]
-        if not re.fullmatch(r"[0-9a-f]{16}|[0-9a-f]{32}|[0-9a-f]{64}", value):
-            raise InputError("expected 64 hex digits (16 or 32 for formats with shorter hashes)", field="--root")
-        return None, bytes.fromhex(value), None
-    return None, None, None
+    return pinned_reference(commitment_path, root_hex)
 
 
 def _published_totals(path: Optional[Path]):

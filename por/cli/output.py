@@ -18,26 +18,45 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import typer
-
 from por.text import terminal_text
 from por.verdict import SELF_CONSISTENT, Verdict
 
 # --- options spelled the same way in every command ------------------------------------------------
+# Built on first use (`from por.cli.output import Quiet`): the lean customer path (por.cli.lean)
+# prints through this module and must not import typer.
 
-Quiet = Annotated[
-    bool,
-    typer.Option(
-        "--quiet", "-q", help="Print nothing on success and show no progress; failures and errors still say why."
-    ),
-]
-JsonOut = Annotated[bool, typer.Option("--json", "-j", help="Print the result as JSON on stdout (nothing else).")]
-HtmlLang = Annotated[
-    str,
-    typer.Option(
-        "--lang", metavar="en|ja", help="Language of the HTML report: en or ja (the other one is shown beside it)."
-    ),
-]
+
+def _option_types() -> dict[str, Any]:
+    import typer
+
+    return {
+        "Quiet": Annotated[
+            bool,
+            typer.Option(
+                "--quiet",
+                "-q",
+                help="Print nothing on success and show no progress; failures and errors still say why.",
+            ),
+        ],
+        "JsonOut": Annotated[
+            bool, typer.Option("--json", "-j", help="Print the result as JSON on stdout (nothing else).")
+        ],
+        "HtmlLang": Annotated[
+            str,
+            typer.Option(
+                "--lang",
+                metavar="en|ja",
+                help="Language of the HTML report: en or ja (the other one is shown beside it).",
+            ),
+        ],
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Quiet", "JsonOut", "HtmlLang"):
+        globals().update(_option_types())
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def html_lang(lang: str) -> str:

@@ -8,22 +8,36 @@ every format tried; one a reader recognises but finds defective is a failed veri
 
 from __future__ import annotations
 
+from functools import cache
+
 from por.errors import InputError
-from por.liabilities.foreign import bitget, bitmex, bybit, coinex, merkletreejs, mexc, okx, okx_stark, zk
 from por.liabilities.foreign.base import ForeignFormat
 from por.strictjson import loads
 
-FORMATS: tuple[ForeignFormat, ...] = (
-    bybit.FORMAT,
-    bitget.FORMAT,
-    mexc.FORMAT,
-    coinex.FORMAT,
-    okx_stark.FORMAT,
-    zk.FORMAT,
-    bitmex.FORMAT,
-    merkletreejs.FORMAT,
-    okx.FORMAT,
-)
+
+@cache
+def formats() -> tuple[ForeignFormat, ...]:
+    """Every foreign format, in detection order; imported on first use (a por proof needs none:
+    the customer's `verify-inclusion` starts without them)."""
+    from por.liabilities.foreign import bitget, bitmex, bybit, coinex, merkletreejs, mexc, okx, okx_stark, zk
+
+    return (
+        bybit.FORMAT,
+        bitget.FORMAT,
+        mexc.FORMAT,
+        coinex.FORMAT,
+        okx_stark.FORMAT,
+        zk.FORMAT,
+        bitmex.FORMAT,
+        merkletreejs.FORMAT,
+        okx.FORMAT,
+    )
+
+
+def __getattr__(name: str):
+    if name == "FORMATS":
+        return formats()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The members of a por inclusion proof (por.liabilities.porjson:parse_proof): a document with any of
@@ -46,7 +60,7 @@ POR_PROOF_KEYS = {
 def names() -> list[str]:
     """Every foreign `--format` name, proofs and trees, once each, in detection order."""
     out: list[str] = []
-    for fmt in FORMATS:
+    for fmt in formats():
         for n in (*fmt.proof_formats, *fmt.tree_formats):
             if n not in out:
                 out.append(n)
@@ -55,7 +69,7 @@ def names() -> list[str]:
 
 def foreign_format(name: str) -> ForeignFormat:
     """The foreign format that answers to a `--format` name."""
-    for fmt in FORMATS:
+    for fmt in formats():
         if name in fmt.proof_formats or name in fmt.tree_formats:
             return fmt
     raise InputError(f"unknown format {name!r}", field="--format")
@@ -72,13 +86,13 @@ def proof_format(raw: bytes, source: str) -> str:
     text = raw.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not text.startswith(b"{"):
         first = _first_line(raw)
-        for fmt in FORMATS:
+        for fmt in formats():
             name = fmt.detect_tree(first)
             if name and name in fmt.proof_formats:
                 return name
         raise InputError(
             "not an inclusion proof (expected a JSON object, or a full-tree file of "
-            f"{', '.join(n for f in FORMATS for n in f.tree_formats if n in f.proof_formats)})",
+            f"{', '.join(n for f in formats() for n in f.tree_formats if n in f.proof_formats)})",
             file=source,
         )
     try:
@@ -87,7 +101,7 @@ def proof_format(raw: bytes, source: str) -> str:
         return "por"  # the parser to name: exit 1
     if isinstance(doc, dict) and "format" in doc:
         return "por"
-    for fmt in FORMATS:
+    for fmt in formats():
         name = fmt.detect_proof(doc)
         if name:
             return name
@@ -105,12 +119,12 @@ def tree_format(head: bytes, source: str) -> str:
     first = _first_line(head)  # OKX's reader accepts a BOM
     if first.startswith(b"{"):
         return "por"
-    for fmt in FORMATS:
+    for fmt in formats():
         name = fmt.detect_tree(first)
         if name:
             return name
     raise InputError(
-        f"not a liabilities tree: tried a por tree.bin and {', '.join(n for f in FORMATS for n in f.tree_formats)}",
+        f"not a liabilities tree: tried a por tree.bin and {', '.join(n for f in formats() for n in f.tree_formats)}",
         file=source,
         line=1,
     )

@@ -1,0 +1,87 @@
+"""The customer's command without the CLI framework: `por verify-inclusion PROOF [--root HEX |
+--commitment FILE] [--signer ADDRESS] [--account ID] [--format auto|por] [--json] [--quiet]`.
+
+A customer runs this once, from a shell, and typer with pydantic and the whole command tree
+took ~10 times the interpreter's own start-up before any proof was read (issue 18). So a
+command line of exactly that shape is parsed here, by hand, and checked by the same library
+functions in the same order as `por.cli.liabilities.verify_inclusion`; any other word (help,
+another option, a repeated or missing value, `--`) returns None and the full CLI parses the
+line, so help and usage errors are typer's, unchanged. tests/test_lean_cli.py runs both paths
+over the same command lines and compares code, stdout and stderr.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+VALUED = {"--commitment", "--root", "--signer", "--account", "--format"}
+FLAGS = {"--json": "json", "-j": "json", "--quiet": "quiet", "-q": "quiet"}
+FORMATS = ("auto", "por")  # the others may need --tree, --config...: the full CLI
+
+
+def parse(argv: list[str]) -> dict | None:
+    """The options of a lean `verify-inclusion` command line, or None: let the full CLI parse it."""
+    if not argv or argv[0] != "verify-inclusion" or any(k.startswith("_POR_COMPLETE") for k in os.environ):
+        return None
+    values: dict = {"json": False, "quiet": False}
+    proofs = []
+    words = iter(argv[1:])
+    for word in words:
+        name, eq, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        if name in FLAGS and not eq:
+            values[FLAGS[name]] = True
+        elif name in VALUED:
+            value = value if eq else next(words, None)
+            if not value or name in values or value.startswith("-"):
+                return None
+            values[name] = value
+        elif word == "-" or (word and not word.startswith("-")):
+            proofs.append(word)
+        else:
+            return None
+    if len(proofs) != 1 or values.get("--format", "auto") not in FORMATS:
+        return None
+    values["proof"] = proofs[0]
+    return values
+
+
+def verify_inclusion(values: dict) -> int:
+    """One por (or auto-detected) proof against a pinned root or commitment: the steps of
+    `por.cli.liabilities.verify_inclusion` for one proof and no tree, totals or config."""
+    from por.cli.output import emit_verdict
+    from por.errors import InputError
+    from por.liabilities.check import check_account, pinned_account, read_document, verify_proof_document
+    from por.liabilities.foreign import detect
+    from por.liabilities.foreign.common import Customer
+    from por.liabilities.pins import pinned_reference
+    from por.publication.verify import signature_facts
+
+    proof = Path(values["proof"])
+    commitment = Path(values["--commitment"]) if "--commitment" in values else None
+    account = pinned_account(values.get("--account"))
+    customer = Customer(account=account, nonce=None, balances=())
+    signer = values.get("--signer")
+    if signer and commitment is None:  # as por.cli.history.pinned_signer
+        raise InputError(
+            "nothing to check the key against: the signature is inside commitment.json, give --commitment",
+            field="--signer",
+        )
+    if signer:
+        from por.signing import normalise_address
+
+        signer = normalise_address(signer)
+    raw = read_document(proof)
+    pinned, root_bytes, doc = pinned_reference(commitment, values.get("--root"))
+    kind = values.get("--format", "auto")
+    kind = kind if kind != "auto" else detect.proof_format(raw, str(proof))
+    verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, None, None, customer, None)
+    if kind == "por":
+        check_account(verdict, account, kind)
+    signature_facts(verdict, commitment, signer, doc=doc)
+    if verdict.anchor is None:
+        verdict.facts.setdefault("notes", []).append(
+            "pin what the exchange published, from a source you trust: --commitment commitment.json"
+            + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else "")
+        )
+    return emit_verdict(verdict, as_json=values["json"], title=f"inclusion of {proof}", quiet=values["quiet"])
