@@ -15,7 +15,9 @@ Not a test. Run: `.venv/bin/python benchmarks/run.py [--accounts N] [--assets A]
 7. the physical limit: `openssl speed -evp sha256 -bytes N -multi CPUs` at the real preimage sizes
    (user hash, leaf, inner node), and publish and verify-tree as a ratio to it;
 8. start-up: `por verify-inclusion` from the shell against a bare `python -c pass`, same run;
-9. `publish --jobs CPUs` against `--jobs 1` (same bytes); benchmarks/PROVE_ALL.md, if present.
+9. `publish --jobs CPUs` against `--jobs 1` (same bytes); benchmarks/PROVE_ALL.md, if present;
+10. benchmarks/whole.py: `por publish CSV` from the shell at 1M x 3 against hashlib over its tree's
+    preimages, and `por prove --all` (to disk) against `por publish` of the same book.
 Every row carries the load average when it was measured: the machine is shared.
 Each timing is the best of R runs (wall clock; CPU time beside it): other processes share the
 machine, and the best run is the one they disturbed least. Ratios divide numbers of this run only.
@@ -168,6 +170,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--assets", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--whole-accounts", type=int, default=1_000_000, help="`por publish CSV` x 3 assets; 0: skip")
+    parser.add_argument("--prove-accounts", type=int, default=200_000, help="`prove --all` x 5 assets; 0: skip")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--no-reserves", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
@@ -290,6 +294,17 @@ def main() -> None:
                 f"**{median_ms / start_median:.1f}x** (target <= 3x)",
             )
         )
+        root_command = ["verify-inclusion", str(proof_path), "--root", commitment.root.hex()]
+        root_ms, root_median = shell_ms([POR, *root_command], 15)
+        start_ms, start_median = shell_ms([PY, "-c", "pass"], 15)
+        rows.append(
+            (
+                "start-up: `por verify-inclusion PROOF --root HEX` against a bare `python -c pass` (15 runs each)",
+                f"{root_median:.0f} ms median",
+                f"{start_median:.0f} ms median",
+                f"**{root_median / start_median:.1f}x** (target <= 3x)",
+            )
+        )
         costs = import_costs(command)
         notes.append(
             f"Interpreter start alone: {start_ms:.0f} ms. Largest imports of `verify-inclusion` "
@@ -308,6 +323,14 @@ def main() -> None:
                 f"sha256: {one.root == every.root and one.tree_sha256 == every.tree_sha256}",
             )
         )
+        import whole
+
+        if args.whole_accounts:
+            print("publish from the shell ...", flush=True)
+            rows.extend(whole.whole_publish_rows(tmp, args.whole_accounts, 3, args.repeat, baseline))
+        if args.prove_accounts:
+            print("prove --all ...", flush=True)
+            rows.extend(whole.prove_all_rows(tmp, args.prove_accounts, 5, args.repeat))
         if not args.no_dask:
             rows.extend(dask_rows(do_publish, pub_s, commitment, notes, args.repeat))
         if not args.no_reserves and (HERE / "reserves.py").exists():
