@@ -40,7 +40,7 @@ SHARD_FORMAT = "por-proof-shards"
 MANIFEST_FILE = "manifest.json"
 SHARDS = 256
 BLOCK_BYTES = 4 << 20  # secrets read per block: ~40,000 accounts
-UPPER_NODES = 1 << 14  # levels this small are spelled once per run (~5 MB of text at 5 assets)
+UPPER_NODES = 1 << 18  # levels this small are spelled once per run (~140 MB of text at 5 assets)
 CUT_PIECES = 1 << 15  # leaves proved at once: ~40 MB of text at 5 assets, far from Arrow's 2 GiB
 
 Progress = Callable[[int], None]
