@@ -372,8 +372,8 @@ def test_a_worker_refusing_the_secrets_fails_the_whole_run(publication, tmp_path
 
 
 def test_a_sample_of_a_200k_book_is_the_single_proofs(tmp_path):
-    """At 200,000 accounts (18 levels, most of them spelled once per run, the rest per block of
-    secrets), a random sample of `prove --all` lines is exactly `prove DIR ID`."""
+    """At 200,000 accounts (18 levels; two workers), a random sample of `prove --all` lines is
+    exactly `prove DIR ID`."""
     rng = random.Random(200)
     lines = ["account_id,asset,amount"]
     for i in range(200_000):

@@ -2,8 +2,12 @@
 
 The secrets file is read once, in blocks of accounts (Arrow's JSON reader); for each
 block the leaves and their siblings are gathered from tree.bin (mapped, and
-released after every block, so memory stays at a block's worth whatever the tree
+released after every block, so memory stays at a block's worth, plus the text of
+the levels of at most UPPER_NODES nodes, spelled once per run, whatever the tree
 size) and every proof of the block is spelled at once (por.liabilities.prooftext).
+With `--jobs N`, N forked workers each read the secrets and cut the accounts of
+their own shards (shard mod N): every shard file is written by one process, in
+secrets order, so the files are those of one process.
 Each line of the output is exactly the document `por prove DIR ID` gives, in
 compact JSON. Before a proof is written its leaves are recomputed from the
 secrets' nonce and id and compared with the tree's: a secrets file that does not
