@@ -378,13 +378,15 @@ def cut_every_proof(
     sample: np.ndarray | None = None,
     progress: Progress | None = None,
     share: tuple[int, int] = (0, 1),
+    cutter: ProofCutter | None = None,
 ) -> Cut:
     """Streams the secrets once and writes every account's proof (or those of `sample`,
     sorted account numbers) through `writer`; with `share` (k, jobs), only the accounts
     whose shard is k modulo jobs (one worker's whole shards, each in secrets order)."""
     with open(secrets, "rb") as handle:
         read_header(handle.readline(), str(secrets), commitment.snapshot_id, tree.root().hash)
-    cutter = ProofCutter(commitment, tree)
+    owned = cutter is None  # else made (and closed) by the parent of the workers, shared by them
+    cutter = cutter or ProofCutter(commitment, tree)
     proofs = accounts = 0
     try:
         for block in secrets_blocks(secrets, commitment.leaf_count):
@@ -412,7 +414,8 @@ def cut_every_proof(
                 if progress:
                     progress(len(part.ids))
     finally:
-        cutter.close()
+        if owned:
+            cutter.close()
     return Cut(proofs, writer.bytes, accounts)
 
 
@@ -458,7 +461,13 @@ def write_shards(
         staging.chmod(0o700)
         job = _Job(commitment, tree.path, secrets, staging, sample, jobs)
         if jobs > 1:
-            cut, per_shard = _cut_in_workers(job, progress)
+            # the levels spelled once per run are spelled before the fork, once for all workers
+            # (Arrow's string kernels run in this thread; its thread pools are remade in a child)
+            job.cutter = ProofCutter(commitment, tree)
+            try:
+                cut, per_shard = _cut_in_workers(job, progress)
+            finally:
+                job.cutter.close()
         else:
             cut, per_shard = _cut_share(job, 0, progress)
         (staging / MANIFEST_FILE).write_text(
@@ -475,6 +484,7 @@ class _Job:
     folder: Path
     sample: np.ndarray | None
     jobs: int
+    cutter: ProofCutter | None = None
 
 
 _JOB: _Job | None = None  # what the forked workers inherit
@@ -487,7 +497,14 @@ def _cut_share(job: _Job, share: int, progress: Progress | None) -> tuple[Cut, l
     try:
         with TreeFile(job.tree) as tree:
             cut = cut_every_proof(
-                job.commitment, tree, job.secrets, writer, sample=job.sample, progress=progress, share=(share, job.jobs)
+                job.commitment,
+                tree,
+                job.secrets,
+                writer,
+                sample=job.sample,
+                progress=progress,
+                share=(share, job.jobs),
+                cutter=job.cutter,
             )
     finally:
         writer.close()
@@ -495,7 +512,7 @@ def _cut_share(job: _Job, share: int, progress: Progress | None) -> tuple[Cut, l
 
 
 def _cut_in_workers(job: _Job, progress: Progress | None) -> tuple[Cut, list[int]]:
-    """Forks `job.jobs` workers (before this process starts any Arrow thread: the parent only waits)."""
+    """Forks `job.jobs` workers; the parent only waits (and shows their progress)."""
     import multiprocessing
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
