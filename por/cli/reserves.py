@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from por.cli import output
+from por.cli.options import JsonOut, Quiet
 from por.errors import InputError, UsageError
 
 
@@ -27,58 +28,63 @@ def register(app: typer.Typer, cls: type) -> None:
     )(reserves)
 
 
+Wallets = Annotated[
+    Path,
+    typer.Argument(
+        metavar="WALLETS", help="Declared wallets (CSV or JSON), or with --format okx OKX's published address file."
+    ),
+]
+ReservesSnapshot = Annotated[
+    Optional[Path],
+    typer.Option(metavar="FILE", help="Snapshot file: per chain, height and block hash (required for --format por)."),
+]
+ReservesConfig = Annotated[
+    Optional[Path],
+    typer.Option(metavar="FILE", help="chains.toml: providers per chain (required for --format por)."),
+]
+ReservesExchange = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="NAME",
+        help="Exchange name bound into ownership messages: required unless the wallets file (JSON) names it.",
+    ),
+]
+WalletsFormatOption = Annotated[
+    WalletsFormat,
+    typer.Option(
+        "--format",
+        metavar="por|okx",
+        help="por: our wallets file "
+        "(docs/formats/wallets.md); okx: OKX's address file, every "
+        "row's signature checked offline.",
+    ),
+]
+ReservesCustodians = Annotated[
+    Optional[Path],
+    typer.Option(
+        metavar="FILE",
+        help="Registry of custodians (CSV "
+        "name,registration_number,registered_from,registered_until): "
+        "wallets at a custodian not registered on the snapshot file's "
+        "`time` are flagged and not counted.",
+    ),
+]
+
+
 def reserves(
-    wallets: Annotated[
-        Path,
-        typer.Argument(
-            metavar="WALLETS", help="Declared wallets (CSV or JSON), or with --format okx OKX's published address file."
-        ),
-    ],
-    snapshot: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE", help="Snapshot file: per chain, height and block hash (required for --format por)."
-        ),
-    ] = None,
-    config: Annotated[
-        Optional[Path],
-        typer.Option(metavar="FILE", help="chains.toml: providers per chain (required for --format por)."),
-    ] = None,
-    exchange: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="NAME",
-            help="Exchange name bound into ownership messages: required unless the wallets file (JSON) names it.",
-        ),
-    ] = None,
-    format: Annotated[
-        WalletsFormat,
-        typer.Option(
-            "--format",
-            metavar="por|okx",
-            help="por: our wallets file "
-            "(docs/formats/wallets.md); okx: OKX's address file, every "
-            "row's signature checked offline.",
-        ),
-    ] = WalletsFormat.por,
-    custodians: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE",
-            help="Registry of custodians (CSV "
-            "name,registration_number,registered_from,registered_until): "
-            "wallets at a custodian not registered on the snapshot file's "
-            "`time` are flagged and not counted.",
-        ),
-    ] = None,
-    json_out: output.JsonOut = False,
-    quiet: output.Quiet = False,
+    wallets: Wallets,
+    snapshot: ReservesSnapshot = None,
+    config: ReservesConfig = None,
+    exchange: ReservesExchange = None,
+    format: WalletsFormatOption = WalletsFormat.por,
+    custodians: ReservesCustodians = None,
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> int:
     """Verify ownership proofs and read every declared address at the snapshot block."""
     import asyncio
 
     from por.cli.output import progress_bar
-    from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
     from por.reserves.inputs import load_reserves_inputs
     from por.reserves.read import check_custodians, flag_duplicates, read_reserves
 
@@ -96,15 +102,7 @@ def reserves(
             f"missing option {missing} (required to read reserves; --format okx needs neither)", "por reserves"
         )
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)
-    registry = None
-    if custodians is not None:
-        if not snap.time:
-            raise InputError(
-                "custodian registrations are checked on the snapshot date: give `time` in the snapshot file",
-                file=str(snapshot),
-                field="time",
-            )
-        registry = CustodianCheck(load_custodians(custodians), japan_date(snap.time, "time"))
+    registry = _custodian_registry(custodians, snap, snapshot)
     with progress_bar("reading reserves", len(declared), quiet=quiet or json_out) as advance:
         report = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
     flag_duplicates(report.rows)
@@ -117,52 +115,77 @@ def reserves(
     return 0 if report.ok else 1
 
 
+def _custodian_registry(custodians: Optional[Path], snap, snapshot: Path):
+    """--custodians, checked on the snapshot file's date (None without the option)."""
+    from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
+
+    if custodians is None:
+        return None
+    if not snap.time:
+        raise InputError(
+            "custodian registrations are checked on the snapshot date: give `time` in the snapshot file",
+            file=str(snapshot),
+            field="time",
+        )
+    return CustodianCheck(load_custodians(custodians), japan_date(snap.time, "time"))
+
+
 def print_reserves(report, *, quiet: bool = False) -> None:
+    console = output.console()
+    if not quiet:
+        _print_reserve_tables(report, console)
+    _print_ownership(report, console)
+
+
+def _print_reserve_tables(report, console) -> None:
+    """Every address read, then the proven reserves per asset."""
     from por.cli.output import Column, print_table
 
-    console = output.console()
     doc = report.to_json()
-    if not quiet:
-        rows = []
-        for row in doc["addresses"]:
-            owner = {
-                "verified": ("verified", "green"),
-                "failed": ("not verified", "red"),
-                "unsupported": ("unsupported", "yellow"),
-            }[row["ownership"]["status"]]
-            rows.append(
-                [
-                    row["chain"],
-                    row["asset"],
-                    row["wallet_type"],
-                    row["address"],
-                    row["balance"] or "-",
-                    owner,
-                    "; ".join(row["flags"]),
-                ]
-            )
-        print_table(
+    rows = []
+    for row in doc["addresses"]:
+        owner = {
+            "verified": ("verified", "green"),
+            "failed": ("not verified", "red"),
+            "unsupported": ("unsupported", "yellow"),
+        }[row["ownership"]["status"]]
+        rows.append(
             [
-                Column("chain", "atom"),
-                Column("asset", "atom"),
-                Column("type", "atom"),
-                Column("address", "atom"),
-                Column("balance", "amount"),
-                Column("ownership"),
-                Column("flags"),
-            ],
-            rows,
-            title=f"Reserves of {report.exchange} at snapshot {report.snapshot.snapshot_id}",
-            out=console,
+                row["chain"],
+                row["asset"],
+                row["wallet_type"],
+                row["address"],
+                row["balance"] or "-",
+                owner,
+                "; ".join(row["flags"]),
+            ]
         )
-        console.print()
-        print_table(
-            [Column("asset", "atom"), *(Column(name, "amount") for name in ("cold", "hot", "own", "total"))],
-            [[asset, v["cold"], v["hot"], v["own"], v["total"]] for asset, v in doc["assets"].items()],
-            title="Proven reserves per asset",
-            out=console,
-        )
-        console.print()
+    print_table(
+        [
+            Column("chain", "atom"),
+            Column("asset", "atom"),
+            Column("type", "atom"),
+            Column("address", "atom"),
+            Column("balance", "amount"),
+            Column("ownership"),
+            Column("flags"),
+        ],
+        rows,
+        title=f"Reserves of {report.exchange} at snapshot {report.snapshot.snapshot_id}",
+        out=console,
+    )
+    console.print()
+    print_table(
+        [Column("asset", "atom"), *(Column(name, "amount") for name in ("cold", "hot", "own", "total"))],
+        [[asset, v["cold"], v["hot"], v["own"], v["total"]] for asset, v in doc["assets"].items()],
+        title="Proven reserves per asset",
+        out=console,
+    )
+    console.print()
+
+
+def _print_ownership(report, console) -> None:
+    """The verdict on the ownership proofs: every failed and every unsupported address, and why."""
     if report.ok:
         console.print(
             "[bold green]ALL OWNERSHIP PROOFS VERIFIED[/]"
@@ -200,18 +223,10 @@ OKX_STYLES = {
 }
 
 
-def okx_reserves(path: Path, *, json_out: bool, quiet: bool) -> int:
-    """OKX's address file: each row's status, the summary beside the rows, exit 1 if any row failed."""
+def _print_okx_tables(report, path: Path, console) -> None:
+    """Every row of OKX's address file and its status, then the file's summary beside its rows."""
     from por.cli.output import Column, print_table
-    from por.reserves.okx_addresses import check_okx_file
 
-    report = check_okx_file(path)
-    if json_out:
-        output.write_json(report.to_json())
-        return 0 if report.ok else 1
-    if quiet and report.ok:
-        return 0
-    console = output.console()
     print_table(
         [
             Column("line", "amount"),
@@ -254,6 +269,20 @@ def okx_reserves(path: Path, *, json_out: bool, quiet: bool) -> int:
         out=console,
     )
     console.print()
+
+
+def okx_reserves(path: Path, *, json_out: bool, quiet: bool) -> int:
+    """OKX's address file: each row's status, the summary beside the rows, exit 1 if any row failed."""
+    from por.reserves.okx_addresses import check_okx_file
+
+    report = check_okx_file(path)
+    if json_out:
+        output.write_json(report.to_json())
+        return 0 if report.ok else 1
+    if quiet and report.ok:
+        return 0
+    console = output.console()
+    _print_okx_tables(report, path, console)
     counts = report.counts()
     for message in sorted({v.row.message for v in report.verdicts}):
         output.print_wrapped(
