@@ -135,6 +135,7 @@ class OkxReport:
                     "snapshot_height": v.row.height,
                     "address": v.row.address,
                     "amount": v.row.amount,
+                    "amount_unit": "base unit" if v.row.base_units else "coin",
                     "status": v.status,
                     "reason": v.reason,
                 }

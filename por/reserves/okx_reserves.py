@@ -128,7 +128,7 @@ def chain_for(
 
 
 def declared(verdict: RowVerdict, chain: str, source: str) -> DeclaredWallet:
-    """The row as a declared wallet (its ownership is OKX's rule, decided already)."""
+    """The row as a declared wallet at `source` (file:line); its ownership is OKX's rule, decided already."""
     row = verdict.row
     asset = coin_table()["units"].get(row.coin.upper(), row.coin.upper())
     scheme = Scheme.EIP191 if row.address.lower().startswith("0x") else Scheme.BIP137
@@ -142,7 +142,7 @@ def declared(verdict: RowVerdict, chain: str, source: str) -> DeclaredWallet:
         row.message,
         signatures,
         row.script or None,
-        f"{source}:{row.line}",
+        source,
     )
 
 
