@@ -117,6 +117,35 @@ def test_the_table_names_the_snapshot_and_the_default_chain_is_the_network_s_nam
 
 
 @pytest.mark.nodes
+def test_the_staking_file_counts_its_eoa_and_reads_no_validator_key(chain):
+    node, folder, _ = chain
+    done = por(
+        "reserves",
+        OKX / "okx_por_staking_example.csv",
+        "--format",
+        "okx",
+        "--snapshot",
+        folder / "snapshot.json",
+        "--config",
+        folder / "chains.toml",
+        "--okx-chain",
+        "eth=hardhat",
+        "--json",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(done.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    readings = [(r["type"], r["reading"]["balance"], r["reading"]["counted"]) for r in doc["rows"]]
+    assert readings == [
+        ("Non Staking", "0.058959708849230328", True),
+        ("Native ETH Staking", None, False),
+        ("Eigenlayer Staking", None, False),
+    ]
+    assert all("balance not read" in r["reading"]["why"] for r in doc["rows"][1:])
+    assert doc["assets"] == {"ETH": {"total": "0.058959708849230328", "rows": 1}}
+
+
+@pytest.mark.nodes
 def test_a_tampered_row_is_read_but_fails_and_is_never_counted(chain, tmp_path):
     node, folder, _ = chain
     text = (OKX / "okx_por_example.csv").read_text().replace(EOA1 + ",0.05", EOA1.replace("0c", "0d", 1) + ",0.05")

@@ -323,7 +323,8 @@ def print_okx_rows(path: Path, report, at, console) -> None:
             got = reading.to_json()
             counted = ("yes", "green") if got["counted"] else ("no", "yellow")
             row[5:5] = [got["chain"] or "-", got["balance"] or "-", counted]
-            row[-1] = "; ".join([row[-1], *([got["why"]] if got["why"] else []), *got["flags"]])
+            why = [got["why"]] if got["why"] and got["why"].rsplit(": ", 1)[-1] not in row[-1] else []
+            row[-1] = "; ".join([row[-1], *why, *got["flags"]])
         title += f", balances at snapshot {at.snapshot.snapshot_id}"
     print_table(columns, rows, title=title, out=console)
     console.print()

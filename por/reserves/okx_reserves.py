@@ -29,7 +29,7 @@ from chains.records import AddressReserve, DeclaredWallet, OwnershipResult, Sche
 from por.amounts import format_amount
 from por.errors import InputError
 from por.reserves.classify import address_key, not_counted
-from por.reserves.okx_addresses import EMPTY, OkxReport, RowVerdict, coin_table
+from por.reserves.okx_addresses import CONTRACT_NOTE, EMPTY, OkxReport, RowVerdict, coin_table
 from por.reserves.read import checked_families, flag_duplicates, plan_checked, read_planned
 
 READ_FAMILIES = {"evm": "evm", "bitcoin": "bitcoin"}  # OKX's family -> the chains.toml family that reads it
@@ -147,8 +147,11 @@ def declared(verdict: RowVerdict, chain: str, source: str) -> DeclaredWallet:
 
 
 def ownership_of(verdict: RowVerdict) -> OwnershipResult:
-    """OKX's verdict as an ownership result: only `verified` proves; owner-verified is shown, never counted."""
-    return OwnershipResult(verdict.status == "verified", f"{verdict.status}: {verdict.reason}")
+    """OKX's verdict as an ownership result: only `verified` proves; owner-verified is shown, never counted.
+    The reason is short: the row's own reason says the rest."""
+    if verdict.status == "owner-verified":
+        return OwnershipResult(False, f"owner-verified: {CONTRACT_NOTE}")
+    return OwnershipResult(verdict.status == "verified", verdict.status)
 
 
 def plan_okx(
@@ -165,11 +168,11 @@ def plan_okx(
             continue
         wallet = declared(verdict, chain, reading.source)
         reading.asset = wallet.asset
-        try:
+        try:  # a row's own address or coin the chain cannot read (a validator key, a mainnet address
+            # on a test chain, an asset not configured) is a finding about that row, not bad input
+            families[chain].validate_address(wallet.address, chains[chain])
             families[chain].balance_query(wallet, chains[chain])
         except InputError as exc:
-            if "asset" not in (exc.field or ""):
-                raise exc.at(file=wallet.source) from None
             reading.why = f"balance not read: {exc.reason}"
             continue
         wallets.append(wallet)
