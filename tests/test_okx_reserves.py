@@ -217,3 +217,9 @@ def test_half_of_snapshot_and_config_or_a_mapping_without_them_is_bad_input(tmp_
     assert done.returncode == 2 and "--config" in done.stderr
     done = por("reserves", OKX / "okx_por_example.csv", "--format", "okx", "--okx-chain", "ETH=eth")
     assert done.returncode == 2 and "--okx-chain needs --snapshot and --config" in done.stderr
+
+
+@pytest.mark.parametrize("extra", [["--exchange", "OKX"], ["--custodians", "registry.csv"]])
+def test_options_that_mean_nothing_for_okx_are_refused_not_ignored(extra):
+    done = por("reserves", OKX / "okx_por_example.csv", "--format", "okx", *extra)
+    assert done.returncode == 2 and extra[0] in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -98,6 +98,12 @@ def reserves(
 ) -> int:
     """Verify ownership proofs and read every declared address at the snapshot block."""
     if format == WalletsFormat.okx:
+        if exchange is not None or custodians is not None:
+            raise InputError(
+                "--format okx takes neither --exchange (OKX's rows sign a fixed text that names no exchange) "
+                "nor --custodians (OKX's file names no custodian): drop it",
+                field="--exchange" if exchange is not None else "--custodians",
+            )
         if (snapshot is None) != (config is None):
             missing = "--config" if config is None else "--snapshot"
             raise UsageError(
