@@ -165,12 +165,14 @@ class _Collector:
         encoded = batch.assets.dictionary_encode()
         code_of = np.array([self._code(s) for s in encoded.dictionary.to_pylist()] or [-1], dtype=np.int32)
         codes = code_of[pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)]
-        plain = _plain_ids(batch.ids)
-        amount_ok, length, dot = _plain_amounts(batch.amounts)
-        plain &= amount_ok & (codes >= 0)
+        plain = _mask(pc.match_substring_regex(batch.ids, _PLAIN_ID))
+        plain &= _mask(pc.match_substring_regex(batch.amounts, _PLAIN_AMOUNT))
+        plain &= codes >= 0
         for column in (batch.ids, batch.assets, batch.amounts):
             if column.null_count:
                 plain &= _mask(pc.is_valid(column))
+        length = pc.fill_null(pc.binary_length(batch.amounts), 0).to_numpy(zero_copy_only=False)
+        dot = pc.fill_null(pc.find_substring(batch.amounts, "."), -1).to_numpy(zero_copy_only=False)
         whole = np.where(dot >= 0, dot, length)
         frac = np.where(dot >= 0, length - dot - 1, 0)
         decimals = np.asarray(self.decimals + [0], dtype=np.int64)[codes]  # code -1 -> the 0 at the end
@@ -400,47 +402,6 @@ class _Collector:
                 book_hi[acct, columns] = hi
         assets = [Asset(self.symbols[c], self.decimals[c]) for c in used]
         return Liabilities.from_arrays(assets, ids, book_hi, book_lo)
-
-
-def _plain_ids(ids) -> np.ndarray:
-    """Rows matching _PLAIN_ID (1-256 bytes of printable ASCII, no space), from the bytes: one
-    numpy pass instead of a regular expression per row."""
-    from por.liabilities.build import string_buffers
-
-    offsets, data = string_buffers(ids)
-    length = np.diff(offsets)
-    return (_count_rows(offsets, data, lambda b: (b < 0x21) | (b > 0x7E)) == 0) & (length >= 1) & (length <= 256)
-
-
-def _plain_amounts(amounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows matching _PLAIN_AMOUNT: digits, then optionally `.` and digits; each row's length;
-    the position of its `.`, -1 when none), from the bytes."""
-    from por.liabilities.build import string_buffers
-
-    offsets, data = string_buffers(amounts)
-    length = np.diff(offsets)
-    body = data[offsets[0] : offsets[-1]]
-    is_dot = body == ord(".")
-    others = _count_rows(offsets, data, lambda b: ((b < 0x30) | (b > 0x39)) & (b != ord(".")))
-    dots = _count_rows(offsets, data, lambda b: b == ord("."))
-    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
-    nonempty = length > 0
-    first = np.zeros(len(length), dtype=bool)
-    last = np.zeros(len(length), dtype=bool)
-    first[nonempty] = ~is_dot[starts[nonempty]]
-    last[nonempty] = ~is_dot[ends[nonempty] - 1]
-    plain = nonempty & (others == 0) & (dots <= 1) & first & last
-    positions = np.zeros(len(body) + 1, dtype=np.int64)
-    np.cumsum(np.where(is_dot, np.arange(len(body)), 0), out=positions[1:])
-    dot = np.where(dots == 1, positions[ends] - positions[starts] - starts, -1)
-    return plain, length, dot
-
-
-def _count_rows(offsets: np.ndarray, data: np.ndarray, bad) -> np.ndarray:
-    """How many bytes of each row `bad` marks."""
-    counts = np.zeros(int(offsets[-1] - offsets[0]) + 1, dtype=np.int64)
-    np.cumsum(bad(data[offsets[0] : offsets[-1]]), out=counts[1:])
-    return counts[offsets[1:] - offsets[0]] - counts[offsets[:-1] - offsets[0]]
 
 
 def _mask(array) -> np.ndarray:
