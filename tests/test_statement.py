@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from html import escape as html_escape
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from fixtures.japan import jp_report
 from fixtures.report_pages import LAYOUT, glyphs_drawn
 from por.audit.report_style import CSS, FONT_STACK
 from por.audit.statement import (
+    CATEGORIES,
+    GLOSSARY_TERMS,
+    PAGE_T,
+    RULE_NAMES,
+    T,
     cold_ratio,
     jst_text,
     period_text,
@@ -145,6 +151,27 @@ def test_the_snapshot_and_the_period_read_as_in_japan():
     assert period_text(details, "ja") == "2025-07〜2026-06（12か月）"
     assert period_text(details, "en") == "2025-07 to 2026-06 (12 months)"
     assert period_text({}, "ja") == ""
+
+
+def glossary_terms() -> list[str]:
+    """The Japanese column of docs/policies.md's glossary, each `A / B` cell split into its terms."""
+    text = (Path(__file__).parents[1] / "docs/policies.md").read_text(encoding="utf-8")
+    table = text[text.index("### Glossary") : text.index("## The segregation statement")]
+    cells = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    return [t.strip() for cell in cells[1:] for t in re.split(r"[/（）]", cell) if t.strip()]
+
+
+def test_every_term_of_the_statement_is_in_the_glossary_with_its_article():
+    terms = glossary_terms()
+    labels = " ".join(ja for ja, _ in [*T.values(), *PAGE_T.values(), *RULE_NAMES.values(), *CATEGORIES.values()])
+    for term in GLOSSARY_TERMS:
+        assert term in terms, f"{term} is not in the glossary of docs/policies.md"
+        assert term in labels, f"{term} is in GLOSSARY_TERMS but the statement does not use it"
+    text = (Path(__file__).parents[1] / "docs/policies.md").read_text(encoding="utf-8")
+    rows = text[text.index("### Glossary") : text.index("## The segregation statement")].splitlines()
+    for row in [r for r in rows if r.startswith("| ") and "---" not in r][1:]:
+        japanese, english, today, after = [c.strip() for c in row.strip("|").split("|")]
+        assert japanese and english and today and after, row  # every term: English, today's article, after the bill
 
 
 def test_cold_ratio_is_rounded_down():

@@ -101,6 +101,44 @@ CATEGORIES = {
     "margin": ("暗号資産信用取引", "margin trading"),
     "derivatives": ("暗号資産デリバティブ取引", "derivatives"),
 }
+# The defined and working terms the Japanese statement uses: each is in docs/policies.md's glossary
+# with its English rendering and article (a test checks both ways).
+GLOSSARY_TERMS = (
+    "暗号資産",
+    "暗号資産交換業者",
+    "登録番号",
+    "利用者暗号資産",
+    "分別管理",
+    "分別管理の状況",
+    "コールドウォレット",
+    "ホットウォレット",
+    "コールドウォレット管理比率",
+    "履行保証暗号資産",
+    "責任準備金",
+    "取引高",
+    "取引の区分",
+    "取引所取引",
+    "販売所取引",
+    "暗号資産信用取引",
+    "暗号資産デリバティブ取引",
+    "率",
+    "積立額",
+    "充当額",
+    "算定額",
+    "端数処理",
+    "必要額",
+    "保有額",
+    "不足額",
+    "超過額",
+    "管理の委託先",
+    "算入",
+    "不算入",
+    "基準日",
+    "判定",
+    "総合判定",
+    "適合",
+    "不適合",
+)
 ASSET_COLUMNS = ("asset", "customer", "cold", "hot", "cold_ratio", "outside_cold", "own", "verdict")
 
 
