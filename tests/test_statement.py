@@ -245,3 +245,16 @@ def test_the_japanese_statement_is_drawn_in_a_cjk_font_not_tofu(doc, tmp_path, c
     assert len(set(measured["shots"])) == len(chars)
     page.locator("#probe").screenshot(path=str(screenshot_dir / "statement-japanese-glyphs.png"))
     page.close()
+
+
+def test_the_simpler_clamp_reserve_shows_the_bound_that_set_the_requirement():
+    """jp-fsa-clamp: 0.02 x ¥1,000 = ¥20, raised to the ¥2bn floor: the floor and the cap are on the page."""
+    details = {"method": "clamp", "basis_jpy": "1000", "rate": "0.02", "formula_jpy": "20", "floor_jpy": "2000000000"}
+    details |= {"cap_jpy": "40000000000", "rounding": "up", "reserve_deposits_jpy": "2000000000"}
+    check = {"rule": "liability_reserve", "scope": "all", "ok": True, "unit": "JPY", "reason": None}
+    check |= {"required": "2000000000", "actual": "2000000000", "details": details}
+    doc = {"exchange": "X", "snapshot_id": "s", "verdict": "pass", "assets": [], "checks": [check]}
+    rows = dict(statement(doc, "ja").reserve)
+    assert (rows["floor"], rows["cap"], rows["formula"], rows["surplus"]) == ("2000000000", "40000000000", "20", "0")
+    html = render_statement_html(statement(doc, "en"))
+    assert "Floor" in html and "title='2000000000 JPY'" in html and "title='40000000000 JPY'" in html

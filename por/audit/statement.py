@@ -52,6 +52,8 @@ T = {
     "window": ("対象期間", "Period"),
     "volume": ("取引高", "Volume traded"),
     "rate": ("率", "Rate"),
+    "floor": ("下限額", "Floor"),
+    "cap": ("上限額", "Cap"),
     "basis_jpy": ("基準額", "Basis"),
     "categories": ("取引の区分ごとの取引高と率", "Volume traded and rate per category"),
     "category": ("取引の区分", "Category"),
@@ -288,6 +290,8 @@ def reserve_rows(check: dict[str, Any], out: Statement) -> list[tuple[str, str]]
     rows += [("basis_jpy", d.get("basis_jpy") or ""), ("rate", d.get("rate") or "")]
     rows += [
         ("formula", d.get("formula_jpy") or ""),
+        ("floor", "" if d.get("floor_jpy") in (None, "0") else d["floor_jpy"]),
+        ("cap", d.get("cap_jpy") or ""),
         ("rounding", out.t(d.get("rounding", ""))),
         ("required", check["required"]),
         ("deposits", d.get("reserve_deposits_jpy") or "0"),
@@ -376,7 +380,18 @@ PAGE_T = {
     "volume_yen": ("取引高（円）", "Volume (JPY)"),
     "amount": ("金額（円）", "Amount (JPY)"),
 }
-_RESERVE_AMOUNTS = {"formula", "required", "deposits", "insurance", "insurance_counted", "covered", "short", "surplus"}
+_RESERVE_AMOUNTS = {
+    "floor",
+    "cap",
+    "formula",
+    "required",
+    "deposits",
+    "insurance",
+    "insurance_counted",
+    "covered",
+    "short",
+    "surplus",
+}
 _ASSET_AMOUNTS = {"customer", "cold", "hot", "outside_cold", "own"}
 SHOWN_DIGITS = 18  # the most decimals an asset has here (ETH): the page shows what the JSON says, in full
 UNITS = {"JPY": ("円", "JPY"), "wallets": ("件", "wallets")}
@@ -472,17 +487,8 @@ def _assets_html(st: Statement) -> str:
     return f"<section class='card' id='assets'><h2>{html_text(st.t('per_asset'))}</h2>{table}</section>"
 
 
-def _reserve_html(st: Statement) -> str:
-    """How the requirement was computed (method, period, volume and rate per category), then the
-    requirement against its cover, one figure a line, and the insurance that did not count."""
-    if not st.reserve:
-        return ""
-    rows = dict(st.reserve)
-    about = "".join(
-        f"<span>{html_text(st.t(k))}</span><span>{html_text(rows[k])}</span>"
-        for k in ("method", "window", "rounding")
-        if k in rows
-    )
+def _categories_html(st: Statement, rows: dict[str, str]) -> str:
+    """The volume traded and the rate of each category: what a hand check of the formula starts from."""
     categories = [k.removeprefix("volume.") for k, _ in st.reserve if k.startswith("volume.")]
     per_category = "".join(
         f"<tr><td>{html_text(CATEGORIES.get(c, (c, c))[0 if st.lang == 'ja' else 1])} "
@@ -499,11 +505,28 @@ def _reserve_html(st: Statement) -> str:
             f"<h3>{html_text(st.t('categories'))}</h3>"
             f"<table class='plain'><thead><tr>{head}</tr></thead><tbody>{per_category}</tbody></table>"
         )
+    return per_category
+
+
+def _reserve_html(st: Statement) -> str:
+    """How the requirement was computed (method, period, volume and rate per category), then the
+    requirement against its cover, one figure a line, and the insurance that did not count."""
+    if not st.reserve:
+        return ""
+    rows = dict(st.reserve)
+    about = "".join(
+        f"<span>{html_text(st.t(k))}</span><span>{html_text(rows[k])}</span>"
+        for k in ("method", "window", "rounding")
+        if k in rows
+    )
+    per_category = _categories_html(st, rows)
     figures = []
     for key in (
         "basis_jpy",
         "rate",
         "formula",
+        "floor",
+        "cap",
         "required",
         "deposits",
         "insurance",
