@@ -396,7 +396,7 @@ _ASSET_AMOUNTS = {"customer", "cold", "hot", "outside_cold", "own"}
 SHOWN_DIGITS = 18  # the most decimals an asset has here (ETH): the page shows what the JSON says, in full
 UNITS = {"JPY": ("円", "JPY"), "wallets": ("件", "wallets")}
 _CSS = """
-.verdict .overall{font-size:16px;font-weight:700;margin-top:6px}
+.verdict .overall{font-size:16px;font-weight:700;margin-top:6px} .verdict li .short{display:inline-block}
 #reserve .meta{margin:0 0 10px}
 table.kv{margin-top:10px} table.kv th{font-size:14px;font-weight:400;color:#17202a}
 table.kv td{text-align:right;font-variant-numeric:tabular-nums} table.kv td .amt{white-space:nowrap}
@@ -405,7 +405,7 @@ table.kv tr.fail th{font-weight:600;background:#fdf1f0}
 #assets th:first-child{white-space:nowrap}
 @media (max-width:699px){
  #about .meta{grid-template-columns:minmax(0,1fr);gap:0}
- #about .meta span:nth-child(odd){font-size:12.5px;font-weight:600;color:#3d4754;margin-top:6px}
+ #about .meta>span:nth-child(odd){font-size:12.5px;font-weight:600;color:#3d4754;margin-top:6px}
 }
 @media print{.amt.more::after{content:" (" attr(title) ")";font-size:11px}}
 """
