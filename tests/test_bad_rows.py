@@ -111,6 +111,18 @@ def test_every_kind_of_bad_wallet_row_comes_in_line_order_with_its_hint(tmp_path
     ]
 
 
+def test_a_row_may_leave_out_its_optional_last_columns(tmp_path):
+    """`script` and the custodian columns may be absent from a row's end (read as empty), as before."""
+    head = WALLET_HEAD.rstrip("\n") + ",custodian,custodian_registration\n"
+    path = tmp_path / "wallets.csv"
+    path.write_text(head + WALLET_ROW.removesuffix(",\n") + "\n")
+    (wallet,), _ = load_wallets(path)
+    assert wallet.script is None and wallet.custodian is None
+    path.write_text(head + WALLET_ROW.split(",0x" + "ab" * 65)[0] + "\n")  # no signature: not optional
+    with pytest.raises(InputError, match="expected 10 fields, got 6"):
+        load_wallets(path)
+
+
 def test_a_wallets_header_saved_with_semicolons_says_how_to_save_it(tmp_path):
     code, stderr, path = reserves(tmp_path, WALLET_HEAD.replace(",", ";") + WALLET_ROW.replace(",", ";"))
     assert code == 2 and stderr.count("\n") == 1 and f"{path}:1: header must be" in stderr and SEMICOLONS in stderr

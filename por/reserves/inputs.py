@@ -121,6 +121,7 @@ def _custodian(row: dict[str, str], bad: Callable[[str, str], InputError]) -> Cu
     return Custodian(name, registration)
 
 
+OPTIONAL_TAIL = {"script", *CUSTODIAN_COLUMNS}  # columns a row may leave out entirely (empty)
 QUOTE_HINT = " (a field holding a comma, such as a custodian's name, must be in double quotes)"
 
 
@@ -173,7 +174,7 @@ def _complete(row: dict[Any, Any], header: list[str]) -> dict[str, Any]:
         got = len(header) + len(row[None])
         raise InputError(f"expected {len(header)} fields, got {got}{QUOTE_HINT}")
     absent = [k for k in header if row.get(k) is None]
-    if absent:
+    if [k for k in absent if k not in OPTIONAL_TAIL]:  # a short row may leave out the optional columns at its end
         first = str(row.get(header[0]) or "")
         hint = separator_hint(first) or " (every row needs every column of the header, empty ones included)"
         raise InputError(f"expected {len(header)} fields, got {len(header) - len(absent)}{hint}")
