@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from por.cli.anchor import AnchorKey, AnchorKeyEnv
 from por.cli.output import JsonOut, Quiet
 from por.errors import InputError, UsageError
 from por.text import terminal_text
@@ -135,14 +136,16 @@ def publish(
         typer.Option(
             "--anchor",
             metavar="CHAIN",
-            help="Then record the signed "
-            "commitment's digest on this EVM chain (its anchor_registry) "
+            help="Then record the commitment's digest on this chain of --config (EVM: its anchor_registry, "
+            "sent by --sign-key; Bitcoin: an OP_RETURN from its anchor_address, sent by --anchor-key) "
             "and write anchor.json.",
         ),
     ] = None,
     config: Annotated[
         Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for --anchor.")
     ] = None,
+    anchor_key: AnchorKey = None,
+    anchor_key_env: AnchorKeyEnv = None,
     quiet: Quiet = False,
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
@@ -163,9 +166,10 @@ def publish(
         raise InputError(
             "--jobs is for processes here; with --dask the workers build the tree (--workers)", field="--jobs"
         )
-    from por.cli.anchor import check_publish_options, record_anchor
+    from por.cli.anchor import AnchorKeys, check_publish_options, record_anchor
 
-    anchor_config = check_publish_options(anchor, config, sign_key)
+    keys = AnchorKeys(sign_key, anchor_key, anchor_key_env)
+    anchor_config = check_publish_options(anchor, config, keys)
     replace = not_a_publication if force else False
     check_output_folder(out, replaceable=replace or None)
     check_not_inside(
@@ -174,6 +178,7 @@ def publish(
             "CUSTOMERS": customers,
             "--assets": assets,
             "--sign-key": sign_key,
+            "--anchor-key": anchor_key,
             "--previous": previous,
             "--config": config,
         },
@@ -196,8 +201,8 @@ def publish(
             quiet,
             contact,
         )
-        if anchor is not None and config is not None and sign_key is not None:
-            record_anchor(out, anchor, config, sign_key, quiet=quiet, chains=anchor_config)
+        if anchor is not None and config is not None:
+            record_anchor(out, anchor, config, keys, quiet=quiet, chains=anchor_config)
         return code
 
 
@@ -388,7 +393,7 @@ def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool) 
 
     from por.atomic import check_output_folder
     from por.cli.output import progress_bar
-    from por.liabilities.allproofs import choose_sample, count_accounts, write_shards, ShardWriter, cut_every_proof
+    from por.liabilities.allproofs import ShardWriter, choose_sample, count_accounts, cut_every_proof, write_shards
     from por.liabilities.folder import SECRETS_FILE
     from por.liabilities.prove import open_publication
 
@@ -612,10 +617,12 @@ def verify_inclusion(
     if kind == "por":  # a foreign format checks --account itself, or refuses it
         check_account(verdict, account, kind)
     signature_facts(verdict, commitment, pinned_key, doc=doc)
-    if anchor:
-        from por.cli.anchor import verify_anchor
+    from por.cli.anchor import note_carried_anchor, verify_anchor
 
+    if anchor:
         verify_anchor(verdict, commitment, doc, chains_toml, pinned_key)
+    else:
+        note_carried_anchor(verdict)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"
