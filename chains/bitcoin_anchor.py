@@ -36,7 +36,6 @@ COINBASE_MATURITY = 100
 DUST = 546
 CONFIRM_TIMEOUT = 3 * 3600.0  # six blocks take an hour on average, and sometimes much longer
 POLL_SECONDS = 1.0
-_NO_COIN = "0" * 64
 
 
 def period_of(snapshot_id: str) -> bytes:
@@ -245,7 +244,7 @@ async def _spendable(adapter: BitcoinAdapter, address: str, script_hex: str, tip
 
 
 def _is_coinbase(tx: TxRecord) -> bool:
-    return not tx.spends or all(txid == _NO_COIN for txid, _ in tx.spends)
+    return not tx.spends  # every provider leaves a coinbase's null input out
 
 
 def build_anchor(coins: Sequence[Coin], script: bytes, kind: str, key: bytes, data: bytes, rate: int) -> Transaction:

@@ -27,6 +27,7 @@ from por.errors import InputError, ProviderError
 
 MAX_SATS = 21_000_000 * 100_000_000
 _HASH_RE = re.compile(r"[0-9a-f]{64}\Z")
+_NULL_HASH = "0" * 64
 
 
 def output_script(query: BalanceQuery, net: Network) -> str:
@@ -210,7 +211,11 @@ class NodeProvider(HttpProvider):
             outputs = tuple(
                 (i, out["script"].lower(), self.sats(out["value"], address)) for i, out in enumerate(tx["outputs"])
             )
-            spends = tuple((inp["prevout"]["hash"].lower(), inp["prevout"]["index"]) for inp in tx["inputs"])
+            spends = tuple(
+                (inp["prevout"]["hash"].lower(), inp["prevout"]["index"])
+                for inp in tx["inputs"]
+                if inp["prevout"]["hash"] != _NULL_HASH  # a coinbase spends nothing (as Esplora shows it)
+            )
             height = tx["height"]
             if not isinstance(height, int):
                 raise TypeError
