@@ -17,7 +17,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import coincurve
 from embit.script import Script, Witness
@@ -181,7 +181,7 @@ def spending_from(history: Sequence[TxRecord], script_hex: str) -> list[TxRecord
 
 async def agreed_history(adapter: BitcoinAdapter, address: str, tip: int) -> list[TxRecord]:
     """The address's confirmed history up to `tip`, the same from every provider."""
-    answers = await gather_all([p.histories([address]) for p in adapter.providers])  # type: ignore[attr-defined]
+    answers = await gather_all([p.histories([address]) for p in _providers(adapter)])
     views = [sorted((tx for tx in a[address] if 0 <= tx.height <= tip), key=lambda tx: tx.txid) for a in answers]
     return agreed(
         adapter.labels,
@@ -192,6 +192,10 @@ async def agreed_history(adapter: BitcoinAdapter, address: str, tip: int) -> lis
         ),
         address=address,
     )
+
+
+def _providers(adapter: BitcoinAdapter) -> list[HttpProvider]:
+    return cast(list[HttpProvider], adapter.providers)  # a Bitcoin adapter holds only these
 
 
 def _first_difference(a: list[TxRecord], b: list[TxRecord]) -> str:
@@ -215,7 +219,7 @@ async def send_anchor(
         tip = await adapter.tip_height()
         coins = await _spendable(adapter, address, script.hex(), tip)
         tx = build_anchor(coins, script, kind, private_key, payload(snapshot_id, digest), anchor_fee_rate(name, config))
-        txid = await _broadcast(adapter.providers, tx.serialize().hex(), tx.txid().hex())
+        txid = await _broadcast(_providers(adapter), tx.serialize().hex(), tx.txid().hex())
         height, block_hash = await _confirmed(adapter, address, txid, max(1, min_confirmations(name, config)))
     return BitcoinAnchorRecord(name, address, snapshot_id, digest.hex(), txid, height, block_hash)
 
@@ -229,7 +233,7 @@ class Coin:
 
 async def _spendable(adapter: BitcoinAdapter, address: str, script_hex: str, tip: int) -> list[Coin]:
     """Confirmed, mature coins of the address that no transaction any provider knows (mempool too) spends."""
-    answers = await gather_all([p.histories([address]) for p in adapter.providers])  # type: ignore[attr-defined]
+    answers = await gather_all([p.histories([address]) for p in _providers(adapter)])
     seen = [tx for a in answers for tx in a[address]]
     spent = {outpoint for tx in seen for outpoint in tx.spends}
     confirmed = {tx.txid: tx for tx in seen if 0 <= tx.height <= tip}.values()
@@ -310,7 +314,7 @@ async def _confirmed(adapter: BitcoinAdapter, address: str, txid: str, depth: in
         tip = await adapter.tip_height()
         heights = [
             next((tx.height for tx in a[address] if tx.txid == txid), -1)
-            for a in await gather_all([p.histories([address]) for p in adapter.providers])  # type: ignore[attr-defined]
+            for a in await gather_all([p.histories([address]) for p in _providers(adapter)])
         ]
         if min(heights) >= 0 and tip - max(heights) + 1 >= depth:
             height = agreed(adapter.labels, heights, lambda a, b: f"put the anchor transaction {txid} at {a} vs {b}")

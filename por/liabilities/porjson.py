@@ -328,24 +328,14 @@ def _account_id(f: Fields) -> str:
         raise f.error("account_id", exc.reason) from None
 
 
+PROOF_MEMBERS = ("account_id", "nonce", "assets", "balances", "leaves", "root", "leaf_count", "anchor")
+
+
 def parse_proof(data: Any, source: str) -> InclusionProof:
     f = Fields(data, source)
     version = _header(f, PROOF_FORMAT)
     labels = ("exchange", "snapshot_id", "snapshot_time") if version >= VERSION else ("snapshot_id",)
-    f.only(
-        "format",
-        "version",
-        "hash",
-        *labels,
-        "account_id",
-        "nonce",
-        "assets",
-        "balances",
-        "leaves",
-        "root",
-        "leaf_count",
-        "anchor",
-    )
+    f.only("format", "version", "hash", *labels, *PROOF_MEMBERS)
     assets = _assets(f)
     leaves = []
     for leaf in f.objects("leaves", max_items=1024):

@@ -143,7 +143,9 @@ def check_anchors(
                 f"the anchor claimed is on chain {str(claim.get('chain'))[:40]!r}, which chains.toml does not "
                 "set up for anchors: it cannot be checked"
             )
-        elif not any(r.transaction == str(claim.get("transaction", "")).lower() for r in mine):
+        elif not any(
+            r.chain == claim.get("chain") and r.transaction == str(claim.get("transaction", "")).lower() for r in mine
+        ):
             result.problems.append(
                 f"the anchor claimed names transaction {str(claim.get('transaction'))[:80]} on "
                 f"{str(claim.get('chain'))[:40]}, which records no anchor of this commitment"
