@@ -169,6 +169,9 @@ def test_proofs_cut_after_anchoring_carry_the_bitcoin_anchor(world):
         world["folder"] / "chains.toml",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert f"the anchor claimed (btc, transaction {anchor['transaction']}) records this commitment" in said
+    assert "anchor claimed:" not in said  # checked, so no longer named as a mere claim
 
 
 @pytest.mark.nodes

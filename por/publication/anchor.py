@@ -150,6 +150,11 @@ def check_anchors(
                 f"the anchor claimed names transaction {str(claim.get('transaction'))[:80]} on "
                 f"{str(claim.get('chain'))[:40]}, which records no anchor of this commitment"
             )
+        else:
+            result.checked.append(
+                f"the anchor claimed ({claim.get('chain')}, transaction {claim.get('transaction')}) "
+                "records this commitment"
+            )
     return result
 
 
