@@ -15,7 +15,6 @@ import random
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -85,7 +84,7 @@ def page_pins(root=None, totals=None, customer=None) -> dict:
 def same(want: dict, have: dict, what: str) -> None:
     """The one equality: colour and format named; the zk formats go to the CLI, named."""
     if have["state"] == "cli" and have["format"] == "okx-v2" and want["format"] == "okx-v2":
-        return  # a text file read as an OKX full tree: the CLI's verify-inclusion fails it as JSON, the page says verify-tree
+        return  # an OKX full tree: the CLI's verify-inclusion fails it as JSON; the page names verify-tree
     if want["format"] in CLI_ONLY:
         assert have["state"] == "cli" and have["format"] == want["format"], (what, want, have)
         assert "use the CLI: por verify-inclusion --format " + want["format"] in have["reasons"][0]
