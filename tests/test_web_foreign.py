@@ -420,3 +420,108 @@ def test_the_page_never_rounds_through_a_double():
     )
     gate = ("Number(value.trim()", "Number(balance)")  # Gate's own rule is JavaScript's Number(balance).toFixed(8)
     assert uses and all(u.startswith(small + gate) for u in uses), uses
+
+
+# --- an anchor carried in a proof ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def publication(tmp_path_factory):
+    from fixtures.liabilities import run_por
+    from fixtures.sample import write_customers
+
+    root = tmp_path_factory.mktemp("anchored")
+    customers = write_customers(root / "customers.csv", 12, seed=3)
+    code, _, err = run_por(
+        "publish",
+        customers,
+        "--exchange",
+        "Ex",
+        "--out",
+        root / "pub",
+        "--snapshot-id",
+        "2026-05",
+        "--snapshot-time",
+        "2026-05-31T00:00:00Z",
+    )
+    assert code == 0, err
+    code, _, err = run_por("prove", root / "pub", "user-0000003", "--out", root / "proof.json")
+    assert code == 0, err
+    return root
+
+
+def _anchor(digest: str, **extra) -> dict:
+    return {
+        "format": "por-anchor",
+        "version": 1,
+        "chain": "sepolia",
+        "registry": "0x" + "ab" * 20,
+        "exchange": "0x" + "cd" * 20,
+        "snapshot_id": "2026-05",
+        "digest": digest,
+        "transaction": "0x" + "12" * 32,
+        "block": 77,
+        "block_hash": "0x" + "34" * 32,
+    } | extra
+
+
+def test_a_proof_carrying_its_anchor_shows_it_and_never_counts_it(page, publication):
+    from por.signing import digest_hex
+
+    commitment_text = (publication / "pub" / "commitment.json").read_text()
+    digest = digest_hex(json.loads(commitment_text))
+    proof = json.loads((publication / "proof.json").read_text())
+    plain_case = {"text": json.dumps(proof), "pins": {"commitmentText": commitment_text}, "name": "proof.json"}
+    cases = [plain_case]
+    for anchor in (
+        _anchor(digest),
+        _anchor("ee" * 32),
+        _anchor(digest, snapshot_id="2026-06"),
+        _anchor(digest, block="77"),
+    ):
+        cases.append(
+            {
+                "text": json.dumps(proof | {"anchor": anchor}),
+                "pins": {"commitmentText": commitment_text},
+                "name": "proof.json",
+            }
+        )
+    cases.append({"text": json.dumps(proof | {"anchor": _anchor(digest)}), "pins": {}, "name": "proof.json"})
+    got = page_verdicts(page, cases)
+    assert got[0]["state"] == "verified" and got[0]["anchorClaim"] is None
+    for have in got[1:5]:  # the anchor changes nothing in the verdict: it is a claim to look up
+        assert have["state"] == "verified" and have["reasons"] == []
+        assert any("on-chain anchor your proof carries" in x for x in have["notChecked"])
+    assert got[1]["anchorClaim"]["matches"] is True and got[1]["anchorClaim"]["problems"] == []
+    assert got[2]["anchorClaim"]["matches"] is False and any("not this commitment's" in n for n in got[2]["notes"])
+    assert got[3]["anchorClaim"]["matches"] is False and any("for snapshot '2026-06'" in n for n in got[3]["notes"])
+    assert got[4]["anchorClaim"]["problems"] == ["block: missing or not an integer"]
+    assert got[5]["state"] == "self-consistent" and got[5]["anchorClaim"]["matches"] is None
+
+
+def test_the_anchor_a_proof_carries_is_shown_in_both_languages(chromium, publication):
+    from por.signing import digest_hex
+
+    commitment = publication / "pub" / "commitment.json"
+    proof = json.loads((publication / "proof.json").read_text())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for digest, name in ((digest_hex(json.loads(commitment.read_text())), "anchor"), ("ee" * 32, "anchor-mismatch")):
+        context = chromium.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        page.goto(PAGE.as_uri())
+        page.set_input_files("#commitment-file", str(commitment))
+        page.wait_for_selector("#commitment-name:text-is('commitment.json')")
+        for lang in ("en", "ja"):
+            page.evaluate(f"document.querySelector('#lang-{lang}').click(); document.body.dataset.status = 'idle'")
+            text = json.dumps(proof | {"anchor": _anchor(digest)}, indent=2)
+            page.set_input_files(
+                "#proof-file", files=[{"name": "proof.json", "mimeType": "application/json", "buffer": text.encode()}]
+            )
+            page.wait_for_selector("body[data-status]:not([data-status='idle'])", state="attached")
+            note = page.locator("[data-testid=proof-anchor-note]")
+            assert ("warn" in note.get_attribute("class")) == (name == "anchor-mismatch")
+            assert page.locator("[data-testid=proof-anchor]").inner_text().count("0x" + "12" * 32) == 1
+            assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+            page.evaluate("document.getElementById('result').scrollIntoView({block: 'start'})")
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{lang}-390.png"))
+        context.close()
