@@ -528,3 +528,41 @@ def test_the_anchor_a_proof_carries_is_shown_in_both_languages(chromium, publica
             page.evaluate("document.getElementById('result').scrollIntoView({block: 'start'})")
             page.screenshot(path=str(ARTIFACTS / f"{name}-{lang}-390.png"))
         context.close()
+
+
+# --- the exact decimal, against Python's ---------------------------------------------------------
+
+
+def test_the_pages_decimal_is_pythons(page):
+    """Dec (plain, BigDecimal.toString, stripTrailingZeros, setScale DOWN, exact sums, order) and the Java
+    HashMap order, against por.liabilities.foreign.common and bitget.hashmap_order on hypothesis' numbers."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from por.liabilities.foreign.bitget import hashmap_order
+    from por.liabilities.foreign.common import EXACT, java_string, plain, scale_down, strip_zeros
+
+    number = st.builds(
+        lambda sign, whole, frac, exp: (
+            f"{sign}{whole}{'.' + frac if frac else ''}{'E' + str(exp) if exp is not None else ''}"
+        ),
+        st.sampled_from(["", "-"]),
+        st.from_regex(r"0|[1-9][0-9]{0,30}", fullmatch=True),
+        st.from_regex(r"[0-9]{0,20}", fullmatch=True),
+        st.none() | st.integers(-30, 30),
+    )
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(number, number, st.integers(0, 12)), min_size=1, max_size=40))
+    def check(cases):
+        got = page.evaluate("(cases) => window.porVerifier.decimal(cases)", [list(c) for c in cases])
+        for (a, b, scale), have in zip(cases, got):
+            x, y = Decimal(a), Decimal(b)
+            want = [plain(x), java_string(x), plain(strip_zeros(x)), plain(scale_down(x, scale)), str(EXACT.add(x, y))]
+            assert have[:5] == want, (a, b, scale)
+            assert have[5] == (x > y) - (x < y)
+        keys = [a.replace("-", "").replace(".", "")[:8] or "K" for a, _, _ in cases]
+        keys = list(dict.fromkeys(keys))
+        assert page.evaluate("(k) => window.porVerifier.bitgetOrder(k)", keys) == hashmap_order(keys)
+
+    check()
