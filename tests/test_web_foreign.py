@@ -31,7 +31,7 @@ HERE = Path(__file__).parent
 CONFORMANCE = HERE.parent / "fixtures" / "conformance"
 PAGE = HERE.parent / "por" / "web" / "verifier.html"
 ARTIFACTS = Path(os.environ.get("POR_TEST_ARTIFACTS", HERE / "artifacts")) / "web-foreign"
-CLI_ONLY = {"gate-zk", "htx-zk", "binance-zk", "okx-stark"}
+CLI_ONLY = {"gate-zk", "htx-zk", "binance-zk"}
 TREES = {"bitmex", "merkletreejs"}
 BITSO_ME = {"account": "d7ae2e6e-c36b-4b44-8b98-bdd59c4eebad", "balances": [("btc", "0.00000001")]}
 FILES = sorted(p for p in CONFORMANCE.rglob("*") if p.is_file() and p.suffix != ".md")
@@ -156,7 +156,11 @@ def test_pinned_root_and_totals_give_the_clis_colour(page, tmp_path):
     cases, wants, names = [], [], []
     for path in FILES:
         want = cli_verdict(path)
-        if want["format"] in CLI_ONLY or want["state"] not in ("self-consistent",) or want["format"].startswith("okx"):
+        if (
+            want["format"] in CLI_ONLY
+            or want["state"] not in ("self-consistent",)
+            or want["format"] in ("okx-v1", "okx-v2")
+        ):
             continue
         root, totals = _root_and_totals(want)
         wrong = root[:-1] + ("0" if root[-1] != "0" else "1")
@@ -321,7 +325,7 @@ def test_a_mutation_never_verifies_under_the_files_own_pinned_root(page, tmp_pat
     cases, wants, labels = [], [], []
     for path in FILES:
         want = cli_verdict(path)
-        if want["format"] in CLI_ONLY or want["state"] != "self-consistent" or want["format"].startswith("okx"):
+        if want["format"] in CLI_ONLY or want["state"] != "self-consistent" or want["format"] in ("okx-v1", "okx-v2"):
             continue
         root, totals = _root_and_totals(want)
         tot = _totals_file(tmp_path, path.name, totals) if totals else None
@@ -566,3 +570,16 @@ def test_the_pages_decimal_is_pythons(page):
         assert page.evaluate("(k) => window.porVerifier.bitgetOrder(k)", keys) == hashmap_order(keys)
 
     check()
+
+
+def test_okx_stark_files_are_checked_in_the_page_with_keccak(page):
+    """Hash-only on the user's side (Keccak-256 from the bundled noble): the variant named, the STARK
+    sum proofs said not checked, a pinned trunk root still amber (the coin order is the file's own)."""
+    path = next((CONFORMANCE / "okx-stark").glob("*.json"))
+    want = cli_verdict(path)
+    root = want["facts"]["root"]
+    cases = [{"text": path.read_text(), "pins": page_pins(r), "name": path.name} for r in (None, root)]
+    plain_file, pinned = page_verdicts(page, cases)
+    assert plain_file["format"] == "okx-stark" and plain_file["variant"] == want["facts"]["variant"]
+    assert any(x.startswith("zk proof: not checked") for x in plain_file["notChecked"])
+    assert pinned["state"] == cli_verdict(path, root=root)["state"] == "self-consistent"
