@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -583,3 +584,9 @@ def test_okx_stark_files_are_checked_in_the_page_with_keccak(page):
     assert plain_file["format"] == "okx-stark" and plain_file["variant"] == want["facts"]["variant"]
     assert any(x.startswith("zk proof: not checked") for x in plain_file["notChecked"])
     assert pinned["state"] == cli_verdict(path, root=root)["state"] == "self-consistent"
+    totals = Path(tempfile.mkdtemp()) / "totals.json"
+    totals.write_text(json.dumps({"format": "por-totals", "version": 1, "totals": {"BTC": "1"}}))
+    (with_totals,) = page_verdicts(
+        page, [{"text": path.read_text(), "pins": page_pins(root, totals.read_text()), "name": path.name}]
+    )
+    assert with_totals["state"] == cli_verdict(path, root=root, totals=totals)["state"] == "failed"  # none to compare
