@@ -497,13 +497,14 @@ def test_a_proof_carrying_its_anchor_shows_it_and_never_counts_it(page, publicat
     cases.append({"text": json.dumps(proof | {"anchor": _anchor(digest)}), "pins": {}, "name": "proof.json"})
     got = page_verdicts(page, cases)
     assert got[0]["state"] == "verified" and got[0]["anchorClaim"] is None
-    for have in got[1:5]:  # the anchor changes nothing in the verdict: it is a claim to look up
-        assert have["state"] == "verified" and have["reasons"] == []
+    for have in got[1:5]:  # a claim to look up, never counted as checked
         assert any("on-chain anchor your proof carries" in x for x in have["notChecked"])
+    # one that agrees changes nothing; one that contradicts the commitment or the proof fails, as in the CLI
+    assert got[1]["state"] == "verified" and got[1]["reasons"] == []
     assert got[1]["anchorClaim"]["matches"] is True and got[1]["anchorClaim"]["problems"] == []
-    assert got[2]["anchorClaim"]["matches"] is False and any("not this commitment's" in n for n in got[2]["notes"])
-    assert got[3]["anchorClaim"]["matches"] is False and any("for snapshot '2026-06'" in n for n in got[3]["notes"])
-    assert got[4]["anchorClaim"]["problems"] == ["block: missing or not an integer"]
+    assert got[2]["state"] == "failed" and any("not this commitment's" in n for n in got[2]["reasons"])
+    assert got[3]["state"] == "failed" and any("for snapshot '2026-06'" in n for n in got[3]["reasons"])
+    assert got[4]["state"] == "failed" and got[4]["anchorClaim"]["problems"] == ["block: missing or not an integer"]
     assert got[5]["state"] == "self-consistent" and got[5]["anchorClaim"]["matches"] is None
 
 
