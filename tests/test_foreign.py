@@ -389,7 +389,9 @@ def test_bitget_hashmap_order_and_java_numbers_match_openjdk():
         "USDC USDT ETH BTC": "BTC ETH USDT USDC",
         "Aa BB C": "Aa BB C",
         "BB Aa": "BB Aa",
-        "BTC ETH USDT USDC SOL XRP DOGE TRX TON ADA LINK DOT MATIC LTC BCH": "MATIC BCH DOT USDT DOGE BTC SOL TON XRP ETH LINK USDC LTC TRX ADA",
+        "BTC ETH USDT USDC SOL XRP DOGE TRX TON ADA LINK DOT MATIC LTC BCH": (
+            "MATIC BCH DOT USDT DOGE BTC SOL TON XRP ETH LINK USDC LTC TRX ADA"
+        ),
         "é z ÿ 𝔘 A1 SHIB PEPE": "A1 𝔘 SHIB é z ÿ PEPE",
     }
     for keys, java in orders.items():

@@ -267,22 +267,20 @@ td.num,th.num{text-align:right;font-family:ui-monospace,SFMono-Regular,Menlo,mon
 _NUMERIC = {"customer", "cold", "hot", "cold_ratio", "outside_cold", "own", "required", "actual"}
 
 
-def render_statement_html(st: Statement) -> str:
-    passed = st.t("pass"), st.t("fail")
+def _cell(st: Statement, key: str, value: str) -> str:
+    if key == "verdict":
+        return f"<td class='{'ok' if value == st.t('pass') else 'bad'}'>{html_text(value)}</td>"
+    if key in _NUMERIC:
+        return f"<td class='num'>{html_text(grouped(value))}</td>"
+    return f"<td>{html_text(value)}</td>"
 
-    def cell(key: str, value: str) -> str:
-        if key == "verdict":
-            return f"<td class='{'ok' if value == passed[0] else 'bad'}'>{html_text(value)}</td>"
-        if key in _NUMERIC:
-            return f"<td class='num'>{html_text(grouped(value))}</td>"
-        return f"<td>{html_text(value)}</td>"
 
-    head = "".join(f"<th class='{'num' if c in _NUMERIC else ''}'>{html_text(st.t(c))}</th>" for c in ASSET_COLUMNS)
-    assets = "".join("<tr>" + "".join(cell(c, a[c]) for c in ASSET_COLUMNS) + "</tr>" for a in st.assets)
-    reserve = "".join(
+def _reserve_rows(st: Statement) -> str:
+    """The liability reserve's lines: amounts grouped, the verdict coloured, the window as text."""
+    return "".join(
         f"<tr><th>{html_text(st.t(k))}</th>"
         + (
-            cell("verdict", v)
+            _cell(st, "verdict", v)
             if k == "verdict"
             else f"<td class='num'>{html_text(grouped(v))}</td>"
             if v[:1].isdigit() and k != "window"
@@ -291,8 +289,15 @@ def render_statement_html(st: Statement) -> str:
         + "</tr>"
         for k, v in st.reserve
     )
-    rule_keys = ("rule", "scope", "required", "actual", "unit", "verdict", "reason")
-    rules = "".join("<tr>" + "".join(cell(k, r[k]) for k in rule_keys) + "</tr>" for r in st.rules)
+
+
+_RULE_KEYS = ("rule", "scope", "required", "actual", "unit", "verdict", "reason")
+
+
+def render_statement_html(st: Statement) -> str:
+    head = "".join(f"<th class='{'num' if c in _NUMERIC else ''}'>{html_text(st.t(c))}</th>" for c in ASSET_COLUMNS)
+    assets = "".join("<tr>" + "".join(_cell(st, c, a[c]) for c in ASSET_COLUMNS) + "</tr>" for a in st.assets)
+    rules = "".join("<tr>" + "".join(_cell(st, k, r[k]) for k in _RULE_KEYS) + "</tr>" for r in st.rules)
     chains = "".join(
         f"<tr><td>{html_text(c['chain'])}</td><td class='num'>{html_text(c['height'])}</td>"
         f"<td class='mono'>{html_text(c['block'])}</td><td>{html_text(c['providers'])}</td></tr>"
@@ -318,17 +323,20 @@ def render_statement_html(st: Statement) -> str:
             ),
             f"<span>{html_text(st.t('root'))}</span><span class='mono'>{html_text(st.root)}</span>",
             "</div></section>",
-            f"<section id='assets'><h2>{html_text(st.t('per_asset'))}</h2><table><tr>{head}</tr>{assets}</table></section>",
-            f"<section id='reserve'><h2>{html_text(st.t('reserve'))} (JPY)</h2><table>{reserve}</table></section>"
+            f"<section id='assets'><h2>{html_text(st.t('per_asset'))}</h2>"
+            f"<table><tr>{head}</tr>{assets}</table></section>",
+            f"<section id='reserve'><h2>{html_text(st.t('reserve'))} (JPY)</h2>"
+            f"<table>{_reserve_rows(st)}</table></section>"
             if st.reserve
             else "",
             f"<section id='rules'><h2>{html_text(st.t('rules'))}</h2><table><tr>"
-            + "".join(f"<th>{html_text(st.t(k))}</th>" for k in rule_keys)
+            + "".join(f"<th>{html_text(st.t(k))}</th>" for k in _RULE_KEYS)
             + f"</tr>{rules}</table></section>",
             f"<section id='chains'><h2>{html_text(st.t('chains'))}</h2><table><tr><th>{html_text(st.t('chain'))}</th>"
             f"<th class='num'>{html_text(st.t('height'))}</th><th>{html_text(st.t('block'))}</th>"
             f"<th>{html_text(st.t('providers'))}</th></tr>{chains}</table></section>",
-            f"<p class='meta'>{html_text(st.t('note'))} {html_text(st.t('generated'))}: {html_text(st.generated_at)}</p>",
+            f"<p class='meta'>{html_text(st.t('note'))} "
+            f"{html_text(st.t('generated'))}: {html_text(st.generated_at)}</p>",
             "</main></body></html>",
         ]
     )

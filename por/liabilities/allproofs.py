@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -318,7 +319,7 @@ class ShardWriter:
 
     def __init__(self, folder: Path | None, stream=None) -> None:
         self.folder, self.stream = folder, stream
-        self.handles: dict[int, object] = {}
+        self.handles: dict[int, BinaryIO] = {}
         self.bytes = 0
         self.per_shard = [0] * SHARDS
 
@@ -334,14 +335,16 @@ class ShardWriter:
 
     def write(self, data: np.ndarray, bounds: np.ndarray, shard_bounds: np.ndarray | None) -> None:
         if self.stream is not None:
-            self.stream.write(memoryview(data))
+            self.stream.write(data.data)
             self.bytes += len(data)
             return
+        if self.folder is None or shard_bounds is None:
+            raise ValueError("a ShardWriter without a stream writes to a folder, in the order it gave")
         for shard in np.nonzero(np.diff(shard_bounds))[0].tolist():
             lo, hi = int(shard_bounds[shard]), int(shard_bounds[shard + 1])
             if shard not in self.handles:
                 self.handles[shard] = open(self.folder / shard_name(shard), "wb")
-            chunk = memoryview(data[bounds[lo] : bounds[hi]])
+            chunk = data[bounds[lo] : bounds[hi]].data
             self.handles[shard].write(chunk)
             self.bytes += len(chunk)
             self.per_shard[shard] += hi - lo

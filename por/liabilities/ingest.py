@@ -30,6 +30,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,6 +50,9 @@ from por.liabilities.rows import (
 from por.liabilities.tree import MAX_ASSETS
 from por.text import is_regular_file
 
+if TYPE_CHECKING:  # pyarrow is imported where a file is read (start-up time); it ships no type stubs
+    import pyarrow as pa
+
 BATCH_ROWS = 1 << 16
 _PLAIN_ID = r"^[\x21-\x7e]{1,256}$"  # printable ASCII, no space: passes check_account_id
 _PLAIN_AMOUNT = r"^[0-9]+(\.[0-9]+)?$"  # what parse_amount accepts, minus stripping
@@ -63,11 +67,11 @@ class _Irregular(Exception):
 class Batch:
     first_line: int  # line of the first row (rows consecutive) ...
     lines: np.ndarray | None  # ... or each row's line
-    ids: object  # Arrow string arrays, one value per row
-    assets: object
-    amounts: object
-    decimal_amounts: object = None  # Parquet decimals: the source of the text of picked rows
-    errors: tuple = ()  # rows of these lines the reader could not split (InputError)
+    ids: pa.Array  # Arrow string arrays, one value per row
+    assets: pa.Array
+    amounts: pa.Array
+    decimal_amounts: pa.Array | None = None  # Parquet decimals: the source of the text of picked rows
+    errors: tuple[InputError, ...] = ()  # rows of these lines the reader could not split
 
     def line(self, row: int) -> int:
         return int(self.lines[row]) if self.lines is not None else self.first_line + row
@@ -130,14 +134,17 @@ class _Collector:
         self.decimals: list[int] = []
         self.symbols: list[str] = []
         # kept rows, one entry per batch: ids (Arrow), asset codes, limbs (hi None when all zero)
-        self.row_ids, self.row_codes, self.row_hi, self.row_lo = [], [], [], []
+        self.row_ids: list[pa.Array] = []
+        self.row_codes: list[np.ndarray] = []
+        self.row_hi: list[np.ndarray | None] = []
+        self.row_lo: list[np.ndarray] = []
         self.starts: list[int] = []  # first global row of each batch
         self.batches: list[Batch] = []  # for line numbers only (arrays dropped)
         self.rows = 0
         self.errors: list[InputError] = []  # the first bad rows, in line order (a row's own rules)
         self.bad_rows = 0  # all of them
 
-    def _code(self, symbol: str | None) -> int:
+    def _code(self, symbol: str) -> int:
         code = self.codes.get(symbol)
         if code is None:
             try:
@@ -255,7 +262,7 @@ class _Collector:
         import pyarrow as pa
 
         encoded = pa.chunked_array(self.row_ids, pa.string()).dictionary_encode()  # one dictionary
-        self.row_ids = None
+        self.row_ids = []  # the batches' arrays are let go: the dictionary holds every id once
         accounts = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
         ids = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
         del encoded
@@ -474,7 +481,11 @@ def _python_csv_batches(path: Path) -> Iterator[Batch]:
     """Rows from the `csv` reader (exact for quotes, blank lines, CR), batched."""
     import pyarrow as pa
 
-    lines, ids, assets, amounts, errors = [], [], [], [], []
+    lines: list[int] = []
+    ids: list[str | None] = []
+    assets: list[str | None] = []
+    amounts: list[str | None] = []
+    errors: list[InputError] = []
 
     def batch() -> Batch:
         made = Batch(

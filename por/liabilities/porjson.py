@@ -77,6 +77,8 @@ class Commitment:
             "totals": sums_json(self.assets, self.totals),
         }
         if self.tree_file:
+            if self.tree_sha256 is None:
+                raise ValueError("a commitment that names its tree file holds the file's SHA-256 too")
             doc["tree"] = {"file": self.tree_file, "sha256": self.tree_sha256.hex()}
         doc.update(self.extra)
         return doc

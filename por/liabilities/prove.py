@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from por.errors import InputError
+from por.liabilities.folder import COMMITMENT_FILE, INDEX_FILE, SECRETS_FILE, TREE_FILE
 from por.liabilities.porjson import (
     MAX_COMMITMENT_BYTES,
     Commitment,
@@ -14,7 +15,6 @@ from por.liabilities.porjson import (
     ProofLeaf,
     parse_commitment,
 )
-from por.liabilities.folder import COMMITMENT_FILE, INDEX_FILE, SECRETS_FILE, TREE_FILE
 from por.liabilities.secretsindex import SecretsIndex
 from por.liabilities.tree import VERSION, sibling_positions
 from por.liabilities.treefile import TreeFile

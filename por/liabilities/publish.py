@@ -192,10 +192,11 @@ def build_tree(
     levels = build_levels(leaves, len(liabilities.assets), progress)
     positions = _positions(shuffle).tolist()  # pieces are grouped by owner, in piece order
     count = len(liabilities)
-    if leaf_total == count:
+    owners = maker.pieces.owners  # None: piece i is account i
+    if leaf_total == count or owners is None:
         leaf_index = [[p] for p in positions]
     else:
-        bounds = np.searchsorted(maker.pieces.owners, np.arange(count + 1)).tolist()
+        bounds = np.searchsorted(owners, np.arange(count + 1)).tolist()
         leaf_index = [positions[bounds[a] : bounds[a + 1]] for a in range(count)]
     return BuiltTree(liabilities, shuffle.nonces, leaf_index, levels)
 
