@@ -230,28 +230,7 @@ class ProofCutter:
         self._check_leaves(block, leaf, owner, piece, counts[owner])
         leaf_sums = sums_objects(leaf, self.assets)
         balances = leaf_sums if len(index) == n else self._account_balances(leaf, offsets)
-        parts = [
-            pc.binary_join_element_wise(
-                self.head,
-                json_strings(block.ids),
-                ',"nonce":"',
-                hex_strings(block.nonces),
-                '","assets":' + self.assets_text + ',"balances":',
-                balances,
-                ',"leaves":[',
-                "",
-            ),
-            pc.binary_join_element_wise(
-                pc.if_else(pa.array(piece > 0), ',{"index":', '{"index":'),
-                pc.cast(pa.array(index), pa.string()),
-                ',"piece":',
-                pc.cast(pa.array(piece), pa.string()),
-                ',"balances":',
-                leaf_sums,
-                ',"path":[',
-                "",
-            ),
-        ]
+        parts = self._heads(block, balances, leaf_sums, index, piece)
         row = 1 + height  # texts per piece: its head, one per step
         starts = 2 * np.arange(n + 1) + row * offsets  # where each account's texts begin
         at = starts[owner] + 1 + piece * row  # where each piece's texts begin
@@ -274,6 +253,33 @@ class ProofCutter:
         data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
         bounds = text_offsets[starts].astype(np.int64)
         return data[bounds[0] : bounds[-1]], bounds - bounds[0]
+
+    def _heads(
+        self, block: SecretsBlock, balances: pa.Array, leaf_sums: pa.Array, index: np.ndarray, piece: np.ndarray
+    ) -> list[pa.Array]:
+        """The text before each account's leaves (id, nonce, assets, balances), and before each leaf's path."""
+        return [
+            pc.binary_join_element_wise(
+                self.head,
+                json_strings(block.ids),
+                ',"nonce":"',
+                hex_strings(block.nonces),
+                '","assets":' + self.assets_text + ',"balances":',
+                balances,
+                ',"leaves":[',
+                "",
+            ),
+            pc.binary_join_element_wise(
+                pc.if_else(pa.array(piece > 0), ',{"index":', '{"index":'),
+                pc.cast(pa.array(index), pa.string()),
+                ',"piece":',
+                pc.cast(pa.array(piece), pa.string()),
+                ',"balances":',
+                leaf_sums,
+                ',"path":[',
+                "",
+            ),
+        ]
 
     def _steps(self, height: int, nodes: np.ndarray) -> pa.Array:
         return path_steps(
