@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from por.cli.anchor import AnchorKey, AnchorKeyEnv
 from por.cli.options import AnchorConfig, InclusionOptions, JsonOut, PinnedSigner, PublishedTotals, Quiet
 from por.errors import InputError, UsageError
 from por.text import terminal_text
@@ -130,8 +131,8 @@ AnchorChain = Annotated[
     typer.Option(
         "--anchor",
         metavar="CHAIN",
-        help="Then record the signed "
-        "commitment's digest on this EVM chain (its anchor_registry) "
+        help="Then record the commitment's digest on this chain of --config (EVM: its anchor_registry, "
+        "sent by --sign-key; Bitcoin: an OP_RETURN from its anchor_address, sent by --anchor-key) "
         "and write anchor.json.",
     ),
 ]
@@ -175,18 +176,28 @@ def publish(
     jobs: Jobs = None,
     anchor: AnchorChain = None,
     config: AnchorConfig = None,
+    anchor_key: AnchorKey = None,
+    anchor_key_env: AnchorKeyEnv = None,
     quiet: Quiet = False,
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
     from por.atomic import claim_folder
-    from por.cli.anchor import check_publish_options, record_anchor
+    from por.cli.anchor import AnchorKeys, check_publish_options, record_anchor
     from por.liabilities.folder import not_a_publication
 
     snapshot_id, snapshot_time = _check_publish_values(snapshot_id, snapshot_time, exchange, split, jobs, dask)
-    anchor_config = check_publish_options(anchor, config, sign_key)
+    keys = AnchorKeys(sign_key, anchor_key, anchor_key_env)
+    anchor_config = check_publish_options(anchor, config, keys)
     replace = not_a_publication if force else False
     _check_publish_paths(
-        out, replace, customers=customers, assets=assets, sign_key=sign_key, previous=previous, config=config
+        out,
+        replace,
+        customers=customers,
+        assets=assets,
+        sign_key=sign_key,
+        anchor_key=anchor_key,
+        previous=previous,
+        config=config,
     )
     options = PublishOptions(
         customers,
@@ -207,8 +218,8 @@ def publish(
     )
     with claim_folder(out, replace=replace):
         code = _publish(options)
-        if anchor is not None and config is not None and sign_key is not None:
-            record_anchor(out, anchor, config, sign_key, quiet=quiet, chains=anchor_config)
+        if anchor is not None and config is not None:
+            record_anchor(out, anchor, config, keys, quiet=quiet, chains=anchor_config)
         return code
 
 
@@ -249,6 +260,7 @@ def _check_publish_paths(out: Path, replace, **inputs: Optional[Path]) -> None:
         "customers": "CUSTOMERS",
         "assets": "--assets",
         "sign_key": "--sign-key",
+        "anchor_key": "--anchor-key",
         "previous": "--previous",
         "config": "--config",
     }
@@ -677,10 +689,12 @@ def _verify_one(proof: Path, options: InclusionOptions) -> int:
     if kind == "por":  # a foreign format checks --account itself, or refuses it
         check_account(verdict, options.account, kind)
     signature_facts(verdict, commitment, pinned_key, doc=doc)
-    if options.chains_toml is not None:
-        from por.cli.anchor import verify_anchor
+    from por.cli.anchor import note_carried_anchor, verify_anchor
 
+    if options.chains_toml is not None:
         verify_anchor(verdict, commitment, doc, options.chains_toml, pinned_key)
+    else:
+        note_carried_anchor(verdict)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"
