@@ -189,16 +189,6 @@ def publish(
     keys = AnchorKeys(sign_key, anchor_key, anchor_key_env)
     anchor_config = check_publish_options(anchor, config, keys)
     replace = not_a_publication if force else False
-    _check_publish_paths(
-        out,
-        replace,
-        customers=customers,
-        assets=assets,
-        sign_key=sign_key,
-        anchor_key=anchor_key,
-        previous=previous,
-        config=config,
-    )
     options = PublishOptions(
         customers,
         out,
@@ -216,6 +206,7 @@ def publish(
         jobs,
         quiet,
     )
+    _check_publish_paths(options, replace, anchor_key, config)
     with claim_folder(out, replace=replace):
         code = _publish(options)
         if anchor is not None and config is not None:
@@ -251,20 +242,20 @@ def _check_publish_values(
     return snapshot_id, snapshot_time
 
 
-def _check_publish_paths(out: Path, replace, **inputs: Optional[Path]) -> None:
+def _check_publish_paths(options: PublishOptions, replace, anchor_key: Optional[Path], config: Optional[Path]) -> None:
     """The output folder is new (or replaceable) and holds none of the inputs, before any work."""
     from por.atomic import check_not_inside, check_output_folder
 
-    check_output_folder(out, replaceable=replace or None)
-    names = {
-        "customers": "CUSTOMERS",
-        "assets": "--assets",
-        "sign_key": "--sign-key",
-        "anchor_key": "--anchor-key",
-        "previous": "--previous",
-        "config": "--config",
+    check_output_folder(options.out, replaceable=replace or None)
+    inputs = {
+        "CUSTOMERS": options.customers,
+        "--assets": options.assets,
+        "--sign-key": options.sign_key,
+        "--anchor-key": anchor_key,
+        "--previous": options.previous,
+        "--config": config,
     }
-    check_not_inside(out, {names[key]: path for key, path in inputs.items()})
+    check_not_inside(options.out, inputs)
 
 
 def _publish(options: PublishOptions) -> int:
