@@ -140,6 +140,26 @@ def test_a_malformed_carried_anchor_makes_the_proof_defective(anchored, tmp_path
     assert not validator().is_valid(doc)
 
 
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda a: a.update(digest="ab" * 32), "not the pinned commitment's"),
+        (lambda a: a.update(snapshot_id="2025-07"), "not the proof's '2025-06'"),
+    ],
+)
+def test_a_carried_anchor_of_another_commitment_or_period_fails(anchored, tmp_path, edit, words):
+    """Well formed, but naming another commitment than the one pinned (or another period): the exchange
+    contradicts itself, so the verdict fails before any chain is read."""
+    folder, ids, _ = anchored
+    doc = json.loads(por("prove", folder, ids[0]).stdout)
+    edit(doc["anchor"])
+    proof = tmp_path / "p.json"
+    proof.write_text(json.dumps(doc))
+    done = por("verify-inclusion", proof, "--commitment", folder / "commitment.json")
+    assert done.returncode == 1 and "NOT VERIFIED" in done.stdout, done.stdout + done.stderr
+    assert words in " ".join(done.stdout.split()), done.stdout
+
+
 def test_a_malformed_anchor_json_stops_prove(tmp_path):
     book = random_liabilities(random.Random(3), 5, 1)
     folder = tmp_path / "pub"

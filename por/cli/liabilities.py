@@ -685,7 +685,7 @@ def _verify_one(proof: Path, options: InclusionOptions) -> int:
     if options.chains_toml is not None:
         verify_anchor(verdict, commitment, doc, options.chains_toml, pinned_key)
     else:
-        note_carried_anchor(verdict)
+        note_carried_anchor(verdict, doc)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"

@@ -36,6 +36,7 @@ from por.liabilities.foreign.common import (
     Design,
     ProofOnlyFormat,
     compare_root,
+    compare_totals,
     describe,
     pinned_of,
     pinned_root,
@@ -217,8 +218,7 @@ def entry_leaf(e: Entry, coins: list[str], h: Callable[[bytes], bytes]) -> bytes
 
 
 def _check_entry(v: Verdict, e: Entry, proof: StarkProof, h: Callable[[bytes], bytes]) -> None:
-    """One entry (the user's in its batch, or the batch's in the trunk): its leaf, its path to the root,
-    and its total against the coin values under the variant's rule."""
+    """One entry (the user's in its batch, or the batch's in the trunk): leaf, path, totals, PR-22's ids."""
     leaf = entry_leaf(e, proof.coins, h)
     if leaf is None:
         v.fail(f"{e.where}: total_value {e.total} is not a 256-bit non-negative integer")
@@ -268,6 +268,7 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
         )
     negatives = [c for c, x in b.values.items() if x < 0]
     compare_root(v, t.root, pin)
+    totals = compare_totals(v, None, pinned)  # the file states no totals: pinned ones are refused, never ignored
     v.facts["coins"] = len(proof.coins)
     return describe(
         v,
@@ -281,6 +282,7 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
         non_negative="checked: your total_value is not negative"
         + (f" (coin values {', '.join(negatives)} are negative: a loan, allowed by OKX's design)" if negatives else ""),
         pinned=pin is not None,
+        totals_pinned=totals,
         zk_proof="not checked: the STARK sum proofs (sums and every user's non-negative net value) are "
         "OKX's published sum_proof data, not part of this file",
         extra_checked=["total_value: the sum of your coin values"],
