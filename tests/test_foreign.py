@@ -574,6 +574,7 @@ def test_bybit_and_bitget_anchor_with_their_published_totals(tmp_path):
     canonical = {k: format(Decimal(v).normalize(), "f") if Decimal(v) else "0" for k, v in root_balances.items()}
     code, out = cli_json(str(FIX / name), "--root", BYBIT[name][1], "--totals", _totals_file(tmp_path, canonical))
     assert code == 0 and out["anchored"] is True and out["totals_pinned"]
+    assert any(c.startswith("totals: the root's totals equal the published ones") for c in out["checked"])
     wrong = dict(canonical, BTC="1")
     code, out = cli_json(str(FIX / name), "--root", BYBIT[name][1], "--totals", _totals_file(tmp_path, wrong))
     assert code == 1 and any("BTC" in r and "published total" in r for r in out["reasons"])

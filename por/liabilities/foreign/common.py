@@ -284,10 +284,10 @@ def describe(
     lines = _lines(design, leaf, path, non_negative, root, pinned, zk_proof)
     lines.checked.extend(extra_checked)
     lines.not_checked.extend(extra_not_checked)
-    v.facts.setdefault("checked", []).extend(lines.checked)
-    v.facts.setdefault("not_checked", []).extend(lines.not_checked)
     if totals_pinned:
         lines.checked.append(f"totals: the root's totals equal the published ones ({v.facts.get('totals_pinned')})")
+    v.facts.setdefault("checked", []).extend(lines.checked)
+    v.facts.setdefault("not_checked", []).extend(lines.not_checked)
     v.facts["anchored"] = anchored = pinned and (
         totals_pinned or (design.root_binds_totals and design.root_binds_labels)
     )
