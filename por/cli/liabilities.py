@@ -130,6 +130,16 @@ def publish(
             show_default=False,
         ),
     ] = None,
+    max_memory: Annotated[
+        Optional[float],
+        typer.Option(
+            "--max-memory",
+            metavar="GIB",
+            help="Peak memory to stay under (default 8): a larger book is built on disk, in sorted runs "
+            "(each account's rows together in the file); the publication is the same.",
+            show_default=False,
+        ),
+    ] = None,
     anchor: Annotated[
         Optional[str],
         typer.Option(
@@ -195,6 +205,7 @@ def publish(
             jobs,
             quiet,
             contact,
+            max_memory,
         )
         if anchor is not None and config is not None and sign_key is not None:
             record_anchor(out, anchor, config, sign_key, quiet=quiet, chains=anchor_config)
@@ -217,12 +228,14 @@ def _publish(
     jobs,
     quiet,
     contact,
+    max_memory=None,
 ) -> int:
+    import contextlib
     import time
 
     from por.amounts import AssetTable
     from por.cli.output import progress_bar
-    from por.liabilities.ingest import load_customers
+    from por.liabilities.external import SpilledBook
     from por.liabilities.publish import publish as do_publish
     from por.publication.attestation import publication_extras
 
@@ -238,10 +251,11 @@ def _publish(
     table = AssetTable()
     if assets:
         table.extend_from_file(assets)
+    stack = contextlib.ExitStack()
     with progress_bar("reading customers", None, quiet=quiet, unit="rows") as advance:
-        liabilities = load_customers(customers, table, progress=advance)
+        liabilities = _read_book(customers, table, out, max_memory, advance, stack)
     loaded = time.perf_counter()
-    with progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
+    with stack, progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
         commitment = do_publish(
             liabilities,
             out,
@@ -265,7 +279,8 @@ def _publish(
     )
     print(
         f"wall time {done - started:.1f} s (read customers {loaded - started:.1f} s, "
-        f"tree and files {done - loaded:.1f} s{', on Dask' if dask else ''})"
+        f"tree and files {done - loaded:.1f} s{', on Dask' if dask else ''}"
+        f"{', on disk in sorted runs' if isinstance(liabilities, SpilledBook) else ''})"
     )
     print(f"root {commitment.root.hex()}")
     from por.cli.output import Column, print_table
@@ -289,6 +304,21 @@ def _publish(
     _print_warnings(liabilities.warnings)
     print(f"keep {terminal_text(out, markup=False)}/private/ secret: it holds every customer's nonce")
     return 0
+
+
+def _read_book(customers: Path, table, out: Path, max_memory: float | None, progress, stack):
+    """The book in memory, or, when it would not fit in `max_memory` GiB, spilled to disk beside `out`
+    (por/liabilities/external.py; `stack` removes the spill when the publication is written)."""
+    from por.liabilities import external
+    from por.liabilities.ingest import load_customers
+
+    if max_memory is not None and max_memory <= 0:
+        raise InputError("must be a positive number of GiB", field="--max-memory")
+    memory = int((max_memory or 8) * external.GIB)
+    if not external.wants_disk_build(customers, memory):
+        return load_customers(customers, table, progress=progress)
+    near = out.resolve().parent
+    return stack.enter_context(external.spilled(customers, table, near, memory, progress))
 
 
 def _print_warnings(warnings: list[str], shown: int = 20) -> None:

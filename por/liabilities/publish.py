@@ -25,7 +25,8 @@ import numpy as np
 from por.atomic import atomic_directory
 from por.errors import InputError
 from por.liabilities.book import Liabilities
-from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
+from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, string_buffers, user_table
+from por.liabilities.external import SpilledBook, check_disk, publication_bytes, write_tree_and_secrets
 from por.liabilities.folder import COMMITMENT_FILE, INDEX_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
 from por.liabilities.levels import build_levels, ints_to_limbs, root_record
 from por.liabilities.parallel import jobs_wanted, workers
@@ -200,8 +201,17 @@ def build_tree(
     return BuiltTree(liabilities, shuffle.nonces, leaf_index, levels)
 
 
+def _disk_needed(liabilities, ids, leaf_count: int, asset_count: int, head: int) -> dict[str, int]:
+    """What the publication will write (and, for a book on disk, its sorted runs): `check_disk`."""
+    if isinstance(liabilities, SpilledBook):
+        needs = publication_bytes(len(liabilities), leaf_count, asset_count, liabilities.id_bytes, head)
+        return needs | {"sorted runs": leaf_count * (4 + HASH_BYTES + AMOUNT_BYTES * asset_count)}
+    offsets, _ = string_buffers(ids)
+    return publication_bytes(len(liabilities), leaf_count, asset_count, int(offsets[-1] - offsets[0]), head)
+
+
 def publish(
-    liabilities: Liabilities,
+    liabilities: Liabilities | SpilledBook,
     out: str | Path,
     *,
     exchange: str,
@@ -234,16 +244,19 @@ def publish(
         check_snapshot_time(snapshot_time)
     except TreeError as exc:
         raise InputError(f"{exc}: write it as e.g. 2026-06-30T23:59:59Z", field="--snapshot-time") from None
-    pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
-    ids = liabilities.ids
-    leaf_count = len(pieces)
+    spilled = isinstance(liabilities, SpilledBook)  # larger than memory: por/liabilities/external.py
+    if spilled and (max_pieces != 1 or dask):
+        raise InputError("a book built on disk (larger than --max-memory) takes neither --split nor --dask")
+    pieces, shuffle = (None, shuffle) if spilled else _plan(liabilities, max_pieces, shuffle)
+    ids = None if spilled else liabilities.ids
+    leaf_count = len(liabilities) if spilled else len(pieces)
     asset_count = len(liabilities.assets)
     header = Header(
         VERSION, exchange, snapshot_id, snapshot_time, leaf_count, tree_height(leaf_count), tuple(liabilities.assets)
     )
     width = HASH_BYTES + AMOUNT_BYTES * asset_count
     first_piece = None
-    if pieces.owners is not None:
+    if pieces is not None and pieces.owners is not None:
         first_piece = np.searchsorted(pieces.owners, np.arange(len(liabilities) + 1))
     with contextlib.ExitStack() as stack:
         staging = stack.enter_context(atomic_directory(out, replace=not_a_publication if force else False))
@@ -253,7 +266,8 @@ def publish(
 
             client = stack.enter_context(connect(dask, dask_workers))
         (staging / "private").mkdir(mode=0o700)
-        processes = 1 if client is not None else jobs_wanted(jobs, leaf_count)
+        check_disk(staging, _disk_needed(liabilities, ids, leaf_count, asset_count, len(header_line(header))))
+        processes = 1 if client is not None or spilled else jobs_wanted(jobs, leaf_count)
         build = None
         if processes > 1:  # forked before the secrets thread starts
             build = stack.enter_context(
@@ -269,13 +283,27 @@ def publish(
                 )
             )
         # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
-        background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
-        secrets = background.submit(
-            _write_secrets, staging / SECRETS_FILE, staging / INDEX_FILE, ids, shuffle, snapshot_id, first_piece
-        )
+        secrets = None
+        if not spilled:
+            background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
+            secrets = background.submit(
+                _write_secrets, staging / SECRETS_FILE, staging / INDEX_FILE, ids, shuffle, snapshot_id, first_piece
+            )
         with open(staging / TREE_FILE, "r+b" if build else "w+b") as handle:
             if build is not None:
                 root, tree_digest = build.write_tree(handle, header, header_line(header), progress)
+            elif spilled:
+                files = (staging / TREE_FILE, staging / SECRETS_FILE, staging / INDEX_FILE)
+                root, tree_digest = write_tree_and_secrets(
+                    liabilities,
+                    header,
+                    header_line(header),
+                    files,
+                    shuffle,
+                    jobs_wanted(jobs, leaf_count),
+                    None,
+                    progress,
+                )
             elif client is not None:
                 from por.liabilities.distributed import write_tree_dask
 
@@ -301,7 +329,8 @@ def publish(
                 tree_digest = sink.digest.digest()
             os.fsync(handle.fileno())
         root_hash = bytes(root[:HASH_BYTES])
-        secrets.result()
+        if secrets is not None:
+            secrets.result()
         set_root(staging / SECRETS_FILE, snapshot_id, root_hash)
         sums = bytes(root[HASH_BYTES:])
         commitment = Commitment(
