@@ -119,7 +119,8 @@ def run_steps(work: Path, customers: Path, args) -> list[tuple]:
         run = timed([POR, "prove", str(pub), "--all", "--sample", str(args.sample), "--out-dir", str(proofs), "-q"])
         size = sum(p.stat().st_size for p in proofs.glob("*.jsonl"))
         lines = sum(1 for p in proofs.glob("*.jsonl") for _ in open(p, "rb"))
-        note = f"{lines:,} proofs, {size / max(lines, 1):,.0f} bytes per proof, {lines / run['wall']:,.0f} proofs per second (wall), {lines / run['cpu']:,.0f} per CPU second"
+        note = f"{lines:,} proofs, {size / max(lines, 1):,.0f} bytes per proof, "
+        note += f"{lines / run['wall']:,.0f} proofs per second (wall), {lines / run['cpu']:,.0f} per CPU second"
         rows.append((f"`por prove --all --sample {args.sample}`", run, None, note))
     return rows
 
