@@ -23,6 +23,7 @@ HELD = [
     "por/cli/output.py",
     "por/liabilities/book.py",
     "por/liabilities/distributed.py",
+    "por/liabilities/external.py",
     "por/liabilities/levels.py",
     "por/publication/__init__.py",
     "por/publication/history.py",
