@@ -79,7 +79,7 @@ def test_disk_build_is_byte_identical(tmp_path, accounts, chunk_rows, bits, jobs
 def test_disk_build_through_the_shell(tmp_path):
     customers = grouped_csv(tmp_path / "c.csv", random.Random(5), 3000)
     code, out, err = run_por_process(
-        "publish", customers, "--exchange", "Ex", "-o", tmp_path / "p", "--max-memory", "0.000001"
+        "publish", customers, "--exchange", "Ex", "-o", tmp_path / "p", "--max-memory", "0.0001"
     )
     assert code == 0, err
     assert "on disk" in out
@@ -141,9 +141,22 @@ def test_not_enough_disk_is_refused_up_front(tmp_path, monkeypatch):
     assert code == 2 and "not enough disk" in err and "tree.bin" in err and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "p" / "tree.bin").exists()
+    # a book for the disk build is refused on an estimate, before it is read (and again, exactly, after)
+    code, _, err = run_por("publish", customers, "--exchange", "Ex", "-o", tmp_path / "q", "--max-memory", "1e-6")
+    assert code == 2 and "not enough disk" in err and "about" in err and "sorted runs" in err, err
+    assert not list(tmp_path.glob(".por-runs-*")) and not (tmp_path / "q" / "tree.bin").exists()
+    monkeypatch.setattr(external, "estimated_needs", lambda _customers: {})
     with external.spilled(customers, AssetTable(), tmp_path, 16 * 2048) as spilled:
         with pytest.raises(InputError, match="sorted runs"):
-            publish(spilled, tmp_path / "q", **SNAPSHOT)
+            publish(spilled, tmp_path / "r", **SNAPSHOT)
+
+
+def test_the_estimate_is_near_the_truth(tmp_path):
+    customers = grouped_csv(tmp_path / "c.csv", random.Random(12), 3000)
+    estimate = external.estimated_needs(customers)
+    publish(load_customers(customers), tmp_path / "p", **SNAPSHOT)
+    tree = (tmp_path / "p" / "tree.bin").stat().st_size
+    assert 0.5 * tree <= estimate["tree.bin"] <= 2 * tree
 
 
 def test_publication_bytes_are_what_publish_writes(tmp_path):

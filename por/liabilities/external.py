@@ -122,6 +122,7 @@ def block_bits_for(memory: int, asset_count: int, jobs: int) -> int:
 @contextlib.contextmanager
 def spilled(customers: Path, table: AssetTable, near: Path, memory: int, progress: Progress | None = None):
     """`spill_customers` into a private folder beside `near`, in chunks for `memory` bytes; removed afterwards."""
+    check_disk(near, estimated_needs(customers), estimated=True)  # before the hour of reading, roughly
     work = Path(tempfile.mkdtemp(prefix=".por-runs-", dir=near))  # mode 0700: ids and balances
     try:
         book = spill_customers(customers, table, work, chunk_rows_for(memory), progress)
@@ -237,14 +238,61 @@ def publication_bytes(accounts: int, leaf_count: int, asset_count: int, id_bytes
     }
 
 
-def check_disk(folder: Path, needs: dict[str, int]) -> None:
+def estimated_needs(customers: Path) -> dict[str, int]:
+    """What a disk build of `customers` will write, estimated before reading it: rows from the file
+    (Parquet's metadata, or a CSV's size over its first MiB's mean line), and rows per account,
+    assets and id length from that first part. `publish` checks the exact figures again after
+    reading; this lets a book that cannot fit be refused before an hour of work."""
+    sample = _first_rows(customers)
+    if not sample:
+        return {}
+    ids = [row[0] for row in sample]
+    accounts_in_sample = len(set(ids))
+    rows = _row_count(customers, sample)
+    accounts = max(1, rows * accounts_in_sample // len(sample))
+    assets = len({row[1] for row in sample})
+    id_bytes = accounts * sum(len(i.encode()) for i in set(ids)) // accounts_in_sample
+    needs = publication_bytes(accounts, accounts, assets, id_bytes, 1 << 10)
+    needs["sorted runs"] = accounts * (4 + record_size(assets))
+    needs["spill of the book"] = id_bytes + accounts * 8 * (1 + assets)
+    return needs
+
+
+def _first_rows(customers: Path, size: int = 1 << 20) -> list[tuple[str, str]]:
+    """(id, asset) of the rows in the first MiB of a CSV, or the first row group of a Parquet file."""
+    try:
+        if customers.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            group = pq.ParquetFile(customers).read_row_group(0, columns=["account_id", "asset"])
+            return list(zip(group.column(0).to_pylist()[: 1 << 16], group.column(1).to_pylist()[: 1 << 16]))
+        with open(customers, "rb") as handle:
+            lines = handle.read(size).split(b"\n")[1:-1]
+    except (OSError, ValueError, KeyError):
+        return []
+    return [tuple(line.decode("utf-8", "replace").split(",")[:2]) for line in lines if line.count(b",") >= 2]
+
+
+def _row_count(customers: Path, sample: list) -> int:
+    if customers.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(customers).metadata.num_rows
+    with open(customers, "rb") as handle:
+        head = handle.read(1 << 20)
+    lines = max(1, head.count(b"\n") - 1)
+    return customers.stat().st_size * lines // max(1, len(head))
+
+
+def check_disk(folder: Path, needs: dict[str, int], estimated: bool = False) -> None:
     """Refuses (exit 2) before any writing when `folder`'s file system cannot hold `needs`."""
     free = free_bytes(folder)
     total = sum(needs.values())
     if total > free:
         parts = ", ".join(f"{name} {size / GIB:.1f}" for name, size in needs.items())
         raise InputError(
-            f"not enough disk: the publication needs {total / GIB:.1f} GiB ({parts}) and {folder} has "
+            f"not enough disk: the publication needs {'about ' if estimated else ''}{total / GIB:.1f} GiB "
+            f"({parts}) and {folder} has "
             f"{free / GIB:.1f} GiB free: free some, or publish to another disk",
             field="--out",
         )
@@ -370,8 +418,9 @@ def _leaves_and_secrets(pool, secrets: Path, snapshot_id: str, shuffle: Shuffle 
                 if progress:
                     progress(done)
         for future in pending:
+            done = future.result()  # every run complete before any is read
             if progress:
-                progress(future.result())
+                progress(done)
         handle.flush()
         os.fsync(handle.fileno())
     return starts
