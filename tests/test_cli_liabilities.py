@@ -216,7 +216,9 @@ def test_any_one_character_change_in_a_proof_fails(book):
             assert not same_value(raw, text), (label, out, err)
             assert_fails(code, out, err, label, raw)
             changed += 1
-    assert changed > len(edits) * 0.8
+    # a proof is ~40% white space, and about half of the edits there (white space for white space, a deleted
+    # space) only change the layout: ~80% change the value, with the nonces' randomness around that
+    assert changed > len(edits) * 0.7
 
 
 def test_any_changed_byte_in_the_proof_file_fails(book):
