@@ -521,7 +521,9 @@ def _parquet_batches(path: Path) -> Iterator[Batch]:
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(_arrow_source(path))
+        # pre_buffer=False: with read-ahead, iter_batches' resident memory grows ~20 MB per million
+        # rows and never comes back (3 GB over a 100M-account book); a local file gains nothing from it
+        parquet = pq.ParquetFile(_arrow_source(path), pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
     names = parquet.schema_arrow.names
