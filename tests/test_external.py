@@ -66,14 +66,14 @@ def test_disk_build_is_byte_identical(tmp_path, accounts, chunk_rows, bits, jobs
     publish(book, tmp_path / "memory", shuffle=shuffle, jobs=1, **SNAPSHOT)
     monkeypatch.setattr(external, "block_bits_for", lambda *_: bits)
     monkeypatch.setattr(external, "chunk_rows_for", lambda _memory: chunk_rows)
-    with external.spilled(customers, AssetTable(), tmp_path, 1 * 2048) as spilled:
+    with external.spilled(customers, AssetTable(), tmp_path / "disk", 1 * 2048) as spilled:
         if chunk_rows < accounts:  # about one account per chunk_rows / 2.5 rows
             assert len(spilled.chunks) >= accounts // chunk_rows
         runs = -(-accounts // (1 << bits))
         assert len(spilled) == len(book) and spilled.assets == book.assets
         publish(spilled, tmp_path / "disk", shuffle=shuffle, jobs=jobs, **SNAPSHOT)
     assert _files(tmp_path / "disk") == _files(tmp_path / "memory"), f"{len(spilled.chunks)} chunks, {runs} runs"
-    assert not list(tmp_path.glob(".por-runs-*")), "the spill and its runs are removed"
+    assert not list(tmp_path.glob(".*.runs-*")), "the spill and its runs are removed"
 
 
 def test_disk_build_through_the_shell(tmp_path):
@@ -97,9 +97,23 @@ def test_an_account_in_two_places_is_refused(tmp_path):
     rows = [f"u{i},BTC,1" for i in range(50)] + ["u3,ETH,2"]
     customers.write_text("account_id,asset,amount\n" + "\n".join(rows) + "\n")
     with pytest.raises(InputError, match="sort it by account_id"):
-        with external.spilled(customers, AssetTable(), tmp_path, 8 * 2048):
+        with external.spilled(customers, AssetTable(), tmp_path / "out", 8 * 2048):
             pass
-    assert not list(tmp_path.glob(".por-runs-*"))
+    assert not list(tmp_path.glob(".*.runs-*"))
+
+
+def test_a_killed_runs_spill_is_removed_by_the_next(tmp_path):
+    """The spill holds every id and balance: one left by a killed run must not stay on disk."""
+    customers = grouped_csv(tmp_path / "c.csv", random.Random(4), 50)
+    stale = tmp_path / ".out.runs-abcdefgh"
+    stale.mkdir()
+    (stale / "book.bin").write_bytes(b"ids and balances")
+    other = tmp_path / ".other.runs-abcdefgh"  # another output's: not ours to remove
+    other.mkdir()
+    with external.spilled(customers, AssetTable(), tmp_path / "out", 1 << 20) as spilled:
+        assert spilled.path.parent.name.startswith(".out.runs-") and spilled.path.parent.stat().st_mode & 0o077 == 0
+        assert not stale.exists()
+    assert other.exists() and not list(tmp_path.glob(".out.runs-*"))
 
 
 def test_rows_errors_keep_their_lines(tmp_path):
@@ -108,7 +122,7 @@ def test_rows_errors_keep_their_lines(tmp_path):
     rows = [f"u{i},BTC,1" for i in range(40)] + ["u40,BTC,-1"] + [f"u{i},BTC,1" for i in range(41, 60)]
     customers.write_text("account_id,asset,amount\n" + "\n".join(rows) + "\n")
     with pytest.raises(InputError) as caught:
-        with external.spilled(customers, AssetTable(), tmp_path, 8 * 2048):
+        with external.spilled(customers, AssetTable(), tmp_path / "out", 8 * 2048):
             pass
     assert caught.value.line == 42
 
@@ -118,7 +132,7 @@ def test_look_alike_ids_across_chunks_are_refused(tmp_path):
     rows = ["Ａlice,BTC,1"] + [f"u{i},BTC,1" for i in range(30)] + ["Alice,BTC,1"]
     customers.write_text("account_id,asset,amount\n" + "\n".join(rows) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match="NFKC"):
-        with external.spilled(customers, AssetTable(), tmp_path, 4 * 2048):
+        with external.spilled(customers, AssetTable(), tmp_path / "out", 4 * 2048):
             pass
 
 
@@ -130,7 +144,7 @@ def test_totals_over_128_bits_across_chunks_are_refused(tmp_path):
     (tmp_path / "assets.csv").write_text("asset,decimals\nWEI,0\n")
     table.extend_from_file(tmp_path / "assets.csv")
     with pytest.raises(InputError, match="2\\^128-1"):
-        with external.spilled(customers, table, tmp_path, 1 * 2048):
+        with external.spilled(customers, table, tmp_path / "out", 1 * 2048):
             pass
 
 
@@ -144,9 +158,9 @@ def test_not_enough_disk_is_refused_up_front(tmp_path, monkeypatch):
     # a book for the disk build is refused on an estimate, before it is read (and again, exactly, after)
     code, _, err = run_por("publish", customers, "--exchange", "Ex", "-o", tmp_path / "q", "--max-memory", "1e-6")
     assert code == 2 and "not enough disk" in err and "about" in err and "sorted runs" in err, err
-    assert not list(tmp_path.glob(".por-runs-*")) and not (tmp_path / "q" / "tree.bin").exists()
+    assert not list(tmp_path.glob(".*.runs-*")) and not (tmp_path / "q" / "tree.bin").exists()
     monkeypatch.setattr(external, "estimated_needs", lambda _customers: {})
-    with external.spilled(customers, AssetTable(), tmp_path, 16 * 2048) as spilled:
+    with external.spilled(customers, AssetTable(), tmp_path / "out", 16 * 2048) as spilled:
         with pytest.raises(InputError, match="sorted runs"):
             publish(spilled, tmp_path / "r", **SNAPSHOT)
 

@@ -317,8 +317,7 @@ def _read_book(customers: Path, table, out: Path, max_memory: float | None, prog
     memory = int((max_memory or 8) * external.GIB)
     if not external.wants_disk_build(customers, memory):
         return load_customers(customers, table, progress=progress)
-    near = out.resolve().parent
-    return stack.enter_context(external.spilled(customers, table, near, memory, progress))
+    return stack.enter_context(external.spilled(customers, table, out, memory, progress))
 
 
 def _print_warnings(warnings: list[str], shown: int = 20) -> None:

@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -120,10 +121,16 @@ def block_bits_for(memory: int, asset_count: int, jobs: int) -> int:
 
 
 @contextlib.contextmanager
-def spilled(customers: Path, table: AssetTable, near: Path, memory: int, progress: Progress | None = None):
-    """`spill_customers` into a private folder beside `near`, in chunks for `memory` bytes; removed afterwards."""
-    check_disk(near, estimated_needs(customers), estimated=True)  # before the hour of reading, roughly
-    work = Path(tempfile.mkdtemp(prefix=".por-runs-", dir=near))  # mode 0700: ids and balances
+def spilled(customers: Path, table: AssetTable, out: Path, memory: int, progress: Progress | None = None):
+    """`spill_customers` into `.OUT.runs-*` beside the output folder `out`, in chunks for `memory`
+    bytes; removed afterwards. Call it holding the output's lock (`por.atomic.claim_folder`): a
+    spill left by a killed run for the same output (ids and balances) is removed first."""
+    out = Path(os.path.abspath(out))
+    prefix = f".{out.name}.runs-"
+    for stale in out.parent.glob(glob_escape(prefix) + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    check_disk(out.parent, estimated_needs(customers), estimated=True)  # before the hour of reading, roughly
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))  # mode 0700: ids and balances
     try:
         book = spill_customers(customers, table, work, chunk_rows_for(memory), progress)
         book.memory = memory
