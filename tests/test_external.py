@@ -185,3 +185,21 @@ def test_publication_bytes_are_what_publish_writes(tmp_path):
     assert needs["index"] >= (tmp_path / "p" / INDEX_FILE).stat().st_size
     secrets = (tmp_path / "p" / SECRETS_FILE).stat().st_size
     assert secrets <= needs["secrets"] <= 1.2 * secrets
+
+
+def test_secrets_line_offsets_past_2_gib():
+    """A 100M-account secrets file is ~12 GB: line offsets past 2^31 must not wrap (numpy adds a Python
+    int to Arrow's int32 offsets in int32; this overflowed at 2.17 GB in the first 100M run)."""
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+
+    from por.liabilities.secrets import write_secret_lines
+
+    ids = pa.array(["a", "bb", "ccc"])
+    handle = io.BytesIO()
+    starts, size = write_secret_lines(handle, ids, bytes(96), np.array([2, 0, 1]), (1 << 33) + 5)
+    lines = handle.getvalue().split(b"\n")[:-1]
+    assert starts.tolist() == [(1 << 33) + 5 + sum(len(x) + 1 for x in lines[:i]) for i in range(3)]
+    assert size == (1 << 33) + 5 + len(handle.getvalue())

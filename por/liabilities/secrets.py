@@ -98,7 +98,7 @@ def write_secret_lines(
         )
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
         handle.write(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
-        starts[start:stop] = written + (offsets[:-1] - offsets[0])
+        starts[start:stop] = written + (offsets[:-1] - offsets[0]).astype(np.int64)  # int32 + 2 GiB overflows
         written += int(offsets[-1] - offsets[0])
     return starts, written
 
