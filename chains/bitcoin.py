@@ -27,6 +27,9 @@ from chains.records import DeclaredWallet, OwnershipResult, Scheme
 from por.errors import InputError
 
 CONFIG_KEYS = COMMON_KEYS | TRANSPORT_KEYS | {"network", "node_rpc", "esplora", "batch_size"}
+CONFIG_KEYS |= {"anchor_address", "anchor_fee_rate"}  # anchoring (chains.bitcoin_anchor, docs/formats/anchor.md)
+ANCHOR_KINDS = ("p2wpkh", "p2pkh")  # single-key addresses por signs an anchor's spend from
+DEFAULT_ANCHOR_FEE_RATE = 5  # satoshis per virtual byte
 
 
 # --- the family-module contract ------------------------------------------------------------------------
@@ -115,6 +118,30 @@ def _verify(decoded: Decoded, wallet: DeclaredWallet) -> str:
     raise Unsupported(f"BIP-322 for a {decoded.kind} address needs a legacy script interpreter: sign it with bip137")
 
 
+def anchor_script(name: str, config: ChainConfig) -> tuple[str, bytes, str]:
+    """(address, exact output script, kind) of the declared anchor address."""
+    value = config.get("anchor_address")
+    where = f"chains.{name}.anchor_address"
+    if value is None:
+        raise InputError("no anchor_address: the exchange's address its anchors are sent from", field=where)
+    if not isinstance(value, str):
+        raise InputError("must be a Bitcoin address", field=where)
+    try:
+        decoded = decode_address(value, network(config))
+    except (ValueError, InputError) as exc:
+        raise InputError(f"{value[:90]!r}: {getattr(exc, 'reason', exc)}", field=where) from None
+    if decoded.kind not in ANCHOR_KINDS:
+        raise InputError(f"a {decoded.kind} address: anchors are sent from a P2WPKH or P2PKH address", field=where)
+    return decoded.address, decoded.script, decoded.kind
+
+
+def anchor_fee_rate(name: str, config: ChainConfig) -> int:
+    value = config.get("anchor_fee_rate", DEFAULT_ANCHOR_FEE_RATE)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:
+        raise InputError("must be satoshis per virtual byte, 1 to 10000", field=f"chains.{name}.anchor_fee_rate")
+    return value
+
+
 def _settings(name: str, config: ChainConfig) -> tuple[BitcoinSettings, list[str]]:
     extra = sorted(set(config) - CONFIG_KEYS)
     if extra:
@@ -131,6 +158,9 @@ def _settings(name: str, config: ChainConfig) -> tuple[BitcoinSettings, list[str
     if not _urls(config, name, "node_rpc") + _urls(config, name, "esplora"):
         raise InputError("configure at least one provider in node_rpc or esplora", field=f"chains.{name}")
     batch_size = integer(config, f"chains.{name}.", "batch_size", 100) or 100
+    if config.get("anchor_address") is not None:
+        anchor_script(name, config)
+    anchor_fee_rate(name, config)
     return BitcoinSettings(net, batch_size, transport), notes
 
 
@@ -168,6 +198,8 @@ def _urls(config: ChainConfig, name: str, key: str) -> list[str]:
 
 
 __all__ = [
+    "anchor_script",
+    "anchor_fee_rate",
     "make_adapter",
     "verify_ownership",
     "validate_address",

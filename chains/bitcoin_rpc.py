@@ -27,6 +27,7 @@ from por.errors import InputError, ProviderError
 
 MAX_SATS = 21_000_000 * 100_000_000
 _HASH_RE = re.compile(r"[0-9a-f]{64}\Z")
+_NULL_HASH = "0" * 64
 
 
 def output_script(query: BalanceQuery, net: Network) -> str:
@@ -92,17 +93,28 @@ class HttpProvider:
         self.transport = Transport(self.label, settings.transport)
 
     async def request(
-        self, method: str, path: str, *, body: Any = None, address: str | None = None, text: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        address: str | None = None,
+        text: bool = False,
+        data: str | None = None,
     ) -> Any:
-        """One HTTP call under the transport policy (retries on transient faults); else a ProviderError."""
+        """One HTTP call under the transport policy (retries on transient faults); else a ProviderError.
+        `body` is sent as JSON, `data` as plain text."""
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.transport.timeout))
         url = str(self.base).rstrip("/") + path
-        return await self.transport.call(lambda: self._once(method, url, body, text, address), address=address)
+        return await self.transport.call(lambda: self._once(method, url, body, text, address, data), address=address)
 
-    async def _once(self, method: str, url: str, body: Any, text: bool, address: str | None) -> Any:
+    async def _once(
+        self, method: str, url: str, body: Any, text: bool, address: str | None, data: str | None = None
+    ) -> Any:
         assert self.session is not None
-        async with self.session.request(method, url, json=body, headers=self.headers) as resp:
+        sent = {"json": body} if data is None else {"data": data.encode()}
+        async with self.session.request(method, url, headers=self.headers, **sent) as resp:
             if resp.status == 429 or resp.status >= 500:
                 raise Transient(f"HTTP {resp.status} from {url}")
             if resp.status != 200:
@@ -142,6 +154,10 @@ class HttpProvider:
     async def histories(self, addresses: list[str]) -> dict[str, list[TxRecord]]:
         raise NotImplementedError
 
+    async def broadcast(self, raw_hex: str) -> str:
+        """Submits a signed transaction; returns the txid the provider gives it (an anchor, docs/formats/anchor.md)."""
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         if self.session is not None:
             await self.session.close()
@@ -170,6 +186,9 @@ class NodeProvider(HttpProvider):
     async def block_hash(self, height: int) -> str:
         return self.block_hash_of(await self.rpc("getblockhash", height), height)
 
+    async def broadcast(self, raw_hex: str) -> str:
+        return str(await self.rpc("sendrawtransaction", raw_hex)).lower()
+
     async def histories(self, addresses: list[str]) -> dict[str, list[TxRecord]]:
         """Batches of addresses per request; the union of their histories serves each of them."""
         size = self.settings.batch_size
@@ -192,7 +211,11 @@ class NodeProvider(HttpProvider):
             outputs = tuple(
                 (i, out["script"].lower(), self.sats(out["value"], address)) for i, out in enumerate(tx["outputs"])
             )
-            spends = tuple((inp["prevout"]["hash"].lower(), inp["prevout"]["index"]) for inp in tx["inputs"])
+            spends = tuple(
+                (inp["prevout"]["hash"].lower(), inp["prevout"]["index"])
+                for inp in tx["inputs"]
+                if inp["prevout"]["hash"] != _NULL_HASH  # a coinbase spends nothing (as Esplora shows it)
+            )
             height = tx["height"]
             if not isinstance(height, int):
                 raise TypeError
@@ -214,6 +237,9 @@ class EsploraProvider(HttpProvider):
 
     async def block_hash(self, height: int) -> str:
         return self.block_hash_of(await self.request("GET", f"/block-height/{height}", text=True), height)
+
+    async def broadcast(self, raw_hex: str) -> str:
+        return str(await self.request("POST", "/tx", data=raw_hex, text=True)).lower()
 
     async def histories(self, addresses: list[str]) -> dict[str, list[TxRecord]]:
         answers = await gather_all([self._history(a) for a in addresses])

@@ -94,6 +94,38 @@ def _from_block(name: str, config: ChainConfig) -> int:
     return value
 
 
+# --- whose anchors, which key -----------------------------------------------------------------------
+KEY_OPTION = "--sign-key"  # the key that signs the commitment sends it
+
+
+def missing(name: str, config: ChainConfig) -> str | None:
+    """Why this chain cannot anchor (None: it can)."""
+    return None if config.get("anchor_registry") is not None else "no anchor_registry (the PorAnchorRegistry contract)"
+
+
+def owner(name: str, config: ChainConfig, signer: str | None, pinned: bool) -> tuple[str | None, str]:
+    """Whose anchors count: the exchange's signing address (pinned with --signer, else the commitment's)."""
+    if signer is None:
+        return None, "anchor: the commitment is not signed, so there is no exchange address to look its anchor up under"
+    note = (
+        ""
+        if pinned
+        else f"anchor looked up under the signer the commitment names ({signer}); pin the "
+        "exchange's key with --signer so that it is the exchange's own"
+    )
+    return checksummed(signer), note
+
+
+def check_key(name: str, config: ChainConfig, key: bytes, signer: str | None) -> None:
+    """The sender is the exchange: the key must be the commitment's signer."""
+    if signer is None or signer.lower() != Account.from_key(key).address.lower():
+        raise InputError(
+            "the commitment must be signed by the anchoring key (the anchor is looked up under the "
+            "signer's address): publish with --sign-key",
+            field="--sign-key",
+        )
+
+
 # --- recording -------------------------------------------------------------------------------------------
 async def send_anchor(
     name: str, config: ChainConfig, private_key: bytes, snapshot_id: str, digest: bytes

@@ -4,8 +4,8 @@
 found by what they derive (an EVM address, a Bitcoin key hash, a key in a multisig script),
 never by position, so a key file can hold every key at once. The signatures are the ones
 the verifier (`chains.evm`, `chains.bitcoin`) checks: EIP-191 and Safe EIP-1271 on EVM,
-BIP-137 (also per key for multisig) and BIP-322 simple (P2WPKH, and the P2WSH multisig
-full witness) on Bitcoin.
+BIP-137 (also per key for multisig) and BIP-322 simple (P2WPKH, P2TR key path, and the P2WSH
+multisig full witness) on Bitcoin.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from chains import evm
 from chains.base import ChainConfig
 from chains.bitcoin import network
 from chains.bitcoin_address import decode_address, hash160, p2wpkh_script, parse_multisig
-from chains.bitcoin_proofs import sign_bip137, sign_bip322_multisig, sign_bip322_p2wpkh
+from chains.bitcoin_proofs import sign_bip137, sign_bip322_multisig, sign_bip322_p2tr, sign_bip322_p2wpkh, taproot_tweak
 from chains.records import Scheme
 from por.errors import InputError
 
@@ -110,6 +110,8 @@ def _sign_bitcoin(row: Unsigned, message: str, secrets: Sequence[bytes], config:
         if row.scheme is Scheme.BIP322 and decoded.kind == "p2sh":
             raise InputError("BIP-322 multisig signing is for P2WSH; a P2SH multisig signs with bip137", field="scheme")
         return _sign_multisig(row, message, secrets)
+    if decoded.kind == "p2tr":
+        return _sign_p2tr(row, decoded.program, message, secrets)
     kind = {"p2pkh": "p2pkh", "p2wpkh": "p2wpkh", "p2sh": "p2sh-p2wpkh"}.get(decoded.kind)
     if kind is None:
         raise InputError(f"signing for a {decoded.kind} address is not supported yet", field="address")
@@ -122,6 +124,20 @@ def _sign_bitcoin(row: Unsigned, message: str, secrets: Sequence[bytes], config:
     if row.scheme is Scheme.BIP322 and kind == "p2sh-p2wpkh":
         raise InputError("BIP-322 for a wrapped (P2SH-P2WPKH) address is not supported: use bip137", field="scheme")
     return (sign_bip137(secret, message, kind),)  # BIP-137; BIP-322 lets P2PKH prove with it too
+
+
+def _sign_p2tr(row: Unsigned, output_key: bytes, message: str, secrets: Sequence[bytes]) -> tuple[str, ...]:
+    """BIP-322 simple, key path: the key is the BIP-86 internal key whose tweak gives the address's output key."""
+    if row.scheme is not Scheme.BIP322:
+        raise InputError("a P2TR address proves ownership with bip322 (BIP-137 has no Taproot header)", field="scheme")
+    secret = next((s for s in secrets if taproot_tweak(s)[0] == output_key), None)
+    if secret is None:
+        raise InputError(
+            f"no key given for {row.address} (a P2TR is signed by its BIP-86 internal key: "
+            "key path only, no script tree)",
+            field="address",
+        )
+    return (sign_bip322_p2tr(secret, message)[0],)
 
 
 def _sign_multisig(row: Unsigned, message: str, secrets: Sequence[bytes]) -> tuple[str, ...]:

@@ -76,6 +76,27 @@ class InputErrors(InputError):
         return out
 
 
+class BadRows:
+    """The bad rows of one file as a reader meets them: the first MAX_REPORTED_ROWS kept, every one
+    counted, so a reader goes on past a bad row and the user fixes them all in one run."""
+
+    def __init__(self) -> None:
+        self.errors: list[InputError] = []
+        self.count = 0
+
+    def add(self, error: InputError) -> None:
+        self.count += 1
+        if len(self.errors) < MAX_REPORTED_ROWS:
+            self.errors.append(error)
+
+    def raise_any(self) -> None:
+        """One bad row raises its InputError; several, an InputErrors naming the first ones."""
+        if self.count == 1:
+            raise self.errors[0]
+        if self.count:
+            raise InputErrors(self.errors, self.count)
+
+
 class UsageError(PorError):
     """A command line that does not say what to do: `por: usage: WHAT — try 'COMMAND --help'`."""
 

@@ -243,3 +243,50 @@ def csv_table(path: str | Path, columns: list[str], limit: int) -> Iterator[tupl
                 yield reader.line_num, [cell.strip() for cell in row]
         except csv.Error as exc:
             raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None
+
+
+# --- hints for the mistakes spreadsheets make in a CSV export (every CSV reader gives the same) ---------------
+
+_GROUPED = re.compile(r"[0-9][0-9,.' _\u00a0]*[0-9]\Z")
+
+
+def separator_hint(text: str) -> str:
+    """Why a header or a row did not split into three fields, when a spreadsheet's export is the cause."""
+    if "\t" in text and "," not in text:
+        return " (the file is separated by tabs: save it as comma-separated CSV)"
+    if ";" in text and "," not in text:
+        return (
+            " (the file is separated by semicolons, as spreadsheets write CSV where the decimal mark is a"
+            " comma: save it with commas between fields and a point in amounts)"
+        )
+    return ""
+
+
+def amount_hint(text: str) -> str:
+    """A hint for an amount written with thousands separators or a decimal comma ("" if neither)."""
+    text = text.strip()
+    if not _GROUPED.match(text):
+        return ""
+    marks = [c for c in text if not "0" <= c <= "9"]
+    decimal = None
+    if "," in marks and "." in marks:  # 1.000,5 or 1,000.5: the last mark is the decimal one
+        decimal = text[max(text.rfind(","), text.rfind("."))]
+    elif marks == [","] and len(text.rsplit(",", 1)[1]) != 3:
+        decimal = ","
+    whole, frac = text.rsplit(decimal, 1) if decimal else (text, "")
+    if not re.fullmatch(r"[0-9]*", frac):
+        return ""
+    plain = re.sub(r"[^0-9]", "", whole) + ("." + frac if frac else "")
+    if marks == [","] and decimal:
+        return f" (a decimal comma? write {plain}: amounts take a decimal point)"
+    return f" (thousands separators? write {plain}: digits and one decimal point, nothing else)"
+
+
+def csv_syntax_error(exc: Exception, source: str, last_row_line: int, line_num: int) -> InputError:
+    """A csv.Error placed where a user looks: a quote never closed is reported on the line after the
+    last row read (where it opens), not at the end of the file the csv module ran to."""
+    if "unexpected end of data" in str(exc):
+        return InputError(
+            "malformed CSV: a double quote opened on this line is never closed", file=source, line=last_row_line + 1
+        )
+    return InputError(f"malformed CSV: {exc}", file=source, line=line_num)

@@ -20,6 +20,7 @@ from eth_account import Account
 
 from chains.evm_anchor import REGISTRY_FILE, registry_artifact
 from fixtures.contracts import Compiled
+from fixtures.faultproxy import FaultProxy
 from fixtures.localchains.hardhat import HardhatNode
 from por.liabilities.folder import not_a_publication
 
@@ -233,3 +234,29 @@ def test_publish_anchor_options_are_checked_before_any_work(tmp_path):
         tmp_path / "key.hex",
     )
     assert done.returncode == 2 and "no anchor_registry" in done.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.nodes
+def test_a_provider_that_hides_the_second_anchor_event_does_not_verify(world):
+    """A fault proxy in front of hardhat drops the second anchor's log from eth_getLogs. Beside an
+    honest provider they disagree; alone, the registry's count gives it away. Nothing verifies."""
+    honest = publish(world, "october-a", "2025-10", [("alice", "1")], "--anchor", "hardhat", "--config",
+                     world["folder"] / "chains.toml")  # fmt: skip
+    other = publish(world, "october-b", "2025-10", [("alice", "1"), ("bob", "9")], "--anchor", "hardhat",
+                    "--config", world["folder"] / "chains.toml")  # fmt: skip
+    second = json.loads((other / "anchor.json").read_text())["transaction"]
+    node, text = world["node"], (world["folder"] / "chains.toml").read_text()
+    proof = world["folder"] / "october-alice.json"
+    assert por("prove", honest, "alice", "-o", proof).returncode == 0
+    with FaultProxy(node.url) as proxy:
+        proxy.reset(always=f"hide:{second}", only="eth_getLogs")
+        for name, rpc in (("both", f'["{node.url}", "{proxy.url}"]'), ("alone", f'["{proxy.url}"]')):
+            config = world["folder"] / f"hiding-{name}.toml"
+            config.write_text(text.replace(text[text.index("rpc = ") : text.index("\n", text.index("rpc = "))],
+                                           f"rpc = {rpc}"))  # fmt: skip
+            done = por("verify-inclusion", proof, "--commitment", honest / "commitment.json", "--signer",
+                       world["key"].address, "--anchor", "--config", config)  # fmt: skip
+            said = " ".join((done.stdout + done.stderr).split())
+            assert done.returncode == 2, said
+            assert ("disagree on the anchors recorded for '2025-10'" if name == "both" else "counts 2 anchors") in said
+        assert proxy.injected, "the proxy hid nothing"

@@ -402,7 +402,9 @@ def test_anchoring_embeds_the_anchor_in_the_page_and_the_manifest_follows(site, 
     folder, anchor = anchored_copy(site, tmp_path)
     page = (folder / "verify.html").read_bytes()
     assert page != (site / "signed" / "verify.html").read_bytes()
-    assert b'"transaction": "0x' + b"cd" * 32 + b'"' in page and b"block_hash" not in page
+    start = page.index(b'<script type="application/json" id="por-publication">')
+    block = page[start : page.index(b"</script>", start)]  # the page's code names block_hash (a proof's anchor)
+    assert b'"transaction": "0x' + b"cd" * 32 + b'"' in block and b"block_hash" not in block
     manifest = json.loads((folder / "manifest.json").read_text())
     entry = next(f for f in manifest["files"] if f["file"] == "verify.html")
     assert entry["sha256"] == hashlib.sha256(page).hexdigest()  # the manifest is of the new page

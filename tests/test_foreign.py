@@ -511,6 +511,20 @@ def test_okx_stark_genuine_user_file_recomputes_and_says_the_coin_order_is_unbou
     assert not stark_verdict(raw(STARK), "00" * 32).ok
 
 
+def test_okx_stark_refuses_pinned_totals_it_cannot_compare(tmp_path):
+    """An OKX zk-STARK user file states no totals: `--root R --totals F` must fail, not turn VERIFIED with
+    the totals never read (they were silently ignored, and the verdict was anchored to "root and totals")."""
+    from por.liabilities.check import verify_proof_document
+    from por.liabilities.pins import read_totals
+
+    totals = tmp_path / "totals.json"
+    totals.write_text(json.dumps({"format": "por-totals", "version": 1, "totals": {"ANY": "1"}}))
+    path = tmp_path / "proof.json"
+    path.write_bytes(raw(STARK))
+    v = verify_proof_document("okx-stark", raw(STARK), path, None, bytes.fromhex(STARK_ROOT), None, read_totals(totals))
+    assert v.state == "failed" and any("states no totals to compare" in r for r in v.reasons)
+
+
 def test_keccak_is_the_original_keccak_not_sha3():
     from por.liabilities.foreign.okx_stark import keccak_256
 

@@ -277,3 +277,61 @@ def test_okx_s_own_bitcoin_multisig_and_tron_rows_verify(tmp_path):
     wrong = [list(as_rows[1])]
     wrong[0][5] = "I am an OKX address"  # another message
     assert check_okx_file(okx_file(tmp_path, wrong)).verdicts[0].status == "failed"
+
+
+# --- OKX's 2023 file: genuine Bitcoin multisig and TRON rows ----------------------------------------------------
+LEGACY = OKX / "okx_por_example_2023.csv"
+LEGACY_SHA256 = (
+    "984a42956cb1b4dc3dc816c16c406447e8cce89ad32f0838325b3e1aa40077e6"  # okx/proof-of-reserves 563eaa1..7d12e71
+)
+
+
+def test_the_2023_file_is_okx_s_and_every_genuine_row_verifies():
+    import hashlib
+
+    assert hashlib.sha256(LEGACY.read_bytes()).hexdigest() == LEGACY_SHA256
+    report = check_okx_file(LEGACY)
+    assert report.ok and report.counts()["verified"] == 33 and len(report.verdicts) == 33
+    btc = [v for v in report.verdicts if v.row.coin == "BTC"]
+    tron = [v for v in report.verdicts if v.row.coin == "USDT-TRC20"]
+    assert len(btc) == 9 and all(v.reason == "multisig: 2 of 3 keys signed (2 needed)" for v in btc)
+    assert {v.row.address[:3] for v in btc} == {"bc1", "3QV", "35q", "33B"}  # P2WSH and P2SH multisig
+    assert len(tron) == 7 and all(v.reason == "TRON signature by the address's key" for v in tron)
+    assert all(v.row.base_units and v.row.network == "" for v in report.verdicts)
+    assert btc[0].row.height == "763861"  # the summary line's height for the coin
+    totals = {t["coin"]: t for t in report.totals()}
+    assert totals["BTC"]["rows_amount"] == "449.51400581" and totals["BTC"]["summary_amount"] == "449.5140"
+    assert totals["USDT-TRC20"]["rows_amount"] == "5436.904358"
+
+
+def flip_base64(text, at):
+    i = 4 + at % (len(text) - 8)
+    return text[:i] + ("A" if text[i] != "A" else "B") + text[i + 1 :]
+
+
+def flippable_cells():
+    """(line, column) of every cell to flip in six genuine rows: address, signature1, signature2, redeem script."""
+    lines = LEGACY.read_text(encoding="utf-8").split("\n")
+    return [
+        (n, c) for n in (16, 19, 27, 39, 41, 46) for c in (1, 4, 5, 6) if lines[n - 1].split(",")[c] not in ("", "null")
+    ]
+
+
+@pytest.mark.parametrize("line, column", flippable_cells())
+def test_every_flipped_2023_row_fails(tmp_path, line, column):
+    lines = LEGACY.read_text(encoding="utf-8").split("\n")
+    cells = lines[line - 1].split(",")
+    if column == 1:
+        i = len(cells[1]) // 2
+        cells[1] = cells[1][:i] + ("q" if cells[1][i] != "q" else "p") + cells[1][i + 1 :]
+    elif cells[column].startswith("0x"):
+        cells[column] = flip_hex(cells[column], 40)
+    elif column == 6:
+        cells[column] = flip_hex("0x" + cells[column], 40)[2:]
+    else:
+        cells[column] = flip_base64(cells[column], 30)
+    lines[line - 1] = ",".join(cells)
+    path = tmp_path / "okx_2023.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    verdict = next(v for v in check_okx_file(path).verdicts if v.row.line == line)
+    assert verdict.status == "failed", (line, column, verdict.reason)

@@ -13,7 +13,7 @@ import pytest
 from eth_account import Account
 
 from fixtures.liabilities import run_por
-from fixtures.report_pages import audit_document, audit_of, history_folders
+from fixtures.report_pages import LAYOUT, audit_document, audit_of, glyphs_drawn, history_folders
 from por.audit.html import render_html, rule_words
 from por.audit.report_style import FONT_STACK, Column, amount_html, card, grouped, report_page, table_html
 from por.audit.summary import parse_audit_summary
@@ -185,28 +185,6 @@ def test_an_audit_of_another_commitment_is_not_plotted(periods, tmp_path):
 
 # --- in Chromium ----------------------------------------------------------------------------------------------
 
-LAYOUT = """() => {
-  const d = document.documentElement, cut = [];
-  for (const cell of document.querySelectorAll('td, th')) {
-    const r = cell.getBoundingClientRect();
-    if (!r.width || getComputedStyle(cell).display === 'none') continue;
-    if (cell.scrollWidth > cell.clientWidth + 1 || r.left < -0.5 || r.right > innerWidth + 0.5)
-      cut.push(cell.innerText.slice(0, 60));
-    for (const inner of cell.querySelectorAll('*')) {
-      const q = inner.getBoundingClientRect();
-      if (q.width && (q.left < r.left - 0.5 || q.right > r.right + 0.5)) cut.push(inner.innerText.slice(0, 60));
-    }
-  }
-  const small = [];
-  for (const t of document.querySelectorAll('svg text')) {
-    const px = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
-    if (px < 11) small.push([t.textContent, px]);
-  }
-  const svgs = [...document.querySelectorAll('svg')].filter(s => s.getBoundingClientRect().right > innerWidth + 0.5);
-  return {scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, cut, small, wideSvgs: svgs.length,
-          height: d.scrollHeight, lang: d.lang};
-}"""
-
 
 @pytest.fixture(scope="module")
 def pages(periods, tmp_path_factory):
@@ -296,32 +274,9 @@ def test_japanese_is_drawn_with_glyphs_not_tofu(pages, chromium, screenshot_dir)
     family = page.evaluate("getComputedStyle(document.body).fontFamily")
     assert family.startswith('"Noto Sans CJK JP"'), family
     words = ["履行保証暗号資産", "不適合", "コールドウォレット管理"]
-    page.evaluate(
-        """(words) => {
-      const box = document.createElement('div'); box.id = 'probe'; box.lang = 'ja';
-      box.style.cssText = 'position:fixed;top:0;left:0;background:#fff;font-size:40px;line-height:1;z-index:9';
-      const chars = [...new Set(words.join(''))];
-      chars.concat(['\\u0378']).forEach((c, i) => {
-        const s = document.createElement('span'); s.textContent = c; s.id = 'g' + i;
-        s.style.cssText = 'display:inline-block;width:48px;height:48px'; box.appendChild(s); });
-      document.body.appendChild(box);
-    }""",
-        words,
-    )
-    chars = list(dict.fromkeys("".join(words)))
-    shots = [page.locator(f"#g{i}").screenshot() for i in range(len(chars) + 1)]
-    tofu = shots[-1]
-    drawn = [c for c, shot in zip(chars, shots) if shot != tofu]
+    chars, drawn, measured = glyphs_drawn(page, words)
     assert drawn == chars, f"drawn as the missing-glyph box: {sorted(set(chars) - set(drawn))}"
-    assert len(set(shots[:-1])) == len(chars)  # every character its own glyph
-    widths = page.evaluate(
-        """(words) => words.map(w => { const s = document.createElement('span');
-        s.textContent = w; s.style.fontSize = '20px'; document.body.appendChild(s);
-        const t = document.createElement('span'); t.textContent = '\\u0378'.repeat([...w].length);
-        t.style.fontSize = '20px'; document.body.appendChild(t);
-        return [s.getBoundingClientRect().width, t.getBoundingClientRect().width]; })""",
-        words,
-    )
-    assert all(w > 0 for pair in widths for w in pair)
+    assert len(set(measured["shots"])) == len(chars)  # every character its own glyph
+    assert all(w > 0 for pair in measured["boxes"] for w in pair)
     page.locator("#probe").screenshot(path=str(screenshot_dir / "report-japanese-glyphs.png"))
     page.close()

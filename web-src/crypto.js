@@ -1,12 +1,17 @@
 // The only cryptography the verifier page does not get from the browser: Keccak-256 and
-// secp256k1 public-key recovery, used to check a commitment's signature against a pinned key.
+// secp256k1 public-key recovery, used to check a commitment's signature against a pinned key,
+// and Keccak-256 / BLAKE2s-256 for OKX's zk-STARK era user files.
 // Both come from Paul Miller's audited noble libraries (MIT); esbuild bundles this file into
 // por/web/verifier.html (node web-src/build.mjs), so the page stays one offline file.
 import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { blake2s } from "@noble/hashes/blake2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
 /** Keccak-256 (Ethereum's pre-NIST padding) of bytes. */
 export const keccak256 = (bytes) => keccak_256(bytes);
+
+/** BLAKE2s-256 of bytes (OKX's unmerged PR-22 variant of its zk-STARK files). */
+export const blake2s256 = (bytes) => blake2s(bytes);
 
 /** The curve order n. */
 export const CURVE_N = secp256k1.Point.CURVE().n;

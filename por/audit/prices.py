@@ -16,9 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from por.amounts import check_asset_symbol
-from por.errors import InputError
+from por.errors import BadRows, InputError
 from por.strictjson import read_bounded
-from por.text import csv_field_limit
+from por.text import amount_hint, csv_field_limit, csv_syntax_error, separator_hint
 
 PRICE_COLUMNS = ["asset", "price_jpy", "source", "time"]
 MAX_PRICE_FILE_BYTES = 16 * 1024 * 1024
@@ -87,7 +87,8 @@ def parse_time(text: str) -> str:
 
 
 def load_prices(path: str | Path) -> Prices:
-    """Reads a prices CSV; any defect is an InputError naming file, line and field."""
+    """Reads a prices CSV; every defect an InputError naming file, line and field, and every bad row
+    up to MAX_REPORTED_ROWS named in one run, as the customer book's reader does."""
     path = Path(path)
     source = str(path)
     raw = read_bounded(path, MAX_PRICE_FILE_BYTES, empty_ok=True)
@@ -96,30 +97,47 @@ def load_prices(path: str | Path) -> Prices:
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=source) from None
     prices = Prices(source)
+    bad = BadRows()
     with csv_field_limit(4096):
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        last = 1  # the line of the last row read: a quote never closed opens after it
         try:
             header = next(reader, None)
             if header is None:
                 raise InputError("empty file: expected header " + ",".join(PRICE_COLUMNS), file=source, line=1)
             if [h.strip() for h in header] != PRICE_COLUMNS:
-                raise InputError("header must be exactly " + ",".join(PRICE_COLUMNS), file=source, line=1)
+                hint = separator_hint(",".join(header))
+                raise InputError("header must be exactly " + ",".join(PRICE_COLUMNS) + hint, file=source, line=1)
             for row in reader:
-                line = reader.line_num
+                last = reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                _add_row(prices, row, source, line)
+                try:
+                    _add_row(prices, row, source, reader.line_num)
+                except InputError as exc:
+                    bad.add(exc.at(file=source, line=reader.line_num))
         except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None
+            bad.add(csv_syntax_error(exc, source, last, reader.line_num))
+    bad.raise_any()
     if not prices.by_asset:
         raise InputError("no prices in the file", file=source)
     return prices
 
 
+def fields_hint(row: list[str]) -> str:
+    """Why a row did not split into the four fields: another separator, or a price or source cut at its commas."""
+    if len(row) < len(PRICE_COLUMNS):
+        return separator_hint(",".join(row))
+    price = amount_hint(",".join(row[1 : len(row) - 2]))
+    return price or " (a source holding a comma must be in double quotes)"
+
+
 def _add_row(prices: Prices, row: list[str], source: str, line: int) -> None:
     if len(row) != len(PRICE_COLUMNS):
         raise InputError(
-            f"expected {len(PRICE_COLUMNS)} fields ({','.join(PRICE_COLUMNS)}), got {len(row)}", file=source, line=line
+            f"expected {len(PRICE_COLUMNS)} fields ({','.join(PRICE_COLUMNS)}), got {len(row)}{fields_hint(row)}",
+            file=source,
+            line=line,
         )
     asset_text, price_text, quote_source, time_text = (cell.strip() for cell in row)
     asset = check_asset_symbol(asset_text, file=source, line=line)
@@ -130,7 +148,8 @@ def _add_row(prices: Prices, row: list[str], source: str, line: int) -> None:
     try:
         price = parse_price(price_text)
     except ValueError as exc:
-        raise InputError(str(exc), file=source, line=line, field="price_jpy") from None
+        hint = amount_hint(price_text)
+        raise InputError(f"{exc}{hint}", file=source, line=line, field="price_jpy") from None
     if not quote_source or len(quote_source) > 200 or _CONTROL_RE.search(quote_source):
         raise InputError(
             "must name where the price came from (1-200 printable characters)", file=source, line=line, field="source"

@@ -15,12 +15,15 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
+from por.audit.report_style import Column, amount_html, difference, report_page, table_html
 from por.text import html_text
 
 LANGS = ("ja", "en")
+JST = timezone(timedelta(hours=9), "JST")
 
 # Every label in both languages: (ja, en). Terms as the Act and the Order use them.
 T = {
@@ -46,7 +49,14 @@ T = {
     "short": ("不足額", "Shortfall"),
     "surplus": ("超過額", "Surplus"),
     "method": ("算定方法", "Method"),
-    "window": ("対象期間（月）", "Months"),
+    "window": ("対象期間", "Period"),
+    "volume": ("取引高", "Volume traded"),
+    "rate": ("率", "Rate"),
+    "floor": ("下限額", "Floor"),
+    "cap": ("上限額", "Cap"),
+    "basis_jpy": ("基準額", "Basis"),
+    "categories": ("取引の区分ごとの取引高と率", "Volume traded and rate per category"),
+    "category": ("取引の区分", "Category"),
     "formula": ("算定額（端数処理前）", "Amount before rounding and bounds"),
     "rounding": ("端数処理", "Rounding"),
     "not_in_force": ("基準日に有効でない保険契約", "Insurance not in force on the snapshot date"),
@@ -66,7 +76,7 @@ T = {
     "policy": ("適用した基準", "Policy applied"),
     "root": ("負債のマークル和木の根", "Liabilities Merkle sum tree root"),
     "overall": ("総合判定", "Overall result"),
-    "all": ("全体", "all"),
+    "all": ("全体", "all assets"),
     "up": ("1円未満切上げ", "up to a whole yen"),
     "down": ("1円未満切捨て", "down to a whole yen"),
     "trading_volume": ("取引高 × 取引の区分ごとの率", "trading volume x rate per category"),
@@ -86,6 +96,51 @@ RULE_NAMES = {
     "liability_reserve": ("責任準備金", "Liability reserve"),
     "custodians": ("管理の委託先の登録", "Custodians registered"),
 }
+# The volumes file's categories (policy `rates`), as Japanese exchanges name their businesses.
+CATEGORIES = {
+    "exchange": ("取引所取引", "order book (exchange)"),
+    "dealer": ("販売所取引", "dealer (counterparty sales)"),
+    "margin": ("暗号資産信用取引", "margin trading"),
+    "derivatives": ("暗号資産デリバティブ取引", "derivatives"),
+}
+# The defined and working terms the Japanese statement uses: each is in docs/policies.md's glossary
+# with its English rendering and article (a test checks both ways).
+GLOSSARY_TERMS = (
+    "暗号資産",
+    "暗号資産交換業者",
+    "登録番号",
+    "利用者暗号資産",
+    "分別管理",
+    "分別管理の状況",
+    "コールドウォレット",
+    "ホットウォレット",
+    "コールドウォレット管理比率",
+    "履行保証暗号資産",
+    "責任準備金",
+    "取引高",
+    "取引の区分",
+    "取引所取引",
+    "販売所取引",
+    "暗号資産信用取引",
+    "暗号資産デリバティブ取引",
+    "率",
+    "積立額",
+    "充当額",
+    "算定額",
+    "端数処理",
+    "必要額",
+    "保有額",
+    "不足額",
+    "超過額",
+    "管理の委託先",
+    "算入",
+    "不算入",
+    "基準日",
+    "判定",
+    "総合判定",
+    "適合",
+    "不適合",
+)
 ASSET_COLUMNS = ("asset", "customer", "cold", "hot", "cold_ratio", "outside_cold", "own", "verdict")
 
 
@@ -103,10 +158,39 @@ class Statement:
     policy: str = ""
     root: str = ""
     generated_at: str = ""
+    snapshot_jst: str = ""  # the snapshot time in Japan, as a Japanese auditor dates it
+    checks: list[dict[str, Any]] = field(default_factory=list)  # the report's checks, in the order of `rules`
+    custodial: list[dict[str, str]] = field(default_factory=list)  # wallets held by a custodian
 
     def t(self, key: str) -> str:
+        """A label; "volume.exchange" is the volume label with the category's name."""
+        head, dot, category = key.partition(".")
+        if dot and head in T:
+            ja, en = CATEGORIES.get(category, (category, category))
+            return f"{self.t(head)}（{ja}）" if self.lang == "ja" else f"{self.t(head)} ({en})"
         ja, en = T.get(key, (key, key))
         return ja if self.lang == "ja" else en
+
+    def snapshot_text(self) -> str:
+        if self.snapshot_jst and self.snapshot_time:
+            return f"{self.snapshot_jst} ({self.snapshot_time})"
+        return self.snapshot_jst or self.snapshot_time
+
+
+def rule_name(rule: str, lang: str) -> str:
+    ja, en = RULE_NAMES.get(rule, (rule, rule))
+    return ja if lang == "ja" else en
+
+
+def jst_text(utc: str) -> str:
+    """'2026-06-30T15:00:00Z' -> '2026-07-01 00:00 JST'; '' when it is not an ISO time."""
+    try:
+        moment = datetime.fromisoformat(utc.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        return ""
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
 
 
 def statement(doc: dict[str, Any], lang: str) -> Statement:
@@ -123,27 +207,14 @@ def statement(doc: dict[str, Any], lang: str) -> Statement:
         policy=f"{policy.get('title', '')} ({policy.get('name', '')})",
         root=str((doc.get("liabilities") or {}).get("root", "")),
         generated_at=str(doc.get("generated_at", "")),
+        snapshot_jst=jst_text(str(doc.get("snapshot_time") or "")),
     )
-    for a in doc.get("assets", []):
-        checks = {c["rule"]: c for c in a.get("checks", [])}
-        hot = checks.get("hot_guarantee", {}).get("details", {})
-        out.assets.append(
-            {
-                "asset": a["asset"],
-                "customer": a["liabilities"],
-                "cold": a["cold"],
-                "hot": a["hot"],
-                "cold_ratio": cold_ratio(a["cold"], a["liabilities"]),
-                "outside_cold": hot.get("customer_outside_cold") or "",
-                "own": a["own"],
-                "verdict": out.t("pass" if a.get("verdict") == "pass" else "fail"),
-            }
-        )
-    for c in [c for a in doc.get("assets", []) for c in a.get("checks", [])] + list(doc.get("checks") or []):
-        ja, en = RULE_NAMES.get(c["rule"], (c["rule"], c["rule"]))
+    out.assets = [asset_row(a, out) for a in doc.get("assets", [])]
+    out.checks = [c for a in doc.get("assets", []) for c in a.get("checks", [])] + list(doc.get("checks") or [])
+    for c in out.checks:
         out.rules.append(
             {
-                "rule": ja if lang == "ja" else en,
+                "rule": rule_name(c["rule"], lang),
                 "scope": out.t("all") if c["scope"] == "all" else c["scope"],
                 "required": c["required"],
                 "actual": c["actual"],
@@ -154,29 +225,73 @@ def statement(doc: dict[str, Any], lang: str) -> Statement:
         )
         if c["rule"] == "liability_reserve":
             out.reserve = reserve_rows(c, out)
-    providers: dict[str, set[str]] = {}
+    out.chains = chain_rows(doc)
+    out.custodial = [
+        {
+            "chain": str(row.get("chain", "")),
+            "asset": str(row.get("asset", "")),
+            "address": str(row.get("address", "")),
+            "balance": str(row.get("balance", "")),
+            "custodian": str(row["custodian"].get("name", "")),
+            "registration": str(row["custodian"].get("registration") or ""),
+            "counted": "yes" if row.get("counted") else "no",
+            "reason": str(row.get("not_counted_reason") or ""),
+        }
+        for row in doc.get("addresses", [])
+        if isinstance(row.get("custodian"), dict)
+    ]
+    return out
+
+
+def asset_row(a: dict[str, Any], out: Statement) -> dict[str, str]:
+    hot = {c["rule"]: c for c in a.get("checks", [])}.get("hot_guarantee", {}).get("details", {})
+    return {
+        "asset": a["asset"],
+        "customer": a["liabilities"],
+        "cold": a["cold"],
+        "hot": a["hot"],
+        "cold_ratio": cold_ratio(a["cold"], a["liabilities"]),
+        "outside_cold": hot.get("customer_outside_cold") or "",
+        "own": a["own"],
+        "verdict": out.t("pass" if a.get("verdict") == "pass" else "fail"),
+    }
+
+
+def chain_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
+    """Per chain the snapshot block and the providers that agreed (the report's own list, else the addresses')."""
+    by_address: dict[str, set[str]] = {}
     for row in doc.get("addresses", []):
         if row.get("provider"):
-            providers.setdefault(row["chain"], set()).add(row["provider"])
+            by_address.setdefault(row["chain"], set()).add(row["provider"])
+    rows = []
     for name, chain in (doc.get("chains") or {}).items():
-        out.chains.append(
+        listed = chain.get("providers")
+        providers = listed if isinstance(listed, list) and listed else sorted(by_address.get(name, ()))
+        rows.append(
             {
                 "chain": name,
                 "height": str(chain.get("height", "")),
                 "block": str(chain.get("block_hash", "")),
-                "providers": ", ".join(sorted(providers.get(name, ()))),
+                "providers": ", ".join(str(p) for p in providers),
             }
         )
-    return out
+    return rows
 
 
 def reserve_rows(check: dict[str, Any], out: Statement) -> list[tuple[str, str]]:
     d = check.get("details", {})
     required, actual = Decimal(check["required"]), Decimal(check["actual"])
-    rows = [
-        ("method", out.t(d.get("method", ""))),
-        ("window", d.get("window") or ""),
+    rows = [("method", out.t(d.get("method", ""))), ("window", period_text(d, out.lang))]
+    for category in [k.removeprefix("rate.") for k in d if k.startswith("rate.")]:
+        rows += [
+            (f"volume.{category}", d.get(f"volume_jpy.{category}") or "0"),
+            (f"rate.{category}", d[f"rate.{category}"]),
+        ]
+    rows += [("basis_jpy", d.get("basis_jpy") or ""), ("rate", d.get("rate") or "")]
+    rows += [
         ("formula", d.get("formula_jpy") or ""),
+        ("floor", "" if d.get("floor_jpy") in (None, "0") else d["floor_jpy"]),
+        ("cap", d.get("cap_jpy") or ""),
         ("rounding", out.t(d.get("rounding", ""))),
         ("required", check["required"]),
         ("deposits", d.get("reserve_deposits_jpy") or "0"),
@@ -189,6 +304,17 @@ def reserve_rows(check: dict[str, Any], out: Statement) -> list[tuple[str, str]]
     if d.get("insurance_not_in_force"):
         rows.append(("not_in_force", d["insurance_not_in_force"]))
     return [(k, v) for k, v in rows if v != ""]
+
+
+def period_text(details: dict[str, Any], lang: str) -> str:
+    """'2025-07..2026-06' and 12 -> '2025-07〜2026-06（12か月）' / '2025-07 to 2026-06 (12 months)'."""
+    window, months = details.get("window") or "", details.get("window_months") or ""
+    if not window:
+        return ""
+    first, _, last = window.partition("..")
+    if lang == "ja":
+        return f"{first}〜{last}" + (f"（{months}か月）" if months else "")
+    return f"{first} to {last}" + (f" ({months} months)" if months else "")
 
 
 def cold_ratio(cold: str, liabilities: str) -> str:
@@ -205,14 +331,6 @@ def cold_ratio(cold: str, liabilities: str) -> str:
 def plain(value: Decimal) -> str:
     text = format(value, "f")
     return (text.rstrip("0").rstrip(".") if "." in text else text) or "0"
-
-
-def grouped(amount: str) -> str:
-    """'1234567.5' -> '1,234,567.5' for reading; the CSV keeps the plain text."""
-    whole, dot, frac = amount.partition(".")
-    if not whole.isdigit():
-        return amount
-    return f"{int(whole):,}{dot}{frac}"
 
 
 def statement_csvs(st: Statement) -> dict[str, str]:
@@ -243,95 +361,284 @@ def statement_csvs(st: Statement) -> dict[str, str]:
     }
 
 
-# Same look as the audit report (por/audit/html.py), with Japanese fonts first where the page is Japanese.
+# The page: the reports' layout (por.audit.report_style), in the statement's one language.
+PAGE_T = {
+    "failing": ("{n}件中{f}件の規則が不適合", "{f} of {n} rules failed"),
+    "all_met": ("すべての規則に適合（{n}件）", "Every rule met ({n} rules)"),
+    "short_by": ("不足", "short"),
+    "at_most": ("上限", "at most"),
+    "found": ("該当", "found"),
+    "custodial": ("管理の委託先が保管するウォレット", "Wallets held by custodians"),
+    "address": ("アドレス", "Address"),
+    "balance": ("残高", "Balance"),
+    "custodian": ("委託先", "Custodian"),
+    "registration": ("登録番号", "Registration number"),
+    "counted": ("算入", "Counted"),
+    "yes": ("算入", "counted"),
+    "no": ("不算入", "not counted"),
+    "item": ("項目", "Item"),
+    "volume_yen": ("取引高（円）", "Volume (JPY)"),
+    "amount": ("金額（円）", "Amount (JPY)"),
+}
+_RESERVE_AMOUNTS = {
+    "floor",
+    "cap",
+    "formula",
+    "required",
+    "deposits",
+    "insurance",
+    "insurance_counted",
+    "covered",
+    "short",
+    "surplus",
+}
+_ASSET_AMOUNTS = {"customer", "cold", "hot", "outside_cold", "own"}
+SHOWN_DIGITS = 18  # the most decimals an asset has here (ETH): the page shows what the JSON says, in full
+UNITS = {"JPY": ("円", "JPY"), "wallets": ("件", "wallets")}
 _CSS = """
-body{font:15px/1.55 system-ui,-apple-system,'Segoe UI',"Noto Sans CJK JP","Hiragino Sans","Yu Gothic",sans-serif;
-margin:0;background:#f6f7f9;color:#1d2433}
-body:lang(ja){font-family:"Noto Sans CJK JP","Hiragino Sans","Yu Gothic",system-ui,sans-serif}
-main{max-width:1280px;margin:0 auto;padding:24px}
-.verdict{border-radius:10px;padding:20px 24px;color:#fff;margin-bottom:20px}
-.verdict.pass{background:#1f7a4d}.verdict.fail{background:#b42318}
-.verdict h1{margin:0 0 4px;font-size:26px}
-section{background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:16px 20px;margin-bottom:18px;
-overflow-x:auto}
-h2{font-size:18px;margin:0 0 12px}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:6px 8px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}
-th{font-size:13px}td:first-child,th:first-child{min-width:6em}td.ok,td.bad{white-space:nowrap}
-#rules td:first-child{min-width:12em}
-td.num,th.num{text-align:right;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px;white-space:nowrap}
-.ok{color:#1f7a4d;font-weight:600}.bad{color:#b42318;font-weight:600}
-.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}
-.meta{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;font-size:14px}
+.verdict .overall{font-size:16px;font-weight:700;margin-top:6px} .verdict li .short{display:inline-block}
+#reserve .meta{margin:0 0 10px}
+table.kv{margin-top:10px} table.kv th{font-size:14px;font-weight:400;color:#17202a}
+table.kv td{text-align:right;font-variant-numeric:tabular-nums} table.kv td .amt{white-space:nowrap}
+table.kv tr.fail th{font-weight:600;background:#fdf1f0}
+#reserve h3{font-size:14px;margin:12px 0 4px} table.plain td .amt{white-space:nowrap}
+#assets th:first-child{white-space:nowrap}
+@media (max-width:699px){
+ #about .meta{grid-template-columns:minmax(0,1fr);gap:0}
+ #about .meta>span:nth-child(odd){font-size:12.5px;font-weight:600;color:#3d4754;margin-top:6px}
+}
+@media print{.amt.more::after{content:" (" attr(title) ")";font-size:11px}}
 """
-_NUMERIC = {"customer", "cold", "hot", "cold_ratio", "outside_cold", "own", "required", "actual"}
+
+
+def _t(st: Statement, key: str, **values: object) -> str:
+    ja, en = PAGE_T[key] if key in PAGE_T else T.get(key, (key, key))
+    return (ja if st.lang == "ja" else en).format(**values)
+
+
+def _col(st: Statement, key: str, numeric: bool = False) -> Column:
+    return Column(html_text(_t(st, key)), _t(st, key), numeric)
+
+
+def _amount(st: Statement, value: object, unit: object, show_unit: bool = True) -> str:
+    """Every digit the report has (a statement is checked against the JSON), units in the page's language."""
+    shown = UNITS.get(str(unit), (str(unit), str(unit)))[0 if st.lang == "ja" else 1]
+    return amount_html(value, shown, places=SHOWN_DIGITS, show_unit=show_unit)
+
+
+def _result_html(st: Statement, ok: bool) -> str:
+    return f"<span class='{'ok' if ok else 'bad'} res'>{html_text(st.t('pass' if ok else 'fail'))}</span>"
+
+
+def _gap_html(st: Statement, check: dict[str, Any]) -> str:
+    """What a failing rule lacks: the shortfall, or for a ceiling (custodians: at most 0) what was found."""
+    unit = check.get("unit")
+    short = difference(check.get("required"), check.get("actual"))
+    if short is not None and not short.startswith("-") and short != "0":
+        return f"{html_text(_t(st, 'short_by'))} {_amount(st, short, unit)}"
+    return (
+        f"{html_text(_t(st, 'found'))} {_amount(st, check.get('actual'), unit)} · "
+        f"{html_text(_t(st, 'at_most'))} {_amount(st, check.get('required'), unit)}"
+    )
+
+
+def _verdict_html(st: Statement) -> str:
+    failing = [c for c in st.checks if not c.get("ok")]
+    items = "".join(
+        f"<li><b>{html_text(st.t('all') if c['scope'] == 'all' else c['scope'])}</b> · "
+        f"{html_text(rule_name(c['rule'], st.lang))} — <span class='short'>{_gap_html(st, c)}</span></li>"
+        for c in failing
+    )
+    n = len(st.checks)
+    summary = _t(st, "all_met", n=n) if st.ok else _t(st, "failing", n=n, f=len(failing))
+    return (
+        f"<section class='verdict {'pass' if st.ok else 'fail'}' id='verdict' aria-label='verdict'>"
+        f"<h1>{html_text(st.t('title'))}</h1>"
+        f"<p>{html_text(st.exchange)} · {html_text(st.t('snapshot'))} {html_text(st.snapshot_text())}</p>"
+        f"<p class='overall'>{html_text(st.t('overall'))}: {html_text(st.t('pass' if st.ok else 'fail'))} — "
+        f"{html_text(summary)}</p>" + (f"<ol id='failing'>{items}</ol>" if items else "") + "</section>"
+    )
+
+
+def _meta_html(st: Statement) -> str:
+    rows = [
+        ("exchange", html_text(st.exchange)),
+        ("snapshot", html_text(st.snapshot_text())),
+        ("snapshot_id", html_text(st.snapshot_id)),
+        ("policy", html_text(st.policy)),
+        ("root", f"<span class='mono'>{html_text(st.root)}</span>"),
+    ]
+    cells = "".join(f"<span>{html_text(st.t(k))}</span><span>{v}</span>" for k, v in rows)
+    return f"<section class='card' id='about'><div class='meta'>{cells}</div></section>"
+
+
+def _assets_html(st: Statement) -> str:
+    columns = [_col(st, c, c != "asset" and c != "verdict") for c in ASSET_COLUMNS]
+    rows, classes = [], []
+    for a in st.assets:
+        ok = a["verdict"] == st.t("pass")
+        cells = {c: _amount(st, a[c], a["asset"], False) for c in _ASSET_AMOUNTS}
+        cells.update(
+            asset=f"<b>{html_text(a['asset'])}</b>", cold_ratio=html_text(a["cold_ratio"]), verdict=_result_html(st, ok)
+        )
+        rows.append([cells[c] for c in ASSET_COLUMNS])
+        classes.append("" if ok else "fail")
+    table = table_html(columns, rows, row_classes=classes, wide=True)
+    return f"<section class='card' id='assets'><h2>{html_text(st.t('per_asset'))}</h2>{table}</section>"
+
+
+def _categories_html(st: Statement, rows: dict[str, str]) -> str:
+    """The volume traded and the rate of each category: what a hand check of the formula starts from."""
+    categories = [k.removeprefix("volume.") for k, _ in st.reserve if k.startswith("volume.")]
+    per_category = "".join(
+        f"<tr><td>{html_text(CATEGORIES.get(c, (c, c))[0 if st.lang == 'ja' else 1])} "
+        f"<span class='rid'>{html_text(c)}</span></td><td class='num'>{_amount(st, rows[f'volume.{c}'], 'JPY', False)}"
+        f"</td><td class='num'>{html_text(rows[f'rate.{c}'])}</td></tr>"
+        for c in categories
+    )
+    if per_category:
+        head = "".join(
+            f"<th scope='col'{' class=num' if k != 'category' else ''}>{html_text(_t(st, k))}</th>"
+            for k in ("category", "volume_yen", "rate")
+        )
+        per_category = (
+            f"<h3>{html_text(st.t('categories'))}</h3>"
+            f"<table class='plain'><thead><tr>{head}</tr></thead><tbody>{per_category}</tbody></table>"
+        )
+    return per_category
+
+
+def _reserve_html(st: Statement) -> str:
+    """How the requirement was computed (method, period, volume and rate per category), then the
+    requirement against its cover, one figure a line, and the insurance that did not count."""
+    if not st.reserve:
+        return ""
+    rows = dict(st.reserve)
+    about = "".join(
+        f"<span>{html_text(st.t(k))}</span><span>{html_text(rows[k])}</span>"
+        for k in ("method", "window", "rounding")
+        if k in rows
+    )
+    per_category = _categories_html(st, rows)
+    figures = []
+    for key in (
+        "basis_jpy",
+        "rate",
+        "formula",
+        "floor",
+        "cap",
+        "required",
+        "deposits",
+        "insurance",
+        "insurance_counted",
+        "covered",
+        "short",
+        "surplus",
+        "verdict",
+    ):
+        if key not in rows:
+            continue
+        value = rows[key]
+        shown = (
+            _result_html(st, value == st.t("pass"))
+            if key == "verdict"
+            else html_text(value)
+            if key == "rate"
+            else _amount(st, value, "JPY")
+        )
+        cls = " class='fail'" if key == "short" else ""
+        figures.append(f"<tr{cls}><th scope='row'>{html_text(st.t(key))}</th><td>{shown}</td></tr>")
+    lapsed = (
+        f"<p class='note'>{html_text(st.t('not_in_force'))}: {html_text(rows['not_in_force'])}</p>"
+        if "not_in_force" in rows
+        else ""
+    )
+    return (
+        f"<section class='card' id='reserve'><h2>{html_text(st.t('reserve'))}</h2>"
+        f"<div class='meta'>{about}</div>{per_category}"
+        f"<table class='kv'><tbody>{''.join(figures)}</tbody></table>{lapsed}</section>"
+    )
+
+
+def _rules_html(st: Statement) -> str:
+    columns = [_col(st, k, k in ("required", "actual")) for k in ("rule", "scope", "required", "actual", "verdict")]
+    rows, classes, reasons = [], [], []
+    for r, c in zip(st.rules, st.checks):
+        rows.append(
+            [
+                html_text(r["rule"]),
+                html_text(r["scope"]),
+                _amount(st, r["required"], r["unit"]),
+                _amount(st, r["actual"], r["unit"]),
+                _result_html(st, bool(c.get("ok"))),
+            ]
+        )
+        classes.append("" if c.get("ok") else "fail")
+        prefix = "理由（英語）: " if st.lang == "ja" and r["reason"] else ""
+        reasons.append(html_text(prefix + r["reason"]))
+    table = table_html(columns, rows, row_classes=classes, details=reasons)
+    return f"<section class='card' id='rules'><h2>{html_text(st.t('rules'))}</h2>{table}</section>"
+
+
+def _custodial_html(st: Statement) -> str:
+    if not st.custodial:
+        return ""
+    keys = ("chain", "asset", "address", "balance", "custodian", "registration", "counted")
+    columns = [_col(st, k, k == "balance") for k in keys]
+    rows, classes = [], []
+    for w in st.custodial:
+        counted = w["counted"] == "yes"
+        rows.append(
+            [
+                html_text(w["chain"]),
+                html_text(w["asset"]),
+                f"<span class='mono'>{html_text(w['address'])}</span>",
+                _amount(st, w["balance"], w["asset"], False),
+                html_text(w["custodian"]),
+                html_text(w["registration"]),
+                f"<span class='{'ok' if counted else 'bad'} res'>{html_text(_t(st, w['counted']))}</span>",
+            ]
+        )
+        classes.append("" if counted else "fail")
+    table = table_html(columns, rows, row_classes=classes, details=[html_text(w["reason"]) for w in st.custodial])
+    return f"<section class='card' id='custodians'><h2>{html_text(_t(st, 'custodial'))}</h2>{table}</section>"
+
+
+def _chains_html(st: Statement) -> str:
+    columns = [_col(st, "chain"), _col(st, "height", True), _col(st, "block"), _col(st, "providers")]
+    rows = [
+        [
+            f"<b>{html_text(c['chain'])}</b>",
+            html_text(f"{int(c['height']):,}" if c["height"].isdigit() else c["height"]),
+            f"<span class='mono'>{html_text(c['block'])}</span>",
+            "<br>".join(f"<span class='mono'>{html_text(p)}</span>" for p in c["providers"].split(", ") if p) or "—",
+        ]
+        for c in st.chains
+    ]
+    return (
+        f"<section class='card' id='chains'><h2>{html_text(st.t('chains'))}</h2>{table_html(columns, rows)}</section>"
+    )
 
 
 def render_statement_html(st: Statement) -> str:
-    passed = st.t("pass"), st.t("fail")
-
-    def cell(key: str, value: str) -> str:
-        if key == "verdict":
-            return f"<td class='{'ok' if value == passed[0] else 'bad'}'>{html_text(value)}</td>"
-        if key in _NUMERIC:
-            return f"<td class='num'>{html_text(grouped(value))}</td>"
-        return f"<td>{html_text(value)}</td>"
-
-    head = "".join(f"<th class='{'num' if c in _NUMERIC else ''}'>{html_text(st.t(c))}</th>" for c in ASSET_COLUMNS)
-    assets = "".join("<tr>" + "".join(cell(c, a[c]) for c in ASSET_COLUMNS) + "</tr>" for a in st.assets)
-    reserve = "".join(
-        f"<tr><th>{html_text(st.t(k))}</th>"
-        + (
-            cell("verdict", v)
-            if k == "verdict"
-            else f"<td class='num'>{html_text(grouped(v))}</td>"
-            if v[:1].isdigit() and k != "window"
-            else f"<td>{html_text(v)}</td>"
-        )
-        + "</tr>"
-        for k, v in st.reserve
-    )
-    rule_keys = ("rule", "scope", "required", "actual", "unit", "verdict", "reason")
-    rules = "".join("<tr>" + "".join(cell(k, r[k]) for k in rule_keys) + "</tr>" for r in st.rules)
-    chains = "".join(
-        f"<tr><td>{html_text(c['chain'])}</td><td class='num'>{html_text(c['height'])}</td>"
-        f"<td class='mono'>{html_text(c['block'])}</td><td>{html_text(c['providers'])}</td></tr>"
-        for c in st.chains
-    )
-    return "".join(
+    """The statement as one self-contained page in the reports' layout: the result and what each failing
+    rule lacks first, then the per-asset table, the reserve, every rule, custodians and the blocks read."""
+    body = "".join(
         [
-            f"<!doctype html><html lang='{st.lang}'><head><meta charset='utf-8'>",
-            "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-            f"<title>{html_text(st.t('title'))} — {html_text(st.exchange)} — {html_text(st.snapshot_id)}</title>",
-            f"<style>{_CSS}</style></head><body><main>",
-            f"<div class='verdict {'pass' if st.ok else 'fail'}' id='verdict'><h1>{html_text(st.t('title'))}</h1>",
-            f"<div>{html_text(st.t('overall'))}: <b>{html_text(st.t('pass' if st.ok else 'fail'))}</b></div></div>",
-            "<section><div class='meta'>",
-            *(
-                f"<span>{html_text(st.t(k))}</span><span>{html_text(v)}</span>"
-                for k, v in (
-                    ("exchange", st.exchange),
-                    ("snapshot", st.snapshot_time),
-                    ("snapshot_id", st.snapshot_id),
-                    ("policy", st.policy),
-                )
-            ),
-            f"<span>{html_text(st.t('root'))}</span><span class='mono'>{html_text(st.root)}</span>",
-            "</div></section>",
-            f"<section id='assets'><h2>{html_text(st.t('per_asset'))}</h2><table><tr>{head}</tr>{assets}</table></section>",
-            f"<section id='reserve'><h2>{html_text(st.t('reserve'))} (JPY)</h2><table>{reserve}</table></section>"
-            if st.reserve
-            else "",
-            f"<section id='rules'><h2>{html_text(st.t('rules'))}</h2><table><tr>"
-            + "".join(f"<th>{html_text(st.t(k))}</th>" for k in rule_keys)
-            + f"</tr>{rules}</table></section>",
-            f"<section id='chains'><h2>{html_text(st.t('chains'))}</h2><table><tr><th>{html_text(st.t('chain'))}</th>"
-            f"<th class='num'>{html_text(st.t('height'))}</th><th>{html_text(st.t('block'))}</th>"
-            f"<th>{html_text(st.t('providers'))}</th></tr>{chains}</table></section>",
-            f"<p class='meta'>{html_text(st.t('note'))} {html_text(st.t('generated'))}: {html_text(st.generated_at)}</p>",
-            "</main></body></html>",
+            "<main>",
+            _verdict_html(st),
+            _meta_html(st),
+            _assets_html(st),
+            _reserve_html(st),
+            _rules_html(st),
+            _custodial_html(st),
+            _chains_html(st),
+            f"<p class='note'>{html_text(st.t('note'))} "
+            f"{html_text(st.t('generated'))}: {html_text(st.generated_at)}</p>",
+            "</main>",
         ]
     )
+    return report_page(f"{st.t('title')} — {st.exchange} — {st.snapshot_id}", body, lang=st.lang, css=_CSS)
 
 
 def write_statement(doc: dict[str, Any], lang: str, folder: Any) -> list[Any]:

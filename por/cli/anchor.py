@@ -3,13 +3,57 @@ and history (docs/formats/anchor.md)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from por.cli import output
 from por.errors import InputError
+
+AnchorKey = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--anchor-key",
+        metavar="FILE",
+        help="Bitcoin anchors: the key of the chain's anchor_address (a file holding one key, hex or WIF).",
+    ),
+]
+AnchorKeyEnv = Annotated[
+    Optional[str],
+    typer.Option(
+        "--anchor-key-env", metavar="VARIABLE", help="Bitcoin anchors: an environment variable holding that key."
+    ),
+]
+
+
+@dataclass(frozen=True)
+class AnchorKeys:
+    """The keys an anchor may be sent with: the backend of the chain says which one it takes."""
+
+    sign_key: Path | None = None
+    anchor_key: Path | None = None
+    anchor_key_env: str | None = None
+
+    def given(self, option: str) -> bool:
+        if option == "--sign-key":
+            return self.sign_key is not None
+        return self.anchor_key is not None or self.anchor_key_env is not None
+
+    def load(self, option: str) -> bytes:
+        if option == "--sign-key":
+            from por.signing import load_private_key
+
+            assert self.sign_key is not None
+            return load_private_key(self.sign_key)
+        from por.reserves.sign import read_secrets
+
+        files = [self.anchor_key] if self.anchor_key else []
+        secrets = read_secrets(files, [self.anchor_key_env] if self.anchor_key_env else [])
+        if len(secrets) != 1:
+            raise InputError(f"expected one key (the anchor address's), got {len(secrets)}", field="--anchor-key")
+        return secrets[0]
 
 
 def register(app: typer.Typer, cls: type) -> None:
@@ -19,75 +63,85 @@ def register(app: typer.Typer, cls: type) -> None:
 
 
 def anchor(
-    folder: Annotated[
-        Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`, its commitment signed.")
-    ],
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`.")],
     chain: Annotated[
-        str, typer.Option("--chain", metavar="NAME", help="EVM chain of chains.toml with an anchor_registry.")
+        str,
+        typer.Option(
+            "--chain", metavar="NAME", help="Chain of chains.toml set up for anchors (anchor_registry, anchor_address)."
+        ),
     ],
     config: Annotated[Path, typer.Option(metavar="FILE", help="chains.toml.")],
     sign_key: Annotated[
-        Path,
+        Optional[Path],
         typer.Option(
-            metavar="FILE", help="The key that signed the commitment (it pays for and sends the anchor transaction)."
+            metavar="FILE",
+            help="EVM anchors: the key that signed the commitment (it pays for and sends the anchor transaction).",
         ),
-    ],
+    ] = None,
+    anchor_key: AnchorKey = None,
+    anchor_key_env: AnchorKeyEnv = None,
     quiet: output.Quiet = False,
 ) -> int:
     """Record a publication's commitment on chain (when `por publish --anchor` could not) and write anchor.json."""
-    record_anchor(folder, chain, config, sign_key, quiet=quiet)
+    keys = AnchorKeys(sign_key, anchor_key, anchor_key_env)
+    chains = check_publish_options(chain, config, keys)
+    record_anchor(folder, chain, config, keys, quiet=quiet, chains=chains)
     return 0
 
 
-def check_publish_options(chain: str | None, config: Path | None, sign_key: Path | None):
-    """`publish --anchor CHAIN --config FILE` checked before any work; returns the chains table (or None)."""
+def check_publish_options(chain: str | None, config: Path | None, keys: AnchorKeys):
+    """`--anchor CHAIN --config FILE` and the key that chain takes, checked before any work; returns the chains."""
     if chain is None:
         if config is not None:
             raise InputError("--config is chains.toml for --anchor: give --anchor CHAIN too", field="--config")
+        if keys.anchor_key is not None or keys.anchor_key_env is not None:
+            raise InputError("--anchor-key is for --anchor CHAIN on a Bitcoin chain", field="--anchor-key")
         return None
     if config is None:
         raise InputError(
-            "--anchor needs --config chains.toml (the chain's providers and anchor_registry)", field="--config"
+            "--anchor needs --config chains.toml (the chain's providers and its anchor setup)", field="--config"
         )
-    if sign_key is None:
-        raise InputError(
-            "--anchor needs --sign-key: the anchor is sent by the key that signs the commitment", field="--sign-key"
-        )
-    from por.publication.anchor import anchor_chains
+    from por.publication.anchor import key_option
     from por.reserves.inputs import load_chains_config
 
     chains = load_chains_config(config)
-    anchor_chains(chains, chain)
+    option = key_option(chain, chains)
+    if not keys.given(option):
+        why = "the key that signs the commitment" if option == "--sign-key" else "the key of the anchor_address"
+        raise InputError(f"anchoring on {chain} needs {option}: the anchor is sent by {why}", field=option)
     return chains
 
 
-def record_anchor(folder: Path, chain: str, config: Path, sign_key: Path, *, quiet: bool = False, chains=None) -> None:
+def record_anchor(
+    folder: Path, chain: str, config: Path, keys: AnchorKeys, *, quiet: bool = False, chains=None
+) -> None:
     from por.errors import ProviderError
-    from por.publication.anchor import anchor_publication
+    from por.publication.anchor import anchor_publication, key_option
     from por.reserves.inputs import load_chains_config
-    from por.signing import load_private_key
 
     chains = chains if chains is not None else load_chains_config(config)
-    key = load_private_key(sign_key)
+    key = keys.load(key_option(chain, chains))
     hint = (
         f"the publication is written but not anchored: retry with `por anchor {folder} --chain {chain} "
-        f"--config {config} --sign-key FILE`"
+        f"--config {config}` and the key"
     )
     try:
-        record = anchor_publication(folder, chain, chains, key)
+        anchor = anchor_publication(folder, chain, chains, key)
     except ProviderError as exc:
         raise ProviderError(exc.provider, f"{exc.reason}; {hint}", address=exc.address) from None
     except InputError as exc:
         raise InputError(f"{exc.reason}; {hint}", file=exc.file, line=exc.line, field=exc.field) from None
     if not quiet:
+        where = f"registry {anchor['registry']}" if "registry" in anchor else f"from {anchor['address']}"
         print(
-            f"anchored on {record.chain}: transaction {record.transaction}, block {record.block} "
-            f"(registry {record.registry}); wrote {folder / 'anchor.json'}"
+            f"anchored on {anchor['chain']}: transaction {anchor['transaction']}, block {anchor['block']} "
+            f"({where}); wrote {folder / 'anchor.json'}"
         )
 
 
 def verify_anchor(verdict, commitment: Path | None, doc: dict | None, config: Path | None, signer: str | None) -> None:
-    """verify-inclusion --anchor: the pinned commitment is the one anchored for its period, and the only one."""
+    """verify-inclusion --anchor: the pinned commitment is the one anchored for its period, and the only
+    one; anchor.json beside it and the anchor the proof carries must each name one of its anchors."""
     from por.liabilities.folder import ANCHOR_FILE
     from por.liabilities.porjson import parse_commitment
     from por.publication.anchor import check_anchors, read_anchor_file
@@ -96,13 +150,32 @@ def verify_anchor(verdict, commitment: Path | None, doc: dict | None, config: Pa
     if commitment is None or doc is None:
         raise InputError("--anchor checks the commitment you hold: give --commitment", field="--anchor")
     if config is None:
-        raise InputError("--anchor needs --config chains.toml (providers and anchor_registry)", field="--config")
+        raise InputError("--anchor needs --config chains.toml (providers and anchor setup)", field="--config")
     chains = load_chains_config(config)
     claimed_file = (commitment if commitment.is_dir() else commitment.parent) / ANCHOR_FILE
-    claimed = read_anchor_file(claimed_file) if claimed_file.exists() else None
+    claims = [read_anchor_file(claimed_file)] if claimed_file.exists() else []
+    carried = verdict.facts.get("anchor_claimed")
+    if carried is not None and carried not in claims:
+        claims.append(carried)
     snapshot_id = parse_commitment(doc, str(commitment)).snapshot_id
-    result = check_anchors(doc, snapshot_id, chains, pinned=signer, claimed=claimed)
+    result = check_anchors(doc, snapshot_id, chains, pinned=signer, claimed=claims)
     apply(verdict, result)
+
+
+def note_carried_anchor(verdict, doc: dict | None = None) -> None:
+    """A proof's anchor is the exchange's claim: named, never counted, until --anchor reads the chain;
+    one that contradicts the pinned commitment (or the proof's period) fails."""
+    from por.publication.anchor import carried_anchor_problems
+
+    carried = verdict.facts.get("anchor_claimed")
+    if carried is not None:
+        for problem in carried_anchor_problems(carried, doc, str(verdict.facts.get("snapshot_id", ""))):
+            verdict.fail(problem)
+        verdict.facts.setdefault("notes", []).append(
+            f"anchor claimed: {carried.get('chain')}, transaction {carried.get('transaction')} (block "
+            f"{carried.get('block')}) — not checked: check it on chain with --anchor --config chains.toml, "
+            "or look it up in an explorer"
+        )
 
 
 def apply(verdict, result) -> None:

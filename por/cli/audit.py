@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from por.cli import output
-from por.cli.output import HtmlLang, JsonOut, Quiet, html_lang
+from por.cli.options import HtmlLang, JsonOut, Quiet, html_lang
 
 
 def register(app: typer.Typer, cls: type) -> None:
@@ -24,108 +25,154 @@ def register(app: typer.Typer, cls: type) -> None:
     )(audit)
 
 
+AuditCommitment = Annotated[Path, typer.Option(metavar="FILE", help="The exchange's commitment.json.")]
+AuditWallets = Annotated[Path, typer.Option(metavar="FILE", help="Declared wallets (CSV or JSON).")]
+AuditSnapshot = Annotated[Path, typer.Option(metavar="FILE", help="Snapshot file: per chain, height and block hash.")]
+AuditConfig = Annotated[Path, typer.Option(metavar="FILE", help="chains.toml: providers per chain.")]
+Policy = Annotated[
+    str, typer.Option(metavar="NAME|FILE", help="Policy: full-reserve, jp-fsa, or a TOML file of your own.")
+]
+AuditTree = Annotated[
+    Optional[Path], typer.Option(metavar="FILE", help="Full tree: recompute every node before trusting totals.")
+]
+Prices = Annotated[Optional[Path], typer.Option(metavar="FILE", help="JPY prices: `asset,price_jpy,source,time`.")]
+AuditExchange = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="NAME",
+        help="Exchange name bound into ownership messages (default: the wallets file's, else the commitment's).",
+    ),
+]
+AlsoClaimed = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--also-claimed",
+        metavar="FILE",
+        help="Another exchange's wallet declaration; addresses it also claims are flagged.",
+    ),
+]
+ReserveDepositsJpy = Annotated[
+    Optional[str], typer.Option(metavar="JPY", help="Declared liability-reserve deposits (責任準備金), in yen.")
+]
+InsuranceJpy = Annotated[
+    Optional[str],
+    typer.Option(metavar="JPY", help="Declared insurance cover, in yen (shorthand for --insurance without a period)."),
+]
+Volumes = Annotated[
+    Optional[Path],
+    typer.Option(
+        metavar="FILE",
+        help="Monthly trading volumes by category "
+        "(JSON, docs/formats/volumes.schema.json): the basis of the "
+        "liability reserve under jp-fsa.",
+    ),
+]
+Insurance = Annotated[
+    Optional[Path],
+    typer.Option(
+        metavar="FILE",
+        help="Insurance policies (CSV insurer,"
+        "policy_number,cover_jpy,valid_from,valid_until); only those "
+        "in force on the snapshot date count.",
+    ),
+]
+AuditCustodians = Annotated[
+    Optional[Path],
+    typer.Option(
+        metavar="FILE",
+        help="Registry of custodians (CSV "
+        "name,registration_number,registered_from,registered_until): "
+        "a wallet at a custodian not registered on the snapshot date "
+        "does not count.",
+    ),
+]
+JsonFile = Annotated[
+    Optional[Path],
+    typer.Option("--json-out", metavar="FILE", help="Also write the audit report as JSON to this file."),
+]
+HtmlFile = Annotated[
+    Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report as HTML to this file.")
+]
+Statement = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="ja|en",
+        help="Also write the segregation "
+        "statement (分別管理の状況), in Japanese or English: HTML and "
+        "CSV into --statement-out.",
+    ),
+]
+StatementOut = Annotated[
+    Optional[Path],
+    typer.Option(
+        metavar="DIR", help="Folder for the statement's statement.html and statement-*.csv (created if missing)."
+    ),
+]
+
+
+@dataclass(frozen=True)
+class AuditOutputs:
+    """Where `por audit` shows and writes its report: checked before the slow work, written after it."""
+
+    json_out: bool
+    json_file: Optional[Path]
+    html_out: Optional[Path]
+    lang: str
+    statement: Optional[str]
+    statement_out: Optional[Path]
+    quiet: bool
+
+    def check(self) -> AuditOutputs:
+        """Bad options and unwritable files are exit 2 before any work; returns these outputs, --lang checked."""
+        from por.atomic import check_output_file
+
+        checked = replace(self, lang=html_lang(self.lang))
+        for path, option in ((self.json_file, "--json-out"), (self.html_out, "--html")):
+            if path is not None:
+                check_output_file(path, option)
+        check_statement_options(self.statement, self.statement_out)
+        return checked
+
+    def write(self, doc: dict[str, Any]) -> None:
+        write_reports(doc, self.json_file, self.html_out, lang=self.lang)
+        if self.statement and self.statement_out:
+            from por.audit.statement import write_statement
+
+            write_statement(doc, self.statement, self.statement_out)
+        if self.json_out:
+            output.write_json(doc)
+        else:
+            print_audit(doc, quiet=self.quiet)
+
+
 def audit(
-    commitment: Annotated[Path, typer.Option(metavar="FILE", help="The exchange's commitment.json.")],
-    wallets: Annotated[Path, typer.Option(metavar="FILE", help="Declared wallets (CSV or JSON).")],
-    snapshot: Annotated[Path, typer.Option(metavar="FILE", help="Snapshot file: per chain, height and block hash.")],
-    config: Annotated[Path, typer.Option(metavar="FILE", help="chains.toml: providers per chain.")],
-    policy: Annotated[
-        str, typer.Option(metavar="NAME|FILE", help="Policy: full-reserve, jp-fsa, or a TOML file of your own.")
-    ],
-    tree: Annotated[
-        Optional[Path], typer.Option(metavar="FILE", help="Full tree: recompute every node before trusting totals.")
-    ] = None,
-    prices: Annotated[
-        Optional[Path], typer.Option(metavar="FILE", help="JPY prices: `asset,price_jpy,source,time`.")
-    ] = None,
-    exchange: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="NAME",
-            help="Exchange name bound into ownership messages (default: the wallets file's, else the commitment's).",
-        ),
-    ] = None,
-    also_claimed: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            "--also-claimed",
-            metavar="FILE",
-            help="Another exchange's wallet declaration; addresses it also claims are flagged.",
-        ),
-    ] = None,
-    reserve_deposits_jpy: Annotated[
-        Optional[str], typer.Option(metavar="JPY", help="Declared liability-reserve deposits (責任準備金), in yen.")
-    ] = None,
-    insurance_jpy: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="JPY", help="Declared insurance cover, in yen (shorthand for --insurance without a period)."
-        ),
-    ] = None,
-    volumes: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE",
-            help="Monthly trading volumes by category "
-            "(JSON, docs/formats/volumes.schema.json): the basis of the "
-            "liability reserve under jp-fsa.",
-        ),
-    ] = None,
-    insurance: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE",
-            help="Insurance policies (CSV insurer,"
-            "policy_number,cover_jpy,valid_from,valid_until); only those "
-            "in force on the snapshot date count.",
-        ),
-    ] = None,
-    custodians: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE",
-            help="Registry of custodians (CSV "
-            "name,registration_number,registered_from,registered_until): "
-            "a wallet at a custodian not registered on the snapshot date "
-            "does not count.",
-        ),
-    ] = None,
+    commitment: AuditCommitment,
+    wallets: AuditWallets,
+    snapshot: AuditSnapshot,
+    config: AuditConfig,
+    policy: Policy,
+    tree: AuditTree = None,
+    prices: Prices = None,
+    exchange: AuditExchange = None,
+    also_claimed: AlsoClaimed = None,
+    reserve_deposits_jpy: ReserveDepositsJpy = None,
+    insurance_jpy: InsuranceJpy = None,
+    volumes: Volumes = None,
+    insurance: Insurance = None,
+    custodians: AuditCustodians = None,
     json_out: JsonOut = False,
-    json_file: Annotated[
-        Optional[Path],
-        typer.Option("--json-out", metavar="FILE", help="Also write the audit report as JSON to this file."),
-    ] = None,
-    html_out: Annotated[
-        Optional[Path], typer.Option("--html", metavar="FILE", help="Also write the audit report as HTML to this file.")
-    ] = None,
+    json_file: JsonFile = None,
+    html_out: HtmlFile = None,
     lang: HtmlLang = "en",
-    statement: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="ja|en",
-            help="Also write the segregation "
-            "statement (分別管理の状況), in Japanese or English: HTML and "
-            "CSV into --statement-out.",
-        ),
-    ] = None,
-    statement_out: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="DIR", help="Folder for the statement's statement.html and statement-*.csv (created if missing)."
-        ),
-    ] = None,
+    statement: Statement = None,
+    statement_out: StatementOut = None,
     quiet: Quiet = False,
 ) -> int:
     """Does the exchange hold what it owes, under this policy? Exit 0 pass, 1 fail, 2 bad input."""
-    from por.atomic import check_output_file
     from por.audit.run import run_audit
     from por.cli.output import progress_bar
 
-    lang = html_lang(lang)
-    for path, option in ((json_file, "--json-out"), (html_out, "--html")):
-        if path is not None:
-            check_output_file(path, option)
-    check_statement_options(statement, statement_out)
+    outputs = AuditOutputs(json_out, json_file, html_out, lang, statement, statement_out, quiet).check()
 
     def progress(description: str, total: int | None):
         return progress_bar(description, total, quiet=quiet or json_out)
@@ -147,16 +194,7 @@ def audit(
         insurance=insurance,
         progress=progress,
     )
-    doc = report.to_json()
-    write_reports(doc, json_file, html_out, lang=lang)
-    if statement and statement_out:
-        from por.audit.statement import write_statement
-
-        write_statement(doc, statement, statement_out)
-    if json_out:
-        output.write_json(doc)
-    else:
-        print_audit(doc, quiet=quiet)
+    outputs.write(report.to_json())
     return 0 if report.ok else 1
 
 
@@ -238,24 +276,7 @@ def print_audit(doc: dict[str, Any], *, quiet: bool = False) -> None:
         ]
         print_table(columns, rows, title=title, out=console)
         console.print()
-        rule_rows = [
-            [c["rule"], c["scope"], c["required"], c["actual"], c["unit"], _verdict(c["ok"])] for c in _checks(doc)
-        ]
-        if rule_rows:
-            print_table(
-                [
-                    Column("rule", "atom"),
-                    Column("scope", "atom"),
-                    Column("required", "amount"),
-                    Column("actual", "amount"),
-                    Column("unit", "atom"),
-                    Column("verdict"),
-                ],
-                rule_rows,
-                title=f"Rules of the {doc['policy']['name']} policy",
-                out=console,
-            )
-            console.print()
+        _print_rules(doc, console)
         for warning in doc.get("warnings", []):
             output.print_wrapped(warning, first="  [yellow]![/] ", out=console)
     if doc["verdict"] == "pass":
@@ -268,6 +289,30 @@ def print_audit(doc: dict[str, Any], *, quiet: bool = False) -> None:
         output.print_wrapped(reason, first="  [red]✗[/] ", out=console)
         if reason in hints:
             output.print_wrapped(f"to change it: {hints[reason]}", first="    ", rest="      ", out=console)
+
+
+def _print_rules(doc: dict[str, Any], console) -> None:
+    """The policy's rules, each with what it required and what was found."""
+    from por.cli.output import Column, print_table
+
+    rule_rows = [
+        [c["rule"], c["scope"], c["required"], c["actual"], c["unit"], _verdict(c["ok"])] for c in _checks(doc)
+    ]
+    if rule_rows:
+        print_table(
+            [
+                Column("rule", "atom"),
+                Column("scope", "atom"),
+                Column("required", "amount"),
+                Column("actual", "amount"),
+                Column("unit", "atom"),
+                Column("verdict"),
+            ],
+            rule_rows,
+            title=f"Rules of the {doc['policy']['name']} policy",
+            out=console,
+        )
+        console.print()
 
 
 def _verdict(ok: bool) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from por.cli import output
+from por.cli.options import AnchorConfig, HtmlLang, InclusionOptions, JsonOut, Quiet
 from por.errors import InputError
 from por.text import terminal_text
 from por.verdict import SELF_CONSISTENT, Verdict
@@ -27,51 +28,55 @@ def register(app: typer.Typer, cls: type) -> None:
     )
 
 
+Folders = Annotated[
+    list[Path], typer.Argument(metavar="DIR", help="Publication folders (or their commitment.json), any order.")
+]
+ChainSigner = Annotated[
+    Optional[str],
+    typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address): every period must be signed by it."),
+]
+HistoryHtml = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--html",
+        metavar="FILE",
+        help="Also write a self-contained HTML report with plots of the totals (and reserve ratios).",
+    ),
+]
+Audits = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--audit",
+        metavar="FILE",
+        help="An audit report (por audit --json-out) of one of the periods: the HTML "
+        "report plots its reserve ratio. Repeat for more periods.",
+    ),
+]
+Trees = Annotated[
+    bool,
+    typer.Option("--trees/--no-trees", help="Check each folder's tree file digest and root against its commitment."),
+]
+CheckAnchors = Annotated[
+    bool,
+    typer.Option(
+        "--anchor",
+        help="Check on chain that every period's commitment is "
+        "the one anchored for it, and the only one (needs --config).",
+    ),
+]
+
+
 def history(
-    folders: Annotated[
-        list[Path], typer.Argument(metavar="DIR", help="Publication folders (or their commitment.json), any order.")
-    ],
-    signer: Annotated[
-        Optional[str],
-        typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address): every period must be signed by it."),
-    ] = None,
-    html: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--html",
-            metavar="FILE",
-            help="Also write a self-contained HTML report with plots of the totals (and reserve ratios).",
-        ),
-    ] = None,
-    audits: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            "--audit",
-            metavar="FILE",
-            help="An audit report (por audit --json-out) of one of the periods: the HTML "
-            "report plots its reserve ratio. Repeat for more periods.",
-        ),
-    ] = None,
-    lang: output.HtmlLang = "en",
-    trees: Annotated[
-        bool,
-        typer.Option(
-            "--trees/--no-trees", help="Check each folder's tree file digest and root against its commitment."
-        ),
-    ] = True,
-    anchor: Annotated[
-        bool,
-        typer.Option(
-            "--anchor",
-            help="Check on chain that every period's commitment is "
-            "the one anchored for it, and the only one (needs --config).",
-        ),
-    ] = False,
-    config: Annotated[
-        Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for --anchor.")
-    ] = None,
-    json_out: output.JsonOut = False,
-    quiet: output.Quiet = False,
+    folders: Folders,
+    signer: ChainSigner = None,
+    html: HistoryHtml = None,
+    audits: Audits = None,
+    lang: HtmlLang = "en",
+    trees: Trees = True,
+    anchor: CheckAnchors = False,
+    config: AnchorConfig = None,
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
 ) -> int:
     """Verify a chain of periodic commitments and show the totals over time."""
     from por.publication.verify import verify_chain
@@ -231,92 +236,116 @@ def pinned_signer(commitment: Path | None, signer: str | None) -> str | None:
     return _pinned_key(signer)
 
 
-def verify_periods(
-    proofs: list[Path],
-    commitments: list[Path],
-    *,
-    root: str | None,
-    signer: str | None,
-    kind_option: str,
-    tree: Path | None,
-    json_out: bool,
-    quiet: bool = False,
-    account: str | None = None,
-) -> int:
+def verify_periods(proofs: list[Path], options: InclusionOptions) -> int:
     """One customer's proofs over several periods, each checked against its period's commitment."""
-    from por.liabilities.check import check_account, read_candidate, verify_proof_document
-    from por.liabilities.foreign import detect
     from por.publication.attestation import read_commitment
     from por.publication.history import index_commitments
-    from por.signing import check
 
-    if root:
+    if options.root:
         raise InputError("--root pins one period: give --commitment for each period instead", field="--root")
-    if tree:
+    if options.tree:
         raise InputError("--tree belongs to one period: verify that proof on its own", field="--tree")
-    if signer and not commitments:
+    if options.signer and not options.commitments:
         raise InputError(
             "nothing to check the key against: the signature is inside commitment.json, "
             "give --commitment for each period",
             field="--signer",
         )
-    pinned_key = _pinned_key(signer)
-    by_snapshot, findings = index_commitments([read_commitment(c) for c in commitments])
-    results, used, owners, seen = [], set(), {}, {}
+    pinned_key = _pinned_key(options.signer)
+    by_snapshot, findings = index_commitments([read_commitment(c) for c in options.commitments])
+    periods = _Periods(by_snapshot, findings, pinned_key, bool(options.commitments), options)
     for path in proofs:
+        periods.check(path)
+    notes, state = periods.conclude()
+    ok = state == "verified"
+    if options.json_out:
+        output.write_json(periods.to_json(notes, state))
+    elif not (options.quiet and ok):
+        _print_periods(periods.results, periods.findings, notes, state)
+    return 0 if ok else 1
+
+
+class _Periods:
+    """The proofs of `verify_periods` as they are checked: each one's verdict, and what spans them (one
+    proof per snapshot, one customer, every commitment used)."""
+
+    def __init__(self, by_snapshot: dict, findings: list[str], pinned_key: str | None, pinned: bool, options):
+        self.by_snapshot = by_snapshot
+        self.findings = findings
+        self.pinned_key = pinned_key
+        self.pinned = pinned  # a --commitment was given
+        self.options = options
+        self.results: list[tuple[Path, str | None, Verdict]] = []
+        self.used: set[str] = set()
+        self.owners: dict[str, list[str]] = {}
+        self.seen: dict[str, str] = {}
+
+    def check(self, path: Path) -> None:
+        from por.liabilities.check import check_account, read_candidate
+        from por.liabilities.foreign import detect
+
         raw = read_candidate(path)
+        kind_option = self.options.kind_option
         kind = kind_option if kind_option != "auto" else detect.proof_format(raw, str(path))
         snapshot = _peek_snapshot(raw) if kind == "por" else None
-        entry = by_snapshot.get(snapshot) if snapshot is not None else None
-        if commitments and kind != "por":
-            verdict = Verdict(
+        verdict = self._verdict(path, raw, kind, snapshot)
+        check_account(verdict, self.options.account, kind)
+        owner = verdict.facts.get("account_id")
+        if owner is not None:
+            self.owners.setdefault(owner, []).append(str(path))
+        if snapshot is not None:
+            if snapshot in self.seen:
+                self.findings.append(f"{path}: a second proof for snapshot {snapshot!r} (first: {self.seen[snapshot]})")
+            self.seen.setdefault(snapshot, str(path))
+        self.results.append((path, snapshot, verdict))
+
+    def _verdict(self, path: Path, raw: bytes, kind: str, snapshot: str | None) -> Verdict:
+        from por.liabilities.check import verify_proof_document
+        from por.signing import check
+
+        entry = self.by_snapshot.get(snapshot) if snapshot is not None else None
+        if self.pinned and kind != "por":
+            return Verdict(
                 False,
                 [f"an {kind} file names no snapshot: check it alone, with --root and --totals or with --commitment"],
             )
-        elif commitments and entry is None:
-            verdict = Verdict(False, [f"no --commitment given for snapshot {snapshot!r}"])
-        else:
-            verdict = verify_proof_document(kind, raw, path, entry[2] if entry else None, None, None)
-            if entry:
-                used.add(snapshot)
-                result = check(entry[1], pinned_key)
-                verdict.facts["signature"] = result.text
-                verdict.facts["signature_state"] = result.state
-                if result.failed:
-                    verdict.fail(f"{entry[0]}: signature: {result.text}")
-        check_account(verdict, account, kind)
-        owner = verdict.facts.get("account_id")
-        if owner is not None:
-            owners.setdefault(owner, []).append(str(path))
-        if snapshot is not None:
-            if snapshot in seen:
-                findings.append(f"{path}: a second proof for snapshot {snapshot!r} (first: {seen[snapshot]})")
-            seen.setdefault(snapshot, str(path))
-        results.append((path, snapshot, verdict))
-    if len(owners) > 1:
-        findings.append("the proofs are of different customers: " + ", ".join(sorted(map(repr, owners))))
-    notes = [
-        f"commitment for snapshot {s!r} ({by_snapshot[s][0]}) matches none of the proofs"
-        for s in by_snapshot
-        if s not in used
-    ]
-    if not commitments:
-        notes.append("roots not compared with published commitments: pass --commitment for each period")
-    elif pinned_key is None:
-        notes.append("signatures: not checked (no key pinned)")
-    ok = not findings and all(v.verified for _, _, v in results)
-    state = (
-        "verified"
-        if ok
-        else "self-consistent"
-        if not findings and all(v.state in ("verified", "self-consistent") for _, _, v in results)
-        else "failed"
-    )
-    if json_out:
-        doc = {
-            "verified": ok,
+        if self.pinned and entry is None:
+            return Verdict(False, [f"no --commitment given for snapshot {snapshot!r}"])
+        verdict = verify_proof_document(kind, raw, path, entry[2] if entry else None, None, None)
+        if entry and snapshot is not None:
+            self.used.add(snapshot)
+            result = check(entry[1], self.pinned_key)
+            verdict.facts["signature"] = result.text
+            verdict.facts["signature_state"] = result.state
+            if result.failed:
+                verdict.fail(f"{entry[0]}: signature: {result.text}")
+        return verdict
+
+    def conclude(self) -> tuple[list[str], str]:
+        """The notes, and the state over every period: verified, self-consistent or failed."""
+        if len(self.owners) > 1:
+            self.findings.append("the proofs are of different customers: " + ", ".join(sorted(map(repr, self.owners))))
+        notes = [
+            f"commitment for snapshot {s!r} ({self.by_snapshot[s][0]}) matches none of the proofs"
+            for s in self.by_snapshot
+            if s not in self.used
+        ]
+        if not self.pinned:
+            notes.append("roots not compared with published commitments: pass --commitment for each period")
+        elif self.pinned_key is None:
+            notes.append("signatures: not checked (no key pinned)")
+        verdicts = [v for _, _, v in self.results]
+        if not self.findings and all(v.verified for v in verdicts):
+            return notes, "verified"
+        if not self.findings and all(v.state in ("verified", "self-consistent") for v in verdicts):
+            return notes, "self-consistent"
+        return notes, "failed"
+
+    def to_json(self, notes: list[str], state: str) -> dict[str, Any]:
+        return {
+            "verified": state == "verified",
             "state": state,
-            "findings": findings,
+            "findings": self.findings,
             "notes": notes,
             "periods": [
                 {
@@ -328,13 +357,9 @@ def verify_periods(
                     "balances": v.facts.get("balances"),
                     "signature": v.facts.get("signature"),
                 }
-                for p, s, v in results
+                for p, s, v in self.results
             ],
         }
-        output.write_json(doc)
-    elif not (quiet and ok):
-        _print_periods(results, findings, notes, state)
-    return 0 if ok else 1
 
 
 def _peek_snapshot(raw: bytes) -> str | None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from por.cli.output import JsonOut, Quiet
+from por.cli.anchor import AnchorKey, AnchorKeyEnv
+from por.cli.options import AnchorConfig, InclusionOptions, JsonOut, PinnedSigner, PublishedTotals, Quiet
 from por.errors import InputError, UsageError
 from por.text import terminal_text
 
@@ -67,99 +69,185 @@ def register(app: typer.Typer, cls: type) -> None:
         app.command(name, cls=cls, epilog=EXAMPLES[name])(command)
 
 
+Customers = Annotated[
+    Path, typer.Argument(metavar="CUSTOMERS", help="Customer balances: CSV or Parquet, `account_id,asset,amount`.")
+]
+PublishOut = Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Publication folder to create.")]
+PublishExchange = Annotated[
+    str,
+    typer.Option(
+        metavar="NAME", help="Exchange name, shown on every customer's page and bound into ownership messages."
+    ),
+]
+SnapshotId = Annotated[Optional[str], typer.Option(metavar="ID", help="Snapshot id (default: today's date, UTC).")]
+SnapshotTime = Annotated[
+    Optional[str],
+    typer.Option(metavar="TIME", help="Snapshot time, ISO 8601 UTC, such as 2024-06-01T00:00:00Z (default: now)."),
+]
+Assets = Annotated[Optional[Path], typer.Option(metavar="FILE", help="Extra `asset,decimals` table.")]
+Split = Annotated[int, typer.Option(metavar="N", help="Split each balance over 1..N leaves (OKX-style).")]
+Force = Annotated[
+    bool, typer.Option("--force", help="Replace an existing publication folder (only one `por publish` wrote).")
+]
+SignKey = Annotated[
+    Optional[Path],
+    typer.Option(metavar="FILE", help="Sign commitment.json with this secp256k1 key (a file holding 64 hex digits)."),
+]
+Previous = Annotated[
+    Optional[Path],
+    typer.Option(metavar="DIR", help="The previous period's publication folder: link this commitment to it."),
+]
+Contact = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="TEXT",
+        help="Where customers reach the exchange "
+        "(e-mail, web address or phone), shown on verify.html when "
+        "a check fails.",
+    ),
+]
+Dask = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="ADDRESS",
+        help="Build on a Dask cluster: scheduler address (tcp://HOST:8786), or `local` for worker processes here.",
+    ),
+]
+Workers = Annotated[
+    Optional[int], typer.Option(metavar="N", help="Worker processes for `--dask local` (default: one per CPU).", min=1)
+]
+Jobs = Annotated[
+    Optional[int],
+    typer.Option(
+        "--jobs",
+        metavar="N",
+        help="Processes building the tree here (default: one per CPU; the tree is the same for any N).",
+        min=1,
+        show_default=False,
+    ),
+]
+MaxMemory = Annotated[
+    Optional[float],
+    typer.Option(
+        "--max-memory",
+        metavar="GIB",
+        help="Peak memory to stay under (default 8): a larger book is built on disk, in sorted runs "
+        "(each account's rows together in the file); the publication is the same.",
+        show_default=False,
+    ),
+]
+AnchorChain = Annotated[
+    Optional[str],
+    typer.Option(
+        "--anchor",
+        metavar="CHAIN",
+        help="Then record the commitment's digest on this chain of --config (EVM: its anchor_registry, "
+        "sent by --sign-key; Bitcoin: an OP_RETURN from its anchor_address, sent by --anchor-key) "
+        "and write anchor.json.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """What `por publish` was asked, checked, handed from the command to the steps that do the work."""
+
+    customers: Path
+    out: Path
+    exchange: str
+    snapshot_id: str
+    snapshot_time: Optional[str]
+    assets: Optional[Path]
+    split: int
+    force: bool
+    sign_key: Optional[Path]
+    previous: Optional[Path]
+    contact: Optional[str]
+    dask: Optional[str]
+    workers: Optional[int]
+    jobs: Optional[int]
+    quiet: bool
+    max_memory: Optional[float] = None
+
+
 def publish(
-    customers: Annotated[
-        Path, typer.Argument(metavar="CUSTOMERS", help="Customer balances: CSV or Parquet, `account_id,asset,amount`.")
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Publication folder to create.")],
-    exchange: Annotated[
-        str,
-        typer.Option(
-            metavar="NAME", help="Exchange name, shown on every customer's page and bound into ownership messages."
-        ),
-    ],
-    snapshot_id: Annotated[
-        Optional[str], typer.Option(metavar="ID", help="Snapshot id (default: today's date, UTC).")
-    ] = None,
-    snapshot_time: Annotated[
-        Optional[str],
-        typer.Option(metavar="TIME", help="Snapshot time, ISO 8601 UTC, such as 2024-06-01T00:00:00Z (default: now)."),
-    ] = None,
-    assets: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Extra `asset,decimals` table.")] = None,
-    split: Annotated[int, typer.Option(metavar="N", help="Split each balance over 1..N leaves (OKX-style).")] = 1,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing publication folder (only one `por publish` wrote).")
-    ] = False,
-    sign_key: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE", help="Sign commitment.json with this secp256k1 key (a file holding 64 hex digits)."
-        ),
-    ] = None,
-    previous: Annotated[
-        Optional[Path],
-        typer.Option(metavar="DIR", help="The previous period's publication folder: link this commitment to it."),
-    ] = None,
-    contact: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="TEXT",
-            help="Where customers reach the exchange "
-            "(e-mail, web address or phone), shown on verify.html when "
-            "a check fails.",
-        ),
-    ] = None,
-    dask: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="ADDRESS",
-            help="Build on a Dask cluster: scheduler address (tcp://HOST:8786), or `local` for worker processes here.",
-        ),
-    ] = None,
-    workers: Annotated[
-        Optional[int],
-        typer.Option(metavar="N", help="Worker processes for `--dask local` (default: one per CPU).", min=1),
-    ] = None,
-    jobs: Annotated[
-        Optional[int],
-        typer.Option(
-            "--jobs",
-            metavar="N",
-            help="Processes building the tree here (default: one per CPU; the tree is the same for any N).",
-            min=1,
-            show_default=False,
-        ),
-    ] = None,
-    max_memory: Annotated[
-        Optional[float],
-        typer.Option(
-            "--max-memory",
-            metavar="GIB",
-            help="Peak memory to stay under (default 8): a larger book is built on disk, in sorted runs "
-            "(each account's rows together in the file); the publication is the same.",
-            show_default=False,
-        ),
-    ] = None,
-    anchor: Annotated[
-        Optional[str],
-        typer.Option(
-            "--anchor",
-            metavar="CHAIN",
-            help="Then record the signed "
-            "commitment's digest on this EVM chain (its anchor_registry) "
-            "and write anchor.json.",
-        ),
-    ] = None,
-    config: Annotated[
-        Optional[Path], typer.Option("--config", metavar="FILE", help="chains.toml, for --anchor.")
-    ] = None,
+    customers: Customers,
+    out: PublishOut,
+    exchange: PublishExchange,
+    snapshot_id: SnapshotId = None,
+    snapshot_time: SnapshotTime = None,
+    assets: Assets = None,
+    split: Split = 1,
+    force: Force = False,
+    sign_key: SignKey = None,
+    previous: Previous = None,
+    contact: Contact = None,
+    dask: Dask = None,
+    workers: Workers = None,
+    jobs: Jobs = None,
+    max_memory: MaxMemory = None,
+    anchor: AnchorChain = None,
+    config: AnchorConfig = None,
+    anchor_key: AnchorKey = None,
+    anchor_key_env: AnchorKeyEnv = None,
     quiet: Quiet = False,
 ) -> int:
     """Commit to every customer balance: writes commitment.json, tree.bin, verify.html and private/secrets.jsonl."""
+    from por.atomic import claim_folder
+    from por.cli.anchor import AnchorKeys, check_publish_options, record_anchor
+    from por.liabilities.folder import not_a_publication
+
+    snapshot_id, snapshot_time = _check_publish_values(snapshot_id, snapshot_time, exchange, split, jobs, dask)
+    keys = AnchorKeys(sign_key, anchor_key, anchor_key_env)
+    anchor_config = check_publish_options(anchor, config, keys)
+    replace = not_a_publication if force else False
+    _check_publish_paths(
+        out,
+        replace,
+        customers=customers,
+        assets=assets,
+        sign_key=sign_key,
+        anchor_key=anchor_key,
+        previous=previous,
+        config=config,
+    )
+    options = PublishOptions(
+        customers,
+        out,
+        exchange,
+        snapshot_id,
+        snapshot_time,
+        assets,
+        split,
+        force,
+        sign_key,
+        previous,
+        contact,
+        dask,
+        workers,
+        jobs,
+        quiet,
+        max_memory,
+    )
+    with claim_folder(out, replace=replace):
+        code = _publish(options)
+        if anchor is not None and config is not None:
+            record_anchor(out, anchor, config, keys, quiet=quiet, chains=anchor_config)
+        return code
+
+
+def _check_publish_values(
+    snapshot_id: Optional[str],
+    snapshot_time: Optional[str],
+    exchange: str,
+    split: int,
+    jobs: Optional[int],
+    dask: Optional[str],
+) -> tuple[str, Optional[str]]:
+    """The labels, the time and the numbers of `por publish`, checked before any work; returns the snapshot id
+    (default: today, UTC) and the snapshot time in its one spelling."""
     from datetime import datetime
 
-    from por.atomic import check_not_inside, check_output_folder, claim_folder
-    from por.liabilities.folder import not_a_publication
     from por.text import utc_time
 
     snapshot_id = snapshot_id or datetime.now(UTC).strftime("%Y-%m-%d")
@@ -173,63 +261,26 @@ def publish(
         raise InputError(
             "--jobs is for processes here; with --dask the workers build the tree (--workers)", field="--jobs"
         )
-    from por.cli.anchor import check_publish_options, record_anchor
+    return snapshot_id, snapshot_time
 
-    anchor_config = check_publish_options(anchor, config, sign_key)
-    replace = not_a_publication if force else False
+
+def _check_publish_paths(out: Path, replace, **inputs: Optional[Path]) -> None:
+    """The output folder is new (or replaceable) and holds none of the inputs, before any work."""
+    from por.atomic import check_not_inside, check_output_folder
+
     check_output_folder(out, replaceable=replace or None)
-    check_not_inside(
-        out,
-        {
-            "CUSTOMERS": customers,
-            "--assets": assets,
-            "--sign-key": sign_key,
-            "--previous": previous,
-            "--config": config,
-        },
-    )
-    with claim_folder(out, replace=replace):
-        code = _publish(
-            customers,
-            out,
-            exchange,
-            snapshot_id,
-            snapshot_time,
-            assets,
-            split,
-            force,
-            sign_key,
-            previous,
-            dask,
-            workers,
-            jobs,
-            quiet,
-            contact,
-            max_memory,
-        )
-        if anchor is not None and config is not None and sign_key is not None:
-            record_anchor(out, anchor, config, sign_key, quiet=quiet, chains=anchor_config)
-        return code
+    names = {
+        "customers": "CUSTOMERS",
+        "assets": "--assets",
+        "sign_key": "--sign-key",
+        "anchor_key": "--anchor-key",
+        "previous": "--previous",
+        "config": "--config",
+    }
+    check_not_inside(out, {names[key]: path for key, path in inputs.items()})
 
 
-def _publish(
-    customers,
-    out,
-    exchange,
-    snapshot_id,
-    snapshot_time,
-    assets,
-    split,
-    force,
-    sign_key,
-    previous,
-    dask,
-    workers,
-    jobs,
-    quiet,
-    contact,
-    max_memory=None,
-) -> int:
+def _publish(options: PublishOptions) -> int:
     import contextlib
     import time
 
@@ -241,68 +292,48 @@ def _publish(
 
     started = time.perf_counter()
     extras = publication_extras(
-        previous=previous,
-        sign_key=sign_key,
-        snapshot_id=snapshot_id,
-        snapshot_time=snapshot_time,
-        exchange=exchange,
-        contact=contact,
+        previous=options.previous,
+        sign_key=options.sign_key,
+        snapshot_id=options.snapshot_id,
+        snapshot_time=options.snapshot_time,
+        exchange=options.exchange,
+        contact=options.contact,
     )
     table = AssetTable()
-    if assets:
-        table.extend_from_file(assets)
+    if options.assets:
+        table.extend_from_file(options.assets)
     stack = contextlib.ExitStack()
-    with progress_bar("reading customers", None, quiet=quiet, unit="rows") as advance:
-        liabilities = _read_book(customers, table, out, max_memory, advance, stack)
+    with progress_bar("reading customers", None, quiet=options.quiet, unit="rows") as advance:
+        liabilities = _read_book(options.customers, table, options.out, options.max_memory, advance, stack)
     loaded = time.perf_counter()
-    with stack, progress_bar("building tree", None, quiet=quiet, unit="nodes hashed") as advance:
+    with stack, progress_bar("building tree", None, quiet=options.quiet, unit="nodes hashed") as advance:
         commitment = do_publish(
             liabilities,
-            out,
-            exchange=exchange,
-            snapshot_id=snapshot_id,
-            snapshot_time=snapshot_time,
-            max_pieces=split,
-            force=force,
+            options.out,
+            exchange=options.exchange,
+            snapshot_id=options.snapshot_id,
+            snapshot_time=options.snapshot_time,
+            max_pieces=options.split,
+            force=options.force,
             progress=advance,
             extra_files=extras,
             finish_files=extras.finish,
-            dask=dask,
-            dask_workers=workers,
-            jobs=jobs,
+            dask=options.dask,
+            dask_workers=options.workers,
+            jobs=options.jobs,
         )
     done = time.perf_counter()
-    if quiet:
-        return 0
-    print(
-        f"published {len(liabilities)} accounts in {commitment.leaf_count} leaves (height {commitment.height}) to {out}"
-    )
-    print(
-        f"wall time {done - started:.1f} s (read customers {loaded - started:.1f} s, "
-        f"tree and files {done - loaded:.1f} s{', on Dask' if dask else ''}"
-        f"{', on disk in sorted runs' if isinstance(liabilities, SpilledBook) else ''})"
-    )
-    print(f"root {commitment.root.hex()}")
-    from por.cli.output import Column, print_table
-
-    print_table(
-        [Column("asset", "atom"), Column("total", "amount")],
-        [[asset.symbol, total] for asset, total in zip(commitment.assets, commitment.to_json()["totals"].values())],
-    )
-    if extras.link:
-        print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
-    if extras.signer:
-        print(f"signed by {extras.signer}: publish this address where customers can pin it")
-    print(
-        "the root is the fingerprint customers compare on verify.html: publish it on your site and in the "
-        "auditor's report"
-    )
-    if extras.manifest:
-        print("manifest.json (SHA-256 of every public file; publish it beside them):")
-        for entry in extras.manifest["files"]:
-            print(f"  {entry['sha256']}  {entry['file']}")
-    _print_warnings(liabilities.warnings)
-    print(f"keep {terminal_text(out, markup=False)}/private/ secret: it holds every customer's nonce")
+    if not options.quiet:
+        print(
+            f"published {len(liabilities)} accounts in {commitment.leaf_count} leaves (height {commitment.height}) "
+            f"to {options.out}"
+        )
+        print(
+            f"wall time {done - started:.1f} s (read customers {loaded - started:.1f} s, "
+            f"tree and files {done - loaded:.1f} s{', on Dask' if options.dask else ''}"
+            f"{', on disk in sorted runs' if isinstance(liabilities, SpilledBook) else ''})"
+        )
+        _print_published(commitment, extras, liabilities.warnings, options.out)
     return 0
 
 
@@ -320,6 +351,31 @@ def _read_book(customers: Path, table, out: Path, max_memory: float | None, prog
     return stack.enter_context(external.spilled(customers, table, out, memory, progress))
 
 
+def _print_published(commitment, extras, warnings: list[str], out: Path) -> None:
+    """The root and totals, the link and signer, the manifest: what the exchange publishes next."""
+    from por.cli.output import Column, print_table
+
+    print(f"root {commitment.root.hex()}")
+    print_table(
+        [Column("asset", "atom"), Column("total", "amount")],
+        [[asset.symbol, total] for asset, total in zip(commitment.assets, commitment.to_json()["totals"].values())],
+    )
+    if extras.link:
+        print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
+    if extras.signer:
+        print(f"signed by {extras.signer}: publish this address where customers can pin it")
+    print(
+        "the root is the fingerprint customers compare on verify.html: publish it on your site and in the "
+        "auditor's report"
+    )
+    if extras.manifest:
+        print("manifest.json (SHA-256 of every public file; publish it beside them):")
+        for entry in extras.manifest["files"]:
+            print(f"  {entry['sha256']}  {entry['file']}")
+    _print_warnings(warnings)
+    print(f"keep {terminal_text(out, markup=False)}/private/ secret: it holds every customer's nonce")
+
+
 def _print_warnings(warnings: list[str], shown: int = 20) -> None:
     """What publish accepted but a person should look at (ids that mix scripts): listed, never refused."""
     for warning in warnings[:shown]:
@@ -335,40 +391,46 @@ def _check_label(value: str, option: str) -> None:
         )
 
 
+Folder = Annotated[Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`.")]
+AccountIds = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        metavar="ACCOUNT_ID...",
+        help="The customers' account ids (one: a JSON document; several: one compact proof per line).",
+        show_default=False,
+    ),
+]
+ProofOut = Annotated[
+    Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof(s) here (default: stdout).")
+]
+Every = Annotated[bool, typer.Option("--all", help="Every customer's proof, in one streaming pass (with --out-dir).")]
+OutDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--out-dir",
+        metavar="DIR",
+        help="With --all: a new folder "
+        "of JSONL shards proofs-XX.jsonl (XX: first byte of "
+        "sha256 of the account id); `-`: every line to stdout.",
+    ),
+]
+Sample = Annotated[
+    Optional[int],
+    typer.Option(
+        "--sample",
+        metavar="N",
+        help="With --all: only N accounts drawn at random (to measure, or to hand an auditor).",
+    ),
+]
+
+
 def prove(
-    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Publication folder written by `por publish`.")],
-    account_ids: Annotated[
-        Optional[list[str]],
-        typer.Argument(
-            metavar="ACCOUNT_ID...",
-            help="The customers' account ids (one: a JSON document; several: one compact proof per line).",
-            show_default=False,
-        ),
-    ] = None,
-    out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the proof(s) here (default: stdout).")
-    ] = None,
-    every: Annotated[
-        bool, typer.Option("--all", help="Every customer's proof, in one streaming pass (with --out-dir).")
-    ] = False,
-    out_dir: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--out-dir",
-            metavar="DIR",
-            help="With --all: a new folder "
-            "of JSONL shards proofs-XX.jsonl (XX: first byte of "
-            "sha256 of the account id); `-`: every line to stdout.",
-        ),
-    ] = None,
-    sample: Annotated[
-        Optional[int],
-        typer.Option(
-            "--sample",
-            metavar="N",
-            help="With --all: only N accounts drawn at random (to measure, or to hand an auditor).",
-        ),
-    ] = None,
+    folder: Folder,
+    account_ids: AccountIds = None,
+    out: ProofOut = None,
+    every: Every = False,
+    out_dir: OutDir = None,
+    sample: Sample = None,
     quiet: Quiet = False,
 ) -> int:
     """Cut customers' inclusion proofs (id, nonce, balances, path with sums, root)."""
@@ -417,7 +479,7 @@ def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool) 
 
     from por.atomic import check_output_folder
     from por.cli.output import progress_bar
-    from por.liabilities.allproofs import choose_sample, count_accounts, write_shards, ShardWriter, cut_every_proof
+    from por.liabilities.allproofs import ShardWriter, choose_sample, count_accounts, cut_every_proof, write_shards
     from por.liabilities.folder import SECRETS_FILE
     from por.liabilities.prove import open_publication
 
@@ -483,115 +545,110 @@ def _published_totals(path: Optional[Path]):
     return read_totals(path) if path else None
 
 
+Proofs = Annotated[
+    Optional[list[Path]],
+    typer.Argument(
+        metavar="PROOF",
+        help="An inclusion proof: por JSON, "
+        "OKX, Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX "
+        "zk, a BitMEX or merkletreejs full tree; several: one "
+        "customer's periods.",
+        show_default=False,
+    ),
+]
+Batch = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--batch",
+        metavar="FILE_OR_DIR",
+        help="Many customers' proofs "
+        "(auditors): a .json proof, a .jsonl file of proofs (one per "
+        "line, as `prove --all` writes), or a folder of them; prints a "
+        "summary, exit 1 if any fails.",
+    ),
+]
+Commitments = Annotated[
+    Optional[list[Path]],
+    typer.Option(metavar="FILE", help="The published commitment.json to check against (repeat for several periods)."),
+]
+PublishedRoot = Annotated[Optional[str], typer.Option(metavar="HEX", help="The published root hash to check against.")]
+ProofFormatOption = Annotated[
+    ProofFormat, typer.Option("--format", metavar=_choices(ProofFormat), help="Proof format.")
+]
+ProofTree = Annotated[
+    Optional[Path],
+    typer.Option(
+        metavar="FILE",
+        help="Full tree: check the proof's leaves are in it (zk formats: the audit's proof table, proof.csv).",
+    ),
+]
+Account = Annotated[
+    Optional[str],
+    typer.Option(
+        "--account",
+        metavar="ID",
+        help="Your own account id: the "
+        "proof must be for it; a full-tree file (BitMEX, "
+        "merkletreejs) is searched for your leaves.",
+    ),
+]
+Nonce = Annotated[
+    Optional[str],
+    typer.Option(
+        "--nonce",
+        metavar="HEX",
+        help="Your nonce, for a full-tree file (BitMEX: the proof nonce or the account nonce).",
+    ),
+]
+Balances = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--balance",
+        metavar="ASSET=AMOUNT",
+        help="One of your balances, for a merkletreejs file (repeat for each asset).",
+    ),
+]
+InclusionConfig = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="The audit's asset list "
+        "(zk formats: cex_config.json or config.json, with "
+        "CexAssetsInfo); with --anchor: chains.toml.",
+    ),
+]
+CheckAnchor = Annotated[
+    bool,
+    typer.Option(
+        "--anchor",
+        help="Check on chain that the commitment is the one "
+        "anchored for its period, and the only one (needs --commitment and "
+        "--config chains.toml).",
+    ),
+]
+
+
 def verify_inclusion(
-    proofs: Annotated[
-        Optional[list[Path]],
-        typer.Argument(
-            metavar="PROOF",
-            help="An inclusion proof: por JSON, "
-            "OKX, Bybit, Bitget, MEXC, CoinEx, Binance/Gate.io/HTX "
-            "zk, a BitMEX or merkletreejs full tree; several: one "
-            "customer's periods.",
-            show_default=False,
-        ),
-    ] = None,
-    batch: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--batch",
-            metavar="FILE_OR_DIR",
-            help="Many customers' proofs "
-            "(auditors): a .json proof, a .jsonl file of proofs (one per "
-            "line, as `prove --all` writes), or a folder of them; prints a "
-            "summary, exit 1 if any fails.",
-        ),
-    ] = None,
-    commitment: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            metavar="FILE", help="The published commitment.json to check against (repeat for several periods)."
-        ),
-    ] = None,
-    root: Annotated[
-        Optional[str], typer.Option(metavar="HEX", help="The published root hash to check against.")
-    ] = None,
-    signer: Annotated[
-        Optional[str],
-        typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address) the commitment must be signed by."),
-    ] = None,
-    format: Annotated[
-        ProofFormat, typer.Option("--format", metavar=_choices(ProofFormat), help="Proof format.")
-    ] = ProofFormat.auto,
-    tree: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE",
-            help="Full tree: check the proof's leaves are in it (zk formats: the audit's proof table, proof.csv).",
-        ),
-    ] = None,
-    totals: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE",
-            help="The per-asset totals the exchange "
-            "published (JSON, docs/formats/totals.schema.json), with --root: "
-            "compared by asset name and exact value.",
-        ),
-    ] = None,
-    account: Annotated[
-        Optional[str],
-        typer.Option(
-            "--account",
-            metavar="ID",
-            help="Your own account id: the "
-            "proof must be for it; a full-tree file (BitMEX, "
-            "merkletreejs) is searched for your leaves.",
-        ),
-    ] = None,
-    nonce: Annotated[
-        Optional[str],
-        typer.Option(
-            "--nonce",
-            metavar="HEX",
-            help="Your nonce, for a full-tree file (BitMEX: the proof nonce or the account nonce).",
-        ),
-    ] = None,
-    balance: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--balance",
-            metavar="ASSET=AMOUNT",
-            help="One of your balances, for a merkletreejs file (repeat for each asset).",
-        ),
-    ] = None,
-    config: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--config",
-            metavar="FILE",
-            help="The audit's asset list "
-            "(zk formats: cex_config.json or config.json, with "
-            "CexAssetsInfo); with --anchor: chains.toml.",
-        ),
-    ] = None,
-    anchor: Annotated[
-        bool,
-        typer.Option(
-            "--anchor",
-            help="Check on chain that the commitment is the one "
-            "anchored for its period, and the only one (needs --commitment and "
-            "--config chains.toml).",
-        ),
-    ] = False,
+    proofs: Proofs = None,
+    batch: Batch = None,
+    commitment: Commitments = None,
+    root: PublishedRoot = None,
+    signer: PinnedSigner = None,
+    format: ProofFormatOption = ProofFormat.auto,
+    tree: ProofTree = None,
+    totals: PublishedTotals = None,
+    account: Account = None,
+    nonce: Nonce = None,
+    balance: Balances = None,
+    config: InclusionConfig = None,
+    anchor: CheckAnchor = False,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:
     """Check that a customer's balance is included in the committed liabilities."""
-    from por.cli.history import pinned_signer, verify_periods
-    from por.cli.output import emit_verdict
-    from por.liabilities.check import check_account, pinned_account, read_document, verify_proof_document
-    from por.liabilities.foreign import detect
-    from por.publication.verify import signature_facts
+    from por.cli.history import verify_periods
+    from por.liabilities.check import pinned_account
 
     commitments = commitment or []
     if batch is not None:
@@ -604,62 +661,83 @@ def verify_inclusion(
         return _verify_batch(batch, commitments[0] if commitments else None, root, format, json_out, quiet)
     if not proofs:
         raise UsageError("missing argument PROOF: give a proof file, or --batch FILE_OR_DIR", "por verify-inclusion")
-    if totals and (len(proofs) > 1 or len(commitments) > 1):
+    periods = len(proofs) > 1 or len(commitments) > 1
+    if totals and periods:
         raise InputError("--totals pins one period: verify each proof on its own", field="--totals")
     account = pinned_account(account)
     customer = _customer(account, nonce, balance or [])
-    if (customer.nonce is not None or customer.balances or config) and (len(proofs) > 1 or len(commitments) > 1):
+    if (customer.nonce is not None or customer.balances or config) and periods:
         raise InputError(
             "--nonce, --balance and --config check one file: verify each on its own",
             field="--config" if config else "--nonce",
         )
+    chains_toml, config = _anchor_config(anchor, config, proofs, commitments)
+    options = InclusionOptions(
+        commitments, root, signer, format.value, tree, totals, customer, account, config, chains_toml, json_out, quiet
+    )
+    if periods:
+        return verify_periods(proofs, options)
+    return _verify_one(proofs[0], options)
+
+
+def _anchor_config(
+    anchor: bool, config: Optional[Path], proofs: list[Path], commitments: list[Path]
+) -> tuple[Optional[Path], Optional[Path]]:
+    """--config is chains.toml with --anchor, else the audit's asset list: (chains.toml, asset list)."""
     chains_toml, config = (config, None) if anchor else (None, config)
     if anchor and (len(proofs) > 1 or len(commitments) != 1):
         raise InputError("--anchor checks one period: one proof and its --commitment", field="--anchor")
     if anchor and chains_toml is None:
         raise InputError("--anchor needs --config chains.toml (providers and anchor_registry)", field="--config")
-    if len(proofs) > 1 or len(commitments) > 1:
-        return verify_periods(
-            proofs,
-            commitments,
-            root=root,
-            signer=signer,
-            kind_option=format.value,
-            tree=tree,
-            json_out=json_out,
-            quiet=quiet,
-            account=account,
-        )
-    proof, commitment = proofs[0], (commitments[0] if commitments else None)
-    pinned_key = pinned_signer(commitment, signer)
+    return chains_toml, config
+
+
+def _verify_one(proof: Path, options: InclusionOptions) -> int:
+    """One proof against what is pinned: the commitment (its signature, its anchor) or a root."""
+    from por.cli.history import pinned_signer
+    from por.cli.output import emit_verdict
+    from por.liabilities.check import check_account, read_document, verify_proof_document
+    from por.liabilities.foreign import detect
+    from por.publication.verify import signature_facts
+
+    commitment = options.commitments[0] if options.commitments else None
+    pinned_key = pinned_signer(commitment, options.signer)
     raw = read_document(proof)
-    pinned, root_bytes, doc = _pinned_root(commitment, root)
-    kind = format.value if format != ProofFormat.auto else detect.proof_format(raw, str(proof))
+    pinned, root_bytes, doc = _pinned_root(commitment, options.root)
+    kind = options.kind_option if options.kind_option != "auto" else detect.proof_format(raw, str(proof))
     verdict = verify_proof_document(
-        kind, raw, proof, pinned, root_bytes, tree, _published_totals(totals), customer, config
+        kind,
+        raw,
+        proof,
+        pinned,
+        root_bytes,
+        options.tree,
+        _published_totals(options.totals),
+        options.customer,
+        options.config,
     )
     if kind == "por":  # a foreign format checks --account itself, or refuses it
-        check_account(verdict, account, kind)
+        check_account(verdict, options.account, kind)
     signature_facts(verdict, commitment, pinned_key, doc=doc)
-    if anchor:
-        from por.cli.anchor import verify_anchor
+    from por.cli.anchor import note_carried_anchor, verify_anchor
 
-        verify_anchor(verdict, commitment, doc, chains_toml, pinned_key)
+    if options.chains_toml is not None:
+        verify_anchor(verdict, commitment, doc, options.chains_toml, pinned_key)
+    else:
+        note_carried_anchor(verdict, doc)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"
             + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else "")
         )
-    return emit_verdict(verdict, as_json=json_out, title=f"inclusion of {proof}", quiet=quiet)
+    return emit_verdict(verdict, as_json=options.json_out, title=f"inclusion of {proof}", quiet=options.quiet)
 
 
 def _verify_batch(
     target: Path, commitment: Optional[Path], root: Optional[str], format: ProofFormat, json_out: bool, quiet: bool
 ) -> int:
     """Every proof under `target`, one verdict each; a summary table, or every verdict with --json."""
-    from collections import Counter
-
-    from por.cli.output import Column, console, print_table, progress_bar, write_json
+    from por.cli.output import progress_bar, write_json
     from por.liabilities.batch import proof_files, verify_batch
     from por.liabilities.foreign import detect
     from por.liabilities.pins import check_usage
@@ -670,69 +748,92 @@ def _verify_batch(
     if not files:
         raise InputError("no proofs here (*.json or *.jsonl files)", file=str(target), field="--batch")
     kind_of = (lambda raw, source: format.value) if format != ProofFormat.auto else detect.proof_format
-    states: Counter = Counter()
-    reasons: Counter = Counter()
-    example: dict[str, str] = {}
-    records = []
+    tally = _BatchTally(keep_records=json_out)
     with progress_bar("verifying proofs", None, quiet=quiet or json_out, unit="proofs") as advance:
         for checked in verify_batch(files, pins, kind_of):
-            verdict = checked.verdict
-            states[verdict.state] += 1
-            for reason in verdict.reasons:
-                key = reason.removeprefix(checked.source + ": ").removeprefix(checked.source.split(":")[0] + ": ")
-                reasons[key] += 1
-                example.setdefault(key, checked.source)
-            if json_out:
-                records.append(
-                    {
-                        "source": checked.source,
-                        "verified": verdict.verified,
-                        "state": verdict.state,
-                        "account_id": verdict.facts.get("account_id"),
-                        "reasons": verdict.reasons,
-                    }
-                )
+            tally.add(checked.source, checked.verdict)
             advance(1)
-    total = sum(states.values())
-    ok = states["verified"] == total and total > 0
+    ok = tally.ok
     if json_out:
         write_json(
             {
                 "verified": ok,
-                "proofs": total,
-                "counts": dict(states),
+                "proofs": tally.total,
+                "counts": dict(tally.states),
                 "skipped": [str(p) for p in skipped],
-                "results": records,
+                "results": tally.records,
             }
         )
-        return 0 if ok else 1
-    if quiet and ok:
-        return 0
-    out = console()
-    head = "[bold green]VERIFIED[/]" if ok else "[bold red]NOT VERIFIED[/]"
-    out.print(
-        f"{head} {total:,} proofs from {terminal_text(target)}: {states['verified']:,} verified, "
-        f"{total - states['verified']:,} not"
-    )
-    print_table(
-        [Column("result", "atom"), Column("proofs", "amount")],
-        [[state, str(states[state])] for state in ("verified", "self-consistent", "failed")],
-        out=out,
-    )
-    if reasons:
+    elif not (quiet and ok):
+        tally.print(target, skipped)
+    return 0 if ok else 1
+
+
+class _BatchTally:
+    """The verdicts of a batch counted as they come: by state, and by reason with the first proof that gave it."""
+
+    def __init__(self, *, keep_records: bool):
+        from collections import Counter
+
+        self.keep_records = keep_records  # --json lists every proof's verdict
+        self.states: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self.example: dict[str, str] = {}
+        self.records: list[dict[str, Any]] = []
+
+    def add(self, source: str, verdict) -> None:
+        self.states[verdict.state] += 1
+        for reason in verdict.reasons:
+            key = reason.removeprefix(source + ": ").removeprefix(source.split(":")[0] + ": ")
+            self.reasons[key] += 1
+            self.example.setdefault(key, source)
+        if self.keep_records:
+            self.records.append(
+                {
+                    "source": source,
+                    "verified": verdict.verified,
+                    "state": verdict.state,
+                    "account_id": verdict.facts.get("account_id"),
+                    "reasons": verdict.reasons,
+                }
+            )
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+    @property
+    def ok(self) -> bool:
+        return self.states["verified"] == self.total and self.total > 0
+
+    def print(self, target: Path, skipped: list[Path]) -> None:
+        from por.cli.output import Column, console, print_table
+
+        out = console()
+        total, states, reasons = self.total, self.states, self.reasons
+        head = "[bold green]VERIFIED[/]" if self.ok else "[bold red]NOT VERIFIED[/]"
+        out.print(
+            f"{head} {total:,} proofs from {terminal_text(target)}: {states['verified']:,} verified, "
+            f"{total - states['verified']:,} not"
+        )
         print_table(
-            [Column("reason", "text"), Column("proofs", "amount"), Column("first", "text")],
-            [
-                [terminal_text(r, markup=False), str(n), terminal_text(example[r], markup=False)]
-                for r, n in reasons.most_common(20)
-            ],
+            [Column("result", "atom"), Column("proofs", "amount")],
+            [[state, str(states[state])] for state in ("verified", "self-consistent", "failed")],
             out=out,
         )
-        if len(reasons) > 20:
-            out.print(f"  ... and {len(reasons) - 20} more reasons (--json lists every proof's)")
-    if skipped:
-        out.print(f"  skipped {len(skipped)} files that are not .json or .jsonl proofs")
-    return 0 if ok else 1
+        if reasons:
+            print_table(
+                [Column("reason", "text"), Column("proofs", "amount"), Column("first", "text")],
+                [
+                    [terminal_text(r, markup=False), str(n), terminal_text(self.example[r], markup=False)]
+                    for r, n in reasons.most_common(20)
+                ],
+                out=out,
+            )
+            if len(reasons) > 20:
+                out.print(f"  ... and {len(reasons) - 20} more reasons (--json lists every proof's)")
+        if skipped:
+            out.print(f"  skipped {len(skipped)} files that are not .json or .jsonl proofs")
 
 
 def _customer(account: Optional[str], nonce: Optional[str], balances: list[str]):
@@ -748,38 +849,32 @@ def _customer(account: Optional[str], nonce: Optional[str], balances: list[str])
     return Customer(account=account, nonce=nonce, balances=tuple(pairs))
 
 
+TreeArgument = Annotated[
+    Path, typer.Argument(metavar="TREE", help="Full liabilities tree: por tree.bin or OKX V2 full-tree text.")
+]
+TreeFormatOption = Annotated[TreeFormat, typer.Option("--format", metavar=_choices(TreeFormat), help="Tree format.")]
+TreeCommitment = Annotated[
+    Optional[Path], typer.Option(metavar="FILE", help="commitment.json: root and totals must match.")
+]
+TreeRoot = Annotated[Optional[str], typer.Option(metavar="HEX", help="Root hash the tree must have.")]
+TreeConfig = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="The audit's asset list (zk proof tables: cex_config.json or config.json, with CexAssetsInfo).",
+    ),
+]
+
+
 def verify_tree(
-    tree: Annotated[
-        Path, typer.Argument(metavar="TREE", help="Full liabilities tree: por tree.bin or OKX V2 full-tree text.")
-    ],
-    format: Annotated[
-        TreeFormat, typer.Option("--format", metavar=_choices(TreeFormat), help="Tree format.")
-    ] = TreeFormat.auto,
-    commitment: Annotated[
-        Optional[Path], typer.Option(metavar="FILE", help="commitment.json: root and totals must match.")
-    ] = None,
-    root: Annotated[Optional[str], typer.Option(metavar="HEX", help="Root hash the tree must have.")] = None,
-    signer: Annotated[
-        Optional[str],
-        typer.Option(metavar="ADDRESS", help="Pinned signing key (0x address) the commitment must be signed by."),
-    ] = None,
-    totals: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE",
-            help="The per-asset totals the exchange "
-            "published (JSON, docs/formats/totals.schema.json), with --root: "
-            "compared by asset name and exact value.",
-        ),
-    ] = None,
-    config: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--config",
-            metavar="FILE",
-            help="The audit's asset list (zk proof tables: cex_config.json or config.json, with CexAssetsInfo).",
-        ),
-    ] = None,
+    tree: TreeArgument,
+    format: TreeFormatOption = TreeFormat.auto,
+    commitment: TreeCommitment = None,
+    root: TreeRoot = None,
+    signer: PinnedSigner = None,
+    totals: PublishedTotals = None,
+    config: TreeConfig = None,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:

@@ -1,5 +1,4 @@
-"""Terminal and JSON output shared by the commands: options every command spells the same way,
-verdicts, tables that never cut an amount, and progress bars.
+"""Terminal and JSON output shared by the commands: verdicts, tables that never cut an amount, and progress bars.
 
 Tables: an amount, a hash or an address is never truncated nor folded. Amounts are right-aligned
 with thousands separators and every digit; text folds on whole words;
@@ -16,37 +15,15 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
+# The options every command spells the same way are in por.cli.options; their names are kept here too.
+from por.cli.options import HtmlLang as HtmlLang
+from por.cli.options import JsonOut as JsonOut
+from por.cli.options import Quiet as Quiet
+from por.cli.options import html_lang as html_lang
 from por.text import terminal_text
 from por.verdict import SELF_CONSISTENT, Verdict
-
-# --- options spelled the same way in every command ------------------------------------------------
-
-Quiet = Annotated[
-    bool,
-    typer.Option(
-        "--quiet", "-q", help="Print nothing on success and show no progress; failures and errors still say why."
-    ),
-]
-JsonOut = Annotated[bool, typer.Option("--json", "-j", help="Print the result as JSON on stdout (nothing else).")]
-HtmlLang = Annotated[
-    str,
-    typer.Option(
-        "--lang", metavar="en|ja", help="Language of the HTML report: en or ja (the other one is shown beside it)."
-    ),
-]
-
-
-def html_lang(lang: str) -> str:
-    """The --lang option, checked before any work (bad input, exit 2)."""
-    from por.errors import InputError
-
-    if lang not in ("en", "ja"):
-        raise InputError(f"{lang[:20]!r} is not a report language: use en or ja", field="--lang")
-    return lang
 
 
 def console(*, stderr: bool = False):

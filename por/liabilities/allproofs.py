@@ -180,6 +180,7 @@ class ProofCutter:
                     "sums": sums_json(self.assets, list(root.sums)),
                 },
                 "leaf_count": commitment.leaf_count,
+                **({"anchor": commitment.carried_anchor} if commitment.carried_anchor is not None else {}),
             },
             separators=(",", ":"),
             ensure_ascii=False,

@@ -130,6 +130,8 @@ def _verify_proof(kind, raw, path, pins, tree_path, customer=None, config=None) 
         value = loads(decode(raw, source), source)  # strict: the layout is not the proof, the value is
         parsed = parse_proof(value, source)
         verdict = verify_inclusion(parsed, commitment=pinned, root=root_bytes)
+        if parsed.anchor is not None:  # a claim the root binds nothing of: reported, never an anchor of the verdict
+            verdict.facts["anchor_claimed"] = parsed.anchor
         difference = value_difference(value, parsed)
         if difference:
             verdict.fail(f"{source}: {difference}")

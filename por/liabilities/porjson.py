@@ -49,6 +49,8 @@ class Commitment:
     tree_sha256: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # signature, previous link (issue 6)
     version: int = VERSION
+    # anchor.json beside it (not part of the commitment): proofs cut from the publication carry it
+    carried_anchor: dict[str, Any] | None = field(default=None, compare=False)
 
     def header(self) -> Header:
         """The labels this commitment's root binds (format 2)."""
@@ -112,6 +114,7 @@ class InclusionProof:
     version: int = VERSION
     exchange: str | None = None  # format 2: bound into the root with the other labels
     snapshot_time: str | None = None  # format 2
+    anchor: dict[str, Any] | None = None  # anchor.json as the exchange wrote it: a claim, bound by nothing
 
     def balances(self) -> list[int]:
         return [sum(leaf.sums[a] for leaf in self.leaves) for a in range(len(self.assets))]
@@ -165,6 +168,7 @@ class InclusionProof:
                 "sums": sums_json(self.assets, self.root_sums),
             },
             "leaf_count": self.leaf_count,
+            **({"anchor": self.anchor} if self.anchor is not None else {}),
         }
 
 
@@ -324,23 +328,14 @@ def _account_id(f: Fields) -> str:
         raise f.error("account_id", exc.reason) from None
 
 
+PROOF_MEMBERS = ("account_id", "nonce", "assets", "balances", "leaves", "root", "leaf_count", "anchor")
+
+
 def parse_proof(data: Any, source: str) -> InclusionProof:
     f = Fields(data, source)
     version = _header(f, PROOF_FORMAT)
     labels = ("exchange", "snapshot_id", "snapshot_time") if version >= VERSION else ("snapshot_id",)
-    f.only(
-        "format",
-        "version",
-        "hash",
-        *labels,
-        "account_id",
-        "nonce",
-        "assets",
-        "balances",
-        "leaves",
-        "root",
-        "leaf_count",
-    )
+    f.only("format", "version", "hash", *labels, *PROOF_MEMBERS)
     assets = _assets(f)
     leaves = []
     for leaf in f.objects("leaves", max_items=1024):
@@ -383,8 +378,46 @@ def parse_proof(data: Any, source: str) -> InclusionProof:
         version=version,
         exchange=f.str("exchange", max_len=200) if version >= VERSION else None,
         snapshot_time=_snapshot_time(f, version) if version >= VERSION else None,
+        anchor=parse_anchor(f.data["anchor"], source, "anchor") if f.has("anchor") else None,
     )
     declared = _sums(f, "balances", assets)
     if declared != proof.balances():
         raise f.error("balances", "do not equal the sum of the leaves' balances")
     return proof
+
+
+ANCHOR_FORMAT = "por-anchor"
+ANCHOR_KEYS = (
+    "format",
+    "version",
+    "chain",
+    "registry",  # EVM: the PorAnchorRegistry contract
+    "address",  # Bitcoin: the anchor address the transaction spends from
+    "exchange",
+    "snapshot_id",
+    "digest",
+    "transaction",
+    "block",
+    "block_hash",
+)
+
+
+def parse_anchor(data: Any, source: str, path: str = "") -> dict[str, Any]:
+    """anchor.json (docs/formats/anchor.md), alone or as the `anchor` a proof carries: its shape
+    checked, its value kept as written. What it claims is checked on chain (`verify-inclusion --anchor`)."""
+    f = Fields(data, source, path)
+    f.only(*ANCHOR_KEYS)
+    if f.str("format", max_len=64) != ANCHOR_FORMAT or f.int("version", maximum=2**32) != 1:
+        raise f.error("format", f"expected {ANCHOR_FORMAT!r} version 1")
+    f.str("chain", max_len=64)
+    f.hex("digest", HASH_BYTES)
+    transaction = f.str("transaction", max_len=66).removeprefix("0x")
+    if len(transaction) != 64 or not all(c in "0123456789abcdef" for c in transaction):
+        raise f.error("transaction", "expected a transaction hash: 64 lower-case hex digits (0x for EVM)")
+    f.int("block")
+    f.str("block_hash", max_len=66)
+    for key, size in (("registry", 42), ("address", 90), ("exchange", 200), ("snapshot_id", 200)):
+        f.str(key, optional=True, max_len=size)
+    if f.has("registry") == f.has("address"):
+        raise f.error("registry", "an anchor names a registry (EVM) or an address (Bitcoin), not both or neither")
+    return dict(f.data)

@@ -6,15 +6,16 @@ import json
 from pathlib import Path
 
 from por.errors import InputError
+from por.liabilities.folder import ANCHOR_FILE, COMMITMENT_FILE, INDEX_FILE, SECRETS_FILE, TREE_FILE
 from por.liabilities.porjson import (
     MAX_COMMITMENT_BYTES,
     Commitment,
     InclusionProof,
     PathStep,
     ProofLeaf,
+    parse_anchor,
     parse_commitment,
 )
-from por.liabilities.folder import COMMITMENT_FILE, INDEX_FILE, SECRETS_FILE, TREE_FILE
 from por.liabilities.secretsindex import SecretsIndex
 from por.liabilities.tree import VERSION, sibling_positions
 from por.liabilities.treefile import TreeFile
@@ -81,7 +82,14 @@ def open_publication(folder: str | Path) -> tuple[Commitment, TreeFile]:
     if tree.header != commitment.header():
         tree.close()
         raise InputError("tree file does not belong to this commitment", file=str(tree.path))
+    commitment.carried_anchor = carried_anchor(folder)
     return commitment, tree
+
+
+def carried_anchor(folder: Path) -> dict | None:
+    """anchor.json of the publication, if it is anchored: every proof cut from it carries it."""
+    path = folder / ANCHOR_FILE
+    return parse_anchor(load_file(path), str(path)) if path.exists() else None
 
 
 def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
@@ -113,4 +121,5 @@ def cut_proof(folder: str | Path, account_id: str) -> InclusionProof:
         version=commitment.version,
         exchange=commitment.exchange if commitment.version >= VERSION else None,
         snapshot_time=commitment.snapshot_time if commitment.version >= VERSION else None,
+        anchor=commitment.carried_anchor,
     )

@@ -10,53 +10,19 @@ commas), and nothing downstream runs, so a publication never commits to a mistyp
 from __future__ import annotations
 
 import csv
-import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 from por.amounts import AmountError, AssetTable, check_asset_symbol, parse_amount
 from por.errors import InputError
-from por.text import CappedReader, bounded_lines, csv_field_limit, is_hidden, open_input
+from por.text import CappedReader, amount_hint, bounded_lines, csv_field_limit, is_hidden, open_input, separator_hint
 
 HEADER = ["account_id", "asset", "amount"]
 MAX_ID_BYTES = 256
 MAX_FIELD_CHARS = 4096
 MAX_LINE_BYTES = 64 * 1024  # three fields of MAX_FIELD_CHARS in any UTF-8, with room to spare
 MAX_CUSTOMER_BYTES = 16 << 30  # ~170M rows, past what one machine publishes: the end of a stream that never ends
-_GROUPED = re.compile(r"[0-9][0-9,.' _\u00a0]*[0-9]\Z")
-
-
-def separator_hint(text: str) -> str:
-    """Why a header or a row did not split into three fields, when a spreadsheet's export is the cause."""
-    if "\t" in text and "," not in text:
-        return " (the file is separated by tabs: save it as comma-separated CSV)"
-    if ";" in text and "," not in text:
-        return (
-            " (the file is separated by semicolons, as spreadsheets write CSV where the decimal mark is a"
-            " comma: save it with commas between fields and a point in amounts)"
-        )
-    return ""
-
-
-def amount_hint(text: str) -> str:
-    """A hint for an amount written with thousands separators or a decimal comma ("" if neither)."""
-    text = text.strip()
-    if not _GROUPED.match(text):
-        return ""
-    marks = [c for c in text if not "0" <= c <= "9"]
-    decimal = None
-    if "," in marks and "." in marks:  # 1.000,5 or 1,000.5: the last mark is the decimal one
-        decimal = text[max(text.rfind(","), text.rfind("."))]
-    elif marks == [","] and len(text.rsplit(",", 1)[1]) != 3:
-        decimal = ","
-    whole, frac = text.rsplit(decimal, 1) if decimal else (text, "")
-    if not re.fullmatch(r"[0-9]*", frac):
-        return ""
-    plain = re.sub(r"[^0-9]", "", whole) + ("." + frac if frac else "")
-    if marks == [","] and decimal:
-        return f" (a decimal comma? write {plain}: amounts take a decimal point)"
-    return f" (thousands separators? write {plain}: digits and one decimal point, nothing else)"
 
 
 def split_amount_hint(row: list[str]) -> str:

@@ -2,84 +2,117 @@
 
 An exchange could show different commitments to different customers; each would verify alone.
 `por publish --anchor CHAIN` (or `por anchor DIR`) records the commitment's digest (SHA-256 of
-its canonical JSON, docs/formats/signing.md: for a signed commitment, `signature.digest`) in the
-registry contract on an EVM chain, sent by the key that signs the commitment, and writes
-`anchor.json` beside it. `check_anchors` reads every anchor of that signer for that snapshot id
-from every provider: the customer's commitment must be the one anchored, and there must be no
-second, different one (docs/formats/anchor.md).
+its canonical JSON, docs/formats/signing.md: for a signed commitment, `signature.digest`) through
+the chain family's anchor backend (`chains.anchors`: the registry contract on EVM, sent by the key
+that signs the commitment; an OP_RETURN spending from the declared anchor address on Bitcoin) and
+writes `anchor.json` beside it. `check_anchors` reads every anchor of that exchange for that
+snapshot id from every provider: the customer's commitment must be the one anchored, and there
+must be no second, different one (docs/formats/anchor.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chains.anchors import AnchorBackend, AnchorRecord, anchor_backend
 from chains.base import ChainConfig
-from chains.evm_anchor import AnchorRecord, find_anchors, send_anchor
 from por.atomic import write_text
 from por.errors import InputError
 from por.liabilities.folder import ANCHOR_FILE
+from por.liabilities.porjson import parse_anchor
 from por.publication.attestation import embed_anchor, read_commitment
-from por.signing import address_of, digest_hex
-from por.strictjson import Fields, load_file
+from por.signing import digest_hex
+from por.strictjson import load_file
 
 ANCHOR_FORMAT = "por-anchor"
 
 
 def anchor_chains(chains: Mapping[str, ChainConfig], only: str | None = None) -> list[str]:
-    """The chains of chains.toml an anchor is recorded on or looked up in (EVM, with `anchor_registry`)."""
+    """The chains of chains.toml an anchor is recorded on or looked up in: those whose family has an
+    anchor backend and that are set up for it (EVM: `anchor_registry`; Bitcoin: `anchor_address`)."""
     if only is not None:
         config = chains.get(only)
         if config is None:
             raise InputError(f"chain {only!r} is not configured in chains.toml", field="--anchor")
-        if config.get("family") != "evm" or "anchor_registry" not in config:
-            raise InputError(f"chain {only!r} has no anchor_registry (anchoring is on EVM chains)", field="--anchor")
+        backend = anchor_backend(str(config.get("family")))
+        if backend is None:
+            raise InputError(
+                f"chain {only!r} is of a family that cannot anchor (EVM and Bitcoin can)", field="--anchor"
+            )
+        reason = backend.missing(only, config)
+        if reason is not None:
+            raise InputError(f"chain {only!r} has {reason}", field="--anchor")
         return [only]
-    names = [n for n, c in chains.items() if c.get("family") == "evm" and "anchor_registry" in c]
+    names = [n for n, c in chains.items() if _ready(n, c)]
     if not names:
-        raise InputError("no chain in chains.toml has an anchor_registry to look anchors up in", field="--config")
+        raise InputError(
+            "no chain in chains.toml is set up for anchors (an EVM anchor_registry or a Bitcoin anchor_address)",
+            field="--config",
+        )
     return names
 
 
-def anchor_publication(folder: Path, chain: str, chains: Mapping[str, ChainConfig], key: bytes) -> AnchorRecord:
-    """Records the folder's commitment on `chain` from `key` (its signer) and writes anchor.json."""
-    _, _, doc, commitment = read_commitment(folder)
-    signer = (doc.get("signature") or {}).get("signer") if isinstance(doc.get("signature"), dict) else None
-    if signer is None or signer.lower() != address_of(key).lower():
-        raise InputError(
-            "the commitment must be signed by the anchoring key (the anchor is looked up under the "
-            "signer's address): publish with --sign-key",
-            field="--sign-key",
-        )
+def _ready(name: str, config: ChainConfig) -> bool:
+    backend = anchor_backend(str(config.get("family")))
+    return backend is not None and backend.missing(name, config) is None
+
+
+def key_option(chain: str, chains: Mapping[str, ChainConfig]) -> str:
+    """Which key sends an anchor on `chain`: `--sign-key` (EVM: the commitment's signer) or `--anchor-key`."""
     anchor_chains(chains, chain)
+    return _backend(chains[chain]).KEY_OPTION
+
+
+def _backend(config: ChainConfig) -> AnchorBackend:
+    backend = anchor_backend(str(config.get("family")))
+    assert backend is not None  # anchor_chains chose it
+    return backend
+
+
+def anchor_publication(folder: Path, chain: str, chains: Mapping[str, ChainConfig], key: bytes) -> dict[str, Any]:
+    """Records the folder's commitment on `chain` with `key` and writes anchor.json; returns its content."""
+    _, _, doc, commitment = read_commitment(folder)
+    signature = doc.get("signature")
+    signer = signature.get("signer") if isinstance(signature, dict) else None
+    anchor_chains(chains, chain)
+    backend = _backend(chains[chain])
+    backend.check_key(chain, chains[chain], key, signer)
     digest = digest_hex(doc)
-    record = asyncio.run(send_anchor(chain, chains[chain], key, commitment.snapshot_id, bytes.fromhex(digest)))
-    anchor = {"format": ANCHOR_FORMAT, "version": 1, **record.to_json()}
+    record = asyncio.run(backend.send_anchor(chain, chains[chain], key, commitment.snapshot_id, bytes.fromhex(digest)))
+    body = record.to_json()
+    body.setdefault("exchange", commitment.exchange)  # Bitcoin: the commitment's name (EVM: the sender)
+    anchor = {"format": ANCHOR_FORMAT, "version": 1, **body}
     write_text(folder / ANCHOR_FILE, json.dumps(anchor, indent=2) + "\n")
-    embed_anchor(folder, anchor)  # the customers' page shows it, the manifest follows the page
-    return record
+    if "registry" in anchor:  # the page shows a registry anchor; a Bitcoin one is not yet (see anchor.md)
+        embed_anchor(folder, anchor)  # the customers' page shows it, the manifest follows the page
+    return anchor
+
+
+def carried_anchor_problems(carried: dict[str, Any], doc: dict[str, Any] | None, snapshot_id: str) -> list[str]:
+    """A proof's anchor that names another commitment or period than the one the customer pinned is
+    the exchange contradicting itself: it fails, even before the chain is read."""
+    problems = []
+    if carried.get("snapshot_id") != snapshot_id:
+        problems.append(
+            f"the anchor this proof carries is for snapshot {str(carried.get('snapshot_id'))[:80]!r}, "
+            f"not the proof's {snapshot_id!r}"
+        )
+    if doc is not None and carried.get("digest") != digest_hex(doc):
+        problems.append(
+            f"the anchor this proof carries records digest {str(carried.get('digest'))[:64]}, not the "
+            f"pinned commitment's {digest_hex(doc)}: the exchange anchored another commitment"
+        )
+    return problems
 
 
 def read_anchor_file(path: Path) -> dict[str, Any]:
     """anchor.json: what the exchange says it recorded (a claim: `check_anchors` reads the chain)."""
-    f = Fields(load_file(path), str(path))
-    f.only(
-        "format",
-        "version",
-        "chain",
-        "registry",
-        "exchange",
-        "snapshot_id",
-        "digest",
-        "transaction",
-        "block",
-        "block_hash",
-    )
-    return {k: f.data[k] for k in f.data}
+    return parse_anchor(load_file(path), str(path))
 
 
 @dataclass
@@ -98,28 +131,53 @@ def check_anchors(
     chains: Mapping[str, ChainConfig],
     *,
     pinned: str | None = None,
-    claimed: dict[str, Any] | None = None,
+    claimed: Sequence[dict[str, Any]] = (),
 ) -> AnchorCheck:
-    """This commitment is the one anchored for its period, and no other is (every chain with a registry)."""
+    """This commitment is the one anchored for its period, and no other is, on every chain of
+    chains.toml set up for anchors; each claim (anchor.json, an anchor a proof carries) must name
+    one of those anchors."""
     result = AnchorCheck()
     signature = doc.get("signature")
     signer = signature.get("signer") if isinstance(signature, dict) else None
-    if not isinstance(signer, str):
-        result.problems.append(
-            "anchor: the commitment is not signed, so there is no exchange address to look its anchor up under"
-        )
-        return result
-    exchange = pinned or signer
-    if pinned is None:
-        result.notes.append(
-            f"anchor looked up under the signer the commitment names ({signer}); pin the "
-            "exchange's key with --signer so that it is the exchange's own"
-        )
     digest = digest_hex(doc)
-    names = anchor_chains(chains, claimed.get("chain") if claimed else None)
-    found = asyncio.run(_find_all(names, chains, exchange, snapshot_id))
+    names = anchor_chains(chains)
+    owners: dict[str, str] = {}
+    for name in names:
+        owner, text = _backend(chains[name]).owner(name, chains[name], pinned or signer, pinned is not None)
+        if owner is None:
+            result.problems.append(text)
+            return result
+        owners[name] = owner
+        if text and text not in result.notes:
+            result.notes.append(text)
+    found = asyncio.run(_find_all(names, chains, owners, snapshot_id))
     result.records = [r for records in found for r in records]
+    _judge(result, digest, snapshot_id, ", ".join(sorted(set(owners.values()))), names)
+    mine = [r for r in result.records if r.digest == digest]
+    for claim in claimed:
+        if str(claim.get("chain")) not in names:
+            result.problems.append(
+                f"the anchor claimed is on chain {str(claim.get('chain'))[:40]!r}, which chains.toml does not "
+                "set up for anchors: it cannot be checked"
+            )
+        elif not any(
+            r.chain == claim.get("chain") and r.transaction == str(claim.get("transaction", "")).lower() for r in mine
+        ):
+            result.problems.append(
+                f"the anchor claimed names transaction {str(claim.get('transaction'))[:80]} on "
+                f"{str(claim.get('chain'))[:40]}, which records no anchor of this commitment"
+            )
+        else:
+            result.checked.append(
+                f"the anchor claimed ({claim.get('chain')}, transaction {claim.get('transaction')}) "
+                "records this commitment"
+            )
+    return result
+
+
+def _judge(result: AnchorCheck, digest: str, snapshot_id: str, exchange: str, names: list[str]) -> None:
     others = sorted({r.digest for r in result.records} - {digest})
+    held = digest in {r.digest for r in result.records}
     if not result.records:
         result.problems.append(
             f"anchor: no commitment is anchored for snapshot {snapshot_id!r} by {exchange} on {', '.join(names)}"
@@ -131,9 +189,8 @@ def check_anchors(
             if r.digest != digest
         )
         result.problems.append(
-            f"anchor: {len(others) + (digest in {r.digest for r in result.records})} different "
-            f"commitments are anchored for snapshot {snapshot_id!r} by {exchange}: {where}"
-            f"{'' if digest in {r.digest for r in result.records} else ', not this one'}"
+            f"anchor: {len(others) + held} different commitments are anchored for snapshot {snapshot_id!r} "
+            f"by {exchange}: {where}{'' if held else ', not this one'}"
         )
     mine = [r for r in result.records if r.digest == digest]
     if mine and not others:
@@ -142,17 +199,11 @@ def check_anchors(
             f"the commitment is the one anchored for snapshot {snapshot_id!r}, and the only one "
             f"(transaction {first.transaction}, block {first.block} on {first.chain})"
         )
-    if claimed is not None and not any(
-        r.transaction == str(claimed.get("transaction", "")).lower() and r.digest == digest for r in mine
-    ):
-        result.problems.append(
-            f"anchor.json names transaction {str(claimed.get('transaction'))[:80]}, which "
-            "records no anchor of this commitment"
-        )
-    return result
 
 
 async def _find_all(
-    names: list[str], chains: Mapping[str, ChainConfig], exchange: str, snapshot_id: str
-) -> list[list[AnchorRecord]]:
-    return list(await asyncio.gather(*(find_anchors(n, chains[n], exchange, snapshot_id) for n in names)))
+    names: list[str], chains: Mapping[str, ChainConfig], owners: Mapping[str, str], snapshot_id: str
+) -> list[Sequence[AnchorRecord]]:
+    return list(
+        await asyncio.gather(*(_backend(chains[n]).find_anchors(n, chains[n], owners[n], snapshot_id) for n in names))
+    )

@@ -18,9 +18,9 @@ from typing import Any
 from chains import family_module
 from chains.records import ChainSnapshot, Custodian, DeclaredWallet, Scheme, Snapshot, WalletType
 from por.amounts import check_asset_symbol
-from por.errors import InputError
+from por.errors import BadRows, InputError
 from por.strictjson import Fields, load_file, read_bounded
-from por.text import CappedReader, bounded_lines, csv_field_limit, open_input
+from por.text import CappedReader, bounded_lines, csv_field_limit, csv_syntax_error, open_input, separator_hint
 
 WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message", "signature", "script"]
 CUSTODIAN_COLUMNS = ["custodian", "custodian_registration"]  # optional: who holds the keys, if not the exchange
@@ -121,35 +121,64 @@ def _custodian(row: dict[str, str], bad: Callable[[str, str], InputError]) -> Cu
     return Custodian(name, registration)
 
 
+OPTIONAL_TAIL = {"script", *CUSTODIAN_COLUMNS}  # columns a row may leave out entirely (empty)
+QUOTE_HINT = " (a field holding a comma, such as a custodian's name, must be in double quotes)"
+
+
 def _wallets_csv(path: Path) -> list[DeclaredWallet]:
+    """Every bad row up to MAX_REPORTED_ROWS named in one run (`file:line: field: reason`), as the customer
+    book's reader does; a CSV syntax error ends the reading, after the rows before it."""
     source = str(path)
     wallets = []
+    bad = BadRows()
     with open_input(path) as handle, csv_field_limit(65536):
         capped = CappedReader(handle, MAX_WALLET_FILE_BYTES, source)
         reader = csv.DictReader(bounded_lines(capped, source, MAX_LINE_BYTES), strict=True)
+        last = 1  # the line of the last row read: a quote never closed opens after it
         try:
-            if reader.fieldnames is None:
-                raise InputError("empty file: expected header " + ",".join(WALLET_COLUMNS), file=source, line=1)
-            header = [h.strip() for h in reader.fieldnames]
-            missing = [c for c in WALLET_COLUMNS if c not in header]
-            if missing or len(header) != len(set(header)):
-                raise InputError(
-                    f"header must be {','.join(WALLET_COLUMNS)} (missing {', '.join(missing)})", file=source, line=1
-                )
-            reader.fieldnames = header
+            reader.fieldnames = _wallet_header(reader.fieldnames, source)
             for row in reader:
-                if None in row:
-                    raise InputError("too many fields", file=source, line=reader.line_num)
-                wallets.append(_wallet(row, source, reader.line_num))
+                last = reader.line_num
+                try:
+                    wallets.append(_wallet(_complete(row, reader.fieldnames), source, reader.line_num))
+                except InputError as exc:
+                    bad.add(exc.at(file=source, line=reader.line_num))
                 if len(wallets) > MAX_WALLETS:
                     raise InputError(f"more than {MAX_WALLETS} wallets", file=source)
         except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from None
+            bad.add(csv_syntax_error(exc, source, last, reader.line_num))
         except UnicodeDecodeError:
             raise InputError("not UTF-8 text", file=source) from None
+    bad.raise_any()
     if not wallets:
         raise InputError("no wallets declared", file=source)
     return wallets
+
+
+def _wallet_header(fieldnames: Any, source: str) -> list[str]:
+    if fieldnames is None:
+        raise InputError("empty file: expected header " + ",".join(WALLET_COLUMNS), file=source, line=1)
+    header = [h.strip() for h in fieldnames]
+    missing = [c for c in WALLET_COLUMNS if c not in header]
+    if missing or len(header) != len(set(header)):
+        hint = separator_hint(",".join(fieldnames))
+        raise InputError(
+            f"header must be {','.join(WALLET_COLUMNS)} (missing {', '.join(missing)}){hint}", file=source, line=1
+        )
+    return header
+
+
+def _complete(row: dict[Any, Any], header: list[str]) -> dict[str, Any]:
+    """A row with exactly the header's fields, or the InputError saying how many it has and why."""
+    if None in row:
+        got = len(header) + len(row[None])
+        raise InputError(f"expected {len(header)} fields, got {got}{QUOTE_HINT}")
+    absent = [k for k in header if row.get(k) is None]
+    if [k for k in absent if k not in OPTIONAL_TAIL]:  # a short row may leave out the optional columns at its end
+        first = str(row.get(header[0]) or "")
+        hint = separator_hint(first) or " (every row needs every column of the header, empty ones included)"
+        raise InputError(f"expected {len(header)} fields, got {len(header) - len(absent)}{hint}")
+    return row
 
 
 def _wallets_json(path: Path) -> WalletsFile:

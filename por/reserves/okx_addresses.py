@@ -24,14 +24,15 @@ information: a sample file lists a few addresses, so they need not add up.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from chains.bitcoin_proofs import ProofError, Unsupported
 from chains.okx_signatures import recover_evm, verify_bitcoin, verify_tron
+from por.amounts import BUILTIN_DECIMALS
 from por.errors import InputError
 from por.text import CappedReader, bounded_lines, open_input
 
@@ -68,6 +69,7 @@ class AddressRow:
     signatures: tuple[str, str]
     script: str  # redeem script / public key
     owners: tuple[str, str]  # eoa1, eoa2
+    base_units: bool = False  # the 2023 layout states amounts in base units (satoshi, wei, sun)
 
 
 @dataclass
@@ -104,7 +106,7 @@ class OkxReport:
                 rows = [v.row for v in self.verdicts if units.get(v.row.coin.upper(), v.row.coin.upper()) == unit]
             else:
                 rows = [v.row for v in self.verdicts if v.row.coin.upper() == line.coin.upper()]
-            amounts = [_decimal(r.amount) for r in rows]
+            amounts = [in_coins(r, units) for r in rows]
             total = sum((a for a in amounts if a is not None), Decimal(0))
             out.append(
                 {
@@ -133,6 +135,7 @@ class OkxReport:
                     "snapshot_height": v.row.height,
                     "address": v.row.address,
                     "amount": v.row.amount,
+                    "amount_unit": "base unit" if v.row.base_units else "coin",
                     "status": v.status,
                     "reason": v.reason,
                 }
@@ -140,6 +143,15 @@ class OkxReport:
             ],
             "summary": self.totals(),
         }
+
+
+def in_coins(row: AddressRow, units: dict[str, str]) -> Decimal | None:
+    """The row's amount in whole coins (the 2023 layout's base units scaled by the unit's decimals)."""
+    value = _decimal(row.amount)
+    if value is None or not row.base_units:
+        return value
+    unit = units.get(row.coin.upper(), row.coin.upper())
+    return value.scaleb(-BUILTIN_DECIMALS[unit]) if unit in BUILTIN_DECIMALS else None
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -210,13 +222,21 @@ def load_okx_file(path: str | Path) -> tuple[list[SummaryLine], list[AddressRow]
             file=source,
             line=header_at + 1,
         )
-    off = 1 if "type" in header else 0
-    rows = [
-        _row(split_line(line), n, off) for n, line in enumerate(lines[header_at + 1 :], header_at + 2) if line.strip()
-    ]
+    make = _legacy_row if "network" not in header else partial(_row, off=1 if "type" in header else 0)
+    rows = [make(split_line(line), n) for n, line in enumerate(lines[header_at + 1 :], header_at + 2) if line.strip()]
+    heights = {s.coin.upper(): s.height for s in summary}
+    rows = [replace(r, height=heights.get(r.coin.upper(), "")) if r.base_units else r for r in rows]
     if not rows:
         raise InputError("no address rows", file=source)
     return summary, rows
+
+
+def _legacy_row(cells: list[str], line: int) -> AddressRow:
+    """OKX's 2023 layout (coin, address, amount, message, signature1, signature2, redeem script / public
+    key): no network or owners, the height is the summary line's for the coin; amounts in base units."""
+    cells = cells + [""] * (7 - len(cells))
+    c = cells
+    return AddressRow(line, c[0], "", "", "", c[1], c[2], c[3], (c[4], c[5]), c[6], ("", ""), base_units=True)
 
 
 def _row(cells: list[str], line: int, off: int) -> AddressRow:

@@ -15,7 +15,7 @@ from typing import Any
 
 from chains import family_module
 from chains.base import BalanceQuery, ChainAdapter, ChainConfig, ChainFamily, min_confirmations
-from chains.records import AddressReserve, DeclaredWallet, Snapshot, ownership_message
+from chains.records import AddressReserve, DeclaredWallet, OwnershipResult, Snapshot, ownership_message
 from por.amounts import AssetTable, format_amount
 from por.errors import InputError, ProviderError
 from por.reserves.classify import address_key, duplicate_positions, not_counted, ownership_status
@@ -160,10 +160,36 @@ def plan_reserves(
 ) -> ReservesPlan:
     """Every check that needs no chain, so bad input fails before any slow work: each chain's table
     (`check_config`), each wallet's chain, snapshot height, address and asset, each ownership proof."""
-    table = table or AssetTable()
+
+    def ownership(wallet: DeclaredWallet) -> OwnershipResult:
+        expected = ownership_message(snapshot.snapshot_id, exchange, wallet.address)
+        config = chains[wallet.chain]
+        return _family(wallet.chain, config).verify_ownership(wallet, expected, config)
+
+    return plan_checked(wallets, snapshot, chains, exchange, ownership, table=table)
+
+
+def checked_families(chains: Mapping[str, ChainConfig]) -> dict[str, ChainFamily]:
+    """Each configured chain's family module, its whole table checked (`check_config`)."""
     families = {chain: _family(chain, config) for chain, config in chains.items()}
     for chain, config in chains.items():
         families[chain].check_config(chain, config)
+    return families
+
+
+def plan_checked(
+    wallets: list[DeclaredWallet],
+    snapshot: Snapshot,
+    chains: Mapping[str, ChainConfig],
+    exchange: str,
+    ownership: Callable[[DeclaredWallet], OwnershipResult],
+    *,
+    table: AssetTable | None = None,
+) -> ReservesPlan:
+    """The plan for wallets whose ownership `ownership(wallet)` decides (our message, or another
+    exchange's rule: `reserves.okx_reserves`); the chain, height, address and asset checks are one."""
+    table = table or AssetTable()
+    families = checked_families(chains)
     plan = ReservesPlan(exchange, snapshot, chains, [], defaultdict(list), {})
     for wallet in wallets:
         if wallet.chain not in chains:
@@ -181,8 +207,7 @@ def plan_reserves(
             plan.decimals[wallet.asset] = asset_decimals(wallet.asset, config, table)
         except InputError as exc:
             raise exc.at(file=wallet.source) from None
-        expected = ownership_message(snapshot.snapshot_id, exchange, wallet.address)
-        row = AddressReserve(wallet, family.verify_ownership(wallet, expected, config), None)
+        row = AddressReserve(wallet, ownership(wallet), None)
         plan.rows.append(row)
         if not row.ownership.unsupported:  # a kind por cannot check is never read, never counted
             plan.queries[wallet.chain].append((row, query))

@@ -36,6 +36,7 @@ from por.liabilities.foreign.common import (
     Design,
     ProofOnlyFormat,
     compare_root,
+    compare_totals,
     describe,
     pinned_of,
     pinned_root,
@@ -216,6 +217,30 @@ def entry_leaf(e: Entry, coins: list[str], h: Callable[[bytes], bytes]) -> bytes
     return h(e.total.to_bytes(32, "big") + h(values) + bytes.fromhex(entry_id) + bytes.fromhex(e.random))
 
 
+def _check_entry(v: Verdict, e: Entry, proof: StarkProof, h: Callable[[bytes], bytes]) -> None:
+    """One entry (the user's in its batch, or the batch's in the trunk): leaf, path, totals, PR-22's ids."""
+    leaf = entry_leaf(e, proof.coins, h)
+    if leaf is None:
+        v.fail(f"{e.where}: total_value {e.total} is not a 256-bit non-negative integer")
+    elif leaf != e.path[0]:
+        v.fail(
+            f"{e.where}: the leaf (merkle_path[0]) does not recompute from total_value, the coin values, "
+            "the id and random_number"
+        )
+    reached = branch_root(e.position, e.path, h)
+    if reached is None:
+        v.fail(f"{e.where}: position {e.position} is outside a path of {len(e.path) - 1} levels")
+    elif reached.hex() != e.root:
+        v.fail(f"{e.where}: the path does not recompute the root {e.root}")
+    if e.total != sum(e.values.values()) and proof.variant == "main":
+        v.fail(f"{e.where}: total_value {e.total} is not the sum of the coin values {sum(e.values.values())}")
+    if proof.variant == "pr-22":
+        if e.total != sum(x % MOD for x in e.values.values()):
+            v.fail(f"{e.where}: total_value is not the sum of the coin values mod P (PR-22's check)")
+        if e.reduced_id is None or int(e.reduced_id, 16) != int(e.entry_id, 16) % MOD:
+            v.fail(f"{e.where}: the reduced id is not the id mod P")
+
+
 def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pins: Pins | None = None) -> Verdict:
     """The user's leaf from their entry, its batch path, the batch's entry in the trunk, its path."""
     pinned = pinned_of(expected_root, pins)
@@ -233,26 +258,7 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
     )
     pin = pinned_root(pinned.root, 64, "OKX zk-STARK", v)
     for e in (b, t):
-        leaf = entry_leaf(e, proof.coins, h)
-        if leaf is None:
-            v.fail(f"{e.where}: total_value {e.total} is not a 256-bit non-negative integer")
-        elif leaf != e.path[0]:
-            v.fail(
-                f"{e.where}: the leaf (merkle_path[0]) does not recompute from total_value, the coin values, "
-                "the id and random_number"
-            )
-        reached = branch_root(e.position, e.path, h)
-        if reached is None:
-            v.fail(f"{e.where}: position {e.position} is outside a path of {len(e.path) - 1} levels")
-        elif reached.hex() != e.root:
-            v.fail(f"{e.where}: the path does not recompute the root {e.root}")
-        if e.total != sum(e.values.values()) and proof.variant == "main":
-            v.fail(f"{e.where}: total_value {e.total} is not the sum of the coin values {sum(e.values.values())}")
-        if proof.variant == "pr-22":
-            if e.total != sum(x % MOD for x in e.values.values()):
-                v.fail(f"{e.where}: total_value is not the sum of the coin values mod P (PR-22's check)")
-            if e.reduced_id is None or int(e.reduced_id, 16) != int(e.entry_id, 16) % MOD:
-                v.fail(f"{e.where}: the reduced id is not the id mod P")
+        _check_entry(v, e, proof, h)
     if t.entry_id != b.root:
         v.fail(f"trunk_inclusion_proof: batch_id {t.entry_id} is not the batch root {b.root}")
     if b.total >= 4 ** (proof.uts - 2):
@@ -262,6 +268,7 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
         )
     negatives = [c for c, x in b.values.items() if x < 0]
     compare_root(v, t.root, pin)
+    totals = compare_totals(v, None, pinned)  # the file states no totals: pinned ones are refused, never ignored
     v.facts["coins"] = len(proof.coins)
     return describe(
         v,
@@ -275,6 +282,7 @@ def verify_okx_stark(proof: StarkProof, expected_root: str | None = None, *, pin
         non_negative="checked: your total_value is not negative"
         + (f" (coin values {', '.join(negatives)} are negative: a loan, allowed by OKX's design)" if negatives else ""),
         pinned=pin is not None,
+        totals_pinned=totals,
         zk_proof="not checked: the STARK sum proofs (sums and every user's non-negative net value) are "
         "OKX's published sum_proof data, not part of this file",
         extra_checked=["total_value: the sum of your coin values"],
