@@ -417,6 +417,38 @@ def test_anchoring_embeds_the_anchor_in_the_page_and_the_manifest_follows(site, 
     assert not embed_anchor(generic, anchor) and (generic / "verify.html").read_bytes() == verifier_page()
 
 
+def test_a_bitcoin_anchor_is_embedded_with_its_address_and_shown(chromium, site, tmp_path):
+    """A Bitcoin anchor has no registry: the page shows the anchor address it is spent from and its txid."""
+    import shutil
+
+    from por.publication.attestation import embed_anchor
+
+    folder = tmp_path / "btc"
+    shutil.copytree(site / "signed", folder)
+    signed = json.loads((folder / "commitment.json").read_text())["signature"]["digest"]
+    anchor = {
+        "format": "por-anchor",
+        "version": 1,
+        "chain": "bitcoin",
+        "address": "rb1qexampleanchoraddress0000000000000000",
+        "exchange": "Acme",
+        "snapshot_id": "2026-05",
+        "digest": signed,
+        "transaction": "ab" * 32,
+        "block": 321,
+        "block_hash": "cd" * 32,
+    }
+    assert embed_anchor(folder, anchor)
+    context, page = open_page(chromium, (folder / "verify.html").as_uri(), 390)
+    facts = page.locator("[data-testid=pub-facts]").inner_text()
+    assert anchor["address"] in facts and anchor["transaction"] in facts and "321" in facts
+    assert "OP_RETURN" in page.locator("[data-testid=anchor-note]").inner_text()
+    assert choose(page, site / "user-0000003.json")["state"] == "unconfirmed"  # shown, never checked
+    no_overflow(page)
+    shot(page, "anchored-bitcoin-390-en", full=True)
+    close(context, page)
+
+
 def test_the_page_shows_the_anchor_to_look_up_and_never_counts_it_as_checked(chromium, site, tmp_path):
     folder, anchor = anchored_copy(site, tmp_path)
     for locale, word in (("en-US", "explorer"), ("ja-JP", "エクスプローラー")):

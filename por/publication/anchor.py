@@ -88,8 +88,7 @@ def anchor_publication(folder: Path, chain: str, chains: Mapping[str, ChainConfi
     body.setdefault("exchange", commitment.exchange)  # Bitcoin: the commitment's name (EVM: the sender)
     anchor = {"format": ANCHOR_FORMAT, "version": 1, **body}
     write_text(folder / ANCHOR_FILE, json.dumps(anchor, indent=2) + "\n")
-    if "registry" in anchor:  # the page shows a registry anchor; a Bitcoin one is not yet (see anchor.md)
-        embed_anchor(folder, anchor)  # the customers' page shows it, the manifest follows the page
+    embed_anchor(folder, anchor)  # the customers' page shows it, the manifest follows the page
     return anchor
 
 

@@ -72,12 +72,12 @@ def _data_block(data: dict[str, object]) -> bytes:
     return PAGE_DATA_SLOT.replace(b"></script>", b">" + text.encode("utf-8") + b"</script>")
 
 
-ANCHOR_SHOWN = ("chain", "registry", "transaction", "block", "digest")
+ANCHOR_SHOWN = ("chain", "registry", "address", "transaction", "block", "digest")  # registry: EVM; address: Bitcoin
 
 
 def embed_anchor(folder: Path, anchor: dict[str, object]) -> bool:
     """Once the commitment is anchored, the publication's verify.html shows the anchor (chain,
-    registry, transaction, block, digest) for customers to look up in any explorer, and
+    registry or address, transaction, block, digest) for customers to look up in any explorer, and
     manifest.json is written again over the new page. False when the page carries no
     publication (a generic page, or none): then nothing is changed."""
     page_path, start = folder / PAGE_FILE, PAGE_DATA_SLOT[: -len(b"</script>")]
@@ -92,7 +92,7 @@ def embed_anchor(folder: Path, anchor: dict[str, object]) -> bool:
     if not text:
         return False
     data = loads(text, str(page_path))
-    data["anchor"] = {k: anchor[k] for k in ANCHOR_SHOWN}
+    data["anchor"] = {k: anchor[k] for k in ANCHOR_SHOWN if k in anchor}
     write_bytes(page_path, page[:at] + _data_block(data) + page[end + len(b"</script>") :])
     _, _, _, commitment = read_commitment(folder)
     if (folder / MANIFEST_FILE).exists():
