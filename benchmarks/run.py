@@ -242,16 +242,17 @@ class Run:
 
     def publish(self) -> None:
         print("publish ...", flush=True)
-        self.pub_s, pub_cpu, self.commitment = best_of(self.args.repeat, self.do_publish)
+        self.pub_s, self.pub_cpu, self.commitment = best_of(self.args.repeat, self.do_publish)
         print("baseline preimages ...", flush=True)
-        (self.hash_s, hash_cpu, self.total_pre), (self.inner_s, self.inner_cpu, self.inner_count) = baseline(
+        (self.hash_s, self.hash_cpu, self.total_pre), (self.inner_s, self.inner_cpu, self.inner_count) = baseline(
             self.folder, self.a, self.n + self.commitment.leaf_count, self.args.repeat
         )
         self.rows.append(
             (
                 f"publish {self.n:,} x {self.a}: tree.bin + secrets + commitment (every proof's data)",
-                f"{self.pub_s:.2f} s (CPU {pub_cpu:.2f})",
-                f"hashlib alone over the same {self.total_pre:,} preimages: {self.hash_s:.2f} s (CPU {hash_cpu:.2f})",
+                f"{self.pub_s:.2f} s (CPU {self.pub_cpu:.2f})",
+                f"hashlib alone over the same {self.total_pre:,} preimages: "
+                f"{self.hash_s:.2f} s (CPU {self.hash_cpu:.2f})",
                 f"**{self.pub_s / self.hash_s:.2f}x** (target <= 2x)",
             )
         )
@@ -264,13 +265,13 @@ class Run:
         print("verify-tree ...", flush=True)
         tree_path = self.folder / "tree.bin"
         pinned = parse_commitment(load_file(self.folder / "commitment.json"), "commitment.json")
-        self.ver_s, ver_cpu, verdict = best_of(self.args.repeat, lambda: verify_tree_file(tree_path, pinned))
+        self.ver_s, self.ver_cpu, verdict = best_of(self.args.repeat, lambda: verify_tree_file(tree_path, pinned))
         assert verdict.ok, verdict.reasons
         size = tree_path.stat().st_size / 2**20
         self.rows.append(
             (
                 f"verify-tree with --commitment ({size:.0f} MiB, {size / self.ver_s:.0f} MiB/s)",
-                f"{self.ver_s:.2f} s (CPU {ver_cpu:.2f})",
+                f"{self.ver_s:.2f} s (CPU {self.ver_cpu:.2f})",
                 f"hashlib alone over the same {self.inner_count:,} inner-node "
                 f"preimages: {self.inner_s:.2f} s (CPU {self.inner_cpu:.2f})",
                 f"**{self.ver_s / self.inner_s:.2f}x** (target <= 2x)",
@@ -295,7 +296,11 @@ class Run:
                 f"{inner_limit_s:.3f} s",
                 f"publish {pub_s:.2f} s, verify-tree {ver_s:.2f} s",
                 f"**{pub_s / limit_s:.1f}x** publish, **{ver_s / inner_limit_s:.1f}x** verify-tree "
-                f"(hashlib alone: {self.hash_s / limit_s:.1f}x, {self.inner_s / inner_limit_s:.1f}x)",
+                f"(hashlib alone: {self.hash_s / limit_s:.1f}x, {self.inner_s / inner_limit_s:.1f}x); in CPU seconds "
+                f"(openssl speed divides by its CPU time, so load does not inflate the limit): "
+                f"**{self.pub_cpu / (limit_s * cpus):.1f}x** publish, **{self.ver_cpu / (inner_limit_s * cpus):.1f}x** "
+                f"verify-tree (hashlib alone: {self.hash_cpu / (limit_s * cpus):.1f}x, "
+                f"{self.inner_cpu / (inner_limit_s * cpus):.1f}x)",
             )
         )
         commitment = str(self.folder / "commitment.json")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from por.amounts import Asset
 from por.atomic import atomic_directory
 from por.errors import InputError
 from por.liabilities.book import Liabilities
-from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
+from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, string_buffers, user_table
+from por.liabilities.external import SpilledBook, check_disk, publication_bytes, write_tree_and_secrets
 from por.liabilities.folder import COMMITMENT_FILE, INDEX_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
 from por.liabilities.levels import build_levels, ints_to_limbs, root_record
 from por.liabilities.parallel import jobs_wanted, workers
@@ -221,8 +223,17 @@ class _TreePlan:
         return header_line(self.header)
 
 
+def _disk_needed(liabilities, ids, leaf_count: int, asset_count: int, head: int) -> dict[str, int]:
+    """What the publication will write (and, for a book on disk, its sorted runs): `check_disk`."""
+    if isinstance(liabilities, SpilledBook):
+        needs = publication_bytes(len(liabilities), leaf_count, asset_count, liabilities.id_bytes, head)
+        return needs | {"sorted runs": leaf_count * (4 + HASH_BYTES + AMOUNT_BYTES * asset_count)}
+    offsets, _ = string_buffers(ids)
+    return publication_bytes(len(liabilities), leaf_count, asset_count, int(offsets[-1] - offsets[0]), head)
+
+
 def publish(
-    liabilities: Liabilities,
+    liabilities: Liabilities | SpilledBook,
     out: str | Path,
     *,
     exchange: str,
@@ -247,31 +258,25 @@ def publish(
     (por/liabilities/parallel.py), again byte for byte the same tree.
     """
     snapshot_time = _check_publish(liabilities, max_pieces, snapshot_time)
-    pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
-    leaf_count = len(pieces)
-    header = Header(
-        VERSION, exchange, snapshot_id, snapshot_time, leaf_count, tree_height(leaf_count), tuple(liabilities.assets)
-    )
-    plan = _TreePlan(liabilities.ids, pieces, shuffle, header)
-    first_piece = None if pieces.owners is None else np.searchsorted(pieces.owners, np.arange(len(liabilities) + 1))
+    write: Callable[[contextlib.ExitStack, Path], tuple[Any, bytes]]
+    if isinstance(liabilities, SpilledBook):  # larger than memory: por/liabilities/external.py
+        if max_pieces != 1 or dask:
+            raise InputError("a book built on disk (larger than --max-memory) takes neither --split nor --dask")
+        header = _header(exchange, snapshot_id, snapshot_time, len(liabilities), liabilities.assets)
+        ids = None
+        write = partial(_write_spilled, liabilities, header, shuffle, jobs, progress)
+    else:
+        pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
+        header = _header(exchange, snapshot_id, snapshot_time, len(pieces), liabilities.assets)
+        ids = liabilities.ids
+        plan = _TreePlan(ids, pieces, shuffle, header)
+        write = partial(_write_in_memory, plan, len(liabilities), jobs, (dask, dask_workers), progress)
     with contextlib.ExitStack() as stack:
         staging = stack.enter_context(atomic_directory(out, replace=not_a_publication if force else False))
-        client = None
-        if dask:
-            from por.liabilities.distributed import connect
-
-            client = stack.enter_context(connect(dask, dask_workers))
         (staging / "private").mkdir(mode=0o700)
-        build = _workers(stack, plan, 1 if client is not None else jobs_wanted(jobs, leaf_count), staging / TREE_FILE)
-        # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
-        background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
-        secrets = background.submit(
-            _write_secrets, staging / SECRETS_FILE, staging / INDEX_FILE, plan.ids, shuffle, snapshot_id, first_piece
-        )
-        with open(staging / TREE_FILE, "r+b" if build else "w+b") as handle:
-            root, tree_digest = _write_tree(handle, plan, build, client, progress)
-            os.fsync(handle.fileno())
-        secrets.result()
+        head = len(header_line(header))
+        check_disk(staging, _disk_needed(liabilities, ids, header.leaf_count, len(header.assets), head))
+        root, tree_digest = write(stack, staging)
         set_root(staging / SECRETS_FILE, snapshot_id, bytes(root[:HASH_BYTES]))
         commitment = _commitment(header, exchange, snapshot_time, liabilities.assets, root, tree_digest)
         if extra_files:
@@ -280,6 +285,66 @@ def publish(
         if finish_files:  # after every public file is final (a manifest of their digests)
             finish_files(staging)
     return commitment
+
+
+def _header(exchange: str, snapshot_id: str, snapshot_time: str, leaf_count: int, assets) -> Header:
+    return Header(VERSION, exchange, snapshot_id, snapshot_time, leaf_count, tree_height(leaf_count), tuple(assets))
+
+
+def _write_in_memory(
+    plan: _TreePlan,
+    accounts: int,
+    jobs: int | None,
+    dask: tuple[str | None, int | None],
+    progress: Callable[[int], None] | None,
+    stack: contextlib.ExitStack,
+    staging: Path,
+) -> tuple[Any, bytes]:
+    """tree.bin (here, in worker processes or on Dask) and, beside it in a thread, the secrets and their index."""
+    client = None
+    if dask[0]:
+        from por.liabilities.distributed import connect
+
+        client = stack.enter_context(connect(dask[0], dask[1]))
+    leaf_count = plan.header.leaf_count
+    build = _workers(stack, plan, 1 if client is not None else jobs_wanted(jobs, leaf_count), staging / TREE_FILE)
+    pieces, shuffle = plan.pieces, plan.shuffle
+    first_piece = None if pieces.owners is None else np.searchsorted(pieces.owners, np.arange(accounts + 1))
+    # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
+    background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
+    secrets = background.submit(
+        _write_secrets,
+        staging / SECRETS_FILE,
+        staging / INDEX_FILE,
+        plan.ids,
+        shuffle,
+        plan.header.snapshot_id,
+        first_piece,
+    )
+    with open(staging / TREE_FILE, "r+b" if build else "w+b") as handle:
+        root, tree_digest = _write_tree(handle, plan, build, client, progress)
+        os.fsync(handle.fileno())
+    secrets.result()
+    return root, tree_digest
+
+
+def _write_spilled(
+    book: SpilledBook,
+    header: Header,
+    shuffle: Shuffle | None,
+    jobs: int | None,
+    progress: Callable[[int], None] | None,
+    stack: contextlib.ExitStack,
+    staging: Path,
+) -> tuple[Any, bytes]:
+    """tree.bin, the secrets and their index from the sorted runs on disk (por/liabilities/external.py)."""
+    files = (staging / TREE_FILE, staging / SECRETS_FILE, staging / INDEX_FILE)
+    with open(staging / TREE_FILE, "w+b") as handle:
+        root, tree_digest = write_tree_and_secrets(
+            book, header, header_line(header), files, shuffle, jobs_wanted(jobs, header.leaf_count), None, progress
+        )
+        os.fsync(handle.fileno())
+    return root, tree_digest
 
 
 def _workers(stack: contextlib.ExitStack, plan: _TreePlan, processes: int, tree_path: Path):
@@ -302,7 +367,7 @@ def _workers(stack: contextlib.ExitStack, plan: _TreePlan, processes: int, tree_
     )
 
 
-def _check_publish(liabilities: Liabilities, max_pieces: int, snapshot_time: str | None) -> str:
+def _check_publish(liabilities: Liabilities | SpilledBook, max_pieces: int, snapshot_time: str | None) -> str:
     """The split and the asset count a publication allows; returns the snapshot time (default: now)."""
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
