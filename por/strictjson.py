@@ -9,11 +9,12 @@ file); what is judged is the parsed value.
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from por.amounts import AmountError, parse_amount
 from por.errors import InputError
@@ -79,35 +80,44 @@ def load_file(path: str | Path, limit: int = MAX_DOCUMENT_BYTES, what: str = "")
 
 
 class Fields:
-    """Typed access to a JSON object that reports `file: a.b[3].c: reason`."""
+    """Typed access to a JSON object that reports `file: a.b[3].c: reason`.
 
-    def __init__(self, data: Any, source: str, path: str = "") -> None:
+    The methods `str` and `int` shadow the builtins inside the class: annotations here say `builtins.str`.
+    With `optional=True` a missing field is None, so those calls are typed `... | None`."""
+
+    def __init__(self, data: Any, source: builtins.str, path: builtins.str = "") -> None:
         if not isinstance(data, dict):
             raise InputError(f"expected an object, got {_kind(data)}", file=source, field=path or None)
         self.data = data
         self.source = source
         self.path = path
 
-    def error(self, key: str | None, reason: str) -> InputError:
+    def error(self, key: builtins.str | None, reason: builtins.str) -> InputError:
         return InputError(reason, file=self.source, field=self._at(key))
 
-    def _at(self, key: str | int | None) -> str | None:
+    @overload
+    def _at(self, key: builtins.str | builtins.int) -> builtins.str: ...
+    @overload
+    def _at(self, key: None) -> builtins.str | None: ...
+    def _at(self, key: builtins.str | builtins.int | None) -> builtins.str | None:
         if key is None:
             return self.path or None
         if isinstance(key, int):
             return f"{self.path}[{key}]"
         return f"{self.path}.{key}" if self.path else key
 
-    def only(self, *allowed: str) -> Fields:
+    def only(self, *allowed: builtins.str) -> Fields:
         extra = sorted(set(self.data) - set(allowed))
         if extra:
             raise self.error(extra[0], "unknown field")
         return self
 
-    def has(self, key: str) -> bool:
+    def has(self, key: builtins.str) -> bool:
         return key in self.data
 
-    def get(self, key: str, kind: type | tuple[type, ...], *, optional: bool = False, default: Any = None) -> Any:
+    def get(
+        self, key: builtins.str, kind: type | tuple[type, ...], *, optional: bool = False, default: Any = None
+    ) -> Any:
         if key not in self.data:
             if optional:
                 return default
@@ -119,7 +129,13 @@ class Fields:
             raise self.error(key, f"expected {_name(kind)}, got {_kind(value)}")
         return value
 
-    def str(self, key: str, *, optional: bool = False, max_len: int = 4096) -> str:
+    @overload
+    def str(
+        self, key: builtins.str, *, optional: Literal[False] = False, max_len: builtins.int = 4096
+    ) -> builtins.str: ...
+    @overload
+    def str(self, key: builtins.str, *, optional: bool, max_len: builtins.int = 4096) -> builtins.str | None: ...
+    def str(self, key: builtins.str, *, optional: bool = False, max_len: builtins.int = 4096) -> builtins.str | None:
         value = self.get(key, str, optional=optional)
         if value is not None and len(value) > max_len:
             raise self.error(key, f"longer than {max_len} characters")
@@ -127,13 +143,32 @@ class Fields:
             raise self.error(key, "not valid Unicode text (a lone surrogate escape)")
         return value
 
-    def int(self, key: str, *, minimum: int = 0, maximum: int = 2**63, optional: bool = False) -> int:
+    @overload
+    def int(
+        self,
+        key: builtins.str,
+        *,
+        minimum: builtins.int = 0,
+        maximum: builtins.int = 2**63,
+        optional: Literal[False] = False,
+    ) -> builtins.int: ...
+    @overload
+    def int(
+        self, key: builtins.str, *, minimum: builtins.int = 0, maximum: builtins.int = 2**63, optional: bool
+    ) -> builtins.int | None: ...
+    def int(
+        self, key: builtins.str, *, minimum: builtins.int = 0, maximum: builtins.int = 2**63, optional: bool = False
+    ) -> builtins.int | None:
         value = self.get(key, int, optional=optional)
         if value is not None and not (minimum <= value <= maximum):
             raise self.error(key, f"{value} outside {minimum}..{maximum}")
         return value
 
-    def hex(self, key: str, nbytes: int, *, optional: bool = False) -> bytes:
+    @overload
+    def hex(self, key: builtins.str, nbytes: builtins.int, *, optional: Literal[False] = False) -> bytes: ...
+    @overload
+    def hex(self, key: builtins.str, nbytes: builtins.int, *, optional: bool) -> bytes | None: ...
+    def hex(self, key: builtins.str, nbytes: builtins.int, *, optional: bool = False) -> bytes | None:
         value = self.str(key, optional=optional)
         if value is None:
             return None
@@ -141,17 +176,21 @@ class Fields:
             raise self.error(key, f"expected {2 * nbytes} lower-case hex digits")
         return bytes.fromhex(value)
 
-    def obj(self, key: str, *, optional: bool = False) -> Fields:
+    @overload
+    def obj(self, key: builtins.str, *, optional: Literal[False] = False) -> Fields: ...
+    @overload
+    def obj(self, key: builtins.str, *, optional: bool) -> Fields | None: ...
+    def obj(self, key: builtins.str, *, optional: bool = False) -> Fields | None:
         value = self.get(key, dict, optional=optional)
         return None if value is None else Fields(value, self.source, self._at(key))
 
-    def objects(self, key: str, *, max_items: int = 10_000_000) -> list[Fields]:
+    def objects(self, key: builtins.str, *, max_items: builtins.int = 10_000_000) -> list[Fields]:
         items = self.get(key, list)
         if len(items) > max_items:
             raise self.error(key, f"more than {max_items} items")
         return [Fields(item, self.source, self._at(key) + f"[{i}]") for i, item in enumerate(items)]
 
-    def amount(self, key: str, decimals: int) -> int:
+    def amount(self, key: builtins.str, decimals: builtins.int) -> builtins.int:
         """A canonical decimal string in base units (no floats, signs or exponents)."""
         value = self.get(key, str)
         try:

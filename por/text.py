@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import escape as _html_escape
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from por.errors import InputError
 
@@ -53,6 +53,12 @@ def open_input(path: str | Path) -> Iterator[BinaryIO]:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
     with handle:
         yield handle
+
+
+class LineSource(Protocol):
+    """What `bounded_lines` reads from: an open binary file, or a CappedReader around one."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
 
 
 class CappedReader:
@@ -110,7 +116,7 @@ def read_bounded(path: str | Path, limit: int, what: str = "", *, empty_ok: bool
     return raw
 
 
-def bounded_lines(handle: BinaryIO, source: str, limit: int) -> Iterator[str]:
+def bounded_lines(handle: LineSource, source: str, limit: int) -> Iterator[str]:
     """Physical lines as text, decoded one by one so a bad byte names its own line,
     and bounded so a line of hundreds of megabytes is refused without being read."""
     number = 0

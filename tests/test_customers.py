@@ -12,8 +12,8 @@ import pytest
 
 from fixtures.liabilities import run_por, run_por_process
 from por.amounts import AssetTable
-from por.liabilities.ingest import load_customers
 from por.errors import InputError
+from por.liabilities.ingest import load_customers
 
 HEADER = "account_id,asset,amount\n"
 HUGE_ETH = "170141183460469231731.687303715884105728"  # 2^127 wei

@@ -389,7 +389,9 @@ def test_bitget_hashmap_order_and_java_numbers_match_openjdk():
         "USDC USDT ETH BTC": "BTC ETH USDT USDC",
         "Aa BB C": "Aa BB C",
         "BB Aa": "BB Aa",
-        "BTC ETH USDT USDC SOL XRP DOGE TRX TON ADA LINK DOT MATIC LTC BCH": "MATIC BCH DOT USDT DOGE BTC SOL TON XRP ETH LINK USDC LTC TRX ADA",
+        "BTC ETH USDT USDC SOL XRP DOGE TRX TON ADA LINK DOT MATIC LTC BCH": (
+            "MATIC BCH DOT USDT DOGE BTC SOL TON XRP ETH LINK USDC LTC TRX ADA"
+        ),
         "é z ÿ 𝔘 A1 SHIB PEPE": "A1 𝔘 SHIB é z ÿ PEPE",
     }
     for keys, java in orders.items():
@@ -572,6 +574,7 @@ def test_bybit_and_bitget_anchor_with_their_published_totals(tmp_path):
     canonical = {k: format(Decimal(v).normalize(), "f") if Decimal(v) else "0" for k, v in root_balances.items()}
     code, out = cli_json(str(FIX / name), "--root", BYBIT[name][1], "--totals", _totals_file(tmp_path, canonical))
     assert code == 0 and out["anchored"] is True and out["totals_pinned"]
+    assert any(c.startswith("totals: the root's totals equal the published ones") for c in out["checked"])
     wrong = dict(canonical, BTC="1")
     code, out = cli_json(str(FIX / name), "--root", BYBIT[name][1], "--totals", _totals_file(tmp_path, wrong))
     assert code == 1 and any("BTC" in r and "published total" in r for r in out["reasons"])

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from por.liabilities import ingest
 from por.amounts import MAX_UNITS, Asset, AssetTable
+from por.errors import InputError
+from por.liabilities import ingest
 from por.liabilities.ingest import load_customers
 from por.liabilities.rows import check_row, csv_rows
-from por.errors import InputError
 
 IDS = [
     "a",
@@ -172,8 +172,8 @@ def compare_csv(tmp_path: Path, rows) -> None:
     for writer, name in ((write_plain, "plain.csv"), (write_quoted, "quoted.csv")):
         path = tmp_path / name
         writer(path, rows)
-        expected = outcome(lambda: oracle(csv_rows(path), str(path), table))
-        assert outcome(lambda: load_customers(path, table)) == expected, (name, rows)
+        expected = outcome(lambda path=path: oracle(csv_rows(path), str(path), table))
+        assert outcome(lambda path=path: load_customers(path, table)) == expected, (name, rows)
 
 
 SINGLE_DEFECTS = (

@@ -129,7 +129,8 @@ def load(page, how: str, text: str, name: str = "proof.json") -> dict[str, Any]:
             """([name, text]) => {
             const dt = new DataTransfer();
             dt.items.add(new File([text], name, {type: "application/json"}));
-            document.getElementById("proof-drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+            const drop = new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true});
+            document.getElementById("proof-drop").dispatchEvent(drop);
         }""",
             [name, text],
         )
@@ -402,7 +403,9 @@ def page_verdicts(page, cases: list[tuple[str, str, str]]) -> list[dict[str, Any
     return page.evaluate(
         """async (cases) => {
         const out = [];
-        for (const [text, commitmentText, name] of cases) out.push(await window.porVerifier.verify(text, {commitmentText}, name));
+        for (const [text, commitmentText, name] of cases) {
+            out.push(await window.porVerifier.verify(text, {commitmentText}, name));
+        }
         return out;
     }""",
         cases,
@@ -557,7 +560,9 @@ def test_page_checks_signatures_exactly_like_python(page, tmp_path):
     got = page.evaluate(
         """async ([proof, cases]) => {
         const out = [];
-        for (const [commitmentText, signerText] of cases) out.push((await window.porVerifier.verify(proof, {commitmentText, signerText})).signature);
+        for (const [commitmentText, signerText] of cases) {
+            out.push((await window.porVerifier.verify(proof, {commitmentText, signerText})).signature);
+        }
         return out;
     }""",
         [proof, cases],
@@ -770,7 +775,8 @@ def test_the_page_recomputes_every_frozen_vector(page):
                 else {
                     const l = nodes[(n.height - 1) + "/" + (2 * n.index)];
                     const r = nodes[(n.height - 1) + "/" + (2 * n.index + 1)];
-                    digest = await R.innerHash(n.height, l.digest, R.encodeSums(l.sums), r.digest, R.encodeSums(r.sums));
+                    const [ls, rs] = [R.encodeSums(l.sums), R.encodeSums(r.sums)];
+                    digest = await R.innerHash(n.height, l.digest, ls, r.digest, rs);
                 }
                 out.nodes.push(digest);
             }

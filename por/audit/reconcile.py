@@ -360,20 +360,9 @@ def _classify(
         wallet = row.wallet
         source = wallet.source or f"row {i + 1}"
         key = address_key(wallet)
-        if row.amount is not None and (
-            isinstance(row.amount, bool) or not isinstance(row.amount, int) or not 0 <= row.amount <= MAX_UNITS
-        ):
-            raise InputError(
-                f"balance {row.amount!r} is not a whole number of base units in 0..2^128-1", file=source, field="amount"
-            )
-        # The reading stage marks duplicates too; they are recomputed here, with all positions.
-        flags = list(row.flags)
-        others = duplicates[i]
-        if others:
-            flags.append(f"declared {len(others) + 1} times (also at {', '.join(others)}); counted at most once")
+        _check_amount(row, source)
         claimed_by = claims.get((wallet.chain, wallet.address.lower()))
-        if claimed_by is not None:
-            flags.append(f"also claimed by {claimed_by}")
+        flags = _flags(row, duplicates[i], claimed_by)
         unregistered = custodians.reason(wallet) if custodians else None
         verdict = not_counted(
             row,
@@ -389,29 +378,53 @@ def _classify(
         elif verdict is not None:
             reason, category = verdict
             excluded[wallet.asset][category].append(row.amount or 0)
-        out.append(
-            AddressRow(
-                wallet.chain,
-                wallet.asset,
-                wallet.address,
-                wallet.wallet_type.value,
-                wallet.source,
-                row.ownership.ok,
-                row.ownership.reason,
-                row.amount,
-                decimals[wallet.asset],
-                reason is None,
-                reason,
-                flags,
-                None
-                if wallet.custodian is None
-                else {"name": wallet.custodian.name, "registration": wallet.custodian.registration},
-                unregistered,
-                row.provider,
-            )
-        )
+        out.append(_address_row(row, decimals[wallet.asset], reason, flags, unregistered))
     repeated = [(group[0], len(group)) for group in groups.values() if len(group) > 1]  # (first row, count)
     return out, sums, excluded, repeated
+
+
+def _check_amount(row: AddressReserve, source: str) -> None:
+    """A balance read is a whole number of base units that fits the tree's 128 bits (or None: not read)."""
+    if row.amount is not None and (
+        isinstance(row.amount, bool) or not isinstance(row.amount, int) or not 0 <= row.amount <= MAX_UNITS
+    ):
+        raise InputError(
+            f"balance {row.amount!r} is not a whole number of base units in 0..2^128-1", file=source, field="amount"
+        )
+
+
+def _flags(row: AddressReserve, others: list[str], claimed_by: str | None) -> list[str]:
+    """The row's flags, with its duplicates (recomputed here, with all positions) and another exchange's claim."""
+    flags = list(row.flags)
+    if others:
+        flags.append(f"declared {len(others) + 1} times (also at {', '.join(others)}); counted at most once")
+    if claimed_by is not None:
+        flags.append(f"also claimed by {claimed_by}")
+    return flags
+
+
+def _address_row(
+    row: AddressReserve, decimals: int, reason: str | None, flags: list[str], unregistered: str | None
+) -> AddressRow:
+    wallet = row.wallet
+    custodian = wallet.custodian
+    return AddressRow(
+        wallet.chain,
+        wallet.asset,
+        wallet.address,
+        wallet.wallet_type.value,
+        wallet.source,
+        row.ownership.ok,
+        row.ownership.reason,
+        row.amount,
+        decimals,
+        reason is None,
+        reason,
+        flags,
+        None if custodian is None else {"name": custodian.name, "registration": custodian.registration},
+        unregistered,
+        row.provider,
+    )
 
 
 def _excluded_notes(asset: str, dec: int, excluded: dict[str, list[int]]) -> list[str]:

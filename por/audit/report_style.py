@@ -386,6 +386,24 @@ class Series:
     tips: Sequence[str]  # tooltip per point
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """Where a line chart draws: the plot's top and height, the y range, the x position of each period."""
+
+    top: int
+    plot_h: int
+    y_min: Fraction
+    y_top: Fraction
+    xs: list[float]
+
+    @property
+    def base(self) -> int:
+        return self.top + self.plot_h
+
+    def y(self, value: Fraction) -> Fraction:
+        return self.base - (self.plot_h * (value - self.y_min)) / (self.y_top - self.y_min)
+
+
 def line_chart(
     series: Sequence[Series],
     x_labels: Sequence[str],
@@ -405,37 +423,59 @@ def line_chart(
     """Lines over periods on labelled axes. The y ticks sit on their grid lines at the left, so the
     plot keeps the whole width; x labels are thinned to at most one per ~90 px of a 320 px phone."""
     n = len(x_labels)
-    top, plot_h = 36, 150
-    base = top + plot_h
-    height = base + 52
     known = [v for s in series for v in s.values if v is not None]
     high = max(known + ([reference] if reference is not None else []) + [y_min], default=Fraction(1))
     high = y_max if y_max is not None else high
     step = nice_step(high - y_min if high > y_min else Fraction(1))
     y_top = y_min + step * max(1, -(-(high - y_min) // step))
-    ys = lambda v: base - (plot_h * (v - y_min)) / (y_top - y_min)  # noqa: E731
     xs = [(_LEFT + 3 + (_RIGHT - _LEFT - 6) * i / (n - 1)) if n > 1 else 50.0 for i in range(n)]
+    frame = _Frame(36, 150, y_min, y_top, xs)
+    height = frame.base + 52
     parts = [_svg_open(title, desc, height, ident)]
-    tick = y_min
-    while tick <= y_top:
-        y = float(ys(tick))
+    parts += _y_grid(frame, step, y_text, reference, reference_text)
+    parts += _x_axis(frame, x_labels, series, missing_text)
+    for s in series:
+        parts += _series_marks(frame, s)
+    parts.append(
+        f"<text x='{_pct(_LEFT)}' y='12' class='axis-label' font-weight='600'>{html_text(y_label)}</text>"
+        f"<text x='{_pct(_RIGHT)}' y='{height - 4}' text-anchor='end' class='axis-label'>"
+        f"{html_text(x_label)}</text></svg>"
+    )
+    return "".join(parts)
+
+
+def _y_grid(
+    frame: _Frame, step: Fraction, y_text: Callable[[Fraction], str], reference: Fraction | None, reference_text: str
+) -> list[str]:
+    """A grid line and its tick text every `step`, the x axis, and the reference line (100%) when in range."""
+    parts = []
+    tick = frame.y_min
+    while tick <= frame.y_top:
+        y = float(frame.y(tick))
         parts.append(
             f"<line class='grid' x1='{_pct(_LEFT)}' x2='{_pct(_RIGHT)}' y1='{y:.1f}' y2='{y:.1f}'/>"
             f"<text x='{_pct(_LEFT)}' y='{y - 3:.1f}' class='axis-label'>{html_text(y_text(tick))}</text>"
         )
         tick += step
+    base = frame.base
     parts.append(f"<line class='axis' x1='{_pct(_LEFT)}' x2='{_pct(_RIGHT)}' y1='{base}' y2='{base}'/>")
-    if reference is not None and y_min <= reference <= y_top:
-        y = float(ys(reference))
+    if reference is not None and frame.y_min <= reference <= frame.y_top:
+        y = float(frame.y(reference))
         parts.append(
             f"<line class='ref' x1='{_pct(_LEFT)}' x2='{_pct(_RIGHT)}' y1='{y:.1f}' y2='{y:.1f}'/>"
             f"<text x='{_pct(_RIGHT)}' y='{y - 3:.1f}' text-anchor='end' class='axis-label'>"
             f"{html_text(reference_text)}</text>"
         )
+    return parts
+
+
+def _x_axis(frame: _Frame, x_labels: Sequence[str], series: Sequence[Series], missing_text: str) -> list[str]:
+    """A tick per period, its label where there is room (the last always), "not known" where no line has a point."""
+    n, base, parts = len(x_labels), frame.base, []
     every = max(1, -(-n * 90 // 320))
     anchor_at = lambda i: "middle" if n == 1 else "start" if i == 0 else "end" if i == n - 1 else "middle"  # noqa: E731
     for i, name in enumerate(x_labels):
-        x = _pct(xs[i])
+        x = _pct(frame.xs[i])
         parts.append(f"<line class='axis' x1='{x}' x2='{x}' y1='{base}' y2='{base + 4}'/>")
         if i % every == 0 or i == n - 1:
             if i != n - 1 and n - 1 - i < every:
@@ -446,27 +486,27 @@ def line_chart(
                 f"<text x='{x}' y='{base - 6}' text-anchor='{anchor_at(i)}' class='axis-label'>"
                 f"{html_text(missing_text)}</text>"
             )
-    for s in series:
-        points = [(xs[i], ys(v), v, s.tips[i]) for i, v in enumerate(s.values) if v is not None]
-        prev = None
-        for i, v in enumerate(s.values):
-            if v is None:
-                prev = None
-                continue
-            if prev is not None:
-                parts.append(
-                    f"<line x1='{_pct(xs[prev])}' y1='{float(ys(s.values[prev])):.1f}' x2='{_pct(xs[i])}' "
-                    f"y2='{float(ys(v)):.1f}' stroke='{s.colour}' stroke-width='2'/>"
-                )
-            prev = i
-        for px, py, _, tip in points:
+    return parts
+
+
+def _series_marks(frame: _Frame, s: Series) -> list[str]:
+    """One series: a segment between neighbouring known points (a gap where one is not known), then the points."""
+    xs, parts = frame.xs, []
+    prev: tuple[float, Fraction] | None = None  # the last known point: (x, value)
+    for i, v in enumerate(s.values):
+        if v is None:
+            prev = None
+            continue
+        if prev is not None:
             parts.append(
-                f"<circle cx='{_pct(px)}' cy='{float(py):.1f}' r='4' fill='{s.colour}'>"
-                f"<title>{html_text(tip)}</title></circle>"
+                f"<line x1='{_pct(prev[0])}' y1='{float(frame.y(prev[1])):.1f}' x2='{_pct(xs[i])}' "
+                f"y2='{float(frame.y(v)):.1f}' stroke='{s.colour}' stroke-width='2'/>"
             )
-    parts.append(
-        f"<text x='{_pct(_LEFT)}' y='12' class='axis-label' font-weight='600'>{html_text(y_label)}</text>"
-        f"<text x='{_pct(_RIGHT)}' y='{height - 4}' text-anchor='end' class='axis-label'>"
-        f"{html_text(x_label)}</text></svg>"
-    )
-    return "".join(parts)
+        prev = (xs[i], v)
+    for i, v in enumerate(s.values):
+        if v is not None:
+            parts.append(
+                f"<circle cx='{_pct(xs[i])}' cy='{float(frame.y(v)):.1f}' r='4' fill='{s.colour}'>"
+                f"<title>{html_text(s.tips[i])}</title></circle>"
+            )
+    return parts

@@ -18,10 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from chains.records import DeclaredWallet, Snapshot
 from por import __version__
 from por.audit.declarations import load_insurance, load_volumes, yen
-from por.audit.policy import load_policy
-from por.audit.prices import load_prices
+from por.audit.policy import Policy, load_policy
+from por.audit.prices import Prices, load_prices
 from por.audit.reconcile import (
     ReconcileOptions,
     Reconciliation,
@@ -31,10 +32,10 @@ from por.audit.reconcile import (
 )
 from por.audit.reserve import reserve_window
 from por.errors import InputError
-from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
+from por.liabilities.porjson import MAX_COMMITMENT_BYTES, Commitment, parse_commitment
 from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
 from por.reserves.inputs import load_reserves_inputs, load_wallets
-from por.reserves.read import plan_reserves, read_planned
+from por.reserves.read import ReservesPlan, ReservesReport, plan_reserves, read_planned
 from por.strictjson import load_file
 
 # progress(description, total) -> a context manager yielding advance(n); the CLI passes its progress bar
@@ -81,6 +82,41 @@ class AuditReport:
         return doc
 
 
+@dataclass(frozen=True)
+class AuditInputs:
+    """The files and declared amounts of one audit, as `run_audit` is given them."""
+
+    commitment: Path
+    wallets: Path
+    snapshot: Path
+    config: Path
+    policy: str
+    tree: Path | None
+    prices: Path | None
+    exchange: str | None
+    also_claimed: list[Path] | None
+    reserve_deposits_jpy: str | None
+    insurance_jpy: str | None
+    custodians: Path | None
+    volumes: Path | None
+    insurance: Path | None
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """Every input parsed and checked, before the slow work: what the tree and the chains are held to."""
+
+    pinned: Commitment
+    rules: Policy
+    prices: Prices | None
+    liabilities: dict[str, int]
+    declared: list[DeclaredWallet]
+    snap: Snapshot
+    exchange: str
+    plan: ReservesPlan  # every chain table and wallet checked
+    options: ReconcileOptions
+
+
 def run_audit(
     *,
     commitment: Path,
@@ -100,67 +136,55 @@ def run_audit(
     progress: Progress = no_progress,
 ) -> AuditReport:
     """Does the exchange hold what it owes, under this policy? Bad input raises InputError before slow work."""
-    pinned = parse_commitment(load_file(commitment, MAX_COMMITMENT_BYTES, " for a commitment"), str(commitment))
-    rules = load_policy(policy)
-    price_table = load_prices(prices) if prices else None
-    liabilities = {a.symbol: total for a, total in zip(pinned.assets, pinned.totals)}
-    check_prices(rules, liabilities, price_table)
-    declared, snap, chains, exchange = load_reserves_inputs(
-        wallets, snapshot, config, exchange, commitment_exchange=pinned.exchange
+    inputs = AuditInputs(
+        commitment,
+        wallets,
+        snapshot,
+        config,
+        policy,
+        tree,
+        prices,
+        exchange,
+        also_claimed,
+        reserve_deposits_jpy,
+        insurance_jpy,
+        custodians,
+        volumes,
+        insurance,
     )
-    plan = plan_reserves(declared, snap, chains, exchange)  # every chain table and wallet checked: no slow work yet
-    reserve = rules.liability_reserve
-    day = None
-    if custodians is not None or insurance is not None or (reserve and reserve.method == "trading_volume"):
-        day = snapshot_day(pinned.snapshot_time if pinned.version >= 2 else None, snap.time)
-    registry = CustodianCheck(load_custodians(custodians), day) if custodians is not None and day else None
-    check_custodians(rules, declared, registry)
-    if insurance is not None and insurance_jpy is not None:
-        raise InputError(
-            "give the insurance as a file (--insurance) or as one amount (--insurance-jpy), not both",
-            field="--insurance-jpy",
-        )
-    options = ReconcileOptions(
-        custodians=registry,
-        also_claimed=claims_of_others(also_claimed or []),
-        reserve_deposits_jpy=None
-        if reserve_deposits_jpy is None
-        else yen_option(reserve_deposits_jpy, "--reserve-deposits-jpy"),
-        insurance_jpy=None if insurance_jpy is None else yen_option(insurance_jpy, "--insurance-jpy"),
-        volumes=None if volumes is None else load_volumes(volumes),
-        insurance=None if insurance is None else load_insurance(insurance),
-        snapshot_day=day,
-    )
-    if reserve and reserve.method == "trading_volume":
-        reserve_window(reserve, options.volumes, day)  # a missing month is bad input before slow work
-
-    reasons: list[str] = []
-    tree_verified = None
-    if tree is not None:
-        from por.liabilities.tree import level_sizes
-        from por.liabilities.treefile import verify_tree_file  # numpy: only when a tree is recomputed
-
-        below_root = sum(level_sizes(pinned.leaf_count)[:-1])  # the nodes whose parents are recomputed
-        with progress("recomputing the liabilities tree", below_root) as advance:
-            tree_verdict = verify_tree_file(tree, pinned, progress=advance)
-        tree_verified = tree_verdict.ok
-        reasons += [f"liabilities tree: {r}" for r in tree_verdict.reasons]
+    checked = _check_inputs(inputs)
+    pinned, snap = checked.pinned, checked.snap
+    reasons, tree_verified = _recompute_tree(tree, pinned, progress)
     if snap.snapshot_id != pinned.snapshot_id:
         reasons.append(f"the snapshot file is for {snap.snapshot_id!r}, the commitment for {pinned.snapshot_id!r}")
-    with progress("reading reserves at the snapshot", len(declared)) as advance:
-        reserves = asyncio.run(read_planned(plan, progress=advance))
+    with progress("reading reserves at the snapshot", len(checked.declared)) as advance:
+        reserves = asyncio.run(read_planned(checked.plan, progress=advance))
     decimals = {a.symbol: a.decimals for a in pinned.assets} | {a.asset: a.decimals for a in reserves.assets.values()}
-    result = reconcile(liabilities, reserves.rows, rules, assets=decimals, prices=price_table, options=options)
+    result = reconcile(
+        checked.liabilities,
+        reserves.rows,
+        checked.rules,
+        assets=decimals,
+        prices=checked.prices,
+        options=checked.options,
+    )
     reasons += [
         f"ownership proof failed for {r.wallet.chain} {r.wallet.address} ({r.wallet.source}): {r.ownership.reason}"
         for r in reserves.rows
         if not (r.ownership.ok or r.ownership.unsupported)
     ]
     reasons += result.reasons
+    return _report(checked, reserves, result, reasons, tree_verified)
+
+
+def _report(
+    checked: _Checked, reserves: ReservesReport, result: Reconciliation, reasons: list[str], tree_verified: bool | None
+) -> AuditReport:
+    pinned = checked.pinned
     return AuditReport(
         reconciliation=result,
         reasons=reasons,
-        exchange=exchange,
+        exchange=checked.exchange,
         snapshot_id=pinned.snapshot_id,
         liabilities={
             "root": pinned.root.hex(),
@@ -170,8 +194,74 @@ def run_audit(
         },
         chains=chains_read(reserves.to_json()["chains"], reserves.rows),
         generated_at=_now(),
-        snapshot_time=(pinned.snapshot_time if pinned.version >= 2 else None) or snap.time,
+        snapshot_time=(pinned.snapshot_time if pinned.version >= 2 else None) or checked.snap.time,
     )
+
+
+def _check_inputs(inputs: AuditInputs) -> _Checked:
+    """Policy, prices, wallets, snapshot, chains.toml, custodians and the declared amounts, in that order."""
+    pinned = parse_commitment(
+        load_file(inputs.commitment, MAX_COMMITMENT_BYTES, " for a commitment"), str(inputs.commitment)
+    )
+    rules = load_policy(inputs.policy)
+    price_table = load_prices(inputs.prices) if inputs.prices else None
+    liabilities = {a.symbol: total for a, total in zip(pinned.assets, pinned.totals)}
+    check_prices(rules, liabilities, price_table)
+    declared, snap, chains, exchange = load_reserves_inputs(
+        inputs.wallets, inputs.snapshot, inputs.config, inputs.exchange, commitment_exchange=pinned.exchange
+    )
+    plan = plan_reserves(declared, snap, chains, exchange)  # every chain table and wallet checked: no slow work yet
+    options = _reconcile_options(inputs, rules, pinned, snap, declared)
+    return _Checked(pinned, rules, price_table, liabilities, declared, snap, exchange, plan, options)
+
+
+def _reconcile_options(
+    inputs: AuditInputs, rules: Policy, pinned: Commitment, snap: Snapshot, declared: list[DeclaredWallet]
+) -> ReconcileOptions:
+    """The custodians registry and the declared reserve deposits, insurance and volumes, on the snapshot day."""
+    reserve = rules.liability_reserve
+    day = None
+    if (
+        inputs.custodians is not None
+        or inputs.insurance is not None
+        or (reserve and reserve.method == "trading_volume")
+    ):
+        day = snapshot_day(pinned.snapshot_time if pinned.version >= 2 else None, snap.time)
+    registry = (
+        CustodianCheck(load_custodians(inputs.custodians), day) if inputs.custodians is not None and day else None
+    )
+    check_custodians(rules, declared, registry)
+    if inputs.insurance is not None and inputs.insurance_jpy is not None:
+        raise InputError(
+            "give the insurance as a file (--insurance) or as one amount (--insurance-jpy), not both",
+            field="--insurance-jpy",
+        )
+    deposits, insurance_jpy = inputs.reserve_deposits_jpy, inputs.insurance_jpy
+    options = ReconcileOptions(
+        custodians=registry,
+        also_claimed=claims_of_others(inputs.also_claimed or []),
+        reserve_deposits_jpy=None if deposits is None else yen_option(deposits, "--reserve-deposits-jpy"),
+        insurance_jpy=None if insurance_jpy is None else yen_option(insurance_jpy, "--insurance-jpy"),
+        volumes=None if inputs.volumes is None else load_volumes(inputs.volumes),
+        insurance=None if inputs.insurance is None else load_insurance(inputs.insurance),
+        snapshot_day=day,
+    )
+    if reserve and reserve.method == "trading_volume":
+        reserve_window(reserve, options.volumes, day)  # a missing month is bad input before slow work
+    return options
+
+
+def _recompute_tree(tree: Path | None, pinned: Commitment, progress: Progress) -> tuple[list[str], bool | None]:
+    """With --tree, every node recomputed against the commitment: (reasons it fails, verified or None)."""
+    if tree is None:
+        return [], None
+    from por.liabilities.tree import level_sizes
+    from por.liabilities.treefile import verify_tree_file  # numpy: only when a tree is recomputed
+
+    below_root = sum(level_sizes(pinned.leaf_count)[:-1])  # the nodes whose parents are recomputed
+    with progress("recomputing the liabilities tree", below_root) as advance:
+        tree_verdict = verify_tree_file(tree, pinned, progress=advance)
+    return [f"liabilities tree: {r}" for r in tree_verdict.reasons], tree_verdict.ok
 
 
 def yen_option(text: str, option: str) -> Decimal:

@@ -126,6 +126,16 @@ Jobs = Annotated[
         show_default=False,
     ),
 ]
+MaxMemory = Annotated[
+    Optional[float],
+    typer.Option(
+        "--max-memory",
+        metavar="GIB",
+        help="Peak memory to stay under (default 8): a larger book is built on disk, in sorted runs "
+        "(each account's rows together in the file); the publication is the same.",
+        show_default=False,
+    ),
+]
 AnchorChain = Annotated[
     Optional[str],
     typer.Option(
@@ -157,6 +167,7 @@ class PublishOptions:
     workers: Optional[int]
     jobs: Optional[int]
     quiet: bool
+    max_memory: Optional[float] = None
 
 
 def publish(
@@ -174,6 +185,7 @@ def publish(
     dask: Dask = None,
     workers: Workers = None,
     jobs: Jobs = None,
+    max_memory: MaxMemory = None,
     anchor: AnchorChain = None,
     config: AnchorConfig = None,
     anchor_key: AnchorKey = None,
@@ -189,16 +201,6 @@ def publish(
     keys = AnchorKeys(sign_key, anchor_key, anchor_key_env)
     anchor_config = check_publish_options(anchor, config, keys)
     replace = not_a_publication if force else False
-    _check_publish_paths(
-        out,
-        replace,
-        customers=customers,
-        assets=assets,
-        sign_key=sign_key,
-        anchor_key=anchor_key,
-        previous=previous,
-        config=config,
-    )
     options = PublishOptions(
         customers,
         out,
@@ -215,7 +217,9 @@ def publish(
         workers,
         jobs,
         quiet,
+        max_memory,
     )
+    _check_publish_paths(options, replace, anchor_key, config)
     with claim_folder(out, replace=replace):
         code = _publish(options)
         if anchor is not None and config is not None:
@@ -251,28 +255,29 @@ def _check_publish_values(
     return snapshot_id, snapshot_time
 
 
-def _check_publish_paths(out: Path, replace, **inputs: Optional[Path]) -> None:
+def _check_publish_paths(options: PublishOptions, replace, anchor_key: Optional[Path], config: Optional[Path]) -> None:
     """The output folder is new (or replaceable) and holds none of the inputs, before any work."""
     from por.atomic import check_not_inside, check_output_folder
 
-    check_output_folder(out, replaceable=replace or None)
-    names = {
-        "customers": "CUSTOMERS",
-        "assets": "--assets",
-        "sign_key": "--sign-key",
-        "anchor_key": "--anchor-key",
-        "previous": "--previous",
-        "config": "--config",
+    check_output_folder(options.out, replaceable=replace or None)
+    inputs = {
+        "CUSTOMERS": options.customers,
+        "--assets": options.assets,
+        "--sign-key": options.sign_key,
+        "--anchor-key": anchor_key,
+        "--previous": options.previous,
+        "--config": config,
     }
-    check_not_inside(out, {names[key]: path for key, path in inputs.items()})
+    check_not_inside(options.out, inputs)
 
 
 def _publish(options: PublishOptions) -> int:
+    import contextlib
     import time
 
     from por.amounts import AssetTable
     from por.cli.output import progress_bar
-    from por.liabilities.ingest import load_customers
+    from por.liabilities.external import SpilledBook
     from por.liabilities.publish import publish as do_publish
     from por.publication.attestation import publication_extras
 
@@ -288,10 +293,11 @@ def _publish(options: PublishOptions) -> int:
     table = AssetTable()
     if options.assets:
         table.extend_from_file(options.assets)
+    stack = contextlib.ExitStack()
     with progress_bar("reading customers", None, quiet=options.quiet, unit="rows") as advance:
-        liabilities = load_customers(options.customers, table, progress=advance)
+        liabilities = _read_book(options.customers, table, options.out, options.max_memory, advance, stack)
     loaded = time.perf_counter()
-    with progress_bar("building tree", None, quiet=options.quiet, unit="nodes hashed") as advance:
+    with stack, progress_bar("building tree", None, quiet=options.quiet, unit="nodes hashed") as advance:
         commitment = do_publish(
             liabilities,
             options.out,
@@ -315,10 +321,25 @@ def _publish(options: PublishOptions) -> int:
         )
         print(
             f"wall time {done - started:.1f} s (read customers {loaded - started:.1f} s, "
-            f"tree and files {done - loaded:.1f} s{', on Dask' if options.dask else ''})"
+            f"tree and files {done - loaded:.1f} s{', on Dask' if options.dask else ''}"
+            f"{', on disk in sorted runs' if isinstance(liabilities, SpilledBook) else ''})"
         )
         _print_published(commitment, extras, liabilities.warnings, options.out)
     return 0
+
+
+def _read_book(customers: Path, table, out: Path, max_memory: float | None, progress, stack):
+    """The book in memory, or, when it would not fit in `max_memory` GiB, spilled to disk beside `out`
+    (por/liabilities/external.py; `stack` removes the spill when the publication is written)."""
+    from por.liabilities import external
+    from por.liabilities.ingest import load_customers
+
+    if max_memory is not None and max_memory <= 0:
+        raise InputError("must be a positive number of GiB", field="--max-memory")
+    memory = int((max_memory or 8) * external.GIB)
+    if not external.wants_disk_build(customers, memory):
+        return load_customers(customers, table, progress=progress)
+    return stack.enter_context(external.spilled(customers, table, out, memory, progress))
 
 
 def _print_published(commitment, extras, warnings: list[str], out: Path) -> None:

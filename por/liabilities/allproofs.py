@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -241,28 +242,7 @@ class ProofCutter:
         self._check_leaves(block, leaf, owner, piece, counts[owner])
         leaf_sums = sums_objects(leaf, self.assets)
         balances = leaf_sums if len(index) == n else self._account_balances(leaf, offsets)
-        parts = [
-            pc.binary_join_element_wise(
-                self.head,
-                json_strings(block.ids),
-                ',"nonce":"',
-                hex_strings(block.nonces),
-                '","assets":' + self.assets_text + ',"balances":',
-                balances,
-                ',"leaves":[',
-                "",
-            ),
-            pc.binary_join_element_wise(
-                pc.if_else(pa.array(piece > 0), ',{"index":', '{"index":'),
-                pc.cast(pa.array(index), pa.string()),
-                ',"piece":',
-                pc.cast(pa.array(piece), pa.string()),
-                ',"balances":',
-                leaf_sums,
-                ',"path":[',
-                "",
-            ),
-        ]
+        parts = self._heads(block, balances, leaf_sums, index, piece)
         row = 1 + height  # texts per piece: its head, one per step
         starts = 2 * np.arange(n + 1) + row * offsets  # where each account's texts begin
         at = starts[owner] + 1 + piece * row  # where each piece's texts begin
@@ -285,6 +265,33 @@ class ProofCutter:
         data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
         bounds = text_offsets[starts].astype(np.int64)
         return data[bounds[0] : bounds[-1]], bounds - bounds[0]
+
+    def _heads(
+        self, block: SecretsBlock, balances: pa.Array, leaf_sums: pa.Array, index: np.ndarray, piece: np.ndarray
+    ) -> list[pa.Array]:
+        """The text before each account's leaves (id, nonce, assets, balances), and before each leaf's path."""
+        return [
+            pc.binary_join_element_wise(
+                self.head,
+                json_strings(block.ids),
+                ',"nonce":"',
+                hex_strings(block.nonces),
+                '","assets":' + self.assets_text + ',"balances":',
+                balances,
+                ',"leaves":[',
+                "",
+            ),
+            pc.binary_join_element_wise(
+                pc.if_else(pa.array(piece > 0), ',{"index":', '{"index":'),
+                pc.cast(pa.array(index), pa.string()),
+                ',"piece":',
+                pc.cast(pa.array(piece), pa.string()),
+                ',"balances":',
+                leaf_sums,
+                ',"path":[',
+                "",
+            ),
+        ]
 
     def _steps(self, height: int, nodes: np.ndarray) -> pa.Array:
         return path_steps(
@@ -330,7 +337,7 @@ class ShardWriter:
 
     def __init__(self, folder: Path | None, stream=None) -> None:
         self.folder, self.stream = folder, stream
-        self.handles: dict[int, object] = {}
+        self.handles: dict[int, BinaryIO] = {}
         self.bytes = 0
         self.per_shard = [0] * SHARDS
 
@@ -343,14 +350,16 @@ class ShardWriter:
 
     def write(self, data: np.ndarray, bounds: np.ndarray, shard_bounds: np.ndarray | None) -> None:
         if self.stream is not None:
-            self.stream.write(memoryview(data))
+            self.stream.write(data.data)
             self.bytes += len(data)
             return
+        if self.folder is None or shard_bounds is None:
+            raise ValueError("a ShardWriter without a stream writes to a folder, in the order it gave")
         for shard in np.nonzero(np.diff(shard_bounds))[0].tolist():
             lo, hi = int(shard_bounds[shard]), int(shard_bounds[shard + 1])
             if shard not in self.handles:
                 self.handles[shard] = open(self.folder / shard_name(shard), "wb")
-            chunk = memoryview(data[bounds[lo] : bounds[hi]])
+            chunk = data[bounds[lo] : bounds[hi]].data
             self.handles[shard].write(chunk)
             self.bytes += len(chunk)
             self.per_shard[shard] += hi - lo

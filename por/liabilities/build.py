@@ -274,7 +274,7 @@ def stream_levels(
     if sizes[0] > leaf_count:
         sink.append(padding_record(0, leaf_count, asset_count))
     offset = start
-    root = None
+    root: np.ndarray | None = None
     for height in range(len(sizes) - 1):
         for first in range(0, sizes[height], CHUNK_NODES):
             count = min(CHUNK_NODES, sizes[height] - first)
@@ -288,6 +288,8 @@ def stream_levels(
         if sizes[height + 1] > real:
             sink.append(padding_record(height + 1, real, asset_count))
         offset += sizes[height] * width
+    if root is None:  # level_sizes always has a root level above the leaves
+        raise TreeError("no level above the leaves")
     return root[0]
 
 

@@ -6,7 +6,7 @@ and land on the published root.
 from __future__ import annotations
 
 from por.amounts import format_amount
-from por.liabilities.porjson import Commitment, InclusionProof
+from por.liabilities.porjson import Commitment, InclusionProof, ProofLeaf
 from por.liabilities.tree import (
     MAX_UNITS,
     VERSION,
@@ -58,26 +58,7 @@ def verify_inclusion(
     _check_pieces(proof, verdict)
     user = user_hash(proof.nonce, proof.account_id)
     for number, leaf in enumerate(proof.leaves):
-        where = f"leaf {number} (index {leaf.index})"
-        if leaf.index >= proof.leaf_count:
-            verdict.fail(f"{where}: index beyond the {proof.leaf_count} leaves")
-            continue
-        if len(leaf.path) != expected_height:
-            verdict.fail(f"{where}: path has {len(leaf.path)} steps, the tree has height {expected_height}")
-            continue
-        try:
-            node_hash, node_sums = _walk(proof, user, leaf, verdict, where)
-            if node_hash is not None and proof.version >= VERSION:
-                node_hash = root_hash(proof.header(), node_hash, encode_sums(node_sums))
-        except TreeError as exc:
-            verdict.fail(f"{where}: {exc}")
-            continue
-        if node_hash is None:
-            continue
-        if node_hash != proof.root:
-            verdict.fail(f"{where}: path does not recompute the root (got {node_hash.hex()[:16]}…)")
-        elif node_sums != proof.root_sums:
-            verdict.fail(f"{where}: path sums do not add up to the root's sums")
+        _check_leaf(proof, user, leaf, f"leaf {number} (index {leaf.index})", expected_height, verdict)
     verdict.checked(
         "each leaf from the account id, nonce, piece number"
         + (", piece count" if proof.version >= VERSION else "")
@@ -97,6 +78,31 @@ def verify_inclusion(
             verdict.fail(f"root {proof.root.hex()} is not the pinned root {root.hex()}")
         verdict.checked("the root against the pinned root")
     return verdict
+
+
+def _check_leaf(
+    proof: InclusionProof, user: bytes, leaf: ProofLeaf, where: str, expected_height: int, verdict: Verdict
+) -> None:
+    """One leaf: its index and path length, then its path walked up to the root, hash and sums."""
+    if leaf.index >= proof.leaf_count:
+        verdict.fail(f"{where}: index beyond the {proof.leaf_count} leaves")
+        return
+    if len(leaf.path) != expected_height:
+        verdict.fail(f"{where}: path has {len(leaf.path)} steps, the tree has height {expected_height}")
+        return
+    try:
+        node_hash, node_sums = _walk(proof, user, leaf, verdict, where)
+        if node_hash is not None and proof.version >= VERSION:
+            node_hash = root_hash(proof.header(), node_hash, encode_sums(node_sums))
+    except TreeError as exc:
+        verdict.fail(f"{where}: {exc}")
+        return
+    if node_hash is None:
+        return
+    if node_hash != proof.root:
+        verdict.fail(f"{where}: path does not recompute the root (got {node_hash.hex()[:16]}…)")
+    elif node_sums != proof.root_sums:
+        verdict.fail(f"{where}: path sums do not add up to the root's sums")
 
 
 def _walk(proof: InclusionProof, user: bytes, leaf, verdict: Verdict, where: str):

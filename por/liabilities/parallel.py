@@ -168,6 +168,8 @@ def _started() -> None:
 def _build_block(first: int) -> tuple[int, np.ndarray, int]:
     """In a worker: the block's leaves and levels 0..top-1 written to tree.bin; returns its root."""
     inputs = _INPUTS
+    if inputs is None:
+        raise RuntimeError("a block is built in a worker of parallel_build, which sets its inputs")
     pieces = inputs.pieces
     piece = inputs.order[first : first + (1 << inputs.top)]
     account = piece if pieces.owners is None else pieces.owners[piece]
@@ -201,7 +203,7 @@ def _gather_ids(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> tupl
 
 
 def _pwrite(fd: int, data, offset: int) -> None:
-    view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data).cast("B")
+    view = (np.ascontiguousarray(data).data if isinstance(data, np.ndarray) else memoryview(data)).cast("B")
     while view:
         written = os.pwrite(fd, view, offset)
         offset += written

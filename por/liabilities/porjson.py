@@ -79,6 +79,8 @@ class Commitment:
             "totals": sums_json(self.assets, self.totals),
         }
         if self.tree_file:
+            if self.tree_sha256 is None:
+                raise ValueError("a commitment that names its tree file holds the file's SHA-256 too")
             doc["tree"] = {"file": self.tree_file, "sha256": self.tree_sha256.hex()}
         doc.update(self.extra)
         return doc
@@ -331,37 +333,38 @@ def _account_id(f: Fields) -> str:
 PROOF_MEMBERS = ("account_id", "nonce", "assets", "balances", "leaves", "root", "leaf_count", "anchor")
 
 
+def _leaf(leaf: Fields, assets: list[Asset]) -> ProofLeaf:
+    """One leaf of a proof: its index, piece, balances and path, each step strict (padding written only when true)."""
+    leaf.only("index", "piece", "balances", "path")
+    path = []
+    for step in leaf.objects("path", max_items=MAX_HEIGHT):
+        step.only("height", "hash", "sums", "padding")
+        padding = step.get("padding", bool, optional=True, default=False)
+        if step.has("padding") and not padding:
+            raise step.error("padding", "is written only when true")
+        path.append(
+            PathStep(
+                step.int("height", maximum=MAX_HEIGHT),
+                step.hex("hash", HASH_BYTES),
+                _sums(step, "sums", assets),
+                padding,
+            )
+        )
+    return ProofLeaf(
+        leaf.int("index", maximum=MAX_LEAVES),
+        leaf.int("piece", maximum=2**32 - 1),
+        _sums(leaf, "balances", assets),
+        path,
+    )
+
+
 def parse_proof(data: Any, source: str) -> InclusionProof:
     f = Fields(data, source)
     version = _header(f, PROOF_FORMAT)
     labels = ("exchange", "snapshot_id", "snapshot_time") if version >= VERSION else ("snapshot_id",)
     f.only("format", "version", "hash", *labels, *PROOF_MEMBERS)
     assets = _assets(f)
-    leaves = []
-    for leaf in f.objects("leaves", max_items=1024):
-        leaf.only("index", "piece", "balances", "path")
-        path = []
-        for step in leaf.objects("path", max_items=MAX_HEIGHT):
-            step.only("height", "hash", "sums", "padding")
-            padding = step.get("padding", bool, optional=True, default=False)
-            if step.has("padding") and not padding:
-                raise step.error("padding", "is written only when true")
-            path.append(
-                PathStep(
-                    step.int("height", maximum=MAX_HEIGHT),
-                    step.hex("hash", HASH_BYTES),
-                    _sums(step, "sums", assets),
-                    padding,
-                )
-            )
-        leaves.append(
-            ProofLeaf(
-                leaf.int("index", maximum=MAX_LEAVES),
-                leaf.int("piece", maximum=2**32 - 1),
-                _sums(leaf, "balances", assets),
-                path,
-            )
-        )
+    leaves = [_leaf(leaf, assets) for leaf in f.objects("leaves", max_items=1024)]
     if not leaves:
         raise f.error("leaves", "no leaves")
     root = f.obj("root").only("hash", "height", "sums")

@@ -18,14 +18,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from por.amounts import Asset
 from por.atomic import atomic_directory
 from por.errors import InputError
 from por.liabilities.book import Liabilities
-from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, user_table
+from por.liabilities.build import LeafMaker, LevelSink, Pieces, Shuffle, stream_levels, string_buffers, user_table
+from por.liabilities.external import SpilledBook, check_disk, publication_bytes, write_tree_and_secrets
 from por.liabilities.folder import COMMITMENT_FILE, INDEX_FILE, PAGE_FILE, SECRETS_FILE, TREE_FILE, not_a_publication
 from por.liabilities.levels import build_levels, ints_to_limbs, root_record
 from por.liabilities.parallel import jobs_wanted, workers
@@ -192,16 +196,44 @@ def build_tree(
     levels = build_levels(leaves, len(liabilities.assets), progress)
     positions = _positions(shuffle).tolist()  # pieces are grouped by owner, in piece order
     count = len(liabilities)
-    if leaf_total == count:
+    owners = maker.pieces.owners  # None: piece i is account i
+    if leaf_total == count or owners is None:
         leaf_index = [[p] for p in positions]
     else:
-        bounds = np.searchsorted(maker.pieces.owners, np.arange(count + 1)).tolist()
+        bounds = np.searchsorted(owners, np.arange(count + 1)).tolist()
         leaf_index = [positions[bounds[a] : bounds[a + 1]] for a in range(count)]
     return BuiltTree(liabilities, shuffle.nonces, leaf_index, levels)
 
 
+@dataclass(frozen=True)
+class _TreePlan:
+    """What each way of building the tree (here, in worker processes, on Dask) is given."""
+
+    ids: Any  # the accounts' ids (Arrow strings)
+    pieces: Pieces
+    shuffle: Shuffle
+    header: Header
+
+    @property
+    def asset_count(self) -> int:
+        return len(self.header.assets)
+
+    @property
+    def line(self) -> bytes:
+        return header_line(self.header)
+
+
+def _disk_needed(liabilities, ids, leaf_count: int, asset_count: int, head: int) -> dict[str, int]:
+    """What the publication will write (and, for a book on disk, its sorted runs): `check_disk`."""
+    if isinstance(liabilities, SpilledBook):
+        needs = publication_bytes(len(liabilities), leaf_count, asset_count, liabilities.id_bytes, head)
+        return needs | {"sorted runs": leaf_count * (4 + HASH_BYTES + AMOUNT_BYTES * asset_count)}
+    offsets, _ = string_buffers(ids)
+    return publication_bytes(len(liabilities), leaf_count, asset_count, int(offsets[-1] - offsets[0]), head)
+
+
 def publish(
-    liabilities: Liabilities,
+    liabilities: Liabilities | SpilledBook,
     out: str | Path,
     *,
     exchange: str,
@@ -225,6 +257,118 @@ def publish(
     written are the same. `jobs` processes (None: every CPU) build disjoint subtrees here
     (por/liabilities/parallel.py), again byte for byte the same tree.
     """
+    snapshot_time = _check_publish(liabilities, max_pieces, snapshot_time)
+    write: Callable[[contextlib.ExitStack, Path], tuple[Any, bytes]]
+    if isinstance(liabilities, SpilledBook):  # larger than memory: por/liabilities/external.py
+        if max_pieces != 1 or dask:
+            raise InputError("a book built on disk (larger than --max-memory) takes neither --split nor --dask")
+        header = _header(exchange, snapshot_id, snapshot_time, len(liabilities), liabilities.assets)
+        ids = None
+        write = partial(_write_spilled, liabilities, header, shuffle, jobs, progress)
+    else:
+        pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
+        header = _header(exchange, snapshot_id, snapshot_time, len(pieces), liabilities.assets)
+        ids = liabilities.ids
+        plan = _TreePlan(ids, pieces, shuffle, header)
+        write = partial(_write_in_memory, plan, len(liabilities), jobs, (dask, dask_workers), progress)
+    with contextlib.ExitStack() as stack:
+        staging = stack.enter_context(atomic_directory(out, replace=not_a_publication if force else False))
+        (staging / "private").mkdir(mode=0o700)
+        head = len(header_line(header))
+        check_disk(staging, _disk_needed(liabilities, ids, header.leaf_count, len(header.assets), head))
+        root, tree_digest = write(stack, staging)
+        set_root(staging / SECRETS_FILE, snapshot_id, bytes(root[:HASH_BYTES]))
+        commitment = _commitment(header, exchange, snapshot_time, liabilities.assets, root, tree_digest)
+        if extra_files:
+            extra_files(staging, commitment)
+        (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
+        if finish_files:  # after every public file is final (a manifest of their digests)
+            finish_files(staging)
+    return commitment
+
+
+def _header(exchange: str, snapshot_id: str, snapshot_time: str, leaf_count: int, assets) -> Header:
+    return Header(VERSION, exchange, snapshot_id, snapshot_time, leaf_count, tree_height(leaf_count), tuple(assets))
+
+
+def _write_in_memory(
+    plan: _TreePlan,
+    accounts: int,
+    jobs: int | None,
+    dask: tuple[str | None, int | None],
+    progress: Callable[[int], None] | None,
+    stack: contextlib.ExitStack,
+    staging: Path,
+) -> tuple[Any, bytes]:
+    """tree.bin (here, in worker processes or on Dask) and, beside it in a thread, the secrets and their index."""
+    client = None
+    if dask[0]:
+        from por.liabilities.distributed import connect
+
+        client = stack.enter_context(connect(dask[0], dask[1]))
+    leaf_count = plan.header.leaf_count
+    build = _workers(stack, plan, 1 if client is not None else jobs_wanted(jobs, leaf_count), staging / TREE_FILE)
+    pieces, shuffle = plan.pieces, plan.shuffle
+    first_piece = None if pieces.owners is None else np.searchsorted(pieces.owners, np.arange(accounts + 1))
+    # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
+    background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
+    secrets = background.submit(
+        _write_secrets,
+        staging / SECRETS_FILE,
+        staging / INDEX_FILE,
+        plan.ids,
+        shuffle,
+        plan.header.snapshot_id,
+        first_piece,
+    )
+    with open(staging / TREE_FILE, "r+b" if build else "w+b") as handle:
+        root, tree_digest = _write_tree(handle, plan, build, client, progress)
+        os.fsync(handle.fileno())
+    secrets.result()
+    return root, tree_digest
+
+
+def _write_spilled(
+    book: SpilledBook,
+    header: Header,
+    shuffle: Shuffle | None,
+    jobs: int | None,
+    progress: Callable[[int], None] | None,
+    stack: contextlib.ExitStack,
+    staging: Path,
+) -> tuple[Any, bytes]:
+    """tree.bin, the secrets and their index from the sorted runs on disk (por/liabilities/external.py)."""
+    files = (staging / TREE_FILE, staging / SECRETS_FILE, staging / INDEX_FILE)
+    with open(staging / TREE_FILE, "w+b") as handle:
+        root, tree_digest = write_tree_and_secrets(
+            book, header, header_line(header), files, shuffle, jobs_wanted(jobs, header.leaf_count), None, progress
+        )
+        os.fsync(handle.fileno())
+    return root, tree_digest
+
+
+def _workers(stack: contextlib.ExitStack, plan: _TreePlan, processes: int, tree_path: Path):
+    """Worker processes building disjoint subtrees (None for one process); forked before the secrets thread
+    starts, and stopped with the stack."""
+    if processes <= 1:
+        return None
+    shuffle = plan.shuffle
+    return stack.enter_context(
+        workers(
+            processes,
+            plan.ids,
+            shuffle.nonces,
+            plan.pieces,
+            shuffle.order,
+            tree_path,
+            len(plan.line),
+            plan.asset_count,
+        )
+    )
+
+
+def _check_publish(liabilities: Liabilities | SpilledBook, max_pieces: int, snapshot_time: str | None) -> str:
+    """The split and the asset count a publication allows; returns the snapshot time (default: now)."""
     if max_pieces < 1 or max_pieces > 64:
         raise InputError("--split must be between 1 and 64", field="split")
     if len(liabilities.assets) > MAX_ASSETS:  # what every reader of the publication accepts
@@ -234,91 +378,55 @@ def publish(
         check_snapshot_time(snapshot_time)
     except TreeError as exc:
         raise InputError(f"{exc}: write it as e.g. 2026-06-30T23:59:59Z", field="--snapshot-time") from None
-    pieces, shuffle = _plan(liabilities, max_pieces, shuffle)
-    ids = liabilities.ids
-    leaf_count = len(pieces)
-    asset_count = len(liabilities.assets)
-    header = Header(
-        VERSION, exchange, snapshot_id, snapshot_time, leaf_count, tree_height(leaf_count), tuple(liabilities.assets)
+    return snapshot_time
+
+
+def _write_tree(handle, plan: _TreePlan, build, client, progress: Callable[[int], None] | None) -> tuple[Any, bytes]:
+    """tree.bin, by the worker processes, on Dask, or here level by level; returns (root record, file SHA-256)."""
+    if build is not None:
+        return build.write_tree(handle, plan.header, plan.line, progress)
+    shuffle = plan.shuffle
+    if client is not None:
+        from por.liabilities.distributed import write_tree_dask
+
+        return write_tree_dask(
+            client,
+            handle,
+            plan.header,
+            plan.line,
+            plan.ids,
+            shuffle.nonces,
+            plan.pieces,
+            shuffle.order,
+            plan.asset_count,
+            progress,
+        )
+    width = HASH_BYTES + AMOUNT_BYTES * plan.asset_count
+    with LevelSink(handle, plan.line) as sink:
+        maker = LeafMaker(user_table(plan.ids, shuffle.nonces, progress), plan.pieces, shuffle.order)
+        top = stream_levels(sink, maker.chunks(), plan.header.leaf_count, plan.asset_count, width, progress)
+        del maker
+        root = root_record(plan.header, top)[0]
+        sink.append(root.reshape(1, -1))
+    return root, sink.digest.digest()
+
+
+def _commitment(
+    header: Header, exchange: str, snapshot_time: str, assets: list[Asset], root, tree_digest: bytes
+) -> Commitment:
+    """The commitment to the tree just written: its root record (hash and totals) and the file's digest."""
+    sums = bytes(root[HASH_BYTES:])
+    return Commitment(
+        exchange=exchange,
+        snapshot_id=header.snapshot_id,
+        snapshot_time=snapshot_time,
+        root=bytes(root[:HASH_BYTES]),
+        height=header.height,
+        leaf_count=header.leaf_count,
+        assets=assets,
+        totals=[
+            int.from_bytes(sums[AMOUNT_BYTES * a : AMOUNT_BYTES * (a + 1)], "big") for a in range(len(header.assets))
+        ],
+        tree_file=TREE_FILE,
+        tree_sha256=tree_digest,
     )
-    width = HASH_BYTES + AMOUNT_BYTES * asset_count
-    first_piece = None
-    if pieces.owners is not None:
-        first_piece = np.searchsorted(pieces.owners, np.arange(len(liabilities) + 1))
-    with contextlib.ExitStack() as stack:
-        staging = stack.enter_context(atomic_directory(out, replace=not_a_publication if force else False))
-        client = None
-        if dask:
-            from por.liabilities.distributed import connect
-
-            client = stack.enter_context(connect(dask, dask_workers))
-        (staging / "private").mkdir(mode=0o700)
-        processes = 1 if client is not None else jobs_wanted(jobs, leaf_count)
-        build = None
-        if processes > 1:  # forked before the secrets thread starts
-            build = stack.enter_context(
-                workers(
-                    processes,
-                    ids,
-                    shuffle.nonces,
-                    pieces,
-                    shuffle.order,
-                    staging / TREE_FILE,
-                    len(header_line(header)),
-                    asset_count,
-                )
-            )
-        # the secrets do not depend on the tree (its root goes in last): written beside it, in a thread
-        background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="secrets"))
-        secrets = background.submit(
-            _write_secrets, staging / SECRETS_FILE, staging / INDEX_FILE, ids, shuffle, snapshot_id, first_piece
-        )
-        with open(staging / TREE_FILE, "r+b" if build else "w+b") as handle:
-            if build is not None:
-                root, tree_digest = build.write_tree(handle, header, header_line(header), progress)
-            elif client is not None:
-                from por.liabilities.distributed import write_tree_dask
-
-                root, tree_digest = write_tree_dask(
-                    client,
-                    handle,
-                    header,
-                    header_line(header),
-                    ids,
-                    shuffle.nonces,
-                    pieces,
-                    shuffle.order,
-                    asset_count,
-                    progress,
-                )
-            else:
-                with LevelSink(handle, header_line(header)) as sink:
-                    maker = LeafMaker(user_table(ids, shuffle.nonces, progress), pieces, shuffle.order)
-                    top = stream_levels(sink, maker.chunks(), leaf_count, asset_count, width, progress)
-                    del maker
-                    root = root_record(header, top)[0]
-                    sink.append(root.reshape(1, -1))
-                tree_digest = sink.digest.digest()
-            os.fsync(handle.fileno())
-        root_hash = bytes(root[:HASH_BYTES])
-        secrets.result()
-        set_root(staging / SECRETS_FILE, snapshot_id, root_hash)
-        sums = bytes(root[HASH_BYTES:])
-        commitment = Commitment(
-            exchange=exchange,
-            snapshot_id=snapshot_id,
-            snapshot_time=snapshot_time,
-            root=root_hash,
-            height=header.height,
-            leaf_count=leaf_count,
-            assets=liabilities.assets,
-            totals=[int.from_bytes(sums[AMOUNT_BYTES * a : AMOUNT_BYTES * (a + 1)], "big") for a in range(asset_count)],
-            tree_file=TREE_FILE,
-            tree_sha256=tree_digest,
-        )
-        if extra_files:
-            extra_files(staging, commitment)
-        (staging / COMMITMENT_FILE).write_text(dumps(commitment.to_json()), encoding="utf-8")
-        if finish_files:  # after every public file is final (a manifest of their digests)
-            finish_files(staging)
-    return commitment

@@ -79,7 +79,15 @@ def write_secrets(
     Returns where each account's line starts and the file's size (for the index)."""
     head = header_line(snapshot_id, root).encode()
     handle.write(head)
-    written = len(head)
+    return write_secret_lines(handle, ids, nonces, positions, len(head), first_piece)
+
+
+def write_secret_lines(
+    handle: BinaryIO, ids, nonces: bytes, positions: np.ndarray, written: int, first_piece: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """The account lines of `write_secrets` after `written` bytes (a header, or earlier accounts'
+    lines: the external-memory build writes the book chunk by chunk). `positions[piece]` and
+    `first_piece` as there, for these accounts only. Returns the line starts and the new size."""
     starts = np.empty(len(ids), dtype=np.int64)
     for start in range(0, len(ids), CHUNK_ACCOUNTS):
         stop = min(start + CHUNK_ACCOUNTS, len(ids))
@@ -90,7 +98,7 @@ def write_secrets(
         )
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
         handle.write(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
-        starts[start:stop] = written + (offsets[:-1] - offsets[0])
+        starts[start:stop] = written + (offsets[:-1] - offsets[0]).astype(np.int64)  # int32 + 2 GiB overflows
         written += int(offsets[-1] - offsets[0])
     return starts, written
 

@@ -138,61 +138,12 @@ def _reserves_section(report: ChainReport, found: PeriodReserves, labels: list[s
             + (f"不明：{'、'.join(unknown)}" if unknown else ""),
             lang,
         )
-        series = []
-        for k, asset in enumerate(assets):
-            values = [None if a is None else a.coverage.get(asset) for a in audits]
-            tips = [
-                f"{labels[i]} {asset}: " + ("not known / 不明" if v is None else coverage_text(_dec_text(v)))
-                for i, v in enumerate(values)
-            ]
-            series.append(Series(asset, PALETTE[k % len(PALETTE)], values, tips))
-        legend = "".join(
-            f"<span><i class='sw' style='background:{s.colour}'></i>{html_text(s.name)}</span>" for s in series
-        )
-        high = max([v for s in series for v in s.values if v is not None] + [Fraction(6, 5)])
-        chart = (
-            f"<figure><figcaption>{label('Reserve ratio per asset: reserves counted ÷ owed to customers', '資産別の準備金比率（算入した準備金 ÷ 顧客への債務）', lang)}</figcaption>"
-            f"<div class='legend'>{legend}</div>"
-            + line_chart(
-                series,
-                labels,
-                title=plain("Reserve ratio per asset over periods", "資産別の準備金比率の推移", lang),
-                desc="; ".join(t for s in series for t in s.tips),
-                y_label=plain("reserve ratio, % of liabilities", "準備金比率（債務に対する%）", lang),
-                x_label=plain("snapshot", "スナップショット", lang),
-                ident="ratio",
-                y_text=percent_tick,
-                y_max=min(high, Fraction(3)),
-                reference=Fraction(1),
-                reference_text="100%",
-                missing_text=plain("not known", "不明", lang),
-            )
-            + "</figure>"
-        )
+        chart = _ratio_chart(audits, assets, labels, lang)
     columns = [
         Column(label("Snapshot", "スナップショット", lang), plain("Snapshot", "スナップショット", lang)),
         Column(label("Audit", "監査", lang), plain("Audit", "監査", lang)),
     ] + [Column(html_text(a), a, True) for a in assets]
-    rows = []
-    for i, audit in enumerate(audits):
-        if audit is None:
-            rows.append(
-                [html_text(labels[i]), f"<span class='flag'>{label('not known', '不明', lang)}</span>"]
-                + ["—" for _ in assets]
-            )
-            continue
-        verdict = (
-            f"<span class='ok'>{label('pass', '適合', lang)}</span>"
-            if audit.verdict == "pass"
-            else f"<span class='bad'>{label('fail', '不適合', lang)}</span>"
-        )
-        rows.append(
-            [html_text(labels[i]), verdict]
-            + [
-                html_text(coverage_text(_dec_text(audit.coverage.get(a)))) if audit.coverage.get(a) is not None else "—"
-                for a in assets
-            ]
-        )
+    rows = [_audit_row(labels[i], audit, assets, lang) for i, audit in enumerate(audits)]
     notes = "".join(f"<li>{html_text(n)}</li>" for n in found.notes)
     return (
         f"<section class='card' id='reserves'><h2>{label('Reserves over time', '準備金の推移', lang)}</h2>"
@@ -203,26 +154,66 @@ def _reserves_section(report: ChainReport, found: PeriodReserves, labels: list[s
     )
 
 
-def _dec_text(value: Fraction | None) -> str | None:
-    """An exact ratio (a power-of-ten fraction from the report) back to its decimal text."""
-    if value is None:
-        return None
-    whole, rest = divmod(value.numerator, value.denominator)
-    digits = ""
-    while rest and len(digits) < 12:
-        rest *= 10
-        digits += str(rest // value.denominator)
-        rest %= value.denominator
-    return f"{whole}.{digits}" if digits else str(whole)
+def _ratio_chart(audits: Sequence[AuditSummary | None], assets: list[str], labels: list[str], lang: str) -> str:
+    """One line per asset: its reserve ratio in each period that has an audit report, a gap where none."""
+    series = []
+    for k, asset in enumerate(assets):
+        values = [None if a is None else a.coverage.get(asset) for a in audits]
+        tips = [
+            f"{labels[i]} {asset}: " + ("not known / 不明" if v is None else coverage_text(_dec_text(v)))
+            for i, v in enumerate(values)
+        ]
+        series.append(Series(asset, PALETTE[k % len(PALETTE)], values, tips))
+    legend = "".join(
+        f"<span><i class='sw' style='background:{s.colour}'></i>{html_text(s.name)}</span>" for s in series
+    )
+    high = max([v for s in series for v in s.values if v is not None] + [Fraction(6, 5)])
+    caption = label(
+        "Reserve ratio per asset: reserves counted ÷ owed to customers",
+        "資産別の準備金比率（算入した準備金 ÷ 顧客への債務）",
+        lang,
+    )
+    return (
+        f"<figure><figcaption>{caption}</figcaption>"
+        f"<div class='legend'>{legend}</div>"
+        + line_chart(
+            series,
+            labels,
+            title=plain("Reserve ratio per asset over periods", "資産別の準備金比率の推移", lang),
+            desc="; ".join(t for s in series for t in s.tips),
+            y_label=plain("reserve ratio, % of liabilities", "準備金比率（債務に対する%）", lang),
+            x_label=plain("snapshot", "スナップショット", lang),
+            ident="ratio",
+            y_text=percent_tick,
+            y_max=min(high, Fraction(3)),
+            reference=Fraction(1),
+            reference_text="100%",
+            missing_text=plain("not known", "不明", lang),
+        )
+        + "</figure>"
+    )
 
 
-def render_history(
-    report: ChainReport, *, signer: str | None, audits: Sequence[AuditSummary] = (), lang: str = "en"
-) -> str:
-    lang = check_lang(lang)
-    labels = [p.commitment.snapshot_id for p in report.periods]
+def _audit_row(snapshot: str, audit: AuditSummary | None, assets: list[str], lang: str) -> list[str]:
+    """A period's audit verdict and reserve ratio per asset, or "not known" without its report."""
+    if audit is None:
+        return [html_text(snapshot), f"<span class='flag'>{label('not known', '不明', lang)}</span>"] + [
+            "—" for _ in assets
+        ]
+    verdict = (
+        f"<span class='ok'>{label('pass', '適合', lang)}</span>"
+        if audit.verdict == "pass"
+        else f"<span class='bad'>{label('fail', '不適合', lang)}</span>"
+    )
+    return [html_text(snapshot), verdict] + [
+        html_text(coverage_text(_dec_text(audit.coverage.get(a)))) if audit.coverage.get(a) is not None else "—"
+        for a in assets
+    ]
+
+
+def _periods_table(report: ChainReport, series: dict[str, tuple[int, list[int | None]]], lang: str) -> str:
+    """Every period: its accounts, totals, link to the one before and signature; the root below each row."""
     flagged = [p.place in report.flagged for p in report.periods]
-    series = _series(report)
     columns = [
         Column(label("Snapshot", "スナップショット", lang), plain("Snapshot", "スナップショット", lang)),
         Column(label("Accounts", "アカウント数", lang), plain("Accounts", "アカウント数", lang), True),
@@ -249,15 +240,13 @@ def render_history(
         )
         classes.append("fail" if flagged[i] else "")
         details.append(f"{label('root', 'ルート', lang, both=False)} <span class='mono'>{html_text(root)}</span>")
-    plots = "".join(
-        f"<figure><figcaption>{label(f'{sym} owed to customers', f'{sym} 顧客への債務', lang)}"
-        "</figcaption>" + _liability_chart(sym, dec, vals, labels, lang, f"liab{k}") + "</figure>"
-        for k, (sym, (dec, vals)) in enumerate(series.items())
-    )
-    findings = "".join(f"<li>{html_text(f)}</li>" for f in report.findings)
-    notes = "".join(f"<li>{html_text(n)}</li>" for n in report.notes)
+    return table_html(columns, rows, row_classes=classes, details=details, wide=len(columns) > 6)
+
+
+def _chain_verdict(report: ChainReport, lang: str) -> tuple[str, str]:
+    """(class, heading) of the verdict over the chain: verified, not verified, or failed with its count."""
     n = len(report.periods)
-    verdict = {
+    return {
         "verified": ("pass", label(f"Chain verified: {n} periods", f"連鎖を検証しました：{n}期間", lang)),
         "self-consistent": ("warn", label("Chain not verified", "連鎖は未検証", lang)),
         "failed": (
@@ -269,6 +258,35 @@ def render_history(
             ),
         ),
     }[report.state]
+
+
+def _dec_text(value: Fraction | None) -> str | None:
+    """An exact ratio (a power-of-ten fraction from the report) back to its decimal text."""
+    if value is None:
+        return None
+    whole, rest = divmod(value.numerator, value.denominator)
+    digits = ""
+    while rest and len(digits) < 12:
+        rest *= 10
+        digits += str(rest // value.denominator)
+        rest %= value.denominator
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
+def render_history(
+    report: ChainReport, *, signer: str | None, audits: Sequence[AuditSummary] = (), lang: str = "en"
+) -> str:
+    lang = check_lang(lang)
+    labels = [p.commitment.snapshot_id for p in report.periods]
+    series = _series(report)
+    plots = "".join(
+        f"<figure><figcaption>{label(f'{sym} owed to customers', f'{sym} 顧客への債務', lang)}"
+        "</figcaption>" + _liability_chart(sym, dec, vals, labels, lang, f"liab{k}") + "</figure>"
+        for k, (sym, (dec, vals)) in enumerate(series.items())
+    )
+    findings = "".join(f"<li>{html_text(f)}</li>" for f in report.findings)
+    notes = "".join(f"<li>{html_text(n)}</li>" for n in report.notes)
+    verdict = _chain_verdict(report, lang)
     exchange = report.periods[0].commitment.exchange if report.periods else ""
     key = (
         label("signatures checked against the pinned key", "指定された鍵で署名を検証", lang, both=False)
@@ -290,7 +308,7 @@ def render_history(
         + f"<section class='card' id='liabilities'><h2>{label('Owed to customers over time', '顧客への債務の推移', lang)}</h2>"
         f"<div class='grid2'>{plots}</div></section>"
         f"<section class='card' id='periods'><h2>{label('Periods', '期間', lang)}</h2>"
-        + table_html(columns, rows, row_classes=classes, details=details, wide=len(columns) > 6)
+        + _periods_table(report, series, lang)
         + "</section></main>"
     )
     title = f"{plain('Proof-of-reserves history', '準備金証明の履歴', lang)}: {exchange}"

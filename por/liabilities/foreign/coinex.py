@@ -190,12 +190,7 @@ def verify_coinex(
             f"root: balances are not the running totals along the path "
             f"(recomputed { ({c: decimal_text(x) for c, x in sorted(sums.items())}) })"
         )
-    negatives = [
-        f"{where} {c} {decimal_text(x)}"
-        for where, b in [("self", proof.balances), *[(s.where, s.balances) for s in proof.path], ("root", sums)]
-        for c, x in b.items()
-        if x < 0
-    ]
+    negatives = _negatives(proof, sums)
     for finding in negatives:
         v.fail(f"negative amount: {finding} (a liabilities sum with a negative part can hide what is owed)")
     totals = compare_totals(v, sums, pinned)
@@ -212,6 +207,16 @@ def verify_coinex(
         pinned=pin is not None,
         totals_pinned=totals,
     )
+
+
+def _negatives(proof: CoinexProof, sums: dict[str, Decimal]) -> list[str]:
+    """Every negative amount: in the customer's balances, along the path, in the recomputed root totals."""
+    return [
+        f"{where} {c} {decimal_text(x)}"
+        for where, b in [("self", proof.balances), *[(s.where, s.balances) for s in proof.path], ("root", sums)]
+        for c, x in b.items()
+        if x < 0
+    ]
 
 
 class CoinexFormat(ProofOnlyFormat):

@@ -281,6 +281,23 @@ def describe(
     if variant:
         v.facts["variant"] = variant
     v.facts["coverage"] = coverage
+    lines = _lines(design, leaf, path, non_negative, root, pinned, zk_proof)
+    lines.checked.extend(extra_checked)
+    lines.not_checked.extend(extra_not_checked)
+    if totals_pinned:
+        lines.checked.append(f"totals: the root's totals equal the published ones ({v.facts.get('totals_pinned')})")
+    v.facts.setdefault("checked", []).extend(lines.checked)
+    v.facts.setdefault("not_checked", []).extend(lines.not_checked)
+    v.facts["anchored"] = anchored = pinned and (
+        totals_pinned or (design.root_binds_totals and design.root_binds_labels)
+    )
+    if pinned and not anchored:
+        _note_unbound(v, design, fmt)
+    return v
+
+
+def _lines(design: Design, leaf: str, path: str, non_negative: str, root: str, pinned: bool, zk_proof: str) -> _Lines:
+    """The coverage as checked / not checked lines, in the vocabulary's order."""
     lines = _Lines()
     lines.checked.append(f"leaf: {leaf}")
     lines.checked.append(f"path: {path}")
@@ -296,27 +313,22 @@ def describe(
     elif not zk_proof.startswith("not applicable"):
         lines.not_checked.append(f"zk proof: {zk_proof}")
     (lines.not_checked if design.bits < 160 else lines.checked).append(f"hash width: {design.collision_text()}")
-    lines.checked.extend(extra_checked)
-    lines.not_checked.extend(extra_not_checked)
-    v.facts.setdefault("checked", []).extend(lines.checked)
-    v.facts.setdefault("not_checked", []).extend(lines.not_checked)
-    if totals_pinned:
-        lines.checked.append(f"totals: the root's totals equal the published ones ({v.facts.get('totals_pinned')})")
-    anchored = pinned and (totals_pinned or (design.root_binds_totals and design.root_binds_labels))
-    v.facts["anchored"] = anchored
-    if pinned and not anchored:
-        why = [
-            w
-            for w, bound in (
-                (f"which asset each total is for ({design.labels})", design.root_binds_labels),
-                (f"the totals ({design.unbound_totals})", design.root_binds_totals),
-            )
-            if not bound
-        ]
-        v.facts.setdefault("notes", []).append(
-            f"a pinned {fmt} root alone does not fix {' or '.join(why)}: {design.pin_hint}"
+    return lines
+
+
+def _note_unbound(v: Verdict, design: Design, fmt: str) -> None:
+    """A pinned root that does not anchor: the note says what the root leaves open and how to pin it."""
+    why = [
+        w
+        for w, bound in (
+            (f"which asset each total is for ({design.labels})", design.root_binds_labels),
+            (f"the totals ({design.unbound_totals})", design.root_binds_totals),
         )
-    return v
+        if not bound
+    ]
+    v.facts.setdefault("notes", []).append(
+        f"a pinned {fmt} root alone does not fix {' or '.join(why)}: {design.pin_hint}"
+    )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from por.errors import InputError
 from por.liabilities.foreign.common import (
@@ -176,36 +176,8 @@ def verify_merkletreejs(
     v = Verdict.start()
     pin = pinned_root(pinned.root, (16, 64), "merkletreejs", v)
     wanted = customer_leaves(customer) if customer is not None and customer.given else {}
-    found: dict[str, tuple[int, str]] = {}
-    builder, seen, declared, ending = RootBuilder(), set(), None, None
     with open(path, "rb") as handle:
-        if not _HEADER.match(handle.readline(MAX_LINE + 1)):
-            raise InputError("expected the header `Level<TAB>Hash` (a merkletreejs leaf list)", file=source, line=1)
-        for line_no, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), b""), start=2):
-            match = _LINE.match(line)
-            if not match:
-                raise InputError(
-                    "expected `<layers>,<position><TAB><16 lower-case hex digits>`", file=source, line=line_no
-                )
-            if ending is not None and match[4] not in (ending, None):
-                raise InputError("mixed line endings", file=source, line=line_no)
-            ending = ending or match[4]
-            if declared is None:
-                declared = int(match[1])
-            elif int(match[1]) != declared:
-                v.fail(f"{source}:{line_no}: {match[1].decode()} layers, the first line says {declared}")
-            if int(match[2]) != builder.count:
-                v.fail(f"{source}:{line_no}: position {match[2].decode()}, expected {builder.count}")
-            leaf = match[3].decode()
-            if leaf in seen:
-                v.fail(f"{source}:{line_no}: leaf {leaf} listed twice (one leaf would stand for two customers)")
-            seen.add(leaf)
-            for rule, mine in wanted.items():
-                if mine == leaf and rule not in found:
-                    found[rule] = (builder.count, leaf)
-            builder.add(bytes.fromhex(leaf))
-            if progress:
-                progress(1)
+        builder, declared, found = _read_leaves(handle, source, v, wanted, progress)
     if builder.count == 0:
         raise InputError("no leaves", file=source)
     if declared != layers(builder.count):
@@ -220,18 +192,58 @@ def verify_merkletreejs(
         DESIGN,
         fmt="merkletreejs",
         variant=next(iter(found), None),
-        leaf=(
-            "your leaf recomputed from your id and balances and found in the list"
-            if found
-            else "your leaf was not found"
-            if wanted
-            else "not recomputed: give --account and --balance to find yours"
-        ),
+        leaf=_leaf_text(found, wanted),
         path="the root rebuilt from every leaf of the file (layer count and positions checked)",
         non_negative="not checkable: the tree holds no amounts, only hashes",
         pinned=pin is not None,
         extra_not_checked=["totals: a plain tree has none; it proves membership only"],
     )
+
+
+def _read_leaves(
+    handle: BinaryIO, source: str, v: Verdict, wanted: dict[str, str], progress: Callable[[int], None] | None
+) -> tuple[RootBuilder, int | None, dict[str, tuple[int, str]]]:
+    """Every leaf line after the header, into the root builder: returns it, the layer count the first line
+    declares, and the customer's leaves found (rule -> (position, leaf)). A line that breaks the shape
+    is bad input; a wrong layer count, position or a leaf listed twice fails the verdict."""
+    if not _HEADER.match(handle.readline(MAX_LINE + 1)):
+        raise InputError("expected the header `Level<TAB>Hash` (a merkletreejs leaf list)", file=source, line=1)
+    found: dict[str, tuple[int, str]] = {}
+    builder, seen = RootBuilder(), set()
+    declared: int | None = None
+    ending: bytes | None = None
+    for line_no, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), b""), start=2):
+        match = _LINE.match(line)
+        if not match:
+            raise InputError("expected `<layers>,<position><TAB><16 lower-case hex digits>`", file=source, line=line_no)
+        if ending is not None and match[4] not in (ending, None):
+            raise InputError("mixed line endings", file=source, line=line_no)
+        ending = ending or match[4]
+        if declared is None:
+            declared = int(match[1])
+        elif int(match[1]) != declared:
+            v.fail(f"{source}:{line_no}: {match[1].decode()} layers, the first line says {declared}")
+        if int(match[2]) != builder.count:
+            v.fail(f"{source}:{line_no}: position {match[2].decode()}, expected {builder.count}")
+        leaf = match[3].decode()
+        if leaf in seen:
+            v.fail(f"{source}:{line_no}: leaf {leaf} listed twice (one leaf would stand for two customers)")
+        seen.add(leaf)
+        for rule, mine in wanted.items():
+            if mine == leaf and rule not in found:
+                found[rule] = (builder.count, leaf)
+        builder.add(bytes.fromhex(leaf))
+        if progress:
+            progress(1)
+    return builder, declared, found
+
+
+def _leaf_text(found: dict[str, tuple[int, str]], wanted: dict[str, str]) -> str:
+    if found:
+        return "your leaf recomputed from your id and balances and found in the list"
+    if wanted:
+        return "your leaf was not found"
+    return "not recomputed: give --account and --balance to find yours"
 
 
 def _customer_facts(v: Verdict, customer: Customer, wanted: dict[str, str], found: dict) -> None:

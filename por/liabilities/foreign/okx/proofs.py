@@ -11,6 +11,7 @@ Verdict with ok False and reasons naming the place. No floats anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,7 +31,7 @@ from por.liabilities.foreign.okx.rules import (
     parse_balances,
     split_hash,
 )
-from por.liabilities.foreign.okx.tree import scan_okx_v2_tree, wants_digest
+from por.liabilities.foreign.okx.tree import TreeScan, scan_okx_v2_tree, wants_digest
 from por.liabilities.pins import Pins
 from por.strictjson import Fields, loads
 from por.verdict import Verdict
@@ -276,21 +277,10 @@ def parse_okx_v2_user(data: bytes | str, source: str) -> OkxV2User:
     return user
 
 
-def verify_okx_v2_user(
-    user: OkxV2User, tree: str | Path | BinaryIO | None, pins: Pins | str | None = None, *, progress=None
-) -> Verdict:
-    """User hash from nonce + totals; each split leaf from the user hash + its balances;
-    splits sum exactly to the totals; with the tree, every split is a leaf of it, with
-    the same balances coin by coin; then the tree's root against the pins."""
-    pins = as_pins(pins)
+def _check_user_leaves(v: Verdict, user: OkxV2User) -> None:
+    """The user hash from nonce and totals, each split leaf from the user hash and its balances, no negative
+    amount, no leaf twice, and the splits summing exactly to the totals."""
     assets = user.assets
-    v = Verdict.start(
-        format="okx-v2-user",
-        user_hash=user.hash,
-        balances=balances_dict(assets, user.total),
-        leaves=[{"hash": h, "balances": balances_dict(assets, u)} for h, u in user.nodes],
-        anchored=False,
-    )
     if leaf_hash(user.nonce, assets, user.total) != user.hash:
         v.fail("hash: user hash does not recompute from nonce and totalBalances")
     if bad := negatives(assets, user.total):
@@ -307,11 +297,14 @@ def verify_okx_v2_user(
         sums = add(sums, units)
     if sums != user.total:
         v.fail(f"nodes: split balances sum to {balances_dict(assets, sums)}, not totalBalances")
-    if tree is None:
-        v.facts["inclusion_checked"] = False
-        if pins.anchored:
-            v.fail("a V2 user file holds no root: give the full tree to check inclusion under the published root")
-        return v
+
+
+def _against_tree(
+    v: Verdict, user: OkxV2User, tree: str | Path | BinaryIO, pins: Pins, progress: Callable[[int], None] | None
+) -> TreeScan:
+    """The full tree scanned: its faults, totals and shape into the verdict, and every split found in it
+    with the same balances coin by coin; returns the scan (for its root)."""
+    assets = user.assets
     watch = {h: units for h, units in user.nodes}
     scan = scan_okx_v2_tree(tree, watch=watch, progress=progress, digest=wants_digest(pins))
     where = str(tree) if isinstance(tree, (str, Path)) else "tree"
@@ -332,6 +325,31 @@ def verify_okx_v2_user(
             v.fail(f"nodes[{i}]: leaf {h} is not a leaf of {where}")
         elif scan.found[h][1] != balances_dict(assets, units):  # coin by coin, by name
             v.fail(f"nodes[{i}]: leaf {h} has other balances in {where} (line {scan.found[h][0]})")
+    return scan
+
+
+def verify_okx_v2_user(
+    user: OkxV2User, tree: str | Path | BinaryIO | None, pins: Pins | str | None = None, *, progress=None
+) -> Verdict:
+    """User hash from nonce + totals; each split leaf from the user hash + its balances;
+    splits sum exactly to the totals; with the tree, every split is a leaf of it, with
+    the same balances coin by coin; then the tree's root against the pins."""
+    pins = as_pins(pins)
+    assets = user.assets
+    v = Verdict.start(
+        format="okx-v2-user",
+        user_hash=user.hash,
+        balances=balances_dict(assets, user.total),
+        leaves=[{"hash": h, "balances": balances_dict(assets, u)} for h, u in user.nodes],
+        anchored=False,
+    )
+    _check_user_leaves(v, user)
+    if tree is None:
+        v.facts["inclusion_checked"] = False
+        if pins.anchored:
+            v.fail("a V2 user file holds no root: give the full tree to check inclusion under the published root")
+        return v
+    scan = _against_tree(v, user, tree, pins, progress)
     v.facts["leaf_lines"] = {h: line for h, (line, _) in scan.found.items()}
     anchor(
         v,

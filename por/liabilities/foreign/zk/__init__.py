@@ -64,18 +64,8 @@ def verify_zk_user(
     from the proof table or found; with the table and asset list, the audit's chain and totals."""
     pinned = pinned_of(expected_root, pins)
     root_hex = f"{user.root:064x}"
-    assets = [
-        {
-            "index": a[0],
-            **dict(
-                zip(
-                    ("balance",) if user.layout == "htx" else ("equity", "debt", "loan", "margin", "portfolio_margin"),
-                    map(str, a[1:]),
-                )
-            ),
-        }
-        for a in user.assets
-    ]
+    names = ("balance",) if user.layout == "htx" else ("equity", "debt", "loan", "margin", "portfolio_margin")
+    assets = [{"index": a[0], **dict(zip(names, map(str, a[1:])))} for a in user.assets]
     v = Verdict.start(
         root=root_hex,
         account_index=user.index,
@@ -85,15 +75,7 @@ def verify_zk_user(
     )
     pin = pinned_root(pinned.root, 64, NAMES[user.fmt], v)
     asset_list = read_asset_list(config) if config is not None else None
-    count = None
-    if table is not None:
-        reasons, facts = check_table(read_table(table), user.fmt, asset_list, str(table))
-        v.reasons.extend(reasons)
-        v.ok = v.ok and not reasons
-        v.facts["proof_table"] = facts
-        count = facts["asset_count"]
-        if facts["final_root"] != root_hex:
-            v.fail(f"root {root_hex} is not the proof table's final root {facts['final_root']}")
+    count = _against_table(v, user, table, asset_list, root_hex) if table is not None else None
     _recompute(v, user, count)
     if asset_list is not None:
         _against_asset_list(v, user, asset_list)
@@ -117,6 +99,17 @@ def verify_zk_user(
         extra_not_checked=(["the sign of each Balance: HTX hashes |Balance|"] if user.layout == "htx" else [])
         + ([] if table else ["the audit's batch chain: give its proof table (--tree proof.csv)"]),
     )
+
+
+def _against_table(v: Verdict, user: ZkUser, table: Path, asset_list: AssetList | None, root_hex: str) -> int:
+    """The audit's proof table: its batch chain, and the user's root at its end; returns its asset count."""
+    reasons, facts = check_table(read_table(table), user.fmt, asset_list, str(table))
+    v.reasons.extend(reasons)
+    v.ok = v.ok and not reasons
+    v.facts["proof_table"] = facts
+    if facts["final_root"] != root_hex:
+        v.fail(f"root {root_hex} is not the proof table's final root {facts['final_root']}")
+    return facts["asset_count"]
 
 
 def _recompute(v: Verdict, user: ZkUser, count: int | None) -> None:

@@ -107,66 +107,39 @@ def _siblings(f: Fields, key: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+# The top-level keys of each layout, in the order parse_user reads them: index, id hash, equity, debt,
+# assets, root, path. Gate.io names them its own way; Binance and HTX share theirs.
+_GATE_KEYS = (
+    "Arrangement",
+    "UniqueIdentification",
+    "TotalAssetEquity",
+    "TotalAssetDebt",
+    "AssetDetails",
+    "TreeRootHash",
+    "MerkleProofEncode",
+)
+_KEYS = ("AccountIndex", "AccountIdHash", "TotalEquity", "TotalDebt", "Assets", "Root", "Proof")
+_ASSET_FIELDS = {  # the amount fields of each asset, by layout
+    "htx": ("Balance",),
+    "v1": ("Equity", "Debt"),
+    "v2": ("Equity", "Debt", "Loan", "Margin", "PortfolioMargin"),
+}
+
+
 def parse_user(doc: Any, source: str, fmt: str) -> ZkUser:
     f = Fields(doc, source)
-    fields: tuple[str, ...]  # the amount fields of each asset, by layout
     if fmt == "gate-zk":
-        f.only(
-            "Arrangement",
-            "UniqueIdentification",
-            "TotalAssetEquity",
-            "TotalAssetDebt",
-            "AssetDetails",
-            "TreeRootHash",
-            "MerkleProofEncode",
-        )
-        keys = (
-            "Arrangement",
-            "UniqueIdentification",
-            "TotalAssetEquity",
-            "TotalAssetDebt",
-            "AssetDetails",
-            "TreeRootHash",
-            "MerkleProofEncode",
-        )
-        layout, fields = "v1", ("Equity", "Debt")
+        f.only(*_GATE_KEYS)
+        keys, layout = _GATE_KEYS, "v1"
     else:
         v2 = fmt == "binance-zk" and "TotalCollateral" in doc
-        f.only(
-            "AccountIndex",
-            "AccountIdHash",
-            "TotalEquity",
-            "TotalDebt",
-            "Assets",
-            "Root",
-            "Proof",
-            *(("TotalCollateral",) if v2 else ()),
-        )
-        keys = ("AccountIndex", "AccountIdHash", "TotalEquity", "TotalDebt", "Assets", "Root", "Proof")
-        layout = "htx" if fmt == "htx-zk" else ("v2" if v2 else "v1")
-        fields = {
-            "htx": ("Balance",),
-            "v1": ("Equity", "Debt"),
-            "v2": ("Equity", "Debt", "Loan", "Margin", "PortfolioMargin"),
-        }[layout]
+        f.only(*_KEYS, *(("TotalCollateral",) if v2 else ()))
+        keys, layout = _KEYS, "htx" if fmt == "htx-zk" else ("v2" if v2 else "v1")
     index_key, id_key, eq_key, debt_key, assets_key, root_key, path_key = keys
     totals = [_field(f, eq_key), _field(f, debt_key)]
     if layout == "v2":
         totals.append(_field(f, "TotalCollateral"))
-    assets = []
-    entries = f.objects(assets_key, max_items=MAX_ASSETS)
-    for a in entries:
-        a.only("Index", *fields)
-        values = []
-        for name in fields:
-            if layout == "htx":  # int64, signed: HTX hashes the absolute value
-                value = a.get(name, int)
-                if not -(2**63) <= value < 2**63:
-                    raise a.error(name, "outside int64")
-            else:
-                value = _field(a, name, bound=U64)
-            values.append(value)
-        assets.append((_field(a, "Index", bound=MAX_ASSETS), *values))
+    assets = [_asset(a, layout) for a in f.objects(assets_key, max_items=MAX_ASSETS)]
     indices = [x[0] for x in assets]
     if indices != sorted(set(indices)):
         raise f.error(assets_key, "asset indices must be distinct and increasing")
@@ -181,6 +154,22 @@ def parse_user(doc: Any, source: str, fmt: str) -> ZkUser:
         root=_hex_element(f, root_key),
         path=_siblings(f, path_key),
     )
+
+
+def _asset(a: Fields, layout: str) -> tuple[int, ...]:
+    """One asset entry: its index, then its amounts in the layout's order."""
+    fields = _ASSET_FIELDS[layout]
+    a.only("Index", *fields)
+    values = []
+    for name in fields:
+        if layout == "htx":  # int64, signed: HTX hashes the absolute value
+            value = a.get(name, int)
+            if not -(2**63) <= value < 2**63:
+                raise a.error(name, "outside int64")
+        else:
+            value = _field(a, name, bound=U64)
+        values.append(value)
+    return (_field(a, "Index", bound=MAX_ASSETS), *values)
 
 
 def _pack3(values: list[int]) -> list[int]:
