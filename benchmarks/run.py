@@ -172,6 +172,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--whole-accounts", type=int, default=1_000_000, help="`por publish CSV` x 3 assets; 0: skip")
     parser.add_argument("--prove-accounts", type=int, default=200_000, help="`prove --all` x 5 assets; 0: skip")
+    parser.add_argument("--whole-accounts", type=int, default=1_000_000, help="`por publish CSV` x 3 assets; 0: skip")
+    parser.add_argument("--prove-accounts", type=int, default=200_000, help="`prove --all` x 5 assets; 0: skip")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--no-reserves", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
@@ -189,6 +191,7 @@ def main() -> None:
         run.physical_limit()
         run.verify_inclusion()
         run.jobs()
+        run.whole_commands()
         if not args.no_dask:
             run.rows.extend(dask_rows(run.do_publish, run.pub_s, run.commitment, run.notes, args.repeat))
         if not args.no_reserves and (HERE / "reserves.py").exists():
@@ -337,10 +340,10 @@ class Run:
                 f"**{median_ms / start_median:.1f}x** (target <= 3x)",
             )
         )
-        root_command = ["verify-inclusion", str(proof_path), "--root", commitment.root.hex()]
+        root_command = ["verify-inclusion", str(proof_path), "--root", self.commitment.root.hex()]
         root_ms, root_median = shell_ms([POR, *root_command], 15)
         start_ms, start_median = shell_ms([PY, "-c", "pass"], 15)
-        rows.append(
+        self.rows.append(
             (
                 "start-up: `por verify-inclusion PROOF --root HEX` against a bare `python -c pass` (15 runs each)",
                 f"{root_median:.0f} ms median",
@@ -353,6 +356,19 @@ class Run:
             f"Interpreter start alone: {start_ms:.0f} ms. Largest imports of `verify-inclusion` "
             f"(`python -X importtime`, cumulative): " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in costs) + "."
         )
+
+    def whole_commands(self) -> None:
+        """benchmarks/whole.py: publish from the shell at 1M x 3, prove --all against publish."""
+        import whole
+
+        if self.args.whole_accounts:
+            print("publish from the shell ...", flush=True)
+            self.rows.extend(
+                whole.whole_publish_rows(self.tmp, self.args.whole_accounts, 3, self.args.repeat, baseline)
+            )
+        if self.args.prove_accounts:
+            print("prove --all ...", flush=True)
+            self.rows.extend(whole.prove_all_rows(self.tmp, self.args.prove_accounts, 5, self.args.repeat))
 
     def jobs(self) -> None:
         print("publish --jobs ...", flush=True)
@@ -367,25 +383,6 @@ class Run:
                 f"sha256: {one.root == every.root and one.tree_sha256 == every.tree_sha256}",
             )
         )
-<<<<<<< HEAD
-        import whole
-
-        if args.whole_accounts:
-            print("publish from the shell ...", flush=True)
-            rows.extend(whole.whole_publish_rows(tmp, args.whole_accounts, 3, args.repeat, baseline))
-        if args.prove_accounts:
-            print("prove --all ...", flush=True)
-            rows.extend(whole.prove_all_rows(tmp, args.prove_accounts, 5, args.repeat))
-        if not args.no_dask:
-            rows.extend(dask_rows(do_publish, pub_s, commitment, notes, args.repeat))
-        if not args.no_reserves and (HERE / "reserves.py").exists():
-            rows.extend(reserves_rows(notes))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    write_results(args.out, machine(), rows, notes, load_before, load_text())
-    print_ratios(rows)
-=======
->>>>>>> f1412dca2ad4a96532fc5b4bbce68a342814002b
 
 
 def dask_rows(do_publish, local_s: float, local, notes: list[str], repeat: int) -> list[tuple[str, str, str, str]]:
