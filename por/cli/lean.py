@@ -32,10 +32,10 @@ def parse(argv: list[str]) -> dict | None:
         if name in FLAGS and not eq:
             values[FLAGS[name]] = True
         elif name in VALUED:
-            value = value if eq else next(words, None)
-            if not value or name in values or value.startswith("-"):
+            given = value if eq else next(words, None)
+            if not given or name in values or given.startswith("-"):
                 return None
-            values[name] = value
+            values[name] = given
         elif word == "-" or (word and not word.startswith("-")):
             proofs.append(word)
         else:
@@ -51,11 +51,10 @@ def verify_inclusion(values: dict) -> int:
     `por.cli.liabilities.verify_inclusion` for one proof and no tree, totals or config."""
     from por.cli.output import emit_verdict
     from por.errors import InputError
-    from por.liabilities.check import check_account, pinned_account, read_document, verify_proof_document
+    from por.liabilities.check import pinned_account, read_document, verify_proof_document
     from por.liabilities.foreign import detect
     from por.liabilities.foreign.common import Customer
     from por.liabilities.pins import pinned_reference
-    from por.publication.verify import signature_facts
 
     proof = Path(values["proof"])
     commitment = Path(values["--commitment"]) if "--commitment" in values else None
@@ -76,10 +75,24 @@ def verify_inclusion(values: dict) -> int:
     kind = values.get("--format", "auto")
     kind = kind if kind != "auto" else detect.proof_format(raw, str(proof))
     verdict = verify_proof_document(kind, raw, proof, pinned, root_bytes, None, None, customer, None)
-    if kind == "por":
+    finish_inclusion(verdict, kind, account, commitment, doc, signer)
+    return emit_verdict(verdict, as_json=values["json"], title=f"inclusion of {proof}", quiet=values["quiet"])
+
+
+def finish_inclusion(verdict, kind: str, account, commitment, doc, signer, chains_toml=None) -> None:
+    """After the proof's own checks, the same steps on both paths (this one and typer's `_verify_one`):
+    the account, the commitment's signature, the anchor, and what to pin when nothing anchors it."""
+    from por.liabilities.check import check_account
+    from por.publication.verify import signature_facts
+
+    if kind == "por":  # a foreign format checks --account itself, or refuses it
         check_account(verdict, account, kind)
     signature_facts(verdict, commitment, signer, doc=doc)
-    if "anchor_claimed" in verdict.facts:  # as _verify_one: named, not counted (typer's module: only then)
+    if chains_toml is not None:
+        from por.cli.anchor import verify_anchor
+
+        verify_anchor(verdict, commitment, doc, chains_toml, signer)
+    elif "anchor_claimed" in verdict.facts:  # named, never counted (typer's module loaded only then)
         from por.cli.anchor import note_carried_anchor
 
         note_carried_anchor(verdict, doc)
@@ -88,4 +101,3 @@ def verify_inclusion(values: dict) -> int:
             "pin what the exchange published, from a source you trust: --commitment commitment.json"
             + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else "")
         )
-    return emit_verdict(verdict, as_json=values["json"], title=f"inclusion of {proof}", quiet=values["quiet"])

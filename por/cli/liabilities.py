@@ -686,10 +686,10 @@ def _anchor_config(
 def _verify_one(proof: Path, options: InclusionOptions) -> int:
     """One proof against what is pinned: the commitment (its signature, its anchor) or a root."""
     from por.cli.history import pinned_signer
+    from por.cli.lean import finish_inclusion
     from por.cli.output import emit_verdict
-    from por.liabilities.check import check_account, read_document, verify_proof_document
+    from por.liabilities.check import read_document, verify_proof_document
     from por.liabilities.foreign import detect
-    from por.publication.verify import signature_facts
 
     commitment = options.commitments[0] if options.commitments else None
     pinned_key = pinned_signer(commitment, options.signer)
@@ -707,20 +707,7 @@ def _verify_one(proof: Path, options: InclusionOptions) -> int:
         options.customer,
         options.config,
     )
-    if kind == "por":  # a foreign format checks --account itself, or refuses it
-        check_account(verdict, options.account, kind)
-    signature_facts(verdict, commitment, pinned_key, doc=doc)
-    from por.cli.anchor import note_carried_anchor, verify_anchor
-
-    if options.chains_toml is not None:
-        verify_anchor(verdict, commitment, doc, options.chains_toml, pinned_key)
-    else:
-        note_carried_anchor(verdict, doc)
-    if verdict.anchor is None:
-        verdict.facts.setdefault("notes", []).append(
-            "pin what the exchange published, from a source you trust: --commitment commitment.json"
-            + (" (or --root HEX)" if kind == "por" and verdict.facts.get("version", 2) >= 2 else "")
-        )
+    finish_inclusion(verdict, kind, options.account, commitment, doc, pinned_key, options.chains_toml)
     return emit_verdict(verdict, as_json=options.json_out, title=f"inclusion of {proof}", quiet=options.quiet)
 
 

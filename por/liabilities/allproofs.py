@@ -343,7 +343,7 @@ class ShardWriter:
 
     def order(self, shards: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The permutation that groups a block's accounts by shard, and the shard bounds in it."""
-        if self.stream is not None:
+        if self.stream is not None or shards is None:
             return None
         order = np.argsort(shards, kind="stable")
         return order, np.searchsorted(shards[order], np.arange(SHARDS + 1))
@@ -405,7 +405,7 @@ def cut_every_proof(
                 lo, hi = np.searchsorted(sample, [block.first, accounts])
                 block = block.select(sample[lo:hi] - block.first)
             shards = None if writer.stream is not None else shard_numbers(block.ids)
-            if share[1] > 1:
+            if share[1] > 1 and shards is not None:  # (a stream is cut by one process)
                 mine = np.nonzero(shards % share[1] == share[0])[0]
                 block, shards = block.select(mine), shards[mine]
             if not len(block.ids):
@@ -553,11 +553,15 @@ def _cut_in_workers(job: _Job, progress: Progress | None) -> tuple[Cut, list[int
 
 
 def _worker(share: int) -> tuple[Cut, list[int]]:
-    def advance(count: int) -> None:
-        with _DONE.get_lock():
-            _DONE.value += count
+    job, done = _JOB, _DONE
+    if job is None or done is None:
+        raise RuntimeError("a prove --all worker started outside a run")
 
-    return _cut_share(_JOB, share, advance)
+    def advance(count: int) -> None:
+        with done.get_lock():
+            done.value += count
+
+    return _cut_share(job, share, advance)
 
 
 def _quiet_worker() -> None:
