@@ -293,16 +293,24 @@ def _row_count(customers: Path, sample: list) -> int:
     return customers.stat().st_size * lines // max(1, len(head))
 
 
-def check_disk(folder: Path, needs: dict[str, int], estimated: bool = False) -> None:
-    """Refuses (exit 2) before any writing when `folder`'s file system cannot hold `needs`."""
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def check_disk(folder: Path, needs: dict[str, int], estimated: bool = False, shown: Path | None = None) -> None:
+    """Refuses (exit 2) before any writing when `folder`'s file system cannot hold `needs`; the
+    message names `shown` (the --out the user gave) rather than a staging folder."""
     free = free_bytes(folder)
     total = sum(needs.values())
     if total > free:
-        parts = ", ".join(f"{name} {size / GIB:.1f}" for name, size in needs.items())
+        parts = ", ".join(f"{name} {_size(size)}" for name, size in needs.items())
         raise InputError(
-            f"not enough disk: the publication needs {'about ' if estimated else ''}{total / GIB:.1f} GiB "
-            f"({parts}) and {folder} has "
-            f"{free / GIB:.1f} GiB free: free some, or publish to another disk",
+            f"not enough disk: the publication needs {'about ' if estimated else ''}{_size(total)} "
+            f"({parts}) and the disk of {shown or folder} has {_size(free)} free: free some, or publish "
+            "to another disk",
             field="--out",
         )
 
