@@ -233,7 +233,7 @@ def emit_verdict(verdict: Verdict, *, as_json: bool, title: str, quiet: bool = F
         return 1
     for key in ("account_id", "snapshot_id", "root", "leaf_count", "height", "signature"):
         if key in facts and facts[key] is not None:
-            out.print(f"  {key.replace('_', ' ')}: {terminal_text(str(facts[key]))}")
+            print_wrapped(str(facts[key]), first=f"  {key.replace('_', ' ')}: ", out=out)
     for key, label in (("balances", "balance"), ("totals", "total")):
         amounts = facts.get(key)
         if amounts:
