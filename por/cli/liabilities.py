@@ -344,7 +344,7 @@ def _read_book(customers: Path, table, out: Path, max_memory: float | None, prog
 
 def _print_published(commitment, extras, warnings: list[str], out: Path) -> None:
     """The root and totals, the link and signer, the manifest: what the exchange publishes next."""
-    from por.cli.output import Column, print_table
+    from por.cli.output import Column, print_table, print_wrapped
 
     print(f"root {commitment.root.hex()}")
     print_table(
@@ -352,12 +352,14 @@ def _print_published(commitment, extras, warnings: list[str], out: Path) -> None
         [[asset.symbol, total] for asset, total in zip(commitment.assets, commitment.to_json()["totals"].values())],
     )
     if extras.link:
-        print(f"linked to previous snapshot {extras.link['snapshot_id']} (sha256 {extras.link['sha256']})")
+        link = extras.link
+        print_wrapped(f"linked to previous snapshot {link['snapshot_id']} (sha256 {link['sha256']})", first="")
     if extras.signer:
-        print(f"signed by {extras.signer}: publish this address where customers can pin it")
-    print(
+        print_wrapped(f"signed by {extras.signer}: publish this address where customers can pin it", first="")
+    print_wrapped(
         "the root is the fingerprint customers compare on verify.html: publish it on your site and in the "
-        "auditor's report"
+        "auditor's report",
+        first="",
     )
     if extras.manifest:
         print("manifest.json (SHA-256 of every public file; publish it beside them):")
