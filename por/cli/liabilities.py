@@ -276,8 +276,9 @@ def _publish(options: PublishOptions) -> int:
     import time
 
     from por.amounts import AssetTable
-    from por.cli.output import progress_bar
+    from por.cli.output import progress_bar, progress_shown
     from por.liabilities.external import SpilledBook
+    from por.liabilities.ingest import row_count
     from por.liabilities.publish import publish as do_publish
     from por.publication.attestation import publication_extras
 
@@ -294,7 +295,8 @@ def _publish(options: PublishOptions) -> int:
     if options.assets:
         table.extend_from_file(options.assets)
     stack = contextlib.ExitStack()
-    with progress_bar("reading customers", None, quiet=options.quiet, unit="rows") as advance:
+    rows = row_count(options.customers) if progress_shown(options.quiet) else None
+    with progress_bar("reading customers", rows, quiet=options.quiet, unit="rows") as advance:
         liabilities = _read_book(options.customers, table, options.out, options.max_memory, advance, stack)
     loaded = time.perf_counter()
     with stack, progress_bar("building tree", None, quiet=options.quiet, unit="nodes hashed") as advance:
@@ -860,16 +862,19 @@ def verify_tree(
 ) -> int:
     """Recompute every node of a full liabilities tree (hashes and sums), streaming."""
     from por.cli.history import pinned_signer
-    from por.cli.output import emit_verdict, progress_bar
+    from por.cli.output import emit_verdict, progress_bar, progress_shown
     from por.liabilities.check import read_head, verify_tree_document
     from por.liabilities.foreign import detect
+    from por.liabilities.treefile import nodes_to_check
     from por.publication.verify import signature_facts
 
     pinned_key = pinned_signer(commitment, signer)
     head = read_head(tree)
     pinned, root_bytes, doc = _pinned_root(commitment, root)
     kind = format.value if format != TreeFormat.auto else detect.tree_format(head, str(tree))
-    with progress_bar("verifying tree", None, quiet=quiet or json_out, unit="nodes") as advance:
+    shown = progress_shown(quiet or json_out)
+    total = nodes_to_check(tree) if shown and kind == "por" else None
+    with progress_bar("verifying tree", total, quiet=not shown, unit="nodes") as advance:
         verdict = verify_tree_document(
             kind, tree, pinned, root_bytes, totals=_published_totals(totals), progress=advance, config=config
         )

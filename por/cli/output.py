@@ -265,6 +265,11 @@ def _jsonable(value: Any) -> Any:
 # --- progress ------------------------------------------------------------------------------------------
 
 
+def progress_shown(quiet: bool = False) -> bool:
+    """Whether progress_bar will draw: worth a pass over the input for its total only then."""
+    return not quiet and console(stderr=True).is_terminal
+
+
 @contextlib.contextmanager
 def progress_bar(
     description: str, total: int | None, *, quiet: bool = False, unit: str = ""
@@ -275,7 +280,7 @@ def progress_bar(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     err = console(stderr=True)
-    if quiet or not err.is_terminal:
+    if not progress_shown(quiet):
         yield lambda advance: None
         return
     columns = [BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed:,} " + unit)]
@@ -283,4 +288,13 @@ def progress_bar(
         TextColumn("{task.description}"), *columns, TimeElapsedColumn(), console=err, transient=True
     ) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda advance: progress.advance(task, advance)
+        done = 0
+
+        def advance(step: int) -> None:
+            nonlocal done
+            done += step
+            if total and done > total:  # a total that was an upper bound, passed: the bar grows, never overflows
+                progress.update(task, total=done)
+            progress.advance(task, step)
+
+        yield advance

@@ -405,3 +405,13 @@ def _against_commitment(
     for ok, reason in checks:
         if not ok:
             verdict.fail(reason)
+
+
+def nodes_to_check(path: str | Path) -> int | None:
+    """What verify_tree_file's progress counts to (every record below the top); None when the header
+    cannot be read (verifying says why)."""
+    try:
+        with TreeFile(path) as tree:
+            return sum(tree.sizes[: tree.header.height])
+    except (InputError, TreeError, OSError):
+        return None
