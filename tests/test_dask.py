@@ -19,7 +19,9 @@ from por.liabilities.build import Shuffle  # noqa: E402
 from por.liabilities.porjson import dumps  # noqa: E402
 from por.liabilities.prove import cut_proof  # noqa: E402
 from por.liabilities.publish import publish  # noqa: E402
+from por.liabilities.tree import level_sizes  # noqa: E402
 from por.liabilities.treefile import verify_tree_file  # noqa: E402
+from por.publication.attestation import read_commitment  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +61,25 @@ def test_dask_build_is_the_local_build(tmp_path, scheduler, accounts, pieces):
         remote = publish(book, tmp_path / "dask", max_pieces=pieces, dask=scheduler, **common)
         assert remote.totals == book.totals
     assert verify_tree_file(tmp_path / "dask" / "tree.bin", remote).ok
+
+
+@pytest.mark.parametrize("accounts, pieces", [(1, 1), (1000, 1), (333, 4)])
+def test_a_dask_build_counts_every_record_it_writes(tmp_path, scheduler, accounts, pieces):
+    """The progress bar's total is the tree's records: a Dask build must count to it exactly."""
+    book = random_liabilities(random.Random(accounts), accounts, 2)
+    counted, expected = [], []
+    publish(
+        book,
+        tmp_path / "dask",
+        exchange="x",
+        snapshot_id="s1",
+        max_pieces=pieces,
+        dask=scheduler,
+        progress=counted.append,
+        expect=expected.append,
+    )
+    assert expected == [sum(level_sizes(read_commitment(tmp_path / "dask")[3].leaf_count))]
+    assert sum(counted) == expected[0]
 
 
 def test_por_publish_dask_from_the_command_line(tmp_path, scheduler):

@@ -5,6 +5,7 @@ passes its total."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import re
@@ -14,6 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from por.amounts import AssetTable
+from por.liabilities import external
+from por.liabilities.ingest import load_customers
+from por.liabilities.publish import publish
 from por.liabilities.tree import level_sizes
 
 
@@ -65,11 +72,11 @@ def test_progress_counts_without_a_total_and_never_passes_one(tmp_path):
     assert "/?" not in drawn and "Traceback" not in drawn
     for done, total in re.findall(r"\b(\d[\d,]*)/(\d[\d,]*)\b", drawn):
         assert int(done.replace(",", "")) <= int(total.replace(",", "")), (done, total)
-    counted = r"building tree +\d{1,3}(,\d{3})+ nodes hashed"
-    assert re.search(counted, drawn), drawn[-2000:]
-    # 60,000 accounts x 2 rows; every record below the top of a 60,000-leaf tree
-    assert re.search(r"reading customers\W+120000/120000\b", drawn), drawn[-2000:]
-    nodes = sum(level_sizes(60_000)[:-1])
+    # 60,000 accounts x 2 rows; the tree's records (every level, padding included); all below its top
+    assert re.search(r"reading customers\W+120,000/120,000\b", drawn), drawn[-2000:]
+    records = f"{sum(level_sizes(60_000)):,}"
+    assert re.search(rf"building tree\W+{records}/{records}\b", drawn), drawn[-2000:]
+    nodes = f"{sum(level_sizes(60_000)[:-1]):,}"
     assert re.search(rf"verifying tree\W+{nodes}/{nodes}\b", drawn), drawn[-2000:]
 
 
@@ -79,6 +86,38 @@ def test_a_total_that_was_an_upper_bound_grows_rather_than_overflows(tmp_path):
     (tmp_path / "c.csv").write_text("account_id,asset,amount\n" + rows + "\n")
     code, drawn = on_a_terminal("publish", "c.csv", "--exchange", "Ex", "-o", "pub", cwd=tmp_path)
     assert code == 0, drawn
-    fractions = re.findall(r"reading customers\W+(\d+)/(\d+)\b", drawn)
-    assert fractions and {total for _, total in fractions} == {"30001"}, fractions
-    assert all(int(done) <= int(total) for done, total in fractions)
+    fractions = re.findall(r"reading customers\W+([\d,]+)/([\d,]+)\b", drawn)
+    assert fractions and {total for _, total in fractions} == {"30,001"}, fractions
+    assert all(int(done.replace(",", "")) <= int(total.replace(",", "")) for done, total in fractions)
+
+
+@pytest.mark.parametrize("accounts", [1, 2, 3, 1000, 4097, 9001])
+@pytest.mark.parametrize(
+    "build", ["one process", "two processes", "split", "split, two processes", "on disk", "on disk, two processes"]
+)
+def test_every_build_counts_exactly_the_records_it_announces(tmp_path, accounts, build):
+    """The building bar's total (publish's `expect`) is what every build path then counts."""
+    customers = tmp_path / "c.csv"
+    customers.write_text(
+        "account_id,asset,amount\n" + "".join(f"u{i},BTC,{i % 7}.5\nu{i},ETH,1\n" for i in range(accounts))
+    )
+    counted, expected = [], []
+    jobs = 2 if "two" in build else 1
+    with contextlib.ExitStack() as stack:
+        if "disk" in build:
+            book = stack.enter_context(external.spilled(customers, AssetTable(), tmp_path / "pub", 1 << 16))
+            assert isinstance(book, external.SpilledBook)
+        else:
+            book = load_customers(customers)
+        commitment = publish(
+            book,
+            tmp_path / "pub",
+            exchange="E",
+            snapshot_id="s",
+            max_pieces=3 if "split" in build else 1,
+            jobs=jobs,
+            progress=counted.append,
+            expect=expected.append,
+        )
+    assert expected == [sum(level_sizes(commitment.leaf_count))]
+    assert sum(counted) == expected[0]

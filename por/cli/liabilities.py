@@ -299,7 +299,7 @@ def _publish(options: PublishOptions) -> int:
     with progress_bar("reading customers", rows, quiet=options.quiet, unit="rows") as advance:
         liabilities = _read_book(options.customers, table, options.out, options.max_memory, advance, stack)
     loaded = time.perf_counter()
-    with stack, progress_bar("building tree", None, quiet=options.quiet, unit="nodes hashed") as advance:
+    with stack, progress_bar("building tree", None, quiet=options.quiet, unit="records") as advance:
         commitment = do_publish(
             liabilities,
             options.out,
@@ -309,6 +309,7 @@ def _publish(options: PublishOptions) -> int:
             max_pieces=options.split,
             force=options.force,
             progress=advance,
+            expect=advance.expect,
             extra_files=extras,
             finish_files=extras.finish,
             dask=options.dask,

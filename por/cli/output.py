@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,31 +270,49 @@ def progress_shown(quiet: bool = False) -> bool:
     return not quiet and console(stderr=True).is_terminal
 
 
+class Bar:
+    """What progress_bar yields: `bar(n)` as work is done; `bar.expect(total)` once the total is known
+    (a tree's records only after the book is read). Silent when the bar is not drawn."""
+
+    def __init__(self, progress=None, task=None, total: int | None = None) -> None:
+        self.progress, self.task, self.total, self.done = progress, task, total, 0
+
+    def __call__(self, step: int) -> None:
+        if self.progress is None:
+            return
+        self.done += step
+        if self.total and self.done > self.total:  # a total that was an upper bound: grow, never overflow
+            self.expect(self.done)
+        self.progress.advance(self.task, step)
+
+    def expect(self, total: int) -> None:
+        if self.progress is not None:
+            self.total = total
+            self.progress.update(self.task, total=total)
+
+
 @contextlib.contextmanager
-def progress_bar(
-    description: str, total: int | None, *, quiet: bool = False, unit: str = ""
-) -> Iterator[Callable[[int], None]]:
+def progress_bar(description: str, total: int | None, *, quiet: bool = False, unit: str = "") -> Iterator[Bar]:
     """A rich progress bar on stderr when it is a terminal; silent otherwise, or with --quiet.
 
-    Without a total it counts (`12,345 rows`) instead of showing `12345/?`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    Without a total (yet) it counts (`12,345 rows`) instead of showing `12345/?`."""
+    from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
-    err = console(stderr=True)
+    class Count(ProgressColumn):
+        def render(self, task) -> Text:
+            done = int(task.completed)
+            return Text(f"{done:,}/{int(task.total):,}" if task.total else f"{done:,} {unit}")
+
     if not progress_shown(quiet):
-        yield lambda advance: None
+        yield Bar()
         return
-    columns = [BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed:,} " + unit)]
     with Progress(
-        TextColumn("{task.description}"), *columns, TimeElapsedColumn(), console=err, transient=True
+        TextColumn("{task.description}"),
+        BarColumn(),
+        Count(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
     ) as progress:
-        task = progress.add_task(description, total=total)
-        done = 0
-
-        def advance(step: int) -> None:
-            nonlocal done
-            done += step
-            if total and done > total:  # a total that was an upper bound, passed: the bar grows, never overflows
-                progress.update(task, total=done)
-            progress.advance(task, step)
-
-        yield advance
+        yield Bar(progress, progress.add_task(description, total=total), total)

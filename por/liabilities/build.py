@@ -273,6 +273,8 @@ def stream_levels(
         raise TreeError(f"expected {leaf_count} leaves, got {written}")
     if sizes[0] > leaf_count:
         sink.append(padding_record(0, leaf_count, asset_count))
+        if progress:
+            progress(1)
     offset = start
     root: np.ndarray | None = None
     for height in range(len(sizes) - 1):
@@ -287,6 +289,8 @@ def stream_levels(
         real = sizes[height] // 2
         if sizes[height + 1] > real:
             sink.append(padding_record(height + 1, real, asset_count))
+            if progress:
+                progress(1)
         offset += sizes[height] * width
     if root is None:  # level_sizes always has a root level above the leaves
         raise TreeError("no level above the leaves")

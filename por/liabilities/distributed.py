@@ -154,11 +154,13 @@ def write_tree_dask(
             _pwrite(fd, levels[height], int(offsets[height]) + (first >> height) * width)
         roots[first] = levels[top]
         if progress:
-            progress(len(levels[0]) + sum(len(level) for level in levels))  # users, leaves, inner nodes
+            progress(sum(len(level) for level in levels[:top]))  # records written
         del levels
     upper = upper_levels(np.concatenate([roots[first] for first in sorted(roots)]), top, asset_count)
     for height, level in enumerate(upper, top):
         _pwrite(fd, level, int(offsets[height]))
+        if progress:
+            progress(len(level))
     root = root_record(header, upper[-1][0])
     _pwrite(fd, root, int(offsets[len(sizes)]))
     digest = hashlib.sha256()

@@ -375,7 +375,7 @@ def write_tree_and_secrets(
     for _, nodes in roots:
         if progress:
             progress(nodes)
-    return _finish_tree(tree, header, np.concatenate([r for r, _ in roots]), top, len(book.assets), offsets)
+    return _finish_tree(tree, header, np.concatenate([r for r, _ in roots]), top, len(book.assets), offsets, progress)
 
 
 def _positions(count: int, shuffle: Shuffle | None) -> np.ndarray:
@@ -475,7 +475,7 @@ def _leaf_run(number: int, nonces: bytes) -> int:
                 _write_all(fd, part)  # O_APPEND: whole writes from two processes never interleave
             finally:
                 os.close(fd)
-    return 2 * chunk.count  # users and leaves hashed
+    return chunk.count  # leaves made
 
 
 def _build_run(block: int) -> tuple[np.ndarray, int]:
@@ -504,15 +504,20 @@ def _build_run(block: int) -> tuple[np.ndarray, int]:
             _pwrite(fd, levels[height], int(plan.level_offsets[height]) + (first >> height) * plan.width)
     finally:
         os.close(fd)
-    return levels[plan.bits], sum(len(level) for level in levels[1:])
+    written = sum(len(level) for level in levels[: plan.bits])
+    return levels[plan.bits], written - expected  # records written beyond the leaves (counted in pass 2)
 
 
-def _finish_tree(tree: Path, header: Header, roots: np.ndarray, top: int, asset_count: int, offsets) -> tuple:
+def _finish_tree(
+    tree: Path, header: Header, roots: np.ndarray, top: int, asset_count: int, offsets, progress: Progress | None
+) -> tuple:
     upper = upper_levels(roots, top, asset_count)
     fd = os.open(tree, os.O_RDWR)
     try:
         for height, level in enumerate(upper, top):
             _pwrite(fd, level, int(offsets[height]))
+            if progress:
+                progress(len(level))
         root = root_record(header, upper[-1][0])
         _pwrite(fd, root, int(offsets[-1]))
         digest = hashlib.sha256()

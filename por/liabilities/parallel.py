@@ -128,6 +128,8 @@ class ParallelBuild:
         upper = upper_levels(np.concatenate([roots[first] for first in sorted(roots)]), inputs.top, inputs.asset_count)
         for height, level in enumerate(upper, inputs.top):
             _pwrite(fd, level, int(inputs.level_offsets[height]))
+            if progress:
+                progress(len(level))
         root = root_record(header, upper[-1][0])
         _pwrite(fd, root, int(inputs.level_offsets[-1]))
         digest = hashlib.sha256()
@@ -189,7 +191,7 @@ def _build_block(first: int) -> tuple[int, np.ndarray, int]:
             _pwrite(fd, levels[height], int(inputs.level_offsets[height]) + (first >> height) * inputs.width)
     finally:
         os.close(fd)
-    return first, levels[inputs.top], len(piece) + sum(len(level) for level in levels)
+    return first, levels[inputs.top], sum(len(level) for level in levels[: inputs.top])  # records written
 
 
 def _gather_ids(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

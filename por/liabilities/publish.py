@@ -44,6 +44,7 @@ from por.liabilities.tree import (
     Header,
     TreeError,
     check_snapshot_time,
+    level_sizes,
     tree_height,
 )
 from por.liabilities.treefile import header_line
@@ -248,6 +249,7 @@ def publish(
     dask: str | None = None,
     dask_workers: int | None = None,
     jobs: int | None = 1,
+    expect: Callable[[int], None] | None = None,
 ) -> Commitment:
     """Builds the tree and writes the publication folder atomically, in bounded memory.
 
@@ -255,7 +257,9 @@ def publish(
     book and a few chunks, never the tree. With `dask` (a scheduler address,
     or "local") the leaves and subtrees are built on Dask workers; the bytes
     written are the same. `jobs` processes (None: every CPU) build disjoint subtrees here
-    (por/liabilities/parallel.py), again byte for byte the same tree.
+    (por/liabilities/parallel.py), again byte for byte the same tree. `progress` counts the records
+    written to tree.bin (padding included, the root record not), and `expect` is told their number
+    once the tree's shape is known.
     """
     snapshot_time = _check_publish(liabilities, max_pieces, snapshot_time)
     write: Callable[[contextlib.ExitStack, Path], tuple[Any, bytes]]
@@ -271,6 +275,8 @@ def publish(
         ids = liabilities.ids
         plan = _TreePlan(ids, pieces, shuffle, header)
         write = partial(_write_in_memory, plan, len(liabilities), jobs, (dask, dask_workers), progress)
+    if expect:
+        expect(sum(level_sizes(header.leaf_count)))
     with contextlib.ExitStack() as stack:
         staging = stack.enter_context(atomic_directory(out, replace=not_a_publication if force else False))
         (staging / "private").mkdir(mode=0o700)
@@ -404,7 +410,7 @@ def _write_tree(handle, plan: _TreePlan, build, client, progress: Callable[[int]
         )
     width = HASH_BYTES + AMOUNT_BYTES * plan.asset_count
     with LevelSink(handle, plan.line) as sink:
-        maker = LeafMaker(user_table(plan.ids, shuffle.nonces, progress), plan.pieces, shuffle.order)
+        maker = LeafMaker(user_table(plan.ids, shuffle.nonces), plan.pieces, shuffle.order)
         top = stream_levels(sink, maker.chunks(), plan.header.leaf_count, plan.asset_count, width, progress)
         del maker
         root = root_record(plan.header, top)[0]
