@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from por.errors import InputError
+from por.kinds import refuse_wrong_kind
 from por.liabilities.foreign.common import Customer, check_customer
 from por.liabilities.foreign.detect import foreign_format
 from por.liabilities.inclusion import binding, verify_inclusion
@@ -36,12 +37,15 @@ def read_document(path: Path) -> bytes:
     """A proof document: the whole of a JSON proof (bounded; a pipe is read once), or only the first
     bytes of a full-tree text file (BitMEX, merkletreejs), which its format streams from the path."""
     if str(path) == "-" or not path.is_file():
-        return read_candidate(path)
+        raw = read_candidate(path)
+        refuse_wrong_kind(raw, "proof", str(path))
+        return raw
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
     except OSError:
         return read_candidate(path)  # names the error
+    refuse_wrong_kind(head, "proof", str(path))
     if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b""):
         return read_candidate(path)
     return head
@@ -59,6 +63,7 @@ def read_head(path: Path) -> bytes:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
     if not head.strip():
         raise InputError("empty file", file=str(path))
+    refuse_wrong_kind(head, "tree", str(path))
     return head
 
 

@@ -152,13 +152,16 @@ def compare_snapshot(verdict: Verdict, totals: PublishedTotals, snapshot_id: str
 def pinned_reference(commitment_path: Path | None, root_hex: str | None):
     """The trusted reference: a commitment file (with its JSON, for the signature: a pipe is read
     once) or a root hash; a bad reference is exit 2."""
+    from por.kinds import refuse_wrong_kind
     from por.liabilities.porjson import MAX_COMMITMENT_BYTES, parse_commitment
-    from por.strictjson import load_file
+    from por.strictjson import loads, read_bounded
 
     if commitment_path and root_hex:
         raise InputError("give --commitment or --root, not both", field="--root")
     if commitment_path:
-        doc = load_file(commitment_path, MAX_COMMITMENT_BYTES, " for a commitment")
+        raw = read_bounded(Path(commitment_path), MAX_COMMITMENT_BYTES, " for a commitment")
+        refuse_wrong_kind(raw, "commitment", str(commitment_path), field="--commitment")
+        doc = loads(raw, str(commitment_path))
         return parse_commitment(doc, str(commitment_path)), None, doc
     if root_hex:
         # The format's native width: 64 hex digits (por, SHA-256), 32 (MEXC), 16 (Bitget,

@@ -24,6 +24,7 @@ from pathlib import Path
 from por import signing
 from por.atomic import write_bytes, write_text
 from por.errors import InputError
+from por.kinds import refuse_wrong_kind
 from por.liabilities.folder import COMMITMENT_FILE, MANIFEST_FILE, PAGE_FILE, TREE_FILE
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, Commitment, dumps, parse_commitment
 from por.publication import history
@@ -126,6 +127,7 @@ def read_commitment(path: str | Path) -> tuple[str, bytes, dict, Commitment]:
     path = Path(path)
     file = path / "commitment.json" if path.is_dir() else path
     raw = read_bounded(file, MAX_COMMITMENT_BYTES, " for a commitment", empty_ok=True)
+    refuse_wrong_kind(raw, "commitment", str(file))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

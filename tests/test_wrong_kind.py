@@ -1,0 +1,104 @@
+"""One of por's own files given in the wrong place is a usage mistake (exit 2, with the fix), not a
+"NOT VERIFIED" that a customer would read as the exchange's fault."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from fixtures.liabilities import random_liabilities, run_por, run_por_process, write_customers_csv
+from por.kinds import por_kind
+
+
+@pytest.fixture(scope="module")
+def publication(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kinds")
+    customers = write_customers_csv(tmp / "c.csv", random_liabilities(random.Random(5), 40, 2))
+    code, _, err = run_por("publish", customers, "--exchange", "Ex", "--out", tmp / "pub", "--snapshot-id", "s1")
+    assert code == 0, err
+    account = json.loads((tmp / "pub" / "private" / "secrets.jsonl").read_text().splitlines()[1])["account_id"]
+    code, _, err = run_por("prove", tmp / "pub", account, "--out", tmp / "proof.json")
+    assert code == 0, err
+    return tmp
+
+
+def files(tmp):
+    pub = tmp / "pub"
+    return {
+        "proof": tmp / "proof.json",
+        "tree": pub / "tree.bin",
+        "commitment": pub / "commitment.json",
+        "secrets": pub / "private" / "secrets.jsonl",
+    }
+
+
+MISTAKES = [
+    # (command line from the files, what the message must say)
+    (
+        lambda f: ["verify-inclusion", f["commitment"]],
+        "this is a por commitment (commitment.json), not an inclusion proof",
+    ),
+    (lambda f: ["verify-inclusion", f["tree"]], "this is a por liabilities tree (tree.bin), not an inclusion proof"),
+    (lambda f: ["verify-inclusion", f["secrets"]], "private secrets file (keep it secret), not an inclusion proof"),
+    (
+        lambda f: ["verify-inclusion", f["proof"], "--commitment", f["tree"]],
+        "--commitment: this is a por liabilities tree",
+    ),
+    (
+        lambda f: ["verify-inclusion", f["proof"], "--commitment", f["proof"]],
+        "--commitment: this is a por inclusion proof",
+    ),
+    (
+        lambda f: ["verify-tree", f["proof"]],
+        "this is a por inclusion proof, not a tree: check a proof with por verify-inclusion",
+    ),
+    (lambda f: ["verify-tree", f["commitment"]], "this is a por commitment (commitment.json), not a tree"),
+    (lambda f: ["verify-tree", f["tree"], "--commitment", f["tree"]], "not a commitment: give commitment.json"),
+]
+
+
+@pytest.mark.parametrize("line, says", MISTAKES)
+def test_a_por_file_in_the_wrong_place_is_a_usage_mistake_with_the_fix(publication, line, says):
+    code, out, err = run_por(*line(files(publication)))
+    assert code == 2, (out, err)
+    assert says in err and "NOT VERIFIED" not in out + err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_customers_lean_path_says_the_same(publication):
+    """`python -m por verify-inclusion` runs without typer (por/cli/lean.py): the same refusal."""
+    f = files(publication)
+    assert run_por_process("verify-inclusion", f["commitment"]) == run_por("verify-inclusion", f["commitment"])
+
+
+def test_the_right_files_still_verify(publication):
+    f = files(publication)
+    assert run_por("verify-inclusion", f["proof"], "--commitment", f["commitment"])[0] == 0
+    assert run_por("verify-tree", f["tree"], "--commitment", f["commitment"])[0] == 0
+
+
+def test_a_proof_resaved_with_other_key_order_is_judged_not_refused(publication, tmp_path):
+    """Only por's own first bytes are recognised: a commitment re-saved with sorted keys is read as the
+    proof it was given as, and fails as one (exit 1), as before."""
+    doc = json.loads(files(publication)["commitment"].read_text())
+    resaved = tmp_path / "sorted.json"
+    resaved.write_text(json.dumps(doc, sort_keys=True))
+    assert por_kind(resaved.read_bytes()) is None
+    code, out, err = run_por("verify-inclusion", resaved)
+    assert code == 1 and "NOT VERIFIED" in out + err
+
+
+@pytest.mark.parametrize(
+    "head, kind",
+    [
+        (b'{"format":"por-tree","version":2}', "por-tree"),
+        (b'\xef\xbb\xbf\n  { "format" : "por-commitment", "version": 2}', "por-commitment"),
+        (b'{"version": 2, "format": "por-commitment"}', None),
+        (b'{"format": "okx"}', None),
+        (b"\x00\x01", None),
+    ],
+)
+def test_por_kind_reads_only_por_own_first_bytes(head, kind):
+    assert por_kind(head) == kind
