@@ -90,7 +90,7 @@ def main() -> None:
 
 
 def run_steps(work: Path, customers: Path, args) -> list[tuple]:
-    rows = []
+    rows = Rows()
     pub = work / "pub"
     steps = args.steps.split(",")
     if "publish" in steps:
@@ -123,6 +123,18 @@ def run_steps(work: Path, customers: Path, args) -> list[tuple]:
         note += f"{lines / run['wall']:,.0f} proofs per second (wall), {lines / run['cpu']:,.0f} per CPU second"
         rows.append((f"`por prove --all --sample {args.sample}`", run, None, note))
     return rows
+
+
+class Rows(list):
+    """The rows of the table, each printed as soon as its step ends (a long run that dies later keeps it)."""
+
+    def append(self, row: tuple) -> None:
+        super().append(row)
+        what, run, _, note = row
+        print(
+            f"  {what}: wall {run['wall']:.1f} s, CPU {run['cpu']:.1f} s, peak RSS {run['rss'] / GIB:.2f} GiB; {note}"
+        )
+        print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
 def write(path: Path, args, customers: Path, rows, load) -> None:

@@ -212,10 +212,12 @@ def _check_ids(book: SpilledBook, wide: list[tuple[int, str]], source: str) -> n
             )
     if wide:
         forms = pa.array([unicodedata.normalize("NFKC", text) for _, text in wide], pa.string())
-        found = pc.is_in(forms, value_set=ids.combine_chunks())
+        found = np.zeros(len(forms), dtype=bool)
+        for chunk in ids.chunks:  # one chunk at a time: all ids in one string array pass 2 GiB at 100M
+            found |= pc.is_in(forms, value_set=chunk).to_numpy(zero_copy_only=False)
         from por.liabilities.rows import ambiguous_ids
 
-        same = [text for (_, text), f, form in zip(wide, found.to_pylist(), forms.to_pylist()) if f and form != text]
+        same = [text for (_, text), f, form in zip(wide, found.tolist(), forms.to_pylist()) if f and form != text]
         same += [wide[a][1] for a, _ in ambiguous_ids([text for _, text in wide])]
         if same:
             raise InputError(
