@@ -24,7 +24,9 @@ MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 _HEX_RE = re.compile(r"[0-9a-f]*\Z")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads(object_pairs_hook=...)`: an object, or bad input when it names a key twice (every
+    reader of por, foreign formats too: one object, one value per key)."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
@@ -64,7 +66,7 @@ def loads(text: str | bytes, source: str | None) -> Any:
     text = decode(text, source) if isinstance(text, (bytes, bytearray)) else text.removeprefix("\ufeff")
     try:
         return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_integer, parse_float=_number
+            text, object_pairs_hook=unique_keys, parse_constant=_no_constant, parse_int=_integer, parse_float=_number
         )
     except InputError as exc:
         raise exc.at(file=source) from None

@@ -163,19 +163,12 @@ def verify_anchor(verdict, commitment: Path | None, doc: dict | None, config: Pa
 
 
 def note_carried_anchor(verdict, doc: dict | None = None) -> None:
-    """A proof's anchor is the exchange's claim: named, never counted, until --anchor reads the chain;
-    one that contradicts the pinned commitment (or the proof's period) fails."""
-    from por.publication.anchor import carried_anchor_problems
+    """A proof's anchor against the pinned commitment `doc` (None: a root, or nothing, is pinned):
+    the rule every path applies (por.liabilities.pins.judge_carried_anchor)."""
+    from por.liabilities.pins import judge_carried_anchor
+    from por.signing import digest_hex
 
-    carried = verdict.facts.get("anchor_claimed")
-    if carried is not None:
-        for problem in carried_anchor_problems(carried, doc, str(verdict.facts.get("snapshot_id", ""))):
-            verdict.fail(problem)
-        verdict.facts.setdefault("notes", []).append(
-            f"anchor claimed: {carried.get('chain')}, transaction {carried.get('transaction')} (block "
-            f"{carried.get('block')}) — not checked: check it on chain with --anchor --config chains.toml, "
-            "or look it up in an explorer"
-        )
+    judge_carried_anchor(verdict, digest_hex(doc) if doc is not None else None)
 
 
 def apply(verdict, result) -> None:

@@ -725,8 +725,8 @@ def _verify_batch(
     from por.liabilities.foreign import detect
     from por.liabilities.pins import check_usage
 
-    pinned, root_bytes, _ = _pinned_root(commitment, root)
-    pins = check_usage(pinned, root_bytes, None)
+    pinned, root_bytes, doc = _pinned_root(commitment, root)
+    pins = check_usage(pinned, root_bytes, None, doc)
     files, skipped = proof_files(target)
     if not files:
         raise InputError("no proofs here (*.json or *.jsonl files)", file=str(target), field="--batch")
@@ -744,6 +744,7 @@ def _verify_batch(
                 "proofs": tally.total,
                 "counts": dict(tally.states),
                 "skipped": [str(p) for p in skipped],
+                "not_checked": dict(tally.unchecked),
                 "results": tally.records,
             }
         )
@@ -762,6 +763,7 @@ class _BatchTally:
         self.states: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
         self.example: dict[str, str] = {}
+        self.unchecked: Counter[str] = Counter()  # what was not checked, as `verify-inclusion PROOF` says it
         self.records: list[dict[str, Any]] = []
 
     def add(self, source: str, verdict) -> None:
@@ -770,6 +772,7 @@ class _BatchTally:
             key = reason.removeprefix(source + ": ").removeprefix(source.split(":")[0] + ": ")
             self.reasons[key] += 1
             self.example.setdefault(key, source)
+        self.unchecked.update(verdict.facts.get("not_checked", ()))
         if self.keep_records:
             self.records.append(
                 {
@@ -778,6 +781,7 @@ class _BatchTally:
                     "state": verdict.state,
                     "account_id": verdict.facts.get("account_id"),
                     "reasons": verdict.reasons,
+                    "not_checked": verdict.facts.get("not_checked", []),
                 }
             )
 
@@ -815,6 +819,8 @@ class _BatchTally:
             )
             if len(reasons) > 20:
                 out.print(f"  ... and {len(reasons) - 20} more reasons (--json lists every proof's)")
+        for what, count in self.unchecked.most_common():
+            out.print(f"  not checked: {terminal_text(what, markup=False)} ({count:,} proofs)")
         if skipped:
             out.print(f"  skipped {len(skipped)} files that are not .json or .jsonl proofs")
 

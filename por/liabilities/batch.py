@@ -3,8 +3,9 @@
 Reads single proof documents (`*.json`, any format `verify-inclusion` knows) and the JSONL
 shards `prove --all` writes (`*.jsonl`, one compact por proof per line), verifies each
 against the one pinned commitment or root, and yields a verdict per proof. A proof
-is judged by its parsed value; each is concluded by the one rule (por.verdict), so
-a batch with nothing pinned is self-consistent at best, never verified.
+is judged by its parsed value, by the very checks `verify-inclusion PROOF` runs
+(por.liabilities.check, then the anchor it carries); each is concluded by the one
+rule (por.verdict), so a batch with nothing pinned is self-consistent at best.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from por.errors import InputError
-from por.liabilities.check import guarded, read_document, verify_proof_document
-from por.liabilities.inclusion import binding, verify_inclusion
-from por.liabilities.pins import Pins
-from por.liabilities.porjson import parse_proof
-from por.strictjson import loads
-from por.verdict import Pinned, Verdict
+from por.liabilities.check import read_document, verify_proof_document
+from por.liabilities.pins import Pins, judge_carried_anchor
+from por.verdict import Verdict
 
 MAX_LINE = 64 << 20  # one proof: 64 pieces x 64 steps of a wide tree stay far below
 SHARD_MANIFEST = "por-proof-shards"
@@ -61,7 +59,8 @@ def _is_manifest(path: Path) -> bool:
 
 def verify_batch(files: list[Path], pins: Pins, kind_of) -> Iterator[Checked]:
     """A verdict per proof: a whole `.json` document (`kind_of(raw, source)` names its format), or
-    each line of a `.jsonl` file (a por proof)."""
+    each line of a `.jsonl` file (a por proof). Each is judged as `verify-inclusion PROOF` judges it
+    with the same pins: the document's checks, then the anchor it carries (`judge_carried_anchor`)."""
     for path in files:
         if path.suffix == ".jsonl":
             yield from _lines(path, pins)
@@ -72,7 +71,15 @@ def verify_batch(files: list[Path], pins: Pins, kind_of) -> Iterator[Checked]:
             except InputError as exc:
                 yield Checked(str(path), Verdict(ok=False, reasons=[exc.location_text()]))
                 continue
-            yield Checked(str(path), verify_proof_document(kind, raw, path, pins.commitment, pins.root, None))
+            yield Checked(str(path), verify_one(kind, raw, path, pins))
+
+
+def verify_one(kind: str, raw: bytes, source: Path, pins: Pins) -> Verdict:
+    """One proof document (a file, or one line of a shard: `source` names it), concluded, then its
+    carried anchor judged against the pinned commitment."""
+    verdict = verify_proof_document(kind, raw, source, pins.commitment, pins.root, None)
+    judge_carried_anchor(verdict, pins.commitment_digest)
+    return verdict
 
 
 def _lines(path: Path, pins: Pins) -> Iterator[Checked]:
@@ -90,23 +97,4 @@ def _lines(path: Path, pins: Pins) -> Iterator[Checked]:
                 return
             if not raw.strip():
                 continue
-            yield Checked(source, verify_value(raw, source, pins))
-
-
-def verify_value(raw: bytes, source: str, pins: Pins) -> Verdict:
-    """One por proof judged by its parsed value (strict JSON), concluded against the pins."""
-
-    def check() -> Verdict:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
-        proof = parse_proof(loads(text, source), source)
-        return verify_inclusion(proof, commitment=pins.commitment, root=pins.root)
-
-    verdict = guarded(check)
-    verdict.conclude(
-        Pinned(commitment=pins.commitment is not None, root=pins.root is not None),
-        binding(verdict.facts.get("version", 2)),
-    )
-    return verdict
+            yield Checked(source, verify_one("por", raw, Path(source), pins))

@@ -10,6 +10,7 @@ from por.liabilities.porjson import Commitment, InclusionProof, ProofLeaf
 from por.liabilities.tree import (
     MAX_UNITS,
     VERSION,
+    Header,
     TreeError,
     add_sums,
     encode_sums,
@@ -71,7 +72,7 @@ def verify_inclusion(
             "height, asset symbols and decimals)"
         )
     if commitment is not None:
-        _against_commitment(proof, commitment, verdict)
+        against_commitment(proof.header(), proof.root, proof.root_sums, commitment, verdict)
         verdict.checked("root, labels and totals against the pinned commitment")
     elif root is not None:
         if root != proof.root:
@@ -152,34 +153,36 @@ def _check_pieces(proof: InclusionProof, verdict: Verdict) -> None:
         verdict.fail("two pieces claim the same leaf index")
 
 
-def _against_commitment(proof: InclusionProof, commitment: Commitment, verdict: Verdict) -> None:
+def against_commitment(
+    header: Header, root: bytes, sums: list[int], commitment: Commitment, verdict: Verdict, snapshot: str = "snapshot"
+) -> None:
+    """A proof's or a tree file's labels, root and root sums against the pinned commitment: one list
+    of checks in one wording (the customer's page words a proof's the same: por/web/verifier.html);
+    `snapshot` names the snapshot id in its reason (a tree's says "snapshot id")."""
     checks = [
         (
-            proof.version == commitment.version,
-            f"format version {proof.version} differs from the commitment's {commitment.version}",
+            header.version == commitment.version,
+            f"format version {header.version} differs from the commitment's {commitment.version}",
         ),
+        (root == commitment.root, f"root {root.hex()} is not the commitment's root {commitment.root.hex()}"),
         (
-            proof.root == commitment.root,
-            f"root {proof.root.hex()} is not the commitment's root {commitment.root.hex()}",
+            header.snapshot_id == commitment.snapshot_id,
+            f"{snapshot} {header.snapshot_id!r} is not the commitment's {commitment.snapshot_id!r}",
         ),
-        (
-            proof.snapshot_id == commitment.snapshot_id,
-            f"snapshot {proof.snapshot_id!r} is not the commitment's {commitment.snapshot_id!r}",
-        ),
-        (proof.assets == commitment.assets, "asset list differs from the commitment's"),
-        (proof.leaf_count == commitment.leaf_count, "leaf count differs from the commitment's"),
-        (proof.root_height == commitment.height, "tree height differs from the commitment's"),
-        (proof.root_sums == commitment.totals, "root sums differ from the commitment's totals"),
+        (list(header.assets) == commitment.assets, "asset list differs from the commitment's"),
+        (header.leaf_count == commitment.leaf_count, "leaf count differs from the commitment's"),
+        (header.height == commitment.height, "tree height differs from the commitment's"),
+        (sums == commitment.totals, "root sums differ from the commitment's totals"),
     ]
-    if proof.version >= VERSION and commitment.version >= VERSION:
+    if header.version >= VERSION and commitment.version >= VERSION:
         checks += [
             (
-                proof.exchange == commitment.exchange,
-                f"exchange {proof.exchange!r} is not the commitment's {commitment.exchange!r}",
+                header.exchange == commitment.exchange,
+                f"exchange {header.exchange!r} is not the commitment's {commitment.exchange!r}",
             ),
             (
-                proof.snapshot_time == commitment.snapshot_time,
-                f"snapshot time {proof.snapshot_time!r} is not the commitment's {commitment.snapshot_time!r}",
+                header.snapshot_time == commitment.snapshot_time,
+                f"snapshot time {header.snapshot_time!r} is not the commitment's {commitment.snapshot_time!r}",
             ),
         ]
     for ok, reason in checks:

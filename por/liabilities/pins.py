@@ -24,6 +24,7 @@ from por.amounts import check_asset_symbol, format_amount
 from por.errors import InputError
 from por.liabilities.porjson import Commitment
 from por.liabilities.tree import MAX_ASSETS
+from por.signing import digest_hex
 from por.strictjson import Fields, load_file
 from por.verdict import Verdict
 
@@ -90,6 +91,8 @@ class Pins:
     root: bytes | None = None
     commitment: Commitment | None = None
     totals: PublishedTotals | None = None
+    # SHA-256 of the pinned commitment's canonical JSON (docs/formats/signing.md): what an anchor records
+    commitment_digest: str | None = None
 
     @property
     def pinned_root(self) -> bytes | None:
@@ -111,8 +114,14 @@ class Pins:
         return None
 
 
-def check_usage(commitment: Commitment | None, root: bytes | None, totals: PublishedTotals | None) -> Pins:
-    """The pins, or bad input (exit 2) for a combination that would leave something unchecked."""
+def check_usage(
+    commitment: Commitment | None,
+    root: bytes | None,
+    totals: PublishedTotals | None,
+    document: dict[str, Any] | None = None,
+) -> Pins:
+    """The pins, or bad input (exit 2) for a combination that would leave something unchecked;
+    `document`: the commitment's JSON as read (its digest is what an anchor records)."""
     if totals is not None and commitment is not None:
         raise InputError(
             "give --totals with --root, not with --commitment (a commitment carries its own totals)", field="--totals"
@@ -121,7 +130,8 @@ def check_usage(commitment: Commitment | None, root: bytes | None, totals: Publi
         raise InputError(
             "needs --root: published totals say how much is owed, only a root says which tree", field="--totals"
         )
-    return Pins(root=root, commitment=commitment, totals=totals)
+    digest = digest_hex(document) if document is not None else None
+    return Pins(root=root, commitment=commitment, totals=totals, commitment_digest=digest)
 
 
 def compare_totals(verdict: Verdict, shown: dict[str, str], published: dict[str, Decimal], source: str) -> None:
@@ -147,6 +157,44 @@ def compare_snapshot(verdict: Verdict, totals: PublishedTotals, snapshot_id: str
         )
     elif snapshot_id != totals.snapshot_id:
         verdict.fail(f"snapshot {snapshot_id!r} is not the published totals' {totals.snapshot_id!r} ({totals.source})")
+
+
+def carried_anchor_problems(carried: dict[str, Any], digest: str | None, snapshot_id: str) -> list[str]:
+    """A proof's anchor that names another commitment (`digest`: the pinned one's, None when no
+    commitment is pinned) or another period than the proof's is the exchange contradicting itself:
+    it fails, even before the chain is read."""
+    problems = []
+    if carried.get("snapshot_id") != snapshot_id:
+        problems.append(
+            f"the anchor this proof carries is for snapshot {str(carried.get('snapshot_id'))[:80]!r}, "
+            f"not the proof's {snapshot_id!r}"
+        )
+    if digest is not None and carried.get("digest") != digest:
+        problems.append(
+            f"the anchor this proof carries records digest {str(carried.get('digest'))[:64]}, not the "
+            f"pinned commitment's {digest}: the exchange anchored another commitment"
+        )
+    return problems
+
+
+def judge_carried_anchor(verdict: Verdict, digest: str | None) -> None:
+    """The one rule for the anchor a proof carries (`verdict.facts["anchor_claimed"]`), whichever
+    path verified it (one proof, or a batch): named, never counted, until `--anchor` reads the chain;
+    one that contradicts the pinned commitment (`digest`) or the proof's period fails."""
+    carried = verdict.facts.get("anchor_claimed")
+    if carried is None:
+        return
+    for problem in carried_anchor_problems(carried, digest, str(verdict.facts.get("snapshot_id", ""))):
+        verdict.fail(problem)
+    if digest is None:
+        verdict.not_checked(
+            "the digest in the anchor the proof carries (no commitment pinned to compare it with: --commitment)"
+        )
+    verdict.facts.setdefault("notes", []).append(
+        f"anchor claimed: {carried.get('chain')}, transaction {carried.get('transaction')} (block "
+        f"{carried.get('block')}) — not checked: check it on chain with --anchor --config chains.toml, "
+        "or look it up in an explorer"
+    )
 
 
 def pinned_reference(commitment_path: Path | None, root_hex: str | None):

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 
 from por.errors import InputError
+from por.liabilities.inclusion import against_commitment
 from por.liabilities.levels import padding_record, parent_level, root_record
 from por.liabilities.porjson import Commitment, assets_json, sums_json
 from por.liabilities.tree import (
@@ -382,29 +383,10 @@ class _FileDigest:
 def _against_commitment(
     tree: TreeFile, root: Node, commitment: Commitment, verdict: Verdict, file_sha256: bytes
 ) -> None:
-    header = tree.header
+    """The file's SHA-256 (a tree's own pin), then the checks a proof gets too (`against_commitment`)."""
     if commitment.tree_sha256 is not None and file_sha256 != commitment.tree_sha256:
         verdict.fail("file's sha256 differs from the one the commitment pins (not the published tree)")
-    checks = [
-        (
-            header.version == commitment.version,
-            f"format version {header.version} differs from the commitment's {commitment.version}",
-        ),
-        (root.hash == commitment.root, f"root {root.hash.hex()} is not the commitment's root {commitment.root.hex()}"),
-        (list(root.sums) == commitment.totals, "root sums differ from the commitment's totals"),
-        (list(header.assets) == commitment.assets, "asset list differs from the commitment's"),
-        (header.leaf_count == commitment.leaf_count, "leaf count differs from the commitment's"),
-        (header.height == commitment.height, "height differs from the commitment's"),
-        (header.snapshot_id == commitment.snapshot_id, "snapshot id differs from the commitment's"),
-    ]
-    if header.version >= VERSION and commitment.version >= VERSION:
-        checks += [
-            (header.exchange == commitment.exchange, "exchange differs from the commitment's"),
-            (header.snapshot_time == commitment.snapshot_time, "snapshot time differs from the commitment's"),
-        ]
-    for ok, reason in checks:
-        if not ok:
-            verdict.fail(reason)
+    against_commitment(tree.header, root.hash, list(root.sums), commitment, verdict, "snapshot id")
 
 
 def nodes_to_check(path: str | Path) -> int | None:

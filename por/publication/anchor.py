@@ -92,23 +92,6 @@ def anchor_publication(folder: Path, chain: str, chains: Mapping[str, ChainConfi
     return anchor
 
 
-def carried_anchor_problems(carried: dict[str, Any], doc: dict[str, Any] | None, snapshot_id: str) -> list[str]:
-    """A proof's anchor that names another commitment or period than the one the customer pinned is
-    the exchange contradicting itself: it fails, even before the chain is read."""
-    problems = []
-    if carried.get("snapshot_id") != snapshot_id:
-        problems.append(
-            f"the anchor this proof carries is for snapshot {str(carried.get('snapshot_id'))[:80]!r}, "
-            f"not the proof's {snapshot_id!r}"
-        )
-    if doc is not None and carried.get("digest") != digest_hex(doc):
-        problems.append(
-            f"the anchor this proof carries records digest {str(carried.get('digest'))[:64]}, not the "
-            f"pinned commitment's {digest_hex(doc)}: the exchange anchored another commitment"
-        )
-    return problems
-
-
 def read_anchor_file(path: Path) -> dict[str, Any]:
     """anchor.json: what the exchange says it recorded (a claim: `check_anchors` reads the chain)."""
     return parse_anchor(load_file(path), str(path))

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from por.errors import InputError
+from por.strictjson import unique_keys
 from por.verdict import RootBinding, Verdict
 
 if TYPE_CHECKING:
@@ -137,15 +138,6 @@ def _refuse_constant(name: str) -> Any:
     raise InputError(f"{name} is not a number a proof may hold")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise InputError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def read_json(raw: bytes, source: str) -> Any:
     """A foreign document as exact values: decimals as `Decimal` (the number text kept), integers
     as int, duplicate keys and NaN refused, a UTF-8 BOM and surrounding space allowed."""
@@ -156,7 +148,7 @@ def read_json(raw: bytes, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=source) from None
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=unique_keys)
     except InputError as exc:
         raise exc.at(file=source) from None
     except json.JSONDecodeError as exc:
