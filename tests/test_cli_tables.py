@@ -138,6 +138,20 @@ def test_verify_inclusion_at_80_columns(tmp_path):
     assert root in text.split() and "98,765,432.123456789012345678" in text.split() and "0.00000001" in text
 
 
+def test_an_account_id_with_an_emoji_code_is_shown_as_written(tmp_path):
+    """rich turns `:warning:` into a symbol unless told not to; an id must be shown as the exchange wrote it."""
+    customers = tmp_path / "c.csv"
+    customers.write_text("account_id,asset,amount\nann:warning:,BTC,1\nbob:smile:,BTC,2\n")
+    assert run_por_process("publish", customers, "--exchange", "E", "-o", tmp_path / "pub", "-q")[0] == 0
+    assert run_por_process("prove", tmp_path / "pub", "ann:warning:", "-o", tmp_path / "p.json", "-q")[0] == 0
+    proof, commitment = tmp_path / "p.json", tmp_path / "pub" / "commitment.json"
+    code, text = run_in_terminal("verify-inclusion", proof, "--commitment", commitment, columns=80)
+    assert code == 0, text
+    assert "ann:warning:" in text and "\u26a0" not in text, text
+    code, out, _ = run_por_process("verify-inclusion", proof, "--commitment", commitment)
+    assert code == 0 and "ann:warning:" in out and "\u26a0" not in out, out
+
+
 def test_group_amount_keeps_every_digit():
     assert group_amount("1234567.000012") == "1,234,567.000012"
     assert group_amount("999") == "999" and group_amount("1000") == "1,000" and group_amount("0.1234567") == "0.1234567"

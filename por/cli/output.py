@@ -36,10 +36,11 @@ def __getattr__(name: str) -> Any:
 
 def console(*, stderr: bool = False):
     """The one rich Console every command prints through: no highlighting (amounts and hashes are
-    shown as they are), no wrapping by rich (tables fold themselves, on whole words)."""
+    shown as they are), no wrapping by rich (tables fold themselves, on whole words), and no emoji
+    codes: a file name or account id with `:warning:` in it is shown as written, not as a symbol."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def terminal_width() -> int | None:
