@@ -172,8 +172,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--whole-accounts", type=int, default=1_000_000, help="`por publish CSV` x 3 assets; 0: skip")
     parser.add_argument("--prove-accounts", type=int, default=200_000, help="`prove --all` x 5 assets; 0: skip")
-    parser.add_argument("--whole-accounts", type=int, default=1_000_000, help="`por publish CSV` x 3 assets; 0: skip")
-    parser.add_argument("--prove-accounts", type=int, default=200_000, help="`prove --all` x 5 assets; 0: skip")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--no-reserves", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
