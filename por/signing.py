@@ -22,11 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from por.errors import InputError
+from por.keccak import keccak_256
 from por.text import read_bounded
 
 SCHEME = "eip191-sha256"
@@ -107,13 +109,11 @@ def low_s(signature: bytes) -> bytes:
 
 def normalise_address(text: str, option: str = "--signer") -> str:
     """A pinned 0x address, lower-cased; mixed case must carry a valid EIP-55 checksum."""
-    from eth_utils import is_checksum_address
-
     value = text.strip()
     if not _ADDRESS_RE.match(value):
         raise InputError("expected a 0x-prefixed 20-byte address (40 hex digits)", field=option)
     body = value[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+    if body != body.lower() and body != body.upper() and checksum_address(body) != value:
         raise InputError("mixed-case address with a wrong EIP-55 checksum (a typo?)", field=option)
     return "0x" + body.lower()
 
@@ -128,7 +128,12 @@ class SignatureCheck:
         return self.state == "failed"
 
 
-def check(doc: dict[str, Any], pinned: str | None) -> SignatureCheck:
+# (text, 65-byte signature) -> the signing address in lower case, or None: the curve operation, given
+# by the caller (chains.eip191.recover_text_signer), since the core imports no curve library
+Recover = Callable[[str, bytes], "str | None"]
+
+
+def check(doc: dict[str, Any], pinned: str | None, recover: Recover) -> SignatureCheck:
     """Checks `doc`'s signature against a pinned address (already normalised)."""
     sig = doc.get("signature")
     if pinned is None:
@@ -150,7 +155,7 @@ def check(doc: dict[str, Any], pinned: str | None) -> SignatureCheck:
             f"the commitment was changed after it was signed "
             f"(its digest is {digest}, the signature covers {sig['digest']})",
         )
-    recovered = _recover(digest, sig["value"])
+    recovered = recover(digest, bytes.fromhex(sig["value"][2:]))
     if recovered is None:
         return SignatureCheck("failed", "malformed signature: value does not recover a key")
     if recovered != sig["signer"].lower():
@@ -191,14 +196,9 @@ def _malformed(sig: Any) -> str | None:
     return None
 
 
-def _recover(digest: str, value: str) -> str | None:
-    from eth_account import Account
-    from eth_account.messages import encode_defunct
-
-    raw = bytes.fromhex(value[2:])
-    if raw[64] not in (27, 28):
-        return None
-    try:
-        return Account.recover_message(encode_defunct(text=digest), signature=raw).lower()
-    except Exception:  # eth-keys raises several types for an invalid point or range
-        return None
+def checksum_address(body: str) -> str:
+    """EIP-55: `0x` + the 40 hex digits, each letter upper-case where the Keccak-256 of the
+    lower-case digits has a nibble of 8 or more at its place."""
+    lower = body.lower()
+    nibbles = keccak_256(lower.encode("ascii")).hex()
+    return "0x" + "".join(c.upper() if int(n, 16) >= 8 else c for c, n in zip(lower, nibbles[:40], strict=True))

@@ -193,11 +193,21 @@ def terminal_text(value: Any, *, markup: bool = True) -> str:
     """Untrusted text for the terminal: hidden characters shown as escapes (`visible_text`) and,
     for a rich console (`markup=True`), markup in it shown, never interpreted."""
     text = visible_text(value)
-    if not markup:
-        return text
-    from rich.markup import escape  # rich is imported by the commands that print, not by the library
+    return markup_escape(text) if markup else text
 
-    return escape(text)
+
+# What rich's console markup reads as a tag: `[` then a letter, `#`, `/` or `@`, up to the next `]`.
+_MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^\[]*?\])")
+
+
+def markup_escape(text: str) -> str:
+    """`text` inside rich markup, shown as written: each tag-like `[...]` gets one more backslash
+    than the backslashes before it (so those stay literal too), and one trailing backslash one
+    more, so it cannot escape a closing tag after it. `rich.markup.escape`'s rule exactly (held
+    equal by tests/test_plain_output.py), without importing rich: the piped customer path never
+    loads it, and what it prints must be what rich would have printed."""
+    escaped = _MARKUP_TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
+    return escaped + "\\" if escaped.endswith("\\") and not escaped.endswith("\\\\") else escaped
 
 
 _UTC_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:\d{2})")

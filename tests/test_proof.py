@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chains.eip191 import recover_text_signer
 from fixtures.liabilities import random_liabilities
 from fixtures.proof_edits import field_edits
 from fixtures.vectors import SETS, load_vectors, publication_inputs
@@ -391,7 +392,7 @@ def test_frozen_proofs_are_what_prove_cuts_and_verify(tmp_path):
 
     doc = json.loads((SETS[2] / "commitment.json").read_text())
     address = signing.normalise_address(vectors["signing_key"]["address"])
-    assert signing.check(doc, address).state == "verified"
+    assert signing.check(doc, address, recover_text_signer).state == "verified"
 
 
 def test_frozen_legacy_proofs_still_read_and_say_so():

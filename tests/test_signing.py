@@ -8,6 +8,7 @@ import json
 import pytest
 from eth_account import Account
 
+from chains.eip191 import recover_text_signer
 from fixtures.signatures import high_s, high_s_twin
 from por import signing
 from por.errors import InputError
@@ -60,16 +61,16 @@ def test_a_signature_verifies_only_against_its_own_pinned_key():
     doc = signed_doc()
     assert doc["signature"]["signer"].lower() == ADDRESS
     assert doc["signature"]["digest"] == signing.digest_hex(doc)
-    assert signing.check(doc, ADDRESS).state == "verified"
+    assert signing.check(doc, ADDRESS, recover_text_signer).state == "verified"
     other = Account.from_key(OTHER).address.lower()
-    result = signing.check(doc, other)
+    result = signing.check(doc, other, recover_text_signer)
     assert result.failed and f"signed by {ADDRESS}, not by the pinned key {other}" in result.text
 
 
 def test_a_commitment_signed_by_another_key_is_rejected_even_if_it_names_the_pinned_signer():
     doc = signed_doc(OTHER)
     doc["signature"]["signer"] = Account.from_key(KEY).address  # claims to be the exchange
-    result = signing.check(doc, ADDRESS)
+    result = signing.check(doc, ADDRESS, recover_text_signer)
     assert result.failed and "not by the signer it names" in result.text
 
 
@@ -86,7 +87,7 @@ def test_a_commitment_signed_by_another_key_is_rejected_even_if_it_names_the_pin
 def test_any_change_after_signing_is_caught(edit):
     doc = signed_doc()
     edit(doc)
-    result = signing.check(doc, ADDRESS)
+    result = signing.check(doc, ADDRESS, recover_text_signer)
     assert result.failed and "changed after it was signed" in result.text
 
 
@@ -105,19 +106,22 @@ def test_any_change_after_signing_is_caught(edit):
 def test_a_damaged_signature_fails(field, value, expect):
     doc = signed_doc()
     doc["signature"][field] = value(doc["signature"][field])
-    result = signing.check(doc, ADDRESS)
+    result = signing.check(doc, ADDRESS, recover_text_signer)
     assert result.failed and expect in result.text, result.text
 
 
 def test_no_key_pinned_says_so_and_unsigned_with_a_key_pinned_fails():
     doc = signed_doc()
-    result = signing.check(doc, None)
+    result = signing.check(doc, None, recover_text_signer)
     assert result.state == "not-checked" and result.text.startswith("not checked (no key pinned)")
-    assert signing.check(commitment_doc(), None).text == "not checked (no key pinned)"
-    assert signing.check(commitment_doc(), ADDRESS).text == "the commitment is not signed, but a signing key is pinned"
+    assert signing.check(commitment_doc(), None, recover_text_signer).text == "not checked (no key pinned)"
+    assert (
+        signing.check(commitment_doc(), ADDRESS, recover_text_signer).text
+        == "the commitment is not signed, but a signing key is pinned"
+    )
     stray = copy.deepcopy(doc)
     stray["signature"]["extra"] = 1
-    assert "extra: unknown field" in signing.check(stray, ADDRESS).text
+    assert "extra: unknown field" in signing.check(stray, ADDRESS, recover_text_signer).text
 
 
 def test_pinned_addresses_and_key_files(tmp_path):
@@ -152,9 +156,9 @@ def test_a_high_s_twin_of_a_signature_is_refused_though_it_recovers_the_same_key
     value = bytes.fromhex(twin["signature"]["value"][2:])
     message = encode_defunct(text=doc["signature"]["digest"])
     assert Account.recover_message(message, signature=value).lower() == ADDRESS  # a real second spelling
-    result = signing.check(twin, ADDRESS)
+    result = signing.check(twin, ADDRESS, recover_text_signer)
     assert result.failed and "upper half of the curve order (EIP-2" in result.text, result.text
-    assert signing.check(doc, ADDRESS).state == "verified"
+    assert signing.check(doc, ADDRESS, recover_text_signer).state == "verified"
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -178,5 +182,5 @@ def test_sign_always_writes_the_low_s_spelling(seed):
 def test_out_of_range_r_and_s_are_malformed(r, s, words):
     doc = signed_doc()
     doc["signature"]["value"] = "0x" + (r.to_bytes(32, "big") + s.to_bytes(32, "big") + b"\x1b").hex()
-    result = signing.check(doc, ADDRESS)
+    result = signing.check(doc, ADDRESS, recover_text_signer)
     assert result.failed and words in result.text, result.text

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 
+from chains.eip191 import recover_text_signer
 from fixtures.liabilities import random_liabilities, run_por
 from fixtures.sample import write_customers
 from por.errors import InputError
@@ -555,7 +556,9 @@ def test_page_checks_signatures_exactly_like_python(page, tmp_path):
             text = json.dumps(variant, ensure_ascii=False)
             for key_text in pinned:
                 cases.append((text, key_text))
-                expected.append(signing.check(json.loads(text), signing.normalise_address(key_text)))
+                expected.append(
+                    signing.check(json.loads(text), signing.normalise_address(key_text), recover_text_signer)
+                )
     proof = json.dumps(json.loads((OKX / "merkle_proof_file.json").read_text()))
     got = page.evaluate(
         """async ([proof, cases]) => {

@@ -138,6 +138,8 @@ def _run_command(command: Callable[[], Any], argv: list[str] | None) -> int:
             for line in exc.lines() if hasattr(exc, "lines") else [str(exc)]:  # InputErrors: one line a row
                 _say(f"error: {line}")
         return exc.exit_code
+    except BrokenPipeError:  # the reader went away, not the input: `_run` ends quietly
+        raise
     except OSError as exc:
         _say(f"error: {os_error_text(exc)}")
         return 2

@@ -162,15 +162,6 @@ def verify_anchor(verdict, commitment: Path | None, doc: dict | None, config: Pa
     apply(verdict, result)
 
 
-def note_carried_anchor(verdict, doc: dict | None = None) -> None:
-    """A proof's anchor against the pinned commitment `doc` (None: a root, or nothing, is pinned):
-    the rule every path applies (por.liabilities.pins.judge_carried_anchor)."""
-    from por.liabilities.pins import judge_carried_anchor
-    from por.signing import digest_hex
-
-    judge_carried_anchor(verdict, digest_hex(doc) if doc is not None else None)
-
-
 def apply(verdict, result) -> None:
     for problem in result.problems:
         verdict.fail(problem)

@@ -300,6 +300,7 @@ class _Periods:
         self.results.append((path, snapshot, verdict))
 
     def _verdict(self, path: Path, raw: bytes, kind: str, snapshot: str | None) -> Verdict:
+        from chains.eip191 import recover_text_signer
         from por.liabilities.check import verify_proof_document
         from por.signing import check
 
@@ -314,7 +315,7 @@ class _Periods:
         verdict = verify_proof_document(kind, raw, path, entry[2] if entry else None, None, None)
         if entry and snapshot is not None:
             self.used.add(snapshot)
-            result = check(entry[1], self.pinned_key)
+            result = check(entry[1], self.pinned_key, recover_text_signer)
             verdict.facts["signature"] = result.text
             verdict.facts["signature_state"] = result.state
             if result.failed:

@@ -92,10 +92,11 @@ def finish_inclusion(verdict, kind: str, account, commitment, doc, signer, chain
         from por.cli.anchor import verify_anchor
 
         verify_anchor(verdict, commitment, doc, chains_toml, signer)
-    elif "anchor_claimed" in verdict.facts:  # named, never counted (typer's module loaded only then)
-        from por.cli.anchor import note_carried_anchor
+    elif "anchor_claimed" in verdict.facts:  # named, never counted
+        from por.liabilities.pins import judge_carried_anchor
+        from por.signing import digest_hex
 
-        note_carried_anchor(verdict, doc)
+        judge_carried_anchor(verdict, digest_hex(doc) if doc is not None else None)
     if verdict.anchor is None:
         verdict.facts.setdefault("notes", []).append(
             "pin what the exchange published, from a source you trust: --commitment commitment.json"

@@ -820,7 +820,7 @@ class _BatchTally:
             if len(reasons) > 20:
                 out.print(f"  ... and {len(reasons) - 20} more reasons (--json lists every proof's)")
         for what, count in self.unchecked.most_common():
-            out.print(f"  not checked: {terminal_text(what, markup=False)} ({count:,} proofs)")
+            out.print(f"  not checked: {terminal_text(what)} ({count:,} proofs)")
         if skipped:
             out.print(f"  skipped {len(skipped)} files that are not .json or .jsonl proofs")
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from por.cli.plain import PlainConsole, is_plain, is_plain_terminal, plain_text, rich_console
 from por.text import terminal_text
 from por.verdict import SELF_CONSISTENT, Verdict
 
@@ -35,12 +35,12 @@ def __getattr__(name: str) -> Any:
 
 
 def console(*, stderr: bool = False):
-    """The one rich Console every command prints through: no highlighting (amounts and hashes are
-    shown as they are), no wrapping by rich (tables fold themselves, on whole words), and no emoji
-    codes: a file name or account id with `:warning:` in it is shown as written, not as a symbol."""
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
+    """The console every command prints through: rich's as `rich_console` sets it up or, piped or
+    on a plain colour terminal, the same bytes without importing rich (por.cli.plain)."""
+    stream = sys.stderr if stderr else sys.stdout
+    if is_plain(stream) or is_plain_terminal(stream):
+        return PlainConsole(stderr=stderr, colour=not is_plain(stream))
+    return rich_console(stderr=stderr)
 
 
 def terminal_width() -> int | None:
@@ -49,7 +49,10 @@ def terminal_width() -> int | None:
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
     if sys.stdout.isatty():
-        return shutil.get_terminal_size((80, 24)).columns
+        try:  # os's, not shutil's: shutil's import pulls in the compression modules
+            return os.get_terminal_size(sys.stdout.fileno()).columns or 80
+        except OSError:
+            return 80
     return None
 
 
@@ -183,17 +186,11 @@ def print_wrapped(text: str, *, first: str = "  ", rest: str = "    ", style: st
     `first` starts it (rich markup allowed), `rest` indents what follows. Piped: one line."""
     out = out or console()
     width = terminal_width()
-    lead = len(_plain(first))
+    lead = len(plain_text(first))
     lines = [text] if width is None else _fold(text, max(width - max(lead, len(rest)), 20))
     for n, line in enumerate(lines):
         body = f"[{style}]{terminal_text(line)}[/]" if style else terminal_text(line)
         out.print((first if n == 0 else rest) + body)
-
-
-def _plain(markup: str) -> str:
-    from rich.text import Text
-
-    return Text.from_markup(markup).plain
 
 
 def print_table(
@@ -313,7 +310,7 @@ def progress_bar(description: str, total: int | None, *, quiet: bool = False, un
         BarColumn(),
         Count(),
         TimeElapsedColumn(),
-        console=console(stderr=True),
+        console=rich_console(stderr=True),
         transient=True,
     ) as progress:
         yield Bar(progress, progress.add_task(description, total=total), total)

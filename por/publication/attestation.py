@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 
 from por import signing
-from por.atomic import write_bytes, write_text
 from por.errors import InputError
 from por.kinds import refuse_wrong_kind
 from por.liabilities.folder import COMMITMENT_FILE, MANIFEST_FILE, PAGE_FILE, TREE_FILE
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, Commitment, dumps, parse_commitment
-from por.publication import history
 from por.strictjson import loads, read_bounded
 from por.text import is_hidden
 
@@ -37,6 +34,8 @@ MAX_CONTACT = 200
 
 def verifier_page() -> bytes:
     """The self-contained verifier page shipped with the package (por/web/verifier.html): no data embedded."""
+    from importlib import resources  # only when writing a publication: not on a customer's path
+
     return resources.files("por").joinpath("web/verifier.html").read_bytes()
 
 
@@ -94,6 +93,8 @@ def embed_anchor(folder: Path, anchor: dict[str, object]) -> bool:
         return False
     data = loads(text, str(page_path))
     data["anchor"] = {k: anchor[k] for k in ANCHOR_SHOWN if k in anchor}
+    from por.atomic import write_bytes, write_text  # writing: not loaded by a customer's verify
+
     write_bytes(page_path, page[:at] + _data_block(data) + page[end + len(b"</script>") :])
     _, _, _, commitment = read_commitment(folder)
     if (folder / MANIFEST_FILE).exists():
@@ -150,6 +151,8 @@ class PublicationExtras:
         exchange: str,
         contact: str | None = None,
     ) -> None:
+        from por.publication import history  # publishing only: not on a customer's verify path
+
         self.link: dict[str, str] | None = None
         self.previous: Commitment | None = None
         if previous is not None:
@@ -164,6 +167,8 @@ class PublicationExtras:
         self.manifest: dict | None = None
 
     def __call__(self, staging: Path, commitment: Commitment) -> None:
+        from por.publication import history
+
         if self.previous is not None:
             history.check_next(self.previous, commitment.snapshot_id, commitment.snapshot_time, commitment.exchange)
             commitment.extra[history.PREVIOUS] = self.link

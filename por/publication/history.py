@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chains.eip191 import recover_text_signer
 from por import signing
 from por.errors import InputError
 from por.liabilities.porjson import Commitment
@@ -159,7 +160,7 @@ def check_chain(periods: list[Period], signer: str | None) -> ChainReport:
                 )
         else:
             status[i].link = _check_link(chain[i - 1], period, findings)
-        signature = status[i].signature = signing.check(period.doc, signer)
+        signature = status[i].signature = signing.check(period.doc, signer, recover_text_signer)
         if signature.failed:
             findings.at(period, f"signature: {signature.text}")
     if signer is None:

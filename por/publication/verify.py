@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from por.errors import InputError
 from por.publication.attestation import read_commitment
-from por.publication.history import ChainReport, Period, check_chain, parse_link
 from por.signing import check
 from por.verdict import Verdict
+
+if TYPE_CHECKING:  # the chain's types: a customer's verify-inclusion loads no history code
+    from por.publication.history import ChainReport, Period
 
 
 def verify_chain(folders: list[Path], pinned: str | None, *, trees: bool = True) -> ChainReport:
     """Every period's commitment (and tree file), every link, every signature against the pinned key."""
+    from por.publication.history import check_chain
+
     periods: list[Period] = []
     findings: list[str] = []
     notes: list[str] = []
@@ -32,6 +37,7 @@ def verify_chain(folders: list[Path], pinned: str | None, *, trees: bool = True)
 def _load_period(folder: Path, trees: bool, notes: list[str]) -> tuple[Period, None] | tuple[None, str]:
     """A period from its folder; a commitment that cannot be read is a finding (it is under test),
     a folder with no commitment at all is bad input."""
+    from por.publication.history import Period, parse_link
 
     if not folder.exists():
         raise InputError("no such folder or file", file=str(folder))
@@ -95,7 +101,9 @@ def signature_facts(verdict: Verdict, commitment: Path | None, pinned: str | Non
         return
     if doc is None:
         _, _, doc, _ = read_commitment(commitment)
-    result = check(doc, pinned)
+    from chains.eip191 import recover_text_signer  # the curve library: only when a key is pinned to check
+
+    result = check(doc, pinned, recover_text_signer)
     verdict.facts["signature"] = result.text
     if result.failed:
         verdict.fail(f"{commitment}: signature: {result.text}")
