@@ -204,14 +204,20 @@ def _report() -> str:
 
 
 def test_pors_own_documents_beside_the_proofs_are_skipped_and_named(anchored, tmp_path):
-    """A batch folder holding the publication's commitment.json and anchor.json and an audit report
-    beside the proofs: the proofs verified (exit 0), the three skipped by name, not counted as proofs
-    and not a usage mistake; a JSON file that is not por's still fails, as a proof that is not one."""
+    """A batch folder holding the publication's commitment.json, anchor.json and secrets file and an
+    audit report beside the proofs: the proofs verified (exit 0), the four skipped by name, not counted
+    as proofs and not a usage mistake; a JSON file that is not por's still fails, as a proof that is not one."""
     folder, ids, _ = anchored
     shards(folder, tmp_path / "all")
-    own = {"commitment.json": "por-commitment", "anchor.json": "por-anchor", "audit/report.json": "por-audit-report"}
+    own = {
+        "commitment.json": "por-commitment",
+        "anchor.json": "por-anchor",
+        "private/secrets.jsonl": "por-secrets",  # a .jsonl, whose lines are not proofs either
+        "audit/report.json": "por-audit-report",
+    }
     (tmp_path / "all" / "audit").mkdir()
-    for name in ("commitment.json", "anchor.json"):
+    (tmp_path / "all" / "private").mkdir()
+    for name in ("commitment.json", "anchor.json", "private/secrets.jsonl"):
         (tmp_path / "all" / name).write_bytes((folder / name).read_bytes())
     (tmp_path / "all" / "audit" / "report.json").write_text(_report())
     commitment = folder / "commitment.json"
@@ -222,7 +228,7 @@ def test_pors_own_documents_beside_the_proofs_are_skipped_and_named(anchored, tm
     code, out, err = run_por("verify-inclusion", "--batch", tmp_path / "all", "--commitment", commitment)
     said = " ".join(out.split())
     assert code == 0 and err == "" and f"VERIFIED {len(ids)} proofs" in said and "NOT VERIFIED" not in said
-    assert "skipped 3 of por's own files that are not proofs" in said, said
+    assert "skipped 4 of por's own files that are not proofs" in said, said
     assert all(f"{tmp_path / 'all' / name} ({kind})" in said for name, kind in own.items()), said
     code, _, err = run_por("verify-inclusion", "--batch", tmp_path / "all" / "commitment.json")
     assert code == 2 and "not an inclusion proof" in err  # named as the proofs, it is still a mistake
