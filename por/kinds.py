@@ -30,6 +30,10 @@ FIX = {
     ("por-inclusion-proof", "tree"): "check a proof with por verify-inclusion",
     ("por-tree", "commitment"): "give commitment.json (beside tree.bin in the publication) with --commitment",
     ("por-inclusion-proof", "commitment"): "give the published commitment.json with --commitment",
+    ("por-anchor", "proof"): "give the customer's proof and commitment.json with --commitment (--anchor reads this)",
+    ("por-anchor", "commitment"): "give commitment.json (beside anchor.json in the publication) with --commitment",
+    ("por-audit-report", "proof"): "give the customer's proof (por prove DIR ID); por history --audit plots a report",
+    ("por-audit-report", "commitment"): "give the commitment the audit checked; por history --audit takes reports",
 }
 
 

@@ -194,3 +194,49 @@ def test_single_and_batch_verdicts_agree_over_mutated_proofs(anchored, tmp_path,
     assert single["untouched"][0] == single["anchor-removed"][0] == expected
     assert single["anchor-period"][0] == single["balance"][0] == single["amount-spelling"][0] == "failed"
     assert single["anchor-digest"][0] == ("failed" if pin == "commitment" else expected)
+
+
+def _report() -> str:
+    """The first lines of a `por audit --json-out` report (por_kind reads no further)."""
+    from por.audit.reconcile import REPORT_FORMAT, REPORT_VERSION
+
+    return json.dumps({"format": REPORT_FORMAT, "version": REPORT_VERSION, "ok": True, "verdict": "pass"}, indent=2)
+
+
+def test_pors_own_documents_beside_the_proofs_are_skipped_and_named(anchored, tmp_path):
+    """A batch folder holding the publication's commitment.json, anchor.json and secrets file and an
+    audit report beside the proofs: the proofs verified (exit 0), the four skipped by name, not counted
+    as proofs and not a usage mistake; a JSON file that is not por's still fails, as a proof that is not one."""
+    folder, ids, _ = anchored
+    shards(folder, tmp_path / "all")
+    own = {
+        "commitment.json": "por-commitment",
+        "anchor.json": "por-anchor",
+        "private/secrets.jsonl": "por-secrets",  # a .jsonl, whose lines are not proofs either
+        "audit/report.json": "por-audit-report",
+    }
+    (tmp_path / "all" / "audit").mkdir()
+    (tmp_path / "all" / "private").mkdir()
+    for name in ("commitment.json", "anchor.json", "private/secrets.jsonl"):
+        (tmp_path / "all" / name).write_bytes((folder / name).read_bytes())
+    (tmp_path / "all" / "audit" / "report.json").write_text(_report())
+    commitment = folder / "commitment.json"
+    code, doc = batch_json(tmp_path / "all", "--commitment", commitment)
+    assert code == 0 and doc["verified"] and doc["proofs"] == len(ids) == doc["counts"]["verified"]
+    assert sorted(doc["skipped"]) == sorted(str(tmp_path / "all" / name) for name in own)
+    assert not any(r["source"].endswith(tuple(own)) for r in doc["results"])
+    code, out, err = run_por("verify-inclusion", "--batch", tmp_path / "all", "--commitment", commitment)
+    said = " ".join(out.split())
+    assert code == 0 and err == "" and f"VERIFIED {len(ids)} proofs" in said and "NOT VERIFIED" not in said
+    assert "skipped 4 of por's own files that are not proofs" in said, said
+    assert all(f"{tmp_path / 'all' / name} ({kind})" in said for name, kind in own.items()), said
+    code, _, err = run_por("verify-inclusion", "--batch", tmp_path / "all" / "commitment.json")
+    assert code == 2 and "not an inclusion proof" in err  # named as the proofs, it is still a mistake
+    (tmp_path / "all" / "junk.json").write_text('{"hello": "world"}')
+    code, doc = batch_json(tmp_path / "all", "--commitment", commitment)
+    failed = [r for r in doc["results"] if not r["verified"]]
+    assert (
+        code == 1
+        and doc["proofs"] == len(ids) + 1
+        and [r["source"] for r in failed] == [str(tmp_path / "all" / "junk.json")]
+    )

@@ -21,7 +21,20 @@ def publication(tmp_path_factory):
     account = json.loads((tmp / "pub" / "private" / "secrets.jsonl").read_text().splitlines()[1])["account_id"]
     code, _, err = run_por("prove", tmp / "pub", account, "--out", tmp / "proof.json")
     assert code == 0, err
+    _write_anchor_and_report(tmp)
     return tmp
+
+
+def _write_anchor_and_report(tmp):
+    """anchor.json beside the commitment and an audit report, as their writers start them (`format`
+    first, indented): nothing here reads a chain or runs an audit, and por_kind reads only the start."""
+    from por.audit.reconcile import REPORT_FORMAT, REPORT_VERSION
+    from por.publication.anchor import ANCHOR_FORMAT
+
+    anchor = {"format": ANCHOR_FORMAT, "version": 1, "chain": "btc", "snapshot_id": "s1", "digest": "ab" * 32}
+    (tmp / "pub" / "anchor.json").write_text(json.dumps(anchor, indent=2) + "\n")
+    report = {"format": REPORT_FORMAT, "version": REPORT_VERSION, "ok": False, "verdict": "fail"}
+    (tmp / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
 
 def files(tmp):
@@ -31,6 +44,8 @@ def files(tmp):
         "tree": pub / "tree.bin",
         "commitment": pub / "commitment.json",
         "secrets": pub / "private" / "secrets.jsonl",
+        "anchor": pub / "anchor.json",
+        "report": tmp / "report.json",
     }
 
 
@@ -56,6 +71,22 @@ MISTAKES = [
     ),
     (lambda f: ["verify-tree", f["commitment"]], "this is a por commitment (commitment.json), not a tree"),
     (lambda f: ["verify-tree", f["tree"], "--commitment", f["tree"]], "not a commitment: give commitment.json"),
+    (
+        lambda f: ["verify-inclusion", f["anchor"]],
+        "this is a por anchor record (anchor.json), not an inclusion proof: give the customer's proof",
+    ),
+    (
+        lambda f: ["verify-inclusion", f["proof"], "--commitment", f["anchor"]],
+        "--commitment: this is a por anchor record (anchor.json), not a commitment: give commitment.json",
+    ),
+    (
+        lambda f: ["verify-inclusion", f["report"]],
+        "this is a por audit report, not an inclusion proof: give the customer's proof",
+    ),
+    (
+        lambda f: ["verify-inclusion", f["proof"], "--commitment", f["report"]],
+        "--commitment: this is a por audit report, not a commitment: give the commitment the audit checked",
+    ),
 ]
 
 
@@ -67,10 +98,22 @@ def test_a_por_file_in_the_wrong_place_is_a_usage_mistake_with_the_fix(publicati
     assert len(err.strip().splitlines()) == 1
 
 
-def test_the_customers_lean_path_says_the_same(publication):
+@pytest.mark.parametrize(
+    "line",
+    [
+        lambda f: [f["commitment"]],
+        lambda f: [f["anchor"]],
+        lambda f: [f["report"]],
+        lambda f: [f["proof"], "--commitment", f["anchor"]],
+        lambda f: [f["proof"], "--commitment", f["report"]],
+    ],
+    ids=["commitment-as-proof", "anchor-as-proof", "report-as-proof", "anchor-as-commitment", "report-as-commitment"],
+)
+def test_the_customers_lean_path_says_the_same(publication, line):
     """`python -m por verify-inclusion` runs without typer (por/cli/lean.py): the same refusal."""
-    f = files(publication)
-    assert run_por_process("verify-inclusion", f["commitment"]) == run_por("verify-inclusion", f["commitment"])
+    argv = ["verify-inclusion", *line(files(publication))]
+    lean = run_por_process(*argv)
+    assert lean == run_por(*argv) and lean[0] == 2 and "this is a por" in lean[2], lean
 
 
 def test_the_right_files_still_verify(publication):

@@ -821,8 +821,20 @@ class _BatchTally:
                 out.print(f"  ... and {len(reasons) - 20} more reasons (--json lists every proof's)")
         for what, count in self.unchecked.most_common():
             out.print(f"  not checked: {terminal_text(what)} ({count:,} proofs)")
-        if skipped:
-            out.print(f"  skipped {len(skipped)} files that are not .json or .jsonl proofs")
+        _print_skipped(out, skipped)
+
+
+def _print_skipped(out, skipped: list[Path]) -> None:
+    """The files a batch did not read: por's own documents by name and format, the rest counted."""
+    from por.liabilities.batch import por_document
+
+    named = [(path, kind) for path in skipped if (kind := por_document(path))]
+    if named:
+        shown = ", ".join(f"{terminal_text(str(p))} ({k})" for p, k in named[:10])
+        more = f" and {len(named) - 10} more (--json lists them)" if len(named) > 10 else ""
+        out.print(f"  skipped {len(named)} of por's own files that are not proofs: {shown}{more}")
+    if len(skipped) > len(named):
+        out.print(f"  skipped {len(skipped) - len(named)} files that are not .json or .jsonl proofs")
 
 
 def _customer(account: Optional[str], nonce: Optional[str], balances: list[str]):

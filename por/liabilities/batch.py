@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from por.errors import InputError
+from por.kinds import por_kind
 from por.liabilities.check import read_document, verify_proof_document
 from por.liabilities.pins import Pins, judge_carried_anchor
+from por.liabilities.porjson import PROOF_FORMAT
 from por.verdict import Verdict
 
 MAX_LINE = 64 << 20  # one proof: 64 pieces x 64 steps of a wide tree stay far below
@@ -31,8 +33,10 @@ class Checked:
 
 
 def proof_files(target: Path) -> tuple[list[Path], list[Path]]:
-    """(the proof files under `target`, the files skipped): *.json and *.jsonl, sorted; a shard
-    folder's manifest.json is not a proof."""
+    """(the proof files under `target`, the files skipped): *.json and *.jsonl, sorted. A shard
+    folder's manifest.json is not a proof, and nor is any other of por's own documents beside the
+    proofs (commitment.json, anchor.json, an audit report: `por_document`): those are skipped, not
+    refused (one named as the proof, or as `--batch FILE`, still is)."""
     if not target.exists():
         raise InputError("no such file or folder", file=str(target), field="--batch")
     if not target.is_dir():
@@ -41,11 +45,25 @@ def proof_files(target: Path) -> tuple[list[Path], list[Path]]:
     for path in sorted(p for p in target.rglob("*") if p.is_file()):
         if _is_manifest(path):
             continue
-        if path.suffix not in (".json", ".jsonl"):
+        if path.suffix not in (".json", ".jsonl") or por_document(path):
             skipped.append(path)
         else:
             files.append(path)
     return files, skipped
+
+
+def por_document(path: Path) -> str | None:
+    """The format of one of por's own documents that is not a proof ('por-commitment',
+    'por-anchor', …: por.kinds), from the first bytes of a .json or .jsonl file; None for a proof,
+    a foreign file, or one that cannot be read (`read_document` then names why)."""
+    if path.suffix not in (".json", ".jsonl"):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            kind = por_kind(handle.read(4096))
+    except OSError:
+        return None
+    return kind if kind not in (None, PROOF_FORMAT) else None
 
 
 def _is_manifest(path: Path) -> bool:
