@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -391,3 +394,29 @@ def test_a_sample_of_a_200k_book_is_the_single_proofs(tmp_path):
     for account, line in found.items():
         single = cut_proof(tmp_path / "pub", account).to_json()
         assert line == json.dumps(single, separators=(",", ":"), ensure_ascii=False) + "\n", account
+
+
+def _purge_delay_seen_by(command: str) -> str:
+    probe = (
+        "import atexit, os, sys\n"
+        "atexit.register(lambda: print('PURGE', os.environ.get('MIMALLOC_PURGE_DELAY')))\n"
+        f"sys.argv = ['por', {command!r}, '--help']\n"
+        "from por.cli import main\n"
+        "main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    return done.stdout.rsplit("PURGE ", 1)[1].strip()
+
+
+def test_prove_keeps_pyarrows_freed_pages_and_nothing_else_does(monkeypatch):
+    """`prove` sets MIMALLOC_PURGE_DELAY=-1 before pyarrow loads (a quarter of prove --all's system
+    time was the kernel zeroing pages mimalloc had handed back); other commands, and a value the
+    user set, are left alone."""
+    from por.cli import keep_freed_pages
+
+    assert _purge_delay_seen_by("prove") == "-1"
+    assert _purge_delay_seen_by("publish") == "None"
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "250")
+    keep_freed_pages()
+    assert os.environ["MIMALLOC_PURGE_DELAY"] == "250"
