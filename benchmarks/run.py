@@ -486,7 +486,8 @@ def print_ratios(rows) -> None:
     print("ratios of this run:")
     for what, _, _, ratio, load in rows:
         if ratio:
-            print(f"  {ratio.replace('**', '')}  <- {what.split(':')[0][:70]} (load {load})")
+            label = re.split(r" \(| against ", what)[0][:90]  # what was measured, without its method
+            print(f"  {ratio.replace('**', '')}  <- {label} (load {load})")
 
 
 if __name__ == "__main__":
