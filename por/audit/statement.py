@@ -94,7 +94,10 @@ RULE_NAMES = {
     "cold_storage": ("コールドウォレットでの管理", "Cold-wallet management"),
     "hot_guarantee": ("履行保証暗号資産の保有", "Own crypto matching the part outside cold wallets"),
     "liability_reserve": ("責任準備金", "Liability reserve"),
-    "custodians": ("管理の委託先の登録", "Custodians registered"),
+    "custodians": (
+        "管理の委託先の登録・暗号資産管理システム提供業者の届出",
+        "Custodians registered, custody-system providers notified",
+    ),
 }
 # The volumes file's categories (policy `rates`), as Japanese exchanges name their businesses.
 CATEGORIES = {
@@ -133,6 +136,8 @@ GLOSSARY_TERMS = (
     "不足額",
     "超過額",
     "管理の委託先",
+    "暗号資産管理システム提供業者",
+    "届出番号",
     "算入",
     "不算入",
     "基準日",
@@ -160,7 +165,7 @@ class Statement:
     generated_at: str = ""
     snapshot_jst: str = ""  # the snapshot time in Japan, as a Japanese auditor dates it
     checks: list[dict[str, Any]] = field(default_factory=list)  # the report's checks, in the order of `rules`
-    custodial: list[dict[str, str]] = field(default_factory=list)  # wallets held by a custodian
+    custodial: list[dict[str, str]] = field(default_factory=list)  # wallets held by a custodian or run by a provider
 
     def t(self, key: str) -> str:
         """A label; "volume.exchange" is the volume label with the category's name."""
@@ -226,21 +231,31 @@ def statement(doc: dict[str, Any], lang: str) -> Statement:
         if c["rule"] == "liability_reserve":
             out.reserve = reserve_rows(c, out)
     out.chains = chain_rows(doc)
-    out.custodial = [
-        {
-            "chain": str(row.get("chain", "")),
-            "asset": str(row.get("asset", "")),
-            "address": str(row.get("address", "")),
-            "balance": str(row.get("balance", "")),
-            "custodian": str(row["custodian"].get("name", "")),
-            "registration": str(row["custodian"].get("registration") or ""),
-            "counted": "yes" if row.get("counted") else "no",
-            "reason": str(row.get("not_counted_reason") or ""),
-        }
-        for row in doc.get("addresses", [])
-        if isinstance(row.get("custodian"), dict)
-    ]
+    out.custodial = [custodial_row(row) for row in doc.get("addresses", []) if held_by_third_party(row)]
     return out
+
+
+def held_by_third_party(row: dict[str, Any]) -> bool:
+    return isinstance(row.get("custodian"), dict) or isinstance(row.get("custody_system"), dict)
+
+
+def custodial_row(row: dict[str, Any]) -> dict[str, str]:
+    """A wallet held by a custodian or run on a custody-system provider, as the report has it."""
+    custodian, system = row.get("custodian"), row.get("custody_system")
+    custodian = custodian if isinstance(custodian, dict) else {}
+    system = system if isinstance(system, dict) else {}
+    return {
+        "chain": str(row.get("chain", "")),
+        "asset": str(row.get("asset", "")),
+        "address": str(row.get("address", "")),
+        "balance": str(row.get("balance", "")),
+        "custodian": str(custodian.get("name") or ""),
+        "registration": str(custodian.get("registration") or ""),
+        "custody_system": str(system.get("name") or ""),
+        "notification": str(system.get("notification") or ""),
+        "counted": "yes" if row.get("counted") else "no",
+        "reason": str(row.get("not_counted_reason") or ""),
+    }
 
 
 def asset_row(a: dict[str, Any], out: Statement) -> dict[str, str]:
@@ -368,11 +383,16 @@ PAGE_T = {
     "short_by": ("不足", "short"),
     "at_most": ("上限", "at most"),
     "found": ("該当", "found"),
-    "custodial": ("管理の委託先が保管するウォレット", "Wallets held by custodians"),
+    "custodial": (
+        "管理の委託先が保管し、又は暗号資産管理システム提供業者のシステムで管理するウォレット",
+        "Wallets held by custodians or run on custody-system providers",
+    ),
     "address": ("アドレス", "Address"),
     "balance": ("残高", "Balance"),
     "custodian": ("委託先", "Custodian"),
     "registration": ("登録番号", "Registration number"),
+    "custody_system": ("暗号資産管理システム提供業者", "Custody-system provider"),
+    "notification": ("届出番号", "Notification number"),
     "counted": ("算入", "Counted"),
     "yes": ("算入", "counted"),
     "no": ("不算入", "not counted"),
@@ -580,10 +600,17 @@ def _rules_html(st: Statement) -> str:
     return f"<section class='card' id='rules'><h2>{html_text(st.t('rules'))}</h2>{table}</section>"
 
 
+def _party_html(name: str, number: str) -> str:
+    """A custodian or provider in one cell: its name, its number below it; "—" for none."""
+    if not name:
+        return "—"
+    return html_text(name) + (f"<br><span class='rid'>{html_text(number)}</span>" if number else "")
+
+
 def _custodial_html(st: Statement) -> str:
     if not st.custodial:
         return ""
-    keys = ("chain", "asset", "address", "balance", "custodian", "registration", "counted")
+    keys = ("chain", "asset", "address", "balance", "custodian", "custody_system", "counted")
     columns = [_col(st, k, k == "balance") for k in keys]
     rows, classes = [], []
     for w in st.custodial:
@@ -594,8 +621,8 @@ def _custodial_html(st: Statement) -> str:
                 html_text(w["asset"]),
                 f"<span class='mono'>{html_text(w['address'])}</span>",
                 _amount(st, w["balance"], w["asset"], False),
-                html_text(w["custodian"]),
-                html_text(w["registration"]),
+                _party_html(w["custodian"], w["registration"]),
+                _party_html(w["custody_system"], w["notification"]),
                 f"<span class='{'ok' if counted else 'bad'} res'>{html_text(_t(st, w['counted']))}</span>",
             ]
         )
