@@ -50,6 +50,7 @@ def test_the_statements_numbers_equal_the_json_reports(doc, tmp_path, lang):
     paths = write_statement(doc, lang, tmp_path / "out")
     assert sorted(p.name for p in paths) == [
         "statement-assets.csv",
+        "statement-custodians.csv",
         "statement-reserve.csv",
         "statement-rules.csv",
         "statement.html",
@@ -84,6 +85,42 @@ def test_the_statements_numbers_equal_the_json_reports(doc, tmp_path, lang):
             whole, dot, frac = asset[key].partition(".")
             assert f">{int(whole):,}{dot}{frac}<" in html, (asset["asset"], key)  # every digit, grouped
     assert "…" not in html  # nothing is cut: the page shows each number as the report has it
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_custodians_csv_rows_equal_the_json_reports(doc, tmp_path, lang):
+    """statement-custodians.csv: one row per wallet held by a custodian or run on a custody-system
+    provider, each field the report's (counted in the statement's words)."""
+    files = {p.name: p for p in write_statement(doc, lang, tmp_path / "out")}
+    header, *rows = read_csv(files["statement-custodians.csv"].read_text(encoding="utf-8"))
+    assert len(header) == 11 and header[5] == ("委託先" if lang == "ja" else "Custodian")
+    words = {True: "算入", False: "不算入"} if lang == "ja" else {True: "counted", False: "not counted"}
+    held = [a for a in doc["addresses"] if a.get("custodian") or a.get("custody_system")]
+    expected = [
+        [
+            a["chain"],
+            a["asset"],
+            a["address"],
+            a["wallet_type"],
+            a["balance"],
+            (a["custodian"] or {}).get("name", ""),
+            (a["custodian"] or {}).get("registration", ""),
+            (a["custody_system"] or {}).get("name", ""),
+            (a["custody_system"] or {}).get("notification", ""),
+            words[a["counted"]],
+            a["not_counted_reason"] or "",
+        ]
+        for a in held
+    ]
+    assert rows == expected
+    # the fixture has all three kinds: custodian and provider, custodian alone (lapsed), provider alone
+    assert len(rows) == 3 and {r[9] for r in rows} == set(words.values())
+    assert any(r[5] and r[7] for r in rows) and any(r[5] and not r[7] for r in rows)
+    assert any(r[7] and not r[5] for r in rows)
+    assert "lapsed on 2026-03-31" in rows[1][10]
+    no_one = dict(doc, addresses=[dict(a, custodian=None, custody_system=None) for a in doc["addresses"]])
+    only_header = {p.name: p for p in write_statement(no_one, lang, tmp_path / "none")}
+    assert read_csv(only_header["statement-custodians.csv"].read_text(encoding="utf-8")) == [header]
 
 
 def report_numbers(doc):

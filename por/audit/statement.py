@@ -248,7 +248,8 @@ def custodial_row(row: dict[str, Any]) -> dict[str, str]:
         "chain": str(row.get("chain", "")),
         "asset": str(row.get("asset", "")),
         "address": str(row.get("address", "")),
-        "balance": str(row.get("balance", "")),
+        "wallet_type": str(row.get("wallet_type", "")),
+        "balance": str(row.get("balance") or ""),
         "custodian": str(custodian.get("name") or ""),
         "registration": str(custodian.get("registration") or ""),
         "custody_system": str(system.get("name") or ""),
@@ -348,8 +349,24 @@ def plain(value: Decimal) -> str:
     return (text.rstrip("0").rstrip(".") if "." in text else text) or "0"
 
 
+CUSTODIAL_COLUMNS = (
+    "chain",
+    "asset",
+    "address",
+    "wallet_type",
+    "balance",
+    "custodian",
+    "registration",
+    "custody_system",
+    "notification",
+    "counted",
+    "reason",
+)
+
+
 def statement_csvs(st: Statement) -> dict[str, str]:
-    """File name -> CSV text (with a BOM): the per-asset table, the reserve and every rule."""
+    """File name -> CSV text (with a BOM): the per-asset table, the reserve, every rule, and the wallets
+    held by custodians or run on custody-system providers (header only when there are none)."""
 
     def table(header: list[str], rows: list[list[str]]) -> str:
         buf = io.StringIO()
@@ -373,6 +390,10 @@ def statement_csvs(st: Statement) -> dict[str, str]:
             [st.t(k) for k in ("rule", "scope", "required", "actual", "unit", "verdict", "reason")],
             [[r[k] for k in ("rule", "scope", "required", "actual", "unit", "verdict", "reason")] for r in st.rules],
         ),
+        "statement-custodians.csv": table(
+            [_t(st, "not_counted_reason" if k == "reason" else k) for k in CUSTODIAL_COLUMNS],
+            [[_t(st, w[k]) if k == "counted" else w[k] for k in CUSTODIAL_COLUMNS] for w in st.custodial],
+        ),
     }
 
 
@@ -388,6 +409,8 @@ PAGE_T = {
         "Wallets held by custodians or run on custody-system providers",
     ),
     "address": ("アドレス", "Address"),
+    "wallet_type": ("種別", "Wallet type"),
+    "not_counted_reason": ("不算入の理由（英語）", "Why not counted"),
     "balance": ("残高", "Balance"),
     "custodian": ("委託先", "Custodian"),
     "registration": ("登録番号", "Registration number"),
@@ -669,7 +692,7 @@ def render_statement_html(st: Statement) -> str:
 
 
 def write_statement(doc: dict[str, Any], lang: str, folder: Any) -> list[Any]:
-    """Writes statement.html and the three CSVs into `folder` (created if missing); returns the paths."""
+    """Writes statement.html and the four CSVs into `folder` (created if missing); returns the paths."""
     from pathlib import Path
 
     from por.atomic import write_text
