@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+import por.reserves.custodians as custodians_module
 from chains.records import (
     AddressReserve,
     ChainSnapshot,
@@ -237,3 +238,38 @@ def test_sample_list_is_the_shipped_file(tmp_path):
     assert shipped.read_text(encoding="utf-8") == made.read_text(encoding="utf-8")  # made by fixtures/japan.py
     regs = load_custody_systems(shipped).registrations
     assert [(r.name, r.number) for r in regs] == [(n, num) for n, num, _, _ in CUSTODY_SYSTEMS]
+
+
+def test_registry_lookups_are_indexed_not_a_scan_per_wallet(tmp_path, monkeypatch):
+    """Each wallet's custodian and provider are looked up by number, not compared with every row: the
+    names and numbers normalised (NFKC) stay proportional to wallets + rows (a scan would need
+    wallets x rows, 8 million here). Counted, not timed; 100k wallets: benchmarks in the report."""
+    n = 2000
+    custodians = tmp_path / "c.csv"
+    custodians.write_text(
+        "name,registration_number,registered_from,registered_until\n"
+        + "".join(f"Custody {i},関東財務局長第{i:05d}号,2020-01-01,\n" for i in range(n)),
+        encoding="utf-8",
+    )
+    systems = tmp_path / "s.csv"
+    systems.write_text(
+        "name,notification_number,notified_from,notified_until\n"
+        + "".join(f"Systems {i},N-{i},2026-01-01,{'2026-05-31' if i % 2 else ''}\n" for i in range(n)),
+        encoding="utf-8",
+    )
+    check = CustodianCheck(load_custodians(custodians), DAY, load_custody_systems(systems))
+    rows = [row(BTC, CustodySystem(f"Systems {i}", f"N-{i}"), i + 2, Custodian(f"Custody {i}", "")) for i in range(n)]
+    rows[0] = row(BTC, CustodySystem("Systems 0", "N-0"), 2, Custodian("Custody 0", "関東財務局長第00000号"))
+    calls = []
+    real = custodians_module.unicodedata.normalize
+
+    class Counting:
+        @staticmethod
+        def normalize(form, text):
+            calls.append(text)
+            return real(form, text)
+
+    monkeypatch.setattr(custodians_module, "unicodedata", Counting)
+    result = reconcile({"BTC": n * BTC}, rows, POLICY, assets={"BTC": 8}, options=ReconcileOptions(custodians=check))
+    assert [a.counted for a in result.addresses] == [i % 2 == 0 for i in range(n)]  # odd providers lapsed
+    assert len(calls) <= 10 * (n + n), len(calls)

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 
 from chains.records import DeclaredWallet
@@ -78,19 +79,46 @@ class CustodianRegistry:
     registrations: tuple[Registration, ...]
     kind: RegistryKind = CUSTODIANS
 
+    @cached_property
+    def by_number(self) -> dict[str, list[Registration]]:
+        """Rows by folded number (`number_key`), built once: a lookup per wallet, not a scan of the list."""
+        index: dict[str, list[Registration]] = {}
+        for r in self.registrations:
+            index.setdefault(number_key(r.number), []).append(r)
+        return index
+
+    @cached_property
+    def by_name(self) -> dict[str, list[Registration]]:
+        """Rows by folded name (`name_key`), built once."""
+        index: dict[str, list[Registration]] = {}
+        for r in self.registrations:
+            index.setdefault(name_key(r.name), []).append(r)
+        return index
+
+    @cached_property
+    def answers(self) -> dict[tuple[str, str, date], str | None]:
+        """`reason`'s answers so far: the wallets at one custodian are judged once."""
+        return {}
+
     def reason(self, name: str, number: str, day: date) -> str | None:
         """Why the party `name` (declaring `number`, or "") is not on the list on `day`, or None when it is."""
+        key = (name, number, day)
+        if key not in self.answers:
+            self.answers[key] = self.judge(name, number, day)
+        return self.answers[key]
+
+    def judge(self, name: str, number: str, day: date) -> str | None:
         k = self.kind
         who = f"{k.party} {name}" + (f" ({number})" if number else "")
         if number:
-            found = [r for r in self.registrations if same_number(r.number, number)]
+            found = self.by_number.get(number_key(number), [])
             if not found:
                 return f"{who} is not in the registry {self.source}: {k.number} not found"
             named = [r for r in found if same_name(r.name, name)]
             if not named:
                 return f"{who}: {k.number} {number} is {found[0].name}'s in {found[0].where}, not {name}'s"
         else:
-            named = [r for r in self.registrations if same_name(r.name, name)]
+            named = self.by_name.get(name_key(name), [])
             if not named:
                 return f"{who} is not in the registry {self.source} (no {k.number} declared)"
         if any(r.covers(day) for r in named):
@@ -136,15 +164,21 @@ class CustodianCheck:
 
 def same_name(a: str, b: str) -> bool:
     """Names compared as a reader would: NFKC (full-width = half-width), case and spacing ignored."""
-    return _fold(a) == _fold(b)
+    return name_key(a) == name_key(b)
 
 
 def same_number(a: str, b: str) -> bool:
-    return _fold(a).replace(" ", "") == _fold(b).replace(" ", "")
+    return number_key(a) == number_key(b)
 
 
-def _fold(text: str) -> str:
+def name_key(text: str) -> str:
+    """A name as `same_name` compares it: NFKC, case-folded, runs of spaces as one."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def number_key(text: str) -> str:
+    """A registration or notification number as `same_number` compares it: as a name, without spaces."""
+    return name_key(text).replace(" ", "")
 
 
 def japan_date(moment: str, field: str = "snapshot time") -> date:
