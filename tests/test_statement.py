@@ -273,6 +273,30 @@ def test_the_statement_fits_phone_and_desktop_with_nothing_cut_off(
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_no_sideways_scroll_at_any_width_with_real_addresses(doc, tmp_path, lang, chromium, screenshot_dir):
+    """Long bech32 and 0x addresses and a long provider name, every width from a phone to past the desktop
+    (the wide tables turn into cards below 1024 px: the per-asset table once overflowed at 1024-1033)."""
+    for i, a in enumerate(doc["addresses"]):
+        a["address"] = "bc1p" + "q" * 57 + str(i) if a["chain"] == "bitcoin" else "0x" + "ab" * 20
+        if a.get("custody_system"):
+            a["custody_system"]["name"] = "Very Long Custody Systems Provider Name Kabushiki Kaisha International"
+    write_statement(doc, lang, tmp_path / "out")
+    page = chromium.new_page(viewport={"width": 390, "height": 844})
+    page.goto((tmp_path / "out" / "statement.html").as_uri())
+    overflows = []
+    for width in range(320, 1400, 8):
+        page.set_viewport_size({"width": width, "height": 844})
+        layout = page.evaluate(LAYOUT)
+        if layout["scrollWidth"] > layout["clientWidth"] or layout["cut"]:
+            overflows.append((width, layout["scrollWidth"], layout["cut"][:2]))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#custodians").screenshot(path=str(screenshot_dir / f"statement-{lang}-390-custodians.png"))
+    page.close()
+    assert not overflows, overflows
+
+
+@pytest.mark.browser
 def test_the_japanese_statement_is_drawn_in_a_cjk_font_not_tofu(doc, tmp_path, chromium, screenshot_dir):
     write_statement(doc, "ja", tmp_path / "out")
     page = chromium.new_page(viewport={"width": 1280, "height": 900})

@@ -477,7 +477,7 @@ def _addresses_section(addresses: list[dict[str, Any]], lang: str) -> str:
                 html_text(a.get("chain")),
                 html_text(a.get("asset")),
                 html_text(a.get("wallet_type")),
-                f"<span class='mono'>{html_text(a.get('address'))}</span>{_held_by(a, lang)}",
+                f"<div><span class='mono'>{html_text(a.get('address'))}</span>{_held_by(a, lang)}</div>",
                 amount_html(a.get("balance"), a.get("asset"), show_unit=False),
                 f"<span class='brk {'ok' if own.get('verified') else 'bad'}'>{html_text(own.get('reason'))}</span>",
                 f"<div>{counted_text}</div>{flags}",

@@ -446,6 +446,8 @@ table.kv td{text-align:right;font-variant-numeric:tabular-nums} table.kv td .amt
 table.kv tr.fail th{font-weight:600;background:#fdf1f0}
 #reserve h3{font-size:14px;margin:12px 0 4px} table.plain td .amt{white-space:nowrap}
 #assets th:first-child{white-space:nowrap}
+td>.v{margin-left:auto} #custodians th{white-space:nowrap}
+@media (min-width:1024px) and (max-width:1139px){#assets th,#assets td{padding:6px 5px}}
 @media (max-width:699px){
  #about .meta{grid-template-columns:minmax(0,1fr);gap:0}
  #about .meta>span:nth-child(odd){font-size:12.5px;font-weight:600;color:#3d4754;margin-top:6px}
@@ -627,7 +629,8 @@ def _party_html(name: str, number: str) -> str:
     """A custodian or provider in one cell: its name, its number below it; "—" for none."""
     if not name:
         return "—"
-    return html_text(name) + (f"<br><span class='rid'>{html_text(number)}</span>" if number else "")
+    shown = html_text(name) + (f"<br><span class='rid'>{html_text(number)}</span>" if number else "")
+    return f"<span class='party'>{shown}</span>"  # one box: a phone's card keeps the number under the name
 
 
 def _custodial_html(st: Statement) -> str:
@@ -650,7 +653,9 @@ def _custodial_html(st: Statement) -> str:
             ]
         )
         classes.append("" if counted else "fail")
-    table = table_html(columns, rows, row_classes=classes, details=[html_text(w["reason"]) for w in st.custodial])
+    prefix = "理由（英語）: " if st.lang == "ja" else ""
+    reasons = [html_text(prefix + w["reason"]) if w["reason"] else "" for w in st.custodial]
+    table = table_html(columns, rows, row_classes=classes, details=reasons, wide=True)
     return f"<section class='card' id='custodians'><h2>{html_text(_t(st, 'custodial'))}</h2>{table}</section>"
 
 
