@@ -102,6 +102,10 @@ def test_por_audit_counts_a_notified_provider_and_fails_a_lapsed_one(exchange, t
     assert row["counted"] and row["custody_system"]["name"] == CUSTODY_SYSTEMS[0][0]
     page = (tmp_path / "statement" / "statement.html").read_text(encoding="utf-8")
     assert CUSTODY_SYSTEMS[0][1] in page
+    text = (tmp_path / "statement" / "statement-custodians.csv").read_text(encoding="utf-8-sig")
+    (_, written) = list(csv.reader(text.splitlines()))  # the header and the one wallet on a provider
+    assert written[:5] == [row["chain"], row["asset"], row["address"], row["wallet_type"], row["balance"]]
+    assert written[7:10] == [CUSTODY_SYSTEMS[0][0], CUSTODY_SYSTEMS[0][1], "counted"]
 
     wallets, address = wallets_on(files, tmp_path, CUSTODY_SYSTEMS[1][:2])  # notified until 2026-05-31
     done, report = audit(folder, files, tmp_path, wallets, "--custody-systems", str(systems))
