@@ -37,6 +37,15 @@ class Custodian:
 
 
 @dataclass(frozen=True)
+class CustodySystem:
+    """The custody-system provider (暗号資産管理システム提供業者) whose platform runs a declared wallet
+    (Japan, 2026 bill: notified to the FSA in advance)."""
+
+    name: str
+    notification: str = ""  # its notification number; "" if it declares none
+
+
+@dataclass(frozen=True)
 class DeclaredWallet:
     """One row of an exchange's wallet declaration."""
 
@@ -50,6 +59,7 @@ class DeclaredWallet:
     script: str | None = None  # hex redeem/witness script for multisig
     source: str = ""  # "file:line" where it was declared, for reasons
     custodian: Custodian | None = None  # None: the exchange holds the keys itself
+    custody_system: CustodySystem | None = None  # None: not run on a third party's custody system
 
 
 @dataclass(frozen=True)

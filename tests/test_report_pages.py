@@ -62,7 +62,7 @@ def test_rules_are_named_in_words_in_both_languages():
     assert rule_words("hot_guarantee", {"min_ratio": "1"})[1] == "履行保証暗号資産 100%以上"
     assert rule_words("liability_reserve", {}) == ("Liability reserve", "責任準備金")
     assert rule_words("coverage", {"min_ratio": "1"})[0] == "Reserves cover customer liabilities ≥ 100%"
-    assert rule_words("custodians", {})[1] == "管理の委託先（登録事業者）"
+    assert rule_words("custodians", {})[1] == "管理の委託先（登録事業者）・暗号資産管理システム提供業者（届出）"
     assert rule_words("made_up", None) == ("made_up", "made_up")
 
 

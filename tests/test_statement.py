@@ -50,6 +50,7 @@ def test_the_statements_numbers_equal_the_json_reports(doc, tmp_path, lang):
     paths = write_statement(doc, lang, tmp_path / "out")
     assert sorted(p.name for p in paths) == [
         "statement-assets.csv",
+        "statement-custodians.csv",
         "statement-reserve.csv",
         "statement-rules.csv",
         "statement.html",
@@ -86,6 +87,42 @@ def test_the_statements_numbers_equal_the_json_reports(doc, tmp_path, lang):
     assert "…" not in html  # nothing is cut: the page shows each number as the report has it
 
 
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_custodians_csv_rows_equal_the_json_reports(doc, tmp_path, lang):
+    """statement-custodians.csv: one row per wallet held by a custodian or run on a custody-system
+    provider, each field the report's (counted in the statement's words)."""
+    files = {p.name: p for p in write_statement(doc, lang, tmp_path / "out")}
+    header, *rows = read_csv(files["statement-custodians.csv"].read_text(encoding="utf-8"))
+    assert len(header) == 11 and header[5] == ("委託先" if lang == "ja" else "Custodian")
+    words = {True: "算入", False: "不算入"} if lang == "ja" else {True: "counted", False: "not counted"}
+    held = [a for a in doc["addresses"] if a.get("custodian") or a.get("custody_system")]
+    expected = [
+        [
+            a["chain"],
+            a["asset"],
+            a["address"],
+            a["wallet_type"],
+            a["balance"],
+            (a["custodian"] or {}).get("name", ""),
+            (a["custodian"] or {}).get("registration", ""),
+            (a["custody_system"] or {}).get("name", ""),
+            (a["custody_system"] or {}).get("notification", ""),
+            words[a["counted"]],
+            a["not_counted_reason"] or "",
+        ]
+        for a in held
+    ]
+    assert rows == expected
+    # the fixture has all three kinds: custodian and provider, custodian alone (lapsed), provider alone
+    assert len(rows) == 3 and {r[9] for r in rows} == set(words.values())
+    assert any(r[5] and r[7] for r in rows) and any(r[5] and not r[7] for r in rows)
+    assert any(r[7] and not r[5] for r in rows)
+    assert "lapsed on 2026-03-31" in rows[1][10]
+    no_one = dict(doc, addresses=[dict(a, custodian=None, custody_system=None) for a in doc["addresses"]])
+    only_header = {p.name: p for p in write_statement(no_one, lang, tmp_path / "none")}
+    assert read_csv(only_header["statement-custodians.csv"].read_text(encoding="utf-8")) == [header]
+
+
 def report_numbers(doc):
     """Every amount of the report the statement shows: per asset, per rule, and the reserve's figures."""
     checks = [c for a in doc["assets"] for c in a["checks"]] + doc["checks"]
@@ -110,7 +147,11 @@ def test_hand_checked_values_of_the_japanese_statement(doc):
     assert reserve["required"] == "1440000001" and reserve["formula"] == "1440000000.0168"
     assert (reserve["insurance"], reserve["covered"], reserve["short"]) == ("50000000", "150000000", "1290000001")
     assert "CY-2025-17" in reserve["not_in_force"] and reserve["rounding"] == "1円未満切上げ"
-    assert not st.ok and {r["rule"] for r in st.rules} >= {"管理の委託先の登録", "責任準備金", "履行保証暗号資産の保有"}
+    assert not st.ok and {r["rule"] for r in st.rules} >= {
+        RULE_NAMES["custodians"][0],
+        "責任準備金",
+        "履行保証暗号資産の保有",
+    }
     assert st.chains[0] == {"chain": "bitcoin", "height": "100", "block": "11" * 32, "providers": "esplora-a+esplora-b"}
 
 
@@ -229,6 +270,30 @@ def test_the_statement_fits_phone_and_desktop_with_nothing_cut_off(
     assert page.locator("#assets tbody tr").count() == len(doc["assets"])
     assert page.evaluate("document.querySelectorAll('script, link[rel=stylesheet], img').length") == 0
     page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_no_sideways_scroll_at_any_width_with_real_addresses(doc, tmp_path, lang, chromium, screenshot_dir):
+    """Long bech32 and 0x addresses and a long provider name, every width from a phone to past the desktop
+    (the wide tables turn into cards below 1024 px: the per-asset table once overflowed at 1024-1033)."""
+    for i, a in enumerate(doc["addresses"]):
+        a["address"] = "bc1p" + "q" * 57 + str(i) if a["chain"] == "bitcoin" else "0x" + "ab" * 20
+        if a.get("custody_system"):
+            a["custody_system"]["name"] = "Very Long Custody Systems Provider Name Kabushiki Kaisha International"
+    write_statement(doc, lang, tmp_path / "out")
+    page = chromium.new_page(viewport={"width": 390, "height": 844})
+    page.goto((tmp_path / "out" / "statement.html").as_uri())
+    overflows = []
+    for width in range(320, 1400, 8):
+        page.set_viewport_size({"width": width, "height": 844})
+        layout = page.evaluate(LAYOUT)
+        if layout["scrollWidth"] > layout["clientWidth"] or layout["cut"]:
+            overflows.append((width, layout["scrollWidth"], layout["cut"][:2]))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#custodians").screenshot(path=str(screenshot_dir / f"statement-{lang}-390-custodians.png"))
+    page.close()
+    assert not overflows, overflows
 
 
 @pytest.mark.browser

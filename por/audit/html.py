@@ -80,7 +80,10 @@ def rule_words(rule: Any, details: dict[str, Any] | None = None) -> tuple[str, s
     if rule == "liability_reserve":
         return ("Liability reserve", "責任準備金")
     if rule == "custodians":
-        return ("Wallets held by the exchange or a registered custodian", "管理の委託先（登録事業者）")
+        return (
+            "Wallets held by the exchange or a registered custodian, on a notified custody-system provider",
+            "管理の委託先（登録事業者）・暗号資産管理システム提供業者（届出）",
+        )
     text = "" if rule is None else str(rule)
     return text, text
 
@@ -437,6 +440,20 @@ def _liabilities_section(liab: dict[str, Any], lang: str) -> str:
     )
 
 
+def _held_by(a: dict[str, Any], lang: str) -> str:
+    """Who holds the wallet's keys (a custodian) and whose custody system runs it (a provider), as declared."""
+    parts = []
+    for key, number, en, ja in (
+        ("custodian", "registration", "custodian", "管理の委託先"),
+        ("custody_system", "notification", "custody-system provider", "暗号資産管理システム提供業者"),
+    ):
+        party = a.get(key)
+        if isinstance(party, dict) and party.get("name"):
+            shown = str(party["name"]) + (f" ({party[number]})" if party.get(number) else "")
+            parts.append(f"<div class='rid brk'>{label(en, ja, lang)}: {html_text(shown)}</div>")
+    return "".join(parts)
+
+
 def _addresses_section(addresses: list[dict[str, Any]], lang: str) -> str:
     columns = [
         Column(label("Chain", "チェーン", lang), plain("Chain", "チェーン", lang)),
@@ -460,7 +477,7 @@ def _addresses_section(addresses: list[dict[str, Any]], lang: str) -> str:
                 html_text(a.get("chain")),
                 html_text(a.get("asset")),
                 html_text(a.get("wallet_type")),
-                f"<span class='mono'>{html_text(a.get('address'))}</span>",
+                f"<div><span class='mono'>{html_text(a.get('address'))}</span>{_held_by(a, lang)}</div>",
                 amount_html(a.get("balance"), a.get("asset"), show_unit=False),
                 f"<span class='brk {'ok' if own.get('verified') else 'bad'}'>{html_text(own.get('reason'))}</span>",
                 f"<div>{counted_text}</div>{flags}",

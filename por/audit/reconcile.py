@@ -8,8 +8,9 @@ here, once, with a reason for every one that does not:
   declaration flagged (a second declaration must never double the reserves);
 - an address another exchange's declaration also claims: flagged, and by the
   policy's `addresses.also_claimed` setting excluded (default) or counted;
-- a wallet held by a custodian not registered on the snapshot date (when the
-  auditor gives a registry): not counted, and failed by a `custodians` rule.
+- a wallet held by a custodian not registered, or run on a custody-system provider
+  not notified, on the snapshot date (when the auditor gives the list): not
+  counted, and failed by a `custodians` rule.
 Addresses are compared case-insensitively (EVM hex, bech32): over-matching can
 only lower the reserves, never raise them.
 JSON form: docs/formats/audit-report.schema.json.
@@ -82,8 +83,9 @@ class AddressRow:
     not_counted_reason: str | None
     flags: list[str]
     custodian: dict[str, str] | None = None
-    unregistered: str | None = None  # why its custodian is not registered on the snapshot date
+    unregistered: str | None = None  # why its custodian (or custody-system provider) is not on its list
     provider: str = ""  # which provider(s) agreed on the balance
+    custody_system: dict[str, str] | None = None  # the custody-system provider running it, as declared
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +100,7 @@ class AddressRow:
             "not_counted_reason": self.not_counted_reason,
             "flags": list(self.flags),
             "custodian": self.custodian,
+            "custody_system": self.custody_system,
             "provider": self.provider,
         }
 
@@ -254,30 +257,46 @@ def reconcile(
 
 
 def check_custodians(policy: Policy, wallets: Sequence[DeclaredWallet], custodians: CustodianCheck | None) -> None:
-    """InputError when the policy needs a registry for custodial wallets and none was given (before slow work)."""
-    if custodians is not None or not policy.custodians or not policy.custodians.require_registry:
+    """InputError when the policy needs a list for wallets held by custodians or run on custody-system
+    providers and none was given (before slow work)."""
+    if not policy.custodians or not policy.custodians.require_registry:
         return
-    held = [w for w in wallets if w.custodian is not None]
-    if held:
-        w = held[0]
-        raise InputError(
-            f"{len(held)} wallet(s) are held by custodians (first: {w.source or w.address} at "
-            f"{w.custodian.name if w.custodian else ''}); the {policy.name} policy counts them only if "
-            f"registered: give the registry with --custodians FILE",
-            field="--custodians",
-        )
+    if custodians is None or custodians.registry is None:
+        held = [w for w in wallets if w.custodian is not None]
+        if held:
+            w = held[0]
+            raise InputError(
+                f"{len(held)} wallet(s) are held by custodians (first: {w.source or w.address} at "
+                f"{w.custodian.name if w.custodian else ''}); the {policy.name} policy counts them only if "
+                f"registered: give the registry with --custodians FILE",
+                field="--custodians",
+            )
+    if custodians is None or custodians.systems is None:
+        run = [w for w in wallets if w.custody_system is not None]
+        if run:
+            w = run[0]
+            raise InputError(
+                f"{len(run)} wallet(s) are run on custody-system providers' platforms (first: "
+                f"{w.source or w.address} on {w.custody_system.name if w.custody_system else ''}); the "
+                f"{policy.name} policy counts them only if the provider has notified the FSA: give the "
+                f"providers' notifications with --custody-systems FILE",
+                field="--custody-systems",
+            )
 
 
 def custodian_check(addresses: Sequence[AddressRow], custodians: CustodianCheck | None) -> Check:
-    """The `custodians` rule: every wallet held by a custodian is at one registered on the snapshot date."""
-    held = [a for a in addresses if a.custodian is not None]
+    """The `custodians` rule: every wallet held by a custodian is at one registered, and every wallet run on
+    a custody-system provider's platform is on one notified, on the snapshot date."""
+    held = [a for a in addresses if a.custodian is not None or a.custody_system is not None]
     bad = [a for a in held if a.unregistered is not None]
     reason = None
     if bad:
         reason = (
-            f"{len(bad)} of {len(held)} custodial wallet(s) at a custodian not registered on the snapshot date, "
-            "not counted: " + "; ".join(f"{a.chain} {a.asset} {a.address} ({a.source}): {a.unregistered}" for a in bad)
+            f"{len(bad)} of {len(held)} custodial wallet(s) at a custodian not registered (or on a custody-system "
+            "provider not notified) on the snapshot date, not counted: "
+            + "; ".join(f"{a.chain} {a.asset} {a.address} ({a.source}): {a.unregistered}" for a in bad)
         )
+    sources = custodians.sources() if custodians is not None else {"registry": None, "custody_system_registry": None}
     return Check(
         "custodians",
         "all",
@@ -287,9 +306,10 @@ def custodian_check(addresses: Sequence[AddressRow], custodians: CustodianCheck 
         str(len(bad)),
         reason,
         {
-            "registry": None if custodians is None else custodians.registry.source,
+            **sources,
             "snapshot_date_jst": None if custodians is None else custodians.day.isoformat(),
             "custodial_wallets": str(len(held)),
+            "custody_system_wallets": str(sum(a.custody_system is not None for a in held)),
         },
     )
 
@@ -407,7 +427,7 @@ def _address_row(
     row: AddressReserve, decimals: int, reason: str | None, flags: list[str], unregistered: str | None
 ) -> AddressRow:
     wallet = row.wallet
-    custodian = wallet.custodian
+    custodian, system = wallet.custodian, wallet.custody_system
     return AddressRow(
         wallet.chain,
         wallet.asset,
@@ -424,6 +444,7 @@ def _address_row(
         None if custodian is None else {"name": custodian.name, "registration": custodian.registration},
         unregistered,
         row.provider,
+        None if system is None else {"name": system.name, "notification": system.notification},
     )
 
 

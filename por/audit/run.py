@@ -33,7 +33,7 @@ from por.audit.reconcile import (
 from por.audit.reserve import reserve_window
 from por.errors import InputError
 from por.liabilities.porjson import MAX_COMMITMENT_BYTES, Commitment, parse_commitment
-from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
+from por.reserves.custodians import CustodianCheck, japan_date, load_custodians, load_custody_systems
 from por.reserves.inputs import load_reserves_inputs, load_wallets
 from por.reserves.read import ReservesPlan, ReservesReport, plan_reserves, read_planned
 from por.strictjson import load_file
@@ -100,6 +100,7 @@ class AuditInputs:
     custodians: Path | None
     volumes: Path | None
     insurance: Path | None
+    custody_systems: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def run_audit(
     custodians: Path | None = None,
     volumes: Path | None = None,
     insurance: Path | None = None,
+    custody_systems: Path | None = None,
     progress: Progress = no_progress,
 ) -> AuditReport:
     """Does the exchange hold what it owes, under this policy? Bad input raises InputError before slow work."""
@@ -151,6 +153,7 @@ def run_audit(
         custodians,
         volumes,
         insurance,
+        custody_systems,
     )
     checked = _check_inputs(inputs)
     pinned, snap = checked.pinned, checked.snap
@@ -218,18 +221,20 @@ def _check_inputs(inputs: AuditInputs) -> _Checked:
 def _reconcile_options(
     inputs: AuditInputs, rules: Policy, pinned: Commitment, snap: Snapshot, declared: list[DeclaredWallet]
 ) -> ReconcileOptions:
-    """The custodians registry and the declared reserve deposits, insurance and volumes, on the snapshot day."""
+    """The custodians registry, the custody-system providers' notifications and the declared reserve
+    deposits, insurance and volumes, on the snapshot day."""
     reserve = rules.liability_reserve
     day = None
-    if (
-        inputs.custodians is not None
-        or inputs.insurance is not None
-        or (reserve and reserve.method == "trading_volume")
-    ):
+    lists = inputs.custodians is not None or inputs.custody_systems is not None
+    if lists or inputs.insurance is not None or (reserve and reserve.method == "trading_volume"):
         day = snapshot_day(pinned.snapshot_time if pinned.version >= 2 else None, snap.time)
-    registry = (
-        CustodianCheck(load_custodians(inputs.custodians), day) if inputs.custodians is not None and day else None
-    )
+    registry = None
+    if lists and day:
+        registry = CustodianCheck(
+            None if inputs.custodians is None else load_custodians(inputs.custodians),
+            day,
+            None if inputs.custody_systems is None else load_custody_systems(inputs.custody_systems),
+        )
     check_custodians(rules, declared, registry)
     if inputs.insurance is not None and inputs.insurance_jpy is not None:
         raise InputError(

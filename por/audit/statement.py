@@ -94,7 +94,10 @@ RULE_NAMES = {
     "cold_storage": ("コールドウォレットでの管理", "Cold-wallet management"),
     "hot_guarantee": ("履行保証暗号資産の保有", "Own crypto matching the part outside cold wallets"),
     "liability_reserve": ("責任準備金", "Liability reserve"),
-    "custodians": ("管理の委託先の登録", "Custodians registered"),
+    "custodians": (
+        "管理の委託先の登録・暗号資産管理システム提供業者の届出",
+        "Custodians registered, custody-system providers notified",
+    ),
 }
 # The volumes file's categories (policy `rates`), as Japanese exchanges name their businesses.
 CATEGORIES = {
@@ -133,6 +136,8 @@ GLOSSARY_TERMS = (
     "不足額",
     "超過額",
     "管理の委託先",
+    "暗号資産管理システム提供業者",
+    "届出番号",
     "算入",
     "不算入",
     "基準日",
@@ -160,7 +165,7 @@ class Statement:
     generated_at: str = ""
     snapshot_jst: str = ""  # the snapshot time in Japan, as a Japanese auditor dates it
     checks: list[dict[str, Any]] = field(default_factory=list)  # the report's checks, in the order of `rules`
-    custodial: list[dict[str, str]] = field(default_factory=list)  # wallets held by a custodian
+    custodial: list[dict[str, str]] = field(default_factory=list)  # wallets held by a custodian or run by a provider
 
     def t(self, key: str) -> str:
         """A label; "volume.exchange" is the volume label with the category's name."""
@@ -226,21 +231,32 @@ def statement(doc: dict[str, Any], lang: str) -> Statement:
         if c["rule"] == "liability_reserve":
             out.reserve = reserve_rows(c, out)
     out.chains = chain_rows(doc)
-    out.custodial = [
-        {
-            "chain": str(row.get("chain", "")),
-            "asset": str(row.get("asset", "")),
-            "address": str(row.get("address", "")),
-            "balance": str(row.get("balance", "")),
-            "custodian": str(row["custodian"].get("name", "")),
-            "registration": str(row["custodian"].get("registration") or ""),
-            "counted": "yes" if row.get("counted") else "no",
-            "reason": str(row.get("not_counted_reason") or ""),
-        }
-        for row in doc.get("addresses", [])
-        if isinstance(row.get("custodian"), dict)
-    ]
+    out.custodial = [custodial_row(row) for row in doc.get("addresses", []) if held_by_third_party(row)]
     return out
+
+
+def held_by_third_party(row: dict[str, Any]) -> bool:
+    return isinstance(row.get("custodian"), dict) or isinstance(row.get("custody_system"), dict)
+
+
+def custodial_row(row: dict[str, Any]) -> dict[str, str]:
+    """A wallet held by a custodian or run on a custody-system provider, as the report has it."""
+    custodian, system = row.get("custodian"), row.get("custody_system")
+    custodian = custodian if isinstance(custodian, dict) else {}
+    system = system if isinstance(system, dict) else {}
+    return {
+        "chain": str(row.get("chain", "")),
+        "asset": str(row.get("asset", "")),
+        "address": str(row.get("address", "")),
+        "wallet_type": str(row.get("wallet_type", "")),
+        "balance": str(row.get("balance") or ""),
+        "custodian": str(custodian.get("name") or ""),
+        "registration": str(custodian.get("registration") or ""),
+        "custody_system": str(system.get("name") or ""),
+        "notification": str(system.get("notification") or ""),
+        "counted": "yes" if row.get("counted") else "no",
+        "reason": str(row.get("not_counted_reason") or ""),
+    }
 
 
 def asset_row(a: dict[str, Any], out: Statement) -> dict[str, str]:
@@ -333,8 +349,24 @@ def plain(value: Decimal) -> str:
     return (text.rstrip("0").rstrip(".") if "." in text else text) or "0"
 
 
+CUSTODIAL_COLUMNS = (
+    "chain",
+    "asset",
+    "address",
+    "wallet_type",
+    "balance",
+    "custodian",
+    "registration",
+    "custody_system",
+    "notification",
+    "counted",
+    "reason",
+)
+
+
 def statement_csvs(st: Statement) -> dict[str, str]:
-    """File name -> CSV text (with a BOM): the per-asset table, the reserve and every rule."""
+    """File name -> CSV text (with a BOM): the per-asset table, the reserve, every rule, and the wallets
+    held by custodians or run on custody-system providers (header only when there are none)."""
 
     def table(header: list[str], rows: list[list[str]]) -> str:
         buf = io.StringIO()
@@ -358,6 +390,10 @@ def statement_csvs(st: Statement) -> dict[str, str]:
             [st.t(k) for k in ("rule", "scope", "required", "actual", "unit", "verdict", "reason")],
             [[r[k] for k in ("rule", "scope", "required", "actual", "unit", "verdict", "reason")] for r in st.rules],
         ),
+        "statement-custodians.csv": table(
+            [_t(st, "not_counted_reason" if k == "reason" else k) for k in CUSTODIAL_COLUMNS],
+            [[_t(st, w[k]) if k == "counted" else w[k] for k in CUSTODIAL_COLUMNS] for w in st.custodial],
+        ),
     }
 
 
@@ -368,11 +404,18 @@ PAGE_T = {
     "short_by": ("不足", "short"),
     "at_most": ("上限", "at most"),
     "found": ("該当", "found"),
-    "custodial": ("管理の委託先が保管するウォレット", "Wallets held by custodians"),
+    "custodial": (
+        "管理の委託先が保管し、又は暗号資産管理システム提供業者のシステムで管理するウォレット",
+        "Wallets held by custodians or run on custody-system providers",
+    ),
     "address": ("アドレス", "Address"),
+    "wallet_type": ("種別", "Wallet type"),
+    "not_counted_reason": ("不算入の理由（英語）", "Why not counted"),
     "balance": ("残高", "Balance"),
     "custodian": ("委託先", "Custodian"),
     "registration": ("登録番号", "Registration number"),
+    "custody_system": ("暗号資産管理システム提供業者", "Custody-system provider"),
+    "notification": ("届出番号", "Notification number"),
     "counted": ("算入", "Counted"),
     "yes": ("算入", "counted"),
     "no": ("不算入", "not counted"),
@@ -403,6 +446,8 @@ table.kv td{text-align:right;font-variant-numeric:tabular-nums} table.kv td .amt
 table.kv tr.fail th{font-weight:600;background:#fdf1f0}
 #reserve h3{font-size:14px;margin:12px 0 4px} table.plain td .amt{white-space:nowrap}
 #assets th:first-child{white-space:nowrap}
+td>.v{margin-left:auto} #custodians th{white-space:nowrap}
+@media (min-width:1024px) and (max-width:1139px){#assets th,#assets td{padding:6px 5px}}
 @media (max-width:699px){
  #about .meta{grid-template-columns:minmax(0,1fr);gap:0}
  #about .meta>span:nth-child(odd){font-size:12.5px;font-weight:600;color:#3d4754;margin-top:6px}
@@ -580,10 +625,18 @@ def _rules_html(st: Statement) -> str:
     return f"<section class='card' id='rules'><h2>{html_text(st.t('rules'))}</h2>{table}</section>"
 
 
+def _party_html(name: str, number: str) -> str:
+    """A custodian or provider in one cell: its name, its number below it; "—" for none."""
+    if not name:
+        return "—"
+    shown = html_text(name) + (f"<br><span class='rid'>{html_text(number)}</span>" if number else "")
+    return f"<span class='party'>{shown}</span>"  # one box: a phone's card keeps the number under the name
+
+
 def _custodial_html(st: Statement) -> str:
     if not st.custodial:
         return ""
-    keys = ("chain", "asset", "address", "balance", "custodian", "registration", "counted")
+    keys = ("chain", "asset", "address", "balance", "custodian", "custody_system", "counted")
     columns = [_col(st, k, k == "balance") for k in keys]
     rows, classes = [], []
     for w in st.custodial:
@@ -594,13 +647,15 @@ def _custodial_html(st: Statement) -> str:
                 html_text(w["asset"]),
                 f"<span class='mono'>{html_text(w['address'])}</span>",
                 _amount(st, w["balance"], w["asset"], False),
-                html_text(w["custodian"]),
-                html_text(w["registration"]),
+                _party_html(w["custodian"], w["registration"]),
+                _party_html(w["custody_system"], w["notification"]),
                 f"<span class='{'ok' if counted else 'bad'} res'>{html_text(_t(st, w['counted']))}</span>",
             ]
         )
         classes.append("" if counted else "fail")
-    table = table_html(columns, rows, row_classes=classes, details=[html_text(w["reason"]) for w in st.custodial])
+    prefix = "理由（英語）: " if st.lang == "ja" else ""
+    reasons = [html_text(prefix + w["reason"]) if w["reason"] else "" for w in st.custodial]
+    table = table_html(columns, rows, row_classes=classes, details=reasons, wide=True)
     return f"<section class='card' id='custodians'><h2>{html_text(_t(st, 'custodial'))}</h2>{table}</section>"
 
 
@@ -642,7 +697,7 @@ def render_statement_html(st: Statement) -> str:
 
 
 def write_statement(doc: dict[str, Any], lang: str, folder: Any) -> list[Any]:
-    """Writes statement.html and the three CSVs into `folder` (created if missing); returns the paths."""
+    """Writes statement.html and the four CSVs into `folder` (created if missing); returns the paths."""
     from pathlib import Path
 
     from por.atomic import write_text

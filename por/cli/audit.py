@@ -86,6 +86,17 @@ AuditCustodians = Annotated[
         "does not count.",
     ),
 ]
+AuditCustodySystems = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--custody-systems",
+        metavar="FILE",
+        help="Custody-system providers' notifications to the FSA (CSV "
+        "name,notification_number,notified_from,notified_until): "
+        "a wallet run on a provider not notified on the snapshot date "
+        "does not count.",
+    ),
+]
 JsonFile = Annotated[
     Optional[Path],
     typer.Option("--json-out", metavar="FILE", help="Also write the audit report as JSON to this file."),
@@ -160,6 +171,7 @@ def audit(
     volumes: Volumes = None,
     insurance: Insurance = None,
     custodians: AuditCustodians = None,
+    custody_systems: AuditCustodySystems = None,
     json_out: JsonOut = False,
     json_file: JsonFile = None,
     html_out: HtmlFile = None,
@@ -190,6 +202,7 @@ def audit(
         reserve_deposits_jpy=reserve_deposits_jpy,
         insurance_jpy=insurance_jpy,
         custodians=custodians,
+        custody_systems=custody_systems,
         volumes=volumes,
         insurance=insurance,
         progress=progress,
@@ -229,7 +242,10 @@ RULE_INPUTS = {
     "cold_storage": "cold wallets (wallet type cold) in --wallets; the ratio is the --policy's",
     "cold_storage/JPY": "cold wallets in --wallets, valued with --prices; the ratio is the --policy's",
     "hot_guarantee": "own wallets (wallet type own) in --wallets; the ratio is the --policy's",
-    "custodians": "hold the wallet yourself or at a custodian in the --custodians registry on the snapshot date",
+    "custodians": (
+        "hold the wallet yourself or at a custodian in the --custodians registry, and run it yourself or on a "
+        "provider notified in --custody-systems, on the snapshot date"
+    ),
     "liability_reserve": "declare deposits with --reserve-deposits-jpy and insurance in force on the snapshot "
     "date with --insurance FILE or --insurance-jpy (or reserve_deposits_jpy / insurance_jpy "
     "in a --policy file of your own); the requirement comes from --volumes and the --policy",

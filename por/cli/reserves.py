@@ -74,6 +74,17 @@ CustodiansOpt = Annotated[
         "`time` are flagged and not counted.",
     ),
 ]
+CustodySystemsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--custody-systems",
+        metavar="FILE",
+        help="Custody-system providers' notifications (CSV "
+        "name,notification_number,notified_from,notified_until): "
+        "wallets run on a provider not notified on the snapshot file's "
+        "`time` are flagged and not counted.",
+    ),
+]
 OkxChainOpt = Annotated[
     Optional[list[str]],
     typer.Option(
@@ -93,17 +104,20 @@ def reserves(
     exchange: ExchangeOpt = None,
     format: FormatOpt = WalletsFormat.por,
     custodians: CustodiansOpt = None,
+    custody_systems: CustodySystemsOpt = None,
     okx_chain: OkxChainOpt = None,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> int:
     """Verify ownership proofs and read every declared address at the snapshot block."""
     if format == WalletsFormat.okx:
-        if exchange is not None or custodians is not None:
+        given = [o for o, v in (("--exchange", exchange), ("--custodians", custodians)) if v is not None]
+        given += ["--custody-systems"] if custody_systems is not None else []
+        if given:
             raise InputError(
                 "--format okx takes neither --exchange (OKX's rows sign a fixed text that names no exchange) "
-                "nor --custodians (OKX's file names no custodian): drop it",
-                field="--exchange" if exchange is not None else "--custodians",
+                "nor --custodians/--custody-systems (OKX's file names no custodian): drop it",
+                field=given[0],
             )
         if (snapshot is None) != (config is None):
             missing = "--config" if config is None else "--snapshot"
@@ -120,7 +134,9 @@ def reserves(
         raise UsageError(
             f"missing option {missing} (required to read reserves; --format okx needs neither)", "por reserves"
         )
-    return por_reserves(wallets, snapshot, config, exchange, custodians, json_out=json_out, quiet=quiet)
+    return por_reserves(
+        wallets, snapshot, config, exchange, (custodians, custody_systems), json_out=json_out, quiet=quiet
+    )
 
 
 def por_reserves(
@@ -128,7 +144,7 @@ def por_reserves(
     snapshot: Path,
     config: Path,
     exchange: str | None,
-    custodians: Path | None,
+    lists: tuple[Path | None, Path | None],
     *,
     json_out: bool,
     quiet: bool,
@@ -141,7 +157,7 @@ def por_reserves(
     from por.reserves.read import check_custodians, flag_duplicates, read_reserves
 
     declared, snap, chains, exchange = load_reserves_inputs(wallets, snapshot, config, exchange)
-    registry = _custodian_registry(custodians, snap, snapshot)
+    registry = _custodian_registry(lists, snap, snapshot)
     with progress_bar("reading reserves", len(declared), quiet=quiet or json_out) as advance:
         report = asyncio.run(read_reserves(declared, snap, chains, exchange, progress=advance))
     flag_duplicates(report.rows)
@@ -154,19 +170,25 @@ def por_reserves(
     return 0 if report.ok else 1
 
 
-def _custodian_registry(custodians: Optional[Path], snap, snapshot: Path):
-    """--custodians, checked on the snapshot file's date (None without the option)."""
-    from por.reserves.custodians import CustodianCheck, japan_date, load_custodians
+def _custodian_registry(lists: tuple[Path | None, Path | None], snap, snapshot: Path):
+    """--custodians and --custody-systems, checked on the snapshot file's date (None without either)."""
+    from por.reserves.custodians import CustodianCheck, japan_date, load_custodians, load_custody_systems
 
-    if custodians is None:
+    custodians, systems = lists
+    if custodians is None and systems is None:
         return None
     if not snap.time:
         raise InputError(
-            "custodian registrations are checked on the snapshot date: give `time` in the snapshot file",
+            "custodian registrations and providers' notifications are checked on the snapshot date: give `time` "
+            "in the snapshot file",
             file=str(snapshot),
             field="time",
         )
-    return CustodianCheck(load_custodians(custodians), japan_date(snap.time, "time"))
+    return CustodianCheck(
+        None if custodians is None else load_custodians(custodians),
+        japan_date(snap.time, "time"),
+        None if systems is None else load_custody_systems(systems),
+    )
 
 
 def print_reserves(report, *, quiet: bool = False) -> None:

@@ -3,9 +3,10 @@
 An address counts when its ownership is proven, its balance was read at the
 snapshot (an address of a kind por cannot check is never read: "not counted:
 unsupported", a finding about that address alone), the custodian holding it (if any)
-is registered on the snapshot date (when the auditor gives a registry:
-`reserves.custodians`), no other exchange claims it (when the policy excludes
-those), and it was not already counted: an address declared twice counts once.
+is registered and the custody-system provider running it (if any) has notified, on
+the snapshot date (when the auditor gives the lists: `reserves.custodians`), no
+other exchange claims it (when the policy excludes those), and it was not already
+counted: an address declared twice counts once.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def not_counted(
     """(reason, category) why this declaration does not count, or None when it counts.
 
     `counted_at`: where the same address was already counted; `claimed_by`: another
-    exchange that declares it too; `unregistered`: why its custodian is not registered on the
-    snapshot date. The category groups reasons in the report's notes."""
+    exchange that declares it too; `unregistered`: why its custodian is not registered, or its
+    custody-system provider not notified, on the snapshot date (`CustodianCheck.reason`). The
+    category groups reasons in the report's notes."""
     if row.ownership.unsupported:
         return f"not counted: {row.ownership.reason}", "of a kind por cannot check (unsupported)"
     if not row.ownership.ok:
@@ -38,7 +40,9 @@ def not_counted(
     if row.amount is None:
         return "balance not read at the snapshot", "whose balance was not read"
     if unregistered is not None:
-        return f"{unregistered}: not counted", "at a custodian not registered on the snapshot date"
+        return f"{unregistered}: not counted", (
+            "at a custodian not registered (or on a custody-system provider not notified) on the snapshot date"
+        )
     if claimed_by is not None and exclude_claimed:
         return f"also claimed by {claimed_by}: excluded by the policy", f"also claimed by {claimed_by}"
     if counted_at is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chains import family_module
-from chains.records import ChainSnapshot, Custodian, DeclaredWallet, Scheme, Snapshot, WalletType
+from chains.records import ChainSnapshot, Custodian, CustodySystem, DeclaredWallet, Scheme, Snapshot, WalletType
 from por.amounts import check_asset_symbol
 from por.errors import BadRows, InputError
 from por.strictjson import Fields, load_file, read_bounded
@@ -24,6 +24,8 @@ from por.text import CappedReader, bounded_lines, csv_field_limit, csv_syntax_er
 
 WALLET_COLUMNS = ["chain", "asset", "address", "wallet_type", "scheme", "message", "signature", "script"]
 CUSTODIAN_COLUMNS = ["custodian", "custodian_registration"]  # optional: who holds the keys, if not the exchange
+# optional: the custody-system provider whose platform runs the wallet (暗号資産管理システム提供業者)
+CUSTODY_SYSTEM_COLUMNS = ["custody_system", "custody_system_notification"]
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 _HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*\Z")
 MAX_WALLETS = 1_000_000
@@ -59,7 +61,7 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
     def bad(field: str, reason: str) -> InputError:
         return InputError(reason, file=source, line=line, field=f"{field_prefix}{field}")
 
-    for key in WALLET_COLUMNS + CUSTODIAN_COLUMNS:
+    for key in WALLET_COLUMNS + CUSTODIAN_COLUMNS + CUSTODY_SYSTEM_COLUMNS:
         value = row.get(key, "")
         if value is None:
             value = ""
@@ -103,6 +105,7 @@ def _wallet(row: dict[str, Any], source: str, line: int | None, field_prefix: st
         script=script,
         source=f"{source}:{line}" if line else source,
         custodian=_custodian(row, bad),
+        custody_system=_custody_system(row, bad),
     )
 
 
@@ -121,7 +124,23 @@ def _custodian(row: dict[str, str], bad: Callable[[str, str], InputError]) -> Cu
     return Custodian(name, registration)
 
 
-OPTIONAL_TAIL = {"script", *CUSTODIAN_COLUMNS}  # columns a row may leave out entirely (empty)
+def _custody_system(row: dict[str, str], bad: Callable[[str, str], InputError]) -> CustodySystem | None:
+    name, number = " ".join(row["custody_system"].split()), row["custody_system_notification"].strip()
+    if not name:
+        if number:
+            raise bad("custody_system", "a custody_system_notification needs the provider's name")
+        return None
+    if len(name) > 200 or len(number) > 100 or not (name + number).isprintable():
+        raise bad(
+            "custody_system",
+            "the custody-system provider's name (at most 200 characters) and notification number (at most "
+            "100) must be printable text",
+        )
+    return CustodySystem(name, number)
+
+
+# columns a row may leave out entirely (empty)
+OPTIONAL_TAIL = {"script", *CUSTODIAN_COLUMNS, *CUSTODY_SYSTEM_COLUMNS}
 QUOTE_HINT = " (a field holding a comma, such as a custodian's name, must be in double quotes)"
 
 
@@ -197,7 +216,7 @@ def _wallets_json(path: Path) -> WalletsFile:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise InputError("expected an object", file=source, field=f"wallets[{i}]")
-        extra = sorted(set(item) - set(WALLET_COLUMNS) - set(CUSTODIAN_COLUMNS))
+        extra = sorted(set(item) - set(WALLET_COLUMNS) - set(CUSTODIAN_COLUMNS) - set(CUSTODY_SYSTEM_COLUMNS))
         if extra:
             raise InputError("unknown field", file=source, field=f"wallets[{i}].{extra[0]}")
         row = dict(item)

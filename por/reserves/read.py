@@ -86,6 +86,9 @@ class ReservesReport:
                     "custodian": None
                     if r.wallet.custodian is None
                     else {"name": r.wallet.custodian.name, "registration": r.wallet.custodian.registration},
+                    "custody_system": None
+                    if r.wallet.custody_system is None
+                    else {"name": r.wallet.custody_system.name, "notification": r.wallet.custody_system.notification},
                 }
                 for r in self.rows
             ],
@@ -121,7 +124,8 @@ def summarize(
 
 
 def check_custodians(report: ReservesReport, custodians: CustodianCheck) -> None:
-    """`por reserves --custodians`: flags every wallet at an unregistered custodian and recounts without it."""
+    """`por reserves --custodians/--custody-systems`: flags every wallet at an unregistered custodian or on
+    a provider not notified, and recounts without it."""
     for row in report.rows:
         reason = custodians.reason(row.wallet)
         if reason is not None:
