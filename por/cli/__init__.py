@@ -64,11 +64,16 @@ class _Signals:
         raise Interrupted(signum)
 
     def unraisable(self, info: sys.UnraisableHookArgs) -> None:
-        """Interrupted raised inside a __del__ or a callback is swallowed there: raise it again, here."""
+        """Interrupted raised inside a __del__ or a callback is swallowed there: raise it again once
+        this hook has returned. Raised from inside the hook (as it once was) the handler ran at once,
+        here, and Python swallowed it a second time ("Exception ignored in sys.unraisablehook");
+        a timer thread raises it 10 ms later, when the main thread is back in ordinary code."""
         if isinstance(info.exc_value, KeyboardInterrupt) and self.signum is not None:
+            import threading
+
             self.raising = False
             self.count -= 1
-            signal.raise_signal(self.signum)
+            threading.Timer(0.01, signal.raise_signal, (self.signum,)).start()
             return
         self.previous_hook(info)
 
