@@ -96,7 +96,7 @@ _CARDS = """
  T td{display:flex;flex-wrap:wrap;justify-content:space-between;gap:0 12px;border:0;padding:3px 0;
   text-align:right;min-width:0;overflow-wrap:anywhere}
  T td::before{content:attr(data-label);font-weight:600;color:#3d4754;text-align:left;font-size:12.5px}
- T td>*{min-width:0}
+ T td>*{min-width:0;margin-left:auto}
  T .amt{white-space:normal}
  T tr.has-detail{border-bottom:0;border-radius:8px 8px 0 0;margin:0;padding-bottom:0}
  T tr.detail{border-top:0;border-radius:0 0 8px 8px;margin-top:0}
