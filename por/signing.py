@@ -133,8 +133,9 @@ class SignatureCheck:
 Recover = Callable[[str, bytes], "str | None"]
 
 
-def check(doc: dict[str, Any], pinned: str | None, recover: Recover) -> SignatureCheck:
-    """Checks `doc`'s signature against a pinned address (already normalised)."""
+def check(doc: dict[str, Any], pinned: str | None, recover: Recover | None = None) -> SignatureCheck:
+    """Checks `doc`'s signature against a pinned address (already normalised); `recover` is needed
+    only when one is pinned (nothing pinned: nothing to recover, and no curve library to load)."""
     sig = doc.get("signature")
     if pinned is None:
         if isinstance(sig, dict) and isinstance(sig.get("signer"), str):
@@ -155,6 +156,8 @@ def check(doc: dict[str, Any], pinned: str | None, recover: Recover) -> Signatur
             f"the commitment was changed after it was signed "
             f"(its digest is {digest}, the signature covers {sig['digest']})",
         )
+    if recover is None:
+        raise TypeError("signing.check: a pinned key needs `recover` (chains.eip191.recover_text_signer)")
     recovered = recover(digest, bytes.fromhex(sig["value"][2:]))
     if recovered is None:
         return SignatureCheck("failed", "malformed signature: value does not recover a key")

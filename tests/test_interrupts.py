@@ -166,9 +166,9 @@ def test_an_interrupt_swallowed_in_a_destructor_is_raised_after_the_hook_returns
     second time ("Exception ignored in sys.unraisablehook", seen once in a random-SIGTERM run)."""
     import types
 
-    from por.cli import Interrupted, _Signals
+    from por.cli import Interrupted, Signals
 
-    signals = _Signals()
+    signals = Signals()
     signals.install()
     try:
         signals.signum, signals.count, signals.raising = signal.SIGTERM, 1, True

@@ -30,7 +30,7 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-class _Signals:
+class Signals:
     """The first signal raises Interrupted; one more while cleaning up is ignored, a third exits at once."""
 
     def __init__(self) -> None:
@@ -79,7 +79,7 @@ class _Signals:
 
 
 def main(argv: list[str] | None = None) -> None:
-    signals = _Signals()
+    signals = Signals()
     signals.install()
     code = 2
     try:
