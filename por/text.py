@@ -18,7 +18,6 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from html import escape as _html_escape
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -144,7 +143,9 @@ def csv_field_limit(limit: int) -> Iterator[None]:
 
 def html_text(value: Any) -> str:
     """Untrusted text for an HTML page (None shows as nothing)."""
-    return _html_escape("" if value is None else str(value), quote=True)
+    from html import escape  # its entity table is not for the terminal paths that import this module
+
+    return escape("" if value is None else str(value), quote=True)
 
 
 # Default_Ignorable_Code_Point (Unicode DerivedCoreProperties.txt), less what the categories
