@@ -33,7 +33,19 @@ KEY = "3c" * 32
 TAGS = ["[bold green]", "[bold red]", "[yellow]", "[red]", "[bold]", "[bold yellow]", None]  # None: no tag
 # untrusted text the way it reaches a console: brackets, backslashes, tag look-alikes, any script
 UNTRUSTED = st.text(alphabet=st.sampled_from(list("ab [ ] \\ / # @ = x 1 _ é 中 :warning:")), max_size=30)
-HEAVY = ("rich", "typer", "click", "pydantic", "numpy", "pyarrow", "eth_account", "eth_utils", "Crypto", "web3", "asyncio")
+HEAVY = (
+    "rich",
+    "typer",
+    "click",
+    "pydantic",
+    "numpy",
+    "pyarrow",
+    "eth_account",
+    "eth_utils",
+    "Crypto",
+    "web3",
+    "asyncio",
+)
 # rich's cell widths (a table of its own, ~1 ms) fold tables exactly as rich would; the rest of rich stays out
 ALLOWED = {"rich", "rich._extension", "rich.cells"}
 ALLOWED_UNDER = ("rich._unicode_data", "rich._cell_widths")
