@@ -19,7 +19,8 @@ from typing import Any
 # rich.markup.RE_TAGS: the tags (and the backslashes before them) console markup reads.
 _TAG = re.compile(r"(\\*)\[([a-z#/@][^\[]*?)\]")
 
-# What makes rich treat a stream that is not a tty as a terminal anyway (rich.console.Console).
+# What changes rich's mind about a stream (rich.console.Console.is_terminal): present at all, even
+# empty (FORCE_COLOR="" makes a tty plain, TTY_COMPATIBLE=0 too), rich decides, not this module.
 _FORCING = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 
@@ -49,13 +50,13 @@ def _unbrace(text: str) -> str:
 def is_plain(stream: Any) -> bool:
     """True when rich would write `stream` without colour or cursor movement: not a terminal and
     not forced to act as one."""
-    return not _isatty(stream) and not any(os.environ.get(name) for name in _FORCING)
+    return not _isatty(stream) and not any(name in os.environ for name in _FORCING)
 
 
 def is_plain_terminal(stream: Any) -> bool:
     """True for a terminal rich would colour with the standard SGR codes and nothing more."""
     term = os.environ.get("TERM", "").strip().lower()
-    quiet_env = not any(os.environ.get(name) for name in (*_FORCING, "NO_COLOR"))
+    quiet_env = not any(name in os.environ for name in (*_FORCING, "NO_COLOR"))
     return _isatty(stream) and quiet_env and term not in ("dumb", "unknown")
 
 
