@@ -5,7 +5,7 @@ Python's hashlib has no Keccak-256 before OpenSSL 3.2, and pycryptodome's, which
 use (OKX's zk-STARK files), costs a customer's whole command about a quarter of its run just to
 load (it locates its C library through ctypes.util, which starts a subprocess machinery): issue 18's
 start-up. This is FIPS 202's permutation written from the specification, round constants and
-rotation offsets derived by its own rules rather than typed in; tests/test_signing.py holds it
+rotation offsets derived by its own rules rather than typed in; tests/test_plain_output.py holds it
 equal to pycryptodome on every length across the block boundaries and on random messages.
 """
 

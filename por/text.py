@@ -197,8 +197,9 @@ def terminal_text(value: Any, *, markup: bool = True) -> str:
     return markup_escape(text) if markup else text
 
 
-# What rich's console markup reads as a tag: `[` then a letter, `#`, `/` or `@`, up to the next `]`.
-_MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^\[]*?\])")
+# What rich's console markup reads as a tag (rich.markup.RE_TAGS): `[` then a letter, `#`, `/` or
+# `@`, up to the next `]`; groups: the backslashes before it, the tag, its text inside the brackets.
+MARKUP_TAG = re.compile(r"(\\*)(\[([a-z#/@][^\[]*?)\])")
 
 
 def markup_escape(text: str) -> str:
@@ -207,7 +208,7 @@ def markup_escape(text: str) -> str:
     more, so it cannot escape a closing tag after it. `rich.markup.escape`'s rule exactly (held
     equal by tests/test_plain_output.py), without importing rich: the piped customer path never
     loads it, and what it prints must be what rich would have printed."""
-    escaped = _MARKUP_TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
+    escaped = MARKUP_TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
     return escaped + "\\" if escaped.endswith("\\") and not escaped.endswith("\\\\") else escaped
 
 

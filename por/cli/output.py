@@ -38,8 +38,10 @@ def console(*, stderr: bool = False):
     """The console every command prints through: rich's as `rich_console` sets it up or, piped or
     on a plain colour terminal, the same bytes without importing rich (por.cli.plain)."""
     stream = sys.stderr if stderr else sys.stdout
-    if is_plain(stream) or is_plain_terminal(stream):
-        return PlainConsole(stderr=stderr, colour=not is_plain(stream))
+    if is_plain(stream):
+        return PlainConsole(stderr=stderr)
+    if is_plain_terminal(stream):
+        return PlainConsole(stderr=stderr, colour=True)
     return rich_console(stderr=stderr)
 
 

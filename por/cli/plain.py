@@ -12,34 +12,39 @@ tests/test_plain_output.py holds both outputs equal to rich's on generated marku
 from __future__ import annotations
 
 import os
-import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-# rich.markup.RE_TAGS: the tags (and the backslashes before them) console markup reads.
-_TAG = re.compile(r"(\\*)\[([a-z#/@][^\[]*?)\]")
+from por.text import MARKUP_TAG
 
 # What changes rich's mind about a stream (rich.console.Console.is_terminal): present at all, even
 # empty (FORCE_COLOR="" makes a tty plain, TTY_COMPATIBLE=0 too), rich decides, not this module.
 _FORCING = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 
+def _pieces(markup: str) -> Iterator[tuple[str, list[str] | None]]:
+    """rich's reading of `markup` (rich.markup._parse and render), in order: (text it shows, None),
+    and ("", the tag's words) for each tag it obeys. Of the backslashes before a tag half are shown,
+    and an odd one makes the tag shown as text; `\\[` between tags is shown as `[`."""
+    position = 0
+    for match in MARKUP_TAG.finditer(markup):
+        yield _unbrace(markup[position : match.start()]), None
+        backslashes, escaped = divmod(len(match.group(1)), 2)
+        yield "\\" * backslashes, None
+        if escaped:
+            yield _unbrace(match.group(2)), None
+        else:
+            yield "", match.group(3).split()
+        position = match.end()
+    yield _unbrace(markup[position:]), None
+
+
 def plain_text(markup: str) -> str:
-    """The text rich shows for `markup`: tags dropped; backslashes before a tag, and `\\[`, shown
-    as rich shows them (rich.markup._parse and render)."""
+    """The text rich shows for `markup`: its tags dropped."""
     if "[" not in markup:
         return markup
-    parts = []
-    position = 0
-    for match in _TAG.finditer(markup):
-        parts.append(_unbrace(markup[position : match.start()]))
-        backslashes, escaped = divmod(len(match.group(1)), 2)
-        parts.append("\\" * backslashes)
-        if escaped:
-            parts.append(_unbrace(match.group(0)[len(match.group(1)) :]))
-        position = match.end()
-    parts.append(_unbrace(markup[position:]))
-    return "".join(parts)
+    return "".join(text for text, _ in _pieces(markup))
 
 
 def _unbrace(text: str) -> str:
@@ -77,19 +82,13 @@ def ansi_text(markup: str) -> str | None:
     out: list[str] = []
     run: list[str] = []
     stack: list[list[str]] = []
-    position = 0
-    for match in _TAG.finditer(markup):
-        run.append(_unbrace(markup[position : match.start()]))
-        backslashes, escaped = divmod(len(match.group(1)), 2)
-        run.append("\\" * backslashes)
-        position = match.end()
-        if escaped:
-            run.append(_unbrace(match.group(0)[len(match.group(1)) :]))
+    for text, words in _pieces(markup):
+        if words is None:
+            run.append(text)
             continue
-        words = match.group(2).split()
-        if words != ["/"] and not (words and all(w in _ATTRIBUTES or w in _COLOURS for w in words)):
-            return None
         if words == ["/"] and not stack:
+            return None
+        if words != ["/"] and not (words and all(w in _ATTRIBUTES or w in _COLOURS for w in words)):
             return None
         out.append(_styled("".join(run), stack))
         run = []
@@ -97,7 +96,6 @@ def ansi_text(markup: str) -> str | None:
             stack.pop()
         else:
             stack.append(words)
-    run.append(_unbrace(markup[position:]))
     out.append(_styled("".join(run), stack))
     return "".join(out)
 
