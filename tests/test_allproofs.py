@@ -396,27 +396,37 @@ def test_a_sample_of_a_200k_book_is_the_single_proofs(tmp_path):
         assert line == json.dumps(single, separators=(",", ":"), ensure_ascii=False) + "\n", account
 
 
-def _purge_delay_seen_by(command: str) -> str:
+def _purge_delay_seen_by(*args: object) -> str:
+    """MIMALLOC_PURGE_DELAY as it stood when `por ARGS` first imported pyarrow (mimalloc reads it then)."""
     probe = (
-        "import atexit, os, sys\n"
-        "atexit.register(lambda: print('PURGE', os.environ.get('MIMALLOC_PURGE_DELAY')))\n"
-        f"sys.argv = ['por', {command!r}, '--help']\n"
+        "import atexit, importlib.abc, os, sys\n"
+        "seen = []\n"
+        "class Watch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'pyarrow' and not seen:\n"
+        "            seen.append(str(os.environ.get('MIMALLOC_PURGE_DELAY')))\n"
+        "sys.meta_path.insert(0, Watch())\n"
+        "atexit.register(lambda: print('PURGE', seen[0] if seen else 'pyarrow never loaded'))\n"
+        "sys.argv = ['por', *sys.argv[1:]]\n"
         "from por.cli import main\n"
         "main()\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    command = [sys.executable, "-c", probe, *map(str, args)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
     return done.stdout.rsplit("PURGE ", 1)[1].strip()
 
 
-def test_prove_keeps_pyarrows_freed_pages_and_nothing_else_does(monkeypatch):
+def test_prove_keeps_pyarrows_freed_pages_and_nothing_else_does(monkeypatch, tmp_path):
     """`prove` sets MIMALLOC_PURGE_DELAY=-1 before pyarrow loads (a quarter of prove --all's system
     time was the kernel zeroing pages mimalloc had handed back); other commands, and a value the
     user set, are left alone."""
-    from por.cli import keep_freed_pages
+    from por.cli.liabilities import keep_freed_pages
 
-    assert _purge_delay_seen_by("prove") == "-1"
-    assert _purge_delay_seen_by("publish") == "None"
+    book = write_customers_csv(tmp_path / "c.csv", random_liabilities(random.Random(5), 30, 2))
+    assert _purge_delay_seen_by("publish", book, "--exchange", "Ex", "-o", tmp_path / "pub", "-q") == "None"
+    assert _purge_delay_seen_by("prove", tmp_path / "pub", "--all", "--out-dir", tmp_path / "all", "-q") == "-1"
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "250")
     keep_freed_pages()
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "250"

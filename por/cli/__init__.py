@@ -118,22 +118,10 @@ def _run(argv: list[str] | None) -> int:
 def _dispatch(argv: list[str] | None) -> int:
     from por.cli import lean
 
-    words = sys.argv[1:] if argv is None else argv
-    lean_values = lean.parse(words)
+    lean_values = lean.parse(sys.argv[1:] if argv is None else argv)
     if lean_values is not None:  # the customer's command: no CLI framework to import
         return _run_command(lambda: lean.verify_inclusion(lean_values), argv)
-    if words[:1] == ["prove"]:
-        keep_freed_pages()
     return _run_command(lambda: _typer_run(argv), argv)
-
-
-def keep_freed_pages() -> None:
-    """pyarrow's allocator (mimalloc) gives freed pages back to the kernel after every batch, and
-    the kernel zeroes them again for the next one: `prove --all` spent a quarter of its system
-    time there (benchmarks/PROVE_ALL.md). mimalloc reads this once, when pyarrow loads, so it is
-    set before any import of it, for `prove` only (publish's memory bound at 100M was measured
-    without it), and never over a value the user set."""
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 
 
 def _typer_run(argv: list[str] | None) -> int:

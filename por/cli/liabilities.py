@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC
@@ -431,6 +432,15 @@ ProveJobs = Annotated[
 ]
 
 
+def keep_freed_pages() -> None:
+    """pyarrow's allocator (mimalloc) gives freed pages back to the kernel after every batch, and
+    the kernel zeroes them again for the next one: `prove --all` spent a quarter of its system
+    time there (benchmarks/PROVE_ALL.md). mimalloc reads this once, when pyarrow loads, so `prove`
+    sets it before anything imports pyarrow (publish's memory bound at 100M was measured without
+    it), never over a value the user set."""
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
+
+
 def prove(
     folder: Folder,
     account_ids: AccountIds = None,
@@ -442,6 +452,7 @@ def prove(
     quiet: Quiet = False,
 ) -> int:
     """Cut customers' inclusion proofs (id, nonce, balances, path with sums, root)."""
+    keep_freed_pages()
     from por.atomic import check_output_file, write_text
     from por.liabilities.porjson import dumps
     from por.liabilities.prove import cut_proof
