@@ -220,7 +220,12 @@ def test_amount_text_is_format_amount():
         hi = np.where(rng.random(2000) < 0.5, rng.integers(0, 2**64 - 1, 2000, dtype=np.uint64, endpoint=True), 0)
         hi, lo = hi.astype(np.uint64), lo.astype(np.uint64)
         lo[:4], hi[:4] = [0, 1, 2**64 - 1, 10**19], 0
-        for k, value in enumerate([10**38 - 1, 10**38, 2**128 - 1, 10 ** min(decimals, 38)]):
+        shifts = rng.integers(0, 64, 400, dtype=np.uint64)  # every magnitude, across the 10^-6 line
+        lo[20:420], hi[20:420] = rng.integers(0, 2**64 - 1, 400, dtype=np.uint64, endpoint=True) >> shifts, 0
+        edges = [10**38 - 1, 10**38, 2**128 - 1, 10 ** min(decimals, 38), 10**38 - 10 ** max(decimals - 6, 0)]
+        # Arrow spells a decimal under 10^-6 in exponent form: the values about that line
+        edges += [10 ** max(decimals - 6, 0) + k for k in (-2, -1, 0, 1)] + [10 ** max(decimals - 7, 0), 5, 50]
+        for k, value in enumerate(min(max(v, 0), 2**128 - 1) for v in edges):
             hi[4 + k], lo[4 + k] = value >> 64, value & (2**64 - 1)
         expected = [format_amount((int(h) << 64) | int(v), decimals) for h, v in zip(hi, lo)]
         assert amount_strings(hi, lo, decimals).to_pylist() == expected, decimals

@@ -47,6 +47,7 @@ SHARDS = 256
 BLOCK_BYTES = 4 << 20  # secrets read per block: ~40,000 accounts
 UPPER_NODES = 1 << 18  # levels this small are spelled once per run (~140 MB of text at 5 assets)
 CUT_PIECES = 1 << 16  # leaves proved at once: ~350 MB of text at 5 assets, far from Arrow's 2 GiB
+GATHER_BYTES = 8 << 20  # proofs laid end to end at once: buffers the allocator keeps for the next
 
 Progress = Callable[[int], None]
 
@@ -238,11 +239,14 @@ class ProofCutter:
         if hasattr(mmap, "MADV_DONTNEED"):
             self._map.madvise(mmap.MADV_DONTNEED)
 
-    def cut(self, block: SecretsBlock) -> tuple[np.ndarray, np.ndarray]:
-        """The block's proofs, in block order, as one byte buffer and the n+1 offsets between them.
+    def cut(self, block: SecretsBlock) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """The block's proofs, in block order, in runs of about GATHER_BYTES: the first account
+        of the run, one byte buffer and the offsets between its proofs.
 
         Every text is made once per distinct node (a sibling shared by many paths is spelled
-        once), then one gather lays the parts of every proof end to end.
+        once), then a gather lays the parts of a run's proofs end to end. (One gather for the
+        whole block made a buffer of 350 MB each time, which the allocator hands back to the
+        kernel, and the kernel zeroed it again at the next block: a fifth of the run.)
         """
         leaves = block.leaves
         offsets = leaves.offsets.to_numpy().astype(np.int64)
@@ -284,11 +288,23 @@ class ProofCutter:
             base += len(sibling)
         parts.append(self.tail_text)
         take[starts[1:] - 1] = base
-        texts = pa.concat_arrays(parts).take(pa.array(take))
-        text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset : texts.offset + len(texts) + 1]
-        data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
-        bounds = text_offsets[starts].astype(np.int64)
-        return data[bounds[0] : bounds[-1]], bounds - bounds[0]
+        source = pa.concat_arrays(parts)
+        lengths = np.diff(
+            np.frombuffer(source.buffers()[1], dtype=np.int32)[source.offset : source.offset + len(source) + 1]
+        )
+        sizes = np.add.reduceat(lengths[take], starts[:-1]) if n else np.zeros(0, np.int64)
+        ends = np.cumsum(sizes)
+        cuts = np.searchsorted(ends, np.arange(GATHER_BYTES, int(ends[-1]) if n else 0, GATHER_BYTES), side="right")
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
+            if hi <= lo:
+                continue
+            texts = source.take(pa.array(take[starts[lo] : starts[hi]]))
+            text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[
+                texts.offset : texts.offset + len(texts) + 1
+            ]
+            data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
+            bounds = text_offsets[starts[lo : hi + 1] - starts[lo]].astype(np.int64)
+            yield lo, data[bounds[0] : bounds[-1]], bounds - bounds[0]
 
     def _heads(
         self, block: SecretsBlock, balances: pa.Array, leaf_sums: pa.Array, index: np.ndarray, piece: np.ndarray
@@ -387,9 +403,8 @@ class ShardWriter:
             self.handles[shard].write(chunk)
             self.bytes += len(chunk)
             self.per_shard[shard] += hi - lo
-        self._write_back()
 
-    def _write_back(self) -> None:
+    def write_back(self) -> None:
         """Starts writing what the block added to the disk now, while the next block is cut,
         rather than all of it in the fsyncs at the end (and lets those pages go: a proof
         file is not read back)."""
@@ -450,10 +465,11 @@ def cut_every_proof(
                 block = block.select(grouped[0])
             first = 0
             for part in block.parts(CUT_PIECES):
-                data, bounds = cutter.cut(part)
-                shard_bounds = None if grouped is None else np.clip(grouped[1] - first, 0, len(part.ids))
+                for start, data, bounds in cutter.cut(part):
+                    shard_bounds = None if grouped is None else np.clip(grouped[1] - first - start, 0, len(bounds) - 1)
+                    writer.write(data, bounds, shard_bounds)
                 first += len(part.ids)
-                writer.write(data, bounds, shard_bounds)
+                writer.write_back()
                 cutter.release()
                 proofs += len(part.ids)
                 if progress:

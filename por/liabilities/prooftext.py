@@ -87,8 +87,31 @@ def integer_strings(hi: np.ndarray, lo: np.ndarray) -> pa.Array:
 
 def amount_strings(hi: np.ndarray, lo: np.ndarray, decimals: int) -> pa.Array:
     """`format_amount(hi * 2^64 + lo, decimals)` of every element: whole digits without leading
-    zeros (at least one), then `.` and the fraction without its trailing zeros, when not zero."""
-    digits = integer_strings(np.asarray(hi, np.uint64), np.asarray(lo, np.uint64))
+    zeros (at least one), then `.` and the fraction without its trailing zeros, when not zero.
+
+    The base units, read as a decimal128 of scale `decimals`, are spelled by one cast, then
+    trimmed. Arrow writes a value under 10^-6 in exponent form ("1E-8"), and decimal128 holds
+    38 digits: those values (zero among them) are spelled digit by digit instead."""
+    hi, lo = np.asarray(hi, np.uint64), np.asarray(lo, np.uint64)
+    if decimals == 0 or decimals > 38:
+        return _amount_strings_by_digits(hi, lo, decimals)
+    raw = np.empty((len(lo), 2), dtype=np.uint64)  # little-endian two's complement, as Arrow stores it
+    raw[:, 0], raw[:, 1] = lo, hi
+    scaled = pa.Array.from_buffers(pa.decimal128(38, decimals), len(lo), [None, pa.py_buffer(raw)])
+    other = hi >= _DECIMAL128_HI
+    if decimals > 6:
+        line_hi, line_lo = np.uint64(10 ** (decimals - 6) >> 64), np.uint64(10 ** (decimals - 6) & (2**64 - 1))
+        other |= (hi < line_hi) | ((hi == line_hi) & (lo < line_lo))
+    if other.all():
+        return _amount_strings_by_digits(hi, lo, decimals)
+    text = pc.utf8_rtrim(pc.utf8_rtrim(pc.cast(scaled, pa.string()), "0"), ".")
+    if not other.any():
+        return text
+    return pc.replace_with_mask(text, pa.array(other), _amount_strings_by_digits(hi[other], lo[other], decimals))
+
+
+def _amount_strings_by_digits(hi: np.ndarray, lo: np.ndarray, decimals: int) -> pa.Array:
+    digits = integer_strings(hi, lo)
     if decimals == 0:
         return digits
     padded = pc.utf8_lpad(digits, decimals + 1, "0")
