@@ -26,7 +26,6 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +33,7 @@ import pyarrow.compute as pc
 
 from por.errors import InputError
 from por.liabilities.build import string_buffers, user_hashes
+from por.liabilities.directfiles import DirectFiles
 from por.liabilities.levels import leaf_records
 from por.liabilities.porjson import PROOF_FORMAT, Commitment, assets_json, sums_json
 from por.liabilities.prooftext import hex_strings, json_strings, literal, path_steps, sums_objects
@@ -377,7 +377,8 @@ class ShardWriter:
 
     def __init__(self, folder: Path | None, stream=None) -> None:
         self.folder, self.stream = folder, stream
-        self.handles: dict[int, BinaryIO] = {}
+        self.files: DirectFiles | None = None
+        self.numbers: dict[int, int] = {}  # shard -> its file in self.files
         self.bytes = 0
         self.per_shard = [0] * SHARDS
 
@@ -395,31 +396,26 @@ class ShardWriter:
             return
         if self.folder is None or shard_bounds is None:
             raise ValueError("a ShardWriter without a stream writes to a folder, in the order it gave")
+        if self.files is None:
+            self.files = DirectFiles()
         for shard in np.nonzero(np.diff(shard_bounds))[0].tolist():
             lo, hi = int(shard_bounds[shard]), int(shard_bounds[shard + 1])
-            if shard not in self.handles:
-                self.handles[shard] = open(self.folder / shard_name(shard), "wb")
+            if shard not in self.numbers:
+                self.numbers[shard] = self.files.open(self.folder / shard_name(shard))
             chunk = data[bounds[lo] : bounds[hi]].data
-            self.handles[shard].write(chunk)
+            self.files.append(self.numbers[shard], chunk)
             self.bytes += len(chunk)
             self.per_shard[shard] += hi - lo
 
-    def write_back(self) -> None:
-        """Starts writing what the block added to the disk now, while the next block is cut,
-        rather than all of it in the fsyncs at the end (and lets those pages go: a proof
-        file is not read back)."""
-        if not hasattr(os, "posix_fadvise"):
-            return
-        for handle in self.handles.values():
-            handle.flush()
-            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-
     def close(self) -> None:
-        for handle in self.handles.values():
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-        self.handles = {}
+        """Every shard written and fsync'd."""
+        if self.files is not None:
+            self.files.close()
+
+    def abandon(self) -> None:
+        """After a failure: the files closed as they are (their folder is removed)."""
+        if self.files is not None:
+            self.files.abandon()
 
 
 @dataclass
@@ -469,7 +465,6 @@ def cut_every_proof(
                     shard_bounds = None if grouped is None else np.clip(grouped[1] - first - start, 0, len(bounds) - 1)
                     writer.write(data, bounds, shard_bounds)
                 first += len(part.ids)
-                writer.write_back()
                 cutter.release()
                 proofs += len(part.ids)
                 if progress:
@@ -567,8 +562,10 @@ def _cut_share(job: _Job, share: int, progress: Progress | None) -> tuple[Cut, l
                 share=(share, job.jobs),
                 cutter=job.cutter,
             )
-    finally:
-        writer.close()
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.close()
     return cut, writer.per_shard
 
 
