@@ -74,14 +74,14 @@ def test_a_file_system_refusing_o_direct_is_written_through_the_cache(tmp_path, 
 
 
 def test_a_failed_write_is_raised(tmp_path, monkeypatch):
-    real_write = os.write
+    real_write = os.pwrite
 
-    def full(fd, data):
-        if len(data) >= ALIGN:  # the writer thread's whole blocks
+    def full(fd, data, offset):
+        if len(data) >= ALIGN:  # the writer threads' whole blocks
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
+        return real_write(fd, data, offset)
 
-    monkeypatch.setattr(directfiles.os, "write", full)
+    monkeypatch.setattr(directfiles.os, "pwrite", full)
     files = DirectFiles()
     number = files.open(tmp_path / "f")
     with pytest.raises(OSError) as raised:
@@ -97,14 +97,14 @@ def test_prove_all_on_a_full_disk_leaves_no_folder(tmp_path, monkeypatch):
     csv = write_customers_csv(tmp_path / "c.csv", book)
     assert run_por("publish", csv, "--exchange", "Ex", "-o", tmp_path / "pub", "-q")[0] == 0
     monkeypatch.setattr(directfiles, "BUFFER", ALIGN)  # every 4 KiB goes to the writer thread
-    real_write = os.write
+    real_write = os.pwrite
 
-    def full(fd, data):
+    def full(fd, data, offset):
         if len(data) == ALIGN:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
+        return real_write(fd, data, offset)
 
-    monkeypatch.setattr(directfiles.os, "write", full)
+    monkeypatch.setattr(directfiles.os, "pwrite", full)
     code, _, err = run_por("prove", tmp_path / "pub", "--all", "--out-dir", tmp_path / "proofs", "--jobs", "1")
     assert code == 2 and "space" in err.lower(), err
     assert not (tmp_path / "proofs").exists()

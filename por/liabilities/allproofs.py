@@ -209,9 +209,9 @@ class ProofCutter:
             np.frombuffer(self._map, np.uint8, count=size * self.width, offset=offset).reshape(size, -1)
             for size, offset in zip(tree.sizes, tree.offsets)
         ]
-        # the small levels at the top are spelled once for the whole run (with the tail last):
-        # every proof passes through them
-        self.small = next((h for h in range(self.height) if tree.sizes[h] <= UPPER_NODES), self.height)
+        # the small levels at the top are spelled once for the whole run: every proof passes
+        # through them. Never the leaves: each is one leaf's sibling, spelled by its block.
+        self.small = next((h for h in range(1, self.height) if tree.sizes[h] <= UPPER_NODES), self.height)
         self.upper = self._spell_upper(threads)
         self.tail_text = pa.array([self.tail], pa.string())
 

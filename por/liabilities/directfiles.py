@@ -23,6 +23,7 @@ from pathlib import Path
 ALIGN = 4096  # a multiple of every device's logical block size
 BUFFER = 1 << 20  # a file's bytes are written in pieces of this size
 IN_FLIGHT = 8  # full buffers waiting for the disk at most: then the caller waits
+WRITERS = 1  # threads writing (two measured no faster here; pieces carry their offsets, so more may)
 _DIRECT = getattr(os, "O_DIRECT", 0)
 
 
@@ -34,12 +35,16 @@ class DirectFiles:
         self.direct: list[bool] = []
         self.buffers: list[mmap.mmap | None] = []  # each file's buffer being filled
         self.filled: list[int] = []
+        self.written: list[int] = []  # each file's bytes handed to the writers: where the next piece goes
         self.made = 0
         self.free: queue.Queue[mmap.mmap] = queue.Queue()
-        self.work: queue.Queue[tuple[int, mmap.mmap, int] | None] = queue.Queue()
+        self.work: queue.Queue[tuple[int, mmap.mmap, int, int] | None] = queue.Queue()
         self.error: OSError | None = None
-        self.thread = threading.Thread(target=self._write, name="por-proof-writer", daemon=True)
-        self.thread.start()
+        self.threads = [
+            threading.Thread(target=self._write, name="por-proof-writer", daemon=True) for _ in range(WRITERS)
+        ]
+        for thread in self.threads:
+            thread.start()
 
     def open(self, path: Path) -> int:
         """A new file (it must not exist); returns its number for `append`."""
@@ -54,6 +59,7 @@ class DirectFiles:
         self.direct.append(direct)
         self.buffers.append(None)
         self.filled.append(0)
+        self.written.append(0)
         return len(self.fds) - 1
 
     def append(self, file: int, data) -> None:
@@ -70,7 +76,7 @@ class DirectFiles:
             rest = rest[size:]
             self.filled[file] = at + size
             if at + size == BUFFER:
-                self.work.put((self.fds[file], buffer, BUFFER))
+                self._send(file, buffer, BUFFER)
                 self.buffers[file], self.filled[file] = None, 0
 
     def _buffer(self, file: int) -> mmap.mmap:
@@ -83,12 +89,18 @@ class DirectFiles:
         self.buffers[file] = buffer
         return buffer
 
+    def _send(self, file: int, buffer: mmap.mmap, size: int) -> None:
+        """A piece to the writers, with its place in the file: two writers may write one file
+        at once, so each piece says where it goes rather than follow the file's position."""
+        self.work.put((self.fds[file], buffer, size, self.written[file]))
+        self.written[file] += size
+
     def _write(self) -> None:
         while (job := self.work.get()) is not None:
-            fd, buffer, size = job
+            fd, buffer, size, offset = job
             try:
                 if self.error is None:
-                    _write_all(fd, buffer, 0, size)
+                    _write_all(fd, buffer, size, offset)
             except OSError as exc:
                 self.error = exc
             finally:
@@ -102,11 +114,10 @@ class DirectFiles:
                 whole = self.filled[file] // ALIGN * ALIGN
                 tails.append(buffer[whole : self.filled[file]] if buffer is not None else b"")
                 if buffer is not None and whole:
-                    self.work.put((self.fds[file], buffer, whole))
+                    self._send(file, buffer, whole)
                 self.buffers[file] = None
         finally:
-            self.work.put(None)
-            self.thread.join()
+            self._stop()
         try:
             if self.error is not None:
                 raise self.error
@@ -115,22 +126,29 @@ class DirectFiles:
                     import fcntl
 
                     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_DIRECT)
-                _write_all(fd, tails[file], 0, len(tails[file]))
+                _write_all(fd, tails[file], len(tails[file]), self.written[file])
                 os.fsync(fd)
         finally:
             self.abandon()
 
     def abandon(self) -> None:
         """Closes every file without making it durable (the run failed; its folder is removed)."""
-        if self.thread.is_alive():
-            self.work.put(None)
-            self.thread.join()
+        self._stop()
         for fd in self.fds:
             os.close(fd)
         self.fds, self.buffers, self.free = [], [], queue.Queue()  # the maps go with their last reference
 
+    def _stop(self) -> None:
+        for thread in self.threads:
+            if thread.is_alive():
+                self.work.put(None)
+        for thread in self.threads:
+            thread.join()
 
-def _write_all(fd: int, data, start: int, end: int) -> None:
+
+def _write_all(fd: int, data, size: int, offset: int) -> None:
+    """data[:size] at `offset` of the file (a short write goes on where it stopped)."""
     with memoryview(data) as view:
-        while start < end:
-            start += os.write(fd, view[start:end])
+        done = 0
+        while done < size:
+            done += os.pwrite(fd, view[done:size], offset + done)
