@@ -61,11 +61,11 @@ def test_a_file_system_refusing_o_direct_is_written_through_the_cache(tmp_path, 
     real_open = os.open
 
     def refusing(path, flags, mode=0o777):
-        if flags & directfiles._DIRECT:
+        if flags & directfiles.O_DIRECT:
             raise OSError(errno.EINVAL, "Invalid argument")
         return real_open(path, flags, mode)
 
-    monkeypatch.setattr(directfiles, "_DIRECT", getattr(os, "O_DIRECT", 0o40000))
+    monkeypatch.setattr(directfiles, "O_DIRECT", getattr(os, "O_DIRECT", 0o40000))
     monkeypatch.setattr(directfiles.os, "open", refusing)
     wanted, files = _write(tmp_path, 3)
     assert not any(files.direct)

@@ -123,3 +123,74 @@ def test_the_lean_path_loads_no_cli_framework(world):
     for extra, expected in ((["--json"], "0 [] []"), (["-q"], "0 [] []"), ([], "0 ['rich'] []")):
         done = subprocess.run([*base, world["hash"], *extra], capture_output=True, text=True, timeout=60)
         assert done.stderr.strip().endswith(expected), (extra, done.stderr)
+
+
+def _prove_lines(w, out: str) -> list[list[str]]:
+    folder = str(w["root"] / "pub")
+    return [
+        [folder, "user-0000003"],
+        [folder, "user-0000003", "-o", out],
+        [folder, "user-0000003", "-o", "DIR/./NAME"],  # printed as a Path prints it, on both paths
+        [folder, "user-0000003", "--out=OUT", "-q"],
+        [folder, "user-0000003", "--out", "-"],
+        [folder, "user-0000003", "user-0000004", "-o", out],
+        [folder, "user-0000003", "user-0000004"],
+        [folder, "nobody"],
+        [folder, "user-0000003", "nobody"],
+        [str(w["root"] / "nothing"), "user-0000003"],
+        [folder, "user-0000003", "-o", str(w["root"] / "no-such-dir" / "p.json")],
+    ]
+
+
+def test_lean_and_full_prove_say_and_write_the_same(world, monkeypatch):
+    """`por prove DIR ID`, one customer's proof for the support desk, without typer or numpy."""
+    for line in _prove_lines(world, "OUT"):
+        results = []
+        for lean_path in (True, False):
+            out = world["root"] / f"out-{lean_path}.json"
+            out.unlink(missing_ok=True)
+            spelled = {"OUT": str(out), "DIR/./NAME": f"{out.parent}/./{out.name}"}
+            argv = ["prove", *(spelled.get(word, word).replace("=OUT", "=" + str(out)) for word in line)]
+            if lean_path:
+                assert lean.parse_prove(argv) is not None, line
+            with monkeypatch.context() as patched:
+                if not lean_path:
+                    patched.setattr(lean, "parse_prove", lambda argv: None)
+                code, stdout, stderr = run_por(*argv)
+            written = out.read_text() if out.exists() else None
+            results.append((code, stdout.replace(out.name, "NAME"), stderr.replace(out.name, "NAME"), written))
+        assert results[0] == results[1], line
+    assert results[0][0] == 2  # the last line: a folder that does not exist
+
+
+def test_every_other_prove_line_goes_to_the_full_cli(world):
+    folder = str(world["root"] / "pub")
+    for line in (
+        ["prove", folder],
+        ["prove", "--help"],
+        ["prove", folder, "x", "-h"],
+        ["prove", folder, "--all", "--out-dir", "x"],
+        ["prove", folder, "x", "--jobs", "2"],
+        ["prove", folder, "x", "--sample", "2"],
+        ["prove", folder, "x", "-o"],
+        ["prove", folder, "x", "-o", "a", "-o", "b"],
+        ["prove", folder, "x", "-qo", "a"],
+        ["prove", folder, "x", "--out"],
+        ["prove", folder, "-x"],
+        ["prove", "--", folder, "x"],
+        ["verify-inclusion", folder, "x"],
+    ):
+        assert lean.parse_prove(line) is None, line
+
+
+def test_lean_prove_loads_no_framework_nor_numpy(world, tmp_path):
+    script = (
+        "import sys\nfrom por.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+        "top = {m.split('.')[0] for m in sys.modules}\n"
+        "print(code, sorted(top & {'typer', 'pydantic', 'click', 'rich', 'numpy', 'pyarrow'}), file=sys.stderr)\n"
+    )
+    argv = ["prove", str(world["root"] / "pub"), "user-0000003", "-o", str(tmp_path / "p.json")]
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip().endswith("0 []"), done.stderr
+    assert json.loads((tmp_path / "p.json").read_text())["account_id"] == "user-0000003"

@@ -118,9 +118,13 @@ def _run(argv: list[str] | None) -> int:
 def _dispatch(argv: list[str] | None) -> int:
     from por.cli import lean
 
-    lean_values = lean.parse(sys.argv[1:] if argv is None else argv)
+    words = sys.argv[1:] if argv is None else argv
+    lean_values = lean.parse(words)
     if lean_values is not None:  # the customer's command: no CLI framework to import
         return _run_command(lambda: lean.verify_inclusion(lean_values), argv)
+    prove_values = lean.parse_prove(words)
+    if prove_values is not None:  # one customer's proof, from the support desk
+        return _run_command(lambda: lean.prove(prove_values), argv)
     return _run_command(lambda: _typer_run(argv), argv)
 
 

@@ -453,10 +453,6 @@ def prove(
 ) -> int:
     """Cut customers' inclusion proofs (id, nonce, balances, path with sums, root)."""
     keep_freed_pages()
-    from por.atomic import check_output_file, write_text
-    from por.liabilities.porjson import dumps
-    from por.liabilities.prove import cut_proof
-
     account_ids = account_ids or []
     if every:
         if account_ids or out:
@@ -471,28 +467,9 @@ def prove(
         )
     if not account_ids:
         raise UsageError("missing argument ACCOUNT_ID: give one or more, or --all --out-dir DIR", "por prove")
-    if out and str(out) != "-":
-        check_output_file(out)
-    if len(account_ids) == 1:
-        text = dumps(cut_proof(folder, account_ids[0]).to_json())
-    else:
-        import json
+    from por.cli.lean import prove_accounts
 
-        text = "".join(
-            json.dumps(cut_proof(folder, a).to_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
-            for a in account_ids
-        )
-    if out and str(out) != "-":
-        write_text(out, text)
-        if not quiet:
-            who = repr(account_ids[0]) if len(account_ids) == 1 else f"{len(account_ids)} accounts"
-            print(
-                f"wrote inclusion proof{'s' if len(account_ids) > 1 else ''} for {terminal_text(who, markup=False)} "
-                f"to {out}"
-            )
-    else:
-        print(text, end="")
-    return 0
+    return prove_accounts(folder, account_ids, str(out) if out is not None else None, quiet)
 
 
 def _prove_all(folder: Path, out_dir: Path, sample: Optional[int], quiet: bool, jobs: Optional[int]) -> int:

@@ -267,14 +267,20 @@ class ProofCutter:
         take = np.empty(int(starts[-1]), dtype=np.int64)
         take[starts[:-1]] = np.arange(n)
         take[at] = n + np.arange(len(index))
-        base = n + len(index)
-        # the distinct siblings at each height, from the leaves in tree order: each text is
-        # spelled (or taken from the levels spelled once per run) once per block
+        self._siblings(index, parts, take, at, n + len(index))
+        take[starts[1:] - 1] = sum(len(p) for p in parts)
+        parts.append(self.tail_text)
+        yield from _gather(pa.concat_arrays(parts), take, starts)
+
+    def _siblings(self, index: np.ndarray, parts: list[pa.Array], take: np.ndarray, at: np.ndarray, base: int) -> None:
+        """The distinct siblings at each height of the leaves `index`, found in tree order: each
+        text is spelled (or taken from the levels spelled once per run) once per block and
+        appended to `parts`, and `take` says where each piece's steps are among them."""
         order = np.argsort(index, kind="stable")
         ranked = index[order]
         first = np.empty(len(ranked), dtype=bool)
         first[:1] = True
-        for h in range(height):
+        for h in range(self.height):
             node = ranked >> h
             np.not_equal(node[1:], node[:-1], out=first[1:])
             sibling = node[first] ^ 1
@@ -286,25 +292,6 @@ class ProofCutter:
                 parts.append(self.upper[h - self.small].take(pa.array(sibling)))
             take[at + 1 + h] = base + rank
             base += len(sibling)
-        parts.append(self.tail_text)
-        take[starts[1:] - 1] = base
-        source = pa.concat_arrays(parts)
-        lengths = np.diff(
-            np.frombuffer(source.buffers()[1], dtype=np.int32)[source.offset : source.offset + len(source) + 1]
-        )
-        sizes = np.add.reduceat(lengths[take], starts[:-1]) if n else np.zeros(0, np.int64)
-        ends = np.cumsum(sizes)
-        cuts = np.searchsorted(ends, np.arange(GATHER_BYTES, int(ends[-1]) if n else 0, GATHER_BYTES), side="right")
-        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
-            if hi <= lo:
-                continue
-            texts = source.take(pa.array(take[starts[lo] : starts[hi]]))
-            text_offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[
-                texts.offset : texts.offset + len(texts) + 1
-            ]
-            data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
-            bounds = text_offsets[starts[lo : hi + 1] - starts[lo]].astype(np.int64)
-            yield lo, data[bounds[0] : bounds[-1]], bounds - bounds[0]
 
     def _heads(
         self, block: SecretsBlock, balances: pa.Array, leaf_sums: pa.Array, index: np.ndarray, piece: np.ndarray
@@ -370,6 +357,26 @@ class ProofCutter:
                 file="private/secrets.jsonl",
                 line=line,
             )
+
+
+def _gather(source: pa.Array, take: np.ndarray, starts: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The texts `take` of `source` end to end, account by account (account i's are
+    take[starts[i]:starts[i+1]]), in runs of about GATHER_BYTES."""
+    n = len(starts) - 1
+    lengths = np.diff(_offsets(source))
+    sizes = np.add.reduceat(lengths[take], starts[:-1]) if n else np.zeros(0, np.int64)
+    ends = np.cumsum(sizes)
+    cuts = np.searchsorted(ends, np.arange(GATHER_BYTES, int(ends[-1]) if n else 0, GATHER_BYTES), side="right")
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
+        if hi > lo:
+            texts = source.take(pa.array(take[starts[lo] : starts[hi]]))
+            data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
+            bounds = _offsets(texts)[starts[lo : hi + 1] - starts[lo]].astype(np.int64)
+            yield lo, data[bounds[0] : bounds[-1]], bounds - bounds[0]
+
+
+def _offsets(strings: pa.Array) -> np.ndarray:
+    return np.frombuffer(strings.buffers()[1], dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
 
 
 class ShardWriter:

@@ -24,7 +24,7 @@ ALIGN = 4096  # a multiple of every device's logical block size
 BUFFER = 1 << 20  # a file's bytes are written in pieces of this size
 IN_FLIGHT = 8  # full buffers waiting for the disk at most: then the caller waits
 WRITERS = 1  # threads writing (two measured no faster here; pieces carry their offsets, so more may)
-_DIRECT = getattr(os, "O_DIRECT", 0)
+O_DIRECT = getattr(os, "O_DIRECT", 0)  # 0 where the system has none
 
 
 class DirectFiles:
@@ -50,7 +50,7 @@ class DirectFiles:
         """A new file (it must not exist); returns its number for `append`."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd, direct = os.open(path, flags | _DIRECT, 0o600), bool(_DIRECT)
+            fd, direct = os.open(path, flags | O_DIRECT, 0o600), bool(O_DIRECT)
         except OSError as exc:
             if exc.errno != errno.EINVAL:
                 raise
@@ -125,7 +125,7 @@ class DirectFiles:
                 if tails[file] and self.direct[file]:  # a partial block: through the page cache
                     import fcntl
 
-                    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_DIRECT)
+                    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~O_DIRECT)
                 _write_all(fd, tails[file], len(tails[file]), self.written[file])
                 os.fsync(fd)
         finally:

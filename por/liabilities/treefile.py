@@ -14,13 +14,10 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO
 
 from por.errors import InputError
 from por.liabilities.inclusion import against_commitment
-from por.liabilities.levels import padding_record, parent_level, root_record
 from por.liabilities.porjson import Commitment, assets_json, sums_json
 from por.liabilities.tree import (
     HASH_BYTES,
@@ -40,6 +37,9 @@ from por.liabilities.tree import (
 from por.strictjson import Fields, loads
 from por.text import is_regular_file
 from por.verdict import Verdict
+
+if TYPE_CHECKING:  # numpy loads only where levels are read or written: `prove DIR ID` seeks
+    import numpy as np
 
 TREE_FORMAT = "por-tree"
 MAX_HEADER = 1 << 20
@@ -69,6 +69,8 @@ def header_line(header: Header) -> bytes:
 
 
 def write_tree(handle: BinaryIO, header: Header, levels: list[np.ndarray]) -> bytes:
+    from por.liabilities.levels import root_record
+
     """Writes header, levels and (format 2) the root record; returns the file's SHA-256 (pinned in the
     commitment)."""
     digest = hashlib.sha256()
@@ -153,6 +155,10 @@ class TreeFile:
         top = self.top()
         if self.header.version < VERSION:
             return top
+        import numpy as np
+
+        from por.liabilities.levels import root_record
+
         record = np.frombuffer(top.hash + b"".join(v.to_bytes(16, "big") for v in top.sums), np.uint8)
         return Node.from_record(root_record(self.header, record)[0])
 
@@ -165,6 +171,8 @@ class TreeFile:
 
     def chunks(self, height: int, chunk_nodes: int = CHUNK_NODES) -> Iterator[tuple[int, np.ndarray]]:
         """(first index, records) over one level, from an independent file handle."""
+        import numpy as np
+
         width = self.record_size
         with open(self.path, "rb") as handle:
             handle.seek(self.offsets[height])
@@ -270,6 +278,10 @@ def verify_tree_file(
 def _recompute_levels(tree: TreeFile, verdict: Verdict, progress: Callable[[int], None] | None) -> np.ndarray | None:
     """Every inner node from its children and every padding node, level by level; returns the leaves'
     first 8 bytes (to find a leaf stored twice), or None when a node failed (the verdict says which)."""
+    import numpy as np
+
+    from por.liabilities.levels import padding_record, parent_level
+
     header = tree.header
     count = len(header.assets)
     leaf_prefixes = np.empty(header.leaf_count, dtype=np.uint64)
@@ -305,6 +317,8 @@ def _recompute_levels(tree: TreeFile, verdict: Verdict, progress: Callable[[int]
 
 def _first_bad_parent(computed: np.ndarray, stored: np.ndarray) -> tuple[int, str] | None:
     """The first stored parent that differs from the one computed, and in what: "hash" or "sums"."""
+    import numpy as np
+
     if np.array_equal(computed.view(np.uint64), stored.view(np.uint64)):  # 8 bytes at a time
         return None
     i = int(np.nonzero((computed != stored).any(axis=1))[0][0])
@@ -328,6 +342,8 @@ def _first_duplicate_leaf(tree: TreeFile, prefixes: np.ndarray) -> tuple[int, in
     """Sorts `prefixes` (8 bytes of each leaf hash) in place: at 100M leaves a sorted copy would
     double the 800 MB this check costs. Only when two prefixes are equal (an attack, or 1 in ~3,000
     at 100M leaves by chance) are they read again in leaf order to name the leaves."""
+    import numpy as np
+
     prefixes.sort()
     if not (prefixes[1:] == prefixes[:-1]).any():  # the common case: no two leaves share 8 bytes
         return None
