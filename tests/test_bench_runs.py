@@ -19,6 +19,7 @@ SECTIONS = (
     "start-up",
     "start-up: `por verify-inclusion PROOF --commitment FILE --signer",
     "start-up: `por verify-inclusion PROOF --root HEX`, on a terminal",
+    "`por prove DIR ID -o FILE` from the shell",
     "publish --jobs",
     "`por publish CSV` from the shell, 3,000 x 3",
     "`por prove --all --out-dir D` from the shell, 1,000 x 5",
