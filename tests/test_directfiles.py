@@ -73,6 +73,26 @@ def test_a_file_system_refusing_o_direct_is_written_through_the_cache(tmp_path, 
     assert all(path.read_bytes() == data for path, data in wanted.items())
 
 
+def test_a_device_refusing_the_alignment_is_written_through_the_cache(tmp_path, monkeypatch):
+    """Blocks larger than ALIGN (EINVAL at the first direct write): the file goes on through the
+    cache, every byte in place."""
+    import fcntl
+
+    real_write = os.pwrite
+    refused = []
+
+    def picky(fd, data, offset):
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & directfiles.O_DIRECT:
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data, offset)
+
+    monkeypatch.setattr(directfiles.os, "pwrite", picky)
+    wanted, files = _write(tmp_path, 4)
+    files.close()
+    assert refused and all(path.read_bytes() == data for path, data in wanted.items())
+
+
 def test_a_failed_write_is_raised(tmp_path, monkeypatch):
     real_write = os.pwrite
 

@@ -100,7 +100,13 @@ class DirectFiles:
             fd, buffer, size, offset = job
             try:
                 if self.error is None:
-                    _write_all(fd, buffer, size, offset)
+                    try:
+                        _write_all(fd, buffer, size, offset)
+                    except OSError as exc:
+                        if exc.errno != errno.EINVAL or not O_DIRECT:
+                            raise
+                        _through_the_cache(fd)  # a device whose blocks are larger than ALIGN
+                        _write_all(fd, buffer, size, offset)
             except OSError as exc:
                 self.error = exc
             finally:
@@ -123,9 +129,7 @@ class DirectFiles:
                 raise self.error
             for file, fd in enumerate(self.fds):
                 if tails[file] and self.direct[file]:  # a partial block: through the page cache
-                    import fcntl
-
-                    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~O_DIRECT)
+                    _through_the_cache(fd)
                 _write_all(fd, tails[file], len(tails[file]), self.written[file])
                 os.fsync(fd)
         finally:
@@ -144,6 +148,12 @@ class DirectFiles:
                 self.work.put(None)
         for thread in self.threads:
             thread.join()
+
+
+def _through_the_cache(fd: int) -> None:
+    import fcntl
+
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~O_DIRECT)
 
 
 def _write_all(fd: int, data, size: int, offset: int) -> None:
