@@ -58,9 +58,11 @@ def shard_of(account_id: str) -> int:
 
 
 def shard_numbers(ids: pa.Array) -> np.ndarray:
-    """`shard_of` every id of a block."""
+    """`shard_of` every id of a block, hashed from the array's UTF-8 bytes (no str per id)."""
+    offsets, data = string_buffers(ids)
+    raw, bounds, sha256 = data[offsets[0] : offsets[-1]].tobytes(), (offsets - offsets[0]).tolist(), hashlib.sha256
     return np.frombuffer(
-        b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:1] for i in ids.to_pylist()), dtype=np.uint8
+        b"".join([sha256(raw[a:b]).digest()[:1] for a, b in zip(bounds[:-1], bounds[1:])]), dtype=np.uint8
     )
 
 
