@@ -46,7 +46,7 @@ MANIFEST_FILE = "manifest.json"
 SHARDS = 256
 BLOCK_BYTES = 4 << 20  # secrets read per block: ~40,000 accounts
 UPPER_NODES = 1 << 18  # levels this small are spelled once per run (~140 MB of text at 5 assets)
-CUT_PIECES = 1 << 16  # leaves proved at once: ~350 MB of text at 5 assets, far from Arrow's 2 GiB
+CUT_PIECES = 1 << 16  # leaves proved per block: ~350 MB of proofs at 5 assets, gathered GATHER_BYTES at a time
 GATHER_BYTES = 8 << 20  # proofs laid end to end at once: buffers the allocator keeps for the next
 
 Progress = Callable[[int], None]
