@@ -21,9 +21,14 @@ FLAGS = {"--json": "json", "-j": "json", "--quiet": "quiet", "-q": "quiet"}
 FORMATS = ("auto", "por")  # the others may need --tree, --config...: the full CLI
 
 
+def _lean_command(argv: list[str], command: str) -> bool:
+    """The line runs `command`, and not for shell completion (which only the full CLI answers)."""
+    return bool(argv) and argv[0] == command and not any(k.startswith("_POR_COMPLETE") for k in os.environ)
+
+
 def parse(argv: list[str]) -> dict | None:
     """The options of a lean `verify-inclusion` command line, or None: let the full CLI parse it."""
-    if not argv or argv[0] != "verify-inclusion" or any(k.startswith("_POR_COMPLETE") for k in os.environ):
+    if not _lean_command(argv, "verify-inclusion"):
         return None
     values: dict = {"json": False, "quiet": False}
     proofs = []
@@ -110,7 +115,7 @@ def parse_prove(argv: list[str]) -> dict | None:
 
     An exchange's support desk answers one customer at a time: at 10M accounts the index finds
     the line in a millisecond, and the framework's import was the rest of the command's time."""
-    if not argv or argv[0] != "prove" or any(k.startswith("_POR_COMPLETE") for k in os.environ):
+    if not _lean_command(argv, "prove"):
         return None
     values: dict = {"quiet": False, "out": None}
     words, positional = iter(argv[1:]), []

@@ -365,20 +365,16 @@ def _gather(source: pa.Array, take: np.ndarray, starts: np.ndarray) -> Iterator[
     """The texts `take` of `source` end to end, account by account (account i's are
     take[starts[i]:starts[i+1]]), in runs of about GATHER_BYTES."""
     n = len(starts) - 1
-    lengths = np.diff(_offsets(source))
+    lengths = np.diff(string_buffers(source)[0])
     sizes = np.add.reduceat(lengths[take], starts[:-1]) if n else np.zeros(0, np.int64)
     ends = np.cumsum(sizes)
     cuts = np.searchsorted(ends, np.arange(GATHER_BYTES, int(ends[-1]) if n else 0, GATHER_BYTES), side="right")
     for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
         if hi > lo:
             texts = source.take(pa.array(take[starts[lo] : starts[hi]]))
-            data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
-            bounds = _offsets(texts)[starts[lo : hi + 1] - starts[lo]].astype(np.int64)
+            offsets, data = string_buffers(texts)
+            bounds = offsets[starts[lo : hi + 1] - starts[lo]]
             yield lo, data[bounds[0] : bounds[-1]], bounds - bounds[0]
-
-
-def _offsets(strings: pa.Array) -> np.ndarray:
-    return np.frombuffer(strings.buffers()[1], dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
 
 
 class ShardWriter:

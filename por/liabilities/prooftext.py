@@ -61,6 +61,13 @@ def json_strings(values: pa.Array) -> pa.Array:
 _DECIMAL128_HI = np.uint64((10**38 - 1) >> 64)  # hi limbs at or above this may pass 10^38 - 1
 
 
+def _decimal128(hi: np.ndarray, lo: np.ndarray, scale: int) -> pa.Array:
+    """hi * 2^64 + lo (each below 10^38) as Arrow decimal128 values of `scale` decimals."""
+    raw = np.empty((len(lo), 2), dtype=np.uint64)  # little-endian two's complement, as Arrow stores it
+    raw[:, 0], raw[:, 1] = lo, hi
+    return pa.Array.from_buffers(pa.decimal128(38, scale), len(lo), [None, pa.py_buffer(raw)])
+
+
 def integer_strings(hi: np.ndarray, lo: np.ndarray) -> pa.Array:
     """The decimal text of every hi * 2^64 + lo ("0" for zero), spelled in C by Arrow's casts:
     uint64 for the common amounts, decimal128 (38 digits, scale 0) for larger ones; above
@@ -70,9 +77,7 @@ def integer_strings(hi: np.ndarray, lo: np.ndarray) -> pa.Array:
         return pc.cast(pa.array(lo), pa.string())
     huge = hi[big] >= _DECIMAL128_HI
     fits = big[~huge]
-    raw = np.empty((len(fits), 2), dtype=np.uint64)  # little-endian two's complement, as Arrow stores it
-    raw[:, 0], raw[:, 1] = lo[fits], hi[fits]
-    decimals = pa.Array.from_buffers(pa.decimal128(38, 0), len(fits), [None, pa.py_buffer(raw)])
+    decimals = _decimal128(hi[fits], lo[fits], 0)
     small = np.nonzero(hi == 0)[0]
     rest = big[huge]
     parts = [
@@ -95,9 +100,7 @@ def amount_strings(hi: np.ndarray, lo: np.ndarray, decimals: int) -> pa.Array:
     hi, lo = np.asarray(hi, np.uint64), np.asarray(lo, np.uint64)
     if decimals == 0 or decimals > 38:
         return _amount_strings_by_digits(hi, lo, decimals)
-    raw = np.empty((len(lo), 2), dtype=np.uint64)  # little-endian two's complement, as Arrow stores it
-    raw[:, 0], raw[:, 1] = lo, hi
-    scaled = pa.Array.from_buffers(pa.decimal128(38, decimals), len(lo), [None, pa.py_buffer(raw)])
+    scaled = _decimal128(hi, lo, decimals)
     other = hi >= _DECIMAL128_HI
     if decimals > 6:
         line_hi, line_lo = np.uint64(10 ** (decimals - 6) >> 64), np.uint64(10 ** (decimals - 6) & (2**64 - 1))

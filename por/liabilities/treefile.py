@@ -69,10 +69,10 @@ def header_line(header: Header) -> bytes:
 
 
 def write_tree(handle: BinaryIO, header: Header, levels: list[np.ndarray]) -> bytes:
-    from por.liabilities.levels import root_record
-
     """Writes header, levels and (format 2) the root record; returns the file's SHA-256 (pinned in the
     commitment)."""
+    from por.liabilities.levels import root_record
+
     digest = hashlib.sha256()
     head = header_line(header)
     tail = [root_record(header, levels[-1][0]).tobytes()] if header.version >= VERSION else []
